@@ -1,0 +1,10 @@
+//! Ringfence's domain: identifiers, parsed values, roles and access policies.
+//!
+//! Everything here is pure: no I/O, no wall clock, no randomness except through the
+//! [`clock::Clock`] handed in by the caller.
+
+pub mod clock;
+pub mod firm;
+pub mod ids;
+pub mod policy;
+pub mod user;

@@ -1,0 +1,39 @@
+//! Ringfence's cryptography: the master key, per-firm keys wrapped by it (envelope
+//! encryption), sealed fields bound to their record, and password hashing.
+//!
+//! Every primitive comes from RustCrypto; this crate only fixes how they are combined.
+//! Key material lives in types that zeroize on drop and print as `[redacted]`.
+
+mod aad;
+pub mod firm_key;
+pub mod master;
+pub mod password;
+pub mod secret;
+pub mod token;
+
+pub use firm_key::{FieldRef, FirmKey, FirmKeyring, KeyVersion};
+pub use master::{MasterKey, WrappedFirmKey};
+pub use secret::SecretBytes;
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum CryptoError {
+    #[error("the operating system's random number generator failed")]
+    Randomness,
+    #[error("ciphertext failed authentication: wrong key, or moved or altered data")]
+    Unauthentic,
+    #[error("ciphertext is malformed")]
+    Malformed,
+    #[error("no firm key of version {0} is loaded")]
+    UnknownKeyVersion(u32),
+    #[error("invalid master key: {0}")]
+    InvalidMasterKey(&'static str),
+}
+
+/// Fills an array from the operating system's CSPRNG.
+pub fn random_array<const N: usize>() -> Result<[u8; N], CryptoError> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|_| CryptoError::Randomness)?;
+    Ok(bytes)
+}

@@ -1,0 +1,196 @@
+//! The two backends, and every place where they differ: connecting, naming a firm's
+//! storage, provisioning it, and opening a firm transaction.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use ringfence_core::ids::FirmId;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, AssertSqlSafe, Executor};
+
+use crate::StoreError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where the deployment keeps its databases.
+#[derive(Debug, Clone)]
+pub enum StorageLocation {
+    /// SQLite files under the data directory.
+    Sqlite,
+    /// A PostgreSQL database (`postgres://…`).
+    Postgres { url: String },
+}
+
+impl StorageLocation {
+    pub fn backend(&self) -> Backend {
+        match self {
+            StorageLocation::Sqlite => Backend::Sqlite,
+            StorageLocation::Postgres { .. } => Backend::Postgres,
+        }
+    }
+}
+
+pub(crate) fn install_drivers() {
+    sqlx::any::install_default_drivers();
+}
+
+pub(crate) fn control_db_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("control.db")
+}
+
+pub(crate) fn firm_db_path(data_dir: &Path, firm: FirmId) -> PathBuf {
+    data_dir.join("firms").join(firm.to_string()).join("firm.db")
+}
+
+/// Opens (creating if needed) a SQLite database file in WAL mode with foreign keys on.
+pub(crate) async fn open_sqlite(path: &Path) -> Result<AnyPool, StoreError> {
+    if let Some(parent) = path.parent() {
+        tokio::fs::create_dir_all(parent).await.map_err(|e| StoreError::io(parent, e))?;
+    }
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let options = AnyConnectOptions::from_str(&url)?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(8)
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                conn.execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await?;
+    Ok(pool)
+}
+
+/// Opens the PostgreSQL pool. Connections start in the `control` schema; firm
+/// transactions switch role and schema for their own duration only (`SET LOCAL`).
+pub(crate) async fn open_postgres(url: &str) -> Result<AnyPool, StoreError> {
+    let options = AnyConnectOptions::from_str(url)?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                conn.execute("SET search_path TO control").await?;
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await?;
+    Ok(pool)
+}
+
+/// A firm's PostgreSQL names, all derived from its id (hex digits only, so safe to quote).
+#[derive(Debug, Clone)]
+pub(crate) struct PgFirmNames {
+    pub schema: String,
+    /// Owns the schema and its tables; used only to migrate.
+    pub owner_role: String,
+    /// Every request's transaction runs as this role: it owns nothing.
+    pub runtime_role: String,
+}
+
+impl PgFirmNames {
+    pub fn of(firm: FirmId) -> Self {
+        let hex = firm.simple();
+        Self {
+            schema: format!("firm_{hex}"),
+            owner_role: format!("rf_{hex}_owner"),
+            runtime_role: format!("rf_{hex}"),
+        }
+    }
+
+    /// Creates the firm's roles and schema. The application's login needs only CREATEROLE
+    /// and CREATE on the database: it grants itself membership so it may `SET ROLE`.
+    pub async fn provision(&self, pool: &AnyPool) -> Result<(), StoreError> {
+        let Self { schema, owner_role, runtime_role } = self;
+        let mut tx = pool.begin().await?;
+        let statements = [
+            format!(r#"CREATE ROLE "{owner_role}" NOLOGIN"#),
+            format!(r#"CREATE ROLE "{runtime_role}" NOLOGIN"#),
+            format!(r#"GRANT "{owner_role}" TO CURRENT_USER"#),
+            format!(r#"GRANT "{runtime_role}" TO CURRENT_USER"#),
+            format!(r#"CREATE SCHEMA "{schema}" AUTHORIZATION "{owner_role}""#),
+            format!(r#"GRANT USAGE ON SCHEMA "{schema}" TO "{runtime_role}""#),
+            format!(
+                r#"ALTER DEFAULT PRIVILEGES FOR ROLE "{owner_role}" IN SCHEMA "{schema}"
+                   GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO "{runtime_role}""#
+            ),
+        ];
+        for statement in statements {
+            // Identifiers come from a FirmId (hex digits only), never from input.
+            sqlx::raw_sql(AssertSqlSafe(statement)).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Statements that open a firm transaction as `role`, inside the firm's schema only.
+    pub fn enter(&self, role: &str) -> String {
+        format!(r#"SET LOCAL ROLE "{role}"; SET LOCAL search_path TO "{}""#, self.schema)
+    }
+}
+
+/// Opens a firm-scoped transaction: SQLite takes the write lock up front (so concurrent
+/// writers queue on the busy timeout instead of failing on lock upgrade); PostgreSQL
+/// switches to the firm's runtime role and schema for this transaction only.
+pub(crate) async fn begin_firm(
+    pool: &AnyPool,
+    pg: Option<&PgFirmNames>,
+) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+    match pg {
+        None => Ok(pool.begin_with("BEGIN IMMEDIATE").await?),
+        Some(names) => {
+            let mut tx = pool.begin().await?;
+            sqlx::raw_sql(AssertSqlSafe(names.enter(&names.runtime_role))).execute(&mut *tx).await?;
+            Ok(tx)
+        }
+    }
+}
+
+/// Whether the control store has been initialised (its `deployment` table exists). Read
+/// before anything is written, so a wrong master key is caught on an untouched store.
+pub(crate) async fn control_initialised(pool: &AnyPool, backend: Backend) -> Result<bool, StoreError> {
+    let sql = match backend {
+        Backend::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'deployment'",
+        Backend::Postgres => {
+            "SELECT COUNT(*) FROM information_schema.tables \
+             WHERE table_schema = 'control' AND table_name = 'deployment'"
+        }
+    };
+    let count: i64 = sqlx::query_scalar(sql).fetch_one(pool).await?;
+    Ok(count > 0)
+}
+
+pub(crate) async fn create_control_schema(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
+    if backend == Backend::Postgres {
+        sqlx::raw_sql("CREATE SCHEMA IF NOT EXISTS control").execute(pool).await?;
+    }
+    Ok(())
+}
+
+impl PgFirmNames {
+    /// Removes the firm's schema and roles (a half-created firm, or crypto-shredding later).
+    pub async fn deprovision(&self, pool: &AnyPool) -> Result<(), StoreError> {
+        let Self { schema, owner_role, runtime_role } = self;
+        let mut tx = pool.begin().await?;
+        for statement in [
+            format!(r#"DROP SCHEMA IF EXISTS "{schema}" CASCADE"#),
+            format!(r#"DROP ROLE IF EXISTS "{runtime_role}""#),
+            format!(r#"DROP ROLE IF EXISTS "{owner_role}""#),
+        ] {
+            sqlx::raw_sql(AssertSqlSafe(statement)).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

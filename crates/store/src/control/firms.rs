@@ -1,0 +1,128 @@
+//! Firms, their wrapped keys and the email → firm directory.
+
+use ringfence_core::clock::{from_unix_millis, unix_millis};
+use ringfence_core::firm::{Firm, FirmName, FirmSlug};
+use ringfence_core::ids::{FirmId, UserId};
+use ringfence_core::user::Email;
+use ringfence_crypto::{KeyVersion, WrappedFirmKey};
+use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::StoreError;
+
+pub(crate) async fn insert_firm(conn: &mut AnyConnection, firm: &Firm) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO firms (id, slug, name, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(firm.id.to_string())
+        .bind(firm.slug.as_str())
+        .bind(firm.name.as_str())
+        .bind(unix_millis(firm.created_at))
+        .execute(conn)
+        .await
+        .map_err(|e| {
+            if StoreError::is_unique_violation(&e) {
+                StoreError::SlugTaken(firm.slug.to_string())
+            } else {
+                e.into()
+            }
+        })?;
+    Ok(())
+}
+
+pub(crate) async fn insert_key(
+    conn: &mut AnyConnection,
+    firm: FirmId,
+    version: KeyVersion,
+    wrapped: &WrappedFirmKey,
+    created_at: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO firm_keys (firm_id, version, master_key_id, wrapped, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(firm.to_string())
+    .bind(i64::from(version.0))
+    .bind(&wrapped.master_key_id)
+    .bind(&wrapped.ciphertext)
+    .bind(created_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn wrapped_keys(
+    conn: &mut AnyConnection,
+    firm: FirmId,
+) -> Result<Vec<(KeyVersion, WrappedFirmKey)>, StoreError> {
+    let rows = sqlx::query("SELECT version, master_key_id, wrapped FROM firm_keys WHERE firm_id = $1 ORDER BY version")
+        .bind(firm.to_string())
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let version: i64 = row.try_get("version")?;
+            let version = KeyVersion(u32::try_from(version).map_err(|e| sqlx::Error::Decode(e.into()))?);
+            let wrapped = WrappedFirmKey { master_key_id: row.try_get("master_key_id")?, ciphertext: row.try_get("wrapped")? };
+            Ok((version, wrapped))
+        })
+        .collect()
+}
+
+pub(crate) async fn claim_email(
+    conn: &mut AnyConnection,
+    email: &Email,
+    firm: FirmId,
+    user: UserId,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO directory (email, firm_id, user_id) VALUES ($1, $2, $3)")
+        .bind(email.as_str())
+        .bind(firm.to_string())
+        .bind(user.to_string())
+        .execute(conn)
+        .await
+        .map_err(|e| {
+            if StoreError::is_unique_violation(&e) { StoreError::EmailTaken(email.to_string()) } else { e.into() }
+        })?;
+    Ok(())
+}
+
+pub(crate) async fn list(conn: &mut AnyConnection) -> Result<Vec<Firm>, StoreError> {
+    let rows = sqlx::query("SELECT id, slug, name, created_at FROM firms ORDER BY slug").fetch_all(conn).await?;
+    rows.iter().map(firm_from_row).collect()
+}
+
+pub(crate) async fn by_slug(conn: &mut AnyConnection, slug: &FirmSlug) -> Result<Option<Firm>, StoreError> {
+    let row = sqlx::query("SELECT id, slug, name, created_at FROM firms WHERE slug = $1")
+        .bind(slug.as_str())
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(firm_from_row).transpose()
+}
+
+fn firm_from_row(row: &AnyRow) -> Result<Firm, StoreError> {
+    let corrupt = |what: &str| sqlx::Error::Decode(format!("firms.{what} holds an invalid value").into());
+    let id: String = row.try_get("id")?;
+    let slug: String = row.try_get("slug")?;
+    let name: String = row.try_get("name")?;
+    Ok(Firm {
+        id: id.parse().map_err(|_| corrupt("id"))?,
+        slug: FirmSlug::parse(&slug).map_err(|_| corrupt("slug"))?,
+        name: FirmName::parse(&name).map_err(|_| corrupt("name"))?,
+        created_at: from_unix_millis(row.try_get("created_at")?),
+    })
+}
+
+/// The id of the master key this deployment's data was written under, if it has any data.
+pub(crate) async fn recorded_master_key_id(conn: &mut AnyConnection) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT master_key_id FROM deployment WHERE singleton = 1")
+        .fetch_optional(conn)
+        .await?)
+}
+
+pub(crate) async fn record_master_key_id(conn: &mut AnyConnection, id: &str, now: i64) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO deployment (singleton, master_key_id, created_at) VALUES (1, $1, $2)")
+        .bind(id)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

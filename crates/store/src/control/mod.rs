@@ -1,0 +1,4 @@
+//! The control store: the deployment's firms, their wrapped keys, and the email directory.
+//! It holds no case data and no firm's plaintext key.
+
+pub mod firms;

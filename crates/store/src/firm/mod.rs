@@ -1,0 +1,44 @@
+//! A firm's own store. Everything here runs inside a [`FirmTx`], which on PostgreSQL is
+//! already switched to the firm's role and schema, and which carries the firm's keyring
+//! for sealing and opening content fields.
+
+pub mod invitations;
+pub mod users;
+
+use ringfence_core::ids::FirmId;
+use ringfence_crypto::{FieldRef, FirmKeyring};
+use sqlx::{Any, AnyConnection, Transaction};
+
+use crate::StoreError;
+
+pub struct FirmTx<'a> {
+    tx: Transaction<'static, Any>,
+    firm: FirmId,
+    keyring: &'a FirmKeyring,
+}
+
+impl<'a> FirmTx<'a> {
+    pub(crate) fn new(tx: Transaction<'static, Any>, firm: FirmId, keyring: &'a FirmKeyring) -> Self {
+        Self { tx, firm, keyring }
+    }
+
+    pub fn firm(&self) -> FirmId {
+        self.firm
+    }
+
+    pub async fn commit(self) -> Result<(), StoreError> {
+        Ok(self.tx.commit().await?)
+    }
+
+    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
+    pub(crate) fn seal(&self, at: FieldRef<'_>, plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
+        Ok(self.keyring.seal(at, plaintext)?)
+    }
+
+    pub(crate) fn open(&self, at: FieldRef<'_>, sealed: &[u8]) -> Result<Vec<u8>, StoreError> {
+        Ok(self.keyring.open(at, sealed)?)
+    }
+}

@@ -1,0 +1,23 @@
+//! Ringfence's storage: one control store for the deployment, and one store per firm.
+//!
+//! - SQLite (embedded default): `DATA/control.db`, and `DATA/firms/<firm-id>/firm.db` per firm.
+//! - PostgreSQL: a `control` schema, and a schema per firm owned by that firm's own role.
+//!   Every firm transaction runs `SET LOCAL ROLE` to the firm's runtime role, so even a
+//!   wrong query cannot reach another firm's tables.
+//!
+//! Repository functions are written once in the SQL both backends share; what differs
+//! lives in [`backend`] alone.
+
+pub mod backend;
+pub mod control;
+mod error;
+pub mod firm;
+mod master_key;
+pub mod migrate;
+mod storage;
+
+pub use backend::{Backend, StorageLocation};
+pub use error::StoreError;
+pub use firm::FirmTx;
+pub use master_key::MasterKeyOrigin;
+pub use storage::{NewFirm, Storage};

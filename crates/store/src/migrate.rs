@@ -1,0 +1,111 @@
+//! Versioned schema migrations, one folder per backend and store kind, reviewed in pairs.
+//!
+//! sqlx's own migrator keeps one history per connection's default schema; Ringfence has a
+//! control store and a schema per firm, and a firm's migrations must run as the firm's
+//! owner role. So each store records its applied versions in its own `schema_migrations`
+//! table, and each migration runs in one transaction with that record.
+
+use sqlx::{AnyConnection, AssertSqlSafe, Connection};
+
+use crate::{Backend, StoreError};
+use crate::backend::PgFirmNames;
+
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+macro_rules! migrations {
+    ($dir:literal: $($version:literal $name:literal),* $(,)?) => {
+        &[$(Migration {
+            version: $version,
+            name: $name,
+            sql: include_str!(concat!("../migrations/", $dir, "/", $name, ".sql")),
+        }),*]
+    };
+}
+
+const SQLITE_CONTROL: &[Migration] = migrations!("sqlite/control": 1 "0001_firms_and_keys");
+const POSTGRES_CONTROL: &[Migration] = migrations!("postgres/control": 1 "0001_firms_and_keys");
+const SQLITE_FIRM: &[Migration] = migrations!("sqlite/firm": 1 "0001_users", 2 "0002_invitations");
+const POSTGRES_FIRM: &[Migration] = migrations!("postgres/firm": 1 "0001_users", 2 "0002_invitations");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Control,
+    Firm,
+}
+
+pub fn migrations(backend: Backend, kind: StoreKind) -> &'static [Migration] {
+    match (backend, kind) {
+        (Backend::Sqlite, StoreKind::Control) => SQLITE_CONTROL,
+        (Backend::Postgres, StoreKind::Control) => POSTGRES_CONTROL,
+        (Backend::Sqlite, StoreKind::Firm) => SQLITE_FIRM,
+        (Backend::Postgres, StoreKind::Firm) => POSTGRES_FIRM,
+    }
+}
+
+pub fn latest_version(backend: Backend, kind: StoreKind) -> i64 {
+    migrations(backend, kind).iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+/// Applies every migration of `kind` above the store's current version, up to `target`
+/// (all of them when `None`). Returns the versions applied. Safe to run from several
+/// processes at once: each step locks (SQLite `BEGIN IMMEDIATE`, a PostgreSQL advisory
+/// lock) and re-reads the version inside its transaction.
+pub(crate) async fn run(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    kind: StoreKind,
+    pg_firm: Option<&PgFirmNames>,
+    target: Option<i64>,
+) -> Result<Vec<i64>, StoreError> {
+    let known = latest_version(backend, kind);
+    let mut applied = Vec::new();
+    for migration in migrations(backend, kind) {
+        if target.is_some_and(|t| migration.version > t) {
+            break;
+        }
+        let mut tx = match backend {
+            Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => {
+                let mut tx = conn.begin().await?;
+                sqlx::raw_sql("SELECT pg_advisory_xact_lock(7262917)").execute(&mut *tx).await?;
+                tx
+            }
+        };
+        if let Some(names) = pg_firm {
+            // Tables belong to the firm's owner role and live in the firm's schema.
+            sqlx::raw_sql(AssertSqlSafe(names.enter(&names.owner_role))).execute(&mut *tx).await?;
+        }
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version BIGINT PRIMARY KEY,
+                name TEXT NOT NULL
+            )",
+        )
+        .execute(&mut *tx)
+        .await?;
+        let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
+            .fetch_one(&mut *tx)
+            .await?;
+        let current = current.unwrap_or(0);
+        if current > known {
+            return Err(StoreError::SchemaTooNew { found: current, known });
+        }
+        if migration.version <= current {
+            continue;
+        }
+        sqlx::raw_sql(migration.sql).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)")
+            .bind(migration.version)
+            .bind(migration.name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(?kind, version = migration.version, name = migration.name, "applied migration");
+        applied.push(migration.version);
+    }
+    Ok(applied)
+}

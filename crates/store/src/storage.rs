@@ -1,0 +1,334 @@
+//! The opened deployment: control store, master key, and a cache of open firm stores.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ringfence_core::clock::unix_millis;
+use ringfence_core::firm::{Firm, FirmName, FirmSlug};
+use ringfence_core::ids::{FirmId, UserId};
+use ringfence_core::user::{Email, FirmRole};
+use ringfence_crypto::token::InvitationToken;
+use ringfence_crypto::{FirmKey, FirmKeyring, KeyVersion, MasterKey};
+use sqlx::AnyPool;
+use time::OffsetDateTime;
+use tokio::sync::RwLock;
+
+use crate::backend::{self, PgFirmNames};
+use crate::control::firms;
+use crate::firm::users::{self, NewUser, UserStatus};
+use crate::firm::{FirmTx, invitations};
+use crate::migrate::{self, StoreKind};
+use crate::{Backend, MasterKeyOrigin, StorageLocation, StoreError, master_key};
+
+pub struct Storage {
+    backend: Backend,
+    data_dir: PathBuf,
+    control: AnyPool,
+    master: MasterKey,
+    master_origin: MasterKeyOrigin,
+    firms: RwLock<HashMap<FirmId, Arc<FirmStore>>>,
+}
+
+/// One firm's open store and its keyring.
+pub struct FirmStore {
+    id: FirmId,
+    pool: AnyPool,
+    pg: Option<PgFirmNames>,
+    keyring: FirmKeyring,
+}
+
+impl FirmStore {
+    pub fn id(&self) -> FirmId {
+        self.id
+    }
+
+    pub async fn begin(&self) -> Result<FirmTx<'_>, StoreError> {
+        let tx = backend::begin_firm(&self.pool, self.pg.as_ref()).await?;
+        Ok(FirmTx::new(tx, self.id, &self.keyring))
+    }
+}
+
+/// What `firm create` asks for.
+pub struct NewFirm<'a> {
+    pub slug: FirmSlug,
+    pub name: FirmName,
+    pub admin_email: Email,
+    pub admin_name: Option<&'a str>,
+    /// An Argon2id PHC string when the password was given; otherwise an invitation is made.
+    pub admin_password_hash: Option<String>,
+}
+
+pub struct CreatedFirm {
+    pub firm: Firm,
+    pub admin: UserId,
+    pub invitation: Option<InvitationToken>,
+}
+
+impl Storage {
+    /// Opens the deployment's storage, checks the master key against the one its data was
+    /// written under (before writing anything), then applies pending migrations to the
+    /// control store and every firm store.
+    pub async fn open(
+        location: &StorageLocation,
+        data_dir: &Path,
+        master_key_from_env: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Self, StoreError> {
+        backend::install_drivers();
+        let backend = location.backend();
+        let control = match location {
+            StorageLocation::Sqlite => backend::open_sqlite(&backend::control_db_path(data_dir)).await?,
+            StorageLocation::Postgres { url } => backend::open_postgres(url).await?,
+        };
+        let recorded = if backend::control_initialised(&control, backend).await? {
+            firms::recorded_master_key_id(&mut *control.acquire().await?).await?
+        } else {
+            None
+        };
+        let (master, master_origin) = master_key::resolve(master_key_from_env, data_dir, recorded.as_deref())?;
+
+        backend::create_control_schema(&control, backend).await?;
+        let mut conn = control.acquire().await?;
+        migrate::run(&mut conn, backend, StoreKind::Control, None, None).await?;
+        if recorded.is_none() {
+            firms::record_master_key_id(&mut conn, master.id(), unix_millis(now)).await?;
+        }
+        drop(conn);
+
+        let storage = Self {
+            backend,
+            data_dir: data_dir.to_owned(),
+            control,
+            master,
+            master_origin,
+            firms: RwLock::new(HashMap::new()),
+        };
+        for firm in storage.list_firms().await? {
+            storage.migrate_firm(firm.id, None).await?;
+        }
+        Ok(storage)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn master_key_origin(&self) -> &MasterKeyOrigin {
+        &self.master_origin
+    }
+
+    /// True when the control store answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.control).await?;
+        Ok(())
+    }
+
+    pub async fn list_firms(&self) -> Result<Vec<Firm>, StoreError> {
+        firms::list(&mut *self.control.acquire().await?).await
+    }
+
+    pub async fn firm_by_slug(&self, slug: &FirmSlug) -> Result<Firm, StoreError> {
+        firms::by_slug(&mut *self.control.acquire().await?, slug)
+            .await?
+            .ok_or_else(|| StoreError::UnknownFirm(slug.to_string()))
+    }
+
+    /// Creates a firm: its own key (stored only wrapped), its own database or schema, and
+    /// its first administrator.
+    pub async fn create_firm(&self, new: NewFirm<'_>, now: OffsetDateTime) -> Result<CreatedFirm, StoreError> {
+        self.create_firm_at(new, now, None).await
+    }
+
+    async fn create_firm_at(
+        &self,
+        new: NewFirm<'_>,
+        now: OffsetDateTime,
+        schema_target: Option<i64>,
+    ) -> Result<CreatedFirm, StoreError> {
+        let firm = Firm { id: FirmId::random(), slug: new.slug, name: new.name, created_at: now };
+        let admin = UserId::random();
+        let firm_key = FirmKey::generate()?;
+        let wrapped = self.master.wrap(&firm.id.to_string(), KeyVersion(1), &firm_key)?;
+
+        // The control rows are written in one transaction that commits last: a failure
+        // anywhere leaves no firm behind, and the unique slug and email are checked first.
+        let mut control = match self.backend {
+            Backend::Sqlite => self.control.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.control.begin().await?,
+        };
+        firms::insert_firm(&mut control, &firm).await?;
+        firms::insert_key(&mut control, firm.id, KeyVersion(1), &wrapped, unix_millis(now)).await?;
+        firms::claim_email(&mut control, &new.admin_email, firm.id, admin).await?;
+
+        let result = async {
+            self.provision_firm(firm.id).await?;
+            // The keys are not committed to the control store yet, so the new store is
+            // opened from the key in hand rather than from its wrapped form.
+            let keyring = FirmKeyring::new(&firm.id.to_string(), [(KeyVersion(1), firm_key)])?;
+            let store = self.open_firm_store(firm.id, keyring).await?;
+            self.firms.write().await.insert(firm.id, store.clone());
+            self.migrate_firm(firm.id, schema_target).await?;
+            let mut tx = store.begin().await?;
+            let status = if new.admin_password_hash.is_some() { UserStatus::Active } else { UserStatus::Invited };
+            users::insert(
+                &mut tx,
+                NewUser {
+                    id: admin,
+                    email: &new.admin_email,
+                    name: new.admin_name,
+                    roles: &BTreeSet::from([FirmRole::Admin]),
+                    status,
+                    password_hash: new.admin_password_hash.as_deref(),
+                    created_at: now,
+                },
+            )
+            .await?;
+            let invitation = match new.admin_password_hash {
+                Some(_) => None,
+                None => Some(invitations::create(&mut tx, admin, now).await?),
+            };
+            tx.commit().await?;
+            Ok::<_, StoreError>(invitation)
+        }
+        .await;
+        let invitation = match result {
+            Ok(invitation) => invitation,
+            Err(err) => {
+                drop(control);
+                self.forget_firm(firm.id).await;
+                if let Err(cleanup) = self.deprovision_firm(firm.id).await {
+                    tracing::error!(firm = %firm.id, error = ?cleanup, "could not remove a half-created firm's storage");
+                }
+                return Err(err);
+            }
+        };
+        control.commit().await?;
+        Ok(CreatedFirm { firm, admin, invitation })
+    }
+
+    /// The open store of a firm, opening it (and unwrapping its keys) on first use.
+    pub async fn firm(&self, id: FirmId) -> Result<Arc<FirmStore>, StoreError> {
+        if let Some(store) = self.firms.read().await.get(&id) {
+            return Ok(store.clone());
+        }
+        let mut firms = self.firms.write().await;
+        if let Some(store) = firms.get(&id) {
+            return Ok(store.clone());
+        }
+        let wrapped = firms::wrapped_keys(&mut *self.control.acquire().await?, id).await?;
+        let keys = wrapped
+            .iter()
+            .map(|(version, wrapped)| Ok((*version, self.master.unwrap(&id.to_string(), *version, wrapped)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let keyring = FirmKeyring::new(&id.to_string(), keys)?;
+        let store = self.open_firm_store(id, keyring).await?;
+        firms.insert(id, store.clone());
+        Ok(store)
+    }
+
+    async fn open_firm_store(&self, id: FirmId, keyring: FirmKeyring) -> Result<Arc<FirmStore>, StoreError> {
+        let (pool, pg) = match self.backend {
+            Backend::Sqlite => (backend::open_sqlite(&backend::firm_db_path(&self.data_dir, id)).await?, None),
+            Backend::Postgres => (self.control.clone(), Some(PgFirmNames::of(id))),
+        };
+        Ok(Arc::new(FirmStore { id, pool, pg, keyring }))
+    }
+
+    async fn forget_firm(&self, id: FirmId) {
+        if let Some(store) = self.firms.write().await.remove(&id)
+            && store.pg.is_none()
+        {
+            store.pool.close().await;
+        }
+    }
+
+    async fn provision_firm(&self, id: FirmId) -> Result<(), StoreError> {
+        match self.backend {
+            // The database file is created when the firm's pool first opens.
+            Backend::Sqlite => Ok(()),
+            Backend::Postgres => PgFirmNames::of(id).provision(&self.control).await,
+        }
+    }
+
+    async fn deprovision_firm(&self, id: FirmId) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => {
+                let dir = backend::firm_db_path(&self.data_dir, id);
+                let dir = dir.parent().unwrap_or(&self.data_dir);
+                match tokio::fs::remove_dir_all(dir).await {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::io(dir, e)),
+                    _ => Ok(()),
+                }
+            }
+            Backend::Postgres => PgFirmNames::of(id).deprovision(&self.control).await,
+        }
+    }
+
+    /// Applies the firm store's migrations up to `target` (all when `None`).
+    async fn migrate_firm(&self, id: FirmId, target: Option<i64>) -> Result<Vec<i64>, StoreError> {
+        match self.backend {
+            Backend::Sqlite => {
+                let store = self.firm(id).await?;
+                let mut conn = store.pool.acquire().await?;
+                migrate::run(&mut conn, self.backend, StoreKind::Firm, None, target).await
+            }
+            Backend::Postgres => {
+                let mut conn = self.control.acquire().await?;
+                migrate::run(&mut conn, self.backend, StoreKind::Firm, Some(&PgFirmNames::of(id)), target).await
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ringfence_core::clock::{Clock, SystemClock};
+    use ringfence_testkit::{TestEnv, both_backends};
+
+    use super::*;
+
+    fn location(env: &TestEnv) -> StorageLocation {
+        match env.database_url() {
+            Some(url) => StorageLocation::Postgres { url: url.to_owned() },
+            None => StorageLocation::Sqlite,
+        }
+    }
+
+    fn new_firm(slug: &str, email: &str) -> NewFirm<'static> {
+        NewFirm {
+            slug: FirmSlug::parse(slug).expect("slug"),
+            name: FirmName::parse("Upgrade & Co").expect("name"),
+            admin_email: Email::parse(email).expect("email"),
+            admin_name: Some("Ada Admin"),
+            admin_password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$c29tZWhhc2g".to_owned()),
+        }
+    }
+
+    async fn firm_schema_version(storage: &Storage, id: FirmId) -> i64 {
+        let store = storage.firm(id).await.expect("firm store");
+        let mut tx = store.begin().await.expect("begin");
+        let version: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations").fetch_one(tx.conn()).await.expect("version");
+        version.unwrap_or(0)
+    }
+
+    both_backends!(upgrading_from_the_first_schema_version_keeps_data, |env: TestEnv| async move {
+        let now = SystemClock.now();
+        let location = location(&env);
+        let storage = Storage::open(&location, env.data_dir(), None, now).await.expect("open");
+        let created = storage.create_firm_at(new_firm("upgrade", "ada@upgrade.example"), now, Some(1)).await.expect("firm at v1");
+        assert_eq!(firm_schema_version(&storage, created.firm.id).await, 1);
+        drop(storage);
+
+        let reopened = Storage::open(&location, env.data_dir(), None, now).await.expect("reopen migrates");
+        assert_eq!(firm_schema_version(&reopened, created.firm.id).await, migrate::latest_version(location.backend(), StoreKind::Firm));
+        let store = reopened.firm(created.firm.id).await.expect("firm store");
+        let mut tx = store.begin().await.expect("begin");
+        let admin = users::get(&mut tx, created.admin).await.expect("read").expect("admin survived the upgrade");
+        assert_eq!(admin.name.as_deref(), Some("Ada Admin"));
+        assert_eq!(admin.roles, BTreeSet::from([FirmRole::Admin]));
+        invitations::create(&mut tx, created.admin, now).await.expect("the new table works");
+        tx.commit().await.expect("commit");
+    });
+}

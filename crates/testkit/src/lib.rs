@@ -1,0 +1,158 @@
+//! Fresh, real storage for each test: a temporary data directory, and for PostgreSQL a
+//! database of its own (from `RINGFENCE_TEST_DATABASE_URL`), dropped with its firm roles
+//! when the test ends. Under `CI=true` a missing or unreachable PostgreSQL fails the test.
+
+use std::path::Path;
+
+use ringfence_store::StorageLocation;
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
+use tempfile::TempDir;
+
+pub const DATABASE_URL_VAR: &str = "RINGFENCE_TEST_DATABASE_URL";
+
+/// Declares one test per backend: `both_backends!(name, |env| async move { ... })` makes
+/// `name::sqlite` and `name::postgres`. The postgres one is skipped (with a note) only
+/// outside CI when no test database is configured.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let env = $crate::TestEnv::new($crate::Backend::Sqlite).await.expect("sqlite test env");
+                ($body)(env).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(env) = $crate::TestEnv::new($crate::Backend::Postgres).await else { return };
+                ($body)(env).await;
+            }
+        }
+    };
+}
+
+pub use ringfence_store::Backend;
+
+pub struct TestEnv {
+    pub backend: Backend,
+    pub location: StorageLocation,
+    pub data_dir: TempDir,
+    pub database: Option<TestDatabase>,
+}
+
+impl TestEnv {
+    /// A fresh environment for `backend`; `None` when PostgreSQL is not configured outside CI.
+    pub async fn new(backend: Backend) -> Option<Self> {
+        let data_dir = tempfile::tempdir().expect("temporary data dir");
+        match backend {
+            Backend::Sqlite => Some(Self { backend, location: StorageLocation::Sqlite, data_dir, database: None }),
+            Backend::Postgres => {
+                let database = TestDatabase::create().await?;
+                let location = StorageLocation::Postgres { url: database.url.clone() };
+                Some(Self { backend, location, data_dir, database: Some(database) })
+            }
+        }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
+    /// The `--database-url` to hand the binary, if any.
+    pub fn database_url(&self) -> Option<&str> {
+        self.database.as_ref().map(|db| db.url.as_str())
+    }
+}
+
+/// A PostgreSQL database created for one test.
+pub struct TestDatabase {
+    pub url: String,
+    pub name: String,
+    admin_url: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Option<Self> {
+        let Ok(admin_url) = std::env::var(DATABASE_URL_VAR) else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{DATABASE_URL_VAR} must be set under CI=true: the PostgreSQL tests may not be skipped"
+            );
+            eprintln!("note: {DATABASE_URL_VAR} is not set; skipping the PostgreSQL variant");
+            return None;
+        };
+        let name = format!("rf_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {DATABASE_URL_VAR}: {e}"));
+        admin.execute(AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#))).await.expect("create test database");
+        let url = with_database(&admin_url, &name);
+        Some(Self { url, name, admin_url })
+    }
+
+    /// A connection to this test's database as the deployment's own login.
+    pub async fn connect(&self) -> PgConnection {
+        PgConnection::connect(&self.url).await.expect("connect to test database")
+    }
+
+    pub fn url_for_user(&self, user: &str) -> String {
+        let without_scheme = self.url.trim_start_matches("postgres://").trim_start_matches("postgresql://");
+        let host_and_path = without_scheme.split_once('@').map_or(without_scheme, |(_, rest)| rest);
+        format!("postgres://{user}@{host_and_path}")
+    }
+}
+
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let without_path = match base.rfind('/') {
+        Some(i) if base[..i].ends_with('/') => base, // "postgres://host" has no path
+        Some(i) => &base[..i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{without_path}/{database}?{q}"),
+        None => format!("{without_path}/{database}"),
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (url, admin_url, name) = (self.url.clone(), self.admin_url.clone(), self.name.clone());
+        // Drop runs outside any async context we may block, so clean up on a thread of its own.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async move {
+                let mut conn = PgConnection::connect(&url).await.ok()?;
+                let schemas: Vec<String> =
+                    sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'firm\\_%'")
+                        .fetch_all(&mut conn)
+                        .await
+                        .ok()?;
+                conn.close().await.ok()?;
+                let mut admin = PgConnection::connect(&admin_url).await.ok()?;
+                admin.execute(AssertSqlSafe(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#))).await.ok()?;
+                for schema in schemas {
+                    let hex = schema.trim_start_matches("firm_");
+                    for role in [format!("rf_{hex}"), format!("rf_{hex}_owner")] {
+                        let _ = admin.execute(AssertSqlSafe(format!(r#"DROP ROLE IF EXISTS "{role}""#))).await;
+                    }
+                }
+                Some(())
+            })
+        });
+        let _ = cleanup.join();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_names_replace_the_path() {
+        assert_eq!(super::with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"), "postgres://postgres@127.0.0.1:5432/x");
+        assert_eq!(super::with_database("postgres://u@h/db?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
+    }
+}
