@@ -1,1 +1,61 @@
-fn main() {}
+//! `ringfence`: the one binary. Parses the command line, resolves configuration (flags,
+//! then `RINGFENCE_*` environment variables, then the TOML file, then defaults), and runs
+//! the chosen command.
+
+mod cli;
+mod commands;
+mod config;
+mod logging;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, FirmCommand};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match config::Settings::resolve(&cli) {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("ringfence: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    logging::init(settings.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("ringfence: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(_) => commands::serve::run(&settings).await,
+            Command::Migrate => commands::migrate::run(&settings).await,
+            Command::Firm {
+                command: FirmCommand::Create(args),
+            } => commands::firm::create(&settings, args).await,
+            Command::Firm {
+                command: FirmCommand::List,
+            } => commands::firm::list(&settings).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let mut message = err.to_string();
+            let mut source = err.source();
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            eprintln!("ringfence: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+use zeroize::Zeroize;
 
 /// An email address, trimmed and lower-cased so that one address maps to one user across
 /// the whole deployment. The check is deliberately modest (one `@`, a dotted domain, no
@@ -29,7 +30,11 @@ impl Email {
             && !domain.ends_with('.')
             && !domain.contains('@')
             && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-        if well_formed { Ok(Self(email)) } else { Err(EmailError) }
+        if well_formed {
+            Ok(Self(email))
+        } else {
+            Err(EmailError)
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -78,7 +83,9 @@ impl FirmRole {
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
-#[error("unknown firm role; the roles are admin, attorney, paralegal, secretary, billing and auditor")]
+#[error(
+    "unknown firm role; the roles are admin, attorney, paralegal, secretary, billing and auditor"
+)]
 pub struct FirmRoleError;
 
 impl FromStr for FirmRole {
@@ -105,7 +112,16 @@ mod tests {
 
     #[test]
     fn malformed_emails_are_refused() {
-        for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a b@example.com", "ann@@example.com", "ann@.example.com"] {
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@example",
+            "a b@example.com",
+            "ann@@example.com",
+            "ann@.example.com",
+        ] {
             assert_eq!(Email::parse(bad), Err(EmailError), "{bad}");
         }
     }
@@ -116,5 +132,61 @@ mod tests {
             assert_eq!(role.as_str().parse::<FirmRole>(), Ok(role));
         }
         assert_eq!("owner".parse::<FirmRole>(), Err(FirmRoleError));
+    }
+}
+
+/// A password as typed: 12 to 256 characters. It never prints.
+pub struct Password(String);
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum PasswordError {
+    #[error("a password has at least 12 characters")]
+    TooShort,
+    #[error("a password has at most 256 characters")]
+    TooLong,
+}
+
+impl Password {
+    pub fn parse(raw: &str) -> Result<Self, PasswordError> {
+        match raw.chars().count() {
+            0..12 => Err(PasswordError::TooShort),
+            12..=256 => Ok(Self(raw.to_owned())),
+            _ => Err(PasswordError::TooLong),
+        }
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password([redacted])")
+    }
+}
+
+impl Drop for Password {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+#[cfg(test)]
+mod password_tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_bounded_and_never_print() {
+        assert_eq!(
+            Password::parse("short").err(),
+            Some(PasswordError::TooShort)
+        );
+        assert_eq!(
+            Password::parse(&"x".repeat(257)).err(),
+            Some(PasswordError::TooLong)
+        );
+        let password = Password::parse("correct horse battery").unwrap();
+        assert_eq!(format!("{password:?}"), "Password([redacted])");
     }
 }

@@ -81,13 +81,23 @@ impl fmt::Debug for FirmKeyring {
 
 impl FirmKeyring {
     /// Builds a keyring from every version of the firm's key; the highest version seals.
-    pub fn new(firm_id: &str, keys: impl IntoIterator<Item = (KeyVersion, FirmKey)>) -> Result<Self, CryptoError> {
+    pub fn new(
+        firm_id: &str,
+        keys: impl IntoIterator<Item = (KeyVersion, FirmKey)>,
+    ) -> Result<Self, CryptoError> {
         let field_keys: BTreeMap<_, _> = keys
             .into_iter()
             .map(|(version, key)| (version, key.derive(b"ringfence.field-seal.v1")))
             .collect();
-        let current = *field_keys.keys().next_back().ok_or(CryptoError::UnknownKeyVersion(0))?;
-        Ok(Self { firm_id: firm_id.to_owned(), current, field_keys })
+        let current = *field_keys
+            .keys()
+            .next_back()
+            .ok_or(CryptoError::UnknownKeyVersion(0))?;
+        Ok(Self {
+            firm_id: firm_id.to_owned(),
+            current,
+            field_keys,
+        })
     }
 
     pub fn current_version(&self) -> KeyVersion {
@@ -103,7 +113,13 @@ impl FirmKeyring {
         let aad = self.aad(at, &out);
         let sealed = self
             .cipher(self.current)?
-            .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad: &aad })
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: &aad,
+                },
+            )
             .map_err(|_| CryptoError::Malformed)?;
         out.extend_from_slice(&sealed);
         Ok(out)
@@ -114,11 +130,19 @@ impl FirmKeyring {
             return Err(CryptoError::Malformed);
         }
         let (header, body) = sealed.split_at(HEADER_LEN);
-        let version = KeyVersion(u32::from_be_bytes([header[1], header[2], header[3], header[4]]));
+        let version = KeyVersion(u32::from_be_bytes([
+            header[1], header[2], header[3], header[4],
+        ]));
         let nonce: [u8; 12] = header[5..].try_into().map_err(|_| CryptoError::Malformed)?;
         let aad = self.aad(at, header);
         self.cipher(version)?
-            .decrypt(&Nonce::from(nonce), Payload { msg: body, aad: &aad })
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: body,
+                    aad: &aad,
+                },
+            )
             .map_err(|_| CryptoError::Unauthentic)
     }
 
@@ -134,7 +158,10 @@ impl FirmKeyring {
     }
 
     fn cipher(&self, version: KeyVersion) -> Result<Aes256Gcm, CryptoError> {
-        let key = self.field_keys.get(&version).ok_or(CryptoError::UnknownKeyVersion(version.0))?;
+        let key = self
+            .field_keys
+            .get(&version)
+            .ok_or(CryptoError::UnknownKeyVersion(version.0))?;
         Ok(Aes256Gcm::new(&Key::<Aes256Gcm>::from(*key.expose())))
     }
 }
@@ -143,7 +170,11 @@ impl FirmKeyring {
 mod tests {
     use super::*;
 
-    const NOTE: FieldRef<'static> = FieldRef { table: "notes", record: "n-1", field: "body" };
+    const NOTE: FieldRef<'static> = FieldRef {
+        table: "notes",
+        record: "n-1",
+        field: "body",
+    };
 
     fn keyring(firm: &str, key: &FirmKey) -> FirmKeyring {
         let copy = FirmKey::from_secret(SecretBytes::new(*key.0.expose()));
@@ -165,14 +196,29 @@ mod tests {
         let ring = keyring("firm-a", &key);
         let sealed = ring.seal(NOTE, b"privileged")?;
         for elsewhere in [
-            FieldRef { record: "n-2", ..NOTE },
-            FieldRef { field: "title", ..NOTE },
-            FieldRef { table: "clients", ..NOTE },
+            FieldRef {
+                record: "n-2",
+                ..NOTE
+            },
+            FieldRef {
+                field: "title",
+                ..NOTE
+            },
+            FieldRef {
+                table: "clients",
+                ..NOTE
+            },
         ] {
-            assert!(matches!(ring.open(elsewhere, &sealed), Err(CryptoError::Unauthentic)));
+            assert!(matches!(
+                ring.open(elsewhere, &sealed),
+                Err(CryptoError::Unauthentic)
+            ));
         }
         let same_key_other_firm = keyring("firm-b", &key);
-        assert!(matches!(same_key_other_firm.open(NOTE, &sealed), Err(CryptoError::Unauthentic)));
+        assert!(matches!(
+            same_key_other_firm.open(NOTE, &sealed),
+            Err(CryptoError::Unauthentic)
+        ));
         Ok(())
     }
 
@@ -182,8 +228,14 @@ mod tests {
         let mut sealed = ring.seal(NOTE, b"privileged")?;
         let last = sealed.len() - 1;
         sealed[last] ^= 1;
-        assert!(matches!(ring.open(NOTE, &sealed), Err(CryptoError::Unauthentic)));
-        assert!(matches!(ring.open(NOTE, &sealed[..10]), Err(CryptoError::Malformed)));
+        assert!(matches!(
+            ring.open(NOTE, &sealed),
+            Err(CryptoError::Unauthentic)
+        ));
+        assert!(matches!(
+            ring.open(NOTE, &sealed[..10]),
+            Err(CryptoError::Malformed)
+        ));
         Ok(())
     }
 
@@ -193,7 +245,13 @@ mod tests {
         let v1_copy = FirmKey::from_secret(SecretBytes::new(*v1.0.expose()));
         let before = FirmKeyring::new("firm-a", [(KeyVersion(1), v1)])?;
         let sealed = before.seal(NOTE, b"old")?;
-        let after = FirmKeyring::new("firm-a", [(KeyVersion(1), v1_copy), (KeyVersion(2), FirmKey::generate()?)])?;
+        let after = FirmKeyring::new(
+            "firm-a",
+            [
+                (KeyVersion(1), v1_copy),
+                (KeyVersion(2), FirmKey::generate()?),
+            ],
+        )?;
         assert_eq!(after.current_version(), KeyVersion(2));
         assert_eq!(after.open(NOTE, &sealed)?, b"old");
         assert_eq!(&after.seal(NOTE, b"new")?[1..5], &2u32.to_be_bytes());

@@ -30,7 +30,9 @@ pub fn hash(password: &str) -> Result<String, PasswordHashError> {
 /// True when `password` matches the stored PHC string.
 pub fn verify(password: &str, stored: &str) -> Result<bool, PasswordHashError> {
     let parsed = PasswordHash::new(stored).map_err(|_| PasswordHashError::StoredHash)?;
-    Ok(argon2id()?.verify_password(password.as_bytes(), &parsed).is_ok())
+    Ok(argon2id()?
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok())
 }
 
 #[cfg(test)]
@@ -40,7 +42,10 @@ mod tests {
     #[test]
     fn hashes_are_argon2id_with_owasp_parameters() -> Result<(), PasswordHashError> {
         let stored = hash("correct horse battery staple")?;
-        assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{stored}"
+        );
         assert!(verify("correct horse battery staple", &stored)?);
         assert!(!verify("correct horse battery stapler", &stored)?);
         Ok(())

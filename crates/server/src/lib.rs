@@ -1,1 +1,15 @@
+//! Ringfence's HTTP side: the route table with each route's access policy, the JSON error
+//! contract, security middleware, and serving over TLS with a redirect-only HTTP listener.
 
+pub mod access;
+mod api;
+pub mod error;
+mod middleware;
+mod routes;
+pub mod serve;
+mod state;
+pub mod tls;
+
+pub use middleware::security_headers::CspNonce;
+pub use routes::{app, route_table, with_common_layers};
+pub use state::{AppState, HttpSettings};

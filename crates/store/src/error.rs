@@ -6,26 +6,38 @@ pub enum StoreError {
     #[error("database error")]
     Database(#[from] sqlx::Error),
     #[error("storage I/O error at {path}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("a firm with the slug `{0}` already exists")]
     SlugTaken(String),
     #[error("the email address `{0}` already belongs to a user")]
     EmailTaken(String),
     #[error("no firm with the slug `{0}`")]
     UnknownFirm(String),
-    #[error("the master key does not match this deployment: its data was written under master key `{recorded}`, but the key given has id `{given}`")]
+    #[error(
+        "the master key does not match this deployment: its data was written under master key `{recorded}`, but the key given has id `{given}`"
+    )]
     MasterKeyMismatch { recorded: String, given: String },
-    #[error("the master key is missing: this deployment's data was written under master key `{recorded}`; set RINGFENCE_MASTER_KEY or restore {path}")]
+    #[error(
+        "the master key is missing: this deployment's data was written under master key `{recorded}`; set RINGFENCE_MASTER_KEY or restore {path}"
+    )]
     MasterKeyMissing { recorded: String, path: String },
     #[error("the master key is invalid")]
     Crypto(#[from] CryptoError),
-    #[error("the database holds a schema version ({found}) newer than this binary knows ({known}); upgrade ringfence")]
+    #[error(
+        "the database holds a schema version ({found}) newer than this binary knows ({known}); upgrade ringfence"
+    )]
     SchemaTooNew { found: i64, known: i64 },
 }
 
 impl StoreError {
     pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
-        Self::Io { path: path.display().to_string(), source }
+        Self::Io {
+            path: path.display().to_string(),
+            source,
+        }
     }
 
     /// True when the database said a UNIQUE constraint was violated.

@@ -30,6 +30,18 @@ pub struct Storage {
     firms: RwLock<HashMap<FirmId, Arc<FirmStore>>>,
 }
 
+/// Creates the data directory readable by its owner only; an existing one is left as it is.
+fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    if dir.exists() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|e| StoreError::io(dir, e))
+}
+
 /// One firm's open store and its keyring.
 pub struct FirmStore {
     id: FirmId,
@@ -76,9 +88,12 @@ impl Storage {
         now: OffsetDateTime,
     ) -> Result<Self, StoreError> {
         backend::install_drivers();
+        create_private_dir(data_dir)?;
         let backend = location.backend();
         let control = match location {
-            StorageLocation::Sqlite => backend::open_sqlite(&backend::control_db_path(data_dir)).await?,
+            StorageLocation::Sqlite => {
+                backend::open_sqlite(&backend::control_db_path(data_dir)).await?
+            }
             StorageLocation::Postgres { url } => backend::open_postgres(url).await?,
         };
         let recorded = if backend::control_initialised(&control, backend).await? {
@@ -86,7 +101,8 @@ impl Storage {
         } else {
             None
         };
-        let (master, master_origin) = master_key::resolve(master_key_from_env, data_dir, recorded.as_deref())?;
+        let (master, master_origin) =
+            master_key::resolve(master_key_from_env, data_dir, recorded.as_deref())?;
 
         backend::create_control_schema(&control, backend).await?;
         let mut conn = control.acquire().await?;
@@ -136,7 +152,11 @@ impl Storage {
 
     /// Creates a firm: its own key (stored only wrapped), its own database or schema, and
     /// its first administrator.
-    pub async fn create_firm(&self, new: NewFirm<'_>, now: OffsetDateTime) -> Result<CreatedFirm, StoreError> {
+    pub async fn create_firm(
+        &self,
+        new: NewFirm<'_>,
+        now: OffsetDateTime,
+    ) -> Result<CreatedFirm, StoreError> {
         self.create_firm_at(new, now, None).await
     }
 
@@ -146,10 +166,17 @@ impl Storage {
         now: OffsetDateTime,
         schema_target: Option<i64>,
     ) -> Result<CreatedFirm, StoreError> {
-        let firm = Firm { id: FirmId::random(), slug: new.slug, name: new.name, created_at: now };
+        let firm = Firm {
+            id: FirmId::random(),
+            slug: new.slug,
+            name: new.name,
+            created_at: now,
+        };
         let admin = UserId::random();
         let firm_key = FirmKey::generate()?;
-        let wrapped = self.master.wrap(&firm.id.to_string(), KeyVersion(1), &firm_key)?;
+        let wrapped = self
+            .master
+            .wrap(&firm.id.to_string(), KeyVersion(1), &firm_key)?;
 
         // The control rows are written in one transaction that commits last: a failure
         // anywhere leaves no firm behind, and the unique slug and email are checked first.
@@ -158,7 +185,14 @@ impl Storage {
             Backend::Postgres => self.control.begin().await?,
         };
         firms::insert_firm(&mut control, &firm).await?;
-        firms::insert_key(&mut control, firm.id, KeyVersion(1), &wrapped, unix_millis(now)).await?;
+        firms::insert_key(
+            &mut control,
+            firm.id,
+            KeyVersion(1),
+            &wrapped,
+            unix_millis(now),
+        )
+        .await?;
         firms::claim_email(&mut control, &new.admin_email, firm.id, admin).await?;
 
         let result = async {
@@ -170,7 +204,11 @@ impl Storage {
             self.firms.write().await.insert(firm.id, store.clone());
             self.migrate_firm(firm.id, schema_target).await?;
             let mut tx = store.begin().await?;
-            let status = if new.admin_password_hash.is_some() { UserStatus::Active } else { UserStatus::Invited };
+            let status = if new.admin_password_hash.is_some() {
+                UserStatus::Active
+            } else {
+                UserStatus::Invited
+            };
             users::insert(
                 &mut tx,
                 NewUser {
@@ -204,7 +242,11 @@ impl Storage {
             }
         };
         control.commit().await?;
-        Ok(CreatedFirm { firm, admin, invitation })
+        Ok(CreatedFirm {
+            firm,
+            admin,
+            invitation,
+        })
     }
 
     /// The open store of a firm, opening it (and unwrapping its keys) on first use.
@@ -219,7 +261,12 @@ impl Storage {
         let wrapped = firms::wrapped_keys(&mut *self.control.acquire().await?, id).await?;
         let keys = wrapped
             .iter()
-            .map(|(version, wrapped)| Ok((*version, self.master.unwrap(&id.to_string(), *version, wrapped)?)))
+            .map(|(version, wrapped)| {
+                Ok((
+                    *version,
+                    self.master.unwrap(&id.to_string(), *version, wrapped)?,
+                ))
+            })
             .collect::<Result<Vec<_>, StoreError>>()?;
         let keyring = FirmKeyring::new(&id.to_string(), keys)?;
         let store = self.open_firm_store(id, keyring).await?;
@@ -227,12 +274,24 @@ impl Storage {
         Ok(store)
     }
 
-    async fn open_firm_store(&self, id: FirmId, keyring: FirmKeyring) -> Result<Arc<FirmStore>, StoreError> {
+    async fn open_firm_store(
+        &self,
+        id: FirmId,
+        keyring: FirmKeyring,
+    ) -> Result<Arc<FirmStore>, StoreError> {
         let (pool, pg) = match self.backend {
-            Backend::Sqlite => (backend::open_sqlite(&backend::firm_db_path(&self.data_dir, id)).await?, None),
+            Backend::Sqlite => (
+                backend::open_sqlite(&backend::firm_db_path(&self.data_dir, id)).await?,
+                None,
+            ),
             Backend::Postgres => (self.control.clone(), Some(PgFirmNames::of(id))),
         };
-        Ok(Arc::new(FirmStore { id, pool, pg, keyring }))
+        Ok(Arc::new(FirmStore {
+            id,
+            pool,
+            pg,
+            keyring,
+        }))
     }
 
     async fn forget_firm(&self, id: FirmId) {
@@ -257,7 +316,9 @@ impl Storage {
                 let dir = backend::firm_db_path(&self.data_dir, id);
                 let dir = dir.parent().unwrap_or(&self.data_dir);
                 match tokio::fs::remove_dir_all(dir).await {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::io(dir, e)),
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        Err(StoreError::io(dir, e))
+                    }
                     _ => Ok(()),
                 }
             }
@@ -275,7 +336,14 @@ impl Storage {
             }
             Backend::Postgres => {
                 let mut conn = self.control.acquire().await?;
-                migrate::run(&mut conn, self.backend, StoreKind::Firm, Some(&PgFirmNames::of(id)), target).await
+                migrate::run(
+                    &mut conn,
+                    self.backend,
+                    StoreKind::Firm,
+                    Some(&PgFirmNames::of(id)),
+                    target,
+                )
+                .await
             }
         }
     }
@@ -290,7 +358,9 @@ mod tests {
 
     fn location(env: &TestEnv) -> StorageLocation {
         match env.database_url() {
-            Some(url) => StorageLocation::Postgres { url: url.to_owned() },
+            Some(url) => StorageLocation::Postgres {
+                url: url.to_owned(),
+            },
             None => StorageLocation::Sqlite,
         }
     }
@@ -301,34 +371,56 @@ mod tests {
             name: FirmName::parse("Upgrade & Co").expect("name"),
             admin_email: Email::parse(email).expect("email"),
             admin_name: Some("Ada Admin"),
-            admin_password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$c29tZWhhc2g".to_owned()),
+            admin_password_hash: Some(
+                "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$c29tZWhhc2g".to_owned(),
+            ),
         }
     }
 
     async fn firm_schema_version(storage: &Storage, id: FirmId) -> i64 {
         let store = storage.firm(id).await.expect("firm store");
         let mut tx = store.begin().await.expect("begin");
-        let version: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations").fetch_one(tx.conn()).await.expect("version");
+        let version: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
+            .fetch_one(tx.conn())
+            .await
+            .expect("version");
         version.unwrap_or(0)
     }
 
-    both_backends!(upgrading_from_the_first_schema_version_keeps_data, |env: TestEnv| async move {
-        let now = SystemClock.now();
-        let location = location(&env);
-        let storage = Storage::open(&location, env.data_dir(), None, now).await.expect("open");
-        let created = storage.create_firm_at(new_firm("upgrade", "ada@upgrade.example"), now, Some(1)).await.expect("firm at v1");
-        assert_eq!(firm_schema_version(&storage, created.firm.id).await, 1);
-        drop(storage);
+    both_backends!(
+        upgrading_from_the_first_schema_version_keeps_data,
+        |env: TestEnv| async move {
+            let now = SystemClock.now();
+            let location = location(&env);
+            let storage = Storage::open(&location, env.data_dir(), None, now)
+                .await
+                .expect("open");
+            let created = storage
+                .create_firm_at(new_firm("upgrade", "ada@upgrade.example"), now, Some(1))
+                .await
+                .expect("firm at v1");
+            assert_eq!(firm_schema_version(&storage, created.firm.id).await, 1);
+            drop(storage);
 
-        let reopened = Storage::open(&location, env.data_dir(), None, now).await.expect("reopen migrates");
-        assert_eq!(firm_schema_version(&reopened, created.firm.id).await, migrate::latest_version(location.backend(), StoreKind::Firm));
-        let store = reopened.firm(created.firm.id).await.expect("firm store");
-        let mut tx = store.begin().await.expect("begin");
-        let admin = users::get(&mut tx, created.admin).await.expect("read").expect("admin survived the upgrade");
-        assert_eq!(admin.name.as_deref(), Some("Ada Admin"));
-        assert_eq!(admin.roles, BTreeSet::from([FirmRole::Admin]));
-        invitations::create(&mut tx, created.admin, now).await.expect("the new table works");
-        tx.commit().await.expect("commit");
-    });
+            let reopened = Storage::open(&location, env.data_dir(), None, now)
+                .await
+                .expect("reopen migrates");
+            assert_eq!(
+                firm_schema_version(&reopened, created.firm.id).await,
+                migrate::latest_version(location.backend(), StoreKind::Firm)
+            );
+            let store = reopened.firm(created.firm.id).await.expect("firm store");
+            let mut tx = store.begin().await.expect("begin");
+            let admin = users::get(&mut tx, created.admin)
+                .await
+                .expect("read")
+                .expect("admin survived the upgrade");
+            assert_eq!(admin.name.as_deref(), Some("Ada Admin"));
+            assert_eq!(admin.roles, BTreeSet::from([FirmRole::Admin]));
+            invitations::create(&mut tx, created.admin, now)
+                .await
+                .expect("the new table works");
+            tx.commit().await.expect("commit");
+        }
+    );
 }

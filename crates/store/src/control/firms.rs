@@ -6,8 +6,8 @@ use ringfence_core::ids::{FirmId, UserId};
 use ringfence_core::user::Email;
 use ringfence_crypto::{KeyVersion, WrappedFirmKey};
 use sqlx::AnyConnection;
-use sqlx::any::AnyRow;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use crate::StoreError;
 
@@ -53,15 +53,21 @@ pub(crate) async fn wrapped_keys(
     conn: &mut AnyConnection,
     firm: FirmId,
 ) -> Result<Vec<(KeyVersion, WrappedFirmKey)>, StoreError> {
-    let rows = sqlx::query("SELECT version, master_key_id, wrapped FROM firm_keys WHERE firm_id = $1 ORDER BY version")
-        .bind(firm.to_string())
-        .fetch_all(conn)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT version, master_key_id, wrapped FROM firm_keys WHERE firm_id = $1 ORDER BY version",
+    )
+    .bind(firm.to_string())
+    .fetch_all(conn)
+    .await?;
     rows.iter()
         .map(|row| {
             let version: i64 = row.try_get("version")?;
-            let version = KeyVersion(u32::try_from(version).map_err(|e| sqlx::Error::Decode(e.into()))?);
-            let wrapped = WrappedFirmKey { master_key_id: row.try_get("master_key_id")?, ciphertext: row.try_get("wrapped")? };
+            let version =
+                KeyVersion(u32::try_from(version).map_err(|e| sqlx::Error::Decode(e.into()))?);
+            let wrapped = WrappedFirmKey {
+                master_key_id: row.try_get("master_key_id")?,
+                ciphertext: row.try_get("wrapped")?,
+            };
             Ok((version, wrapped))
         })
         .collect()
@@ -80,17 +86,26 @@ pub(crate) async fn claim_email(
         .execute(conn)
         .await
         .map_err(|e| {
-            if StoreError::is_unique_violation(&e) { StoreError::EmailTaken(email.to_string()) } else { e.into() }
+            if StoreError::is_unique_violation(&e) {
+                StoreError::EmailTaken(email.to_string())
+            } else {
+                e.into()
+            }
         })?;
     Ok(())
 }
 
 pub(crate) async fn list(conn: &mut AnyConnection) -> Result<Vec<Firm>, StoreError> {
-    let rows = sqlx::query("SELECT id, slug, name, created_at FROM firms ORDER BY slug").fetch_all(conn).await?;
+    let rows = sqlx::query("SELECT id, slug, name, created_at FROM firms ORDER BY slug")
+        .fetch_all(conn)
+        .await?;
     rows.iter().map(firm_from_row).collect()
 }
 
-pub(crate) async fn by_slug(conn: &mut AnyConnection, slug: &FirmSlug) -> Result<Option<Firm>, StoreError> {
+pub(crate) async fn by_slug(
+    conn: &mut AnyConnection,
+    slug: &FirmSlug,
+) -> Result<Option<Firm>, StoreError> {
     let row = sqlx::query("SELECT id, slug, name, created_at FROM firms WHERE slug = $1")
         .bind(slug.as_str())
         .fetch_optional(conn)
@@ -99,7 +114,8 @@ pub(crate) async fn by_slug(conn: &mut AnyConnection, slug: &FirmSlug) -> Result
 }
 
 fn firm_from_row(row: &AnyRow) -> Result<Firm, StoreError> {
-    let corrupt = |what: &str| sqlx::Error::Decode(format!("firms.{what} holds an invalid value").into());
+    let corrupt =
+        |what: &str| sqlx::Error::Decode(format!("firms.{what} holds an invalid value").into());
     let id: String = row.try_get("id")?;
     let slug: String = row.try_get("slug")?;
     let name: String = row.try_get("name")?;
@@ -112,13 +128,21 @@ fn firm_from_row(row: &AnyRow) -> Result<Firm, StoreError> {
 }
 
 /// The id of the master key this deployment's data was written under, if it has any data.
-pub(crate) async fn recorded_master_key_id(conn: &mut AnyConnection) -> Result<Option<String>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT master_key_id FROM deployment WHERE singleton = 1")
-        .fetch_optional(conn)
-        .await?)
+pub(crate) async fn recorded_master_key_id(
+    conn: &mut AnyConnection,
+) -> Result<Option<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT master_key_id FROM deployment WHERE singleton = 1")
+            .fetch_optional(conn)
+            .await?,
+    )
 }
 
-pub(crate) async fn record_master_key_id(conn: &mut AnyConnection, id: &str, now: i64) -> Result<(), StoreError> {
+pub(crate) async fn record_master_key_id(
+    conn: &mut AnyConnection,
+    id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO deployment (singleton, master_key_id, created_at) VALUES (1, $1, $2)")
         .bind(id)
         .bind(now)

@@ -12,7 +12,11 @@ use crate::StoreError;
 /// How long an invitation stays valid.
 pub const INVITATION_LIFETIME: Duration = Duration::hours(72);
 
-pub async fn create(tx: &mut FirmTx<'_>, user: UserId, now: OffsetDateTime) -> Result<InvitationToken, StoreError> {
+pub async fn create(
+    tx: &mut FirmTx<'_>,
+    user: UserId,
+    now: OffsetDateTime,
+) -> Result<InvitationToken, StoreError> {
     let token = InvitationToken::generate()?;
     let TokenHash(hash) = token.hash();
     sqlx::query("INSERT INTO invitations (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")

@@ -18,7 +18,11 @@ pub struct FirmTx<'a> {
 }
 
 impl<'a> FirmTx<'a> {
-    pub(crate) fn new(tx: Transaction<'static, Any>, firm: FirmId, keyring: &'a FirmKeyring) -> Self {
+    pub(crate) fn new(
+        tx: Transaction<'static, Any>,
+        firm: FirmId,
+        keyring: &'a FirmKeyring,
+    ) -> Self {
         Self { tx, firm, keyring }
     }
 

@@ -29,7 +29,13 @@ impl UserStatus {
     }
 
     fn parse(raw: &str) -> Option<Self> {
-        [UserStatus::Invited, UserStatus::Active, UserStatus::Disabled].into_iter().find(|s| s.as_str() == raw)
+        [
+            UserStatus::Invited,
+            UserStatus::Active,
+            UserStatus::Disabled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == raw)
     }
 }
 
@@ -54,12 +60,19 @@ pub struct NewUser<'a> {
 }
 
 fn name_field(id: &str) -> FieldRef<'_> {
-    FieldRef { table: "users", record: id, field: "name" }
+    FieldRef {
+        table: "users",
+        record: id,
+        field: "name",
+    }
 }
 
 pub async fn insert(tx: &mut FirmTx<'_>, user: NewUser<'_>) -> Result<(), StoreError> {
     let id = user.id.to_string();
-    let name_sealed = user.name.map(|name| tx.seal(name_field(&id), name.as_bytes())).transpose()?;
+    let name_sealed = user
+        .name
+        .map(|name| tx.seal(name_field(&id), name.as_bytes()))
+        .transpose()?;
     sqlx::query(
         "INSERT INTO users (id, email, name_sealed, status, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -84,29 +97,41 @@ pub async fn insert(tx: &mut FirmTx<'_>, user: NewUser<'_>) -> Result<(), StoreE
 
 pub async fn get(tx: &mut FirmTx<'_>, id: UserId) -> Result<Option<User>, StoreError> {
     let key = id.to_string();
-    let Some(row) = sqlx::query("SELECT email, name_sealed, status, created_at FROM users WHERE id = $1")
-        .bind(&key)
-        .fetch_optional(tx.conn())
-        .await?
+    let Some(row) =
+        sqlx::query("SELECT email, name_sealed, status, created_at FROM users WHERE id = $1")
+            .bind(&key)
+            .fetch_optional(tx.conn())
+            .await?
     else {
         return Ok(None);
     };
-    let corrupt = |what: &str| StoreError::Database(sqlx::Error::Decode(format!("users.{what} holds an invalid value").into()));
+    let corrupt = |what: &str| {
+        StoreError::Database(sqlx::Error::Decode(
+            format!("users.{what} holds an invalid value").into(),
+        ))
+    };
     let email: String = row.try_get("email")?;
     let name_sealed: Option<Vec<u8>> = row.try_get("name_sealed")?;
     let status: String = row.try_get("status")?;
     let name = name_sealed
-        .map(|sealed| tx.open(name_field(&key), &sealed).map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+        .map(|sealed| {
+            tx.open(name_field(&key), &sealed)
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        })
         .transpose()?;
-    let roles: Vec<String> = sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
-        .bind(&key)
-        .fetch_all(tx.conn())
-        .await?;
+    let roles: Vec<String> =
+        sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
+            .bind(&key)
+            .fetch_all(tx.conn())
+            .await?;
     Ok(Some(User {
         id,
         email: Email::parse(&email).map_err(|_| corrupt("email"))?,
         name,
-        roles: roles.iter().map(|r| r.parse().map_err(|_| corrupt("role"))).collect::<Result<_, _>>()?,
+        roles: roles
+            .iter()
+            .map(|r| r.parse().map_err(|_| corrupt("role")))
+            .collect::<Result<_, _>>()?,
         status: UserStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
         created_at: from_unix_millis(row.try_get("created_at")?),
     }))

@@ -1,0 +1,159 @@
+//! The command line. Every flag can also be given as `RINGFENCE_<FLAG>` in the environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ringfence_core::firm::{FirmName, FirmSlug};
+use ringfence_core::user::Email;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ringfence",
+    version,
+    about = "Secure case and practice management for law firms",
+    long_about = "Ringfence keeps a law firm's matters, documents and notes behind per-matter access checks, \
+                  encrypted at rest with the firm's own keys.\n\n\
+                  Start with `ringfence serve`, then create a firm with `ringfence firm create`.",
+    after_help = "Settings are read from flags, then RINGFENCE_* environment variables, then the --config \
+                  TOML file, then the defaults. The master key comes from RINGFENCE_MASTER_KEY (base64, \
+                  32 bytes) or DATA/master.key, created on first start."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Data directory: SQLite databases, TLS certificate, master key [default: ./ringfence-data]
+    #[arg(long, global = true, env = "RINGFENCE_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Use PostgreSQL instead of the embedded SQLite (postgres://user@host/db)
+    #[arg(
+        long,
+        global = true,
+        env = "RINGFENCE_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+
+    /// Public HTTPS URL, used in links and for redirects [default: https://localhost:<listen port>]
+    #[arg(long, global = true, env = "RINGFENCE_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// TOML file with settings (same names as the flags, with underscores)
+    #[arg(long, global = true, env = "RINGFENCE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Log format on standard error [default: text]
+    #[arg(
+        long,
+        global = true,
+        env = "RINGFENCE_LOG_FORMAT",
+        value_name = "FORMAT"
+    )]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+pub enum TlsMinArg {
+    #[value(name = "1.2")]
+    #[serde(rename = "1.2")]
+    V1_2,
+    #[value(name = "1.3")]
+    #[serde(rename = "1.3")]
+    V1_3,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: HTTPS, plus a plain-HTTP listener that only redirects to it
+    Serve(ServeArgs),
+    /// Apply pending database migrations to the control store and every firm, then exit
+    Migrate,
+    /// Create and list firms
+    Firm {
+        #[command(subcommand)]
+        command: FirmCommand,
+    },
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// HTTPS address [default: 127.0.0.1:8443]
+    #[arg(long, env = "RINGFENCE_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+
+    /// Plain-HTTP address that only redirects to HTTPS [default: 127.0.0.1:8080]
+    #[arg(long, env = "RINGFENCE_HTTP_LISTEN", value_name = "ADDR")]
+    pub http_listen: Option<SocketAddr>,
+
+    /// PEM certificate chain (with --tls-key); without both, a self-signed one is made
+    #[arg(
+        long,
+        env = "RINGFENCE_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key (with --tls-cert)
+    #[arg(
+        long,
+        env = "RINGFENCE_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+
+    /// Lowest TLS version accepted [default: 1.2]
+    #[arg(long, env = "RINGFENCE_TLS_MIN", value_name = "VERSION")]
+    pub tls_min: Option<TlsMinArg>,
+
+    /// Add `preload` to Strict-Transport-Security
+    #[arg(long, env = "RINGFENCE_HSTS_PRELOAD", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub hsts_preload: Option<bool>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FirmCommand {
+    /// Create a firm with its own database and key, and its first administrator
+    Create(FirmCreateArgs),
+    /// List the firms of this deployment
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct FirmCreateArgs {
+    /// The firm's name, e.g. "Smith & Jones Attorneys"
+    #[arg(long, value_parser = |s: &str| FirmName::parse(s).map_err(|e| e.to_string()))]
+    pub name: FirmName,
+
+    /// Short name: lowercase letters, digits and hyphens, e.g. smith-jones
+    #[arg(long, value_parser = |s: &str| FirmSlug::parse(s).map_err(|e| e.to_string()))]
+    pub slug: FirmSlug,
+
+    /// Email address of the firm's first administrator
+    #[arg(long, value_parser = |s: &str| Email::parse(s).map_err(|e| e.to_string()))]
+    pub admin_email: Email,
+
+    /// The administrator's name
+    #[arg(long)]
+    pub admin_name: Option<String>,
+
+    /// Read the administrator's password from standard input instead of printing an invitation link
+    #[arg(long)]
+    pub admin_password_stdin: bool,
+}

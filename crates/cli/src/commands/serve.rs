@@ -1,0 +1,65 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use ringfence_core::clock::SystemClock;
+use ringfence_server::serve::{Bound, ServeOptions, shutdown_signal};
+use ringfence_server::{AppState, HttpSettings, app, tls};
+
+use super::{CommandResult, open_storage};
+use crate::config::Settings;
+
+pub async fn run(settings: &Settings) -> CommandResult {
+    tls::install_crypto_provider();
+    let storage = Arc::new(open_storage(settings).await?);
+    let serve = &settings.serve;
+    let tls_files = match &serve.tls_files {
+        Some(files) => files.clone(),
+        None => tls::self_signed(&settings.data_dir)?,
+    };
+    let tls_config = tls::server_config(&tls_files, serve.tls_min)?;
+    let bound = Bound::bind(serve.listen, Some(serve.http_listen))?;
+    let https_addr = bound.https_addr()?;
+    let public_url = settings.public_url_for(https_addr.port());
+
+    let firms = storage.list_firms().await?;
+    println!("ringfence: listening on https://{https_addr}");
+    if let Some(http_addr) = bound.http_addr()? {
+        println!("ringfence: plain HTTP on http://{http_addr} only redirects to {public_url}");
+    }
+    println!("Open {public_url} in a browser.");
+    if serve.tls_files.is_none() {
+        println!(
+            "The certificate is self-signed ({}): your browser will ask you to trust it. \
+             Use --tls-cert and --tls-key for a real one.",
+            tls_files.cert.display()
+        );
+    }
+    if firms.is_empty() {
+        println!(
+            "No firm exists yet. Create the first one, with its administrator, in another terminal:"
+        );
+        println!(
+            "  ringfence --data-dir {} firm create --name \"Your Firm\" --slug your-firm --admin-email you@your-firm.example",
+            settings.data_dir.display()
+        );
+        println!(
+            "It prints a one-time invitation link: open it to set the administrator's password, then sign in."
+        );
+    }
+
+    let state = AppState {
+        storage,
+        clock: Arc::new(SystemClock),
+        settings: Arc::new(HttpSettings {
+            hsts_preload: serve.hsts_preload,
+        }),
+    };
+    let options = ServeOptions {
+        public_url,
+        tls: tls_config,
+        drain: Duration::from_secs(30),
+    };
+    bound.run(app(state), options, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}

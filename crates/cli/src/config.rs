@@ -1,0 +1,278 @@
+//! Resolves settings: flags, then `RINGFENCE_*` environment variables (both via clap), then
+//! the TOML file, then documented defaults. Every bad value is reported naming the setting
+//! and what it accepts, and stops start-up with exit code 2.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ringfence_crypto::MasterKey;
+use ringfence_server::tls::{TlsFiles, TlsMin};
+use ringfence_store::StorageLocation;
+use serde::Deserialize;
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+use crate::cli::{Cli, Command, LogFormat, ServeArgs, TlsMinArg};
+
+pub const MASTER_KEY_VAR: &str = "RINGFENCE_MASTER_KEY";
+
+#[derive(Debug, Error)]
+#[error("invalid setting `{setting}`: {problem}")]
+pub struct ConfigError {
+    setting: &'static str,
+    problem: String,
+}
+
+fn bad(setting: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting,
+        problem: problem.into(),
+    }
+}
+
+/// The TOML file: the same settings as the flags, with underscores.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    public_url: Option<String>,
+    log_format: Option<LogFormat>,
+    listen: Option<SocketAddr>,
+    http_listen: Option<SocketAddr>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    tls_min: Option<TlsMinArg>,
+    hsts_preload: Option<bool>,
+}
+
+#[derive(Debug)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub storage: StorageLocation,
+    /// Without a trailing slash. `None`: `https://localhost:<bound HTTPS port>`.
+    pub public_url: Option<String>,
+    pub log_format: LogFormat,
+    pub master_key: Option<Zeroizing<String>>,
+    pub serve: ServeSettings,
+}
+
+#[derive(Debug)]
+pub struct ServeSettings {
+    pub listen: SocketAddr,
+    pub http_listen: SocketAddr,
+    pub tls_files: Option<TlsFiles>,
+    pub tls_min: TlsMin,
+    pub hsts_preload: bool,
+}
+
+impl Settings {
+    pub fn resolve(cli: &Cli) -> Result<Self, ConfigError> {
+        let master_key = std::env::var(MASTER_KEY_VAR).ok().map(Zeroizing::new);
+        Self::resolve_with(cli, master_key)
+    }
+
+    fn resolve_with(cli: &Cli, master_key: Option<Zeroizing<String>>) -> Result<Self, ConfigError> {
+        let file = match &cli.global.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let no_serve_args = ServeArgs::default();
+        let serve = match &cli.command {
+            Command::Serve(args) => args,
+            _ => &no_serve_args,
+        };
+        let global = &cli.global;
+
+        let data_dir = global
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("ringfence-data"));
+        if data_dir.exists() && !data_dir.is_dir() {
+            return Err(bad(
+                "data_dir",
+                format!("{} exists and is not a directory", data_dir.display()),
+            ));
+        }
+        let storage = match global.database_url.clone().or(file.database_url) {
+            None => StorageLocation::Sqlite,
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                StorageLocation::Postgres { url }
+            }
+            Some(_) => {
+                return Err(bad(
+                    "database_url",
+                    "expected a postgres:// or postgresql:// URL; leave it unset for the embedded SQLite",
+                ));
+            }
+        };
+        let public_url = global
+            .public_url
+            .clone()
+            .or(file.public_url)
+            .map(|url| parse_public_url(&url))
+            .transpose()?;
+        if let Some(key) = &master_key {
+            MasterKey::from_base64(key).map_err(|e| bad("RINGFENCE_MASTER_KEY", e.to_string()))?;
+        }
+
+        let tls_files = match (
+            serve.tls_cert.clone().or(file.tls_cert),
+            serve.tls_key.clone().or(file.tls_key),
+        ) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => {
+                for (setting, path) in [("tls_cert", &cert), ("tls_key", &key)] {
+                    if !path.is_file() {
+                        return Err(bad(
+                            setting,
+                            format!("{} is not a readable file", path.display()),
+                        ));
+                    }
+                }
+                Some(TlsFiles { cert, key })
+            }
+            (Some(_), None) => return Err(bad("tls_key", "required with tls_cert")),
+            (None, Some(_)) => return Err(bad("tls_cert", "required with tls_key")),
+        };
+        let tls_min = match serve.tls_min.or(file.tls_min).unwrap_or(TlsMinArg::V1_2) {
+            TlsMinArg::V1_2 => TlsMin::Tls12,
+            TlsMinArg::V1_3 => TlsMin::Tls13,
+        };
+        let serve = ServeSettings {
+            listen: serve
+                .listen
+                .or(file.listen)
+                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8443))),
+            http_listen: serve
+                .http_listen
+                .or(file.http_listen)
+                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            tls_files,
+            tls_min,
+            hsts_preload: serve.hsts_preload.or(file.hsts_preload).unwrap_or(false),
+        };
+        Ok(Self {
+            data_dir,
+            storage,
+            public_url,
+            log_format: global
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(LogFormat::Text),
+            master_key,
+            serve,
+        })
+    }
+
+    /// The public URL, given or derived from the HTTPS port actually bound.
+    pub fn public_url_for(&self, https_port: u16) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("https://localhost:{https_port}"))
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| bad("config", format!("cannot read {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| bad("config", format!("{}: {}", path.display(), e.message())))
+}
+
+fn parse_public_url(raw: &str) -> Result<String, ConfigError> {
+    let url = raw.trim().trim_end_matches('/');
+    let rest = url.strip_prefix("https://").ok_or_else(|| {
+        bad(
+            "public_url",
+            "must start with https:// (Ringfence is served over HTTPS only)",
+        )
+    })?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || url.contains(['?', '#', ' ', '@']) || url.chars().any(char::is_control) {
+        return Err(bad(
+            "public_url",
+            "expected https://host[:port][/path] without query, fragment or credentials",
+        ));
+    }
+    Ok(url.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn resolve(args: &[&str]) -> Result<Settings, ConfigError> {
+        let cli = Cli::try_parse_from(args).expect("arguments parse");
+        Settings::resolve_with(&cli, None)
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let settings = resolve(&["ringfence", "serve"]).unwrap();
+        assert_eq!(settings.data_dir, PathBuf::from("ringfence-data"));
+        assert!(matches!(settings.storage, StorageLocation::Sqlite));
+        assert_eq!(settings.serve.listen.to_string(), "127.0.0.1:8443");
+        assert_eq!(settings.serve.http_listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(settings.serve.tls_min, TlsMin::Tls12);
+        assert_eq!(settings.public_url_for(8443), "https://localhost:8443");
+    }
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ringfence.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9443\"\nhttp_listen = \"127.0.0.1:9080\"\ntls_min = \"1.3\"\n",
+        )
+        .unwrap();
+        let config = file.to_str().unwrap();
+        let from_file = resolve(&["ringfence", "--config", config, "serve"]).unwrap();
+        assert_eq!(from_file.serve.listen.to_string(), "127.0.0.1:9443");
+        assert_eq!(from_file.serve.tls_min, TlsMin::Tls13);
+        let flagged = resolve(&[
+            "ringfence",
+            "--config",
+            config,
+            "serve",
+            "--listen",
+            "127.0.0.1:7443",
+        ])
+        .unwrap();
+        assert_eq!(flagged.serve.listen.to_string(), "127.0.0.1:7443");
+        assert_eq!(flagged.serve.http_listen.to_string(), "127.0.0.1:9080");
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let err =
+            resolve(&["ringfence", "--public-url", "http://example.com", "serve"]).unwrap_err();
+        assert_eq!(err.setting, "public_url");
+        let err = resolve(&["ringfence", "--database-url", "mysql://x", "migrate"]).unwrap_err();
+        assert_eq!(err.setting, "database_url");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "listen = \"nowhere\"\n").unwrap();
+        let err = resolve(&["ringfence", "--config", file.to_str().unwrap(), "serve"]).unwrap_err();
+        assert_eq!(err.setting, "config");
+        assert!(
+            err.to_string().contains("listen") || err.to_string().contains("socket address"),
+            "{err}"
+        );
+        std::fs::write(&file, "colour = \"blue\"\n").unwrap();
+        let err = resolve(&["ringfence", "--config", file.to_str().unwrap(), "serve"]).unwrap_err();
+        assert!(err.to_string().contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn public_urls_lose_their_trailing_slash() {
+        assert_eq!(
+            parse_public_url("https://firm.example/").unwrap(),
+            "https://firm.example"
+        );
+        assert!(parse_public_url("https://user@firm.example").is_err());
+    }
+}

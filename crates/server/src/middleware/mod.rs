@@ -1,0 +1,2 @@
+pub mod request_context;
+pub mod security_headers;

@@ -1,0 +1,126 @@
+//! Serving: HTTPS on one socket, and on another a plain-HTTP listener whose only answer is
+//! a permanent redirect to the HTTPS public URL. Shutdown drains in-flight requests.
+
+use std::future::Future;
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::response::Redirect;
+use axum_server::Handle;
+use axum_server::tls_rustls::RustlsConfig;
+use rustls::ServerConfig;
+
+pub struct ServeOptions {
+    /// Where the plain-HTTP listener sends everyone, without a trailing slash.
+    pub public_url: String,
+    pub tls: Arc<ServerConfig>,
+    /// How long shutdown waits for in-flight requests.
+    pub drain: Duration,
+}
+
+/// Both sockets, bound (so their real ports are known) but not serving yet.
+pub struct Bound {
+    https: TcpListener,
+    http: Option<TcpListener>,
+}
+
+impl Bound {
+    pub fn bind(listen: SocketAddr, http_listen: Option<SocketAddr>) -> io::Result<Self> {
+        let https = TcpListener::bind(listen)?;
+        let http = http_listen.map(TcpListener::bind).transpose()?;
+        for listener in std::iter::once(&https).chain(&http) {
+            listener.set_nonblocking(true)?;
+        }
+        Ok(Self { https, http })
+    }
+
+    pub fn https_addr(&self) -> io::Result<SocketAddr> {
+        self.https.local_addr()
+    }
+
+    pub fn http_addr(&self) -> io::Result<Option<SocketAddr>> {
+        self.http.as_ref().map(TcpListener::local_addr).transpose()
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting and waits up to the drain
+    /// time for in-flight requests.
+    pub async fn run(
+        self,
+        app: Router,
+        options: ServeOptions,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
+        let handle: Handle<SocketAddr> = Handle::new();
+        let drain = options.drain;
+        let (stop_redirects, redirects_stopped) = tokio::sync::watch::channel(false);
+        let signal_handle = handle.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down: draining in-flight requests");
+            signal_handle.graceful_shutdown(Some(drain));
+            let _ = stop_redirects.send(true);
+        });
+
+        let redirect = match self.http {
+            Some(listener) => {
+                let router = Router::new()
+                    .fallback(redirect_to_https)
+                    .with_state(Arc::new(options.public_url));
+                let listener = tokio::net::TcpListener::from_std(listener)?;
+                let mut stopped = redirects_stopped;
+                Some(tokio::spawn(async move {
+                    axum::serve(listener, router)
+                        .with_graceful_shutdown(async move {
+                            let _ = stopped.wait_for(|stop| *stop).await;
+                        })
+                        .await
+                }))
+            }
+            None => None,
+        };
+
+        let https =
+            axum_server::from_tcp_rustls(self.https, RustlsConfig::from_config(options.tls))?
+                .handle(handle)
+                .serve(app.into_make_service_with_connect_info::<SocketAddr>());
+        let served = https.await;
+        if let Some(redirect) = redirect {
+            redirect.await.map_err(io::Error::other)??;
+        }
+        served
+    }
+}
+
+async fn redirect_to_https(State(public_url): State<Arc<String>>, request: Request) -> Redirect {
+    let path = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    Redirect::permanent(&format!("{public_url}{path}"))
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

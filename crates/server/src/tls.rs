@@ -1,0 +1,107 @@
+//! TLS: rustls only, TLS 1.2 and 1.3 (or 1.3 alone). Without certificate files, a
+//! self-signed certificate for localhost is made on first start and kept in the data dir.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::ServerConfig;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use thiserror::Error;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMin {
+    Tls12,
+    Tls13,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Error)]
+pub enum TlsError {
+    #[error("cannot read or write {path}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} holds no usable PEM {what}")]
+    Pem { path: String, what: &'static str },
+    #[error("could not make a self-signed certificate")]
+    Generate(#[from] rcgen::Error),
+    #[error("the certificate and key do not make a valid TLS configuration")]
+    Config(#[from] rustls::Error),
+}
+
+/// Selects rustls's `ring` provider for the whole process. Call once at start-up, before
+/// any TLS configuration is built.
+pub fn install_crypto_provider() {
+    // Fails only when a provider is already installed, which is just as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The self-signed pair in `DATA/tls/`, made on first use and reused afterwards.
+pub fn self_signed(data_dir: &Path) -> Result<TlsFiles, TlsError> {
+    let dir = data_dir.join("tls");
+    let files = TlsFiles {
+        cert: dir.join("localhost-cert.pem"),
+        key: dir.join("localhost-key.pem"),
+    };
+    if files.cert.exists() && files.key.exists() {
+        return Ok(files);
+    }
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| TlsError::Io { path, source }
+    };
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let generated = rcgen::generate_simple_self_signed(vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ])?;
+    write_private(&files.key, generated.signing_key.serialize_pem().as_bytes())
+        .map_err(io(&files.key))?;
+    std::fs::write(&files.cert, generated.cert.pem()).map_err(io(&files.cert))?;
+    Ok(files)
+}
+
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+/// A server configuration for the given files, offering HTTP/2 and HTTP/1.1.
+pub fn server_config(files: &TlsFiles, min: TlsMin) -> Result<Arc<ServerConfig>, TlsError> {
+    let pem_error = |path: &Path, what| TlsError::Pem {
+        path: path.display().to_string(),
+        what,
+    };
+    let certs = CertificateDer::pem_file_iter(&files.cert)
+        .map_err(|_| pem_error(&files.cert, "certificate"))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| pem_error(&files.cert, "certificate"))?;
+    if certs.is_empty() {
+        return Err(pem_error(&files.cert, "certificate"));
+    }
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .map_err(|_| pem_error(&files.key, "private key"))?;
+    let versions: &[&rustls::SupportedProtocolVersion] = match min {
+        TlsMin::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
+        TlsMin::Tls13 => &[&rustls::version::TLS13],
+    };
+    let mut config = ServerConfig::builder_with_protocol_versions(versions)
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
