@@ -205,3 +205,18 @@ mod tests {
         );
     }
 }
+
+/// An HTTPS client that trusts only the given PEM certificate (the server's self-signed one),
+/// optionally capped at a TLS version. Needs a rustls crypto provider installed.
+pub fn https_client(cert_pem: &Path, max_tls: Option<reqwest::tls::Version>) -> reqwest::Client {
+    let pem = std::fs::read(cert_pem).expect("read server certificate");
+    let certificate = reqwest::Certificate::from_pem(&pem).expect("PEM certificate");
+    let mut builder = reqwest::Client::builder()
+        .tls_certs_only([certificate])
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy();
+    if let Some(max) = max_tls {
+        builder = builder.tls_version_max(max);
+    }
+    builder.build().expect("HTTPS client")
+}
