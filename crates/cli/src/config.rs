@@ -177,7 +177,8 @@ impl Settings {
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| bad("config", format!("cannot read {}: {e}", path.display())))?;
-    toml::from_str(&text).map_err(|e| bad("config", format!("{}: {}", path.display(), e.message())))
+    // toml's message quotes the offending line, so the setting is named.
+    toml::from_str(&text).map_err(|e| bad("config", format!("{}: {e}", path.display())))
 }
 
 fn parse_public_url(raw: &str) -> Result<String, ConfigError> {

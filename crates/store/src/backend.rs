@@ -173,13 +173,31 @@ pub(crate) async fn begin_firm(
     }
 }
 
-/// Whether the control store has been initialised (its `deployment` table exists). Read
-/// before anything is written, so a wrong master key is caught on an untouched store.
-pub(crate) async fn control_initialised(
-    pool: &AnyPool,
-    backend: Backend,
-) -> Result<bool, StoreError> {
-    let sql = match backend {
+/// The id of the master key the deployment's data was written under, or `None` for a new
+/// deployment. Read without writing anything (SQLite is opened read-only, since even
+/// closing a writable connection checkpoints the WAL), so a wrong master key is caught on
+/// an untouched store.
+pub(crate) async fn recorded_master_key_id(
+    location: &StorageLocation,
+    data_dir: &Path,
+) -> Result<Option<String>, StoreError> {
+    let (pool, backend) = match location {
+        StorageLocation::Sqlite => {
+            let path = control_db_path(data_dir);
+            if !path.exists() {
+                return Ok(None);
+            }
+            let url = format!("sqlite://{}?mode=ro", path.display());
+            let options = AnyConnectOptions::from_str(&url)?;
+            let pool = AnyPoolOptions::new()
+                .max_connections(1)
+                .connect_with(options)
+                .await?;
+            (pool, Backend::Sqlite)
+        }
+        StorageLocation::Postgres { url } => (open_postgres(url).await?, Backend::Postgres),
+    };
+    let table_sql = match backend {
         Backend::Sqlite => {
             "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'deployment'"
         }
@@ -188,8 +206,16 @@ pub(crate) async fn control_initialised(
              WHERE table_schema = 'control' AND table_name = 'deployment'"
         }
     };
-    let count: i64 = sqlx::query_scalar(sql).fetch_one(pool).await?;
-    Ok(count > 0)
+    let tables: i64 = sqlx::query_scalar(table_sql).fetch_one(&pool).await?;
+    let recorded = if tables > 0 {
+        sqlx::query_scalar("SELECT master_key_id FROM deployment WHERE singleton = 1")
+            .fetch_optional(&pool)
+            .await?
+    } else {
+        None
+    };
+    pool.close().await;
+    Ok(recorded)
 }
 
 pub(crate) async fn create_control_schema(

@@ -88,21 +88,17 @@ impl Storage {
         now: OffsetDateTime,
     ) -> Result<Self, StoreError> {
         backend::install_drivers();
-        create_private_dir(data_dir)?;
         let backend = location.backend();
+        let recorded = backend::recorded_master_key_id(location, data_dir).await?;
+        create_private_dir(data_dir)?;
+        let (master, master_origin) =
+            master_key::resolve(master_key_from_env, data_dir, recorded.as_deref())?;
         let control = match location {
             StorageLocation::Sqlite => {
                 backend::open_sqlite(&backend::control_db_path(data_dir)).await?
             }
             StorageLocation::Postgres { url } => backend::open_postgres(url).await?,
         };
-        let recorded = if backend::control_initialised(&control, backend).await? {
-            firms::recorded_master_key_id(&mut *control.acquire().await?).await?
-        } else {
-            None
-        };
-        let (master, master_origin) =
-            master_key::resolve(master_key_from_env, data_dir, recorded.as_deref())?;
 
         backend::create_control_schema(&control, backend).await?;
         let mut conn = control.acquire().await?;

@@ -214,7 +214,8 @@ pub fn https_client(cert_pem: &Path, max_tls: Option<reqwest::tls::Version>) -> 
     let mut builder = reqwest::Client::builder()
         .tls_certs_only([certificate])
         .redirect(reqwest::redirect::Policy::none())
-        .no_proxy();
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(15));
     if let Some(max) = max_tls {
         builder = builder.tls_version_max(max);
     }

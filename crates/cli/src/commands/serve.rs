@@ -46,6 +46,8 @@ pub async fn run(settings: &Settings) -> CommandResult {
             "It prints a one-time invitation link: open it to set the administrator's password, then sign in."
         );
     }
+    // Scripts and tests wait for this line: everything above is printed, the sockets are bound.
+    println!("ringfence: ready");
 
     let state = AppState {
         storage,

@@ -127,17 +127,6 @@ fn firm_from_row(row: &AnyRow) -> Result<Firm, StoreError> {
     })
 }
 
-/// The id of the master key this deployment's data was written under, if it has any data.
-pub(crate) async fn recorded_master_key_id(
-    conn: &mut AnyConnection,
-) -> Result<Option<String>, StoreError> {
-    Ok(
-        sqlx::query_scalar("SELECT master_key_id FROM deployment WHERE singleton = 1")
-            .fetch_optional(conn)
-            .await?,
-    )
-}
-
 pub(crate) async fn record_master_key_id(
     conn: &mut AnyConnection,
     id: &str,
