@@ -191,21 +191,6 @@ impl Drop for TestDatabase {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn database_names_replace_the_path() {
-        assert_eq!(
-            super::with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
-            "postgres://postgres@127.0.0.1:5432/x"
-        );
-        assert_eq!(
-            super::with_database("postgres://u@h/db?sslmode=disable", "x"),
-            "postgres://u@h/x?sslmode=disable"
-        );
-    }
-}
-
 /// An HTTPS client that trusts only the given PEM certificate (the server's self-signed one),
 /// optionally capped at a TLS version. Needs a rustls crypto provider installed.
 pub fn https_client(cert_pem: &Path, max_tls: Option<reqwest::tls::Version>) -> reqwest::Client {
@@ -220,4 +205,19 @@ pub fn https_client(cert_pem: &Path, max_tls: Option<reqwest::tls::Version>) -> 
         builder = builder.tls_version_max(max);
     }
     builder.build().expect("HTTPS client")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_names_replace_the_path() {
+        assert_eq!(
+            super::with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            super::with_database("postgres://u@h/db?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
+    }
 }

@@ -1,6 +1,9 @@
 //! End-to-end tests of the `ringfence` binary: each starts the real program against a fresh
 //! data dir (and, for PostgreSQL, a fresh database).
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod config;
 mod firms;
 mod keys;

@@ -1,6 +1,9 @@
 //! In-process tests of the HTTP layer: the route table, the error contract, the security
 //! headers, TLS versions and graceful shutdown.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod errors;
 mod headers;
 mod probes;
