@@ -33,13 +33,7 @@ pub struct GlobalArgs {
     pub data_dir: Option<PathBuf>,
 
     /// Use PostgreSQL instead of the embedded SQLite (postgres://user@host/db)
-    #[arg(
-        long,
-        global = true,
-        env = "RINGFENCE_DATABASE_URL",
-        value_name = "URL",
-        hide_env_values = true
-    )]
+    #[arg(long, global = true, env = "RINGFENCE_DATABASE_URL", value_name = "URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
     /// Public HTTPS URL, used in links and for redirects [default: https://localhost:<listen port>]
@@ -51,12 +45,7 @@ pub struct GlobalArgs {
     pub config: Option<PathBuf>,
 
     /// Log format on standard error [default: text]
-    #[arg(
-        long,
-        global = true,
-        env = "RINGFENCE_LOG_FORMAT",
-        value_name = "FORMAT"
-    )]
+    #[arg(long, global = true, env = "RINGFENCE_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
 }
 
@@ -101,21 +90,11 @@ pub struct ServeArgs {
     pub http_listen: Option<SocketAddr>,
 
     /// PEM certificate chain (with --tls-key); without both, a self-signed one is made
-    #[arg(
-        long,
-        env = "RINGFENCE_TLS_CERT",
-        value_name = "FILE",
-        requires = "tls_key"
-    )]
+    #[arg(long, env = "RINGFENCE_TLS_CERT", value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
 
     /// PEM private key (with --tls-cert)
-    #[arg(
-        long,
-        env = "RINGFENCE_TLS_KEY",
-        value_name = "FILE",
-        requires = "tls_cert"
-    )]
+    #[arg(long, env = "RINGFENCE_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
     /// Lowest TLS version accepted [default: 1.2]
@@ -125,6 +104,23 @@ pub struct ServeArgs {
     /// Add `preload` to Strict-Transport-Security
     #[arg(long, env = "RINGFENCE_HSTS_PRELOAD", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub hsts_preload: Option<bool>,
+
+    /// Outgoing mail: smtp://[user:pass@]host[:port][?tls=required] or smtps://…
+    /// [default: .eml files in DATA/outbox/]
+    #[arg(long, env = "RINGFENCE_MAIL", value_name = "URL", hide_env_values = true)]
+    pub mail: Option<String>,
+
+    /// Sender of Ringfence's mail [default: "Ringfence <ringfence@localhost>"]
+    #[arg(long, env = "RINGFENCE_MAIL_FROM", value_name = "ADDRESS")]
+    pub mail_from: Option<String>,
+
+    /// Minutes without use after which a session ends [default: 30]
+    #[arg(long, env = "RINGFENCE_SESSION_IDLE_MINUTES", value_name = "MINUTES")]
+    pub session_idle_minutes: Option<i64>,
+
+    /// Hours after which a session ends however it is used [default: 12]
+    #[arg(long, env = "RINGFENCE_SESSION_HOURS", value_name = "HOURS")]
+    pub session_hours: Option<i64>,
 }
 
 #[derive(Debug, Subcommand)]

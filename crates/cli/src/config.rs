@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use ringfence_core::auth::SessionLimits;
 use ringfence_crypto::MasterKey;
 use ringfence_server::tls::{TlsFiles, TlsMin};
 use ringfence_store::StorageLocation;
@@ -24,10 +25,7 @@ pub struct ConfigError {
 }
 
 fn bad(setting: &'static str, problem: impl Into<String>) -> ConfigError {
-    ConfigError {
-        setting,
-        problem: problem.into(),
-    }
+    ConfigError { setting, problem: problem.into() }
 }
 
 /// The TOML file: the same settings as the flags, with underscores.
@@ -44,6 +42,10 @@ struct FileConfig {
     tls_key: Option<PathBuf>,
     tls_min: Option<TlsMinArg>,
     hsts_preload: Option<bool>,
+    mail: Option<String>,
+    mail_from: Option<String>,
+    session_idle_minutes: Option<i64>,
+    session_hours: Option<i64>,
 }
 
 #[derive(Debug)]
@@ -64,6 +66,10 @@ pub struct ServeSettings {
     pub tls_files: Option<TlsFiles>,
     pub tls_min: TlsMin,
     pub hsts_preload: bool,
+    /// `None`: the outbox.
+    pub mail: Option<String>,
+    pub mail_from: String,
+    pub session_limits: SessionLimits,
 }
 
 impl Settings {
@@ -84,16 +90,10 @@ impl Settings {
         };
         let global = &cli.global;
 
-        let data_dir = global
-            .data_dir
-            .clone()
-            .or(file.data_dir)
-            .unwrap_or_else(|| PathBuf::from("ringfence-data"));
+        let data_dir =
+            global.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("ringfence-data"));
         if data_dir.exists() && !data_dir.is_dir() {
-            return Err(bad(
-                "data_dir",
-                format!("{} exists and is not a directory", data_dir.display()),
-            ));
+            return Err(bad("data_dir", format!("{} exists and is not a directory", data_dir.display())));
         }
         let storage = match global.database_url.clone().or(file.database_url) {
             None => StorageLocation::Sqlite,
@@ -107,44 +107,51 @@ impl Settings {
                 ));
             }
         };
-        let public_url = global
-            .public_url
-            .clone()
-            .or(file.public_url)
-            .map(|url| parse_public_url(&url))
-            .transpose()?;
+        let public_url =
+            global.public_url.clone().or(file.public_url).map(|url| parse_public_url(&url)).transpose()?;
         if let Some(key) = &master_key {
             MasterKey::from_base64(key).map_err(|e| bad("RINGFENCE_MASTER_KEY", e.to_string()))?;
         }
 
-        let tls_files = match (
-            serve.tls_cert.clone().or(file.tls_cert),
-            serve.tls_key.clone().or(file.tls_key),
-        ) {
-            (None, None) => None,
-            (Some(cert), Some(key)) => {
-                for (setting, path) in [("tls_cert", &cert), ("tls_key", &key)] {
-                    if !path.is_file() {
-                        return Err(bad(
-                            setting,
-                            format!("{} is not a readable file", path.display()),
-                        ));
+        let tls_files =
+            match (serve.tls_cert.clone().or(file.tls_cert), serve.tls_key.clone().or(file.tls_key)) {
+                (None, None) => None,
+                (Some(cert), Some(key)) => {
+                    for (setting, path) in [("tls_cert", &cert), ("tls_key", &key)] {
+                        if !path.is_file() {
+                            return Err(bad(setting, format!("{} is not a readable file", path.display())));
+                        }
                     }
+                    Some(TlsFiles { cert, key })
                 }
-                Some(TlsFiles { cert, key })
-            }
-            (Some(_), None) => return Err(bad("tls_key", "required with tls_cert")),
-            (None, Some(_)) => return Err(bad("tls_cert", "required with tls_key")),
-        };
+                (Some(_), None) => return Err(bad("tls_key", "required with tls_cert")),
+                (None, Some(_)) => return Err(bad("tls_cert", "required with tls_key")),
+            };
         let tls_min = match serve.tls_min.or(file.tls_min).unwrap_or(TlsMinArg::V1_2) {
             TlsMinArg::V1_2 => TlsMin::Tls12,
             TlsMinArg::V1_3 => TlsMin::Tls13,
         };
+        let mail = serve.mail.clone().or(file.mail);
+        if let Some(url) = &mail
+            && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
+        {
+            return Err(bad(
+                "mail",
+                "expected smtp://host[:port] or smtps://host[:port]; leave it unset for the outbox",
+            ));
+        }
+        let idle = serve.session_idle_minutes.or(file.session_idle_minutes).unwrap_or(30);
+        let hours = serve.session_hours.or(file.session_hours).unwrap_or(12);
+        if !(1..=1440).contains(&idle) {
+            return Err(bad("session_idle_minutes", "1 to 1440"));
+        }
+        if !(1..=168).contains(&hours) || idle > hours * 60 {
+            return Err(bad("session_hours", "1 to 168, and at least the idle timeout"));
+        }
+        let session_limits =
+            SessionLimits { idle: time::Duration::minutes(idle), absolute: time::Duration::hours(hours) };
         let serve = ServeSettings {
-            listen: serve
-                .listen
-                .or(file.listen)
-                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8443))),
+            listen: serve.listen.or(file.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8443))),
             http_listen: serve
                 .http_listen
                 .or(file.http_listen)
@@ -152,15 +159,19 @@ impl Settings {
             tls_files,
             tls_min,
             hsts_preload: serve.hsts_preload.or(file.hsts_preload).unwrap_or(false),
+            mail,
+            mail_from: serve
+                .mail_from
+                .clone()
+                .or(file.mail_from)
+                .unwrap_or_else(|| "Ringfence <ringfence@localhost>".to_owned()),
+            session_limits,
         };
         Ok(Self {
             data_dir,
             storage,
             public_url,
-            log_format: global
-                .log_format
-                .or(file.log_format)
-                .unwrap_or(LogFormat::Text),
+            log_format: global.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
             master_key,
             serve,
         })
@@ -168,9 +179,7 @@ impl Settings {
 
     /// The public URL, given or derived from the HTTPS port actually bound.
     pub fn public_url_for(&self, https_port: u16) -> String {
-        self.public_url
-            .clone()
-            .unwrap_or_else(|| format!("https://localhost:{https_port}"))
+        self.public_url.clone().unwrap_or_else(|| format!("https://localhost:{https_port}"))
     }
 }
 
@@ -183,12 +192,9 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
 
 fn parse_public_url(raw: &str) -> Result<String, ConfigError> {
     let url = raw.trim().trim_end_matches('/');
-    let rest = url.strip_prefix("https://").ok_or_else(|| {
-        bad(
-            "public_url",
-            "must start with https:// (Ringfence is served over HTTPS only)",
-        )
-    })?;
+    let rest = url
+        .strip_prefix("https://")
+        .ok_or_else(|| bad("public_url", "must start with https:// (Ringfence is served over HTTPS only)"))?;
     let host = rest.split('/').next().unwrap_or_default();
     if host.is_empty() || url.contains(['?', '#', ' ', '@']) || url.chars().any(char::is_control) {
         return Err(bad(
@@ -234,23 +240,15 @@ mod tests {
         let from_file = resolve(&["ringfence", "--config", config, "serve"]).unwrap();
         assert_eq!(from_file.serve.listen.to_string(), "127.0.0.1:9443");
         assert_eq!(from_file.serve.tls_min, TlsMin::Tls13);
-        let flagged = resolve(&[
-            "ringfence",
-            "--config",
-            config,
-            "serve",
-            "--listen",
-            "127.0.0.1:7443",
-        ])
-        .unwrap();
+        let flagged =
+            resolve(&["ringfence", "--config", config, "serve", "--listen", "127.0.0.1:7443"]).unwrap();
         assert_eq!(flagged.serve.listen.to_string(), "127.0.0.1:7443");
         assert_eq!(flagged.serve.http_listen.to_string(), "127.0.0.1:9080");
     }
 
     #[test]
     fn bad_values_name_the_setting() {
-        let err =
-            resolve(&["ringfence", "--public-url", "http://example.com", "serve"]).unwrap_err();
+        let err = resolve(&["ringfence", "--public-url", "http://example.com", "serve"]).unwrap_err();
         assert_eq!(err.setting, "public_url");
         let err = resolve(&["ringfence", "--database-url", "mysql://x", "migrate"]).unwrap_err();
         assert_eq!(err.setting, "database_url");
@@ -259,10 +257,7 @@ mod tests {
         std::fs::write(&file, "listen = \"nowhere\"\n").unwrap();
         let err = resolve(&["ringfence", "--config", file.to_str().unwrap(), "serve"]).unwrap_err();
         assert_eq!(err.setting, "config");
-        assert!(
-            err.to_string().contains("listen") || err.to_string().contains("socket address"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("listen") || err.to_string().contains("socket address"), "{err}");
         std::fs::write(&file, "colour = \"blue\"\n").unwrap();
         let err = resolve(&["ringfence", "--config", file.to_str().unwrap(), "serve"]).unwrap_err();
         assert!(err.to_string().contains("colour"), "{err}");
@@ -270,10 +265,7 @@ mod tests {
 
     #[test]
     fn public_urls_lose_their_trailing_slash() {
-        assert_eq!(
-            parse_public_url("https://firm.example/").unwrap(),
-            "https://firm.example"
-        );
+        assert_eq!(parse_public_url("https://firm.example/").unwrap(), "https://firm.example");
         assert!(parse_public_url("https://user@firm.example").is_err());
     }
 }

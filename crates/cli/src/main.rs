@@ -23,10 +23,7 @@ fn main() -> ExitCode {
         }
     };
     logging::init(settings.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("ringfence: cannot start the async runtime: {err}");
@@ -37,12 +34,10 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(_) => commands::serve::run(&settings).await,
             Command::Migrate => commands::migrate::run(&settings).await,
-            Command::Firm {
-                command: FirmCommand::Create(args),
-            } => commands::firm::create(&settings, args).await,
-            Command::Firm {
-                command: FirmCommand::List,
-            } => commands::firm::list(&settings).await,
+            Command::Firm { command: FirmCommand::Create(args) } => {
+                commands::firm::create(&settings, args).await
+            }
+            Command::Firm { command: FirmCommand::List } => commands::firm::list(&settings).await,
         }
     });
     match outcome {

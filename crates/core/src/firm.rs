@@ -20,9 +20,7 @@ pub enum SlugError {
     Length,
     #[error("a slug starts with a lowercase letter")]
     Start,
-    #[error(
-        "a slug holds only lowercase letters, digits and single hyphens, and does not end with a hyphen"
-    )]
+    #[error("a slug holds only lowercase letters, digits and single hyphens, and does not end with a hyphen")]
     Characters,
 }
 
@@ -34,9 +32,7 @@ impl FirmSlug {
         if !raw.starts_with(|c: char| c.is_ascii_lowercase()) {
             return Err(SlugError::Start);
         }
-        let allowed = raw
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        let allowed = raw.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !allowed || raw.contains("--") || raw.ends_with('-') {
             return Err(SlugError::Characters);
         }
@@ -109,19 +105,14 @@ mod tests {
         assert_eq!(FirmSlug::parse(&"a".repeat(41)), Err(SlugError::Length));
         assert_eq!(FirmSlug::parse("1acme"), Err(SlugError::Start));
         assert_eq!(FirmSlug::parse("-acme"), Err(SlugError::Start));
-        for bad in [
-            "Acme", "ac me", "acme-", "ac--me", "ac_me", "acmé", "ac/../me",
-        ] {
+        for bad in ["Acme", "ac me", "acme-", "ac--me", "ac_me", "acmé", "ac/../me"] {
             assert!(FirmSlug::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn firm_names_are_trimmed_and_bounded() {
-        assert_eq!(
-            FirmName::parse("  Acme Inc ").map(|n| n.0),
-            Ok("Acme Inc".into())
-        );
+        assert_eq!(FirmName::parse("  Acme Inc ").map(|n| n.0), Ok("Acme Inc".into()));
         assert_eq!(FirmName::parse("   "), Err(FirmNameError::Length));
         assert_eq!(FirmName::parse("a\u{0007}b"), Err(FirmNameError::Control));
     }

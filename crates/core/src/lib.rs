@@ -3,8 +3,10 @@
 //! Everything here is pure: no I/O, no wall clock, no randomness except through the
 //! [`clock::Clock`] handed in by the caller.
 
+pub mod auth;
 pub mod clock;
 pub mod firm;
 pub mod ids;
 pub mod policy;
+pub mod throttle;
 pub mod user;

@@ -30,11 +30,7 @@ impl Email {
             && !domain.ends_with('.')
             && !domain.contains('@')
             && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-        if well_formed {
-            Ok(Self(email))
-        } else {
-            Err(EmailError)
-        }
+        if well_formed { Ok(Self(email)) } else { Err(EmailError) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -83,18 +79,13 @@ impl FirmRole {
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
-#[error(
-    "unknown firm role; the roles are admin, attorney, paralegal, secretary, billing and auditor"
-)]
+#[error("unknown firm role; the roles are admin, attorney, paralegal, secretary, billing and auditor")]
 pub struct FirmRoleError;
 
 impl FromStr for FirmRole {
     type Err = FirmRoleError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        FirmRole::ALL
-            .into_iter()
-            .find(|role| role.as_str() == s)
-            .ok_or(FirmRoleError)
+        FirmRole::ALL.into_iter().find(|role| role.as_str() == s).ok_or(FirmRoleError)
     }
 }
 
@@ -178,14 +169,8 @@ mod password_tests {
 
     #[test]
     fn passwords_are_bounded_and_never_print() {
-        assert_eq!(
-            Password::parse("short").err(),
-            Some(PasswordError::TooShort)
-        );
-        assert_eq!(
-            Password::parse(&"x".repeat(257)).err(),
-            Some(PasswordError::TooLong)
-        );
+        assert_eq!(Password::parse("short").err(), Some(PasswordError::TooShort));
+        assert_eq!(Password::parse(&"x".repeat(257)).err(), Some(PasswordError::TooLong));
         let password = Password::parse("correct horse battery").unwrap();
         assert_eq!(format!("{password:?}"), "Password([redacted])");
     }

@@ -67,6 +67,8 @@ pub struct FirmKeyring {
     firm_id: String,
     current: KeyVersion,
     field_keys: BTreeMap<KeyVersion, SecretBytes<32>>,
+    /// Keys the hashes of short-lived one-time codes.
+    code_hash_key: SecretBytes<32>,
 }
 
 impl fmt::Debug for FirmKeyring {
@@ -85,19 +87,20 @@ impl FirmKeyring {
         firm_id: &str,
         keys: impl IntoIterator<Item = (KeyVersion, FirmKey)>,
     ) -> Result<Self, CryptoError> {
-        let field_keys: BTreeMap<_, _> = keys
-            .into_iter()
-            .map(|(version, key)| (version, key.derive(b"ringfence.field-seal.v1")))
-            .collect();
-        let current = *field_keys
-            .keys()
-            .next_back()
-            .ok_or(CryptoError::UnknownKeyVersion(0))?;
-        Ok(Self {
-            firm_id: firm_id.to_owned(),
-            current,
-            field_keys,
-        })
+        let keys: BTreeMap<KeyVersion, FirmKey> = keys.into_iter().collect();
+        let (current, current_key) = keys.iter().next_back().ok_or(CryptoError::UnknownKeyVersion(0))?;
+        let code_hash_key = current_key.derive(b"ringfence.code-hash.v1");
+        let current = *current;
+        let field_keys =
+            keys.iter().map(|(version, key)| (*version, key.derive(b"ringfence.field-seal.v1"))).collect();
+        Ok(Self { firm_id: firm_id.to_owned(), current, field_keys, code_hash_key })
+    }
+
+    /// A keyed hash (HMAC-SHA256) for one-time codes, bound to this firm.
+    pub fn code_hash(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut bound = vec![self.firm_id.as_bytes()];
+        bound.extend_from_slice(parts);
+        crate::otp::keyed_hash(&self.code_hash_key, &bound)
     }
 
     pub fn current_version(&self) -> KeyVersion {
@@ -113,13 +116,7 @@ impl FirmKeyring {
         let aad = self.aad(at, &out);
         let sealed = self
             .cipher(self.current)?
-            .encrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: &aad,
-                },
-            )
+            .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad: &aad })
             .map_err(|_| CryptoError::Malformed)?;
         out.extend_from_slice(&sealed);
         Ok(out)
@@ -130,19 +127,11 @@ impl FirmKeyring {
             return Err(CryptoError::Malformed);
         }
         let (header, body) = sealed.split_at(HEADER_LEN);
-        let version = KeyVersion(u32::from_be_bytes([
-            header[1], header[2], header[3], header[4],
-        ]));
+        let version = KeyVersion(u32::from_be_bytes([header[1], header[2], header[3], header[4]]));
         let nonce: [u8; 12] = header[5..].try_into().map_err(|_| CryptoError::Malformed)?;
         let aad = self.aad(at, header);
         self.cipher(version)?
-            .decrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: body,
-                    aad: &aad,
-                },
-            )
+            .decrypt(&Nonce::from(nonce), Payload { msg: body, aad: &aad })
             .map_err(|_| CryptoError::Unauthentic)
     }
 
@@ -158,10 +147,7 @@ impl FirmKeyring {
     }
 
     fn cipher(&self, version: KeyVersion) -> Result<Aes256Gcm, CryptoError> {
-        let key = self
-            .field_keys
-            .get(&version)
-            .ok_or(CryptoError::UnknownKeyVersion(version.0))?;
+        let key = self.field_keys.get(&version).ok_or(CryptoError::UnknownKeyVersion(version.0))?;
         Ok(Aes256Gcm::new(&Key::<Aes256Gcm>::from(*key.expose())))
     }
 }
@@ -170,11 +156,7 @@ impl FirmKeyring {
 mod tests {
     use super::*;
 
-    const NOTE: FieldRef<'static> = FieldRef {
-        table: "notes",
-        record: "n-1",
-        field: "body",
-    };
+    const NOTE: FieldRef<'static> = FieldRef { table: "notes", record: "n-1", field: "body" };
 
     fn keyring(firm: &str, key: &FirmKey) -> FirmKeyring {
         let copy = FirmKey::from_secret(SecretBytes::new(*key.0.expose()));
@@ -196,29 +178,14 @@ mod tests {
         let ring = keyring("firm-a", &key);
         let sealed = ring.seal(NOTE, b"privileged")?;
         for elsewhere in [
-            FieldRef {
-                record: "n-2",
-                ..NOTE
-            },
-            FieldRef {
-                field: "title",
-                ..NOTE
-            },
-            FieldRef {
-                table: "clients",
-                ..NOTE
-            },
+            FieldRef { record: "n-2", ..NOTE },
+            FieldRef { field: "title", ..NOTE },
+            FieldRef { table: "clients", ..NOTE },
         ] {
-            assert!(matches!(
-                ring.open(elsewhere, &sealed),
-                Err(CryptoError::Unauthentic)
-            ));
+            assert!(matches!(ring.open(elsewhere, &sealed), Err(CryptoError::Unauthentic)));
         }
         let same_key_other_firm = keyring("firm-b", &key);
-        assert!(matches!(
-            same_key_other_firm.open(NOTE, &sealed),
-            Err(CryptoError::Unauthentic)
-        ));
+        assert!(matches!(same_key_other_firm.open(NOTE, &sealed), Err(CryptoError::Unauthentic)));
         Ok(())
     }
 
@@ -228,14 +195,8 @@ mod tests {
         let mut sealed = ring.seal(NOTE, b"privileged")?;
         let last = sealed.len() - 1;
         sealed[last] ^= 1;
-        assert!(matches!(
-            ring.open(NOTE, &sealed),
-            Err(CryptoError::Unauthentic)
-        ));
-        assert!(matches!(
-            ring.open(NOTE, &sealed[..10]),
-            Err(CryptoError::Malformed)
-        ));
+        assert!(matches!(ring.open(NOTE, &sealed), Err(CryptoError::Unauthentic)));
+        assert!(matches!(ring.open(NOTE, &sealed[..10]), Err(CryptoError::Malformed)));
         Ok(())
     }
 
@@ -245,13 +206,8 @@ mod tests {
         let v1_copy = FirmKey::from_secret(SecretBytes::new(*v1.0.expose()));
         let before = FirmKeyring::new("firm-a", [(KeyVersion(1), v1)])?;
         let sealed = before.seal(NOTE, b"old")?;
-        let after = FirmKeyring::new(
-            "firm-a",
-            [
-                (KeyVersion(1), v1_copy),
-                (KeyVersion(2), FirmKey::generate()?),
-            ],
-        )?;
+        let after =
+            FirmKeyring::new("firm-a", [(KeyVersion(1), v1_copy), (KeyVersion(2), FirmKey::generate()?)])?;
         assert_eq!(after.current_version(), KeyVersion(2));
         assert_eq!(after.open(NOTE, &sealed)?, b"old");
         assert_eq!(&after.seal(NOTE, b"new")?[1..5], &2u32.to_be_bytes());

@@ -7,6 +7,7 @@
 mod aad;
 pub mod firm_key;
 pub mod master;
+pub mod otp;
 pub mod password;
 pub mod secret;
 pub mod token;
@@ -36,4 +37,10 @@ pub fn random_array<const N: usize>() -> Result<[u8; N], CryptoError> {
     let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes).map_err(|_| CryptoError::Randomness)?;
     Ok(bytes)
+}
+
+/// SHA-256, for identifiers that should not be kept in the clear (throttling keys).
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).into()
 }

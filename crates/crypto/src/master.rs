@@ -23,9 +23,7 @@ pub struct MasterKey {
 
 impl fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MasterKey")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
+        f.debug_struct("MasterKey").field("id", &self.id).finish_non_exhaustive()
     }
 }
 
@@ -45,9 +43,7 @@ impl MasterKey {
     /// Parses the base64 form used in `RINGFENCE_MASTER_KEY` and in `master.key`.
     pub fn from_base64(text: &str) -> Result<Self, CryptoError> {
         let decoded = Zeroizing::new(
-            STANDARD
-                .decode(text.trim())
-                .map_err(|_| CryptoError::InvalidMasterKey("not valid base64"))?,
+            STANDARD.decode(text.trim()).map_err(|_| CryptoError::InvalidMasterKey("not valid base64"))?,
         );
         let bytes: [u8; 32] = decoded
             .as_slice()
@@ -64,8 +60,7 @@ impl MasterKey {
         // The id is derived, not random, so the same key always has the same id and a wrong
         // key is recognised before anything is decrypted or written.
         let mut id = [0u8; 8];
-        let derived =
-            Hkdf::<Sha256>::new(None, key.expose()).expand(b"ringfence master key id v1", &mut id);
+        let derived = Hkdf::<Sha256>::new(None, key.expose()).expand(b"ringfence master key id v1", &mut id);
         debug_assert!(derived.is_ok());
         let id = id.iter().map(|b| format!("{b:02x}")).collect();
         Self { key, id }
@@ -86,20 +81,11 @@ impl MasterKey {
         let aad = wrap_aad(firm_id, version);
         let sealed = self
             .cipher()
-            .encrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: firm_key.material(),
-                    aad: &aad,
-                },
-            )
+            .encrypt(&Nonce::from(nonce), Payload { msg: firm_key.material(), aad: &aad })
             .map_err(|_| CryptoError::Malformed)?;
         let mut ciphertext = nonce.to_vec();
         ciphertext.extend_from_slice(&sealed);
-        Ok(WrappedFirmKey {
-            master_key_id: self.id.clone(),
-            ciphertext,
-        })
+        Ok(WrappedFirmKey { master_key_id: self.id.clone(), ciphertext })
     }
 
     pub fn unwrap(
@@ -111,27 +97,15 @@ impl MasterKey {
         if wrapped.master_key_id != self.id {
             return Err(CryptoError::Unauthentic);
         }
-        let (nonce, sealed) = wrapped
-            .ciphertext
-            .split_at_checked(NONCE_LEN)
-            .ok_or(CryptoError::Malformed)?;
+        let (nonce, sealed) = wrapped.ciphertext.split_at_checked(NONCE_LEN).ok_or(CryptoError::Malformed)?;
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| CryptoError::Malformed)?;
         let aad = wrap_aad(firm_id, version);
         let opened = Zeroizing::new(
             self.cipher()
-                .decrypt(
-                    &Nonce::from(nonce),
-                    Payload {
-                        msg: sealed,
-                        aad: &aad,
-                    },
-                )
+                .decrypt(&Nonce::from(nonce), Payload { msg: sealed, aad: &aad })
                 .map_err(|_| CryptoError::Unauthentic)?,
         );
-        let bytes: [u8; 32] = opened
-            .as_slice()
-            .try_into()
-            .map_err(|_| CryptoError::Malformed)?;
+        let bytes: [u8; 32] = opened.as_slice().try_into().map_err(|_| CryptoError::Malformed)?;
         Ok(FirmKey::from_secret(SecretBytes::new(bytes)))
     }
 
@@ -141,11 +115,7 @@ impl MasterKey {
 }
 
 fn wrap_aad(firm_id: &str, version: KeyVersion) -> Vec<u8> {
-    aad::encode(&[
-        b"ringfence.firm-key.v1",
-        firm_id.as_bytes(),
-        &version.0.to_be_bytes(),
-    ])
+    aad::encode(&[b"ringfence.firm-key.v1", firm_id.as_bytes(), &version.0.to_be_bytes()])
 }
 
 #[cfg(test)]
@@ -168,14 +138,8 @@ mod tests {
     #[test]
     fn a_wrapped_key_is_bound_to_its_firm_and_version() -> Result<(), CryptoError> {
         let wrapped = master().wrap("firm-a", KeyVersion(1), &FirmKey::generate()?)?;
-        assert!(matches!(
-            master().unwrap("firm-b", KeyVersion(1), &wrapped),
-            Err(CryptoError::Unauthentic)
-        ));
-        assert!(matches!(
-            master().unwrap("firm-a", KeyVersion(2), &wrapped),
-            Err(CryptoError::Unauthentic)
-        ));
+        assert!(matches!(master().unwrap("firm-b", KeyVersion(1), &wrapped), Err(CryptoError::Unauthentic)));
+        assert!(matches!(master().unwrap("firm-a", KeyVersion(2), &wrapped), Err(CryptoError::Unauthentic)));
         Ok(())
     }
 
@@ -184,28 +148,17 @@ mod tests {
         let wrapped = master().wrap("firm-a", KeyVersion(1), &FirmKey::generate()?)?;
         let other = MasterKey::generate()?;
         assert_ne!(other.id(), master().id());
-        let forged = WrappedFirmKey {
-            master_key_id: other.id().to_owned(),
-            ..wrapped
-        };
-        assert!(matches!(
-            other.unwrap("firm-a", KeyVersion(1), &forged),
-            Err(CryptoError::Unauthentic)
-        ));
+        let forged = WrappedFirmKey { master_key_id: other.id().to_owned(), ..wrapped };
+        assert!(matches!(other.unwrap("firm-a", KeyVersion(1), &forged), Err(CryptoError::Unauthentic)));
         Ok(())
     }
 
     #[test]
     fn malformed_master_keys_are_refused_with_a_reason() {
-        assert!(matches!(
-            MasterKey::from_base64("not base64!"),
-            Err(CryptoError::InvalidMasterKey(_))
-        ));
+        assert!(matches!(MasterKey::from_base64("not base64!"), Err(CryptoError::InvalidMasterKey(_))));
         assert!(matches!(
             MasterKey::from_base64(&STANDARD.encode([1u8; 16])),
-            Err(CryptoError::InvalidMasterKey(
-                "must decode to exactly 32 bytes"
-            ))
+            Err(CryptoError::InvalidMasterKey("must decode to exactly 32 bytes"))
         ));
     }
 

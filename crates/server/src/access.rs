@@ -6,10 +6,13 @@ use axum::Router;
 use axum::extract::Request;
 use axum::handler::Handler;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use http::Method;
 use ringfence_core::policy::AccessPolicy;
+
+use crate::auth::{Actor, not_signed_in};
+use crate::error::ApiError;
 
 /// One declared route, as listed for reviews and the access tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,10 +29,7 @@ pub struct RouteTable<S> {
 
 impl<S: Clone + Send + Sync + 'static> RouteTable<S> {
     pub fn new() -> Self {
-        Self {
-            router: Router::new(),
-            specs: Vec::new(),
-        }
+        Self { router: Router::new(), specs: Vec::new() }
     }
 
     pub fn get<H: Handler<T, S>, T: 'static>(
@@ -50,6 +50,24 @@ impl<S: Clone + Send + Sync + 'static> RouteTable<S> {
         self.add(Method::POST, MethodFilter::POST, path, policy, handler)
     }
 
+    pub fn patch<H: Handler<T, S>, T: 'static>(
+        self,
+        path: &'static str,
+        policy: AccessPolicy,
+        handler: H,
+    ) -> Self {
+        self.add(Method::PATCH, MethodFilter::PATCH, path, policy, handler)
+    }
+
+    pub fn delete<H: Handler<T, S>, T: 'static>(
+        self,
+        path: &'static str,
+        policy: AccessPolicy,
+        handler: H,
+    ) -> Self {
+        self.add(Method::DELETE, MethodFilter::DELETE, path, policy, handler)
+    }
+
     /// Declares `method path`, guarded by `policy`, served by `handler`.
     fn add<H: Handler<T, S>, T: 'static>(
         mut self,
@@ -63,11 +81,7 @@ impl<S: Clone + Send + Sync + 'static> RouteTable<S> {
             move |request: Request, next: Next| enforce(policy, request, next),
         ));
         self.router = self.router.route(path, guarded);
-        self.specs.push(RouteSpec {
-            method,
-            path,
-            policy,
-        });
+        self.specs.push(RouteSpec { method, path, policy });
         self
     }
 
@@ -87,7 +101,17 @@ impl<S: Clone + Send + Sync + 'static> Default for RouteTable<S> {
 }
 
 async fn enforce(policy: AccessPolicy, request: Request, next: Next) -> Response {
+    let actor = request.extensions().get::<Actor>();
     match policy {
         AccessPolicy::Public => next.run(request).await,
+        AccessPolicy::SignedIn => match actor {
+            Some(_) => next.run(request).await,
+            None => not_signed_in().into_response(),
+        },
+        AccessPolicy::FirmRole(roles) => match actor {
+            Some(actor) if actor.has_any_role(roles) => next.run(request).await,
+            Some(_) => ApiError::forbidden("your firm role does not allow this").into_response(),
+            None => not_signed_in().into_response(),
+        },
     }
 }

@@ -13,6 +13,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds for `Retry-After`, on 429s.
+    pub retry_after: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -28,11 +30,15 @@ struct Inner<'a> {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-        }
+        Self { status, code, message: message.into(), retry_after: None }
+    }
+
+    pub fn with_retry_after(self, seconds: i64) -> Self {
+        Self { retry_after: Some(seconds), ..self }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
     pub fn not_found() -> Self {
@@ -56,13 +62,14 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
-            error: Inner {
-                code: self.code,
-                message: &self.message,
-            },
-        };
-        (self.status, Json(body)).into_response()
+        let body = Body { error: Inner { code: self.code, message: &self.message } };
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after
+            && let Ok(value) = http::HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(http::header::RETRY_AFTER, value);
+        }
+        response
     }
 }
 
@@ -93,10 +100,7 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request(
-        request: axum::extract::Request,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(request, state).await {
             Ok(Json(value)) => Ok(Self(value)),
             Err(rejection) => Err(json_rejection(&rejection)),
@@ -108,20 +112,14 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
     match rejection {
         // serde names the offending field ("missing field `email`", "unknown variant …").
         JsonRejection::JsonDataError(err) => ApiError::invalid(err.body_text()),
-        JsonRejection::JsonSyntaxError(_) => {
-            ApiError::invalid("the request body is not valid JSON")
-        }
+        JsonRejection::JsonSyntaxError(_) => ApiError::invalid("the request body is not valid JSON"),
         JsonRejection::MissingJsonContentType(_) => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "send the body as JSON with Content-Type: application/json",
         ),
         JsonRejection::BytesRejection(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                "the request body is too large",
-            )
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "the request body is too large")
         }
         _ => ApiError::invalid("the request body could not be read"),
     }
@@ -137,4 +135,27 @@ pub async fn method_not_allowed() -> ApiError {
         "method_not_allowed",
         "this method is not allowed on this path",
     )
+}
+
+impl From<ringfence_store::StoreError> for ApiError {
+    fn from(err: ringfence_store::StoreError) -> Self {
+        use ringfence_store::StoreError;
+        match err {
+            StoreError::EmailTaken(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "email: a user with this email address already exists",
+            ),
+            StoreError::SlugTaken(_) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", "slug: already taken")
+            }
+            other => ApiError::internal(&other),
+        }
+    }
+}
+
+impl From<ringfence_mail::MailError> for ApiError {
+    fn from(err: ringfence_mail::MailError) -> Self {
+        ApiError::internal(&err)
+    }
 }

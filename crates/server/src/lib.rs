@@ -3,8 +3,11 @@
 
 pub mod access;
 mod api;
+pub mod auth;
+mod client;
 pub mod error;
 mod middleware;
+mod passwords;
 mod routes;
 pub mod serve;
 mod state;

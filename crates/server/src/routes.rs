@@ -2,11 +2,13 @@
 
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
-use ringfence_core::policy::AccessPolicy::Public;
+use ringfence_core::policy::ADMIN;
+use ringfence_core::policy::AccessPolicy::{Public, SignedIn};
 
 use crate::AppState;
 use crate::access::RouteTable;
-use crate::api::health;
+use crate::api::{health, invitations, me, sign_in, users};
+use crate::auth::authenticate;
 use crate::error::{method_not_allowed, unknown_route};
 use crate::middleware::request_context::request_context;
 use crate::middleware::security_headers::security_headers;
@@ -15,6 +17,26 @@ pub fn route_table() -> RouteTable<AppState> {
     RouteTable::new()
         .get("/healthz", Public, health::healthz)
         .get("/readyz", Public, health::readyz)
+        // Signing in
+        .post("/api/v1/auth/login", Public, sign_in::login)
+        .post("/api/v1/auth/verify", Public, sign_in::verify)
+        .post("/api/v1/auth/resend-code", Public, sign_in::resend_code)
+        .post("/api/v1/auth/accept-invite", Public, invitations::accept)
+        .post("/api/v1/auth/logout", SignedIn, sign_in::logout)
+        // One's own account
+        .get("/api/v1/me", SignedIn, me::me)
+        .get("/api/v1/me/sessions", SignedIn, me::list_sessions)
+        .delete("/api/v1/me/sessions", SignedIn, me::end_all_sessions)
+        .delete("/api/v1/me/sessions/{id}", SignedIn, me::end_session)
+        .post("/api/v1/me/password", SignedIn, me::change_password)
+        .post("/api/v1/me/totp", SignedIn, me::enrol_totp)
+        .post("/api/v1/me/totp/confirm", SignedIn, me::confirm_totp)
+        // The firm's users
+        .post("/api/v1/users", ADMIN, users::create)
+        .get("/api/v1/users", ADMIN, users::list)
+        .get("/api/v1/users/{id}", ADMIN, users::get)
+        .patch("/api/v1/users/{id}", ADMIN, users::update)
+        .delete("/api/v1/users/{id}/lock", ADMIN, users::unlock)
 }
 
 /// The whole HTTPS application.
@@ -23,12 +45,13 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Wraps a route table in what every response gets: JSON errors for unknown routes and
-/// methods, security headers, the request id and panic containment.
+/// methods, authentication, security headers, the request id and panic containment.
 pub fn with_common_layers(table: RouteTable<AppState>, state: AppState) -> Router {
     table
         .into_router()
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(from_fn_with_state(state.clone(), authenticate))
         .layer(from_fn_with_state(state.settings.clone(), security_headers))
         .layer(from_fn(request_context))
         .with_state(state)

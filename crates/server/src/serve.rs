@@ -67,9 +67,8 @@ impl Bound {
 
         let redirect = match self.http {
             Some(listener) => {
-                let router = Router::new()
-                    .fallback(redirect_to_https)
-                    .with_state(Arc::new(options.public_url));
+                let router =
+                    Router::new().fallback(redirect_to_https).with_state(Arc::new(options.public_url));
                 let listener = tokio::net::TcpListener::from_std(listener)?;
                 let mut stopped = redirects_stopped;
                 Some(tokio::spawn(async move {
@@ -83,10 +82,9 @@ impl Bound {
             None => None,
         };
 
-        let https =
-            axum_server::from_tcp_rustls(self.https, RustlsConfig::from_config(options.tls))?
-                .handle(handle)
-                .serve(app.into_make_service_with_connect_info::<SocketAddr>());
+        let https = axum_server::from_tcp_rustls(self.https, RustlsConfig::from_config(options.tls))?
+            .handle(handle)
+            .serve(app.into_make_service_with_connect_info::<SocketAddr>());
         let served = https.await;
         if let Some(redirect) = redirect {
             redirect.await.map_err(io::Error::other)??;
@@ -100,27 +98,20 @@ async fn redirect_to_https(State(public_url): State<Arc<String>>, request: Reque
     Redirect::permanent(&format!("{public_url}{path}"))
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// A future that resolves on SIGTERM or Ctrl-C. The handlers are installed now, before
+/// the caller announces readiness, so an early SIGTERM is never missed.
+pub fn shutdown_signal() -> io::Result<impl Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    #[cfg(unix)]
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = terminate.recv() => {},
+            _ = interrupt.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

@@ -25,10 +25,7 @@ pub struct TlsFiles {
 #[derive(Debug, Error)]
 pub enum TlsError {
     #[error("cannot read or write {path}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error("{path} holds no usable PEM {what}")]
     Pem { path: String, what: &'static str },
     #[error("could not make a self-signed certificate")]
@@ -47,10 +44,7 @@ pub fn install_crypto_provider() {
 /// The self-signed pair in `DATA/tls/`, made on first use and reused afterwards.
 pub fn self_signed(data_dir: &Path) -> Result<TlsFiles, TlsError> {
     let dir = data_dir.join("tls");
-    let files = TlsFiles {
-        cert: dir.join("localhost-cert.pem"),
-        key: dir.join("localhost-key.pem"),
-    };
+    let files = TlsFiles { cert: dir.join("localhost-cert.pem"), key: dir.join("localhost-key.pem") };
     if files.cert.exists() && files.key.exists() {
         return Ok(files);
     }
@@ -64,8 +58,7 @@ pub fn self_signed(data_dir: &Path) -> Result<TlsFiles, TlsError> {
         "127.0.0.1".to_owned(),
         "::1".to_owned(),
     ])?;
-    write_private(&files.key, generated.signing_key.serialize_pem().as_bytes())
-        .map_err(io(&files.key))?;
+    write_private(&files.key, generated.signing_key.serialize_pem().as_bytes()).map_err(io(&files.key))?;
     std::fs::write(&files.cert, generated.cert.pem()).map_err(io(&files.cert))?;
     Ok(files)
 }
@@ -82,10 +75,7 @@ fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 
 /// A server configuration for the given files, offering HTTP/2 and HTTP/1.1.
 pub fn server_config(files: &TlsFiles, min: TlsMin) -> Result<Arc<ServerConfig>, TlsError> {
-    let pem_error = |path: &Path, what| TlsError::Pem {
-        path: path.display().to_string(),
-        what,
-    };
+    let pem_error = |path: &Path, what| TlsError::Pem { path: path.display().to_string(), what };
     let certs = CertificateDer::pem_file_iter(&files.cert)
         .map_err(|_| pem_error(&files.cert, "certificate"))?
         .collect::<Result<Vec<_>, _>>()
@@ -93,8 +83,7 @@ pub fn server_config(files: &TlsFiles, min: TlsMin) -> Result<Arc<ServerConfig>,
     if certs.is_empty() {
         return Err(pem_error(&files.cert, "certificate"));
     }
-    let key = PrivateKeyDer::from_pem_file(&files.key)
-        .map_err(|_| pem_error(&files.key, "private key"))?;
+    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|_| pem_error(&files.key, "private key"))?;
     let versions: &[&rustls::SupportedProtocolVersion] = match min {
         TlsMin::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
         TlsMin::Tls13 => &[&rustls::version::TLS13],

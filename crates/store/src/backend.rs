@@ -44,18 +44,13 @@ pub(crate) fn control_db_path(data_dir: &Path) -> PathBuf {
 }
 
 pub(crate) fn firm_db_path(data_dir: &Path, firm: FirmId) -> PathBuf {
-    data_dir
-        .join("firms")
-        .join(firm.to_string())
-        .join("firm.db")
+    data_dir.join("firms").join(firm.to_string()).join("firm.db")
 }
 
 /// Opens (creating if needed) a SQLite database file in WAL mode with foreign keys on.
 pub(crate) async fn open_sqlite(path: &Path) -> Result<AnyPool, StoreError> {
     if let Some(parent) = path.parent() {
-        tokio::fs::create_dir_all(parent)
-            .await
-            .map_err(|e| StoreError::io(parent, e))?;
+        tokio::fs::create_dir_all(parent).await.map_err(|e| StoreError::io(parent, e))?;
     }
     let url = format!("sqlite://{}?mode=rwc", path.display());
     let options = AnyConnectOptions::from_str(&url)?;
@@ -117,11 +112,7 @@ impl PgFirmNames {
     /// Creates the firm's roles and schema. The application's login needs only CREATEROLE
     /// and CREATE on the database: it grants itself membership so it may `SET ROLE`.
     pub async fn provision(&self, pool: &AnyPool) -> Result<(), StoreError> {
-        let Self {
-            schema,
-            owner_role,
-            runtime_role,
-        } = self;
+        let Self { schema, owner_role, runtime_role } = self;
         let mut tx = pool.begin().await?;
         let statements = [
             format!(r#"CREATE ROLE "{owner_role}" NOLOGIN"#),
@@ -137,9 +128,7 @@ impl PgFirmNames {
         ];
         for statement in statements {
             // Identifiers come from a FirmId (hex digits only), never from input.
-            sqlx::raw_sql(AssertSqlSafe(statement))
-                .execute(&mut *tx)
-                .await?;
+            sqlx::raw_sql(AssertSqlSafe(statement)).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -147,10 +136,7 @@ impl PgFirmNames {
 
     /// Statements that open a firm transaction as `role`, inside the firm's schema only.
     pub fn enter(&self, role: &str) -> String {
-        format!(
-            r#"SET LOCAL ROLE "{role}"; SET LOCAL search_path TO "{}""#,
-            self.schema
-        )
+        format!(r#"SET LOCAL ROLE "{role}"; SET LOCAL search_path TO "{}""#, self.schema)
     }
 }
 
@@ -165,9 +151,7 @@ pub(crate) async fn begin_firm(
         None => Ok(pool.begin_with("BEGIN IMMEDIATE").await?),
         Some(names) => {
             let mut tx = pool.begin().await?;
-            sqlx::raw_sql(AssertSqlSafe(names.enter(&names.runtime_role)))
-                .execute(&mut *tx)
-                .await?;
+            sqlx::raw_sql(AssertSqlSafe(names.enter(&names.runtime_role))).execute(&mut *tx).await?;
             Ok(tx)
         }
     }
@@ -189,18 +173,13 @@ pub(crate) async fn recorded_master_key_id(
             }
             let url = format!("sqlite://{}?mode=ro", path.display());
             let options = AnyConnectOptions::from_str(&url)?;
-            let pool = AnyPoolOptions::new()
-                .max_connections(1)
-                .connect_with(options)
-                .await?;
+            let pool = AnyPoolOptions::new().max_connections(1).connect_with(options).await?;
             (pool, Backend::Sqlite)
         }
         StorageLocation::Postgres { url } => (open_postgres(url).await?, Backend::Postgres),
     };
     let table_sql = match backend {
-        Backend::Sqlite => {
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'deployment'"
-        }
+        Backend::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'deployment'",
         Backend::Postgres => {
             "SELECT COUNT(*) FROM information_schema.tables \
              WHERE table_schema = 'control' AND table_name = 'deployment'"
@@ -218,14 +197,9 @@ pub(crate) async fn recorded_master_key_id(
     Ok(recorded)
 }
 
-pub(crate) async fn create_control_schema(
-    pool: &AnyPool,
-    backend: Backend,
-) -> Result<(), StoreError> {
+pub(crate) async fn create_control_schema(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
     if backend == Backend::Postgres {
-        sqlx::raw_sql("CREATE SCHEMA IF NOT EXISTS control")
-            .execute(pool)
-            .await?;
+        sqlx::raw_sql("CREATE SCHEMA IF NOT EXISTS control").execute(pool).await?;
     }
     Ok(())
 }
@@ -233,20 +207,14 @@ pub(crate) async fn create_control_schema(
 impl PgFirmNames {
     /// Removes the firm's schema and roles (a half-created firm, or crypto-shredding later).
     pub async fn deprovision(&self, pool: &AnyPool) -> Result<(), StoreError> {
-        let Self {
-            schema,
-            owner_role,
-            runtime_role,
-        } = self;
+        let Self { schema, owner_role, runtime_role } = self;
         let mut tx = pool.begin().await?;
         for statement in [
             format!(r#"DROP SCHEMA IF EXISTS "{schema}" CASCADE"#),
             format!(r#"DROP ROLE IF EXISTS "{runtime_role}""#),
             format!(r#"DROP ROLE IF EXISTS "{owner_role}""#),
         ] {
-            sqlx::raw_sql(AssertSqlSafe(statement))
-                .execute(&mut *tx)
-                .await?;
+            sqlx::raw_sql(AssertSqlSafe(statement)).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -6,10 +6,7 @@ pub enum StoreError {
     #[error("database error")]
     Database(#[from] sqlx::Error),
     #[error("storage I/O error at {path}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error("a firm with the slug `{0}` already exists")]
     SlugTaken(String),
     #[error("the email address `{0}` already belongs to a user")]
@@ -34,10 +31,7 @@ pub enum StoreError {
 
 impl StoreError {
     pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
-        Self::Io {
-            path: path.display().to_string(),
-            source,
-        }
+        Self::Io { path: path.display().to_string(), source }
     }
 
     /// True when the database said a UNIQUE constraint was violated.

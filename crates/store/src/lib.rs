@@ -17,7 +17,8 @@ pub mod migrate;
 mod storage;
 
 pub use backend::{Backend, StorageLocation};
+pub use control::sign_in_failures::ThrottleKey;
 pub use error::StoreError;
 pub use firm::FirmTx;
 pub use master_key::MasterKeyOrigin;
-pub use storage::{NewFirm, Storage};
+pub use storage::{FirmStore, NewFirm, Storage};

@@ -32,9 +32,8 @@ pub(crate) fn resolve(
     let (key, origin) = if let Some(text) = from_env {
         (MasterKey::from_base64(text)?, MasterKeyOrigin::Environment)
     } else if path.exists() {
-        let text = zeroize::Zeroizing::new(
-            std::fs::read_to_string(&path).map_err(|e| StoreError::io(&path, e))?,
-        );
+        let text =
+            zeroize::Zeroizing::new(std::fs::read_to_string(&path).map_err(|e| StoreError::io(&path, e))?);
         (MasterKey::from_base64(&text)?, MasterKeyOrigin::File(path))
     } else if let Some(recorded) = recorded_id {
         return Err(StoreError::MasterKeyMissing {

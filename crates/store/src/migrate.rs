@@ -26,11 +26,14 @@ macro_rules! migrations {
     };
 }
 
-const SQLITE_CONTROL: &[Migration] = migrations!("sqlite/control": 1 "0001_firms_and_keys");
-const POSTGRES_CONTROL: &[Migration] = migrations!("postgres/control": 1 "0001_firms_and_keys");
-const SQLITE_FIRM: &[Migration] = migrations!("sqlite/firm": 1 "0001_users", 2 "0002_invitations");
+const SQLITE_CONTROL: &[Migration] =
+    migrations!("sqlite/control": 1 "0001_firms_and_keys", 2 "0002_sign_in_failures");
+const POSTGRES_CONTROL: &[Migration] =
+    migrations!("postgres/control": 1 "0001_firms_and_keys", 2 "0002_sign_in_failures");
+const SQLITE_FIRM: &[Migration] =
+    migrations!("sqlite/firm": 1 "0001_users", 2 "0002_invitations", 3 "0003_sign_in");
 const POSTGRES_FIRM: &[Migration] =
-    migrations!("postgres/firm": 1 "0001_users", 2 "0002_invitations");
+    migrations!("postgres/firm": 1 "0001_users", 2 "0002_invitations", 3 "0003_sign_in");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
@@ -48,11 +51,7 @@ pub fn migrations(backend: Backend, kind: StoreKind) -> &'static [Migration] {
 }
 
 pub fn latest_version(backend: Backend, kind: StoreKind) -> i64 {
-    migrations(backend, kind)
-        .iter()
-        .map(|m| m.version)
-        .max()
-        .unwrap_or(0)
+    migrations(backend, kind).iter().map(|m| m.version).max().unwrap_or(0)
 }
 
 /// Applies every migration of `kind` above the store's current version, up to `target`
@@ -76,17 +75,13 @@ pub(crate) async fn run(
             Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => {
                 let mut tx = conn.begin().await?;
-                sqlx::raw_sql("SELECT pg_advisory_xact_lock(7262917)")
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::raw_sql("SELECT pg_advisory_xact_lock(7262917)").execute(&mut *tx).await?;
                 tx
             }
         };
         if let Some(names) = pg_firm {
             // Tables belong to the firm's owner role and live in the firm's schema.
-            sqlx::raw_sql(AssertSqlSafe(names.enter(&names.owner_role)))
-                .execute(&mut *tx)
-                .await?;
+            sqlx::raw_sql(AssertSqlSafe(names.enter(&names.owner_role))).execute(&mut *tx).await?;
         }
         sqlx::raw_sql(
             "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -96,15 +91,11 @@ pub(crate) async fn run(
         )
         .execute(&mut *tx)
         .await?;
-        let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
-            .fetch_one(&mut *tx)
-            .await?;
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations").fetch_one(&mut *tx).await?;
         let current = current.unwrap_or(0);
         if current > known {
-            return Err(StoreError::SchemaTooNew {
-                found: current,
-                known,
-            });
+            return Err(StoreError::SchemaTooNew { found: current, known });
         }
         if migration.version <= current {
             continue;
@@ -116,12 +107,7 @@ pub(crate) async fn run(
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        tracing::info!(
-            ?kind,
-            version = migration.version,
-            name = migration.name,
-            "applied migration"
-        );
+        tracing::info!(?kind, version = migration.version, name = migration.name, "applied migration");
         applied.push(migration.version);
     }
     Ok(applied)

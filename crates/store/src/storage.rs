@@ -7,8 +7,9 @@ use std::sync::Arc;
 use ringfence_core::clock::unix_millis;
 use ringfence_core::firm::{Firm, FirmName, FirmSlug};
 use ringfence_core::ids::{FirmId, UserId};
+use ringfence_core::throttle::{FailureRecord, ThrottleRule};
 use ringfence_core::user::{Email, FirmRole};
-use ringfence_crypto::token::InvitationToken;
+use ringfence_crypto::token::SecretToken;
 use ringfence_crypto::{FirmKey, FirmKeyring, KeyVersion, MasterKey};
 use sqlx::AnyPool;
 use time::OffsetDateTime;
@@ -16,6 +17,7 @@ use tokio::sync::RwLock;
 
 use crate::backend::{self, PgFirmNames};
 use crate::control::firms;
+use crate::control::sign_in_failures::{self, ThrottleKey};
 use crate::firm::users::{self, NewUser, UserStatus};
 use crate::firm::{FirmTx, invitations};
 use crate::migrate::{self, StoreKind};
@@ -43,6 +45,7 @@ fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
 }
 
 /// One firm's open store and its keyring.
+#[derive(Debug)]
 pub struct FirmStore {
     id: FirmId,
     pool: AnyPool,
@@ -53,6 +56,11 @@ pub struct FirmStore {
 impl FirmStore {
     pub fn id(&self) -> FirmId {
         self.id
+    }
+
+    /// A keyed hash for one-time codes, under this firm's key.
+    pub fn code_hash(&self, parts: &[&[u8]]) -> [u8; 32] {
+        self.keyring.code_hash(parts)
     }
 
     pub async fn begin(&self) -> Result<FirmTx<'_>, StoreError> {
@@ -74,7 +82,7 @@ pub struct NewFirm<'a> {
 pub struct CreatedFirm {
     pub firm: Firm,
     pub admin: UserId,
-    pub invitation: Option<InvitationToken>,
+    pub invitation: Option<SecretToken>,
 }
 
 impl Storage {
@@ -94,9 +102,7 @@ impl Storage {
         let (master, master_origin) =
             master_key::resolve(master_key_from_env, data_dir, recorded.as_deref())?;
         let control = match location {
-            StorageLocation::Sqlite => {
-                backend::open_sqlite(&backend::control_db_path(data_dir)).await?
-            }
+            StorageLocation::Sqlite => backend::open_sqlite(&backend::control_db_path(data_dir)).await?,
             StorageLocation::Postgres { url } => backend::open_postgres(url).await?,
         };
 
@@ -146,6 +152,58 @@ impl Storage {
             .ok_or_else(|| StoreError::UnknownFirm(slug.to_string()))
     }
 
+    /// The firm and user an email address belongs to, if any.
+    pub async fn directory_lookup(&self, email: &Email) -> Result<Option<(FirmId, UserId)>, StoreError> {
+        firms::directory_lookup(&mut *self.control.acquire().await?, email).await
+    }
+
+    /// Reserves `email` for a new user of `firm`, then runs `create` in the firm's store;
+    /// if that fails the reservation is released, so nothing is left half-made.
+    pub async fn create_user<T>(
+        &self,
+        firm: FirmId,
+        email: &Email,
+        create: impl AsyncFnOnce(UserId, &mut FirmTx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let user = UserId::random();
+        firms::claim_email(&mut *self.control.acquire().await?, email, firm, user).await?;
+        let store = self.firm(firm).await?;
+        let created = async {
+            let mut tx = store.begin().await?;
+            let value = create(user, &mut tx).await?;
+            tx.commit().await?;
+            Ok(value)
+        }
+        .await;
+        if created.is_err() {
+            firms::release_email(&mut *self.control.acquire().await?, email).await?;
+        }
+        created
+    }
+
+    pub async fn sign_in_failures(&self, key: ThrottleKey<'_>) -> Result<Option<FailureRecord>, StoreError> {
+        sign_in_failures::get(&mut *self.control.acquire().await?, key).await
+    }
+
+    pub async fn add_sign_in_failure(
+        &self,
+        key: ThrottleKey<'_>,
+        rule: &ThrottleRule,
+        now: OffsetDateTime,
+    ) -> Result<FailureRecord, StoreError> {
+        sign_in_failures::add(&mut *self.control.acquire().await?, key, rule, now).await
+    }
+
+    pub async fn clear_sign_in_failures(&self, key: ThrottleKey<'_>) -> Result<(), StoreError> {
+        sign_in_failures::clear(&mut *self.control.acquire().await?, key).await
+    }
+
+    pub async fn firm_by_id(&self, id: FirmId) -> Result<Firm, StoreError> {
+        firms::by_id(&mut *self.control.acquire().await?, id)
+            .await?
+            .ok_or_else(|| StoreError::UnknownFirm(id.to_string()))
+    }
+
     /// Creates a firm: its own key (stored only wrapped), its own database or schema, and
     /// its first administrator.
     pub async fn create_firm(
@@ -162,17 +220,10 @@ impl Storage {
         now: OffsetDateTime,
         schema_target: Option<i64>,
     ) -> Result<CreatedFirm, StoreError> {
-        let firm = Firm {
-            id: FirmId::random(),
-            slug: new.slug,
-            name: new.name,
-            created_at: now,
-        };
+        let firm = Firm { id: FirmId::random(), slug: new.slug, name: new.name, created_at: now };
         let admin = UserId::random();
         let firm_key = FirmKey::generate()?;
-        let wrapped = self
-            .master
-            .wrap(&firm.id.to_string(), KeyVersion(1), &firm_key)?;
+        let wrapped = self.master.wrap(&firm.id.to_string(), KeyVersion(1), &firm_key)?;
 
         // The control rows are written in one transaction that commits last: a failure
         // anywhere leaves no firm behind, and the unique slug and email are checked first.
@@ -181,14 +232,7 @@ impl Storage {
             Backend::Postgres => self.control.begin().await?,
         };
         firms::insert_firm(&mut control, &firm).await?;
-        firms::insert_key(
-            &mut control,
-            firm.id,
-            KeyVersion(1),
-            &wrapped,
-            unix_millis(now),
-        )
-        .await?;
+        firms::insert_key(&mut control, firm.id, KeyVersion(1), &wrapped, unix_millis(now)).await?;
         firms::claim_email(&mut control, &new.admin_email, firm.id, admin).await?;
 
         let result = async {
@@ -200,11 +244,8 @@ impl Storage {
             self.firms.write().await.insert(firm.id, store.clone());
             self.migrate_firm(firm.id, schema_target).await?;
             let mut tx = store.begin().await?;
-            let status = if new.admin_password_hash.is_some() {
-                UserStatus::Active
-            } else {
-                UserStatus::Invited
-            };
+            let status =
+                if new.admin_password_hash.is_some() { UserStatus::Active } else { UserStatus::Invited };
             users::insert(
                 &mut tx,
                 NewUser {
@@ -238,11 +279,15 @@ impl Storage {
             }
         };
         control.commit().await?;
-        Ok(CreatedFirm {
-            firm,
-            admin,
-            invitation,
-        })
+        Ok(CreatedFirm { firm, admin, invitation })
+    }
+
+    /// Whether a firm with this id exists (cheap when it is already open).
+    pub async fn firm_exists(&self, id: FirmId) -> Result<bool, StoreError> {
+        if self.firms.read().await.contains_key(&id) {
+            return Ok(true);
+        }
+        Ok(!firms::wrapped_keys(&mut *self.control.acquire().await?, id).await?.is_empty())
     }
 
     /// The open store of a firm, opening it (and unwrapping its keys) on first use.
@@ -257,12 +302,7 @@ impl Storage {
         let wrapped = firms::wrapped_keys(&mut *self.control.acquire().await?, id).await?;
         let keys = wrapped
             .iter()
-            .map(|(version, wrapped)| {
-                Ok((
-                    *version,
-                    self.master.unwrap(&id.to_string(), *version, wrapped)?,
-                ))
-            })
+            .map(|(version, wrapped)| Ok((*version, self.master.unwrap(&id.to_string(), *version, wrapped)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         let keyring = FirmKeyring::new(&id.to_string(), keys)?;
         let store = self.open_firm_store(id, keyring).await?;
@@ -270,24 +310,14 @@ impl Storage {
         Ok(store)
     }
 
-    async fn open_firm_store(
-        &self,
-        id: FirmId,
-        keyring: FirmKeyring,
-    ) -> Result<Arc<FirmStore>, StoreError> {
+    async fn open_firm_store(&self, id: FirmId, keyring: FirmKeyring) -> Result<Arc<FirmStore>, StoreError> {
         let (pool, pg) = match self.backend {
-            Backend::Sqlite => (
-                backend::open_sqlite(&backend::firm_db_path(&self.data_dir, id)).await?,
-                None,
-            ),
+            Backend::Sqlite => {
+                (backend::open_sqlite(&backend::firm_db_path(&self.data_dir, id)).await?, None)
+            }
             Backend::Postgres => (self.control.clone(), Some(PgFirmNames::of(id))),
         };
-        Ok(Arc::new(FirmStore {
-            id,
-            pool,
-            pg,
-            keyring,
-        }))
+        Ok(Arc::new(FirmStore { id, pool, pg, keyring }))
     }
 
     async fn forget_firm(&self, id: FirmId) {
@@ -312,9 +342,7 @@ impl Storage {
                 let dir = backend::firm_db_path(&self.data_dir, id);
                 let dir = dir.parent().unwrap_or(&self.data_dir);
                 match tokio::fs::remove_dir_all(dir).await {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                        Err(StoreError::io(dir, e))
-                    }
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::io(dir, e)),
                     _ => Ok(()),
                 }
             }
@@ -332,14 +360,8 @@ impl Storage {
             }
             Backend::Postgres => {
                 let mut conn = self.control.acquire().await?;
-                migrate::run(
-                    &mut conn,
-                    self.backend,
-                    StoreKind::Firm,
-                    Some(&PgFirmNames::of(id)),
-                    target,
-                )
-                .await
+                migrate::run(&mut conn, self.backend, StoreKind::Firm, Some(&PgFirmNames::of(id)), target)
+                    .await
             }
         }
     }
@@ -354,9 +376,7 @@ mod tests {
 
     fn location(env: &TestEnv) -> StorageLocation {
         match env.database_url() {
-            Some(url) => StorageLocation::Postgres {
-                url: url.to_owned(),
-            },
+            Some(url) => StorageLocation::Postgres { url: url.to_owned() },
             None => StorageLocation::Sqlite,
         }
     }
@@ -367,9 +387,7 @@ mod tests {
             name: FirmName::parse("Upgrade & Co").expect("name"),
             admin_email: Email::parse(email).expect("email"),
             admin_name: Some("Ada Admin"),
-            admin_password_hash: Some(
-                "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$c29tZWhhc2g".to_owned(),
-            ),
+            admin_password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$c29tZWhhc2g".to_owned()),
         }
     }
 
@@ -383,40 +401,78 @@ mod tests {
         version.unwrap_or(0)
     }
 
-    both_backends!(
-        upgrading_from_the_first_schema_version_keeps_data,
-        |env: TestEnv| async move {
-            let now = SystemClock.now();
-            let location = location(&env);
-            let storage = Storage::open(&location, env.data_dir(), None, now)
-                .await
-                .expect("open");
-            let created = storage
-                .create_firm_at(new_firm("upgrade", "ada@upgrade.example"), now, Some(1))
-                .await
-                .expect("firm at v1");
-            assert_eq!(firm_schema_version(&storage, created.firm.id).await, 1);
-            drop(storage);
+    both_backends!(upgrading_from_the_first_schema_version_keeps_data, |env: TestEnv| async move {
+        let now = SystemClock.now();
+        let location = location(&env);
+        let storage = Storage::open(&location, env.data_dir(), None, now).await.expect("open");
+        let created = storage
+            .create_firm_at(new_firm("upgrade", "ada@upgrade.example"), now, Some(1))
+            .await
+            .expect("firm at v1");
+        assert_eq!(firm_schema_version(&storage, created.firm.id).await, 1);
+        drop(storage);
 
-            let reopened = Storage::open(&location, env.data_dir(), None, now)
+        let reopened = Storage::open(&location, env.data_dir(), None, now).await.expect("reopen migrates");
+        assert_eq!(
+            firm_schema_version(&reopened, created.firm.id).await,
+            migrate::latest_version(location.backend(), StoreKind::Firm)
+        );
+        let store = reopened.firm(created.firm.id).await.expect("firm store");
+        let mut tx = store.begin().await.expect("begin");
+        let admin =
+            users::get(&mut tx, created.admin).await.expect("read").expect("admin survived the upgrade");
+        assert_eq!(admin.name.as_deref(), Some("Ada Admin"));
+        assert_eq!(admin.roles, BTreeSet::from([FirmRole::Admin]));
+        invitations::create(&mut tx, created.admin, now).await.expect("the new table works");
+        tx.commit().await.expect("commit");
+    });
+}
+
+#[cfg(test)]
+mod sqlite_tests {
+    use ringfence_core::clock::{Clock, SystemClock};
+    use sqlx::Connection;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite_files_use_wal_foreign_keys_and_a_busy_timeout() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let now = SystemClock.now();
+        let storage = Storage::open(&StorageLocation::Sqlite, dir.path(), None, now).await.expect("open");
+        let created = storage
+            .create_firm(
+                NewFirm {
+                    slug: FirmSlug::parse("walled").expect("slug"),
+                    name: FirmName::parse("Walled").expect("name"),
+                    admin_email: Email::parse("a@walled.example").expect("email"),
+                    admin_name: None,
+                    admin_password_hash: None,
+                },
+                now,
+            )
+            .await
+            .expect("firm");
+        let firm_db = backend::firm_db_path(dir.path(), created.firm.id);
+        for path in [backend::control_db_path(dir.path()), firm_db] {
+            let mut file = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
                 .await
-                .expect("reopen migrates");
-            assert_eq!(
-                firm_schema_version(&reopened, created.firm.id).await,
-                migrate::latest_version(location.backend(), StoreKind::Firm)
-            );
-            let store = reopened.firm(created.firm.id).await.expect("firm store");
-            let mut tx = store.begin().await.expect("begin");
-            let admin = users::get(&mut tx, created.admin)
-                .await
-                .expect("read")
-                .expect("admin survived the upgrade");
-            assert_eq!(admin.name.as_deref(), Some("Ada Admin"));
-            assert_eq!(admin.roles, BTreeSet::from([FirmRole::Admin]));
-            invitations::create(&mut tx, created.admin, now)
-                .await
-                .expect("the new table works");
-            tx.commit().await.expect("commit");
+                .expect("open file");
+            let mode: String =
+                sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut file).await.expect("pragma");
+            assert_eq!(mode, "wal", "{}", path.display());
         }
-    );
+        let store = storage.firm(created.firm.id).await.expect("store");
+        let mut tx = store.begin().await.expect("begin");
+        let foreign_keys: i64 =
+            sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(tx.conn()).await.expect("pragma");
+        let busy_timeout: i64 =
+            sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(tx.conn()).await.expect("pragma");
+        assert_eq!(foreign_keys, 1);
+        assert!(busy_timeout >= 5000, "{busy_timeout}");
+        let orphan = sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ('nobody', 'admin')")
+            .execute(tx.conn())
+            .await;
+        assert!(orphan.is_err(), "foreign keys are enforced");
+    }
 }

@@ -22,9 +22,7 @@ macro_rules! both_backends {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let env = $crate::TestEnv::new($crate::Backend::Sqlite)
-                    .await
-                    .expect("sqlite test env");
+                let env = $crate::TestEnv::new($crate::Backend::Sqlite).await.expect("sqlite test env");
                 ($body)(env).await;
             }
 
@@ -53,23 +51,13 @@ impl TestEnv {
     pub async fn new(backend: Backend) -> Option<Self> {
         let data_dir = tempfile::tempdir().expect("temporary data dir");
         match backend {
-            Backend::Sqlite => Some(Self {
-                backend,
-                location: StorageLocation::Sqlite,
-                data_dir,
-                database: None,
-            }),
+            Backend::Sqlite => {
+                Some(Self { backend, location: StorageLocation::Sqlite, data_dir, database: None })
+            }
             Backend::Postgres => {
                 let database = TestDatabase::create().await?;
-                let location = StorageLocation::Postgres {
-                    url: database.url.clone(),
-                };
-                Some(Self {
-                    backend,
-                    location,
-                    data_dir,
-                    database: Some(database),
-                })
+                let location = StorageLocation::Postgres { url: database.url.clone() };
+                Some(Self { backend, location, data_dir, database: Some(database) })
             }
         }
     }
@@ -110,36 +98,23 @@ impl TestDatabase {
             .await
             .expect("create test database");
         let url = with_database(&admin_url, &name);
-        Some(Self {
-            url,
-            name,
-            admin_url,
-        })
+        Some(Self { url, name, admin_url })
     }
 
     /// A connection to this test's database as the deployment's own login.
     pub async fn connect(&self) -> PgConnection {
-        PgConnection::connect(&self.url)
-            .await
-            .expect("connect to test database")
+        PgConnection::connect(&self.url).await.expect("connect to test database")
     }
 
     pub fn url_for_user(&self, user: &str) -> String {
-        let without_scheme = self
-            .url
-            .trim_start_matches("postgres://")
-            .trim_start_matches("postgresql://");
-        let host_and_path = without_scheme
-            .split_once('@')
-            .map_or(without_scheme, |(_, rest)| rest);
+        let without_scheme = self.url.trim_start_matches("postgres://").trim_start_matches("postgresql://");
+        let host_and_path = without_scheme.split_once('@').map_or(without_scheme, |(_, rest)| rest);
         format!("postgres://{user}@{host_and_path}")
     }
 }
 
 fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
     let without_path = match base.rfind('/') {
         Some(i) if base[..i].ends_with('/') => base, // "postgres://host" has no path
         Some(i) => &base[..i],
@@ -156,10 +131,7 @@ impl Drop for TestDatabase {
         let (url, admin_url, name) = (self.url.clone(), self.admin_url.clone(), self.name.clone());
         // Drop runs outside any async context we may block, so clean up on a thread of its own.
         let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
             runtime.block_on(async move {
                 let mut conn = PgConnection::connect(&url).await.ok()?;
                 let schemas: Vec<String> = sqlx::query_scalar(
@@ -171,17 +143,14 @@ impl Drop for TestDatabase {
                 conn.close().await.ok()?;
                 let mut admin = PgConnection::connect(&admin_url).await.ok()?;
                 admin
-                    .execute(AssertSqlSafe(format!(
-                        r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#
-                    )))
+                    .execute(AssertSqlSafe(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#)))
                     .await
                     .ok()?;
                 for schema in schemas {
                     let hex = schema.trim_start_matches("firm_");
                     for role in [format!("rf_{hex}"), format!("rf_{hex}_owner")] {
-                        let _ = admin
-                            .execute(AssertSqlSafe(format!(r#"DROP ROLE IF EXISTS "{role}""#)))
-                            .await;
+                        let _ =
+                            admin.execute(AssertSqlSafe(format!(r#"DROP ROLE IF EXISTS "{role}""#))).await;
                     }
                 }
                 Some(())

@@ -16,10 +16,8 @@ pub async fn create(settings: &Settings, args: FirmCreateArgs) -> CommandResult 
         std::io::stdin().read_to_string(&mut raw)?;
         let password = Password::parse(raw.trim_end_matches(['\r', '\n']))?;
         Some(
-            tokio::task::spawn_blocking(move || {
-                ringfence_crypto::password::hash(password.expose())
-            })
-            .await??,
+            tokio::task::spawn_blocking(move || ringfence_crypto::password::hash(password.expose()))
+                .await??,
         )
     } else {
         None
@@ -52,12 +50,10 @@ pub async fn create(settings: &Settings, args: FirmCreateArgs) -> CommandResult 
                 "Administrator {} is invited. Send them this one-time link (valid until {expires}):",
                 args.admin_email
             );
-            println!("  {public_url}/invite#{}", token.expose().as_str());
+            let link = ringfence_crypto::token::scoped(&created.firm.id.simple(), &token);
+            println!("  {public_url}/invite#{}", link.as_str());
         }
-        None => println!(
-            "Administrator {} can sign in with the password given.",
-            args.admin_email
-        ),
+        None => println!("Administrator {} can sign in with the password given.", args.admin_email),
     }
     Ok(())
 }
@@ -71,13 +67,7 @@ pub async fn list(settings: &Settings) -> CommandResult {
         );
     }
     for firm in firms {
-        println!(
-            "{}\t{}\t{}\t{}",
-            firm.slug,
-            firm.id,
-            firm.created_at.format(&Rfc3339)?,
-            firm.name.as_str()
-        );
+        println!("{}\t{}\t{}\t{}", firm.slug, firm.id, firm.created_at.format(&Rfc3339)?, firm.name.as_str());
     }
     Ok(())
 }

@@ -5,9 +5,6 @@ use crate::config::Settings;
 pub async fn run(settings: &Settings) -> CommandResult {
     let storage = open_storage(settings).await?;
     let firms = storage.list_firms().await?;
-    println!(
-        "migrations applied: the control store and {} firm store(s) are up to date",
-        firms.len()
-    );
+    println!("migrations applied: the control store and {} firm store(s) are up to date", firms.len());
     Ok(())
 }

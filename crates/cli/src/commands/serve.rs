@@ -1,7 +1,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ringfence_core::auth::FactorPolicy;
 use ringfence_core::clock::SystemClock;
+use ringfence_mail::Mailer;
 use ringfence_server::serve::{Bound, ServeOptions, shutdown_signal};
 use ringfence_server::{AppState, HttpSettings, app, tls};
 
@@ -18,6 +20,7 @@ pub async fn run(settings: &Settings) -> CommandResult {
     };
     let tls_config = tls::server_config(&tls_files, serve.tls_min)?;
     let bound = Bound::bind(serve.listen, Some(serve.http_listen))?;
+    let shutdown = shutdown_signal()?;
     let https_addr = bound.https_addr()?;
     let public_url = settings.public_url_for(https_addr.port());
 
@@ -35,9 +38,7 @@ pub async fn run(settings: &Settings) -> CommandResult {
         );
     }
     if firms.is_empty() {
-        println!(
-            "No firm exists yet. Create the first one, with its administrator, in another terminal:"
-        );
+        println!("No firm exists yet. Create the first one, with its administrator, in another terminal:");
         println!(
             "  ringfence --data-dir {} firm create --name \"Your Firm\" --slug your-firm --admin-email you@your-firm.example",
             settings.data_dir.display()
@@ -49,19 +50,21 @@ pub async fn run(settings: &Settings) -> CommandResult {
     // Scripts and tests wait for this line: everything above is printed, the sockets are bound.
     println!("ringfence: ready");
 
+    let mailer = Mailer::new(serve.mail.as_deref(), &settings.data_dir, &serve.mail_from)?;
     let state = AppState {
         storage,
         clock: Arc::new(SystemClock),
         settings: Arc::new(HttpSettings {
             hsts_preload: serve.hsts_preload,
+            public_url: public_url.clone(),
+            session_limits: serve.session_limits,
+            factor_policy: FactorPolicy::default(),
         }),
+        mailer: Arc::new(mailer),
+        hashing: AppState::hashing_permits(),
     };
-    let options = ServeOptions {
-        public_url,
-        tls: tls_config,
-        drain: Duration::from_secs(30),
-    };
-    bound.run(app(state), options, shutdown_signal()).await?;
+    let options = ServeOptions { public_url, tls: tls_config, drain: Duration::from_secs(30) };
+    bound.run(app(state), options, shutdown).await?;
     tracing::info!("stopped");
     Ok(())
 }

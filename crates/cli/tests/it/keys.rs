@@ -30,133 +30,86 @@ async fn control_rows(env: &TestEnv) -> Vec<String> {
         return Vec::new();
     };
     let mut conn = db.connect().await;
-    sqlx::query_scalar("SELECT t::text FROM control.firms t UNION ALL SELECT t::text FROM control.deployment t ORDER BY 1")
-        .fetch_all(&mut conn)
-        .await
-        .unwrap()
+    sqlx::query_scalar(
+        "SELECT t::text FROM control.firms t UNION ALL SELECT t::text FROM control.deployment t ORDER BY 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap()
 }
 
-both_backends!(
-    the_master_key_file_is_created_once_with_mode_0600,
-    |env: TestEnv| async move {
-        assert!(
-            create_firm(&env, "keyed", "a@keyed.example", &[])
-                .status
-                .success()
-        );
-        let path = env.data_dir().join("master.key");
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        let key = std::fs::read(&path).unwrap();
-        let mut list = ringfence(&env);
-        list.args(["firm", "list"]);
-        let output = run(list, None);
-        assert!(output.status.success());
-        assert_eq!(
-            std::fs::read(&path).unwrap(),
-            key,
-            "the key is reused, never replaced"
-        );
-    }
-);
+both_backends!(the_master_key_file_is_created_once_with_mode_0600, |env: TestEnv| async move {
+    assert!(create_firm(&env, "keyed", "a@keyed.example", &[]).status.success());
+    let path = env.data_dir().join("master.key");
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let key = std::fs::read(&path).unwrap();
+    let mut list = ringfence(&env);
+    list.args(["firm", "list"]);
+    let output = run(list, None);
+    assert!(output.status.success());
+    assert_eq!(std::fs::read(&path).unwrap(), key, "the key is reused, never replaced");
+});
 
-both_backends!(
-    a_wrong_master_key_stops_start_up_and_writes_nothing,
-    |env: TestEnv| async move {
-        assert!(
-            create_firm(&env, "keyed", "a@keyed.example", &[])
-                .status
-                .success()
-        );
-        let files_before = snapshot(env.data_dir());
-        let rows_before = control_rows(&env).await;
+both_backends!(a_wrong_master_key_stops_start_up_and_writes_nothing, |env: TestEnv| async move {
+    assert!(create_firm(&env, "keyed", "a@keyed.example", &[]).status.success());
+    let files_before = snapshot(env.data_dir());
+    let rows_before = control_rows(&env).await;
 
-        let other_key = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq8M=";
-        for args in [
-            &["firm", "list"][..],
-            &[
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--http-listen",
-                "127.0.0.1:0",
-            ][..],
-        ] {
-            let mut command = ringfence(&env);
-            command.env("RINGFENCE_MASTER_KEY", other_key).args(args);
-            let output = run(command, None);
-            assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-            assert!(
-                stderr(&output).contains("the master key does not match this deployment"),
-                "{}",
-                stderr(&output)
-            );
-            assert!(
-                !stderr(&output).contains(other_key),
-                "the key is never printed"
-            );
-        }
-        let files_after = snapshot(env.data_dir());
-        let changed: Vec<_> = files_before
-            .keys()
-            .chain(files_after.keys())
-            .filter(|path| files_before.get(*path) != files_after.get(*path))
-            .collect();
+    let other_key = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq8M=";
+    for args in
+        [&["firm", "list"][..], &["serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"][..]]
+    {
+        let mut command = ringfence(&env);
+        command.env("RINGFENCE_MASTER_KEY", other_key).args(args);
+        let output = run(command, None);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
         assert!(
-            changed.is_empty(),
-            "the data dir is untouched, but these changed: {changed:?}"
-        );
-        assert_eq!(
-            control_rows(&env).await,
-            rows_before,
-            "the control tables are untouched"
-        );
-    }
-);
-
-both_backends!(
-    a_missing_master_key_is_not_silently_replaced,
-    |env: TestEnv| async move {
-        assert!(
-            create_firm(&env, "keyed", "a@keyed.example", &[])
-                .status
-                .success()
-        );
-        let path = env.data_dir().join("master.key");
-        std::fs::remove_file(&path).unwrap();
-        let mut list = ringfence(&env);
-        list.args(["firm", "list"]);
-        let output = run(list, None);
-        assert_eq!(output.status.code(), Some(1));
-        assert!(
-            stderr(&output).contains("the master key is missing"),
+            stderr(&output).contains("the master key does not match this deployment"),
             "{}",
             stderr(&output)
         );
-        assert!(!path.exists(), "no new key was made for existing data");
+        assert!(!stderr(&output).contains(other_key), "the key is never printed");
     }
-);
+    let files_after = snapshot(env.data_dir());
+    let changed: Vec<_> = files_before
+        .keys()
+        .chain(files_after.keys())
+        .filter(|path| files_before.get(*path) != files_after.get(*path))
+        .collect();
+    assert!(changed.is_empty(), "the data dir is untouched, but these changed: {changed:?}");
+    assert_eq!(control_rows(&env).await, rows_before, "the control tables are untouched");
+});
 
-both_backends!(
-    a_master_key_from_the_environment_is_never_written_to_disk,
-    |env: TestEnv| async move {
-        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-        let mut command = ringfence(&env);
-        command.env("RINGFENCE_MASTER_KEY", key).args([
-            "firm",
-            "create",
-            "--name",
-            "E",
-            "--slug",
-            "env-key",
-            "--admin-email",
-            "e@env.example",
-        ]);
-        assert!(run(command, None).status.success());
-        assert!(!env.data_dir().join("master.key").exists());
-        let mut list = ringfence(&env);
-        list.env("RINGFENCE_MASTER_KEY", key).args(["firm", "list"]);
-        let output = run(list, None);
-        assert!(stdout(&output).contains("env-key"), "{}", stderr(&output));
-    }
-);
+both_backends!(a_missing_master_key_is_not_silently_replaced, |env: TestEnv| async move {
+    assert!(create_firm(&env, "keyed", "a@keyed.example", &[]).status.success());
+    let path = env.data_dir().join("master.key");
+    std::fs::remove_file(&path).unwrap();
+    let mut list = ringfence(&env);
+    list.args(["firm", "list"]);
+    let output = run(list, None);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("the master key is missing"), "{}", stderr(&output));
+    assert!(!path.exists(), "no new key was made for existing data");
+});
+
+both_backends!(a_master_key_from_the_environment_is_never_written_to_disk, |env: TestEnv| async move {
+    let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let mut command = ringfence(&env);
+    command.env("RINGFENCE_MASTER_KEY", key).args([
+        "firm",
+        "create",
+        "--name",
+        "E",
+        "--slug",
+        "env-key",
+        "--admin-email",
+        "e@env.example",
+    ]);
+    assert!(run(command, None).status.success());
+    assert!(!env.data_dir().join("master.key").exists());
+    let mut list = ringfence(&env);
+    list.env("RINGFENCE_MASTER_KEY", key).args(["firm", "list"]);
+    let output = run(list, None);
+    assert!(stdout(&output).contains("env-key"), "{}", stderr(&output));
+});

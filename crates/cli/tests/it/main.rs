@@ -24,10 +24,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_ringfence");
 /// `ringfence` pointed at the test's data dir and database.
 pub fn ringfence(env: &TestEnv) -> Command {
     let mut command = Command::new(BIN);
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "warn");
+    command.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("RUST_LOG", "warn");
     command.arg("--data-dir").arg(env.data_dir());
     if let Some(url) = env.database_url() {
         command.arg("--database-url").arg(url);
@@ -36,20 +33,11 @@ pub fn ringfence(env: &TestEnv) -> Command {
 }
 
 pub fn run(mut command: Command, stdin: Option<&str>) -> Output {
-    command.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
+    command.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = command.spawn().expect("spawn ringfence");
     if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input.as_bytes())
-            .expect("write stdin");
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
     }
     child.wait_with_output().expect("ringfence runs")
 }
@@ -65,16 +53,7 @@ pub fn stderr(output: &Output) -> String {
 pub fn create_firm(env: &TestEnv, slug: &str, email: &str, extra: &[&str]) -> Output {
     let mut command = ringfence(env);
     command
-        .args([
-            "firm",
-            "create",
-            "--name",
-            "Test Firm",
-            "--slug",
-            slug,
-            "--admin-email",
-            email,
-        ])
+        .args(["firm", "create", "--name", "Test Firm", "--slug", slug, "--admin-email", email])
         .args(extra);
     run(command, None)
 }
@@ -95,27 +74,13 @@ pub struct Server {
 impl Server {
     pub fn start(env: &TestEnv, extra: &[&str]) -> Server {
         let mut command = ringfence(env);
-        command
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--http-listen",
-                "127.0.0.1:0",
-            ])
-            .args(extra);
-        command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .stdin(Stdio::null());
+        command.args(["serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"]).args(extra);
+        command.stdout(Stdio::piped()).stderr(Stdio::inherit()).stdin(Stdio::null());
         let mut child = command.spawn().expect("spawn ringfence serve");
         let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
         let (mut https, mut http, mut banner) = (None, None, String::new());
         loop {
-            let line = lines
-                .next()
-                .expect("server printed its banner before exiting")
-                .expect("read line");
+            let line = lines.next().expect("server printed its banner before exiting").expect("read line");
             if line == "ringfence: ready" {
                 break;
             }
@@ -125,26 +90,14 @@ impl Server {
                 https = Some(rest.trim().parse().expect("https address"));
             }
             if let Some(rest) = line.strip_prefix("ringfence: plain HTTP on http://") {
-                http = Some(
-                    rest.split_whitespace()
-                        .next()
-                        .expect("address")
-                        .parse()
-                        .expect("http address"),
-                );
+                http = Some(rest.split_whitespace().next().expect("address").parse().expect("http address"));
             }
         }
         // Keep draining stdout so the server never blocks on a full pipe.
         let tail = std::thread::spawn(move || lines.map_while(Result::ok).count());
         drop(tail);
         let cert = env.data_dir().join("tls").join("localhost-cert.pem");
-        Server {
-            child,
-            https: https.expect("https"),
-            http: http.expect("http"),
-            cert,
-            banner,
-        }
+        Server { child, https: https.expect("https"), http: http.expect("http"), cert, banner }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -159,10 +112,7 @@ impl Server {
     /// Sends SIGTERM and returns the exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
-        let sent = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill");
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
         assert!(sent.success());
         for _ in 0..100 {
             if let Some(status) = self.child.try_wait().expect("wait") {

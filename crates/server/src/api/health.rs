@@ -19,11 +19,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
         Ok(()) => Ok(Json(json!({ "status": "ready" }))),
         Err(err) => {
             tracing::warn!(error = %ErrorChain(&err), "storage is not reachable");
-            Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "not_ready",
-                "storage is not reachable",
-            ))
+            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "storage is not reachable"))
         }
     }
 }

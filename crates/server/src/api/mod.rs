@@ -1,1 +1,5 @@
 pub mod health;
+pub mod invitations;
+pub mod me;
+pub mod sign_in;
+pub mod users;

@@ -19,9 +19,7 @@ pub async fn request_context(request: Request, next: Next) -> Response {
     // The path only: query strings may carry tokens.
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
     let started = Instant::now();
-    let outcome = AssertUnwindSafe(next.run(request).instrument(span.clone()))
-        .catch_unwind()
-        .await;
+    let outcome = AssertUnwindSafe(next.run(request).instrument(span.clone())).catch_unwind().await;
     let mut response = match outcome {
         Ok(response) => response,
         Err(_) => {

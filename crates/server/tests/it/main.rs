@@ -8,32 +8,66 @@ mod errors;
 mod headers;
 mod probes;
 mod serving;
+mod sign_in;
+mod sign_in_harness;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::response::Response;
 use http::Request;
+use ringfence_core::auth::{FactorPolicy, SessionLimits};
 use ringfence_core::clock::{Clock, SystemClock};
+use ringfence_mail::Mailer;
 use ringfence_server::{AppState, HttpSettings};
 use ringfence_store::{Storage, StorageLocation};
 use ringfence_testkit::TestEnv;
+use time::OffsetDateTime;
 use tower::ServiceExt;
 
 pub async fn state(env: &TestEnv, hsts_preload: bool) -> AppState {
+    state_with_clock(env, hsts_preload, Arc::new(TestClock::default())).await
+}
+
+pub async fn state_with_clock(env: &TestEnv, hsts_preload: bool, clock: Arc<TestClock>) -> AppState {
     let location = match env.database_url() {
-        Some(url) => StorageLocation::Postgres {
-            url: url.to_owned(),
-        },
+        Some(url) => StorageLocation::Postgres { url: url.to_owned() },
         None => StorageLocation::Sqlite,
     };
-    let storage = Storage::open(&location, env.data_dir(), None, SystemClock.now())
-        .await
-        .expect("storage opens");
+    let storage = Storage::open(&location, env.data_dir(), None, clock.now()).await.expect("storage opens");
+    let mailer = Mailer::new(None, env.data_dir(), "Ringfence <ringfence@localhost>").expect("outbox mailer");
     AppState {
         storage: Arc::new(storage),
-        clock: Arc::new(SystemClock),
-        settings: Arc::new(HttpSettings { hsts_preload }),
+        clock,
+        settings: Arc::new(HttpSettings {
+            hsts_preload,
+            public_url: "https://ringfence.test".to_owned(),
+            session_limits: SessionLimits::default(),
+            factor_policy: FactorPolicy::default(),
+        }),
+        mailer: Arc::new(mailer),
+        hashing: AppState::hashing_permits(),
+    }
+}
+
+/// A clock the test moves by hand: expiry is tested without sleeping.
+pub struct TestClock(Mutex<OffsetDateTime>);
+
+impl Default for TestClock {
+    fn default() -> Self {
+        Self(Mutex::new(SystemClock.now()))
+    }
+}
+
+impl TestClock {
+    pub fn advance(&self, by: time::Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap()
     }
 }
 
@@ -46,8 +80,6 @@ pub fn get(path: &str) -> Request<Body> {
 }
 
 pub async fn json_body(response: Response) -> serde_json::Value {
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .expect("body");
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
     serde_json::from_slice(&bytes).expect("JSON body")
 }

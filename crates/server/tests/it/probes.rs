@@ -23,16 +23,8 @@ async fn readyz_reports_unreachable_storage() {
     let state = state(&env, false).await;
     let database = env.database.as_ref().expect("postgres env");
     let mut admin =
-        PgConnection::connect(&std::env::var(ringfence_testkit::DATABASE_URL_VAR).unwrap())
-            .await
-            .unwrap();
-    admin
-        .execute(AssertSqlSafe(format!(
-            r#"DROP DATABASE "{}" WITH (FORCE)"#,
-            database.name
-        )))
-        .await
-        .unwrap();
+        PgConnection::connect(&std::env::var(ringfence_testkit::DATABASE_URL_VAR).unwrap()).await.unwrap();
+    admin.execute(AssertSqlSafe(format!(r#"DROP DATABASE "{}" WITH (FORCE)"#, database.name))).await.unwrap();
 
     let health = send(app(state.clone()), get("/healthz")).await;
     assert_eq!(health.status(), StatusCode::OK, "the process is still up");
@@ -40,8 +32,5 @@ async fn readyz_reports_unreachable_storage() {
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body = json_body(ready).await;
     assert_eq!(body["error"]["code"], "not_ready");
-    assert!(
-        !body.to_string().contains(&database.name),
-        "no internal detail: {body}"
-    );
+    assert!(!body.to_string().contains(&database.name), "no internal detail: {body}");
 }

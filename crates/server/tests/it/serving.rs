@@ -26,11 +26,8 @@ fn start(env: &TestEnv, router: axum::Router, min: TlsMin) -> Running {
     tls::install_crypto_provider();
     let files = tls::self_signed(env.data_dir()).expect("self-signed certificate");
     let config = tls::server_config(&files, min).expect("TLS config");
-    let bound = Bound::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        Some("127.0.0.1:0".parse().unwrap()),
-    )
-    .expect("bind");
+    let bound =
+        Bound::bind("127.0.0.1:0".parse().unwrap(), Some("127.0.0.1:0".parse().unwrap())).expect("bind");
     let https = bound.https_addr().unwrap();
     let http = bound.http_addr().unwrap().expect("http listener");
     let options = ServeOptions {
@@ -42,13 +39,7 @@ fn start(env: &TestEnv, router: axum::Router, min: TlsMin) -> Running {
     let served = tokio::spawn(bound.run(router, options, async move {
         let _ = stopped.await;
     }));
-    Running {
-        https,
-        http,
-        cert: files.cert,
-        stop,
-        served,
-    }
+    Running { https, http, cert: files.cert, stop, served }
 }
 
 /// A ClientHello that offers at most TLS 1.1, written out byte by byte (no TLS 1.1 client
@@ -63,20 +54,13 @@ fn tls11_client_hello() -> Vec<u8> {
     let extensions: &[u8] = &[
         0x00, 0x0a, 0x00, 0x04, 0x00, 0x02, 0x00, 0x1d, // supported_groups: x25519
         0x00, 0x0b, 0x00, 0x02, 0x01, 0x00, // ec_point_formats: uncompressed
-        0x00, 0x0d, 0x00, 0x08, 0x00, 0x06, 0x04, 0x03, 0x08, 0x04, 0x04,
-        0x01, // signature_algorithms
+        0x00, 0x0d, 0x00, 0x08, 0x00, 0x06, 0x04, 0x03, 0x08, 0x04, 0x04, 0x01, // signature_algorithms
     ];
     body.extend_from_slice(&[0x00, extensions.len() as u8]);
     body.extend_from_slice(extensions);
     let mut handshake = vec![0x01, 0x00, (body.len() >> 8) as u8, body.len() as u8];
     handshake.extend_from_slice(&body);
-    let mut record = vec![
-        0x16,
-        0x03,
-        0x02,
-        (handshake.len() >> 8) as u8,
-        handshake.len() as u8,
-    ];
+    let mut record = vec![0x16, 0x03, 0x02, (handshake.len() >> 8) as u8, handshake.len() as u8];
     record.extend_from_slice(&handshake);
     record
 }
@@ -86,9 +70,7 @@ both_backends!(tls_1_1_is_refused, |env: TestEnv| async move {
     let addr = running.https;
     let reply = tokio::task::spawn_blocking(move || {
         let mut stream = TcpStream::connect(addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         stream.write_all(&tls11_client_hello()).unwrap();
         let mut reply = Vec::new();
         let _ = stream.read_to_end(&mut reply);
@@ -99,54 +81,31 @@ both_backends!(tls_1_1_is_refused, |env: TestEnv| async move {
     // An alert record (21), fatal (2), protocol_version (70): no handshake happens.
     assert!(reply.len() >= 7, "reply: {reply:?}");
     assert_eq!(reply[0], 21, "not an alert: {reply:?}");
-    assert_eq!(
-        &reply[5..7],
-        &[2, 70],
-        "not a protocol_version alert: {reply:?}"
-    );
+    assert_eq!(&reply[5..7], &[2, 70], "not a protocol_version alert: {reply:?}");
 });
 
-both_backends!(
-    tls_1_2_and_1_3_are_accepted_by_default,
-    |env: TestEnv| async move {
-        let running = start(&env, app(state(&env, false).await), TlsMin::Tls12);
-        let url = format!("https://127.0.0.1:{}/healthz", running.https.port());
-        for max in [
-            reqwest::tls::Version::TLS_1_2,
-            reqwest::tls::Version::TLS_1_3,
-        ] {
-            let response = https_client(&running.cert, Some(max))
-                .get(&url)
-                .send()
-                .await
-                .expect("handshake");
-            assert_eq!(response.status(), StatusCode::OK);
-        }
+both_backends!(tls_1_2_and_1_3_are_accepted_by_default, |env: TestEnv| async move {
+    let running = start(&env, app(state(&env, false).await), TlsMin::Tls12);
+    let url = format!("https://127.0.0.1:{}/healthz", running.https.port());
+    for max in [reqwest::tls::Version::TLS_1_2, reqwest::tls::Version::TLS_1_3] {
+        let response = https_client(&running.cert, Some(max)).get(&url).send().await.expect("handshake");
+        assert_eq!(response.status(), StatusCode::OK);
     }
-);
+});
 
 both_backends!(tls_min_1_3_refuses_1_2, |env: TestEnv| async move {
     let running = start(&env, app(state(&env, false).await), TlsMin::Tls13);
     let url = format!("https://127.0.0.1:{}/healthz", running.https.port());
-    let refused = https_client(&running.cert, Some(reqwest::tls::Version::TLS_1_2))
-        .get(&url)
-        .send()
-        .await;
+    let refused = https_client(&running.cert, Some(reqwest::tls::Version::TLS_1_2)).get(&url).send().await;
     assert!(refused.is_err(), "a TLS 1.2 client got through");
-    let accepted = https_client(&running.cert, None)
-        .get(&url)
-        .send()
-        .await
-        .expect("TLS 1.3 handshake");
+    let accepted = https_client(&running.cert, None).get(&url).send().await.expect("TLS 1.3 handshake");
     assert_eq!(accepted.status(), StatusCode::OK);
 });
 
-both_backends!(
-    plain_http_only_redirects_to_the_public_url,
-    |env: TestEnv| async move {
-        let running = start(&env, app(state(&env, false).await), TlsMin::Tls12);
-        let addr = running.http;
-        let reply = tokio::task::spawn_blocking(move || {
+both_backends!(plain_http_only_redirects_to_the_public_url, |env: TestEnv| async move {
+    let running = start(&env, app(state(&env, false).await), TlsMin::Tls12);
+    let addr = running.http;
+    let reply = tokio::task::spawn_blocking(move || {
         let mut stream = TcpStream::connect(addr).unwrap();
         stream
             .write_all(b"GET /api/v1/matters?limit=5 HTTP/1.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n")
@@ -157,52 +116,29 @@ both_backends!(
     })
     .await
     .unwrap();
-        assert!(reply.starts_with("HTTP/1.1 308"), "{reply}");
-        let expected = format!(
-            "location: https://localhost:{}/api/v1/matters?limit=5",
-            running.https.port()
-        );
-        assert!(reply.to_lowercase().contains(&expected), "{reply}");
-        assert!(
-            !reply.contains("attacker.example"),
-            "the Host header must not steer the redirect: {reply}"
-        );
-    }
-);
+    assert!(reply.starts_with("HTTP/1.1 308"), "{reply}");
+    let expected = format!("location: https://localhost:{}/api/v1/matters?limit=5", running.https.port());
+    assert!(reply.to_lowercase().contains(&expected), "{reply}");
+    assert!(!reply.contains("attacker.example"), "the Host header must not steer the redirect: {reply}");
+});
 
 async fn slow() -> &'static str {
     tokio::time::sleep(Duration::from_millis(400)).await;
     "finished"
 }
 
-both_backends!(
-    shutdown_drains_in_flight_requests,
-    |env: TestEnv| async move {
-        let router = with_common_layers(
-            RouteTable::new().get("/slow", AccessPolicy::Public, slow),
-            state(&env, false).await,
-        );
-        let running = start(&env, router, TlsMin::Tls12);
-        let client = https_client(&running.cert, None);
-        let url = format!("https://127.0.0.1:{}/slow", running.https.port());
-        let in_flight = tokio::spawn(async move { client.get(&url).send().await?.text().await });
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        running.stop.send(()).unwrap();
-        assert_eq!(
-            in_flight
-                .await
-                .unwrap()
-                .expect("the in-flight request completes"),
-            "finished"
-        );
-        running
-            .served
-            .await
-            .unwrap()
-            .expect("the server stops cleanly");
-        assert!(
-            TcpStream::connect(running.https).is_err(),
-            "no longer accepting"
-        );
-    }
-);
+both_backends!(shutdown_drains_in_flight_requests, |env: TestEnv| async move {
+    let router = with_common_layers(
+        RouteTable::new().get("/slow", AccessPolicy::Public, slow),
+        state(&env, false).await,
+    );
+    let running = start(&env, router, TlsMin::Tls12);
+    let client = https_client(&running.cert, None);
+    let url = format!("https://127.0.0.1:{}/slow", running.https.port());
+    let in_flight = tokio::spawn(async move { client.get(&url).send().await?.text().await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    running.stop.send(()).unwrap();
+    assert_eq!(in_flight.await.unwrap().expect("the in-flight request completes"), "finished");
+    running.served.await.unwrap().expect("the server stops cleanly");
+    assert!(TcpStream::connect(running.https).is_err(), "no longer accepting");
+});

@@ -62,8 +62,7 @@ pub(crate) async fn wrapped_keys(
     rows.iter()
         .map(|row| {
             let version: i64 = row.try_get("version")?;
-            let version =
-                KeyVersion(u32::try_from(version).map_err(|e| sqlx::Error::Decode(e.into()))?);
+            let version = KeyVersion(u32::try_from(version).map_err(|e| sqlx::Error::Decode(e.into()))?);
             let wrapped = WrappedFirmKey {
                 master_key_id: row.try_get("master_key_id")?,
                 ciphertext: row.try_get("wrapped")?,
@@ -96,16 +95,12 @@ pub(crate) async fn claim_email(
 }
 
 pub(crate) async fn list(conn: &mut AnyConnection) -> Result<Vec<Firm>, StoreError> {
-    let rows = sqlx::query("SELECT id, slug, name, created_at FROM firms ORDER BY slug")
-        .fetch_all(conn)
-        .await?;
+    let rows =
+        sqlx::query("SELECT id, slug, name, created_at FROM firms ORDER BY slug").fetch_all(conn).await?;
     rows.iter().map(firm_from_row).collect()
 }
 
-pub(crate) async fn by_slug(
-    conn: &mut AnyConnection,
-    slug: &FirmSlug,
-) -> Result<Option<Firm>, StoreError> {
+pub(crate) async fn by_slug(conn: &mut AnyConnection, slug: &FirmSlug) -> Result<Option<Firm>, StoreError> {
     let row = sqlx::query("SELECT id, slug, name, created_at FROM firms WHERE slug = $1")
         .bind(slug.as_str())
         .fetch_optional(conn)
@@ -114,8 +109,7 @@ pub(crate) async fn by_slug(
 }
 
 fn firm_from_row(row: &AnyRow) -> Result<Firm, StoreError> {
-    let corrupt =
-        |what: &str| sqlx::Error::Decode(format!("firms.{what} holds an invalid value").into());
+    let corrupt = |what: &str| sqlx::Error::Decode(format!("firms.{what} holds an invalid value").into());
     let id: String = row.try_get("id")?;
     let slug: String = row.try_get("slug")?;
     let name: String = row.try_get("name")?;
@@ -138,4 +132,32 @@ pub(crate) async fn record_master_key_id(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+pub(crate) async fn release_email(conn: &mut AnyConnection, email: &Email) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM directory WHERE email = $1").bind(email.as_str()).execute(conn).await?;
+    Ok(())
+}
+
+pub(crate) async fn directory_lookup(
+    conn: &mut AnyConnection,
+    email: &Email,
+) -> Result<Option<(FirmId, UserId)>, StoreError> {
+    let row = sqlx::query("SELECT firm_id, user_id FROM directory WHERE email = $1")
+        .bind(email.as_str())
+        .fetch_optional(conn)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let decode = |what: &str| StoreError::Database(sqlx::Error::Decode(format!("directory.{what}").into()));
+    let firm: String = row.try_get("firm_id")?;
+    let user: String = row.try_get("user_id")?;
+    Ok(Some((firm.parse().map_err(|_| decode("firm_id"))?, user.parse().map_err(|_| decode("user_id"))?)))
+}
+
+pub(crate) async fn by_id(conn: &mut AnyConnection, id: FirmId) -> Result<Option<Firm>, StoreError> {
+    let row = sqlx::query("SELECT id, slug, name, created_at FROM firms WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(firm_from_row).transpose()
 }

@@ -2,3 +2,4 @@
 //! It holds no case data and no firm's plaintext key.
 
 pub mod firms;
+pub mod sign_in_failures;

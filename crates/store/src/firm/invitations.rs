@@ -3,7 +3,7 @@
 
 use ringfence_core::clock::unix_millis;
 use ringfence_core::ids::UserId;
-use ringfence_crypto::token::{InvitationToken, TokenHash};
+use ringfence_crypto::token::{SecretToken, TokenHash};
 use time::{Duration, OffsetDateTime};
 
 use super::FirmTx;
@@ -16,15 +16,54 @@ pub async fn create(
     tx: &mut FirmTx<'_>,
     user: UserId,
     now: OffsetDateTime,
-) -> Result<InvitationToken, StoreError> {
-    let token = InvitationToken::generate()?;
+) -> Result<SecretToken, StoreError> {
+    let token = SecretToken::generate()?;
     let TokenHash(hash) = token.hash();
-    sqlx::query("INSERT INTO invitations (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-        .bind(hash.to_vec())
-        .bind(user.to_string())
-        .bind(unix_millis(now))
-        .bind(unix_millis(now + INVITATION_LIFETIME))
-        .execute(tx.conn())
-        .await?;
+    sqlx::query(
+        "INSERT INTO invitations (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(hash.to_vec())
+    .bind(user.to_string())
+    .bind(unix_millis(now))
+    .bind(unix_millis(now + INVITATION_LIFETIME))
+    .execute(tx.conn())
+    .await?;
     Ok(token)
+}
+
+/// Uses an invitation: the user it belongs to, if the token is known, unused and unexpired.
+/// Single use: a second redemption of the same token finds nothing.
+pub async fn redeem(
+    tx: &mut FirmTx<'_>,
+    token: &SecretToken,
+    now: OffsetDateTime,
+) -> Result<Option<UserId>, StoreError> {
+    let TokenHash(hash) = token.hash();
+    let user: Option<String> = sqlx::query_scalar(
+        "UPDATE invitations SET used_at = $2
+         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2
+         RETURNING user_id",
+    )
+    .bind(hash.to_vec())
+    .bind(unix_millis(now))
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(user.and_then(|u| u.parse().ok()))
+}
+
+/// The user a live invitation belongs to, without using it.
+pub async fn peek(
+    tx: &mut FirmTx<'_>,
+    token: &SecretToken,
+    now: OffsetDateTime,
+) -> Result<Option<UserId>, StoreError> {
+    let TokenHash(hash) = token.hash();
+    let user: Option<String> = sqlx::query_scalar(
+        "SELECT user_id FROM invitations WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+    )
+    .bind(hash.to_vec())
+    .bind(unix_millis(now))
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(user.and_then(|u| u.parse().ok()))
 }

@@ -2,7 +2,9 @@
 //! already switched to the firm's role and schema, and which carries the firm's keyring
 //! for sealing and opening content fields.
 
+pub mod challenges;
 pub mod invitations;
+pub mod sessions;
 pub mod users;
 
 use ringfence_core::ids::FirmId;
@@ -18,11 +20,7 @@ pub struct FirmTx<'a> {
 }
 
 impl<'a> FirmTx<'a> {
-    pub(crate) fn new(
-        tx: Transaction<'static, Any>,
-        firm: FirmId,
-        keyring: &'a FirmKeyring,
-    ) -> Self {
+    pub(crate) fn new(tx: Transaction<'static, Any>, firm: FirmId, keyring: &'a FirmKeyring) -> Self {
         Self { tx, firm, keyring }
     }
 

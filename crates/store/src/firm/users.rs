@@ -29,13 +29,9 @@ impl UserStatus {
     }
 
     fn parse(raw: &str) -> Option<Self> {
-        [
-            UserStatus::Invited,
-            UserStatus::Active,
-            UserStatus::Disabled,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == raw)
+        [UserStatus::Invited, UserStatus::Active, UserStatus::Disabled]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
     }
 }
 
@@ -60,19 +56,12 @@ pub struct NewUser<'a> {
 }
 
 fn name_field(id: &str) -> FieldRef<'_> {
-    FieldRef {
-        table: "users",
-        record: id,
-        field: "name",
-    }
+    FieldRef { table: "users", record: id, field: "name" }
 }
 
 pub async fn insert(tx: &mut FirmTx<'_>, user: NewUser<'_>) -> Result<(), StoreError> {
     let id = user.id.to_string();
-    let name_sealed = user
-        .name
-        .map(|name| tx.seal(name_field(&id), name.as_bytes()))
-        .transpose()?;
+    let name_sealed = user.name.map(|name| tx.seal(name_field(&id), name.as_bytes())).transpose()?;
     sqlx::query(
         "INSERT INTO users (id, email, name_sealed, status, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -97,26 +86,22 @@ pub async fn insert(tx: &mut FirmTx<'_>, user: NewUser<'_>) -> Result<(), StoreE
 
 pub async fn get(tx: &mut FirmTx<'_>, id: UserId) -> Result<Option<User>, StoreError> {
     let key = id.to_string();
-    let Some(row) =
-        sqlx::query("SELECT email, name_sealed, status, created_at FROM users WHERE id = $1")
-            .bind(&key)
-            .fetch_optional(tx.conn())
-            .await?
+    let Some(row) = sqlx::query("SELECT email, name_sealed, status, created_at FROM users WHERE id = $1")
+        .bind(&key)
+        .fetch_optional(tx.conn())
+        .await?
     else {
         return Ok(None);
     };
     let corrupt = |what: &str| {
-        StoreError::Database(sqlx::Error::Decode(
-            format!("users.{what} holds an invalid value").into(),
-        ))
+        StoreError::Database(sqlx::Error::Decode(format!("users.{what} holds an invalid value").into()))
     };
     let email: String = row.try_get("email")?;
     let name_sealed: Option<Vec<u8>> = row.try_get("name_sealed")?;
     let status: String = row.try_get("status")?;
     let name = name_sealed
         .map(|sealed| {
-            tx.open(name_field(&key), &sealed)
-                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            tx.open(name_field(&key), &sealed).map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         })
         .transpose()?;
     let roles: Vec<String> =
@@ -128,11 +113,169 @@ pub async fn get(tx: &mut FirmTx<'_>, id: UserId) -> Result<Option<User>, StoreE
         id,
         email: Email::parse(&email).map_err(|_| corrupt("email"))?,
         name,
-        roles: roles
-            .iter()
-            .map(|r| r.parse().map_err(|_| corrupt("role")))
-            .collect::<Result<_, _>>()?,
+        roles: roles.iter().map(|r| r.parse().map_err(|_| corrupt("role"))).collect::<Result<_, _>>()?,
         status: UserStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
         created_at: from_unix_millis(row.try_get("created_at")?),
     }))
+}
+
+/// What sign-in needs to know about a user.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub id: UserId,
+    pub status: UserStatus,
+    pub password_hash: Option<String>,
+    pub totp_enrolled: bool,
+    pub roles: BTreeSet<FirmRole>,
+}
+
+pub async fn credentials_by_email(
+    tx: &mut FirmTx<'_>,
+    email: &Email,
+) -> Result<Option<Credentials>, StoreError> {
+    let row = sqlx::query("SELECT id, status, password_hash, totp_confirmed_at FROM users WHERE email = $1")
+        .bind(email.as_str())
+        .fetch_optional(tx.conn())
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let id: String = row.try_get("id")?;
+    let id: UserId = id.parse().map_err(|_| corrupt("id"))?;
+    let status: String = row.try_get("status")?;
+    let totp_confirmed_at: Option<i64> = row.try_get("totp_confirmed_at")?;
+    Ok(Some(Credentials {
+        id,
+        status: UserStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
+        password_hash: row.try_get("password_hash")?,
+        totp_enrolled: totp_confirmed_at.is_some(),
+        roles: roles_of(tx, id).await?,
+    }))
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Database(sqlx::Error::Decode(format!("users.{what} holds an invalid value").into()))
+}
+
+async fn roles_of(tx: &mut FirmTx<'_>, id: UserId) -> Result<BTreeSet<FirmRole>, StoreError> {
+    let roles: Vec<String> = sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = $1")
+        .bind(id.to_string())
+        .fetch_all(tx.conn())
+        .await?;
+    roles.iter().map(|r| r.parse().map_err(|_| corrupt("role"))).collect()
+}
+
+pub async fn list(tx: &mut FirmTx<'_>) -> Result<Vec<User>, StoreError> {
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM users ORDER BY email").fetch_all(tx.conn()).await?;
+    let mut users = Vec::with_capacity(ids.len());
+    for id in ids {
+        let id: UserId = id.parse().map_err(|_| corrupt("id"))?;
+        if let Some(user) = get(tx, id).await? {
+            users.push(user);
+        }
+    }
+    Ok(users)
+}
+
+/// Sets a new password hash (and activates an invited user).
+pub async fn set_password_hash(tx: &mut FirmTx<'_>, id: UserId, hash: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE users SET password_hash = $2,
+             status = CASE WHEN status = 'invited' THEN 'active' ELSE status END
+         WHERE id = $1",
+    )
+    .bind(id.to_string())
+    .bind(hash)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+pub async fn set_roles(
+    tx: &mut FirmTx<'_>,
+    id: UserId,
+    roles: &BTreeSet<FirmRole>,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM user_roles WHERE user_id = $1").bind(id.to_string()).execute(tx.conn()).await?;
+    for role in roles {
+        sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
+            .bind(id.to_string())
+            .bind(role.as_str())
+            .execute(tx.conn())
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn set_disabled(tx: &mut FirmTx<'_>, id: UserId, disabled: bool) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE users SET status = CASE
+             WHEN $2 = 1 THEN 'disabled'
+             WHEN password_hash IS NULL THEN 'invited'
+             ELSE 'active' END
+         WHERE id = $1",
+    )
+    .bind(id.to_string())
+    .bind(i64::from(disabled))
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Admins that are not disabled: the firm must always keep one.
+pub async fn count_enabled_admins(tx: &mut FirmTx<'_>) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users u JOIN user_roles r ON r.user_id = u.id
+         WHERE r.role = 'admin' AND u.status <> 'disabled'",
+    )
+    .fetch_one(tx.conn())
+    .await?)
+}
+
+fn totp_field(id: &str) -> FieldRef<'_> {
+    FieldRef { table: "users", record: id, field: "totp_secret" }
+}
+
+/// Stores a new, unconfirmed TOTP secret (sealed), replacing any pending one.
+pub async fn set_pending_totp(tx: &mut FirmTx<'_>, id: UserId, secret: &[u8]) -> Result<(), StoreError> {
+    let key = id.to_string();
+    let sealed = tx.seal(totp_field(&key), secret)?;
+    sqlx::query("UPDATE users SET totp_secret_sealed = $2, totp_confirmed_at = NULL, totp_last_step = NULL WHERE id = $1")
+        .bind(&key)
+        .bind(sealed)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// The user's TOTP secret and whether it is confirmed.
+pub async fn totp_secret(tx: &mut FirmTx<'_>, id: UserId) -> Result<Option<(Vec<u8>, bool)>, StoreError> {
+    let key = id.to_string();
+    let row = sqlx::query("SELECT totp_secret_sealed, totp_confirmed_at FROM users WHERE id = $1")
+        .bind(&key)
+        .fetch_optional(tx.conn())
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let sealed: Option<Vec<u8>> = row.try_get("totp_secret_sealed")?;
+    let confirmed: Option<i64> = row.try_get("totp_confirmed_at")?;
+    let Some(sealed) = sealed else { return Ok(None) };
+    Ok(Some((tx.open(totp_field(&key), &sealed)?, confirmed.is_some())))
+}
+
+/// Records `step` as used, atomically: false if it (or a later step) was used already.
+pub async fn claim_totp_step(
+    tx: &mut FirmTx<'_>,
+    id: UserId,
+    step: i64,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE users SET totp_last_step = $2, totp_confirmed_at = COALESCE(totp_confirmed_at, $3)
+         WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)",
+    )
+    .bind(id.to_string())
+    .bind(step)
+    .bind(unix_millis(now))
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

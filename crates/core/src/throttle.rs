@@ -1,0 +1,99 @@
+//! Sign-in throttling, as pure rules over a failure record: a few free failures, then a
+//! delay that doubles with each further failure, and a hard lock at 100 failures an hour
+//! (NIST SP 800-63B 5.2.2). The store keeps the record so it survives restarts.
+
+use time::{Duration, OffsetDateTime};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleRule {
+    /// Failures allowed in a window before delays start.
+    pub free_failures: i64,
+    /// Failures in a window that lock until the window ends.
+    pub lock_after: i64,
+    pub window: Duration,
+    pub max_delay: Duration,
+}
+
+/// Per account: NIST's 100 failures an hour.
+pub const ACCOUNT: ThrottleRule = ThrottleRule {
+    free_failures: 5,
+    lock_after: 100,
+    window: Duration::hours(1),
+    max_delay: Duration::minutes(5),
+};
+
+/// Per source address: more lenient, since offices share one address.
+pub const SOURCE_IP: ThrottleRule = ThrottleRule {
+    free_failures: 20,
+    lock_after: 1000,
+    window: Duration::hours(1),
+    max_delay: Duration::minutes(5),
+};
+
+/// Failures recorded against one key (an account or an address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureRecord {
+    pub failures: i64,
+    pub window_start: OffsetDateTime,
+    pub last_failure: OffsetDateTime,
+}
+
+impl ThrottleRule {
+    /// `Err(wait)` when an attempt now must be refused with `Retry-After: wait`.
+    pub fn check(&self, record: Option<&FailureRecord>, now: OffsetDateTime) -> Result<(), Duration> {
+        let Some(record) = record else { return Ok(()) };
+        let window_end = record.window_start + self.window;
+        if now >= window_end {
+            return Ok(());
+        }
+        if record.failures >= self.lock_after {
+            return Err(window_end - now);
+        }
+        let excess = record.failures - self.free_failures;
+        if excess < 0 {
+            return Ok(());
+        }
+        let delay = Duration::seconds(1i64 << excess.min(20)).min(self.max_delay);
+        let allowed_at = record.last_failure + delay;
+        if now < allowed_at { Err(allowed_at - now) } else { Ok(()) }
+    }
+
+    /// Whether a failure at `now` continues the record's window or starts a new one.
+    pub fn continues_window(&self, record: &FailureRecord, now: OffsetDateTime) -> bool {
+        now < record.window_start + self.window
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    const T0: OffsetDateTime = datetime!(2026-11-23 09:00 UTC);
+
+    fn record(failures: i64, last_failure: OffsetDateTime) -> FailureRecord {
+        FailureRecord { failures, window_start: T0, last_failure }
+    }
+
+    #[test]
+    fn the_first_failures_are_free() {
+        assert_eq!(ACCOUNT.check(None, T0), Ok(()));
+        assert_eq!(ACCOUNT.check(Some(&record(4, T0)), T0), Ok(()));
+    }
+
+    #[test]
+    fn delays_double_after_the_free_failures() {
+        assert_eq!(ACCOUNT.check(Some(&record(5, T0)), T0), Err(Duration::seconds(1)));
+        assert_eq!(ACCOUNT.check(Some(&record(7, T0)), T0), Err(Duration::seconds(4)));
+        assert_eq!(ACCOUNT.check(Some(&record(7, T0)), T0 + Duration::seconds(4)), Ok(()));
+        assert_eq!(ACCOUNT.check(Some(&record(40, T0)), T0), Err(Duration::minutes(5)));
+    }
+
+    #[test]
+    fn a_hundred_failures_in_an_hour_lock_until_the_window_ends() {
+        let later = T0 + Duration::minutes(50);
+        assert_eq!(ACCOUNT.check(Some(&record(100, T0)), later), Err(Duration::minutes(10)));
+        assert_eq!(ACCOUNT.check(Some(&record(100, T0)), T0 + Duration::hours(1)), Ok(()));
+    }
+}

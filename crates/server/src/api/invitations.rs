@@ -1,0 +1,51 @@
+//! Accepting an invitation: the emailed link's token sets the user's first password.
+
+use axum::extract::State;
+use http::StatusCode;
+use ringfence_crypto::token;
+use ringfence_store::firm::{invitations, users};
+use serde::Deserialize;
+
+use crate::error::{ApiError, ApiJson};
+use crate::{AppState, passwords};
+
+#[derive(Deserialize)]
+pub struct AcceptInvite {
+    token: String,
+    password: String,
+}
+
+fn invalid_token() -> ApiError {
+    ApiError::invalid("token: this invitation link is invalid, used or expired; ask for a new one")
+}
+
+pub async fn accept(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<AcceptInvite>,
+) -> Result<StatusCode, ApiError> {
+    let (firm_hex, secret) = token::parse_scoped(&body.token).ok_or_else(invalid_token)?;
+    let firm = firm_hex.parse().map_err(|_| invalid_token())?;
+    if !state.storage.firm_exists(firm).await? {
+        return Err(invalid_token());
+    }
+    let store = state.storage.firm(firm).await?;
+    // The password is checked before the token is spent, so a refused password does not
+    // use up the invitation.
+    let mut tx = store.begin().await?;
+    let pending = invitations::peek(&mut tx, &secret, state.clock.now()).await?;
+    tx.commit().await?;
+    let Some(user) = pending else { return Err(invalid_token()) };
+    let mut tx = store.begin().await?;
+    let user = users::get(&mut tx, user).await?.ok_or_else(invalid_token)?;
+    tx.commit().await?;
+    let name = user.name.clone().unwrap_or_default();
+    let password = passwords::strong(&body.password, &[user.email.as_str(), &name])?;
+    let hash = passwords::hash(&state, &password).await?;
+    let mut tx = store.begin().await?;
+    if invitations::redeem(&mut tx, &secret, state.clock.now()).await? != Some(user.id) {
+        return Err(invalid_token());
+    }
+    users::set_password_hash(&mut tx, user.id, &hash).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

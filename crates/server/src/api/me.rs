@@ -1,0 +1,149 @@
+//! The signed-in user's own account: profile, sessions, password, TOTP.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use http::{StatusCode, header};
+use ringfence_crypto::otp::TotpSecret;
+use ringfence_crypto::password::Verdict;
+use ringfence_store::firm::{sessions, users};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::api::users::UserJson;
+use crate::auth::totp::{self, TotpOutcome};
+use crate::auth::{Actor, cookie};
+use crate::error::{ApiError, ApiJson};
+use crate::{AppState, passwords};
+
+fn rfc3339(at: OffsetDateTime) -> Result<String, ApiError> {
+    at.format(&Rfc3339).map_err(|e| ApiError::internal(&e))
+}
+
+pub async fn me(State(state): State<AppState>, actor: Actor) -> Result<Json<Value>, ApiError> {
+    let mut tx = actor.store.begin().await?;
+    let user = users::get(&mut tx, actor.user).await?.ok_or_else(ApiError::not_found)?;
+    let totp = users::totp_secret(&mut tx, actor.user).await?.is_some_and(|(_, confirmed)| confirmed);
+    tx.commit().await?;
+    let firm = state.storage.firm_by_id(actor.firm).await?;
+    Ok(Json(json!({
+        "user": UserJson::from(&user),
+        "firm": { "id": firm.id, "slug": firm.slug, "name": firm.name },
+        "roles": user.roles,
+        "totp_enrolled": totp,
+    })))
+}
+
+pub async fn list_sessions(State(state): State<AppState>, actor: Actor) -> Result<Json<Value>, ApiError> {
+    let mut tx = actor.store.begin().await?;
+    let live = sessions::list_live(&mut tx, actor.user, state.clock.now()).await?;
+    tx.commit().await?;
+    let items = live
+        .iter()
+        .map(|s| {
+            Ok(json!({
+                "id": s.id,
+                "created_at": rfc3339(s.created_at)?,
+                "last_seen_at": rfc3339(s.last_seen_at)?,
+                "expires_at": rfc3339(s.expires_at)?,
+                "ip": s.source_ip,
+                "user_agent": s.user_agent,
+                "current": s.id == actor.session,
+            }))
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok(Json(json!({ "items": items, "next_cursor": null })))
+}
+
+/// Signs out everywhere, this session included.
+pub async fn end_all_sessions(State(state): State<AppState>, actor: Actor) -> Result<Response, ApiError> {
+    let mut tx = actor.store.begin().await?;
+    sessions::revoke_all(&mut tx, actor.user, None, state.clock.now()).await?;
+    tx.commit().await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie::clear_session());
+    Ok(response)
+}
+
+pub async fn end_session(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = id.parse().map_err(|_| ApiError::not_found())?;
+    let mut tx = actor.store.begin().await?;
+    let ended = sessions::revoke(&mut tx, actor.user, id, state.clock.now()).await?;
+    tx.commit().await?;
+    if ended { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::not_found()) }
+}
+
+#[derive(Deserialize)]
+pub struct ChangePassword {
+    current_password: String,
+    new_password: String,
+}
+
+/// Changes the password and ends every other session.
+pub async fn change_password(
+    State(state): State<AppState>,
+    actor: Actor,
+    ApiJson(body): ApiJson<ChangePassword>,
+) -> Result<StatusCode, ApiError> {
+    let mut tx = actor.store.begin().await?;
+    let credentials =
+        users::credentials_by_email(&mut tx, &actor.email).await?.ok_or_else(ApiError::not_found)?;
+    let user = users::get(&mut tx, actor.user).await?.ok_or_else(ApiError::not_found)?;
+    tx.commit().await?;
+    if passwords::verify(&state, &body.current_password, credentials.password_hash).await?
+        == Verdict::Mismatch
+    {
+        return Err(ApiError::invalid("current_password: wrong password"));
+    }
+    let name = user.name.unwrap_or_default();
+    let password = passwords::strong(&body.new_password, &[actor.email.as_str(), &name])?;
+    let hash = passwords::hash(&state, &password).await?;
+    let mut tx = actor.store.begin().await?;
+    users::set_password_hash(&mut tx, actor.user, &hash).await?;
+    sessions::revoke_all(&mut tx, actor.user, Some(actor.session), state.clock.now()).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Starts TOTP enrolment: a new secret, sealed at rest, confirmed by the first code.
+pub async fn enrol_totp(State(state): State<AppState>, actor: Actor) -> Result<Json<Value>, ApiError> {
+    let secret = TotpSecret::generate().map_err(|e| ApiError::internal(&e))?;
+    let firm = state.storage.firm_by_id(actor.firm).await?;
+    let issuer = format!("Ringfence ({})", firm.name.as_str());
+    let (base32, uri) =
+        secret.provisioning(&issuer, actor.email.as_str()).map_err(|e| ApiError::internal(&e))?;
+    let mut tx = actor.store.begin().await?;
+    users::set_pending_totp(&mut tx, actor.user, secret.expose()).await?;
+    tx.commit().await?;
+    Ok(Json(json!({ "secret": base32.as_str(), "otpauth_uri": uri.as_str() })))
+}
+
+#[derive(Deserialize)]
+pub struct ConfirmTotp {
+    code: String,
+}
+
+pub async fn confirm_totp(
+    State(state): State<AppState>,
+    actor: Actor,
+    ApiJson(body): ApiJson<ConfirmTotp>,
+) -> Result<StatusCode, ApiError> {
+    let mut tx = actor.store.begin().await?;
+    let outcome = totp::check(&mut tx, actor.user, body.code.trim(), state.clock.now(), false).await?;
+    match outcome {
+        TotpOutcome::Accepted => {}
+        TotpOutcome::NotEnrolled => return Err(ApiError::invalid("code: start TOTP enrolment first")),
+        TotpOutcome::Wrong => return Err(ApiError::invalid("code: wrong code; check the device's clock")),
+        TotpOutcome::Replayed => {
+            return Err(ApiError::invalid("code: this code was already used; wait for the next one"));
+        }
+    }
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

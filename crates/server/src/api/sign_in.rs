@@ -1,0 +1,402 @@
+//! Sign-in: password, then a second factor, then a session.
+//!
+//! - Unknown email, wrong password and disabled account answer alike, after the same
+//!   Argon2id work.
+//! - Every failure counts against the account and the source address (kept in the control
+//!   store), and a throttled attempt is refused before any checking, with `Retry-After`.
+//! - Code attempts are counted atomically before the code is compared; the sixth attempt
+//!   on a challenge is refused unchecked, and a challenge completes once.
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::{StatusCode, header};
+use ringfence_core::auth::{EMAIL_CODE_LIFETIME, MAX_CODE_ATTEMPTS, SecondFactor};
+use ringfence_core::ids::FirmId;
+use ringfence_core::throttle::{self, ThrottleRule};
+use ringfence_core::user::Email;
+use ringfence_crypto::otp::{EmailCode, hashes_equal};
+use ringfence_crypto::password::Verdict;
+use ringfence_crypto::token::{self, SecretToken, TokenHash};
+use ringfence_mail::Mail;
+use ringfence_store::ThrottleKey;
+use ringfence_store::firm::users::{self, UserStatus};
+use ringfence_store::firm::{challenges, sessions};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::api::users::UserJson;
+use crate::auth::totp::{self, TotpOutcome};
+use crate::auth::{Actor, cookie};
+use crate::client::Client;
+use crate::error::{ApiError, ApiJson};
+use crate::{AppState, passwords};
+
+#[derive(Deserialize)]
+pub struct LoginRequest {
+    email: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+pub struct LoginResponse {
+    challenge_id: String,
+    factors: Vec<SecondFactor>,
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "the email address or password is wrong")
+}
+
+fn challenge_dead() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "challenge_expired",
+        "this sign-in has expired or used up its attempts; sign in again",
+    )
+}
+
+fn throttled(wait: Duration) -> ApiError {
+    let seconds = wait.whole_seconds().max(1) + i64::from(wait.subsec_nanoseconds() > 0);
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "throttled",
+        format!("too many failed attempts; retry in {seconds} s"),
+    )
+    .with_retry_after(seconds)
+}
+
+async fn check_throttle(
+    state: &AppState,
+    key: ThrottleKey<'_>,
+    rule: &ThrottleRule,
+    now: OffsetDateTime,
+) -> Result<(), ApiError> {
+    let record = state.storage.sign_in_failures(key).await?;
+    rule.check(record.as_ref(), now).map_err(throttled)
+}
+
+async fn record_failure(
+    state: &AppState,
+    email: &Email,
+    client: &Client,
+    now: OffsetDateTime,
+) -> Result<(), ApiError> {
+    state.storage.add_sign_in_failure(ThrottleKey::Account(email.as_str()), &throttle::ACCOUNT, now).await?;
+    if let Some(ip) = &client.ip {
+        state.storage.add_sign_in_failure(ThrottleKey::SourceIp(ip), &throttle::SOURCE_IP, now).await?;
+    }
+    Ok(())
+}
+
+async fn check_ip(state: &AppState, client: &Client, now: OffsetDateTime) -> Result<(), ApiError> {
+    match &client.ip {
+        Some(ip) => check_throttle(state, ThrottleKey::SourceIp(ip), &throttle::SOURCE_IP, now).await,
+        None => Ok(()),
+    }
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    client: Client,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> Result<Json<LoginResponse>, ApiError> {
+    let now = state.clock.now();
+    let email = Email::parse(&body.email).map_err(|e| ApiError::invalid(format!("email: {e}")))?;
+    check_ip(&state, &client, now).await?;
+    check_throttle(&state, ThrottleKey::Account(email.as_str()), &throttle::ACCOUNT, now).await?;
+
+    let account = match state.storage.directory_lookup(&email).await? {
+        Some((firm, _)) => {
+            let store = state.storage.firm(firm).await?;
+            let mut tx = store.begin().await?;
+            let credentials = users::credentials_by_email(&mut tx, &email).await?;
+            tx.commit().await?;
+            credentials.map(|c| (firm, store, c))
+        }
+        None => None,
+    };
+    let stored = account.as_ref().and_then(|(_, _, c)| c.password_hash.clone());
+    let verdict = passwords::verify(&state, &body.password, stored).await?;
+    let Some((firm, store, credentials, rehash)) = (match (account, verdict) {
+        (Some((firm, store, c)), Verdict::Match { rehash }) if c.status == UserStatus::Active => {
+            Some((firm, store, c, rehash))
+        }
+        _ => None,
+    }) else {
+        record_failure(&state, &email, &client, now).await?;
+        return Err(invalid_credentials());
+    };
+
+    let policy = &state.settings.factor_policy;
+    let factors = policy.factors_for(&credentials.roles, credentials.totp_enrolled);
+    if factors.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "second_factor_required",
+            "your firm's policy allows no second factor you have set up; ask an administrator",
+        ));
+    }
+    let new_hash = if rehash { Some(passwords::hash_raw(&state, &body.password).await?) } else { None };
+    let mut tx = store.begin().await?;
+    if let Some(hash) = &new_hash {
+        users::set_password_hash(&mut tx, credentials.id, hash).await?;
+    }
+    let challenge = challenges::create(&mut tx, credentials.id, now).await?;
+    let code = if factors.contains(&SecondFactor::Email) {
+        Some(new_email_code(&store, &mut tx, challenge, now).await?)
+    } else {
+        None
+    };
+    tx.commit().await?;
+    if let Some(code) = code {
+        send_code(&state, &email, &code).await?;
+    }
+    Ok(Json(LoginResponse { challenge_id: challenge_id(firm, challenge), factors }))
+}
+
+fn challenge_id(firm: FirmId, challenge: Uuid) -> String {
+    format!("{}.{}", firm.simple(), challenge.simple())
+}
+
+fn parse_challenge_id(text: &str) -> Option<(FirmId, Uuid)> {
+    let (firm, challenge) = text.split_once('.')?;
+    Some((firm.parse().ok()?, challenge.parse().ok()?))
+}
+
+async fn new_email_code(
+    store: &ringfence_store::FirmStore,
+    tx: &mut ringfence_store::FirmTx<'_>,
+    challenge: Uuid,
+    now: OffsetDateTime,
+) -> Result<EmailCode, ApiError> {
+    let code = EmailCode::generate().map_err(|e| ApiError::internal(&e))?;
+    let hash = store.code_hash(&[challenge.as_bytes(), code.expose().as_bytes()]);
+    challenges::set_code(tx, challenge, &hash, now + EMAIL_CODE_LIFETIME).await?;
+    Ok(code)
+}
+
+async fn send_code(state: &AppState, email: &Email, code: &EmailCode) -> Result<(), ApiError> {
+    let body = format!(
+        "Your Ringfence sign-in code is {}\n\nIt works once and expires in 10 minutes.\n\
+         If you did not try to sign in, someone knows your password: change it now.\n",
+        code.expose()
+    );
+    state.mailer.send(Mail { to: email.as_str(), subject: "Your Ringfence sign-in code", body }).await?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+pub struct ResendRequest {
+    challenge_id: String,
+}
+
+/// Mails a fresh code for a live challenge; the previous code stops working.
+pub async fn resend_code(
+    State(state): State<AppState>,
+    client: Client,
+    ApiJson(body): ApiJson<ResendRequest>,
+) -> Result<StatusCode, ApiError> {
+    let now = state.clock.now();
+    check_ip(&state, &client, now).await?;
+    let (firm, challenge) = parse_challenge_id(&body.challenge_id).ok_or_else(challenge_dead)?;
+    if !state.storage.firm_exists(firm).await? {
+        return Err(challenge_dead());
+    }
+    let store = state.storage.firm(firm).await?;
+    let mut tx = store.begin().await?;
+    let user = match challenges::live_user(&mut tx, challenge, now).await? {
+        Some(user) => users::get(&mut tx, user).await?,
+        None => None,
+    };
+    let Some(user) = user.filter(|u| u.status == UserStatus::Active) else { return Err(challenge_dead()) };
+    let policy = &state.settings.factor_policy;
+    let credentials = users::credentials_by_email(&mut tx, &user.email).await?.ok_or_else(challenge_dead)?;
+    if !policy.factors_for(&credentials.roles, credentials.totp_enrolled).contains(&SecondFactor::Email) {
+        return Err(ApiError::invalid("factor: emailed codes are not available for this sign-in"));
+    }
+    let code = new_email_code(&store, &mut tx, challenge, now).await?;
+    tx.commit().await?;
+    send_code(&state, &user.email, &code).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct VerifyRequest {
+    challenge_id: String,
+    factor: SecondFactor,
+    code: String,
+    /// Browsers: set the session cookie and answer the CSRF token instead of the token.
+    #[serde(default)]
+    cookie: bool,
+}
+
+pub async fn verify(
+    State(state): State<AppState>,
+    client: Client,
+    ApiJson(body): ApiJson<VerifyRequest>,
+) -> Result<Response, ApiError> {
+    let now = state.clock.now();
+    let (firm, challenge) = parse_challenge_id(&body.challenge_id).ok_or_else(challenge_dead)?;
+    if !state.storage.firm_exists(firm).await? {
+        check_ip(&state, &client, now).await?;
+        return Err(challenge_dead());
+    }
+    let store = state.storage.firm(firm).await?;
+    let mut tx = store.begin().await?;
+    let owner = match challenges::owner(&mut tx, challenge).await? {
+        Some(user) => users::get(&mut tx, user).await?,
+        None => None,
+    };
+    tx.commit().await?;
+    let Some(owner) = owner else {
+        check_ip(&state, &client, now).await?;
+        return Err(challenge_dead());
+    };
+    let outcome = check_code(&state, &client, &store, firm, challenge, &owner, &body, now).await;
+    if outcome.is_err() {
+        // Every refused code counts against the account, whatever refused it.
+        record_failure(&state, &owner.email, &client, now).await?;
+    }
+    outcome
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn check_code(
+    state: &AppState,
+    client: &Client,
+    store: &ringfence_store::FirmStore,
+    firm: FirmId,
+    challenge: Uuid,
+    user: &users::User,
+    body: &VerifyRequest,
+    now: OffsetDateTime,
+) -> Result<Response, ApiError> {
+    check_ip(state, client, now).await?;
+    // The attempt is counted, and committed, before the code is looked at.
+    let mut tx = store.begin().await?;
+    let attempt = challenges::count_attempt(&mut tx, challenge, now).await?;
+    tx.commit().await?;
+    let Some(attempt) = attempt else { return Err(challenge_dead()) };
+    if user.status != UserStatus::Active {
+        return Err(challenge_dead());
+    }
+    check_throttle(state, ThrottleKey::Account(user.email.as_str()), &throttle::ACCOUNT, now).await?;
+
+    let mut tx = store.begin().await?;
+    let credentials = users::credentials_by_email(&mut tx, &user.email).await?.ok_or_else(challenge_dead)?;
+    let policy = &state.settings.factor_policy;
+    if !policy.factors_for(&credentials.roles, credentials.totp_enrolled).contains(&body.factor) {
+        return Err(ApiError::invalid("factor: not available for this sign-in"));
+    }
+    let outcome = match body.factor {
+        SecondFactor::Email => match (attempt.code_hash, attempt.code_expires_at) {
+            (Some(_), Some(expires)) if now >= expires => CodeOutcome::Expired,
+            (Some(stored), Some(_)) => {
+                let given = store.code_hash(&[challenge.as_bytes(), body.code.trim().as_bytes()]);
+                if hashes_equal(&stored, &given) { CodeOutcome::Accepted } else { CodeOutcome::Wrong }
+            }
+            _ => CodeOutcome::Wrong,
+        },
+        SecondFactor::Totp => match totp::check(&mut tx, user.id, body.code.trim(), now, true).await? {
+            TotpOutcome::Accepted => CodeOutcome::Accepted,
+            TotpOutcome::Replayed => CodeOutcome::Replayed,
+            TotpOutcome::Wrong | TotpOutcome::NotEnrolled => CodeOutcome::Wrong,
+        },
+    };
+    if outcome != CodeOutcome::Accepted {
+        tx.commit().await?;
+        if outcome == CodeOutcome::Replayed {
+            warn_of_replay(state, &user.email).await?;
+        }
+        let left = MAX_CODE_ATTEMPTS - attempt.attempts;
+        return Err(match outcome {
+            CodeOutcome::Expired => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "code_expired",
+                "this code has expired; ask for a new one",
+            ),
+            CodeOutcome::Replayed => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "code_reused",
+                "this code was already used; wait for the next one",
+            ),
+            _ => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_code",
+                format!("wrong code; {left} attempt(s) left"),
+            ),
+        });
+    }
+    if !challenges::complete(&mut tx, challenge, now).await? {
+        return Err(challenge_dead());
+    }
+    let token = SecretToken::generate().map_err(|e| ApiError::internal(&e))?;
+    let TokenHash(hash) = token.hash();
+    let session = sessions::create(
+        &mut tx,
+        sessions::NewSession {
+            token_hash: &hash,
+            user: user.id,
+            now,
+            limits: state.settings.session_limits,
+            source_ip: client.ip.as_deref(),
+            user_agent: client.user_agent.as_deref(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    state.storage.clear_sign_in_failures(ThrottleKey::Account(user.email.as_str())).await?;
+
+    let scoped = token::scoped(&firm.simple(), &token);
+    let expires_at = session.expires_at.format(&Rfc3339).map_err(|e| ApiError::internal(&e))?;
+    let must_enrol = policy.must_enrol_strong_factor(&credentials.roles, credentials.totp_enrolled);
+    let mut body_json = json!({
+        "expires_at": expires_at,
+        "user": UserJson::from(user),
+        "must_enrol_strong_factor": must_enrol,
+    });
+    if body.cookie {
+        body_json["csrf_token"] = json!(cookie::csrf_token(&token));
+        let mut response = Json(body_json).into_response();
+        if let Some(value) = cookie::set_session(&scoped, state.settings.session_limits.absolute) {
+            response.headers_mut().insert(header::SET_COOKIE, value);
+        }
+        return Ok(response);
+    }
+    body_json["token"] = json!(scoped.as_str());
+    Ok(Json(body_json).into_response())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CodeOutcome {
+    Accepted,
+    Wrong,
+    Expired,
+    Replayed,
+}
+
+async fn warn_of_replay(state: &AppState, email: &Email) -> Result<(), ApiError> {
+    tracing::warn!("a TOTP code was replayed");
+    let body = "Someone just tried to sign in to Ringfence with an authenticator code of yours that \
+                had already been used.\n\nIf it was not you, your password and a recent code are known \
+                to someone else: change your password and tell your firm's administrator.\n"
+        .to_owned();
+    state
+        .mailer
+        .send(Mail { to: email.as_str(), subject: "Ringfence: a used sign-in code was tried again", body })
+        .await?;
+    Ok(())
+}
+
+pub async fn logout(State(state): State<AppState>, actor: Actor) -> Result<Response, ApiError> {
+    let mut tx = actor.store.begin().await?;
+    sessions::revoke(&mut tx, actor.user, actor.session, state.clock.now()).await?;
+    tx.commit().await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie::clear_session());
+    Ok(response)
+}

@@ -1,0 +1,216 @@
+//! Firm users, managed by the firm's administrators. Creating a user mails an invitation;
+//! disabling one ends all of its sessions at once; the last enabled admin stays.
+
+use std::collections::BTreeSet;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use http::StatusCode;
+use ringfence_core::ids::UserId;
+use ringfence_core::throttle;
+use ringfence_core::user::{Email, FirmRole};
+use ringfence_crypto::token;
+use ringfence_mail::Mail;
+use ringfence_store::ThrottleKey;
+use ringfence_store::firm::users::{self, NewUser, User, UserStatus};
+use ringfence_store::firm::{invitations, sessions};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use time::format_description::well_known::Rfc3339;
+
+use crate::AppState;
+use crate::auth::Actor;
+use crate::error::{ApiError, ApiJson};
+
+#[derive(Serialize)]
+pub struct UserJson {
+    id: String,
+    email: String,
+    name: Option<String>,
+    roles: BTreeSet<FirmRole>,
+    status: &'static str,
+}
+
+impl From<&User> for UserJson {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id.to_string(),
+            email: user.email.to_string(),
+            name: user.name.clone(),
+            roles: user.roles.clone(),
+            status: match user.status {
+                UserStatus::Invited => "invited",
+                UserStatus::Active => "active",
+                UserStatus::Disabled => "disabled",
+            },
+        }
+    }
+}
+
+fn parse_roles(roles: &[String]) -> Result<BTreeSet<FirmRole>, ApiError> {
+    let parsed = roles
+        .iter()
+        .map(|r| r.parse::<FirmRole>().map_err(|e| ApiError::invalid(format!("roles: {e}"))))
+        .collect::<Result<BTreeSet<_>, _>>()?;
+    if parsed.is_empty() {
+        return Err(ApiError::invalid("roles: give at least one role"));
+    }
+    Ok(parsed)
+}
+
+fn parse_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(ApiError::invalid("name: 1 to 200 characters, no control characters"));
+    }
+    Ok(name.to_owned())
+}
+
+#[derive(Deserialize)]
+pub struct CreateUser {
+    email: String,
+    name: String,
+    roles: Vec<String>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    actor: Actor,
+    ApiJson(body): ApiJson<CreateUser>,
+) -> Result<(StatusCode, Json<UserJson>), ApiError> {
+    let email = Email::parse(&body.email).map_err(|e| ApiError::invalid(format!("email: {e}")))?;
+    let name = parse_name(&body.name)?;
+    let roles = parse_roles(&body.roles)?;
+    let now = state.clock.now();
+    let (user, token) = state
+        .storage
+        .create_user(actor.firm, &email, async |id, tx| {
+            let new = NewUser {
+                id,
+                email: &email,
+                name: Some(&name),
+                roles: &roles,
+                status: UserStatus::Invited,
+                password_hash: None,
+                created_at: now,
+            };
+            users::insert(tx, new).await?;
+            let token = invitations::create(tx, id, now).await?;
+            let user = users::get(tx, id).await?;
+            Ok((user, token))
+        })
+        .await?;
+    let user = user.ok_or_else(ApiError::not_found)?;
+    let link = token::scoped(&actor.firm.simple(), &token);
+    let expires =
+        (now + invitations::INVITATION_LIFETIME).format(&Rfc3339).map_err(|e| ApiError::internal(&e))?;
+    let body = format!(
+        "You have been invited to your firm's Ringfence.\n\nSet your password here (the link works once, until {expires}):\n{}/invite#{}\n",
+        state.settings.public_url,
+        link.as_str()
+    );
+    state.mailer.send(Mail { to: email.as_str(), subject: "Your Ringfence invitation", body }).await?;
+    Ok((StatusCode::CREATED, Json(UserJson::from(&user))))
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// Lists users by email; the cursor is the last email of the previous page.
+pub async fn list(actor: Actor, Query(query): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid("limit: 1 to 500"));
+    }
+    let mut tx = actor.store.begin().await?;
+    let all = users::list(&mut tx).await?;
+    tx.commit().await?;
+    let after = query.cursor.unwrap_or_default();
+    let page: Vec<&User> = all.iter().filter(|u| u.email.as_str() > after.as_str()).take(limit + 1).collect();
+    let next = (page.len() > limit).then(|| page[limit - 1].email.to_string());
+    let items: Vec<UserJson> = page.into_iter().take(limit).map(UserJson::from).collect();
+    Ok(Json(json!({ "items": items, "next_cursor": next })))
+}
+
+fn parse_user_id(raw: &str) -> Result<UserId, ApiError> {
+    raw.parse().map_err(|_| ApiError::not_found())
+}
+
+async fn load(actor: &Actor, id: UserId) -> Result<User, ApiError> {
+    let mut tx = actor.store.begin().await?;
+    let user = users::get(&mut tx, id).await?;
+    tx.commit().await?;
+    user.ok_or_else(ApiError::not_found)
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let user = load(&actor, parse_user_id(&id)?).await?;
+    let now = state.clock.now();
+    let record = state.storage.sign_in_failures(ThrottleKey::Account(user.email.as_str())).await?;
+    let lock = match (throttle::ACCOUNT.check(record.as_ref(), now), record) {
+        (Err(wait), Some(record)) => json!({
+            "failures": record.failures,
+            "retry_after_seconds": wait.whole_seconds().max(1),
+        }),
+        _ => Value::Null,
+    };
+    Ok(Json(json!({ "user": UserJson::from(&user), "lock": lock })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    roles: Option<Vec<String>>,
+    disabled: Option<bool>,
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateUser>,
+) -> Result<Json<UserJson>, ApiError> {
+    let id = parse_user_id(&id)?;
+    let roles = body.roles.as_deref().map(parse_roles).transpose()?;
+    let now = state.clock.now();
+    let mut tx = actor.store.begin().await?;
+    let user = users::get(&mut tx, id).await?.ok_or_else(ApiError::not_found)?;
+    if let Some(roles) = &roles {
+        users::set_roles(&mut tx, id, roles).await?;
+    }
+    if let Some(disabled) = body.disabled {
+        users::set_disabled(&mut tx, id, disabled).await?;
+        if disabled {
+            sessions::revoke_all(&mut tx, id, None, now).await?;
+        }
+    }
+    // Checked inside the transaction, after the change: the firm keeps an enabled admin.
+    if user.roles.contains(&FirmRole::Admin) && users::count_enabled_admins(&mut tx).await? == 0 {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "last_admin",
+            "the firm's last enabled administrator cannot be disabled or lose the admin role",
+        ));
+    }
+    let updated = users::get(&mut tx, id).await?.ok_or_else(ApiError::not_found)?;
+    tx.commit().await?;
+    Ok(Json(UserJson::from(&updated)))
+}
+
+/// Clears a user's sign-in lock and failure count.
+pub async fn unlock(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let user = load(&actor, parse_user_id(&id)?).await?;
+    state.storage.clear_sign_in_failures(ThrottleKey::Account(user.email.as_str())).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

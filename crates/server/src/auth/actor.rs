@@ -1,0 +1,127 @@
+use std::collections::BTreeSet;
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::request::Parts;
+use http::{HeaderMap, Method, StatusCode, header};
+use ringfence_core::ids::{FirmId, UserId};
+use ringfence_core::user::{Email, FirmRole};
+use ringfence_crypto::token::{self, SecretToken, TokenHash};
+use ringfence_store::FirmStore;
+use ringfence_store::firm::sessions;
+use ringfence_store::firm::users::{self, UserStatus};
+use std::sync::Arc;
+use uuid::Uuid;
+
+use super::cookie;
+use crate::AppState;
+use crate::error::ApiError;
+
+/// A signed-in caller: a user of one firm, through one live session.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub firm: FirmId,
+    pub user: UserId,
+    pub email: Email,
+    pub roles: BTreeSet<FirmRole>,
+    pub session: Uuid,
+    pub store: Arc<FirmStore>,
+}
+
+impl Actor {
+    pub fn has_any_role(&self, roles: &[FirmRole]) -> bool {
+        roles.iter().any(|role| self.roles.contains(role))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Actor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Actor>().cloned().ok_or_else(not_signed_in)
+    }
+}
+
+pub fn not_signed_in() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "not_signed_in", "sign in first")
+}
+
+enum Credential<'a> {
+    Bearer(&'a str),
+    Cookie(&'a str),
+}
+
+fn credential(headers: &HeaderMap) -> Option<Credential<'_>> {
+    if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        return value.strip_prefix("Bearer ").map(Credential::Bearer);
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(cookie::session_from)
+        .map(Credential::Cookie)
+}
+
+/// Resolves the request's session, if it has a valid one, into an [`Actor`] for the route
+/// policies and handlers. A request without valid credentials continues anonymous; a
+/// cookie-carried session on a state-changing request without its CSRF token is refused.
+pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let Some(credential) = credential(request.headers()) else {
+        return next.run(request).await;
+    };
+    let (text, via_cookie) = match credential {
+        Credential::Bearer(text) => (text, false),
+        Credential::Cookie(text) => (text, true),
+    };
+    let Some((firm_hex, token)) = token::parse_scoped(text) else {
+        return next.run(request).await;
+    };
+    if via_cookie && !is_safe(request.method()) {
+        let sent = request.headers().get(cookie::CSRF_HEADER).and_then(|v| v.to_str().ok());
+        if sent != Some(cookie::csrf_token(&token).as_str()) {
+            return ApiError::new(StatusCode::FORBIDDEN, "csrf", "missing or wrong CSRF token")
+                .into_response();
+        }
+    }
+    match resolve(&state, firm_hex, &token).await {
+        Ok(Some(actor)) => {
+            request.extensions_mut().insert(actor);
+        }
+        Ok(None) => {}
+        Err(err) => return err.into_response(),
+    }
+    next.run(request).await
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+async fn resolve(state: &AppState, firm_hex: &str, token: &SecretToken) -> Result<Option<Actor>, ApiError> {
+    let Ok(firm) = firm_hex.parse::<FirmId>() else { return Ok(None) };
+    if !state.storage.firm_exists(firm).await.map_err(|e| ApiError::internal(&e))? {
+        return Ok(None);
+    }
+    let store = state.storage.firm(firm).await.map_err(|e| ApiError::internal(&e))?;
+    let now = state.clock.now();
+    let TokenHash(hash) = token.hash();
+    let mut tx = store.begin().await.map_err(|e| ApiError::internal(&e))?;
+    let Some(session) = sessions::authenticate(&mut tx, &hash, now, state.settings.session_limits)
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+    else {
+        return Ok(None);
+    };
+    let user = users::get(&mut tx, session.user_id).await.map_err(|e| ApiError::internal(&e))?;
+    tx.commit().await.map_err(|e| ApiError::internal(&e))?;
+    Ok(user.filter(|u| u.status == UserStatus::Active).map(|user| Actor {
+        firm,
+        user: user.id,
+        email: user.email,
+        roles: user.roles,
+        session: session.id,
+        store: store.clone(),
+    }))
+}

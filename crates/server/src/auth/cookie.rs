@@ -1,0 +1,41 @@
+//! The browser session cookie and its CSRF token.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::HeaderValue;
+use ringfence_crypto::token::SecretToken;
+use time::Duration;
+
+/// `__Host-`: only set over HTTPS, for this host alone, with `Path=/`.
+pub const SESSION_COOKIE: &str = "__Host-ringfence-session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The CSRF token of a session: derived from its secret token, so only a page that was
+/// handed it can send it, and a cross-site form cannot.
+pub fn csrf_token(session_token: &SecretToken) -> String {
+    let mut input = b"ringfence.csrf.v1".to_vec();
+    input.extend_from_slice(session_token.expose().as_bytes());
+    URL_SAFE_NO_PAD.encode(ringfence_crypto::sha256(&input))
+}
+
+pub fn set_session(value: &str, lifetime: Duration) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={}",
+        lifetime.whole_seconds()
+    ))
+    .ok()
+}
+
+pub fn clear_session() -> HeaderValue {
+    HeaderValue::from_static(
+        "__Host-ringfence-session=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0",
+    )
+}
+
+/// The session cookie's value in a `Cookie` header, if present.
+pub fn session_from(cookie_header: &str) -> Option<&str> {
+    cookie_header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find_map(|(name, value)| (name == SESSION_COOKIE).then_some(value))
+}

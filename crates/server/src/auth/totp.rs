@@ -1,0 +1,48 @@
+//! Checking a TOTP code against a user's sealed secret, refusing a time step used before.
+
+use ringfence_core::ids::UserId;
+use ringfence_crypto::otp::TotpSecret;
+use ringfence_store::FirmTx;
+use ringfence_store::firm::users;
+use time::OffsetDateTime;
+
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TotpOutcome {
+    Accepted,
+    Wrong,
+    /// The code matched a time step that was already used: a replay.
+    Replayed,
+    /// The user has no secret (or, when a confirmed one is required, no confirmed one).
+    NotEnrolled,
+}
+
+/// Checks `code` and, if it matches an unused step, records that step as used (which also
+/// confirms a pending enrolment).
+pub async fn check(
+    tx: &mut FirmTx<'_>,
+    user: UserId,
+    code: &str,
+    now: OffsetDateTime,
+    require_confirmed: bool,
+) -> Result<TotpOutcome, ApiError> {
+    let Some((secret, confirmed)) = users::totp_secret(tx, user).await? else {
+        return Ok(TotpOutcome::NotEnrolled);
+    };
+    if require_confirmed && !confirmed {
+        return Ok(TotpOutcome::NotEnrolled);
+    }
+    let secret = TotpSecret::from_bytes(&secret)
+        .ok_or_else(|| ApiError::internal(&ringfence_crypto::CryptoError::Malformed))?;
+    let unix = u64::try_from(now.unix_timestamp()).unwrap_or(0);
+    let Some(step) = secret.matching_step(code, unix).map_err(|e| ApiError::internal(&e))? else {
+        return Ok(TotpOutcome::Wrong);
+    };
+    let step = i64::try_from(step).unwrap_or(i64::MAX);
+    Ok(if users::claim_totp_step(tx, user, step, now).await? {
+        TotpOutcome::Accepted
+    } else {
+        TotpOutcome::Replayed
+    })
+}

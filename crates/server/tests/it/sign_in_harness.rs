@@ -1,0 +1,205 @@
+//! A firm, its users and a client that signs in through the real HTTP API.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use axum::extract::ConnectInfo;
+use ringfence_core::firm::{FirmName, FirmSlug};
+use ringfence_core::user::Email;
+use ringfence_server::app;
+use ringfence_store::NewFirm;
+use serde_json::{Value, json};
+
+use super::*;
+
+pub const ADMIN_EMAIL: &str = "ada@firm.example";
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+pub struct Harness {
+    pub env: TestEnv,
+    pub state: AppState,
+    pub clock: Arc<TestClock>,
+    pub firm: ringfence_core::ids::FirmId,
+    pub ip: SocketAddr,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub headers: http::HeaderMap,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl Harness {
+    pub async fn new(env: TestEnv) -> Self {
+        let clock = Arc::new(TestClock::default());
+        let state = state_with_clock(&env, false, clock.clone()).await;
+        let hash = ringfence_crypto::password::hash(ADMIN_PASSWORD).unwrap();
+        let created = state
+            .storage
+            .create_firm(
+                NewFirm {
+                    slug: FirmSlug::parse("firm").unwrap(),
+                    name: FirmName::parse("The Firm").unwrap(),
+                    admin_email: Email::parse(ADMIN_EMAIL).unwrap(),
+                    admin_name: Some("Ada Admin"),
+                    admin_password_hash: Some(hash),
+                },
+                clock.now(),
+            )
+            .await
+            .unwrap();
+        Self { env, state, clock, firm: created.firm.id, ip: "203.0.113.7:50000".parse().unwrap() }
+    }
+
+    /// Sends a request from this harness's client address.
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        self.call_with(method, path, token, body, &[]).await
+    }
+
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut builder = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let mut request = match body {
+            Some(body) => {
+                builder.header("content-type", "application/json").body(Body::from(body.to_string()))
+            }
+            None => builder.body(Body::empty()),
+        }
+        .unwrap();
+        request.extensions_mut().insert(ConnectInfo(self.ip));
+        let response = send(app(self.state.clone()), request).await;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
+        Reply { status, body, headers }
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Reply {
+        self.call("POST", "/api/v1/auth/login", None, Some(json!({ "email": email, "password": password })))
+            .await
+    }
+
+    pub async fn verify(&self, challenge: &str, factor: &str, code: &str) -> Reply {
+        let body = json!({ "challenge_id": challenge, "factor": factor, "code": code });
+        self.call("POST", "/api/v1/auth/verify", None, Some(body)).await
+    }
+
+    /// Password, then the emailed code read from the outbox: a session token.
+    pub async fn sign_in(&self, email: &str, password: &str) -> String {
+        let login = self.login(email, password).await;
+        assert_eq!(login.status, 200, "{}", login.body);
+        let challenge = login.body["challenge_id"].as_str().unwrap().to_owned();
+        let code = self.latest_code(email);
+        let verified = self.verify(&challenge, "email", &code).await;
+        assert_eq!(verified.status, 200, "{}", verified.body);
+        verified.body["token"].as_str().unwrap().to_owned()
+    }
+
+    pub fn outbox(&self) -> Vec<(PathBuf, String)> {
+        let dir = self.env.data_dir().join("outbox");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .map(|e| e.unwrap().path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
+            .into_iter()
+            .map(|p| (p.clone(), decode_quoted_printable(&std::fs::read_to_string(&p).unwrap())))
+            .collect()
+    }
+
+    /// The newest mail to `email`.
+    pub fn latest_mail(&self, email: &str) -> String {
+        self.outbox()
+            .into_iter()
+            .rev()
+            .map(|(_, text)| text)
+            .find(|text| text.lines().any(|l| l.starts_with("To: ") && l.contains(email)))
+            .unwrap_or_else(|| panic!("no mail to {email}"))
+    }
+
+    /// The 6-digit code in the newest mail to `email`.
+    pub fn latest_code(&self, email: &str) -> String {
+        let mail = self.latest_mail(email);
+        let line =
+            mail.lines().find(|l| l.starts_with("Your Ringfence sign-in code is ")).expect("code line");
+        line.trim_start_matches("Your Ringfence sign-in code is ").trim().to_owned()
+    }
+
+    /// Invites a user as the admin and accepts the invitation with `password`.
+    pub async fn add_user(&self, admin_token: &str, email: &str, roles: &[&str], password: &str) {
+        let created = self
+            .call(
+                "POST",
+                "/api/v1/users",
+                Some(admin_token),
+                Some(json!({ "email": email, "name": "Test User", "roles": roles })),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        let token = self.invitation_token(email);
+        let accepted = self
+            .call(
+                "POST",
+                "/api/v1/auth/accept-invite",
+                None,
+                Some(json!({ "token": token, "password": password })),
+            )
+            .await;
+        assert_eq!(accepted.status, 204, "{}", accepted.body);
+    }
+
+    pub fn invitation_token(&self, email: &str) -> String {
+        let mail = self.latest_mail(email);
+        let link = mail.lines().find(|l| l.contains("/invite#")).expect("invitation link");
+        link.split("/invite#").nth(1).unwrap().trim().to_owned()
+    }
+}
+
+/// Undoes quoted-printable (RFC 2045 6.7), which mail uses for lines longer than 76
+/// characters, such as invitation links: soft line breaks and `=XX` escapes.
+fn decode_quoted_printable(text: &str) -> String {
+    let joined = text.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'=' && i + 2 < bytes.len())
+            .then(|| u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?, 16).ok())
+            .flatten();
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
