@@ -100,3 +100,106 @@ fn write_eml(dir: &Path, bytes: &[u8]) -> Result<(), MailError> {
     let path = dir.join(format!("{name}.eml"));
     std::fs::rename(&partial, &path).map_err(outbox_error(&path))
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A minimal SMTP server on loopback (RFC 5321's required commands, no extensions):
+    /// accepts one message and hands back the envelope and data it received.
+    async fn smtp_server() -> (u16, tokio::task::JoinHandle<(Vec<String>, String)>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let (read, mut write) = stream.into_split();
+            let mut lines = BufReader::new(read).lines();
+            let mut commands = Vec::new();
+            let mut data = String::new();
+            write.write_all(b"220 test.local ESMTP\r\n").await.unwrap();
+            while let Some(line) = lines.next_line().await.unwrap() {
+                let verb = line.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+                commands.push(line.clone());
+                let reply: &[u8] = match verb.as_str() {
+                    "EHLO" => b"250 test.local\r\n",
+                    "MAIL" | "RCPT" | "RSET" | "NOOP" => b"250 OK\r\n",
+                    "DATA" => {
+                        write.write_all(b"354 go ahead\r\n").await.unwrap();
+                        while let Some(line) = lines.next_line().await.unwrap() {
+                            if line == "." {
+                                break;
+                            }
+                            data.push_str(&line);
+                            data.push('\n');
+                        }
+                        b"250 queued\r\n"
+                    }
+                    "QUIT" => {
+                        write.write_all(b"221 bye\r\n").await.unwrap();
+                        break;
+                    }
+                    _ => b"502 not implemented\r\n",
+                };
+                write.write_all(reply).await.unwrap();
+            }
+            (commands, data)
+        });
+        (port, server)
+    }
+
+    #[tokio::test]
+    async fn smtp_delivers_a_real_exchange() {
+        let (port, server) = smtp_server().await;
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("smtp://127.0.0.1:{port}");
+        let mailer = Mailer::new(Some(&url), dir.path(), "Ringfence <ringfence@firm.example>").unwrap();
+        let mail =
+            Mail { to: "ann@firm.example", subject: "Your sign-in code", body: "Code 123456\n".to_owned() };
+        mailer.send(mail).await.unwrap();
+        drop(mailer);
+        let (commands, data) =
+            tokio::time::timeout(std::time::Duration::from_secs(10), server).await.unwrap().unwrap();
+        assert!(commands.iter().any(|c| c.starts_with("MAIL FROM:<ringfence@firm.example>")), "{commands:?}");
+        assert!(commands.iter().any(|c| c.starts_with("RCPT TO:<ann@firm.example>")), "{commands:?}");
+        assert!(data.contains("Subject: Your sign-in code"), "{data}");
+        assert!(data.contains("Code 123456"), "{data}");
+        assert!(!dir.path().join("outbox").exists(), "nothing written to the outbox");
+    }
+
+    #[tokio::test]
+    async fn the_outbox_holds_one_private_file_per_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let mailer = Mailer::new(None, dir.path(), "ringfence@localhost").unwrap();
+        for n in 0..3 {
+            let mail = Mail { to: "ann@firm.example", subject: "Notice", body: format!("message {n}\n") };
+            mailer.send(mail).await.unwrap();
+        }
+        let mut files: Vec<_> =
+            std::fs::read_dir(dir.path().join("outbox")).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        assert_eq!(files.len(), 3);
+        for (n, file) in files.iter().enumerate() {
+            assert_eq!(file.extension().unwrap(), "eml");
+            assert!(
+                std::fs::read_to_string(file).unwrap().contains(&format!("message {n}")),
+                "in sending order"
+            );
+            #[cfg(unix)]
+            assert_eq!(
+                std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(file).unwrap().permissions())
+                    & 0o777,
+                0o600
+            );
+        }
+    }
+
+    #[test]
+    fn only_smtp_urls_are_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(Mailer::new(Some("http://mail"), dir.path(), "a@b.example"), Err(MailError::Url)));
+        assert!(matches!(Mailer::new(None, dir.path(), "not an address"), Err(MailError::Address(_))));
+    }
+}

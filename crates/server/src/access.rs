@@ -50,6 +50,15 @@ impl<S: Clone + Send + Sync + 'static> RouteTable<S> {
         self.add(Method::POST, MethodFilter::POST, path, policy, handler)
     }
 
+    pub fn put<H: Handler<T, S>, T: 'static>(
+        self,
+        path: &'static str,
+        policy: AccessPolicy,
+        handler: H,
+    ) -> Self {
+        self.add(Method::PUT, MethodFilter::PUT, path, policy, handler)
+    }
+
     pub fn patch<H: Handler<T, S>, T: 'static>(
         self,
         path: &'static str,

@@ -7,7 +7,7 @@ use ringfence_core::policy::AccessPolicy::{Public, SignedIn};
 
 use crate::AppState;
 use crate::access::RouteTable;
-use crate::api::{health, invitations, me, sign_in, users};
+use crate::api::{firm_settings, health, invitations, me, sign_in, users};
 use crate::auth::authenticate;
 use crate::error::{method_not_allowed, unknown_route};
 use crate::middleware::request_context::request_context;
@@ -37,6 +37,9 @@ pub fn route_table() -> RouteTable<AppState> {
         .get("/api/v1/users/{id}", ADMIN, users::get)
         .patch("/api/v1/users/{id}", ADMIN, users::update)
         .delete("/api/v1/users/{id}/lock", ADMIN, users::unlock)
+        // Firm settings
+        .get("/api/v1/firm/sign-in-policy", ADMIN, firm_settings::get_policy)
+        .put("/api/v1/firm/sign-in-policy", ADMIN, firm_settings::set_policy)
 }
 
 /// The whole HTTPS application.

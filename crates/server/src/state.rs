@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use ringfence_core::auth::{FactorPolicy, SessionLimits};
+use ringfence_core::auth::SessionLimits;
 use ringfence_core::clock::Clock;
 use ringfence_mail::Mailer;
 use ringfence_store::Storage;
@@ -14,7 +14,6 @@ pub struct HttpSettings {
     /// The public HTTPS URL, without a trailing slash: for links in mail.
     pub public_url: String,
     pub session_limits: SessionLimits,
-    pub factor_policy: FactorPolicy,
 }
 
 #[derive(Clone)]

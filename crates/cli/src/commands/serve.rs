@@ -1,7 +1,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ringfence_core::auth::FactorPolicy;
 use ringfence_core::clock::SystemClock;
 use ringfence_mail::Mailer;
 use ringfence_server::serve::{Bound, ServeOptions, shutdown_signal};
@@ -58,7 +57,6 @@ pub async fn run(settings: &Settings) -> CommandResult {
             hsts_preload: serve.hsts_preload,
             public_url: public_url.clone(),
             session_limits: serve.session_limits,
-            factor_policy: FactorPolicy::default(),
         }),
         mailer: Arc::new(mailer),
         hashing: AppState::hashing_permits(),

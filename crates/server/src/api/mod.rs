@@ -1,3 +1,4 @@
+pub mod firm_settings;
 pub mod health;
 pub mod invitations;
 pub mod me;

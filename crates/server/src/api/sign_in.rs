@@ -21,7 +21,7 @@ use ringfence_crypto::token::{self, SecretToken, TokenHash};
 use ringfence_mail::Mail;
 use ringfence_store::ThrottleKey;
 use ringfence_store::firm::users::{self, UserStatus};
-use ringfence_store::firm::{challenges, sessions};
+use ringfence_store::firm::{challenges, sessions, sign_in_policy};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::format_description::well_known::Rfc3339;
@@ -131,7 +131,9 @@ pub async fn login(
         return Err(invalid_credentials());
     };
 
-    let policy = &state.settings.factor_policy;
+    let mut tx = store.begin().await?;
+    let policy = sign_in_policy::get(&mut tx).await?;
+    tx.commit().await?;
     let factors = policy.factors_for(&credentials.roles, credentials.totp_enrolled);
     if factors.is_empty() {
         return Err(ApiError::new(
@@ -213,7 +215,7 @@ pub async fn resend_code(
         None => None,
     };
     let Some(user) = user.filter(|u| u.status == UserStatus::Active) else { return Err(challenge_dead()) };
-    let policy = &state.settings.factor_policy;
+    let policy = sign_in_policy::get(&mut tx).await?;
     let credentials = users::credentials_by_email(&mut tx, &user.email).await?.ok_or_else(challenge_dead)?;
     if !policy.factors_for(&credentials.roles, credentials.totp_enrolled).contains(&SecondFactor::Email) {
         return Err(ApiError::invalid("factor: emailed codes are not available for this sign-in"));
@@ -288,7 +290,7 @@ async fn check_code(
 
     let mut tx = store.begin().await?;
     let credentials = users::credentials_by_email(&mut tx, &user.email).await?.ok_or_else(challenge_dead)?;
-    let policy = &state.settings.factor_policy;
+    let policy = sign_in_policy::get(&mut tx).await?;
     if !policy.factors_for(&credentials.roles, credentials.totp_enrolled).contains(&body.factor) {
         return Err(ApiError::invalid("factor: not available for this sign-in"));
     }

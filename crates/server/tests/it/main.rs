@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use axum::body::Body;
 use axum::response::Response;
 use http::Request;
-use ringfence_core::auth::{FactorPolicy, SessionLimits};
+use ringfence_core::auth::SessionLimits;
 use ringfence_core::clock::{Clock, SystemClock};
 use ringfence_mail::Mailer;
 use ringfence_server::{AppState, HttpSettings};
@@ -43,7 +43,6 @@ pub async fn state_with_clock(env: &TestEnv, hsts_preload: bool, clock: Arc<Test
             hsts_preload,
             public_url: "https://ringfence.test".to_owned(),
             session_limits: SessionLimits::default(),
-            factor_policy: FactorPolicy::default(),
         }),
         mailer: Arc::new(mailer),
         hashing: AppState::hashing_permits(),

@@ -517,3 +517,43 @@ both_backends!(browser_sessions_use_a_host_cookie_and_csrf_token, |env: TestEnv|
     assert_eq!(out.status, 204);
     assert!(out.headers["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
 });
+
+both_backends!(a_firm_can_turn_emailed_codes_off, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    h.add_user(&admin, "sam@firm.example", &["paralegal"], "sam keeps bees on the roof").await;
+    let policy = h.call("GET", "/api/v1/firm/sign-in-policy", Some(&admin), None).await;
+    assert_eq!(
+        policy.body,
+        json!({ "allowed_factors": ["email", "totp"], "strong_factor_roles": ["admin", "auditor"] })
+    );
+
+    let totp_only = json!({ "allowed_factors": ["totp"], "strong_factor_roles": ["admin", "auditor"] });
+    let locked_out =
+        h.call("PUT", "/api/v1/firm/sign-in-policy", Some(&admin), Some(totp_only.clone())).await;
+    assert_eq!((locked_out.status, locked_out.code()), (409, "would_lock_out"), "the admin has no TOTP yet");
+
+    let enrol = h.call("POST", "/api/v1/me/totp", Some(&admin), None).await;
+    let secret =
+        ringfence_crypto::otp::TotpSecret::from_bytes(&base32_decode(enrol.body["secret"].as_str().unwrap()))
+            .unwrap();
+    let code = secret.code_at(h.clock.now().unix_timestamp() as u64).unwrap();
+    assert_eq!(
+        h.call("POST", "/api/v1/me/totp/confirm", Some(&admin), Some(json!({ "code": code }))).await.status,
+        204
+    );
+    let set = h.call("PUT", "/api/v1/firm/sign-in-policy", Some(&admin), Some(totp_only)).await;
+    assert_eq!(set.status, 200, "{}", set.body);
+
+    let sam = h.login("sam@firm.example", "sam keeps bees on the roof").await;
+    assert_eq!((sam.status, sam.code()), (403, "second_factor_required"));
+    let empty = h
+        .call(
+            "PUT",
+            "/api/v1/firm/sign-in-policy",
+            Some(&admin),
+            Some(json!({ "allowed_factors": [], "strong_factor_roles": [] })),
+        )
+        .await;
+    assert_eq!(empty.status, 400);
+});

@@ -5,6 +5,7 @@
 pub mod challenges;
 pub mod invitations;
 pub mod sessions;
+pub mod sign_in_policy;
 pub mod users;
 
 use ringfence_core::ids::FirmId;

@@ -1,0 +1,60 @@
+//! Firm-wide settings an administrator manages: the sign-in policy.
+
+use std::collections::BTreeSet;
+
+use axum::Json;
+use http::StatusCode;
+use ringfence_core::auth::{FactorPolicy, SecondFactor};
+use ringfence_core::user::FirmRole;
+use ringfence_store::firm::{sign_in_policy, users};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Actor;
+use crate::error::{ApiError, ApiJson};
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyJson {
+    allowed_factors: BTreeSet<SecondFactor>,
+    strong_factor_roles: BTreeSet<FirmRole>,
+}
+
+impl From<FactorPolicy> for PolicyJson {
+    fn from(policy: FactorPolicy) -> Self {
+        Self { allowed_factors: policy.allowed, strong_factor_roles: policy.strong_factor_roles }
+    }
+}
+
+pub async fn get_policy(actor: Actor) -> Result<Json<PolicyJson>, ApiError> {
+    let mut tx = actor.store.begin().await?;
+    let policy = sign_in_policy::get(&mut tx).await?;
+    tx.commit().await?;
+    Ok(Json(policy.into()))
+}
+
+/// Replaces the policy. Refuses one that would leave the acting admin unable to sign in.
+pub async fn set_policy(
+    actor: Actor,
+    ApiJson(body): ApiJson<PolicyJson>,
+) -> Result<Json<PolicyJson>, ApiError> {
+    if body.allowed_factors.is_empty() {
+        return Err(ApiError::invalid("allowed_factors: allow at least one second factor"));
+    }
+    if !body.strong_factor_roles.is_empty() && !body.allowed_factors.contains(&SecondFactor::Totp) {
+        return Err(ApiError::invalid("strong_factor_roles: need totp among the allowed factors"));
+    }
+    let policy =
+        FactorPolicy { allowed: body.allowed_factors, strong_factor_roles: body.strong_factor_roles };
+    let mut tx = actor.store.begin().await?;
+    let me = users::credentials_by_email(&mut tx, &actor.email).await?.ok_or_else(ApiError::not_found)?;
+    if policy.factors_for(&me.roles, me.totp_enrolled).is_empty() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "would_lock_out",
+            "this policy would leave you no way to sign in: enrol TOTP first",
+        ));
+    }
+    sign_in_policy::set(&mut tx, &policy).await?;
+    tx.commit().await?;
+    Ok(Json(policy.into()))
+}

@@ -1,0 +1,61 @@
+//! The firm's sign-in policy: which second factors are allowed, and which roles need more
+//! than an emailed code.
+
+use std::collections::BTreeSet;
+
+use ringfence_core::auth::{FactorPolicy, SecondFactor};
+use ringfence_core::user::FirmRole;
+use sqlx::Row;
+
+use super::FirmTx;
+use crate::StoreError;
+
+fn factor_name(factor: SecondFactor) -> &'static str {
+    match factor {
+        SecondFactor::Email => "email",
+        SecondFactor::Totp => "totp",
+    }
+}
+
+fn parse_factor(name: &str) -> Option<SecondFactor> {
+    [SecondFactor::Email, SecondFactor::Totp].into_iter().find(|f| factor_name(*f) == name)
+}
+
+fn join<T>(items: &BTreeSet<T>, name: impl Fn(&T) -> &'static str) -> String {
+    items.iter().map(name).collect::<Vec<_>>().join(",")
+}
+
+pub async fn get(tx: &mut FirmTx<'_>) -> Result<FactorPolicy, StoreError> {
+    let row =
+        sqlx::query("SELECT allowed_factors, strong_factor_roles FROM sign_in_policy WHERE singleton = 1")
+            .fetch_optional(tx.conn())
+            .await?;
+    let Some(row) = row else { return Ok(FactorPolicy::default()) };
+    let corrupt =
+        || StoreError::Database(sqlx::Error::Decode("sign_in_policy holds an invalid value".into()));
+    let factors: String = row.try_get("allowed_factors")?;
+    let roles: String = row.try_get("strong_factor_roles")?;
+    let split = |text: &str| text.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect::<Vec<_>>();
+    Ok(FactorPolicy {
+        allowed: split(&factors)
+            .iter()
+            .map(|f| parse_factor(f).ok_or_else(corrupt))
+            .collect::<Result<_, _>>()?,
+        strong_factor_roles: split(&roles)
+            .iter()
+            .map(|r| r.parse::<FirmRole>().map_err(|_| corrupt()))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+pub async fn set(tx: &mut FirmTx<'_>, policy: &FactorPolicy) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO sign_in_policy (singleton, allowed_factors, strong_factor_roles) VALUES (1, $1, $2)
+         ON CONFLICT (singleton) DO UPDATE SET allowed_factors = $1, strong_factor_roles = $2",
+    )
+    .bind(join(&policy.allowed, |f| factor_name(*f)))
+    .bind(join(&policy.strong_factor_roles, |r| r.as_str()))
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
