@@ -76,6 +76,11 @@ impl TotpSecret {
         Some(Self(SecretBytes::new(bytes.try_into().ok()?)))
     }
 
+    /// Parses the base32 form shown to the user at enrolment.
+    pub fn from_base32(text: &str) -> Option<Self> {
+        Self::from_bytes(Secret::try_from_base32(text).ok()?.as_ref())
+    }
+
     pub fn expose(&self) -> &[u8; 20] {
         self.0.expose()
     }

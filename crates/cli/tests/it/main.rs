@@ -7,6 +7,7 @@
 mod config;
 mod firms;
 mod keys;
+mod newcomer;
 mod plaintext;
 mod postgres;
 mod serve;

@@ -1,7 +1,6 @@
 //! A firm, its users and a client that signs in through the real HTTP API.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use axum::extract::ConnectInfo;
 use ringfence_core::firm::{FirmName, FirmSlug};
@@ -114,21 +113,8 @@ impl Harness {
         verified.body["token"].as_str().unwrap().to_owned()
     }
 
-    pub fn outbox(&self) -> Vec<(PathBuf, String)> {
-        let dir = self.env.data_dir().join("outbox");
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .map(|entries| {
-                entries
-                    .map(|e| e.unwrap().path())
-                    .filter(|p| p.extension().is_some_and(|e| e == "eml"))
-                    .collect()
-            })
-            .unwrap_or_default();
-        files.sort();
-        files
-            .into_iter()
-            .map(|p| (p.clone(), decode_quoted_printable(&std::fs::read_to_string(&p).unwrap())))
-            .collect()
+    pub fn outbox(&self) -> Vec<String> {
+        ringfence_testkit::outbox(self.env.data_dir())
     }
 
     /// The newest mail to `email`.
@@ -136,7 +122,6 @@ impl Harness {
         self.outbox()
             .into_iter()
             .rev()
-            .map(|(_, text)| text)
             .find(|text| text.lines().any(|l| l.starts_with("To: ") && l.contains(email)))
             .unwrap_or_else(|| panic!("no mail to {email}"))
     }
@@ -177,29 +162,4 @@ impl Harness {
         let link = mail.lines().find(|l| l.contains("/invite#")).expect("invitation link");
         link.split("/invite#").nth(1).unwrap().trim().to_owned()
     }
-}
-
-/// Undoes quoted-printable (RFC 2045 6.7), which mail uses for lines longer than 76
-/// characters, such as invitation links: soft line breaks and `=XX` escapes.
-fn decode_quoted_printable(text: &str) -> String {
-    let joined = text.replace("=\r\n", "").replace("=\n", "");
-    let bytes = joined.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'=' && i + 2 < bytes.len())
-            .then(|| u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?, 16).ok())
-            .flatten();
-        match escaped {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
