@@ -1,6 +1,7 @@
 //! The README's first-run path, against the real binary over HTTPS: create a firm, accept
 //! the printed invitation, sign in with the code from the outbox, then with TOTP.
 
+use ringfence_core::clock::Clock;
 use ringfence_testkit::{TestEnv, both_backends};
 use serde_json::{Value, json};
 
@@ -59,7 +60,7 @@ both_backends!(a_newcomer_creates_a_firm_accepts_the_invitation_and_signs_in, |e
     let secret = ringfence_crypto::otp::TotpSecret::from_base32(enrol["secret"].as_str().unwrap())
         .expect("base32 secret");
     assert!(uri.contains("secret="), "{uri}");
-    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now = || ringfence_core::clock::SystemClock.now().unix_timestamp() as u64;
     let (status, _) = post(
         &client,
         server.url("/api/v1/me/totp/confirm"),
