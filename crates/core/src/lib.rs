@@ -3,6 +3,7 @@
 //! Everything here is pure: no I/O, no wall clock, no randomness except through the
 //! [`clock::Clock`] handed in by the caller.
 
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod firm;

@@ -5,6 +5,7 @@
 //! Key material lives in types that zeroize on drop and print as `[redacted]`.
 
 mod aad;
+pub mod audit_chain;
 pub mod firm_key;
 pub mod master;
 pub mod otp;

@@ -3,15 +3,19 @@
 //! cannot be written, so nothing is reachable unguarded (deny by default).
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request};
 use axum::handler::Handler;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use http::Method;
+use ringfence_core::audit::Outcome;
 use ringfence_core::policy::AccessPolicy;
+use ringfence_store::firm::audit as audit_log;
 
+use crate::audit;
 use crate::auth::{Actor, not_signed_in};
+use crate::client::Client;
 use crate::error::ApiError;
 
 /// One declared route, as listed for reviews and the access tests.
@@ -110,17 +114,40 @@ impl<S: Clone + Send + Sync + 'static> Default for RouteTable<S> {
 }
 
 async fn enforce(policy: AccessPolicy, request: Request, next: Next) -> Response {
-    let actor = request.extensions().get::<Actor>();
-    match policy {
-        AccessPolicy::Public => next.run(request).await,
-        AccessPolicy::SignedIn => match actor {
-            Some(_) => next.run(request).await,
-            None => not_signed_in().into_response(),
-        },
-        AccessPolicy::FirmRole(roles) => match actor {
-            Some(actor) if actor.has_any_role(roles) => next.run(request).await,
-            Some(_) => ApiError::forbidden("your firm role does not allow this").into_response(),
-            None => not_signed_in().into_response(),
-        },
+    let actor = request.extensions().get::<Actor>().cloned();
+    match (policy, actor) {
+        (AccessPolicy::Public, _) => next.run(request).await,
+        (AccessPolicy::SignedIn | AccessPolicy::FirmRole(_), None) => not_signed_in().into_response(),
+        (AccessPolicy::SignedIn, Some(_)) => next.run(request).await,
+        (AccessPolicy::FirmRole(roles), Some(actor)) if actor.has_any_role(roles) => next.run(request).await,
+        (AccessPolicy::FirmRole(_), Some(actor)) => {
+            let client = Client::read(request.extensions(), request.headers());
+            let route = request
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or_else(|| request.uri().path().to_owned(), |p| p.as_str().to_owned());
+            deny(actor, client, route).await
+        }
+    }
+}
+
+/// Refuses a signed-in caller whose firm role does not allow the route, on the record.
+async fn deny(actor: Actor, client: Client, route: String) -> Response {
+    let entry = audit::record(
+        actor.audit_actor(),
+        "access.denied",
+        Some(("route", route)),
+        Outcome::Denied,
+        &client,
+        actor.at,
+    );
+    let recorded = async {
+        let mut tx = actor.store.begin().await?;
+        audit_log::append(&mut tx, &entry).await?;
+        tx.commit().await
+    };
+    match recorded.await {
+        Ok(()) => ApiError::forbidden("your firm role does not allow this").into_response(),
+        Err(err) => ApiError::from(err).into_response(),
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod access;
 mod api;
+mod audit;
 pub mod auth;
 mod client;
 pub mod error;

@@ -30,8 +30,8 @@ const SQLITE_CONTROL: &[Migration] =
     migrations!("sqlite/control": 1 "0001_firms_and_keys", 2 "0002_sign_in_failures");
 const POSTGRES_CONTROL: &[Migration] =
     migrations!("postgres/control": 1 "0001_firms_and_keys", 2 "0002_sign_in_failures");
-const SQLITE_FIRM: &[Migration] = migrations!("sqlite/firm": 1 "0001_users", 2 "0002_invitations", 3 "0003_sign_in", 4 "0004_sign_in_policy");
-const POSTGRES_FIRM: &[Migration] = migrations!("postgres/firm": 1 "0001_users", 2 "0002_invitations", 3 "0003_sign_in", 4 "0004_sign_in_policy");
+const SQLITE_FIRM: &[Migration] = migrations!("sqlite/firm": 1 "0001_users", 2 "0002_invitations", 3 "0003_sign_in", 4 "0004_sign_in_policy", 5 "0005_audit");
+const POSTGRES_FIRM: &[Migration] = migrations!("postgres/firm": 1 "0001_users", 2 "0002_invitations", 3 "0003_sign_in", 4 "0004_sign_in_policy", 5 "0005_audit");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
@@ -98,7 +98,16 @@ pub(crate) async fn run(
         if migration.version <= current {
             continue;
         }
-        sqlx::raw_sql(migration.sql).execute(&mut *tx).await?;
+        match pg_firm {
+            // A firm's PostgreSQL migrations may grant to or revoke from its runtime role.
+            Some(names) => {
+                let sql = migration.sql.replace("{{runtime_role}}", &format!("\"{}\"", names.runtime_role));
+                sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *tx).await?;
+            }
+            None => {
+                sqlx::raw_sql(migration.sql).execute(&mut *tx).await?;
+            }
+        }
         sqlx::query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)")
             .bind(migration.version)
             .bind(migration.name)

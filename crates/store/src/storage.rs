@@ -4,6 +4,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use ringfence_core::audit::{AuditActor, AuditRecord, Origin, Outcome};
 use ringfence_core::clock::unix_millis;
 use ringfence_core::firm::{Firm, FirmName, FirmSlug};
 use ringfence_core::ids::{FirmId, UserId};
@@ -19,7 +20,7 @@ use crate::backend::{self, PgFirmNames};
 use crate::control::firms;
 use crate::control::sign_in_failures::{self, ThrottleKey};
 use crate::firm::users::{self, NewUser, UserStatus};
-use crate::firm::{FirmTx, invitations};
+use crate::firm::{FirmTx, audit, invitations};
 use crate::migrate::{self, StoreKind};
 use crate::{Backend, MasterKeyOrigin, StorageLocation, StoreError, master_key};
 
@@ -259,6 +260,28 @@ impl Storage {
                 },
             )
             .await?;
+            // The firm's log starts with its own creation: firms are made at the command line.
+            // (A store held at an older schema, as the upgrade test makes, has no log yet.)
+            let audited = schema_target.is_none();
+            for (action, resource) in [
+                ("firm.created", ("firm", firm.id.to_string())),
+                ("firm.key.created", ("firm_key", format!("{}#1", firm.id))),
+                ("user.created", ("user", admin.to_string())),
+            ] {
+                let record = AuditRecord {
+                    at: now,
+                    actor: AuditActor::Cli,
+                    action,
+                    resource_type: Some(resource.0),
+                    resource_id: Some(resource.1),
+                    matter_id: None,
+                    outcome: Outcome::Success,
+                    origin: Origin::default(),
+                };
+                if audited {
+                    audit::append(&mut tx, &record).await?;
+                }
+            }
             let invitation = match new.admin_password_hash {
                 Some(_) => None,
                 None => Some(invitations::create(&mut tx, admin, now).await?),

@@ -3,14 +3,18 @@
 use std::collections::BTreeSet;
 
 use axum::Json;
+use axum::extract::State;
 use http::StatusCode;
+use ringfence_core::audit::Outcome;
 use ringfence_core::auth::{FactorPolicy, SecondFactor};
 use ringfence_core::user::FirmRole;
-use ringfence_store::firm::{sign_in_policy, users};
+use ringfence_store::firm::{audit as audit_log, sign_in_policy, users};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Actor;
+use crate::client::Client;
 use crate::error::{ApiError, ApiJson};
+use crate::{AppState, audit};
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,7 +38,9 @@ pub async fn get_policy(actor: Actor) -> Result<Json<PolicyJson>, ApiError> {
 
 /// Replaces the policy. Refuses one that would leave the acting admin unable to sign in.
 pub async fn set_policy(
+    State(state): State<AppState>,
     actor: Actor,
+    client: Client,
     ApiJson(body): ApiJson<PolicyJson>,
 ) -> Result<Json<PolicyJson>, ApiError> {
     if body.allowed_factors.is_empty() {
@@ -55,6 +61,15 @@ pub async fn set_policy(
         ));
     }
     sign_in_policy::set(&mut tx, &policy).await?;
+    let entry = audit::record(
+        actor.audit_actor(),
+        "firm.sign_in_policy.changed",
+        Some(("firm", actor.firm.to_string())),
+        Outcome::Success,
+        &client,
+        state.clock.now(),
+    );
+    audit_log::append(&mut tx, &entry).await?;
     tx.commit().await?;
     Ok(Json(policy.into()))
 }

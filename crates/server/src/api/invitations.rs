@@ -2,12 +2,14 @@
 
 use axum::extract::State;
 use http::StatusCode;
+use ringfence_core::audit::Outcome;
 use ringfence_crypto::token;
-use ringfence_store::firm::{invitations, users};
+use ringfence_store::firm::{audit as audit_log, invitations, users};
 use serde::Deserialize;
 
+use crate::client::Client;
 use crate::error::{ApiError, ApiJson};
-use crate::{AppState, passwords};
+use crate::{AppState, audit, passwords};
 
 #[derive(Deserialize)]
 pub struct AcceptInvite {
@@ -21,6 +23,7 @@ fn invalid_token() -> ApiError {
 
 pub async fn accept(
     State(state): State<AppState>,
+    client: Client,
     ApiJson(body): ApiJson<AcceptInvite>,
 ) -> Result<StatusCode, ApiError> {
     let (firm_hex, secret) = token::parse_scoped(&body.token).ok_or_else(invalid_token)?;
@@ -46,6 +49,16 @@ pub async fn accept(
         return Err(invalid_token());
     }
     users::set_password_hash(&mut tx, user.id, &hash).await?;
+    let target = Some(("user", user.id.to_string()));
+    let entry = audit::record(
+        audit::user(user.id, &user.email),
+        "user.invitation.accepted",
+        target,
+        Outcome::Success,
+        &client,
+        state.clock.now(),
+    );
+    audit_log::append(&mut tx, &entry).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,9 +4,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::{StatusCode, header};
+use ringfence_core::audit::Outcome;
 use ringfence_crypto::otp::TotpSecret;
 use ringfence_crypto::password::Verdict;
-use ringfence_store::firm::{sessions, users};
+use ringfence_store::firm::{audit as audit_log, sessions, users};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -15,8 +16,9 @@ use time::format_description::well_known::Rfc3339;
 use crate::api::users::UserJson;
 use crate::auth::totp::{self, TotpOutcome};
 use crate::auth::{Actor, cookie};
+use crate::client::Client;
 use crate::error::{ApiError, ApiJson};
-use crate::{AppState, passwords};
+use crate::{AppState, audit, passwords};
 
 fn rfc3339(at: OffsetDateTime) -> Result<String, ApiError> {
     at.format(&Rfc3339).map_err(|e| ApiError::internal(&e))
@@ -58,9 +60,18 @@ pub async fn list_sessions(State(state): State<AppState>, actor: Actor) -> Resul
 }
 
 /// Signs out everywhere, this session included.
-pub async fn end_all_sessions(State(state): State<AppState>, actor: Actor) -> Result<Response, ApiError> {
+pub async fn end_all_sessions(
+    State(state): State<AppState>,
+    actor: Actor,
+    client: Client,
+) -> Result<Response, ApiError> {
+    let now = state.clock.now();
     let mut tx = actor.store.begin().await?;
-    sessions::revoke_all(&mut tx, actor.user, None, state.clock.now()).await?;
+    sessions::revoke_all(&mut tx, actor.user, None, now).await?;
+    let target = Some(("user", actor.user.to_string()));
+    let entry =
+        audit::record(actor.audit_actor(), "session.revoked_all", target, Outcome::Success, &client, now);
+    audit_log::append(&mut tx, &entry).await?;
     tx.commit().await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie::clear_session());
@@ -70,13 +81,20 @@ pub async fn end_all_sessions(State(state): State<AppState>, actor: Actor) -> Re
 pub async fn end_session(
     State(state): State<AppState>,
     actor: Actor,
+    client: Client,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id = id.parse().map_err(|_| ApiError::not_found())?;
+    let id: uuid::Uuid = id.parse().map_err(|_| ApiError::not_found())?;
+    let now = state.clock.now();
     let mut tx = actor.store.begin().await?;
-    let ended = sessions::revoke(&mut tx, actor.user, id, state.clock.now()).await?;
+    if !sessions::revoke(&mut tx, actor.user, id, now).await? {
+        return Err(ApiError::not_found());
+    }
+    let target = Some(("session", id.to_string()));
+    let entry = audit::record(actor.audit_actor(), "session.revoked", target, Outcome::Success, &client, now);
+    audit_log::append(&mut tx, &entry).await?;
     tx.commit().await?;
-    if ended { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::not_found()) }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]
@@ -89,8 +107,11 @@ pub struct ChangePassword {
 pub async fn change_password(
     State(state): State<AppState>,
     actor: Actor,
+    client: Client,
     ApiJson(body): ApiJson<ChangePassword>,
 ) -> Result<StatusCode, ApiError> {
+    let now = state.clock.now();
+    let target = Some(("user", actor.user.to_string()));
     let mut tx = actor.store.begin().await?;
     let credentials =
         users::credentials_by_email(&mut tx, &actor.email).await?.ok_or_else(ApiError::not_found)?;
@@ -99,6 +120,17 @@ pub async fn change_password(
     if passwords::verify(&state, &body.current_password, credentials.password_hash).await?
         == Verdict::Mismatch
     {
+        let mut tx = actor.store.begin().await?;
+        let entry = audit::record(
+            actor.audit_actor(),
+            "user.password.change_failed",
+            target,
+            Outcome::Failure,
+            &client,
+            now,
+        );
+        audit_log::append(&mut tx, &entry).await?;
+        tx.commit().await?;
         return Err(ApiError::invalid("current_password: wrong password"));
     }
     let name = user.name.unwrap_or_default();
@@ -106,13 +138,20 @@ pub async fn change_password(
     let hash = passwords::hash(&state, &password).await?;
     let mut tx = actor.store.begin().await?;
     users::set_password_hash(&mut tx, actor.user, &hash).await?;
-    sessions::revoke_all(&mut tx, actor.user, Some(actor.session), state.clock.now()).await?;
+    sessions::revoke_all(&mut tx, actor.user, Some(actor.session), now).await?;
+    let entry =
+        audit::record(actor.audit_actor(), "user.password.changed", target, Outcome::Success, &client, now);
+    audit_log::append(&mut tx, &entry).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Starts TOTP enrolment: a new secret, sealed at rest, confirmed by the first code.
-pub async fn enrol_totp(State(state): State<AppState>, actor: Actor) -> Result<Json<Value>, ApiError> {
+pub async fn enrol_totp(
+    State(state): State<AppState>,
+    actor: Actor,
+    client: Client,
+) -> Result<Json<Value>, ApiError> {
     let secret = TotpSecret::generate().map_err(|e| ApiError::internal(&e))?;
     let firm = state.storage.firm_by_id(actor.firm).await?;
     let issuer = format!("Ringfence ({})", firm.name.as_str());
@@ -120,6 +159,16 @@ pub async fn enrol_totp(State(state): State<AppState>, actor: Actor) -> Result<J
         secret.provisioning(&issuer, actor.email.as_str()).map_err(|e| ApiError::internal(&e))?;
     let mut tx = actor.store.begin().await?;
     users::set_pending_totp(&mut tx, actor.user, secret.expose()).await?;
+    let target = Some(("user", actor.user.to_string()));
+    let entry = audit::record(
+        actor.audit_actor(),
+        "user.totp.enrolment_started",
+        target,
+        Outcome::Success,
+        &client,
+        state.clock.now(),
+    );
+    audit_log::append(&mut tx, &entry).await?;
     tx.commit().await?;
     Ok(Json(json!({ "secret": base32.as_str(), "otpauth_uri": uri.as_str() })))
 }
@@ -132,10 +181,12 @@ pub struct ConfirmTotp {
 pub async fn confirm_totp(
     State(state): State<AppState>,
     actor: Actor,
+    client: Client,
     ApiJson(body): ApiJson<ConfirmTotp>,
 ) -> Result<StatusCode, ApiError> {
     let mut tx = actor.store.begin().await?;
-    let outcome = totp::check(&mut tx, actor.user, body.code.trim(), state.clock.now(), false).await?;
+    let now = state.clock.now();
+    let outcome = totp::check(&mut tx, actor.user, body.code.trim(), now, false).await?;
     match outcome {
         TotpOutcome::Accepted => {}
         TotpOutcome::NotEnrolled => return Err(ApiError::invalid("code: start TOTP enrolment first")),
@@ -144,6 +195,10 @@ pub async fn confirm_totp(
             return Err(ApiError::invalid("code: this code was already used; wait for the next one"));
         }
     }
+    let target = Some(("user", actor.user.to_string()));
+    let entry =
+        audit::record(actor.audit_actor(), "user.totp.enrolled", target, Outcome::Success, &client, now);
+    audit_log::append(&mut tx, &entry).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,17 +11,19 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{StatusCode, header};
+use ringfence_core::audit::{AuditActor, Outcome};
 use ringfence_core::auth::{EMAIL_CODE_LIFETIME, MAX_CODE_ATTEMPTS, SecondFactor};
-use ringfence_core::ids::FirmId;
+use ringfence_core::ids::{FirmId, UserId};
 use ringfence_core::throttle::{self, ThrottleRule};
 use ringfence_core::user::Email;
 use ringfence_crypto::otp::{EmailCode, hashes_equal};
 use ringfence_crypto::password::Verdict;
 use ringfence_crypto::token::{self, SecretToken, TokenHash};
 use ringfence_mail::Mail;
+use ringfence_store::FirmStore;
 use ringfence_store::ThrottleKey;
 use ringfence_store::firm::users::{self, UserStatus};
-use ringfence_store::firm::{challenges, sessions, sign_in_policy};
+use ringfence_store::firm::{audit as audit_log, challenges, sessions, sign_in_policy};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::format_description::well_known::Rfc3339;
@@ -33,7 +35,7 @@ use crate::auth::totp::{self, TotpOutcome};
 use crate::auth::{Actor, cookie};
 use crate::client::Client;
 use crate::error::{ApiError, ApiJson};
-use crate::{AppState, passwords};
+use crate::{AppState, audit, passwords};
 
 #[derive(Deserialize)]
 pub struct LoginRequest {
@@ -79,16 +81,51 @@ async fn check_throttle(
     rule.check(record.as_ref(), now).map_err(throttled)
 }
 
+/// Counts a failure against the account and the address; true when this one locked the account.
 async fn record_failure(
     state: &AppState,
     email: &Email,
     client: &Client,
     now: OffsetDateTime,
-) -> Result<(), ApiError> {
-    state.storage.add_sign_in_failure(ThrottleKey::Account(email.as_str()), &throttle::ACCOUNT, now).await?;
+) -> Result<bool, ApiError> {
+    let account = state
+        .storage
+        .add_sign_in_failure(ThrottleKey::Account(email.as_str()), &throttle::ACCOUNT, now)
+        .await?;
     if let Some(ip) = &client.ip {
         state.storage.add_sign_in_failure(ThrottleKey::SourceIp(ip), &throttle::SOURCE_IP, now).await?;
     }
+    Ok(account.failures == throttle::ACCOUNT.lock_after)
+}
+
+/// Records a refused sign-in step of a known user in the firm's log (and the lock, when
+/// this failure caused one).
+#[allow(clippy::too_many_arguments)]
+async fn audit_refusal(
+    store: &FirmStore,
+    user: UserId,
+    email: &Email,
+    action: &'static str,
+    outcome: Outcome,
+    locked: bool,
+    client: &Client,
+    now: OffsetDateTime,
+) -> Result<(), ApiError> {
+    let mut tx = store.begin().await?;
+    let target = Some(("user", user.to_string()));
+    audit_log::append(
+        &mut tx,
+        &audit::record(audit::user(user, email), action, target.clone(), outcome, client, now),
+    )
+    .await?;
+    if locked {
+        audit_log::append(
+            &mut tx,
+            &audit::record(AuditActor::System, "auth.account.locked", target, Outcome::Success, client, now),
+        )
+        .await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 
@@ -120,6 +157,7 @@ pub async fn login(
         None => None,
     };
     let stored = account.as_ref().and_then(|(_, _, c)| c.password_hash.clone());
+    let known = account.as_ref().map(|(_, store, c)| (store.clone(), c.id));
     let verdict = passwords::verify(&state, &body.password, stored).await?;
     let Some((firm, store, credentials, rehash)) = (match (account, verdict) {
         (Some((firm, store, c)), Verdict::Match { rehash }) if c.status == UserStatus::Active => {
@@ -127,7 +165,11 @@ pub async fn login(
         }
         _ => None,
     }) else {
-        record_failure(&state, &email, &client, now).await?;
+        let locked = record_failure(&state, &email, &client, now).await?;
+        if let Some((store, user)) = known {
+            audit_refusal(&store, user, &email, "auth.login.failed", Outcome::Failure, locked, &client, now)
+                .await?;
+        }
         return Err(invalid_credentials());
     };
 
@@ -148,7 +190,23 @@ pub async fn login(
         users::set_password_hash(&mut tx, credentials.id, hash).await?;
     }
     let challenge = challenges::create(&mut tx, credentials.id, now).await?;
+    let actor = audit::user(credentials.id, &email);
+    let target = Some(("user", credentials.id.to_string()));
+    let accepted = audit::record(
+        actor.clone(),
+        "auth.password.accepted",
+        target.clone(),
+        Outcome::Success,
+        &client,
+        now,
+    );
+    audit_log::append(&mut tx, &accepted).await?;
     let code = if factors.contains(&SecondFactor::Email) {
+        audit_log::append(
+            &mut tx,
+            &audit::record(actor, "auth.code.sent", target, Outcome::Success, &client, now),
+        )
+        .await?;
         Some(new_email_code(&store, &mut tx, challenge, now).await?)
     } else {
         None
@@ -221,6 +279,15 @@ pub async fn resend_code(
         return Err(ApiError::invalid("factor: emailed codes are not available for this sign-in"));
     }
     let code = new_email_code(&store, &mut tx, challenge, now).await?;
+    let sent = audit::record(
+        audit::user(user.id, &user.email),
+        "auth.code.sent",
+        Some(("user", user.id.to_string())),
+        Outcome::Success,
+        &client,
+        now,
+    );
+    audit_log::append(&mut tx, &sent).await?;
     tx.commit().await?;
     send_code(&state, &user.email, &code).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -259,9 +326,15 @@ pub async fn verify(
         return Err(challenge_dead());
     };
     let outcome = check_code(&state, &client, &store, firm, challenge, &owner, &body, now).await;
-    if outcome.is_err() {
+    if let Err(refusal) = &outcome {
         // Every refused code counts against the account, whatever refused it.
-        record_failure(&state, &owner.email, &client, now).await?;
+        let locked = record_failure(&state, &owner.email, &client, now).await?;
+        let (action, kind) = match refusal.code {
+            "code_reused" => ("auth.totp.replayed", Outcome::Failure),
+            "throttled" => ("auth.login.throttled", Outcome::Denied),
+            _ => ("auth.code.failed", Outcome::Failure),
+        };
+        audit_refusal(&store, owner.id, &owner.email, action, kind, locked, &client, now).await?;
     }
     outcome
 }
@@ -350,6 +423,15 @@ async fn check_code(
         },
     )
     .await?;
+    let signed_in = audit::record(
+        audit::user(user.id, &user.email),
+        "auth.login.succeeded",
+        Some(("session", session.id.to_string())),
+        Outcome::Success,
+        client,
+        now,
+    );
+    audit_log::append(&mut tx, &signed_in).await?;
     tx.commit().await?;
     state.storage.clear_sign_in_failures(ThrottleKey::Account(user.email.as_str())).await?;
 
@@ -394,9 +476,20 @@ async fn warn_of_replay(state: &AppState, email: &Email) -> Result<(), ApiError>
     Ok(())
 }
 
-pub async fn logout(State(state): State<AppState>, actor: Actor) -> Result<Response, ApiError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    actor: Actor,
+    client: Client,
+) -> Result<Response, ApiError> {
+    let now = state.clock.now();
     let mut tx = actor.store.begin().await?;
-    sessions::revoke(&mut tx, actor.user, actor.session, state.clock.now()).await?;
+    sessions::revoke(&mut tx, actor.user, actor.session, now).await?;
+    let target = Some(("session", actor.session.to_string()));
+    audit_log::append(
+        &mut tx,
+        &audit::record(actor.audit_actor(), "auth.logout", target, Outcome::Success, &client, now),
+    )
+    .await?;
     tx.commit().await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie::clear_session());

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use http::StatusCode;
+use ringfence_core::audit::Outcome;
 use ringfence_core::ids::UserId;
 use ringfence_core::throttle;
 use ringfence_core::user::{Email, FirmRole};
@@ -13,14 +14,15 @@ use ringfence_crypto::token;
 use ringfence_mail::Mail;
 use ringfence_store::ThrottleKey;
 use ringfence_store::firm::users::{self, NewUser, User, UserStatus};
-use ringfence_store::firm::{invitations, sessions};
+use ringfence_store::firm::{audit as audit_log, invitations, sessions};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 
-use crate::AppState;
 use crate::auth::Actor;
+use crate::client::Client;
 use crate::error::{ApiError, ApiJson};
+use crate::{AppState, audit};
 
 #[derive(Serialize)]
 pub struct UserJson {
@@ -76,6 +78,7 @@ pub struct CreateUser {
 pub async fn create(
     State(state): State<AppState>,
     actor: Actor,
+    client: Client,
     ApiJson(body): ApiJson<CreateUser>,
 ) -> Result<(StatusCode, Json<UserJson>), ApiError> {
     let email = Email::parse(&body.email).map_err(|e| ApiError::invalid(format!("email: {e}")))?;
@@ -96,6 +99,10 @@ pub async fn create(
             };
             users::insert(tx, new).await?;
             let token = invitations::create(tx, id, now).await?;
+            let target = Some(("user", id.to_string()));
+            let entry =
+                audit::record(actor.audit_actor(), "user.created", target, Outcome::Success, &client, now);
+            audit_log::append(tx, &entry).await?;
             let user = users::get(tx, id).await?;
             Ok((user, token))
         })
@@ -174,6 +181,7 @@ pub struct UpdateUser {
 pub async fn update(
     State(state): State<AppState>,
     actor: Actor,
+    client: Client,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateUser>,
 ) -> Result<Json<UserJson>, ApiError> {
@@ -182,14 +190,30 @@ pub async fn update(
     let now = state.clock.now();
     let mut tx = actor.store.begin().await?;
     let user = users::get(&mut tx, id).await?.ok_or_else(ApiError::not_found)?;
+    let mut changes: Vec<(&'static str, String)> = Vec::new();
     if let Some(roles) = &roles {
         users::set_roles(&mut tx, id, roles).await?;
+        changes.extend(roles.difference(&user.roles).map(|r| ("user.role.granted", r.as_str().to_owned())));
+        changes.extend(user.roles.difference(roles).map(|r| ("user.role.revoked", r.as_str().to_owned())));
     }
     if let Some(disabled) = body.disabled {
         users::set_disabled(&mut tx, id, disabled).await?;
         if disabled {
             sessions::revoke_all(&mut tx, id, None, now).await?;
         }
+        let was_disabled = user.status == UserStatus::Disabled;
+        if disabled != was_disabled {
+            changes.push((if disabled { "user.disabled" } else { "user.enabled" }, String::new()));
+        }
+    }
+    for (action, role) in &changes {
+        // The role is part of the action's meaning, so it goes in the resource id.
+        let target = Some(("user", if role.is_empty() { id.to_string() } else { format!("{id}#{role}") }));
+        audit_log::append(
+            &mut tx,
+            &audit::record(actor.audit_actor(), action, target, Outcome::Success, &client, now),
+        )
+        .await?;
     }
     // Checked inside the transaction, after the change: the firm keeps an enabled admin.
     if user.roles.contains(&FirmRole::Admin) && users::count_enabled_admins(&mut tx).await? == 0 {
@@ -208,9 +232,22 @@ pub async fn update(
 pub async fn unlock(
     State(state): State<AppState>,
     actor: Actor,
+    client: Client,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let user = load(&actor, parse_user_id(&id)?).await?;
     state.storage.clear_sign_in_failures(ThrottleKey::Account(user.email.as_str())).await?;
+    let mut tx = actor.store.begin().await?;
+    let target = Some(("user", user.id.to_string()));
+    let entry = audit::record(
+        actor.audit_actor(),
+        "user.lock.cleared",
+        target,
+        Outcome::Success,
+        &client,
+        state.clock.now(),
+    );
+    audit_log::append(&mut tx, &entry).await?;
+    tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -27,6 +27,8 @@ pub struct Actor {
     pub roles: BTreeSet<FirmRole>,
     pub session: Uuid,
     pub store: Arc<FirmStore>,
+    /// When the request was authenticated: the time its audit entries carry.
+    pub at: time::OffsetDateTime,
 }
 
 impl Actor {
@@ -123,5 +125,6 @@ async fn resolve(state: &AppState, firm_hex: &str, token: &SecretToken) -> Resul
         roles: user.roles,
         session: session.id,
         store: store.clone(),
+        at: now,
     }))
 }

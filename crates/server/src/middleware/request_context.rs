@@ -14,8 +14,13 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
-pub async fn request_context(request: Request, next: Next) -> Response {
+/// The request's id, for handlers that record it (audit entries).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+pub async fn request_context(mut request: Request, next: Next) -> Response {
     let id = Uuid::new_v4().to_string();
+    request.extensions_mut().insert(RequestId(id.clone()));
     // The path only: query strings may carry tokens.
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
     let started = Instant::now();

@@ -2,6 +2,7 @@
 //! already switched to the firm's role and schema, and which carries the firm's keyring
 //! for sealing and opening content fields.
 
+pub mod audit;
 pub mod challenges;
 pub mod invitations;
 pub mod sessions;

@@ -1,0 +1,208 @@
+//! Audit records and their canonical encoding, the input of the per-firm hash chain.
+//!
+//! A record names who did what to which resource, when, from where, and how it ended —
+//! never the content involved (no note text, no passwords, codes or tokens).
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::clock::unix_millis;
+
+/// Who acted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AuditActor {
+    /// A firm user, with the email address it had at the time.
+    User { id: String, email: String },
+    /// Someone not (yet) signed in, e.g. a sign-in attempt.
+    Anonymous,
+    /// The server itself (scheduled work).
+    System,
+    /// An operator at the command line.
+    Cli,
+}
+
+impl AuditActor {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AuditActor::User { .. } => "user",
+            AuditActor::Anonymous => "anonymous",
+            AuditActor::System => "system",
+            AuditActor::Cli => "cli",
+        }
+    }
+
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            AuditActor::User { id, .. } => Some(id),
+            _ => None,
+        }
+    }
+
+    pub fn email(&self) -> Option<&str> {
+        match self {
+            AuditActor::User { email, .. } => Some(email),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Success,
+    /// Refused by an access rule.
+    Denied,
+    /// Attempted and failed (a wrong password, a bad code).
+    Failure,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 3] = [Outcome::Success, Outcome::Denied, Outcome::Failure];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Denied => "denied",
+            Outcome::Failure => "failure",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == raw)
+    }
+}
+
+/// Where a request came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// One entry, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub at: OffsetDateTime,
+    pub actor: AuditActor,
+    /// A stable dotted name, e.g. `auth.login.failed`, `user.role.granted`.
+    pub action: &'static str,
+    pub resource_type: Option<&'static str>,
+    pub resource_id: Option<String>,
+    pub matter_id: Option<String>,
+    pub outcome: Outcome,
+    pub origin: Origin,
+}
+
+/// The same fields as stored and read back (the action is then an owned string).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredAuditEntry {
+    pub seq: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    pub actor_email: Option<String>,
+    pub action: String,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub matter_id: Option<String>,
+    pub outcome: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl StoredAuditEntry {
+    /// The canonical bytes the chain hashes: every field, length-prefixed, in a fixed order,
+    /// with absent fields distinct from empty ones.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let mut out = b"ringfence.audit.v1".to_vec();
+        out.extend_from_slice(&self.seq.to_be_bytes());
+        out.extend_from_slice(&unix_millis(self.at).to_be_bytes());
+        for field in [
+            Some(self.actor_kind.as_str()),
+            self.actor_id.as_deref(),
+            self.actor_email.as_deref(),
+            Some(self.action.as_str()),
+            self.resource_type.as_deref(),
+            self.resource_id.as_deref(),
+            self.matter_id.as_deref(),
+            Some(self.outcome.as_str()),
+            self.ip.as_deref(),
+            self.user_agent.as_deref(),
+            self.request_id.as_deref(),
+        ] {
+            match field {
+                None => out.push(0),
+                Some(text) => {
+                    out.push(1);
+                    out.extend_from_slice(&(text.len() as u64).to_be_bytes());
+                    out.extend_from_slice(text.as_bytes());
+                }
+            }
+        }
+        out
+    }
+}
+
+impl AuditRecord {
+    /// The entry this record becomes at position `seq`.
+    pub fn at_seq(&self, seq: i64) -> StoredAuditEntry {
+        StoredAuditEntry {
+            seq,
+            at: crate::clock::from_unix_millis(unix_millis(self.at)),
+            actor_kind: self.actor.kind().to_owned(),
+            actor_id: self.actor.id().map(str::to_owned),
+            actor_email: self.actor.email().map(str::to_owned),
+            action: self.action.to_owned(),
+            resource_type: self.resource_type.map(str::to_owned),
+            resource_id: self.resource_id.clone(),
+            matter_id: self.matter_id.clone(),
+            outcome: self.outcome.as_str().to_owned(),
+            ip: self.origin.ip.clone(),
+            user_agent: self.origin.user_agent.clone(),
+            request_id: self.origin.request_id.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> StoredAuditEntry {
+        AuditRecord {
+            at: OffsetDateTime::UNIX_EPOCH,
+            actor: AuditActor::User { id: "u1".into(), email: "a@b.example".into() },
+            action: "user.created",
+            resource_type: Some("user"),
+            resource_id: Some("u2".into()),
+            matter_id: None,
+            outcome: Outcome::Success,
+            origin: Origin::default(),
+        }
+        .at_seq(7)
+    }
+
+    #[test]
+    fn every_field_changes_the_canonical_bytes() {
+        let base = entry().canonical_bytes();
+        let variants: Vec<Box<dyn Fn(&mut StoredAuditEntry)>> = vec![
+            Box::new(|e| e.seq = 8),
+            Box::new(|e| e.at += time::Duration::milliseconds(1)),
+            Box::new(|e| e.actor_email = Some("c@b.example".into())),
+            Box::new(|e| e.action = "user.deleted".into()),
+            Box::new(|e| e.resource_id = None),
+            Box::new(|e| e.matter_id = Some(String::new())),
+            Box::new(|e| e.outcome = "denied".into()),
+            Box::new(|e| e.ip = Some("10.0.0.1".into())),
+        ];
+        for change in variants {
+            let mut changed = entry();
+            change(&mut changed);
+            assert_ne!(changed.canonical_bytes(), base);
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! Building audit records for the handlers. Each handler appends its record in the same
+//! transaction as the change it describes, so there is no action without its entry.
+
+use ringfence_core::audit::{AuditActor, AuditRecord, Outcome};
+use ringfence_core::ids::UserId;
+use ringfence_core::user::Email;
+use time::OffsetDateTime;
+
+use crate::auth::Actor;
+use crate::client::Client;
+
+pub fn user(id: UserId, email: &Email) -> AuditActor {
+    AuditActor::User { id: id.to_string(), email: email.to_string() }
+}
+
+impl Actor {
+    pub fn audit_actor(&self) -> AuditActor {
+        user(self.user, &self.email)
+    }
+}
+
+/// A record of `action` on a resource.
+pub fn record(
+    actor: AuditActor,
+    action: &'static str,
+    resource: Option<(&'static str, String)>,
+    outcome: Outcome,
+    client: &Client,
+    at: OffsetDateTime,
+) -> AuditRecord {
+    let (resource_type, resource_id) = match resource {
+        Some((kind, id)) => (Some(kind), Some(id)),
+        None => (None, None),
+    };
+    AuditRecord {
+        at,
+        actor,
+        action,
+        resource_type,
+        resource_id,
+        matter_id: None,
+        outcome,
+        origin: client.origin(),
+    }
+}

@@ -1,0 +1,360 @@
+//! The firm's audit log: appending (in the caller's transaction, so an action and its
+//! entry commit together), reading with filters, checkpoints, and verification.
+
+use ringfence_core::audit::{AuditRecord, StoredAuditEntry};
+use ringfence_core::clock::{from_unix_millis, unix_millis};
+use ringfence_crypto::FieldRef;
+use ringfence_crypto::audit_chain::{self, AuditSigningKey};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use time::{Duration, OffsetDateTime};
+
+use super::FirmTx;
+use crate::StoreError;
+
+/// A checkpoint is signed at least every this many entries…
+pub const CHECKPOINT_EVERY: i64 = 100;
+/// …and at the first entry after this long without one.
+pub const CHECKPOINT_AFTER: Duration = Duration::minutes(10);
+
+fn hash_of(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
+    bytes
+        .try_into()
+        .map_err(|_| StoreError::Database(sqlx::Error::Decode("a stored hash is not 32 bytes".into())))
+}
+
+/// Appends `record` to the chain and returns its sequence number.
+pub async fn append(tx: &mut FirmTx<'_>, record: &AuditRecord) -> Result<i64, StoreError> {
+    let firm = tx.firm().to_string();
+    let at = unix_millis(record.at);
+    sqlx::query(
+        "INSERT INTO audit_head (singleton, seq, hash, checkpoint_at) VALUES (1, 0, $1, $2)
+         ON CONFLICT (singleton) DO NOTHING",
+    )
+    .bind(audit_chain::genesis(&firm).to_vec())
+    .bind(at)
+    .execute(tx.conn())
+    .await?;
+    // Taking the head row serialises appends: no two entries can share a predecessor.
+    let head = sqlx::query(
+        "UPDATE audit_head SET seq = seq + 1 WHERE singleton = 1 RETURNING seq, hash, checkpoint_at",
+    )
+    .fetch_one(tx.conn())
+    .await?;
+    let seq: i64 = head.try_get("seq")?;
+    let previous = hash_of(head.try_get("hash")?)?;
+    let checkpoint_at: i64 = head.try_get("checkpoint_at")?;
+    let entry = record.at_seq(seq);
+    let hash = audit_chain::link(&previous, &entry.canonical_bytes());
+    sqlx::query(
+        "INSERT INTO audit_log (seq, at, actor_kind, actor_id, actor_email, action, resource_type, resource_id,
+                                matter_id, outcome, ip, user_agent, request_id, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    )
+    .bind(seq)
+    .bind(at)
+    .bind(&entry.actor_kind)
+    .bind(&entry.actor_id)
+    .bind(&entry.actor_email)
+    .bind(&entry.action)
+    .bind(&entry.resource_type)
+    .bind(&entry.resource_id)
+    .bind(&entry.matter_id)
+    .bind(&entry.outcome)
+    .bind(&entry.ip)
+    .bind(&entry.user_agent)
+    .bind(&entry.request_id)
+    .bind(hash.to_vec())
+    .execute(tx.conn())
+    .await?;
+    let due =
+        seq % CHECKPOINT_EVERY == 0 || at - checkpoint_at >= CHECKPOINT_AFTER.whole_milliseconds() as i64;
+    let checkpoint_at = if due {
+        sign_checkpoint(tx, seq, &hash, at).await?;
+        at
+    } else {
+        checkpoint_at
+    };
+    sqlx::query("UPDATE audit_head SET hash = $1, checkpoint_at = $2 WHERE singleton = 1")
+        .bind(hash.to_vec())
+        .bind(checkpoint_at)
+        .execute(tx.conn())
+        .await?;
+    Ok(seq)
+}
+
+fn seed_field(id: &str) -> FieldRef<'_> {
+    FieldRef { table: "audit_keys", record: id, field: "seed" }
+}
+
+/// The firm's current audit signing key, made on first use.
+async fn signing_key(tx: &mut FirmTx<'_>, now: i64) -> Result<(String, AuditSigningKey), StoreError> {
+    let row = sqlx::query("SELECT id, seed_sealed FROM audit_keys ORDER BY created_at DESC, id LIMIT 1")
+        .fetch_optional(tx.conn())
+        .await?;
+    if let Some(row) = row {
+        let id: String = row.try_get("id")?;
+        let sealed: Vec<u8> = row.try_get("seed_sealed")?;
+        let seed = tx.open(seed_field(&id), &sealed)?;
+        let key = AuditSigningKey::from_seed(&seed).ok_or(ringfence_crypto::CryptoError::Malformed)?;
+        return Ok((id, key));
+    }
+    let key = AuditSigningKey::generate()?;
+    let public = key.public_key()?;
+    let id = public.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>();
+    let sealed = tx.seal(seed_field(&id), key.seed())?;
+    sqlx::query("INSERT INTO audit_keys (id, public_key, seed_sealed, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(&id)
+        .bind(public.to_vec())
+        .bind(sealed)
+        .bind(now)
+        .execute(tx.conn())
+        .await?;
+    Ok((id, key))
+}
+
+async fn sign_checkpoint(tx: &mut FirmTx<'_>, seq: i64, hash: &[u8; 32], at: i64) -> Result<(), StoreError> {
+    let (key_id, key) = signing_key(tx, at).await?;
+    let signature = key.sign_checkpoint(&tx.firm().to_string(), seq, hash, at)?;
+    sqlx::query(
+        "INSERT INTO audit_checkpoints (seq, at, hash, signature, key_id) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(seq)
+    .bind(at)
+    .bind(hash.to_vec())
+    .bind(signature)
+    .bind(key_id)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// A signed checkpoint, with the public key that checks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub seq: i64,
+    pub at: OffsetDateTime,
+    pub hash: [u8; 32],
+    pub signature: Vec<u8>,
+    pub key_id: String,
+    pub public_key: Vec<u8>,
+}
+
+fn checkpoint_from(row: &AnyRow) -> Result<Checkpoint, StoreError> {
+    Ok(Checkpoint {
+        seq: row.try_get("seq")?,
+        at: from_unix_millis(row.try_get("at")?),
+        hash: hash_of(row.try_get("hash")?)?,
+        signature: row.try_get("signature")?,
+        key_id: row.try_get("key_id")?,
+        public_key: row.try_get("public_key")?,
+    })
+}
+
+/// Signs a checkpoint for the current head now (unless one already covers it) and returns
+/// the latest checkpoint: what a firm fetches to keep its own copy of the chain head.
+pub async fn checkpoint_now(
+    tx: &mut FirmTx<'_>,
+    now: OffsetDateTime,
+) -> Result<Option<Checkpoint>, StoreError> {
+    let head =
+        sqlx::query("SELECT seq, hash FROM audit_head WHERE singleton = 1").fetch_optional(tx.conn()).await?;
+    let Some(head) = head else { return Ok(None) };
+    let seq: i64 = head.try_get("seq")?;
+    let covered: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_checkpoints WHERE seq = $1")
+        .bind(seq)
+        .fetch_one(tx.conn())
+        .await?;
+    if covered == 0 {
+        let at = unix_millis(now);
+        sign_checkpoint(tx, seq, &hash_of(head.try_get("hash")?)?, at).await?;
+        sqlx::query("UPDATE audit_head SET checkpoint_at = $1 WHERE singleton = 1")
+            .bind(at)
+            .execute(tx.conn())
+            .await?;
+    }
+    let row = sqlx::query(
+        "SELECT c.seq, c.at, c.hash, c.signature, c.key_id, k.public_key
+         FROM audit_checkpoints c JOIN audit_keys k ON k.id = c.key_id
+         ORDER BY c.seq DESC LIMIT 1",
+    )
+    .fetch_optional(tx.conn())
+    .await?;
+    row.as_ref().map(checkpoint_from).transpose()
+}
+
+/// Which entries to read.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub user: Option<String>,
+    pub matter: Option<String>,
+    /// A prefix of the dotted action name: `auth.` matches every sign-in event.
+    pub action_prefix: Option<String>,
+    pub outcome: Option<String>,
+    pub from: Option<OffsetDateTime>,
+    pub to: Option<OffsetDateTime>,
+}
+
+fn entry_from(row: &AnyRow) -> Result<StoredAuditEntry, StoreError> {
+    Ok(StoredAuditEntry {
+        seq: row.try_get("seq")?,
+        at: from_unix_millis(row.try_get("at")?),
+        actor_kind: row.try_get("actor_kind")?,
+        actor_id: row.try_get("actor_id")?,
+        actor_email: row.try_get("actor_email")?,
+        action: row.try_get("action")?,
+        resource_type: row.try_get("resource_type")?,
+        resource_id: row.try_get("resource_id")?,
+        matter_id: row.try_get("matter_id")?,
+        outcome: row.try_get("outcome")?,
+        ip: row.try_get("ip")?,
+        user_agent: row.try_get("user_agent")?,
+        request_id: row.try_get("request_id")?,
+    })
+}
+
+/// Entries matching `filter`, newest first, with `seq` below `before` (the cursor).
+pub async fn list(
+    tx: &mut FirmTx<'_>,
+    filter: &AuditFilter,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<StoredAuditEntry>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT seq, at, actor_kind, actor_id, actor_email, action, resource_type, resource_id, matter_id,
+                outcome, ip, user_agent, request_id
+         FROM audit_log
+         WHERE ($1 IS NULL OR seq < $1)
+           AND ($2 IS NULL OR actor_id = $2)
+           AND ($3 IS NULL OR matter_id = $3)
+           AND ($4 IS NULL OR substr(action, 1, length($4)) = $4)
+           AND ($5 IS NULL OR outcome = $5)
+           AND ($6 IS NULL OR at >= $6)
+           AND ($7 IS NULL OR at < $7)
+         ORDER BY seq DESC
+         LIMIT $8",
+    )
+    .bind(before)
+    .bind(&filter.user)
+    .bind(&filter.matter)
+    .bind(&filter.action_prefix)
+    .bind(&filter.outcome)
+    .bind(filter.from.map(unix_millis))
+    .bind(filter.to.map(unix_millis))
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter().map(entry_from).collect()
+}
+
+/// What verification found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    Intact { entries: i64, checkpoints: i64 },
+    Broken { seq: i64, problem: String },
+}
+
+/// Walks the whole chain and every checkpoint. Reads in pages, so memory stays flat.
+pub async fn verify(tx: &mut FirmTx<'_>) -> Result<Verification, StoreError> {
+    let firm = tx.firm().to_string();
+    let mut previous = audit_chain::genesis(&firm);
+    let mut expected_seq = 1;
+    let mut hashes = std::collections::HashMap::new();
+    let checkpoints = sqlx::query(
+        "SELECT c.seq, c.at, c.hash, c.signature, c.key_id, k.public_key
+         FROM audit_checkpoints c JOIN audit_keys k ON k.id = c.key_id ORDER BY c.seq",
+    )
+    .fetch_all(tx.conn())
+    .await?
+    .iter()
+    .map(checkpoint_from)
+    .collect::<Result<Vec<_>, _>>()?;
+    let checkpointed: std::collections::HashSet<i64> = checkpoints.iter().map(|c| c.seq).collect();
+    loop {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor_kind, actor_id, actor_email, action, resource_type, resource_id, matter_id,
+                    outcome, ip, user_agent, request_id, hash
+             FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT 1000",
+        )
+        .bind(expected_seq)
+        .fetch_all(tx.conn())
+        .await?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in &rows {
+            let entry = entry_from(row)?;
+            if entry.seq != expected_seq {
+                return Ok(Verification::Broken {
+                    seq: expected_seq,
+                    problem: format!("entry {expected_seq} is missing (the next entry is {})", entry.seq),
+                });
+            }
+            let stored = hash_of(row.try_get("hash")?)?;
+            let computed = audit_chain::link(&previous, &entry.canonical_bytes());
+            if stored != computed {
+                return Ok(Verification::Broken {
+                    seq: entry.seq,
+                    problem: format!(
+                        "entry {} does not match its hash: it was changed, or entries before it were",
+                        entry.seq
+                    ),
+                });
+            }
+            if checkpointed.contains(&entry.seq) {
+                hashes.insert(entry.seq, computed);
+            }
+            previous = computed;
+            expected_seq += 1;
+        }
+    }
+    let last = expected_seq - 1;
+    let head: Option<i64> = sqlx::query_scalar("SELECT seq FROM audit_head WHERE singleton = 1")
+        .fetch_optional(tx.conn())
+        .await?;
+    if let Some(head) = head
+        && head > last
+    {
+        return Ok(Verification::Broken {
+            seq: last + 1,
+            problem: format!("entries {} to {head} were removed from the end of the log", last + 1),
+        });
+    }
+    for checkpoint in &checkpoints {
+        let signed = audit_chain::verify_checkpoint(
+            &checkpoint.public_key,
+            &firm,
+            checkpoint.seq,
+            &checkpoint.hash,
+            unix_millis(checkpoint.at),
+            &checkpoint.signature,
+        );
+        if !signed {
+            return Ok(Verification::Broken {
+                seq: checkpoint.seq,
+                problem: format!("the checkpoint at entry {} has a bad signature", checkpoint.seq),
+            });
+        }
+        if checkpoint.seq > last {
+            return Ok(Verification::Broken {
+                seq: last + 1,
+                problem: format!(
+                    "entries {} to {} were removed (a checkpoint covers {})",
+                    last + 1,
+                    checkpoint.seq,
+                    checkpoint.seq
+                ),
+            });
+        }
+        if hashes.get(&checkpoint.seq) != Some(&checkpoint.hash) {
+            return Ok(Verification::Broken {
+                seq: checkpoint.seq,
+                problem: format!(
+                    "entry {} differs from its signed checkpoint: the chain was rewritten",
+                    checkpoint.seq
+                ),
+            });
+        }
+    }
+    Ok(Verification::Intact { entries: last, checkpoints: checkpoints.len() as i64 })
+}
