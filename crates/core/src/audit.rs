@@ -189,15 +189,15 @@ mod tests {
     #[test]
     fn every_field_changes_the_canonical_bytes() {
         let base = entry().canonical_bytes();
-        let variants: Vec<Box<dyn Fn(&mut StoredAuditEntry)>> = vec![
-            Box::new(|e| e.seq = 8),
-            Box::new(|e| e.at += time::Duration::milliseconds(1)),
-            Box::new(|e| e.actor_email = Some("c@b.example".into())),
-            Box::new(|e| e.action = "user.deleted".into()),
-            Box::new(|e| e.resource_id = None),
-            Box::new(|e| e.matter_id = Some(String::new())),
-            Box::new(|e| e.outcome = "denied".into()),
-            Box::new(|e| e.ip = Some("10.0.0.1".into())),
+        let variants: [fn(&mut StoredAuditEntry); 8] = [
+            |e| e.seq = 8,
+            |e| e.at += time::Duration::milliseconds(1),
+            |e| e.actor_email = Some("c@b.example".into()),
+            |e| e.action = "user.deleted".into(),
+            |e| e.resource_id = None,
+            |e| e.matter_id = Some(String::new()),
+            |e| e.outcome = "denied".into(),
+            |e| e.ip = Some("10.0.0.1".into()),
         ];
         for change in variants {
             let mut changed = entry();
