@@ -77,6 +77,22 @@ pub enum Command {
         #[command(subcommand)]
         command: FirmCommand,
     },
+    /// Check a firm's audit log
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the hash chain and every signed checkpoint; exit 0 only if nothing was changed,
+    /// removed, inserted or reordered
+    Verify {
+        /// The firm's slug
+        #[arg(long, value_parser = |s: &str| FirmSlug::parse(s).map_err(|e| e.to_string()))]
+        firm: FirmSlug,
+    },
 }
 
 #[derive(Debug, Args, Default)]

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, FirmCommand};
+use crate::cli::{AuditCommand, Cli, Command, FirmCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -38,6 +38,9 @@ fn main() -> ExitCode {
                 commands::firm::create(&settings, args).await
             }
             Command::Firm { command: FirmCommand::List } => commands::firm::list(&settings).await,
+            Command::Audit { command: AuditCommand::Verify { firm } } => {
+                commands::audit::verify(&settings, &firm).await
+            }
         }
     });
     match outcome {

@@ -18,6 +18,8 @@ pub enum AccessPolicy {
 
 /// Firm administrators only.
 pub const ADMIN: AccessPolicy = AccessPolicy::FirmRole(&[FirmRole::Admin]);
+/// Those who read the audit log: audit officers and administrators.
+pub const AUDITORS: AccessPolicy = AccessPolicy::FirmRole(&[FirmRole::Auditor, FirmRole::Admin]);
 
 impl AccessPolicy {
     pub fn describe(&self) -> String {

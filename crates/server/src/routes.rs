@@ -2,12 +2,12 @@
 
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
-use ringfence_core::policy::ADMIN;
 use ringfence_core::policy::AccessPolicy::{Public, SignedIn};
+use ringfence_core::policy::{ADMIN, AUDITORS};
 
 use crate::AppState;
 use crate::access::RouteTable;
-use crate::api::{firm_settings, health, invitations, me, sign_in, users};
+use crate::api::{audit, firm_settings, health, invitations, me, sign_in, users};
 use crate::auth::authenticate;
 use crate::error::{method_not_allowed, unknown_route};
 use crate::middleware::request_context::request_context;
@@ -37,6 +37,10 @@ pub fn route_table() -> RouteTable<AppState> {
         .get("/api/v1/users/{id}", ADMIN, users::get)
         .patch("/api/v1/users/{id}", ADMIN, users::update)
         .delete("/api/v1/users/{id}/lock", ADMIN, users::unlock)
+        // The audit log
+        .get("/api/v1/audit", AUDITORS, audit::list)
+        .get("/api/v1/audit.csv", AUDITORS, audit::export_csv)
+        .get("/api/v1/audit/checkpoint", AUDITORS, audit::checkpoint)
         // Firm settings
         .get("/api/v1/firm/sign-in-policy", ADMIN, firm_settings::get_policy)
         .put("/api/v1/firm/sign-in-policy", ADMIN, firm_settings::set_policy)

@@ -1,3 +1,4 @@
+pub mod audit;
 pub mod firm;
 pub mod migrate;
 pub mod serve;

@@ -1,3 +1,4 @@
+pub mod audit;
 pub mod firm_settings;
 pub mod health;
 pub mod invitations;

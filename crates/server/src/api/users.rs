@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use http::StatusCode;
 use ringfence_core::audit::Outcome;
 use ringfence_core::ids::UserId;
@@ -21,7 +21,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::auth::Actor;
 use crate::client::Client;
-use crate::error::{ApiError, ApiJson};
+use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::{AppState, audit};
 
 #[derive(Serialize)]
@@ -127,7 +127,7 @@ pub struct ListQuery {
 }
 
 /// Lists users by email; the cursor is the last email of the previous page.
-pub async fn list(actor: Actor, Query(query): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn list(actor: Actor, ApiQuery(query): ApiQuery<ListQuery>) -> Result<Json<Value>, ApiError> {
     let limit = query.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::invalid("limit: 1 to 500"));

@@ -1,0 +1,226 @@
+//! Reading the audit log: auditors and admins only. Filters by user, matter, action prefix,
+//! outcome and time; newest first with a cursor; CSV streamed page by page, so memory stays
+//! flat whatever the log's size; and the latest signed checkpoint with its public key.
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use http::header;
+use ringfence_core::audit::{Outcome, StoredAuditEntry};
+use ringfence_store::firm::audit::{self as audit_log, AuditFilter};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::auth::Actor;
+use crate::client::Client;
+use crate::error::{ApiError, ApiQuery};
+use crate::{AppState, audit};
+
+/// Rows read per page of a CSV export.
+const EXPORT_PAGE: i64 = 1000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    user: Option<String>,
+    matter: Option<String>,
+    action: Option<String>,
+    outcome: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+fn time_param(name: &str, value: Option<&str>) -> Result<Option<OffsetDateTime>, ApiError> {
+    value
+        .map(|v| {
+            OffsetDateTime::parse(v, &Rfc3339).map_err(|_| {
+                ApiError::invalid(format!("{name}: expected an RFC 3339 time such as 2026-11-23T09:00:00Z"))
+            })
+        })
+        .transpose()
+}
+
+fn filter(query: &AuditQuery) -> Result<AuditFilter, ApiError> {
+    if let Some(outcome) = &query.outcome
+        && Outcome::parse(outcome).is_none()
+    {
+        return Err(ApiError::invalid("outcome: one of success, denied, failure"));
+    }
+    if let Some(user) = &query.user
+        && user.parse::<uuid::Uuid>().is_err()
+    {
+        return Err(ApiError::invalid("user: expected a user id"));
+    }
+    Ok(AuditFilter {
+        user: query.user.clone(),
+        matter: query.matter.clone(),
+        action_prefix: query.action.clone().filter(|a| !a.is_empty()),
+        outcome: query.outcome.clone(),
+        from: time_param("from", query.from.as_deref())?,
+        to: time_param("to", query.to.as_deref())?,
+    })
+}
+
+fn entry_json(entry: &StoredAuditEntry) -> Value {
+    json!({
+        "id": entry.seq.to_string(),
+        "seq": entry.seq,
+        "at": entry.at.format(&Rfc3339).unwrap_or_default(),
+        "actor": { "kind": entry.actor_kind, "id": entry.actor_id, "email": entry.actor_email },
+        "action": entry.action,
+        "resource": { "type": entry.resource_type, "id": entry.resource_id },
+        "matter": entry.matter_id,
+        "outcome": entry.outcome,
+        "ip": entry.ip,
+        "user_agent": entry.user_agent,
+        "request_id": entry.request_id,
+    })
+}
+
+pub async fn list(actor: Actor, ApiQuery(query): ApiQuery<AuditQuery>) -> Result<Json<Value>, ApiError> {
+    let filter = filter(&query)?;
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid("limit: 1 to 500"));
+    }
+    let before = query
+        .cursor
+        .as_deref()
+        .map(|c| {
+            c.parse::<i64>().map_err(|_| ApiError::invalid("cursor: use next_cursor from the previous page"))
+        })
+        .transpose()?;
+    let mut tx = actor.store.begin().await?;
+    let entries = audit_log::list(&mut tx, &filter, before, limit).await?;
+    tx.commit().await?;
+    let next = (entries.len() as i64 == limit).then(|| entries.last().map(|e| e.seq.to_string())).flatten();
+    let items: Vec<Value> = entries.iter().map(entry_json).collect();
+    Ok(Json(json!({ "items": items, "next_cursor": next })))
+}
+
+/// Makes a cell safe to open in a spreadsheet: text that would start a formula is
+/// prefixed with an apostrophe (OWASP's CSV injection advice).
+fn safe_cell(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}").into() } else { text.into() }
+}
+
+const CSV_HEADER: [&str; 13] = [
+    "seq",
+    "at",
+    "actor_kind",
+    "actor_id",
+    "actor_email",
+    "action",
+    "resource_type",
+    "resource_id",
+    "matter",
+    "outcome",
+    "ip",
+    "user_agent",
+    "request_id",
+];
+
+fn csv_page(entries: &[StoredAuditEntry], header: bool) -> Result<Bytes, csv::Error> {
+    let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    if header {
+        writer.write_record(CSV_HEADER)?;
+    }
+    for e in entries {
+        let seq = e.seq.to_string();
+        let at = e.at.format(&Rfc3339).unwrap_or_default();
+        let optional = |v: &Option<String>| v.clone().unwrap_or_default();
+        let cells = [
+            seq,
+            at,
+            e.actor_kind.clone(),
+            optional(&e.actor_id),
+            optional(&e.actor_email),
+            e.action.clone(),
+            optional(&e.resource_type),
+            optional(&e.resource_id),
+            optional(&e.matter_id),
+            e.outcome.clone(),
+            optional(&e.ip),
+            optional(&e.user_agent),
+            optional(&e.request_id),
+        ];
+        writer.write_record(cells.iter().map(|c| safe_cell(c).into_owned()))?;
+    }
+    writer.into_inner().map(Bytes::from).map_err(|e| e.into_error().into())
+}
+
+/// The filtered log as CSV (RFC 4180), newest first, streamed a page at a time.
+pub async fn export_csv(
+    State(state): State<AppState>,
+    actor: Actor,
+    client: Client,
+    ApiQuery(query): ApiQuery<AuditQuery>,
+) -> Result<Response, ApiError> {
+    let filter = filter(&query)?;
+    let mut tx = actor.store.begin().await?;
+    let entry = audit::record(
+        actor.audit_actor(),
+        "audit.exported",
+        Some(("audit_log", "csv".to_owned())),
+        Outcome::Success,
+        &client,
+        state.clock.now(),
+    );
+    audit_log::append(&mut tx, &entry).await?;
+    tx.commit().await?;
+
+    let store = actor.store.clone();
+    // (cursor, first page?, finished?)
+    let pages = futures_util::stream::try_unfold((None::<i64>, true, false), move |(before, first, done)| {
+        let (store, filter) = (store.clone(), filter.clone());
+        async move {
+            if done {
+                return Ok::<_, std::io::Error>(None);
+            }
+            let mut tx = store.begin().await.map_err(std::io::Error::other)?;
+            let entries = audit_log::list(&mut tx, &filter, before, EXPORT_PAGE)
+                .await
+                .map_err(std::io::Error::other)?;
+            tx.commit().await.map_err(std::io::Error::other)?;
+            let bytes = csv_page(&entries, first).map_err(std::io::Error::other)?;
+            let finished = (entries.len() as i64) < EXPORT_PAGE;
+            Ok(Some((bytes, (entries.last().map(|e| e.seq), false, finished))))
+        }
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"audit-log.csv\""),
+        ],
+        Body::from_stream(pages),
+    )
+        .into_response())
+}
+
+/// The latest signed checkpoint (signing one for the current head if needed), with the
+/// public key that checks it: what a firm keeps to prove later that the log only grew.
+pub async fn checkpoint(State(state): State<AppState>, actor: Actor) -> Result<Json<Value>, ApiError> {
+    let mut tx = actor.store.begin().await?;
+    let latest = audit_log::checkpoint_now(&mut tx, state.clock.now()).await?;
+    tx.commit().await?;
+    let Some(checkpoint) = latest else { return Err(ApiError::not_found()) };
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    Ok(Json(json!({
+        "firm": actor.firm,
+        "seq": checkpoint.seq,
+        "at": checkpoint.at.format(&Rfc3339).map_err(|e| ApiError::internal(&e))?,
+        "at_millis": ringfence_core::clock::unix_millis(checkpoint.at),
+        "hash": hex(&checkpoint.hash),
+        "signature": STANDARD.encode(&checkpoint.signature),
+        "key_id": checkpoint.key_id,
+        "public_key": STANDARD.encode(&checkpoint.public_key),
+        "algorithm": "ed25519",
+    })))
+}

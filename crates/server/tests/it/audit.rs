@@ -1,0 +1,317 @@
+use ringfence_core::audit::{AuditActor, AuditRecord, Origin, Outcome};
+use ringfence_store::firm::audit::{self as audit_log, Verification};
+use ringfence_testkit::{Backend, TestEnv, both_backends};
+use serde_json::{Value, json};
+use time::Duration;
+
+use super::sign_in_harness::*;
+use super::*;
+
+async fn entries(h: &Harness, token: &str, query: &str) -> Vec<Value> {
+    let reply = h.call("GET", &format!("/api/v1/audit?limit=500{query}"), Some(token), None).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.body["items"].as_array().unwrap().clone()
+}
+
+fn actions(entries: &[Value]) -> Vec<String> {
+    entries.iter().map(|e| e["action"].as_str().unwrap().to_owned()).collect()
+}
+
+both_backends!(every_action_so_far_leaves_its_entry_and_no_secret, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let wrong = h.login(ADMIN_EMAIL, "not my password at all").await;
+    assert_eq!(wrong.status, 401);
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    h.add_user(&admin, "aud@firm.example", &["auditor", "paralegal"], "audit officers read ledgers").await;
+    let users = h.call("GET", "/api/v1/users", Some(&admin), None).await;
+    let aud_id = users.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "aud@firm.example")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    h.call("PATCH", &format!("/api/v1/users/{aud_id}"), Some(&admin), Some(json!({ "roles": ["auditor"] })))
+        .await;
+    let auditor = h.sign_in("aud@firm.example", "audit officers read ledgers").await;
+    assert_eq!(h.call("GET", "/api/v1/users", Some(&auditor), None).await.status, 403);
+    h.call("DELETE", &format!("/api/v1/users/{aud_id}/lock"), Some(&admin), None).await;
+    h.call("POST", "/api/v1/me/totp", Some(&admin), None).await;
+    h.call("POST", "/api/v1/auth/logout", Some(&admin), None).await;
+
+    let all = entries(&h, &auditor, "").await;
+    let seen = actions(&all);
+    for expected in [
+        "firm.created",
+        "firm.key.created",
+        "auth.login.failed",
+        "auth.password.accepted",
+        "auth.code.sent",
+        "auth.login.succeeded",
+        "user.created",
+        "user.invitation.accepted",
+        "user.role.revoked",
+        "access.denied",
+        "user.lock.cleared",
+        "user.totp.enrolment_started",
+        "auth.logout",
+    ] {
+        assert!(seen.iter().any(|a| a == expected), "no {expected} in {seen:?}");
+    }
+    let denied = all.iter().find(|e| e["action"] == "access.denied").unwrap();
+    assert_eq!(denied["outcome"], "denied");
+    assert_eq!(denied["actor"]["email"], "aud@firm.example");
+    assert_eq!(denied["resource"]["id"], "/api/v1/users");
+    assert_eq!(denied["ip"], "203.0.113.7");
+    assert!(denied["request_id"].as_str().is_some_and(|id| id.len() == 36));
+    let failed = all.iter().find(|e| e["action"] == "auth.login.failed").unwrap();
+    assert_eq!(failed["outcome"], "failure");
+
+    let text = serde_json::to_string(&all).unwrap();
+    for secret in [
+        ADMIN_PASSWORD,
+        "not my password at all",
+        "audit officers read ledgers",
+        admin.as_str(),
+        auditor.as_str(),
+    ] {
+        assert!(!text.contains(secret), "the log holds a secret");
+    }
+    for mail in h.outbox() {
+        if let Some(code) = mail.lines().find_map(|l| l.strip_prefix("Your Ringfence sign-in code is ")) {
+            assert!(!text.contains(&format!("\"{}\"", code.trim())), "the log holds a code");
+        }
+    }
+});
+
+both_backends!(only_auditors_and_admins_read_the_log, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    h.add_user(&admin, "pam@firm.example", &["paralegal", "billing"], "paralegals file the briefs").await;
+    let pam = h.sign_in("pam@firm.example", "paralegals file the briefs").await;
+    for path in ["/api/v1/audit", "/api/v1/audit.csv", "/api/v1/audit/checkpoint"] {
+        assert_eq!(h.call("GET", path, None, None).await.status, 401, "{path}");
+        assert_eq!(h.call("GET", path, Some(&pam), None).await.status, 403, "{path}");
+        assert_eq!(h.call("GET", path, Some(&admin), None).await.status, 200, "{path}");
+    }
+});
+
+both_backends!(filters_combine_and_pages_follow_the_cursor, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let start = h.clock.now();
+    h.clock.advance(Duration::minutes(5));
+    for _ in 0..3 {
+        h.login(ADMIN_EMAIL, "a wrong password here").await;
+        h.clock.advance(Duration::minutes(1));
+    }
+    let admin_id =
+        h.call("GET", "/api/v1/me", Some(&admin), None).await.body["user"]["id"].as_str().unwrap().to_owned();
+    let failures = entries(&h, &admin, &format!("&user={admin_id}&action=auth.&outcome=failure")).await;
+    assert_eq!(actions(&failures), ["auth.login.failed"; 3]);
+    let seqs: Vec<i64> = failures.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] > w[1]), "newest first");
+
+    let from = (start + Duration::minutes(6)).format(&time::format_description::well_known::Rfc3339).unwrap();
+    let later = entries(&h, &admin, &format!("&outcome=failure&from={from}")).await;
+    assert_eq!(later.len(), 2, "the from bound");
+    let before = entries(
+        &h,
+        &admin,
+        &format!(
+            "&action=auth.login&to={}",
+            start.format(&time::format_description::well_known::Rfc3339).unwrap().replace('+', "%2B")
+        ),
+    )
+    .await;
+    assert!(before.iter().all(|e| e["outcome"] == "success"), "the to bound");
+
+    let mut cursor = None::<String>;
+    let mut paged = Vec::new();
+    loop {
+        let query = match &cursor {
+            Some(c) => format!("/api/v1/audit?limit=2&cursor={c}"),
+            None => "/api/v1/audit?limit=2".to_owned(),
+        };
+        let page = h.call("GET", &query, Some(&admin), None).await;
+        paged.extend(page.body["items"].as_array().unwrap().iter().map(|e| e["seq"].as_i64().unwrap()));
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let whole: Vec<i64> = entries(&h, &admin, "").await.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(paged, whole, "pages add up to the whole, in order");
+
+    for bad in ["&outcome=maybe", "&from=yesterday", "&user=not-a-uuid", "&limit=0", "&colour=red"] {
+        let reply = h.call("GET", &format!("/api/v1/audit?{bad}"), Some(&admin), None).await;
+        assert_eq!(reply.status, 400, "{bad}: {}", reply.body);
+    }
+});
+
+both_backends!(csv_export_is_rfc_4180_formula_safe_and_audited, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    h.call_with(
+        "GET",
+        "/api/v1/users",
+        Some(&admin),
+        None,
+        &[("user-agent", "=HYPERLINK(\"http://evil.example\",\"x\")")],
+    )
+    .await;
+    h.add_user(&admin, "pam@firm.example", &["paralegal"], "paralegals file the briefs").await;
+    let pam = h.sign_in("pam@firm.example", "paralegals file the briefs").await;
+    h.call_with(
+        "GET",
+        "/api/v1/users",
+        Some(&pam),
+        None,
+        &[("user-agent", "=HYPERLINK(\"http://evil.example\",\"x\")")],
+    )
+    .await;
+
+    let request = Request::get("/api/v1/audit.csv?outcome=denied")
+        .header("authorization", format!("Bearer {admin}"))
+        .body(Body::empty())
+        .unwrap();
+    let response = send(ringfence_server::app(h.state.clone()), request).await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 24).await.unwrap();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    assert_eq!(reader.headers().unwrap().iter().next(), Some("seq"));
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1, "{text}");
+    let agent = &rows[0][11];
+    assert!(agent.starts_with("'="), "formula neutralised: {agent}");
+    assert!(text.contains("\r\n"), "CRLF line ends");
+
+    let exported = entries(&h, &admin, "&action=audit.exported").await;
+    assert_eq!(exported.len(), 1, "the export is itself on the record");
+});
+
+both_backends!(a_checkpoint_verifies_with_only_the_exported_public_key, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let reply = h.call("GET", "/api/v1/audit/checkpoint", Some(&admin), None).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let c = &reply.body;
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let public_key = b64.decode(c["public_key"].as_str().unwrap()).unwrap();
+    let signature = b64.decode(c["signature"].as_str().unwrap()).unwrap();
+    let hash_hex = c["hash"].as_str().unwrap();
+    let hash: Vec<u8> =
+        (0..32).map(|i| u8::from_str_radix(&hash_hex[2 * i..2 * i + 2], 16).unwrap()).collect();
+    let hash: [u8; 32] = hash.try_into().unwrap();
+    let firm = c["firm"].as_str().unwrap();
+    let (seq, at) = (c["seq"].as_i64().unwrap(), c["at_millis"].as_i64().unwrap());
+    assert!(ringfence_crypto::audit_chain::verify_checkpoint(&public_key, firm, seq, &hash, at, &signature));
+    assert!(!ringfence_crypto::audit_chain::verify_checkpoint(
+        &public_key,
+        firm,
+        seq + 1,
+        &hash,
+        at,
+        &signature
+    ));
+    let latest = entries(&h, &admin, "").await;
+    assert!(latest.iter().all(|e| e["seq"].as_i64().unwrap() <= seq + 1), "the checkpoint covers the head");
+});
+
+both_backends!(concurrent_writers_keep_one_chain, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let store = h.state.storage.firm(h.firm).await.unwrap();
+    let writers = (0..40).map(|n| {
+        let store = store.clone();
+        let now = h.clock.now();
+        tokio::spawn(async move {
+            for i in 0..5 {
+                let record = AuditRecord {
+                    at: now,
+                    actor: AuditActor::System,
+                    action: "test.concurrent",
+                    resource_type: Some("writer"),
+                    resource_id: Some(format!("{n}/{i}")),
+                    matter_id: None,
+                    outcome: Outcome::Success,
+                    origin: Origin::default(),
+                };
+                let mut tx = store.begin().await.unwrap();
+                audit_log::append(&mut tx, &record).await.unwrap();
+                tx.commit().await.unwrap();
+            }
+        })
+    });
+    for writer in writers.collect::<Vec<_>>() {
+        writer.await.unwrap();
+    }
+    let mut tx = store.begin().await.unwrap();
+    let verification = audit_log::verify(&mut tx).await.unwrap();
+    tx.commit().await.unwrap();
+    match verification {
+        Verification::Intact { entries, checkpoints } => {
+            assert_eq!(entries, 3 + 200, "the firm's first three entries and every write");
+            assert!(checkpoints >= 2);
+        }
+        broken => panic!("{broken:?}"),
+    }
+});
+
+#[tokio::test]
+async fn a_hundred_thousand_entries_stream_as_csv_in_flat_memory() {
+    let h = Harness::new(TestEnv::new(Backend::Sqlite).await.unwrap()).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let store = h.state.storage.firm(h.firm).await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    for n in 0..100_000 {
+        let record = AuditRecord {
+            at: h.clock.now(),
+            actor: AuditActor::System,
+            action: "test.bulk",
+            resource_type: Some("document"),
+            resource_id: Some(format!("doc-{n:06}-with-a-longish-identifier-for-realistic-row-width")),
+            matter_id: Some("matter-0000000000000000".to_owned()),
+            outcome: Outcome::Success,
+            origin: Origin {
+                ip: Some("198.51.100.23".into()),
+                user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) bulk".into()),
+                request_id: None,
+            },
+        };
+        audit_log::append(&mut tx, &record).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let peak_before = peak_rss_kib();
+    let request = Request::get("/api/v1/audit.csv")
+        .header("authorization", format!("Bearer {admin}"))
+        .body(Body::empty())
+        .unwrap();
+    let response = send(ringfence_server::app(h.state.clone()), request).await;
+    let mut body = response.into_body().into_data_stream();
+    let (mut total, mut rows, mut largest_chunk) = (0usize, 0usize, 0usize);
+    use futures_util::StreamExt;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.unwrap();
+        total += chunk.len();
+        rows += chunk.iter().filter(|&&b| b == b'\n').count();
+        largest_chunk = largest_chunk.max(chunk.len());
+    }
+    let growth_kib = peak_rss_kib().saturating_sub(peak_before);
+    assert!(rows > 100_000, "{rows} rows");
+    assert!(total > 15 << 20, "the export is {total} bytes");
+    assert!(largest_chunk < 1 << 20, "sent in pages, not whole: {largest_chunk}");
+    assert!(growth_kib < 12 * 1024, "peak memory grew by {growth_kib} KiB for a {total}-byte export");
+}
+
+/// The process's peak resident set (VmHWM), in KiB.
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
