@@ -137,6 +137,18 @@ pub struct ServeArgs {
     /// Hours after which a session ends however it is used [default: 12]
     #[arg(long, env = "RINGFENCE_SESSION_HOURS", value_name = "HOURS")]
     pub session_hours: Option<i64>,
+
+    /// Also append every audit entry, as written, to this JSON-lines file
+    #[arg(long, env = "RINGFENCE_AUDIT_JSONL", value_name = "FILE")]
+    pub audit_jsonl: Option<PathBuf>,
+
+    /// Also send every audit entry to this syslog collector (RFC 5424 over TLS), host:port
+    #[arg(long, env = "RINGFENCE_AUDIT_SYSLOG", value_name = "HOST:PORT", requires = "audit_syslog_ca")]
+    pub audit_syslog: Option<String>,
+
+    /// PEM certificate(s) to trust for the syslog collector
+    #[arg(long, env = "RINGFENCE_AUDIT_SYSLOG_CA", value_name = "FILE")]
+    pub audit_syslog_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

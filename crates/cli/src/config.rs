@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use ringfence_core::auth::SessionLimits;
 use ringfence_crypto::MasterKey;
+use ringfence_server::audit_shipping::SyslogTarget;
 use ringfence_server::tls::{TlsFiles, TlsMin};
 use ringfence_store::StorageLocation;
 use serde::Deserialize;
@@ -46,6 +47,9 @@ struct FileConfig {
     mail_from: Option<String>,
     session_idle_minutes: Option<i64>,
     session_hours: Option<i64>,
+    audit_jsonl: Option<PathBuf>,
+    audit_syslog: Option<String>,
+    audit_syslog_ca: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -70,6 +74,8 @@ pub struct ServeSettings {
     pub mail: Option<String>,
     pub mail_from: String,
     pub session_limits: SessionLimits,
+    pub audit_jsonl: Option<PathBuf>,
+    pub audit_syslog: Option<SyslogTarget>,
 }
 
 impl Settings {
@@ -150,6 +156,24 @@ impl Settings {
         }
         let session_limits =
             SessionLimits { idle: time::Duration::minutes(idle), absolute: time::Duration::hours(hours) };
+        let audit_syslog = match (
+            serve.audit_syslog.clone().or(file.audit_syslog),
+            serve.audit_syslog_ca.clone().or(file.audit_syslog_ca),
+        ) {
+            (None, _) => None,
+            (Some(_), None) => return Err(bad("audit_syslog_ca", "required with audit_syslog")),
+            (Some(address), Some(ca)) => {
+                let (host, port) = address
+                    .rsplit_once(':')
+                    .and_then(|(host, port)| Some((host.to_owned(), port.parse::<u16>().ok()?)))
+                    .filter(|(host, _)| !host.is_empty())
+                    .ok_or_else(|| bad("audit_syslog", "expected host:port"))?;
+                if !ca.is_file() {
+                    return Err(bad("audit_syslog_ca", format!("{} is not a readable file", ca.display())));
+                }
+                Some(SyslogTarget { host, port, ca })
+            }
+        };
         let serve = ServeSettings {
             listen: serve.listen.or(file.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8443))),
             http_listen: serve
@@ -166,6 +190,8 @@ impl Settings {
                 .or(file.mail_from)
                 .unwrap_or_else(|| "Ringfence <ringfence@localhost>".to_owned()),
             session_limits,
+            audit_jsonl: serve.audit_jsonl.clone().or(file.audit_jsonl),
+            audit_syslog,
         };
         Ok(Self {
             data_dir,

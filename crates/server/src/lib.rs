@@ -4,6 +4,7 @@
 pub mod access;
 mod api;
 mod audit;
+pub mod audit_shipping;
 pub mod auth;
 mod client;
 pub mod error;

@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use ringfence_core::clock::SystemClock;
 use ringfence_mail::Mailer;
+use ringfence_server::audit_shipping::{self, Sink};
 use ringfence_server::serve::{Bound, ServeOptions, shutdown_signal};
 use ringfence_server::{AppState, HttpSettings, app, tls};
 
@@ -50,6 +51,14 @@ pub async fn run(settings: &Settings) -> CommandResult {
     println!("ringfence: ready");
 
     let mailer = Mailer::new(serve.mail.as_deref(), &settings.data_dir, &serve.mail_from)?;
+    let mut sinks = Vec::new();
+    if let Some(path) = &serve.audit_jsonl {
+        sinks.push(Sink::json_lines(path.clone()));
+    }
+    if let Some(target) = &serve.audit_syslog {
+        sinks.push(Sink::syslog(target.clone())?);
+    }
+    audit_shipping::spawn(storage.clone(), sinks);
     let state = AppState {
         storage,
         clock: Arc::new(SystemClock),

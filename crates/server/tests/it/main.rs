@@ -9,6 +9,7 @@ mod errors;
 mod headers;
 mod probes;
 mod serving;
+mod shipping;
 mod sign_in;
 mod sign_in_harness;
 

@@ -358,3 +358,41 @@ pub async fn verify(tx: &mut FirmTx<'_>) -> Result<Verification, StoreError> {
     }
     Ok(Verification::Intact { entries: last, checkpoints: checkpoints.len() as i64 })
 }
+
+/// Entries after `seq`, oldest first, with their hashes: what a sink receives next.
+pub async fn after(
+    tx: &mut FirmTx<'_>,
+    seq: i64,
+    limit: i64,
+) -> Result<Vec<(StoredAuditEntry, [u8; 32])>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT seq, at, actor_kind, actor_id, actor_email, action, resource_type, resource_id, matter_id,
+                outcome, ip, user_agent, request_id, hash
+         FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+    )
+    .bind(seq)
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter().map(|row| Ok((entry_from(row)?, hash_of(row.try_get("hash")?)?))).collect()
+}
+
+/// The last entry `sink` has received.
+pub async fn shipped(tx: &mut FirmTx<'_>, sink: &str) -> Result<i64, StoreError> {
+    let seq: Option<i64> = sqlx::query_scalar("SELECT seq FROM audit_shipping WHERE sink = $1")
+        .bind(sink)
+        .fetch_optional(tx.conn())
+        .await?;
+    Ok(seq.unwrap_or(0))
+}
+
+pub async fn mark_shipped(tx: &mut FirmTx<'_>, sink: &str, seq: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit_shipping (sink, seq) VALUES ($1, $2) ON CONFLICT (sink) DO UPDATE SET seq = $2",
+    )
+    .bind(sink)
+    .bind(seq)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
