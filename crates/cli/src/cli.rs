@@ -86,6 +86,13 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
+    /// Remove entries older than the firm's retention (at least 12 months), leaving a
+    /// signed checkpoint so the rest still verifies
+    Purge {
+        /// The firm's slug
+        #[arg(long, value_parser = |s: &str| FirmSlug::parse(s).map_err(|e| e.to_string()))]
+        firm: FirmSlug,
+    },
     /// Walk the hash chain and every signed checkpoint; exit 0 only if nothing was changed,
     /// removed, inserted or reordered
     Verify {

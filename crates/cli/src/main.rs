@@ -41,6 +41,9 @@ fn main() -> ExitCode {
             Command::Audit { command: AuditCommand::Verify { firm } } => {
                 commands::audit::verify(&settings, &firm).await
             }
+            Command::Audit { command: AuditCommand::Purge { firm } } => {
+                commands::audit::purge(&settings, &firm).await
+            }
         }
     });
     match outcome {

@@ -44,6 +44,8 @@ pub fn route_table() -> RouteTable<AppState> {
         // Firm settings
         .get("/api/v1/firm/sign-in-policy", ADMIN, firm_settings::get_policy)
         .put("/api/v1/firm/sign-in-policy", ADMIN, firm_settings::set_policy)
+        .get("/api/v1/firm/audit-retention", ADMIN, firm_settings::get_retention)
+        .put("/api/v1/firm/audit-retention", ADMIN, firm_settings::set_retention)
 }
 
 /// The whole HTTPS application.

@@ -146,12 +146,14 @@ impl PgFirmNames {
 pub(crate) async fn begin_firm(
     pool: &AnyPool,
     pg: Option<&PgFirmNames>,
+    as_owner: bool,
 ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
     match pg {
         None => Ok(pool.begin_with("BEGIN IMMEDIATE").await?),
         Some(names) => {
             let mut tx = pool.begin().await?;
-            sqlx::raw_sql(AssertSqlSafe(names.enter(&names.runtime_role))).execute(&mut *tx).await?;
+            let role = if as_owner { &names.owner_role } else { &names.runtime_role };
+            sqlx::raw_sql(AssertSqlSafe(names.enter(role))).execute(&mut *tx).await?;
             Ok(tx)
         }
     }

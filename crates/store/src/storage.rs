@@ -65,8 +65,28 @@ impl FirmStore {
     }
 
     pub async fn begin(&self) -> Result<FirmTx<'_>, StoreError> {
-        let tx = backend::begin_firm(&self.pool, self.pg.as_ref()).await?;
+        let tx = backend::begin_firm(&self.pool, self.pg.as_ref(), false).await?;
         Ok(FirmTx::new(tx, self.id, &self.keyring))
+    }
+
+    /// A transaction as the firm's owner role (PostgreSQL), for the audit retention purge
+    /// alone: the runtime role cannot delete from the log at all.
+    pub(crate) async fn begin_as_owner(&self) -> Result<FirmTx<'_>, StoreError> {
+        let tx = backend::begin_firm(&self.pool, self.pg.as_ref(), true).await?;
+        Ok(FirmTx::new(tx, self.id, &self.keyring))
+    }
+
+    /// Removes audit entries older than the firm's retention, leaving a signed checkpoint
+    /// and an `audit.purged` entry so the rest of the chain still verifies. Returns the last
+    /// entry removed, if any.
+    pub async fn purge_audit(&self, now: OffsetDateTime) -> Result<Option<i64>, StoreError> {
+        let mut tx = self.begin_as_owner().await?;
+        let months = audit::retention_months(&mut tx).await?;
+        // 31 days a month: never shorter than the months promised.
+        let cutoff = now - time::Duration::days(months * 31);
+        let purged = audit::purge(&mut tx, cutoff, now).await?;
+        tx.commit().await?;
+        Ok(purged)
     }
 }
 

@@ -1,3 +1,4 @@
+use ringfence_core::clock::{Clock, SystemClock};
 use ringfence_core::firm::FirmSlug;
 use ringfence_store::firm::audit::{self, Verification};
 
@@ -24,4 +25,16 @@ pub async fn verify(settings: &Settings, slug: &FirmSlug) -> CommandResult {
             Err(format!("the audit log of {slug} fails at entry {seq}: {problem}").into())
         }
     }
+}
+
+/// Applies the firm's audit retention now.
+pub async fn purge(settings: &Settings, slug: &FirmSlug) -> CommandResult {
+    let storage = open_storage(settings).await?;
+    let firm = storage.firm_by_slug(slug).await?;
+    let store = storage.firm(firm.id).await?;
+    match store.purge_audit(SystemClock.now()).await? {
+        Some(up_to) => println!("Removed audit entries 1 to {up_to} of {slug}, past its retention."),
+        None => println!("No audit entries of {slug} are past its retention."),
+    }
+    Ok(())
 }

@@ -73,3 +73,41 @@ pub async fn set_policy(
     tx.commit().await?;
     Ok(Json(policy.into()))
 }
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionJson {
+    months: i64,
+}
+
+pub async fn get_retention(actor: Actor) -> Result<Json<RetentionJson>, ApiError> {
+    let mut tx = actor.store.begin().await?;
+    let months = audit_log::retention_months(&mut tx).await?;
+    tx.commit().await?;
+    Ok(Json(RetentionJson { months }))
+}
+
+/// Sets how long the audit log is kept: 12 months at least, longer if the firm wishes.
+pub async fn set_retention(
+    State(state): State<AppState>,
+    actor: Actor,
+    client: Client,
+    ApiJson(body): ApiJson<RetentionJson>,
+) -> Result<Json<RetentionJson>, ApiError> {
+    if !(audit_log::MIN_RETENTION_MONTHS..=1200).contains(&body.months) {
+        return Err(ApiError::invalid("months: 12 to 1200"));
+    }
+    let mut tx = actor.store.begin().await?;
+    audit_log::set_retention_months(&mut tx, body.months).await?;
+    let entry = audit::record(
+        actor.audit_actor(),
+        "firm.audit_retention.changed",
+        Some(("firm", actor.firm.to_string())),
+        Outcome::Success,
+        &client,
+        state.clock.now(),
+    );
+    audit_log::append(&mut tx, &entry).await?;
+    tx.commit().await?;
+    Ok(Json(body))
+}

@@ -287,7 +287,6 @@ async fn a_hundred_thousand_entries_stream_as_csv_in_flat_memory() {
     }
     tx.commit().await.unwrap();
 
-    let peak_before = peak_rss_kib();
     let request = Request::get("/api/v1/audit.csv")
         .header("authorization", format!("Bearer {admin}"))
         .body(Body::empty())
@@ -295,18 +294,28 @@ async fn a_hundred_thousand_entries_stream_as_csv_in_flat_memory() {
     let response = send(ringfence_server::app(h.state.clone()), request).await;
     let mut body = response.into_body().into_data_stream();
     let (mut total, mut rows, mut largest_chunk) = (0usize, 0usize, 0usize);
+    // Memory is measured once the export is under way (pool connections and their caches
+    // warmed up): from then on it must not grow with the rows streamed.
+    let mut warmed_up_peak = None;
     use futures_util::StreamExt;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.unwrap();
         total += chunk.len();
         rows += chunk.iter().filter(|&&b| b == b'\n').count();
         largest_chunk = largest_chunk.max(chunk.len());
+        if warmed_up_peak.is_none() && total >= 4 << 20 {
+            warmed_up_peak = Some(peak_rss_kib());
+        }
     }
-    let growth_kib = peak_rss_kib().saturating_sub(peak_before);
+    let growth_kib = peak_rss_kib().saturating_sub(warmed_up_peak.unwrap());
     assert!(rows > 100_000, "{rows} rows");
     assert!(total > 15 << 20, "the export is {total} bytes");
     assert!(largest_chunk < 1 << 20, "sent in pages, not whole: {largest_chunk}");
-    assert!(growth_kib < 12 * 1024, "peak memory grew by {growth_kib} KiB for a {total}-byte export");
+    assert!(
+        growth_kib < 4 * 1024,
+        "peak memory grew by {growth_kib} KiB over the last {} bytes",
+        total - (4 << 20)
+    );
 }
 
 /// The process's peak resident set (VmHWM), in KiB.
@@ -315,3 +324,35 @@ fn peak_rss_kib() -> u64 {
     let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
+
+both_backends!(the_retention_purge_leaves_a_chain_that_still_verifies, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let retention = h.call("GET", "/api/v1/firm/audit-retention", Some(&admin), None).await;
+    assert_eq!(retention.body["months"], 12);
+    let short =
+        h.call("PUT", "/api/v1/firm/audit-retention", Some(&admin), Some(json!({ "months": 11 }))).await;
+    assert_eq!(short.status, 400, "never below 12 months");
+    let longer =
+        h.call("PUT", "/api/v1/firm/audit-retention", Some(&admin), Some(json!({ "months": 13 }))).await;
+    assert_eq!(longer.status, 200);
+    let store = h.state.storage.firm(h.firm).await.unwrap();
+
+    h.clock.advance(Duration::days(365));
+    assert_eq!(store.purge_audit(h.clock.now()).await.unwrap(), None, "nothing is 13 months old yet");
+    h.clock.advance(Duration::days(60));
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let old = entries(&h, &admin, "").await.len();
+    let purged = store.purge_audit(h.clock.now()).await.unwrap().expect("old entries go");
+    let left = entries(&h, &admin, "").await;
+    assert!(left.iter().all(|e| e["seq"].as_i64().unwrap() > purged));
+    assert_eq!(left.len(), old - purged as usize + 1, "the purge is on the record");
+    assert_eq!(left[0]["action"], "audit.purged");
+    assert_eq!(left[0]["resource"]["id"], format!("1-{purged}"));
+
+    let mut tx = store.begin().await.unwrap();
+    let verification = audit_log::verify(&mut tx).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(matches!(verification, Verification::Intact { .. }), "{verification:?}");
+    assert_eq!(store.purge_audit(h.clock.now()).await.unwrap(), None, "nothing more to remove");
+});

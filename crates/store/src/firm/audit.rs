@@ -257,8 +257,6 @@ pub enum Verification {
 /// Walks the whole chain and every checkpoint. Reads in pages, so memory stays flat.
 pub async fn verify(tx: &mut FirmTx<'_>) -> Result<Verification, StoreError> {
     let firm = tx.firm().to_string();
-    let mut previous = audit_chain::genesis(&firm);
-    let mut expected_seq = 1;
     let mut hashes = std::collections::HashMap::new();
     let checkpoints = sqlx::query(
         "SELECT c.seq, c.at, c.hash, c.signature, c.key_id, k.public_key
@@ -270,6 +268,41 @@ pub async fn verify(tx: &mut FirmTx<'_>) -> Result<Verification, StoreError> {
     .map(checkpoint_from)
     .collect::<Result<Vec<_>, _>>()?;
     let checkpointed: std::collections::HashSet<i64> = checkpoints.iter().map(|c| c.seq).collect();
+    // After a retention purge the chain starts from the signed checkpoint of the last
+    // removed entry, and the purge is itself on the record.
+    let first: Option<i64> =
+        sqlx::query_scalar("SELECT MIN(seq) FROM audit_log").fetch_one(tx.conn()).await?;
+    let head: Option<i64> = sqlx::query_scalar("SELECT seq FROM audit_head WHERE singleton = 1")
+        .fetch_optional(tx.conn())
+        .await?;
+    let anchor = match first {
+        Some(first) => first - 1,
+        None => head.unwrap_or(0),
+    };
+    let (mut previous, mut expected_seq) = if anchor == 0 {
+        (audit_chain::genesis(&firm), 1)
+    } else {
+        let Some(checkpoint) = checkpoints.iter().find(|c| c.seq == anchor) else {
+            return Ok(Verification::Broken {
+                seq: anchor,
+                problem: format!("entries up to {anchor} were removed without a retention purge"),
+            });
+        };
+        let purge_noted: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = $1 AND resource_id = $2")
+                .bind(PURGE_ACTION)
+                .bind(format!("1-{anchor}"))
+                .fetch_one(tx.conn())
+                .await?;
+        if purge_noted == 0 {
+            return Ok(Verification::Broken {
+                seq: anchor,
+                problem: format!("entries up to {anchor} were removed without a recorded retention purge"),
+            });
+        }
+        hashes.insert(anchor, checkpoint.hash);
+        (checkpoint.hash, anchor + 1)
+    };
     loop {
         let rows = sqlx::query(
             "SELECT seq, at, actor_kind, actor_id, actor_email, action, resource_type, resource_id, matter_id,
@@ -356,7 +389,7 @@ pub async fn verify(tx: &mut FirmTx<'_>) -> Result<Verification, StoreError> {
             });
         }
     }
-    Ok(Verification::Intact { entries: last, checkpoints: checkpoints.len() as i64 })
+    Ok(Verification::Intact { entries: last - anchor, checkpoints: checkpoints.len() as i64 })
 }
 
 /// Entries after `seq`, oldest first, with their hashes: what a sink receives next.
@@ -396,3 +429,83 @@ pub async fn mark_shipped(tx: &mut FirmTx<'_>, sink: &str, seq: i64) -> Result<(
     .await?;
     Ok(())
 }
+
+/// The least retention a firm may choose, in months.
+pub const MIN_RETENTION_MONTHS: i64 = 12;
+
+pub async fn retention_months(tx: &mut FirmTx<'_>) -> Result<i64, StoreError> {
+    let months: Option<i64> = sqlx::query_scalar("SELECT months FROM audit_retention WHERE singleton = 1")
+        .fetch_optional(tx.conn())
+        .await?;
+    Ok(months.unwrap_or(MIN_RETENTION_MONTHS))
+}
+
+/// Sets the retention; the database refuses fewer than 12 months as well.
+pub async fn set_retention_months(tx: &mut FirmTx<'_>, months: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit_retention (singleton, months) VALUES (1, $1)
+         ON CONFLICT (singleton) DO UPDATE SET months = $1",
+    )
+    .bind(months)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Removes the entries before the first one at or after `cutoff`. The last removed entry is
+/// first covered by a signed checkpoint, which anchors the remaining chain, and the purge
+/// itself is recorded. Must run in an owner transaction (see `FirmStore::purge_audit`).
+pub(crate) async fn purge(
+    tx: &mut FirmTx<'_>,
+    cutoff: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<Option<i64>, StoreError> {
+    let first_kept: Option<i64> = sqlx::query_scalar("SELECT MIN(seq) FROM audit_log WHERE at >= $1")
+        .bind(unix_millis(cutoff))
+        .fetch_one(tx.conn())
+        .await?;
+    let up_to = match first_kept {
+        Some(seq) => seq - 1,
+        None => sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(seq) FROM audit_log")
+            .fetch_one(tx.conn())
+            .await?
+            .unwrap_or(0),
+    };
+    let first: Option<i64> =
+        sqlx::query_scalar("SELECT MIN(seq) FROM audit_log").fetch_one(tx.conn()).await?;
+    if first.is_none_or(|first| up_to < first) {
+        return Ok(None);
+    }
+    let anchored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_checkpoints WHERE seq = $1")
+        .bind(up_to)
+        .fetch_one(tx.conn())
+        .await?;
+    if anchored == 0 {
+        let hash: Vec<u8> = sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq = $1")
+            .bind(up_to)
+            .fetch_one(tx.conn())
+            .await?;
+        sign_checkpoint(tx, up_to, &hash_of(hash)?, unix_millis(now)).await?;
+    }
+    sqlx::query("INSERT INTO audit_purge (singleton, up_to_seq) VALUES (1, $1)")
+        .bind(up_to)
+        .execute(tx.conn())
+        .await?;
+    sqlx::query("DELETE FROM audit_checkpoints WHERE seq < $1").bind(up_to).execute(tx.conn()).await?;
+    sqlx::query("DELETE FROM audit_log WHERE seq <= $1").bind(up_to).execute(tx.conn()).await?;
+    sqlx::query("DELETE FROM audit_purge WHERE singleton = 1").execute(tx.conn()).await?;
+    let record = AuditRecord {
+        at: now,
+        actor: ringfence_core::audit::AuditActor::System,
+        action: PURGE_ACTION,
+        resource_type: Some("audit_log"),
+        resource_id: Some(format!("1-{up_to}")),
+        matter_id: None,
+        outcome: ringfence_core::audit::Outcome::Success,
+        origin: ringfence_core::audit::Origin::default(),
+    };
+    append(tx, &record).await?;
+    Ok(Some(up_to))
+}
+
+const PURGE_ACTION: &str = "audit.purged";
