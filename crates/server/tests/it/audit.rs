@@ -356,3 +356,75 @@ both_backends!(the_retention_purge_leaves_a_chain_that_still_verifies, |env: Tes
     assert!(matches!(verification, Verification::Intact { .. }), "{verification:?}");
     assert_eq!(store.purge_audit(h.clock.now()).await.unwrap(), None, "nothing more to remove");
 });
+
+/// The entries written since `after`, oldest first.
+async fn since(h: &Harness, token: &str, after: i64) -> Vec<(String, String)> {
+    let mut all = entries(h, token, "").await;
+    all.reverse();
+    all.iter()
+        .filter(|e| e["seq"].as_i64().unwrap() > after)
+        .map(|e| (e["action"].as_str().unwrap().to_owned(), e["outcome"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+async fn head(h: &Harness, token: &str) -> i64 {
+    entries(h, token, "").await[0]["seq"].as_i64().unwrap()
+}
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected.iter().map(|(a, o)| ((*a).to_owned(), (*o).to_owned())).collect()
+}
+
+both_backends!(each_step_writes_exactly_its_entries, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    h.add_user(&admin, "aud@firm.example", &["auditor"], "audit officers read ledgers").await;
+    let auditor = h.sign_in("aud@firm.example", "audit officers read ledgers").await;
+
+    let mark = head(&h, &auditor).await;
+    let token = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let seen = since(&h, &auditor, mark).await;
+    assert_eq!(
+        seen,
+        pairs(&[
+            ("auth.password.accepted", "success"),
+            ("auth.code.sent", "success"),
+            ("auth.login.succeeded", "success")
+        ])
+    );
+
+    let mark = head(&h, &auditor).await;
+    let login = h.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let code = h.latest_code(ADMIN_EMAIL);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    h.verify(login.body["challenge_id"].as_str().unwrap(), "email", wrong).await;
+    let seen = since(&h, &auditor, mark).await;
+    assert_eq!(seen[2..], pairs(&[("auth.code.failed", "failure")]));
+
+    let mark = head(&h, &auditor).await;
+    h.call("POST", "/api/v1/auth/logout", Some(&token), None).await;
+    assert_eq!(since(&h, &auditor, mark).await, pairs(&[("auth.logout", "success")]));
+
+    // The hundredth failure in an hour locks the account, on the record. (The progressive
+    // delay keeps one client far below that; 99 failures from many are set up directly.)
+    for _ in 0..98 {
+        h.state
+            .storage
+            .add_sign_in_failure(
+                ringfence_store::ThrottleKey::Account(ADMIN_EMAIL),
+                &ringfence_core::throttle::ACCOUNT,
+                h.clock.now(),
+            )
+            .await
+            .unwrap();
+    }
+    h.clock.advance(Duration::minutes(6));
+    let mark = head(&h, &auditor).await;
+    let refused = h.login(ADMIN_EMAIL, "the wrong password again").await;
+    assert_eq!(refused.status, 401);
+    assert_eq!(
+        since(&h, &auditor, mark).await,
+        pairs(&[("auth.login.failed", "failure"), ("auth.account.locked", "success")])
+    );
+    assert_eq!(h.login(ADMIN_EMAIL, ADMIN_PASSWORD).await.status, 429, "locked");
+});
