@@ -8,6 +8,7 @@ pub mod auth;
 pub mod clock;
 pub mod firm;
 pub mod ids;
+pub mod matter;
 pub mod policy;
 pub mod throttle;
 pub mod user;

@@ -15,10 +15,15 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 pending.push(path);
-            } else if !path.to_string_lossy().ends_with("-shm") {
-                // SQLite's -shm is a shared-memory index that even a read-only reader updates;
-                // it holds no data and is rebuilt from the database and WAL when missing.
-                files.insert(path.clone(), std::fs::read(&path).unwrap());
+            } else {
+                let name = path.to_string_lossy();
+                let contents = std::fs::read(&path).unwrap();
+                // SQLite's -shm is a shared-memory index that even a read-only reader updates,
+                // and a reader of a WAL database may create an empty -wal: neither holds data.
+                let no_data = name.ends_with("-shm") || (name.ends_with("-wal") && contents.is_empty());
+                if !no_data {
+                    files.insert(path.clone(), contents);
+                }
             }
         }
     }

@@ -1,0 +1,170 @@
+//! The ring-fence's rules: which matter role may do what, as one table a reviewer can read
+//! against DESIGN.md. Pure: the store supplies the caller's standing on the matter, this
+//! module decides. A refusal is always "not found", so the caller cannot tell a matter it
+//! may not see from one that does not exist.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::user::FirmRole;
+
+/// A user's role on one matter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatterRole {
+    /// Runs the matter: everything, including its members and its audit trail.
+    Lead,
+    /// Reads and writes the matter's content.
+    Member,
+    /// Reads the matter's content.
+    Viewer,
+    /// Time and billing only: sees the matter, never its documents or notes.
+    Billing,
+}
+
+impl MatterRole {
+    pub const ALL: [MatterRole; 4] =
+        [MatterRole::Lead, MatterRole::Member, MatterRole::Viewer, MatterRole::Billing];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatterRole::Lead => "lead",
+            MatterRole::Member => "member",
+            MatterRole::Viewer => "viewer",
+            MatterRole::Billing => "billing",
+        }
+    }
+}
+
+impl fmt::Display for MatterRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("unknown matter role; the roles are lead, member, viewer and billing")]
+pub struct MatterRoleError;
+
+impl FromStr for MatterRole {
+    type Err = MatterRoleError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        MatterRole::ALL.into_iter().find(|r| r.as_str() == s).ok_or(MatterRoleError)
+    }
+}
+
+/// What a caller wants to do with a matter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatterAction {
+    /// See that the matter exists: its number, title, client and status.
+    View,
+    /// Change its title, client or description.
+    Edit,
+    /// Close, soft-delete or restore it.
+    Lifecycle,
+    /// Add, change or remove members and ethical walls.
+    ManageMembers,
+    /// Read its notes (and, later, documents).
+    ReadContent,
+    /// Write its notes (and, later, documents).
+    WriteContent,
+}
+
+impl MatterAction {
+    pub const ALL: [MatterAction; 6] = [
+        MatterAction::View,
+        MatterAction::Edit,
+        MatterAction::Lifecycle,
+        MatterAction::ManageMembers,
+        MatterAction::ReadContent,
+        MatterAction::WriteContent,
+    ];
+}
+
+/// The caller's standing on one matter, as the store found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing {
+    pub firm_roles: BTreeSet<FirmRole>,
+    pub matter_role: Option<MatterRole>,
+    /// An ethical wall screens the user from the matter whatever roles it holds.
+    pub walled: bool,
+}
+
+/// The permission table. Every (role, action) pair is spelled out: there is no default.
+pub fn role_allows(role: MatterRole, action: MatterAction) -> bool {
+    use MatterAction as A;
+    use MatterRole as R;
+    match (role, action) {
+        (R::Lead, A::View | A::Edit | A::Lifecycle | A::ManageMembers | A::ReadContent | A::WriteContent) => {
+            true
+        }
+        (R::Member, A::View | A::Edit | A::ReadContent | A::WriteContent) => true,
+        (R::Member, A::Lifecycle | A::ManageMembers) => false,
+        (R::Viewer, A::View | A::ReadContent) => true,
+        (R::Viewer, A::Edit | A::Lifecycle | A::ManageMembers | A::WriteContent) => false,
+        (R::Billing, A::View) => true,
+        (R::Billing, A::Edit | A::Lifecycle | A::ManageMembers | A::ReadContent | A::WriteContent) => false,
+    }
+}
+
+/// Decides an action. Firm administrators manage every matter's members and walls (never
+/// its content, unless they hold a role); a wall overrides every role.
+pub fn allows(standing: &Standing, action: MatterAction) -> bool {
+    if standing.walled {
+        return false;
+    }
+    let as_admin = action == MatterAction::ManageMembers && standing.firm_roles.contains(&FirmRole::Admin);
+    as_admin || standing.matter_role.is_some_and(|role| role_allows(role, action))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn standing(firm: &[FirmRole], role: Option<MatterRole>, walled: bool) -> Standing {
+        Standing { firm_roles: firm.iter().copied().collect(), matter_role: role, walled }
+    }
+
+    #[test]
+    fn the_table_matches_the_design() {
+        use MatterAction as A;
+        let expect = |role, allowed: &[MatterAction]| {
+            for action in MatterAction::ALL {
+                assert_eq!(role_allows(role, action), allowed.contains(&action), "{role} {action:?}");
+            }
+        };
+        expect(MatterRole::Lead, &MatterAction::ALL);
+        expect(MatterRole::Member, &[A::View, A::Edit, A::ReadContent, A::WriteContent]);
+        expect(MatterRole::Viewer, &[A::View, A::ReadContent]);
+        expect(MatterRole::Billing, &[A::View]);
+    }
+
+    #[test]
+    fn no_role_means_nothing_and_a_wall_beats_every_role() {
+        for action in MatterAction::ALL {
+            assert!(!allows(&standing(&[FirmRole::Attorney], None, false), action));
+            assert!(!allows(&standing(&[FirmRole::Attorney], Some(MatterRole::Lead), true), action));
+            assert!(!allows(&standing(&[FirmRole::Admin], Some(MatterRole::Lead), true), action));
+        }
+    }
+
+    #[test]
+    fn admins_manage_members_but_read_only_through_a_role() {
+        let admin = standing(&[FirmRole::Admin], None, false);
+        assert!(allows(&admin, MatterAction::ManageMembers));
+        for action in
+            [MatterAction::View, MatterAction::ReadContent, MatterAction::WriteContent, MatterAction::Edit]
+        {
+            assert!(!allows(&admin, action), "{action:?}");
+        }
+        assert!(allows(
+            &standing(&[FirmRole::Admin], Some(MatterRole::Viewer), false),
+            MatterAction::ReadContent
+        ));
+    }
+}
