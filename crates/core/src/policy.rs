@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::matter::MatterAction;
 use crate::user::FirmRole;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -14,14 +15,31 @@ pub enum AccessPolicy {
     SignedIn,
     /// A signed-in user holding at least one of these firm roles (others get 403).
     FirmRole(&'static [FirmRole]),
+    /// A signed-in user allowed this action on the matter the route names. The handler
+    /// cannot reach the matter's data without the proof the access check makes; a caller
+    /// without it gets 404, as for a matter that does not exist.
+    Matter(MatterAction),
 }
 
 /// Firm administrators only.
 pub const ADMIN: AccessPolicy = AccessPolicy::FirmRole(&[FirmRole::Admin]);
+/// Those who keep client records (contact details, identity numbers).
+pub const CLIENT_KEEPERS: AccessPolicy =
+    AccessPolicy::FirmRole(&[FirmRole::Admin, FirmRole::Attorney, FirmRole::Paralegal, FirmRole::Secretary]);
+/// Those who open matters (and become their lead).
+pub const MATTER_OPENERS: AccessPolicy = AccessPolicy::FirmRole(&[FirmRole::Attorney, FirmRole::Paralegal]);
 /// Those who read the audit log: audit officers and administrators.
 pub const AUDITORS: AccessPolicy = AccessPolicy::FirmRole(&[FirmRole::Auditor, FirmRole::Admin]);
 
 impl AccessPolicy {
+    /// The firm roles a `FirmRole` policy admits (none for the others).
+    pub fn firm_roles(&self) -> &'static [FirmRole] {
+        match self {
+            AccessPolicy::FirmRole(roles) => roles,
+            AccessPolicy::Public | AccessPolicy::SignedIn | AccessPolicy::Matter(_) => &[],
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             AccessPolicy::Public => "public".to_owned(),
@@ -30,6 +48,7 @@ impl AccessPolicy {
                 let names: Vec<_> = roles.iter().map(|r| r.as_str()).collect();
                 format!("firm role: {}", names.join(" or "))
             }
+            AccessPolicy::Matter(action) => format!("matter: {action:?}"),
         }
     }
 }

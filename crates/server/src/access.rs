@@ -117,8 +117,11 @@ async fn enforce(policy: AccessPolicy, request: Request, next: Next) -> Response
     let actor = request.extensions().get::<Actor>().cloned();
     match (policy, actor) {
         (AccessPolicy::Public, _) => next.run(request).await,
-        (AccessPolicy::SignedIn | AccessPolicy::FirmRole(_), None) => not_signed_in().into_response(),
-        (AccessPolicy::SignedIn, Some(_)) => next.run(request).await,
+        (AccessPolicy::SignedIn | AccessPolicy::FirmRole(_) | AccessPolicy::Matter(_), None) => {
+            not_signed_in().into_response()
+        }
+        // The matter check itself is in the handler, which needs its proof to reach the data.
+        (AccessPolicy::SignedIn | AccessPolicy::Matter(_), Some(_)) => next.run(request).await,
         (AccessPolicy::FirmRole(roles), Some(actor)) if actor.has_any_role(roles) => next.run(request).await,
         (AccessPolicy::FirmRole(_), Some(actor)) => {
             let client = Client::read(request.extensions(), request.headers());

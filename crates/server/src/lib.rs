@@ -8,6 +8,7 @@ pub mod audit_shipping;
 pub mod auth;
 mod client;
 pub mod error;
+mod matter_access;
 mod middleware;
 mod passwords;
 mod routes;

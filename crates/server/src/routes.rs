@@ -2,12 +2,13 @@
 
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
-use ringfence_core::policy::AccessPolicy::{Public, SignedIn};
-use ringfence_core::policy::{ADMIN, AUDITORS};
+use ringfence_core::matter::MatterAction::{Edit, Lifecycle, ManageMembers, ReadContent, View, WriteContent};
+use ringfence_core::policy::AccessPolicy::{Matter, Public, SignedIn};
+use ringfence_core::policy::{ADMIN, AUDITORS, CLIENT_KEEPERS, MATTER_OPENERS};
 
 use crate::AppState;
 use crate::access::RouteTable;
-use crate::api::{audit, firm_settings, health, invitations, me, sign_in, users};
+use crate::api::{audit, clients, firm_settings, health, invitations, matters, me, notes, sign_in, users};
 use crate::auth::authenticate;
 use crate::error::{method_not_allowed, unknown_route};
 use crate::middleware::request_context::request_context;
@@ -41,6 +42,31 @@ pub fn route_table() -> RouteTable<AppState> {
         .get("/api/v1/audit", AUDITORS, audit::list)
         .get("/api/v1/audit.csv", AUDITORS, audit::export_csv)
         .get("/api/v1/audit/checkpoint", AUDITORS, audit::checkpoint)
+        // Clients
+        .post("/api/v1/clients", CLIENT_KEEPERS, clients::create)
+        .get("/api/v1/clients", SignedIn, clients::list)
+        .get("/api/v1/clients/{id}", SignedIn, clients::get)
+        .patch("/api/v1/clients/{id}", CLIENT_KEEPERS, clients::update)
+        // Matters: every route on one matter needs the access check's proof
+        .post("/api/v1/matters", MATTER_OPENERS, matters::create)
+        .get("/api/v1/matters", SignedIn, matters::list)
+        .get("/api/v1/matters/{id}", Matter(View), matters::get)
+        .patch("/api/v1/matters/{id}", Matter(Edit), matters::update)
+        .delete("/api/v1/matters/{id}", Matter(Lifecycle), matters::delete)
+        .post("/api/v1/matters/{id}/close", Matter(Lifecycle), matters::close)
+        .post("/api/v1/matters/{id}/restore", Matter(Lifecycle), matters::restore)
+        .get("/api/v1/matters/{id}/members", Matter(ManageMembers), matters::members)
+        .put("/api/v1/matters/{id}/members/{user_id}", Matter(ManageMembers), matters::set_member)
+        .delete("/api/v1/matters/{id}/members/{user_id}", Matter(ManageMembers), matters::remove_member)
+        .put("/api/v1/matters/{id}/walls/{user_id}", Matter(ManageMembers), matters::place_wall)
+        .delete("/api/v1/matters/{id}/walls/{user_id}", Matter(ManageMembers), matters::remove_wall)
+        .get("/api/v1/admin/matters", ADMIN, matters::directory)
+        // Notes
+        .post("/api/v1/matters/{id}/notes", Matter(WriteContent), notes::create)
+        .get("/api/v1/matters/{id}/notes", Matter(ReadContent), notes::list)
+        .get("/api/v1/notes/{id}", Matter(ReadContent), notes::get)
+        .patch("/api/v1/notes/{id}", Matter(WriteContent), notes::update)
+        .delete("/api/v1/notes/{id}", Matter(WriteContent), notes::delete)
         // Firm settings
         .get("/api/v1/firm/sign-in-policy", ADMIN, firm_settings::get_policy)
         .put("/api/v1/firm/sign-in-policy", ADMIN, firm_settings::set_policy)

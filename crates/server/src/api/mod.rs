@@ -1,7 +1,10 @@
 pub mod audit;
+pub mod clients;
 pub mod firm_settings;
 pub mod health;
 pub mod invitations;
+pub mod matters;
 pub mod me;
+pub mod notes;
 pub mod sign_in;
 pub mod users;

@@ -7,6 +7,7 @@
 mod audit;
 mod errors;
 mod headers;
+mod matters;
 mod probes;
 mod serving;
 mod shipping;

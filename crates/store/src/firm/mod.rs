@@ -2,9 +2,13 @@
 //! already switched to the firm's role and schema, and which carries the firm's keyring
 //! for sealing and opening content fields.
 
+pub mod access;
 pub mod audit;
 pub mod challenges;
+pub mod clients;
 pub mod invitations;
+pub mod matters;
+pub mod notes;
 pub mod sessions;
 pub mod sign_in_policy;
 pub mod users;

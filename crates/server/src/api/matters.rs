@@ -1,0 +1,344 @@
+//! Matters and their members and walls. Every route on one matter goes through
+//! `matter_access::require`, whose proof the store's functions need.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use http::StatusCode;
+use ringfence_core::audit::Outcome;
+use ringfence_core::matter::MatterRole;
+use ringfence_core::user::FirmRole;
+use ringfence_mail::Mail;
+use ringfence_store::firm::access::{Edit, Lifecycle, ManageMembers, View};
+use ringfence_store::firm::matters::{self, Matter};
+use ringfence_store::firm::{audit as audit_log, clients, users};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+use crate::auth::Actor;
+use crate::client::Client;
+use crate::error::{ApiError, ApiJson};
+use crate::matter_access::{record, require};
+use crate::{AppState, audit};
+
+pub fn matter_json(matter: &Matter) -> Value {
+    let time = |t: time::OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
+    json!({
+        "id": matter.id,
+        "number": matter.number,
+        "title": matter.title,
+        "client_id": matter.client_id,
+        "description": matter.description,
+        "status": matter.status,
+        "opened_at": time(matter.opened_at),
+        "closed_at": matter.closed_at.map(time),
+    })
+}
+
+fn title(raw: &str) -> Result<String, ApiError> {
+    let title = raw.trim();
+    if title.is_empty() || title.chars().count() > 300 || title.chars().any(char::is_control) {
+        return Err(ApiError::invalid("title: 1 to 300 characters, no control characters"));
+    }
+    Ok(title.to_owned())
+}
+
+fn description(raw: &str) -> Result<String, ApiError> {
+    if raw.chars().count() > 20_000 {
+        return Err(ApiError::invalid("description: at most 20000 characters"));
+    }
+    Ok(raw.to_owned())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewMatter {
+    title: String,
+    client_id: String,
+    description: Option<String>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    actor: Actor,
+    client: Client,
+    ApiJson(body): ApiJson<NewMatter>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let title = title(&body.title)?;
+    let description = body.description.as_deref().map(description).transpose()?;
+    let client_id: Uuid =
+        body.client_id.parse().map_err(|_| ApiError::invalid("client_id: no such client"))?;
+    let firm = state.storage.firm_by_id(actor.firm).await?;
+    let prefix = firm.slug.as_str().to_uppercase();
+    let now = state.clock.now();
+    let mut tx = actor.store.begin().await?;
+    if clients::get(&mut tx, client_id).await?.is_none() {
+        return Err(ApiError::invalid("client_id: no such client"));
+    }
+    let (id, number) =
+        matters::create(&mut tx, &prefix, &title, client_id, description.as_deref(), actor.user, now).await?;
+    let mut entry = audit::record(
+        actor.audit_actor(),
+        "matter.created",
+        Some(("matter", id.to_string())),
+        Outcome::Success,
+        &client,
+        now,
+    );
+    entry.matter_id = Some(id.to_string());
+    audit_log::append(&mut tx, &entry).await?;
+    tx.commit().await?;
+    let opened = json!({
+        "id": id,
+        "number": number,
+        "title": title,
+        "client_id": client_id,
+        "description": description,
+        "status": "open",
+        "opened_at": now.format(&Rfc3339).unwrap_or_default(),
+        "closed_at": null,
+    });
+    Ok((StatusCode::CREATED, Json(opened)))
+}
+
+pub async fn list(actor: Actor) -> Result<Json<Value>, ApiError> {
+    let mut tx = actor.store.begin().await?;
+    let mine = matters::list_mine(&mut tx, actor.user).await?;
+    tx.commit().await?;
+    let items: Vec<Value> = mine.iter().map(matter_json).collect();
+    Ok(Json(json!({ "items": items, "next_cursor": null })))
+}
+
+pub async fn get(actor: Actor, client: Client, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let (mut tx, access) = require::<View>(&actor, &client, actor.store.begin().await?, &id).await?;
+    let matter = matters::get(&mut tx, &access).await?;
+    record(&mut tx, &actor, &client, &access, "matter.viewed", ("matter", id)).await?;
+    tx.commit().await?;
+    Ok(Json(matter_json(&matter)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatterChanges {
+    title: Option<String>,
+    description: Option<String>,
+}
+
+pub async fn update(
+    actor: Actor,
+    client: Client,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<MatterChanges>,
+) -> Result<Json<Value>, ApiError> {
+    let title = body.title.as_deref().map(title).transpose()?;
+    let description = body.description.as_deref().map(description).transpose()?;
+    let (mut tx, access) = require::<Edit>(&actor, &client, actor.store.begin().await?, &id).await?;
+    matters::update(&mut tx, &access, title.as_deref(), description.as_deref()).await?;
+    record(&mut tx, &actor, &client, &access, "matter.changed", ("matter", id.clone())).await?;
+    let (mut tx, view) = require::<View>(&actor, &client, tx, &id).await?;
+    let matter = matters::get(&mut tx, &view).await?;
+    tx.commit().await?;
+    Ok(Json(matter_json(&matter)))
+}
+
+pub async fn close(
+    State(state): State<AppState>,
+    actor: Actor,
+    client: Client,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (mut tx, access) = require::<Lifecycle>(&actor, &client, actor.store.begin().await?, &id).await?;
+    if !matters::close(&mut tx, &access, state.clock.now()).await? {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "the matter is already closed or deleted",
+        ));
+    }
+    record(&mut tx, &actor, &client, &access, "matter.closed", ("matter", id.clone())).await?;
+    let (mut tx, view) = require::<View>(&actor, &client, tx, &id).await?;
+    let matter = matters::get(&mut tx, &view).await?;
+    tx.commit().await?;
+    Ok(Json(matter_json(&matter)))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    actor: Actor,
+    client: Client,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let (mut tx, access) = require::<Lifecycle>(&actor, &client, actor.store.begin().await?, &id).await?;
+    if !matters::soft_delete(&mut tx, &access, state.clock.now()).await? {
+        return Err(ApiError::not_found());
+    }
+    record(&mut tx, &actor, &client, &access, "matter.deleted", ("matter", id)).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn restore(
+    State(state): State<AppState>,
+    actor: Actor,
+    client: Client,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (mut tx, access) = require::<Lifecycle>(&actor, &client, actor.store.begin().await?, &id).await?;
+    if !matters::restore(&mut tx, &access, state.clock.now()).await? {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_restorable",
+            "the matter is not deleted, or its 30-day grace period has passed",
+        ));
+    }
+    record(&mut tx, &actor, &client, &access, "matter.restored", ("matter", id.clone())).await?;
+    let (mut tx, view) = require::<View>(&actor, &client, tx, &id).await?;
+    let matter = matters::get(&mut tx, &view).await?;
+    tx.commit().await?;
+    Ok(Json(matter_json(&matter)))
+}
+
+pub async fn members(actor: Actor, client: Client, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let (mut tx, access) = require::<ManageMembers>(&actor, &client, actor.store.begin().await?, &id).await?;
+    let list = matters::members(&mut tx, &access).await?;
+    tx.commit().await?;
+    let items: Vec<Value> = list
+        .iter()
+        .map(|m| json!({ "user_id": m.user_id, "role": m.role, "granted_at": m.granted_at.format(&Rfc3339).unwrap_or_default() }))
+        .collect();
+    Ok(Json(json!({ "items": items, "next_cursor": null })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleBody {
+    role: String,
+}
+
+async fn firm_user(tx: &mut ringfence_store::FirmTx<'_>, raw: &str) -> Result<users::User, ApiError> {
+    let id = raw.parse().map_err(|_| ApiError::invalid("user_id: no such user in this firm"))?;
+    users::get(tx, id).await?.ok_or_else(|| ApiError::invalid("user_id: no such user in this firm"))
+}
+
+pub async fn set_member(
+    State(state): State<AppState>,
+    actor: Actor,
+    client: Client,
+    Path((id, user_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<RoleBody>,
+) -> Result<StatusCode, ApiError> {
+    let role: MatterRole = body.role.parse().map_err(|e| ApiError::invalid(format!("role: {e}")))?;
+    let now = state.clock.now();
+    let (mut tx, access) = require::<ManageMembers>(&actor, &client, actor.store.begin().await?, &id).await?;
+    let user = firm_user(&mut tx, &user_id).await?;
+    let previous = matters::members(&mut tx, &access).await?;
+    matters::set_member(&mut tx, &access, user.id, role, now).await?;
+    if matters::count_leads(&mut tx, &access).await? == 0 {
+        return Err(ApiError::new(StatusCode::CONFLICT, "last_lead", "a matter keeps at least one lead"));
+    }
+    let self_grant = user.id == actor.user && access.role().is_none();
+    let action = if self_grant { "matter.role.self_granted" } else { "matter.role.granted" };
+    record(&mut tx, &actor, &client, &access, action, ("user", format!("{}#{role}", user.id))).await?;
+    tx.commit().await?;
+    if self_grant && actor.roles.contains(&FirmRole::Admin) {
+        notify_leads(&state, &actor, &previous, &id).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Tells a matter's leads that an administrator gave itself a role on it.
+async fn notify_leads(
+    state: &AppState,
+    actor: &Actor,
+    members: &[matters::Member],
+    matter: &str,
+) -> Result<(), ApiError> {
+    let mut tx = actor.store.begin().await?;
+    let mut leads = Vec::new();
+    for member in members.iter().filter(|m| m.role == MatterRole::Lead) {
+        if let Some(lead) = users::get(&mut tx, member.user_id).await? {
+            leads.push(lead.email);
+        }
+    }
+    tx.commit().await?;
+    for lead in leads {
+        let body = format!(
+            "The firm administrator {} gave themselves a role on a matter you lead (id {matter}).\n\
+             This is recorded in the matter's audit trail.\n",
+            actor.email
+        );
+        state
+            .mailer
+            .send(Mail { to: lead.as_str(), subject: "Ringfence: an administrator joined your matter", body })
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn remove_member(
+    actor: Actor,
+    client: Client,
+    Path((id, user_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let (mut tx, access) = require::<ManageMembers>(&actor, &client, actor.store.begin().await?, &id).await?;
+    let user = firm_user(&mut tx, &user_id).await?;
+    if !matters::remove_member(&mut tx, &access, user.id).await? {
+        return Err(ApiError::not_found());
+    }
+    if matters::count_leads(&mut tx, &access).await? == 0 {
+        return Err(ApiError::new(StatusCode::CONFLICT, "last_lead", "a matter keeps at least one lead"));
+    }
+    record(&mut tx, &actor, &client, &access, "matter.role.revoked", ("user", user.id.to_string())).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn place_wall(
+    State(state): State<AppState>,
+    actor: Actor,
+    client: Client,
+    Path((id, user_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let (mut tx, access) = require::<ManageMembers>(&actor, &client, actor.store.begin().await?, &id).await?;
+    let user = firm_user(&mut tx, &user_id).await?;
+    matters::place_wall(&mut tx, &access, user.id, state.clock.now()).await?;
+    record(&mut tx, &actor, &client, &access, "matter.wall.placed", ("user", user.id.to_string())).await?;
+    tx.commit().await?;
+    // The screened user is told a restriction exists, never on which matter.
+    let body = "An ethical wall now screens you from a matter in your firm's Ringfence. \
+                You will not see it, and should not discuss it.\n"
+        .to_owned();
+    state
+        .mailer
+        .send(Mail { to: user.email.as_str(), subject: "Ringfence: an ethical wall applies to you", body })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn remove_wall(
+    actor: Actor,
+    client: Client,
+    Path((id, user_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let (mut tx, access) = require::<ManageMembers>(&actor, &client, actor.store.begin().await?, &id).await?;
+    let user = firm_user(&mut tx, &user_id).await?;
+    if !matters::remove_wall(&mut tx, &access, user.id).await? {
+        return Err(ApiError::not_found());
+    }
+    record(&mut tx, &actor, &client, &access, "matter.wall.removed", ("user", user.id.to_string())).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Every matter's number, title, status and lead, for administrators managing memberships.
+pub async fn directory(actor: Actor) -> Result<Json<Value>, ApiError> {
+    let mut tx = actor.store.begin().await?;
+    let entries = matters::directory(&mut tx).await?;
+    tx.commit().await?;
+    let items: Vec<Value> = entries
+        .iter()
+        .map(|e| json!({ "id": e.id, "number": e.number, "title": e.title, "status": e.status, "lead": e.lead }))
+        .collect();
+    Ok(Json(json!({ "items": items, "next_cursor": null })))
+}

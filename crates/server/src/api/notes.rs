@@ -1,0 +1,153 @@
+//! Notes on a matter. Members and leads write; viewers read; billing sees none. A note's
+//! routes find its matter first and check the caller's access to that matter.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use http::StatusCode;
+use ringfence_store::FirmTx;
+use ringfence_store::firm::access::{Action, MatterAccess, ReadContent, WriteContent};
+use ringfence_store::firm::notes::{self, Note};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::Actor;
+use crate::client::Client;
+use crate::error::{ApiError, ApiJson};
+use crate::matter_access::{record, require};
+
+const KINDS: [&str; 4] = ["note", "strategy", "statement", "communication"];
+
+fn note_json(note: &Note) -> Value {
+    let time = |t: time::OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
+    json!({
+        "id": note.id,
+        "matter_id": note.matter_id,
+        "kind": note.kind,
+        "privileged": note.privileged,
+        "body": note.body,
+        "version": note.version,
+        "author_id": note.author_id,
+        "created_at": time(note.created_at),
+        "updated_at": time(note.updated_at),
+    })
+}
+
+fn body_text(raw: &str) -> Result<&str, ApiError> {
+    if raw.trim().is_empty() || raw.chars().count() > 200_000 {
+        return Err(ApiError::invalid("body: 1 to 200000 characters"));
+    }
+    Ok(raw)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewNote {
+    kind: String,
+    body: String,
+    privileged: bool,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    actor: Actor,
+    client: Client,
+    Path(matter): Path<String>,
+    ApiJson(body): ApiJson<NewNote>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if !KINDS.contains(&body.kind.as_str()) {
+        return Err(ApiError::invalid("kind: note, strategy, statement or communication"));
+    }
+    let text = body_text(&body.body)?;
+    let (mut tx, access) =
+        require::<WriteContent>(&actor, &client, actor.store.begin().await?, &matter).await?;
+    let id = notes::create(&mut tx, &access, &body.kind, body.privileged, text, state.clock.now()).await?;
+    record(&mut tx, &actor, &client, &access, "note.created", ("note", id.to_string())).await?;
+    let (mut tx, read) = require::<ReadContent>(&actor, &client, tx, &matter).await?;
+    let note = notes::get(&mut tx, &read, id).await?.ok_or_else(ApiError::not_found)?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(note_json(&note))))
+}
+
+pub async fn list(actor: Actor, client: Client, Path(matter): Path<String>) -> Result<Json<Value>, ApiError> {
+    let (mut tx, access) =
+        require::<ReadContent>(&actor, &client, actor.store.begin().await?, &matter).await?;
+    let all = notes::list(&mut tx, &access).await?;
+    record(&mut tx, &actor, &client, &access, "note.listed", ("matter", matter)).await?;
+    tx.commit().await?;
+    let items: Vec<Value> = all.iter().map(note_json).collect();
+    Ok(Json(json!({ "items": items, "next_cursor": null })))
+}
+
+/// Finds the note's matter and checks the caller's access to it. An unknown note goes
+/// through the same check (of an id that names no matter), so it answers alike.
+async fn for_note<'a, A: Action>(
+    actor: &Actor,
+    client: &Client,
+    mut tx: FirmTx<'a>,
+    raw: &str,
+) -> Result<(FirmTx<'a>, MatterAccess<A>, Uuid), ApiError> {
+    let note: Option<Uuid> = raw.parse().ok();
+    let matter = match note {
+        Some(note) => notes::matter_of(&mut tx, note).await?,
+        None => None,
+    };
+    let matter = matter.map_or_else(|| raw.to_owned(), |m| m.to_string());
+    let (tx, access) = require::<A>(actor, client, tx, &matter).await?;
+    Ok((tx, access, note.ok_or_else(ApiError::not_found)?))
+}
+
+pub async fn get(actor: Actor, client: Client, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let (mut tx, access, note) =
+        for_note::<ReadContent>(&actor, &client, actor.store.begin().await?, &id).await?;
+    let found = notes::get(&mut tx, &access, note).await?.ok_or_else(ApiError::not_found)?;
+    record(&mut tx, &actor, &client, &access, "note.viewed", ("note", id)).await?;
+    tx.commit().await?;
+    Ok(Json(note_json(&found)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoteChanges {
+    body: Option<String>,
+    privileged: Option<bool>,
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    actor: Actor,
+    client: Client,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<NoteChanges>,
+) -> Result<Json<Value>, ApiError> {
+    let text = body.body.as_deref().map(body_text).transpose()?;
+    let (mut tx, access, note) =
+        for_note::<WriteContent>(&actor, &client, actor.store.begin().await?, &id).await?;
+    if !notes::update(&mut tx, &access, note, text, body.privileged, state.clock.now()).await? {
+        return Err(ApiError::not_found());
+    }
+    record(&mut tx, &actor, &client, &access, "note.changed", ("note", id.clone())).await?;
+    let matter = access.matter().to_string();
+    let (mut tx, read) = require::<ReadContent>(&actor, &client, tx, &matter).await?;
+    let updated = notes::get(&mut tx, &read, note).await?.ok_or_else(ApiError::not_found)?;
+    tx.commit().await?;
+    Ok(Json(note_json(&updated)))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    actor: Actor,
+    client: Client,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let (mut tx, access, note) =
+        for_note::<WriteContent>(&actor, &client, actor.store.begin().await?, &id).await?;
+    if !notes::delete(&mut tx, &access, note, state.clock.now()).await? {
+        return Err(ApiError::not_found());
+    }
+    record(&mut tx, &actor, &client, &access, "note.deleted", ("note", id)).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,59 @@
+//! Handlers get a matter's proof of access here. A refusal is a 404 with the same body as
+//! for a matter that does not exist, and both are recorded the same way, so neither the
+//! answer nor the work done tells them apart.
+
+use ringfence_core::audit::Outcome;
+use ringfence_store::FirmTx;
+use ringfence_store::firm::access::{self, Action, MatterAccess};
+use ringfence_store::firm::audit as audit_log;
+use uuid::Uuid;
+
+use crate::audit;
+use crate::auth::Actor;
+use crate::client::Client;
+use crate::error::ApiError;
+
+/// Checks `actor`'s access to the matter named by `raw_id` inside `tx`, and hands the
+/// transaction back with the proof. On refusal the denial is recorded and committed (the
+/// transaction holds nothing else yet), and the answer is 404.
+pub async fn require<'a, A: Action>(
+    actor: &Actor,
+    client: &Client,
+    mut tx: FirmTx<'a>,
+    raw_id: &str,
+) -> Result<(FirmTx<'a>, MatterAccess<A>), ApiError> {
+    let proof = match raw_id.parse::<Uuid>() {
+        Ok(id) => access::check::<A>(&mut tx, actor.user, &actor.roles, id).await?,
+        Err(_) => None,
+    };
+    if let Some(proof) = proof {
+        return Ok((tx, proof));
+    }
+    let entry = audit::record(
+        actor.audit_actor(),
+        "matter.access.denied",
+        Some(("matter", raw_id.chars().take(64).collect())),
+        Outcome::Denied,
+        client,
+        actor.at,
+    );
+    audit_log::append(&mut tx, &entry).await?;
+    tx.commit().await?;
+    Err(ApiError::not_found())
+}
+
+/// Records a successful read or write of matter data, in the transaction that did it.
+pub async fn record<A: Action>(
+    tx: &mut FirmTx<'_>,
+    actor: &Actor,
+    client: &Client,
+    access: &MatterAccess<A>,
+    action: &'static str,
+    resource: (&'static str, String),
+) -> Result<(), ApiError> {
+    let mut entry =
+        audit::record(actor.audit_actor(), action, Some(resource), Outcome::Success, client, actor.at);
+    entry.matter_id = Some(access.matter().to_string());
+    audit_log::append(tx, &entry).await?;
+    Ok(())
+}

@@ -1,0 +1,484 @@
+//! Clients, matters, members, walls and notes through the HTTP API, and the access matrix
+//! generated from the route table: every matter-scoped route × every kind of caller.
+
+use ringfence_core::firm::{FirmName, FirmSlug};
+use ringfence_core::matter::{self, MatterAction, MatterRole, Standing};
+use ringfence_core::policy::AccessPolicy;
+use ringfence_core::user::{Email, FirmRole};
+use ringfence_server::route_table;
+use ringfence_store::NewFirm;
+use ringfence_testkit::{TestEnv, both_backends};
+use serde_json::{Value, json};
+use time::Duration;
+
+use super::sign_in_harness::*;
+use super::*;
+
+/// A firm with one user of each kind the ring-fence distinguishes, signed in.
+struct Cast {
+    h: Harness,
+    admin: String,
+    lead: String,
+    member: String,
+    viewer: String,
+    billing: String,
+    walled: String,
+    no_role: String,
+    auditor: String,
+    outsider: String,
+    ids: std::collections::HashMap<&'static str, String>,
+}
+
+const PASSWORD: &str = "a long shared test passphrase";
+
+async fn cast(env: TestEnv) -> Cast {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let mut tokens = std::collections::HashMap::new();
+    let mut ids = std::collections::HashMap::new();
+    for (name, role) in [
+        ("lead", "attorney"),
+        ("member", "paralegal"),
+        ("viewer", "secretary"),
+        ("billing", "billing"),
+        ("walled", "attorney"),
+        ("norole", "attorney"),
+        ("auditor", "auditor"),
+    ] {
+        let email = format!("{name}@firm.example");
+        h.add_user(&admin, &email, &[role], PASSWORD).await;
+        tokens.insert(name, h.sign_in(&email, PASSWORD).await);
+        let me = h.call("GET", "/api/v1/me", Some(&tokens[name]), None).await;
+        ids.insert(name, me.body["user"]["id"].as_str().unwrap().to_owned());
+    }
+    // Another firm's administrator: a valid session, in the wrong tenant.
+    let other = h
+        .state
+        .storage
+        .create_firm(
+            NewFirm {
+                slug: FirmSlug::parse("other-firm").unwrap(),
+                name: FirmName::parse("Other Firm").unwrap(),
+                admin_email: Email::parse("boss@other.example").unwrap(),
+                admin_name: None,
+                admin_password_hash: Some(ringfence_crypto::password::hash(PASSWORD).unwrap()),
+            },
+            h.clock.now(),
+        )
+        .await
+        .unwrap();
+    assert_ne!(other.firm.id, h.firm);
+    let outsider = h.sign_in("boss@other.example", PASSWORD).await;
+    let t = |n: &str| tokens[n].clone();
+    Cast {
+        admin,
+        lead: t("lead"),
+        member: t("member"),
+        viewer: t("viewer"),
+        billing: t("billing"),
+        walled: t("walled"),
+        no_role: t("norole"),
+        auditor: t("auditor"),
+        outsider,
+        ids,
+        h,
+    }
+}
+
+/// A fresh matter led by `lead`, with a member, a viewer, a billing member, a walled member,
+/// and one note. Returns (matter id, note id).
+async fn fixture(c: &Cast) -> (String, String) {
+    let h = &c.h;
+    let created = h
+        .call(
+            "POST",
+            "/api/v1/clients",
+            Some(&c.lead),
+            Some(json!({ "name": "Acme Holdings", "kind": "organisation" })),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let client = created.body["id"].as_str().unwrap().to_owned();
+    let matter = h
+        .call(
+            "POST",
+            "/api/v1/matters",
+            Some(&c.lead),
+            Some(json!({ "title": "Acme v Widget", "client_id": client })),
+        )
+        .await;
+    assert_eq!(matter.status, 201, "{}", matter.body);
+    let id = matter.body["id"].as_str().unwrap().to_owned();
+    for (who, role) in
+        [("member", "member"), ("viewer", "viewer"), ("billing", "billing"), ("walled", "member")]
+    {
+        let path = format!("/api/v1/matters/{id}/members/{}", c.ids[who]);
+        let set = h.call("PUT", &path, Some(&c.lead), Some(json!({ "role": role }))).await;
+        assert_eq!(set.status, 204, "{}", set.body);
+    }
+    let wall =
+        h.call("PUT", &format!("/api/v1/matters/{id}/walls/{}", c.ids["walled"]), Some(&c.lead), None).await;
+    assert_eq!(wall.status, 204);
+    let note = h
+        .call(
+            "POST",
+            &format!("/api/v1/matters/{id}/notes"),
+            Some(&c.lead),
+            Some(json!({ "kind": "strategy", "body": "settle below 2m", "privileged": true })),
+        )
+        .await;
+    assert_eq!(note.status, 201, "{}", note.body);
+    (id, note.body["id"].as_str().unwrap().to_owned())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    SignedOut,
+    OtherFirm,
+    NoRole,
+    Walled,
+    Viewer,
+    Billing,
+    Member,
+    Lead,
+    AdminWithoutRole,
+    Auditor,
+}
+
+impl Caller {
+    const ALL: [Caller; 10] = [
+        Caller::SignedOut,
+        Caller::OtherFirm,
+        Caller::NoRole,
+        Caller::Walled,
+        Caller::Viewer,
+        Caller::Billing,
+        Caller::Member,
+        Caller::Lead,
+        Caller::AdminWithoutRole,
+        Caller::Auditor,
+    ];
+
+    fn token(self, c: &Cast) -> Option<String> {
+        Some(match self {
+            Caller::SignedOut => return None,
+            Caller::OtherFirm => c.outsider.clone(),
+            Caller::NoRole => c.no_role.clone(),
+            Caller::Walled => c.walled.clone(),
+            Caller::Viewer => c.viewer.clone(),
+            Caller::Billing => c.billing.clone(),
+            Caller::Member => c.member.clone(),
+            Caller::Lead => c.lead.clone(),
+            Caller::AdminWithoutRole => c.admin.clone(),
+            Caller::Auditor => c.auditor.clone(),
+        })
+    }
+
+    /// What the ring-fence's own table says this caller may do.
+    fn allowed(self, action: MatterAction) -> bool {
+        let standing = |firm: FirmRole, role: Option<MatterRole>, walled| Standing {
+            firm_roles: [firm].into_iter().collect(),
+            matter_role: role,
+            walled,
+        };
+        let standing = match self {
+            Caller::SignedOut | Caller::OtherFirm => return false,
+            Caller::NoRole => standing(FirmRole::Attorney, None, false),
+            Caller::Walled => standing(FirmRole::Attorney, Some(MatterRole::Member), true),
+            Caller::Viewer => standing(FirmRole::Secretary, Some(MatterRole::Viewer), false),
+            Caller::Billing => standing(FirmRole::Billing, Some(MatterRole::Billing), false),
+            Caller::Member => standing(FirmRole::Paralegal, Some(MatterRole::Member), false),
+            Caller::Lead => standing(FirmRole::Attorney, Some(MatterRole::Lead), false),
+            Caller::AdminWithoutRole => standing(FirmRole::Admin, None, false),
+            Caller::Auditor => standing(FirmRole::Auditor, None, false),
+        };
+        matter::allows(&standing, action)
+    }
+}
+
+/// The request for a route template: path filled in, and a valid body where one is needed.
+fn request(
+    path: &str,
+    method: &http::Method,
+    matter: &str,
+    note: &str,
+    target: &str,
+) -> (String, Option<Value>) {
+    let filled = path
+        .replace("{user_id}", target)
+        .replace("{id}", if path.starts_with("/api/v1/notes/") { note } else { matter });
+    let body = match (method.as_str(), path) {
+        ("POST", p) if p.ends_with("/notes") => {
+            Some(json!({ "kind": "note", "body": "a matrix note", "privileged": false }))
+        }
+        ("PATCH", p) if p.starts_with("/api/v1/notes/") => Some(json!({ "body": "edited in the matrix" })),
+        ("PATCH", _) => Some(json!({ "title": "Renamed in the matrix" })),
+        ("PUT", p) if p.contains("/members/") => Some(json!({ "role": "viewer" })),
+        _ => None,
+    };
+    (filled, body)
+}
+
+both_backends!(the_access_matrix_covers_every_matter_route_and_finds_no_leak, |env: TestEnv| async move {
+    let c = cast(env).await;
+    let routes: Vec<_> = route_table()
+        .specs()
+        .iter()
+        .filter_map(|spec| match spec.policy {
+            AccessPolicy::Matter(action) => Some((spec.method.clone(), spec.path, action)),
+            _ => None,
+        })
+        .collect();
+    assert!(routes.len() >= 15, "{routes:?}");
+    let missing = uuid::Uuid::new_v4().to_string();
+    let mut cells = 0;
+    for (method, path, action) in &routes {
+        let (matter, note) = fixture(&c).await;
+        let not_found_body = {
+            let (p, b) = request(path, method, &missing, &missing, &c.ids["norole"]);
+            let reply = c.h.call(method.as_str(), &p, Some(&c.lead), b).await;
+            assert_eq!(reply.status, 404, "{method} {path} on a missing id");
+            reply.body
+        };
+        // Callers refused first, then those allowed (whose requests may change the matter).
+        let mut callers = Caller::ALL.to_vec();
+        callers.sort_by_key(|caller| caller.allowed(*action));
+        for caller in callers {
+            let (matter, note) =
+                if caller.allowed(*action) { fixture(&c).await } else { (matter.clone(), note.clone()) };
+            // Whom the membership routes act on: someone the route can really act on.
+            let target = match (method.as_str(), path.contains("/walls/")) {
+                ("PUT", true) => c.ids["norole"].clone(),
+                ("DELETE", true) => c.ids["walled"].clone(),
+                ("DELETE", false) => c.ids["viewer"].clone(),
+                _ => c.ids["auditor"].clone(),
+            };
+            let (p, body) = request(path, method, &matter, &note, &target);
+            let token = caller.token(&c);
+            let reply = c.h.call(method.as_str(), &p, token.as_deref(), body.clone()).await;
+            cells += 1;
+            match (caller, caller.allowed(*action)) {
+                (Caller::SignedOut, _) => assert_eq!(reply.status, 401, "{caller:?} {method} {path}"),
+                (_, false) => {
+                    assert_eq!(reply.status, 404, "{caller:?} {method} {path}: {}", reply.body);
+                    assert_eq!(
+                        reply.body, not_found_body,
+                        "{caller:?} {method} {path}: same body as a missing matter"
+                    );
+                }
+                (_, true) => assert!(
+                    reply.status < 400 || reply.status == 409,
+                    "{caller:?} {method} {path} should be allowed: {} {}",
+                    reply.status,
+                    reply.body
+                ),
+            }
+            // Every signed-in caller gets 404 for an id that does not exist.
+            if let Some(token) = token {
+                let (p, body) = request(path, method, &missing, &missing, &target);
+                let reply = c.h.call(method.as_str(), &p, Some(&token), body).await;
+                cells += 1;
+                assert_eq!(reply.status, 404, "{caller:?} {method} {path} on a missing id");
+            }
+        }
+    }
+    println!(
+        "access matrix: {} matter routes x {} callers x existing/missing ids = {cells} requests",
+        routes.len(),
+        Caller::ALL.len()
+    );
+});
+
+both_backends!(lists_show_only_readable_matters, |env: TestEnv| async move {
+    let c = cast(env).await;
+    let (matter, _) = fixture(&c).await;
+    for (token, sees) in [
+        (&c.lead, true),
+        (&c.member, true),
+        (&c.viewer, true),
+        (&c.billing, true),
+        (&c.walled, false),
+        (&c.no_role, false),
+        (&c.admin, false),
+        (&c.outsider, false),
+    ] {
+        let list = c.h.call("GET", "/api/v1/matters", Some(token), None).await;
+        let found = list.body["items"].as_array().unwrap().iter().any(|m| m["id"] == matter.as_str());
+        assert_eq!(found, sees, "{}", list.body);
+    }
+    let directory = c.h.call("GET", "/api/v1/admin/matters", Some(&c.admin), None).await;
+    let entry = directory.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == matter.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(entry["lead"], c.ids["lead"].as_str());
+    assert!(entry.get("description").is_none(), "the directory holds no content");
+    assert_eq!(c.h.call("GET", "/api/v1/admin/matters", Some(&c.lead), None).await.status, 403);
+});
+
+both_backends!(
+    matters_are_numbered_per_firm_and_year_and_close_delete_and_restore,
+    |env: TestEnv| async move {
+        let c = cast(env).await;
+        let (first, _) = fixture(&c).await;
+        let (second, _) = fixture(&c).await;
+        let number = |id: &str| {
+            let id = id.to_owned();
+            let c = &c;
+            async move {
+                c.h.call("GET", &format!("/api/v1/matters/{id}"), Some(&c.lead), None).await.body["number"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            }
+        };
+        let year = c.h.clock.now().year();
+        assert_eq!(number(&first).await, format!("FIRM-{year}-0001"));
+        assert_eq!(number(&second).await, format!("FIRM-{year}-0002"));
+
+        let closed = c.h.call("POST", &format!("/api/v1/matters/{first}/close"), Some(&c.lead), None).await;
+        assert_eq!(closed.body["status"], "closed");
+        assert_eq!(
+            c.h.call("DELETE", &format!("/api/v1/matters/{first}"), Some(&c.lead), None).await.status,
+            204
+        );
+        assert_eq!(
+            c.h.call("GET", &format!("/api/v1/matters/{first}"), Some(&c.lead), None).await.status,
+            404,
+            "deleted"
+        );
+        c.h.clock.advance(Duration::days(29));
+        let lead = c.h.sign_in("lead@firm.example", PASSWORD).await;
+        assert_eq!(
+            c.h.call("POST", &format!("/api/v1/matters/{first}/restore"), Some(&lead), None).await.status,
+            200
+        );
+        assert_eq!(c.h.call("GET", &format!("/api/v1/matters/{first}"), Some(&lead), None).await.status, 200);
+        assert_eq!(
+            c.h.call("DELETE", &format!("/api/v1/matters/{first}"), Some(&lead), None).await.status,
+            204
+        );
+        c.h.clock.advance(Duration::days(31));
+        let lead = c.h.sign_in("lead@firm.example", PASSWORD).await;
+        let late = c.h.call("POST", &format!("/api/v1/matters/{first}/restore"), Some(&lead), None).await;
+        assert_eq!(late.status, 409, "past the grace period");
+    }
+);
+
+both_backends!(notes_keep_versions_and_members_cannot_remove_the_last_lead, |env: TestEnv| async move {
+    let c = cast(env).await;
+    let (matter, note) = fixture(&c).await;
+    let edited =
+        c.h.call(
+            "PATCH",
+            &format!("/api/v1/notes/{note}"),
+            Some(&c.member),
+            Some(json!({ "body": "settle below 3m" })),
+        )
+        .await;
+    assert_eq!(edited.status, 200, "{}", edited.body);
+    assert_eq!(edited.body["version"], 2);
+    let read = c.h.call("GET", &format!("/api/v1/notes/{note}"), Some(&c.viewer), None).await;
+    assert_eq!(read.body["body"], "settle below 3m");
+    assert_eq!(
+        c.h.call("GET", &format!("/api/v1/matters/{matter}/notes"), Some(&c.billing), None).await.status,
+        404
+    );
+    let bad =
+        c.h.call(
+            "POST",
+            &format!("/api/v1/matters/{matter}/notes"),
+            Some(&c.member),
+            Some(json!({ "kind": "gossip", "body": "x", "privileged": false })),
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    let demote =
+        c.h.call(
+            "PUT",
+            &format!("/api/v1/matters/{matter}/members/{}", c.ids["lead"]),
+            Some(&c.lead),
+            Some(json!({ "role": "member" })),
+        )
+        .await;
+    assert_eq!((demote.status, demote.code()), (409, "last_lead"));
+});
+
+both_backends!(walls_and_admin_self_grants_are_told_and_recorded, |env: TestEnv| async move {
+    let c = cast(env).await;
+    let (matter, _) = fixture(&c).await;
+    assert!(c.h.latest_mail("walled@firm.example").contains("ethical wall"));
+    assert!(
+        !c.h.latest_mail("walled@firm.example").contains(&matter),
+        "the walled user is not told which matter"
+    );
+
+    let admin_id = c.h.call("GET", "/api/v1/me", Some(&c.admin), None).await.body["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let grant =
+        c.h.call(
+            "PUT",
+            &format!("/api/v1/matters/{matter}/members/{admin_id}"),
+            Some(&c.admin),
+            Some(json!({ "role": "viewer" })),
+        )
+        .await;
+    assert_eq!(grant.status, 204, "{}", grant.body);
+    assert!(c.h.latest_mail("lead@firm.example").contains("gave themselves a role"));
+    assert_eq!(
+        c.h.call("GET", &format!("/api/v1/matters/{matter}"), Some(&c.admin), None).await.status,
+        200,
+        "now through a role"
+    );
+    let trail =
+        c.h.call(
+            "GET",
+            &format!("/api/v1/audit?matter={matter}&action=matter.role.self_granted"),
+            Some(&c.auditor),
+            None,
+        )
+        .await;
+    assert_eq!(trail.body["items"].as_array().unwrap().len(), 1, "{}", trail.body);
+    let denied =
+        c.h.call(
+            "GET",
+            &format!("/api/v1/audit?action=matter.access.denied&user={}", c.ids["walled"]),
+            Some(&c.auditor),
+            None,
+        )
+        .await;
+    assert!(denied.body["items"].as_array().is_some());
+});
+
+both_backends!(clients_are_validated_and_billing_sees_names_only, |env: TestEnv| async move {
+    let c = cast(env).await;
+    let bad =
+        c.h.call("POST", "/api/v1/clients", Some(&c.lead), Some(json!({ "name": "", "kind": "person" })))
+            .await;
+    assert!(bad.body["error"]["message"].as_str().unwrap().starts_with("name:"));
+    let bad =
+        c.h.call("POST", "/api/v1/clients", Some(&c.lead), Some(json!({ "name": "Ann", "kind": "robot" })))
+            .await;
+    assert!(bad.body["error"]["message"].as_str().unwrap().starts_with("kind:"));
+    let created = c
+        .h
+        .call("POST", "/api/v1/clients", Some(&c.lead), Some(json!({ "name": "Ann Client", "kind": "person", "id_number": "8001015009087", "email": "ann@client.example" })))
+        .await;
+    assert_eq!(created.status, 201);
+    let id = created.body["id"].as_str().unwrap();
+    let full = c.h.call("GET", &format!("/api/v1/clients/{id}"), Some(&c.viewer), None).await;
+    assert_eq!(full.body["id_number"], "8001015009087");
+    let names_only = c.h.call("GET", &format!("/api/v1/clients/{id}"), Some(&c.billing), None).await;
+    assert_eq!(names_only.body, json!({ "id": id, "name": "Ann Client", "kind": "person" }));
+    assert_eq!(
+        c.h.call("POST", "/api/v1/clients", Some(&c.billing), Some(json!({ "name": "X", "kind": "person" })))
+            .await
+            .status,
+        403
+    );
+});

@@ -1,0 +1,355 @@
+//! Matters, their members and ethical walls. Reads and writes of a matter take a
+//! [`MatterAccess`]; the caller's own list is fenced in SQL by membership and walls.
+
+use ringfence_core::clock::{from_unix_millis, unix_millis};
+use ringfence_core::ids::UserId;
+use ringfence_core::matter::MatterRole;
+use ringfence_crypto::FieldRef;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::FirmTx;
+use super::access::{Edit, Lifecycle, ManageMembers, MatterAccess, View};
+use crate::StoreError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matter {
+    pub id: Uuid,
+    pub number: String,
+    pub title: String,
+    pub client_id: Uuid,
+    pub description: Option<String>,
+    pub status: String,
+    pub opened_at: OffsetDateTime,
+    pub closed_at: Option<OffsetDateTime>,
+    pub deleted_at: Option<OffsetDateTime>,
+}
+
+fn field<'a>(id: &'a str, name: &'a str) -> FieldRef<'a> {
+    FieldRef { table: "matters", record: id, field: name }
+}
+
+fn decode(what: &str) -> StoreError {
+    StoreError::Database(sqlx::Error::Decode(format!("matters.{what}").into()))
+}
+
+fn open_text(tx: &FirmTx<'_>, id: &str, name: &str, sealed: &[u8]) -> Result<String, StoreError> {
+    Ok(String::from_utf8_lossy(&tx.open(field(id, name), sealed)?).into_owned())
+}
+
+fn matter_from(tx: &FirmTx<'_>, row: &AnyRow) -> Result<Matter, StoreError> {
+    let id: String = row.try_get("id")?;
+    let client: String = row.try_get("client_id")?;
+    let title: Vec<u8> = row.try_get("title_sealed")?;
+    let description: Option<Vec<u8>> = row.try_get("description_sealed")?;
+    let closed: Option<i64> = row.try_get("closed_at")?;
+    let deleted: Option<i64> = row.try_get("deleted_at")?;
+    Ok(Matter {
+        title: open_text(tx, &id, "title", &title)?,
+        description: description.map(|d| open_text(tx, &id, "description", &d)).transpose()?,
+        id: id.parse().map_err(|_| decode("id"))?,
+        number: row.try_get("number")?,
+        client_id: client.parse().map_err(|_| decode("client_id"))?,
+        status: row.try_get("status")?,
+        opened_at: from_unix_millis(row.try_get("opened_at")?),
+        closed_at: closed.map(from_unix_millis),
+        deleted_at: deleted.map(from_unix_millis),
+    })
+}
+
+const COLUMNS: &str = "m.id, m.number, m.title_sealed, m.client_id, m.description_sealed, m.status, m.opened_at, m.closed_at, m.deleted_at";
+
+/// Creates a matter with `creator` as its lead. `prefix` starts the human number
+/// (`ACME-2026-0042`); numbers are unique per firm and counted per year.
+pub async fn create(
+    tx: &mut FirmTx<'_>,
+    prefix: &str,
+    title: &str,
+    client: Uuid,
+    description: Option<&str>,
+    creator: UserId,
+    now: OffsetDateTime,
+) -> Result<(Uuid, String), StoreError> {
+    let year = i64::from(now.year());
+    let next: i64 = sqlx::query_scalar(
+        "INSERT INTO matter_numbers (year, last) VALUES ($1, 1)
+         ON CONFLICT (year) DO UPDATE SET last = matter_numbers.last + 1 RETURNING last",
+    )
+    .bind(year)
+    .fetch_one(tx.conn())
+    .await?;
+    let number = format!("{prefix}-{year}-{next:04}");
+    let id = Uuid::new_v4();
+    let key = id.to_string();
+    let title_sealed = tx.seal(field(&key, "title"), title.as_bytes())?;
+    let description_sealed =
+        description.map(|d| tx.seal(field(&key, "description"), d.as_bytes())).transpose()?;
+    sqlx::query(
+        "INSERT INTO matters (id, number, title_sealed, client_id, description_sealed, status, opened_at, created_by)
+         VALUES ($1, $2, $3, $4, $5, 'open', $6, $7)",
+    )
+    .bind(&key)
+    .bind(&number)
+    .bind(title_sealed)
+    .bind(client.to_string())
+    .bind(description_sealed)
+    .bind(unix_millis(now))
+    .bind(creator.to_string())
+    .execute(tx.conn())
+    .await?;
+    set_member_unchecked(tx, id, creator, MatterRole::Lead, creator, now).await?;
+    Ok((id, number))
+}
+
+pub async fn get(tx: &mut FirmTx<'_>, access: &MatterAccess<View>) -> Result<Matter, StoreError> {
+    fetch(tx, access.matter()).await?.ok_or_else(|| decode("id"))
+}
+
+async fn fetch(tx: &mut FirmTx<'_>, id: Uuid) -> Result<Option<Matter>, StoreError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM matters m WHERE m.id = $1")))
+        .bind(id.to_string())
+        .fetch_optional(tx.conn())
+        .await?;
+    row.map(|row| matter_from(tx, &row)).transpose()
+}
+
+/// The matters `user` holds a role on and is not walled from: the fence is in the query.
+pub async fn list_mine(tx: &mut FirmTx<'_>, user: UserId) -> Result<Vec<Matter>, StoreError> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM matters m
+         JOIN matter_members mm ON mm.matter_id = m.id AND mm.user_id = $1
+         WHERE m.deleted_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM matter_walls w WHERE w.matter_id = m.id AND w.user_id = $1)
+         ORDER BY m.number"
+    )))
+    .bind(user.to_string())
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter().map(|row| matter_from(tx, row)).collect()
+}
+
+pub async fn update(
+    tx: &mut FirmTx<'_>,
+    access: &MatterAccess<Edit>,
+    title: Option<&str>,
+    description: Option<&str>,
+) -> Result<(), StoreError> {
+    let key = access.matter().to_string();
+    if let Some(title) = title {
+        let sealed = tx.seal(field(&key, "title"), title.as_bytes())?;
+        sqlx::query("UPDATE matters SET title_sealed = $2 WHERE id = $1")
+            .bind(&key)
+            .bind(sealed)
+            .execute(tx.conn())
+            .await?;
+    }
+    if let Some(description) = description {
+        let sealed = tx.seal(field(&key, "description"), description.as_bytes())?;
+        sqlx::query("UPDATE matters SET description_sealed = $2 WHERE id = $1")
+            .bind(&key)
+            .bind(sealed)
+            .execute(tx.conn())
+            .await?;
+    }
+    Ok(())
+}
+
+/// How long a deleted matter can be restored.
+pub const RESTORE_WINDOW: time::Duration = time::Duration::days(30);
+
+pub async fn close(
+    tx: &mut FirmTx<'_>,
+    access: &MatterAccess<Lifecycle>,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("UPDATE matters SET status = 'closed', closed_at = $2 WHERE id = $1 AND deleted_at IS NULL AND status = 'open'")
+        .bind(access.matter().to_string())
+        .bind(unix_millis(now))
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn soft_delete(
+    tx: &mut FirmTx<'_>,
+    access: &MatterAccess<Lifecycle>,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("UPDATE matters SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL")
+        .bind(access.matter().to_string())
+        .bind(unix_millis(now))
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Restores a deleted matter within the grace period; false if it is not deleted or too old.
+pub async fn restore(
+    tx: &mut FirmTx<'_>,
+    access: &MatterAccess<Lifecycle>,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE matters SET deleted_at = NULL WHERE id = $1 AND deleted_at IS NOT NULL AND deleted_at > $2",
+    )
+    .bind(access.matter().to_string())
+    .bind(unix_millis(now - RESTORE_WINDOW))
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub user_id: UserId,
+    pub role: MatterRole,
+    pub granted_at: OffsetDateTime,
+}
+
+pub async fn members(
+    tx: &mut FirmTx<'_>,
+    access: &MatterAccess<ManageMembers>,
+) -> Result<Vec<Member>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT user_id, role, granted_at FROM matter_members WHERE matter_id = $1 ORDER BY granted_at",
+    )
+    .bind(access.matter().to_string())
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let user: String = row.try_get("user_id")?;
+            let role: String = row.try_get("role")?;
+            Ok(Member {
+                user_id: user.parse().map_err(|_| decode("member"))?,
+                role: role.parse().map_err(|_| decode("role"))?,
+                granted_at: from_unix_millis(row.try_get("granted_at")?),
+            })
+        })
+        .collect()
+}
+
+async fn set_member_unchecked(
+    tx: &mut FirmTx<'_>,
+    matter: Uuid,
+    user: UserId,
+    role: MatterRole,
+    by: UserId,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO matter_members (matter_id, user_id, role, granted_by, granted_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (matter_id, user_id) DO UPDATE SET role = $3, granted_by = $4, granted_at = $5",
+    )
+    .bind(matter.to_string())
+    .bind(user.to_string())
+    .bind(role.as_str())
+    .bind(by.to_string())
+    .bind(unix_millis(now))
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+pub async fn set_member(
+    tx: &mut FirmTx<'_>,
+    access: &MatterAccess<ManageMembers>,
+    user: UserId,
+    role: MatterRole,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    set_member_unchecked(tx, access.matter(), user, role, access.user(), now).await
+}
+
+pub async fn remove_member(
+    tx: &mut FirmTx<'_>,
+    access: &MatterAccess<ManageMembers>,
+    user: UserId,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM matter_members WHERE matter_id = $1 AND user_id = $2")
+        .bind(access.matter().to_string())
+        .bind(user.to_string())
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn count_leads(
+    tx: &mut FirmTx<'_>,
+    access: &MatterAccess<ManageMembers>,
+) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM matter_members WHERE matter_id = $1 AND role = 'lead'")
+        .bind(access.matter().to_string())
+        .fetch_one(tx.conn())
+        .await?)
+}
+
+pub async fn place_wall(
+    tx: &mut FirmTx<'_>,
+    access: &MatterAccess<ManageMembers>,
+    user: UserId,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO matter_walls (matter_id, user_id, placed_by, placed_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (matter_id, user_id) DO NOTHING",
+    )
+    .bind(access.matter().to_string())
+    .bind(user.to_string())
+    .bind(access.user().to_string())
+    .bind(unix_millis(now))
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+pub async fn remove_wall(
+    tx: &mut FirmTx<'_>,
+    access: &MatterAccess<ManageMembers>,
+    user: UserId,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM matter_walls WHERE matter_id = $1 AND user_id = $2")
+        .bind(access.matter().to_string())
+        .bind(user.to_string())
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// One line of the administrators' matter directory: no content beyond the title.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryEntry {
+    pub id: Uuid,
+    pub number: String,
+    pub title: String,
+    pub status: String,
+    pub lead: Option<UserId>,
+}
+
+/// Every live matter, for firm administrators managing memberships (the route's policy is
+/// the admin role).
+pub async fn directory(tx: &mut FirmTx<'_>) -> Result<Vec<DirectoryEntry>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT m.id, m.number, m.title_sealed, m.status,
+                (SELECT user_id FROM matter_members WHERE matter_id = m.id AND role = 'lead' ORDER BY granted_at LIMIT 1) AS lead
+         FROM matters m WHERE m.deleted_at IS NULL ORDER BY m.number",
+    )
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let id: String = row.try_get("id")?;
+            let title: Vec<u8> = row.try_get("title_sealed")?;
+            let lead: Option<String> = row.try_get("lead")?;
+            Ok(DirectoryEntry {
+                title: open_text(tx, &id, "title", &title)?,
+                id: id.parse().map_err(|_| decode("id"))?,
+                number: row.try_get("number")?,
+                status: row.try_get("status")?,
+                lead: lead.and_then(|l| l.parse().ok()),
+            })
+        })
+        .collect()
+}

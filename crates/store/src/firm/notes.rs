@@ -1,0 +1,190 @@
+//! Notes on a matter: privileged work product, strategy, statements, communications. The
+//! body is sealed and bound to its note; every edit keeps the previous body as a version.
+
+use ringfence_core::clock::{from_unix_millis, unix_millis};
+use ringfence_core::ids::UserId;
+use ringfence_crypto::FieldRef;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::FirmTx;
+use super::access::{MatterAccess, ReadContent, WriteContent};
+use crate::StoreError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub id: Uuid,
+    pub matter_id: Uuid,
+    pub kind: String,
+    pub privileged: bool,
+    pub body: String,
+    pub version: i64,
+    pub author_id: UserId,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+fn body_field(id: &str) -> FieldRef<'_> {
+    FieldRef { table: "notes", record: id, field: "body" }
+}
+
+fn decode(what: &str) -> StoreError {
+    StoreError::Database(sqlx::Error::Decode(format!("notes.{what}").into()))
+}
+
+fn note_from(tx: &FirmTx<'_>, row: &AnyRow) -> Result<Note, StoreError> {
+    let id: String = row.try_get("id")?;
+    let matter: String = row.try_get("matter_id")?;
+    let author: String = row.try_get("author_id")?;
+    let sealed: Vec<u8> = row.try_get("body_sealed")?;
+    let privileged: i64 = row.try_get("privileged")?;
+    Ok(Note {
+        body: String::from_utf8_lossy(&tx.open(body_field(&id), &sealed)?).into_owned(),
+        id: id.parse().map_err(|_| decode("id"))?,
+        matter_id: matter.parse().map_err(|_| decode("matter_id"))?,
+        kind: row.try_get("kind")?,
+        privileged: privileged == 1,
+        version: row.try_get("version")?,
+        author_id: author.parse().map_err(|_| decode("author_id"))?,
+        created_at: from_unix_millis(row.try_get("created_at")?),
+        updated_at: from_unix_millis(row.try_get("updated_at")?),
+    })
+}
+
+const COLUMNS: &str =
+    "id, matter_id, kind, privileged, body_sealed, version, author_id, created_at, updated_at";
+
+pub async fn create(
+    tx: &mut FirmTx<'_>,
+    access: &MatterAccess<WriteContent>,
+    kind: &str,
+    privileged: bool,
+    body: &str,
+    now: OffsetDateTime,
+) -> Result<Uuid, StoreError> {
+    let id = Uuid::new_v4();
+    let key = id.to_string();
+    let sealed = tx.seal(body_field(&key), body.as_bytes())?;
+    sqlx::query(
+        "INSERT INTO notes (id, matter_id, kind, privileged, body_sealed, version, author_id, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $7)",
+    )
+    .bind(&key)
+    .bind(access.matter().to_string())
+    .bind(kind)
+    .bind(i64::from(privileged))
+    .bind(sealed)
+    .bind(access.user().to_string())
+    .bind(unix_millis(now))
+    .execute(tx.conn())
+    .await?;
+    Ok(id)
+}
+
+/// The matter a note belongs to, so the caller's access to that matter can be checked
+/// before anything of the note is read. Reveals nothing but the id.
+pub async fn matter_of(tx: &mut FirmTx<'_>, note: Uuid) -> Result<Option<Uuid>, StoreError> {
+    let matter: Option<String> =
+        sqlx::query_scalar("SELECT matter_id FROM notes WHERE id = $1 AND deleted_at IS NULL")
+            .bind(note.to_string())
+            .fetch_optional(tx.conn())
+            .await?;
+    Ok(matter.and_then(|m| m.parse().ok()))
+}
+
+pub async fn list(tx: &mut FirmTx<'_>, access: &MatterAccess<ReadContent>) -> Result<Vec<Note>, StoreError> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM notes WHERE matter_id = $1 AND deleted_at IS NULL ORDER BY created_at, id"
+    )))
+    .bind(access.matter().to_string())
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter().map(|row| note_from(tx, row)).collect()
+}
+
+pub async fn get(
+    tx: &mut FirmTx<'_>,
+    access: &MatterAccess<ReadContent>,
+    note: Uuid,
+) -> Result<Option<Note>, StoreError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM notes WHERE id = $1 AND matter_id = $2 AND deleted_at IS NULL"
+    )))
+    .bind(note.to_string())
+    .bind(access.matter().to_string())
+    .fetch_optional(tx.conn())
+    .await?;
+    row.map(|row| note_from(tx, &row)).transpose()
+}
+
+/// Replaces the body, keeping the old one as a version. False if there is no such note.
+pub async fn update(
+    tx: &mut FirmTx<'_>,
+    access: &MatterAccess<WriteContent>,
+    note: Uuid,
+    body: Option<&str>,
+    privileged: Option<bool>,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let key = note.to_string();
+    let row = sqlx::query(
+        "SELECT body_sealed, version FROM notes WHERE id = $1 AND matter_id = $2 AND deleted_at IS NULL",
+    )
+    .bind(&key)
+    .bind(access.matter().to_string())
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(row) = row else { return Ok(false) };
+    let version: i64 = row.try_get("version")?;
+    if let Some(body) = body {
+        let old: Vec<u8> = row.try_get("body_sealed")?;
+        // The old body moves to note_versions still sealed under its own note's binding.
+        sqlx::query(
+            "INSERT INTO note_versions (note_id, version, body_sealed, edited_by, edited_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&key)
+        .bind(version)
+        .bind(old)
+        .bind(access.user().to_string())
+        .bind(unix_millis(now))
+        .execute(tx.conn())
+        .await?;
+        let sealed = tx.seal(body_field(&key), body.as_bytes())?;
+        sqlx::query(
+            "UPDATE notes SET body_sealed = $2, version = version + 1, updated_at = $3 WHERE id = $1",
+        )
+        .bind(&key)
+        .bind(sealed)
+        .bind(unix_millis(now))
+        .execute(tx.conn())
+        .await?;
+    }
+    if let Some(privileged) = privileged {
+        sqlx::query("UPDATE notes SET privileged = $2, updated_at = $3 WHERE id = $1")
+            .bind(&key)
+            .bind(i64::from(privileged))
+            .bind(unix_millis(now))
+            .execute(tx.conn())
+            .await?;
+    }
+    Ok(true)
+}
+
+pub async fn delete(
+    tx: &mut FirmTx<'_>,
+    access: &MatterAccess<WriteContent>,
+    note: Uuid,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE notes SET deleted_at = $3 WHERE id = $1 AND matter_id = $2 AND deleted_at IS NULL",
+    )
+    .bind(note.to_string())
+    .bind(access.matter().to_string())
+    .bind(unix_millis(now))
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
