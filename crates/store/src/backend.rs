@@ -147,6 +147,7 @@ pub(crate) async fn begin_firm(
     pool: &AnyPool,
     pg: Option<&PgFirmNames>,
     as_owner: bool,
+    on_behalf_of: Option<(&str, bool)>,
 ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
     match pg {
         None => Ok(pool.begin_with("BEGIN IMMEDIATE").await?),
@@ -154,6 +155,13 @@ pub(crate) async fn begin_firm(
             let mut tx = pool.begin().await?;
             let role = if as_owner { &names.owner_role } else { &names.runtime_role };
             sqlx::raw_sql(AssertSqlSafe(names.enter(role))).execute(&mut *tx).await?;
+            // Row-level security reads these: without a user, no matter row is visible.
+            let (user, admin) = on_behalf_of.unwrap_or(("", false));
+            sqlx::query("SELECT set_config('ringfence.user_id', $1, true), set_config('ringfence.is_admin', $2, true)")
+                .bind(user)
+                .bind(if admin { "on" } else { "off" })
+                .execute(&mut *tx)
+                .await?;
             Ok(tx)
         }
     }

@@ -65,14 +65,22 @@ impl FirmStore {
     }
 
     pub async fn begin(&self) -> Result<FirmTx<'_>, StoreError> {
-        let tx = backend::begin_firm(&self.pool, self.pg.as_ref(), false).await?;
+        let tx = backend::begin_firm(&self.pool, self.pg.as_ref(), false, None).await?;
+        Ok(FirmTx::new(tx, self.id, &self.keyring))
+    }
+
+    /// A transaction for one signed-in user: on PostgreSQL, row-level security then shows
+    /// only the matters and notes that user may see (and matters to an administrator).
+    pub async fn begin_for(&self, user: UserId, is_admin: bool) -> Result<FirmTx<'_>, StoreError> {
+        let user = user.to_string();
+        let tx = backend::begin_firm(&self.pool, self.pg.as_ref(), false, Some((&user, is_admin))).await?;
         Ok(FirmTx::new(tx, self.id, &self.keyring))
     }
 
     /// A transaction as the firm's owner role (PostgreSQL), for the audit retention purge
     /// alone: the runtime role cannot delete from the log at all.
     pub(crate) async fn begin_as_owner(&self) -> Result<FirmTx<'_>, StoreError> {
-        let tx = backend::begin_firm(&self.pool, self.pg.as_ref(), true).await?;
+        let tx = backend::begin_firm(&self.pool, self.pg.as_ref(), true, None).await?;
         Ok(FirmTx::new(tx, self.id, &self.keyring))
     }
 

@@ -72,7 +72,7 @@ pub async fn create(
     let firm = state.storage.firm_by_id(actor.firm).await?;
     let prefix = firm.slug.as_str().to_uppercase();
     let now = state.clock.now();
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     if clients::get(&mut tx, client_id).await?.is_none() {
         return Err(ApiError::invalid("client_id: no such client"));
     }
@@ -103,7 +103,7 @@ pub async fn create(
 }
 
 pub async fn list(actor: Actor) -> Result<Json<Value>, ApiError> {
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     let mine = matters::list_mine(&mut tx, actor.user).await?;
     tx.commit().await?;
     let items: Vec<Value> = mine.iter().map(matter_json).collect();
@@ -111,7 +111,7 @@ pub async fn list(actor: Actor) -> Result<Json<Value>, ApiError> {
 }
 
 pub async fn get(actor: Actor, client: Client, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let (mut tx, access) = require::<View>(&actor, &client, actor.store.begin().await?, &id).await?;
+    let (mut tx, access) = require::<View>(&actor, &client, actor.begin().await?, &id).await?;
     let matter = matters::get(&mut tx, &access).await?;
     record(&mut tx, &actor, &client, &access, "matter.viewed", ("matter", id)).await?;
     tx.commit().await?;
@@ -133,7 +133,7 @@ pub async fn update(
 ) -> Result<Json<Value>, ApiError> {
     let title = body.title.as_deref().map(title).transpose()?;
     let description = body.description.as_deref().map(description).transpose()?;
-    let (mut tx, access) = require::<Edit>(&actor, &client, actor.store.begin().await?, &id).await?;
+    let (mut tx, access) = require::<Edit>(&actor, &client, actor.begin().await?, &id).await?;
     matters::update(&mut tx, &access, title.as_deref(), description.as_deref()).await?;
     record(&mut tx, &actor, &client, &access, "matter.changed", ("matter", id.clone())).await?;
     let (mut tx, view) = require::<View>(&actor, &client, tx, &id).await?;
@@ -148,7 +148,7 @@ pub async fn close(
     client: Client,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (mut tx, access) = require::<Lifecycle>(&actor, &client, actor.store.begin().await?, &id).await?;
+    let (mut tx, access) = require::<Lifecycle>(&actor, &client, actor.begin().await?, &id).await?;
     if !matters::close(&mut tx, &access, state.clock.now()).await? {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -169,7 +169,7 @@ pub async fn delete(
     client: Client,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let (mut tx, access) = require::<Lifecycle>(&actor, &client, actor.store.begin().await?, &id).await?;
+    let (mut tx, access) = require::<Lifecycle>(&actor, &client, actor.begin().await?, &id).await?;
     if !matters::soft_delete(&mut tx, &access, state.clock.now()).await? {
         return Err(ApiError::not_found());
     }
@@ -184,7 +184,7 @@ pub async fn restore(
     client: Client,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (mut tx, access) = require::<Lifecycle>(&actor, &client, actor.store.begin().await?, &id).await?;
+    let (mut tx, access) = require::<Lifecycle>(&actor, &client, actor.begin().await?, &id).await?;
     if !matters::restore(&mut tx, &access, state.clock.now()).await? {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -200,7 +200,7 @@ pub async fn restore(
 }
 
 pub async fn members(actor: Actor, client: Client, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let (mut tx, access) = require::<ManageMembers>(&actor, &client, actor.store.begin().await?, &id).await?;
+    let (mut tx, access) = require::<ManageMembers>(&actor, &client, actor.begin().await?, &id).await?;
     let list = matters::members(&mut tx, &access).await?;
     tx.commit().await?;
     let items: Vec<Value> = list
@@ -230,7 +230,7 @@ pub async fn set_member(
 ) -> Result<StatusCode, ApiError> {
     let role: MatterRole = body.role.parse().map_err(|e| ApiError::invalid(format!("role: {e}")))?;
     let now = state.clock.now();
-    let (mut tx, access) = require::<ManageMembers>(&actor, &client, actor.store.begin().await?, &id).await?;
+    let (mut tx, access) = require::<ManageMembers>(&actor, &client, actor.begin().await?, &id).await?;
     let user = firm_user(&mut tx, &user_id).await?;
     let previous = matters::members(&mut tx, &access).await?;
     matters::set_member(&mut tx, &access, user.id, role, now).await?;
@@ -254,7 +254,7 @@ async fn notify_leads(
     members: &[matters::Member],
     matter: &str,
 ) -> Result<(), ApiError> {
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     let mut leads = Vec::new();
     for member in members.iter().filter(|m| m.role == MatterRole::Lead) {
         if let Some(lead) = users::get(&mut tx, member.user_id).await? {
@@ -281,7 +281,7 @@ pub async fn remove_member(
     client: Client,
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let (mut tx, access) = require::<ManageMembers>(&actor, &client, actor.store.begin().await?, &id).await?;
+    let (mut tx, access) = require::<ManageMembers>(&actor, &client, actor.begin().await?, &id).await?;
     let user = firm_user(&mut tx, &user_id).await?;
     if !matters::remove_member(&mut tx, &access, user.id).await? {
         return Err(ApiError::not_found());
@@ -300,7 +300,7 @@ pub async fn place_wall(
     client: Client,
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let (mut tx, access) = require::<ManageMembers>(&actor, &client, actor.store.begin().await?, &id).await?;
+    let (mut tx, access) = require::<ManageMembers>(&actor, &client, actor.begin().await?, &id).await?;
     let user = firm_user(&mut tx, &user_id).await?;
     matters::place_wall(&mut tx, &access, user.id, state.clock.now()).await?;
     record(&mut tx, &actor, &client, &access, "matter.wall.placed", ("user", user.id.to_string())).await?;
@@ -321,7 +321,7 @@ pub async fn remove_wall(
     client: Client,
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let (mut tx, access) = require::<ManageMembers>(&actor, &client, actor.store.begin().await?, &id).await?;
+    let (mut tx, access) = require::<ManageMembers>(&actor, &client, actor.begin().await?, &id).await?;
     let user = firm_user(&mut tx, &user_id).await?;
     if !matters::remove_wall(&mut tx, &access, user.id).await? {
         return Err(ApiError::not_found());
@@ -333,7 +333,7 @@ pub async fn remove_wall(
 
 /// Every matter's number, title, status and lead, for administrators managing memberships.
 pub async fn directory(actor: Actor) -> Result<Json<Value>, ApiError> {
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     let entries = matters::directory(&mut tx).await?;
     tx.commit().await?;
     let items: Vec<Value> = entries

@@ -61,8 +61,7 @@ pub async fn create(
         return Err(ApiError::invalid("kind: note, strategy, statement or communication"));
     }
     let text = body_text(&body.body)?;
-    let (mut tx, access) =
-        require::<WriteContent>(&actor, &client, actor.store.begin().await?, &matter).await?;
+    let (mut tx, access) = require::<WriteContent>(&actor, &client, actor.begin().await?, &matter).await?;
     let id = notes::create(&mut tx, &access, &body.kind, body.privileged, text, state.clock.now()).await?;
     record(&mut tx, &actor, &client, &access, "note.created", ("note", id.to_string())).await?;
     let (mut tx, read) = require::<ReadContent>(&actor, &client, tx, &matter).await?;
@@ -72,8 +71,7 @@ pub async fn create(
 }
 
 pub async fn list(actor: Actor, client: Client, Path(matter): Path<String>) -> Result<Json<Value>, ApiError> {
-    let (mut tx, access) =
-        require::<ReadContent>(&actor, &client, actor.store.begin().await?, &matter).await?;
+    let (mut tx, access) = require::<ReadContent>(&actor, &client, actor.begin().await?, &matter).await?;
     let all = notes::list(&mut tx, &access).await?;
     record(&mut tx, &actor, &client, &access, "note.listed", ("matter", matter)).await?;
     tx.commit().await?;
@@ -100,8 +98,7 @@ async fn for_note<'a, A: Action>(
 }
 
 pub async fn get(actor: Actor, client: Client, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let (mut tx, access, note) =
-        for_note::<ReadContent>(&actor, &client, actor.store.begin().await?, &id).await?;
+    let (mut tx, access, note) = for_note::<ReadContent>(&actor, &client, actor.begin().await?, &id).await?;
     let found = notes::get(&mut tx, &access, note).await?.ok_or_else(ApiError::not_found)?;
     record(&mut tx, &actor, &client, &access, "note.viewed", ("note", id)).await?;
     tx.commit().await?;
@@ -123,8 +120,7 @@ pub async fn update(
     ApiJson(body): ApiJson<NoteChanges>,
 ) -> Result<Json<Value>, ApiError> {
     let text = body.body.as_deref().map(body_text).transpose()?;
-    let (mut tx, access, note) =
-        for_note::<WriteContent>(&actor, &client, actor.store.begin().await?, &id).await?;
+    let (mut tx, access, note) = for_note::<WriteContent>(&actor, &client, actor.begin().await?, &id).await?;
     if !notes::update(&mut tx, &access, note, text, body.privileged, state.clock.now()).await? {
         return Err(ApiError::not_found());
     }
@@ -142,8 +138,7 @@ pub async fn delete(
     client: Client,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let (mut tx, access, note) =
-        for_note::<WriteContent>(&actor, &client, actor.store.begin().await?, &id).await?;
+    let (mut tx, access, note) = for_note::<WriteContent>(&actor, &client, actor.begin().await?, &id).await?;
     if !notes::delete(&mut tx, &access, note, state.clock.now()).await? {
         return Err(ApiError::not_found());
     }

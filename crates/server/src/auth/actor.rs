@@ -35,6 +35,12 @@ impl Actor {
     pub fn has_any_role(&self, roles: &[FirmRole]) -> bool {
         roles.iter().any(|role| self.roles.contains(role))
     }
+
+    /// A transaction in the caller's firm, on the caller's behalf: PostgreSQL's row-level
+    /// security then shows only what this user may see. Every route on matter data uses it.
+    pub async fn begin(&self) -> Result<ringfence_store::FirmTx<'_>, ringfence_store::StoreError> {
+        self.store.begin_for(self.user, self.roles.contains(&FirmRole::Admin)).await
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Actor {

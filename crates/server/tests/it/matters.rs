@@ -482,3 +482,44 @@ both_backends!(clients_are_validated_and_billing_sees_names_only, |env: TestEnv|
         403
     );
 });
+
+/// Counts the matters and notes a query *without* any access check sees, run directly as
+/// the firm's runtime role on behalf of `user` (or of nobody).
+async fn unchecked_counts(c: &Cast, user: Option<&str>) -> (i64, i64) {
+    use sqlx::{Connection, Executor, Row};
+    let db = c.h.env.database.as_ref().expect("postgres");
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let hex = c.h.firm.simple();
+    let mut tx = conn.begin().await.unwrap();
+    tx.execute(sqlx::AssertSqlSafe(format!(
+        r#"SET LOCAL ROLE "rf_{hex}"; SET LOCAL search_path TO "firm_{hex}""#
+    )))
+    .await
+    .unwrap();
+    if let Some(user) = user {
+        sqlx::query("SELECT set_config('ringfence.user_id', $1, true)")
+            .bind(user)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    let row = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM matters) AS matters, (SELECT COUNT(*) FROM notes) AS notes",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    (row.get("matters"), row.get("notes"))
+}
+
+#[tokio::test]
+async fn postgres_row_security_hides_matters_from_a_query_that_forgot_the_check() {
+    let Some(env) = TestEnv::new(ringfence_testkit::Backend::Postgres).await else { return };
+    let c = cast(env).await;
+    fixture(&c).await;
+    assert_eq!(unchecked_counts(&c, Some(&c.ids["lead"])).await, (1, 1), "the lead sees its matter and note");
+    assert_eq!(unchecked_counts(&c, Some(&c.ids["billing"])).await, (1, 0), "billing: the matter, no notes");
+    for nobody in [Some(c.ids["norole"].as_str()), Some(c.ids["walled"].as_str()), None] {
+        assert_eq!(unchecked_counts(&c, nobody).await, (0, 0), "{nobody:?} sees nothing");
+    }
+}
