@@ -523,3 +523,70 @@ async fn postgres_row_security_hides_matters_from_a_query_that_forgot_the_check(
         assert_eq!(unchecked_counts(&c, nobody).await, (0, 0), "{nobody:?} sees nothing");
     }
 }
+
+both_backends!(no_plaintext_of_notes_descriptions_or_identity_numbers_is_stored, |env: TestEnv| async move {
+    let c = cast(env).await;
+    let client = c
+        .h
+        .call("POST", "/api/v1/clients", Some(&c.lead), Some(json!({ "name": "Plain Name", "kind": "person", "id_number": "ID-Marker-7731-Quokka" })))
+        .await;
+    let client = client.body["id"].as_str().unwrap().to_owned();
+    let matter = c
+        .h
+        .call(
+            "POST",
+            "/api/v1/matters",
+            Some(&c.lead),
+            Some(json!({ "title": "Title-Marker-Wombat", "client_id": client, "description": "Description-Marker-Numbat" })),
+        )
+        .await;
+    let matter = matter.body["id"].as_str().unwrap().to_owned();
+    let note = c
+        .h
+        .call(
+            "POST",
+            &format!("/api/v1/matters/{matter}/notes"),
+            Some(&c.lead),
+            Some(json!({ "kind": "statement", "body": "Body-Marker-Bilby", "privileged": true })),
+        )
+        .await;
+    let note = note.body["id"].as_str().unwrap().to_owned();
+    c.h.call("PATCH", &format!("/api/v1/notes/{note}"), Some(&c.lead), Some(json!({ "body": "Edit-Marker-Dingo" }))).await;
+    let markers = ["ID-Marker-7731", "Title-Marker-Wombat", "Description-Marker-Numbat", "Body-Marker-Bilby", "Edit-Marker-Dingo"];
+
+    let mut files = vec![c.h.env.data_dir().to_owned()];
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else if !path.to_string_lossy().contains("outbox") {
+            let bytes = std::fs::read(&path).unwrap();
+            for marker in markers {
+                assert!(!bytes.windows(marker.len()).any(|w| w == marker.as_bytes()), "{marker} in {}", path.display());
+            }
+        }
+    }
+    if let Some(db) = &c.h.env.database {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        let schema = format!("firm_{}", c.h.firm.simple());
+        let tables: Vec<String> =
+            sqlx::query_scalar("SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1")
+                .bind(&schema)
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        assert!(tables.iter().any(|t| t == "notes"));
+        for table in tables {
+            let rows: Vec<String> =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!(r#"SELECT t::text FROM "{schema}"."{table}" t"#)))
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap();
+            for marker in markers {
+                assert!(!rows.iter().any(|r| r.contains(marker)), "{marker} in {table}");
+            }
+        }
+    }
+    let read = c.h.call("GET", &format!("/api/v1/notes/{note}"), Some(&c.lead), None).await;
+    assert_eq!(read.body["body"], "Edit-Marker-Dingo", "and it reads back");
+});
