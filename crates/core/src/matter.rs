@@ -73,16 +73,19 @@ pub enum MatterAction {
     ReadContent,
     /// Write its notes (and, later, documents).
     WriteContent,
+    /// See who could reach it, when, and who granted it.
+    AccessHistory,
 }
 
 impl MatterAction {
-    pub const ALL: [MatterAction; 6] = [
+    pub const ALL: [MatterAction; 7] = [
         MatterAction::View,
         MatterAction::Edit,
         MatterAction::Lifecycle,
         MatterAction::ManageMembers,
         MatterAction::ReadContent,
         MatterAction::WriteContent,
+        MatterAction::AccessHistory,
     ];
 }
 
@@ -100,26 +103,43 @@ pub fn role_allows(role: MatterRole, action: MatterAction) -> bool {
     use MatterAction as A;
     use MatterRole as R;
     match (role, action) {
-        (R::Lead, A::View | A::Edit | A::Lifecycle | A::ManageMembers | A::ReadContent | A::WriteContent) => {
-            true
-        }
+        (R::Lead, A::View | A::Edit | A::Lifecycle | A::ManageMembers) => true,
+        (R::Lead, A::ReadContent | A::WriteContent | A::AccessHistory) => true,
         (R::Member, A::View | A::Edit | A::ReadContent | A::WriteContent) => true,
-        (R::Member, A::Lifecycle | A::ManageMembers) => false,
+        (R::Member, A::Lifecycle | A::ManageMembers | A::AccessHistory) => false,
         (R::Viewer, A::View | A::ReadContent) => true,
-        (R::Viewer, A::Edit | A::Lifecycle | A::ManageMembers | A::WriteContent) => false,
+        (R::Viewer, A::Edit | A::Lifecycle | A::ManageMembers | A::WriteContent | A::AccessHistory) => false,
         (R::Billing, A::View) => true,
         (R::Billing, A::Edit | A::Lifecycle | A::ManageMembers | A::ReadContent | A::WriteContent) => false,
+        (R::Billing, A::AccessHistory) => false,
     }
 }
 
-/// Decides an action. Firm administrators manage every matter's members and walls (never
-/// its content, unless they hold a role); a wall overrides every role.
+/// What a firm role allows on every matter, whatever the matter roles: administrators
+/// manage members and walls and review access; audit officers review access. Neither reads
+/// content without a matter role.
+pub fn firm_role_allows(role: FirmRole, action: MatterAction) -> bool {
+    use MatterAction as A;
+    match (role, action) {
+        (FirmRole::Admin, A::ManageMembers | A::AccessHistory) => true,
+        (FirmRole::Auditor, A::AccessHistory) => true,
+        (FirmRole::Admin, A::View | A::Edit | A::Lifecycle | A::ReadContent | A::WriteContent) => false,
+        (
+            FirmRole::Auditor,
+            A::View | A::Edit | A::Lifecycle | A::ManageMembers | A::ReadContent | A::WriteContent,
+        ) => false,
+        (FirmRole::Attorney | FirmRole::Paralegal | FirmRole::Secretary | FirmRole::Billing, _) => false,
+    }
+}
+
+/// Decides an action: a wall overrides everything; otherwise the matter role or a firm
+/// role may allow it.
 pub fn allows(standing: &Standing, action: MatterAction) -> bool {
     if standing.walled {
         return false;
     }
-    let as_admin = action == MatterAction::ManageMembers && standing.firm_roles.contains(&FirmRole::Admin);
-    as_admin || standing.matter_role.is_some_and(|role| role_allows(role, action))
+    standing.firm_roles.iter().any(|role| firm_role_allows(*role, action))
+        || standing.matter_role.is_some_and(|role| role_allows(role, action))
 }
 
 #[cfg(test)]
@@ -139,6 +159,8 @@ mod tests {
             }
         };
         expect(MatterRole::Lead, &MatterAction::ALL);
+        assert!(firm_role_allows(FirmRole::Auditor, A::AccessHistory));
+        assert!(!firm_role_allows(FirmRole::Auditor, A::View));
         expect(MatterRole::Member, &[A::View, A::Edit, A::ReadContent, A::WriteContent]);
         expect(MatterRole::Viewer, &[A::View, A::ReadContent]);
         expect(MatterRole::Billing, &[A::View]);

@@ -2,7 +2,9 @@
 
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
-use ringfence_core::matter::MatterAction::{Edit, Lifecycle, ManageMembers, ReadContent, View, WriteContent};
+use ringfence_core::matter::MatterAction::{
+    AccessHistory, Edit, Lifecycle, ManageMembers, ReadContent, View, WriteContent,
+};
 use ringfence_core::policy::AccessPolicy::{Matter, Public, SignedIn};
 use ringfence_core::policy::{ADMIN, AUDITORS, CLIENT_KEEPERS, MATTER_OPENERS};
 
@@ -60,6 +62,7 @@ pub fn route_table() -> RouteTable<AppState> {
         .delete("/api/v1/matters/{id}/members/{user_id}", Matter(ManageMembers), matters::remove_member)
         .put("/api/v1/matters/{id}/walls/{user_id}", Matter(ManageMembers), matters::place_wall)
         .delete("/api/v1/matters/{id}/walls/{user_id}", Matter(ManageMembers), matters::remove_wall)
+        .get("/api/v1/matters/{id}/access-history", Matter(AccessHistory), matters::access_history)
         .get("/api/v1/admin/matters", ADMIN, matters::directory)
         // Notes
         .post("/api/v1/matters/{id}/notes", Matter(WriteContent), notes::create)

@@ -156,10 +156,10 @@ pub(crate) async fn begin_firm(
             let role = if as_owner { &names.owner_role } else { &names.runtime_role };
             sqlx::raw_sql(AssertSqlSafe(names.enter(role))).execute(&mut *tx).await?;
             // Row-level security reads these: without a user, no matter row is visible.
-            let (user, admin) = on_behalf_of.unwrap_or(("", false));
-            sqlx::query("SELECT set_config('ringfence.user_id', $1, true), set_config('ringfence.is_admin', $2, true)")
+            let (user, sees_all) = on_behalf_of.unwrap_or(("", false));
+            sqlx::query("SELECT set_config('ringfence.user_id', $1, true), set_config('ringfence.sees_all_matters', $2, true)")
                 .bind(user)
-                .bind(if admin { "on" } else { "off" })
+                .bind(if sees_all { "on" } else { "off" })
                 .execute(&mut *tx)
                 .await?;
             Ok(tx)

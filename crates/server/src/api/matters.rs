@@ -8,7 +8,7 @@ use ringfence_core::audit::Outcome;
 use ringfence_core::matter::MatterRole;
 use ringfence_core::user::FirmRole;
 use ringfence_mail::Mail;
-use ringfence_store::firm::access::{Edit, Lifecycle, ManageMembers, View};
+use ringfence_store::firm::access::{AccessHistory, Edit, Lifecycle, ManageMembers, View};
 use ringfence_store::firm::matters::{self, Matter};
 use ringfence_store::firm::{audit as audit_log, clients, users};
 use serde::Deserialize;
@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::auth::Actor;
 use crate::client::Client;
-use crate::error::{ApiError, ApiJson};
+use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::matter_access::{record, require};
 use crate::{AppState, audit};
 
@@ -283,7 +283,7 @@ pub async fn remove_member(
 ) -> Result<StatusCode, ApiError> {
     let (mut tx, access) = require::<ManageMembers>(&actor, &client, actor.begin().await?, &id).await?;
     let user = firm_user(&mut tx, &user_id).await?;
-    if !matters::remove_member(&mut tx, &access, user.id).await? {
+    if !matters::remove_member(&mut tx, &access, user.id, actor.at).await? {
         return Err(ApiError::not_found());
     }
     if matters::count_leads(&mut tx, &access).await? == 0 {
@@ -323,7 +323,7 @@ pub async fn remove_wall(
 ) -> Result<StatusCode, ApiError> {
     let (mut tx, access) = require::<ManageMembers>(&actor, &client, actor.begin().await?, &id).await?;
     let user = firm_user(&mut tx, &user_id).await?;
-    if !matters::remove_wall(&mut tx, &access, user.id).await? {
+    if !matters::remove_wall(&mut tx, &access, user.id, actor.at).await? {
         return Err(ApiError::not_found());
     }
     record(&mut tx, &actor, &client, &access, "matter.wall.removed", ("user", user.id.to_string())).await?;
@@ -341,4 +341,43 @@ pub async fn directory(actor: Actor) -> Result<Json<Value>, ApiError> {
         .map(|e| json!({ "id": e.id, "number": e.number, "title": e.title, "status": e.status, "lead": e.lead }))
         .collect();
     Ok(Json(json!({ "items": items, "next_cursor": null })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    at: Option<String>,
+}
+
+/// Who could read the matter at a moment (now by default), and who granted it: the report
+/// firms hand to clients and regulators. For the lead, administrators and audit officers.
+pub async fn access_history(
+    actor: Actor,
+    client: Client,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let at = match &query.at {
+        Some(at) => time::OffsetDateTime::parse(at, &Rfc3339)
+            .map_err(|_| ApiError::invalid("at: expected an RFC 3339 time such as 2026-11-23T09:00:00Z"))?,
+        None => actor.at,
+    };
+    let (mut tx, access) = require::<AccessHistory>(&actor, &client, actor.begin().await?, &id).await?;
+    let readers = matters::readers_at(&mut tx, &access, at).await?;
+    let mut items = Vec::with_capacity(readers.len());
+    for reader in &readers {
+        let who = users::get(&mut tx, reader.user_id).await?.map(|u| u.email.to_string());
+        let by = users::get(&mut tx, reader.granted_by).await?.map(|u| u.email.to_string());
+        items.push(json!({
+            "user_id": reader.user_id,
+            "email": who,
+            "role": reader.role,
+            "granted_by": reader.granted_by,
+            "granted_by_email": by,
+            "granted_at": reader.granted_at.format(&Rfc3339).unwrap_or_default(),
+        }));
+    }
+    record(&mut tx, &actor, &client, &access, "matter.access_history.viewed", ("matter", id)).await?;
+    tx.commit().await?;
+    Ok(Json(json!({ "at": at.format(&Rfc3339).unwrap_or_default(), "items": items })))
 }

@@ -526,9 +526,13 @@ async fn postgres_row_security_hides_matters_from_a_query_that_forgot_the_check(
 
 both_backends!(no_plaintext_of_notes_descriptions_or_identity_numbers_is_stored, |env: TestEnv| async move {
     let c = cast(env).await;
-    let client = c
-        .h
-        .call("POST", "/api/v1/clients", Some(&c.lead), Some(json!({ "name": "Plain Name", "kind": "person", "id_number": "ID-Marker-7731-Quokka" })))
+    let client =
+        c.h.call(
+            "POST",
+            "/api/v1/clients",
+            Some(&c.lead),
+            Some(json!({ "name": "Plain Name", "kind": "person", "id_number": "ID-Marker-7731-Quokka" })),
+        )
         .await;
     let client = client.body["id"].as_str().unwrap().to_owned();
     let matter = c
@@ -541,9 +545,8 @@ both_backends!(no_plaintext_of_notes_descriptions_or_identity_numbers_is_stored,
         )
         .await;
     let matter = matter.body["id"].as_str().unwrap().to_owned();
-    let note = c
-        .h
-        .call(
+    let note =
+        c.h.call(
             "POST",
             &format!("/api/v1/matters/{matter}/notes"),
             Some(&c.lead),
@@ -551,8 +554,20 @@ both_backends!(no_plaintext_of_notes_descriptions_or_identity_numbers_is_stored,
         )
         .await;
     let note = note.body["id"].as_str().unwrap().to_owned();
-    c.h.call("PATCH", &format!("/api/v1/notes/{note}"), Some(&c.lead), Some(json!({ "body": "Edit-Marker-Dingo" }))).await;
-    let markers = ["ID-Marker-7731", "Title-Marker-Wombat", "Description-Marker-Numbat", "Body-Marker-Bilby", "Edit-Marker-Dingo"];
+    c.h.call(
+        "PATCH",
+        &format!("/api/v1/notes/{note}"),
+        Some(&c.lead),
+        Some(json!({ "body": "Edit-Marker-Dingo" })),
+    )
+    .await;
+    let markers = [
+        "ID-Marker-7731",
+        "Title-Marker-Wombat",
+        "Description-Marker-Numbat",
+        "Body-Marker-Bilby",
+        "Edit-Marker-Dingo",
+    ];
 
     let mut files = vec![c.h.env.data_dir().to_owned()];
     while let Some(path) = files.pop() {
@@ -561,7 +576,11 @@ both_backends!(no_plaintext_of_notes_descriptions_or_identity_numbers_is_stored,
         } else if !path.to_string_lossy().contains("outbox") {
             let bytes = std::fs::read(&path).unwrap();
             for marker in markers {
-                assert!(!bytes.windows(marker.len()).any(|w| w == marker.as_bytes()), "{marker} in {}", path.display());
+                assert!(
+                    !bytes.windows(marker.len()).any(|w| w == marker.as_bytes()),
+                    "{marker} in {}",
+                    path.display()
+                );
             }
         }
     }
@@ -569,19 +588,21 @@ both_backends!(no_plaintext_of_notes_descriptions_or_identity_numbers_is_stored,
         use sqlx::Connection;
         let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
         let schema = format!("firm_{}", c.h.firm.simple());
-        let tables: Vec<String> =
-            sqlx::query_scalar("SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1")
-                .bind(&schema)
-                .fetch_all(&mut conn)
-                .await
-                .unwrap();
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1",
+        )
+        .bind(&schema)
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
         assert!(tables.iter().any(|t| t == "notes"));
         for table in tables {
-            let rows: Vec<String> =
-                sqlx::query_scalar(sqlx::AssertSqlSafe(format!(r#"SELECT t::text FROM "{schema}"."{table}" t"#)))
-                    .fetch_all(&mut conn)
-                    .await
-                    .unwrap();
+            let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                r#"SELECT t::text FROM "{schema}"."{table}" t"#
+            )))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
             for marker in markers {
                 assert!(!rows.iter().any(|r| r.contains(marker)), "{marker} in {table}");
             }
@@ -589,4 +610,72 @@ both_backends!(no_plaintext_of_notes_descriptions_or_identity_numbers_is_stored,
     }
     let read = c.h.call("GET", &format!("/api/v1/notes/{note}"), Some(&c.lead), None).await;
     assert_eq!(read.body["body"], "Edit-Marker-Dingo", "and it reads back");
+});
+
+both_backends!(access_history_answers_who_could_read_a_matter_on_a_date, |env: TestEnv| async move {
+    let c = cast(env).await;
+    let (matter, _) = fixture(&c).await;
+    let then = c.h.clock.now();
+    c.h.clock.advance(Duration::minutes(5));
+    let lead = c.h.sign_in("lead@firm.example", PASSWORD).await;
+    let removed = c
+        .h
+        .call("DELETE", &format!("/api/v1/matters/{matter}/members/{}", c.ids["viewer"]), Some(&lead), None)
+        .await;
+    assert_eq!(removed.status, 204);
+    let readers = |at: Option<time::OffsetDateTime>| {
+        let c = &c;
+        let lead = lead.clone();
+        let matter = matter.clone();
+        async move {
+            let query = at
+                .map(|t| {
+                    format!(
+                        "?at={}",
+                        t.format(&time::format_description::well_known::Rfc3339).unwrap().replace('+', "%2B")
+                    )
+                })
+                .unwrap_or_default();
+            let reply = c
+                .h
+                .call("GET", &format!("/api/v1/matters/{matter}/access-history{query}"), Some(&lead), None)
+                .await;
+            assert_eq!(reply.status, 200, "{}", reply.body);
+            let mut who: Vec<String> = reply.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["email"].as_str().unwrap().to_owned())
+                .collect();
+            who.sort();
+            (who, reply.body)
+        }
+    };
+    let (before, body) = readers(Some(then)).await;
+    assert_eq!(
+        before,
+        ["lead@firm.example", "member@firm.example", "viewer@firm.example"],
+        "billing reads nothing; the walled member is screened"
+    );
+    assert!(body["items"].as_array().unwrap().iter().all(|i| i["granted_by_email"] == "lead@firm.example"));
+    let (now, _) = readers(None).await;
+    assert_eq!(now, ["lead@firm.example", "member@firm.example"]);
+    let auditor = c.h.sign_in("auditor@firm.example", PASSWORD).await;
+    assert_eq!(
+        c.h.call("GET", &format!("/api/v1/matters/{matter}/access-history"), Some(&auditor), None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        c.h.call("GET", &format!("/api/v1/matters/{matter}"), Some(&auditor), None).await.status,
+        404,
+        "no content for auditors"
+    );
+    assert_eq!(
+        c.h.call("GET", &format!("/api/v1/matters/{matter}/access-history"), Some(&c.member), None)
+            .await
+            .status,
+        404
+    );
 });

@@ -39,6 +39,7 @@ actions!(
     ManageMembers => ManageMembers,
     ReadContent => ReadContent,
     WriteContent => WriteContent,
+    AccessHistory => AccessHistory,
 );
 
 /// Proof that `user` may perform `A` on `matter`, checked in this transaction.

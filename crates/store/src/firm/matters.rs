@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::FirmTx;
-use super::access::{Edit, Lifecycle, ManageMembers, MatterAccess, View};
+use super::access::{AccessHistory, Edit, Lifecycle, ManageMembers, MatterAccess, View};
 use crate::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -250,6 +250,32 @@ async fn set_member_unchecked(
     .bind(unix_millis(now))
     .execute(tx.conn())
     .await?;
+    note_history(tx, matter, user, "role", Some(role), by, now).await
+}
+
+/// Adds a line to the matter's access history.
+async fn note_history(
+    tx: &mut FirmTx<'_>,
+    matter: Uuid,
+    user: UserId,
+    change: &str,
+    role: Option<MatterRole>,
+    by: UserId,
+    at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO matter_access_history (matter_id, ordinal, user_id, change, role, changed_by, changed_at)
+         VALUES ($1, (SELECT COALESCE(MAX(ordinal), 0) + 1 FROM matter_access_history WHERE matter_id = $1),
+                 $2, $3, $4, $5, $6)",
+    )
+    .bind(matter.to_string())
+    .bind(user.to_string())
+    .bind(change)
+    .bind(role.map(MatterRole::as_str))
+    .bind(by.to_string())
+    .bind(unix_millis(at))
+    .execute(tx.conn())
+    .await?;
     Ok(())
 }
 
@@ -267,13 +293,18 @@ pub async fn remove_member(
     tx: &mut FirmTx<'_>,
     access: &MatterAccess<ManageMembers>,
     user: UserId,
+    now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query("DELETE FROM matter_members WHERE matter_id = $1 AND user_id = $2")
         .bind(access.matter().to_string())
         .bind(user.to_string())
         .execute(tx.conn())
         .await?;
-    Ok(done.rows_affected() == 1)
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    note_history(tx, access.matter(), user, "removed", None, access.user(), now).await?;
+    Ok(true)
 }
 
 pub async fn count_leads(
@@ -292,7 +323,7 @@ pub async fn place_wall(
     user: UserId,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    let placed = sqlx::query(
         "INSERT INTO matter_walls (matter_id, user_id, placed_by, placed_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (matter_id, user_id) DO NOTHING",
     )
@@ -302,6 +333,9 @@ pub async fn place_wall(
     .bind(unix_millis(now))
     .execute(tx.conn())
     .await?;
+    if placed.rows_affected() == 1 {
+        note_history(tx, access.matter(), user, "walled", None, access.user(), now).await?;
+    }
     Ok(())
 }
 
@@ -309,13 +343,79 @@ pub async fn remove_wall(
     tx: &mut FirmTx<'_>,
     access: &MatterAccess<ManageMembers>,
     user: UserId,
+    now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query("DELETE FROM matter_walls WHERE matter_id = $1 AND user_id = $2")
         .bind(access.matter().to_string())
         .bind(user.to_string())
         .execute(tx.conn())
         .await?;
-    Ok(done.rows_affected() == 1)
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    note_history(tx, access.matter(), user, "unwalled", None, access.user(), now).await?;
+    Ok(true)
+}
+
+/// Someone who could read the matter's content at a moment, and who gave them that role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reader {
+    pub user_id: UserId,
+    pub role: MatterRole,
+    pub granted_by: UserId,
+    pub granted_at: OffsetDateTime,
+}
+
+/// Who could read the matter's content at `at`: the history replayed up to that moment.
+pub async fn readers_at(
+    tx: &mut FirmTx<'_>,
+    access: &MatterAccess<AccessHistory>,
+    at: OffsetDateTime,
+) -> Result<Vec<Reader>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT user_id, change, role, changed_by, changed_at FROM matter_access_history
+         WHERE matter_id = $1 AND changed_at <= $2 ORDER BY ordinal",
+    )
+    .bind(access.matter().to_string())
+    .bind(unix_millis(at))
+    .fetch_all(tx.conn())
+    .await?;
+    let mut roles: std::collections::BTreeMap<String, Reader> = std::collections::BTreeMap::new();
+    let mut walled: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    for row in &rows {
+        let user: String = row.try_get("user_id")?;
+        let change: String = row.try_get("change")?;
+        match change.as_str() {
+            "role" => {
+                let role: Option<String> = row.try_get("role")?;
+                let by: String = row.try_get("changed_by")?;
+                let reader = Reader {
+                    user_id: user.parse().map_err(|_| decode("history.user_id"))?,
+                    role: role.and_then(|r| r.parse().ok()).ok_or_else(|| decode("history.role"))?,
+                    granted_by: by.parse().map_err(|_| decode("history.changed_by"))?,
+                    granted_at: from_unix_millis(row.try_get("changed_at")?),
+                };
+                roles.insert(user, reader);
+            }
+            "removed" => {
+                roles.remove(&user);
+            }
+            "walled" => {
+                walled.insert(user);
+            }
+            "unwalled" => {
+                walled.remove(&user);
+            }
+            _ => return Err(decode("history.change")),
+        }
+    }
+    let readable =
+        |reader: &Reader| matches!(reader.role, MatterRole::Lead | MatterRole::Member | MatterRole::Viewer);
+    Ok(roles
+        .into_iter()
+        .filter(|(user, reader)| !walled.contains(user) && readable(reader))
+        .map(|(_, r)| r)
+        .collect())
 }
 
 /// One line of the administrators' matter directory: no content beyond the title.

@@ -1,7 +1,7 @@
 -- The second wall: even a query that forgot the access check sees only the matters, and
 -- the notes, of the user the transaction runs for (set per transaction by the application
--- as ringfence.user_id; firm administrators also see matters themselves, for managing
--- memberships, never notes). FORCE applies it to the owner as well; the runtime role owns
+-- as ringfence.user_id; firm administrators and auditors also see that matters exist, for
+-- managing memberships and reviewing access, never their notes). FORCE applies it to the owner as well; the runtime role owns
 -- nothing and has no BYPASSRLS.
 
 CREATE FUNCTION ringfence_user() RETURNS TEXT LANGUAGE sql STABLE AS $$
@@ -23,9 +23,9 @@ $$;
 ALTER TABLE matters ENABLE ROW LEVEL SECURITY;
 ALTER TABLE matters FORCE ROW LEVEL SECURITY;
 CREATE POLICY matters_read ON matters FOR SELECT
-    USING (ringfence_sees_matter(id) OR current_setting('ringfence.is_admin', true) = 'on');
+    USING (ringfence_sees_matter(id) OR current_setting('ringfence.sees_all_matters', true) = 'on');
 CREATE POLICY matters_change ON matters FOR UPDATE
-    USING (ringfence_sees_matter(id) OR current_setting('ringfence.is_admin', true) = 'on');
+    USING (ringfence_sees_matter(id) OR current_setting('ringfence.sees_all_matters', true) = 'on');
 CREATE POLICY matters_open ON matters FOR INSERT WITH CHECK (created_by = ringfence_user());
 
 ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
