@@ -136,7 +136,17 @@ pub async fn update(
     let (mut tx, access) = require::<Edit>(&actor, &client, actor.begin().await?, &id).await?;
     matters::update(&mut tx, &access, title.as_deref(), description.as_deref()).await?;
     record(&mut tx, &actor, &client, &access, "matter.changed", ("matter", id.clone())).await?;
-    let (mut tx, view) = require::<View>(&actor, &client, tx, &id).await?;
+    matter_after_change(&actor, &client, tx, &id).await
+}
+
+/// Reads the matter back in the transaction that changed it, and commits.
+async fn matter_after_change(
+    actor: &Actor,
+    client: &Client,
+    tx: ringfence_store::FirmTx<'_>,
+    id: &str,
+) -> Result<Json<Value>, ApiError> {
+    let (mut tx, view) = require::<View>(actor, client, tx, id).await?;
     let matter = matters::get(&mut tx, &view).await?;
     tx.commit().await?;
     Ok(Json(matter_json(&matter)))
@@ -157,10 +167,7 @@ pub async fn close(
         ));
     }
     record(&mut tx, &actor, &client, &access, "matter.closed", ("matter", id.clone())).await?;
-    let (mut tx, view) = require::<View>(&actor, &client, tx, &id).await?;
-    let matter = matters::get(&mut tx, &view).await?;
-    tx.commit().await?;
-    Ok(Json(matter_json(&matter)))
+    matter_after_change(&actor, &client, tx, &id).await
 }
 
 pub async fn delete(
@@ -193,10 +200,7 @@ pub async fn restore(
         ));
     }
     record(&mut tx, &actor, &client, &access, "matter.restored", ("matter", id.clone())).await?;
-    let (mut tx, view) = require::<View>(&actor, &client, tx, &id).await?;
-    let matter = matters::get(&mut tx, &view).await?;
-    tx.commit().await?;
-    Ok(Json(matter_json(&matter)))
+    matter_after_change(&actor, &client, tx, &id).await
 }
 
 pub async fn members(actor: Actor, client: Client, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
