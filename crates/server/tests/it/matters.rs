@@ -485,7 +485,7 @@ both_backends!(clients_are_validated_and_billing_sees_names_only, |env: TestEnv|
 
 /// Counts the matters and notes a query *without* any access check sees, run directly as
 /// the firm's runtime role on behalf of `user` (or of nobody).
-async fn unchecked_counts(c: &Cast, user: Option<&str>) -> (i64, i64) {
+async fn unchecked_counts(c: &Cast, user: Option<&str>) -> (i64, i64, i64, i64, i64) {
     use sqlx::{Connection, Executor, Row};
     let db = c.h.env.database.as_ref().expect("postgres");
     let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
@@ -504,12 +504,14 @@ async fn unchecked_counts(c: &Cast, user: Option<&str>) -> (i64, i64) {
             .unwrap();
     }
     let row = sqlx::query(
-        "SELECT (SELECT COUNT(*) FROM matters) AS matters, (SELECT COUNT(*) FROM notes) AS notes",
+        "SELECT (SELECT COUNT(*) FROM matters) AS matters, (SELECT COUNT(*) FROM notes) AS notes,
+                (SELECT COUNT(*) FROM matter_members) AS members, (SELECT COUNT(*) FROM matter_walls) AS walls,
+                (SELECT COUNT(*) FROM matter_access_history) AS history",
     )
     .fetch_one(&mut *tx)
     .await
     .unwrap();
-    (row.get("matters"), row.get("notes"))
+    (row.get("matters"), row.get("notes"), row.get("members"), row.get("walls"), row.get("history"))
 }
 
 #[tokio::test]
@@ -517,10 +519,24 @@ async fn postgres_row_security_hides_matters_from_a_query_that_forgot_the_check(
     let Some(env) = TestEnv::new(ringfence_testkit::Backend::Postgres).await else { return };
     let c = cast(env).await;
     fixture(&c).await;
-    assert_eq!(unchecked_counts(&c, Some(&c.ids["lead"])).await, (1, 1), "the lead sees its matter and note");
-    assert_eq!(unchecked_counts(&c, Some(&c.ids["billing"])).await, (1, 0), "billing: the matter, no notes");
-    for nobody in [Some(c.ids["norole"].as_str()), Some(c.ids["walled"].as_str()), None] {
-        assert_eq!(unchecked_counts(&c, nobody).await, (0, 0), "{nobody:?} sees nothing");
+    // (matters, notes, memberships, walls, history lines)
+    assert_eq!(
+        unchecked_counts(&c, Some(&c.ids["lead"])).await,
+        (1, 1, 5, 1, 6),
+        "the lead sees all of its matter"
+    );
+    assert_eq!(
+        unchecked_counts(&c, Some(&c.ids["billing"])).await,
+        (1, 0, 5, 0, 0),
+        "billing: the matter, no notes"
+    );
+    assert_eq!(
+        unchecked_counts(&c, Some(&c.ids["walled"])).await,
+        (0, 0, 1, 0, 0),
+        "its own membership, not its wall"
+    );
+    for nobody in [Some(c.ids["norole"].as_str()), None] {
+        assert_eq!(unchecked_counts(&c, nobody).await, (0, 0, 0, 0, 0), "{nobody:?} sees nothing");
     }
 }
 

@@ -264,10 +264,10 @@ async fn note_history(
     at: OffsetDateTime,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO matter_access_history (matter_id, ordinal, user_id, change, role, changed_by, changed_at)
-         VALUES ($1, (SELECT COALESCE(MAX(ordinal), 0) + 1 FROM matter_access_history WHERE matter_id = $1),
-                 $2, $3, $4, $5, $6)",
+        "INSERT INTO matter_access_history (id, matter_id, user_id, change, role, changed_by, changed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
+    .bind(Uuid::now_v7().to_string())
     .bind(matter.to_string())
     .bind(user.to_string())
     .bind(change)
@@ -374,7 +374,7 @@ pub async fn readers_at(
 ) -> Result<Vec<Reader>, StoreError> {
     let rows = sqlx::query(
         "SELECT user_id, change, role, changed_by, changed_at FROM matter_access_history
-         WHERE matter_id = $1 AND changed_at <= $2 ORDER BY ordinal",
+         WHERE matter_id = $1 AND changed_at <= $2 ORDER BY changed_at, id",
     )
     .bind(access.matter().to_string())
     .bind(unix_millis(at))

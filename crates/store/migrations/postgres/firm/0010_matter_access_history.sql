@@ -2,14 +2,13 @@
 -- wall placed or removed, with who did it. Answers "who could read matter X on date T".
 CREATE TABLE matter_access_history (
     matter_id TEXT NOT NULL REFERENCES matters(id),
-    -- order within the matter, for changes made in the same millisecond
-    ordinal BIGINT NOT NULL,
+    -- time-ordered (UUID v7): orders changes made in the same millisecond
+    id TEXT PRIMARY KEY,
     user_id TEXT NOT NULL REFERENCES users(id),
     change TEXT NOT NULL CHECK (change IN ('role', 'removed', 'walled', 'unwalled')),
     role TEXT CHECK (role IN ('lead', 'member', 'viewer', 'billing')),
     changed_by TEXT NOT NULL,
-    changed_at BIGINT NOT NULL,
-    UNIQUE (matter_id, ordinal)
+    changed_at BIGINT NOT NULL
 );
 CREATE INDEX matter_access_history_by_matter ON matter_access_history (matter_id, changed_at);
 
