@@ -308,7 +308,26 @@ pub async fn place_wall(
     let user = firm_user(&mut tx, &user_id).await?;
     matters::place_wall(&mut tx, &access, user.id, state.clock.now()).await?;
     record(&mut tx, &actor, &client, &access, "matter.wall.placed", ("user", user.id.to_string())).await?;
+    let mut team = Vec::new();
+    for member in matters::members(&mut tx, &access).await?.iter().filter(|m| m.user_id != user.id) {
+        if let Some(colleague) = users::get(&mut tx, member.user_id).await? {
+            team.push(colleague.email);
+        }
+    }
+    let number = matters::number(&mut tx, &access).await?;
     tx.commit().await?;
+    // The matter's team learns who is screened, so that no one discusses it with them.
+    for colleague in &team {
+        let body = format!(
+            "{} is now screened from matter {number} by an ethical wall. Do not discuss the matter \
+             with them or share its documents.\n",
+            user.email
+        );
+        state
+            .mailer
+            .send(Mail { to: colleague.as_str(), subject: "Ringfence: an ethical wall on your matter", body })
+            .await?;
+    }
     // The screened user is told a restriction exists, never on which matter.
     let body = "An ethical wall now screens you from a matter in your firm's Ringfence. \
                 You will not see it, and should not discuss it.\n"

@@ -415,6 +415,8 @@ both_backends!(walls_and_admin_self_grants_are_told_and_recorded, |env: TestEnv|
         !c.h.latest_mail("walled@firm.example").contains(&matter),
         "the walled user is not told which matter"
     );
+    let team_notice = c.h.latest_mail("member@firm.example");
+    assert!(team_notice.contains("walled@firm.example is now screened from matter FIRM-"), "{team_notice}");
 
     let admin_id = c.h.call("GET", "/api/v1/me", Some(&c.admin), None).await.body["user"]["id"]
         .as_str()

@@ -453,3 +453,11 @@ pub async fn directory(tx: &mut FirmTx<'_>) -> Result<Vec<DirectoryEntry>, Store
         })
         .collect()
 }
+
+/// The matter's human number, for those managing its members (it is in their directory).
+pub async fn number(tx: &mut FirmTx<'_>, access: &MatterAccess<ManageMembers>) -> Result<String, StoreError> {
+    Ok(sqlx::query_scalar("SELECT number FROM matters WHERE id = $1")
+        .bind(access.matter().to_string())
+        .fetch_one(tx.conn())
+        .await?)
+}
