@@ -67,8 +67,11 @@ pub enum MatterAction {
     Edit,
     /// Close, soft-delete or restore it.
     Lifecycle,
-    /// Add, change or remove members and ethical walls.
+    /// Add, change or remove members.
     ManageMembers,
+    /// Place or lift ethical walls: administrators only, so a matter's own team cannot lift
+    /// the screen compliance put up.
+    ManageWalls,
     /// Read its notes (and, later, documents).
     ReadContent,
     /// Write its notes (and, later, documents).
@@ -78,11 +81,12 @@ pub enum MatterAction {
 }
 
 impl MatterAction {
-    pub const ALL: [MatterAction; 7] = [
+    pub const ALL: [MatterAction; 8] = [
         MatterAction::View,
         MatterAction::Edit,
         MatterAction::Lifecycle,
         MatterAction::ManageMembers,
+        MatterAction::ManageWalls,
         MatterAction::ReadContent,
         MatterAction::WriteContent,
         MatterAction::AccessHistory,
@@ -112,6 +116,7 @@ pub fn role_allows(role: MatterRole, action: MatterAction) -> bool {
         (R::Billing, A::View) => true,
         (R::Billing, A::Edit | A::Lifecycle | A::ManageMembers | A::ReadContent | A::WriteContent) => false,
         (R::Billing, A::AccessHistory) => false,
+        (R::Lead | R::Member | R::Viewer | R::Billing, A::ManageWalls) => false,
     }
 }
 
@@ -121,12 +126,18 @@ pub fn role_allows(role: MatterRole, action: MatterAction) -> bool {
 pub fn firm_role_allows(role: FirmRole, action: MatterAction) -> bool {
     use MatterAction as A;
     match (role, action) {
-        (FirmRole::Admin, A::ManageMembers | A::AccessHistory) => true,
+        (FirmRole::Admin, A::ManageMembers | A::ManageWalls | A::AccessHistory) => true,
         (FirmRole::Auditor, A::AccessHistory) => true,
         (FirmRole::Admin, A::View | A::Edit | A::Lifecycle | A::ReadContent | A::WriteContent) => false,
         (
             FirmRole::Auditor,
-            A::View | A::Edit | A::Lifecycle | A::ManageMembers | A::ReadContent | A::WriteContent,
+            A::View
+            | A::Edit
+            | A::Lifecycle
+            | A::ManageMembers
+            | A::ManageWalls
+            | A::ReadContent
+            | A::WriteContent,
         ) => false,
         (FirmRole::Attorney | FirmRole::Paralegal | FirmRole::Secretary | FirmRole::Billing, _) => false,
     }
@@ -158,7 +169,19 @@ mod tests {
                 assert_eq!(role_allows(role, action), allowed.contains(&action), "{role} {action:?}");
             }
         };
-        expect(MatterRole::Lead, &MatterAction::ALL);
+        expect(
+            MatterRole::Lead,
+            &[
+                A::View,
+                A::Edit,
+                A::Lifecycle,
+                A::ManageMembers,
+                A::ReadContent,
+                A::WriteContent,
+                A::AccessHistory,
+            ],
+        );
+        assert!(firm_role_allows(FirmRole::Admin, A::ManageWalls));
         assert!(firm_role_allows(FirmRole::Auditor, A::AccessHistory));
         assert!(!firm_role_allows(FirmRole::Auditor, A::View));
         expect(MatterRole::Member, &[A::View, A::Edit, A::ReadContent, A::WriteContent]);

@@ -3,7 +3,7 @@
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
 use ringfence_core::matter::MatterAction::{
-    AccessHistory, Edit, Lifecycle, ManageMembers, ReadContent, View, WriteContent,
+    AccessHistory, Edit, Lifecycle, ManageMembers, ManageWalls, ReadContent, View, WriteContent,
 };
 use ringfence_core::policy::AccessPolicy::{Matter, Public, SignedIn};
 use ringfence_core::policy::{ADMIN, AUDITORS, CLIENT_KEEPERS, MATTER_OPENERS};
@@ -60,8 +60,8 @@ pub fn route_table() -> RouteTable<AppState> {
         .get("/api/v1/matters/{id}/members", Matter(ManageMembers), matters::members)
         .put("/api/v1/matters/{id}/members/{user_id}", Matter(ManageMembers), matters::set_member)
         .delete("/api/v1/matters/{id}/members/{user_id}", Matter(ManageMembers), matters::remove_member)
-        .put("/api/v1/matters/{id}/walls/{user_id}", Matter(ManageMembers), matters::place_wall)
-        .delete("/api/v1/matters/{id}/walls/{user_id}", Matter(ManageMembers), matters::remove_wall)
+        .put("/api/v1/matters/{id}/walls/{user_id}", Matter(ManageWalls), matters::place_wall)
+        .delete("/api/v1/matters/{id}/walls/{user_id}", Matter(ManageWalls), matters::remove_wall)
         .get("/api/v1/matters/{id}/access-history", Matter(AccessHistory), matters::access_history)
         .get("/api/v1/admin/matters", ADMIN, matters::directory)
         // Notes

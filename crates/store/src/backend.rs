@@ -140,6 +140,16 @@ impl PgFirmNames {
     }
 }
 
+/// How far a user reaches beyond the matters it holds a role on (for PostgreSQL's
+/// row-level security): audit officers see that every matter exists; administrators also
+/// manage every matter's members and walls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    OwnMatters,
+    SeesAllMatters,
+    ManagesAllMatters,
+}
+
 /// Opens a firm-scoped transaction: SQLite takes the write lock up front (so concurrent
 /// writers queue on the busy timeout instead of failing on lock upgrade); PostgreSQL
 /// switches to the firm's runtime role and schema for this transaction only.
@@ -147,7 +157,7 @@ pub(crate) async fn begin_firm(
     pool: &AnyPool,
     pg: Option<&PgFirmNames>,
     as_owner: bool,
-    on_behalf_of: Option<(&str, bool)>,
+    on_behalf_of: Option<(&str, Reach)>,
 ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
     match pg {
         None => Ok(pool.begin_with("BEGIN IMMEDIATE").await?),
@@ -156,10 +166,15 @@ pub(crate) async fn begin_firm(
             let role = if as_owner { &names.owner_role } else { &names.runtime_role };
             sqlx::raw_sql(AssertSqlSafe(names.enter(role))).execute(&mut *tx).await?;
             // Row-level security reads these: without a user, no matter row is visible.
-            let (user, sees_all) = on_behalf_of.unwrap_or(("", false));
-            sqlx::query("SELECT set_config('ringfence.user_id', $1, true), set_config('ringfence.sees_all_matters', $2, true)")
-                .bind(user)
-                .bind(if sees_all { "on" } else { "off" })
+            let (user, reach) = on_behalf_of.unwrap_or(("", Reach::OwnMatters));
+            let on = |yes: bool| if yes { "on" } else { "off" };
+            sqlx::query(
+                "SELECT set_config('ringfence.user_id', $1, true), set_config('ringfence.sees_all_matters', $2, true),
+                        set_config('ringfence.manages_all_matters', $3, true)",
+            )
+            .bind(user)
+            .bind(on(reach != Reach::OwnMatters))
+            .bind(on(reach == Reach::ManagesAllMatters))
                 .execute(&mut *tx)
                 .await?;
             Ok(tx)

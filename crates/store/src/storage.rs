@@ -70,12 +70,10 @@ impl FirmStore {
     }
 
     /// A transaction for one signed-in user: on PostgreSQL, row-level security then shows
-    /// only the matters and notes that user may see; `sees_all_matters` (administrators and
-    /// auditors) shows every matter row, never notes.
-    pub async fn begin_for(&self, user: UserId, sees_all_matters: bool) -> Result<FirmTx<'_>, StoreError> {
+    /// only the matters and notes that user may see (see [`backend::Reach`]).
+    pub async fn begin_for(&self, user: UserId, reach: backend::Reach) -> Result<FirmTx<'_>, StoreError> {
         let user = user.to_string();
-        let tx =
-            backend::begin_firm(&self.pool, self.pg.as_ref(), false, Some((&user, sees_all_matters))).await?;
+        let tx = backend::begin_firm(&self.pool, self.pg.as_ref(), false, Some((&user, reach))).await?;
         Ok(FirmTx::new(tx, self.id, &self.keyring))
     }
 

@@ -8,7 +8,9 @@ use ringfence_core::audit::Outcome;
 use ringfence_core::matter::MatterRole;
 use ringfence_core::user::FirmRole;
 use ringfence_mail::Mail;
-use ringfence_store::firm::access::{AccessHistory, Edit, Lifecycle, ManageMembers, View};
+use ringfence_store::firm::access::{
+    AccessHistory, Edit, Lifecycle, ManageMembers, ManageWalls, MatterAccess, SeesMatter, View,
+};
 use ringfence_store::firm::matters::{self, Matter};
 use ringfence_store::firm::{audit as audit_log, clients, users};
 use serde::Deserialize;
@@ -136,18 +138,15 @@ pub async fn update(
     let (mut tx, access) = require::<Edit>(&actor, &client, actor.begin().await?, &id).await?;
     matters::update(&mut tx, &access, title.as_deref(), description.as_deref()).await?;
     record(&mut tx, &actor, &client, &access, "matter.changed", ("matter", id.clone())).await?;
-    matter_after_change(&actor, &client, tx, &id).await
+    matter_after_change(tx, &access).await
 }
 
 /// Reads the matter back in the transaction that changed it, and commits.
-async fn matter_after_change(
-    actor: &Actor,
-    client: &Client,
-    tx: ringfence_store::FirmTx<'_>,
-    id: &str,
+async fn matter_after_change<A: SeesMatter>(
+    mut tx: ringfence_store::FirmTx<'_>,
+    access: &MatterAccess<A>,
 ) -> Result<Json<Value>, ApiError> {
-    let (mut tx, view) = require::<View>(actor, client, tx, id).await?;
-    let matter = matters::get(&mut tx, &view).await?;
+    let matter = matters::get(&mut tx, access).await?;
     tx.commit().await?;
     Ok(Json(matter_json(&matter)))
 }
@@ -167,7 +166,7 @@ pub async fn close(
         ));
     }
     record(&mut tx, &actor, &client, &access, "matter.closed", ("matter", id.clone())).await?;
-    matter_after_change(&actor, &client, tx, &id).await
+    matter_after_change(tx, &access).await
 }
 
 pub async fn delete(
@@ -200,7 +199,7 @@ pub async fn restore(
         ));
     }
     record(&mut tx, &actor, &client, &access, "matter.restored", ("matter", id.clone())).await?;
-    matter_after_change(&actor, &client, tx, &id).await
+    matter_after_change(tx, &access).await
 }
 
 pub async fn members(actor: Actor, client: Client, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
@@ -304,7 +303,7 @@ pub async fn place_wall(
     client: Client,
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let (mut tx, access) = require::<ManageMembers>(&actor, &client, actor.begin().await?, &id).await?;
+    let (mut tx, access) = require::<ManageWalls>(&actor, &client, actor.begin().await?, &id).await?;
     let user = firm_user(&mut tx, &user_id).await?;
     matters::place_wall(&mut tx, &access, user.id, state.clock.now()).await?;
     record(&mut tx, &actor, &client, &access, "matter.wall.placed", ("user", user.id.to_string())).await?;
@@ -344,7 +343,7 @@ pub async fn remove_wall(
     client: Client,
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let (mut tx, access) = require::<ManageMembers>(&actor, &client, actor.begin().await?, &id).await?;
+    let (mut tx, access) = require::<ManageWalls>(&actor, &client, actor.begin().await?, &id).await?;
     let user = firm_user(&mut tx, &user_id).await?;
     if !matters::remove_wall(&mut tx, &access, user.id, actor.at).await? {
         return Err(ApiError::not_found());

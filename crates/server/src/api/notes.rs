@@ -64,8 +64,7 @@ pub async fn create(
     let (mut tx, access) = require::<WriteContent>(&actor, &client, actor.begin().await?, &matter).await?;
     let id = notes::create(&mut tx, &access, &body.kind, body.privileged, text, state.clock.now()).await?;
     record(&mut tx, &actor, &client, &access, "note.created", ("note", id.to_string())).await?;
-    let (mut tx, read) = require::<ReadContent>(&actor, &client, tx, &matter).await?;
-    let note = notes::get(&mut tx, &read, id).await?.ok_or_else(ApiError::not_found)?;
+    let note = notes::get(&mut tx, &access, id).await?.ok_or_else(ApiError::not_found)?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(note_json(&note))))
 }
@@ -125,9 +124,7 @@ pub async fn update(
         return Err(ApiError::not_found());
     }
     record(&mut tx, &actor, &client, &access, "note.changed", ("note", id.clone())).await?;
-    let matter = access.matter().to_string();
-    let (mut tx, read) = require::<ReadContent>(&actor, &client, tx, &matter).await?;
-    let updated = notes::get(&mut tx, &read, note).await?.ok_or_else(ApiError::not_found)?;
+    let updated = notes::get(&mut tx, &access, note).await?.ok_or_else(ApiError::not_found)?;
     tx.commit().await?;
     Ok(Json(note_json(&updated)))
 }

@@ -9,6 +9,7 @@ use ringfence_core::ids::{FirmId, UserId};
 use ringfence_core::user::{Email, FirmRole};
 use ringfence_crypto::token::{self, SecretToken, TokenHash};
 use ringfence_store::FirmStore;
+use ringfence_store::backend::Reach;
 use ringfence_store::firm::sessions;
 use ringfence_store::firm::users::{self, UserStatus};
 use std::sync::Arc;
@@ -39,7 +40,14 @@ impl Actor {
     /// A transaction in the caller's firm, on the caller's behalf: PostgreSQL's row-level
     /// security then shows only what this user may see. Every route on matter data uses it.
     pub async fn begin(&self) -> Result<ringfence_store::FirmTx<'_>, ringfence_store::StoreError> {
-        self.store.begin_for(self.user, self.has_any_role(&[FirmRole::Admin, FirmRole::Auditor])).await
+        let reach = if self.roles.contains(&FirmRole::Admin) {
+            Reach::ManagesAllMatters
+        } else if self.roles.contains(&FirmRole::Auditor) {
+            Reach::SeesAllMatters
+        } else {
+            Reach::OwnMatters
+        };
+        self.store.begin_for(self.user, reach).await
     }
 }
 

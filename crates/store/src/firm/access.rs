@@ -37,6 +37,7 @@ actions!(
     Edit => Edit,
     Lifecycle => Lifecycle,
     ManageMembers => ManageMembers,
+    ManageWalls => ManageWalls,
     ReadContent => ReadContent,
     WriteContent => WriteContent,
     AccessHistory => AccessHistory,
@@ -105,3 +106,19 @@ pub async fn check<A: Action>(
         action: PhantomData,
     }))
 }
+
+/// Accesses that manage a matter's team: they may see its members and its number.
+pub trait ManagesTeam: Action {}
+impl ManagesTeam for ManageMembers {}
+impl ManagesTeam for ManageWalls {}
+
+/// Accesses that may see the matter itself (its title, client and status).
+pub trait SeesMatter: Action {}
+impl SeesMatter for View {}
+impl SeesMatter for Edit {}
+impl SeesMatter for Lifecycle {}
+
+/// Accesses that may read the matter's notes.
+pub trait ReadsContent: Action {}
+impl ReadsContent for ReadContent {}
+impl ReadsContent for WriteContent {}

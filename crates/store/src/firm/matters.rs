@@ -11,7 +11,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::FirmTx;
-use super::access::{AccessHistory, Edit, Lifecycle, ManageMembers, MatterAccess, View};
+use super::access::{
+    AccessHistory, Edit, Lifecycle, ManageMembers, ManageWalls, ManagesTeam, MatterAccess, SeesMatter,
+};
 use crate::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +105,7 @@ pub async fn create(
     Ok((id, number))
 }
 
-pub async fn get(tx: &mut FirmTx<'_>, access: &MatterAccess<View>) -> Result<Matter, StoreError> {
+pub async fn get<A: SeesMatter>(tx: &mut FirmTx<'_>, access: &MatterAccess<A>) -> Result<Matter, StoreError> {
     fetch(tx, access.matter()).await?.ok_or_else(|| decode("id"))
 }
 
@@ -208,9 +210,9 @@ pub struct Member {
     pub granted_at: OffsetDateTime,
 }
 
-pub async fn members(
+pub async fn members<A: ManagesTeam>(
     tx: &mut FirmTx<'_>,
-    access: &MatterAccess<ManageMembers>,
+    access: &MatterAccess<A>,
 ) -> Result<Vec<Member>, StoreError> {
     let rows = sqlx::query(
         "SELECT user_id, role, granted_at FROM matter_members WHERE matter_id = $1 ORDER BY granted_at",
@@ -239,6 +241,9 @@ async fn set_member_unchecked(
     by: UserId,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
+    // Recorded first, while the one changing it still holds the right to (see the PostgreSQL
+    // policies): a lead may be stepping down.
+    note_history(tx, matter, user, "role", Some(role), by, now).await?;
     sqlx::query(
         "INSERT INTO matter_members (matter_id, user_id, role, granted_by, granted_at) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (matter_id, user_id) DO UPDATE SET role = $3, granted_by = $4, granted_at = $5",
@@ -250,7 +255,7 @@ async fn set_member_unchecked(
     .bind(unix_millis(now))
     .execute(tx.conn())
     .await?;
-    note_history(tx, matter, user, "role", Some(role), by, now).await
+    Ok(())
 }
 
 /// Adds a line to the matter's access history.
@@ -295,15 +300,21 @@ pub async fn remove_member(
     user: UserId,
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query("DELETE FROM matter_members WHERE matter_id = $1 AND user_id = $2")
+    let present: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM matter_members WHERE matter_id = $1 AND user_id = $2")
+            .bind(access.matter().to_string())
+            .bind(user.to_string())
+            .fetch_one(tx.conn())
+            .await?;
+    if present == 0 {
+        return Ok(false);
+    }
+    note_history(tx, access.matter(), user, "removed", None, access.user(), now).await?;
+    sqlx::query("DELETE FROM matter_members WHERE matter_id = $1 AND user_id = $2")
         .bind(access.matter().to_string())
         .bind(user.to_string())
         .execute(tx.conn())
         .await?;
-    if done.rows_affected() == 0 {
-        return Ok(false);
-    }
-    note_history(tx, access.matter(), user, "removed", None, access.user(), now).await?;
     Ok(true)
 }
 
@@ -319,7 +330,7 @@ pub async fn count_leads(
 
 pub async fn place_wall(
     tx: &mut FirmTx<'_>,
-    access: &MatterAccess<ManageMembers>,
+    access: &MatterAccess<ManageWalls>,
     user: UserId,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
@@ -341,7 +352,7 @@ pub async fn place_wall(
 
 pub async fn remove_wall(
     tx: &mut FirmTx<'_>,
-    access: &MatterAccess<ManageMembers>,
+    access: &MatterAccess<ManageWalls>,
     user: UserId,
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
@@ -455,7 +466,10 @@ pub async fn directory(tx: &mut FirmTx<'_>) -> Result<Vec<DirectoryEntry>, Store
 }
 
 /// The matter's human number, for those managing its members (it is in their directory).
-pub async fn number(tx: &mut FirmTx<'_>, access: &MatterAccess<ManageMembers>) -> Result<String, StoreError> {
+pub async fn number<A: ManagesTeam>(
+    tx: &mut FirmTx<'_>,
+    access: &MatterAccess<A>,
+) -> Result<String, StoreError> {
     Ok(sqlx::query_scalar("SELECT number FROM matters WHERE id = $1")
         .bind(access.matter().to_string())
         .fetch_one(tx.conn())

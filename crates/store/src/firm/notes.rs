@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::FirmTx;
-use super::access::{MatterAccess, ReadContent, WriteContent};
+use super::access::{MatterAccess, ReadContent, ReadsContent, WriteContent};
 use crate::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,9 +104,9 @@ pub async fn list(tx: &mut FirmTx<'_>, access: &MatterAccess<ReadContent>) -> Re
     rows.iter().map(|row| note_from(tx, row)).collect()
 }
 
-pub async fn get(
+pub async fn get<A: ReadsContent>(
     tx: &mut FirmTx<'_>,
-    access: &MatterAccess<ReadContent>,
+    access: &MatterAccess<A>,
     note: Uuid,
 ) -> Result<Option<Note>, StoreError> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
