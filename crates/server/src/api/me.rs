@@ -5,16 +5,18 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::{StatusCode, header};
 use ringfence_core::audit::Outcome;
+use ringfence_core::throttle;
 use ringfence_crypto::otp::TotpSecret;
 use ringfence_crypto::password::Verdict;
+use ringfence_store::ThrottleKey;
 use ringfence_store::firm::{audit as audit_log, sessions, users};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::api::sign_in;
 use crate::api::users::UserJson;
-use crate::auth::totp::{self, TotpOutcome};
 use crate::auth::{Actor, cookie};
 use crate::client::Client;
 use crate::error::{ApiError, ApiJson};
@@ -117,22 +119,7 @@ pub async fn change_password(
         users::credentials_by_email(&mut tx, &actor.email).await?.ok_or_else(ApiError::not_found)?;
     let user = users::get(&mut tx, actor.user).await?.ok_or_else(ApiError::not_found)?;
     tx.commit().await?;
-    if passwords::verify(&state, &body.current_password, credentials.password_hash).await?
-        == Verdict::Mismatch
-    {
-        let mut tx = actor.store.begin().await?;
-        let entry = audit::record(
-            actor.audit_actor(),
-            "user.password.change_failed",
-            target,
-            Outcome::Failure,
-            &client,
-            now,
-        );
-        audit_log::append(&mut tx, &entry).await?;
-        tx.commit().await?;
-        return Err(ApiError::invalid("current_password: wrong password"));
-    }
+    confirm_password(&state, &actor, &client, &body.current_password, credentials.password_hash, now).await?;
     let name = user.name.unwrap_or_default();
     let password = passwords::strong(&body.new_password, &[actor.email.as_str(), &name])?;
     let hash = passwords::hash(&state, &password).await?;
@@ -147,11 +134,41 @@ pub async fn change_password(
 }
 
 /// Starts TOTP enrolment: a new secret, sealed at rest, confirmed by the first code.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolTotp {
+    current_password: Option<String>,
+}
+
+/// Starts TOTP enrolment. Replacing an authenticator already in use needs the password as
+/// well as the session, so a stolen session alone cannot take over the second factor; the
+/// old authenticator keeps working until the new one is confirmed.
 pub async fn enrol_totp(
     State(state): State<AppState>,
     actor: Actor,
     client: Client,
+    body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    // The body is optional: nothing, `null` or `{}` when no authenticator is in use yet.
+    let body: EnrolTotp = if body.is_empty() {
+        EnrolTotp::default()
+    } else {
+        serde_json::from_slice::<Option<EnrolTotp>>(&body)
+            .map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))?
+            .unwrap_or_default()
+    };
+    let now = state.clock.now();
+    let mut tx = actor.store.begin().await?;
+    let enrolled = users::totp_secret(&mut tx, actor.user).await?.is_some_and(|(_, confirmed)| confirmed);
+    let credentials =
+        users::credentials_by_email(&mut tx, &actor.email).await?.ok_or_else(ApiError::not_found)?;
+    tx.commit().await?;
+    if enrolled {
+        let Some(password) = body.current_password else {
+            return Err(ApiError::invalid("current_password: needed to replace the authenticator in use"));
+        };
+        confirm_password(&state, &actor, &client, &password, credentials.password_hash, now).await?;
+    }
     let secret = TotpSecret::generate().map_err(|e| ApiError::internal(&e))?;
     let firm = state.storage.firm_by_id(actor.firm).await?;
     let issuer = format!("Ringfence ({})", firm.name.as_str());
@@ -166,7 +183,7 @@ pub async fn enrol_totp(
         target,
         Outcome::Success,
         &client,
-        state.clock.now(),
+        now,
     );
     audit_log::append(&mut tx, &entry).await?;
     tx.commit().await?;
@@ -184,21 +201,54 @@ pub async fn confirm_totp(
     client: Client,
     ApiJson(body): ApiJson<ConfirmTotp>,
 ) -> Result<StatusCode, ApiError> {
-    let mut tx = actor.store.begin().await?;
     let now = state.clock.now();
-    let outcome = totp::check(&mut tx, actor.user, body.code.trim(), now, false).await?;
-    match outcome {
-        TotpOutcome::Accepted => {}
-        TotpOutcome::NotEnrolled => return Err(ApiError::invalid("code: start TOTP enrolment first")),
-        TotpOutcome::Wrong => return Err(ApiError::invalid("code: wrong code; check the device's clock")),
-        TotpOutcome::Replayed => {
-            return Err(ApiError::invalid("code: this code was already used; wait for the next one"));
-        }
-    }
+    let mut tx = actor.store.begin().await?;
+    let Some(pending) = users::pending_totp(&mut tx, actor.user).await? else {
+        return Err(ApiError::invalid("code: start TOTP enrolment first"));
+    };
+    let secret = TotpSecret::from_bytes(&pending)
+        .ok_or_else(|| ApiError::internal(&ringfence_crypto::CryptoError::Malformed))?;
+    let unix = u64::try_from(now.unix_timestamp()).unwrap_or(0);
+    let Some(step) = secret.matching_step(body.code.trim(), unix).map_err(|e| ApiError::internal(&e))? else {
+        return Err(ApiError::invalid("code: wrong code; check the device's clock"));
+    };
+    users::activate_totp(&mut tx, actor.user, secret.expose(), i64::try_from(step).unwrap_or(i64::MAX), now)
+        .await?;
     let target = Some(("user", actor.user.to_string()));
     let entry =
         audit::record(actor.audit_actor(), "user.totp.enrolled", target, Outcome::Success, &client, now);
     audit_log::append(&mut tx, &entry).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Checks the signed-in user's password, under the same throttle as sign-in: a stolen
+/// session cannot be used to guess it. A wrong one is counted and recorded.
+async fn confirm_password(
+    state: &AppState,
+    actor: &Actor,
+    client: &Client,
+    password: &str,
+    stored: Option<String>,
+    now: OffsetDateTime,
+) -> Result<(), ApiError> {
+    sign_in::check_throttle(state, ThrottleKey::Account(actor.email.as_str()), &throttle::ACCOUNT, now)
+        .await?;
+    if passwords::verify(state, password, stored).await? == Verdict::Mismatch {
+        sign_in::record_failure(state, &actor.email, client, now).await?;
+        let mut tx = actor.store.begin().await?;
+        let target = Some(("user", actor.user.to_string()));
+        let entry = audit::record(
+            actor.audit_actor(),
+            "user.password.check_failed",
+            target,
+            Outcome::Failure,
+            client,
+            now,
+        );
+        audit_log::append(&mut tx, &entry).await?;
+        tx.commit().await?;
+        return Err(ApiError::invalid("current_password: wrong password"));
+    }
+    Ok(())
 }

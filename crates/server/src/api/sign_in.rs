@@ -71,7 +71,7 @@ fn throttled(wait: Duration) -> ApiError {
     .with_retry_after(seconds)
 }
 
-async fn check_throttle(
+pub(crate) async fn check_throttle(
     state: &AppState,
     key: ThrottleKey<'_>,
     rule: &ThrottleRule,
@@ -82,7 +82,7 @@ async fn check_throttle(
 }
 
 /// Counts a failure against the account and the address; true when this one locked the account.
-async fn record_failure(
+pub(crate) async fn record_failure(
     state: &AppState,
     email: &Email,
     client: &Client,
@@ -376,7 +376,7 @@ async fn check_code(
             }
             _ => CodeOutcome::Wrong,
         },
-        SecondFactor::Totp => match totp::check(&mut tx, user.id, body.code.trim(), now, true).await? {
+        SecondFactor::Totp => match totp::check(&mut tx, user.id, body.code.trim(), now).await? {
             TotpOutcome::Accepted => CodeOutcome::Accepted,
             TotpOutcome::Replayed => CodeOutcome::Replayed,
             TotpOutcome::Wrong | TotpOutcome::NotEnrolled => CodeOutcome::Wrong,

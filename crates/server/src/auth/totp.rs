@@ -14,25 +14,21 @@ pub enum TotpOutcome {
     Wrong,
     /// The code matched a time step that was already used: a replay.
     Replayed,
-    /// The user has no secret (or, when a confirmed one is required, no confirmed one).
+    /// The user has no confirmed secret.
     NotEnrolled,
 }
 
-/// Checks `code` and, if it matches an unused step, records that step as used (which also
-/// confirms a pending enrolment).
+/// Checks `code` against the user's confirmed secret and, if it matches an unused step,
+/// records that step as used.
 pub async fn check(
     tx: &mut FirmTx<'_>,
     user: UserId,
     code: &str,
     now: OffsetDateTime,
-    require_confirmed: bool,
 ) -> Result<TotpOutcome, ApiError> {
-    let Some((secret, confirmed)) = users::totp_secret(tx, user).await? else {
+    let Some((secret, true)) = users::totp_secret(tx, user).await? else {
         return Ok(TotpOutcome::NotEnrolled);
     };
-    if require_confirmed && !confirmed {
-        return Ok(TotpOutcome::NotEnrolled);
-    }
     let secret = TotpSecret::from_bytes(&secret)
         .ok_or_else(|| ApiError::internal(&ringfence_crypto::CryptoError::Malformed))?;
     let unix = u64::try_from(now.unix_timestamp()).unwrap_or(0);

@@ -538,3 +538,84 @@ both_backends!(a_firm_can_turn_emailed_codes_off, |env: TestEnv| async move {
         .await;
     assert_eq!(empty.status, 400);
 });
+
+both_backends!(
+    replacing_an_authenticator_needs_the_password_and_keeps_the_old_one_until_confirmed,
+    |env: TestEnv| async move {
+        let h = Harness::new(env).await;
+        let token = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let enrol = h.call("POST", "/api/v1/me/totp", Some(&token), None).await;
+        let old =
+            ringfence_crypto::otp::TotpSecret::from_base32(enrol.body["secret"].as_str().unwrap()).unwrap();
+        let at = |h: &Harness, steps: i64| (h.clock.now().unix_timestamp() + steps * 30) as u64;
+        let code = old.code_at(at(&h, 0)).unwrap();
+        assert_eq!(
+            h.call("POST", "/api/v1/me/totp/confirm", Some(&token), Some(json!({ "code": code })))
+                .await
+                .status,
+            204
+        );
+
+        let bare = h.call("POST", "/api/v1/me/totp", Some(&token), None).await;
+        assert_eq!(bare.status, 400, "a stolen session alone cannot replace the authenticator");
+        let wrong = h
+            .call(
+                "POST",
+                "/api/v1/me/totp",
+                Some(&token),
+                Some(json!({ "current_password": "not it at all" })),
+            )
+            .await;
+        assert_eq!(wrong.status, 400);
+        let replaced = h
+            .call(
+                "POST",
+                "/api/v1/me/totp",
+                Some(&token),
+                Some(json!({ "current_password": ADMIN_PASSWORD })),
+            )
+            .await;
+        assert_eq!(replaced.status, 200, "{}", replaced.body);
+        let new = ringfence_crypto::otp::TotpSecret::from_base32(replaced.body["secret"].as_str().unwrap())
+            .unwrap();
+
+        h.clock.advance(Duration::seconds(30));
+        let login = h.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let still = h
+            .verify(login.body["challenge_id"].as_str().unwrap(), "totp", &old.code_at(at(&h, 0)).unwrap())
+            .await;
+        assert_eq!(still.status, 200, "the old authenticator works until the new one is confirmed");
+
+        h.clock.advance(Duration::seconds(30));
+        let confirm = h
+            .call(
+                "POST",
+                "/api/v1/me/totp/confirm",
+                Some(&token),
+                Some(json!({ "code": new.code_at(at(&h, 0)).unwrap() })),
+            )
+            .await;
+        assert_eq!(confirm.status, 204);
+        h.clock.advance(Duration::seconds(30));
+        let login = h.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let stale = h
+            .verify(login.body["challenge_id"].as_str().unwrap(), "totp", &old.code_at(at(&h, 0)).unwrap())
+            .await;
+        assert_eq!(stale.code(), "invalid_code", "the replaced authenticator no longer works");
+    }
+);
+
+both_backends!(a_session_cannot_be_used_to_guess_the_password, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let token = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let guess =
+        json!({ "current_password": "guess guess guess", "new_password": "violet kestrel under the bridge" });
+    for _ in 0..5 {
+        assert_eq!(
+            h.call("POST", "/api/v1/me/password", Some(&token), Some(guess.clone())).await.status,
+            400
+        );
+    }
+    let throttled = h.call("POST", "/api/v1/me/password", Some(&token), Some(guess)).await;
+    assert_eq!((throttled.status, throttled.code()), (429, "throttled"));
+});

@@ -235,15 +235,54 @@ fn totp_field(id: &str) -> FieldRef<'_> {
     FieldRef { table: "users", record: id, field: "totp_secret" }
 }
 
-/// Stores a new, unconfirmed TOTP secret (sealed), replacing any pending one.
+fn pending_field(id: &str) -> FieldRef<'_> {
+    FieldRef { table: "users", record: id, field: "totp_pending" }
+}
+
+/// Stores a new TOTP secret awaiting confirmation (sealed), replacing any earlier pending
+/// one; the confirmed secret in use stays as it is.
 pub async fn set_pending_totp(tx: &mut FirmTx<'_>, id: UserId, secret: &[u8]) -> Result<(), StoreError> {
     let key = id.to_string();
-    let sealed = tx.seal(totp_field(&key), secret)?;
-    sqlx::query("UPDATE users SET totp_secret_sealed = $2, totp_confirmed_at = NULL, totp_last_step = NULL WHERE id = $1")
+    let sealed = tx.seal(pending_field(&key), secret)?;
+    sqlx::query("UPDATE users SET totp_pending_sealed = $2 WHERE id = $1")
         .bind(&key)
         .bind(sealed)
         .execute(tx.conn())
         .await?;
+    Ok(())
+}
+
+/// The secret awaiting confirmation, if any.
+pub async fn pending_totp(tx: &mut FirmTx<'_>, id: UserId) -> Result<Option<Vec<u8>>, StoreError> {
+    let key = id.to_string();
+    let sealed: Option<Option<Vec<u8>>> =
+        sqlx::query_scalar("SELECT totp_pending_sealed FROM users WHERE id = $1")
+            .bind(&key)
+            .fetch_optional(tx.conn())
+            .await?;
+    sealed.flatten().map(|s| tx.open(pending_field(&key), &s)).transpose()
+}
+
+/// Makes the confirmed secret the one in use, with `step` (the confirming code's) used.
+pub async fn activate_totp(
+    tx: &mut FirmTx<'_>,
+    id: UserId,
+    secret: &[u8],
+    step: i64,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let key = id.to_string();
+    let sealed = tx.seal(totp_field(&key), secret)?;
+    sqlx::query(
+        "UPDATE users SET totp_secret_sealed = $2, totp_confirmed_at = $3, totp_last_step = $4, totp_pending_sealed = NULL
+         WHERE id = $1",
+    )
+    .bind(&key)
+    .bind(sealed)
+    .bind(unix_millis(now))
+    .bind(step)
+    .execute(tx.conn())
+    .await?;
     Ok(())
 }
 
