@@ -235,7 +235,14 @@ async fn new_email_code(
 ) -> Result<EmailCode, ApiError> {
     let code = EmailCode::generate().map_err(|e| ApiError::internal(&e))?;
     let hash = store.code_hash(&[challenge.as_bytes(), code.expose().as_bytes()]);
-    challenges::set_code(tx, challenge, &hash, now + EMAIL_CODE_LIFETIME).await?;
+    if !challenges::set_code(tx, challenge, &hash, now + EMAIL_CODE_LIFETIME).await? {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_codes",
+            "this sign-in has mailed all the codes it may; sign in again",
+        )
+        .with_retry_after(1));
+    }
     Ok(code)
 }
 

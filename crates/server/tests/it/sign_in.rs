@@ -619,3 +619,17 @@ both_backends!(a_session_cannot_be_used_to_guess_the_password, |env: TestEnv| as
     let throttled = h.call("POST", "/api/v1/me/password", Some(&token), Some(guess)).await;
     assert_eq!((throttled.status, throttled.code()), (429, "throttled"));
 });
+
+both_backends!(a_challenge_mails_at_most_four_codes, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let login = h.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let challenge = json!({ "challenge_id": login.body["challenge_id"] });
+    for _ in 0..3 {
+        assert_eq!(
+            h.call("POST", "/api/v1/auth/resend-code", None, Some(challenge.clone())).await.status,
+            204
+        );
+    }
+    let capped = h.call("POST", "/api/v1/auth/resend-code", None, Some(challenge)).await;
+    assert_eq!((capped.status, capped.code()), (429, "too_many_codes"));
+});

@@ -33,20 +33,28 @@ pub async fn create(tx: &mut FirmTx<'_>, user: UserId, now: OffsetDateTime) -> R
     Ok(id)
 }
 
-/// Stores the keyed hash of a newly mailed code, voiding any earlier one.
+/// Codes one challenge may mail: the first and three resends.
+pub const MAX_CODES_SENT: i64 = 4;
+
+/// Stores the keyed hash of a newly mailed code, voiding any earlier one. False when the
+/// challenge has already mailed as many codes as it may.
 pub async fn set_code(
     tx: &mut FirmTx<'_>,
     id: Uuid,
     code_hash: &[u8; 32],
     expires_at: OffsetDateTime,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE login_challenges SET code_hash = $2, code_expires_at = $3 WHERE id = $1")
-        .bind(id.to_string())
-        .bind(code_hash.to_vec())
-        .bind(unix_millis(expires_at))
-        .execute(tx.conn())
-        .await?;
-    Ok(())
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE login_challenges SET code_hash = $2, code_expires_at = $3, codes_sent = codes_sent + 1
+         WHERE id = $1 AND codes_sent < $4",
+    )
+    .bind(id.to_string())
+    .bind(code_hash.to_vec())
+    .bind(unix_millis(expires_at))
+    .bind(MAX_CODES_SENT)
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Counts one attempt against a live challenge; `None` when it is unknown, expired,
