@@ -19,6 +19,21 @@ impl Actor {
     }
 }
 
+impl Actor {
+    /// Records a successful action of this caller in `tx`, the transaction that made it.
+    pub async fn record(
+        &self,
+        tx: &mut ringfence_store::FirmTx<'_>,
+        client: &Client,
+        action: &'static str,
+        resource: Option<(&'static str, String)>,
+    ) -> Result<(), crate::error::ApiError> {
+        let entry = record(self.audit_actor(), action, resource, Outcome::Success, client, self.at);
+        ringfence_store::firm::audit::append(tx, &entry).await?;
+        Ok(())
+    }
+}
+
 /// A record of `action` on a resource.
 pub fn record(
     actor: AuditActor,

@@ -16,10 +16,10 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::AppState;
 use crate::auth::Actor;
 use crate::client::Client;
 use crate::error::{ApiError, ApiQuery};
-use crate::{AppState, audit};
 
 /// Rows read per page of a CSV export.
 const EXPORT_PAGE: i64 = 1000;
@@ -158,22 +158,13 @@ fn csv_page(entries: &[StoredAuditEntry], header: bool) -> Result<Bytes, csv::Er
 
 /// The filtered log as CSV (RFC 4180), newest first, streamed a page at a time.
 pub async fn export_csv(
-    State(state): State<AppState>,
     actor: Actor,
     client: Client,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
     let filter = filter(&query)?;
     let mut tx = actor.store.begin().await?;
-    let entry = audit::record(
-        actor.audit_actor(),
-        "audit.exported",
-        Some(("audit_log", "csv".to_owned())),
-        Outcome::Success,
-        &client,
-        state.clock.now(),
-    );
-    audit_log::append(&mut tx, &entry).await?;
+    actor.record(&mut tx, &client, "audit.exported", Some(("audit_log", "csv".to_owned()))).await?;
     tx.commit().await?;
 
     let store = actor.store.clone();

@@ -4,20 +4,18 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
-use ringfence_core::audit::Outcome;
 use ringfence_core::policy::CLIENT_KEEPERS;
 use ringfence_core::user::Email;
-use ringfence_store::firm::audit as audit_log;
 use ringfence_store::firm::clients::{self, Client as ClientRecord, ClientFields};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
+use crate::AppState;
 use crate::auth::Actor;
 use crate::client::Client;
 use crate::error::{ApiError, ApiJson};
-use crate::{AppState, audit};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -107,15 +105,7 @@ pub async fn create(
     let now = state.clock.now();
     let mut tx = actor.store.begin().await?;
     let id = clients::create(&mut tx, &fields(&valid), actor.user, now).await?;
-    let entry = audit::record(
-        actor.audit_actor(),
-        "client.created",
-        Some(("client", id.to_string())),
-        Outcome::Success,
-        &client,
-        now,
-    );
-    audit_log::append(&mut tx, &entry).await?;
+    actor.record(&mut tx, &client, "client.created", Some(("client", id.to_string()))).await?;
     let created = clients::get(&mut tx, id).await?.ok_or_else(ApiError::not_found)?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(client_json(&created, true))))
@@ -147,20 +137,12 @@ pub async fn update(
 ) -> Result<Json<Value>, ApiError> {
     let id: Uuid = id.parse().map_err(|_| ApiError::not_found())?;
     let valid = validate(body)?;
-    let now = state.clock.now();
+    let _now = state.clock.now();
     let mut tx = actor.store.begin().await?;
     if !clients::update(&mut tx, id, &fields(&valid)).await? {
         return Err(ApiError::not_found());
     }
-    let entry = audit::record(
-        actor.audit_actor(),
-        "client.changed",
-        Some(("client", id.to_string())),
-        Outcome::Success,
-        &client,
-        now,
-    );
-    audit_log::append(&mut tx, &entry).await?;
+    actor.record(&mut tx, &client, "client.changed", Some(("client", id.to_string()))).await?;
     let updated = clients::get(&mut tx, id).await?.ok_or_else(ApiError::not_found)?;
     tx.commit().await?;
     Ok(Json(client_json(&updated, true)))

@@ -3,9 +3,7 @@
 use std::collections::BTreeSet;
 
 use axum::Json;
-use axum::extract::State;
 use http::StatusCode;
-use ringfence_core::audit::Outcome;
 use ringfence_core::auth::{FactorPolicy, SecondFactor};
 use ringfence_core::user::FirmRole;
 use ringfence_store::firm::{audit as audit_log, sign_in_policy, users};
@@ -14,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Actor;
 use crate::client::Client;
 use crate::error::{ApiError, ApiJson};
-use crate::{AppState, audit};
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,7 +35,6 @@ pub async fn get_policy(actor: Actor) -> Result<Json<PolicyJson>, ApiError> {
 
 /// Replaces the policy. Refuses one that would leave the acting admin unable to sign in.
 pub async fn set_policy(
-    State(state): State<AppState>,
     actor: Actor,
     client: Client,
     ApiJson(body): ApiJson<PolicyJson>,
@@ -61,15 +57,9 @@ pub async fn set_policy(
         ));
     }
     sign_in_policy::set(&mut tx, &policy).await?;
-    let entry = audit::record(
-        actor.audit_actor(),
-        "firm.sign_in_policy.changed",
-        Some(("firm", actor.firm.to_string())),
-        Outcome::Success,
-        &client,
-        state.clock.now(),
-    );
-    audit_log::append(&mut tx, &entry).await?;
+    actor
+        .record(&mut tx, &client, "firm.sign_in_policy.changed", Some(("firm", actor.firm.to_string())))
+        .await?;
     tx.commit().await?;
     Ok(Json(policy.into()))
 }
@@ -89,7 +79,6 @@ pub async fn get_retention(actor: Actor) -> Result<Json<RetentionJson>, ApiError
 
 /// Sets how long the audit log is kept: 12 months at least, longer if the firm wishes.
 pub async fn set_retention(
-    State(state): State<AppState>,
     actor: Actor,
     client: Client,
     ApiJson(body): ApiJson<RetentionJson>,
@@ -99,15 +88,9 @@ pub async fn set_retention(
     }
     let mut tx = actor.store.begin().await?;
     audit_log::set_retention_months(&mut tx, body.months).await?;
-    let entry = audit::record(
-        actor.audit_actor(),
-        "firm.audit_retention.changed",
-        Some(("firm", actor.firm.to_string())),
-        Outcome::Success,
-        &client,
-        state.clock.now(),
-    );
-    audit_log::append(&mut tx, &entry).await?;
+    actor
+        .record(&mut tx, &client, "firm.audit_retention.changed", Some(("firm", actor.firm.to_string())))
+        .await?;
     tx.commit().await?;
     Ok(Json(body))
 }

@@ -71,9 +71,7 @@ pub async fn end_all_sessions(
     let mut tx = actor.store.begin().await?;
     sessions::revoke_all(&mut tx, actor.user, None, now).await?;
     let target = Some(("user", actor.user.to_string()));
-    let entry =
-        audit::record(actor.audit_actor(), "session.revoked_all", target, Outcome::Success, &client, now);
-    audit_log::append(&mut tx, &entry).await?;
+    actor.record(&mut tx, &client, "session.revoked_all", target).await?;
     tx.commit().await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie::clear_session());
@@ -93,8 +91,7 @@ pub async fn end_session(
         return Err(ApiError::not_found());
     }
     let target = Some(("session", id.to_string()));
-    let entry = audit::record(actor.audit_actor(), "session.revoked", target, Outcome::Success, &client, now);
-    audit_log::append(&mut tx, &entry).await?;
+    actor.record(&mut tx, &client, "session.revoked", target).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -126,9 +123,7 @@ pub async fn change_password(
     let mut tx = actor.store.begin().await?;
     users::set_password_hash(&mut tx, actor.user, &hash).await?;
     sessions::revoke_all(&mut tx, actor.user, Some(actor.session), now).await?;
-    let entry =
-        audit::record(actor.audit_actor(), "user.password.changed", target, Outcome::Success, &client, now);
-    audit_log::append(&mut tx, &entry).await?;
+    actor.record(&mut tx, &client, "user.password.changed", target).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -177,15 +172,7 @@ pub async fn enrol_totp(
     let mut tx = actor.store.begin().await?;
     users::set_pending_totp(&mut tx, actor.user, secret.expose()).await?;
     let target = Some(("user", actor.user.to_string()));
-    let entry = audit::record(
-        actor.audit_actor(),
-        "user.totp.enrolment_started",
-        target,
-        Outcome::Success,
-        &client,
-        now,
-    );
-    audit_log::append(&mut tx, &entry).await?;
+    actor.record(&mut tx, &client, "user.totp.enrolment_started", target).await?;
     tx.commit().await?;
     Ok(Json(json!({ "secret": base32.as_str(), "otpauth_uri": uri.as_str() })))
 }
@@ -215,9 +202,7 @@ pub async fn confirm_totp(
     users::activate_totp(&mut tx, actor.user, secret.expose(), i64::try_from(step).unwrap_or(i64::MAX), now)
         .await?;
     let target = Some(("user", actor.user.to_string()));
-    let entry =
-        audit::record(actor.audit_actor(), "user.totp.enrolled", target, Outcome::Success, &client, now);
-    audit_log::append(&mut tx, &entry).await?;
+    actor.record(&mut tx, &client, "user.totp.enrolled", target).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

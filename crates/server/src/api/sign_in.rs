@@ -492,11 +492,7 @@ pub async fn logout(
     let mut tx = actor.store.begin().await?;
     sessions::revoke(&mut tx, actor.user, actor.session, now).await?;
     let target = Some(("session", actor.session.to_string()));
-    audit_log::append(
-        &mut tx,
-        &audit::record(actor.audit_actor(), "auth.logout", target, Outcome::Success, &client, now),
-    )
-    .await?;
+    actor.record(&mut tx, &client, "auth.logout", target).await?;
     tx.commit().await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie::clear_session());

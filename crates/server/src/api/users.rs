@@ -209,11 +209,7 @@ pub async fn update(
     for (action, role) in &changes {
         // The role is part of the action's meaning, so it goes in the resource id.
         let target = Some(("user", if role.is_empty() { id.to_string() } else { format!("{id}#{role}") }));
-        audit_log::append(
-            &mut tx,
-            &audit::record(actor.audit_actor(), action, target, Outcome::Success, &client, now),
-        )
-        .await?;
+        actor.record(&mut tx, &client, action, target).await?;
     }
     // Checked inside the transaction, after the change: the firm keeps an enabled admin.
     if user.roles.contains(&FirmRole::Admin) && users::count_enabled_admins(&mut tx).await? == 0 {
@@ -239,15 +235,7 @@ pub async fn unlock(
     state.storage.clear_sign_in_failures(ThrottleKey::Account(user.email.as_str())).await?;
     let mut tx = actor.store.begin().await?;
     let target = Some(("user", user.id.to_string()));
-    let entry = audit::record(
-        actor.audit_actor(),
-        "user.lock.cleared",
-        target,
-        Outcome::Success,
-        &client,
-        state.clock.now(),
-    );
-    audit_log::append(&mut tx, &entry).await?;
+    actor.record(&mut tx, &client, "user.lock.cleared", target).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
