@@ -6,6 +6,7 @@
 
 mod aad;
 pub mod audit_chain;
+pub mod blob;
 pub mod firm_key;
 pub mod master;
 pub mod otp;
@@ -13,6 +14,7 @@ pub mod password;
 pub mod secret;
 pub mod token;
 
+pub use blob::DataKey;
 pub use firm_key::{FieldRef, FirmKey, FirmKeyring, KeyVersion};
 pub use master::{MasterKey, WrappedFirmKey};
 pub use secret::SecretBytes;
