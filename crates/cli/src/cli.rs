@@ -69,7 +69,7 @@ pub enum TlsMinArg {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server: HTTPS, plus a plain-HTTP listener that only redirects to it
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations to the control store and every firm, then exit
     Migrate,
     /// Create and list firms
@@ -144,6 +144,16 @@ pub struct ServeArgs {
     /// Hours after which a session ends however it is used [default: 12]
     #[arg(long, env = "RINGFENCE_SESSION_HOURS", value_name = "HOURS")]
     pub session_hours: Option<i64>,
+
+    /// Where sealed document bytes are kept: local (DATA/blobs), local:/dir, or
+    /// s3://bucket[/prefix] with AWS_ENDPOINT, AWS_REGION, AWS_ACCESS_KEY_ID and
+    /// AWS_SECRET_ACCESS_KEY from the environment [default: local]
+    #[arg(long, env = "RINGFENCE_BLOB_STORE", value_name = "WHERE")]
+    pub blob_store: Option<String>,
+
+    /// The largest document accepted, in MiB [default: 2048]
+    #[arg(long, env = "RINGFENCE_MAX_UPLOAD_MIB", value_name = "MIB")]
+    pub max_upload_mib: Option<u64>,
 
     /// Also append every audit entry, as written, to this JSON-lines file
     #[arg(long, env = "RINGFENCE_AUDIT_JSONL", value_name = "FILE")]

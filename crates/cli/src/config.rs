@@ -10,6 +10,7 @@ use ringfence_crypto::MasterKey;
 use ringfence_server::audit_shipping::SyslogTarget;
 use ringfence_server::tls::{TlsFiles, TlsMin};
 use ringfence_store::StorageLocation;
+use ringfence_store::blobs::BlobLocation;
 use serde::Deserialize;
 use thiserror::Error;
 use zeroize::Zeroizing;
@@ -47,6 +48,8 @@ struct FileConfig {
     mail_from: Option<String>,
     session_idle_minutes: Option<i64>,
     session_hours: Option<i64>,
+    blob_store: Option<String>,
+    max_upload_mib: Option<u64>,
     audit_jsonl: Option<PathBuf>,
     audit_syslog: Option<String>,
     audit_syslog_ca: Option<PathBuf>,
@@ -74,6 +77,8 @@ pub struct ServeSettings {
     pub mail: Option<String>,
     pub mail_from: String,
     pub session_limits: SessionLimits,
+    pub blob_store: BlobLocation,
+    pub max_upload_bytes: u64,
     pub audit_jsonl: Option<PathBuf>,
     pub audit_syslog: Option<SyslogTarget>,
 }
@@ -174,6 +179,15 @@ impl Settings {
                 Some(SyslogTarget { host, port, ca })
             }
         };
+        let blob_store = BlobLocation::parse(
+            serve.blob_store.as_deref().or(file.blob_store.as_deref()).unwrap_or("local"),
+            &data_dir,
+        )
+        .map_err(|problem| bad("blob_store", problem))?;
+        let max_upload_mib = serve.max_upload_mib.or(file.max_upload_mib).unwrap_or(2048);
+        if !(1..=1024 * 1024).contains(&max_upload_mib) {
+            return Err(bad("max_upload_mib", "1 to 1048576"));
+        }
         let serve = ServeSettings {
             listen: serve.listen.or(file.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8443))),
             http_listen: serve
@@ -190,6 +204,8 @@ impl Settings {
                 .or(file.mail_from)
                 .unwrap_or_else(|| "Ringfence <ringfence@localhost>".to_owned()),
             session_limits,
+            blob_store,
+            max_upload_bytes: max_upload_mib * 1024 * 1024,
             audit_jsonl: serve.audit_jsonl.clone().or(file.audit_jsonl),
             audit_syslog,
         };

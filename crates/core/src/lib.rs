@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod auth;
 pub mod clock;
+pub mod document;
 pub mod firm;
 pub mod ids;
 pub mod matter;

@@ -3,9 +3,9 @@
 //! answer nor the work done tells them apart.
 
 use ringfence_core::audit::Outcome;
-use ringfence_store::FirmTx;
 use ringfence_store::firm::access::{self, Action, MatterAccess};
 use ringfence_store::firm::audit as audit_log;
+use ringfence_store::{FirmTx, StoreError};
 use uuid::Uuid;
 
 use crate::audit;
@@ -40,6 +40,29 @@ pub async fn require<'a, A: Action>(
     audit_log::append(&mut tx, &entry).await?;
     tx.commit().await?;
     Err(ApiError::not_found())
+}
+
+/// Finds the matter a record (a note, a document) belongs to with `matter_of`, then checks
+/// the caller's access to that matter. An unknown record goes through the same check (of
+/// an id that names no matter), so it answers and is recorded alike.
+pub async fn require_for<'a, A: Action, F>(
+    actor: &Actor,
+    client: &Client,
+    mut tx: FirmTx<'a>,
+    raw_id: &str,
+    matter_of: F,
+) -> Result<(FirmTx<'a>, MatterAccess<A>, Uuid), ApiError>
+where
+    F: AsyncFnOnce(&mut FirmTx<'a>, Uuid) -> Result<Option<Uuid>, StoreError>,
+{
+    let record: Option<Uuid> = raw_id.parse().ok();
+    let matter = match record {
+        Some(record) => matter_of(&mut tx, record).await?,
+        None => None,
+    };
+    let matter = matter.map_or_else(|| raw_id.to_owned(), |m| m.to_string());
+    let (tx, access) = require::<A>(actor, client, tx, &matter).await?;
+    Ok((tx, access, record.ok_or_else(ApiError::not_found)?))
 }
 
 /// Records a successful read or write of matter data, in the transaction that did it.

@@ -10,7 +10,9 @@ use ringfence_core::policy::{ADMIN, AUDITORS, CLIENT_KEEPERS, MATTER_OPENERS};
 
 use crate::AppState;
 use crate::access::RouteTable;
-use crate::api::{audit, clients, firm_settings, health, invitations, matters, me, notes, sign_in, users};
+use crate::api::{
+    audit, clients, documents, firm_settings, health, invitations, matters, me, notes, sign_in, users,
+};
 use crate::auth::authenticate;
 use crate::error::{method_not_allowed, unknown_route};
 use crate::middleware::request_context::request_context;
@@ -70,6 +72,14 @@ pub fn route_table() -> RouteTable<AppState> {
         .get("/api/v1/notes/{id}", Matter(ReadContent), notes::get)
         .patch("/api/v1/notes/{id}", Matter(WriteContent), notes::update)
         .delete("/api/v1/notes/{id}", Matter(WriteContent), notes::delete)
+        // Documents
+        .post("/api/v1/matters/{id}/documents", Matter(WriteContent), documents::upload)
+        .get("/api/v1/matters/{id}/documents", Matter(ReadContent), documents::list)
+        .get("/api/v1/documents/{id}", Matter(ReadContent), documents::get)
+        .delete("/api/v1/documents/{id}", Matter(WriteContent), documents::delete)
+        .get("/api/v1/documents/{id}/content", Matter(ReadContent), documents::content)
+        .get("/api/v1/documents/{id}/versions", Matter(ReadContent), documents::versions)
+        .post("/api/v1/documents/{id}/versions", Matter(WriteContent), documents::add_version)
         // Firm settings
         .get("/api/v1/firm/sign-in-policy", ADMIN, firm_settings::get_policy)
         .put("/api/v1/firm/sign-in-policy", ADMIN, firm_settings::set_policy)

@@ -4,6 +4,7 @@ use ringfence_core::auth::SessionLimits;
 use ringfence_core::clock::Clock;
 use ringfence_mail::Mailer;
 use ringfence_store::Storage;
+use ringfence_store::blobs::BlobStore;
 use tokio::sync::Semaphore;
 
 /// Settings the HTTP layer needs at request time.
@@ -14,6 +15,10 @@ pub struct HttpSettings {
     /// The public HTTPS URL, without a trailing slash: for links in mail.
     pub public_url: String,
     pub session_limits: SessionLimits,
+    /// The largest document accepted, in bytes.
+    pub max_upload_bytes: u64,
+    /// Whether new documents wait for a malware scan before anyone may download them.
+    pub scans_uploads: bool,
 }
 
 #[derive(Clone)]
@@ -22,6 +27,7 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<HttpSettings>,
     pub mailer: Arc<Mailer>,
+    pub blobs: BlobStore,
     /// Bounds concurrent password hashing, so a burst of sign-ins cannot take every core.
     pub hashing: Arc<Semaphore>,
 }

@@ -21,8 +21,14 @@ pub enum StoreError {
         "the master key is missing: this deployment's data was written under master key `{recorded}`; set RINGFENCE_MASTER_KEY or restore {path}"
     )]
     MasterKeyMissing { recorded: String, path: String },
-    #[error("the master key is invalid")]
+    #[error("cryptographic failure")]
     Crypto(#[from] CryptoError),
+    #[error("blob store error: {0}")]
+    Blob(String),
+    #[error("a stored file's bytes are missing from the blob store")]
+    BlobMissing,
+    #[error("a stored file failed its integrity check: its bytes were altered, cut short or swapped")]
+    BlobIntegrity,
     #[error(
         "the database holds a schema version ({found}) newer than this binary knows ({known}); upgrade ringfence"
     )]

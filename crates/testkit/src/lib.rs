@@ -5,10 +5,13 @@
 use std::path::Path;
 
 use ringfence_store::StorageLocation;
+use ringfence_store::blobs::BlobLocation;
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use tempfile::TempDir;
 
 pub const DATABASE_URL_VAR: &str = "RINGFENCE_TEST_DATABASE_URL";
+/// `s3://bucket` of an S3-compatible server for the tests, with the `AWS_*` variables set.
+pub const S3_URL_VAR: &str = "RINGFENCE_TEST_S3_URL";
 
 /// Declares one test per backend: `both_backends!(name, |env| async move { ... })` makes
 /// `name::sqlite` and `name::postgres`. The postgres one is skipped (with a note) only
@@ -66,10 +69,34 @@ impl TestEnv {
         self.data_dir.path()
     }
 
+    /// The blob store of this environment's deployment shape: a local directory beside
+    /// SQLite, S3-compatible storage (a fresh prefix per test) beside PostgreSQL.
+    pub fn blob_location(&self) -> BlobLocation {
+        match self.backend {
+            Backend::Sqlite => BlobLocation::Local(self.data_dir().join("blobs")),
+            Backend::Postgres => {
+                s3_location().unwrap_or_else(|| BlobLocation::Local(self.data_dir().join("blobs")))
+            }
+        }
+    }
+
     /// The `--database-url` to hand the binary, if any.
     pub fn database_url(&self) -> Option<&str> {
         self.database.as_ref().map(|db| db.url.as_str())
     }
+}
+
+/// A fresh prefix in the test S3 bucket; `None` outside CI when none is configured.
+pub fn s3_location() -> Option<BlobLocation> {
+    let Ok(url) = std::env::var(S3_URL_VAR) else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{S3_URL_VAR} must be set under CI=true: the S3 blob store tests may not be skipped"
+        );
+        eprintln!("note: {S3_URL_VAR} is not set; using a local blob directory instead of S3");
+        return None;
+    };
+    Some(BlobLocation::S3(format!("{}/{}", url.trim_end_matches('/'), uuid::Uuid::new_v4().simple())))
 }
 
 /// A PostgreSQL database created for one test.

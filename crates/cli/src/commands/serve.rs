@@ -6,6 +6,7 @@ use ringfence_mail::Mailer;
 use ringfence_server::audit_shipping::{self, Sink};
 use ringfence_server::serve::{Bound, ServeOptions, shutdown_signal};
 use ringfence_server::{AppState, HttpSettings, app, tls};
+use ringfence_store::blobs::BlobStore;
 
 use super::{CommandResult, open_storage};
 use crate::config::Settings;
@@ -14,6 +15,7 @@ pub async fn run(settings: &Settings) -> CommandResult {
     tls::install_crypto_provider();
     let storage = Arc::new(open_storage(settings).await?);
     let serve = &settings.serve;
+    let blobs = BlobStore::open(&serve.blob_store)?;
     let tls_files = match &serve.tls_files {
         Some(files) => files.clone(),
         None => tls::self_signed(&settings.data_dir)?,
@@ -66,8 +68,11 @@ pub async fn run(settings: &Settings) -> CommandResult {
             hsts_preload: serve.hsts_preload,
             public_url: public_url.clone(),
             session_limits: serve.session_limits,
+            max_upload_bytes: serve.max_upload_bytes,
+            scans_uploads: false,
         }),
         mailer: Arc::new(mailer),
+        blobs,
         hashing: AppState::hashing_permits(),
     };
     let options = ServeOptions { public_url, tls: tls_config, drain: Duration::from_secs(30) };

@@ -4,19 +4,17 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
-use ringfence_store::FirmTx;
-use ringfence_store::firm::access::{Action, MatterAccess, ReadContent, WriteContent};
+use ringfence_store::firm::access::{ReadContent, WriteContent};
 use ringfence_store::firm::notes::{self, Note};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
-use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::Actor;
 use crate::client::Client;
 use crate::error::{ApiError, ApiJson};
-use crate::matter_access::{record, require};
+use crate::matter_access::{record, require, require_for};
 
 const KINDS: [&str; 4] = ["note", "strategy", "statement", "communication"];
 
@@ -78,26 +76,9 @@ pub async fn list(actor: Actor, client: Client, Path(matter): Path<String>) -> R
     Ok(Json(json!({ "items": items, "next_cursor": null })))
 }
 
-/// Finds the note's matter and checks the caller's access to it. An unknown note goes
-/// through the same check (of an id that names no matter), so it answers alike.
-async fn for_note<'a, A: Action>(
-    actor: &Actor,
-    client: &Client,
-    mut tx: FirmTx<'a>,
-    raw: &str,
-) -> Result<(FirmTx<'a>, MatterAccess<A>, Uuid), ApiError> {
-    let note: Option<Uuid> = raw.parse().ok();
-    let matter = match note {
-        Some(note) => notes::matter_of(&mut tx, note).await?,
-        None => None,
-    };
-    let matter = matter.map_or_else(|| raw.to_owned(), |m| m.to_string());
-    let (tx, access) = require::<A>(actor, client, tx, &matter).await?;
-    Ok((tx, access, note.ok_or_else(ApiError::not_found)?))
-}
-
 pub async fn get(actor: Actor, client: Client, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let (mut tx, access, note) = for_note::<ReadContent>(&actor, &client, actor.begin().await?, &id).await?;
+    let (mut tx, access, note) =
+        require_for::<ReadContent, _>(&actor, &client, actor.begin().await?, &id, notes::matter_of).await?;
     let found = notes::get(&mut tx, &access, note).await?.ok_or_else(ApiError::not_found)?;
     record(&mut tx, &actor, &client, &access, "note.viewed", ("note", id)).await?;
     tx.commit().await?;
@@ -119,7 +100,8 @@ pub async fn update(
     ApiJson(body): ApiJson<NoteChanges>,
 ) -> Result<Json<Value>, ApiError> {
     let text = body.body.as_deref().map(body_text).transpose()?;
-    let (mut tx, access, note) = for_note::<WriteContent>(&actor, &client, actor.begin().await?, &id).await?;
+    let (mut tx, access, note) =
+        require_for::<WriteContent, _>(&actor, &client, actor.begin().await?, &id, notes::matter_of).await?;
     if !notes::update(&mut tx, &access, note, text, body.privileged, state.clock.now()).await? {
         return Err(ApiError::not_found());
     }
@@ -135,7 +117,8 @@ pub async fn delete(
     client: Client,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let (mut tx, access, note) = for_note::<WriteContent>(&actor, &client, actor.begin().await?, &id).await?;
+    let (mut tx, access, note) =
+        require_for::<WriteContent, _>(&actor, &client, actor.begin().await?, &id, notes::matter_of).await?;
     if !notes::delete(&mut tx, &access, note, state.clock.now()).await? {
         return Err(ApiError::not_found());
     }

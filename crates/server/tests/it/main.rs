@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod audit;
+mod documents;
 mod errors;
 mod headers;
 mod matters;
@@ -23,6 +24,7 @@ use ringfence_core::auth::SessionLimits;
 use ringfence_core::clock::{Clock, SystemClock};
 use ringfence_mail::Mailer;
 use ringfence_server::{AppState, HttpSettings};
+use ringfence_store::blobs::BlobStore;
 use ringfence_store::{Storage, StorageLocation};
 use ringfence_testkit::TestEnv;
 use time::OffsetDateTime;
@@ -46,8 +48,11 @@ pub async fn state_with_clock(env: &TestEnv, hsts_preload: bool, clock: Arc<Test
             hsts_preload,
             public_url: "https://ringfence.test".to_owned(),
             session_limits: SessionLimits::default(),
+            max_upload_bytes: 64 * 1024 * 1024,
+            scans_uploads: false,
         }),
         mailer: Arc::new(mailer),
+        blobs: BlobStore::open(&env.blob_location()).expect("blob store opens"),
         hashing: AppState::hashing_permits(),
     }
 }

@@ -196,17 +196,54 @@ impl Caller {
     }
 }
 
-/// The request for a route template: path filled in, and a valid body where one is needed.
-fn request(
-    path: &str,
+/// What a matter's routes act on: the matter, one of its notes and one of its documents.
+#[derive(Clone)]
+struct Targets {
+    matter: String,
+    note: String,
+    document: String,
+}
+
+impl Targets {
+    async fn of(c: &Cast, (matter, note): (String, String)) -> Self {
+        let path = format!("/api/v1/matters/{matter}/documents");
+        let up = c.h.upload(&path, &c.lead, "matrix.txt", b"a matrix document", &[]).await;
+        assert_eq!(up.status, 201, "{}", up.body);
+        Self { matter, note, document: up.body["id"].as_str().unwrap().to_owned() }
+    }
+
+    fn missing() -> Self {
+        let id = uuid::Uuid::new_v4().to_string();
+        Self { matter: id.clone(), note: id.clone(), document: id }
+    }
+}
+
+/// Sends a route's request: multipart for uploads, JSON (or nothing) otherwise.
+async fn call_route(
+    c: &Cast,
     method: &http::Method,
-    matter: &str,
-    note: &str,
-    target: &str,
-) -> (String, Option<Value>) {
-    let filled = path
-        .replace("{user_id}", target)
-        .replace("{id}", if path.starts_with("/api/v1/notes/") { note } else { matter });
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Reply {
+    let uploads =
+        method == http::Method::POST && (path.ends_with("/documents") || path.ends_with("/versions"));
+    match (uploads, token) {
+        (true, Some(token)) => c.h.upload(path, token, "upload.txt", b"uploaded in the matrix", &[]).await,
+        _ => c.h.call(method.as_str(), path, token, body).await,
+    }
+}
+
+/// The request for a route template: path filled in, and a valid body where one is needed.
+fn request(path: &str, method: &http::Method, on: &Targets, target: &str) -> (String, Option<Value>) {
+    let id = if path.starts_with("/api/v1/notes/") {
+        &on.note
+    } else if path.starts_with("/api/v1/documents/") {
+        &on.document
+    } else {
+        &on.matter
+    };
+    let filled = path.replace("{user_id}", target).replace("{id}", id);
     let body = match (method.as_str(), path) {
         ("POST", p) if p.ends_with("/notes") => {
             Some(json!({ "kind": "note", "body": "a matrix note", "privileged": false }))
@@ -230,13 +267,13 @@ both_backends!(the_access_matrix_covers_every_matter_route_and_finds_no_leak, |e
         })
         .collect();
     assert!(routes.len() >= 15, "{routes:?}");
-    let missing = uuid::Uuid::new_v4().to_string();
+    let missing = Targets::missing();
     let mut cells = 0;
     for (method, path, action) in &routes {
-        let (matter, note) = fixture(&c).await;
+        let on = Targets::of(&c, fixture(&c).await).await;
         let not_found_body = {
-            let (p, b) = request(path, method, &missing, &missing, &c.ids["norole"]);
-            let reply = c.h.call(method.as_str(), &p, Some(&c.lead), b).await;
+            let (p, b) = request(path, method, &missing, &c.ids["norole"]);
+            let reply = call_route(&c, method, &p, Some(&c.lead), b).await;
             assert_eq!(reply.status, 404, "{method} {path} on a missing id");
             reply.body
         };
@@ -244,8 +281,8 @@ both_backends!(the_access_matrix_covers_every_matter_route_and_finds_no_leak, |e
         let mut callers = Caller::ALL.to_vec();
         callers.sort_by_key(|caller| caller.allowed(*action));
         for caller in callers {
-            let (matter, note) =
-                if caller.allowed(*action) { fixture(&c).await } else { (matter.clone(), note.clone()) };
+            let on =
+                if caller.allowed(*action) { Targets::of(&c, fixture(&c).await).await } else { on.clone() };
             // Whom the membership routes act on: someone the route can really act on.
             let target = match (method.as_str(), path.contains("/walls/")) {
                 ("PUT", true) => c.ids["norole"].clone(),
@@ -253,9 +290,9 @@ both_backends!(the_access_matrix_covers_every_matter_route_and_finds_no_leak, |e
                 ("DELETE", false) => c.ids["viewer"].clone(),
                 _ => c.ids["auditor"].clone(),
             };
-            let (p, body) = request(path, method, &matter, &note, &target);
+            let (p, body) = request(path, method, &on, &target);
             let token = caller.token(&c);
-            let reply = c.h.call(method.as_str(), &p, token.as_deref(), body.clone()).await;
+            let reply = call_route(&c, method, &p, token.as_deref(), body.clone()).await;
             cells += 1;
             match (caller, caller.allowed(*action)) {
                 (Caller::SignedOut, _) => assert_eq!(reply.status, 401, "{caller:?} {method} {path}"),
@@ -275,8 +312,8 @@ both_backends!(the_access_matrix_covers_every_matter_route_and_finds_no_leak, |e
             }
             // Every signed-in caller gets 404 for an id that does not exist.
             if let Some(token) = token {
-                let (p, body) = request(path, method, &missing, &missing, &target);
-                let reply = c.h.call(method.as_str(), &p, Some(&token), body).await;
+                let (p, body) = request(path, method, &missing, &target);
+                let reply = call_route(&c, method, &p, Some(&token), body).await;
                 cells += 1;
                 assert_eq!(reply.status, 404, "{caller:?} {method} {path} on a missing id");
             }

@@ -34,6 +34,28 @@ impl Reply {
     }
 }
 
+/// A multipart/form-data body: `fields` first, then the file. Returns (content type, body).
+pub fn multipart(name: &str, bytes: &[u8], fields: &[(&str, &str)]) -> (String, Vec<u8>) {
+    let boundary = format!("ringfence-test-{}", uuid::Uuid::new_v4().simple());
+    let mut body = Vec::new();
+    for (field, value) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"\r\n\r\n{value}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+             Content-Type: text/html\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
 impl Harness {
     pub async fn new(env: TestEnv) -> Self {
         let clock = Arc::new(TestClock::default());
@@ -69,6 +91,26 @@ impl Harness {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> Reply {
+        let mut all: Vec<(&str, &str)> = headers.to_vec();
+        let body = match body {
+            Some(body) => {
+                all.push(("content-type", "application/json"));
+                Body::from(body.to_string())
+            }
+            None => Body::empty(),
+        };
+        Self::reply(self.respond(method, path, token, body, &all).await).await
+    }
+
+    /// Sends any body and hands back the raw response (for downloads and streams).
+    pub async fn respond(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Body,
+        headers: &[(&str, &str)],
+    ) -> axum::response::Response {
         let mut builder = Request::builder().method(method).uri(path);
         if let Some(token) = token {
             builder = builder.header("authorization", format!("Bearer {token}"));
@@ -76,15 +118,26 @@ impl Harness {
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
-        let mut request = match body {
-            Some(body) => {
-                builder.header("content-type", "application/json").body(Body::from(body.to_string()))
-            }
-            None => builder.body(Body::empty()),
-        }
-        .unwrap();
+        let mut request = builder.body(body).unwrap();
         request.extensions_mut().insert(ConnectInfo(self.ip));
-        let response = send(app(self.state.clone()), request).await;
+        send(app(self.state.clone()), request).await
+    }
+
+    /// Uploads `bytes` as the `file` of a multipart form, with any other `fields`.
+    pub async fn upload(
+        &self,
+        path: &str,
+        token: &str,
+        name: &str,
+        bytes: &[u8],
+        fields: &[(&str, &str)],
+    ) -> Reply {
+        let (content_type, body) = multipart(name, bytes, fields);
+        let headers = [("content-type", content_type.as_str())];
+        Self::reply(self.respond("POST", path, Some(token), Body::from(body), &headers).await).await
+    }
+
+    pub async fn reply(response: axum::response::Response) -> Reply {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();

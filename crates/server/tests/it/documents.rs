@@ -1,0 +1,411 @@
+//! Documents through the HTTP API, on SQLite with a local blob directory and on PostgreSQL
+//! with S3-compatible storage: sealed streaming uploads, downloads and ranges, versions,
+//! and refusal of any blob that was altered, cut short or swapped.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use futures_util::StreamExt;
+use ringfence_crypto::blob::CHUNK_LEN;
+use ringfence_server::HttpSettings;
+use ringfence_testkit::{TestEnv, both_backends};
+use serde_json::json;
+
+use super::sign_in_harness::*;
+
+const PASSWORD: &str = "a long shared test passphrase";
+
+/// A firm with an attorney leading one matter, and another attorney with no role on it.
+struct Desk {
+    h: Harness,
+    lead: String,
+    other: String,
+    matter: String,
+}
+
+async fn desk(env: TestEnv) -> Desk {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    h.add_user(&admin, "lead@firm.example", &["attorney"], PASSWORD).await;
+    h.add_user(&admin, "other@firm.example", &["attorney"], PASSWORD).await;
+    let lead = h.sign_in("lead@firm.example", PASSWORD).await;
+    let other = h.sign_in("other@firm.example", PASSWORD).await;
+    let client = h
+        .call("POST", "/api/v1/clients", Some(&lead), Some(json!({ "name": "Acme", "kind": "organisation" })))
+        .await;
+    let matter = h
+        .call(
+            "POST",
+            "/api/v1/matters",
+            Some(&lead),
+            Some(json!({ "title": "Acme v Widget", "client_id": client.body["id"] })),
+        )
+        .await;
+    assert_eq!(matter.status, 201, "{}", matter.body);
+    let matter = matter.body["id"].as_str().unwrap().to_owned();
+    Desk { h, lead, other, matter }
+}
+
+impl Desk {
+    async fn upload(&self, name: &str, bytes: &[u8]) -> Reply {
+        self.h
+            .upload(&format!("/api/v1/matters/{}/documents", self.matter), &self.lead, name, bytes, &[])
+            .await
+    }
+
+    /// Downloads a document's content (optionally a version or a range): status, headers, bytes.
+    async fn download(&self, path: &str, range: Option<&str>) -> (u16, http::HeaderMap, Vec<u8>) {
+        let headers: Vec<(&str, &str)> = range.map(|r| ("range", r)).into_iter().collect();
+        let response = self.h.respond("GET", path, Some(&self.lead), Body::empty(), &headers).await;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, headers, bytes.to_vec())
+    }
+
+    async fn blobs(&self) -> Vec<uuid::Uuid> {
+        self.h.state.blobs.list(self.h.firm).await.unwrap()
+    }
+}
+
+fn sample(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    ringfence_crypto::sha256(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+both_backends!(files_of_every_awkward_size_round_trip, |env: TestEnv| async move {
+    let d = desk(env).await;
+    for len in [0, 1, CHUNK_LEN - 1, CHUNK_LEN, CHUNK_LEN + 1, 3 * CHUNK_LEN + 7, (1 << 20) + CHUNK_LEN + 3] {
+        let bytes = sample(len, 7);
+        let up = d.upload("evidence.bin", &bytes).await;
+        assert_eq!(up.status, 201, "{len}: {}", up.body);
+        assert_eq!(up.body["size"], len as u64);
+        assert_eq!(up.body["sha256"], sha256_hex(&bytes));
+        assert_eq!(up.body["version"], 1);
+        let id = up.body["id"].as_str().unwrap();
+        let (status, headers, got) = d.download(&format!("/api/v1/documents/{id}/content"), None).await;
+        assert_eq!(status, 200);
+        assert_eq!(got.len(), len, "length {len}");
+        assert!(got == bytes, "bytes differ at length {len}");
+        assert_eq!(headers["content-length"], len.to_string().as_str());
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["accept-ranges"], "bytes");
+        assert!(
+            headers["content-disposition"]
+                .to_str()
+                .unwrap()
+                .starts_with("attachment; filename=\"evidence.bin\"")
+        );
+    }
+});
+
+both_backends!(names_are_sanitized_and_types_sniffed_from_the_bytes, |env: TestEnv| async move {
+    let d = desk(env).await;
+    // The client says text/html and names a path with a display trick: neither is kept.
+    let up = d.upload("../../etc/report\u{202E}fdp.exe", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj").await;
+    assert_eq!(up.status, 201, "{}", up.body);
+    assert_eq!(up.body["name"], "reportfdp.exe");
+    assert_eq!(up.body["title"], "reportfdp.exe");
+    assert_eq!(up.body["content_type"], "application/pdf");
+    let id = up.body["id"].as_str().unwrap();
+    let (_, headers, _) = d.download(&format!("/api/v1/documents/{id}/content"), None).await;
+    assert_eq!(headers["content-type"], "application/pdf");
+    assert_eq!(
+        headers["content-disposition"],
+        "attachment; filename=\"reportfdp.exe\"; filename*=UTF-8''reportfdp.exe"
+    );
+
+    let titled =
+        d.h.upload(
+            &format!("/api/v1/matters/{}/documents", d.matter),
+            &d.lead,
+            "note.txt",
+            "plain words".as_bytes(),
+            &[("title", "Witness statement"), ("privileged", "true")],
+        )
+        .await;
+    assert_eq!(titled.status, 201, "{}", titled.body);
+    assert_eq!(titled.body["title"], "Witness statement");
+    assert_eq!(titled.body["privileged"], true);
+    assert_eq!(titled.body["content_type"], "text/plain; charset=utf-8");
+
+    let path = format!("/api/v1/matters/{}/documents", d.matter);
+    let no_file = d.h.upload(&path, &d.lead, "x", b"", &[]).await;
+    assert_eq!(no_file.status, 201, "an empty file is a file");
+    let bad_flag = d.h.upload(&path, &d.lead, "x", b"x", &[("privileged", "perhaps")]).await;
+    assert_eq!((bad_flag.status, bad_flag.code()), (400, "invalid_input"));
+    let stray = d.h.upload(&path, &d.lead, "x", b"x", &[("owner", "me")]).await;
+    assert_eq!(stray.status, 400);
+    let not_multipart = d.h.call("POST", &path, Some(&d.lead), Some(json!({ "file": "x" }))).await;
+    assert_eq!(not_multipart.status, 400);
+});
+
+both_backends!(ranges_are_served_from_the_sealed_chunks, |env: TestEnv| async move {
+    let d = desk(env).await;
+    let bytes = sample(3 * CHUNK_LEN + 100, 3);
+    let up = d.upload("big.bin", &bytes).await;
+    let path = format!("/api/v1/documents/{}/content", up.body["id"].as_str().unwrap());
+    let len = bytes.len();
+    for (range, want) in [
+        ("bytes=0-0".to_owned(), 0..1),
+        (format!("bytes={}-{}", CHUNK_LEN - 2, CHUNK_LEN + 1), CHUNK_LEN - 2..CHUNK_LEN + 2),
+        ("bytes=-10".to_owned(), len - 10..len),
+        (format!("bytes={}-", 2 * CHUNK_LEN), 2 * CHUNK_LEN..len),
+    ] {
+        let (status, headers, got) = d.download(&path, Some(&range)).await;
+        assert_eq!(status, 206, "{range}");
+        assert_eq!(got, bytes[want.clone()], "{range}");
+        assert_eq!(
+            headers["content-range"],
+            format!("bytes {}-{}/{len}", want.start, want.end - 1).as_str(),
+            "{range}"
+        );
+        assert_eq!(headers["content-length"], (want.end - want.start).to_string().as_str());
+    }
+    let (status, headers, _) = d.download(&path, Some(&format!("bytes={len}-"))).await;
+    assert_eq!(status, 416);
+    assert_eq!(headers["content-range"], format!("bytes */{len}").as_str());
+});
+
+both_backends!(versions_keep_the_old_and_a_deleted_document_is_gone, |env: TestEnv| async move {
+    let d = desk(env).await;
+    let first = d.upload("draft.txt", b"first draft").await;
+    let id = first.body["id"].as_str().unwrap().to_owned();
+    let (content_type, body) = multipart("draft-v2.txt", b"second draft", &[]);
+    let second = Harness::reply(
+        d.h.respond(
+            "POST",
+            &format!("/api/v1/documents/{id}/versions"),
+            Some(&d.lead),
+            Body::from(body),
+            &[("content-type", content_type.as_str())],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(second.status, 201, "{}", second.body);
+    assert_eq!(second.body["version"], 2);
+    assert_eq!(second.body["id"], id.as_str());
+    assert_eq!(second.body["name"], "draft-v2.txt");
+
+    let versions = d.h.call("GET", &format!("/api/v1/documents/{id}/versions"), Some(&d.lead), None).await;
+    let items = versions.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!((items[0]["version"].clone(), items[0]["name"].clone()), (json!(1), json!("draft.txt")));
+    let content = format!("/api/v1/documents/{id}/content");
+    assert_eq!(d.download(&content, None).await.2, b"second draft");
+    assert_eq!(d.download(&format!("{content}?version=1"), None).await.2, b"first draft");
+    assert_eq!(d.download(&format!("{content}?version=3"), None).await.0, 404);
+
+    let listed =
+        d.h.call("GET", &format!("/api/v1/matters/{}/documents", d.matter), Some(&d.lead), None).await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
+
+    // Someone without a role on the matter learns nothing, not even that the document exists.
+    let missing =
+        d.h.call("GET", &format!("/api/v1/documents/{}", uuid::Uuid::new_v4()), Some(&d.other), None).await;
+    for path in
+        [format!("/api/v1/documents/{id}"), content.clone(), format!("/api/v1/documents/{id}/versions")]
+    {
+        let reply = d.h.call("GET", &path, Some(&d.other), None).await;
+        assert_eq!((reply.status, &reply.body), (404, &missing.body), "{path}");
+    }
+
+    let deleted = d.h.call("DELETE", &format!("/api/v1/documents/{id}"), Some(&d.lead), None).await;
+    assert_eq!(deleted.status, 204);
+    for path in [format!("/api/v1/documents/{id}"), content, format!("/api/v1/documents/{id}/versions")] {
+        assert_eq!(d.h.call("GET", &path, Some(&d.lead), None).await.status, 404, "{path}");
+    }
+    let listed =
+        d.h.call("GET", &format!("/api/v1/matters/{}/documents", d.matter), Some(&d.lead), None).await;
+    assert!(listed.body["items"].as_array().unwrap().is_empty());
+    // Soft delete keeps the bytes for the grace period.
+    assert_eq!(d.blobs().await.len(), 2);
+});
+
+/// Replaces a stored blob's bytes, as someone with write access to the blob store could.
+async fn overwrite(d: &Desk, blob: uuid::Uuid, bytes: Vec<u8>) {
+    let mut writer = d.h.state.blobs.writer(d.h.firm, blob);
+    writer.write(bytes).await.unwrap();
+    writer.finish().await.unwrap();
+}
+
+async fn stored(d: &Desk, blob: uuid::Uuid) -> Vec<u8> {
+    let blobs = &d.h.state.blobs;
+    let size = blobs.size(d.h.firm, blob).await.unwrap();
+    blobs.read(d.h.firm, blob, 0..size).await.unwrap().to_vec()
+}
+
+async fn integrity_failures(d: &Desk) -> usize {
+    let admin = d.h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let log = d.h.call("GET", "/api/v1/audit?action=document.integrity_failed", Some(&admin), None).await;
+    log.body["items"].as_array().unwrap().len()
+}
+
+both_backends!(altered_cut_or_swapped_blobs_are_refused_and_audited, |env: TestEnv| async move {
+    let d = desk(env).await;
+    let one = d.upload("one.bin", &sample(3 * CHUNK_LEN, 1)).await.body["id"].as_str().unwrap().to_owned();
+    let [blob_one] = d.blobs().await[..] else { panic!("one blob") };
+    let two = d.upload("two.bin", &sample(3 * CHUNK_LEN, 2)).await.body["id"].as_str().unwrap().to_owned();
+    let blob_two = *d.blobs().await.iter().find(|b| **b != blob_one).unwrap();
+    let original_one = stored(&d, blob_one).await;
+    let original_two = stored(&d, blob_two).await;
+    let content = |id: &str| format!("/api/v1/documents/{id}/content");
+
+    let mut flipped = original_one.clone();
+    flipped[CHUNK_LEN + 100] ^= 0x01;
+    overwrite(&d, blob_one, flipped).await;
+    let (status, _, body) = d.download(&content(&one), None).await;
+    assert_eq!(status, 500);
+    assert!(String::from_utf8_lossy(&body).contains("integrity_failure"));
+
+    overwrite(&d, blob_one, original_one[..original_one.len() - CHUNK_LEN - 16].to_vec()).await;
+    assert_eq!(d.download(&content(&one), None).await.0, 500, "cut short");
+
+    overwrite(&d, blob_one, original_two.clone()).await;
+    overwrite(&d, blob_two, original_one.clone()).await;
+    assert_eq!(d.download(&content(&one), None).await.0, 500, "swapped");
+    assert_eq!(d.download(&content(&two), Some("bytes=5-10")).await.0, 500, "swapped, ranged");
+    assert_eq!(integrity_failures(&d).await, 4);
+
+    overwrite(&d, blob_one, original_one.clone()).await;
+    let (status, _, body) = d.download(&content(&one), None).await;
+    assert_eq!((status, body), (200, sample(3 * CHUNK_LEN, 1)), "restored bytes open again");
+});
+
+both_backends!(damage_past_the_first_megabyte_cuts_the_download_off, |env: TestEnv| async move {
+    let d = desk(env).await;
+    let bytes = sample(3 << 20, 9);
+    let id = d.upload("long.bin", &bytes).await.body["id"].as_str().unwrap().to_owned();
+    let [blob] = d.blobs().await[..] else { panic!("one blob") };
+    let mut damaged = stored(&d, blob).await;
+    let at = damaged.len() - 1000;
+    damaged[at] ^= 0x80;
+    overwrite(&d, blob, damaged).await;
+    let response =
+        d.h.respond("GET", &format!("/api/v1/documents/{id}/content"), Some(&d.lead), Body::empty(), &[])
+            .await;
+    assert_eq!(response.status(), 200, "the damage lies beyond what is checked up front");
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await;
+    assert!(body.is_err(), "the body must end in an error, not in unauthenticated bytes");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(integrity_failures(&d).await, 1);
+});
+
+both_backends!(oversized_or_interrupted_uploads_leave_nothing_behind, |env: TestEnv| async move {
+    let mut d = desk(env).await;
+    let settings = HttpSettings { max_upload_bytes: 10 << 20, ..(*d.h.state.settings).clone() };
+    d.h.state.settings = Arc::new(settings);
+    let path = format!("/api/v1/matters/{}/documents", d.matter);
+
+    let (content_type, body) = multipart("big.bin", &sample((10 << 20) + 1, 0), &[]);
+    let headers = [("content-type", content_type.as_str())];
+    let over =
+        Harness::reply(d.h.respond("POST", &path, Some(&d.lead), arriving(body, None), &headers).await).await;
+    assert_eq!((over.status, over.code()), (413, "too_large"));
+    let declared =
+        d.h.respond(
+            "POST",
+            &path,
+            Some(&d.lead),
+            Body::empty(),
+            &[("content-type", "multipart/form-data; boundary=x"), ("content-length", "99999999999")],
+        )
+        .await;
+    assert_eq!(declared.status(), 413, "refused from the declared length alone");
+
+    // A client that goes away mid-upload, after more than one part has been written.
+    let (content_type, body) = multipart("cut.bin", &sample(9 << 20, 1), &[]);
+    let cut = Some(body.len() - 1000);
+    let headers = [("content-type", content_type.as_str())];
+    let reply =
+        Harness::reply(d.h.respond("POST", &path, Some(&d.lead), arriving(body, cut), &headers).await).await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(d.blobs().await.is_empty(), "no blob is left from refused or cut-off uploads");
+    let listed = d.h.call("GET", &path, Some(&d.lead), None).await;
+    assert!(listed.body["items"].as_array().unwrap().is_empty());
+    let leftovers: Vec<_> =
+        walk(&d.h.env.data_dir().join("blobs")).into_iter().filter(|p| p.is_file()).collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+});
+
+/// A request body that arrives in network-sized pieces, with pauses between them, and that
+/// fails with a reset connection at `cut`, if given.
+fn arriving(body: Vec<u8>, cut: Option<usize>) -> Body {
+    let end = cut.unwrap_or(body.len());
+    let mut pieces: Vec<Result<Vec<u8>, std::io::Error>> =
+        body[..end].chunks(1 << 16).map(|c| Ok(c.to_vec())).collect();
+    if cut.is_some() {
+        pieces.push(Err(std::io::Error::other("connection reset")));
+    }
+    let stream = futures_util::stream::iter(pieces).then(|piece| async move {
+        tokio::task::yield_now().await;
+        piece
+    });
+    Body::from_stream(stream)
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                found.extend(walk(&path));
+            }
+            found.push(path);
+        }
+    }
+    found
+}
+
+both_backends!(no_plaintext_of_a_document_reaches_the_disk_or_the_blob_store, |env: TestEnv| async move {
+    let d = desk(env).await;
+    let marker = "PLAINTEXT-MARKER-7f3a";
+    let body = format!("{marker} the witness saw the red car. ").repeat(5000);
+    let up =
+        d.h.upload(
+            &format!("/api/v1/matters/{}/documents", d.matter),
+            &d.lead,
+            &format!("{marker}.txt"),
+            body.as_bytes(),
+            &[("title", &format!("{marker} statement"))],
+        )
+        .await;
+    assert_eq!(up.status, 201);
+    for blob in d.blobs().await {
+        let bytes = stored(&d, blob).await;
+        assert!(!bytes.windows(marker.len()).any(|w| w == marker.as_bytes()), "the blob holds plaintext");
+    }
+    for file in walk(d.h.env.data_dir()).into_iter().filter(|p| p.is_file()) {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(
+            !bytes.windows(marker.len()).any(|w| w == marker.as_bytes()),
+            "{} holds plaintext",
+            file.display()
+        );
+    }
+    if let Some(db) = &d.h.env.database {
+        let mut conn = db.connect().await;
+        let tables: Vec<(String, String)> = sqlx::query_as(
+            "SELECT table_schema::text, table_name::text FROM information_schema.tables WHERE table_schema LIKE 'firm\\_%'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        assert!(tables.iter().any(|(_, t)| t == "document_versions"));
+        for (schema, table) in tables {
+            let dump: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                r#"SELECT string_agg(t::text, ' ') FROM "{schema}"."{table}" t"#
+            )))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+            assert!(!dump.unwrap_or_default().contains(marker), "{schema}.{table} holds plaintext");
+        }
+    }
+});

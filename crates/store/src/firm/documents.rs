@@ -1,0 +1,465 @@
+//! Documents on a matter. The bytes are sealed as they stream in ([`Upload`]) under a data
+//! key of the file's own, written to the blob store, and only then recorded here with that
+//! key sealed under the firm key. Reading goes the other way ([`Content`]), one span of
+//! chunks at a time, and refuses any byte that fails authentication.
+
+use std::ops::Range;
+
+use ringfence_core::clock::{from_unix_millis, unix_millis};
+use ringfence_core::document::{SNIFF_LEN, Scan, sniff_content_type};
+use ringfence_core::ids::{FirmId, UserId};
+use ringfence_crypto::blob::{self, BlobOpener, BlobSealer, DataKey};
+use ringfence_crypto::{CryptoError, FieldRef};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use time::OffsetDateTime;
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use super::FirmTx;
+use super::access::{MatterAccess, ReadContent, ReadsContent, WriteContent};
+use crate::StoreError;
+use crate::blobs::{BlobStore, BlobWriter};
+
+/// Sealed bytes are handed to the blob store in pieces of about this size.
+const WRITE_LEN: usize = 1024 * 1024;
+
+/// Where a version's blob is bound: its firm and its own id.
+fn binding(firm: &str, version: &str) -> [Vec<u8>; 2] {
+    [firm.as_bytes().to_vec(), version.as_bytes().to_vec()]
+}
+
+/// A file being received: sealed and written as it arrives, in bounded memory.
+pub struct Upload {
+    firm: FirmId,
+    version_id: Uuid,
+    key: DataKey,
+    sealer: BlobSealer,
+    writer: BlobWriter,
+    sealed: Vec<u8>,
+    size: u64,
+    hasher: Sha256,
+    head: Vec<u8>,
+}
+
+/// A file fully received and stored, not yet recorded.
+pub struct Uploaded {
+    version_id: Uuid,
+    key: DataKey,
+    pub size: u64,
+    pub sha256: [u8; 32],
+    pub content_type: &'static str,
+    pub name: String,
+}
+
+impl Upload {
+    pub fn start(blobs: &BlobStore, firm: FirmId) -> Result<Self, StoreError> {
+        let version_id = Uuid::now_v7();
+        let key = DataKey::generate()?;
+        let mut sealed = Vec::with_capacity(WRITE_LEN + blob::CHUNK_LEN);
+        let [firm_part, version_part] = binding(&firm.to_string(), &version_id.to_string());
+        let sealer = BlobSealer::start(&key, &[&firm_part, &version_part], &mut sealed)?;
+        Ok(Self {
+            firm,
+            version_id,
+            key,
+            sealer,
+            writer: blobs.writer(firm, version_id),
+            sealed,
+            size: 0,
+            hasher: Sha256::new(),
+            head: Vec::with_capacity(SNIFF_LEN),
+        })
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub async fn push(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+        self.size += bytes.len() as u64;
+        self.hasher.update(bytes);
+        if self.head.len() < SNIFF_LEN {
+            let take = (SNIFF_LEN - self.head.len()).min(bytes.len());
+            self.head.extend_from_slice(&bytes[..take]);
+        }
+        self.sealer.push(bytes, &mut self.sealed)?;
+        if self.sealed.len() >= WRITE_LEN {
+            let full = std::mem::replace(&mut self.sealed, Vec::with_capacity(WRITE_LEN + blob::CHUNK_LEN));
+            self.writer.write(full).await?;
+        }
+        Ok(())
+    }
+
+    /// Seals the last chunk and completes the blob. `name` is the already sanitized name.
+    pub async fn finish(mut self, name: String) -> Result<Uploaded, StoreError> {
+        self.sealer.finish(&mut self.sealed)?;
+        self.writer.write(std::mem::take(&mut self.sealed)).await?;
+        self.writer.finish().await?;
+        Ok(Uploaded {
+            version_id: self.version_id,
+            key: self.key,
+            size: self.size,
+            sha256: self.hasher.finalize().into(),
+            content_type: sniff_content_type(&self.head),
+            name,
+        })
+    }
+
+    /// Abandons the upload; nothing of it stays in the blob store.
+    pub async fn abort(self) {
+        if let Err(e) = self.writer.abort().await {
+            tracing::warn!(firm = %self.firm, error = %e, "could not clean up an abandoned upload");
+        }
+    }
+}
+
+impl Uploaded {
+    /// Removes a stored blob whose record could not be written (for example because the
+    /// uploader lost access to the matter meanwhile).
+    pub async fn discard(self, blobs: &BlobStore, firm: FirmId) {
+        if let Err(e) = blobs.delete(firm, self.version_id).await {
+            tracing::warn!(%firm, error = %e, "could not remove an unrecorded upload");
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    pub id: Uuid,
+    pub matter_id: Uuid,
+    pub title: String,
+    pub privileged: bool,
+    pub current: Version,
+    pub created_by: UserId,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    pub version: i64,
+    pub name: String,
+    pub content_type: String,
+    pub size: u64,
+    pub sha256: String,
+    pub scan: Scan,
+    pub uploaded_by: UserId,
+    pub uploaded_at: OffsetDateTime,
+}
+
+fn field<'a>(table: &'a str, record: &'a str, field: &'a str) -> FieldRef<'a> {
+    FieldRef { table, record, field }
+}
+
+fn decode(what: &str) -> StoreError {
+    StoreError::Database(sqlx::Error::Decode(format!("documents.{what}").into()))
+}
+
+fn text(tx: &FirmTx<'_>, at: FieldRef<'_>, sealed: &[u8]) -> Result<String, StoreError> {
+    Ok(String::from_utf8_lossy(&tx.open(at, sealed)?).into_owned())
+}
+
+fn version_from(tx: &FirmTx<'_>, row: &AnyRow) -> Result<Version, StoreError> {
+    let id: String = row.try_get("version_id")?;
+    let size: i64 = row.try_get("size")?;
+    let uploaded_by: String = row.try_get("uploaded_by")?;
+    let sha: Vec<u8> = row.try_get("sha256_sealed")?;
+    let sha = tx.open(field("document_versions", &id, "sha256"), &sha)?;
+    Ok(Version {
+        version: row.try_get("version")?,
+        name: text(tx, field("document_versions", &id, "name"), &row.try_get::<Vec<u8>, _>("name_sealed")?)?,
+        content_type: row.try_get("content_type")?,
+        size: u64::try_from(size).map_err(|_| decode("size"))?,
+        sha256: sha.iter().map(|b| format!("{b:02x}")).collect(),
+        scan: row.try_get::<String, _>("scan")?.parse().map_err(|()| decode("scan"))?,
+        uploaded_by: uploaded_by.parse().map_err(|_| decode("uploaded_by"))?,
+        uploaded_at: from_unix_millis(row.try_get("uploaded_at")?),
+    })
+}
+
+fn document_from(tx: &FirmTx<'_>, row: &AnyRow) -> Result<Document, StoreError> {
+    let id: String = row.try_get("id")?;
+    let matter: String = row.try_get("matter_id")?;
+    let created_by: String = row.try_get("created_by")?;
+    let privileged: i64 = row.try_get("privileged")?;
+    Ok(Document {
+        title: text(tx, field("documents", &id, "title"), &row.try_get::<Vec<u8>, _>("title_sealed")?)?,
+        id: id.parse().map_err(|_| decode("id"))?,
+        matter_id: matter.parse().map_err(|_| decode("matter_id"))?,
+        privileged: privileged == 1,
+        current: version_from(tx, row)?,
+        created_by: created_by.parse().map_err(|_| decode("created_by"))?,
+        created_at: from_unix_millis(row.try_get("created_at")?),
+    })
+}
+
+const VERSION_COLUMNS: &str = "v.id AS version_id, v.version, v.name_sealed, v.content_type, v.size, \
+     v.sha256_sealed, v.scan, v.uploaded_by, v.uploaded_at";
+
+fn document_query(filter: &str) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(format!(
+        "SELECT d.id, d.matter_id, d.title_sealed, d.privileged, d.created_by, d.created_at, {VERSION_COLUMNS}
+         FROM documents d JOIN document_versions v ON v.document_id = d.id AND v.version = d.current_version
+         WHERE d.deleted_at IS NULL AND {filter}"
+    ))
+}
+
+async fn insert_version(
+    tx: &mut FirmTx<'_>,
+    document: &str,
+    version: i64,
+    uploaded: &Uploaded,
+    scan: Scan,
+    by: UserId,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let id = uploaded.version_id.to_string();
+    let name = tx.seal(field("document_versions", &id, "name"), uploaded.name.as_bytes())?;
+    let sha = tx.seal(field("document_versions", &id, "sha256"), &uploaded.sha256)?;
+    let key = tx.seal(field("document_versions", &id, "data_key"), uploaded.key.expose())?;
+    sqlx::query(
+        "INSERT INTO document_versions (id, document_id, version, name_sealed, content_type, size, sha256_sealed,
+                                        data_key_sealed, scan, uploaded_by, uploaded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(&id)
+    .bind(document)
+    .bind(version)
+    .bind(name)
+    .bind(uploaded.content_type)
+    .bind(i64::try_from(uploaded.size).map_err(|_| decode("size"))?)
+    .bind(sha)
+    .bind(key)
+    .bind(scan.as_str())
+    .bind(by.to_string())
+    .bind(unix_millis(now))
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Records a new document whose first version is `uploaded`.
+pub async fn create(
+    tx: &mut FirmTx<'_>,
+    access: &MatterAccess<WriteContent>,
+    title: &str,
+    privileged: bool,
+    uploaded: &Uploaded,
+    scan: Scan,
+    now: OffsetDateTime,
+) -> Result<Uuid, StoreError> {
+    let id = Uuid::now_v7();
+    let key = id.to_string();
+    let title = tx.seal(field("documents", &key, "title"), title.as_bytes())?;
+    sqlx::query(
+        "INSERT INTO documents (id, matter_id, title_sealed, privileged, current_version, created_by, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, 1, $5, $6, $6)",
+    )
+    .bind(&key)
+    .bind(access.matter().to_string())
+    .bind(title)
+    .bind(i64::from(privileged))
+    .bind(access.user().to_string())
+    .bind(unix_millis(now))
+    .execute(tx.conn())
+    .await?;
+    insert_version(tx, &key, 1, uploaded, scan, access.user(), now).await?;
+    Ok(id)
+}
+
+/// Adds `uploaded` as the next version of a document; its number, or `None` when there is
+/// no such document on the matter.
+pub async fn add_version(
+    tx: &mut FirmTx<'_>,
+    access: &MatterAccess<WriteContent>,
+    document: Uuid,
+    uploaded: &Uploaded,
+    scan: Scan,
+    now: OffsetDateTime,
+) -> Result<Option<i64>, StoreError> {
+    let key = document.to_string();
+    let next: Option<i64> = sqlx::query_scalar(
+        "UPDATE documents SET current_version = current_version + 1, updated_at = $3
+         WHERE id = $1 AND matter_id = $2 AND deleted_at IS NULL RETURNING current_version",
+    )
+    .bind(&key)
+    .bind(access.matter().to_string())
+    .bind(unix_millis(now))
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(next) = next else { return Ok(None) };
+    insert_version(tx, &key, next, uploaded, scan, access.user(), now).await?;
+    Ok(Some(next))
+}
+
+/// The matter a document belongs to, so access to that matter can be checked before
+/// anything of the document is read. Reveals nothing but the id.
+pub async fn matter_of(tx: &mut FirmTx<'_>, document: Uuid) -> Result<Option<Uuid>, StoreError> {
+    let matter: Option<String> =
+        sqlx::query_scalar("SELECT matter_id FROM documents WHERE id = $1 AND deleted_at IS NULL")
+            .bind(document.to_string())
+            .fetch_optional(tx.conn())
+            .await?;
+    Ok(matter.and_then(|m| m.parse().ok()))
+}
+
+pub async fn list(
+    tx: &mut FirmTx<'_>,
+    access: &MatterAccess<ReadContent>,
+) -> Result<Vec<Document>, StoreError> {
+    let rows = sqlx::query(document_query("d.matter_id = $1 ORDER BY d.created_at, d.id"))
+        .bind(access.matter().to_string())
+        .fetch_all(tx.conn())
+        .await?;
+    rows.iter().map(|row| document_from(tx, row)).collect()
+}
+
+pub async fn get<A: ReadsContent>(
+    tx: &mut FirmTx<'_>,
+    access: &MatterAccess<A>,
+    document: Uuid,
+) -> Result<Option<Document>, StoreError> {
+    let row = sqlx::query(document_query("d.id = $1 AND d.matter_id = $2"))
+        .bind(document.to_string())
+        .bind(access.matter().to_string())
+        .fetch_optional(tx.conn())
+        .await?;
+    row.map(|row| document_from(tx, &row)).transpose()
+}
+
+/// Every version of a document, oldest first.
+pub async fn versions(
+    tx: &mut FirmTx<'_>,
+    access: &MatterAccess<ReadContent>,
+    document: Uuid,
+) -> Result<Vec<Version>, StoreError> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {VERSION_COLUMNS} FROM document_versions v JOIN documents d ON d.id = v.document_id
+         WHERE d.id = $1 AND d.matter_id = $2 AND d.deleted_at IS NULL ORDER BY v.version"
+    )))
+    .bind(document.to_string())
+    .bind(access.matter().to_string())
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter().map(|row| version_from(tx, row)).collect()
+}
+
+/// Soft-deletes a document: it disappears from every list and route; its versions and
+/// blobs stay until the purge after the grace period.
+pub async fn delete(
+    tx: &mut FirmTx<'_>,
+    access: &MatterAccess<WriteContent>,
+    document: Uuid,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE documents SET deleted_at = $3 WHERE id = $1 AND matter_id = $2 AND deleted_at IS NULL",
+    )
+    .bind(document.to_string())
+    .bind(access.matter().to_string())
+    .bind(unix_millis(now))
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// What is needed to read one version's bytes after the transaction has ended.
+pub struct Readable {
+    pub version: Version,
+    version_id: Uuid,
+    key: DataKey,
+}
+
+/// Loads the key and facts of a version (the current one when `version` is `None`).
+pub async fn readable(
+    tx: &mut FirmTx<'_>,
+    access: &MatterAccess<ReadContent>,
+    document: Uuid,
+    version: Option<i64>,
+) -> Result<Option<Readable>, StoreError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {VERSION_COLUMNS}, v.data_key_sealed FROM document_versions v JOIN documents d ON d.id = v.document_id
+         WHERE d.id = $1 AND d.matter_id = $2 AND d.deleted_at IS NULL
+           AND v.version = COALESCE($3, d.current_version)"
+    )))
+    .bind(document.to_string())
+    .bind(access.matter().to_string())
+    .bind(version)
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let version_id: String = row.try_get("version_id")?;
+    let sealed_key: Vec<u8> = row.try_get("data_key_sealed")?;
+    let key = Zeroizing::new(tx.open(field("document_versions", &version_id, "data_key"), &sealed_key)?);
+    Ok(Some(Readable {
+        version: version_from(tx, &row)?,
+        version_id: version_id.parse().map_err(|_| decode("version_id"))?,
+        key: DataKey::from_slice(&key)?,
+    }))
+}
+
+/// The plaintext of one stored version, read a span at a time.
+pub struct Content {
+    blobs: BlobStore,
+    firm: FirmId,
+    version_id: Uuid,
+    opener: BlobOpener,
+    size: u64,
+}
+
+fn integrity(e: CryptoError) -> StoreError {
+    match e {
+        CryptoError::Unauthentic | CryptoError::Malformed => StoreError::BlobIntegrity,
+        other => StoreError::Crypto(other),
+    }
+}
+
+impl Content {
+    /// Opens a version's blob; one cut short or grown fails here, before any byte is served.
+    pub async fn open(blobs: &BlobStore, firm: FirmId, readable: &Readable) -> Result<Self, StoreError> {
+        if blobs.size(firm, readable.version_id).await? != blob::sealed_len(readable.version.size) {
+            return Err(StoreError::BlobIntegrity);
+        }
+        let header = blobs.read(firm, readable.version_id, 0..blob::HEADER_LEN as u64).await?;
+        let [firm_part, version_part] = binding(&firm.to_string(), &readable.version_id.to_string());
+        let opener =
+            BlobOpener::new(&readable.key, &[&firm_part, &version_part], &header, readable.version.size)
+                .map_err(integrity)?;
+        Ok(Self {
+            blobs: blobs.clone(),
+            firm,
+            version_id: readable.version_id,
+            opener,
+            size: readable.version.size,
+        })
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The plaintext bytes `range` (within the file; empty ranges are empty), authenticated.
+    pub async fn read(&self, range: Range<u64>) -> Result<Vec<u8>, StoreError> {
+        let range = range.start.min(self.size)..range.end.min(self.size);
+        if range.is_empty() {
+            // An empty file still has its one (empty) chunk: check it, so that a cut or
+            // altered empty blob does not pass as an empty file.
+            if self.size == 0 {
+                let (_, span) = blob::sealed_span(&(0..1));
+                let sealed =
+                    self.blobs.read(self.firm, self.version_id, span.start..blob::sealed_len(0)).await?;
+                self.opener.open_chunk(0, &sealed).map_err(integrity)?;
+            }
+            return Ok(Vec::new());
+        }
+        let (chunks, span) = blob::sealed_span(&range);
+        let span = span.start..span.end.min(blob::sealed_len(self.size));
+        let sealed = self.blobs.read(self.firm, self.version_id, span).await?;
+        let plain = self.opener.open_span(chunks.start, &sealed).map_err(integrity)?;
+        let skip = usize::try_from(range.start - chunks.start * blob::CHUNK_LEN as u64)
+            .map_err(|_| decode("range"))?;
+        let want = usize::try_from(range.end - range.start).map_err(|_| decode("range"))?;
+        plain.get(skip..skip + want).map(<[u8]>::to_vec).ok_or(StoreError::BlobIntegrity)
+    }
+}
