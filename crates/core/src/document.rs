@@ -97,6 +97,11 @@ fn shorten_keeping_extension(name: &str) -> String {
 /// from what the client claimed.
 pub fn sniff_content_type(head: &[u8]) -> &'static str {
     if let Some(kind) = infer::get(head) {
+        // infer recognises Word files by the order of their parts, which not every writer
+        // keeps; a ZIP whose first parts live under word/ is one all the same.
+        if kind.mime_type() == "application/zip" && head.windows(5).any(|w| w == b"word/") {
+            return crate::extract::DOCX;
+        }
         return kind.mime_type();
     }
     if looks_like_text(head) { "text/plain; charset=utf-8" } else { "application/octet-stream" }

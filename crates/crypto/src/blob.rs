@@ -10,13 +10,12 @@
 //! Layout: `[magic 4][nonce prefix 7]` then chunks of `CHUNK_LEN + 16` bytes, the last one
 //! shorter. An empty file is one empty last chunk.
 
-use std::fmt;
 use std::ops::Range;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 
-use crate::{CryptoError, SecretBytes, aad};
+use crate::{CryptoError, aad};
 
 pub const CHUNK_LEN: usize = 64 * 1024;
 const TAG_LEN: usize = 16;
@@ -25,32 +24,12 @@ const MAGIC: [u8; 4] = *b"RFB\x01";
 const PREFIX_LEN: usize = 7;
 pub const HEADER_LEN: usize = MAGIC.len() + PREFIX_LEN;
 
-/// The key of one file. It is stored only sealed under the firm key.
-#[derive(Clone)]
-pub struct DataKey(SecretBytes<32>);
-
-impl fmt::Debug for DataKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("DataKey([redacted])")
-    }
-}
+crate::secret::sealed_key!(
+    /// The key of one file.
+    DataKey
+);
 
 impl DataKey {
-    pub fn generate() -> Result<Self, CryptoError> {
-        SecretBytes::random().map(Self)
-    }
-
-    /// The key as unsealed from its field.
-    pub fn from_slice(bytes: &[u8]) -> Result<Self, CryptoError> {
-        let bytes: [u8; 32] = bytes.try_into().map_err(|_| CryptoError::Malformed)?;
-        Ok(Self(SecretBytes::new(bytes)))
-    }
-
-    /// The raw key, to be sealed under the firm key and nowhere else.
-    pub fn expose(&self) -> &[u8; 32] {
-        self.0.expose()
-    }
-
     fn cipher(&self) -> Aes256Gcm {
         Aes256Gcm::new(&Key::<Aes256Gcm>::from(*self.0.expose()))
     }

@@ -11,6 +11,7 @@ pub mod firm_key;
 pub mod master;
 pub mod otp;
 pub mod password;
+pub mod search;
 pub mod secret;
 pub mod token;
 

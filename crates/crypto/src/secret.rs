@@ -27,6 +27,39 @@ impl<const N: usize> fmt::Debug for SecretBytes<N> {
     }
 }
 
+/// A 256-bit key of one purpose, kept only sealed under the firm key: random when made,
+/// rebuilt from its unsealed bytes, redacted when printed.
+macro_rules! sealed_key {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        pub struct $name($crate::SecretBytes<32>);
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "([redacted])"))
+            }
+        }
+
+        impl $name {
+            pub fn generate() -> Result<Self, $crate::CryptoError> {
+                $crate::SecretBytes::random().map(Self)
+            }
+
+            /// The key as unsealed from its field.
+            pub fn from_slice(bytes: &[u8]) -> Result<Self, $crate::CryptoError> {
+                let bytes: [u8; 32] = bytes.try_into().map_err(|_| $crate::CryptoError::Malformed)?;
+                Ok(Self($crate::SecretBytes::new(bytes)))
+            }
+
+            /// The raw key, to be sealed under the firm key and nowhere else.
+            pub fn expose(&self) -> &[u8; 32] {
+                self.0.expose()
+            }
+        }
+    };
+}
+pub(crate) use sealed_key;
+
 #[cfg(test)]
 mod tests {
     use super::*;

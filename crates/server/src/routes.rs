@@ -11,7 +11,7 @@ use ringfence_core::policy::{ADMIN, AUDITORS, CLIENT_KEEPERS, MATTER_OPENERS};
 use crate::AppState;
 use crate::access::RouteTable;
 use crate::api::{
-    audit, clients, documents, firm_settings, health, invitations, matters, me, notes, sign_in, users,
+    audit, clients, documents, firm_settings, health, invitations, matters, me, notes, search, sign_in, users,
 };
 use crate::auth::authenticate;
 use crate::error::{method_not_allowed, unknown_route};
@@ -80,6 +80,8 @@ pub fn route_table() -> RouteTable<AppState> {
         .get("/api/v1/documents/{id}/content", Matter(ReadContent), documents::content)
         .get("/api/v1/documents/{id}/versions", Matter(ReadContent), documents::versions)
         .post("/api/v1/documents/{id}/versions", Matter(WriteContent), documents::add_version)
+        // Search: candidates from the index go through the matter check one by one
+        .get("/api/v1/search", SignedIn, search::search)
         // Firm settings
         .get("/api/v1/firm/sign-in-policy", ADMIN, firm_settings::get_policy)
         .put("/api/v1/firm/sign-in-policy", ADMIN, firm_settings::set_policy)

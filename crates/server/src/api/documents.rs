@@ -152,13 +152,17 @@ async fn receive(
         }
         return Err(e);
     }
-    let uploaded =
+    let mut uploaded =
         stored.ok_or_else(|| ApiError::invalid("file: a multipart part named `file` is required"))?;
     let title = title.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
     if title.as_ref().is_some_and(|t| t.chars().count() > MAX_TITLE_CHARS || t.chars().any(char::is_control))
     {
         uploaded.discard(&state.blobs, actor.firm).await;
         return Err(ApiError::invalid("title: at most 500 characters, no control characters"));
+    }
+    if let Err(e) = uploaded.read_text(&state.blobs, actor.firm).await {
+        uploaded.discard(&state.blobs, actor.firm).await;
+        return Err(e.into());
     }
     Ok(Received { uploaded, title, privileged })
 }

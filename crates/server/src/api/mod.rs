@@ -7,5 +7,6 @@ pub mod invitations;
 pub mod matters;
 pub mod me;
 pub mod notes;
+pub mod search;
 pub mod sign_in;
 pub mod users;

@@ -524,7 +524,8 @@ both_backends!(clients_are_validated_and_billing_sees_names_only, |env: TestEnv|
 
 /// Counts the matters and notes a query *without* any access check sees, run directly as
 /// the firm's runtime role on behalf of `user` (or of nobody).
-async fn unchecked_counts(c: &Cast, user: Option<&str>) -> (i64, i64, i64, i64, i64) {
+/// (matters, notes, memberships, walls, history lines, documents, kinds of indexed terms)
+async fn unchecked_counts(c: &Cast, user: Option<&str>) -> (i64, i64, i64, i64, i64, i64, i64) {
     use sqlx::{Connection, Executor, Row};
     let db = c.h.env.database.as_ref().expect("postgres");
     let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
@@ -545,32 +546,42 @@ async fn unchecked_counts(c: &Cast, user: Option<&str>) -> (i64, i64, i64, i64, 
     let row = sqlx::query(
         "SELECT (SELECT COUNT(*) FROM matters) AS matters, (SELECT COUNT(*) FROM notes) AS notes,
                 (SELECT COUNT(*) FROM matter_members) AS members, (SELECT COUNT(*) FROM matter_walls) AS walls,
-                (SELECT COUNT(*) FROM matter_access_history) AS history",
+                (SELECT COUNT(*) FROM matter_access_history) AS history,
+                (SELECT COUNT(*) FROM documents) + (SELECT COUNT(*) FROM document_versions) AS documents,
+                (SELECT COUNT(DISTINCT kind) FROM search_terms) AS indexed",
     )
     .fetch_one(&mut *tx)
     .await
     .unwrap();
-    (row.get("matters"), row.get("notes"), row.get("members"), row.get("walls"), row.get("history"))
+    let count = |name: &str| row.get::<i64, _>(name);
+    (
+        count("matters"),
+        count("notes"),
+        count("members"),
+        count("walls"),
+        count("history"),
+        count("documents"),
+        count("indexed"),
+    )
 }
 
 #[tokio::test]
 async fn postgres_row_security_hides_matters_from_a_query_that_forgot_the_check() {
     let Some(env) = TestEnv::new(ringfence_testkit::Backend::Postgres).await else { return };
     let c = cast(env).await;
-    fixture(&c).await;
-    // (matters, notes, memberships, walls, history lines)
+    Targets::of(&c, fixture(&c).await).await;
     assert_eq!(
         unchecked_counts(&c, Some(&c.ids["lead"])).await,
-        (1, 1, 5, 1, 6),
+        (1, 1, 5, 1, 6, 2, 3),
         "the lead sees all of its matter"
     );
     assert_eq!(
         unchecked_counts(&c, Some(&c.ids["billing"])).await,
-        (1, 0, 5, 0, 0),
-        "billing: the matter, no notes"
+        (1, 0, 5, 0, 0, 0, 1),
+        "billing: the matter and its own terms, no notes or documents"
     );
     for nobody in [Some(c.ids["norole"].as_str()), Some(c.ids["walled"].as_str()), None] {
-        assert_eq!(unchecked_counts(&c, nobody).await, (0, 0, 0, 0, 0), "{nobody:?} sees nothing");
+        assert_eq!(unchecked_counts(&c, nobody).await, (0, 0, 0, 0, 0, 0, 0), "{nobody:?} sees nothing");
     }
 }
 

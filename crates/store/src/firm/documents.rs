@@ -7,6 +7,7 @@ use std::ops::Range;
 
 use ringfence_core::clock::{from_unix_millis, unix_millis};
 use ringfence_core::document::{SNIFF_LEN, Scan, sniff_content_type};
+use ringfence_core::extract;
 use ringfence_core::ids::{FirmId, UserId};
 use ringfence_crypto::blob::{self, BlobOpener, BlobSealer, DataKey};
 use ringfence_crypto::{CryptoError, FieldRef};
@@ -19,6 +20,7 @@ use zeroize::Zeroizing;
 
 use super::FirmTx;
 use super::access::{MatterAccess, ReadContent, ReadsContent, WriteContent};
+use super::search::{self, Kind};
 use crate::StoreError;
 use crate::blobs::{BlobStore, BlobWriter};
 
@@ -51,7 +53,12 @@ pub struct Uploaded {
     pub sha256: [u8; 32],
     pub content_type: &'static str,
     pub name: String,
+    /// The text inside it, for the search index, once [`Uploaded::read_text`] has run.
+    text: Option<Zeroizing<String>>,
 }
+
+/// Files read back for their text at most this large: the whole file is held in memory.
+const MAX_TEXT_SOURCE: u64 = 64 * 1024 * 1024;
 
 impl Upload {
     pub fn start(blobs: &BlobStore, firm: FirmId) -> Result<Self, StoreError> {
@@ -104,6 +111,7 @@ impl Upload {
             sha256: self.hasher.finalize().into(),
             content_type: sniff_content_type(&self.head),
             name,
+            text: None,
         })
     }
 
@@ -116,6 +124,22 @@ impl Upload {
 }
 
 impl Uploaded {
+    /// Reads the stored file back, in memory and never to disk, and extracts its text for
+    /// the search index. A file of another type, too large or unreadable has none.
+    pub async fn read_text(&mut self, blobs: &BlobStore, firm: FirmId) -> Result<(), StoreError> {
+        if !extract::has_text(self.content_type) || self.size > MAX_TEXT_SOURCE {
+            return Ok(());
+        }
+        let content = Content::of(blobs, firm, self.version_id, &self.key, self.size).await?;
+        let bytes = Zeroizing::new(content.read(0..self.size).await?);
+        let content_type = self.content_type;
+        // Parsing untrusted files is CPU work that may fail in any way: off the async
+        // workers, and a panic is just "no text".
+        let text = tokio::task::spawn_blocking(move || extract::text_of(content_type, &bytes)).await;
+        self.text = text.ok().flatten().map(Zeroizing::new);
+        Ok(())
+    }
+
     /// Removes a stored blob whose record could not be written (for example because the
     /// uploader lost access to the matter meanwhile).
     pub async fn discard(self, blobs: &BlobStore, firm: FirmId) {
@@ -218,10 +242,15 @@ async fn insert_version(
     let name = tx.seal(field("document_versions", &id, "name"), uploaded.name.as_bytes())?;
     let sha = tx.seal(field("document_versions", &id, "sha256"), &uploaded.sha256)?;
     let key = tx.seal(field("document_versions", &id, "data_key"), uploaded.key.expose())?;
+    let text = uploaded
+        .text
+        .as_ref()
+        .map(|t| tx.seal(field("document_versions", &id, "text"), t.as_bytes()))
+        .transpose()?;
     sqlx::query(
         "INSERT INTO document_versions (id, document_id, version, name_sealed, content_type, size, sha256_sealed,
-                                        data_key_sealed, scan, uploaded_by, uploaded_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                                        data_key_sealed, scan, uploaded_by, uploaded_at, text_sealed)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(&id)
     .bind(document)
@@ -234,9 +263,23 @@ async fn insert_version(
     .bind(scan.as_str())
     .bind(by.to_string())
     .bind(unix_millis(now))
+    .bind(text)
     .execute(tx.conn())
     .await?;
     Ok(())
+}
+
+/// Indexes a document's title, its current version's name and that version's text.
+async fn index(
+    tx: &mut FirmTx<'_>,
+    document: Uuid,
+    matter: Uuid,
+    title: &str,
+    uploaded: &Uploaded,
+) -> Result<(), StoreError> {
+    let body = uploaded.text.as_ref().map_or("", |t| t.as_str());
+    let text = Zeroizing::new(format!("{title}\n{}\n{body}", uploaded.name));
+    search::index(tx, Kind::Document, document, matter, &text).await
 }
 
 /// Records a new document whose first version is `uploaded`.
@@ -251,20 +294,21 @@ pub async fn create(
 ) -> Result<Uuid, StoreError> {
     let id = Uuid::now_v7();
     let key = id.to_string();
-    let title = tx.seal(field("documents", &key, "title"), title.as_bytes())?;
+    let title_sealed = tx.seal(field("documents", &key, "title"), title.as_bytes())?;
     sqlx::query(
         "INSERT INTO documents (id, matter_id, title_sealed, privileged, current_version, created_by, created_at, updated_at)
          VALUES ($1, $2, $3, $4, 1, $5, $6, $6)",
     )
     .bind(&key)
     .bind(access.matter().to_string())
-    .bind(title)
+    .bind(title_sealed)
     .bind(i64::from(privileged))
     .bind(access.user().to_string())
     .bind(unix_millis(now))
     .execute(tx.conn())
     .await?;
     insert_version(tx, &key, 1, uploaded, scan, access.user(), now).await?;
+    index(tx, id, access.matter(), title, uploaded).await?;
     Ok(id)
 }
 
@@ -290,6 +334,12 @@ pub async fn add_version(
     .await?;
     let Some(next) = next else { return Ok(None) };
     insert_version(tx, &key, next, uploaded, scan, access.user(), now).await?;
+    let title: Vec<u8> = sqlx::query_scalar("SELECT title_sealed FROM documents WHERE id = $1")
+        .bind(&key)
+        .fetch_one(tx.conn())
+        .await?;
+    let title = text(tx, field("documents", &key, "title"), &title)?;
+    index(tx, document, access.matter(), &title, uploaded).await?;
     Ok(Some(next))
 }
 
@@ -361,7 +411,28 @@ pub async fn delete(
     .bind(unix_millis(now))
     .execute(tx.conn())
     .await?;
+    search::forget(tx, Kind::Document, document).await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// The text of a document's current version, for search snippets.
+pub async fn text_of<A: ReadsContent>(
+    tx: &mut FirmTx<'_>,
+    access: &MatterAccess<A>,
+    document: Uuid,
+) -> Result<Option<String>, StoreError> {
+    let row = sqlx::query(
+        "SELECT v.id, v.text_sealed FROM document_versions v JOIN documents d ON d.id = v.document_id
+         WHERE d.id = $1 AND d.matter_id = $2 AND d.deleted_at IS NULL AND v.version = d.current_version",
+    )
+    .bind(document.to_string())
+    .bind(access.matter().to_string())
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let id: String = row.try_get("id")?;
+    let sealed: Option<Vec<u8>> = row.try_get("text_sealed")?;
+    sealed.map(|s| text(tx, field("document_versions", &id, "text"), &s)).transpose()
 }
 
 /// What is needed to read one version's bytes after the transaction has ended.
@@ -418,21 +489,23 @@ fn integrity(e: CryptoError) -> StoreError {
 impl Content {
     /// Opens a version's blob; one cut short or grown fails here, before any byte is served.
     pub async fn open(blobs: &BlobStore, firm: FirmId, readable: &Readable) -> Result<Self, StoreError> {
-        if blobs.size(firm, readable.version_id).await? != blob::sealed_len(readable.version.size) {
+        Self::of(blobs, firm, readable.version_id, &readable.key, readable.version.size).await
+    }
+
+    async fn of(
+        blobs: &BlobStore,
+        firm: FirmId,
+        version_id: Uuid,
+        key: &DataKey,
+        size: u64,
+    ) -> Result<Self, StoreError> {
+        if blobs.size(firm, version_id).await? != blob::sealed_len(size) {
             return Err(StoreError::BlobIntegrity);
         }
-        let header = blobs.read(firm, readable.version_id, 0..blob::HEADER_LEN as u64).await?;
-        let [firm_part, version_part] = binding(&firm.to_string(), &readable.version_id.to_string());
-        let opener =
-            BlobOpener::new(&readable.key, &[&firm_part, &version_part], &header, readable.version.size)
-                .map_err(integrity)?;
-        Ok(Self {
-            blobs: blobs.clone(),
-            firm,
-            version_id: readable.version_id,
-            opener,
-            size: readable.version.size,
-        })
+        let header = blobs.read(firm, version_id, 0..blob::HEADER_LEN as u64).await?;
+        let [firm_part, version_part] = binding(&firm.to_string(), &version_id.to_string());
+        let opener = BlobOpener::new(key, &[&firm_part, &version_part], &header, size).map_err(integrity)?;
+        Ok(Self { blobs: blobs.clone(), firm, version_id, opener, size })
     }
 
     pub fn size(&self) -> u64 {

@@ -14,6 +14,7 @@ use super::FirmTx;
 use super::access::{
     AccessHistory, Edit, Lifecycle, ManageMembers, ManageWalls, ManagesTeam, MatterAccess, SeesMatter,
 };
+use super::search::{self, Kind};
 use crate::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +103,7 @@ pub async fn create(
     .execute(tx.conn())
     .await?;
     set_member_unchecked(tx, id, creator, MatterRole::Lead, creator, now).await?;
+    search::index(tx, Kind::Matter, id, id, &format!("{title}\n{}", description.unwrap_or_default())).await?;
     Ok((id, number))
 }
 
@@ -155,7 +157,9 @@ pub async fn update(
             .execute(tx.conn())
             .await?;
     }
-    Ok(())
+    let matter = fetch(tx, access.matter()).await?.ok_or_else(|| decode("id"))?;
+    let text = format!("{}\n{}", matter.title, matter.description.unwrap_or_default());
+    search::index(tx, Kind::Matter, access.matter(), access.matter(), &text).await
 }
 
 /// How long a deleted matter can be restored.

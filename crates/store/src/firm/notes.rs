@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::FirmTx;
 use super::access::{MatterAccess, ReadContent, ReadsContent, WriteContent};
+use super::search::{self, Kind};
 use crate::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +81,7 @@ pub async fn create(
     .bind(unix_millis(now))
     .execute(tx.conn())
     .await?;
+    search::index(tx, Kind::Note, id, access.matter(), body).await?;
     Ok(id)
 }
 
@@ -160,6 +162,7 @@ pub async fn update(
         .bind(unix_millis(now))
         .execute(tx.conn())
         .await?;
+        search::index(tx, Kind::Note, note, access.matter(), body).await?;
     }
     if let Some(privileged) = privileged {
         sqlx::query("UPDATE notes SET privileged = $2, updated_at = $3 WHERE id = $1")
@@ -186,5 +189,6 @@ pub async fn delete(
     .bind(unix_millis(now))
     .execute(tx.conn())
     .await?;
+    search::forget(tx, Kind::Note, note).await?;
     Ok(done.rows_affected() == 1)
 }

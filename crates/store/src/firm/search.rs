@@ -1,0 +1,139 @@
+//! The blind search index. Repository functions that write searchable text call
+//! [`index`] in the same transaction, so the index cannot fall behind the data; [`find`]
+//! matches blinded query terms and returns candidate hits, which the caller must still put
+//! through the access check before showing anything.
+
+use std::collections::BTreeMap;
+
+use ringfence_core::search;
+use ringfence_crypto::FieldRef;
+use ringfence_crypto::search::SearchKey;
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::FirmTx;
+use crate::StoreError;
+
+/// What a hit is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    Matter,
+    Note,
+    Document,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Matter => "matter",
+            Kind::Note => "note",
+            Kind::Document => "document",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        [Kind::Matter, Kind::Note, Kind::Document].into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+/// A record whose terms all match a query. Not yet checked against the caller's access.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub kind: Kind,
+    pub source: Uuid,
+    pub matter: Uuid,
+}
+
+const KEY_FIELD: FieldRef<'static> = FieldRef { table: "search_keys", record: "1", field: "key" };
+
+/// The firm's search key, made on first use.
+async fn search_key(tx: &mut FirmTx<'_>) -> Result<SearchKey, StoreError> {
+    let stored: Option<Vec<u8>> = sqlx::query_scalar("SELECT key_sealed FROM search_keys WHERE id = 1")
+        .fetch_optional(tx.conn())
+        .await?;
+    if let Some(sealed) = stored {
+        return Ok(SearchKey::from_slice(&zeroize::Zeroizing::new(tx.open(KEY_FIELD, &sealed)?))?);
+    }
+    let key = SearchKey::generate()?;
+    let sealed = tx.seal(KEY_FIELD, key.expose())?;
+    let inserted =
+        sqlx::query("INSERT INTO search_keys (id, key_sealed) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
+            .bind(sealed)
+            .execute(tx.conn())
+            .await?;
+    if inserted.rows_affected() == 1 {
+        return Ok(key);
+    }
+    // Another transaction made it first: use that one.
+    Box::pin(search_key(tx)).await
+}
+
+/// Replaces the indexed terms of one record with those of `text`.
+pub(crate) async fn index(
+    tx: &mut FirmTx<'_>,
+    kind: Kind,
+    source: Uuid,
+    matter: Uuid,
+    text: &str,
+) -> Result<(), StoreError> {
+    forget(tx, kind, source).await?;
+    let terms = search::terms(text);
+    if terms.is_empty() {
+        return Ok(());
+    }
+    let key = search_key(tx).await?;
+    let (source, matter) = (source.to_string(), matter.to_string());
+    for term in &terms {
+        sqlx::query("INSERT INTO search_terms (term, kind, source_id, matter_id) VALUES ($1, $2, $3, $4)")
+            .bind(key.blind(term))
+            .bind(kind.as_str())
+            .bind(&source)
+            .bind(&matter)
+            .execute(tx.conn())
+            .await?;
+    }
+    Ok(())
+}
+
+/// Removes a record from the index.
+pub(crate) async fn forget(tx: &mut FirmTx<'_>, kind: Kind, source: Uuid) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM search_terms WHERE kind = $1 AND source_id = $2")
+        .bind(kind.as_str())
+        .bind(source.to_string())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Records holding every one of `terms` (at most `limit`), grouped by matter.
+pub async fn find(
+    tx: &mut FirmTx<'_>,
+    terms: &[String],
+    limit: i64,
+) -> Result<BTreeMap<Uuid, Vec<Candidate>>, StoreError> {
+    let key = search_key(tx).await?;
+    let placeholders: Vec<String> = (1..=terms.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT kind, source_id, matter_id FROM search_terms WHERE term IN ({})
+         GROUP BY kind, source_id, matter_id HAVING COUNT(*) = {} ORDER BY matter_id, kind, source_id LIMIT {limit}",
+        placeholders.join(", "),
+        terms.len()
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for term in terms {
+        query = query.bind(key.blind(term));
+    }
+    let rows = query.fetch_all(tx.conn()).await?;
+    let mut by_matter: BTreeMap<Uuid, Vec<Candidate>> = BTreeMap::new();
+    for row in rows {
+        let kind: String = row.try_get("kind")?;
+        let source: String = row.try_get("source_id")?;
+        let matter: String = row.try_get("matter_id")?;
+        let (Some(kind), Ok(source), Ok(matter)) = (Kind::parse(&kind), source.parse(), matter.parse())
+        else {
+            continue;
+        };
+        by_matter.entry(matter).or_default().push(Candidate { kind, source, matter });
+    }
+    Ok(by_matter)
+}
