@@ -82,6 +82,40 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Rotate a firm's key or the master key
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new version of a firm's key (used for new data at once, by every server
+    /// within seconds), then re-seal everything the firm holds under it
+    Rotate {
+        /// The firm's slug
+        #[arg(long, value_parser = |s: &str| FirmSlug::parse(s).map_err(|e| e.to_string()))]
+        firm: FirmSlug,
+    },
+    /// Finish an interrupted re-seal: move every value still under an older key version
+    Rewrap {
+        /// The firm's slug
+        #[arg(long, value_parser = |s: &str| FirmSlug::parse(s).map_err(|e| e.to_string()))]
+        firm: FirmSlug,
+    },
+    /// Delete a firm's older key versions once nothing is sealed under them
+    Retire {
+        /// The firm's slug
+        #[arg(long, value_parser = |s: &str| FirmSlug::parse(s).map_err(|e| e.to_string()))]
+        firm: FirmSlug,
+        /// Wait at least this long after the rotation, for requests that began before it
+        #[arg(long, default_value_t = 1440, value_name = "MINUTES")]
+        grace_minutes: i64,
+    },
+    /// Replace the master key: re-wrap every firm's keys under a new one, from
+    /// RINGFENCE_NEW_MASTER_KEY or (with a key file) generated into DATA/master.key
+    RotateMaster,
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{AuditCommand, Cli, Command, FirmCommand};
+use crate::cli::{AuditCommand, Cli, Command, FirmCommand, KeysCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -43,6 +43,18 @@ fn main() -> ExitCode {
             }
             Command::Audit { command: AuditCommand::Purge { firm } } => {
                 commands::audit::purge(&settings, &firm).await
+            }
+            Command::Keys { command: KeysCommand::Rotate { firm } } => {
+                commands::keys::rotate(&settings, &firm).await
+            }
+            Command::Keys { command: KeysCommand::Rewrap { firm } } => {
+                commands::keys::rewrap(&settings, &firm).await
+            }
+            Command::Keys { command: KeysCommand::Retire { firm, grace_minutes } } => {
+                commands::keys::retire(&settings, &firm, grace_minutes).await
+            }
+            Command::Keys { command: KeysCommand::RotateMaster } => {
+                commands::keys::rotate_master(&settings).await
             }
         }
     });

@@ -23,7 +23,7 @@ impl Actor {
     /// Records a successful action of this caller in `tx`, the transaction that made it.
     pub async fn record(
         &self,
-        tx: &mut ringfence_store::FirmTx<'_>,
+        tx: &mut ringfence_store::FirmTx,
         client: &Client,
         action: &'static str,
         resource: Option<(&'static str, String)>,

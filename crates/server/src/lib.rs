@@ -8,6 +8,7 @@ pub mod audit_shipping;
 pub mod auth;
 mod client;
 pub mod error;
+pub mod maintenance;
 mod matter_access;
 mod middleware;
 mod passwords;

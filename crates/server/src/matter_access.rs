@@ -16,12 +16,12 @@ use crate::error::ApiError;
 /// Checks `actor`'s access to the matter named by `raw_id` inside `tx`, and hands the
 /// transaction back with the proof. On refusal the denial is recorded and committed (the
 /// transaction holds nothing else yet), and the answer is 404.
-pub async fn require<'a, A: Action>(
+pub async fn require<A: Action>(
     actor: &Actor,
     client: &Client,
-    mut tx: FirmTx<'a>,
+    mut tx: FirmTx,
     raw_id: &str,
-) -> Result<(FirmTx<'a>, MatterAccess<A>), ApiError> {
+) -> Result<(FirmTx, MatterAccess<A>), ApiError> {
     let proof = match raw_id.parse::<Uuid>() {
         Ok(id) => access::check::<A>(&mut tx, actor.user, &actor.roles, id).await?,
         Err(_) => None,
@@ -45,15 +45,15 @@ pub async fn require<'a, A: Action>(
 /// Finds the matter a record (a note, a document) belongs to with `matter_of`, then checks
 /// the caller's access to that matter. An unknown record goes through the same check (of
 /// an id that names no matter), so it answers and is recorded alike.
-pub async fn require_for<'a, A: Action, F>(
+pub async fn require_for<A: Action, F>(
     actor: &Actor,
     client: &Client,
-    mut tx: FirmTx<'a>,
+    mut tx: FirmTx,
     raw_id: &str,
     matter_of: F,
-) -> Result<(FirmTx<'a>, MatterAccess<A>, Uuid), ApiError>
+) -> Result<(FirmTx, MatterAccess<A>, Uuid), ApiError>
 where
-    F: AsyncFnOnce(&mut FirmTx<'a>, Uuid) -> Result<Option<Uuid>, StoreError>,
+    F: AsyncFnOnce(&mut FirmTx, Uuid) -> Result<Option<Uuid>, StoreError>,
 {
     let record: Option<Uuid> = raw_id.parse().ok();
     let matter = match record {
@@ -67,7 +67,7 @@ where
 
 /// Records a successful read or write of matter data, in the transaction that did it.
 pub async fn record<A: Action>(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     actor: &Actor,
     client: &Client,
     access: &MatterAccess<A>,

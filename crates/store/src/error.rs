@@ -13,6 +13,8 @@ pub enum StoreError {
     EmailTaken(String),
     #[error("no firm with the slug `{0}`")]
     UnknownFirm(String),
+    #[error("no such firm")]
+    UnknownFirmId,
     #[error(
         "the master key does not match this deployment: its data was written under master key `{recorded}`, but the key given has id `{given}`"
     )]

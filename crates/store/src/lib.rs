@@ -15,6 +15,7 @@ mod error;
 pub mod firm;
 mod master_key;
 pub mod migrate;
+pub mod rotation;
 mod storage;
 
 pub use backend::{Backend, StorageLocation};
@@ -22,4 +23,4 @@ pub use control::sign_in_failures::ThrottleKey;
 pub use error::StoreError;
 pub use firm::FirmTx;
 pub use master_key::MasterKeyOrigin;
-pub use storage::{FirmStore, NewFirm, Storage};
+pub use storage::{FirmStore, KEY_SETTLE, NewFirm, Storage};

@@ -32,6 +32,7 @@ pub(crate) fn resolve(
     let (key, origin) = if let Some(text) = from_env {
         (MasterKey::from_base64(text)?, MasterKeyOrigin::Environment)
     } else if path.exists() {
+        finish_interrupted_rotation(&path, recorded_id)?;
         let text =
             zeroize::Zeroizing::new(std::fs::read_to_string(&path).map_err(|e| StoreError::io(&path, e))?);
         (MasterKey::from_base64(&text)?, MasterKeyOrigin::File(path))
@@ -56,7 +57,29 @@ pub(crate) fn resolve(
     Ok((key, origin))
 }
 
-fn write_new_key_file(path: &Path, key: &MasterKey) -> Result<(), StoreError> {
+/// A rotation that re-wrapped the firm keys under `master.key.next` but stopped before
+/// replacing `master.key` is finished here; a `next` key the data was not re-wrapped under
+/// is an abandoned attempt and is removed.
+fn finish_interrupted_rotation(path: &Path, recorded_id: Option<&str>) -> Result<(), StoreError> {
+    let next = next_key_path(path);
+    if !next.exists() {
+        return Ok(());
+    }
+    let text = zeroize::Zeroizing::new(std::fs::read_to_string(&next).map_err(|e| StoreError::io(&next, e))?);
+    let matches = MasterKey::from_base64(&text).is_ok_and(|key| Some(key.id()) == recorded_id);
+    if matches {
+        std::fs::rename(&next, path).map_err(|e| StoreError::io(path, e))
+    } else {
+        std::fs::remove_file(&next).map_err(|e| StoreError::io(&next, e))
+    }
+}
+
+/// Where a master key being rotated in waits until the firm keys are re-wrapped under it.
+pub(crate) fn next_key_path(path: &Path) -> PathBuf {
+    path.with_extension("key.next")
+}
+
+pub(crate) fn write_new_key_file(path: &Path, key: &MasterKey) -> Result<(), StoreError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
     }

@@ -27,8 +27,8 @@ use crate::{Backend, MasterKeyOrigin, StorageLocation, StoreError, master_key};
 pub struct Storage {
     backend: Backend,
     data_dir: PathBuf,
-    control: AnyPool,
-    master: MasterKey,
+    pub(crate) control: AnyPool,
+    pub(crate) master: MasterKey,
     master_origin: MasterKeyOrigin,
     firms: RwLock<HashMap<FirmId, Arc<FirmStore>>>,
 }
@@ -45,13 +45,23 @@ fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     builder.create(dir).map_err(|e| StoreError::io(dir, e))
 }
 
+/// How long an open firm's keyring is trusted before the control store is asked whether a
+/// newer key version exists (one made by `keys rotate`, perhaps in another process).
+const KEY_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+/// After a rotation, how long until every server in use has seen the new version: only
+/// then may values be re-sealed under it, or a server not yet aware could not open them.
+pub const KEY_SETTLE: std::time::Duration = std::time::Duration::from_secs(12);
+
 /// One firm's open store and its keyring.
 #[derive(Debug)]
 pub struct FirmStore {
     id: FirmId,
     pool: AnyPool,
     pg: Option<PgFirmNames>,
-    keyring: FirmKeyring,
+    /// Replaced in place when the firm's keys change, so every holder of this store
+    /// begins its next transaction with the new keyring.
+    keyring: std::sync::RwLock<Arc<FirmKeyring>>,
+    keys_checked: std::sync::Mutex<std::time::Instant>,
 }
 
 impl FirmStore {
@@ -59,29 +69,61 @@ impl FirmStore {
         self.id
     }
 
-    /// A keyed hash for one-time codes, under this firm's key.
-    pub fn code_hash(&self, parts: &[&[u8]]) -> [u8; 32] {
-        self.keyring.code_hash(parts)
+    fn keyring(&self) -> Arc<FirmKeyring> {
+        match self.keyring.read() {
+            Ok(keyring) => keyring.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
-    pub async fn begin(&self) -> Result<FirmTx<'_>, StoreError> {
+    /// The key version new data is sealed under.
+    pub fn key_version(&self) -> KeyVersion {
+        self.keyring().current_version()
+    }
+
+    fn replace_keyring(&self, keyring: FirmKeyring) {
+        let mut current = match self.keyring.write() {
+            Ok(current) => current,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *current = Arc::new(keyring);
+        self.keys_checked_now();
+    }
+
+    /// True when the keyring was last checked against the control store long enough ago.
+    fn keys_due_for_check(&self) -> bool {
+        self.keys_checked.lock().map_or(true, |at| at.elapsed() >= KEY_CHECK_INTERVAL)
+    }
+
+    fn keys_checked_now(&self) {
+        if let Ok(mut at) = self.keys_checked.lock() {
+            *at = std::time::Instant::now();
+        }
+    }
+
+    /// A keyed hash for one-time codes, under this firm's key.
+    pub fn code_hash(&self, parts: &[&[u8]]) -> [u8; 32] {
+        self.keyring().code_hash(parts)
+    }
+
+    pub async fn begin(&self) -> Result<FirmTx, StoreError> {
         let tx = backend::begin_firm(&self.pool, self.pg.as_ref(), false, None).await?;
-        Ok(FirmTx::new(tx, self.id, &self.keyring))
+        Ok(FirmTx::new(tx, self.id, self.keyring()))
     }
 
     /// A transaction for one signed-in user: on PostgreSQL, row-level security then shows
     /// only the matters and notes that user may see (see [`backend::Reach`]).
-    pub async fn begin_for(&self, user: UserId, reach: backend::Reach) -> Result<FirmTx<'_>, StoreError> {
+    pub async fn begin_for(&self, user: UserId, reach: backend::Reach) -> Result<FirmTx, StoreError> {
         let user = user.to_string();
         let tx = backend::begin_firm(&self.pool, self.pg.as_ref(), false, Some((&user, reach))).await?;
-        Ok(FirmTx::new(tx, self.id, &self.keyring))
+        Ok(FirmTx::new(tx, self.id, self.keyring()))
     }
 
     /// A transaction as the firm's owner role (PostgreSQL), for the audit retention purge
     /// alone: the runtime role cannot delete from the log at all.
-    pub(crate) async fn begin_as_owner(&self) -> Result<FirmTx<'_>, StoreError> {
+    pub(crate) async fn begin_as_owner(&self) -> Result<FirmTx, StoreError> {
         let tx = backend::begin_firm(&self.pool, self.pg.as_ref(), true, None).await?;
-        Ok(FirmTx::new(tx, self.id, &self.keyring))
+        Ok(FirmTx::new(tx, self.id, self.keyring()))
     }
 
     /// Removes audit entries older than the firm's retention, leaving a signed checkpoint
@@ -192,7 +234,7 @@ impl Storage {
         &self,
         firm: FirmId,
         email: &Email,
-        create: impl AsyncFnOnce(UserId, &mut FirmTx<'_>) -> Result<T, StoreError>,
+        create: impl AsyncFnOnce(UserId, &mut FirmTx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let user = UserId::random();
         firms::claim_email(&mut *self.control.acquire().await?, email, firm, user).await?;
@@ -341,24 +383,52 @@ impl Storage {
         Ok(!firms::wrapped_keys(&mut *self.control.acquire().await?, id).await?.is_empty())
     }
 
-    /// The open store of a firm, opening it (and unwrapping its keys) on first use.
+    /// The open store of a firm, opening it (and unwrapping its keys) on first use. Every
+    /// few seconds it also checks for a newer key version, so that a rotation made anywhere
+    /// is used by every server for new data.
     pub async fn firm(&self, id: FirmId) -> Result<Arc<FirmStore>, StoreError> {
-        if let Some(store) = self.firms.read().await.get(&id) {
-            return Ok(store.clone());
+        let open = self.firms.read().await.get(&id).cloned();
+        let Some(store) = open else {
+            let mut firms = self.firms.write().await;
+            if let Some(store) = firms.get(&id) {
+                return Ok(store.clone());
+            }
+            let store = self.open_firm_store(id, self.keyring(id).await?).await?;
+            firms.insert(id, store.clone());
+            return Ok(store);
+        };
+        if !store.keys_due_for_check() {
+            return Ok(store);
         }
+        let latest = firms::latest_key_version(&mut *self.control.acquire().await?, id).await?;
+        if latest == Some(store.key_version()) {
+            store.keys_checked_now();
+            return Ok(store);
+        }
+        self.reload_keys(id).await
+    }
+
+    /// Reloads a firm's keyring from the control store (after its keys changed).
+    pub async fn reload_keys(&self, id: FirmId) -> Result<Arc<FirmStore>, StoreError> {
+        let keyring = self.keyring(id).await?;
         let mut firms = self.firms.write().await;
-        if let Some(store) = firms.get(&id) {
-            return Ok(store.clone());
+        if let Some(open) = firms.get(&id) {
+            open.replace_keyring(keyring);
+            return Ok(open.clone());
         }
+        let store = self.open_firm_store(id, keyring).await?;
+        firms.insert(id, store.clone());
+        Ok(store)
+    }
+
+    /// Every version of a firm's key, unwrapped.
+    async fn keyring(&self, id: FirmId) -> Result<FirmKeyring, StoreError> {
         let wrapped = firms::wrapped_keys(&mut *self.control.acquire().await?, id).await?;
         let keys = wrapped
             .iter()
             .map(|(version, wrapped)| Ok((*version, self.master.unwrap(&id.to_string(), *version, wrapped)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let keyring = FirmKeyring::new(&id.to_string(), keys)?;
-        let store = self.open_firm_store(id, keyring).await?;
-        firms.insert(id, store.clone());
-        Ok(store)
+        Ok(FirmKeyring::new(&id.to_string(), keys)?)
     }
 
     async fn open_firm_store(&self, id: FirmId, keyring: FirmKeyring) -> Result<Arc<FirmStore>, StoreError> {
@@ -368,7 +438,13 @@ impl Storage {
             }
             Backend::Postgres => (self.control.clone(), Some(PgFirmNames::of(id))),
         };
-        Ok(Arc::new(FirmStore { id, pool, pg, keyring }))
+        Ok(Arc::new(FirmStore {
+            id,
+            pool,
+            pg,
+            keyring: std::sync::RwLock::new(Arc::new(keyring)),
+            keys_checked: std::sync::Mutex::new(std::time::Instant::now()),
+        }))
     }
 
     async fn forget_firm(&self, id: FirmId) {
@@ -477,6 +553,41 @@ mod tests {
         invitations::create(&mut tx, created.admin, now).await.expect("the new table works");
         tx.commit().await.expect("commit");
     });
+
+    both_backends!(
+        a_master_key_rotation_cut_short_is_finished_at_the_next_start,
+        |env: TestEnv| async move {
+            let now = SystemClock.now();
+            let location = location(&env);
+            let storage = Storage::open(&location, env.data_dir(), None, now).await.expect("open");
+            let created = storage.create_firm(new_firm("cut", "ada@cut.example"), now).await.expect("firm");
+            let path = master_key::master_key_path(env.data_dir());
+            let new = MasterKey::generate().expect("key");
+            // What `replace_master_key_file` does, stopped just before replacing the file.
+            master_key::write_new_key_file(&master_key::next_key_path(&path), &new).expect("next key");
+            storage.rotate_master_key(&new).await.expect("re-wrapped");
+            drop(storage);
+
+            let reopened =
+                Storage::open(&location, env.data_dir(), None, now).await.expect("the swap is finished");
+            assert!(!master_key::next_key_path(&path).exists());
+            let on_disk = std::fs::read_to_string(&path).expect("key file");
+            assert_eq!(MasterKey::from_base64(&on_disk).expect("key").id(), new.id());
+            reopened.firm(created.firm.id).await.expect("the firm's keys unwrap");
+
+            // A leftover key the data was never re-wrapped under is dropped, not used.
+            master_key::write_new_key_file(
+                &master_key::next_key_path(&path),
+                &MasterKey::generate().expect("key"),
+            )
+            .expect("stray key");
+            drop(reopened);
+            let again =
+                Storage::open(&location, env.data_dir(), None, now).await.expect("opens with the right key");
+            assert!(!master_key::next_key_path(&path).exists());
+            again.firm(created.firm.id).await.expect("still opens");
+        }
+    );
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 pub mod audit;
 pub mod firm;
+pub mod keys;
 pub mod migrate;
 pub mod serve;
 

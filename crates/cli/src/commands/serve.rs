@@ -5,7 +5,7 @@ use ringfence_core::clock::SystemClock;
 use ringfence_mail::Mailer;
 use ringfence_server::audit_shipping::{self, Sink};
 use ringfence_server::serve::{Bound, ServeOptions, shutdown_signal};
-use ringfence_server::{AppState, HttpSettings, app, tls};
+use ringfence_server::{AppState, HttpSettings, app, maintenance, tls};
 use ringfence_store::blobs::BlobStore;
 
 use super::{CommandResult, open_storage};
@@ -61,9 +61,11 @@ pub async fn run(settings: &Settings) -> CommandResult {
         sinks.push(Sink::syslog(target.clone())?);
     }
     audit_shipping::spawn(storage.clone(), sinks);
+    let clock = Arc::new(SystemClock);
+    maintenance::spawn(storage.clone(), clock.clone());
     let state = AppState {
         storage,
-        clock: Arc::new(SystemClock),
+        clock,
         settings: Arc::new(HttpSettings {
             hsts_preload: serve.hsts_preload,
             public_url: public_url.clone(),

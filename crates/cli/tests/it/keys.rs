@@ -118,3 +118,99 @@ both_backends!(a_master_key_from_the_environment_is_never_written_to_disk, |env:
     let output = run(list, None);
     assert!(stdout(&output).contains("env-key"), "{}", stderr(&output));
 });
+
+fn keys(env: &TestEnv, args: &[&str], master: Option<(&str, Option<&str>)>) -> Output {
+    let mut command = ringfence(env);
+    if let Some((current, new)) = master {
+        command.env("RINGFENCE_MASTER_KEY", current);
+        if let Some(new) = new {
+            command.env("RINGFENCE_NEW_MASTER_KEY", new);
+        }
+    }
+    command.arg("keys").args(args);
+    run(command, None)
+}
+
+fn audit_intact(env: &TestEnv, master: Option<&str>) -> bool {
+    let mut command = ringfence(env);
+    if let Some(master) = master {
+        command.env("RINGFENCE_MASTER_KEY", master);
+    }
+    command.args(["audit", "verify", "--firm", "keyed"]);
+    let output = run(command, None);
+    output.status.success() && stdout(&output).contains("is intact")
+}
+
+both_backends!(
+    a_firm_key_is_rotated_re_sealed_and_retired_from_the_command_line,
+    |env: TestEnv| async move {
+        assert!(create_firm(&env, "keyed", "a@keyed.example", &[]).status.success());
+        let early = keys(&env, &["retire", "--firm", "keyed", "--grace-minutes", "0"], None);
+        assert!(early.status.success(), "nothing to retire is not an error: {}", stderr(&early));
+
+        let rotated = keys(&env, &["rotate", "--firm", "keyed"], None);
+        assert!(rotated.status.success(), "{}", stderr(&rotated));
+        let said = stdout(&rotated);
+        assert!(said.contains("now seals new data under key version 2"), "{said}");
+        assert!(said.contains("Nothing of keyed uses its older key versions"), "{said}");
+
+        let too_soon = keys(&env, &["retire", "--firm", "keyed"], None);
+        assert_eq!(too_soon.status.code(), Some(1));
+        assert!(stderr(&too_soon).contains("younger than the grace period"), "{}", stderr(&too_soon));
+        let retired = keys(&env, &["retire", "--firm", "keyed", "--grace-minutes", "0"], None);
+        assert!(stdout(&retired).contains("Deleted 1 older key versions of keyed"), "{}", stderr(&retired));
+        assert!(audit_intact(&env, None), "the log verifies, rotation and retirement recorded in it");
+
+        let unknown = keys(&env, &["rotate", "--firm", "nobody"], None);
+        assert_eq!(unknown.status.code(), Some(1));
+    }
+);
+
+both_backends!(the_master_key_file_is_rotated_and_the_data_still_opens, |env: TestEnv| async move {
+    assert!(create_firm(&env, "keyed", "a@keyed.example", &[]).status.success());
+    let path = env.data_dir().join("master.key");
+    let before = std::fs::read(&path).unwrap();
+    let rotated = keys(&env, &["rotate-master"], None);
+    assert!(rotated.status.success(), "{}", stderr(&rotated));
+    let after = std::fs::read(&path).unwrap();
+    assert_ne!(before, after);
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(!env.data_dir().join("master.key.next").exists());
+    assert!(audit_intact(&env, None), "firm keys unwrap under the new master key");
+
+    // The old key no longer opens anything.
+    let old = String::from_utf8(before).unwrap();
+    let mut list = ringfence(&env);
+    list.env("RINGFENCE_MASTER_KEY", old.trim()).args(["firm", "list"]);
+    let output = run(list, None);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("does not match"), "{}", stderr(&output));
+});
+
+both_backends!(a_master_key_from_the_environment_is_rotated_to_the_one_given, |env: TestEnv| async move {
+    let old = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let new = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq8M=";
+    let mut command = ringfence(&env);
+    command.env("RINGFENCE_MASTER_KEY", old).args([
+        "firm",
+        "create",
+        "--name",
+        "K",
+        "--slug",
+        "keyed",
+        "--admin-email",
+        "k@keyed.example",
+    ]);
+    assert!(run(command, None).status.success());
+    let refused = keys(&env, &["rotate-master"], Some((old, None)));
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("RINGFENCE_NEW_MASTER_KEY"), "{}", stderr(&refused));
+    assert!(audit_intact(&env, Some(old)), "a refused rotation changes nothing");
+
+    let rotated = keys(&env, &["rotate-master"], Some((old, Some(new))));
+    assert!(rotated.status.success(), "{}", stderr(&rotated));
+    assert!(!stdout(&rotated).contains(new) && !stderr(&rotated).contains(new), "keys are never printed");
+    assert!(audit_intact(&env, Some(new)));
+    assert!(!audit_intact(&env, Some(old)));
+    assert!(!env.data_dir().join("master.key").exists());
+});

@@ -212,6 +212,8 @@ pub async fn upload(
     let (tx, _) = require::<WriteContent>(&actor, &client, actor.begin().await?, &matter).await?;
     tx.commit().await?;
     let received = receive(&state, &actor, &headers, body).await?;
+    // A long upload may have outlived a key rotation: bring the keyring up to date first.
+    state.storage.firm(actor.firm).await?;
     let recorded = async {
         let (mut tx, access) =
             require::<WriteContent>(&actor, &client, actor.begin().await?, &matter).await?;
@@ -248,6 +250,8 @@ pub async fn add_version(
             .await?;
     tx.commit().await?;
     let received = receive(&state, &actor, &headers, body).await?;
+    // A long upload may have outlived a key rotation: bring the keyring up to date first.
+    state.storage.firm(actor.firm).await?;
     let recorded = async {
         let (mut tx, access, document) =
             require_for::<WriteContent, _>(&actor, &client, actor.begin().await?, &id, documents::matter_of)

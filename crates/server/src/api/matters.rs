@@ -143,7 +143,7 @@ pub async fn update(
 
 /// Reads the matter back in the transaction that changed it, and commits.
 async fn matter_after_change<A: SeesMatter>(
-    mut tx: ringfence_store::FirmTx<'_>,
+    mut tx: ringfence_store::FirmTx,
     access: &MatterAccess<A>,
 ) -> Result<Json<Value>, ApiError> {
     let matter = matters::get(&mut tx, access).await?;
@@ -219,7 +219,7 @@ pub struct RoleBody {
     role: String,
 }
 
-async fn firm_user(tx: &mut ringfence_store::FirmTx<'_>, raw: &str) -> Result<users::User, ApiError> {
+async fn firm_user(tx: &mut ringfence_store::FirmTx, raw: &str) -> Result<users::User, ApiError> {
     let id = raw.parse().map_err(|_| ApiError::invalid("user_id: no such user in this firm"))?;
     users::get(tx, id).await?.ok_or_else(|| ApiError::invalid("user_id: no such user in this firm"))
 }

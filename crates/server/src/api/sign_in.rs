@@ -229,7 +229,7 @@ fn parse_challenge_id(text: &str) -> Option<(FirmId, Uuid)> {
 
 async fn new_email_code(
     store: &ringfence_store::FirmStore,
-    tx: &mut ringfence_store::FirmTx<'_>,
+    tx: &mut ringfence_store::FirmTx,
     challenge: Uuid,
     now: OffsetDateTime,
 ) -> Result<EmailCode, ApiError> {

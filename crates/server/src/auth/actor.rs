@@ -39,7 +39,7 @@ impl Actor {
 
     /// A transaction in the caller's firm, on the caller's behalf: PostgreSQL's row-level
     /// security then shows only what this user may see. Every route on matter data uses it.
-    pub async fn begin(&self) -> Result<ringfence_store::FirmTx<'_>, ringfence_store::StoreError> {
+    pub async fn begin(&self) -> Result<ringfence_store::FirmTx, ringfence_store::StoreError> {
         let reach = if self.roles.contains(&FirmRole::Admin) {
             Reach::ManagesAllMatters
         } else if self.roles.contains(&FirmRole::Auditor) {

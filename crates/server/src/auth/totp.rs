@@ -21,7 +21,7 @@ pub enum TotpOutcome {
 /// Checks `code` against the user's confirmed secret and, if it matches an unused step,
 /// records that step as used.
 pub async fn check(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     user: UserId,
     code: &str,
     now: OffsetDateTime,

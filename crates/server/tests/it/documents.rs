@@ -13,8 +13,6 @@ use serde_json::json;
 
 use super::sign_in_harness::*;
 
-const PASSWORD: &str = "a long shared test passphrase";
-
 /// A firm with an attorney leading one matter, and another attorney with no role on it.
 struct Desk {
     h: Harness,
@@ -26,23 +24,10 @@ struct Desk {
 async fn desk(env: TestEnv) -> Desk {
     let h = Harness::new(env).await;
     let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    h.add_user(&admin, "lead@firm.example", &["attorney"], PASSWORD).await;
-    h.add_user(&admin, "other@firm.example", &["attorney"], PASSWORD).await;
-    let lead = h.sign_in("lead@firm.example", PASSWORD).await;
-    let other = h.sign_in("other@firm.example", PASSWORD).await;
-    let client = h
-        .call("POST", "/api/v1/clients", Some(&lead), Some(json!({ "name": "Acme", "kind": "organisation" })))
-        .await;
-    let matter = h
-        .call(
-            "POST",
-            "/api/v1/matters",
-            Some(&lead),
-            Some(json!({ "title": "Acme v Widget", "client_id": client.body["id"] })),
-        )
-        .await;
-    assert_eq!(matter.status, 201, "{}", matter.body);
-    let matter = matter.body["id"].as_str().unwrap().to_owned();
+    let lead = h.signed_in_user(&admin, "lead@firm.example", &["attorney"]).await;
+    let other = h.signed_in_user(&admin, "other@firm.example", &["attorney"]).await;
+    let client = json!({ "name": "Acme", "kind": "organisation" });
+    let matter = h.open_matter(&lead, client, json!({ "title": "Acme v Widget" })).await;
     Desk { h, lead, other, matter }
 }
 

@@ -10,6 +10,7 @@ mod errors;
 mod headers;
 mod matters;
 mod probes;
+mod rotation;
 mod search;
 mod serving;
 mod shipping;

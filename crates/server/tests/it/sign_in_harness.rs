@@ -215,6 +215,24 @@ impl Harness {
         assert_eq!(accepted.status, 204, "{}", accepted.body);
     }
 
+    /// A signed-in user added by the admin: the session token.
+    pub async fn signed_in_user(&self, admin_token: &str, email: &str, roles: &[&str]) -> String {
+        const PASSWORD: &str = "a long shared test passphrase";
+        self.add_user(admin_token, email, roles, PASSWORD).await;
+        self.sign_in(email, PASSWORD).await
+    }
+
+    /// A new client and a matter for it opened by `token` (its lead), with `matter`'s
+    /// fields: the matter's id.
+    pub async fn open_matter(&self, token: &str, client: Value, mut matter: Value) -> String {
+        let client = self.call("POST", "/api/v1/clients", Some(token), Some(client)).await;
+        assert_eq!(client.status, 201, "{}", client.body);
+        matter["client_id"] = client.body["id"].clone();
+        let matter = self.call("POST", "/api/v1/matters", Some(token), Some(matter)).await;
+        assert_eq!(matter.status, 201, "{}", matter.body);
+        matter.body["id"].as_str().unwrap().to_owned()
+    }
+
     pub fn invitation_token(&self, email: &str) -> String {
         let mail = self.latest_mail(email);
         let link = mail.lines().find(|l| l.contains("/invite#")).expect("invitation link");

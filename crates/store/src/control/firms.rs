@@ -72,6 +72,76 @@ pub(crate) async fn wrapped_keys(
         .collect()
 }
 
+/// The newest key version of a firm, if it has any.
+pub(crate) async fn latest_key_version(
+    conn: &mut AnyConnection,
+    firm: FirmId,
+) -> Result<Option<KeyVersion>, StoreError> {
+    let version: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM firm_keys WHERE firm_id = $1")
+        .bind(firm.to_string())
+        .fetch_one(conn)
+        .await?;
+    version
+        .map(|v| u32::try_from(v).map(KeyVersion).map_err(|e| sqlx::Error::Decode(e.into()).into()))
+        .transpose()
+}
+
+/// Replaces one wrapped key version (master key rotation).
+pub(crate) async fn replace_key(
+    conn: &mut AnyConnection,
+    firm: FirmId,
+    version: KeyVersion,
+    wrapped: &WrappedFirmKey,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE firm_keys SET master_key_id = $3, wrapped = $4 WHERE firm_id = $1 AND version = $2")
+        .bind(firm.to_string())
+        .bind(i64::from(version.0))
+        .bind(&wrapped.master_key_id)
+        .bind(&wrapped.ciphertext)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn set_master_key_id(conn: &mut AnyConnection, id: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE deployment SET master_key_id = $1 WHERE singleton = 1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The newest key version of a firm and when it was made.
+pub(crate) async fn latest_key(
+    conn: &mut AnyConnection,
+    firm: FirmId,
+) -> Result<Option<(KeyVersion, time::OffsetDateTime)>, StoreError> {
+    let row = sqlx::query(
+        "SELECT version, created_at FROM firm_keys WHERE firm_id = $1 ORDER BY version DESC LIMIT 1",
+    )
+    .bind(firm.to_string())
+    .fetch_optional(conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let version: i64 = row.try_get("version")?;
+    let version = KeyVersion(u32::try_from(version).map_err(|e| sqlx::Error::Decode(e.into()))?);
+    Ok(Some((version, from_unix_millis(row.try_get("created_at")?))))
+}
+
+/// Removes the firm's key versions older than `keep_from`: they wrap nothing any more.
+pub(crate) async fn delete_keys_before(
+    conn: &mut AnyConnection,
+    firm: FirmId,
+    keep_from: KeyVersion,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query("DELETE FROM firm_keys WHERE firm_id = $1 AND version < $2")
+        .bind(firm.to_string())
+        .bind(i64::from(keep_from.0))
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
 pub(crate) async fn claim_email(
     conn: &mut AnyConnection,
     email: &Email,

@@ -75,7 +75,7 @@ fn finds_deleted(action: MatterAction) -> bool {
 /// Checks `user`'s standing on `matter` for `A`. `None` both when the matter does not exist
 /// and when the user may not do this: callers answer 404 either way.
 pub async fn check<A: Action>(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     user: UserId,
     firm_roles: &BTreeSet<FirmRole>,
     matter: Uuid,

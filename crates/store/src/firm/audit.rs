@@ -3,8 +3,8 @@
 
 use ringfence_core::audit::{AuditRecord, StoredAuditEntry};
 use ringfence_core::clock::{from_unix_millis, unix_millis};
-use ringfence_crypto::FieldRef;
 use ringfence_crypto::audit_chain::{self, AuditSigningKey};
+use ringfence_crypto::{FieldRef, KeyVersion};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use time::{Duration, OffsetDateTime};
@@ -24,7 +24,7 @@ fn hash_of(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
 }
 
 /// Appends `record` to the chain and returns its sequence number.
-pub async fn append(tx: &mut FirmTx<'_>, record: &AuditRecord) -> Result<i64, StoreError> {
+pub async fn append(tx: &mut FirmTx, record: &AuditRecord) -> Result<i64, StoreError> {
     let firm = tx.firm().to_string();
     let at = unix_millis(record.at);
     sqlx::query(
@@ -88,7 +88,7 @@ fn seed_field(id: &str) -> FieldRef<'_> {
 }
 
 /// The firm's current audit signing key, made on first use.
-async fn signing_key(tx: &mut FirmTx<'_>, now: i64) -> Result<(String, AuditSigningKey), StoreError> {
+async fn signing_key(tx: &mut FirmTx, now: i64) -> Result<(String, AuditSigningKey), StoreError> {
     let row = sqlx::query("SELECT id, seed_sealed FROM audit_keys ORDER BY created_at DESC, id LIMIT 1")
         .fetch_optional(tx.conn())
         .await?;
@@ -99,21 +99,43 @@ async fn signing_key(tx: &mut FirmTx<'_>, now: i64) -> Result<(String, AuditSign
         let key = AuditSigningKey::from_seed(&seed).ok_or(ringfence_crypto::CryptoError::Malformed)?;
         return Ok((id, key));
     }
+    start_signing_key(tx, now).await
+}
+
+/// Starts a new audit signing key, sealed under the current firm key version; it signs
+/// every checkpoint from now on. Earlier keys stay for their public halves.
+pub(crate) async fn start_signing_key(
+    tx: &mut FirmTx,
+    now: i64,
+) -> Result<(String, AuditSigningKey), StoreError> {
     let key = AuditSigningKey::generate()?;
     let public = key.public_key()?;
     let id = public.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>();
     let sealed = tx.seal(seed_field(&id), key.seed())?;
+    // Strictly newer than any other key, so "the newest" is never a tie.
+    let newest: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(created_at) FROM audit_keys").fetch_one(tx.conn()).await?;
+    let created_at = newest.map_or(now, |newest| now.max(newest + 1));
     sqlx::query("INSERT INTO audit_keys (id, public_key, seed_sealed, created_at) VALUES ($1, $2, $3, $4)")
         .bind(&id)
         .bind(public.to_vec())
         .bind(sealed)
-        .bind(now)
+        .bind(created_at)
         .execute(tx.conn())
         .await?;
     Ok((id, key))
 }
 
-async fn sign_checkpoint(tx: &mut FirmTx<'_>, seq: i64, hash: &[u8; 32], at: i64) -> Result<(), StoreError> {
+/// The firm key version the current audit signing key is sealed under, if there is one.
+pub(crate) async fn signing_key_version(tx: &mut FirmTx) -> Result<Option<KeyVersion>, StoreError> {
+    let sealed: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT seed_sealed FROM audit_keys ORDER BY created_at DESC, id LIMIT 1")
+            .fetch_optional(tx.conn())
+            .await?;
+    Ok(sealed.and_then(|s| Some(KeyVersion(u32::from_be_bytes(s.get(1..5)?.try_into().ok()?)))))
+}
+
+async fn sign_checkpoint(tx: &mut FirmTx, seq: i64, hash: &[u8; 32], at: i64) -> Result<(), StoreError> {
     let (key_id, key) = signing_key(tx, at).await?;
     let signature = key.sign_checkpoint(&tx.firm().to_string(), seq, hash, at)?;
     sqlx::query(
@@ -153,10 +175,7 @@ fn checkpoint_from(row: &AnyRow) -> Result<Checkpoint, StoreError> {
 
 /// Signs a checkpoint for the current head now (unless one already covers it) and returns
 /// the latest checkpoint: what a firm fetches to keep its own copy of the chain head.
-pub async fn checkpoint_now(
-    tx: &mut FirmTx<'_>,
-    now: OffsetDateTime,
-) -> Result<Option<Checkpoint>, StoreError> {
+pub async fn checkpoint_now(tx: &mut FirmTx, now: OffsetDateTime) -> Result<Option<Checkpoint>, StoreError> {
     let head =
         sqlx::query("SELECT seq, hash FROM audit_head WHERE singleton = 1").fetch_optional(tx.conn()).await?;
     let Some(head) = head else { return Ok(None) };
@@ -215,7 +234,7 @@ fn entry_from(row: &AnyRow) -> Result<StoredAuditEntry, StoreError> {
 
 /// Entries matching `filter`, newest first, with `seq` below `before` (the cursor).
 pub async fn list(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     filter: &AuditFilter,
     before: Option<i64>,
     limit: i64,
@@ -255,7 +274,7 @@ pub enum Verification {
 }
 
 /// Walks the whole chain and every checkpoint. Reads in pages, so memory stays flat.
-pub async fn verify(tx: &mut FirmTx<'_>) -> Result<Verification, StoreError> {
+pub async fn verify(tx: &mut FirmTx) -> Result<Verification, StoreError> {
     let firm = tx.firm().to_string();
     let mut hashes = std::collections::HashMap::new();
     let checkpoints = sqlx::query(
@@ -394,7 +413,7 @@ pub async fn verify(tx: &mut FirmTx<'_>) -> Result<Verification, StoreError> {
 
 /// Entries after `seq`, oldest first, with their hashes: what a sink receives next.
 pub async fn after(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     seq: i64,
     limit: i64,
 ) -> Result<Vec<(StoredAuditEntry, [u8; 32])>, StoreError> {
@@ -411,7 +430,7 @@ pub async fn after(
 }
 
 /// The last entry `sink` has received.
-pub async fn shipped(tx: &mut FirmTx<'_>, sink: &str) -> Result<i64, StoreError> {
+pub async fn shipped(tx: &mut FirmTx, sink: &str) -> Result<i64, StoreError> {
     let seq: Option<i64> = sqlx::query_scalar("SELECT seq FROM audit_shipping WHERE sink = $1")
         .bind(sink)
         .fetch_optional(tx.conn())
@@ -419,7 +438,7 @@ pub async fn shipped(tx: &mut FirmTx<'_>, sink: &str) -> Result<i64, StoreError>
     Ok(seq.unwrap_or(0))
 }
 
-pub async fn mark_shipped(tx: &mut FirmTx<'_>, sink: &str, seq: i64) -> Result<(), StoreError> {
+pub async fn mark_shipped(tx: &mut FirmTx, sink: &str, seq: i64) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO audit_shipping (sink, seq) VALUES ($1, $2) ON CONFLICT (sink) DO UPDATE SET seq = $2",
     )
@@ -433,7 +452,7 @@ pub async fn mark_shipped(tx: &mut FirmTx<'_>, sink: &str, seq: i64) -> Result<(
 /// The least retention a firm may choose, in months.
 pub const MIN_RETENTION_MONTHS: i64 = 12;
 
-pub async fn retention_months(tx: &mut FirmTx<'_>) -> Result<i64, StoreError> {
+pub async fn retention_months(tx: &mut FirmTx) -> Result<i64, StoreError> {
     let months: Option<i64> = sqlx::query_scalar("SELECT months FROM audit_retention WHERE singleton = 1")
         .fetch_optional(tx.conn())
         .await?;
@@ -441,7 +460,7 @@ pub async fn retention_months(tx: &mut FirmTx<'_>) -> Result<i64, StoreError> {
 }
 
 /// Sets the retention; the database refuses fewer than 12 months as well.
-pub async fn set_retention_months(tx: &mut FirmTx<'_>, months: i64) -> Result<(), StoreError> {
+pub async fn set_retention_months(tx: &mut FirmTx, months: i64) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO audit_retention (singleton, months) VALUES (1, $1)
          ON CONFLICT (singleton) DO UPDATE SET months = $1",
@@ -456,7 +475,7 @@ pub async fn set_retention_months(tx: &mut FirmTx<'_>, months: i64) -> Result<()
 /// first covered by a signed checkpoint, which anchors the remaining chain, and the purge
 /// itself is recorded. Must run in an owner transaction (see `FirmStore::purge_audit`).
 pub(crate) async fn purge(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     cutoff: OffsetDateTime,
     now: OffsetDateTime,
 ) -> Result<Option<i64>, StoreError> {

@@ -21,7 +21,7 @@ pub struct CountedAttempt {
     pub code_expires_at: Option<OffsetDateTime>,
 }
 
-pub async fn create(tx: &mut FirmTx<'_>, user: UserId, now: OffsetDateTime) -> Result<Uuid, StoreError> {
+pub async fn create(tx: &mut FirmTx, user: UserId, now: OffsetDateTime) -> Result<Uuid, StoreError> {
     let id = Uuid::new_v4();
     sqlx::query("INSERT INTO login_challenges (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
         .bind(id.to_string())
@@ -39,7 +39,7 @@ pub const MAX_CODES_SENT: i64 = 4;
 /// Stores the keyed hash of a newly mailed code, voiding any earlier one. False when the
 /// challenge has already mailed as many codes as it may.
 pub async fn set_code(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     id: Uuid,
     code_hash: &[u8; 32],
     expires_at: OffsetDateTime,
@@ -60,7 +60,7 @@ pub async fn set_code(
 /// Counts one attempt against a live challenge; `None` when it is unknown, expired,
 /// completed or out of attempts — the attempt must then be refused unchecked.
 pub async fn count_attempt(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     id: Uuid,
     now: OffsetDateTime,
 ) -> Result<Option<CountedAttempt>, StoreError> {
@@ -87,11 +87,7 @@ pub async fn count_attempt(
 }
 
 /// The user of a live challenge, without counting an attempt (for resending a code).
-pub async fn live_user(
-    tx: &mut FirmTx<'_>,
-    id: Uuid,
-    now: OffsetDateTime,
-) -> Result<Option<UserId>, StoreError> {
+pub async fn live_user(tx: &mut FirmTx, id: Uuid, now: OffsetDateTime) -> Result<Option<UserId>, StoreError> {
     let user: Option<String> = sqlx::query_scalar(
         "SELECT user_id FROM login_challenges
          WHERE id = $1 AND attempts < $2 AND completed_at IS NULL AND expires_at > $3",
@@ -105,7 +101,7 @@ pub async fn live_user(
 }
 
 /// Marks the challenge used; false if another request completed it first.
-pub async fn complete(tx: &mut FirmTx<'_>, id: Uuid, now: OffsetDateTime) -> Result<bool, StoreError> {
+pub async fn complete(tx: &mut FirmTx, id: Uuid, now: OffsetDateTime) -> Result<bool, StoreError> {
     let done =
         sqlx::query("UPDATE login_challenges SET completed_at = $2 WHERE id = $1 AND completed_at IS NULL")
             .bind(id.to_string())
@@ -116,7 +112,7 @@ pub async fn complete(tx: &mut FirmTx<'_>, id: Uuid, now: OffsetDateTime) -> Res
 }
 
 /// Whose challenge this is, whatever its state: refused attempts count against that account.
-pub async fn owner(tx: &mut FirmTx<'_>, id: Uuid) -> Result<Option<UserId>, StoreError> {
+pub async fn owner(tx: &mut FirmTx, id: Uuid) -> Result<Option<UserId>, StoreError> {
     let user: Option<String> = sqlx::query_scalar("SELECT user_id FROM login_challenges WHERE id = $1")
         .bind(id.to_string())
         .fetch_optional(tx.conn())

@@ -35,7 +35,7 @@ fn id_number_field(id: &str) -> FieldRef<'_> {
 }
 
 pub async fn create(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     fields: &ClientFields<'_>,
     by: UserId,
     now: OffsetDateTime,
@@ -60,7 +60,7 @@ pub async fn create(
     Ok(id)
 }
 
-pub async fn update(tx: &mut FirmTx<'_>, id: Uuid, fields: &ClientFields<'_>) -> Result<bool, StoreError> {
+pub async fn update(tx: &mut FirmTx, id: Uuid, fields: &ClientFields<'_>) -> Result<bool, StoreError> {
     let key = id.to_string();
     let sealed = fields.id_number.map(|n| tx.seal(id_number_field(&key), n.as_bytes())).transpose()?;
     let done = sqlx::query(
@@ -77,7 +77,7 @@ pub async fn update(tx: &mut FirmTx<'_>, id: Uuid, fields: &ClientFields<'_>) ->
     Ok(done.rows_affected() == 1)
 }
 
-fn client_from(tx: &FirmTx<'_>, row: &AnyRow) -> Result<Client, StoreError> {
+fn client_from(tx: &FirmTx, row: &AnyRow) -> Result<Client, StoreError> {
     let id: String = row.try_get("id")?;
     let sealed: Option<Vec<u8>> = row.try_get("id_number_sealed")?;
     let id_number = sealed
@@ -94,7 +94,7 @@ fn client_from(tx: &FirmTx<'_>, row: &AnyRow) -> Result<Client, StoreError> {
     })
 }
 
-pub async fn get(tx: &mut FirmTx<'_>, id: Uuid) -> Result<Option<Client>, StoreError> {
+pub async fn get(tx: &mut FirmTx, id: Uuid) -> Result<Option<Client>, StoreError> {
     let row = sqlx::query(
         "SELECT id, kind, name, email, phone, id_number_sealed, created_at FROM clients WHERE id = $1",
     )
@@ -104,7 +104,7 @@ pub async fn get(tx: &mut FirmTx<'_>, id: Uuid) -> Result<Option<Client>, StoreE
     row.map(|row| client_from(tx, &row)).transpose()
 }
 
-pub async fn list(tx: &mut FirmTx<'_>) -> Result<Vec<Client>, StoreError> {
+pub async fn list(tx: &mut FirmTx) -> Result<Vec<Client>, StoreError> {
     let rows = sqlx::query(
         "SELECT id, kind, name, email, phone, id_number_sealed, created_at FROM clients ORDER BY name, id",
     )

@@ -180,11 +180,11 @@ fn decode(what: &str) -> StoreError {
     StoreError::Database(sqlx::Error::Decode(format!("documents.{what}").into()))
 }
 
-fn text(tx: &FirmTx<'_>, at: FieldRef<'_>, sealed: &[u8]) -> Result<String, StoreError> {
+fn text(tx: &FirmTx, at: FieldRef<'_>, sealed: &[u8]) -> Result<String, StoreError> {
     Ok(String::from_utf8_lossy(&tx.open(at, sealed)?).into_owned())
 }
 
-fn version_from(tx: &FirmTx<'_>, row: &AnyRow) -> Result<Version, StoreError> {
+fn version_from(tx: &FirmTx, row: &AnyRow) -> Result<Version, StoreError> {
     let id: String = row.try_get("version_id")?;
     let size: i64 = row.try_get("size")?;
     let uploaded_by: String = row.try_get("uploaded_by")?;
@@ -202,7 +202,7 @@ fn version_from(tx: &FirmTx<'_>, row: &AnyRow) -> Result<Version, StoreError> {
     })
 }
 
-fn document_from(tx: &FirmTx<'_>, row: &AnyRow) -> Result<Document, StoreError> {
+fn document_from(tx: &FirmTx, row: &AnyRow) -> Result<Document, StoreError> {
     let id: String = row.try_get("id")?;
     let matter: String = row.try_get("matter_id")?;
     let created_by: String = row.try_get("created_by")?;
@@ -230,7 +230,7 @@ fn document_query(filter: &str) -> sqlx::AssertSqlSafe<String> {
 }
 
 async fn insert_version(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     document: &str,
     version: i64,
     uploaded: &Uploaded,
@@ -271,7 +271,7 @@ async fn insert_version(
 
 /// Indexes a document's title, its current version's name and that version's text.
 async fn index(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     document: Uuid,
     matter: Uuid,
     title: &str,
@@ -284,7 +284,7 @@ async fn index(
 
 /// Records a new document whose first version is `uploaded`.
 pub async fn create(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     access: &MatterAccess<WriteContent>,
     title: &str,
     privileged: bool,
@@ -315,7 +315,7 @@ pub async fn create(
 /// Adds `uploaded` as the next version of a document; its number, or `None` when there is
 /// no such document on the matter.
 pub async fn add_version(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     access: &MatterAccess<WriteContent>,
     document: Uuid,
     uploaded: &Uploaded,
@@ -345,7 +345,7 @@ pub async fn add_version(
 
 /// The matter a document belongs to, so access to that matter can be checked before
 /// anything of the document is read. Reveals nothing but the id.
-pub async fn matter_of(tx: &mut FirmTx<'_>, document: Uuid) -> Result<Option<Uuid>, StoreError> {
+pub async fn matter_of(tx: &mut FirmTx, document: Uuid) -> Result<Option<Uuid>, StoreError> {
     let matter: Option<String> =
         sqlx::query_scalar("SELECT matter_id FROM documents WHERE id = $1 AND deleted_at IS NULL")
             .bind(document.to_string())
@@ -354,10 +354,7 @@ pub async fn matter_of(tx: &mut FirmTx<'_>, document: Uuid) -> Result<Option<Uui
     Ok(matter.and_then(|m| m.parse().ok()))
 }
 
-pub async fn list(
-    tx: &mut FirmTx<'_>,
-    access: &MatterAccess<ReadContent>,
-) -> Result<Vec<Document>, StoreError> {
+pub async fn list(tx: &mut FirmTx, access: &MatterAccess<ReadContent>) -> Result<Vec<Document>, StoreError> {
     let rows = sqlx::query(document_query("d.matter_id = $1 ORDER BY d.created_at, d.id"))
         .bind(access.matter().to_string())
         .fetch_all(tx.conn())
@@ -366,7 +363,7 @@ pub async fn list(
 }
 
 pub async fn get<A: ReadsContent>(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     access: &MatterAccess<A>,
     document: Uuid,
 ) -> Result<Option<Document>, StoreError> {
@@ -380,7 +377,7 @@ pub async fn get<A: ReadsContent>(
 
 /// Every version of a document, oldest first.
 pub async fn versions(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     access: &MatterAccess<ReadContent>,
     document: Uuid,
 ) -> Result<Vec<Version>, StoreError> {
@@ -398,7 +395,7 @@ pub async fn versions(
 /// Soft-deletes a document: it disappears from every list and route; its versions and
 /// blobs stay until the purge after the grace period.
 pub async fn delete(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     access: &MatterAccess<WriteContent>,
     document: Uuid,
     now: OffsetDateTime,
@@ -417,7 +414,7 @@ pub async fn delete(
 
 /// The text of a document's current version, for search snippets.
 pub async fn text_of<A: ReadsContent>(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     access: &MatterAccess<A>,
     document: Uuid,
 ) -> Result<Option<String>, StoreError> {
@@ -444,7 +441,7 @@ pub struct Readable {
 
 /// Loads the key and facts of a version (the current one when `version` is `None`).
 pub async fn readable(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     access: &MatterAccess<ReadContent>,
     document: Uuid,
     version: Option<i64>,

@@ -12,11 +12,7 @@ use crate::StoreError;
 /// How long an invitation stays valid.
 pub const INVITATION_LIFETIME: Duration = Duration::hours(72);
 
-pub async fn create(
-    tx: &mut FirmTx<'_>,
-    user: UserId,
-    now: OffsetDateTime,
-) -> Result<SecretToken, StoreError> {
+pub async fn create(tx: &mut FirmTx, user: UserId, now: OffsetDateTime) -> Result<SecretToken, StoreError> {
     let token = SecretToken::generate()?;
     let TokenHash(hash) = token.hash();
     sqlx::query(
@@ -34,7 +30,7 @@ pub async fn create(
 /// Uses an invitation: the user it belongs to, if the token is known, unused and unexpired.
 /// Single use: a second redemption of the same token finds nothing.
 pub async fn redeem(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     token: &SecretToken,
     now: OffsetDateTime,
 ) -> Result<Option<UserId>, StoreError> {
@@ -53,7 +49,7 @@ pub async fn redeem(
 
 /// The user a live invitation belongs to, without using it.
 pub async fn peek(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     token: &SecretToken,
     now: OffsetDateTime,
 ) -> Result<Option<UserId>, StoreError> {

@@ -38,11 +38,11 @@ fn decode(what: &str) -> StoreError {
     StoreError::Database(sqlx::Error::Decode(format!("matters.{what}").into()))
 }
 
-fn open_text(tx: &FirmTx<'_>, id: &str, name: &str, sealed: &[u8]) -> Result<String, StoreError> {
+fn open_text(tx: &FirmTx, id: &str, name: &str, sealed: &[u8]) -> Result<String, StoreError> {
     Ok(String::from_utf8_lossy(&tx.open(field(id, name), sealed)?).into_owned())
 }
 
-fn matter_from(tx: &FirmTx<'_>, row: &AnyRow) -> Result<Matter, StoreError> {
+fn matter_from(tx: &FirmTx, row: &AnyRow) -> Result<Matter, StoreError> {
     let id: String = row.try_get("id")?;
     let client: String = row.try_get("client_id")?;
     let title: Vec<u8> = row.try_get("title_sealed")?;
@@ -67,7 +67,7 @@ const COLUMNS: &str = "m.id, m.number, m.title_sealed, m.client_id, m.descriptio
 /// Creates a matter with `creator` as its lead. `prefix` starts the human number
 /// (`ACME-2026-0042`); numbers are unique per firm and counted per year.
 pub async fn create(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     prefix: &str,
     title: &str,
     client: Uuid,
@@ -107,11 +107,11 @@ pub async fn create(
     Ok((id, number))
 }
 
-pub async fn get<A: SeesMatter>(tx: &mut FirmTx<'_>, access: &MatterAccess<A>) -> Result<Matter, StoreError> {
+pub async fn get<A: SeesMatter>(tx: &mut FirmTx, access: &MatterAccess<A>) -> Result<Matter, StoreError> {
     fetch(tx, access.matter()).await?.ok_or_else(|| decode("id"))
 }
 
-async fn fetch(tx: &mut FirmTx<'_>, id: Uuid) -> Result<Option<Matter>, StoreError> {
+async fn fetch(tx: &mut FirmTx, id: Uuid) -> Result<Option<Matter>, StoreError> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM matters m WHERE m.id = $1")))
         .bind(id.to_string())
         .fetch_optional(tx.conn())
@@ -120,7 +120,7 @@ async fn fetch(tx: &mut FirmTx<'_>, id: Uuid) -> Result<Option<Matter>, StoreErr
 }
 
 /// The matters `user` holds a role on and is not walled from: the fence is in the query.
-pub async fn list_mine(tx: &mut FirmTx<'_>, user: UserId) -> Result<Vec<Matter>, StoreError> {
+pub async fn list_mine(tx: &mut FirmTx, user: UserId) -> Result<Vec<Matter>, StoreError> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM matters m
          JOIN matter_members mm ON mm.matter_id = m.id AND mm.user_id = $1
@@ -135,7 +135,7 @@ pub async fn list_mine(tx: &mut FirmTx<'_>, user: UserId) -> Result<Vec<Matter>,
 }
 
 pub async fn update(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     access: &MatterAccess<Edit>,
     title: Option<&str>,
     description: Option<&str>,
@@ -166,7 +166,7 @@ pub async fn update(
 pub const RESTORE_WINDOW: time::Duration = time::Duration::days(30);
 
 pub async fn close(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     access: &MatterAccess<Lifecycle>,
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
@@ -179,7 +179,7 @@ pub async fn close(
 }
 
 pub async fn soft_delete(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     access: &MatterAccess<Lifecycle>,
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
@@ -193,7 +193,7 @@ pub async fn soft_delete(
 
 /// Restores a deleted matter within the grace period; false if it is not deleted or too old.
 pub async fn restore(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     access: &MatterAccess<Lifecycle>,
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
@@ -215,7 +215,7 @@ pub struct Member {
 }
 
 pub async fn members<A: ManagesTeam>(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     access: &MatterAccess<A>,
 ) -> Result<Vec<Member>, StoreError> {
     let rows = sqlx::query(
@@ -238,7 +238,7 @@ pub async fn members<A: ManagesTeam>(
 }
 
 async fn set_member_unchecked(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     matter: Uuid,
     user: UserId,
     role: MatterRole,
@@ -264,7 +264,7 @@ async fn set_member_unchecked(
 
 /// Adds a line to the matter's access history.
 async fn note_history(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     matter: Uuid,
     user: UserId,
     change: &str,
@@ -289,7 +289,7 @@ async fn note_history(
 }
 
 pub async fn set_member(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     access: &MatterAccess<ManageMembers>,
     user: UserId,
     role: MatterRole,
@@ -299,7 +299,7 @@ pub async fn set_member(
 }
 
 pub async fn remove_member(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     access: &MatterAccess<ManageMembers>,
     user: UserId,
     now: OffsetDateTime,
@@ -322,10 +322,7 @@ pub async fn remove_member(
     Ok(true)
 }
 
-pub async fn count_leads(
-    tx: &mut FirmTx<'_>,
-    access: &MatterAccess<ManageMembers>,
-) -> Result<i64, StoreError> {
+pub async fn count_leads(tx: &mut FirmTx, access: &MatterAccess<ManageMembers>) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) FROM matter_members WHERE matter_id = $1 AND role = 'lead'")
         .bind(access.matter().to_string())
         .fetch_one(tx.conn())
@@ -333,7 +330,7 @@ pub async fn count_leads(
 }
 
 pub async fn place_wall(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     access: &MatterAccess<ManageWalls>,
     user: UserId,
     now: OffsetDateTime,
@@ -355,7 +352,7 @@ pub async fn place_wall(
 }
 
 pub async fn remove_wall(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     access: &MatterAccess<ManageWalls>,
     user: UserId,
     now: OffsetDateTime,
@@ -383,7 +380,7 @@ pub struct Reader {
 
 /// Who could read the matter's content at `at`: the history replayed up to that moment.
 pub async fn readers_at(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     access: &MatterAccess<AccessHistory>,
     at: OffsetDateTime,
 ) -> Result<Vec<Reader>, StoreError> {
@@ -445,7 +442,7 @@ pub struct DirectoryEntry {
 
 /// Every live matter, for firm administrators managing memberships (the route's policy is
 /// the admin role).
-pub async fn directory(tx: &mut FirmTx<'_>) -> Result<Vec<DirectoryEntry>, StoreError> {
+pub async fn directory(tx: &mut FirmTx) -> Result<Vec<DirectoryEntry>, StoreError> {
     let rows = sqlx::query(
         "SELECT m.id, m.number, m.title_sealed, m.status,
                 (SELECT user_id FROM matter_members WHERE matter_id = m.id AND role = 'lead' ORDER BY granted_at LIMIT 1) AS lead
@@ -470,10 +467,7 @@ pub async fn directory(tx: &mut FirmTx<'_>) -> Result<Vec<DirectoryEntry>, Store
 }
 
 /// The matter's human number, for those managing its members (it is in their directory).
-pub async fn number<A: ManagesTeam>(
-    tx: &mut FirmTx<'_>,
-    access: &MatterAccess<A>,
-) -> Result<String, StoreError> {
+pub async fn number<A: ManagesTeam>(tx: &mut FirmTx, access: &MatterAccess<A>) -> Result<String, StoreError> {
     Ok(sqlx::query_scalar("SELECT number FROM matters WHERE id = $1")
         .bind(access.matter().to_string())
         .fetch_one(tx.conn())

@@ -17,18 +17,22 @@ pub mod users;
 
 use ringfence_core::ids::FirmId;
 use ringfence_crypto::{FieldRef, FirmKeyring};
+use std::sync::Arc;
+
 use sqlx::{Any, AnyConnection, Transaction};
 
 use crate::StoreError;
 
-pub struct FirmTx<'a> {
+pub struct FirmTx {
     tx: Transaction<'static, Any>,
     firm: FirmId,
-    keyring: &'a FirmKeyring,
+    /// The keyring as it was when the transaction began: a rotation meanwhile does not
+    /// change the key a transaction seals under halfway through.
+    keyring: Arc<FirmKeyring>,
 }
 
-impl<'a> FirmTx<'a> {
-    pub(crate) fn new(tx: Transaction<'static, Any>, firm: FirmId, keyring: &'a FirmKeyring) -> Self {
+impl FirmTx {
+    pub(crate) fn new(tx: Transaction<'static, Any>, firm: FirmId, keyring: Arc<FirmKeyring>) -> Self {
         Self { tx, firm, keyring }
     }
 

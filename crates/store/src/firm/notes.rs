@@ -35,7 +35,7 @@ fn decode(what: &str) -> StoreError {
     StoreError::Database(sqlx::Error::Decode(format!("notes.{what}").into()))
 }
 
-fn note_from(tx: &FirmTx<'_>, row: &AnyRow) -> Result<Note, StoreError> {
+fn note_from(tx: &FirmTx, row: &AnyRow) -> Result<Note, StoreError> {
     let id: String = row.try_get("id")?;
     let matter: String = row.try_get("matter_id")?;
     let author: String = row.try_get("author_id")?;
@@ -58,7 +58,7 @@ const COLUMNS: &str =
     "id, matter_id, kind, privileged, body_sealed, version, author_id, created_at, updated_at";
 
 pub async fn create(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     access: &MatterAccess<WriteContent>,
     kind: &str,
     privileged: bool,
@@ -87,7 +87,7 @@ pub async fn create(
 
 /// The matter a note belongs to, so the caller's access to that matter can be checked
 /// before anything of the note is read. Reveals nothing but the id.
-pub async fn matter_of(tx: &mut FirmTx<'_>, note: Uuid) -> Result<Option<Uuid>, StoreError> {
+pub async fn matter_of(tx: &mut FirmTx, note: Uuid) -> Result<Option<Uuid>, StoreError> {
     let matter: Option<String> =
         sqlx::query_scalar("SELECT matter_id FROM notes WHERE id = $1 AND deleted_at IS NULL")
             .bind(note.to_string())
@@ -96,7 +96,7 @@ pub async fn matter_of(tx: &mut FirmTx<'_>, note: Uuid) -> Result<Option<Uuid>, 
     Ok(matter.and_then(|m| m.parse().ok()))
 }
 
-pub async fn list(tx: &mut FirmTx<'_>, access: &MatterAccess<ReadContent>) -> Result<Vec<Note>, StoreError> {
+pub async fn list(tx: &mut FirmTx, access: &MatterAccess<ReadContent>) -> Result<Vec<Note>, StoreError> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM notes WHERE matter_id = $1 AND deleted_at IS NULL ORDER BY created_at, id"
     )))
@@ -107,7 +107,7 @@ pub async fn list(tx: &mut FirmTx<'_>, access: &MatterAccess<ReadContent>) -> Re
 }
 
 pub async fn get<A: ReadsContent>(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     access: &MatterAccess<A>,
     note: Uuid,
 ) -> Result<Option<Note>, StoreError> {
@@ -123,7 +123,7 @@ pub async fn get<A: ReadsContent>(
 
 /// Replaces the body, keeping the old one as a version. False if there is no such note.
 pub async fn update(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     access: &MatterAccess<WriteContent>,
     note: Uuid,
     body: Option<&str>,
@@ -176,7 +176,7 @@ pub async fn update(
 }
 
 pub async fn delete(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     access: &MatterAccess<WriteContent>,
     note: Uuid,
     now: OffsetDateTime,

@@ -47,7 +47,7 @@ pub struct Candidate {
 const KEY_FIELD: FieldRef<'static> = FieldRef { table: "search_keys", record: "1", field: "key" };
 
 /// The firm's search key, made on first use.
-async fn search_key(tx: &mut FirmTx<'_>) -> Result<SearchKey, StoreError> {
+async fn search_key(tx: &mut FirmTx) -> Result<SearchKey, StoreError> {
     let stored: Option<Vec<u8>> = sqlx::query_scalar("SELECT key_sealed FROM search_keys WHERE id = 1")
         .fetch_optional(tx.conn())
         .await?;
@@ -70,7 +70,7 @@ async fn search_key(tx: &mut FirmTx<'_>) -> Result<SearchKey, StoreError> {
 
 /// Replaces the indexed terms of one record with those of `text`.
 pub(crate) async fn index(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     kind: Kind,
     source: Uuid,
     matter: Uuid,
@@ -96,7 +96,7 @@ pub(crate) async fn index(
 }
 
 /// Removes a record from the index.
-pub(crate) async fn forget(tx: &mut FirmTx<'_>, kind: Kind, source: Uuid) -> Result<(), StoreError> {
+pub(crate) async fn forget(tx: &mut FirmTx, kind: Kind, source: Uuid) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM search_terms WHERE kind = $1 AND source_id = $2")
         .bind(kind.as_str())
         .bind(source.to_string())
@@ -107,7 +107,7 @@ pub(crate) async fn forget(tx: &mut FirmTx<'_>, kind: Kind, source: Uuid) -> Res
 
 /// Records holding every one of `terms` (at most `limit`), grouped by matter.
 pub async fn find(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     terms: &[String],
     limit: i64,
 ) -> Result<BTreeMap<Uuid, Vec<Candidate>>, StoreError> {

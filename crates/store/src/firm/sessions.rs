@@ -57,7 +57,7 @@ macro_rules! columns {
     };
 }
 
-pub async fn create(tx: &mut FirmTx<'_>, new: NewSession<'_>) -> Result<Session, StoreError> {
+pub async fn create(tx: &mut FirmTx, new: NewSession<'_>) -> Result<Session, StoreError> {
     let id = Uuid::new_v4();
     let expires_at = new.now + new.limits.absolute;
     sqlx::query(
@@ -87,7 +87,7 @@ pub async fn create(tx: &mut FirmTx<'_>, new: NewSession<'_>) -> Result<Session,
 /// The live session with this token hash, touched as used now; `None` if unknown, revoked,
 /// expired or idle too long.
 pub async fn authenticate(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     token_hash: &[u8; 32],
     now: OffsetDateTime,
     limits: SessionLimits,
@@ -116,7 +116,7 @@ pub async fn authenticate(
 }
 
 pub async fn list_live(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     user: UserId,
     now: OffsetDateTime,
 ) -> Result<Vec<Session>, StoreError> {
@@ -135,7 +135,7 @@ pub async fn list_live(
 
 /// Revokes one session of `user`; false if there was no such live session.
 pub async fn revoke(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     user: UserId,
     id: Uuid,
     now: OffsetDateTime,
@@ -153,7 +153,7 @@ pub async fn revoke(
 
 /// Revokes every session of `user` but `keep`; returns how many ended.
 pub async fn revoke_all(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     user: UserId,
     keep: Option<Uuid>,
     now: OffsetDateTime,

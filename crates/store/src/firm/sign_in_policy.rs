@@ -25,7 +25,7 @@ fn join<T>(items: &BTreeSet<T>, name: impl Fn(&T) -> &'static str) -> String {
     items.iter().map(name).collect::<Vec<_>>().join(",")
 }
 
-pub async fn get(tx: &mut FirmTx<'_>) -> Result<FactorPolicy, StoreError> {
+pub async fn get(tx: &mut FirmTx) -> Result<FactorPolicy, StoreError> {
     let row =
         sqlx::query("SELECT allowed_factors, strong_factor_roles FROM sign_in_policy WHERE singleton = 1")
             .fetch_optional(tx.conn())
@@ -48,7 +48,7 @@ pub async fn get(tx: &mut FirmTx<'_>) -> Result<FactorPolicy, StoreError> {
     })
 }
 
-pub async fn set(tx: &mut FirmTx<'_>, policy: &FactorPolicy) -> Result<(), StoreError> {
+pub async fn set(tx: &mut FirmTx, policy: &FactorPolicy) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO sign_in_policy (singleton, allowed_factors, strong_factor_roles) VALUES (1, $1, $2)
          ON CONFLICT (singleton) DO UPDATE SET allowed_factors = $1, strong_factor_roles = $2",

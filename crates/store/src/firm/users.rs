@@ -59,7 +59,7 @@ fn name_field(id: &str) -> FieldRef<'_> {
     FieldRef { table: "users", record: id, field: "name" }
 }
 
-pub async fn insert(tx: &mut FirmTx<'_>, user: NewUser<'_>) -> Result<(), StoreError> {
+pub async fn insert(tx: &mut FirmTx, user: NewUser<'_>) -> Result<(), StoreError> {
     let id = user.id.to_string();
     let name_sealed = user.name.map(|name| tx.seal(name_field(&id), name.as_bytes())).transpose()?;
     sqlx::query(
@@ -84,7 +84,7 @@ pub async fn insert(tx: &mut FirmTx<'_>, user: NewUser<'_>) -> Result<(), StoreE
     Ok(())
 }
 
-pub async fn get(tx: &mut FirmTx<'_>, id: UserId) -> Result<Option<User>, StoreError> {
+pub async fn get(tx: &mut FirmTx, id: UserId) -> Result<Option<User>, StoreError> {
     let key = id.to_string();
     let Some(row) = sqlx::query("SELECT email, name_sealed, status, created_at FROM users WHERE id = $1")
         .bind(&key)
@@ -129,10 +129,7 @@ pub struct Credentials {
     pub roles: BTreeSet<FirmRole>,
 }
 
-pub async fn credentials_by_email(
-    tx: &mut FirmTx<'_>,
-    email: &Email,
-) -> Result<Option<Credentials>, StoreError> {
+pub async fn credentials_by_email(tx: &mut FirmTx, email: &Email) -> Result<Option<Credentials>, StoreError> {
     let row = sqlx::query("SELECT id, status, password_hash, totp_confirmed_at FROM users WHERE email = $1")
         .bind(email.as_str())
         .fetch_optional(tx.conn())
@@ -155,7 +152,7 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::Database(sqlx::Error::Decode(format!("users.{what} holds an invalid value").into()))
 }
 
-async fn roles_of(tx: &mut FirmTx<'_>, id: UserId) -> Result<BTreeSet<FirmRole>, StoreError> {
+async fn roles_of(tx: &mut FirmTx, id: UserId) -> Result<BTreeSet<FirmRole>, StoreError> {
     let roles: Vec<String> = sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = $1")
         .bind(id.to_string())
         .fetch_all(tx.conn())
@@ -163,7 +160,7 @@ async fn roles_of(tx: &mut FirmTx<'_>, id: UserId) -> Result<BTreeSet<FirmRole>,
     roles.iter().map(|r| r.parse().map_err(|_| corrupt("role"))).collect()
 }
 
-pub async fn list(tx: &mut FirmTx<'_>) -> Result<Vec<User>, StoreError> {
+pub async fn list(tx: &mut FirmTx) -> Result<Vec<User>, StoreError> {
     let ids: Vec<String> =
         sqlx::query_scalar("SELECT id FROM users ORDER BY email").fetch_all(tx.conn()).await?;
     let mut users = Vec::with_capacity(ids.len());
@@ -177,7 +174,7 @@ pub async fn list(tx: &mut FirmTx<'_>) -> Result<Vec<User>, StoreError> {
 }
 
 /// Sets a new password hash (and activates an invited user).
-pub async fn set_password_hash(tx: &mut FirmTx<'_>, id: UserId, hash: &str) -> Result<(), StoreError> {
+pub async fn set_password_hash(tx: &mut FirmTx, id: UserId, hash: &str) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE users SET password_hash = $2,
              status = CASE WHEN status = 'invited' THEN 'active' ELSE status END
@@ -190,11 +187,7 @@ pub async fn set_password_hash(tx: &mut FirmTx<'_>, id: UserId, hash: &str) -> R
     Ok(())
 }
 
-pub async fn set_roles(
-    tx: &mut FirmTx<'_>,
-    id: UserId,
-    roles: &BTreeSet<FirmRole>,
-) -> Result<(), StoreError> {
+pub async fn set_roles(tx: &mut FirmTx, id: UserId, roles: &BTreeSet<FirmRole>) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM user_roles WHERE user_id = $1").bind(id.to_string()).execute(tx.conn()).await?;
     for role in roles {
         sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
@@ -206,7 +199,7 @@ pub async fn set_roles(
     Ok(())
 }
 
-pub async fn set_disabled(tx: &mut FirmTx<'_>, id: UserId, disabled: bool) -> Result<(), StoreError> {
+pub async fn set_disabled(tx: &mut FirmTx, id: UserId, disabled: bool) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE users SET status = CASE
              WHEN $2 = 1 THEN 'disabled'
@@ -222,7 +215,7 @@ pub async fn set_disabled(tx: &mut FirmTx<'_>, id: UserId, disabled: bool) -> Re
 }
 
 /// Admins that are not disabled: the firm must always keep one.
-pub async fn count_enabled_admins(tx: &mut FirmTx<'_>) -> Result<i64, StoreError> {
+pub async fn count_enabled_admins(tx: &mut FirmTx) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar(
         "SELECT COUNT(*) FROM users u JOIN user_roles r ON r.user_id = u.id
          WHERE r.role = 'admin' AND u.status <> 'disabled'",
@@ -241,7 +234,7 @@ fn pending_field(id: &str) -> FieldRef<'_> {
 
 /// Stores a new TOTP secret awaiting confirmation (sealed), replacing any earlier pending
 /// one; the confirmed secret in use stays as it is.
-pub async fn set_pending_totp(tx: &mut FirmTx<'_>, id: UserId, secret: &[u8]) -> Result<(), StoreError> {
+pub async fn set_pending_totp(tx: &mut FirmTx, id: UserId, secret: &[u8]) -> Result<(), StoreError> {
     let key = id.to_string();
     let sealed = tx.seal(pending_field(&key), secret)?;
     sqlx::query("UPDATE users SET totp_pending_sealed = $2 WHERE id = $1")
@@ -253,7 +246,7 @@ pub async fn set_pending_totp(tx: &mut FirmTx<'_>, id: UserId, secret: &[u8]) ->
 }
 
 /// The secret awaiting confirmation, if any.
-pub async fn pending_totp(tx: &mut FirmTx<'_>, id: UserId) -> Result<Option<Vec<u8>>, StoreError> {
+pub async fn pending_totp(tx: &mut FirmTx, id: UserId) -> Result<Option<Vec<u8>>, StoreError> {
     let key = id.to_string();
     let sealed: Option<Option<Vec<u8>>> =
         sqlx::query_scalar("SELECT totp_pending_sealed FROM users WHERE id = $1")
@@ -265,7 +258,7 @@ pub async fn pending_totp(tx: &mut FirmTx<'_>, id: UserId) -> Result<Option<Vec<
 
 /// Makes the confirmed secret the one in use, with `step` (the confirming code's) used.
 pub async fn activate_totp(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     id: UserId,
     secret: &[u8],
     step: i64,
@@ -287,7 +280,7 @@ pub async fn activate_totp(
 }
 
 /// The user's TOTP secret and whether it is confirmed.
-pub async fn totp_secret(tx: &mut FirmTx<'_>, id: UserId) -> Result<Option<(Vec<u8>, bool)>, StoreError> {
+pub async fn totp_secret(tx: &mut FirmTx, id: UserId) -> Result<Option<(Vec<u8>, bool)>, StoreError> {
     let key = id.to_string();
     let row = sqlx::query("SELECT totp_secret_sealed, totp_confirmed_at FROM users WHERE id = $1")
         .bind(&key)
@@ -302,7 +295,7 @@ pub async fn totp_secret(tx: &mut FirmTx<'_>, id: UserId) -> Result<Option<(Vec<
 
 /// Records `step` as used, atomically: false if it (or a later step) was used already.
 pub async fn claim_totp_step(
-    tx: &mut FirmTx<'_>,
+    tx: &mut FirmTx,
     id: UserId,
     step: i64,
     now: OffsetDateTime,
