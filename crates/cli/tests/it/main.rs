@@ -8,6 +8,7 @@ mod audit;
 mod config;
 mod firms;
 mod keys;
+mod large;
 mod newcomer;
 mod plaintext;
 mod postgres;
@@ -100,6 +101,10 @@ impl Server {
         drop(tail);
         let cert = env.data_dir().join("tls").join("localhost-cert.pem");
         Server { child, https: https.expect("https"), http: http.expect("http"), cert, banner }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn url(&self, path: &str) -> String {
