@@ -185,6 +185,11 @@ pub struct ServeArgs {
     #[arg(long, env = "RINGFENCE_BLOB_STORE", value_name = "WHERE")]
     pub blob_store: Option<String>,
 
+    /// A ClamAV daemon (clamd TCPSocket) that scans every new document before it is kept;
+    /// it receives plaintext, so run it on this host or a trusted network [default: off]
+    #[arg(long, env = "RINGFENCE_CLAMAV", value_name = "HOST:PORT")]
+    pub clamav: Option<String>,
+
     /// The largest document accepted, in MiB [default: 2048]
     #[arg(long, env = "RINGFENCE_MAX_UPLOAD_MIB", value_name = "MIB")]
     pub max_upload_mib: Option<u64>,

@@ -49,6 +49,7 @@ struct FileConfig {
     session_idle_minutes: Option<i64>,
     session_hours: Option<i64>,
     blob_store: Option<String>,
+    clamav: Option<String>,
     max_upload_mib: Option<u64>,
     audit_jsonl: Option<PathBuf>,
     audit_syslog: Option<String>,
@@ -78,6 +79,8 @@ pub struct ServeSettings {
     pub mail_from: String,
     pub session_limits: SessionLimits,
     pub blob_store: BlobLocation,
+    /// `host:port` of clamd, when uploads are scanned.
+    pub clamav: Option<String>,
     pub max_upload_bytes: u64,
     pub audit_jsonl: Option<PathBuf>,
     pub audit_syslog: Option<SyslogTarget>,
@@ -188,6 +191,14 @@ impl Settings {
         if !(1..=1024 * 1024).contains(&max_upload_mib) {
             return Err(bad("max_upload_mib", "1 to 1048576"));
         }
+        let clamav = serve.clamav.clone().or(file.clamav);
+        if let Some(address) = &clamav
+            && !address
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+        {
+            return Err(bad("clamav", "expected host:port of a clamd TCP socket"));
+        }
         let serve = ServeSettings {
             listen: serve.listen.or(file.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8443))),
             http_listen: serve
@@ -205,6 +216,7 @@ impl Settings {
                 .unwrap_or_else(|| "Ringfence <ringfence@localhost>".to_owned()),
             session_limits,
             blob_store,
+            clamav,
             max_upload_bytes: max_upload_mib * 1024 * 1024,
             audit_jsonl: serve.audit_jsonl.clone().or(file.audit_jsonl),
             audit_syslog,

@@ -1,11 +1,11 @@
 //! Rules for uploaded files: the name a file is kept under, and what its bytes are.
 
-/// Where a version stands with the virus scanner. Only `Unscanned` (no scanner configured)
-/// and `Clean` versions may be downloaded.
+/// What the malware scanner said of a version. An infected one is kept, quarantined:
+/// never downloadable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scan {
+    /// No scanner is configured.
     Unscanned,
-    Pending,
     Clean,
     Infected,
 }
@@ -14,14 +14,13 @@ impl Scan {
     pub fn as_str(self) -> &'static str {
         match self {
             Scan::Unscanned => "unscanned",
-            Scan::Pending => "pending",
             Scan::Clean => "clean",
             Scan::Infected => "infected",
         }
     }
 
     pub fn downloadable(self) -> bool {
-        matches!(self, Scan::Unscanned | Scan::Clean)
+        self != Scan::Infected
     }
 }
 
@@ -29,10 +28,7 @@ impl std::str::FromStr for Scan {
     type Err = ();
 
     fn from_str(s: &str) -> Result<Self, ()> {
-        [Scan::Unscanned, Scan::Pending, Scan::Clean, Scan::Infected]
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or(())
+        [Scan::Unscanned, Scan::Clean, Scan::Infected].into_iter().find(|v| v.as_str() == s).ok_or(())
     }
 }
 

@@ -9,6 +9,7 @@ pub mod auth;
 mod client;
 pub mod error;
 pub mod maintenance;
+pub mod malware;
 mod matter_access;
 mod middleware;
 mod passwords;

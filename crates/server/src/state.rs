@@ -4,6 +4,8 @@ use ringfence_core::auth::SessionLimits;
 use ringfence_core::clock::Clock;
 use ringfence_mail::Mailer;
 use ringfence_store::Storage;
+
+use crate::malware::Scanner;
 use ringfence_store::blobs::BlobStore;
 use tokio::sync::Semaphore;
 
@@ -17,8 +19,8 @@ pub struct HttpSettings {
     pub session_limits: SessionLimits,
     /// The largest document accepted, in bytes.
     pub max_upload_bytes: u64,
-    /// Whether new documents wait for a malware scan before anyone may download them.
-    pub scans_uploads: bool,
+    /// When set, every new document is scanned before it is recorded.
+    pub malware_scanner: Option<Scanner>,
 }
 
 #[derive(Clone)]

@@ -86,6 +86,23 @@ impl TestEnv {
     }
 }
 
+/// `host:port` of the test ClamAV daemon, whose database flags this marker as malware.
+pub const CLAMAV_VAR: &str = "RINGFENCE_TEST_CLAMAV";
+pub const MALWARE_MARKER: &str = "RINGFENCE-TEST-MALWARE-SIGNATURE";
+
+/// The test clamd's address; `None` (with a note) outside CI when none is configured.
+pub fn clamav_address() -> Option<String> {
+    let Ok(address) = std::env::var(CLAMAV_VAR) else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{CLAMAV_VAR} must be set under CI=true: the malware scanning tests may not be skipped"
+        );
+        eprintln!("note: {CLAMAV_VAR} is not set; skipping a malware scanning test");
+        return None;
+    };
+    Some(address)
+}
+
 /// A fresh prefix in the test S3 bucket; `None` outside CI when none is configured.
 pub fn s3_location() -> Option<BlobLocation> {
     let Ok(url) = std::env::var(S3_URL_VAR) else {

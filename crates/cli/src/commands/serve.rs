@@ -4,6 +4,7 @@ use std::time::Duration;
 use ringfence_core::clock::SystemClock;
 use ringfence_mail::Mailer;
 use ringfence_server::audit_shipping::{self, Sink};
+use ringfence_server::malware::Scanner;
 use ringfence_server::serve::{Bound, ServeOptions, shutdown_signal};
 use ringfence_server::{AppState, HttpSettings, app, maintenance, tls};
 use ringfence_store::blobs::BlobStore;
@@ -71,7 +72,7 @@ pub async fn run(settings: &Settings) -> CommandResult {
             public_url: public_url.clone(),
             session_limits: serve.session_limits,
             max_upload_bytes: serve.max_upload_bytes,
-            scans_uploads: false,
+            malware_scanner: serve.clamav.as_deref().map(Scanner::new),
         }),
         mailer: Arc::new(mailer),
         blobs,

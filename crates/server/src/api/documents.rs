@@ -27,6 +27,7 @@ use crate::audit;
 use crate::auth::Actor;
 use crate::client::Client;
 use crate::error::ApiError;
+use crate::malware::Verdict;
 use crate::matter_access::{record, require, require_for};
 
 /// Bytes read, opened and sent at a time when streaming a download.
@@ -81,6 +82,9 @@ struct Received {
     uploaded: Uploaded,
     title: Option<String>,
     privileged: bool,
+    scan: Scan,
+    /// The malware signature found in it, if any.
+    signature: Option<String>,
 }
 
 /// Reads a multipart upload: `file` is sealed and stored as it streams in; `title` and
@@ -164,7 +168,13 @@ async fn receive(
         uploaded.discard(&state.blobs, actor.firm).await;
         return Err(e.into());
     }
-    Ok(Received { uploaded, title, privileged })
+    match scan(state, actor, &uploaded).await {
+        Ok((scan, signature)) => Ok(Received { uploaded, title, privileged, scan, signature }),
+        Err(e) => {
+            uploaded.discard(&state.blobs, actor.firm).await;
+            Err(e)
+        }
+    }
 }
 
 fn form_error(e: &multer::Error, limit: u64) -> ApiError {
@@ -179,8 +189,55 @@ fn form_error(e: &multer::Error, limit: u64) -> ApiError {
     }
 }
 
-fn scan_state(state: &AppState) -> Scan {
-    if state.settings.scans_uploads { Scan::Pending } else { Scan::Unscanned }
+/// Scans a stored upload when a scanner is configured: the verdict, and the signature
+/// found, if any. A scanner that cannot answer refuses the upload: nothing unscanned may
+/// become downloadable where scanning is required.
+async fn scan(
+    state: &AppState,
+    actor: &Actor,
+    uploaded: &Uploaded,
+) -> Result<(Scan, Option<String>), ApiError> {
+    let Some(scanner) = &state.settings.malware_scanner else { return Ok((Scan::Unscanned, None)) };
+    let content = uploaded.content(&state.blobs, actor.firm).await?;
+    match scanner.scan(&content).await {
+        Ok(Verdict::Clean) => Ok((Scan::Clean, None)),
+        Ok(Verdict::Infected(signature)) => Ok((Scan::Infected, Some(signature))),
+        Err(e) => {
+            tracing::error!(error = %e, "malware scan failed");
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "scanner_unavailable",
+                "the malware scanner is unavailable; the document was not kept, try again later",
+            ))
+        }
+    }
+}
+
+/// Records an upload; an infected one also as quarantined, naming the signature.
+async fn record_upload<A: ringfence_store::firm::access::Action>(
+    tx: &mut ringfence_store::FirmTx,
+    actor: &Actor,
+    client: &Client,
+    access: &ringfence_store::firm::access::MatterAccess<A>,
+    action: &'static str,
+    document: String,
+    received: &Received,
+) -> Result<(), ApiError> {
+    record(tx, actor, client, access, action, ("document", document.clone())).await?;
+    if let Some(signature) = &received.signature {
+        tracing::warn!(%document, %signature, "an uploaded document is infected and was quarantined");
+        let mut entry = audit::record(
+            actor.audit_actor(),
+            "document.quarantined",
+            Some(("document", document)),
+            Outcome::Failure,
+            client,
+            actor.at,
+        );
+        entry.matter_id = Some(access.matter().to_string());
+        audit_log::append(tx, &entry).await?;
+    }
+    Ok(())
 }
 
 /// The answer to an upload: the recorded document, or the error after the stored bytes that
@@ -224,11 +281,12 @@ pub async fn upload(
             title,
             received.privileged,
             &received.uploaded,
-            scan_state(&state),
+            received.scan,
             state.clock.now(),
         )
         .await?;
-        record(&mut tx, &actor, &client, &access, "document.uploaded", ("document", id.to_string())).await?;
+        record_upload(&mut tx, &actor, &client, &access, "document.uploaded", id.to_string(), &received)
+            .await?;
         let document = documents::get(&mut tx, &access, id).await?.ok_or_else(ApiError::not_found)?;
         tx.commit().await?;
         Ok::<_, ApiError>(document)
@@ -261,12 +319,13 @@ pub async fn add_version(
             &access,
             document,
             &received.uploaded,
-            scan_state(&state),
+            received.scan,
             state.clock.now(),
         )
         .await?
         .ok_or_else(ApiError::not_found)?;
-        record(&mut tx, &actor, &client, &access, "document.version_added", ("document", id.clone())).await?;
+        record_upload(&mut tx, &actor, &client, &access, "document.version_added", id.clone(), &received)
+            .await?;
         let document = documents::get(&mut tx, &access, document).await?.ok_or_else(ApiError::not_found)?;
         tx.commit().await?;
         Ok::<_, ApiError>(document)
@@ -462,10 +521,7 @@ pub async fn content(
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "not_downloadable",
-            match readable.version.scan {
-                Scan::Infected => "this version was found infected and is quarantined",
-                _ => "this version is still being scanned for malware",
-            },
+            "this version was found infected and is quarantined",
         ));
     }
     let matter = access.matter();

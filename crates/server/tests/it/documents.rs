@@ -394,3 +394,65 @@ both_backends!(no_plaintext_of_a_document_reaches_the_disk_or_the_blob_store, |e
         }
     }
 });
+
+both_backends!(
+    with_a_scanner_infected_files_are_quarantined_and_clean_ones_served,
+    |env: TestEnv| async move {
+        let Some(clamd) = ringfence_testkit::clamav_address() else { return };
+        let mut d = desk(env).await;
+        let base = (*d.h.state.settings).clone();
+        let scanning = |address: &str| {
+            let scanner = Some(ringfence_server::malware::Scanner::new(address));
+            Arc::new(HttpSettings { malware_scanner: scanner, ..base.clone() })
+        };
+        d.h.state.settings = scanning(&clamd);
+
+        let clean = d.upload("letter.txt", b"Dear Sir, please find enclosed").await;
+        assert_eq!((clean.status, clean.body["scan"].clone()), (201, json!("clean")), "{}", clean.body);
+        let clean_id = clean.body["id"].as_str().unwrap().to_owned();
+        let content = |id: &str| format!("/api/v1/documents/{id}/content");
+        assert_eq!(d.download(&content(&clean_id), None).await.2, b"Dear Sir, please find enclosed");
+
+        let payload = format!("harmless looking {} text", ringfence_testkit::MALWARE_MARKER);
+        let infected = d.upload("invoice.txt", payload.as_bytes()).await;
+        assert_eq!(
+            (infected.status, infected.body["scan"].clone()),
+            (201, json!("infected")),
+            "{}",
+            infected.body
+        );
+        let (status, _, body) = d.download(&content(infected.body["id"].as_str().unwrap()), None).await;
+        assert_eq!(status, 409);
+        assert!(String::from_utf8_lossy(&body).contains("quarantined"));
+
+        // An infected new version quarantines that version only.
+        let (content_type, body) = multipart("letter-v2.txt", payload.as_bytes(), &[]);
+        let second = Harness::reply(
+            d.h.respond(
+                "POST",
+                &format!("/api/v1/documents/{clean_id}/versions"),
+                Some(&d.lead),
+                Body::from(body),
+                &[("content-type", content_type.as_str())],
+            )
+            .await,
+        )
+        .await;
+        assert_eq!((second.status, second.body["scan"].clone()), (201, json!("infected")));
+        assert_eq!(d.download(&content(&clean_id), None).await.0, 409);
+        assert_eq!(d.download(&format!("{}?version=1", content(&clean_id)), None).await.0, 200);
+
+        let admin = d.h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let log = d.h.call("GET", "/api/v1/audit?action=document.quarantined", Some(&admin), None).await;
+        let entries = log.body["items"].as_array().unwrap();
+        assert_eq!(entries.len(), 2, "{}", log.body);
+        assert!(entries.iter().all(|e| e["outcome"] == "failure" && e["matter"] == d.matter.as_str()));
+
+        // No scanner, no upload: nothing unscanned slips through.
+        let blobs_before = d.blobs().await.len();
+        d.h.state.settings = scanning("127.0.0.1:1");
+        let refused = d.upload("later.txt", b"anything").await;
+        assert_eq!((refused.status, refused.code()), (503, "scanner_unavailable"));
+        assert_eq!(d.blobs().await.len(), blobs_before, "the refused upload left nothing behind");
+    }
+);

@@ -51,7 +51,7 @@ pub async fn state_with_clock(env: &TestEnv, hsts_preload: bool, clock: Arc<Test
             public_url: "https://ringfence.test".to_owned(),
             session_limits: SessionLimits::default(),
             max_upload_bytes: 64 * 1024 * 1024,
-            scans_uploads: false,
+            malware_scanner: None,
         }),
         mailer: Arc::new(mailer),
         blobs: BlobStore::open(&env.blob_location()).expect("blob store opens"),

@@ -140,6 +140,11 @@ impl Uploaded {
         Ok(())
     }
 
+    /// The stored bytes, to read back (for the malware scanner).
+    pub async fn content(&self, blobs: &BlobStore, firm: FirmId) -> Result<Content, StoreError> {
+        Content::of(blobs, firm, self.version_id, &self.key, self.size).await
+    }
+
     /// Removes a stored blob whose record could not be written (for example because the
     /// uploader lost access to the matter meanwhile).
     pub async fn discard(self, blobs: &BlobStore, firm: FirmId) {
