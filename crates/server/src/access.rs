@@ -118,7 +118,12 @@ async fn enforce(policy: AccessPolicy, request: Request, next: Next) -> Response
     match (policy, actor) {
         (AccessPolicy::Public, _) => next.run(request).await,
         (AccessPolicy::SignedIn | AccessPolicy::FirmRole(_) | AccessPolicy::Matter(_), None) => {
-            not_signed_in().into_response()
+            // A page sends the browser to sign in; the API answers 401.
+            if request.uri().path().starts_with("/api/") {
+                not_signed_in().into_response()
+            } else {
+                axum::response::Redirect::to("/sign-in").into_response()
+            }
         }
         // The matter check itself is in the handler, which needs its proof to reach the data.
         (AccessPolicy::SignedIn | AccessPolicy::Matter(_), Some(_)) => next.run(request).await,

@@ -17,11 +17,22 @@ use crate::auth::authenticate;
 use crate::error::{method_not_allowed, unknown_route};
 use crate::middleware::request_context::request_context;
 use crate::middleware::security_headers::security_headers;
+use crate::pages;
 
 pub fn route_table() -> RouteTable<AppState> {
     RouteTable::new()
         .get("/healthz", Public, health::healthz)
         .get("/readyz", Public, health::readyz)
+        // Pages for browsers, on the same policies and checks as the API
+        .get("/", Public, pages::root)
+        .get("/assets/app.css", Public, pages::stylesheet)
+        .get("/assets/app.js", Public, pages::script)
+        .get("/sign-in", Public, pages::sign_in_page)
+        .post("/sign-in", Public, pages::sign_in)
+        .post("/sign-in/code", Public, pages::sign_in_code)
+        .post("/sign-out", SignedIn, pages::sign_out)
+        .get("/home", SignedIn, pages::home)
+        .get("/matters/{id}", Matter(View), pages::matter)
         // Signing in
         .post("/api/v1/auth/login", Public, sign_in::login)
         .post("/api/v1/auth/verify", Public, sign_in::verify)

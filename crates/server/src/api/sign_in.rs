@@ -39,14 +39,14 @@ use crate::{AppState, audit, passwords};
 
 #[derive(Deserialize)]
 pub struct LoginRequest {
-    email: String,
-    password: String,
+    pub(crate) email: String,
+    pub(crate) password: String,
 }
 
 #[derive(Serialize)]
 pub struct LoginResponse {
-    challenge_id: String,
-    factors: Vec<SecondFactor>,
+    pub(crate) challenge_id: String,
+    pub(crate) factors: Vec<SecondFactor>,
 }
 
 fn invalid_credentials() -> ApiError {
@@ -141,6 +141,17 @@ pub async fn login(
     client: Client,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
+    start_sign_in(&state, &client, &body).await.map(Json)
+}
+
+/// Checks the password and opens a challenge for the second factor (mailing a code when
+/// the email factor is allowed). Shared by the API and the sign-in page.
+pub(crate) async fn start_sign_in(
+    state: &AppState,
+    client: &Client,
+    body: &LoginRequest,
+) -> Result<LoginResponse, ApiError> {
+    let (state, client) = (state.clone(), client.clone());
     let now = state.clock.now();
     let email = Email::parse(&body.email).map_err(|e| ApiError::invalid(format!("email: {e}")))?;
     check_ip(&state, &client, now).await?;
@@ -215,7 +226,7 @@ pub async fn login(
     if let Some(code) = code {
         send_code(&state, &email, &code).await?;
     }
-    Ok(Json(LoginResponse { challenge_id: challenge_id(firm, challenge), factors }))
+    Ok(LoginResponse { challenge_id: challenge_id(firm, challenge), factors })
 }
 
 fn challenge_id(firm: FirmId, challenge: Uuid) -> String {
@@ -302,12 +313,12 @@ pub async fn resend_code(
 
 #[derive(Deserialize)]
 pub struct VerifyRequest {
-    challenge_id: String,
-    factor: SecondFactor,
-    code: String,
+    pub(crate) challenge_id: String,
+    pub(crate) factor: SecondFactor,
+    pub(crate) code: String,
     /// Browsers: set the session cookie and answer the CSRF token instead of the token.
     #[serde(default)]
-    cookie: bool,
+    pub(crate) cookie: bool,
 }
 
 pub async fn verify(
@@ -315,6 +326,42 @@ pub async fn verify(
     client: Client,
     ApiJson(body): ApiJson<VerifyRequest>,
 ) -> Result<Response, ApiError> {
+    let signed_in = finish_sign_in(&state, &client, &body).await?;
+    let expires_at = signed_in.expires_at.format(&Rfc3339).map_err(|e| ApiError::internal(&e))?;
+    let mut body_json = json!({
+        "expires_at": expires_at,
+        "user": UserJson::from(&signed_in.user),
+        "must_enrol_strong_factor": signed_in.must_enrol,
+    });
+    if body.cookie {
+        body_json["csrf_token"] = json!(cookie::csrf_token(&signed_in.token));
+        let mut response = Json(body_json).into_response();
+        if let Some(value) = cookie::set_session(&signed_in.scoped, state.settings.session_limits.absolute) {
+            response.headers_mut().insert(header::SET_COOKIE, value);
+        }
+        return Ok(response);
+    }
+    body_json["token"] = json!(signed_in.scoped.as_str());
+    Ok(Json(body_json).into_response())
+}
+
+/// A completed sign-in: the new session's token (plain and firm-scoped) and facts.
+pub(crate) struct SignedIn {
+    pub(crate) token: SecretToken,
+    pub(crate) scoped: zeroize::Zeroizing<String>,
+    pub(crate) expires_at: OffsetDateTime,
+    pub(crate) user: users::User,
+    pub(crate) must_enrol: bool,
+}
+
+/// Checks the second factor of a challenge and opens a session. Shared by the API and
+/// the sign-in page; every refusal is counted and recorded.
+pub(crate) async fn finish_sign_in(
+    state: &AppState,
+    client: &Client,
+    body: &VerifyRequest,
+) -> Result<SignedIn, ApiError> {
+    let (state, client) = (state.clone(), client.clone());
     let now = state.clock.now();
     let (firm, challenge) = parse_challenge_id(&body.challenge_id).ok_or_else(challenge_dead)?;
     if !state.storage.firm_exists(firm).await? {
@@ -332,7 +379,7 @@ pub async fn verify(
         check_ip(&state, &client, now).await?;
         return Err(challenge_dead());
     };
-    let outcome = check_code(&state, &client, &store, firm, challenge, &owner, &body, now).await;
+    let outcome = check_code(&state, &client, &store, firm, challenge, &owner, body, now).await;
     if let Err(refusal) = &outcome {
         // Every refused code counts against the account, whatever refused it.
         let locked = record_failure(&state, &owner.email, &client, now).await?;
@@ -356,7 +403,7 @@ async fn check_code(
     user: &users::User,
     body: &VerifyRequest,
     now: OffsetDateTime,
-) -> Result<Response, ApiError> {
+) -> Result<SignedIn, ApiError> {
     check_ip(state, client, now).await?;
     // The attempt is counted, and committed, before the code is looked at.
     let mut tx = store.begin().await?;
@@ -443,23 +490,8 @@ async fn check_code(
     state.storage.clear_sign_in_failures(ThrottleKey::Account(user.email.as_str())).await?;
 
     let scoped = token::scoped(&firm.simple(), &token);
-    let expires_at = session.expires_at.format(&Rfc3339).map_err(|e| ApiError::internal(&e))?;
     let must_enrol = policy.must_enrol_strong_factor(&credentials.roles, credentials.totp_enrolled);
-    let mut body_json = json!({
-        "expires_at": expires_at,
-        "user": UserJson::from(user),
-        "must_enrol_strong_factor": must_enrol,
-    });
-    if body.cookie {
-        body_json["csrf_token"] = json!(cookie::csrf_token(&token));
-        let mut response = Json(body_json).into_response();
-        if let Some(value) = cookie::set_session(&scoped, state.settings.session_limits.absolute) {
-            response.headers_mut().insert(header::SET_COOKIE, value);
-        }
-        return Ok(response);
-    }
-    body_json["token"] = json!(scoped.as_str());
-    Ok(Json(body_json).into_response())
+    Ok(SignedIn { token, scoped, expires_at: session.expires_at, user: user.clone(), must_enrol })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

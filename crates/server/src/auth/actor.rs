@@ -88,18 +88,29 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         return next.run(request).await;
     };
     let (text, via_cookie) = match credential {
-        Credential::Bearer(text) => (text, false),
-        Credential::Cookie(text) => (text, true),
+        Credential::Bearer(text) => (zeroize::Zeroizing::new(text.to_owned()), false),
+        Credential::Cookie(text) => (zeroize::Zeroizing::new(text.to_owned()), true),
     };
-    let Some((firm_hex, token)) = token::parse_scoped(text) else {
+    let Some((firm_hex, token)) = token::parse_scoped(&text) else {
         return next.run(request).await;
     };
+    let expected = cookie::csrf_token(&token);
     if via_cookie && !is_safe(request.method()) {
-        let sent = request.headers().get(cookie::CSRF_HEADER).and_then(|v| v.to_str().ok());
-        if sent != Some(cookie::csrf_token(&token).as_str()) {
+        let sent =
+            request.headers().get(cookie::CSRF_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        // An HTML form cannot send a header: it carries the token as its `_csrf` field.
+        let (sent, rebuilt) = match sent {
+            Some(sent) => (Some(sent), request),
+            None => cookie::csrf_from_form(request).await,
+        };
+        request = rebuilt;
+        if sent.as_deref() != Some(expected.as_str()) {
             return ApiError::new(StatusCode::FORBIDDEN, "csrf", "missing or wrong CSRF token")
                 .into_response();
         }
+    }
+    if via_cookie {
+        request.extensions_mut().insert(cookie::CsrfToken(expected));
     }
     match resolve(&state, firm_hex, &token).await {
         Ok(Some(actor)) => {

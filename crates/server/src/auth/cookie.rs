@@ -18,6 +18,32 @@ pub fn csrf_token(session_token: &SecretToken) -> String {
     URL_SAFE_NO_PAD.encode(ringfence_crypto::sha256(&input))
 }
 
+/// The CSRF token of the request's cookie session, for pages to put in their forms.
+#[derive(Debug, Clone)]
+pub struct CsrfToken(pub String);
+
+/// Forms are small: a larger urlencoded body is not a form of ours.
+const MAX_FORM_BYTES: usize = 64 * 1024;
+
+/// Reads the `_csrf` field of an urlencoded form, handing back the request with its body
+/// intact for the handler. Any other body has no token.
+pub async fn csrf_from_form(request: axum::extract::Request) -> (Option<String>, axum::extract::Request) {
+    let is_form = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return (None, request);
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
+        return (None, axum::extract::Request::from_parts(parts, axum::body::Body::empty()));
+    };
+    let token = form_urlencoded::parse(&bytes).find(|(name, _)| name == "_csrf").map(|(_, v)| v.into_owned());
+    (token, axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes)))
+}
+
 pub fn set_session(value: &str, lifetime: Duration) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!(
         "{SESSION_COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={}",

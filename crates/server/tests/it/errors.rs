@@ -109,6 +109,12 @@ fn every_route_declares_an_access_policy() {
         [
             "/healthz",
             "/readyz",
+            "/",
+            "/assets/app.css",
+            "/assets/app.js",
+            "/sign-in",
+            "/sign-in",
+            "/sign-in/code",
             "/api/v1/auth/login",
             "/api/v1/auth/verify",
             "/api/v1/auth/resend-code",

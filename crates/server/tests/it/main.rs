@@ -9,6 +9,7 @@ mod documents;
 mod errors;
 mod headers;
 mod matters;
+mod pages;
 mod probes;
 mod rotation;
 mod search;

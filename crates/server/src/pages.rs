@@ -1,0 +1,362 @@
+//! Server-rendered pages for people in browsers. They sit on the same checks as the API
+//! (the sign-in flow, the route policies, the matter ring-fence) and render HTML from the
+//! templates in `web/templates`; assets come from `web/static`, built into the binary.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Extension, Path, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use ringfence_core::auth::SecondFactor;
+use ringfence_store::firm::access::{ReadContent, View};
+use ringfence_store::firm::{access, documents, matters, notes};
+use serde::Deserialize;
+use time::macros::format_description;
+
+use crate::AppState;
+use crate::api::sign_in::{self, LoginRequest, VerifyRequest};
+use crate::auth::Actor;
+use crate::auth::cookie::{self, CsrfToken};
+use crate::client::Client;
+use crate::error::ApiError;
+use crate::matter_access::{record, require};
+
+/// Who the page is for, as the layout shows it.
+pub struct SignedInUser {
+    pub email: String,
+    pub csrf: String,
+}
+
+fn signed_in(actor: &Actor, csrf: &Option<Extension<CsrfToken>>) -> Option<SignedInUser> {
+    let csrf = csrf.as_ref().map(|Extension(token)| token.0.clone()).unwrap_or_default();
+    Some(SignedInUser { email: actor.email.to_string(), csrf })
+}
+
+fn date(t: time::OffsetDateTime) -> String {
+    t.format(format_description!("[day] [month repr:short] [year]")).unwrap_or_default()
+}
+
+fn render(template: &impl Template, status: StatusCode) -> Response {
+    match template.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => ApiError::internal(&e).into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    signed_in: Option<SignedInUser>,
+    heading: &'a str,
+    message: &'a str,
+}
+
+/// An API error as a page. A refused matter and a missing one render the same page.
+fn error_page(error: &ApiError, signed_in: Option<SignedInUser>) -> Response {
+    let (heading, message) = match error.status {
+        StatusCode::NOT_FOUND => ("Not found", "There is nothing here, or nothing you may see."),
+        StatusCode::FORBIDDEN => ("Not allowed", "Your role in the firm does not allow this."),
+        _ => ("Something went wrong", "Please try again. If it keeps happening, tell your administrator."),
+    };
+    render(&ErrorPage { signed_in, heading, message }, error.status)
+}
+
+pub async fn stylesheet() -> Response {
+    asset("text/css; charset=utf-8", include_str!("../../../web/static/app.css"))
+}
+
+pub async fn script() -> Response {
+    asset("text/javascript; charset=utf-8", include_str!("../../../web/static/app.js"))
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    let mut response = body.into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    response
+}
+
+pub async fn root(actor: Option<Extension<Actor>>) -> Redirect {
+    Redirect::to(if actor.is_some() { "/home" } else { "/sign-in" })
+}
+
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+struct SignInPage {
+    signed_in: Option<SignedInUser>,
+    problem: Option<String>,
+    email: String,
+}
+
+pub async fn sign_in_page() -> Response {
+    render(&SignInPage { signed_in: None, problem: None, email: String::new() }, StatusCode::OK)
+}
+
+/// Refuses a sign-in form posted from another site (login CSRF): browsers say where a
+/// request comes from in `Sec-Fetch-Site`.
+fn same_site(headers: &HeaderMap) -> bool {
+    headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|site| site == "same-origin" || site == "none")
+}
+
+#[derive(Template)]
+#[template(path = "code.html")]
+struct CodePage {
+    signed_in: Option<SignedInUser>,
+    problem: Option<String>,
+    challenge_id: String,
+    emailed: bool,
+    factors: Vec<(&'static str, &'static str)>,
+}
+
+fn factor_choices(factors: &[SecondFactor]) -> Vec<(&'static str, &'static str)> {
+    factors
+        .iter()
+        .map(|f| match f {
+            SecondFactor::Email => ("email", "Code from the email"),
+            SecondFactor::Totp => ("totp", "Code from your authenticator app"),
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    email: String,
+    password: String,
+}
+
+pub async fn sign_in(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    if !same_site(&headers) {
+        return error_page(&ApiError::forbidden("cross-site sign-in"), None);
+    }
+    let request = LoginRequest { email: form.email.clone(), password: form.password };
+    match sign_in::start_sign_in(&state, &client, &request).await {
+        Ok(started) => {
+            let emailed = started.factors.contains(&SecondFactor::Email);
+            let page = CodePage {
+                signed_in: None,
+                problem: None,
+                challenge_id: started.challenge_id,
+                emailed,
+                factors: factor_choices(&started.factors),
+            };
+            render(&page, StatusCode::OK)
+        }
+        Err(error) => {
+            let page =
+                SignInPage { signed_in: None, problem: Some(error.message.clone()), email: form.email };
+            render(&page, error.status)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    challenge_id: String,
+    factor: SecondFactor,
+    code: String,
+}
+
+pub async fn sign_in_code(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    if !same_site(&headers) {
+        return error_page(&ApiError::forbidden("cross-site sign-in"), None);
+    }
+    let request = VerifyRequest {
+        challenge_id: form.challenge_id.clone(),
+        factor: form.factor,
+        code: form.code,
+        cookie: true,
+    };
+    match sign_in::finish_sign_in(&state, &client, &request).await {
+        Ok(signed_in) => {
+            let mut response = Redirect::to("/home").into_response();
+            if let Some(value) =
+                cookie::set_session(&signed_in.scoped, state.settings.session_limits.absolute)
+            {
+                response.headers_mut().insert(header::SET_COOKIE, value);
+            }
+            response
+        }
+        Err(error) if error.code == "challenge_expired" => {
+            let page =
+                SignInPage { signed_in: None, problem: Some(error.message.clone()), email: String::new() };
+            render(&page, error.status)
+        }
+        Err(error) => {
+            let page = CodePage {
+                signed_in: None,
+                problem: Some(error.message.clone()),
+                challenge_id: form.challenge_id,
+                emailed: false,
+                factors: factor_choices(&[form.factor]),
+            };
+            render(&page, error.status)
+        }
+    }
+}
+
+pub async fn sign_out(state: State<AppState>, actor: Actor, client: Client) -> Response {
+    match sign_in::logout(state, actor, client).await {
+        Ok(_) => {
+            let mut response = Redirect::to("/sign-in").into_response();
+            response.headers_mut().insert(header::SET_COOKIE, cookie::clear_session());
+            response
+        }
+        Err(error) => error_page(&error, None),
+    }
+}
+
+struct MatterRow {
+    id: String,
+    number: String,
+    title: String,
+    status: String,
+    opened: String,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    signed_in: Option<SignedInUser>,
+    matters: Vec<MatterRow>,
+}
+
+pub async fn home(actor: Actor, csrf: Option<Extension<CsrfToken>>) -> Response {
+    let listed = async {
+        let mut tx = actor.begin().await?;
+        let mine = matters::list_mine(&mut tx, actor.user).await?;
+        tx.commit().await?;
+        Ok::<_, ApiError>(mine)
+    }
+    .await;
+    match listed {
+        Ok(mine) => {
+            let matters = mine
+                .into_iter()
+                .filter(|m| m.deleted_at.is_none())
+                .map(|m| MatterRow {
+                    id: m.id.to_string(),
+                    number: m.number,
+                    title: m.title,
+                    status: m.status,
+                    opened: date(m.opened_at),
+                })
+                .collect();
+            render(&HomePage { signed_in: signed_in(&actor, &csrf), matters }, StatusCode::OK)
+        }
+        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
+    }
+}
+
+struct DocumentRow {
+    id: String,
+    title: String,
+    name: String,
+    size: String,
+    version: i64,
+    privileged: bool,
+}
+
+struct NoteRow {
+    kind: String,
+    privileged: bool,
+    body: String,
+    updated: String,
+}
+
+struct MatterContent {
+    documents: Vec<DocumentRow>,
+    notes: Vec<NoteRow>,
+}
+
+#[derive(Template)]
+#[template(path = "matter.html")]
+struct MatterPage {
+    signed_in: Option<SignedInUser>,
+    number: String,
+    title: String,
+    status: String,
+    opened: String,
+    description: Option<String>,
+    content: Option<MatterContent>,
+}
+
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / f64::from(1u32 << 30)),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / f64::from(1u32 << 20)),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} bytes"),
+    }
+}
+
+pub async fn matter(
+    actor: Actor,
+    client: Client,
+    csrf: Option<Extension<CsrfToken>>,
+    Path(id): Path<String>,
+) -> Response {
+    let shown = async {
+        let (mut tx, view) = require::<View>(&actor, &client, actor.begin().await?, &id).await?;
+        let matter = matters::get(&mut tx, &view).await?;
+        // Content only for those who may read it: billing sees the matter, not its papers.
+        let content =
+            match access::check::<ReadContent>(&mut tx, actor.user, &actor.roles, view.matter()).await? {
+                Some(read) => {
+                    let documents = documents::list(&mut tx, &read).await?;
+                    let notes = notes::list(&mut tx, &read).await?;
+                    Some(MatterContent {
+                        documents: documents
+                            .into_iter()
+                            .map(|d| DocumentRow {
+                                id: d.id.to_string(),
+                                title: d.title,
+                                name: d.current.name,
+                                size: size(d.current.size),
+                                version: d.current.version,
+                                privileged: d.privileged,
+                            })
+                            .collect(),
+                        notes: notes
+                            .into_iter()
+                            .map(|n| NoteRow {
+                                kind: n.kind,
+                                privileged: n.privileged,
+                                body: n.body,
+                                updated: date(n.updated_at),
+                            })
+                            .collect(),
+                    })
+                }
+                None => None,
+            };
+        record(&mut tx, &actor, &client, &view, "matter.viewed", ("matter", id.clone())).await?;
+        tx.commit().await?;
+        Ok::<_, ApiError>(MatterPage {
+            signed_in: signed_in(&actor, &csrf),
+            number: matter.number,
+            title: matter.title,
+            status: matter.status,
+            opened: date(matter.opened_at),
+            description: matter.description,
+            content,
+        })
+    }
+    .await;
+    match shown {
+        Ok(page) => render(&page, StatusCode::OK),
+        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
+    }
+}

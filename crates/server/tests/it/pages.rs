@@ -1,0 +1,158 @@
+//! The server-rendered pages: signing in with a form, the session cookie and CSRF token,
+//! the home and matter pages, and the same not-found page for a matter one may not see.
+
+use axum::body::Body;
+use ringfence_testkit::{TestEnv, both_backends};
+use serde_json::json;
+
+use super::sign_in_harness::*;
+
+const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
+
+struct Page {
+    status: u16,
+    headers: http::HeaderMap,
+    html: String,
+}
+
+async fn page(h: &Harness, method: &str, path: &str, cookie: Option<&str>, form: Option<String>) -> Page {
+    let cookie_header = cookie.map(|c| format!("__Host-ringfence-session={c}"));
+    let mut headers: Vec<(&str, &str)> = Vec::new();
+    if let Some(cookie) = &cookie_header {
+        headers.push(("cookie", cookie));
+    }
+    let body = match form {
+        Some(form) => {
+            headers.push(FORM);
+            Body::from(form)
+        }
+        None => Body::empty(),
+    };
+    let response = h.respond(method, path, None, body, &headers).await;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    Page { status, headers, html: String::from_utf8(bytes.to_vec()).unwrap() }
+}
+
+fn encode(fields: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish()
+}
+
+/// The value of the hidden input `name` in a page.
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+/// Signs in through the pages as a browser would: the session cookie's value.
+async fn browser_sign_in(h: &Harness, email: &str, password: &str) -> String {
+    let started =
+        page(h, "POST", "/sign-in", None, Some(encode(&[("email", email), ("password", password)]))).await;
+    assert_eq!(started.status, 200, "{}", started.html);
+    let challenge = hidden(&started.html, "challenge_id");
+    let code = h.latest_code(email);
+    let form = encode(&[("challenge_id", &challenge), ("factor", "email"), ("code", &code)]);
+    let done = page(h, "POST", "/sign-in/code", None, Some(form)).await;
+    assert_eq!(done.status, 303, "{}", done.html);
+    assert_eq!(done.headers["location"], "/home");
+    let set = done.headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set.contains("HttpOnly") && set.contains("Secure") && set.contains("SameSite=Strict"), "{set}");
+    set.trim_start_matches("__Host-ringfence-session=").split(';').next().unwrap().to_owned()
+}
+
+both_backends!(a_browser_signs_in_sees_its_matters_and_nothing_else, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let lead = h.signed_in_user(&admin, "lead@firm.example", &["attorney"]).await;
+    h.signed_in_user(&admin, "other@firm.example", &["attorney"]).await;
+    let client = json!({ "name": "Acme", "kind": "organisation" });
+    let matter =
+        h.open_matter(&lead, client, json!({ "title": "Acme <script>alert(1)</script> v Widget" })).await;
+    let note = json!({ "kind": "strategy", "body": "Settle below two million", "privileged": true });
+    h.call("POST", &format!("/api/v1/matters/{matter}/notes"), Some(&lead), Some(note)).await;
+    h.upload(&format!("/api/v1/matters/{matter}/documents"), &lead, "brief.txt", b"The brief", &[]).await;
+
+    assert_eq!(page(&h, "GET", "/", None, None).await.headers["location"], "/sign-in");
+    assert_eq!(page(&h, "GET", "/home", None, None).await.status, 303, "pages send strangers to sign in");
+    let form = page(&h, "GET", "/sign-in", None, None).await;
+    assert_eq!(form.status, 200);
+    assert!(form.html.contains("<form method=\"post\" action=\"/sign-in\">"));
+    assert!(!form.html.contains("<script>"), "no inline script: only /assets/app.js");
+    assert!(form.headers["content-security-policy"].to_str().unwrap().contains("script-src 'self'"));
+
+    let wrong = page(
+        &h,
+        "POST",
+        "/sign-in",
+        None,
+        Some(encode(&[("email", "lead@firm.example"), ("password", "nope")])),
+    )
+    .await;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.html.contains("the email address or password is wrong"));
+
+    let cookie = browser_sign_in(&h, "lead@firm.example", "a long shared test passphrase").await;
+    let home = page(&h, "GET", "/home", Some(&cookie), None).await;
+    assert_eq!(home.status, 200);
+    assert!(home.html.contains(&format!("href=\"/matters/{matter}\"")));
+    assert!(
+        home.html.contains("Acme &#60;script&#62;alert(1)&#60;/script&#62; v Widget"),
+        "titles are escaped"
+    );
+    assert!(!home.html.contains("<script>alert"));
+
+    let shown = page(&h, "GET", &format!("/matters/{matter}"), Some(&cookie), None).await;
+    assert_eq!(shown.status, 200);
+    assert!(shown.html.contains("Settle below two million") && shown.html.contains("privileged"));
+    assert!(shown.html.contains("brief.txt"));
+    assert!(!shown.headers["content-security-policy"].is_empty());
+
+    // Someone without a role gets the very page a matter that does not exist gets.
+    let other = browser_sign_in(&h, "other@firm.example", "a long shared test passphrase").await;
+    let refused = page(&h, "GET", &format!("/matters/{matter}"), Some(&other), None).await;
+    let missing = page(&h, "GET", &format!("/matters/{}", uuid::Uuid::new_v4()), Some(&other), None).await;
+    assert_eq!((refused.status, missing.status), (404, 404));
+    assert_eq!(refused.html, missing.html);
+    assert!(!refused.html.contains("Acme"));
+
+    // Signing out is a form: without its CSRF token it is refused.
+    assert_eq!(page(&h, "POST", "/sign-out", Some(&cookie), Some(String::new())).await.status, 403);
+    let csrf = hidden(&home.html, "_csrf");
+    let out = page(&h, "POST", "/sign-out", Some(&cookie), Some(encode(&[("_csrf", &csrf)]))).await;
+    assert_eq!(out.status, 303);
+    assert!(out.headers["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+    assert_eq!(page(&h, "GET", "/home", Some(&cookie), None).await.status, 303, "the session has ended");
+});
+
+both_backends!(sign_in_forms_explain_refusals_and_refuse_other_sites, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let started = page(
+        &h,
+        "POST",
+        "/sign-in",
+        None,
+        Some(encode(&[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)])),
+    )
+    .await;
+    let challenge = hidden(&started.html, "challenge_id");
+    let form = encode(&[("challenge_id", &challenge), ("factor", "email"), ("code", "000000")]);
+    let wrong = page(&h, "POST", "/sign-in/code", None, Some(form)).await;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.html.contains("wrong code; 4 attempt(s) left"), "{}", wrong.html);
+    assert_eq!(hidden(&wrong.html, "challenge_id"), challenge, "the user can try again on the same page");
+
+    let cross_site = h
+        .respond(
+            "POST",
+            "/sign-in",
+            None,
+            Body::from(encode(&[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)])),
+            &[FORM, ("sec-fetch-site", "cross-site")],
+        )
+        .await;
+    assert_eq!(cross_site.status(), 403);
+    let css = page(&h, "GET", "/assets/app.css", None, None).await;
+    assert_eq!((css.status, css.headers["content-type"].to_str().unwrap()), (200, "text/css; charset=utf-8"));
+});

@@ -1,0 +1,200 @@
+// End-to-end: the real `ringfence` binary, Debian's Chromium driven by playwright-core.
+// An administrator and an attorney sign in through the pages with codes read from the
+// outbox; the attorney sees its matter, opens it and downloads a document byte-identical;
+// a colleague without a role gets the not-found page; axe-core finds no serious or
+// critical accessibility violation; screenshots of the key pages go to docs/screenshots.
+
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { createInterface } from "node:readline";
+import { mkdtempSync, readdirSync, readFileSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+import { chromium, request as playwrightRequest } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = join(here, "..", "..");
+const bin = process.env.RINGFENCE_BIN ?? join(repo, "target", "debug", "ringfence");
+const screenshots = join(repo, "docs", "screenshots");
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+const dataDir = mkdtempSync(join(tmpdir(), "ringfence-browser-"));
+const PASSWORD = "a long shared test passphrase";
+
+function ringfence(args, input) {
+  const run = spawnSync(bin, ["--data-dir", dataDir, ...args], { input, encoding: "utf8" });
+  assert.equal(run.status, 0, `ringfence ${args.join(" ")}: ${run.stderr}`);
+  return run.stdout;
+}
+
+/** Starts `ringfence serve` on free ports; resolves with its HTTPS base URL. */
+function serve() {
+  const child = spawn(bin, ["--data-dir", dataDir, "serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return new Promise((resolve, reject) => {
+    let base;
+    const lines = createInterface({ input: child.stdout });
+    lines.on("line", (line) => {
+      const listening = line.match(/^ringfence: listening on (https:\/\/\S+)/);
+      if (listening) base = listening[1];
+      if (line === "ringfence: ready") resolve({ child, base });
+    });
+    child.on("exit", (code) => reject(new Error(`ringfence serve exited with ${code}`)));
+  });
+}
+
+/** Mail files as text, oldest first, quoted-printable undone. */
+function outbox() {
+  const dir = join(dataDir, "outbox");
+  return readdirSync(dir)
+    .filter((name) => name.endsWith(".eml"))
+    .sort()
+    .map((name) =>
+      readFileSync(join(dir, name), "utf8")
+        .replace(/=\r?\n/g, "")
+        .replace(/=([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16))),
+    );
+}
+
+function latestMailTo(email) {
+  const mail = outbox().reverse().find((text) => text.split(/\r?\n/).some((l) => l.startsWith("To: ") && l.includes(email)));
+  assert.ok(mail, `a mail to ${email}`);
+  return mail;
+}
+
+function latestCode(email) {
+  const line = latestMailTo(email).split(/\r?\n/).find((l) => l.startsWith("Your Ringfence sign-in code is "));
+  return line.replace("Your Ringfence sign-in code is ", "").trim();
+}
+
+async function checkAccessibility(page, name) {
+  await page.evaluate(axeSource);
+  const results = await page.evaluate(async () => await globalThis.axe.run(document, { resultTypes: ["violations"] }));
+  const serious = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  assert.deepEqual(
+    serious.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`),
+    [],
+    `accessibility of the ${name} page`,
+  );
+}
+
+async function shoot(page, name) {
+  await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
+}
+
+async function signIn(page, base, email, password) {
+  await page.goto(`${base}/`);
+  assert.match(page.url(), /\/sign-in$/);
+  await page.getByLabel("Email address").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByLabel("Code", { exact: true }).waitFor();
+  await page.getByLabel("Code", { exact: true }).fill(latestCode(email));
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(/\/home$/);
+}
+
+async function main() {
+  mkdirSync(screenshots, { recursive: true });
+  ringfence(["firm", "create", "--name", "Smith & Jones", "--slug", "smith-jones", "--admin-email", "ada@smith-jones.example", "--admin-password-stdin"], `${PASSWORD}\n`);
+  const server = await serve();
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  try {
+    const desk = { ignoreHTTPSErrors: true, acceptDownloads: true, viewport: { width: 1280, height: 800 } };
+
+    // The administrator signs in through the pages.
+    const admin = await browser.newContext(desk);
+    const adminPage = await admin.newPage();
+    await adminPage.goto(`${server.base}/sign-in`);
+    await checkAccessibility(adminPage, "sign-in");
+    await shoot(adminPage, "sign-in");
+    await adminPage.getByLabel("Email address").fill("ada@smith-jones.example");
+    await adminPage.getByLabel("Password").fill("not the password");
+    await adminPage.getByRole("button", { name: "Continue" }).click();
+    await adminPage.getByRole("alert").waitFor();
+    assert.match(await adminPage.getByRole("alert").innerText(), /email address or password is wrong/);
+    await signIn(adminPage, server.base, "ada@smith-jones.example", PASSWORD);
+
+    // Users and a matter are made through the API (their pages come later).
+    const api = await playwrightRequest.newContext({ baseURL: server.base, ignoreHTTPSErrors: true });
+    const token = async (email) => {
+      const login = await (await api.post("/api/v1/auth/login", { data: { email, password: PASSWORD } })).json();
+      const session = await api.post("/api/v1/auth/verify", { data: { challenge_id: login.challenge_id, factor: "email", code: latestCode(email) } });
+      assert.equal(session.status(), 200);
+      return (await session.json()).token;
+    };
+    const adminToken = await token("ada@smith-jones.example");
+    for (const email of ["ann@smith-jones.example", "bob@smith-jones.example"]) {
+      const made = await api.post("/api/v1/users", { headers: { authorization: `Bearer ${adminToken}` }, data: { email, name: "Colleague", roles: ["attorney"] } });
+      assert.equal(made.status(), 201);
+      const invitation = latestMailTo(email).split(/\r?\n/).find((l) => l.includes("/invite#")).split("/invite#")[1].trim();
+      const accepted = await api.post("/api/v1/auth/accept-invite", { data: { token: invitation, password: PASSWORD } });
+      assert.equal(accepted.status(), 204);
+    }
+    const ann = { authorization: `Bearer ${await token("ann@smith-jones.example")}` };
+    const client = await (await api.post("/api/v1/clients", { headers: ann, data: { name: "Acme Holdings", kind: "organisation" } })).json();
+    const matter = await (await api.post("/api/v1/matters", { headers: ann, data: { title: "Acme Holdings v Widget Ltd", client_id: client.id, description: "Breach of a supply contract" } })).json();
+    await api.post(`/api/v1/matters/${matter.id}/notes`, { headers: ann, data: { kind: "strategy", body: "Offer to settle below two million.", privileged: true } });
+    const original = Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 31) % 256));
+    const uploaded = await api.post(`/api/v1/matters/${matter.id}/documents`, {
+      headers: ann,
+      multipart: { file: { name: "exhibit-a.bin", mimeType: "application/octet-stream", buffer: original }, title: "Exhibit A" },
+    });
+    assert.equal(uploaded.status(), 201);
+
+    // The attorney sees the matter, opens it and downloads the document unchanged.
+    const annContext = await browser.newContext(desk);
+    const annPage = await annContext.newPage();
+    await signIn(annPage, server.base, "ann@smith-jones.example", PASSWORD);
+    await checkAccessibility(annPage, "home");
+    await shoot(annPage, "home");
+    await annPage.getByRole("link", { name: "Acme Holdings v Widget Ltd" }).click();
+    await annPage.waitForURL(new RegExp(`/matters/${matter.id}$`));
+    assert.equal(await annPage.getByRole("heading", { level: 1 }).innerText(), "Acme Holdings v Widget Ltd");
+    assert.match(await annPage.locator("#main").innerText(), /Offer to settle below two million\./);
+    await checkAccessibility(annPage, "matter");
+    await shoot(annPage, "matter");
+    const [download] = await Promise.all([annPage.waitForEvent("download"), annPage.getByRole("link", { name: "Exhibit A" }).click()]);
+    assert.equal(download.suggestedFilename(), "exhibit-a.bin");
+    const downloaded = readFileSync(await download.path());
+    assert.ok(downloaded.equals(original), "the download is byte-identical");
+
+    // At phone width the same pages work.
+    await annPage.setViewportSize({ width: 390, height: 844 });
+    await annPage.goto(`${server.base}/home`);
+    await checkAccessibility(annPage, "home (phone)");
+    await shoot(annPage, "home-phone");
+
+    // A colleague without a role gets the page a matter that does not exist gets.
+    const bobContext = await browser.newContext(desk);
+    const bobPage = await bobContext.newPage();
+    await signIn(bobPage, server.base, "bob@smith-jones.example", PASSWORD);
+    const refused = await bobPage.goto(`${server.base}/matters/${matter.id}`);
+    assert.equal(refused.status(), 404);
+    const refusedText = await bobPage.locator("#main").innerText();
+    const missing = await bobPage.goto(`${server.base}/matters/00000000-0000-4000-8000-000000000000`);
+    assert.equal(missing.status(), 404);
+    assert.equal(await bobPage.locator("#main").innerText(), refusedText);
+    assert.doesNotMatch(refusedText, /Acme/);
+    await checkAccessibility(bobPage, "not found");
+    await shoot(bobPage, "not-found");
+
+    // Signing out ends the session.
+    await annPage.getByRole("button", { name: "Sign out" }).click();
+    await annPage.waitForURL(/\/sign-in$/);
+    await annPage.goto(`${server.base}/home`);
+    assert.match(annPage.url(), /\/sign-in$/);
+    console.log("browser journey: passed (sign-in, home, matter, download, not-found, sign-out; axe on 6 pages)");
+  } finally {
+    await browser.close();
+    server.child.kill("SIGTERM");
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+await main();
