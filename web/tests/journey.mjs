@@ -120,7 +120,7 @@ async function main() {
     assert.match(await adminPage.getByRole("alert").innerText(), /email address or password is wrong/);
     await signIn(adminPage, server.base, "ada@smith-jones.example", PASSWORD);
 
-    // Users and a matter are made through the API (their pages come later).
+    // The administrator invites two attorneys (the users' pages come later: the API here).
     const api = await playwrightRequest.newContext({ baseURL: server.base, ignoreHTTPSErrors: true });
     const token = async (email) => {
       const login = await (await api.post("/api/v1/auth/login", { data: { email, password: PASSWORD } })).json();
@@ -129,40 +129,76 @@ async function main() {
       return (await session.json()).token;
     };
     const adminToken = await token("ada@smith-jones.example");
+    const invitationOf = (email) => latestMailTo(email).split(/\r?\n/).find((l) => l.includes("/invite#")).split("/invite#")[1].trim();
     for (const email of ["ann@smith-jones.example", "bob@smith-jones.example"]) {
       const made = await api.post("/api/v1/users", { headers: { authorization: `Bearer ${adminToken}` }, data: { email, name: "Colleague", roles: ["attorney"] } });
       assert.equal(made.status(), 201);
-      const invitation = latestMailTo(email).split(/\r?\n/).find((l) => l.includes("/invite#")).split("/invite#")[1].trim();
-      const accepted = await api.post("/api/v1/auth/accept-invite", { data: { token: invitation, password: PASSWORD } });
-      assert.equal(accepted.status(), 204);
     }
-    const ann = { authorization: `Bearer ${await token("ann@smith-jones.example")}` };
-    const client = await (await api.post("/api/v1/clients", { headers: ann, data: { name: "Acme Holdings", kind: "organisation" } })).json();
-    const matter = await (await api.post("/api/v1/matters", { headers: ann, data: { title: "Acme Holdings v Widget Ltd", client_id: client.id, description: "Breach of a supply contract" } })).json();
-    await api.post(`/api/v1/matters/${matter.id}/notes`, { headers: ann, data: { kind: "strategy", body: "Offer to settle below two million.", privileged: true } });
-    const original = Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 31) % 256));
-    const uploaded = await api.post(`/api/v1/matters/${matter.id}/documents`, {
-      headers: ann,
-      multipart: { file: { name: "exhibit-a.bin", mimeType: "application/octet-stream", buffer: original }, title: "Exhibit A" },
-    });
-    assert.equal(uploaded.status(), 201);
+    const accepted = await api.post("/api/v1/auth/accept-invite", { data: { token: invitationOf("bob@smith-jones.example"), password: PASSWORD } });
+    assert.equal(accepted.status(), 204);
 
-    // The attorney sees the matter, opens it and downloads the document unchanged.
+    // Ann accepts hers in the browser: a weak password is refused with the reason.
     const annContext = await browser.newContext(desk);
     const annPage = await annContext.newPage();
+    await annPage.goto(`${server.base}/invite#${invitationOf("ann@smith-jones.example")}`);
+    await checkAccessibility(annPage, "invitation");
+    await annPage.getByLabel("New password").fill("password1234");
+    await annPage.getByRole("button", { name: "Set password" }).click();
+    await annPage.getByRole("alert").waitFor();
+    assert.match(await annPage.getByRole("alert").innerText(), /password/i);
+    await shoot(annPage, "invitation");
+    await annPage.getByLabel("New password").fill(PASSWORD);
+    await annPage.getByRole("button", { name: "Set password" }).click();
+    await annPage.getByRole("heading", { name: "Password set" }).waitFor();
+
+    // She signs in, adds a client, opens a matter, uploads a document and writes a note.
     await signIn(annPage, server.base, "ann@smith-jones.example", PASSWORD);
+    await checkAccessibility(annPage, "home (empty)");
+    await annPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "New matter" }).click();
+    await annPage.getByRole("link", { name: "Add a client" }).first().click();
+    await annPage.getByLabel("Name").fill("Acme Holdings");
+    await annPage.getByLabel("Organisation").check();
+    await checkAccessibility(annPage, "new client");
+    await annPage.getByRole("button", { name: "Add client" }).click();
+    await annPage.waitForURL(/\/matters\/new$/);
+    await annPage.getByLabel("Client").selectOption({ label: "Acme Holdings" });
+    await annPage.getByLabel("Title").fill("Acme Holdings v Widget Ltd");
+    await annPage.getByLabel("Description").fill("Breach of a supply contract");
+    await checkAccessibility(annPage, "new matter");
+    await annPage.getByRole("button", { name: "Open matter" }).click();
+    await annPage.waitForURL(/\/matters\/[0-9a-f-]{36}$/);
+    const matterId = annPage.url().split("/").pop();
+    const original = Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 31) % 256));
+    await annPage.getByLabel("Add a document").setInputFiles({ name: "exhibit-a.bin", mimeType: "application/octet-stream", buffer: original });
+    await Promise.all([annPage.waitForEvent("load"), annPage.getByRole("button", { name: "Upload" }).click()]);
+    await annPage.getByRole("link", { name: "exhibit-a.bin" }).waitFor();
+    await annPage.getByLabel("Kind").selectOption("strategy");
+    await annPage.getByLabel("Note", { exact: true }).fill("Offer to settle below two million.");
+    await annPage.getByLabel("Privileged").check();
+    await annPage.getByRole("button", { name: "Add note" }).click();
+    await annPage.getByText("Offer to settle below two million.").waitFor();
+
+    await annPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "My matters" }).click();
     await checkAccessibility(annPage, "home");
     await shoot(annPage, "home");
     await annPage.getByRole("link", { name: "Acme Holdings v Widget Ltd" }).click();
-    await annPage.waitForURL(new RegExp(`/matters/${matter.id}$`));
+    await annPage.waitForURL(new RegExp(`/matters/${matterId}$`));
     assert.equal(await annPage.getByRole("heading", { level: 1 }).innerText(), "Acme Holdings v Widget Ltd");
-    assert.match(await annPage.locator("#main").innerText(), /Offer to settle below two million\./);
     await checkAccessibility(annPage, "matter");
     await shoot(annPage, "matter");
-    const [download] = await Promise.all([annPage.waitForEvent("download"), annPage.getByRole("link", { name: "Exhibit A" }).click()]);
+    const [download] = await Promise.all([annPage.waitForEvent("download"), annPage.getByRole("link", { name: "exhibit-a.bin" }).click()]);
     assert.equal(download.suggestedFilename(), "exhibit-a.bin");
     const downloaded = readFileSync(await download.path());
     assert.ok(downloaded.equals(original), "the download is byte-identical");
+
+    // Search finds the note; a colleague without a role finds nothing.
+    await annPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Search" }).click();
+    await annPage.getByLabel("Words to find").fill("settle million");
+    await annPage.getByRole("button", { name: "Search" }).click();
+    await annPage.getByText("1 result").waitFor();
+    assert.match(await annPage.locator("#main").innerText(), /Offer to settle below two million\./);
+    await checkAccessibility(annPage, "search");
+    await shoot(annPage, "search");
 
     // At phone width the same pages work.
     await annPage.setViewportSize({ width: 390, height: 844 });
@@ -174,7 +210,9 @@ async function main() {
     const bobContext = await browser.newContext(desk);
     const bobPage = await bobContext.newPage();
     await signIn(bobPage, server.base, "bob@smith-jones.example", PASSWORD);
-    const refused = await bobPage.goto(`${server.base}/matters/${matter.id}`);
+    await bobPage.goto(`${server.base}/search?q=settle`);
+    await bobPage.getByText("0 results").waitFor();
+    const refused = await bobPage.goto(`${server.base}/matters/${matterId}`);
     assert.equal(refused.status(), 404);
     const refusedText = await bobPage.locator("#main").innerText();
     const missing = await bobPage.goto(`${server.base}/matters/00000000-0000-4000-8000-000000000000`);
@@ -189,7 +227,7 @@ async function main() {
     await annPage.waitForURL(/\/sign-in$/);
     await annPage.goto(`${server.base}/home`);
     assert.match(annPage.url(), /\/sign-in$/);
-    console.log("browser journey: passed (sign-in, home, matter, download, not-found, sign-out; axe on 6 pages)");
+    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, note, download, search, not-found, sign-out; axe on every page)");
   } finally {
     await browser.close();
     server.child.kill("SIGTERM");

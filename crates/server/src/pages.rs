@@ -3,22 +3,27 @@
 //! templates in `web/templates`; assets come from `web/static`, built into the binary.
 
 use askama::Template;
-use axum::Form;
-use axum::extract::{Extension, Path, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::{Form, Json};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use ringfence_core::auth::SecondFactor;
-use ringfence_store::firm::access::{ReadContent, View};
+use ringfence_store::firm::access::{ReadContent, View, WriteContent};
 use ringfence_store::firm::{access, documents, matters, notes};
 use serde::Deserialize;
 use time::macros::format_description;
 
 use crate::AppState;
+use crate::api::clients::{self as api_clients, ClientBody};
+use crate::api::invitations::{self, AcceptInvite};
+use crate::api::matters::{self as api_matters, NewMatter};
+use crate::api::notes::{self as api_notes, NewNote};
+use crate::api::search::{self as api_search, SearchQuery};
 use crate::api::sign_in::{self, LoginRequest, VerifyRequest};
 use crate::auth::Actor;
 use crate::auth::cookie::{self, CsrfToken};
 use crate::client::Client;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiJson};
 use crate::matter_access::{record, require};
 
 /// Who the page is for, as the layout shows it.
@@ -43,14 +48,6 @@ fn render(template: &impl Template, status: StatusCode) -> Response {
     }
 }
 
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage<'a> {
-    signed_in: Option<SignedInUser>,
-    heading: &'a str,
-    message: &'a str,
-}
-
 /// An API error as a page. A refused matter and a missing one render the same page.
 fn error_page(error: &ApiError, signed_in: Option<SignedInUser>) -> Response {
     let (heading, message) = match error.status {
@@ -58,7 +55,10 @@ fn error_page(error: &ApiError, signed_in: Option<SignedInUser>) -> Response {
         StatusCode::FORBIDDEN => ("Not allowed", "Your role in the firm does not allow this."),
         _ => ("Something went wrong", "Please try again. If it keeps happening, tell your administrator."),
     };
-    render(&ErrorPage { signed_in, heading, message }, error.status)
+    render(
+        &MessagePage { signed_in, heading, message, link: "/", link_text: "Back to Ringfence" },
+        error.status,
+    )
 }
 
 pub async fn stylesheet() -> Response {
@@ -285,6 +285,8 @@ struct MatterContent {
 #[template(path = "matter.html")]
 struct MatterPage {
     signed_in: Option<SignedInUser>,
+    id: String,
+    writable: bool,
     number: String,
     title: String,
     status: String,
@@ -342,10 +344,14 @@ pub async fn matter(
                 }
                 None => None,
             };
+        let writable =
+            access::check::<WriteContent>(&mut tx, actor.user, &actor.roles, view.matter()).await?.is_some();
         record(&mut tx, &actor, &client, &view, "matter.viewed", ("matter", id.clone())).await?;
         tx.commit().await?;
         Ok::<_, ApiError>(MatterPage {
             signed_in: signed_in(&actor, &csrf),
+            id: view.matter().to_string(),
+            writable,
             number: matter.number,
             title: matter.title,
             status: matter.status,
@@ -359,4 +365,250 @@ pub async fn matter(
         Ok(page) => render(&page, StatusCode::OK),
         Err(error) => error_page(&error, signed_in(&actor, &csrf)),
     }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage<'a> {
+    signed_in: Option<SignedInUser>,
+    heading: &'a str,
+    message: &'a str,
+    link: &'a str,
+    link_text: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "invite.html")]
+struct InvitePage {
+    signed_in: Option<SignedInUser>,
+    problem: Option<String>,
+    token: String,
+}
+
+pub async fn invite_page() -> Response {
+    render(&InvitePage { signed_in: None, problem: None, token: String::new() }, StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+pub struct InviteForm {
+    token: String,
+    password: String,
+}
+
+pub async fn accept_invite(
+    state: State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    Form(form): Form<InviteForm>,
+) -> Response {
+    if !same_site(&headers) {
+        return error_page(&ApiError::forbidden("cross-site form"), None);
+    }
+    let token = form.token.clone();
+    let body = AcceptInvite { token: form.token, password: form.password };
+    match invitations::accept(state, client, ApiJson(body)).await {
+        Ok(_) => render(
+            &MessagePage {
+                signed_in: None,
+                heading: "Password set",
+                message: "Your password is set. Sign in with your email address, your password and a second factor.",
+                link: "/sign-in",
+                link_text: "Sign in",
+            },
+            StatusCode::OK,
+        ),
+        Err(error) => {
+            render(&InvitePage { signed_in: None, problem: Some(error.message.clone()), token }, error.status)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "new_matter.html")]
+struct NewMatterPage {
+    signed_in: Option<SignedInUser>,
+    problem: Option<String>,
+    clients: Vec<(String, String)>,
+}
+
+async fn new_matter_form(
+    actor: &Actor,
+    csrf: &Option<Extension<CsrfToken>>,
+    problem: Option<&ApiError>,
+) -> Response {
+    let listed = async {
+        let mut tx = actor.store.begin().await?;
+        let all = ringfence_store::firm::clients::list(&mut tx).await?;
+        tx.commit().await?;
+        Ok::<_, ApiError>(all)
+    }
+    .await;
+    match listed {
+        Ok(all) => {
+            let clients = all.into_iter().map(|c| (c.id.to_string(), c.name)).collect();
+            let page = NewMatterPage {
+                signed_in: signed_in(actor, csrf),
+                problem: problem.map(|e| e.message.clone()),
+                clients,
+            };
+            render(&page, problem.map_or(StatusCode::OK, |e| e.status))
+        }
+        Err(error) => error_page(&error, signed_in(actor, csrf)),
+    }
+}
+
+pub async fn new_matter_page(actor: Actor, csrf: Option<Extension<CsrfToken>>) -> Response {
+    new_matter_form(&actor, &csrf, None).await
+}
+
+#[derive(Deserialize)]
+pub struct MatterForm {
+    client_id: String,
+    title: String,
+    description: String,
+}
+
+pub async fn create_matter(
+    state: State<AppState>,
+    actor: Actor,
+    client: Client,
+    csrf: Option<Extension<CsrfToken>>,
+    Form(form): Form<MatterForm>,
+) -> Response {
+    let description = Some(form.description).filter(|d| !d.trim().is_empty());
+    let body = NewMatter { title: form.title, client_id: form.client_id, description };
+    match api_matters::create(state, actor.clone(), client, ApiJson(body)).await {
+        Ok((_, Json(opened))) => {
+            Redirect::to(&format!("/matters/{}", opened["id"].as_str().unwrap_or_default())).into_response()
+        }
+        Err(error) => new_matter_form(&actor, &csrf, Some(&error)).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "new_client.html")]
+struct NewClientPage {
+    signed_in: Option<SignedInUser>,
+    problem: Option<String>,
+}
+
+pub async fn new_client_page(actor: Actor, csrf: Option<Extension<CsrfToken>>) -> Response {
+    render(&NewClientPage { signed_in: signed_in(&actor, &csrf), problem: None }, StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+pub struct ClientForm {
+    name: String,
+    kind: String,
+    email: String,
+}
+
+pub async fn create_client(
+    state: State<AppState>,
+    actor: Actor,
+    client: Client,
+    csrf: Option<Extension<CsrfToken>>,
+    Form(form): Form<ClientForm>,
+) -> Response {
+    let email = Some(form.email).filter(|e| !e.trim().is_empty());
+    let body = ClientBody { name: form.name, kind: form.kind, email, phone: None, id_number: None };
+    match api_clients::create(state, actor.clone(), client, ApiJson(body)).await {
+        Ok(_) => Redirect::to("/matters/new").into_response(),
+        Err(error) => {
+            let page =
+                NewClientPage { signed_in: signed_in(&actor, &csrf), problem: Some(error.message.clone()) };
+            render(&page, error.status)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NoteForm {
+    kind: String,
+    body: String,
+    #[serde(default)]
+    privileged: bool,
+}
+
+pub async fn add_note(
+    state: State<AppState>,
+    actor: Actor,
+    client: Client,
+    csrf: Option<Extension<CsrfToken>>,
+    Path(id): Path<String>,
+    Form(form): Form<NoteForm>,
+) -> Response {
+    let body = NewNote { kind: form.kind, body: form.body, privileged: form.privileged };
+    match api_notes::create(state, actor.clone(), client, Path(id.clone()), ApiJson(body)).await {
+        Ok(_) => Redirect::to(&format!("/matters/{id}#notes")).into_response(),
+        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
+    }
+}
+
+struct Hit {
+    kind: String,
+    matter_id: String,
+    title: String,
+    matter_title: String,
+    privileged: bool,
+    snippet: String,
+}
+
+#[derive(Template)]
+#[template(path = "search.html")]
+struct SearchPage {
+    signed_in: Option<SignedInUser>,
+    query: String,
+    searched: bool,
+    problem: Option<String>,
+    hits: Vec<Hit>,
+}
+
+#[derive(Deserialize)]
+pub struct SearchForm {
+    q: Option<String>,
+}
+
+pub async fn search(
+    actor: Actor,
+    client: Client,
+    csrf: Option<Extension<CsrfToken>>,
+    Query(form): Query<SearchForm>,
+) -> Response {
+    let Some(query) = form.q else {
+        let page = SearchPage {
+            signed_in: signed_in(&actor, &csrf),
+            query: String::new(),
+            searched: false,
+            problem: None,
+            hits: Vec::new(),
+        };
+        return render(&page, StatusCode::OK);
+    };
+    let found = api_search::search(actor.clone(), client, Query(SearchQuery { q: query.clone() })).await;
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    let (hits, problem, status) = match found {
+        Ok(Json(found)) => {
+            let hits = found["items"]
+                .as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .map(|hit| Hit {
+                            kind: text(&hit["kind"]),
+                            matter_id: text(&hit["matter_id"]),
+                            title: text(&hit["title"]),
+                            matter_title: text(&hit["matter_title"]),
+                            privileged: hit["privileged"].as_bool().unwrap_or(false),
+                            snippet: text(&hit["snippet"]),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            (hits, None, StatusCode::OK)
+        }
+        Err(error) => (Vec::new(), Some(error.message.clone()), error.status),
+    };
+    let searched = problem.is_none();
+    render(&SearchPage { signed_in: signed_in(&actor, &csrf), query, searched, problem, hits }, status)
 }

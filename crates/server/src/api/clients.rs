@@ -20,11 +20,11 @@ use crate::error::{ApiError, ApiJson};
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientBody {
-    name: String,
-    kind: String,
-    email: Option<String>,
-    phone: Option<String>,
-    id_number: Option<String>,
+    pub(crate) name: String,
+    pub(crate) kind: String,
+    pub(crate) email: Option<String>,
+    pub(crate) phone: Option<String>,
+    pub(crate) id_number: Option<String>,
 }
 
 struct Valid {

@@ -13,8 +13,8 @@ use crate::{AppState, audit, passwords};
 
 #[derive(Deserialize)]
 pub struct AcceptInvite {
-    token: String,
-    password: String,
+    pub(crate) token: String,
+    pub(crate) password: String,
 }
 
 fn invalid_token() -> ApiError {

@@ -56,9 +56,9 @@ fn description(raw: &str) -> Result<String, ApiError> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewMatter {
-    title: String,
-    client_id: String,
-    description: Option<String>,
+    pub(crate) title: String,
+    pub(crate) client_id: String,
+    pub(crate) description: Option<String>,
 }
 
 pub async fn create(

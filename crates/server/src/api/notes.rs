@@ -43,9 +43,9 @@ fn body_text(raw: &str) -> Result<&str, ApiError> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewNote {
-    kind: String,
-    body: String,
-    privileged: bool,
+    pub(crate) kind: String,
+    pub(crate) body: String,
+    pub(crate) privileged: bool,
 }
 
 pub async fn create(

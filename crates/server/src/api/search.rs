@@ -22,7 +22,7 @@ const MAX_HITS: usize = 50;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchQuery {
-    q: String,
+    pub(crate) q: String,
 }
 
 pub async fn search(

@@ -115,6 +115,8 @@ fn every_route_declares_an_access_policy() {
             "/sign-in",
             "/sign-in",
             "/sign-in/code",
+            "/invite",
+            "/invite",
             "/api/v1/auth/login",
             "/api/v1/auth/verify",
             "/api/v1/auth/resend-code",

@@ -228,8 +228,19 @@ async fn call_route(
 ) -> Reply {
     let uploads =
         method == http::Method::POST && (path.ends_with("/documents") || path.ends_with("/versions"));
-    match (uploads, token) {
-        (true, Some(token)) => c.h.upload(path, token, "upload.txt", b"uploaded in the matrix", &[]).await,
+    // Pages take forms, not JSON.
+    let page_form = method == http::Method::POST && !path.starts_with("/api/");
+    match (uploads, page_form, token) {
+        (true, _, Some(token)) => c.h.upload(path, token, "upload.txt", b"uploaded in the matrix", &[]).await,
+        (_, true, token) => {
+            let auth = token.map(|t| format!("Bearer {t}"));
+            let mut headers = vec![("content-type", "application/x-www-form-urlencoded")];
+            if let Some(auth) = &auth {
+                headers.push(("authorization", auth));
+            }
+            let form = axum::body::Body::from("kind=note&body=a+matrix+note");
+            Harness::reply(c.h.respond(method.as_str(), path, None, form, &headers).await).await
+        }
         _ => c.h.call(method.as_str(), path, token, body).await,
     }
 }

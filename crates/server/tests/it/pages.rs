@@ -156,3 +156,61 @@ both_backends!(sign_in_forms_explain_refusals_and_refuse_other_sites, |env: Test
     let css = page(&h, "GET", "/assets/app.css", None, None).await;
     assert_eq!((css.status, css.headers["content-type"].to_str().unwrap()), (200, "text/css; charset=utf-8"));
 });
+
+both_backends!(forms_open_clients_matters_and_notes_with_their_csrf_token, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    h.signed_in_user(&admin, "lead@firm.example", &["attorney"]).await;
+    let cookie = browser_sign_in(&h, "lead@firm.example", "a long shared test passphrase").await;
+    let form = page(&h, "GET", "/matters/new", Some(&cookie), None).await;
+    assert!(form.html.contains("Add a client"), "no clients yet: {}", form.html);
+    let csrf = hidden(&page(&h, "GET", "/clients/new", Some(&cookie), None).await.html, "_csrf");
+
+    let forged = page(
+        &h,
+        "POST",
+        "/clients",
+        Some(&cookie),
+        Some(encode(&[("name", "Acme"), ("kind", "person"), ("email", "")])),
+    )
+    .await;
+    assert_eq!(forged.status, 403, "a form without the CSRF token is refused");
+    let fields = [("_csrf", csrf.as_str()), ("name", "Acme"), ("kind", "organisation"), ("email", "")];
+    let added = page(&h, "POST", "/clients", Some(&cookie), Some(encode(&fields))).await;
+    assert_eq!((added.status, added.headers["location"].to_str().unwrap()), (303, "/matters/new"));
+
+    let form = page(&h, "GET", "/matters/new", Some(&cookie), None).await;
+    let client = hidden(&form.html.replace("<option value=", "name=\"client\" value="), "client");
+    let bad = [("_csrf", csrf.as_str()), ("client_id", client.as_str()), ("title", " "), ("description", "")];
+    let refused = page(&h, "POST", "/matters", Some(&cookie), Some(encode(&bad))).await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.html.contains("role=\"alert\""), "the form says what is wrong");
+    let good = [
+        ("_csrf", csrf.as_str()),
+        ("client_id", client.as_str()),
+        ("title", "Acme v Widget"),
+        ("description", ""),
+    ];
+    let opened = page(&h, "POST", "/matters", Some(&cookie), Some(encode(&good))).await;
+    assert_eq!(opened.status, 303);
+    let matter = opened.headers["location"].to_str().unwrap().to_owned();
+
+    let note = [
+        ("_csrf", csrf.as_str()),
+        ("kind", "note"),
+        ("body", "Call the witness on Monday"),
+        ("privileged", "true"),
+    ];
+    let added = page(&h, "POST", &format!("{matter}/notes"), Some(&cookie), Some(encode(&note))).await;
+    assert_eq!(added.status, 303);
+    let shown = page(&h, "GET", &matter, Some(&cookie), None).await;
+    assert!(shown.html.contains("Call the witness on Monday") && shown.html.contains("data-upload"));
+    let found = page(&h, "GET", "/search?q=witness", Some(&cookie), None).await;
+    assert!(
+        found.html.contains("1 result") && found.html.contains("Call the witness on Monday"),
+        "{}",
+        found.html
+    );
+    let empty = page(&h, "GET", "/search?q=%21", Some(&cookie), None).await;
+    assert_eq!(empty.status, 400);
+});
