@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
+import { createHmac } from "node:crypto";
 import { chromium, request as playwrightRequest } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -67,6 +68,19 @@ function latestMailTo(email) {
 function latestCode(email) {
   const line = latestMailTo(email).split(/\r?\n/).find((l) => l.startsWith("Your Ringfence sign-in code is "));
   return line.replace("Your Ringfence sign-in code is ", "").trim();
+}
+
+/** RFC 6238: the 6-digit SHA-1 code of a base32 secret for the 30-second step of `unix`. */
+function totp(base32, unix) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of base32.replace(/=+$/, "")) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(unix / 30)));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0xf;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, "0");
 }
 
 async function checkAccessibility(page, name) {
@@ -200,6 +214,29 @@ async function main() {
     await checkAccessibility(annPage, "search");
     await shoot(annPage, "search");
 
+    // She sets up an authenticator app and signs in with it.
+    await annPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Account" }).click();
+    await checkAccessibility(annPage, "account");
+    await shoot(annPage, "account");
+    await annPage.getByRole("button", { name: "Set up an authenticator app" }).click();
+    const secret = (await annPage.locator("[data-totp-secret]").innerText()).trim();
+    await checkAccessibility(annPage, "authenticator set-up");
+    await shoot(annPage, "totp");
+    const now = () => Math.floor(Date.now() / 1000);
+    await annPage.getByLabel("The app's current code").fill(totp(secret, now()));
+    await annPage.getByRole("button", { name: "Confirm" }).click();
+    await annPage.getByText("Your authenticator app is set up").waitFor();
+    await annPage.getByRole("button", { name: "Sign out", exact: true }).last().click();
+    await annPage.waitForURL(/\/sign-in$/);
+    await annPage.getByLabel("Email address").fill("ann@smith-jones.example");
+    await annPage.getByLabel("Password").fill(PASSWORD);
+    await annPage.getByRole("button", { name: "Continue" }).click();
+    await annPage.getByLabel("Code from your authenticator app").check();
+    // The confirming code's step is spent: the next step's code signs in.
+    await annPage.getByLabel("Code", { exact: true }).fill(totp(secret, now() + 30));
+    await annPage.getByRole("button", { name: "Sign in" }).click();
+    await annPage.waitForURL(/\/home$/);
+
     // At phone width the same pages work.
     await annPage.setViewportSize({ width: 390, height: 844 });
     await annPage.goto(`${server.base}/home`);
@@ -227,7 +264,7 @@ async function main() {
     await annPage.waitForURL(/\/sign-in$/);
     await annPage.goto(`${server.base}/home`);
     assert.match(annPage.url(), /\/sign-in$/);
-    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, note, download, search, not-found, sign-out; axe on every page)");
+    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, note, download, search, authenticator app, not-found, sign-out; axe on every page)");
   } finally {
     await browser.close();
     server.child.kill("SIGTERM");

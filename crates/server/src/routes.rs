@@ -41,6 +41,12 @@ pub fn route_table() -> RouteTable<AppState> {
         .get("/matters/{id}", Matter(View), pages::matter)
         .post("/matters/{id}/notes", Matter(WriteContent), pages::add_note)
         .get("/search", SignedIn, pages::search)
+        .get("/account", SignedIn, pages::account)
+        .post("/account/sessions/{id}/end", SignedIn, pages::end_session)
+        .post("/account/sessions/end-all", SignedIn, pages::end_all_sessions)
+        .post("/account/password", SignedIn, pages::change_password)
+        .post("/account/totp", SignedIn, pages::enrol_totp)
+        .post("/account/totp/confirm", SignedIn, pages::confirm_totp)
         // Signing in
         .post("/api/v1/auth/login", Public, sign_in::login)
         .post("/api/v1/auth/verify", Public, sign_in::verify)

@@ -98,8 +98,8 @@ pub async fn end_session(
 
 #[derive(Deserialize)]
 pub struct ChangePassword {
-    current_password: String,
-    new_password: String,
+    pub(crate) current_password: String,
+    pub(crate) new_password: String,
 }
 
 /// Changes the password and ends every other session.
@@ -132,7 +132,7 @@ pub async fn change_password(
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct EnrolTotp {
-    current_password: Option<String>,
+    pub(crate) current_password: Option<String>,
 }
 
 /// Starts TOTP enrolment. Replacing an authenticator already in use needs the password as
@@ -179,7 +179,7 @@ pub async fn enrol_totp(
 
 #[derive(Deserialize)]
 pub struct ConfirmTotp {
-    code: String,
+    pub(crate) code: String,
 }
 
 pub async fn confirm_totp(

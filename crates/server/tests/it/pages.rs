@@ -214,3 +214,49 @@ both_backends!(forms_open_clients_matters_and_notes_with_their_csrf_token, |env:
     let empty = page(&h, "GET", "/search?q=%21", Some(&cookie), None).await;
     assert_eq!(empty.status, 400);
 });
+
+both_backends!(the_account_page_ends_sessions_and_changes_the_password, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    h.signed_in_user(&admin, "lead@firm.example", &["attorney"]).await;
+    let phone = browser_sign_in(&h, "lead@firm.example", "a long shared test passphrase").await;
+    let desk = browser_sign_in(&h, "lead@firm.example", "a long shared test passphrase").await;
+    let account = page(&h, "GET", "/account", Some(&desk), None).await;
+    assert_eq!(account.status, 200);
+    assert!(account.html.contains("(this one)"));
+    assert!(account.html.contains("Set up an authenticator app"));
+    let csrf = hidden(&account.html, "_csrf");
+    // Every other session (the phone's, and the one the harness signed in with) has a button.
+    let others: Vec<String> = account
+        .html
+        .split("action=\"/account/sessions/")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("/end\"").map(|(id, _)| id.to_owned()))
+        .collect();
+    assert_eq!(others.len(), 2, "{}", account.html);
+    for other in others {
+        let form = Some(encode(&[("_csrf", &csrf)]));
+        let ended = page(&h, "POST", &format!("/account/sessions/{other}/end"), Some(&desk), form).await;
+        assert_eq!(ended.status, 303);
+    }
+    assert_eq!(page(&h, "GET", "/home", Some(&phone), None).await.status, 303, "the other session has ended");
+
+    let wrong = [
+        ("_csrf", csrf.as_str()),
+        ("current_password", "not it"),
+        ("new_password", "another long passphrase here"),
+    ];
+    let refused = page(&h, "POST", "/account/password", Some(&desk), Some(encode(&wrong))).await;
+    assert_eq!(refused.status, 400, "{}", refused.html);
+    assert!(refused.html.contains("role=\"alert\""));
+    let right = [
+        ("_csrf", csrf.as_str()),
+        ("current_password", "a long shared test passphrase"),
+        ("new_password", "another long passphrase here"),
+    ];
+    let changed = page(&h, "POST", "/account/password", Some(&desk), Some(encode(&right))).await;
+    assert_eq!(changed.headers["location"], "/account?done=password");
+    let enrol = page(&h, "POST", "/account/totp", Some(&desk), Some(encode(&[("_csrf", &csrf)]))).await;
+    assert!(enrol.html.contains("<svg") && enrol.html.contains("data-totp-secret"), "{}", enrol.html);
+    assert!(!enrol.html.contains("<?xml"));
+});
