@@ -144,12 +144,14 @@ async function main() {
     };
     const adminToken = await token("ada@smith-jones.example");
     const invitationOf = (email) => latestMailTo(email).split(/\r?\n/).find((l) => l.includes("/invite#")).split("/invite#")[1].trim();
-    for (const email of ["ann@smith-jones.example", "bob@smith-jones.example"]) {
-      const made = await api.post("/api/v1/users", { headers: { authorization: `Bearer ${adminToken}` }, data: { email, name: "Colleague", roles: ["attorney"] } });
+    for (const [email, role] of [["ann@smith-jones.example", "attorney"], ["bob@smith-jones.example", "attorney"], ["cy@smith-jones.example", "auditor"]]) {
+      const made = await api.post("/api/v1/users", { headers: { authorization: `Bearer ${adminToken}` }, data: { email, name: "Colleague", roles: [role] } });
       assert.equal(made.status(), 201);
     }
-    const accepted = await api.post("/api/v1/auth/accept-invite", { data: { token: invitationOf("bob@smith-jones.example"), password: PASSWORD } });
-    assert.equal(accepted.status(), 204);
+    for (const email of ["bob@smith-jones.example", "cy@smith-jones.example"]) {
+      const accepted = await api.post("/api/v1/auth/accept-invite", { data: { token: invitationOf(email), password: PASSWORD } });
+      assert.equal(accepted.status(), 204);
+    }
 
     // Ann accepts hers in the browser: a weak password is refused with the reason.
     const annContext = await browser.newContext(desk);
@@ -259,12 +261,33 @@ async function main() {
     await checkAccessibility(bobPage, "not found");
     await shoot(bobPage, "not-found");
 
+    // The audit officer filters the log and downloads it as CSV.
+    const cyContext = await browser.newContext(desk);
+    const cyPage = await cyContext.newPage();
+    await signIn(cyPage, server.base, "cy@smith-jones.example", PASSWORD);
+    await cyPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit log" }).click();
+    await cyPage.getByLabel("Action").fill("document.downloaded");
+    await cyPage.getByRole("button", { name: "Filter" }).click();
+    await cyPage.waitForURL(/action=document.downloaded/);
+    const actions = await cyPage.locator("tbody tr td:nth-child(3)").allInnerTexts();
+    assert.ok(actions.length >= 1, "Ann's download is in the log");
+    assert.ok(actions.every((a) => a === "document.downloaded"), actions.join(", "));
+    await checkAccessibility(cyPage, "audit log");
+    await shoot(cyPage, "audit-log");
+    const [csv] = await Promise.all([cyPage.waitForEvent("download"), cyPage.getByRole("link", { name: "Download these entries as CSV" }).click()]);
+    const rows = readFileSync(await csv.path(), "utf8").trim().split(/\r?\n/);
+    assert.match(rows[0], /action/);
+    assert.equal(rows.length - 1, actions.length, "the CSV holds the entries the page shows");
+    assert.ok(rows.slice(1).every((row) => row.includes("document.downloaded")));
+    assert.equal((await annPage.goto(`${server.base}/audit`)).status(), 403, "an attorney may not read the log");
+
     // Signing out ends the session.
+    await annPage.goto(`${server.base}/home`);
     await annPage.getByRole("button", { name: "Sign out" }).click();
     await annPage.waitForURL(/\/sign-in$/);
     await annPage.goto(`${server.base}/home`);
     assert.match(annPage.url(), /\/sign-in$/);
-    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, note, download, search, authenticator app, not-found, sign-out; axe on every page)");
+    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, note, download, search, authenticator app, not-found, audit log and CSV, sign-out; axe on every page)");
   } finally {
     await browser.close();
     server.child.kill("SIGTERM");

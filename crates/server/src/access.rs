@@ -134,13 +134,14 @@ async fn enforce(policy: AccessPolicy, request: Request, next: Next) -> Response
                 .extensions()
                 .get::<MatchedPath>()
                 .map_or_else(|| request.uri().path().to_owned(), |p| p.as_str().to_owned());
-            deny(actor, client, route).await
+            let page = !request.uri().path().starts_with("/api/");
+            deny(actor, client, route, page).await
         }
     }
 }
 
 /// Refuses a signed-in caller whose firm role does not allow the route, on the record.
-async fn deny(actor: Actor, client: Client, route: String) -> Response {
+async fn deny(actor: Actor, client: Client, route: String, page: bool) -> Response {
     let entry = audit::record(
         actor.audit_actor(),
         "access.denied",
@@ -155,6 +156,7 @@ async fn deny(actor: Actor, client: Client, route: String) -> Response {
         tx.commit().await
     };
     match recorded.await {
+        Ok(()) if page => crate::pages::refused(),
         Ok(()) => ApiError::forbidden("your firm role does not allow this").into_response(),
         Err(err) => ApiError::from(err).into_response(),
     }

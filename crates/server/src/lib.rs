@@ -12,7 +12,7 @@ pub mod maintenance;
 pub mod malware;
 mod matter_access;
 mod middleware;
-mod pages;
+pub(crate) mod pages;
 mod passwords;
 mod routes;
 pub mod serve;

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use time::macros::format_description;
 
 use crate::AppState;
+use crate::api::audit::{self as api_audit, AuditQuery};
 use crate::api::clients::{self as api_clients, ClientBody};
 use crate::api::invitations::{self, AcceptInvite};
 use crate::api::matters::{self as api_matters, NewMatter};
@@ -24,18 +25,21 @@ use crate::api::sign_in::{self, LoginRequest, VerifyRequest};
 use crate::auth::Actor;
 use crate::auth::cookie::{self, CsrfToken};
 use crate::client::Client;
-use crate::error::{ApiError, ApiJson};
+use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::matter_access::{record, require};
 
 /// Who the page is for, as the layout shows it.
 pub struct SignedInUser {
     pub email: String,
     pub csrf: String,
+    /// Auditors and administrators get a link to the audit log.
+    pub reads_audit: bool,
 }
 
 fn signed_in(actor: &Actor, csrf: &Option<Extension<CsrfToken>>) -> Option<SignedInUser> {
     let csrf = csrf.as_ref().map(|Extension(token)| token.0.clone()).unwrap_or_default();
-    Some(SignedInUser { email: actor.email.to_string(), csrf })
+    let reads_audit = actor.has_any_role(ringfence_core::policy::AUDITORS.firm_roles());
+    Some(SignedInUser { email: actor.email.to_string(), csrf, reads_audit })
 }
 
 fn date(t: time::OffsetDateTime) -> String {
@@ -60,6 +64,11 @@ fn error_page(error: &ApiError, signed_in: Option<SignedInUser>) -> Response {
         &MessagePage { signed_in, heading, message, link: "/", link_text: "Back to Ringfence" },
         error.status,
     )
+}
+
+/// The page for a signed-in user whose firm role does not allow a page.
+pub fn refused() -> Response {
+    error_page(&ApiError::forbidden("your firm role does not allow this"), None)
 }
 
 pub async fn stylesheet() -> Response {
@@ -802,4 +811,119 @@ pub async fn confirm_totp(
         Ok(_) => Redirect::to("/account?done=totp").into_response(),
         Err(error) => account_page(state, &actor, &csrf, None, Some(&error)).await,
     }
+}
+
+/// The audit page's filters as typed into its form: blanks mean "any".
+#[derive(Deserialize, Default)]
+pub struct AuditFilter {
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    matter: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
+impl AuditFilter {
+    /// The API's query: dates are whole days in UTC.
+    fn query(&self) -> AuditQuery {
+        let given = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
+        AuditQuery {
+            user: given(&self.user),
+            matter: given(&self.matter),
+            action: given(&self.action),
+            outcome: given(&self.outcome),
+            from: given(&self.from).map(|d| format!("{d}T00:00:00Z")),
+            to: given(&self.to).map(|d| format!("{d}T23:59:59.999Z")),
+            limit: Some(200),
+            cursor: None,
+        }
+    }
+
+    /// The same filters as a query string, for the CSV link.
+    fn csv_query(&self) -> String {
+        let query = self.query();
+        let pairs = [
+            ("user", query.user),
+            ("matter", query.matter),
+            ("action", query.action),
+            ("outcome", query.outcome),
+            ("from", query.from),
+            ("to", query.to),
+        ];
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        for (name, value) in pairs {
+            if let Some(value) = value {
+                out.append_pair(name, &value);
+            }
+        }
+        let encoded = out.finish();
+        if encoded.is_empty() { encoded } else { format!("?{encoded}") }
+    }
+}
+
+struct AuditRow {
+    at: String,
+    who: String,
+    action: String,
+    resource: String,
+    outcome: String,
+    ip: String,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    signed_in: Option<SignedInUser>,
+    filter: AuditFilter,
+    csv_query: String,
+    problem: Option<String>,
+    entries: Vec<AuditRow>,
+}
+
+pub async fn audit_log(
+    actor: Actor,
+    csrf: Option<Extension<CsrfToken>>,
+    Query(filter): Query<AuditFilter>,
+) -> Response {
+    let listed = api_audit::list(actor.clone(), ApiQuery(filter.query())).await;
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    let (entries, problem, status) = match listed {
+        Ok(Json(found)) => {
+            let entries = found["items"]
+                .as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .map(|e| AuditRow {
+                            at: text(&e["at"]).replace('T', " ").chars().take(19).collect(),
+                            who: Some(text(&e["actor"]["email"]))
+                                .filter(|w| !w.is_empty())
+                                .unwrap_or_else(|| text(&e["actor"]["kind"])),
+                            action: text(&e["action"]),
+                            resource: format!(
+                                "{} {}",
+                                text(&e["resource"]["type"]),
+                                text(&e["resource"]["id"])
+                            )
+                            .trim()
+                            .to_owned(),
+                            outcome: text(&e["outcome"]),
+                            ip: text(&e["ip"]),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            (entries, None, StatusCode::OK)
+        }
+        Err(error) => (Vec::new(), Some(error.message.clone()), error.status),
+    };
+    let csv_query = filter.csv_query();
+    render(&AuditPage { signed_in: signed_in(&actor, &csrf), filter, csv_query, problem, entries }, status)
 }

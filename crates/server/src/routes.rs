@@ -42,6 +42,7 @@ pub fn route_table() -> RouteTable<AppState> {
         .post("/matters/{id}/notes", Matter(WriteContent), pages::add_note)
         .get("/search", SignedIn, pages::search)
         .get("/account", SignedIn, pages::account)
+        .get("/audit", AUDITORS, pages::audit_log)
         .post("/account/sessions/{id}/end", SignedIn, pages::end_session)
         .post("/account/sessions/end-all", SignedIn, pages::end_all_sessions)
         .post("/account/password", SignedIn, pages::change_password)

@@ -27,14 +27,14 @@ const EXPORT_PAGE: i64 = 1000;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
-    user: Option<String>,
-    matter: Option<String>,
-    action: Option<String>,
-    outcome: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    limit: Option<i64>,
-    cursor: Option<String>,
+    pub(crate) user: Option<String>,
+    pub(crate) matter: Option<String>,
+    pub(crate) action: Option<String>,
+    pub(crate) outcome: Option<String>,
+    pub(crate) from: Option<String>,
+    pub(crate) to: Option<String>,
+    pub(crate) limit: Option<i64>,
+    pub(crate) cursor: Option<String>,
 }
 
 fn time_param(name: &str, value: Option<&str>) -> Result<Option<OffsetDateTime>, ApiError> {

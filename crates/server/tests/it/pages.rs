@@ -260,3 +260,30 @@ both_backends!(the_account_page_ends_sessions_and_changes_the_password, |env: Te
     assert!(enrol.html.contains("<svg") && enrol.html.contains("data-totp-secret"), "{}", enrol.html);
     assert!(!enrol.html.contains("<?xml"));
 });
+
+both_backends!(auditors_filter_the_log_in_a_page_and_others_are_refused, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    h.signed_in_user(&admin, "cy@firm.example", &["auditor"]).await;
+    h.signed_in_user(&admin, "lead@firm.example", &["attorney"]).await;
+    let auditor = browser_sign_in(&h, "cy@firm.example", "a long shared test passphrase").await;
+    let lead = browser_sign_in(&h, "lead@firm.example", "a long shared test passphrase").await;
+
+    let all = page(&h, "GET", "/audit", Some(&auditor), None).await;
+    assert_eq!(all.status, 200);
+    assert!(all.html.contains("auth.login.succeeded") && all.html.contains("user.created"));
+    let filtered =
+        page(&h, "GET", "/audit?action=user.created&outcome=&from=&to=&user=&matter=", Some(&auditor), None)
+            .await;
+    assert!(filtered.html.contains("user.created") && !filtered.html.contains("auth.login.succeeded"));
+    assert!(filtered.html.contains("href=\"/api/v1/audit.csv?action=user.created\""), "{}", filtered.html);
+    let bad = page(&h, "GET", "/audit?outcome=maybe", Some(&auditor), None).await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.html.contains("role=\"alert\""));
+
+    let refused = page(&h, "GET", "/audit", Some(&lead), None).await;
+    assert_eq!(refused.status, 403);
+    assert!(refused.html.contains("Not allowed"), "a page, not JSON: {}", refused.html);
+    let home = page(&h, "GET", "/home", Some(&lead), None).await;
+    assert!(!home.html.contains("href=\"/audit\""), "only auditors and admins see the link");
+});
