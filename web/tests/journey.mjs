@@ -134,20 +134,20 @@ async function main() {
     assert.match(await adminPage.getByRole("alert").innerText(), /email address or password is wrong/);
     await signIn(adminPage, server.base, "ada@smith-jones.example", PASSWORD);
 
-    // The administrator invites two attorneys (the users' pages come later: the API here).
-    const api = await playwrightRequest.newContext({ baseURL: server.base, ignoreHTTPSErrors: true });
-    const token = async (email) => {
-      const login = await (await api.post("/api/v1/auth/login", { data: { email, password: PASSWORD } })).json();
-      const session = await api.post("/api/v1/auth/verify", { data: { challenge_id: login.challenge_id, factor: "email", code: latestCode(email) } });
-      assert.equal(session.status(), 200);
-      return (await session.json()).token;
-    };
-    const adminToken = await token("ada@smith-jones.example");
-    const invitationOf = (email) => latestMailTo(email).split(/\r?\n/).find((l) => l.includes("/invite#")).split("/invite#")[1].trim();
+    // The administrator invites two attorneys and an audit officer on the users page.
+    await adminPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Users" }).click();
     for (const [email, role] of [["ann@smith-jones.example", "attorney"], ["bob@smith-jones.example", "attorney"], ["cy@smith-jones.example", "auditor"]]) {
-      const made = await api.post("/api/v1/users", { headers: { authorization: `Bearer ${adminToken}` }, data: { email, name: "Colleague", roles: [role] } });
-      assert.equal(made.status(), 201);
+      await adminPage.getByLabel("Email address").fill(email);
+      await adminPage.getByLabel("Name").fill(`Colleague ${role}`);
+      await adminPage.getByRole("group", { name: "Roles", exact: true }).getByLabel(role).check();
+      await adminPage.getByRole("button", { name: "Send invitation" }).click();
+      await adminPage.getByText("The invitation is on its way.").waitFor();
     }
+    assert.match(await adminPage.locator("tbody").innerText(), /cy@smith-jones\.example/);
+    await checkAccessibility(adminPage, "users");
+    await shoot(adminPage, "users");
+    const api = await playwrightRequest.newContext({ baseURL: server.base, ignoreHTTPSErrors: true });
+    const invitationOf = (email) => latestMailTo(email).split(/\r?\n/).find((l) => l.includes("/invite#")).split("/invite#")[1].trim();
     for (const email of ["bob@smith-jones.example", "cy@smith-jones.example"]) {
       const accepted = await api.post("/api/v1/auth/accept-invite", { data: { token: invitationOf(email), password: PASSWORD } });
       assert.equal(accepted.status(), 204);
@@ -287,7 +287,7 @@ async function main() {
     await annPage.waitForURL(/\/sign-in$/);
     await annPage.goto(`${server.base}/home`);
     assert.match(annPage.url(), /\/sign-in$/);
-    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, note, download, search, authenticator app, not-found, audit log and CSV, sign-out; axe on every page)");
+    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, note, download, search, authenticator app, not-found, audit log and CSV, users, sign-out; axe on every page)");
   } finally {
     await browser.close();
     server.child.kill("SIGTERM");

@@ -8,6 +8,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use ringfence_core::auth::SecondFactor;
+use ringfence_core::user::FirmRole;
 use ringfence_store::firm::access::{ReadContent, View, WriteContent};
 use ringfence_store::firm::{access, documents, matters, notes};
 use serde::Deserialize;
@@ -22,6 +23,7 @@ use crate::api::me::{self, ChangePassword, ConfirmTotp};
 use crate::api::notes::{self as api_notes, NewNote};
 use crate::api::search::{self as api_search, SearchQuery};
 use crate::api::sign_in::{self, LoginRequest, VerifyRequest};
+use crate::api::users::{self as api_users, CreateUser, ListQuery, UpdateUser};
 use crate::auth::Actor;
 use crate::auth::cookie::{self, CsrfToken};
 use crate::client::Client;
@@ -34,12 +36,15 @@ pub struct SignedInUser {
     pub csrf: String,
     /// Auditors and administrators get a link to the audit log.
     pub reads_audit: bool,
+    /// Administrators get a link to the users page.
+    pub administers: bool,
 }
 
 fn signed_in(actor: &Actor, csrf: &Option<Extension<CsrfToken>>) -> Option<SignedInUser> {
     let csrf = csrf.as_ref().map(|Extension(token)| token.0.clone()).unwrap_or_default();
     let reads_audit = actor.has_any_role(ringfence_core::policy::AUDITORS.firm_roles());
-    Some(SignedInUser { email: actor.email.to_string(), csrf, reads_audit })
+    let administers = actor.has_any_role(&[FirmRole::Admin]);
+    Some(SignedInUser { email: actor.email.to_string(), csrf, reads_audit, administers })
 }
 
 fn date(t: time::OffsetDateTime) -> String {
@@ -926,4 +931,156 @@ pub async fn audit_log(
     };
     let csv_query = filter.csv_query();
     render(&AuditPage { signed_in: signed_in(&actor, &csrf), filter, csv_query, problem, entries }, status)
+}
+
+struct UserRow {
+    id: String,
+    email: String,
+    name: String,
+    status: String,
+    roles: Vec<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage {
+    signed_in: Option<SignedInUser>,
+    notice: Option<&'static str>,
+    problem: Option<String>,
+    roles: Vec<&'static str>,
+    users: Vec<UserRow>,
+}
+
+async fn users_page(
+    actor: &Actor,
+    csrf: &Option<Extension<CsrfToken>>,
+    notice: Option<&'static str>,
+    problem: Option<&ApiError>,
+) -> Response {
+    let query = ListQuery { limit: Some(500), cursor: None };
+    let listed = match api_users::list(actor.clone(), ApiQuery(query)).await {
+        Ok(Json(listed)) => listed,
+        Err(error) => return error_page(&error, signed_in(actor, csrf)),
+    };
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    let users = listed["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|u| UserRow {
+                    id: text(&u["id"]),
+                    email: text(&u["email"]),
+                    name: text(&u["name"]),
+                    status: text(&u["status"]),
+                    roles: u["roles"]
+                        .as_array()
+                        .map(|r| {
+                            r.iter()
+                                .filter_map(|r| r.as_str()?.parse::<FirmRole>().ok())
+                                .map(FirmRole::as_str)
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let page = UsersPage {
+        signed_in: signed_in(actor, csrf),
+        notice,
+        problem: problem.map(|e| e.message.clone()),
+        roles: FirmRole::ALL.iter().map(|r| r.as_str()).collect(),
+        users,
+    };
+    render(&page, problem.map_or(StatusCode::OK, |e| e.status))
+}
+
+#[derive(Deserialize)]
+pub struct UsersQuery {
+    done: Option<String>,
+}
+
+pub async fn users(
+    actor: Actor,
+    csrf: Option<Extension<CsrfToken>>,
+    Query(query): Query<UsersQuery>,
+) -> Response {
+    let notice = match query.done.as_deref() {
+        Some("invited") => Some("The invitation is on its way."),
+        Some("changed") => Some("Saved."),
+        _ => None,
+    };
+    users_page(&actor, &csrf, notice, None).await
+}
+
+/// A form's fields, repeated ones (checkboxes) included.
+fn fields(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
+fn field(fields: &[(String, String)], name: &str) -> String {
+    fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+}
+
+fn checked(fields: &[(String, String)], name: &str) -> Vec<String> {
+    fields.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()
+}
+
+pub async fn invite_user(
+    state: State<AppState>,
+    actor: Actor,
+    client: Client,
+    csrf: Option<Extension<CsrfToken>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let form = fields(&body);
+    let request = CreateUser {
+        email: field(&form, "email"),
+        name: field(&form, "name"),
+        roles: checked(&form, "roles"),
+    };
+    match api_users::create(state, actor.clone(), client, ApiJson(request)).await {
+        Ok(_) => Redirect::to("/admin/users?done=invited").into_response(),
+        Err(error) => users_page(&actor, &csrf, None, Some(&error)).await,
+    }
+}
+
+pub async fn change_user(
+    state: State<AppState>,
+    actor: Actor,
+    client: Client,
+    csrf: Option<Extension<CsrfToken>>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let form = fields(&body);
+    let update = |roles, disabled| UpdateUser { roles, disabled };
+    let done = match field(&form, "change").as_str() {
+        "roles" => api_users::update(
+            state,
+            actor.clone(),
+            client,
+            Path(id),
+            ApiJson(update(Some(checked(&form, "roles")), None)),
+        )
+        .await
+        .map(drop),
+        "disable" => {
+            api_users::update(state, actor.clone(), client, Path(id), ApiJson(update(None, Some(true))))
+                .await
+                .map(drop)
+        }
+        "enable" => {
+            api_users::update(state, actor.clone(), client, Path(id), ApiJson(update(None, Some(false))))
+                .await
+                .map(drop)
+        }
+        "unlock" => api_users::unlock(state, actor.clone(), client, Path(id)).await.map(drop),
+        _ => Err(ApiError::invalid("change: roles, disable, enable or unlock")),
+    };
+    match done {
+        Ok(()) => Redirect::to("/admin/users?done=changed").into_response(),
+        Err(error) => users_page(&actor, &csrf, None, Some(&error)).await,
+    }
 }

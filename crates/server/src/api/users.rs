@@ -70,9 +70,9 @@ fn parse_name(name: &str) -> Result<String, ApiError> {
 
 #[derive(Deserialize)]
 pub struct CreateUser {
-    email: String,
-    name: String,
-    roles: Vec<String>,
+    pub(crate) email: String,
+    pub(crate) name: String,
+    pub(crate) roles: Vec<String>,
 }
 
 pub async fn create(
@@ -122,8 +122,8 @@ pub async fn create(
 
 #[derive(Deserialize)]
 pub struct ListQuery {
-    limit: Option<usize>,
-    cursor: Option<String>,
+    pub(crate) limit: Option<usize>,
+    pub(crate) cursor: Option<String>,
 }
 
 /// Lists users by email; the cursor is the last email of the previous page.
@@ -174,8 +174,8 @@ pub async fn get(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
-    roles: Option<Vec<String>>,
-    disabled: Option<bool>,
+    pub(crate) roles: Option<Vec<String>>,
+    pub(crate) disabled: Option<bool>,
 }
 
 pub async fn update(

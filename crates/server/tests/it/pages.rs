@@ -287,3 +287,61 @@ both_backends!(auditors_filter_the_log_in_a_page_and_others_are_refused, |env: T
     let home = page(&h, "GET", "/home", Some(&lead), None).await;
     assert!(!home.html.contains("href=\"/audit\""), "only auditors and admins see the link");
 });
+
+both_backends!(administrators_invite_change_roles_and_disable_users_on_a_page, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    h.signed_in_user(&admin, "lead@firm.example", &["attorney"]).await;
+    let cookie = browser_sign_in(&h, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let users = page(&h, "GET", "/admin/users", Some(&cookie), None).await;
+    assert_eq!(users.status, 200);
+    let csrf = hidden(&users.html, "_csrf");
+
+    let invite = [
+        ("_csrf", csrf.as_str()),
+        ("email", "new@firm.example"),
+        ("name", "New Person"),
+        ("roles", "paralegal"),
+        ("roles", "secretary"),
+    ];
+    let invited = page(&h, "POST", "/admin/users", Some(&cookie), Some(encode(&invite))).await;
+    assert_eq!(invited.headers["location"], "/admin/users?done=invited");
+    assert!(h.latest_mail("new@firm.example").contains("/invite#"));
+    let bad = [("_csrf", csrf.as_str()), ("email", "not an address"), ("name", "X"), ("roles", "attorney")];
+    let refused = page(&h, "POST", "/admin/users", Some(&cookie), Some(encode(&bad))).await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.html.contains("role=\"alert\""));
+
+    let me = h.call("GET", "/api/v1/users", Some(&admin), None).await;
+    let lead = me.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "lead@firm.example")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let roles = [("_csrf", csrf.as_str()), ("change", "roles"), ("roles", "attorney"), ("roles", "billing")];
+    let changed =
+        page(&h, "POST", &format!("/admin/users/{lead}"), Some(&cookie), Some(encode(&roles))).await;
+    assert_eq!(changed.headers["location"], "/admin/users?done=changed");
+    let disable = [("_csrf", csrf.as_str()), ("change", "disable")];
+    page(&h, "POST", &format!("/admin/users/{lead}"), Some(&cookie), Some(encode(&disable))).await;
+    let after = h.call("GET", &format!("/api/v1/users/{lead}"), Some(&admin), None).await;
+    assert_eq!(after.body["user"]["roles"], json!(["attorney", "billing"]));
+    assert_eq!(after.body["user"]["status"], "disabled");
+
+    let lead_login = page(
+        &h,
+        "POST",
+        "/sign-in",
+        None,
+        Some(encode(&[("email", "lead@firm.example"), ("password", "a long shared test passphrase")])),
+    )
+    .await;
+    assert_eq!(lead_login.status, 401, "a disabled user cannot sign in");
+    h.signed_in_user(&admin, "other@firm.example", &["attorney"]).await;
+    let other = browser_sign_in(&h, "other@firm.example", "a long shared test passphrase").await;
+    assert_eq!(page(&h, "GET", "/admin/users", Some(&other), None).await.status, 403);
+});
