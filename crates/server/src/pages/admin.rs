@@ -1,0 +1,270 @@
+//! For auditors and administrators: the audit log, the firm's users.
+
+use super::*;
+
+/// The audit page's filters as typed into its form: blanks mean "any".
+#[derive(Deserialize, Default)]
+pub struct AuditFilter {
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    matter: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
+impl AuditFilter {
+    /// The API's query: dates are whole days in UTC.
+    fn query(&self) -> AuditQuery {
+        let given = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
+        AuditQuery {
+            user: given(&self.user),
+            matter: given(&self.matter),
+            action: given(&self.action),
+            outcome: given(&self.outcome),
+            from: given(&self.from).map(|d| format!("{d}T00:00:00Z")),
+            to: given(&self.to).map(|d| format!("{d}T23:59:59.999Z")),
+            limit: Some(200),
+            cursor: None,
+        }
+    }
+
+    /// The same filters as a query string, for the CSV link.
+    fn csv_query(&self) -> String {
+        let query = self.query();
+        let pairs = [
+            ("user", query.user),
+            ("matter", query.matter),
+            ("action", query.action),
+            ("outcome", query.outcome),
+            ("from", query.from),
+            ("to", query.to),
+        ];
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        for (name, value) in pairs {
+            if let Some(value) = value {
+                out.append_pair(name, &value);
+            }
+        }
+        let encoded = out.finish();
+        if encoded.is_empty() { encoded } else { format!("?{encoded}") }
+    }
+}
+
+struct AuditRow {
+    at: String,
+    who: String,
+    action: String,
+    resource: String,
+    outcome: String,
+    ip: String,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    signed_in: Option<SignedInUser>,
+    filter: AuditFilter,
+    csv_query: String,
+    problem: Option<String>,
+    entries: Vec<AuditRow>,
+}
+
+pub async fn audit_log(
+    actor: Actor,
+    csrf: Option<Extension<CsrfToken>>,
+    Query(filter): Query<AuditFilter>,
+) -> Response {
+    let listed = api_audit::list(actor.clone(), ApiQuery(filter.query())).await;
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    let (entries, problem, status) = match listed {
+        Ok(Json(found)) => {
+            let entries = found["items"]
+                .as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .map(|e| AuditRow {
+                            at: text(&e["at"]).replace('T', " ").chars().take(19).collect(),
+                            who: Some(text(&e["actor"]["email"]))
+                                .filter(|w| !w.is_empty())
+                                .unwrap_or_else(|| text(&e["actor"]["kind"])),
+                            action: text(&e["action"]),
+                            resource: format!(
+                                "{} {}",
+                                text(&e["resource"]["type"]),
+                                text(&e["resource"]["id"])
+                            )
+                            .trim()
+                            .to_owned(),
+                            outcome: text(&e["outcome"]),
+                            ip: text(&e["ip"]),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            (entries, None, StatusCode::OK)
+        }
+        Err(error) => (Vec::new(), Some(error.message.clone()), error.status),
+    };
+    let csv_query = filter.csv_query();
+    render(&AuditPage { signed_in: signed_in(&actor, &csrf), filter, csv_query, problem, entries }, status)
+}
+
+struct UserRow {
+    id: String,
+    email: String,
+    name: String,
+    status: String,
+    roles: Vec<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage {
+    signed_in: Option<SignedInUser>,
+    notice: Option<&'static str>,
+    problem: Option<String>,
+    roles: Vec<&'static str>,
+    users: Vec<UserRow>,
+}
+
+async fn users_page(
+    actor: &Actor,
+    csrf: &Option<Extension<CsrfToken>>,
+    notice: Option<&'static str>,
+    problem: Option<&ApiError>,
+) -> Response {
+    let query = ListQuery { limit: Some(500), cursor: None };
+    let listed = match api_users::list(actor.clone(), ApiQuery(query)).await {
+        Ok(Json(listed)) => listed,
+        Err(error) => return error_page(&error, signed_in(actor, csrf)),
+    };
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    let users = listed["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|u| UserRow {
+                    id: text(&u["id"]),
+                    email: text(&u["email"]),
+                    name: text(&u["name"]),
+                    status: text(&u["status"]),
+                    roles: u["roles"]
+                        .as_array()
+                        .map(|r| {
+                            r.iter()
+                                .filter_map(|r| r.as_str()?.parse::<FirmRole>().ok())
+                                .map(FirmRole::as_str)
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let page = UsersPage {
+        signed_in: signed_in(actor, csrf),
+        notice,
+        problem: problem.map(|e| e.message.clone()),
+        roles: FirmRole::ALL.iter().map(|r| r.as_str()).collect(),
+        users,
+    };
+    render(&page, problem.map_or(StatusCode::OK, |e| e.status))
+}
+
+#[derive(Deserialize)]
+pub struct UsersQuery {
+    done: Option<String>,
+}
+
+pub async fn users(
+    actor: Actor,
+    csrf: Option<Extension<CsrfToken>>,
+    Query(query): Query<UsersQuery>,
+) -> Response {
+    let notice = match query.done.as_deref() {
+        Some("invited") => Some("The invitation is on its way."),
+        Some("changed") => Some("Saved."),
+        _ => None,
+    };
+    users_page(&actor, &csrf, notice, None).await
+}
+
+/// A form's fields, repeated ones (checkboxes) included.
+fn fields(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
+fn field(fields: &[(String, String)], name: &str) -> String {
+    fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+}
+
+fn checked(fields: &[(String, String)], name: &str) -> Vec<String> {
+    fields.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()
+}
+
+pub async fn invite_user(
+    state: State<AppState>,
+    actor: Actor,
+    client: Client,
+    csrf: Option<Extension<CsrfToken>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let form = fields(&body);
+    let request = CreateUser {
+        email: field(&form, "email"),
+        name: field(&form, "name"),
+        roles: checked(&form, "roles"),
+    };
+    match api_users::create(state, actor.clone(), client, ApiJson(request)).await {
+        Ok(_) => Redirect::to("/admin/users?done=invited").into_response(),
+        Err(error) => users_page(&actor, &csrf, None, Some(&error)).await,
+    }
+}
+
+pub async fn change_user(
+    state: State<AppState>,
+    actor: Actor,
+    client: Client,
+    csrf: Option<Extension<CsrfToken>>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let form = fields(&body);
+    let update = |roles, disabled| UpdateUser { roles, disabled };
+    let done = match field(&form, "change").as_str() {
+        "roles" => api_users::update(
+            state,
+            actor.clone(),
+            client,
+            Path(id),
+            ApiJson(update(Some(checked(&form, "roles")), None)),
+        )
+        .await
+        .map(drop),
+        "disable" => {
+            api_users::update(state, actor.clone(), client, Path(id), ApiJson(update(None, Some(true))))
+                .await
+                .map(drop)
+        }
+        "enable" => {
+            api_users::update(state, actor.clone(), client, Path(id), ApiJson(update(None, Some(false))))
+                .await
+                .map(drop)
+        }
+        "unlock" => api_users::unlock(state, actor.clone(), client, Path(id)).await.map(drop),
+        _ => Err(ApiError::invalid("change: roles, disable, enable or unlock")),
+    };
+    match done {
+        Ok(()) => Redirect::to("/admin/users?done=changed").into_response(),
+        Err(error) => users_page(&actor, &csrf, None, Some(&error)).await,
+    }
+}

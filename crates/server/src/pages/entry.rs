@@ -1,0 +1,178 @@
+//! Getting in: signing in with a second factor, signing out, accepting an invitation.
+
+use super::*;
+
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+struct SignInPage {
+    signed_in: Option<SignedInUser>,
+    problem: Option<String>,
+    email: String,
+}
+
+pub async fn sign_in_page() -> Response {
+    render(&SignInPage { signed_in: None, problem: None, email: String::new() }, StatusCode::OK)
+}
+
+#[derive(Template)]
+#[template(path = "code.html")]
+struct CodePage {
+    signed_in: Option<SignedInUser>,
+    problem: Option<String>,
+    challenge_id: String,
+    emailed: bool,
+    factors: Vec<(&'static str, &'static str)>,
+}
+
+fn factor_choices(factors: &[SecondFactor]) -> Vec<(&'static str, &'static str)> {
+    factors
+        .iter()
+        .map(|f| match f {
+            SecondFactor::Email => ("email", "Code from the email"),
+            SecondFactor::Totp => ("totp", "Code from your authenticator app"),
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    email: String,
+    password: String,
+}
+
+pub async fn sign_in(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    if !same_site(&headers) {
+        return error_page(&ApiError::forbidden("cross-site sign-in"), None);
+    }
+    let request = LoginRequest { email: form.email.clone(), password: form.password };
+    match sign_in::start_sign_in(&state, &client, &request).await {
+        Ok(started) => {
+            let emailed = started.factors.contains(&SecondFactor::Email);
+            let page = CodePage {
+                signed_in: None,
+                problem: None,
+                challenge_id: started.challenge_id,
+                emailed,
+                factors: factor_choices(&started.factors),
+            };
+            render(&page, StatusCode::OK)
+        }
+        Err(error) => {
+            let page =
+                SignInPage { signed_in: None, problem: Some(error.message.clone()), email: form.email };
+            render(&page, error.status)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    challenge_id: String,
+    factor: SecondFactor,
+    code: String,
+}
+
+pub async fn sign_in_code(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    if !same_site(&headers) {
+        return error_page(&ApiError::forbidden("cross-site sign-in"), None);
+    }
+    let request = VerifyRequest {
+        challenge_id: form.challenge_id.clone(),
+        factor: form.factor,
+        code: form.code,
+        cookie: true,
+    };
+    match sign_in::finish_sign_in(&state, &client, &request).await {
+        Ok(signed_in) => {
+            let mut response = Redirect::to("/home").into_response();
+            if let Some(value) =
+                cookie::set_session(&signed_in.scoped, state.settings.session_limits.absolute)
+            {
+                response.headers_mut().insert(header::SET_COOKIE, value);
+            }
+            response
+        }
+        Err(error) if error.code == "challenge_expired" => {
+            let page =
+                SignInPage { signed_in: None, problem: Some(error.message.clone()), email: String::new() };
+            render(&page, error.status)
+        }
+        Err(error) => {
+            let page = CodePage {
+                signed_in: None,
+                problem: Some(error.message.clone()),
+                challenge_id: form.challenge_id,
+                emailed: false,
+                factors: factor_choices(&[form.factor]),
+            };
+            render(&page, error.status)
+        }
+    }
+}
+
+pub async fn sign_out(state: State<AppState>, actor: Actor, client: Client) -> Response {
+    match sign_in::logout(state, actor, client).await {
+        Ok(_) => {
+            let mut response = Redirect::to("/sign-in").into_response();
+            response.headers_mut().insert(header::SET_COOKIE, cookie::clear_session());
+            response
+        }
+        Err(error) => error_page(&error, None),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "invite.html")]
+struct InvitePage {
+    signed_in: Option<SignedInUser>,
+    problem: Option<String>,
+    token: String,
+}
+
+pub async fn invite_page() -> Response {
+    render(&InvitePage { signed_in: None, problem: None, token: String::new() }, StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+pub struct InviteForm {
+    token: String,
+    password: String,
+}
+
+pub async fn accept_invite(
+    state: State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    Form(form): Form<InviteForm>,
+) -> Response {
+    if !same_site(&headers) {
+        return error_page(&ApiError::forbidden("cross-site form"), None);
+    }
+    let token = form.token.clone();
+    let body = AcceptInvite { token: form.token, password: form.password };
+    match invitations::accept(state, client, ApiJson(body)).await {
+        Ok(_) => render(
+            &MessagePage {
+                signed_in: None,
+                heading: "Password set",
+                message: "Your password is set. Sign in with your email address, your password and a second factor.",
+                link: "/sign-in",
+                link_text: "Sign in",
+            },
+            StatusCode::OK,
+        ),
+        Err(error) => {
+            render(&InvitePage { signed_in: None, problem: Some(error.message.clone()), token }, error.status)
+        }
+    }
+}

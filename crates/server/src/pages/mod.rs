@@ -1,0 +1,125 @@
+//! Server-rendered pages for people in browsers. They sit on the same checks as the API
+//! (the sign-in flow, the route policies, the matter ring-fence) and render HTML from the
+//! templates in `web/templates`; assets come from `web/static`, built into the binary.
+
+use askama::Template;
+use axum::extract::{Extension, Path, Query, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::{Form, Json};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use ringfence_core::auth::SecondFactor;
+use ringfence_core::user::FirmRole;
+use ringfence_store::firm::access::{ReadContent, View, WriteContent};
+use ringfence_store::firm::{access, documents, matters, notes};
+use serde::Deserialize;
+use time::macros::format_description;
+
+use crate::AppState;
+use crate::api::audit::{self as api_audit, AuditQuery};
+use crate::api::clients::{self as api_clients, ClientBody};
+use crate::api::invitations::{self, AcceptInvite};
+use crate::api::matters::{self as api_matters, NewMatter};
+use crate::api::me::{self, ChangePassword, ConfirmTotp};
+use crate::api::notes::{self as api_notes, NewNote};
+use crate::api::search::{self as api_search, SearchQuery};
+use crate::api::sign_in::{self, LoginRequest, VerifyRequest};
+use crate::api::users::{self as api_users, CreateUser, ListQuery, UpdateUser};
+use crate::auth::Actor;
+use crate::auth::cookie::{self, CsrfToken};
+use crate::client::Client;
+use crate::error::{ApiError, ApiJson, ApiQuery};
+use crate::matter_access::{record, require};
+
+mod account;
+mod admin;
+mod entry;
+mod work;
+
+pub(crate) use account::*;
+pub(crate) use admin::*;
+pub(crate) use entry::*;
+pub(crate) use work::*;
+
+/// Who the page is for, as the layout shows it.
+pub struct SignedInUser {
+    pub email: String,
+    pub csrf: String,
+    /// Auditors and administrators get a link to the audit log.
+    pub reads_audit: bool,
+    /// Administrators get a link to the users page.
+    pub administers: bool,
+}
+
+fn signed_in(actor: &Actor, csrf: &Option<Extension<CsrfToken>>) -> Option<SignedInUser> {
+    let csrf = csrf.as_ref().map(|Extension(token)| token.0.clone()).unwrap_or_default();
+    let reads_audit = actor.has_any_role(ringfence_core::policy::AUDITORS.firm_roles());
+    let administers = actor.has_any_role(&[FirmRole::Admin]);
+    Some(SignedInUser { email: actor.email.to_string(), csrf, reads_audit, administers })
+}
+
+fn date(t: time::OffsetDateTime) -> String {
+    t.format(format_description!("[day] [month repr:short] [year]")).unwrap_or_default()
+}
+
+fn render(template: &impl Template, status: StatusCode) -> Response {
+    match template.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => ApiError::internal(&e).into_response(),
+    }
+}
+
+/// An API error as a page. A refused matter and a missing one render the same page.
+fn error_page(error: &ApiError, signed_in: Option<SignedInUser>) -> Response {
+    let (heading, message) = match error.status {
+        StatusCode::NOT_FOUND => ("Not found", "There is nothing here, or nothing you may see."),
+        StatusCode::FORBIDDEN => ("Not allowed", "Your role in the firm does not allow this."),
+        _ => ("Something went wrong", "Please try again. If it keeps happening, tell your administrator."),
+    };
+    render(
+        &MessagePage { signed_in, heading, message, link: "/", link_text: "Back to Ringfence" },
+        error.status,
+    )
+}
+
+/// The page for a signed-in user whose firm role does not allow a page.
+pub fn refused() -> Response {
+    error_page(&ApiError::forbidden("your firm role does not allow this"), None)
+}
+
+pub async fn stylesheet() -> Response {
+    asset("text/css; charset=utf-8", include_str!("../../../../web/static/app.css"))
+}
+
+pub async fn script() -> Response {
+    asset("text/javascript; charset=utf-8", include_str!("../../../../web/static/app.js"))
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    let mut response = body.into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    response
+}
+
+pub async fn root(actor: Option<Extension<Actor>>) -> Redirect {
+    Redirect::to(if actor.is_some() { "/home" } else { "/sign-in" })
+}
+
+/// Refuses a sign-in form posted from another site (login CSRF): browsers say where a
+/// request comes from in `Sec-Fetch-Site`.
+fn same_site(headers: &HeaderMap) -> bool {
+    headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|site| site == "same-origin" || site == "none")
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage<'a> {
+    signed_in: Option<SignedInUser>,
+    heading: &'a str,
+    message: &'a str,
+    link: &'a str,
+    link_text: &'a str,
+}

@@ -1,0 +1,343 @@
+//! The daily work: my matters, a matter with its documents and notes, new clients and
+//! matters, and search.
+
+use super::*;
+
+struct MatterRow {
+    id: String,
+    number: String,
+    title: String,
+    status: String,
+    opened: String,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    signed_in: Option<SignedInUser>,
+    matters: Vec<MatterRow>,
+}
+
+pub async fn home(actor: Actor, csrf: Option<Extension<CsrfToken>>) -> Response {
+    let listed = async {
+        let mut tx = actor.begin().await?;
+        let mine = matters::list_mine(&mut tx, actor.user).await?;
+        tx.commit().await?;
+        Ok::<_, ApiError>(mine)
+    }
+    .await;
+    match listed {
+        Ok(mine) => {
+            let matters = mine
+                .into_iter()
+                .filter(|m| m.deleted_at.is_none())
+                .map(|m| MatterRow {
+                    id: m.id.to_string(),
+                    number: m.number,
+                    title: m.title,
+                    status: m.status,
+                    opened: date(m.opened_at),
+                })
+                .collect();
+            render(&HomePage { signed_in: signed_in(&actor, &csrf), matters }, StatusCode::OK)
+        }
+        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
+    }
+}
+
+struct DocumentRow {
+    id: String,
+    title: String,
+    name: String,
+    size: String,
+    version: i64,
+    privileged: bool,
+}
+
+struct NoteRow {
+    kind: String,
+    privileged: bool,
+    body: String,
+    updated: String,
+}
+
+struct MatterContent {
+    documents: Vec<DocumentRow>,
+    notes: Vec<NoteRow>,
+}
+
+#[derive(Template)]
+#[template(path = "matter.html")]
+struct MatterPage {
+    signed_in: Option<SignedInUser>,
+    id: String,
+    writable: bool,
+    number: String,
+    title: String,
+    status: String,
+    opened: String,
+    description: Option<String>,
+    content: Option<MatterContent>,
+}
+
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / f64::from(1u32 << 30)),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / f64::from(1u32 << 20)),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} bytes"),
+    }
+}
+
+pub async fn matter(
+    actor: Actor,
+    client: Client,
+    csrf: Option<Extension<CsrfToken>>,
+    Path(id): Path<String>,
+) -> Response {
+    let shown = async {
+        let (mut tx, view) = require::<View>(&actor, &client, actor.begin().await?, &id).await?;
+        let matter = matters::get(&mut tx, &view).await?;
+        // Content only for those who may read it: billing sees the matter, not its papers.
+        let content =
+            match access::check::<ReadContent>(&mut tx, actor.user, &actor.roles, view.matter()).await? {
+                Some(read) => {
+                    let documents = documents::list(&mut tx, &read).await?;
+                    let notes = notes::list(&mut tx, &read).await?;
+                    Some(MatterContent {
+                        documents: documents
+                            .into_iter()
+                            .map(|d| DocumentRow {
+                                id: d.id.to_string(),
+                                title: d.title,
+                                name: d.current.name,
+                                size: size(d.current.size),
+                                version: d.current.version,
+                                privileged: d.privileged,
+                            })
+                            .collect(),
+                        notes: notes
+                            .into_iter()
+                            .map(|n| NoteRow {
+                                kind: n.kind,
+                                privileged: n.privileged,
+                                body: n.body,
+                                updated: date(n.updated_at),
+                            })
+                            .collect(),
+                    })
+                }
+                None => None,
+            };
+        let writable =
+            access::check::<WriteContent>(&mut tx, actor.user, &actor.roles, view.matter()).await?.is_some();
+        record(&mut tx, &actor, &client, &view, "matter.viewed", ("matter", id.clone())).await?;
+        tx.commit().await?;
+        Ok::<_, ApiError>(MatterPage {
+            signed_in: signed_in(&actor, &csrf),
+            id: view.matter().to_string(),
+            writable,
+            number: matter.number,
+            title: matter.title,
+            status: matter.status,
+            opened: date(matter.opened_at),
+            description: matter.description,
+            content,
+        })
+    }
+    .await;
+    match shown {
+        Ok(page) => render(&page, StatusCode::OK),
+        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "new_matter.html")]
+struct NewMatterPage {
+    signed_in: Option<SignedInUser>,
+    problem: Option<String>,
+    clients: Vec<(String, String)>,
+}
+
+async fn new_matter_form(
+    actor: &Actor,
+    csrf: &Option<Extension<CsrfToken>>,
+    problem: Option<&ApiError>,
+) -> Response {
+    let listed = async {
+        let mut tx = actor.store.begin().await?;
+        let all = ringfence_store::firm::clients::list(&mut tx).await?;
+        tx.commit().await?;
+        Ok::<_, ApiError>(all)
+    }
+    .await;
+    match listed {
+        Ok(all) => {
+            let clients = all.into_iter().map(|c| (c.id.to_string(), c.name)).collect();
+            let page = NewMatterPage {
+                signed_in: signed_in(actor, csrf),
+                problem: problem.map(|e| e.message.clone()),
+                clients,
+            };
+            render(&page, problem.map_or(StatusCode::OK, |e| e.status))
+        }
+        Err(error) => error_page(&error, signed_in(actor, csrf)),
+    }
+}
+
+pub async fn new_matter_page(actor: Actor, csrf: Option<Extension<CsrfToken>>) -> Response {
+    new_matter_form(&actor, &csrf, None).await
+}
+
+#[derive(Deserialize)]
+pub struct MatterForm {
+    client_id: String,
+    title: String,
+    description: String,
+}
+
+pub async fn create_matter(
+    state: State<AppState>,
+    actor: Actor,
+    client: Client,
+    csrf: Option<Extension<CsrfToken>>,
+    Form(form): Form<MatterForm>,
+) -> Response {
+    let description = Some(form.description).filter(|d| !d.trim().is_empty());
+    let body = NewMatter { title: form.title, client_id: form.client_id, description };
+    match api_matters::create(state, actor.clone(), client, ApiJson(body)).await {
+        Ok((_, Json(opened))) => {
+            Redirect::to(&format!("/matters/{}", opened["id"].as_str().unwrap_or_default())).into_response()
+        }
+        Err(error) => new_matter_form(&actor, &csrf, Some(&error)).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "new_client.html")]
+struct NewClientPage {
+    signed_in: Option<SignedInUser>,
+    problem: Option<String>,
+}
+
+pub async fn new_client_page(actor: Actor, csrf: Option<Extension<CsrfToken>>) -> Response {
+    render(&NewClientPage { signed_in: signed_in(&actor, &csrf), problem: None }, StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+pub struct ClientForm {
+    name: String,
+    kind: String,
+    email: String,
+}
+
+pub async fn create_client(
+    state: State<AppState>,
+    actor: Actor,
+    client: Client,
+    csrf: Option<Extension<CsrfToken>>,
+    Form(form): Form<ClientForm>,
+) -> Response {
+    let email = Some(form.email).filter(|e| !e.trim().is_empty());
+    let body = ClientBody { name: form.name, kind: form.kind, email, phone: None, id_number: None };
+    match api_clients::create(state, actor.clone(), client, ApiJson(body)).await {
+        Ok(_) => Redirect::to("/matters/new").into_response(),
+        Err(error) => {
+            let page =
+                NewClientPage { signed_in: signed_in(&actor, &csrf), problem: Some(error.message.clone()) };
+            render(&page, error.status)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NoteForm {
+    kind: String,
+    body: String,
+    #[serde(default)]
+    privileged: bool,
+}
+
+pub async fn add_note(
+    state: State<AppState>,
+    actor: Actor,
+    client: Client,
+    csrf: Option<Extension<CsrfToken>>,
+    Path(id): Path<String>,
+    Form(form): Form<NoteForm>,
+) -> Response {
+    let body = NewNote { kind: form.kind, body: form.body, privileged: form.privileged };
+    match api_notes::create(state, actor.clone(), client, Path(id.clone()), ApiJson(body)).await {
+        Ok(_) => Redirect::to(&format!("/matters/{id}#notes")).into_response(),
+        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
+    }
+}
+
+struct Hit {
+    kind: String,
+    matter_id: String,
+    title: String,
+    matter_title: String,
+    privileged: bool,
+    snippet: String,
+}
+
+#[derive(Template)]
+#[template(path = "search.html")]
+struct SearchPage {
+    signed_in: Option<SignedInUser>,
+    query: String,
+    searched: bool,
+    problem: Option<String>,
+    hits: Vec<Hit>,
+}
+
+#[derive(Deserialize)]
+pub struct SearchForm {
+    q: Option<String>,
+}
+
+pub async fn search(
+    actor: Actor,
+    client: Client,
+    csrf: Option<Extension<CsrfToken>>,
+    Query(form): Query<SearchForm>,
+) -> Response {
+    let Some(query) = form.q else {
+        let page = SearchPage {
+            signed_in: signed_in(&actor, &csrf),
+            query: String::new(),
+            searched: false,
+            problem: None,
+            hits: Vec::new(),
+        };
+        return render(&page, StatusCode::OK);
+    };
+    let found = api_search::search(actor.clone(), client, Query(SearchQuery { q: query.clone() })).await;
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    let (hits, problem, status) = match found {
+        Ok(Json(found)) => {
+            let hits = found["items"]
+                .as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .map(|hit| Hit {
+                            kind: text(&hit["kind"]),
+                            matter_id: text(&hit["matter_id"]),
+                            title: text(&hit["title"]),
+                            matter_title: text(&hit["matter_title"]),
+                            privileged: hit["privileged"].as_bool().unwrap_or(false),
+                            snippet: text(&hit["snippet"]),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            (hits, None, StatusCode::OK)
+        }
+        Err(error) => (Vec::new(), Some(error.message.clone()), error.status),
+    };
+    let searched = problem.is_none();
+    render(&SearchPage { signed_in: signed_in(&actor, &csrf), query, searched, problem, hits }, status)
+}
