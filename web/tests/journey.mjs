@@ -94,7 +94,19 @@ async function checkAccessibility(page, name) {
   );
 }
 
+/** Every page stays light: its HTML, stylesheet and script under 100 KB together. */
+async function checkWeight(page, name) {
+  const bytes = await page.evaluate(async () => {
+    const sizes = await Promise.all(
+      [location.href, "/assets/app.css", "/assets/app.js"].map(async (url) => (await (await fetch(url, { credentials: "same-origin" })).arrayBuffer()).byteLength),
+    );
+    return sizes.reduce((a, b) => a + b, 0);
+  });
+  assert.ok(bytes < 100 * 1024, `the ${name} page weighs ${bytes} bytes`);
+}
+
 async function shoot(page, name) {
+  await checkWeight(page, name);
   await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
 }
 

@@ -16,30 +16,41 @@ struct MatterRow {
 struct HomePage {
     signed_in: Option<SignedInUser>,
     matters: Vec<MatterRow>,
+    recent: Vec<MatterRow>,
+}
+
+fn matter_row(m: matters::Matter) -> MatterRow {
+    MatterRow {
+        id: m.id.to_string(),
+        number: m.number,
+        title: m.title,
+        status: m.status,
+        opened: date(m.opened_at),
+    }
 }
 
 pub async fn home(actor: Actor, csrf: Option<Extension<CsrfToken>>) -> Response {
     let listed = async {
         let mut tx = actor.begin().await?;
         let mine = matters::list_mine(&mut tx, actor.user).await?;
+        let recent = ringfence_store::firm::audit::recently_viewed_matters(&mut tx, actor.user, 20).await?;
         tx.commit().await?;
-        Ok::<_, ApiError>(mine)
+        Ok::<_, ApiError>((mine, recent))
     }
     .await;
     match listed {
-        Ok(mine) => {
-            let matters = mine
-                .into_iter()
-                .filter(|m| m.deleted_at.is_none())
-                .map(|m| MatterRow {
-                    id: m.id.to_string(),
-                    number: m.number,
-                    title: m.title,
-                    status: m.status,
-                    opened: date(m.opened_at),
-                })
+        Ok((mine, recent)) => {
+            let mine: Vec<matters::Matter> = mine.into_iter().filter(|m| m.deleted_at.is_none()).collect();
+            // Only matters still in the user's own list: a view from before a wall or a
+            // removal does not bring the matter back.
+            let recent = recent
+                .iter()
+                .filter_map(|id| mine.iter().find(|m| m.id == *id).cloned())
+                .take(5)
+                .map(matter_row)
                 .collect();
-            render(&HomePage { signed_in: signed_in(&actor, &csrf), matters }, StatusCode::OK)
+            let matters = mine.into_iter().map(matter_row).collect();
+            render(&HomePage { signed_in: signed_in(&actor, &csrf), matters, recent }, StatusCode::OK)
         }
         Err(error) => error_page(&error, signed_in(&actor, &csrf)),
     }

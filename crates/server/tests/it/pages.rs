@@ -107,6 +107,10 @@ both_backends!(a_browser_signs_in_sees_its_matters_and_nothing_else, |env: TestE
     assert_eq!(shown.status, 200);
     assert!(shown.html.contains("Settle below two million") && shown.html.contains("privileged"));
     assert!(shown.html.contains("brief.txt"));
+    assert!(!home.html.contains("Recently viewed"), "nothing viewed before");
+    let home = page(&h, "GET", "/home", Some(&cookie), None).await;
+    let recent = home.html.split("Recently viewed").nth(1).expect("a recently viewed list");
+    assert!(recent.contains(&format!("href=\"/matters/{matter}\"")));
     assert!(!shown.headers["content-security-policy"].is_empty());
 
     // Someone without a role gets the very page a matter that does not exist gets.

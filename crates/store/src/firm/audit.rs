@@ -528,3 +528,22 @@ pub(crate) async fn purge(
 }
 
 const PURGE_ACTION: &str = "audit.purged";
+
+/// The matters `user` opened most recently, newest first (from the log's own record of
+/// each view). Callers show only those the user may still see.
+pub async fn recently_viewed_matters(
+    tx: &mut FirmTx,
+    user: ringfence_core::ids::UserId,
+    limit: i64,
+) -> Result<Vec<uuid::Uuid>, StoreError> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT matter_id FROM audit_log
+         WHERE actor_id = $1 AND action = 'matter.viewed' AND outcome = 'success' AND matter_id IS NOT NULL
+         GROUP BY matter_id ORDER BY MAX(seq) DESC LIMIT $2",
+    )
+    .bind(user.to_string())
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
+}
