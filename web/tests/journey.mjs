@@ -209,7 +209,7 @@ async function main() {
     await annPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "My matters" }).click();
     await checkAccessibility(annPage, "home");
     await shoot(annPage, "home");
-    await annPage.getByRole("link", { name: "Acme Holdings v Widget Ltd" }).click();
+    await annPage.getByRole("table").getByRole("link", { name: "Acme Holdings v Widget Ltd" }).click();
     await annPage.waitForURL(new RegExp(`/matters/${matterId}$`));
     assert.equal(await annPage.getByRole("heading", { level: 1 }).innerText(), "Acme Holdings v Widget Ltd");
     await checkAccessibility(annPage, "matter");
