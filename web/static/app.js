@@ -31,8 +31,10 @@ function strengthMeter() {
 
 // Uploads with a progress bar and a drop zone; the CSRF token goes in its header.
 function uploads() {
-  const form = document.querySelector("[data-upload]");
-  if (!form) return;
+  document.querySelectorAll("[data-upload]").forEach(uploadForm);
+}
+
+function uploadForm(form) {
   const input = form.querySelector('input[type="file"]');
   const progress = form.querySelector("[data-progress]");
   const status = form.querySelector("[data-status]");
@@ -65,6 +67,7 @@ function uploads() {
     event.preventDefault();
     if (input.files.length) send(input.files[0]);
   });
+  if (!drop) return;
   drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
   drop.addEventListener("drop", (event) => {

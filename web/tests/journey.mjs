@@ -200,6 +200,10 @@ async function main() {
     await annPage.getByLabel("Add a document").setInputFiles({ name: "exhibit-a.bin", mimeType: "application/octet-stream", buffer: original });
     await Promise.all([annPage.waitForEvent("load"), annPage.getByRole("button", { name: "Upload" }).click()]);
     await annPage.getByRole("link", { name: "exhibit-a.bin" }).waitFor();
+    const revised = Buffer.from(original.map((b) => 255 - b));
+    await annPage.getByLabel("New version of exhibit-a.bin").setInputFiles({ name: "exhibit-a-v2.bin", mimeType: "application/octet-stream", buffer: revised });
+    await Promise.all([annPage.waitForEvent("load"), annPage.getByRole("button", { name: "Upload version of exhibit-a.bin" }).click()]);
+    await annPage.getByText("Earlier versions of exhibit-a.bin").waitFor();
     await annPage.getByLabel("Kind").selectOption("strategy");
     await annPage.getByLabel("Note", { exact: true }).fill("Offer to settle below two million.");
     await annPage.getByLabel("Privileged").check();
@@ -215,9 +219,12 @@ async function main() {
     await checkAccessibility(annPage, "matter");
     await shoot(annPage, "matter");
     const [download] = await Promise.all([annPage.waitForEvent("download"), annPage.getByRole("link", { name: "exhibit-a.bin" }).click()]);
-    assert.equal(download.suggestedFilename(), "exhibit-a.bin");
-    const downloaded = readFileSync(await download.path());
-    assert.ok(downloaded.equals(original), "the download is byte-identical");
+    assert.equal(download.suggestedFilename(), "exhibit-a-v2.bin");
+    assert.ok(readFileSync(await download.path()).equals(revised), "the download is byte-identical");
+    await annPage.getByText("Earlier versions of exhibit-a.bin").click();
+    const [first] = await Promise.all([annPage.waitForEvent("download"), annPage.getByRole("link", { name: "Version 1" }).click()]);
+    assert.equal(first.suggestedFilename(), "exhibit-a.bin");
+    assert.ok(readFileSync(await first.path()).equals(original), "the first version is kept, byte-identical");
 
     // Search finds the note; a colleague without a role finds nothing.
     await annPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Search" }).click();
@@ -299,7 +306,7 @@ async function main() {
     await annPage.waitForURL(/\/sign-in$/);
     await annPage.goto(`${server.base}/home`);
     assert.match(annPage.url(), /\/sign-in$/);
-    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, note, download, search, authenticator app, not-found, audit log and CSV, users, sign-out; axe on every page)");
+    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, download of both versions, search, authenticator app, not-found, audit log and CSV, users, sign-out; axe on every page)");
   } finally {
     await browser.close();
     server.child.kill("SIGTERM");

@@ -40,6 +40,7 @@ pub fn route_table() -> RouteTable<AppState> {
         .post("/clients", CLIENT_KEEPERS, pages::create_client)
         .get("/matters/{id}", Matter(View), pages::matter)
         .post("/matters/{id}/notes", Matter(WriteContent), pages::add_note)
+        .post("/documents/{id}/delete", Matter(WriteContent), pages::delete_document)
         .get("/search", SignedIn, pages::search)
         .get("/account", SignedIn, pages::account)
         .get("/audit", AUDITORS, pages::audit_log)

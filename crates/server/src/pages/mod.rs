@@ -17,6 +17,7 @@ use time::macros::format_description;
 use crate::AppState;
 use crate::api::audit::{self as api_audit, AuditQuery};
 use crate::api::clients::{self as api_clients, ClientBody};
+use crate::api::documents as api_documents;
 use crate::api::invitations::{self, AcceptInvite};
 use crate::api::matters::{self as api_matters, NewMatter};
 use crate::api::me::{self, ChangePassword, ConfirmTotp};

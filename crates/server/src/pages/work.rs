@@ -63,6 +63,8 @@ struct DocumentRow {
     size: String,
     version: i64,
     privileged: bool,
+    /// Earlier versions, newest first: (number, name, size, date).
+    earlier: Vec<(i64, String, String, String)>,
 }
 
 struct NoteRow {
@@ -113,20 +115,29 @@ pub async fn matter(
         let content =
             match access::check::<ReadContent>(&mut tx, actor.user, &actor.roles, view.matter()).await? {
                 Some(read) => {
-                    let documents = documents::list(&mut tx, &read).await?;
+                    let listed = documents::list(&mut tx, &read).await?;
+                    let mut rows = Vec::with_capacity(listed.len());
+                    for d in listed {
+                        let mut earlier: Vec<_> = documents::versions(&mut tx, &read, d.id)
+                            .await?
+                            .into_iter()
+                            .filter(|v| v.version != d.current.version)
+                            .map(|v| (v.version, v.name, size(v.size), date(v.uploaded_at)))
+                            .collect();
+                        earlier.reverse();
+                        rows.push(DocumentRow {
+                            id: d.id.to_string(),
+                            title: d.title,
+                            name: d.current.name,
+                            size: size(d.current.size),
+                            version: d.current.version,
+                            privileged: d.privileged,
+                            earlier,
+                        });
+                    }
                     let notes = notes::list(&mut tx, &read).await?;
                     Some(MatterContent {
-                        documents: documents
-                            .into_iter()
-                            .map(|d| DocumentRow {
-                                id: d.id.to_string(),
-                                title: d.title,
-                                name: d.current.name,
-                                size: size(d.current.size),
-                                version: d.current.version,
-                                privileged: d.privileged,
-                            })
-                            .collect(),
+                        documents: rows,
                         notes: notes
                             .into_iter()
                             .map(|n| NoteRow {
@@ -351,4 +362,32 @@ pub async fn search(
     };
     let searched = problem.is_none();
     render(&SearchPage { signed_in: signed_in(&actor, &csrf), query, searched, problem, hits }, status)
+}
+
+/// Deletes a document (softly: it can be recovered within the grace period) from the
+/// matter page.
+pub async fn delete_document(
+    state: State<AppState>,
+    actor: Actor,
+    client: Client,
+    csrf: Option<Extension<CsrfToken>>,
+    Path(id): Path<String>,
+) -> Response {
+    let matter = async {
+        let mut tx = actor.begin().await?;
+        let matter = match id.parse() {
+            Ok(document) => documents::matter_of(&mut tx, document).await?,
+            Err(_) => None,
+        };
+        tx.commit().await?;
+        Ok::<_, ApiError>(matter)
+    }
+    .await;
+    match api_documents::delete(state, actor.clone(), client, Path(id)).await {
+        Ok(_) => match matter {
+            Ok(Some(matter)) => Redirect::to(&format!("/matters/{matter}#documents")).into_response(),
+            _ => Redirect::to("/home").into_response(),
+        },
+        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
+    }
 }

@@ -249,7 +249,7 @@ async fn call_route(
 fn request(path: &str, method: &http::Method, on: &Targets, target: &str) -> (String, Option<Value>) {
     let id = if path.starts_with("/api/v1/notes/") {
         &on.note
-    } else if path.starts_with("/api/v1/documents/") {
+    } else if path.starts_with("/api/v1/documents/") || path.starts_with("/documents/") {
         &on.document
     } else {
         &on.matter

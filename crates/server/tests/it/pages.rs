@@ -164,7 +164,7 @@ both_backends!(sign_in_forms_explain_refusals_and_refuse_other_sites, |env: Test
 both_backends!(forms_open_clients_matters_and_notes_with_their_csrf_token, |env: TestEnv| async move {
     let h = Harness::new(env).await;
     let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    h.signed_in_user(&admin, "lead@firm.example", &["attorney"]).await;
+    let lead_token = h.signed_in_user(&admin, "lead@firm.example", &["attorney"]).await;
     let cookie = browser_sign_in(&h, "lead@firm.example", "a long shared test passphrase").await;
     let form = page(&h, "GET", "/matters/new", Some(&cookie), None).await;
     assert!(form.html.contains("Add a client"), "no clients yet: {}", form.html);
@@ -209,6 +209,33 @@ both_backends!(forms_open_clients_matters_and_notes_with_their_csrf_token, |env:
     assert_eq!(added.status, 303);
     let shown = page(&h, "GET", &matter, Some(&cookie), None).await;
     assert!(shown.html.contains("Call the witness on Monday") && shown.html.contains("data-upload"));
+    let uploaded =
+        h.upload(&format!("/api/v1{matter}/documents"), &lead_token, "draft.txt", b"first", &[]).await;
+    let document = uploaded.body["id"].as_str().unwrap().to_owned();
+    let (content_type, body) = multipart("draft.txt", b"second", &[]);
+    let version_path = format!("/api/v1/documents/{document}/versions");
+    h.respond(
+        "POST",
+        &version_path,
+        Some(&lead_token),
+        Body::from(body),
+        &[("content-type", content_type.as_str())],
+    )
+    .await;
+    let shown = page(&h, "GET", &matter, Some(&cookie), None).await;
+    assert!(shown.html.contains("Earlier versions of draft.txt"));
+    assert!(shown.html.contains(&format!("/api/v1/documents/{document}/content?version=1")));
+    let deleted = page(
+        &h,
+        "POST",
+        &format!("/documents/{document}/delete"),
+        Some(&cookie),
+        Some(encode(&[("_csrf", &csrf)])),
+    )
+    .await;
+    assert_eq!(deleted.headers["location"].to_str().unwrap(), format!("{matter}#documents"));
+    assert!(!page(&h, "GET", &matter, Some(&cookie), None).await.html.contains("draft.txt"));
+
     let found = page(&h, "GET", "/search?q=witness", Some(&cookie), None).await;
     assert!(
         found.html.contains("1 result") && found.html.contains("Call the witness on Monday"),
