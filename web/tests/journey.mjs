@@ -280,6 +280,15 @@ async function main() {
     await checkAccessibility(bobPage, "not found");
     await shoot(bobPage, "not-found");
 
+    // The administrator finds the matter in the directory (no content, the lead's name).
+    await adminPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Directory" }).click();
+    assert.match(await adminPage.locator("tbody").innerText(), /Acme Holdings v Widget Ltd\s+open\s+ann@smith-jones\.example/);
+    await checkAccessibility(adminPage, "matter directory");
+    await annPage.goto(`${server.base}/clients`);
+    await annPage.getByRole("link", { name: "Acme Holdings" }).click();
+    await annPage.getByRole("heading", { name: "Acme Holdings" }).waitFor();
+    await checkAccessibility(annPage, "client");
+
     // The audit officer filters the log and downloads it as CSV.
     const cyContext = await browser.newContext(desk);
     const cyPage = await cyContext.newPage();
@@ -306,7 +315,7 @@ async function main() {
     await annPage.waitForURL(/\/sign-in$/);
     await annPage.goto(`${server.base}/home`);
     assert.match(annPage.url(), /\/sign-in$/);
-    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, download of both versions, search, authenticator app, not-found, audit log and CSV, users, sign-out; axe on every page)");
+    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, download of both versions, search, authenticator app, not-found, audit log and CSV, users, directory, clients, sign-out; axe on every page)");
   } finally {
     await browser.close();
     server.child.kill("SIGTERM");

@@ -268,3 +268,49 @@ pub async fn change_user(
         Err(error) => users_page(&actor, &csrf, None, Some(&error)).await,
     }
 }
+
+struct DirectoryRow {
+    number: String,
+    title: String,
+    status: String,
+    lead: String,
+}
+
+#[derive(Template)]
+#[template(path = "directory.html")]
+struct DirectoryPage {
+    signed_in: Option<SignedInUser>,
+    matters: Vec<DirectoryRow>,
+}
+
+/// Every live matter with its lead, for administrators.
+pub async fn directory(actor: Actor, csrf: Option<Extension<CsrfToken>>) -> Response {
+    let listed = async {
+        let mut tx = actor.begin().await?;
+        let entries = matters::directory(&mut tx).await?;
+        let mut rows = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let lead = match entry.lead {
+                Some(lead) => {
+                    ringfence_store::firm::users::get(&mut tx, lead).await?.map(|u| u.email.to_string())
+                }
+                None => None,
+            };
+            rows.push(DirectoryRow {
+                number: entry.number,
+                title: entry.title,
+                status: entry.status,
+                lead: lead.unwrap_or_else(|| "none".to_owned()),
+            });
+        }
+        tx.commit().await?;
+        Ok::<_, ApiError>(rows)
+    }
+    .await;
+    match listed {
+        Ok(matters) => {
+            render(&DirectoryPage { signed_in: signed_in(&actor, &csrf), matters }, StatusCode::OK)
+        }
+        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
+    }
+}

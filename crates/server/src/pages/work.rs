@@ -391,3 +391,77 @@ pub async fn delete_document(
         Err(error) => error_page(&error, signed_in(&actor, &csrf)),
     }
 }
+
+struct ClientRow {
+    id: String,
+    name: String,
+    kind: String,
+}
+
+#[derive(Template)]
+#[template(path = "clients.html")]
+struct ClientsPage {
+    signed_in: Option<SignedInUser>,
+    keeps_clients: bool,
+    clients: Vec<ClientRow>,
+}
+
+pub async fn clients(actor: Actor, csrf: Option<Extension<CsrfToken>>) -> Response {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    match api_clients::list(actor.clone()).await {
+        Ok(Json(listed)) => {
+            let clients = listed["items"]
+                .as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .map(|c| ClientRow {
+                            id: text(&c["id"]),
+                            name: text(&c["name"]),
+                            kind: text(&c["kind"]),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let keeps_clients = actor.has_any_role(ringfence_core::policy::CLIENT_KEEPERS.firm_roles());
+            render(
+                &ClientsPage { signed_in: signed_in(&actor, &csrf), keeps_clients, clients },
+                StatusCode::OK,
+            )
+        }
+        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "client.html")]
+struct ClientPage {
+    signed_in: Option<SignedInUser>,
+    name: String,
+    kind: String,
+    email: Option<String>,
+    phone: Option<String>,
+    id_number: Option<String>,
+}
+
+pub async fn client_page(
+    actor: Actor,
+    csrf: Option<Extension<CsrfToken>>,
+    Path(id): Path<String>,
+) -> Response {
+    let optional = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+    match api_clients::get(actor.clone(), Path(id)).await {
+        Ok(Json(c)) => {
+            let page = ClientPage {
+                signed_in: signed_in(&actor, &csrf),
+                name: optional(&c["name"]).unwrap_or_default(),
+                kind: optional(&c["kind"]).unwrap_or_default(),
+                email: optional(&c["email"]),
+                phone: optional(&c["phone"]),
+                id_number: optional(&c["id_number"]),
+            };
+            render(&page, StatusCode::OK)
+        }
+        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
+    }
+}

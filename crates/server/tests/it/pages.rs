@@ -376,3 +376,36 @@ both_backends!(administrators_invite_change_roles_and_disable_users_on_a_page, |
     let other = browser_sign_in(&h, "other@firm.example", "a long shared test passphrase").await;
     assert_eq!(page(&h, "GET", "/admin/users", Some(&other), None).await.status, 403);
 });
+
+both_backends!(clients_and_the_matter_directory_have_their_pages, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let lead = h.signed_in_user(&admin, "lead@firm.example", &["attorney"]).await;
+    h.signed_in_user(&admin, "bill@firm.example", &["billing"]).await;
+    let client = json!({ "name": "Ann Client", "kind": "person", "id_number": "8001015009087", "email": "ann@client.example" });
+    let matter = h.open_matter(&lead, client, json!({ "title": "Estate of Ann" })).await;
+    let clients = h.call("GET", "/api/v1/clients", Some(&lead), None).await;
+    let client_id = clients.body["items"][0]["id"].as_str().unwrap().to_owned();
+
+    let lead_cookie = browser_sign_in(&h, "lead@firm.example", "a long shared test passphrase").await;
+    let list = page(&h, "GET", "/clients", Some(&lead_cookie), None).await;
+    assert!(
+        list.html.contains(&format!("href=\"/clients/{client_id}\"")) && list.html.contains("Add a client")
+    );
+    let detail = page(&h, "GET", &format!("/clients/{client_id}"), Some(&lead_cookie), None).await;
+    assert!(detail.html.contains("8001015009087") && detail.html.contains("ann@client.example"));
+    let billing = browser_sign_in(&h, "bill@firm.example", "a long shared test passphrase").await;
+    let names_only = page(&h, "GET", &format!("/clients/{client_id}"), Some(&billing), None).await;
+    assert!(
+        names_only.html.contains("Ann Client") && !names_only.html.contains("8001015009087"),
+        "billing sees names only"
+    );
+    assert!(!page(&h, "GET", "/clients", Some(&billing), None).await.html.contains("Add a client"));
+    assert_eq!(page(&h, "GET", "/clients/not-an-id", Some(&lead_cookie), None).await.status, 404);
+
+    let admin_cookie = browser_sign_in(&h, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let directory = page(&h, "GET", "/admin/matters", Some(&admin_cookie), None).await;
+    assert!(directory.html.contains("Estate of Ann") && directory.html.contains("lead@firm.example"));
+    assert!(!directory.html.contains(&format!("/matters/{matter}")), "no links into content");
+    assert_eq!(page(&h, "GET", "/admin/matters", Some(&lead_cookie), None).await.status, 403);
+});
