@@ -210,6 +210,14 @@ async function main() {
     await annPage.getByRole("button", { name: "Add note" }).click();
     await annPage.getByText("Offer to settle below two million.").waitFor();
 
+    // As the lead she gives her colleague Bob a viewer's role, then takes it back.
+    await annPage.getByLabel("Colleague's email address").fill("bob@smith-jones.example");
+    await annPage.getByLabel("Role", { exact: true }).selectOption("viewer");
+    await annPage.getByRole("button", { name: "Give the role" }).click();
+    await annPage.getByRole("cell", { name: "bob@smith-jones.example", exact: true }).waitFor();
+    await annPage.getByRole("button", { name: "Remove bob@smith-jones.example" }).click();
+    await annPage.getByRole("heading", { name: "Team" }).waitFor();
+    assert.equal(await annPage.getByRole("cell", { name: "bob@smith-jones.example", exact: true }).count(), 0);
     await annPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "My matters" }).click();
     await checkAccessibility(annPage, "home");
     await shoot(annPage, "home");
@@ -315,7 +323,7 @@ async function main() {
     await annPage.waitForURL(/\/sign-in$/);
     await annPage.goto(`${server.base}/home`);
     assert.match(annPage.url(), /\/sign-in$/);
-    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, download of both versions, search, authenticator app, not-found, audit log and CSV, users, directory, clients, sign-out; axe on every page)");
+    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, team, download of both versions, search, authenticator app, not-found, audit log and CSV, users, directory, clients, sign-out; axe on every page)");
   } finally {
     await browser.close();
     server.child.kill("SIGTERM");

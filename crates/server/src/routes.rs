@@ -43,6 +43,8 @@ pub fn route_table() -> RouteTable<AppState> {
         .get("/matters/{id}", Matter(View), pages::matter)
         .post("/matters/{id}/notes", Matter(WriteContent), pages::add_note)
         .post("/documents/{id}/delete", Matter(WriteContent), pages::delete_document)
+        .post("/matters/{id}/members", Matter(ManageMembers), pages::add_member)
+        .post("/matters/{id}/members/{user_id}/remove", Matter(ManageMembers), pages::remove_member)
         .get("/search", SignedIn, pages::search)
         .get("/account", SignedIn, pages::account)
         .get("/audit", AUDITORS, pages::audit_log)

@@ -216,7 +216,7 @@ pub async fn members(actor: Actor, client: Client, Path(id): Path<String>) -> Re
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoleBody {
-    role: String,
+    pub(crate) role: String,
 }
 
 async fn firm_user(tx: &mut ringfence_store::FirmTx, raw: &str) -> Result<users::User, ApiError> {

@@ -9,8 +9,8 @@ use axum::{Form, Json};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use ringfence_core::auth::SecondFactor;
 use ringfence_core::user::FirmRole;
-use ringfence_store::firm::access::{ReadContent, View, WriteContent};
-use ringfence_store::firm::{access, documents, matters, notes};
+use ringfence_store::firm::access::{ManageMembers, ReadContent, View, WriteContent};
+use ringfence_store::firm::{access, documents, matters, notes, users};
 use serde::Deserialize;
 use time::macros::format_description;
 
@@ -19,7 +19,7 @@ use crate::api::audit::{self as api_audit, AuditQuery};
 use crate::api::clients::{self as api_clients, ClientBody};
 use crate::api::documents as api_documents;
 use crate::api::invitations::{self, AcceptInvite};
-use crate::api::matters::{self as api_matters, NewMatter};
+use crate::api::matters::{self as api_matters, NewMatter, RoleBody};
 use crate::api::me::{self, ChangePassword, ConfirmTotp};
 use crate::api::notes::{self as api_notes, NewNote};
 use crate::api::search::{self as api_search, SearchQuery};
@@ -74,6 +74,8 @@ fn error_page(error: &ApiError, signed_in: Option<SignedInUser>) -> Response {
     let (heading, message) = match error.status {
         StatusCode::NOT_FOUND => ("Not found", "There is nothing here, or nothing you may see."),
         StatusCode::FORBIDDEN => ("Not allowed", "Your role in the firm does not allow this."),
+        // The API's own words say what was wrong with what was sent.
+        status if status.is_client_error() => ("That did not work", error.message.as_str()),
         _ => ("Something went wrong", "Please try again. If it keeps happening, tell your administrator."),
     };
     render(

@@ -74,6 +74,12 @@ struct NoteRow {
     updated: String,
 }
 
+/// The team, for those who manage it: members with their roles, and who is walled off.
+struct Team {
+    members: Vec<(String, String, String)>,
+    walled: Vec<String>,
+}
+
 struct MatterContent {
     documents: Vec<DocumentRow>,
     notes: Vec<NoteRow>,
@@ -91,6 +97,7 @@ struct MatterPage {
     opened: String,
     description: Option<String>,
     content: Option<MatterContent>,
+    team: Option<Team>,
 }
 
 fn size(bytes: u64) -> String {
@@ -153,12 +160,34 @@ pub async fn matter(
             };
         let writable =
             access::check::<WriteContent>(&mut tx, actor.user, &actor.roles, view.matter()).await?.is_some();
+        let team =
+            match access::check::<ManageMembers>(&mut tx, actor.user, &actor.roles, view.matter()).await? {
+                Some(manage) => {
+                    let email = async |tx: &mut ringfence_store::FirmTx, user| {
+                        Ok::<_, ApiError>(
+                            users::get(tx, user).await?.map(|u| u.email.to_string()).unwrap_or_default(),
+                        )
+                    };
+                    let mut members = Vec::new();
+                    for member in matters::members(&mut tx, &manage).await? {
+                        let address = email(&mut tx, member.user_id).await?;
+                        members.push((member.user_id.to_string(), address, member.role.to_string()));
+                    }
+                    let mut walled = Vec::new();
+                    for user in matters::walled(&mut tx, &manage).await? {
+                        walled.push(email(&mut tx, user).await?);
+                    }
+                    Some(Team { members, walled })
+                }
+                None => None,
+            };
         record(&mut tx, &actor, &client, &view, "matter.viewed", ("matter", id.clone())).await?;
         tx.commit().await?;
         Ok::<_, ApiError>(MatterPage {
             signed_in: signed_in(&actor, &csrf),
             id: view.matter().to_string(),
             writable,
+            team,
             number: matter.number,
             title: matter.title,
             status: matter.status,
@@ -462,6 +491,56 @@ pub async fn client_page(
             };
             render(&page, StatusCode::OK)
         }
+        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct MemberForm {
+    email: String,
+    role: String,
+}
+
+/// Gives a colleague, named by email address, a role on the matter (its lead's form).
+pub async fn add_member(
+    state: State<AppState>,
+    actor: Actor,
+    client: Client,
+    csrf: Option<Extension<CsrfToken>>,
+    Path(id): Path<String>,
+    Form(form): Form<MemberForm>,
+) -> Response {
+    let found = async {
+        let email = ringfence_core::user::Email::parse(&form.email)
+            .map_err(|e| ApiError::invalid(format!("email: {e}")))?;
+        let mut tx = actor.store.begin().await?;
+        let user = users::credentials_by_email(&mut tx, &email).await?;
+        tx.commit().await?;
+        // An unknown address is sent on as a user that does not exist: the matter check
+        // still comes first, so the answer tells nothing to someone who may not manage it.
+        Ok::<_, ApiError>(user.map_or_else(|| uuid::Uuid::nil().to_string(), |u| u.id.to_string()))
+    }
+    .await;
+    let user = match found {
+        Ok(user) => user,
+        Err(error) => return error_page(&error, signed_in(&actor, &csrf)),
+    };
+    let body = RoleBody { role: form.role };
+    match api_matters::set_member(state, actor.clone(), client, Path((id.clone(), user)), ApiJson(body)).await
+    {
+        Ok(_) => Redirect::to(&format!("/matters/{id}#team")).into_response(),
+        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
+    }
+}
+
+pub async fn remove_member(
+    actor: Actor,
+    client: Client,
+    csrf: Option<Extension<CsrfToken>>,
+    Path((id, user)): Path<(String, String)>,
+) -> Response {
+    match api_matters::remove_member(actor.clone(), client, Path((id.clone(), user))).await {
+        Ok(_) => Redirect::to(&format!("/matters/{id}#team")).into_response(),
         Err(error) => error_page(&error, signed_in(&actor, &csrf)),
     }
 }

@@ -238,7 +238,9 @@ async fn call_route(
             if let Some(auth) = &auth {
                 headers.push(("authorization", auth));
             }
-            let form = axum::body::Body::from("kind=note&body=a+matrix+note");
+            let form = axum::body::Body::from(
+                "kind=note&body=a+matrix+note&email=auditor%40firm.example&role=viewer",
+            );
             Harness::reply(c.h.respond(method.as_str(), path, None, form, &headers).await).await
         }
         _ => c.h.call(method.as_str(), path, token, body).await,
@@ -295,10 +297,11 @@ both_backends!(the_access_matrix_covers_every_matter_route_and_finds_no_leak, |e
             let on =
                 if caller.allowed(*action) { Targets::of(&c, fixture(&c).await).await } else { on.clone() };
             // Whom the membership routes act on: someone the route can really act on.
-            let target = match (method.as_str(), path.contains("/walls/")) {
-                ("PUT", true) => c.ids["norole"].clone(),
-                ("DELETE", true) => c.ids["walled"].clone(),
-                ("DELETE", false) => c.ids["viewer"].clone(),
+            let removes = method.as_str() == "DELETE" || path.ends_with("/remove");
+            let target = match (method.as_str(), path.contains("/walls/"), removes) {
+                ("PUT", true, _) => c.ids["norole"].clone(),
+                ("DELETE", true, _) => c.ids["walled"].clone(),
+                (_, false, true) => c.ids["viewer"].clone(),
                 _ => c.ids["auditor"].clone(),
             };
             let (p, body) = request(path, method, &on, &target);

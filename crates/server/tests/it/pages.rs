@@ -409,3 +409,67 @@ both_backends!(clients_and_the_matter_directory_have_their_pages, |env: TestEnv|
     assert!(!directory.html.contains(&format!("/matters/{matter}")), "no links into content");
     assert_eq!(page(&h, "GET", "/admin/matters", Some(&lead_cookie), None).await.status, 403);
 });
+
+both_backends!(a_lead_manages_the_team_on_the_matter_page, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let lead = h.signed_in_user(&admin, "lead@firm.example", &["attorney"]).await;
+    let para = h.signed_in_user(&admin, "para@firm.example", &["paralegal"]).await;
+    let matter = h
+        .open_matter(
+            &lead,
+            json!({ "name": "Acme", "kind": "organisation" }),
+            json!({ "title": "Acme v Widget" }),
+        )
+        .await;
+    let cookie = browser_sign_in(&h, "lead@firm.example", "a long shared test passphrase").await;
+    let shown = page(&h, "GET", &format!("/matters/{matter}"), Some(&cookie), None).await;
+    let csrf = hidden(&shown.html, "_csrf");
+    assert!(shown.html.contains("id=\"team\""));
+
+    let add = [("_csrf", csrf.as_str()), ("email", "para@firm.example"), ("role", "member")];
+    let added =
+        page(&h, "POST", &format!("/matters/{matter}/members"), Some(&cookie), Some(encode(&add))).await;
+    assert_eq!(added.status, 303);
+    let shown = page(&h, "GET", &format!("/matters/{matter}"), Some(&cookie), None).await;
+    let team = shown.html.split("id=\"team\"").nth(1).unwrap().to_owned();
+    assert!(team.contains("para@firm.example") && team.contains("member"));
+    let nobody = [("_csrf", csrf.as_str()), ("email", "nobody@firm.example"), ("role", "member")];
+    let unknown =
+        page(&h, "POST", &format!("/matters/{matter}/members"), Some(&cookie), Some(encode(&nobody))).await;
+    assert_eq!(unknown.status, 400, "an unknown address is nobody to add");
+    assert!(unknown.html.contains("no such user in this firm"), "the page says why: {}", unknown.html);
+
+    // A member sees the matter but not its team controls.
+    let para_cookie = browser_sign_in(&h, "para@firm.example", "a long shared test passphrase").await;
+    let as_member = page(&h, "GET", &format!("/matters/{matter}"), Some(&para_cookie), None).await;
+    assert_eq!(as_member.status, 200);
+    assert!(!as_member.html.contains("id=\"team\""));
+    let para_id =
+        h.call("GET", "/api/v1/me", Some(&para), None).await.body["user"]["id"].as_str().unwrap().to_owned();
+    let wall = h.call("PUT", &format!("/api/v1/matters/{matter}/walls/{para_id}"), Some(&admin), None).await;
+    assert_eq!(wall.status, 204);
+    let shown = page(&h, "GET", &format!("/matters/{matter}"), Some(&cookie), None).await;
+    assert!(shown.html.contains("Walled off from this matter (by an administrator): para@firm.example"));
+
+    let remove = page(
+        &h,
+        "POST",
+        &format!("/matters/{matter}/members/{para_id}/remove"),
+        Some(&cookie),
+        Some(encode(&[("_csrf", &csrf)])),
+    )
+    .await;
+    assert_eq!(remove.status, 303);
+    let team = page(&h, "GET", &format!("/matters/{matter}"), Some(&cookie), None).await.html;
+    assert!(
+        !team
+            .split("id=\"team\"")
+            .nth(1)
+            .unwrap()
+            .split("Walled off")
+            .next()
+            .unwrap()
+            .contains("para@firm.example")
+    );
+});

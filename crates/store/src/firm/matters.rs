@@ -214,6 +214,19 @@ pub struct Member {
     pub granted_at: OffsetDateTime,
 }
 
+/// Who is walled off from the matter, for those who manage its team.
+pub async fn walled<A: ManagesTeam>(
+    tx: &mut FirmTx,
+    access: &MatterAccess<A>,
+) -> Result<Vec<UserId>, StoreError> {
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT user_id FROM matter_walls WHERE matter_id = $1 ORDER BY user_id")
+            .bind(access.matter().to_string())
+            .fetch_all(tx.conn())
+            .await?;
+    ids.iter().map(|id| id.parse().map_err(|_| decode("matter_walls.user_id"))).collect()
+}
+
 pub async fn members<A: ManagesTeam>(
     tx: &mut FirmTx,
     access: &MatterAccess<A>,
