@@ -42,24 +42,13 @@ async fn account_page(
         Ok(loaded) => loaded,
         Err(error) => return error_page(&error, signed_in(actor, csrf)),
     };
-    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
-    let sessions = live["items"]
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .map(|s| SessionRow {
-                    id: text(&s["id"]),
-                    agent: Some(text(&s["user_agent"]))
-                        .filter(|a| !a.is_empty())
-                        .unwrap_or_else(|| "unknown".to_owned()),
-                    ip: text(&s["ip"]),
-                    last_seen: text(&s["last_seen_at"]).replace('T', " ").chars().take(16).collect(),
-                    current: s["current"].as_bool().unwrap_or(false),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let sessions = rows(&live, |s| SessionRow {
+        id: text(&s["id"]),
+        agent: Some(text(&s["user_agent"])).filter(|a| !a.is_empty()).unwrap_or_else(|| "unknown".to_owned()),
+        ip: text(&s["ip"]),
+        last_seen: text(&s["last_seen_at"]).replace('T', " ").chars().take(16).collect(),
+        current: s["current"].as_bool().unwrap_or(false),
+    });
     let page = AccountPage {
         signed_in: signed_in(actor, csrf),
         notice,

@@ -82,33 +82,20 @@ pub async fn audit_log(
     Query(filter): Query<AuditFilter>,
 ) -> Response {
     let listed = api_audit::list(actor.clone(), ApiQuery(filter.query())).await;
-    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
     let (entries, problem, status) = match listed {
         Ok(Json(found)) => {
-            let entries = found["items"]
-                .as_array()
-                .map(|items| {
-                    items
-                        .iter()
-                        .map(|e| AuditRow {
-                            at: text(&e["at"]).replace('T', " ").chars().take(19).collect(),
-                            who: Some(text(&e["actor"]["email"]))
-                                .filter(|w| !w.is_empty())
-                                .unwrap_or_else(|| text(&e["actor"]["kind"])),
-                            action: text(&e["action"]),
-                            resource: format!(
-                                "{} {}",
-                                text(&e["resource"]["type"]),
-                                text(&e["resource"]["id"])
-                            )
-                            .trim()
-                            .to_owned(),
-                            outcome: text(&e["outcome"]),
-                            ip: text(&e["ip"]),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            let entries = rows(&found, |e| AuditRow {
+                at: text(&e["at"]).replace('T', " ").chars().take(19).collect(),
+                who: Some(text(&e["actor"]["email"]))
+                    .filter(|w| !w.is_empty())
+                    .unwrap_or_else(|| text(&e["actor"]["kind"])),
+                action: text(&e["action"]),
+                resource: format!("{} {}", text(&e["resource"]["type"]), text(&e["resource"]["id"]))
+                    .trim()
+                    .to_owned(),
+                outcome: text(&e["outcome"]),
+                ip: text(&e["ip"]),
+            });
             (entries, None, StatusCode::OK)
         }
         Err(error) => (Vec::new(), Some(error.message.clone()), error.status),
@@ -146,30 +133,18 @@ async fn users_page(
         Ok(Json(listed)) => listed,
         Err(error) => return error_page(&error, signed_in(actor, csrf)),
     };
-    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
-    let users = listed["items"]
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .map(|u| UserRow {
-                    id: text(&u["id"]),
-                    email: text(&u["email"]),
-                    name: text(&u["name"]),
-                    status: text(&u["status"]),
-                    roles: u["roles"]
-                        .as_array()
-                        .map(|r| {
-                            r.iter()
-                                .filter_map(|r| r.as_str()?.parse::<FirmRole>().ok())
-                                .map(FirmRole::as_str)
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let users = rows(&listed, |u| UserRow {
+        id: text(&u["id"]),
+        email: text(&u["email"]),
+        name: text(&u["name"]),
+        status: text(&u["status"]),
+        roles: u["roles"]
+            .as_array()
+            .map(|r| {
+                r.iter().filter_map(|r| r.as_str()?.parse::<FirmRole>().ok()).map(FirmRole::as_str).collect()
+            })
+            .unwrap_or_default(),
+    });
     let page = UsersPage {
         signed_in: signed_in(actor, csrf),
         notice,

@@ -58,6 +58,16 @@ fn signed_in(actor: &Actor, csrf: &Option<Extension<CsrfToken>>) -> Option<Signe
     Some(SignedInUser { email: actor.email.to_string(), csrf, reads_audit, administers })
 }
 
+/// A string field of an API answer, empty when absent.
+fn text(v: &serde_json::Value) -> String {
+    v.as_str().unwrap_or_default().to_owned()
+}
+
+/// The items of a listing the API answered, each made into a row of a page.
+fn rows<T>(listing: &serde_json::Value, row: impl Fn(&serde_json::Value) -> T) -> Vec<T> {
+    listing["items"].as_array().map(|items| items.iter().map(row).collect()).unwrap_or_default()
+}
+
 fn date(t: time::OffsetDateTime) -> String {
     t.format(format_description!("[day] [month repr:short] [year]")).unwrap_or_default()
 }

@@ -366,25 +366,16 @@ pub async fn search(
         return render(&page, StatusCode::OK);
     };
     let found = api_search::search(actor.clone(), client, Query(SearchQuery { q: query.clone() })).await;
-    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
     let (hits, problem, status) = match found {
         Ok(Json(found)) => {
-            let hits = found["items"]
-                .as_array()
-                .map(|items| {
-                    items
-                        .iter()
-                        .map(|hit| Hit {
-                            kind: text(&hit["kind"]),
-                            matter_id: text(&hit["matter_id"]),
-                            title: text(&hit["title"]),
-                            matter_title: text(&hit["matter_title"]),
-                            privileged: hit["privileged"].as_bool().unwrap_or(false),
-                            snippet: text(&hit["snippet"]),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            let hits = rows(&found, |hit| Hit {
+                kind: text(&hit["kind"]),
+                matter_id: text(&hit["matter_id"]),
+                title: text(&hit["title"]),
+                matter_title: text(&hit["matter_title"]),
+                privileged: hit["privileged"].as_bool().unwrap_or(false),
+                snippet: text(&hit["snippet"]),
+            });
             (hits, None, StatusCode::OK)
         }
         Err(error) => (Vec::new(), Some(error.message.clone()), error.status),
@@ -436,22 +427,13 @@ struct ClientsPage {
 }
 
 pub async fn clients(actor: Actor, csrf: Option<Extension<CsrfToken>>) -> Response {
-    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
     match api_clients::list(actor.clone()).await {
         Ok(Json(listed)) => {
-            let clients = listed["items"]
-                .as_array()
-                .map(|items| {
-                    items
-                        .iter()
-                        .map(|c| ClientRow {
-                            id: text(&c["id"]),
-                            name: text(&c["name"]),
-                            kind: text(&c["kind"]),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            let clients = rows(&listed, |c| ClientRow {
+                id: text(&c["id"]),
+                name: text(&c["name"]),
+                kind: text(&c["kind"]),
+            });
             let keeps_clients = actor.has_any_role(ringfence_core::policy::CLIENT_KEEPERS.firm_roles());
             render(
                 &ClientsPage { signed_in: signed_in(&actor, &csrf), keeps_clients, clients },
