@@ -77,10 +77,99 @@ function uploadForm(form) {
   });
 }
 
+// JSON calls to the API, with the CSRF token; a refusal becomes an Error with the
+// server's message.
+async function postJson(url, body) {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-csrf-token": csrfToken() },
+    body: JSON.stringify(body),
+  });
+  const data = response.status === 204 ? {} : await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error((data.error && data.error.message) || "The request failed.");
+  return data;
+}
+
+// Passkeys: the server's WebAuthn options are JSON, which the browser parses and answers.
+function passkeysWork() {
+  return Boolean(window.PublicKeyCredential && PublicKeyCredential.parseRequestOptionsFromJSON);
+}
+
+async function askForPasskey(options) {
+  const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey);
+  const credential = await navigator.credentials.get({ publicKey });
+  return credential.toJSON();
+}
+
+function withPasskey(box, work) {
+  const status = box.querySelector("[data-status]");
+  return async (event) => {
+    if (event) event.preventDefault();
+    status.textContent = "Waiting for your passkey…";
+    try {
+      await work();
+    } catch (error) {
+      status.textContent = error.name === "NotAllowedError"
+        ? "The passkey prompt was closed or timed out. Try again."
+        : error.message;
+    }
+  };
+}
+
+// Sign-in page: a passkey alone (it verifies its user with a PIN or biometric).
+function passkeySignIn() {
+  const box = document.querySelector("[data-passkey-sign-in]");
+  if (!box || !passkeysWork()) return;
+  box.hidden = false;
+  box.querySelector("button").addEventListener("click", withPasskey(box, async () => {
+    const started = await postJson("/api/v1/auth/passkey/start", {});
+    const credential = await askForPasskey(started.options);
+    await postJson("/api/v1/auth/passkey/finish", { ceremony_id: started.ceremony_id, credential, cookie: true });
+    location.assign("/home");
+  }));
+}
+
+// Second step of a password sign-in: the passkey as the second factor.
+function passkeyCheck() {
+  const box = document.querySelector("[data-passkey-check]");
+  if (!box) return;
+  if (!passkeysWork()) {
+    box.querySelector("[data-status]").textContent = "This browser cannot use passkeys: enter a code instead.";
+    return;
+  }
+  const challengeId = box.dataset.passkeyCheck;
+  box.querySelector("button").addEventListener("click", withPasskey(box, async () => {
+    const { options } = await postJson("/api/v1/auth/passkey-options", { challenge_id: challengeId });
+    const credential = await askForPasskey(options);
+    await postJson("/api/v1/auth/verify", { challenge_id: challengeId, factor: "passkey", credential, cookie: true });
+    location.assign("/home");
+  }));
+}
+
+// Account page: adding a passkey.
+function passkeyRegister() {
+  const form = document.querySelector("[data-passkey-register]");
+  if (!form || !window.PublicKeyCredential || !PublicKeyCredential.parseCreationOptionsFromJSON) return;
+  form.hidden = false;
+  form.addEventListener("submit", withPasskey(form, async () => {
+    const password = form.querySelector('[name="current_password"]');
+    const started = await postJson("/api/v1/me/passkeys/options", { current_password: password.value });
+    password.value = "";
+    const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(started.options.publicKey);
+    const created = await navigator.credentials.create({ publicKey });
+    const name = form.querySelector('[name="name"]').value;
+    await postJson("/api/v1/me/passkeys", { ceremony_id: started.ceremony_id, name, credential: created.toJSON() });
+    location.assign("/account?done=passkey");
+  }));
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   fillFromFragment();
   strengthMeter();
   uploads();
+  passkeySignIn();
+  passkeyCheck();
+  passkeyRegister();
   const first = document.querySelector("main input:not([type=hidden]):not([type=file]):not([type=radio])");
   if (first && !first.value) first.focus();
 });

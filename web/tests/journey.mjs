@@ -38,8 +38,9 @@ function serve() {
     let base;
     const lines = createInterface({ input: child.stdout });
     lines.on("line", (line) => {
-      const listening = line.match(/^ringfence: listening on (https:\/\/\S+)/);
-      if (listening) base = listening[1];
+      // The public URL (https://localhost:port) is the passkeys' relying party: browse there.
+      const open = line.match(/^Open (https:\/\/\S+) in a browser\./);
+      if (open) base = open[1];
       if (line === "ringfence: ready") resolve({ child, base });
     });
     child.on("exit", (code) => reject(new Error(`ringfence serve exited with ${code}`)));
@@ -120,6 +121,20 @@ async function signIn(page, base, email, password) {
   await page.getByLabel("Code", { exact: true }).fill(latestCode(email));
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForURL(/\/home$/);
+}
+
+/** A platform authenticator in this page's browser, answering with user verification. */
+async function virtualAuthenticator(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+}
+
+async function signOut(page) {
+  await page.getByRole("button", { name: "Sign out", exact: true }).last().click();
+  await page.waitForURL(/\/sign-in$/);
 }
 
 async function main() {
@@ -246,7 +261,6 @@ async function main() {
     // She sets up an authenticator app and signs in with it.
     await annPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Account" }).click();
     await checkAccessibility(annPage, "account");
-    await shoot(annPage, "account");
     await annPage.getByRole("button", { name: "Set up an authenticator app" }).click();
     const secret = (await annPage.locator("[data-totp-secret]").innerText()).trim();
     await checkAccessibility(annPage, "authenticator set-up");
@@ -255,8 +269,7 @@ async function main() {
     await annPage.getByLabel("The app's current code").fill(totp(secret, now()));
     await annPage.getByRole("button", { name: "Confirm" }).click();
     await annPage.getByText("Your authenticator app is set up").waitFor();
-    await annPage.getByRole("button", { name: "Sign out", exact: true }).last().click();
-    await annPage.waitForURL(/\/sign-in$/);
+    await signOut(annPage);
     await annPage.getByLabel("Email address").fill("ann@smith-jones.example");
     await annPage.getByLabel("Password").fill(PASSWORD);
     await annPage.getByRole("button", { name: "Continue" }).click();
@@ -265,6 +278,28 @@ async function main() {
     await annPage.getByLabel("Code", { exact: true }).fill(totp(secret, now() + 30));
     await annPage.getByRole("button", { name: "Sign in" }).click();
     await annPage.waitForURL(/\/home$/);
+
+    // She adds a passkey (Chromium's virtual authenticator), then signs in with it: after
+    // her password, and on its own.
+    await virtualAuthenticator(annPage);
+    await annPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Account" }).click();
+    await annPage.getByLabel("A name for the new passkey").fill("Ann's laptop");
+    await annPage.locator("[data-passkey-register]").getByLabel("Current password").fill(PASSWORD);
+    await annPage.getByRole("button", { name: "Add a passkey" }).click();
+    await annPage.getByText("Your passkey is added").waitFor();
+    assert.match(await annPage.locator("#main").innerText(), /Ann's laptop/);
+    await checkAccessibility(annPage, "account with a passkey");
+    await shoot(annPage, "account");
+    await signOut(annPage);
+    await annPage.getByLabel("Email address").fill("ann@smith-jones.example");
+    await annPage.getByLabel("Password").fill(PASSWORD);
+    await annPage.getByRole("button", { name: "Continue" }).click();
+    await annPage.getByRole("button", { name: "Use your passkey" }).click();
+    await annPage.waitForURL(/\/home$/);
+    await signOut(annPage);
+    await annPage.getByRole("button", { name: "Sign in with a passkey" }).click();
+    await annPage.waitForURL(/\/home$/);
+    assert.match(await annPage.locator("header").innerText(), /ann@smith-jones\.example/);
 
     // At phone width the same pages work.
     await annPage.setViewportSize({ width: 390, height: 844 });
@@ -323,7 +358,7 @@ async function main() {
     await annPage.waitForURL(/\/sign-in$/);
     await annPage.goto(`${server.base}/home`);
     assert.match(annPage.url(), /\/sign-in$/);
-    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, team, download of both versions, search, authenticator app, not-found, audit log and CSV, users, directory, clients, sign-out; axe on every page)");
+    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, team, download of both versions, search, authenticator app, passkey as second factor and alone, not-found, audit log and CSV, users, directory, clients, sign-out; axe on every page)");
   } finally {
     await browser.close();
     server.child.kill("SIGTERM");

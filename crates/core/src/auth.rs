@@ -17,6 +17,31 @@ pub enum SecondFactor {
     Email,
     /// RFC 6238 time-based codes from an authenticator app.
     Totp,
+    /// A WebAuthn credential that verified its user (PIN or biometric): phishing-resistant.
+    Passkey,
+}
+
+impl SecondFactor {
+    pub const ALL: [SecondFactor; 3] = [SecondFactor::Email, SecondFactor::Totp, SecondFactor::Passkey];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecondFactor::Email => "email",
+            SecondFactor::Totp => "totp",
+            SecondFactor::Passkey => "passkey",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == name)
+    }
+}
+
+/// The strong factors a user has set up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Enrolment {
+    pub totp: bool,
+    pub passkey: bool,
 }
 
 /// How long an emailed code stays valid.
@@ -38,7 +63,7 @@ pub struct FactorPolicy {
 impl Default for FactorPolicy {
     fn default() -> Self {
         Self {
-            allowed: BTreeSet::from([SecondFactor::Email, SecondFactor::Totp]),
+            allowed: BTreeSet::from(SecondFactor::ALL),
             strong_factor_roles: BTreeSet::from([FirmRole::Admin, FirmRole::Auditor]),
         }
     }
@@ -50,10 +75,14 @@ impl FactorPolicy {
     }
 
     /// The factors this user may sign in with now, strongest first.
-    pub fn factors_for(&self, roles: &BTreeSet<FirmRole>, totp_enrolled: bool) -> Vec<SecondFactor> {
+    pub fn factors_for(&self, roles: &BTreeSet<FirmRole>, enrolled: Enrolment) -> Vec<SecondFactor> {
         let mut factors = Vec::new();
-        if totp_enrolled && self.allowed.contains(&SecondFactor::Totp) {
-            factors.push(SecondFactor::Totp);
+        for (factor, set_up) in
+            [(SecondFactor::Passkey, enrolled.passkey), (SecondFactor::Totp, enrolled.totp)]
+        {
+            if set_up && self.allowed.contains(&factor) {
+                factors.push(factor);
+            }
         }
         let email_barred = self.needs_strong_factor(roles) && !factors.is_empty();
         if self.allowed.contains(&SecondFactor::Email) && !email_barred {
@@ -63,8 +92,8 @@ impl FactorPolicy {
     }
 
     /// True when the user should enrol a stronger factor than email at this sign-in.
-    pub fn must_enrol_strong_factor(&self, roles: &BTreeSet<FirmRole>, totp_enrolled: bool) -> bool {
-        self.needs_strong_factor(roles) && !totp_enrolled
+    pub fn must_enrol_strong_factor(&self, roles: &BTreeSet<FirmRole>, enrolled: Enrolment) -> bool {
+        self.needs_strong_factor(roles) && !enrolled.totp && !enrolled.passkey
     }
 }
 
@@ -89,29 +118,48 @@ mod tests {
         list.iter().copied().collect()
     }
 
+    const NONE: Enrolment = Enrolment { totp: false, passkey: false };
+    const TOTP: Enrolment = Enrolment { totp: true, passkey: false };
+    const PASSKEY: Enrolment = Enrolment { totp: false, passkey: true };
+    const BOTH: Enrolment = Enrolment { totp: true, passkey: true };
+
     #[test]
     fn everyone_may_use_email_until_a_strong_factor_bars_it_for_admins() {
         let policy = FactorPolicy::default();
-        assert_eq!(policy.factors_for(&roles(&[FirmRole::Attorney]), false), [SecondFactor::Email]);
+        assert_eq!(policy.factors_for(&roles(&[FirmRole::Attorney]), NONE), [SecondFactor::Email]);
         assert_eq!(
-            policy.factors_for(&roles(&[FirmRole::Attorney]), true),
+            policy.factors_for(&roles(&[FirmRole::Attorney]), TOTP),
             [SecondFactor::Totp, SecondFactor::Email]
         );
-        assert_eq!(policy.factors_for(&roles(&[FirmRole::Admin]), false), [SecondFactor::Email]);
-        assert!(policy.must_enrol_strong_factor(&roles(&[FirmRole::Admin]), false));
         assert_eq!(
-            policy.factors_for(&roles(&[FirmRole::Auditor, FirmRole::Billing]), true),
+            policy.factors_for(&roles(&[FirmRole::Attorney]), BOTH),
+            [SecondFactor::Passkey, SecondFactor::Totp, SecondFactor::Email]
+        );
+        assert_eq!(policy.factors_for(&roles(&[FirmRole::Admin]), NONE), [SecondFactor::Email]);
+        assert!(policy.must_enrol_strong_factor(&roles(&[FirmRole::Admin]), NONE));
+        assert_eq!(
+            policy.factors_for(&roles(&[FirmRole::Auditor, FirmRole::Billing]), TOTP),
             [SecondFactor::Totp]
         );
-        assert!(!policy.must_enrol_strong_factor(&roles(&[FirmRole::Auditor]), true));
-        assert!(!policy.must_enrol_strong_factor(&roles(&[FirmRole::Secretary]), false));
+        assert_eq!(policy.factors_for(&roles(&[FirmRole::Admin]), PASSKEY), [SecondFactor::Passkey]);
+        assert!(!policy.must_enrol_strong_factor(&roles(&[FirmRole::Auditor]), TOTP));
+        assert!(!policy.must_enrol_strong_factor(&roles(&[FirmRole::Admin]), PASSKEY));
+        assert!(!policy.must_enrol_strong_factor(&roles(&[FirmRole::Secretary]), NONE));
     }
 
     #[test]
     fn a_firm_may_turn_email_codes_off() {
         let policy =
             FactorPolicy { allowed: BTreeSet::from([SecondFactor::Totp]), ..FactorPolicy::default() };
-        assert!(policy.factors_for(&roles(&[FirmRole::Paralegal]), false).is_empty());
-        assert_eq!(policy.factors_for(&roles(&[FirmRole::Paralegal]), true), [SecondFactor::Totp]);
+        assert!(policy.factors_for(&roles(&[FirmRole::Paralegal]), NONE).is_empty());
+        assert_eq!(policy.factors_for(&roles(&[FirmRole::Paralegal]), BOTH), [SecondFactor::Totp]);
+    }
+
+    #[test]
+    fn factor_names_round_trip() {
+        for factor in SecondFactor::ALL {
+            assert_eq!(SecondFactor::parse(factor.as_str()), Some(factor));
+        }
+        assert_eq!(SecondFactor::parse("sms"), None);
     }
 }

@@ -11,7 +11,8 @@ use ringfence_core::policy::{ADMIN, AUDITORS, CLIENT_KEEPERS, MATTER_OPENERS};
 use crate::AppState;
 use crate::access::RouteTable;
 use crate::api::{
-    audit, clients, documents, firm_settings, health, invitations, matters, me, notes, search, sign_in, users,
+    audit, clients, documents, firm_settings, health, invitations, matters, me, notes, passkey_sign_in,
+    passkeys, search, sign_in, users,
 };
 use crate::auth::authenticate;
 use crate::error::{method_not_allowed, unknown_route};
@@ -57,11 +58,15 @@ pub fn route_table() -> RouteTable<AppState> {
         .post("/account/password", SignedIn, pages::change_password)
         .post("/account/totp", SignedIn, pages::enrol_totp)
         .post("/account/totp/confirm", SignedIn, pages::confirm_totp)
+        .post("/account/passkeys/{id}/remove", SignedIn, pages::remove_passkey)
         // Signing in
         .post("/api/v1/auth/login", Public, sign_in::login)
         .post("/api/v1/auth/verify", Public, sign_in::verify)
         .post("/api/v1/auth/resend-code", Public, sign_in::resend_code)
         .post("/api/v1/auth/accept-invite", Public, invitations::accept)
+        .post("/api/v1/auth/passkey-options", Public, passkey_sign_in::second_factor_options)
+        .post("/api/v1/auth/passkey/start", Public, passkey_sign_in::start)
+        .post("/api/v1/auth/passkey/finish", Public, passkey_sign_in::finish)
         .post("/api/v1/auth/logout", SignedIn, sign_in::logout)
         // One's own account
         .get("/api/v1/me", SignedIn, me::me)
@@ -71,6 +76,10 @@ pub fn route_table() -> RouteTable<AppState> {
         .post("/api/v1/me/password", SignedIn, me::change_password)
         .post("/api/v1/me/totp", SignedIn, me::enrol_totp)
         .post("/api/v1/me/totp/confirm", SignedIn, me::confirm_totp)
+        .get("/api/v1/me/passkeys", SignedIn, passkeys::list)
+        .post("/api/v1/me/passkeys/options", SignedIn, passkeys::start_registration)
+        .post("/api/v1/me/passkeys", SignedIn, passkeys::finish_registration)
+        .delete("/api/v1/me/passkeys/{id}", SignedIn, passkeys::remove)
         // The firm's users
         .post("/api/v1/users", ADMIN, users::create)
         .get("/api/v1/users", ADMIN, users::list)

@@ -51,6 +51,7 @@ pub const SEALED: &[SealedColumn] = &[
     sealed!("users"."name_sealed" => "name"),
     sealed!("users"."totp_secret_sealed" => "totp_secret"),
     sealed!("users"."totp_pending_sealed" => "totp_pending"),
+    sealed!("passkeys"."passkey_sealed" => "passkey"),
     sealed!("clients"."id_number_sealed" => "id_number"),
     sealed!("matters"."title_sealed" => "title"),
     sealed!("matters"."description_sealed" => "description"),

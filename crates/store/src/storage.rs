@@ -15,10 +15,11 @@ use ringfence_crypto::{FirmKey, FirmKeyring, KeyVersion, MasterKey};
 use sqlx::AnyPool;
 use time::OffsetDateTime;
 use tokio::sync::RwLock;
+use uuid::Uuid;
 
 use crate::backend::{self, PgFirmNames};
-use crate::control::firms;
 use crate::control::sign_in_failures::{self, ThrottleKey};
+use crate::control::{firms, passkey_sign_ins};
 use crate::firm::users::{self, NewUser, UserStatus};
 use crate::firm::{FirmTx, audit, invitations};
 use crate::migrate::{self, StoreKind};
@@ -221,6 +222,25 @@ impl Storage {
         firms::by_slug(&mut *self.control.acquire().await?, slug)
             .await?
             .ok_or_else(|| StoreError::UnknownFirm(slug.to_string()))
+    }
+
+    /// Keeps a passwordless sign-in's WebAuthn state until the browser answers.
+    pub async fn start_passkey_sign_in(&self, state: &str, now: OffsetDateTime) -> Result<Uuid, StoreError> {
+        passkey_sign_ins::start(&mut *self.control.acquire().await?, state, now).await
+    }
+
+    /// Takes a live passwordless sign-in's state; it works once.
+    pub async fn take_passkey_sign_in(
+        &self,
+        id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>, StoreError> {
+        passkey_sign_ins::take(&mut *self.control.acquire().await?, id, now).await
+    }
+
+    /// The firm a user belongs to, if the user exists.
+    pub async fn firm_of_user(&self, user: UserId) -> Result<Option<FirmId>, StoreError> {
+        passkey_sign_ins::firm_of(&mut *self.control.acquire().await?, user).await
     }
 
     /// The firm and user an email address belongs to, if any.

@@ -42,18 +42,19 @@ pub async fn set_policy(
     if body.allowed_factors.is_empty() {
         return Err(ApiError::invalid("allowed_factors: allow at least one second factor"));
     }
-    if !body.strong_factor_roles.is_empty() && !body.allowed_factors.contains(&SecondFactor::Totp) {
-        return Err(ApiError::invalid("strong_factor_roles: need totp among the allowed factors"));
+    let strong = [SecondFactor::Totp, SecondFactor::Passkey];
+    if !body.strong_factor_roles.is_empty() && !strong.iter().any(|f| body.allowed_factors.contains(f)) {
+        return Err(ApiError::invalid("strong_factor_roles: need totp or passkey among the allowed factors"));
     }
     let policy =
         FactorPolicy { allowed: body.allowed_factors, strong_factor_roles: body.strong_factor_roles };
     let mut tx = actor.store.begin().await?;
     let me = users::credentials_by_email(&mut tx, &actor.email).await?.ok_or_else(ApiError::not_found)?;
-    if policy.factors_for(&me.roles, me.totp_enrolled).is_empty() {
+    if policy.factors_for(&me.roles, me.enrolled).is_empty() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "would_lock_out",
-            "this policy would leave you no way to sign in: enrol TOTP first",
+            "this policy would leave you no way to sign in: set up TOTP or a passkey first",
         ));
     }
     sign_in_policy::set(&mut tx, &policy).await?;

@@ -22,21 +22,23 @@ use crate::client::Client;
 use crate::error::{ApiError, ApiJson};
 use crate::{AppState, audit, passwords};
 
-fn rfc3339(at: OffsetDateTime) -> Result<String, ApiError> {
+pub(crate) fn rfc3339(at: OffsetDateTime) -> Result<String, ApiError> {
     at.format(&Rfc3339).map_err(|e| ApiError::internal(&e))
 }
 
 pub async fn me(State(state): State<AppState>, actor: Actor) -> Result<Json<Value>, ApiError> {
     let mut tx = actor.store.begin().await?;
     let user = users::get(&mut tx, actor.user).await?.ok_or_else(ApiError::not_found)?;
-    let totp = users::totp_secret(&mut tx, actor.user).await?.is_some_and(|(_, confirmed)| confirmed);
+    let credentials =
+        users::credentials_by_email(&mut tx, &actor.email).await?.ok_or_else(ApiError::not_found)?;
     tx.commit().await?;
     let firm = state.storage.firm_by_id(actor.firm).await?;
     Ok(Json(json!({
         "user": UserJson::from(&user),
         "firm": { "id": firm.id, "slug": firm.slug, "name": firm.name },
         "roles": user.roles,
-        "totp_enrolled": totp,
+        "totp_enrolled": credentials.enrolled.totp,
+        "passkey_enrolled": credentials.enrolled.passkey,
     })))
 }
 
@@ -209,7 +211,7 @@ pub async fn confirm_totp(
 
 /// Checks the signed-in user's password, under the same throttle as sign-in: a stolen
 /// session cannot be used to guess it. A wrong one is counted and recorded.
-async fn confirm_password(
+pub(crate) async fn confirm_password(
     state: &AppState,
     actor: &Actor,
     client: &Client,

@@ -7,6 +7,8 @@ pub mod invitations;
 pub mod matters;
 pub mod me;
 pub mod notes;
+pub mod passkey_sign_in;
+pub mod passkeys;
 pub mod search;
 pub mod sign_in;
 pub mod users;

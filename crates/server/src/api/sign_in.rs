@@ -20,17 +20,20 @@ use ringfence_crypto::otp::{EmailCode, hashes_equal};
 use ringfence_crypto::password::Verdict;
 use ringfence_crypto::token::{self, SecretToken, TokenHash};
 use ringfence_mail::Mail;
-use ringfence_store::FirmStore;
 use ringfence_store::ThrottleKey;
 use ringfence_store::firm::users::{self, UserStatus};
 use ringfence_store::firm::{audit as audit_log, challenges, sessions, sign_in_policy};
+use ringfence_store::{FirmStore, FirmTx};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
+use webauthn_rs::prelude::PublicKeyCredential;
 
+use crate::api::passkey_sign_in;
 use crate::api::users::UserJson;
+use crate::auth::passkey::{self, RelyingParty};
 use crate::auth::totp::{self, TotpOutcome};
 use crate::auth::{Actor, cookie};
 use crate::client::Client;
@@ -53,7 +56,7 @@ fn invalid_credentials() -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "the email address or password is wrong")
 }
 
-fn challenge_dead() -> ApiError {
+pub(crate) fn challenge_dead() -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
         "challenge_expired",
@@ -92,16 +95,26 @@ pub(crate) async fn record_failure(
         .storage
         .add_sign_in_failure(ThrottleKey::Account(email.as_str()), &throttle::ACCOUNT, now)
         .await?;
+    record_ip_failure(state, client, now).await?;
+    Ok(account.failures == throttle::ACCOUNT.lock_after)
+}
+
+/// Counts a failure against the source address alone, for attempts that named no account.
+pub(crate) async fn record_ip_failure(
+    state: &AppState,
+    client: &Client,
+    now: OffsetDateTime,
+) -> Result<(), ApiError> {
     if let Some(ip) = &client.ip {
         state.storage.add_sign_in_failure(ThrottleKey::SourceIp(ip), &throttle::SOURCE_IP, now).await?;
     }
-    Ok(account.failures == throttle::ACCOUNT.lock_after)
+    Ok(())
 }
 
 /// Records a refused sign-in step of a known user in the firm's log (and the lock, when
 /// this failure caused one).
 #[allow(clippy::too_many_arguments)]
-async fn audit_refusal(
+pub(crate) async fn audit_refusal(
     store: &FirmStore,
     user: UserId,
     email: &Email,
@@ -129,7 +142,7 @@ async fn audit_refusal(
     Ok(())
 }
 
-async fn check_ip(state: &AppState, client: &Client, now: OffsetDateTime) -> Result<(), ApiError> {
+pub(crate) async fn check_ip(state: &AppState, client: &Client, now: OffsetDateTime) -> Result<(), ApiError> {
     match &client.ip {
         Some(ip) => check_throttle(state, ThrottleKey::SourceIp(ip), &throttle::SOURCE_IP, now).await,
         None => Ok(()),
@@ -187,7 +200,7 @@ pub(crate) async fn start_sign_in(
     let mut tx = store.begin().await?;
     let policy = sign_in_policy::get(&mut tx).await?;
     tx.commit().await?;
-    let factors = policy.factors_for(&credentials.roles, credentials.totp_enrolled);
+    let factors = policy.factors_for(&credentials.roles, credentials.enrolled);
     if factors.is_empty() {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -229,11 +242,11 @@ pub(crate) async fn start_sign_in(
     Ok(LoginResponse { challenge_id: challenge_id(firm, challenge), factors })
 }
 
-fn challenge_id(firm: FirmId, challenge: Uuid) -> String {
+pub(crate) fn challenge_id(firm: FirmId, challenge: Uuid) -> String {
     format!("{}.{}", firm.simple(), challenge.simple())
 }
 
-fn parse_challenge_id(text: &str) -> Option<(FirmId, Uuid)> {
+pub(crate) fn parse_challenge_id(text: &str) -> Option<(FirmId, Uuid)> {
     let (firm, challenge) = text.split_once('.')?;
     Some((firm.parse().ok()?, challenge.parse().ok()?))
 }
@@ -293,7 +306,7 @@ pub async fn resend_code(
     let Some(user) = user.filter(|u| u.status == UserStatus::Active) else { return Err(challenge_dead()) };
     let policy = sign_in_policy::get(&mut tx).await?;
     let credentials = users::credentials_by_email(&mut tx, &user.email).await?.ok_or_else(challenge_dead)?;
-    if !policy.factors_for(&credentials.roles, credentials.totp_enrolled).contains(&SecondFactor::Email) {
+    if !policy.factors_for(&credentials.roles, credentials.enrolled).contains(&SecondFactor::Email) {
         return Err(ApiError::invalid("factor: emailed codes are not available for this sign-in"));
     }
     let code = new_email_code(&store, &mut tx, challenge, now).await?;
@@ -315,7 +328,12 @@ pub async fn resend_code(
 pub struct VerifyRequest {
     pub(crate) challenge_id: String,
     pub(crate) factor: SecondFactor,
-    pub(crate) code: String,
+    /// The emailed or TOTP code.
+    #[serde(default)]
+    pub(crate) code: Option<String>,
+    /// The passkey's answer to the challenge from `/auth/passkey-options`.
+    #[serde(default)]
+    pub(crate) credential: Option<PublicKeyCredential>,
     /// Browsers: set the session cookie and answer the CSRF token instead of the token.
     #[serde(default)]
     pub(crate) cookie: bool,
@@ -327,13 +345,23 @@ pub async fn verify(
     ApiJson(body): ApiJson<VerifyRequest>,
 ) -> Result<Response, ApiError> {
     let signed_in = finish_sign_in(&state, &client, &body).await?;
+    signed_in_response(&state, &signed_in, body.cookie)
+}
+
+/// The answer to a completed sign-in: the token for API clients; for browsers, the
+/// session cookie and the CSRF token.
+pub(crate) fn signed_in_response(
+    state: &AppState,
+    signed_in: &SignedIn,
+    browser: bool,
+) -> Result<Response, ApiError> {
     let expires_at = signed_in.expires_at.format(&Rfc3339).map_err(|e| ApiError::internal(&e))?;
     let mut body_json = json!({
         "expires_at": expires_at,
         "user": UserJson::from(&signed_in.user),
         "must_enrol_strong_factor": signed_in.must_enrol,
     });
-    if body.cookie {
+    if browser {
         body_json["csrf_token"] = json!(cookie::csrf_token(&signed_in.token));
         let mut response = Json(body_json).into_response();
         if let Some(value) = cookie::set_session(&signed_in.scoped, state.settings.session_limits.absolute) {
@@ -385,6 +413,7 @@ pub(crate) async fn finish_sign_in(
         let locked = record_failure(&state, &owner.email, &client, now).await?;
         let (action, kind) = match refusal.code {
             "code_reused" => ("auth.totp.replayed", Outcome::Failure),
+            "passkey_refused" => ("auth.passkey.failed", Outcome::Failure),
             "throttled" => ("auth.login.throttled", Outcome::Denied),
             _ => ("auth.code.failed", Outcome::Failure),
         };
@@ -418,23 +447,41 @@ async fn check_code(
     let mut tx = store.begin().await?;
     let credentials = users::credentials_by_email(&mut tx, &user.email).await?.ok_or_else(challenge_dead)?;
     let policy = sign_in_policy::get(&mut tx).await?;
-    if !policy.factors_for(&credentials.roles, credentials.totp_enrolled).contains(&body.factor) {
+    if !policy.factors_for(&credentials.roles, credentials.enrolled).contains(&body.factor) {
         return Err(ApiError::invalid("factor: not available for this sign-in"));
     }
+    let code = || {
+        body.code.as_deref().map(str::trim).ok_or_else(|| ApiError::invalid("code: required for this factor"))
+    };
     let outcome = match body.factor {
         SecondFactor::Email => match (attempt.code_hash, attempt.code_expires_at) {
             (Some(_), Some(expires)) if now >= expires => CodeOutcome::Expired,
             (Some(stored), Some(_)) => {
-                let given = store.code_hash(&[challenge.as_bytes(), body.code.trim().as_bytes()]);
+                let given = store.code_hash(&[challenge.as_bytes(), code()?.as_bytes()]);
                 if hashes_equal(&stored, &given) { CodeOutcome::Accepted } else { CodeOutcome::Wrong }
             }
             _ => CodeOutcome::Wrong,
         },
-        SecondFactor::Totp => match totp::check(&mut tx, user.id, body.code.trim(), now).await? {
+        SecondFactor::Totp => match totp::check(&mut tx, user.id, code()?, now).await? {
             TotpOutcome::Accepted => CodeOutcome::Accepted,
             TotpOutcome::Replayed => CodeOutcome::Replayed,
             TotpOutcome::Wrong | TotpOutcome::NotEnrolled => CodeOutcome::Wrong,
         },
+        SecondFactor::Passkey => {
+            let credential = body
+                .credential
+                .as_ref()
+                .ok_or_else(|| ApiError::invalid("credential: required for a passkey"))?;
+            let relying_party = RelyingParty::of(&state.settings)?;
+            let offered = attempt.passkey_state.as_deref();
+            match offered.map(|ceremony| relying_party.finish_check(credential, ceremony)) {
+                Some(Ok(result)) => {
+                    passkey_sign_in::record_use(&mut tx, user.id, &result, now).await?;
+                    CodeOutcome::Accepted
+                }
+                _ => CodeOutcome::PasskeyRefused,
+            }
+        }
     };
     if outcome != CodeOutcome::Accepted {
         tx.commit().await?;
@@ -453,6 +500,7 @@ async fn check_code(
                 "code_reused",
                 "this code was already used; wait for the next one",
             ),
+            CodeOutcome::PasskeyRefused => passkey::refused(),
             _ => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_code",
@@ -463,6 +511,21 @@ async fn check_code(
     if !challenges::complete(&mut tx, challenge, now).await? {
         return Err(challenge_dead());
     }
+    let must_enrol = policy.must_enrol_strong_factor(&credentials.roles, credentials.enrolled);
+    open_session(state, client, tx, firm, user, must_enrol, now).await
+}
+
+/// Opens a session for a user who has just proved who they are, in the transaction that
+/// recorded the proof, and clears the account's failure count.
+pub(crate) async fn open_session(
+    state: &AppState,
+    client: &Client,
+    mut tx: FirmTx,
+    firm: FirmId,
+    user: &users::User,
+    must_enrol: bool,
+    now: OffsetDateTime,
+) -> Result<SignedIn, ApiError> {
     let token = SecretToken::generate().map_err(|e| ApiError::internal(&e))?;
     let TokenHash(hash) = token.hash();
     let session = sessions::create(
@@ -490,7 +553,6 @@ async fn check_code(
     state.storage.clear_sign_in_failures(ThrottleKey::Account(user.email.as_str())).await?;
 
     let scoped = token::scoped(&firm.simple(), &token);
-    let must_enrol = policy.must_enrol_strong_factor(&credentials.roles, credentials.totp_enrolled);
     Ok(SignedIn { token, scoped, expires_at: session.expires_at, user: user.clone(), must_enrol })
 }
 
@@ -500,6 +562,7 @@ enum CodeOutcome {
     Wrong,
     Expired,
     Replayed,
+    PasskeyRefused,
 }
 
 async fn warn_of_replay(state: &AppState, email: &Email) -> Result<(), ApiError> {

@@ -5,6 +5,7 @@
 
 mod actor;
 pub mod cookie;
+pub(crate) mod passkey;
 pub mod totp;
 
 pub use actor::{Actor, authenticate, not_signed_in};

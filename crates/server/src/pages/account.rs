@@ -10,6 +10,13 @@ struct SessionRow {
     current: bool,
 }
 
+struct PasskeyRow {
+    id: String,
+    name: String,
+    added: String,
+    last_used: String,
+}
+
 #[derive(Template)]
 #[template(path = "account.html")]
 struct AccountPage {
@@ -18,6 +25,7 @@ struct AccountPage {
     problem: Option<String>,
     sessions: Vec<SessionRow>,
     totp_enrolled: bool,
+    passkeys: Vec<PasskeyRow>,
 }
 
 #[derive(Deserialize)]
@@ -35,10 +43,11 @@ async fn account_page(
     let loaded = async {
         let Json(me) = me::me(state.clone(), actor.clone()).await?;
         let Json(live) = me::list_sessions(state, actor.clone()).await?;
-        Ok::<_, ApiError>((me, live))
+        let Json(keys) = api_passkeys::list(actor.clone()).await?;
+        Ok::<_, ApiError>((me, live, keys))
     }
     .await;
-    let (me, live) = match loaded {
+    let (me, live, keys) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => return error_page(&error, signed_in(actor, csrf)),
     };
@@ -46,8 +55,16 @@ async fn account_page(
         id: text(&s["id"]),
         agent: Some(text(&s["user_agent"])).filter(|a| !a.is_empty()).unwrap_or_else(|| "unknown".to_owned()),
         ip: text(&s["ip"]),
-        last_seen: text(&s["last_seen_at"]).replace('T', " ").chars().take(16).collect(),
+        last_seen: minutes(&s["last_seen_at"]),
         current: s["current"].as_bool().unwrap_or(false),
+    });
+    let passkeys = rows(&keys, |p| PasskeyRow {
+        id: text(&p["id"]),
+        name: text(&p["name"]),
+        added: minutes(&p["created_at"]),
+        last_used: Some(minutes(&p["last_used_at"]))
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| "never".to_owned()),
     });
     let page = AccountPage {
         signed_in: signed_in(actor, csrf),
@@ -55,6 +72,7 @@ async fn account_page(
         problem: problem.map(|e| e.message.clone()),
         sessions,
         totp_enrolled: me["totp_enrolled"].as_bool().unwrap_or(false),
+        passkeys,
     };
     render(&page, problem.map_or(StatusCode::OK, |e| e.status))
 }
@@ -69,6 +87,8 @@ pub async fn account(
         Some("totp") => Some("Your authenticator app is set up: sign in with its codes from now on."),
         Some("password") => Some("Your password is changed; every other session has ended."),
         Some("session") => Some("That session has ended."),
+        Some("passkey") => Some("Your passkey is added: use it to sign in."),
+        Some("passkey-removed") => Some("That passkey is removed."),
         _ => None,
     };
     account_page(state, &actor, &csrf, notice, None).await
@@ -95,6 +115,19 @@ pub async fn end_all_sessions(state: State<AppState>, actor: Actor, client: Clie
             response
         }
         Err(error) => error_page(&error, None),
+    }
+}
+
+pub async fn remove_passkey(
+    state: State<AppState>,
+    actor: Actor,
+    client: Client,
+    csrf: Option<Extension<CsrfToken>>,
+    Path(id): Path<String>,
+) -> Response {
+    match api_passkeys::remove(actor.clone(), client, Path(id)).await {
+        Ok(_) => Redirect::to("/account?done=passkey-removed").into_response(),
+        Err(error) => account_page(state, &actor, &csrf, None, Some(&error)).await,
     }
 }
 

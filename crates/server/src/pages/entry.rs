@@ -21,17 +21,30 @@ struct CodePage {
     problem: Option<String>,
     challenge_id: String,
     emailed: bool,
+    /// The factors answered with a typed code: (value, label).
     factors: Vec<(&'static str, &'static str)>,
+    passkey: bool,
 }
 
-fn factor_choices(factors: &[SecondFactor]) -> Vec<(&'static str, &'static str)> {
-    factors
-        .iter()
-        .map(|f| match f {
-            SecondFactor::Email => ("email", "Code from the email"),
-            SecondFactor::Totp => ("totp", "Code from your authenticator app"),
-        })
-        .collect()
+impl CodePage {
+    fn new(challenge_id: String, factors: &[SecondFactor], problem: Option<String>) -> Self {
+        let codes = factors
+            .iter()
+            .filter_map(|f| match f {
+                SecondFactor::Email => Some(("email", "Code from the email")),
+                SecondFactor::Totp => Some(("totp", "Code from your authenticator app")),
+                SecondFactor::Passkey => None,
+            })
+            .collect();
+        Self {
+            signed_in: None,
+            problem,
+            challenge_id,
+            emailed: false,
+            factors: codes,
+            passkey: factors.contains(&SecondFactor::Passkey),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -53,13 +66,7 @@ pub async fn sign_in(
     match sign_in::start_sign_in(&state, &client, &request).await {
         Ok(started) => {
             let emailed = started.factors.contains(&SecondFactor::Email);
-            let page = CodePage {
-                signed_in: None,
-                problem: None,
-                challenge_id: started.challenge_id,
-                emailed,
-                factors: factor_choices(&started.factors),
-            };
+            let page = CodePage { emailed, ..CodePage::new(started.challenge_id, &started.factors, None) };
             render(&page, StatusCode::OK)
         }
         Err(error) => {
@@ -89,7 +96,8 @@ pub async fn sign_in_code(
     let request = VerifyRequest {
         challenge_id: form.challenge_id.clone(),
         factor: form.factor,
-        code: form.code,
+        code: Some(form.code),
+        credential: None,
         cookie: true,
     };
     match sign_in::finish_sign_in(&state, &client, &request).await {
@@ -108,13 +116,7 @@ pub async fn sign_in_code(
             render(&page, error.status)
         }
         Err(error) => {
-            let page = CodePage {
-                signed_in: None,
-                problem: Some(error.message.clone()),
-                challenge_id: form.challenge_id,
-                emailed: false,
-                factors: factor_choices(&[form.factor]),
-            };
+            let page = CodePage::new(form.challenge_id, &[form.factor], Some(error.message.clone()));
             render(&page, error.status)
         }
     }

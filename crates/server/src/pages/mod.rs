@@ -12,6 +12,7 @@ use ringfence_core::user::FirmRole;
 use ringfence_store::firm::access::{ManageMembers, ReadContent, View, WriteContent};
 use ringfence_store::firm::{access, documents, matters, notes, users};
 use serde::Deserialize;
+use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
 use crate::AppState;
@@ -22,6 +23,7 @@ use crate::api::invitations::{self, AcceptInvite};
 use crate::api::matters::{self as api_matters, NewMatter, RoleBody};
 use crate::api::me::{self, ChangePassword, ConfirmTotp};
 use crate::api::notes::{self as api_notes, NewNote};
+use crate::api::passkeys as api_passkeys;
 use crate::api::search::{self as api_search, SearchQuery};
 use crate::api::sign_in::{self, LoginRequest, VerifyRequest};
 use crate::api::users::{self as api_users, CreateUser, ListQuery, UpdateUser};
@@ -70,6 +72,14 @@ fn rows<T>(listing: &serde_json::Value, row: impl Fn(&serde_json::Value) -> T) -
 
 fn date(t: time::OffsetDateTime) -> String {
     t.format(format_description!("[day] [month repr:short] [year]")).unwrap_or_default()
+}
+
+/// An RFC 3339 time from an API answer, to the minute; empty when absent.
+fn minutes(v: &serde_json::Value) -> String {
+    let parsed = v.as_str().and_then(|t| time::OffsetDateTime::parse(t, &Rfc3339).ok());
+    parsed
+        .and_then(|t| t.format(format_description!("[day] [month repr:short] [year] [hour]:[minute]")).ok())
+        .unwrap_or_default()
 }
 
 fn render(template: &impl Template, status: StatusCode) -> Response {

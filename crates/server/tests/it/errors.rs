@@ -120,7 +120,10 @@ fn every_route_declares_an_access_policy() {
             "/api/v1/auth/login",
             "/api/v1/auth/verify",
             "/api/v1/auth/resend-code",
-            "/api/v1/auth/accept-invite"
+            "/api/v1/auth/accept-invite",
+            "/api/v1/auth/passkey-options",
+            "/api/v1/auth/passkey/start",
+            "/api/v1/auth/passkey/finish"
         ]
     );
 }

@@ -5,11 +5,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod audit;
+mod authenticator;
 mod documents;
 mod errors;
 mod headers;
 mod matters;
 mod pages;
+mod passkeys;
 mod probes;
 mod rotation;
 mod search;

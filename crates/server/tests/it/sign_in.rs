@@ -507,7 +507,7 @@ both_backends!(a_firm_can_turn_emailed_codes_off, |env: TestEnv| async move {
     let policy = h.call("GET", "/api/v1/firm/sign-in-policy", Some(&admin), None).await;
     assert_eq!(
         policy.body,
-        json!({ "allowed_factors": ["email", "totp"], "strong_factor_roles": ["admin", "auditor"] })
+        json!({ "allowed_factors": ["email", "totp", "passkey"], "strong_factor_roles": ["admin", "auditor"] })
     );
 
     let totp_only = json!({ "allowed_factors": ["totp"], "strong_factor_roles": ["admin", "auditor"] });

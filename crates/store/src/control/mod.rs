@@ -2,4 +2,5 @@
 //! It holds no case data and no firm's plaintext key.
 
 pub mod firms;
+pub mod passkey_sign_ins;
 pub mod sign_in_failures;

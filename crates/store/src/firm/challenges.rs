@@ -19,6 +19,8 @@ pub struct CountedAttempt {
     pub attempts: i64,
     pub code_hash: Option<[u8; 32]>,
     pub code_expires_at: Option<OffsetDateTime>,
+    /// The WebAuthn challenge last offered to this sign-in's passkeys, serialised.
+    pub passkey_state: Option<String>,
 }
 
 pub async fn create(tx: &mut FirmTx, user: UserId, now: OffsetDateTime) -> Result<Uuid, StoreError> {
@@ -67,7 +69,7 @@ pub async fn count_attempt(
     let row = sqlx::query(
         "UPDATE login_challenges SET attempts = attempts + 1
          WHERE id = $1 AND attempts < $2 AND completed_at IS NULL AND expires_at > $3
-         RETURNING user_id, attempts, code_hash, code_expires_at",
+         RETURNING user_id, attempts, code_hash, code_expires_at, passkey_state",
     )
     .bind(id.to_string())
     .bind(MAX_CODE_ATTEMPTS)
@@ -83,7 +85,28 @@ pub async fn count_attempt(
         attempts: row.try_get("attempts")?,
         code_hash: code_hash.and_then(|h| h.try_into().ok()),
         code_expires_at: code_expires_at.map(from_unix_millis),
+        passkey_state: row.try_get("passkey_state")?,
     }))
+}
+
+/// Keeps the WebAuthn challenge offered to a live sign-in; a new one replaces the old.
+pub async fn set_passkey_state(
+    tx: &mut FirmTx,
+    id: Uuid,
+    state: &str,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE login_challenges SET passkey_state = $2
+         WHERE id = $1 AND attempts < $3 AND completed_at IS NULL AND expires_at > $4",
+    )
+    .bind(id.to_string())
+    .bind(state)
+    .bind(MAX_CODE_ATTEMPTS)
+    .bind(unix_millis(now))
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// The user of a live challenge, without counting an attempt (for resending a code).

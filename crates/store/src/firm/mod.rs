@@ -10,6 +10,7 @@ pub mod documents;
 pub mod invitations;
 pub mod matters;
 pub mod notes;
+pub mod passkeys;
 pub mod search;
 pub mod sessions;
 pub mod sign_in_policy;

@@ -10,17 +10,6 @@ use sqlx::Row;
 use super::FirmTx;
 use crate::StoreError;
 
-fn factor_name(factor: SecondFactor) -> &'static str {
-    match factor {
-        SecondFactor::Email => "email",
-        SecondFactor::Totp => "totp",
-    }
-}
-
-fn parse_factor(name: &str) -> Option<SecondFactor> {
-    [SecondFactor::Email, SecondFactor::Totp].into_iter().find(|f| factor_name(*f) == name)
-}
-
 fn join<T>(items: &BTreeSet<T>, name: impl Fn(&T) -> &'static str) -> String {
     items.iter().map(name).collect::<Vec<_>>().join(",")
 }
@@ -39,7 +28,7 @@ pub async fn get(tx: &mut FirmTx) -> Result<FactorPolicy, StoreError> {
     Ok(FactorPolicy {
         allowed: split(&factors)
             .iter()
-            .map(|f| parse_factor(f).ok_or_else(corrupt))
+            .map(|f| SecondFactor::parse(f).ok_or_else(corrupt))
             .collect::<Result<_, _>>()?,
         strong_factor_roles: split(&roles)
             .iter()
@@ -53,7 +42,7 @@ pub async fn set(tx: &mut FirmTx, policy: &FactorPolicy) -> Result<(), StoreErro
         "INSERT INTO sign_in_policy (singleton, allowed_factors, strong_factor_roles) VALUES (1, $1, $2)
          ON CONFLICT (singleton) DO UPDATE SET allowed_factors = $1, strong_factor_roles = $2",
     )
-    .bind(join(&policy.allowed, |f| factor_name(*f)))
+    .bind(join(&policy.allowed, |f| f.as_str()))
     .bind(join(&policy.strong_factor_roles, |r| r.as_str()))
     .execute(tx.conn())
     .await?;

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use ringfence_core::auth::Enrolment;
 use ringfence_core::clock::{from_unix_millis, unix_millis};
 use ringfence_core::ids::UserId;
 use ringfence_core::user::{Email, FirmRole};
@@ -125,15 +126,19 @@ pub struct Credentials {
     pub id: UserId,
     pub status: UserStatus,
     pub password_hash: Option<String>,
-    pub totp_enrolled: bool,
+    pub enrolled: Enrolment,
     pub roles: BTreeSet<FirmRole>,
 }
 
 pub async fn credentials_by_email(tx: &mut FirmTx, email: &Email) -> Result<Option<Credentials>, StoreError> {
-    let row = sqlx::query("SELECT id, status, password_hash, totp_confirmed_at FROM users WHERE email = $1")
-        .bind(email.as_str())
-        .fetch_optional(tx.conn())
-        .await?;
+    let row = sqlx::query(
+        "SELECT id, status, password_hash, totp_confirmed_at,
+                (SELECT COUNT(*) FROM passkeys WHERE passkeys.user_id = users.id) AS passkeys
+         FROM users WHERE email = $1",
+    )
+    .bind(email.as_str())
+    .fetch_optional(tx.conn())
+    .await?;
     let Some(row) = row else { return Ok(None) };
     let id: String = row.try_get("id")?;
     let id: UserId = id.parse().map_err(|_| corrupt("id"))?;
@@ -143,7 +148,10 @@ pub async fn credentials_by_email(tx: &mut FirmTx, email: &Email) -> Result<Opti
         id,
         status: UserStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
         password_hash: row.try_get("password_hash")?,
-        totp_enrolled: totp_confirmed_at.is_some(),
+        enrolled: Enrolment {
+            totp: totp_confirmed_at.is_some(),
+            passkey: row.try_get::<i64, _>("passkeys")? > 0,
+        },
         roles: roles_of(tx, id).await?,
     }))
 }

@@ -1,0 +1,169 @@
+//! Signing in with a passkey: as the second factor after the password, or alone
+//! (passwordless). A passkey verifies its user with a PIN or biometric, so on its own it
+//! is still two factors; failures count against the source address and, once the passkey
+//! names its owner, the account, exactly like wrong codes.
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::Response;
+use ringfence_core::audit::Outcome;
+use ringfence_core::auth::SecondFactor;
+use ringfence_core::ids::UserId;
+use ringfence_core::throttle;
+use ringfence_store::firm::users::{self, UserStatus};
+use ringfence_store::firm::{challenges, passkeys, sign_in_policy};
+use ringfence_store::{FirmTx, ThrottleKey};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+use webauthn_rs::prelude::{AuthenticationResult, PublicKeyCredential};
+
+use crate::AppState;
+use crate::api::sign_in::{self, SignedIn};
+use crate::auth::passkey::{self, RelyingParty};
+use crate::client::Client;
+use crate::error::{ApiError, ApiJson};
+
+/// Notes a passkey's use and keeps its signature counter current (a counter that goes
+/// backwards is how a cloned authenticator shows, and the verification refuses it).
+pub(crate) async fn record_use(
+    tx: &mut FirmTx,
+    user: UserId,
+    result: &AuthenticationResult,
+    now: OffsetDateTime,
+) -> Result<(), ApiError> {
+    let stored =
+        passkeys::by_credential(tx, user, result.cred_id().as_ref()).await?.ok_or_else(passkey::refused)?;
+    let mut record = passkey::decode(&stored.record)?;
+    let changed = record.update_credential(result) == Some(true);
+    let updated = if changed { Some(passkey::encode(&record)?) } else { None };
+    passkeys::record_use(tx, stored.id, updated.as_deref(), now).await?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+pub struct OptionsRequest {
+    challenge_id: String,
+}
+
+/// The WebAuthn challenge for a sign-in whose second factor will be a passkey. Asking
+/// again replaces the challenge; it does not count as an attempt.
+pub async fn second_factor_options(
+    State(state): State<AppState>,
+    client: Client,
+    ApiJson(body): ApiJson<OptionsRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let now = state.clock.now();
+    sign_in::check_ip(&state, &client, now).await?;
+    let (firm, challenge) =
+        sign_in::parse_challenge_id(&body.challenge_id).ok_or_else(sign_in::challenge_dead)?;
+    if !state.storage.firm_exists(firm).await? {
+        return Err(sign_in::challenge_dead());
+    }
+    let store = state.storage.firm(firm).await?;
+    let mut tx = store.begin().await?;
+    let user = challenges::live_user(&mut tx, challenge, now).await?.ok_or_else(sign_in::challenge_dead)?;
+    let records = passkeys::records(&mut tx, user).await?;
+    if records.is_empty() {
+        return Err(ApiError::invalid("factor: no passkey is set up for this sign-in"));
+    }
+    let registered = records.iter().map(|r| passkey::decode(&r.record)).collect::<Result<Vec<_>, _>>()?;
+    let ceremony = RelyingParty::of(&state.settings)?.start_check(&registered)?;
+    if !challenges::set_passkey_state(&mut tx, challenge, &ceremony.state, now).await? {
+        return Err(sign_in::challenge_dead());
+    }
+    tx.commit().await?;
+    Ok(Json(json!({ "options": ceremony.options })))
+}
+
+/// Starts a passwordless sign-in.
+pub async fn start(State(state): State<AppState>, client: Client) -> Result<Json<Value>, ApiError> {
+    let now = state.clock.now();
+    sign_in::check_ip(&state, &client, now).await?;
+    let ceremony = RelyingParty::of(&state.settings)?.start_passwordless()?;
+    let id = state.storage.start_passkey_sign_in(&ceremony.state, now).await?;
+    Ok(Json(json!({ "ceremony_id": id, "options": ceremony.options })))
+}
+
+#[derive(Deserialize)]
+pub struct FinishRequest {
+    ceremony_id: Uuid,
+    credential: PublicKeyCredential,
+    /// Browsers: set the session cookie and answer the CSRF token instead of the token.
+    #[serde(default)]
+    cookie: bool,
+}
+
+pub async fn finish(
+    State(state): State<AppState>,
+    client: Client,
+    ApiJson(body): ApiJson<FinishRequest>,
+) -> Result<Response, ApiError> {
+    let signed_in = finish_passwordless(&state, &client, &body).await?;
+    sign_in::signed_in_response(&state, &signed_in, body.cookie)
+}
+
+async fn finish_passwordless(
+    state: &AppState,
+    client: &Client,
+    body: &FinishRequest,
+) -> Result<SignedIn, ApiError> {
+    let now = state.clock.now();
+    sign_in::check_ip(state, client, now).await?;
+    let ceremony = state
+        .storage
+        .take_passkey_sign_in(body.ceremony_id, now)
+        .await?
+        .ok_or_else(sign_in::challenge_dead)?;
+    let relying_party = RelyingParty::of(&state.settings)?;
+    // Until the passkey names a user of some firm, a failure is the source address's alone.
+    let owner = match relying_party.identify(&body.credential) {
+        Some((user, credential_id)) => match state.storage.firm_of_user(user).await? {
+            Some(firm) => {
+                let store = state.storage.firm(firm).await?;
+                let mut tx = store.begin().await?;
+                let found = users::get(&mut tx, user).await?;
+                let stored = passkeys::by_credential(&mut tx, user, credential_id).await?;
+                tx.commit().await?;
+                found.zip(stored).map(|(user, stored)| (firm, store, user, stored))
+            }
+            None => None,
+        },
+        None => None,
+    };
+    let Some((firm, store, user, stored)) = owner else {
+        sign_in::record_ip_failure(state, client, now).await?;
+        return Err(passkey::refused());
+    };
+    let outcome = async {
+        if user.status != UserStatus::Active {
+            return Err(passkey::refused());
+        }
+        sign_in::check_throttle(state, ThrottleKey::Account(user.email.as_str()), &throttle::ACCOUNT, now)
+            .await?;
+        let registered = passkey::decode(&stored.record)?;
+        let result = relying_party.finish_passwordless(&body.credential, &ceremony, &registered)?;
+        let mut tx = store.begin().await?;
+        let credentials =
+            users::credentials_by_email(&mut tx, &user.email).await?.ok_or_else(passkey::refused)?;
+        let policy = sign_in_policy::get(&mut tx).await?;
+        if !policy.factors_for(&credentials.roles, credentials.enrolled).contains(&SecondFactor::Passkey) {
+            return Err(ApiError::forbidden("your firm's policy does not allow signing in with a passkey"));
+        }
+        record_use(&mut tx, user.id, &result, now).await?;
+        let must_enrol = policy.must_enrol_strong_factor(&credentials.roles, credentials.enrolled);
+        sign_in::open_session(state, client, tx, firm, &user, must_enrol, now).await
+    }
+    .await;
+    if let Err(refusal) = &outcome {
+        let locked = sign_in::record_failure(state, &user.email, client, now).await?;
+        let (action, kind) = match refusal.code {
+            "throttled" => ("auth.login.throttled", Outcome::Denied),
+            "forbidden" => ("auth.passkey.not_allowed", Outcome::Denied),
+            _ => ("auth.passkey.failed", Outcome::Failure),
+        };
+        sign_in::audit_refusal(&store, user.id, &user.email, action, kind, locked, client, now).await?;
+    }
+    outcome
+}
