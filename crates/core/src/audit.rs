@@ -95,6 +95,33 @@ pub struct AuditRecord {
     pub origin: Origin,
 }
 
+/// The changes to a matter and its papers, as the people working on it would say them:
+/// what the home page's recent activity shows (views and listings are left out).
+pub const MATTER_CHANGES: &[(&str, &str)] = &[
+    ("matter.created", "opened the matter"),
+    ("matter.changed", "changed the matter's details"),
+    ("matter.closed", "closed the matter"),
+    ("matter.deleted", "deleted the matter"),
+    ("matter.restored", "restored the matter"),
+    ("matter.role.granted", "gave someone a role"),
+    ("matter.role.self_granted", "took a role"),
+    ("matter.role.revoked", "removed someone's role"),
+    ("matter.wall.placed", "walled someone off"),
+    ("matter.wall.removed", "lifted a wall"),
+    ("note.created", "added a note"),
+    ("note.changed", "edited a note"),
+    ("note.deleted", "deleted a note"),
+    ("document.uploaded", "uploaded a document"),
+    ("document.version_added", "uploaded a new version"),
+    ("document.deleted", "deleted a document"),
+    ("document.quarantined", "uploaded a file that was quarantined"),
+];
+
+/// An action in words: the change's description, or the action's own name.
+pub fn describe(action: &str) -> &str {
+    MATTER_CHANGES.iter().find(|(name, _)| *name == action).map_or(action, |(_, words)| words)
+}
+
 /// The same fields as stored and read back (the action is then an owned string).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StoredAuditEntry {

@@ -7,9 +7,11 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
+use ringfence_core::audit::{StoredAuditEntry, describe};
 use ringfence_core::auth::SecondFactor;
 use ringfence_core::user::FirmRole;
-use ringfence_store::firm::access::{ManageMembers, ReadContent, View, WriteContent};
+use ringfence_store::firm::access::{AccessHistory, ManageMembers, ReadContent, View, WriteContent};
+use ringfence_store::firm::audit as audit_log;
 use ringfence_store::firm::{access, documents, matters, notes, users};
 use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
@@ -74,12 +76,14 @@ fn date(t: time::OffsetDateTime) -> String {
     t.format(format_description!("[day] [month repr:short] [year]")).unwrap_or_default()
 }
 
+/// A moment, to the minute.
+fn moment(t: time::OffsetDateTime) -> String {
+    t.format(format_description!("[day] [month repr:short] [year] [hour]:[minute]")).unwrap_or_default()
+}
+
 /// An RFC 3339 time from an API answer, to the minute; empty when absent.
 fn minutes(v: &serde_json::Value) -> String {
-    let parsed = v.as_str().and_then(|t| time::OffsetDateTime::parse(t, &Rfc3339).ok());
-    parsed
-        .and_then(|t| t.format(format_description!("[day] [month repr:short] [year] [hour]:[minute]")).ok())
-        .unwrap_or_default()
+    v.as_str().and_then(|t| time::OffsetDateTime::parse(t, &Rfc3339).ok()).map(moment).unwrap_or_default()
 }
 
 fn render(template: &impl Template, status: StatusCode) -> Response {

@@ -11,12 +11,33 @@ struct MatterRow {
     opened: String,
 }
 
+/// One entry of a matter's history, in words.
+struct ActivityRow {
+    at: String,
+    who: String,
+    what: String,
+    /// The matter it happened on: (id, title), on pages that span matters.
+    matter: Option<(String, String)>,
+    outcome: String,
+}
+
+fn activity_row(entry: &StoredAuditEntry, matter: Option<(String, String)>) -> ActivityRow {
+    ActivityRow {
+        at: moment(entry.at),
+        who: entry.actor_email.clone().unwrap_or_else(|| entry.actor_kind.clone()),
+        what: describe(&entry.action).to_owned(),
+        matter,
+        outcome: entry.outcome.clone(),
+    }
+}
+
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage {
     signed_in: Option<SignedInUser>,
     matters: Vec<MatterRow>,
     recent: Vec<MatterRow>,
+    activity: Vec<ActivityRow>,
 }
 
 fn matter_row(m: matters::Matter) -> MatterRow {
@@ -33,14 +54,23 @@ pub async fn home(actor: Actor, csrf: Option<Extension<CsrfToken>>) -> Response 
     let listed = async {
         let mut tx = actor.begin().await?;
         let mine = matters::list_mine(&mut tx, actor.user).await?;
-        let recent = ringfence_store::firm::audit::recently_viewed_matters(&mut tx, actor.user, 20).await?;
+        let mine: Vec<matters::Matter> = mine.into_iter().filter(|m| m.deleted_at.is_none()).collect();
+        let recent = audit_log::recently_viewed_matters(&mut tx, actor.user, 20).await?;
+        let ids: Vec<_> = mine.iter().map(|m| m.id).collect();
+        let activity = audit_log::activity_on(&mut tx, &ids, 10).await?;
         tx.commit().await?;
-        Ok::<_, ApiError>((mine, recent))
+        Ok::<_, ApiError>((mine, recent, activity))
     }
     .await;
     match listed {
-        Ok((mine, recent)) => {
-            let mine: Vec<matters::Matter> = mine.into_iter().filter(|m| m.deleted_at.is_none()).collect();
+        Ok((mine, recent, activity)) => {
+            let activity = activity
+                .iter()
+                .map(|entry| {
+                    let on = mine.iter().find(|m| Some(m.id.to_string()) == entry.matter_id);
+                    activity_row(entry, on.map(|m| (m.id.to_string(), m.title.clone())))
+                })
+                .collect();
             // Only matters still in the user's own list: a view from before a wall or a
             // removal does not bring the matter back.
             let recent = recent
@@ -50,7 +80,8 @@ pub async fn home(actor: Actor, csrf: Option<Extension<CsrfToken>>) -> Response 
                 .map(matter_row)
                 .collect();
             let matters = mine.into_iter().map(matter_row).collect();
-            render(&HomePage { signed_in: signed_in(&actor, &csrf), matters, recent }, StatusCode::OK)
+            let page = HomePage { signed_in: signed_in(&actor, &csrf), matters, recent, activity };
+            render(&page, StatusCode::OK)
         }
         Err(error) => error_page(&error, signed_in(&actor, &csrf)),
     }
@@ -98,6 +129,8 @@ struct MatterPage {
     description: Option<String>,
     content: Option<MatterContent>,
     team: Option<Team>,
+    /// The matter's own audit trail, for those who may read its access history.
+    trail: Option<Vec<ActivityRow>>,
 }
 
 fn size(bytes: u64) -> String {
@@ -181,6 +214,17 @@ pub async fn matter(
                 }
                 None => None,
             };
+        let trail =
+            match access::check::<AccessHistory>(&mut tx, actor.user, &actor.roles, view.matter()).await? {
+                Some(history) => Some(
+                    audit_log::matter_trail(&mut tx, &history, 50)
+                        .await?
+                        .iter()
+                        .map(|entry| activity_row(entry, None))
+                        .collect(),
+                ),
+                None => None,
+            };
         record(&mut tx, &actor, &client, &view, "matter.viewed", ("matter", id.clone())).await?;
         tx.commit().await?;
         Ok::<_, ApiError>(MatterPage {
@@ -188,6 +232,7 @@ pub async fn matter(
             id: view.matter().to_string(),
             writable,
             team,
+            trail,
             number: matter.number,
             title: matter.title,
             status: matter.status,

@@ -473,3 +473,67 @@ both_backends!(a_lead_manages_the_team_on_the_matter_page, |env: TestEnv| async 
             .contains("para@firm.example")
     );
 });
+
+both_backends!(home_shows_activity_on_my_matters_and_leads_see_the_trail, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let lead = h.signed_in_user(&admin, "lead@firm.example", &["attorney"]).await;
+    let para = h.signed_in_user(&admin, "para@firm.example", &["paralegal"]).await;
+    let outsider = h.signed_in_user(&admin, "out@firm.example", &["attorney"]).await;
+    let shared = h
+        .open_matter(
+            &lead,
+            json!({ "name": "Acme", "kind": "organisation" }),
+            json!({ "title": "Acme v Widget" }),
+        )
+        .await;
+    let para_id =
+        h.call("GET", "/api/v1/me", Some(&para), None).await.body["user"]["id"].as_str().unwrap().to_owned();
+    let role = json!({ "role": "member" });
+    let granted =
+        h.call("PUT", &format!("/api/v1/matters/{shared}/members/{para_id}"), Some(&lead), Some(role)).await;
+    assert_eq!(granted.status, 204, "{}", granted.body);
+    let note = json!({ "kind": "note", "body": "the activity marker text", "privileged": false });
+    let noted = h.call("POST", &format!("/api/v1/matters/{shared}/notes"), Some(&para), Some(note)).await;
+    assert_eq!(noted.status, 201, "{}", noted.body);
+    let secret = h
+        .open_matter(
+            &outsider,
+            json!({ "name": "Other", "kind": "person" }),
+            json!({ "title": "Hidden affair" }),
+        )
+        .await;
+    let note = json!({ "kind": "note", "body": "nothing for the lead", "privileged": false });
+    assert_eq!(
+        h.call("POST", &format!("/api/v1/matters/{secret}/notes"), Some(&outsider), Some(note)).await.status,
+        201
+    );
+
+    let cookie = browser_sign_in(&h, "lead@firm.example", "a long shared test passphrase").await;
+    let home = page(&h, "GET", "/home", Some(&cookie), None).await.html;
+    let activity = home
+        .split("id=\"activity\"")
+        .nth(1)
+        .expect("an activity section")
+        .split("</section>")
+        .next()
+        .unwrap();
+    assert!(activity.contains("para@firm.example added a note on"), "{activity}");
+    assert!(activity.contains("lead@firm.example gave someone a role"), "{activity}");
+    assert!(
+        !activity.contains("viewed") && !activity.contains("Hidden affair") && !activity.contains("marker")
+    );
+    assert!(!home.contains("out@firm.example"), "nothing of a matter the lead cannot see");
+
+    // The lead reads the matter's own trail; a member does not.
+    let shown = page(&h, "GET", &format!("/matters/{shared}"), Some(&cookie), None).await.html;
+    let trail = shown.split("id=\"trail\"").nth(1).expect("the lead sees the trail");
+    assert!(
+        trail.contains("added a note")
+            && trail.contains("opened the matter")
+            && trail.contains("para@firm.example")
+    );
+    let para_cookie = browser_sign_in(&h, "para@firm.example", "a long shared test passphrase").await;
+    let as_member = page(&h, "GET", &format!("/matters/{shared}"), Some(&para_cookie), None).await.html;
+    assert!(!as_member.contains("id=\"trail\""));
+});

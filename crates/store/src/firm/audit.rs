@@ -1,7 +1,7 @@
 //! The firm's audit log: appending (in the caller's transaction, so an action and its
 //! entry commit together), reading with filters, checkpoints, and verification.
 
-use ringfence_core::audit::{AuditRecord, StoredAuditEntry};
+use ringfence_core::audit::{AuditRecord, MATTER_CHANGES, StoredAuditEntry};
 use ringfence_core::clock::{from_unix_millis, unix_millis};
 use ringfence_crypto::audit_chain::{self, AuditSigningKey};
 use ringfence_crypto::{FieldRef, KeyVersion};
@@ -10,6 +10,7 @@ use sqlx::any::AnyRow;
 use time::{Duration, OffsetDateTime};
 
 use super::FirmTx;
+use super::access::{AccessHistory, MatterAccess};
 use crate::StoreError;
 
 /// A checkpoint is signed at least every this many entries…
@@ -546,4 +547,48 @@ pub async fn recently_viewed_matters(
     .fetch_all(tx.conn())
     .await?;
     Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
+}
+
+/// Everything the log holds about one matter, newest first: for those who may read the
+/// matter's access history (its lead, administrators, audit officers).
+pub async fn matter_trail(
+    tx: &mut FirmTx,
+    access: &MatterAccess<AccessHistory>,
+    limit: i64,
+) -> Result<Vec<StoredAuditEntry>, StoreError> {
+    let filter = AuditFilter { matter: Some(access.matter().to_string()), ..AuditFilter::default() };
+    list(tx, &filter, None, limit).await
+}
+
+/// What changed lately on these matters, newest first. Callers pass
+/// the matters the user may see — the user's own list.
+pub async fn activity_on(
+    tx: &mut FirmTx,
+    matters: &[uuid::Uuid],
+    limit: i64,
+) -> Result<Vec<StoredAuditEntry>, StoreError> {
+    if matters.is_empty() {
+        return Ok(Vec::new());
+    }
+    let numbered = |from: usize, count: usize| {
+        (from..from + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
+    };
+    let sql = format!(
+        "SELECT seq, at, actor_kind, actor_id, actor_email, action, resource_type, resource_id, matter_id,
+                outcome, ip, user_agent, request_id
+         FROM audit_log
+         WHERE matter_id IN ({}) AND action IN ({}) AND outcome = 'success'
+         ORDER BY seq DESC LIMIT $1",
+        numbered(2, matters.len()),
+        numbered(2 + matters.len(), MATTER_CHANGES.len()),
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit);
+    for matter in matters {
+        query = query.bind(matter.to_string());
+    }
+    for (action, _) in MATTER_CHANGES {
+        query = query.bind(*action);
+    }
+    let rows = query.fetch_all(tx.conn()).await?;
+    rows.iter().map(entry_from).collect()
 }
