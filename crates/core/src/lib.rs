@@ -10,6 +10,7 @@ pub mod document;
 pub mod extract;
 pub mod firm;
 pub mod ids;
+pub mod local_time;
 pub mod matter;
 pub mod policy;
 pub mod search;

@@ -53,6 +53,7 @@ pub fn route_table() -> RouteTable<AppState> {
         .get("/admin/matters", ADMIN, pages::directory)
         .post("/admin/users", ADMIN, pages::invite_user)
         .post("/admin/users/{id}", ADMIN, pages::change_user)
+        .post("/admin/time-zone", ADMIN, pages::set_time_zone)
         .post("/account/sessions/{id}/end", SignedIn, pages::end_session)
         .post("/account/sessions/end-all", SignedIn, pages::end_all_sessions)
         .post("/account/password", SignedIn, pages::change_password)
@@ -131,6 +132,8 @@ pub fn route_table() -> RouteTable<AppState> {
         .put("/api/v1/firm/sign-in-policy", ADMIN, firm_settings::set_policy)
         .get("/api/v1/firm/audit-retention", ADMIN, firm_settings::get_retention)
         .put("/api/v1/firm/audit-retention", ADMIN, firm_settings::set_retention)
+        .get("/api/v1/firm/time-zone", SignedIn, firm_settings::get_time_zone)
+        .put("/api/v1/firm/time-zone", ADMIN, firm_settings::set_time_zone)
 }
 
 /// The whole HTTPS application.

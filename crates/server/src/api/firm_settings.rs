@@ -1,12 +1,14 @@
-//! Firm-wide settings an administrator manages: the sign-in policy.
+//! Firm-wide settings an administrator manages: the sign-in policy, audit retention and
+//! the firm's time zone.
 
 use std::collections::BTreeSet;
 
 use axum::Json;
 use http::StatusCode;
 use ringfence_core::auth::{FactorPolicy, SecondFactor};
+use ringfence_core::local_time::FirmTimeZone;
 use ringfence_core::user::FirmRole;
-use ringfence_store::firm::{audit as audit_log, sign_in_policy, users};
+use ringfence_store::firm::{audit as audit_log, preferences, sign_in_policy, users};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Actor;
@@ -94,4 +96,32 @@ pub async fn set_retention(
         .await?;
     tx.commit().await?;
     Ok(Json(body))
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeZoneJson {
+    pub(crate) time_zone: String,
+}
+
+/// The time zone the firm's pages show times in (the API answers in UTC regardless).
+pub async fn get_time_zone(actor: Actor) -> Result<Json<TimeZoneJson>, ApiError> {
+    let mut tx = actor.store.begin().await?;
+    let zone = preferences::time_zone(&mut tx).await?;
+    tx.commit().await?;
+    Ok(Json(TimeZoneJson { time_zone: zone.name().to_owned() }))
+}
+
+pub async fn set_time_zone(
+    actor: Actor,
+    client: Client,
+    ApiJson(body): ApiJson<TimeZoneJson>,
+) -> Result<Json<TimeZoneJson>, ApiError> {
+    let zone =
+        FirmTimeZone::parse(&body.time_zone).map_err(|e| ApiError::invalid(format!("time_zone: {e}")))?;
+    let mut tx = actor.store.begin().await?;
+    preferences::set_time_zone(&mut tx, &zone).await?;
+    actor.record(&mut tx, &client, "firm.time_zone.changed", Some(("firm", actor.firm.to_string()))).await?;
+    tx.commit().await?;
+    Ok(Json(TimeZoneJson { time_zone: zone.name().to_owned() }))
 }

@@ -44,10 +44,10 @@ async fn account_page(
         let Json(me) = me::me(state.clone(), actor.clone()).await?;
         let Json(live) = me::list_sessions(state, actor.clone()).await?;
         let Json(keys) = api_passkeys::list(actor.clone()).await?;
-        Ok::<_, ApiError>((me, live, keys))
+        Ok::<_, ApiError>((me, live, keys, Dates::of(actor).await?))
     }
     .await;
-    let (me, live, keys) = match loaded {
+    let (me, live, keys, dates) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => return error_page(&error, signed_in(actor, csrf)),
     };
@@ -55,14 +55,14 @@ async fn account_page(
         id: text(&s["id"]),
         agent: Some(text(&s["user_agent"])).filter(|a| !a.is_empty()).unwrap_or_else(|| "unknown".to_owned()),
         ip: text(&s["ip"]),
-        last_seen: minutes(&s["last_seen_at"]),
+        last_seen: dates.minutes(&s["last_seen_at"]),
         current: s["current"].as_bool().unwrap_or(false),
     });
     let passkeys = rows(&keys, |p| PasskeyRow {
         id: text(&p["id"]),
         name: text(&p["name"]),
-        added: minutes(&p["created_at"]),
-        last_used: Some(minutes(&p["last_used_at"]))
+        added: dates.minutes(&p["created_at"]),
+        last_used: Some(dates.minutes(&p["last_used_at"]))
             .filter(|t| !t.is_empty())
             .unwrap_or_else(|| "never".to_owned()),
     });

@@ -81,11 +81,15 @@ pub async fn audit_log(
     csrf: Option<Extension<CsrfToken>>,
     Query(filter): Query<AuditFilter>,
 ) -> Response {
-    let listed = api_audit::list(actor.clone(), ApiQuery(filter.query())).await;
+    let listed = async {
+        let Json(found) = api_audit::list(actor.clone(), ApiQuery(filter.query())).await?;
+        Ok::<_, ApiError>((found, Dates::of(&actor).await?))
+    }
+    .await;
     let (entries, problem, status) = match listed {
-        Ok(Json(found)) => {
+        Ok((found, dates)) => {
             let entries = rows(&found, |e| AuditRow {
-                at: text(&e["at"]).replace('T', " ").chars().take(19).collect(),
+                at: parse_time(&e["at"]).map(|t| dates.precise(t)).unwrap_or_default(),
                 who: Some(text(&e["actor"]["email"]))
                     .filter(|w| !w.is_empty())
                     .unwrap_or_else(|| text(&e["actor"]["kind"])),
@@ -120,6 +124,7 @@ struct UsersPage {
     problem: Option<String>,
     roles: Vec<&'static str>,
     users: Vec<UserRow>,
+    time_zone: String,
 }
 
 async fn users_page(
@@ -129,8 +134,13 @@ async fn users_page(
     problem: Option<&ApiError>,
 ) -> Response {
     let query = ListQuery { limit: Some(500), cursor: None };
-    let listed = match api_users::list(actor.clone(), ApiQuery(query)).await {
-        Ok(Json(listed)) => listed,
+    let loaded = async {
+        let Json(listed) = api_users::list(actor.clone(), ApiQuery(query)).await?;
+        Ok::<_, ApiError>((listed, Dates::of(actor).await?))
+    }
+    .await;
+    let (listed, dates) = match loaded {
+        Ok(loaded) => loaded,
         Err(error) => return error_page(&error, signed_in(actor, csrf)),
     };
     let users = rows(&listed, |u| UserRow {
@@ -151,6 +161,7 @@ async fn users_page(
         problem: problem.map(|e| e.message.clone()),
         roles: FirmRole::ALL.iter().map(|r| r.as_str()).collect(),
         users,
+        time_zone: dates.0.name().to_owned(),
     };
     render(&page, problem.map_or(StatusCode::OK, |e| e.status))
 }
@@ -168,6 +179,7 @@ pub async fn users(
     let notice = match query.done.as_deref() {
         Some("invited") => Some("The invitation is on its way."),
         Some("changed") => Some("Saved."),
+        Some("time-zone") => Some("The firm's time zone is saved: pages show times on its clock."),
         _ => None,
     };
     users_page(&actor, &csrf, notice, None).await
@@ -201,6 +213,24 @@ pub async fn invite_user(
     };
     match api_users::create(state, actor.clone(), client, ApiJson(request)).await {
         Ok(_) => Redirect::to("/admin/users?done=invited").into_response(),
+        Err(error) => users_page(&actor, &csrf, None, Some(&error)).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TimeZoneForm {
+    time_zone: String,
+}
+
+pub async fn set_time_zone(
+    actor: Actor,
+    client: Client,
+    csrf: Option<Extension<CsrfToken>>,
+    Form(form): Form<TimeZoneForm>,
+) -> Response {
+    let body = TimeZoneJson { time_zone: form.time_zone };
+    match firm_settings::set_time_zone(actor.clone(), client, ApiJson(body)).await {
+        Ok(_) => Redirect::to("/admin/users?done=time-zone").into_response(),
         Err(error) => users_page(&actor, &csrf, None, Some(&error)).await,
     }
 }

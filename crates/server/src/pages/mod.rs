@@ -9,9 +9,11 @@ use axum::{Form, Json};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use ringfence_core::audit::{StoredAuditEntry, describe};
 use ringfence_core::auth::SecondFactor;
+use ringfence_core::local_time::FirmTimeZone;
 use ringfence_core::user::FirmRole;
 use ringfence_store::firm::access::{AccessHistory, ManageMembers, ReadContent, View, WriteContent};
 use ringfence_store::firm::audit as audit_log;
+use ringfence_store::firm::preferences;
 use ringfence_store::firm::{access, documents, matters, notes, users};
 use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
@@ -21,6 +23,7 @@ use crate::AppState;
 use crate::api::audit::{self as api_audit, AuditQuery};
 use crate::api::clients::{self as api_clients, ClientBody};
 use crate::api::documents as api_documents;
+use crate::api::firm_settings::{self, TimeZoneJson};
 use crate::api::invitations::{self, AcceptInvite};
 use crate::api::matters::{self as api_matters, NewMatter, RoleBody};
 use crate::api::me::{self, ChangePassword, ConfirmTotp};
@@ -72,18 +75,51 @@ fn rows<T>(listing: &serde_json::Value, row: impl Fn(&serde_json::Value) -> T) -
     listing["items"].as_array().map(|items| items.iter().map(row).collect()).unwrap_or_default()
 }
 
-fn date(t: time::OffsetDateTime) -> String {
-    t.format(format_description!("[day] [month repr:short] [year]")).unwrap_or_default()
+/// Times as the firm's people read them: on the firm's clock, in its time zone.
+struct Dates(FirmTimeZone);
+
+impl Dates {
+    async fn of(actor: &Actor) -> Result<Self, ApiError> {
+        let mut tx = actor.begin().await?;
+        let dates = Self::within(&mut tx).await?;
+        tx.commit().await?;
+        Ok(dates)
+    }
+
+    async fn within(tx: &mut ringfence_store::FirmTx) -> Result<Self, ApiError> {
+        Ok(Self(preferences::time_zone(tx).await?))
+    }
+
+    fn show(
+        &self,
+        t: time::OffsetDateTime,
+        format: &[time::format_description::BorrowedFormatItem<'_>],
+    ) -> String {
+        self.0.local(t).format(format).unwrap_or_default()
+    }
+
+    fn day(&self, t: time::OffsetDateTime) -> String {
+        self.show(t, format_description!("[day] [month repr:short] [year]"))
+    }
+
+    /// To the minute.
+    fn moment(&self, t: time::OffsetDateTime) -> String {
+        self.show(t, format_description!("[day] [month repr:short] [year] [hour]:[minute]"))
+    }
+
+    /// To the second, for the audit log.
+    fn precise(&self, t: time::OffsetDateTime) -> String {
+        self.show(t, format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"))
+    }
+
+    /// An RFC 3339 time from an API answer, to the minute; empty when absent.
+    fn minutes(&self, v: &serde_json::Value) -> String {
+        parse_time(v).map(|t| self.moment(t)).unwrap_or_default()
+    }
 }
 
-/// A moment, to the minute.
-fn moment(t: time::OffsetDateTime) -> String {
-    t.format(format_description!("[day] [month repr:short] [year] [hour]:[minute]")).unwrap_or_default()
-}
-
-/// An RFC 3339 time from an API answer, to the minute; empty when absent.
-fn minutes(v: &serde_json::Value) -> String {
-    v.as_str().and_then(|t| time::OffsetDateTime::parse(t, &Rfc3339).ok()).map(moment).unwrap_or_default()
+fn parse_time(v: &serde_json::Value) -> Option<time::OffsetDateTime> {
+    v.as_str().and_then(|t| time::OffsetDateTime::parse(t, &Rfc3339).ok())
 }
 
 fn render(template: &impl Template, status: StatusCode) -> Response {

@@ -21,9 +21,9 @@ struct ActivityRow {
     outcome: String,
 }
 
-fn activity_row(entry: &StoredAuditEntry, matter: Option<(String, String)>) -> ActivityRow {
+fn activity_row(dates: &Dates, entry: &StoredAuditEntry, matter: Option<(String, String)>) -> ActivityRow {
     ActivityRow {
-        at: moment(entry.at),
+        at: dates.moment(entry.at),
         who: entry.actor_email.clone().unwrap_or_else(|| entry.actor_kind.clone()),
         what: describe(&entry.action).to_owned(),
         matter,
@@ -40,13 +40,13 @@ struct HomePage {
     activity: Vec<ActivityRow>,
 }
 
-fn matter_row(m: matters::Matter) -> MatterRow {
+fn matter_row(dates: &Dates, m: matters::Matter) -> MatterRow {
     MatterRow {
         id: m.id.to_string(),
         number: m.number,
         title: m.title,
         status: m.status,
-        opened: date(m.opened_at),
+        opened: dates.day(m.opened_at),
     }
 }
 
@@ -58,17 +58,18 @@ pub async fn home(actor: Actor, csrf: Option<Extension<CsrfToken>>) -> Response 
         let recent = audit_log::recently_viewed_matters(&mut tx, actor.user, 20).await?;
         let ids: Vec<_> = mine.iter().map(|m| m.id).collect();
         let activity = audit_log::activity_on(&mut tx, &ids, 10).await?;
+        let dates = Dates::within(&mut tx).await?;
         tx.commit().await?;
-        Ok::<_, ApiError>((mine, recent, activity))
+        Ok::<_, ApiError>((mine, recent, activity, dates))
     }
     .await;
     match listed {
-        Ok((mine, recent, activity)) => {
+        Ok((mine, recent, activity, dates)) => {
             let activity = activity
                 .iter()
                 .map(|entry| {
                     let on = mine.iter().find(|m| Some(m.id.to_string()) == entry.matter_id);
-                    activity_row(entry, on.map(|m| (m.id.to_string(), m.title.clone())))
+                    activity_row(&dates, entry, on.map(|m| (m.id.to_string(), m.title.clone())))
                 })
                 .collect();
             // Only matters still in the user's own list: a view from before a wall or a
@@ -77,9 +78,9 @@ pub async fn home(actor: Actor, csrf: Option<Extension<CsrfToken>>) -> Response 
                 .iter()
                 .filter_map(|id| mine.iter().find(|m| m.id == *id).cloned())
                 .take(5)
-                .map(matter_row)
+                .map(|m| matter_row(&dates, m))
                 .collect();
-            let matters = mine.into_iter().map(matter_row).collect();
+            let matters = mine.into_iter().map(|m| matter_row(&dates, m)).collect();
             let page = HomePage { signed_in: signed_in(&actor, &csrf), matters, recent, activity };
             render(&page, StatusCode::OK)
         }
@@ -151,6 +152,7 @@ pub async fn matter(
     let shown = async {
         let (mut tx, view) = require::<View>(&actor, &client, actor.begin().await?, &id).await?;
         let matter = matters::get(&mut tx, &view).await?;
+        let dates = Dates::within(&mut tx).await?;
         // Content only for those who may read it: billing sees the matter, not its papers.
         let content =
             match access::check::<ReadContent>(&mut tx, actor.user, &actor.roles, view.matter()).await? {
@@ -162,7 +164,7 @@ pub async fn matter(
                             .await?
                             .into_iter()
                             .filter(|v| v.version != d.current.version)
-                            .map(|v| (v.version, v.name, size(v.size), date(v.uploaded_at)))
+                            .map(|v| (v.version, v.name, size(v.size), dates.day(v.uploaded_at)))
                             .collect();
                         earlier.reverse();
                         rows.push(DocumentRow {
@@ -184,7 +186,7 @@ pub async fn matter(
                                 kind: n.kind,
                                 privileged: n.privileged,
                                 body: n.body,
-                                updated: date(n.updated_at),
+                                updated: dates.moment(n.updated_at),
                             })
                             .collect(),
                     })
@@ -220,7 +222,7 @@ pub async fn matter(
                     audit_log::matter_trail(&mut tx, &history, 50)
                         .await?
                         .iter()
-                        .map(|entry| activity_row(entry, None))
+                        .map(|entry| activity_row(&dates, entry, None))
                         .collect(),
                 ),
                 None => None,
@@ -236,7 +238,7 @@ pub async fn matter(
             number: matter.number,
             title: matter.title,
             status: matter.status,
-            opened: date(matter.opened_at),
+            opened: dates.day(matter.opened_at),
             description: matter.description,
             content,
         })

@@ -537,3 +537,41 @@ both_backends!(home_shows_activity_on_my_matters_and_leads_see_the_trail, |env: 
     let as_member = page(&h, "GET", &format!("/matters/{shared}"), Some(&para_cookie), None).await.html;
     assert!(!as_member.contains("id=\"trail\""));
 });
+
+both_backends!(pages_show_times_in_the_firms_time_zone, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let zone = h.call("GET", "/api/v1/firm/time-zone", Some(&admin), None).await;
+    assert_eq!(zone.body, json!({ "time_zone": "UTC" }));
+    let cookie = browser_sign_in(&h, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let users = page(&h, "GET", "/admin/users", Some(&cookie), None).await;
+    let csrf = hidden(&users.html, "_csrf");
+
+    let bad = [("_csrf", csrf.as_str()), ("time_zone", "Mars/Olympus")];
+    let refused = page(&h, "POST", "/admin/time-zone", Some(&cookie), Some(encode(&bad))).await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.html.contains("time_zone: not a time zone of the tz database"), "{}", refused.html);
+    let good = [("_csrf", csrf.as_str()), ("time_zone", "Asia/Kolkata")];
+    let saved = page(&h, "POST", "/admin/time-zone", Some(&cookie), Some(encode(&good))).await;
+    assert_eq!(saved.status, 303);
+    assert_eq!(saved.headers["location"], "/admin/users?done=time-zone");
+    let zone = h.call("GET", "/api/v1/firm/time-zone", Some(&admin), None).await;
+    assert_eq!(zone.body, json!({ "time_zone": "Asia/Kolkata" }));
+
+    // The log's newest entry (the change itself), in UTC from the API, on the firm's clock
+    // (UTC+05:30, no daylight saving) on the page.
+    let newest = h.call("GET", "/api/v1/audit?limit=1", Some(&admin), None).await;
+    let entry = &newest.body["items"][0];
+    assert_eq!(entry["action"], "firm.time_zone.changed");
+    let at = time::OffsetDateTime::parse(
+        entry["at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let local = at.to_offset(time::macros::offset!(+5:30));
+    let shown = local
+        .format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"))
+        .unwrap();
+    let log = page(&h, "GET", "/audit?action=firm.time_zone", Some(&cookie), None).await;
+    assert!(log.html.contains(&shown), "{shown} in {}", log.html);
+});

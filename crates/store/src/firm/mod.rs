@@ -11,6 +11,7 @@ pub mod invitations;
 pub mod matters;
 pub mod notes;
 pub mod passkeys;
+pub mod preferences;
 pub mod search;
 pub mod sessions;
 pub mod sign_in_policy;

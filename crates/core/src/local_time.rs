@@ -1,0 +1,75 @@
+//! A firm's time zone: people read times on the firm's wall clock, whatever the server's.
+
+use std::fmt;
+
+use thiserror::Error;
+use time::{OffsetDateTime, UtcOffset};
+
+/// An IANA time zone ("Africa/Johannesburg", "Europe/London"), from the built-in tz database.
+#[derive(Clone)]
+pub struct FirmTimeZone {
+    name: String,
+    zone: jiff::tz::TimeZone,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("not a time zone of the tz database (e.g. Africa/Johannesburg, Europe/London, UTC)")]
+pub struct UnknownTimeZone;
+
+impl FirmTimeZone {
+    pub fn parse(name: &str) -> Result<Self, UnknownTimeZone> {
+        let name = name.trim();
+        let zone = jiff::tz::db().get(name).map_err(|_| UnknownTimeZone)?;
+        Ok(Self { name: zone.iana_name().unwrap_or(name).to_owned(), zone })
+    }
+
+    pub fn utc() -> Self {
+        Self { name: "UTC".to_owned(), zone: jiff::tz::TimeZone::UTC }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The same instant on the firm's clock (daylight saving included).
+    pub fn local(&self, at: OffsetDateTime) -> OffsetDateTime {
+        let offset = jiff::Timestamp::from_second(at.unix_timestamp())
+            .map(|instant| self.zone.to_offset(instant).seconds())
+            .ok()
+            .and_then(|seconds| UtcOffset::from_whole_seconds(seconds).ok());
+        offset.map_or(at, |offset| at.to_offset(offset))
+    }
+}
+
+impl fmt::Debug for FirmTimeZone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn times_follow_the_zone_and_its_daylight_saving() {
+        let london = FirmTimeZone::parse("Europe/London").unwrap();
+        let winter = london.local(datetime!(2026-01-15 12:00 UTC));
+        assert_eq!((winter.hour(), winter.offset().whole_hours()), (12, 0));
+        let summer = london.local(datetime!(2026-07-15 12:00 UTC));
+        assert_eq!((summer.hour(), summer.offset().whole_hours()), (13, 1));
+        let joburg = FirmTimeZone::parse(" Africa/Johannesburg ").unwrap();
+        assert_eq!(joburg.local(datetime!(2026-11-23 23:30 UTC)).day(), 24);
+        assert_eq!(joburg.name(), "Africa/Johannesburg");
+        assert_eq!(FirmTimeZone::utc().local(datetime!(2026-11-23 23:30 UTC)).hour(), 23);
+    }
+
+    #[test]
+    fn unknown_zones_are_refused() {
+        for bad in ["", "Mars/Olympus", "../../etc/passwd", "Europe/London; DROP"] {
+            assert_eq!(FirmTimeZone::parse(bad).unwrap_err(), UnknownTimeZone, "{bad:?}");
+        }
+    }
+}
