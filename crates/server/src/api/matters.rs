@@ -123,8 +123,8 @@ pub async fn get(actor: Actor, client: Client, Path(id): Path<String>) -> Result
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MatterChanges {
-    title: Option<String>,
-    description: Option<String>,
+    pub(crate) title: Option<String>,
+    pub(crate) description: Option<String>,
 }
 
 pub async fn update(

@@ -123,6 +123,8 @@ struct MatterPage {
     signed_in: Option<SignedInUser>,
     id: String,
     writable: bool,
+    /// May change the title and description.
+    editable: bool,
     number: String,
     title: String,
     status: String,
@@ -195,6 +197,8 @@ pub async fn matter(
             };
         let writable =
             access::check::<WriteContent>(&mut tx, actor.user, &actor.roles, view.matter()).await?.is_some();
+        let editable =
+            access::check::<Edit>(&mut tx, actor.user, &actor.roles, view.matter()).await?.is_some();
         let team =
             match access::check::<ManageMembers>(&mut tx, actor.user, &actor.roles, view.matter()).await? {
                 Some(manage) => {
@@ -233,6 +237,7 @@ pub async fn matter(
             signed_in: signed_in(&actor, &csrf),
             id: view.matter().to_string(),
             writable,
+            editable,
             team,
             trail,
             number: matter.number,
@@ -323,13 +328,6 @@ pub async fn new_client_page(actor: Actor, csrf: Option<Extension<CsrfToken>>) -
     render(&NewClientPage { signed_in: signed_in(&actor, &csrf), problem: None }, StatusCode::OK)
 }
 
-#[derive(Deserialize)]
-pub struct ClientForm {
-    name: String,
-    kind: String,
-    email: String,
-}
-
 pub async fn create_client(
     state: State<AppState>,
     actor: Actor,
@@ -337,9 +335,7 @@ pub async fn create_client(
     csrf: Option<Extension<CsrfToken>>,
     Form(form): Form<ClientForm>,
 ) -> Response {
-    let email = Some(form.email).filter(|e| !e.trim().is_empty());
-    let body = ClientBody { name: form.name, kind: form.kind, email, phone: None, id_number: None };
-    match api_clients::create(state, actor.clone(), client, ApiJson(body)).await {
+    match api_clients::create(state, actor.clone(), client, ApiJson(form.into())).await {
         Ok(_) => Redirect::to("/matters/new").into_response(),
         Err(error) => {
             let page =
@@ -495,6 +491,9 @@ pub async fn clients(actor: Actor, csrf: Option<Extension<CsrfToken>>) -> Respon
 #[template(path = "client.html")]
 struct ClientPage {
     signed_in: Option<SignedInUser>,
+    id: String,
+    /// Those who keep clients may change the details.
+    editable: bool,
     name: String,
     kind: String,
     email: Option<String>,
@@ -508,10 +507,12 @@ pub async fn client_page(
     Path(id): Path<String>,
 ) -> Response {
     let optional = |v: &serde_json::Value| v.as_str().map(str::to_owned);
-    match api_clients::get(actor.clone(), Path(id)).await {
+    match api_clients::get(actor.clone(), Path(id.clone())).await {
         Ok(Json(c)) => {
             let page = ClientPage {
                 signed_in: signed_in(&actor, &csrf),
+                id,
+                editable: actor.has_any_role(CLIENT_KEEPERS.firm_roles()),
                 name: optional(&c["name"]).unwrap_or_default(),
                 kind: optional(&c["kind"]).unwrap_or_default(),
                 email: optional(&c["email"]),
@@ -520,6 +521,67 @@ pub async fn client_page(
             };
             render(&page, StatusCode::OK)
         }
+        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ClientForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    kind: String,
+    email: Option<String>,
+    phone: Option<String>,
+    id_number: Option<String>,
+}
+
+impl From<ClientForm> for ClientBody {
+    /// Blank optional fields are no value.
+    fn from(form: ClientForm) -> Self {
+        let given = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+        ClientBody {
+            name: form.name,
+            kind: form.kind,
+            email: given(form.email),
+            phone: given(form.phone),
+            id_number: given(form.id_number),
+        }
+    }
+}
+
+/// Saves a client's details (its keepers' form); blank optional fields are cleared.
+pub async fn update_client(
+    state: State<AppState>,
+    actor: Actor,
+    client: Client,
+    csrf: Option<Extension<CsrfToken>>,
+    Path(id): Path<String>,
+    Form(form): Form<ClientForm>,
+) -> Response {
+    match api_clients::update(state, actor.clone(), client, Path(id.clone()), ApiJson(form.into())).await {
+        Ok(_) => Redirect::to(&format!("/clients/{id}")).into_response(),
+        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct MatterDetailsForm {
+    title: Option<String>,
+    description: Option<String>,
+}
+
+/// Saves a matter's title and description (for those who may edit it).
+pub async fn edit_matter(
+    actor: Actor,
+    client: Client,
+    csrf: Option<Extension<CsrfToken>>,
+    Path(id): Path<String>,
+    Form(form): Form<MatterDetailsForm>,
+) -> Response {
+    let changes = MatterChanges { title: form.title, description: form.description };
+    match api_matters::update(actor.clone(), client, Path(id.clone()), ApiJson(changes)).await {
+        Ok(_) => Redirect::to(&format!("/matters/{id}")).into_response(),
         Err(error) => error_page(&error, signed_in(&actor, &csrf)),
     }
 }

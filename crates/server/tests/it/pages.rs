@@ -575,3 +575,72 @@ both_backends!(pages_show_times_in_the_firms_time_zone, |env: TestEnv| async mov
     let log = page(&h, "GET", "/audit?action=firm.time_zone", Some(&cookie), None).await;
     assert!(log.html.contains(&shown), "{shown} in {}", log.html);
 });
+
+both_backends!(matters_and_clients_are_edited_in_their_pages, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let lead = h.signed_in_user(&admin, "lead@firm.example", &["attorney"]).await;
+    h.signed_in_user(&admin, "bill@firm.example", &["billing"]).await;
+    let matter = h
+        .open_matter(
+            &lead,
+            json!({ "name": "Acme", "kind": "organisation" }),
+            json!({ "title": "Acme v Widget" }),
+        )
+        .await;
+    let client_id =
+        h.call("GET", &format!("/api/v1/matters/{matter}"), Some(&lead), None).await.body["client_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let cookie = browser_sign_in(&h, "lead@firm.example", "a long shared test passphrase").await;
+    let shown = page(&h, "GET", &format!("/matters/{matter}"), Some(&cookie), None).await;
+    assert!(shown.html.contains("Edit the title and description"));
+    let csrf = hidden(&shown.html, "_csrf");
+    let edit = [
+        ("_csrf", csrf.as_str()),
+        ("title", "Acme Holdings v Widget Ltd"),
+        ("description", "Supply contract"),
+    ];
+    let saved =
+        page(&h, "POST", &format!("/matters/{matter}/edit"), Some(&cookie), Some(encode(&edit))).await;
+    assert_eq!(saved.status, 303, "{}", saved.html);
+    let api = h.call("GET", &format!("/api/v1/matters/{matter}"), Some(&lead), None).await;
+    assert_eq!(
+        (&api.body["title"], &api.body["description"]),
+        (&json!("Acme Holdings v Widget Ltd"), &json!("Supply contract"))
+    );
+    let blank = [("_csrf", csrf.as_str()), ("title", " "), ("description", "")];
+    let refused =
+        page(&h, "POST", &format!("/matters/{matter}/edit"), Some(&cookie), Some(encode(&blank))).await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.html.contains("title"), "the page says which field: {}", refused.html);
+
+    let shown = page(&h, "GET", &format!("/clients/{client_id}"), Some(&cookie), None).await;
+    assert!(shown.html.contains("Edit the client's details"));
+    let fields = [
+        ("_csrf", csrf.as_str()),
+        ("kind", "organisation"),
+        ("name", "Acme Holdings"),
+        ("email", "legal@acme.example"),
+        ("phone", "+27 21 555 0100"),
+        ("id_number", ""),
+    ];
+    let saved =
+        page(&h, "POST", &format!("/clients/{client_id}"), Some(&cookie), Some(encode(&fields))).await;
+    assert_eq!(saved.status, 303, "{}", saved.html);
+    let api = h.call("GET", &format!("/api/v1/clients/{client_id}"), Some(&lead), None).await;
+    assert_eq!(
+        (&api.body["name"], &api.body["email"]),
+        (&json!("Acme Holdings"), &json!("legal@acme.example"))
+    );
+
+    // Billing staff see the client but may not change it.
+    let bill = browser_sign_in(&h, "bill@firm.example", "a long shared test passphrase").await;
+    let as_billing = page(&h, "GET", &format!("/clients/{client_id}"), Some(&bill), None).await;
+    assert!(!as_billing.html.contains("Edit the client's details"));
+    let bill_csrf = hidden(&page(&h, "GET", "/home", Some(&bill), None).await.html, "_csrf");
+    let sneaky = [("_csrf", bill_csrf.as_str()), ("kind", "person"), ("name", "Renamed")];
+    let denied = page(&h, "POST", &format!("/clients/{client_id}"), Some(&bill), Some(encode(&sneaky))).await;
+    assert_eq!(denied.status, 403);
+});
