@@ -275,6 +275,7 @@ pub async fn change_user(
 }
 
 struct DirectoryRow {
+    id: String,
     number: String,
     title: String,
     status: String,
@@ -302,6 +303,7 @@ pub async fn directory(actor: Actor, csrf: Option<Extension<CsrfToken>>) -> Resp
                 None => None,
             };
             rows.push(DirectoryRow {
+                id: entry.id.to_string(),
                 number: entry.number,
                 title: entry.title,
                 status: entry.status,
@@ -316,6 +318,95 @@ pub async fn directory(actor: Actor, csrf: Option<Extension<CsrfToken>>) -> Resp
         Ok(matters) => {
             render(&DirectoryPage { signed_in: signed_in(&actor, &csrf), matters }, StatusCode::OK)
         }
+        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "directory_entry.html")]
+struct DirectoryEntryPage {
+    signed_in: Option<SignedInUser>,
+    id: String,
+    number: String,
+    title: String,
+    /// (email, role)
+    members: Vec<(String, String)>,
+    /// (user id, email)
+    walled: Vec<(String, String)>,
+}
+
+/// One matter for an administrator: who holds which role, who is walled off, and the
+/// forms to place and lift walls. No content.
+pub async fn directory_entry(
+    actor: Actor,
+    client: Client,
+    csrf: Option<Extension<CsrfToken>>,
+    Path(id): Path<String>,
+) -> Response {
+    let shown = async {
+        let (mut tx, walls) = require::<ManageWalls>(&actor, &client, actor.begin().await?, &id).await?;
+        let entry = matters::directory_entry(&mut tx, &walls).await?;
+        let mut members = Vec::new();
+        for member in matters::members(&mut tx, &walls).await? {
+            let email = users::get(&mut tx, member.user_id).await?.map(|u| u.email.to_string());
+            members.push((email.unwrap_or_default(), member.role.to_string()));
+        }
+        let mut walled = Vec::new();
+        for user in matters::walled(&mut tx, &walls).await? {
+            let email = users::get(&mut tx, user).await?.map(|u| u.email.to_string());
+            walled.push((user.to_string(), email.unwrap_or_default()));
+        }
+        tx.commit().await?;
+        Ok::<_, ApiError>(DirectoryEntryPage {
+            signed_in: signed_in(&actor, &csrf),
+            id: entry.id.to_string(),
+            number: entry.number,
+            title: entry.title,
+            members,
+            walled,
+        })
+    }
+    .await;
+    match shown {
+        Ok(page) => render(&page, StatusCode::OK),
+        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct WallForm {
+    #[serde(default)]
+    email: String,
+}
+
+/// Screens a colleague, named by email address, from the matter.
+pub async fn place_wall(
+    state: State<AppState>,
+    actor: Actor,
+    client: Client,
+    csrf: Option<Extension<CsrfToken>>,
+    Path(id): Path<String>,
+    Form(form): Form<WallForm>,
+) -> Response {
+    let placed = async {
+        let user = user_named(&actor, &form.email).await?;
+        api_matters::place_wall(state, actor.clone(), client, Path((id.clone(), user))).await
+    }
+    .await;
+    match placed {
+        Ok(_) => Redirect::to(&format!("/admin/matters/{id}")).into_response(),
+        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
+    }
+}
+
+pub async fn lift_wall(
+    actor: Actor,
+    client: Client,
+    csrf: Option<Extension<CsrfToken>>,
+    Path((id, user)): Path<(String, String)>,
+) -> Response {
+    match api_matters::remove_wall(actor.clone(), client, Path((id.clone(), user))).await {
+        Ok(_) => Redirect::to(&format!("/admin/matters/{id}")).into_response(),
         Err(error) => error_page(&error, signed_in(&actor, &csrf)),
     }
 }

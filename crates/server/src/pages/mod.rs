@@ -12,7 +12,9 @@ use ringfence_core::auth::SecondFactor;
 use ringfence_core::local_time::FirmTimeZone;
 use ringfence_core::policy::CLIENT_KEEPERS;
 use ringfence_core::user::FirmRole;
-use ringfence_store::firm::access::{AccessHistory, Edit, ManageMembers, ReadContent, View, WriteContent};
+use ringfence_store::firm::access::{
+    AccessHistory, Edit, ManageMembers, ManageWalls, ReadContent, View, WriteContent,
+};
 use ringfence_store::firm::audit as audit_log;
 use ringfence_store::firm::preferences;
 use ringfence_store::firm::{access, documents, matters, notes, users};

@@ -592,6 +592,18 @@ pub struct MemberForm {
     role: String,
 }
 
+/// The id of the firm user with this email address. An unknown address gives a user that
+/// does not exist: the matter check still comes first, so the answer tells nothing to
+/// someone who may not manage the matter.
+pub(crate) async fn user_named(actor: &Actor, email: &str) -> Result<String, ApiError> {
+    let email =
+        ringfence_core::user::Email::parse(email).map_err(|e| ApiError::invalid(format!("email: {e}")))?;
+    let mut tx = actor.store.begin().await?;
+    let user = users::credentials_by_email(&mut tx, &email).await?;
+    tx.commit().await?;
+    Ok(user.map_or_else(|| uuid::Uuid::nil().to_string(), |u| u.id.to_string()))
+}
+
 /// Gives a colleague, named by email address, a role on the matter (its lead's form).
 pub async fn add_member(
     state: State<AppState>,
@@ -601,18 +613,7 @@ pub async fn add_member(
     Path(id): Path<String>,
     Form(form): Form<MemberForm>,
 ) -> Response {
-    let found = async {
-        let email = ringfence_core::user::Email::parse(&form.email)
-            .map_err(|e| ApiError::invalid(format!("email: {e}")))?;
-        let mut tx = actor.store.begin().await?;
-        let user = users::credentials_by_email(&mut tx, &email).await?;
-        tx.commit().await?;
-        // An unknown address is sent on as a user that does not exist: the matter check
-        // still comes first, so the answer tells nothing to someone who may not manage it.
-        Ok::<_, ApiError>(user.map_or_else(|| uuid::Uuid::nil().to_string(), |u| u.id.to_string()))
-    }
-    .await;
-    let user = match found {
+    let user = match user_named(&actor, &form.email).await {
         Ok(user) => user,
         Err(error) => return error_page(&error, signed_in(&actor, &csrf)),
     };

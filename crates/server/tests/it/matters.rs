@@ -300,7 +300,7 @@ both_backends!(the_access_matrix_covers_every_matter_route_and_finds_no_leak, |e
             let removes = method.as_str() == "DELETE" || path.ends_with("/remove");
             let target = match (method.as_str(), path.contains("/walls/"), removes) {
                 ("PUT", true, _) => c.ids["norole"].clone(),
-                ("DELETE", true, _) => c.ids["walled"].clone(),
+                (_, true, true) => c.ids["walled"].clone(),
                 (_, false, true) => c.ids["viewer"].clone(),
                 _ => c.ids["auditor"].clone(),
             };

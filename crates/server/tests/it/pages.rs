@@ -406,7 +406,7 @@ both_backends!(clients_and_the_matter_directory_have_their_pages, |env: TestEnv|
     let admin_cookie = browser_sign_in(&h, ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let directory = page(&h, "GET", "/admin/matters", Some(&admin_cookie), None).await;
     assert!(directory.html.contains("Estate of Ann") && directory.html.contains("lead@firm.example"));
-    assert!(!directory.html.contains(&format!("/matters/{matter}")), "no links into content");
+    assert!(!directory.html.contains(&format!("href=\"/matters/{matter}")), "no links into content");
     assert_eq!(page(&h, "GET", "/admin/matters", Some(&lead_cookie), None).await.status, 403);
 });
 
@@ -643,4 +643,57 @@ both_backends!(matters_and_clients_are_edited_in_their_pages, |env: TestEnv| asy
     let sneaky = [("_csrf", bill_csrf.as_str()), ("kind", "person"), ("name", "Renamed")];
     let denied = page(&h, "POST", &format!("/clients/{client_id}"), Some(&bill), Some(encode(&sneaky))).await;
     assert_eq!(denied.status, 403);
+});
+
+both_backends!(administrators_place_and_lift_walls_from_the_directory, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let lead = h.signed_in_user(&admin, "lead@firm.example", &["attorney"]).await;
+    let para = h.signed_in_user(&admin, "para@firm.example", &["paralegal"]).await;
+    let matter = h
+        .open_matter(
+            &lead,
+            json!({ "name": "Acme", "kind": "organisation" }),
+            json!({ "title": "Acme v Widget" }),
+        )
+        .await;
+    let para_id =
+        h.call("GET", "/api/v1/me", Some(&para), None).await.body["user"]["id"].as_str().unwrap().to_owned();
+    let role = json!({ "role": "member" });
+    let granted =
+        h.call("PUT", &format!("/api/v1/matters/{matter}/members/{para_id}"), Some(&lead), Some(role)).await;
+    assert_eq!(granted.status, 204);
+
+    let cookie = browser_sign_in(&h, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let directory = page(&h, "GET", "/admin/matters", Some(&cookie), None).await;
+    assert!(directory.html.contains(&format!("href=\"/admin/matters/{matter}\"")));
+    let entry = page(&h, "GET", &format!("/admin/matters/{matter}"), Some(&cookie), None).await;
+    assert_eq!(entry.status, 200, "{}", entry.html);
+    assert!(entry.html.contains("para@firm.example") && entry.html.contains("Nobody is walled off."));
+    let csrf = hidden(&entry.html, "_csrf");
+    let wall = [("_csrf", csrf.as_str()), ("email", "para@firm.example")];
+    let placed =
+        page(&h, "POST", &format!("/matters/{matter}/walls"), Some(&cookie), Some(encode(&wall))).await;
+    assert_eq!(placed.status, 303, "{}", placed.html);
+    assert_eq!(h.call("GET", &format!("/api/v1/matters/{matter}"), Some(&para), None).await.status, 404);
+    let entry = page(&h, "GET", &format!("/admin/matters/{matter}"), Some(&cookie), None).await;
+    assert!(entry.html.contains("Lift the wall"));
+    let lift = page(
+        &h,
+        "POST",
+        &format!("/matters/{matter}/walls/{para_id}/remove"),
+        Some(&cookie),
+        Some(encode(&[("_csrf", &csrf)])),
+    )
+    .await;
+    assert_eq!(lift.status, 303, "{}", lift.html);
+    assert_eq!(h.call("GET", &format!("/api/v1/matters/{matter}"), Some(&para), None).await.status, 200);
+
+    // The lead cannot place walls; to a paralegal the page is the not-found page.
+    let lead_cookie = browser_sign_in(&h, "lead@firm.example", "a long shared test passphrase").await;
+    let as_lead = page(&h, "GET", &format!("/admin/matters/{matter}"), Some(&lead_cookie), None).await;
+    assert_ne!(as_lead.status, 200);
+    let para_cookie = browser_sign_in(&h, "para@firm.example", "a long shared test passphrase").await;
+    let as_para = page(&h, "GET", &format!("/admin/matters/{matter}"), Some(&para_cookie), None).await;
+    assert!(as_para.status == 403 || as_para.status == 404, "{}", as_para.status);
 });

@@ -456,11 +456,24 @@ pub struct DirectoryEntry {
 /// Every live matter, for firm administrators managing memberships (the route's policy is
 /// the admin role).
 pub async fn directory(tx: &mut FirmTx) -> Result<Vec<DirectoryEntry>, StoreError> {
+    directory_rows(tx, None).await
+}
+
+/// One matter's directory line, for those managing its team.
+pub async fn directory_entry<A: ManagesTeam>(
+    tx: &mut FirmTx,
+    access: &MatterAccess<A>,
+) -> Result<DirectoryEntry, StoreError> {
+    directory_rows(tx, Some(access.matter())).await?.pop().ok_or_else(|| decode("id"))
+}
+
+async fn directory_rows(tx: &mut FirmTx, only: Option<Uuid>) -> Result<Vec<DirectoryEntry>, StoreError> {
     let rows = sqlx::query(
         "SELECT m.id, m.number, m.title_sealed, m.status,
                 (SELECT user_id FROM matter_members WHERE matter_id = m.id AND role = 'lead' ORDER BY granted_at LIMIT 1) AS lead
-         FROM matters m WHERE m.deleted_at IS NULL ORDER BY m.number",
+         FROM matters m WHERE m.deleted_at IS NULL AND ($1 IS NULL OR m.id = $1) ORDER BY m.number",
     )
+    .bind(only.map(|id| id.to_string()))
     .fetch_all(tx.conn())
     .await?;
     rows.iter()
