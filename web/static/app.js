@@ -163,7 +163,79 @@ function passkeyRegister() {
   }));
 }
 
+// Typed text survives the end of a session. Before a form is sent, the session is checked;
+// when it has ended (idle for too long, or ended elsewhere) the fields stay in this tab
+// (sessionStorage) and come back when the person returns to the page after signing in.
+const UNSENT = "ringfence.unsent";
+
+function keptFields(form) {
+  return Array.from(form.elements)
+    .filter((f) => f.name && f.name !== "_csrf" && !["password", "file", "hidden", "submit"].includes(f.type))
+    .map((f) => [f.name, f.type === "checkbox" || f.type === "radio" ? f.checked : f.value, f.value]);
+}
+
+function keepTypedText() {
+  document.querySelectorAll('form[method="post"]').forEach((form) => {
+    if (!form.querySelector('[name="_csrf"]') || form.matches(".sign-out") || !keptFields(form).length) return;
+    form.addEventListener("submit", async (event) => {
+      if (form.dataset.checked) return;
+      event.preventDefault();
+      let alive = true;
+      try {
+        alive = (await fetch("/api/v1/me", { headers: { accept: "application/json" } })).status !== 401;
+      } catch (_) { /* offline: let the browser try and say so */ }
+      if (alive) {
+        form.dataset.checked = "yes";
+        form.requestSubmit(event.submitter);
+        return;
+      }
+      sessionStorage.setItem(UNSENT, JSON.stringify({ path: location.pathname, action: form.getAttribute("action"), fields: keptFields(form) }));
+      const notice = document.createElement("p");
+      notice.className = "problem";
+      notice.setAttribute("role", "alert");
+      notice.innerHTML = 'Your session has ended. What you typed is kept in this tab: <a href="/sign-in">sign in again</a> and come back to this page to find it filled in.';
+      form.prepend(notice);
+    });
+  });
+}
+
+function restoreTypedText() {
+  const saved = JSON.parse(sessionStorage.getItem(UNSENT) || "null");
+  if (!saved) return;
+  const main = document.getElementById("main");
+  if (saved.path !== location.pathname) {
+    if (location.pathname === "/sign-in" || !main) return;
+    const back = document.createElement("p");
+    back.className = "notice";
+    back.setAttribute("role", "status");
+    back.append("You were typing something that was not sent: ");
+    const link = document.createElement("a");
+    link.href = saved.path;
+    link.textContent = "go back to it";
+    back.append(link, ".");
+    main.prepend(back);
+    return;
+  }
+  const form = Array.from(document.querySelectorAll('form[method="post"]')).find((f) => f.getAttribute("action") === saved.action);
+  if (!form) return;
+  for (const [name, value, option] of saved.fields) {
+    const field = Array.from(form.elements).find((f) => f.name === name && (f.type !== "radio" || f.value === option));
+    if (!field) continue;
+    if (field.type === "checkbox" || field.type === "radio") field.checked = value;
+    else field.value = value;
+  }
+  sessionStorage.removeItem(UNSENT);
+  const notice = document.createElement("p");
+  notice.className = "notice";
+  notice.setAttribute("role", "status");
+  notice.textContent = "What you typed before signing in again is filled in below: check it and send it.";
+  form.prepend(notice);
+  form.scrollIntoView();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  keepTypedText();
+  restoreTypedText();
   fillFromFragment();
   strengthMeter();
   uploads();

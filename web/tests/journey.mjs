@@ -301,6 +301,26 @@ async function main() {
     await annPage.waitForURL(/\/home$/);
     assert.match(await annPage.locator("header").innerText(), /ann@smith-jones\.example/);
 
+    // Her session ends while she types a note: the text is kept and comes back after she
+    // signs in again.
+    await annPage.goto(`${server.base}/matters/${matterId}`);
+    await annPage.getByLabel("Note", { exact: true }).fill("Drafted as the session ended.");
+    const elsewhere = await annContext.newPage();
+    await elsewhere.goto(`${server.base}/account`);
+    await elsewhere.getByRole("button", { name: "Sign out everywhere" }).click();
+    await elsewhere.waitForURL(/\/sign-in$/);
+    await elsewhere.close();
+    await annPage.getByRole("button", { name: "Add note" }).click();
+    await annPage.getByText("Your session has ended.").waitFor();
+    await annPage.goto(`${server.base}/sign-in`);
+    await annPage.getByRole("button", { name: "Sign in with a passkey" }).click();
+    await annPage.waitForURL(/\/home$/);
+    await annPage.getByRole("link", { name: "go back to it" }).click();
+    await annPage.getByText("What you typed before signing in again is filled in below").waitFor();
+    assert.equal(await annPage.getByLabel("Note", { exact: true }).inputValue(), "Drafted as the session ended.");
+    await annPage.getByRole("button", { name: "Add note" }).click();
+    await annPage.locator(".items .body", { hasText: "Drafted as the session ended." }).waitFor();
+
     // At phone width the same pages work.
     await annPage.setViewportSize({ width: 390, height: 844 });
     await annPage.goto(`${server.base}/home`);
@@ -358,7 +378,7 @@ async function main() {
     await annPage.waitForURL(/\/sign-in$/);
     await annPage.goto(`${server.base}/home`);
     assert.match(annPage.url(), /\/sign-in$/);
-    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, team, download of both versions, search, authenticator app, passkey as second factor and alone, not-found, audit log and CSV, users, directory, clients, sign-out; axe on every page)");
+    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, team, download of both versions, search, authenticator app, passkey as second factor and alone, typed text kept across a lost session, not-found, audit log and CSV, users, directory, clients, sign-out; axe on every page)");
   } finally {
     await browser.close();
     server.child.kill("SIGTERM");

@@ -38,6 +38,31 @@ struct HomePage {
     matters: Vec<MatterRow>,
     recent: Vec<MatterRow>,
     activity: Vec<ActivityRow>,
+    filter: MatterFilter,
+    /// How many matters the user holds before the filter.
+    held: usize,
+}
+
+/// Narrows the list of my matters: words of the title or number, and a status.
+#[derive(Deserialize, Default)]
+pub struct MatterFilter {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    status: String,
+}
+
+impl MatterFilter {
+    fn keeps(&self, matter: &matters::Matter) -> bool {
+        let words = self.q.to_lowercase();
+        let text = format!("{} {}", matter.number, matter.title).to_lowercase();
+        words.split_whitespace().all(|word| text.contains(word))
+            && (self.status.is_empty() || self.status == matter.status)
+    }
+
+    fn active(&self) -> bool {
+        !self.q.trim().is_empty() || !self.status.is_empty()
+    }
 }
 
 fn matter_row(dates: &Dates, m: matters::Matter) -> MatterRow {
@@ -50,7 +75,11 @@ fn matter_row(dates: &Dates, m: matters::Matter) -> MatterRow {
     }
 }
 
-pub async fn home(actor: Actor, csrf: Option<Extension<CsrfToken>>) -> Response {
+pub async fn home(
+    actor: Actor,
+    csrf: Option<Extension<CsrfToken>>,
+    Query(filter): Query<MatterFilter>,
+) -> Response {
     let listed = async {
         let mut tx = actor.begin().await?;
         let mine = matters::list_mine(&mut tx, actor.user).await?;
@@ -80,8 +109,11 @@ pub async fn home(actor: Actor, csrf: Option<Extension<CsrfToken>>) -> Response 
                 .take(5)
                 .map(|m| matter_row(&dates, m))
                 .collect();
-            let matters = mine.into_iter().map(|m| matter_row(&dates, m)).collect();
-            let page = HomePage { signed_in: signed_in(&actor, &csrf), matters, recent, activity };
+            let held = mine.len();
+            let matters =
+                mine.into_iter().filter(|m| filter.keeps(m)).map(|m| matter_row(&dates, m)).collect();
+            let page =
+                HomePage { signed_in: signed_in(&actor, &csrf), matters, recent, activity, filter, held };
             render(&page, StatusCode::OK)
         }
         Err(error) => error_page(&error, signed_in(&actor, &csrf)),

@@ -525,6 +525,15 @@ both_backends!(home_shows_activity_on_my_matters_and_leads_see_the_trail, |env: 
     );
     assert!(!home.contains("out@firm.example"), "nothing of a matter the lead cannot see");
 
+    // The list filters by words of the title or number, and by status.
+    h.open_matter(&lead, json!({ "name": "Beta", "kind": "person" }), json!({ "title": "Beta estate" }))
+        .await;
+    let filtered = page(&h, "GET", "/home?q=WIDGET+acme&status=", Some(&cookie), None).await.html;
+    let list = filtered.split("<table").nth(1).expect("a list");
+    assert!(list.contains("Acme v Widget") && !list.contains("Beta estate"), "{list}");
+    let closed = page(&h, "GET", "/home?q=&status=closed", Some(&cookie), None).await.html;
+    assert!(closed.contains("None of your 2 matters fits this filter"), "{closed}");
+
     // The lead reads the matter's own trail; a member does not.
     let shown = page(&h, "GET", &format!("/matters/{shared}"), Some(&cookie), None).await.html;
     let trail = shown.split("id=\"trail\"").nth(1).expect("the lead sees the trail");
