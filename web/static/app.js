@@ -174,6 +174,10 @@ function keptFields(form) {
     .map((f) => [f.name, f.type === "checkbox" || f.type === "radio" ? f.checked : f.value, f.value]);
 }
 
+function keep(form) {
+  sessionStorage.setItem(UNSENT, JSON.stringify({ path: location.pathname, action: form.getAttribute("action"), fields: keptFields(form) }));
+}
+
 function keepTypedText() {
   document.querySelectorAll('form[method="post"]').forEach((form) => {
     if (!form.querySelector('[name="_csrf"]') || form.matches(".sign-out") || !keptFields(form).length) return;
@@ -189,7 +193,7 @@ function keepTypedText() {
         form.requestSubmit(event.submitter);
         return;
       }
-      sessionStorage.setItem(UNSENT, JSON.stringify({ path: location.pathname, action: form.getAttribute("action"), fields: keptFields(form) }));
+      keep(form);
       const notice = document.createElement("p");
       notice.className = "problem";
       notice.setAttribute("role", "alert");
@@ -197,6 +201,28 @@ function keepTypedText() {
       form.prepend(notice);
     });
   });
+}
+
+// True when the person has changed a field of the form from what the page came with.
+function edited(form) {
+  return Array.from(form.elements).some((f) =>
+    f.type === "checkbox" || f.type === "radio" ? f.checked !== f.defaultChecked
+      : f.tagName === "SELECT" ? Array.from(f.options).some((o) => o.selected !== o.defaultSelected)
+      : f.type !== "hidden" && f.type !== "password" && f.type !== "file" && "defaultValue" in f && f.value !== f.defaultValue);
+}
+
+// After the session's idle time the server has ended it: keep what was typed and go back
+// to signing in, rather than leaving a page whose next click would fail.
+function idleTimeout() {
+  const meta = document.querySelector('meta[name="session-idle-seconds"]');
+  const seconds = meta ? Number(meta.content) : 0;
+  if (!seconds) return;
+  // Only requests keep a session alive, and every page load is one: the clock starts here.
+  setTimeout(() => {
+    const form = Array.from(document.querySelectorAll('form[method="post"]')).find(edited);
+    if (form) keep(form);
+    location.assign("/sign-in");
+  }, seconds * 1000 + 5000);
 }
 
 function restoreTypedText() {
@@ -236,6 +262,7 @@ function restoreTypedText() {
 document.addEventListener("DOMContentLoaded", () => {
   keepTypedText();
   restoreTypedText();
+  idleTimeout();
   fillFromFragment();
   strengthMeter();
   uploads();

@@ -321,6 +321,17 @@ async function main() {
     await annPage.getByRole("button", { name: "Add note" }).click();
     await annPage.locator(".items .body", { hasText: "Drafted as the session ended." }).waitFor();
 
+    // Left idle past the session's 30 minutes (the page's clock is run forward), the page
+    // goes back to signing in itself, keeping the text she had typed.
+    await annContext.clock.install();
+    await annPage.goto(`${server.base}/matters/${matterId}`);
+    await annPage.getByLabel("Note", { exact: true }).fill("Typed before a long lunch.");
+    await annPage.clock.fastForward("30:10");
+    await annPage.waitForURL(/\/sign-in$/);
+    await annPage.goto(`${server.base}/matters/${matterId}`);
+    assert.equal(await annPage.getByLabel("Note", { exact: true }).inputValue(), "Typed before a long lunch.");
+    await annPage.getByLabel("Note", { exact: true }).fill("");
+
     // At phone width the same pages work.
     await annPage.setViewportSize({ width: 390, height: 844 });
     await annPage.goto(`${server.base}/home`);
@@ -331,7 +342,9 @@ async function main() {
     const bobContext = await browser.newContext(desk);
     const bobPage = await bobContext.newPage();
     await signIn(bobPage, server.base, "bob@smith-jones.example", PASSWORD);
-    await bobPage.goto(`${server.base}/search?q=settle`);
+    await bobPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Search" }).click();
+    await bobPage.getByLabel("Words to find").fill("settle");
+    await bobPage.getByRole("button", { name: "Search" }).click();
     await bobPage.getByText("0 results").waitFor();
     const refused = await bobPage.goto(`${server.base}/matters/${matterId}`);
     assert.equal(refused.status(), 404);
@@ -378,7 +391,7 @@ async function main() {
     await annPage.waitForURL(/\/sign-in$/);
     await annPage.goto(`${server.base}/home`);
     assert.match(annPage.url(), /\/sign-in$/);
-    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, team, download of both versions, search, authenticator app, passkey as second factor and alone, typed text kept across a lost session, not-found, audit log and CSV, users, directory, clients, sign-out; axe on every page)");
+    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, team, download of both versions, search, authenticator app, passkey as second factor and alone, typed text kept across a lost session and an idle timeout, not-found, audit log and CSV, users, directory, clients, sign-out; axe on every page)");
   } finally {
     await browser.close();
     server.child.kill("SIGTERM");

@@ -110,7 +110,8 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         }
     }
     if via_cookie {
-        request.extensions_mut().insert(cookie::CsrfToken(expected));
+        let idle_seconds = state.settings.session_limits.idle.whole_seconds();
+        request.extensions_mut().insert(cookie::BrowserSession { csrf: expected, idle_seconds });
     }
     match resolve(&state, firm_hex, &token).await {
         Ok(Some(actor)) => {

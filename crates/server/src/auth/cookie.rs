@@ -18,9 +18,13 @@ pub fn csrf_token(session_token: &SecretToken) -> String {
     URL_SAFE_NO_PAD.encode(ringfence_crypto::sha256(&input))
 }
 
-/// The CSRF token of the request's cookie session, for pages to put in their forms.
+/// What pages need of the request's cookie session: the CSRF token for their forms, and
+/// the idle timeout, after which the page itself goes back to signing in.
 #[derive(Debug, Clone)]
-pub struct CsrfToken(pub String);
+pub struct BrowserSession {
+    pub csrf: String,
+    pub idle_seconds: i64,
+}
 
 /// Forms are small: a larger urlencoded body is not a form of ours.
 const MAX_FORM_BYTES: usize = 64 * 1024;

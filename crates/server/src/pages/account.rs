@@ -36,7 +36,7 @@ pub struct AccountQuery {
 async fn account_page(
     state: State<AppState>,
     actor: &Actor,
-    csrf: &Option<Extension<CsrfToken>>,
+    csrf: &Option<Extension<BrowserSession>>,
     notice: Option<&'static str>,
     problem: Option<&ApiError>,
 ) -> Response {
@@ -80,7 +80,7 @@ async fn account_page(
 pub async fn account(
     state: State<AppState>,
     actor: Actor,
-    csrf: Option<Extension<CsrfToken>>,
+    csrf: Option<Extension<BrowserSession>>,
     Query(query): Query<AccountQuery>,
 ) -> Response {
     let notice = match query.done.as_deref() {
@@ -98,7 +98,7 @@ pub async fn end_session(
     state: State<AppState>,
     actor: Actor,
     client: Client,
-    csrf: Option<Extension<CsrfToken>>,
+    csrf: Option<Extension<BrowserSession>>,
     Path(id): Path<String>,
 ) -> Response {
     match me::end_session(state.clone(), actor.clone(), client, Path(id)).await {
@@ -122,7 +122,7 @@ pub async fn remove_passkey(
     state: State<AppState>,
     actor: Actor,
     client: Client,
-    csrf: Option<Extension<CsrfToken>>,
+    csrf: Option<Extension<BrowserSession>>,
     Path(id): Path<String>,
 ) -> Response {
     match api_passkeys::remove(actor.clone(), client, Path(id)).await {
@@ -141,7 +141,7 @@ pub async fn change_password(
     state: State<AppState>,
     actor: Actor,
     client: Client,
-    csrf: Option<Extension<CsrfToken>>,
+    csrf: Option<Extension<BrowserSession>>,
     Form(form): Form<PasswordForm>,
 ) -> Response {
     let body = ChangePassword { current_password: form.current_password, new_password: form.new_password };
@@ -169,7 +169,7 @@ pub async fn enrol_totp(
     state: State<AppState>,
     actor: Actor,
     client: Client,
-    csrf: Option<Extension<CsrfToken>>,
+    csrf: Option<Extension<BrowserSession>>,
     Form(form): Form<TotpForm>,
 ) -> Response {
     let body = serde_json::json!({ "current_password": form.current_password });
@@ -203,7 +203,7 @@ pub async fn confirm_totp(
     state: State<AppState>,
     actor: Actor,
     client: Client,
-    csrf: Option<Extension<CsrfToken>>,
+    csrf: Option<Extension<BrowserSession>>,
     Form(form): Form<TotpConfirmForm>,
 ) -> Response {
     match me::confirm_totp(state.clone(), actor.clone(), client, ApiJson(ConfirmTotp { code: form.code }))

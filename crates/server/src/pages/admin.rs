@@ -78,7 +78,7 @@ struct AuditPage {
 
 pub async fn audit_log(
     actor: Actor,
-    csrf: Option<Extension<CsrfToken>>,
+    csrf: Option<Extension<BrowserSession>>,
     Query(filter): Query<AuditFilter>,
 ) -> Response {
     let listed = async {
@@ -129,7 +129,7 @@ struct UsersPage {
 
 async fn users_page(
     actor: &Actor,
-    csrf: &Option<Extension<CsrfToken>>,
+    csrf: &Option<Extension<BrowserSession>>,
     notice: Option<&'static str>,
     problem: Option<&ApiError>,
 ) -> Response {
@@ -173,7 +173,7 @@ pub struct UsersQuery {
 
 pub async fn users(
     actor: Actor,
-    csrf: Option<Extension<CsrfToken>>,
+    csrf: Option<Extension<BrowserSession>>,
     Query(query): Query<UsersQuery>,
 ) -> Response {
     let notice = match query.done.as_deref() {
@@ -202,7 +202,7 @@ pub async fn invite_user(
     state: State<AppState>,
     actor: Actor,
     client: Client,
-    csrf: Option<Extension<CsrfToken>>,
+    csrf: Option<Extension<BrowserSession>>,
     body: axum::body::Bytes,
 ) -> Response {
     let form = fields(&body);
@@ -225,7 +225,7 @@ pub struct TimeZoneForm {
 pub async fn set_time_zone(
     actor: Actor,
     client: Client,
-    csrf: Option<Extension<CsrfToken>>,
+    csrf: Option<Extension<BrowserSession>>,
     Form(form): Form<TimeZoneForm>,
 ) -> Response {
     let body = TimeZoneJson { time_zone: form.time_zone };
@@ -239,7 +239,7 @@ pub async fn change_user(
     state: State<AppState>,
     actor: Actor,
     client: Client,
-    csrf: Option<Extension<CsrfToken>>,
+    csrf: Option<Extension<BrowserSession>>,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
@@ -290,7 +290,7 @@ struct DirectoryPage {
 }
 
 /// Every live matter with its lead, for administrators.
-pub async fn directory(actor: Actor, csrf: Option<Extension<CsrfToken>>) -> Response {
+pub async fn directory(actor: Actor, csrf: Option<Extension<BrowserSession>>) -> Response {
     let listed = async {
         let mut tx = actor.begin().await?;
         let entries = matters::directory(&mut tx).await?;
@@ -340,7 +340,7 @@ struct DirectoryEntryPage {
 pub async fn directory_entry(
     actor: Actor,
     client: Client,
-    csrf: Option<Extension<CsrfToken>>,
+    csrf: Option<Extension<BrowserSession>>,
     Path(id): Path<String>,
 ) -> Response {
     let shown = async {
@@ -384,7 +384,7 @@ pub async fn place_wall(
     state: State<AppState>,
     actor: Actor,
     client: Client,
-    csrf: Option<Extension<CsrfToken>>,
+    csrf: Option<Extension<BrowserSession>>,
     Path(id): Path<String>,
     Form(form): Form<WallForm>,
 ) -> Response {
@@ -402,7 +402,7 @@ pub async fn place_wall(
 pub async fn lift_wall(
     actor: Actor,
     client: Client,
-    csrf: Option<Extension<CsrfToken>>,
+    csrf: Option<Extension<BrowserSession>>,
     Path((id, user)): Path<(String, String)>,
 ) -> Response {
     match api_matters::remove_wall(actor.clone(), client, Path((id.clone(), user))).await {

@@ -36,7 +36,7 @@ use crate::api::search::{self as api_search, SearchQuery};
 use crate::api::sign_in::{self, LoginRequest, VerifyRequest};
 use crate::api::users::{self as api_users, CreateUser, ListQuery, UpdateUser};
 use crate::auth::Actor;
-use crate::auth::cookie::{self, CsrfToken};
+use crate::auth::cookie::{self, BrowserSession};
 use crate::client::Client;
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::matter_access::{record, require};
@@ -59,13 +59,18 @@ pub struct SignedInUser {
     pub reads_audit: bool,
     /// Administrators get a link to the users page.
     pub administers: bool,
+    /// Seconds without use after which the session ends (0: not a browser session).
+    pub idle_seconds: i64,
 }
 
-fn signed_in(actor: &Actor, csrf: &Option<Extension<CsrfToken>>) -> Option<SignedInUser> {
-    let csrf = csrf.as_ref().map(|Extension(token)| token.0.clone()).unwrap_or_default();
+fn signed_in(actor: &Actor, session: &Option<Extension<BrowserSession>>) -> Option<SignedInUser> {
+    let (csrf, idle_seconds) = session
+        .as_ref()
+        .map(|Extension(session)| (session.csrf.clone(), session.idle_seconds))
+        .unwrap_or_default();
     let reads_audit = actor.has_any_role(ringfence_core::policy::AUDITORS.firm_roles());
     let administers = actor.has_any_role(&[FirmRole::Admin]);
-    Some(SignedInUser { email: actor.email.to_string(), csrf, reads_audit, administers })
+    Some(SignedInUser { email: actor.email.to_string(), csrf, reads_audit, administers, idle_seconds })
 }
 
 /// A string field of an API answer, empty when absent.

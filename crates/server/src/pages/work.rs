@@ -75,10 +75,23 @@ fn matter_row(dates: &Dates, m: matters::Matter) -> MatterRow {
     }
 }
 
-pub async fn home(
+pub async fn home(actor: Actor, csrf: Option<Extension<BrowserSession>>) -> Response {
+    home_page(&actor, &csrf, MatterFilter::default()).await
+}
+
+/// My matters, filtered: the words are posted, not put in the URL (titles name clients).
+pub async fn filter_home(
     actor: Actor,
-    csrf: Option<Extension<CsrfToken>>,
-    Query(filter): Query<MatterFilter>,
+    csrf: Option<Extension<BrowserSession>>,
+    Form(filter): Form<MatterFilter>,
+) -> Response {
+    home_page(&actor, &csrf, filter).await
+}
+
+async fn home_page(
+    actor: &Actor,
+    csrf: &Option<Extension<BrowserSession>>,
+    filter: MatterFilter,
 ) -> Response {
     let listed = async {
         let mut tx = actor.begin().await?;
@@ -113,10 +126,10 @@ pub async fn home(
             let matters =
                 mine.into_iter().filter(|m| filter.keeps(m)).map(|m| matter_row(&dates, m)).collect();
             let page =
-                HomePage { signed_in: signed_in(&actor, &csrf), matters, recent, activity, filter, held };
+                HomePage { signed_in: signed_in(actor, csrf), matters, recent, activity, filter, held };
             render(&page, StatusCode::OK)
         }
-        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
+        Err(error) => error_page(&error, signed_in(actor, csrf)),
     }
 }
 
@@ -180,7 +193,7 @@ fn size(bytes: u64) -> String {
 pub async fn matter(
     actor: Actor,
     client: Client,
-    csrf: Option<Extension<CsrfToken>>,
+    csrf: Option<Extension<BrowserSession>>,
     Path(id): Path<String>,
 ) -> Response {
     let shown = async {
@@ -297,7 +310,7 @@ struct NewMatterPage {
 
 async fn new_matter_form(
     actor: &Actor,
-    csrf: &Option<Extension<CsrfToken>>,
+    csrf: &Option<Extension<BrowserSession>>,
     problem: Option<&ApiError>,
 ) -> Response {
     let listed = async {
@@ -321,7 +334,7 @@ async fn new_matter_form(
     }
 }
 
-pub async fn new_matter_page(actor: Actor, csrf: Option<Extension<CsrfToken>>) -> Response {
+pub async fn new_matter_page(actor: Actor, csrf: Option<Extension<BrowserSession>>) -> Response {
     new_matter_form(&actor, &csrf, None).await
 }
 
@@ -336,7 +349,7 @@ pub async fn create_matter(
     state: State<AppState>,
     actor: Actor,
     client: Client,
-    csrf: Option<Extension<CsrfToken>>,
+    csrf: Option<Extension<BrowserSession>>,
     Form(form): Form<MatterForm>,
 ) -> Response {
     let description = Some(form.description).filter(|d| !d.trim().is_empty());
@@ -356,7 +369,7 @@ struct NewClientPage {
     problem: Option<String>,
 }
 
-pub async fn new_client_page(actor: Actor, csrf: Option<Extension<CsrfToken>>) -> Response {
+pub async fn new_client_page(actor: Actor, csrf: Option<Extension<BrowserSession>>) -> Response {
     render(&NewClientPage { signed_in: signed_in(&actor, &csrf), problem: None }, StatusCode::OK)
 }
 
@@ -364,7 +377,7 @@ pub async fn create_client(
     state: State<AppState>,
     actor: Actor,
     client: Client,
-    csrf: Option<Extension<CsrfToken>>,
+    csrf: Option<Extension<BrowserSession>>,
     Form(form): Form<ClientForm>,
 ) -> Response {
     match api_clients::create(state, actor.clone(), client, ApiJson(form.into())).await {
@@ -389,7 +402,7 @@ pub async fn add_note(
     state: State<AppState>,
     actor: Actor,
     client: Client,
-    csrf: Option<Extension<CsrfToken>>,
+    csrf: Option<Extension<BrowserSession>>,
     Path(id): Path<String>,
     Form(form): Form<NoteForm>,
 ) -> Response {
@@ -421,18 +434,34 @@ struct SearchPage {
 
 #[derive(Deserialize)]
 pub struct SearchForm {
-    q: Option<String>,
+    #[serde(default)]
+    q: String,
 }
 
-pub async fn search(
+/// The search form. The words are posted, never put in the URL: they would stay in the
+/// browser's history.
+pub async fn search_page(actor: Actor, client: Client, csrf: Option<Extension<BrowserSession>>) -> Response {
+    search(&actor, client, &csrf, None).await
+}
+
+pub async fn run_search(
     actor: Actor,
     client: Client,
-    csrf: Option<Extension<CsrfToken>>,
-    Query(form): Query<SearchForm>,
+    csrf: Option<Extension<BrowserSession>>,
+    Form(form): Form<SearchForm>,
 ) -> Response {
-    let Some(query) = form.q else {
+    search(&actor, client, &csrf, Some(form.q)).await
+}
+
+async fn search(
+    actor: &Actor,
+    client: Client,
+    csrf: &Option<Extension<BrowserSession>>,
+    words: Option<String>,
+) -> Response {
+    let Some(query) = words else {
         let page = SearchPage {
-            signed_in: signed_in(&actor, &csrf),
+            signed_in: signed_in(actor, csrf),
             query: String::new(),
             searched: false,
             problem: None,
@@ -456,7 +485,7 @@ pub async fn search(
         Err(error) => (Vec::new(), Some(error.message.clone()), error.status),
     };
     let searched = problem.is_none();
-    render(&SearchPage { signed_in: signed_in(&actor, &csrf), query, searched, problem, hits }, status)
+    render(&SearchPage { signed_in: signed_in(actor, csrf), query, searched, problem, hits }, status)
 }
 
 /// Deletes a document (softly: it can be recovered within the grace period) from the
@@ -465,7 +494,7 @@ pub async fn delete_document(
     state: State<AppState>,
     actor: Actor,
     client: Client,
-    csrf: Option<Extension<CsrfToken>>,
+    csrf: Option<Extension<BrowserSession>>,
     Path(id): Path<String>,
 ) -> Response {
     let matter = async {
@@ -501,7 +530,7 @@ struct ClientsPage {
     clients: Vec<ClientRow>,
 }
 
-pub async fn clients(actor: Actor, csrf: Option<Extension<CsrfToken>>) -> Response {
+pub async fn clients(actor: Actor, csrf: Option<Extension<BrowserSession>>) -> Response {
     match api_clients::list(actor.clone()).await {
         Ok(Json(listed)) => {
             let clients = rows(&listed, |c| ClientRow {
@@ -535,7 +564,7 @@ struct ClientPage {
 
 pub async fn client_page(
     actor: Actor,
-    csrf: Option<Extension<CsrfToken>>,
+    csrf: Option<Extension<BrowserSession>>,
     Path(id): Path<String>,
 ) -> Response {
     let optional = |v: &serde_json::Value| v.as_str().map(str::to_owned);
@@ -587,7 +616,7 @@ pub async fn update_client(
     state: State<AppState>,
     actor: Actor,
     client: Client,
-    csrf: Option<Extension<CsrfToken>>,
+    csrf: Option<Extension<BrowserSession>>,
     Path(id): Path<String>,
     Form(form): Form<ClientForm>,
 ) -> Response {
@@ -607,7 +636,7 @@ pub struct MatterDetailsForm {
 pub async fn edit_matter(
     actor: Actor,
     client: Client,
-    csrf: Option<Extension<CsrfToken>>,
+    csrf: Option<Extension<BrowserSession>>,
     Path(id): Path<String>,
     Form(form): Form<MatterDetailsForm>,
 ) -> Response {
@@ -641,7 +670,7 @@ pub async fn add_member(
     state: State<AppState>,
     actor: Actor,
     client: Client,
-    csrf: Option<Extension<CsrfToken>>,
+    csrf: Option<Extension<BrowserSession>>,
     Path(id): Path<String>,
     Form(form): Form<MemberForm>,
 ) -> Response {
@@ -660,7 +689,7 @@ pub async fn add_member(
 pub async fn remove_member(
     actor: Actor,
     client: Client,
-    csrf: Option<Extension<CsrfToken>>,
+    csrf: Option<Extension<BrowserSession>>,
     Path((id, user)): Path<(String, String)>,
 ) -> Response {
     match api_matters::remove_member(actor.clone(), client, Path((id.clone(), user))).await {

@@ -236,14 +236,18 @@ both_backends!(forms_open_clients_matters_and_notes_with_their_csrf_token, |env:
     assert_eq!(deleted.headers["location"].to_str().unwrap(), format!("{matter}#documents"));
     assert!(!page(&h, "GET", &matter, Some(&cookie), None).await.html.contains("draft.txt"));
 
-    let found = page(&h, "GET", "/search?q=witness", Some(&cookie), None).await;
+    let search = |q: &'static str| encode(&[("_csrf", &csrf), ("q", q)]);
+    let found = page(&h, "POST", "/search", Some(&cookie), Some(search("witness"))).await;
     assert!(
         found.html.contains("1 result") && found.html.contains("Call the witness on Monday"),
         "{}",
         found.html
     );
-    let empty = page(&h, "GET", "/search?q=%21", Some(&cookie), None).await;
+    let empty = page(&h, "POST", "/search", Some(&cookie), Some(search("!"))).await;
     assert_eq!(empty.status, 400);
+    // The words never go into the URL.
+    let form = page(&h, "GET", "/search?q=witness", Some(&cookie), None).await.html;
+    assert!(form.contains("method=\"post\" action=\"/search\"") && !form.contains("result"));
 });
 
 both_backends!(the_account_page_ends_sessions_and_changes_the_password, |env: TestEnv| async move {
@@ -528,10 +532,12 @@ both_backends!(home_shows_activity_on_my_matters_and_leads_see_the_trail, |env: 
     // The list filters by words of the title or number, and by status.
     h.open_matter(&lead, json!({ "name": "Beta", "kind": "person" }), json!({ "title": "Beta estate" }))
         .await;
-    let filtered = page(&h, "GET", "/home?q=WIDGET+acme&status=", Some(&cookie), None).await.html;
+    let csrf = hidden(&home, "_csrf");
+    let filter = |q: &str, status: &str| encode(&[("_csrf", csrf.as_str()), ("q", q), ("status", status)]);
+    let filtered = page(&h, "POST", "/home", Some(&cookie), Some(filter("WIDGET acme", ""))).await.html;
     let list = filtered.split("<table").nth(1).expect("a list");
     assert!(list.contains("Acme v Widget") && !list.contains("Beta estate"), "{list}");
-    let closed = page(&h, "GET", "/home?q=&status=closed", Some(&cookie), None).await.html;
+    let closed = page(&h, "POST", "/home", Some(&cookie), Some(filter("", "closed"))).await.html;
     assert!(closed.contains("None of your 2 matters fits this filter"), "{closed}");
 
     // The lead reads the matter's own trail; a member does not.
