@@ -2,7 +2,7 @@
 //! for a matter that does not exist, and both are recorded the same way, so neither the
 //! answer nor the work done tells them apart.
 
-use ringfence_core::audit::Outcome;
+use ringfence_core::audit::{AuditRecord, Outcome};
 use ringfence_store::firm::access::{self, Action, MatterAccess};
 use ringfence_store::firm::audit as audit_log;
 use ringfence_store::{FirmTx, StoreError};
@@ -74,9 +74,35 @@ pub async fn record<A: Action>(
     action: &'static str,
     resource: (&'static str, String),
 ) -> Result<(), ApiError> {
+    audit_log::append(tx, &entry(actor, client, access, action, resource)).await?;
+    Ok(())
+}
+
+/// Ends a read of matter data and records it. The read's transaction wrote nothing, so it
+/// commits for free; the entry is appended with those of concurrent reads, in one commit,
+/// and the data is answered only once its entry is durable.
+pub async fn record_read<A: Action>(
+    tx: FirmTx,
+    actor: &Actor,
+    client: &Client,
+    access: &MatterAccess<A>,
+    action: &'static str,
+    resource: (&'static str, String),
+) -> Result<(), ApiError> {
+    tx.commit().await?;
+    actor.store.append_audit(entry(actor, client, access, action, resource)).await?;
+    Ok(())
+}
+
+fn entry<A: Action>(
+    actor: &Actor,
+    client: &Client,
+    access: &MatterAccess<A>,
+    action: &'static str,
+    resource: (&'static str, String),
+) -> AuditRecord {
     let mut entry =
         audit::record(actor.audit_actor(), action, Some(resource), Outcome::Success, client, actor.at);
     entry.matter_id = Some(access.matter().to_string());
-    audit_log::append(tx, &entry).await?;
-    Ok(())
+    entry
 }

@@ -14,7 +14,7 @@ use ringfence_crypto::token::SecretToken;
 use ringfence_crypto::{FirmKey, FirmKeyring, KeyVersion, MasterKey};
 use sqlx::AnyPool;
 use time::OffsetDateTime;
-use tokio::sync::RwLock;
+use tokio::sync::{RwLock, oneshot};
 use uuid::Uuid;
 
 use crate::backend::{self, PgFirmNames};
@@ -63,9 +63,60 @@ pub struct FirmStore {
     /// begins its next transaction with the new keyring.
     keyring: std::sync::RwLock<Arc<FirmKeyring>>,
     keys_checked: std::sync::Mutex<std::time::Instant>,
+    audit_queue: AuditQueue,
+}
+
+/// Entries waiting to be written, each with where to send its sequence number (or why not).
+type Waiting = Vec<(AuditRecord, oneshot::Sender<Result<i64, String>>)>;
+
+/// Audit entries of concurrent requests waiting to be written together.
+#[derive(Debug, Default)]
+struct AuditQueue {
+    waiting: std::sync::Mutex<Waiting>,
+    /// Held by the request writing the queue out; the others wait their turn.
+    writer: tokio::sync::Mutex<()>,
+}
+
+impl AuditQueue {
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 impl FirmStore {
+    /// Appends an entry to the audit log in a transaction of its own, answering once it is
+    /// committed. Concurrent calls share one transaction — one commit, one fsync — instead
+    /// of queueing for the log's head one by one: whoever gets the writer's turn writes out
+    /// everything waiting, and the others find their entry already written.
+    pub async fn append_audit(&self, record: AuditRecord) -> Result<i64, StoreError> {
+        let (sender, mut answer) = oneshot::channel();
+        self.audit_queue.waiting().push((record, sender));
+        let _turn = self.audit_queue.writer.lock().await;
+        if let Ok(written) = answer.try_recv() {
+            return written.map_err(StoreError::AuditWrite);
+        }
+        let (records, senders): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut *self.audit_queue.waiting()).into_iter().unzip();
+        match self.append_all(&records).await {
+            Ok(seqs) => senders.into_iter().zip(seqs).for_each(|(sender, seq)| drop(sender.send(Ok(seq)))),
+            Err(error) => senders.into_iter().for_each(|sender| drop(sender.send(Err(error.to_string())))),
+        }
+        answer
+            .await
+            .map_err(|_| StoreError::AuditWrite("the batch was abandoned".to_owned()))?
+            .map_err(StoreError::AuditWrite)
+    }
+
+    async fn append_all(&self, records: &[AuditRecord]) -> Result<Vec<i64>, StoreError> {
+        let mut tx = self.begin().await?;
+        let mut seqs = Vec::with_capacity(records.len());
+        for record in records {
+            seqs.push(audit::append(&mut tx, record).await?);
+        }
+        tx.commit().await?;
+        Ok(seqs)
+    }
+
     pub fn id(&self) -> FirmId {
         self.id
     }
@@ -464,6 +515,7 @@ impl Storage {
             pg,
             keyring: std::sync::RwLock::new(Arc::new(keyring)),
             keys_checked: std::sync::Mutex::new(std::time::Instant::now()),
+            audit_queue: AuditQueue::default(),
         }))
     }
 

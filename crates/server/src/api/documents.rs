@@ -28,7 +28,7 @@ use crate::auth::Actor;
 use crate::client::Client;
 use crate::error::ApiError;
 use crate::malware::Verdict;
-use crate::matter_access::{record, require, require_for};
+use crate::matter_access::{record, record_read, require, require_for};
 
 /// Bytes read, opened and sent at a time when streaming a download.
 const SEND_LEN: u64 = 1024 * 1024;
@@ -337,8 +337,7 @@ pub async fn add_version(
 pub async fn list(actor: Actor, client: Client, Path(matter): Path<String>) -> Result<Json<Value>, ApiError> {
     let (mut tx, access) = require::<ReadContent>(&actor, &client, actor.begin().await?, &matter).await?;
     let all = documents::list(&mut tx, &access).await?;
-    record(&mut tx, &actor, &client, &access, "document.listed", ("matter", matter)).await?;
-    tx.commit().await?;
+    record_read(tx, &actor, &client, &access, "document.listed", ("matter", matter)).await?;
     let items: Vec<Value> = all.iter().map(document_json).collect();
     Ok(Json(json!({ "items": items, "next_cursor": null })))
 }
@@ -348,8 +347,7 @@ pub async fn get(actor: Actor, client: Client, Path(id): Path<String>) -> Result
         require_for::<ReadContent, _>(&actor, &client, actor.begin().await?, &id, documents::matter_of)
             .await?;
     let found = documents::get(&mut tx, &access, document).await?.ok_or_else(ApiError::not_found)?;
-    record(&mut tx, &actor, &client, &access, "document.viewed", ("document", id)).await?;
-    tx.commit().await?;
+    record_read(tx, &actor, &client, &access, "document.viewed", ("document", id)).await?;
     Ok(Json(document_json(&found)))
 }
 
@@ -358,8 +356,7 @@ pub async fn versions(actor: Actor, client: Client, Path(id): Path<String>) -> R
         require_for::<ReadContent, _>(&actor, &client, actor.begin().await?, &id, documents::matter_of)
             .await?;
     let all = documents::versions(&mut tx, &access, document).await?;
-    record(&mut tx, &actor, &client, &access, "document.versions_listed", ("document", id)).await?;
-    tx.commit().await?;
+    record_read(tx, &actor, &client, &access, "document.versions_listed", ("document", id)).await?;
     let items: Vec<Value> = all.iter().map(version_json).collect();
     Ok(Json(json!({ "items": items, "next_cursor": null })))
 }

@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::auth::Actor;
 use crate::client::Client;
 use crate::error::{ApiError, ApiJson, ApiQuery};
-use crate::matter_access::{record, require};
+use crate::matter_access::{record, record_read, require};
 use crate::{AppState, audit};
 
 pub fn matter_json(matter: &Matter) -> Value {
@@ -115,8 +115,7 @@ pub async fn list(actor: Actor) -> Result<Json<Value>, ApiError> {
 pub async fn get(actor: Actor, client: Client, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let (mut tx, access) = require::<View>(&actor, &client, actor.begin().await?, &id).await?;
     let matter = matters::get(&mut tx, &access).await?;
-    record(&mut tx, &actor, &client, &access, "matter.viewed", ("matter", id)).await?;
-    tx.commit().await?;
+    record_read(tx, &actor, &client, &access, "matter.viewed", ("matter", id)).await?;
     Ok(Json(matter_json(&matter)))
 }
 
@@ -399,7 +398,6 @@ pub async fn access_history(
             "granted_at": reader.granted_at.format(&Rfc3339).unwrap_or_default(),
         }));
     }
-    record(&mut tx, &actor, &client, &access, "matter.access_history.viewed", ("matter", id)).await?;
-    tx.commit().await?;
+    record_read(tx, &actor, &client, &access, "matter.access_history.viewed", ("matter", id)).await?;
     Ok(Json(json!({ "at": at.format(&Rfc3339).unwrap_or_default(), "items": items })))
 }

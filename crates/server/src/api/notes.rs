@@ -14,7 +14,7 @@ use crate::AppState;
 use crate::auth::Actor;
 use crate::client::Client;
 use crate::error::{ApiError, ApiJson};
-use crate::matter_access::{record, require, require_for};
+use crate::matter_access::{record, record_read, require, require_for};
 
 const KINDS: [&str; 4] = ["note", "strategy", "statement", "communication"];
 
@@ -70,8 +70,7 @@ pub async fn create(
 pub async fn list(actor: Actor, client: Client, Path(matter): Path<String>) -> Result<Json<Value>, ApiError> {
     let (mut tx, access) = require::<ReadContent>(&actor, &client, actor.begin().await?, &matter).await?;
     let all = notes::list(&mut tx, &access).await?;
-    record(&mut tx, &actor, &client, &access, "note.listed", ("matter", matter)).await?;
-    tx.commit().await?;
+    record_read(tx, &actor, &client, &access, "note.listed", ("matter", matter)).await?;
     let items: Vec<Value> = all.iter().map(note_json).collect();
     Ok(Json(json!({ "items": items, "next_cursor": null })))
 }
@@ -80,8 +79,7 @@ pub async fn get(actor: Actor, client: Client, Path(id): Path<String>) -> Result
     let (mut tx, access, note) =
         require_for::<ReadContent, _>(&actor, &client, actor.begin().await?, &id, notes::matter_of).await?;
     let found = notes::get(&mut tx, &access, note).await?.ok_or_else(ApiError::not_found)?;
-    record(&mut tx, &actor, &client, &access, "note.viewed", ("note", id)).await?;
-    tx.commit().await?;
+    record_read(tx, &actor, &client, &access, "note.viewed", ("note", id)).await?;
     Ok(Json(note_json(&found)))
 }
 

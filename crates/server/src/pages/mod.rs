@@ -39,7 +39,7 @@ use crate::auth::Actor;
 use crate::auth::cookie::{self, BrowserSession};
 use crate::client::Client;
 use crate::error::{ApiError, ApiJson, ApiQuery};
-use crate::matter_access::{record, require};
+use crate::matter_access::{record_read, require};
 
 mod account;
 mod admin;

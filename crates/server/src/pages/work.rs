@@ -276,8 +276,7 @@ pub async fn matter(
                 ),
                 None => None,
             };
-        record(&mut tx, &actor, &client, &view, "matter.viewed", ("matter", id.clone())).await?;
-        tx.commit().await?;
+        record_read(tx, &actor, &client, &view, "matter.viewed", ("matter", id.clone())).await?;
         Ok::<_, ApiError>(MatterPage {
             signed_in: signed_in(&actor, &csrf),
             id: view.matter().to_string(),
