@@ -240,30 +240,48 @@ pub async fn list(
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<StoredAuditEntry>, StoreError> {
-    let rows = sqlx::query(
+    // Only the conditions given go into the SQL: SQLite plans `($1 IS NULL OR seq < $1)` as
+    // a scan from the newest entry on every page, which made a full export quadratic.
+    enum Bound {
+        Int(i64),
+        Text(String),
+    }
+    let conditions: [(&str, Option<Bound>); 7] = [
+        ("seq < {}", before.map(Bound::Int)),
+        ("actor_id = {}", filter.user.clone().map(Bound::Text)),
+        ("matter_id = {}", filter.matter.clone().map(Bound::Text)),
+        ("substr(action, 1, length({0})) = {0}", filter.action_prefix.clone().map(Bound::Text)),
+        ("outcome = {}", filter.outcome.clone().map(Bound::Text)),
+        ("at >= {}", filter.from.map(|t| Bound::Int(unix_millis(t)))),
+        ("at < {}", filter.to.map(|t| Bound::Int(unix_millis(t)))),
+    ];
+    let mut clauses = vec!["1 = 1".to_owned()];
+    let mut values = Vec::new();
+    for (condition, value) in conditions {
+        if let Some(value) = value {
+            values.push(value);
+            clauses.push(
+                condition
+                    .replace("{0}", &format!("${}", values.len()))
+                    .replace("{}", &format!("${}", values.len())),
+            );
+        }
+    }
+    let sql = format!(
         "SELECT seq, at, actor_kind, actor_id, actor_email, action, resource_type, resource_id, matter_id,
                 outcome, ip, user_agent, request_id
-         FROM audit_log
-         WHERE ($1 IS NULL OR seq < $1)
-           AND ($2 IS NULL OR actor_id = $2)
-           AND ($3 IS NULL OR matter_id = $3)
-           AND ($4 IS NULL OR substr(action, 1, length($4)) = $4)
-           AND ($5 IS NULL OR outcome = $5)
-           AND ($6 IS NULL OR at >= $6)
-           AND ($7 IS NULL OR at < $7)
-         ORDER BY seq DESC
-         LIMIT $8",
-    )
-    .bind(before)
-    .bind(&filter.user)
-    .bind(&filter.matter)
-    .bind(&filter.action_prefix)
-    .bind(&filter.outcome)
-    .bind(filter.from.map(unix_millis))
-    .bind(filter.to.map(unix_millis))
-    .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
+         FROM audit_log WHERE {} ORDER BY seq DESC LIMIT ${}",
+        clauses.join(" AND "),
+        values.len() + 1
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for value in values {
+        query = match value {
+            Bound::Int(n) => query.bind(n),
+            Bound::Text(text) => query.bind(text),
+        };
+    }
+    let rows = query.bind(limit).fetch_all(tx.conn()).await?;
     rows.iter().map(entry_from).collect()
 }
 
