@@ -65,7 +65,7 @@ enum Command {
         #[arg(long)]
         quick: bool,
         /// Seconds per load point.
-        #[arg(long, default_value_t = 5.0)]
+        #[arg(long, default_value_t = 3.0)]
         seconds: f64,
         /// Runs of each figure (the report gives the median).
         #[arg(long, default_value_t = 3)]

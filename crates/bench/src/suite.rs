@@ -56,7 +56,7 @@ impl Plan {
                 audit_entries: 50_000,
                 storm_users: storm_signins * runs,
                 vocabulary: 5_000,
-                words_per_note: 15,
+                words_per_note: 12,
             }
         } else {
             Sizes {
@@ -68,7 +68,7 @@ impl Plan {
                 audit_entries: 1_000_000,
                 storm_users: storm_signins * runs,
                 vocabulary: 5_000,
-                words_per_note: 15,
+                words_per_note: 12,
             }
         };
         Plan {
@@ -81,7 +81,7 @@ impl Plan {
             document_bytes: if options.quick { 64 << 20 } else { 1 << 30 },
             storm_signins,
             storm_readers: 16,
-            export_limit: Duration::from_secs(if options.quick { 120 } else { 240 }),
+            export_limit: Duration::from_secs(if options.quick { 120 } else { 150 }),
         }
     }
 }
