@@ -32,7 +32,7 @@ pub async fn search(
 ) -> Result<Json<Value>, ApiError> {
     let terms = query_terms(&query.q).map_err(ApiError::invalid)?;
     let mut tx = actor.begin().await?;
-    let candidates = index::find(&mut tx, &terms, CANDIDATES).await?;
+    let candidates = index::find(&mut tx, actor.user, &terms, CANDIDATES).await?;
     let mut items = Vec::new();
     for (matter, hits) in candidates {
         if items.len() >= MAX_HITS {

@@ -243,3 +243,31 @@ both_backends!(
         assert!(!entries[0].to_string().to_lowercase().contains("walrus"), "{}", entries[0]);
     }
 );
+
+both_backends!(the_candidate_cap_is_spent_only_on_matters_the_reader_holds, |env: TestEnv| async move {
+    let s = scene(env).await;
+    let other = |title: &str| json!({ "title": title, "client_id": null });
+    let client = s
+        .h
+        .call("POST", "/api/v1/clients", Some(&s.no_role), Some(json!({ "name": "Busy", "kind": "person" })))
+        .await;
+    // A matter of someone else's that sorts before the reader's, full of the same word.
+    let busy = loop {
+        let mut matter = other("Busy docket");
+        matter["client_id"] = client.body["id"].clone();
+        let opened = s.h.call("POST", "/api/v1/matters", Some(&s.no_role), Some(matter)).await;
+        let id = opened.body["id"].as_str().unwrap().to_owned();
+        if id < s.matter {
+            break id;
+        }
+    };
+    for n in 0..510 {
+        let note = json!({ "kind": "note", "body": format!("quay inspection {n}"), "privileged": false });
+        let made =
+            s.h.call("POST", &format!("/api/v1/matters/{busy}/notes"), Some(&s.no_role), Some(note)).await;
+        assert_eq!(made.status, 201);
+    }
+    let hits = s.search(&s.lead, "quay").await;
+    assert_eq!(hits.len(), 1, "the lead's own matter is found: {hits:?}");
+    assert_eq!(hits[0]["matter_id"], s.matter.as_str());
+});

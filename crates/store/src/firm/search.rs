@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use ringfence_core::ids::UserId;
 use ringfence_core::search;
 use ringfence_crypto::FieldRef;
 use ringfence_crypto::search::SearchKey;
@@ -108,18 +109,24 @@ pub(crate) async fn forget(tx: &mut FirmTx, kind: Kind, source: Uuid) -> Result<
 /// Records holding every one of `terms` (at most `limit`), grouped by matter.
 pub async fn find(
     tx: &mut FirmTx,
+    reader: UserId,
     terms: &[String],
     limit: i64,
 ) -> Result<BTreeMap<Uuid, Vec<Candidate>>, StoreError> {
     let key = search_key(tx).await?;
-    let placeholders: Vec<String> = (1..=terms.len()).map(|i| format!("${i}")).collect();
+    let placeholders: Vec<String> = (2..terms.len() + 2).map(|i| format!("${i}")).collect();
+    // Only matters the reader holds a role on and is not walled from: the cap on candidates
+    // must not be spent on the rest of the firm's matters (the caller still checks each).
     let sql = format!(
-        "SELECT kind, source_id, matter_id FROM search_terms WHERE term IN ({})
+        "SELECT kind, source_id, matter_id FROM search_terms
+         WHERE term IN ({})
+           AND matter_id IN (SELECT matter_id FROM matter_members WHERE user_id = $1)
+           AND matter_id NOT IN (SELECT matter_id FROM matter_walls WHERE user_id = $1)
          GROUP BY kind, source_id, matter_id HAVING COUNT(*) = {} ORDER BY matter_id, kind, source_id LIMIT {limit}",
         placeholders.join(", "),
         terms.len()
     );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(reader.to_string());
     for term in terms {
         query = query.bind(key.blind(term));
     }
