@@ -32,6 +32,10 @@ fn mark(ok: bool) -> &'static str {
     if ok { "met" } else { "**missed**" }
 }
 
+/// The page routes measured beside the API (server-rendered HTML).
+pub const PAGE_HOME: &str = "GET /home (page)";
+pub const PAGE_MATTER: &str = "GET /matters/{id} (page)";
+
 fn point<'a>(results: &'a Value, endpoint: &str, clients: u64) -> Option<&'a Value> {
     results["reads"]
         .as_array()?
@@ -64,6 +68,18 @@ pub fn render(baselines: &Baselines, results: &[Value]) -> String {
                     "| `{endpoint}` at 16 clients ≥ 40% of `/healthz` req/s, p99 < 20 ms | {name} | {} of /healthz, p99 {p99:.1} ms | {} |",
                     pct(ratio),
                     mark(ratio >= 0.4 && p99 < 20.0)
+                );
+            }
+        }
+        // Pages are rendered on the server: each must come well under 100 ms.
+        for endpoint in [PAGE_HOME, PAGE_MATTER] {
+            if let Some(p) = point(r, endpoint, 1) {
+                let p99 = f(&p["p99_ms"]);
+                let _ = writeln!(
+                    out,
+                    "| `{endpoint}` rendered well under 100 ms (1 client, p99) | {name} | p50 {:.1} ms, p99 {p99:.1} ms | {} |",
+                    f(&p["p50_ms"]),
+                    mark(p99 < 100.0)
                 );
             }
         }

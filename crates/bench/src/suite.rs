@@ -12,6 +12,7 @@ use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 
 use crate::documents::{self, Generated};
 use crate::load::{self, Job, Run, closed_loop, closed_loop_until, median, quantile, run_json};
+use crate::report;
 use crate::seed::{self, Firm, Sizes};
 use crate::server::{self, RssSampler, Server, ServerCommand};
 use crate::{BenchResult, fail, http, raw};
@@ -315,10 +316,14 @@ async fn reads(ctx: &Ctx<'_>, firm: &Firm, figures: &mut Value) -> BenchResult<(
     let server = ctx.server;
     let matter_urls: Vec<String> =
         firm.bench_matters.iter().map(|m| server.url(&format!("/api/v1/matters/{m}"))).collect();
-    let endpoints: [(&str, Vec<String>); 3] = [
+    let page_urls: Vec<String> =
+        firm.bench_matters.iter().map(|m| server.url(&format!("/matters/{m}"))).collect();
+    let endpoints: [(&str, Vec<String>); 5] = [
         ("GET /healthz", vec![server.url("/healthz")]),
         ("GET /api/v1/matters", vec![server.url("/api/v1/matters")]),
         ("GET /api/v1/matters/{id}", matter_urls),
+        (report::PAGE_HOME, vec![server.url("/home")]),
+        (report::PAGE_MATTER, page_urls),
     ];
     // Sanity: the list holds exactly the bench user's matters.
     let listed: Value = ctx.clients[0]
