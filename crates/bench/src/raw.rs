@@ -23,11 +23,8 @@ pub async fn open(backend: Backend, url: &str) -> BenchResult<AnyPool> {
                 .max_connections(8)
                 .after_connect(|conn, _meta| {
                     Box::pin(async move {
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                        )
-                        .await?;
+                        // The same durability as the server's own connections.
+                        conn.execute(ringfence_store::backend::SQLITE_PRAGMAS).await?;
                         Ok(())
                     })
                 })

@@ -48,6 +48,11 @@ pub(crate) fn firm_db_path(data_dir: &Path, firm: FirmId) -> PathBuf {
 }
 
 /// Opens (creating if needed) a SQLite database file in WAL mode with foreign keys on.
+/// Set on every SQLite connection: write-ahead log, a full fsync per commit (an audit log
+/// must survive power loss), enforced foreign keys, and waiting for a busy writer.
+pub const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+
 pub(crate) async fn open_sqlite(path: &Path) -> Result<AnyPool, StoreError> {
     if let Some(parent) = path.parent() {
         tokio::fs::create_dir_all(parent).await.map_err(|e| StoreError::io(parent, e))?;
@@ -58,11 +63,7 @@ pub(crate) async fn open_sqlite(path: &Path) -> Result<AnyPool, StoreError> {
         .max_connections(8)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
-                conn.execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                )
-                .await?;
+                conn.execute(SQLITE_PRAGMAS).await?;
                 Ok(())
             })
         })
