@@ -393,10 +393,7 @@ pub async fn place_wall(
         api_matters::place_wall(state, actor.clone(), client, Path((id.clone(), user))).await
     }
     .await;
-    match placed {
-        Ok(_) => Redirect::to(&format!("/admin/matters/{id}")).into_response(),
-        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
-    }
+    redirect_or_error(placed, &format!("/admin/matters/{id}"), &actor, &csrf)
 }
 
 pub async fn lift_wall(
@@ -405,8 +402,10 @@ pub async fn lift_wall(
     csrf: Option<Extension<BrowserSession>>,
     Path((id, user)): Path<(String, String)>,
 ) -> Response {
-    match api_matters::remove_wall(actor.clone(), client, Path((id.clone(), user))).await {
-        Ok(_) => Redirect::to(&format!("/admin/matters/{id}")).into_response(),
-        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
-    }
+    redirect_or_error(
+        api_matters::remove_wall(actor.clone(), client, Path((id.clone(), user))).await,
+        &format!("/admin/matters/{id}"),
+        &actor,
+        &csrf,
+    )
 }

@@ -152,6 +152,19 @@ fn error_page(error: &ApiError, signed_in: Option<SignedInUser>) -> Response {
     )
 }
 
+/// After a form: on to `to` when it worked, else the page saying why.
+fn redirect_or_error<T>(
+    done: Result<T, ApiError>,
+    to: &str,
+    actor: &Actor,
+    session: &Option<Extension<BrowserSession>>,
+) -> Response {
+    match done {
+        Ok(_) => Redirect::to(to).into_response(),
+        Err(error) => error_page(&error, signed_in(actor, session)),
+    }
+}
+
 /// The page for a signed-in user whose firm role does not allow a page.
 pub fn refused() -> Response {
     error_page(&ApiError::forbidden("your firm role does not allow this"), None)

@@ -406,10 +406,12 @@ pub async fn add_note(
     Form(form): Form<NoteForm>,
 ) -> Response {
     let body = NewNote { kind: form.kind, body: form.body, privileged: form.privileged };
-    match api_notes::create(state, actor.clone(), client, Path(id.clone()), ApiJson(body)).await {
-        Ok(_) => Redirect::to(&format!("/matters/{id}#notes")).into_response(),
-        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
-    }
+    redirect_or_error(
+        api_notes::create(state, actor.clone(), client, Path(id.clone()), ApiJson(body)).await,
+        &format!("/matters/{id}#notes"),
+        &actor,
+        &csrf,
+    )
 }
 
 struct Hit {
@@ -619,10 +621,12 @@ pub async fn update_client(
     Path(id): Path<String>,
     Form(form): Form<ClientForm>,
 ) -> Response {
-    match api_clients::update(state, actor.clone(), client, Path(id.clone()), ApiJson(form.into())).await {
-        Ok(_) => Redirect::to(&format!("/clients/{id}")).into_response(),
-        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
-    }
+    redirect_or_error(
+        api_clients::update(state, actor.clone(), client, Path(id.clone()), ApiJson(form.into())).await,
+        &format!("/clients/{id}"),
+        &actor,
+        &csrf,
+    )
 }
 
 #[derive(Deserialize)]
@@ -640,10 +644,12 @@ pub async fn edit_matter(
     Form(form): Form<MatterDetailsForm>,
 ) -> Response {
     let changes = MatterChanges { title: form.title, description: form.description };
-    match api_matters::update(actor.clone(), client, Path(id.clone()), ApiJson(changes)).await {
-        Ok(_) => Redirect::to(&format!("/matters/{id}")).into_response(),
-        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
-    }
+    redirect_or_error(
+        api_matters::update(actor.clone(), client, Path(id.clone()), ApiJson(changes)).await,
+        &format!("/matters/{id}"),
+        &actor,
+        &csrf,
+    )
 }
 
 #[derive(Deserialize)]
@@ -678,11 +684,12 @@ pub async fn add_member(
         Err(error) => return error_page(&error, signed_in(&actor, &csrf)),
     };
     let body = RoleBody { role: form.role };
-    match api_matters::set_member(state, actor.clone(), client, Path((id.clone(), user)), ApiJson(body)).await
-    {
-        Ok(_) => Redirect::to(&format!("/matters/{id}#team")).into_response(),
-        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
-    }
+    redirect_or_error(
+        api_matters::set_member(state, actor.clone(), client, Path((id.clone(), user)), ApiJson(body)).await,
+        &format!("/matters/{id}#team"),
+        &actor,
+        &csrf,
+    )
 }
 
 pub async fn remove_member(
@@ -691,8 +698,10 @@ pub async fn remove_member(
     csrf: Option<Extension<BrowserSession>>,
     Path((id, user)): Path<(String, String)>,
 ) -> Response {
-    match api_matters::remove_member(actor.clone(), client, Path((id.clone(), user))).await {
-        Ok(_) => Redirect::to(&format!("/matters/{id}#team")).into_response(),
-        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
-    }
+    redirect_or_error(
+        api_matters::remove_member(actor.clone(), client, Path((id.clone(), user))).await,
+        &format!("/matters/{id}#team"),
+        &actor,
+        &csrf,
+    )
 }
