@@ -168,9 +168,11 @@ async function main() {
       await adminPage.getByLabel("Name").fill(`Colleague ${role}`);
       await adminPage.getByRole("group", { name: "Roles", exact: true }).getByLabel(role).check();
       await adminPage.getByRole("button", { name: "Send invitation" }).click();
+      // The page after the invitation lists the new user (the message alone may still be
+      // the previous invitation's).
+      await adminPage.locator("tbody").getByText(email, { exact: true }).first().waitFor();
       await adminPage.getByText("The invitation is on its way.").waitFor();
     }
-    assert.match(await adminPage.locator("tbody").innerText(), /cy@smith-jones\.example/);
     await checkAccessibility(adminPage, "users");
     await shoot(adminPage, "users");
     const api = await playwrightRequest.newContext({ baseURL: server.base, ignoreHTTPSErrors: true });
