@@ -312,7 +312,7 @@ async fn open_matters<'a>(
             .ok_or_else(|| fail("the lead of a new matter may not write to it"))?;
         for _ in 0..sizes.notes_per_matter {
             let body = vocabulary.sentence(rng, sizes.words_per_note);
-            let note = notes::create(&mut tx, &proof, "note", false, &body, at).await?;
+            let note = notes::create(&mut tx, &proof, "note", false, &body, at).await?.id;
             opened.notes.push((matter, note));
         }
         opened.matters.push(matter);

@@ -95,6 +95,9 @@ pub struct AuditRecord {
     pub origin: Origin,
 }
 
+/// Someone opened a matter: what the home page's "recently viewed" is made from.
+pub const MATTER_VIEWED: &str = "matter.viewed";
+
 /// The changes to a matter and its papers, as the people working on it would say them:
 /// what the home page's recent activity shows (views and listings are left out).
 pub const MATTER_CHANGES: &[(&str, &str)] = &[

@@ -32,6 +32,22 @@ impl Actor {
         ringfence_store::firm::audit::append(tx, &entry).await?;
         Ok(())
     }
+
+    /// Ends a read (its transaction wrote nothing, so it commits for free) and records it
+    /// with the entries of concurrent reads, in one commit, before anything is answered.
+    pub async fn record_read(
+        &self,
+        tx: ringfence_store::FirmTx,
+        client: &Client,
+        action: &'static str,
+        resource: Option<(&'static str, String)>,
+    ) -> Result<(), crate::error::ApiError> {
+        tx.commit().await?;
+        self.store
+            .append_audit(record(self.audit_actor(), action, resource, Outcome::Success, client, self.at))
+            .await?;
+        Ok(())
+    }
 }
 
 /// A record of `action` on a resource.

@@ -14,8 +14,8 @@ use crate::client::Client;
 use crate::error::ApiError;
 
 /// Checks `actor`'s access to the matter named by `raw_id` inside `tx`, and hands the
-/// transaction back with the proof. On refusal the denial is recorded and committed (the
-/// transaction holds nothing else yet), and the answer is 404.
+/// transaction back with the proof. On refusal the transaction ends (it holds nothing
+/// yet), the denial is recorded in a commit of its own, and the answer is 404.
 pub async fn require<A: Action>(
     actor: &Actor,
     client: &Client,
@@ -37,8 +37,8 @@ pub async fn require<A: Action>(
         client,
         actor.at,
     );
-    audit_log::append(&mut tx, &entry).await?;
     tx.commit().await?;
+    actor.store.append_audit(entry).await?;
     Err(ApiError::not_found())
 }
 

@@ -151,19 +151,34 @@ pub enum Reach {
     ManagesAllMatters,
 }
 
-/// Opens a firm-scoped transaction: SQLite takes the write lock up front (so concurrent
-/// writers queue on the busy timeout instead of failing on lock upgrade); PostgreSQL
-/// switches to the firm's runtime role and schema for this transaction only.
+/// What a transaction will do: reads never wait for a writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Intent {
+    Read,
+    Write,
+}
+
+/// Opens a firm-scoped transaction. On SQLite a writer takes the write lock up front (so
+/// it cannot fail later on lock upgrade) and a reader takes none: in WAL mode it reads a
+/// snapshot beside the writer. PostgreSQL switches to the firm's runtime role and schema
+/// for this transaction only, and refuses any write in a read transaction.
 pub(crate) async fn begin_firm(
     pool: &AnyPool,
     pg: Option<&PgFirmNames>,
     as_owner: bool,
     on_behalf_of: Option<(&str, Reach)>,
+    intent: Intent,
 ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
     match pg {
-        None => Ok(pool.begin_with("BEGIN IMMEDIATE").await?),
+        None => Ok(match intent {
+            Intent::Read => pool.begin().await?,
+            Intent::Write => pool.begin_with("BEGIN IMMEDIATE").await?,
+        }),
         Some(names) => {
-            let mut tx = pool.begin().await?;
+            let mut tx = match intent {
+                Intent::Read => pool.begin_with("BEGIN READ ONLY").await?,
+                Intent::Write => pool.begin().await?,
+            };
             let role = if as_owner { &names.owner_role } else { &names.runtime_role };
             sqlx::raw_sql(AssertSqlSafe(names.enter(role))).execute(&mut *tx).await?;
             // Row-level security reads these: without a user, no matter row is visible.

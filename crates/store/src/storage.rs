@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use tokio::sync::{RwLock, oneshot};
 use uuid::Uuid;
 
-use crate::backend::{self, PgFirmNames};
+use crate::backend::{self, Intent, PgFirmNames};
 use crate::control::sign_in_failures::{self, ThrottleKey};
 use crate::control::{firms, passkey_sign_ins};
 use crate::firm::users::{self, NewUser, UserStatus};
@@ -64,7 +64,14 @@ pub struct FirmStore {
     keyring: std::sync::RwLock<Arc<FirmKeyring>>,
     keys_checked: std::sync::Mutex<std::time::Instant>,
     audit_queue: AuditQueue,
+    /// SQLite has one writer at a time: writers of this process wait their turn here, in
+    /// order, rather than in SQLite's busy handler, which sleeps up to 100 ms per try.
+    writers: Arc<tokio::sync::Mutex<()>>,
 }
+
+/// How long a SQLite writer waits for its turn before giving up: as long as SQLite's own
+/// busy timeout, which still covers writers in other processes.
+const WRITER_TURN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Entries waiting to be written, each with where to send its sequence number (or why not).
 type Waiting = Vec<(AuditRecord, oneshot::Sender<Result<i64, String>>)>;
@@ -159,23 +166,50 @@ impl FirmStore {
     }
 
     pub async fn begin(&self) -> Result<FirmTx, StoreError> {
-        let tx = backend::begin_firm(&self.pool, self.pg.as_ref(), false, None).await?;
-        Ok(FirmTx::new(tx, self.id, self.keyring()))
+        self.open(false, None, Intent::Write).await
+    }
+
+    /// A transaction that only reads: it never waits for a writer (and on PostgreSQL any
+    /// write in it is refused).
+    pub async fn begin_read(&self) -> Result<FirmTx, StoreError> {
+        self.open(false, None, Intent::Read).await
     }
 
     /// A transaction for one signed-in user: on PostgreSQL, row-level security then shows
     /// only the matters and notes that user may see (see [`backend::Reach`]).
     pub async fn begin_for(&self, user: UserId, reach: backend::Reach) -> Result<FirmTx, StoreError> {
-        let user = user.to_string();
-        let tx = backend::begin_firm(&self.pool, self.pg.as_ref(), false, Some((&user, reach))).await?;
-        Ok(FirmTx::new(tx, self.id, self.keyring()))
+        self.open(false, Some((user, reach)), Intent::Write).await
+    }
+
+    /// [`Self::begin_for`], for reading only.
+    pub async fn begin_read_for(&self, user: UserId, reach: backend::Reach) -> Result<FirmTx, StoreError> {
+        self.open(false, Some((user, reach)), Intent::Read).await
     }
 
     /// A transaction as the firm's owner role (PostgreSQL), for the audit retention purge
     /// alone: the runtime role cannot delete from the log at all.
     pub(crate) async fn begin_as_owner(&self) -> Result<FirmTx, StoreError> {
-        let tx = backend::begin_firm(&self.pool, self.pg.as_ref(), true, None).await?;
-        Ok(FirmTx::new(tx, self.id, self.keyring()))
+        self.open(true, None, Intent::Write).await
+    }
+
+    async fn open(
+        &self,
+        as_owner: bool,
+        on_behalf_of: Option<(UserId, backend::Reach)>,
+        intent: Intent,
+    ) -> Result<FirmTx, StoreError> {
+        let turn = match (&self.pg, intent) {
+            (None, Intent::Write) => Some(
+                tokio::time::timeout(WRITER_TURN_TIMEOUT, self.writers.clone().lock_owned())
+                    .await
+                    .map_err(|_| StoreError::Busy)?,
+            ),
+            _ => None,
+        };
+        let user = on_behalf_of.map(|(user, reach)| (user.to_string(), reach));
+        let on_behalf_of = user.as_ref().map(|(user, reach)| (user.as_str(), *reach));
+        let tx = backend::begin_firm(&self.pool, self.pg.as_ref(), as_owner, on_behalf_of, intent).await?;
+        Ok(FirmTx::new(tx, self.id, self.keyring(), turn))
     }
 
     /// Removes audit entries older than the firm's retention, leaving a signed checkpoint
@@ -515,6 +549,7 @@ impl Storage {
             pg,
             keyring: std::sync::RwLock::new(Arc::new(keyring)),
             keys_checked: std::sync::Mutex::new(std::time::Instant::now()),
+            writers: Arc::default(),
             audit_queue: AuditQueue::default(),
         }))
     }

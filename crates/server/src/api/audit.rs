@@ -97,7 +97,7 @@ pub async fn list(actor: Actor, ApiQuery(query): ApiQuery<AuditQuery>) -> Result
             c.parse::<i64>().map_err(|_| ApiError::invalid("cursor: use next_cursor from the previous page"))
         })
         .transpose()?;
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.store.begin_read().await?;
     let entries = audit_log::list(&mut tx, &filter, before, limit).await?;
     tx.commit().await?;
     let next = (entries.len() as i64 == limit).then(|| entries.last().map(|e| e.seq.to_string())).flatten();
@@ -175,7 +175,7 @@ pub async fn export_csv(
             if done {
                 return Ok::<_, std::io::Error>(None);
             }
-            let mut tx = store.begin().await.map_err(std::io::Error::other)?;
+            let mut tx = store.begin_read().await.map_err(std::io::Error::other)?;
             let entries = audit_log::list(&mut tx, &filter, before, EXPORT_PAGE)
                 .await
                 .map_err(std::io::Error::other)?;

@@ -113,7 +113,7 @@ pub async fn create(
 
 pub async fn list(actor: Actor) -> Result<Json<Value>, ApiError> {
     let full = actor.has_any_role(CLIENT_KEEPERS.firm_roles());
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.store.begin_read().await?;
     let all = clients::list(&mut tx).await?;
     tx.commit().await?;
     let items: Vec<Value> = all.iter().map(|c| client_json(c, full)).collect();
@@ -122,7 +122,7 @@ pub async fn list(actor: Actor) -> Result<Json<Value>, ApiError> {
 
 pub async fn get(actor: Actor, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let id: Uuid = id.parse().map_err(|_| ApiError::not_found())?;
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.store.begin_read().await?;
     let found = clients::get(&mut tx, id).await?.ok_or_else(ApiError::not_found)?;
     tx.commit().await?;
     Ok(Json(client_json(&found, actor.has_any_role(CLIENT_KEEPERS.firm_roles()))))

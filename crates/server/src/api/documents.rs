@@ -335,7 +335,8 @@ pub async fn add_version(
 }
 
 pub async fn list(actor: Actor, client: Client, Path(matter): Path<String>) -> Result<Json<Value>, ApiError> {
-    let (mut tx, access) = require::<ReadContent>(&actor, &client, actor.begin().await?, &matter).await?;
+    let (mut tx, access) =
+        require::<ReadContent>(&actor, &client, actor.begin_read().await?, &matter).await?;
     let all = documents::list(&mut tx, &access).await?;
     record_read(tx, &actor, &client, &access, "document.listed", ("matter", matter)).await?;
     let items: Vec<Value> = all.iter().map(document_json).collect();
@@ -344,7 +345,7 @@ pub async fn list(actor: Actor, client: Client, Path(matter): Path<String>) -> R
 
 pub async fn get(actor: Actor, client: Client, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let (mut tx, access, document) =
-        require_for::<ReadContent, _>(&actor, &client, actor.begin().await?, &id, documents::matter_of)
+        require_for::<ReadContent, _>(&actor, &client, actor.begin_read().await?, &id, documents::matter_of)
             .await?;
     let found = documents::get(&mut tx, &access, document).await?.ok_or_else(ApiError::not_found)?;
     record_read(tx, &actor, &client, &access, "document.viewed", ("document", id)).await?;
@@ -353,7 +354,7 @@ pub async fn get(actor: Actor, client: Client, Path(id): Path<String>) -> Result
 
 pub async fn versions(actor: Actor, client: Client, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let (mut tx, access, document) =
-        require_for::<ReadContent, _>(&actor, &client, actor.begin().await?, &id, documents::matter_of)
+        require_for::<ReadContent, _>(&actor, &client, actor.begin_read().await?, &id, documents::matter_of)
             .await?;
     let all = documents::versions(&mut tx, &access, document).await?;
     record_read(tx, &actor, &client, &access, "document.versions_listed", ("document", id)).await?;

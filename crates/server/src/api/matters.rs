@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
-use ringfence_core::audit::Outcome;
+use ringfence_core::audit::{MATTER_VIEWED, Outcome};
 use ringfence_core::matter::MatterRole;
 use ringfence_core::user::FirmRole;
 use ringfence_mail::Mail;
@@ -105,7 +105,7 @@ pub async fn create(
 }
 
 pub async fn list(actor: Actor) -> Result<Json<Value>, ApiError> {
-    let mut tx = actor.begin().await?;
+    let mut tx = actor.begin_read().await?;
     let mine = matters::list_mine(&mut tx, actor.user).await?;
     tx.commit().await?;
     let items: Vec<Value> = mine.iter().map(matter_json).collect();
@@ -113,9 +113,9 @@ pub async fn list(actor: Actor) -> Result<Json<Value>, ApiError> {
 }
 
 pub async fn get(actor: Actor, client: Client, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let (mut tx, access) = require::<View>(&actor, &client, actor.begin().await?, &id).await?;
+    let (mut tx, access) = require::<View>(&actor, &client, actor.begin_read().await?, &id).await?;
     let matter = matters::get(&mut tx, &access).await?;
-    record_read(tx, &actor, &client, &access, "matter.viewed", ("matter", id)).await?;
+    record_read(tx, &actor, &client, &access, MATTER_VIEWED, ("matter", id)).await?;
     Ok(Json(matter_json(&matter)))
 }
 
@@ -202,7 +202,7 @@ pub async fn restore(
 }
 
 pub async fn members(actor: Actor, client: Client, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let (mut tx, access) = require::<ManageMembers>(&actor, &client, actor.begin().await?, &id).await?;
+    let (mut tx, access) = require::<ManageMembers>(&actor, &client, actor.begin_read().await?, &id).await?;
     let list = matters::members(&mut tx, &access).await?;
     tx.commit().await?;
     let items: Vec<Value> = list
@@ -354,7 +354,7 @@ pub async fn remove_wall(
 
 /// Every matter's number, title, status and lead, for administrators managing memberships.
 pub async fn directory(actor: Actor) -> Result<Json<Value>, ApiError> {
-    let mut tx = actor.begin().await?;
+    let mut tx = actor.begin_read().await?;
     let entries = matters::directory(&mut tx).await?;
     tx.commit().await?;
     let items: Vec<Value> = entries
@@ -383,7 +383,7 @@ pub async fn access_history(
             .map_err(|_| ApiError::invalid("at: expected an RFC 3339 time such as 2026-11-23T09:00:00Z"))?,
         None => actor.at,
     };
-    let (mut tx, access) = require::<AccessHistory>(&actor, &client, actor.begin().await?, &id).await?;
+    let (mut tx, access) = require::<AccessHistory>(&actor, &client, actor.begin_read().await?, &id).await?;
     let readers = matters::readers_at(&mut tx, &access, at).await?;
     let mut items = Vec::with_capacity(readers.len());
     for reader in &readers {

@@ -60,15 +60,15 @@ pub async fn create(
     }
     let text = body_text(&body.body)?;
     let (mut tx, access) = require::<WriteContent>(&actor, &client, actor.begin().await?, &matter).await?;
-    let id = notes::create(&mut tx, &access, &body.kind, body.privileged, text, state.clock.now()).await?;
-    record(&mut tx, &actor, &client, &access, "note.created", ("note", id.to_string())).await?;
-    let note = notes::get(&mut tx, &access, id).await?.ok_or_else(ApiError::not_found)?;
+    let note = notes::create(&mut tx, &access, &body.kind, body.privileged, text, state.clock.now()).await?;
+    record(&mut tx, &actor, &client, &access, "note.created", ("note", note.id.to_string())).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(note_json(&note))))
 }
 
 pub async fn list(actor: Actor, client: Client, Path(matter): Path<String>) -> Result<Json<Value>, ApiError> {
-    let (mut tx, access) = require::<ReadContent>(&actor, &client, actor.begin().await?, &matter).await?;
+    let (mut tx, access) =
+        require::<ReadContent>(&actor, &client, actor.begin_read().await?, &matter).await?;
     let all = notes::list(&mut tx, &access).await?;
     record_read(tx, &actor, &client, &access, "note.listed", ("matter", matter)).await?;
     let items: Vec<Value> = all.iter().map(note_json).collect();
@@ -77,7 +77,8 @@ pub async fn list(actor: Actor, client: Client, Path(matter): Path<String>) -> R
 
 pub async fn get(actor: Actor, client: Client, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let (mut tx, access, note) =
-        require_for::<ReadContent, _>(&actor, &client, actor.begin().await?, &id, notes::matter_of).await?;
+        require_for::<ReadContent, _>(&actor, &client, actor.begin_read().await?, &id, notes::matter_of)
+            .await?;
     let found = notes::get(&mut tx, &access, note).await?.ok_or_else(ApiError::not_found)?;
     record_read(tx, &actor, &client, &access, "note.viewed", ("note", id)).await?;
     Ok(Json(note_json(&found)))

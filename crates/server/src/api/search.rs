@@ -31,7 +31,7 @@ pub async fn search(
     Query(query): Query<SearchQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let terms = query_terms(&query.q).map_err(ApiError::invalid)?;
-    let mut tx = actor.begin().await?;
+    let mut tx = actor.begin_read().await?;
     let candidates = index::find(&mut tx, actor.user, &terms, CANDIDATES).await?;
     let mut items = Vec::new();
     for (matter, hits) in candidates {
@@ -89,7 +89,6 @@ pub async fn search(
     }
     items.truncate(MAX_HITS);
     // The query itself is not recorded: it may be as sensitive as what it finds.
-    actor.record(&mut tx, &client, "search.performed", None).await?;
-    tx.commit().await?;
+    actor.record_read(tx, &client, "search.performed", None).await?;
     Ok(Json(json!({ "items": items, "next_cursor": null })))
 }

@@ -132,7 +132,7 @@ pub async fn list(actor: Actor, ApiQuery(query): ApiQuery<ListQuery>) -> Result<
     if !(1..=500).contains(&limit) {
         return Err(ApiError::invalid("limit: 1 to 500"));
     }
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.store.begin_read().await?;
     let all = users::list(&mut tx).await?;
     tx.commit().await?;
     let after = query.cursor.unwrap_or_default();
@@ -147,7 +147,7 @@ fn parse_user_id(raw: &str) -> Result<UserId, ApiError> {
 }
 
 async fn load(actor: &Actor, id: UserId) -> Result<User, ApiError> {
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.store.begin_read().await?;
     let user = users::get(&mut tx, id).await?;
     tx.commit().await?;
     user.ok_or_else(ApiError::not_found)

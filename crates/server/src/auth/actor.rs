@@ -40,14 +40,22 @@ impl Actor {
     /// A transaction in the caller's firm, on the caller's behalf: PostgreSQL's row-level
     /// security then shows only what this user may see. Every route on matter data uses it.
     pub async fn begin(&self) -> Result<ringfence_store::FirmTx, ringfence_store::StoreError> {
-        let reach = if self.roles.contains(&FirmRole::Admin) {
+        self.store.begin_for(self.user, self.reach()).await
+    }
+
+    fn reach(&self) -> Reach {
+        if self.roles.contains(&FirmRole::Admin) {
             Reach::ManagesAllMatters
         } else if self.roles.contains(&FirmRole::Auditor) {
             Reach::SeesAllMatters
         } else {
             Reach::OwnMatters
-        };
-        self.store.begin_for(self.user, reach).await
+        }
+    }
+
+    /// [`Self::begin`] for a request that only reads: it does not wait for writers.
+    pub async fn begin_read(&self) -> Result<ringfence_store::FirmTx, ringfence_store::StoreError> {
+        self.store.begin_read_for(self.user, self.reach()).await
     }
 }
 
@@ -135,7 +143,7 @@ async fn resolve(state: &AppState, firm_hex: &str, token: &SecretToken) -> Resul
     let store = state.storage.firm(firm).await.map_err(|e| ApiError::internal(&e))?;
     let now = state.clock.now();
     let TokenHash(hash) = token.hash();
-    let mut tx = store.begin().await.map_err(|e| ApiError::internal(&e))?;
+    let mut tx = store.begin_read().await.map_err(|e| ApiError::internal(&e))?;
     let Some(session) = sessions::authenticate(&mut tx, &hash, now, state.settings.session_limits)
         .await
         .map_err(|e| ApiError::internal(&e))?
@@ -144,6 +152,11 @@ async fn resolve(state: &AppState, firm_hex: &str, token: &SecretToken) -> Resul
     };
     let user = users::get(&mut tx, session.user_id).await.map_err(|e| ApiError::internal(&e))?;
     tx.commit().await.map_err(|e| ApiError::internal(&e))?;
+    if sessions::touch_due(&session, now) {
+        let mut tx = store.begin().await.map_err(|e| ApiError::internal(&e))?;
+        sessions::touch(&mut tx, session.id, now).await.map_err(|e| ApiError::internal(&e))?;
+        tx.commit().await.map_err(|e| ApiError::internal(&e))?;
+    }
     Ok(user.filter(|u| u.status == UserStatus::Active).map(|user| Actor {
         firm,
         user: user.id,

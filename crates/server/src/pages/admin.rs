@@ -292,7 +292,7 @@ struct DirectoryPage {
 /// Every live matter with its lead, for administrators.
 pub async fn directory(actor: Actor, csrf: Option<Extension<BrowserSession>>) -> Response {
     let listed = async {
-        let mut tx = actor.begin().await?;
+        let mut tx = actor.begin_read().await?;
         let entries = matters::directory(&mut tx).await?;
         let mut rows = Vec::with_capacity(entries.len());
         for entry in entries {
@@ -344,7 +344,7 @@ pub async fn directory_entry(
     Path(id): Path<String>,
 ) -> Response {
     let shown = async {
-        let (mut tx, walls) = require::<ManageWalls>(&actor, &client, actor.begin().await?, &id).await?;
+        let (mut tx, walls) = require::<ManageWalls>(&actor, &client, actor.begin_read().await?, &id).await?;
         let entry = matters::directory_entry(&mut tx, &walls).await?;
         let mut members = Vec::new();
         for member in matters::members(&mut tx, &walls).await? {

@@ -7,7 +7,7 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use ringfence_core::audit::{StoredAuditEntry, describe};
+use ringfence_core::audit::{MATTER_VIEWED, StoredAuditEntry, describe};
 use ringfence_core::auth::SecondFactor;
 use ringfence_core::local_time::FirmTimeZone;
 use ringfence_core::policy::CLIENT_KEEPERS;
@@ -88,7 +88,7 @@ struct Dates(FirmTimeZone);
 
 impl Dates {
     async fn of(actor: &Actor) -> Result<Self, ApiError> {
-        let mut tx = actor.begin().await?;
+        let mut tx = actor.begin_read().await?;
         let dates = Self::within(&mut tx).await?;
         tx.commit().await?;
         Ok(dates)

@@ -94,7 +94,7 @@ async fn home_page(
     filter: MatterFilter,
 ) -> Response {
     let listed = async {
-        let mut tx = actor.begin().await?;
+        let mut tx = actor.begin_read().await?;
         let mine = matters::list_mine(&mut tx, actor.user).await?;
         let mine: Vec<matters::Matter> = mine.into_iter().filter(|m| m.deleted_at.is_none()).collect();
         let recent = audit_log::recently_viewed_matters(&mut tx, actor.user, 20).await?;
@@ -197,7 +197,7 @@ pub async fn matter(
     Path(id): Path<String>,
 ) -> Response {
     let shown = async {
-        let (mut tx, view) = require::<View>(&actor, &client, actor.begin().await?, &id).await?;
+        let (mut tx, view) = require::<View>(&actor, &client, actor.begin_read().await?, &id).await?;
         let matter = matters::get(&mut tx, &view).await?;
         let dates = Dates::within(&mut tx).await?;
         // Content only for those who may read it: billing sees the matter, not its papers.
@@ -276,7 +276,7 @@ pub async fn matter(
                 ),
                 None => None,
             };
-        record_read(tx, &actor, &client, &view, "matter.viewed", ("matter", id.clone())).await?;
+        record_read(tx, &actor, &client, &view, MATTER_VIEWED, ("matter", id.clone())).await?;
         Ok::<_, ApiError>(MatterPage {
             signed_in: signed_in(&actor, &csrf),
             id: view.matter().to_string(),

@@ -530,7 +530,8 @@ both_backends!(home_shows_activity_on_my_matters_and_leads_see_the_trail, |env: 
     assert!(!home.contains("out@firm.example"), "nothing of a matter the lead cannot see");
 
     // The list filters by words of the title or number, and by status.
-    h.open_matter(&lead, json!({ "name": "Beta", "kind": "person" }), json!({ "title": "Beta estate" }))
+    let beta = h
+        .open_matter(&lead, json!({ "name": "Beta", "kind": "person" }), json!({ "title": "Beta estate" }))
         .await;
     let csrf = hidden(&home, "_csrf");
     let filter = |q: &str, status: &str| encode(&[("_csrf", csrf.as_str()), ("q", q), ("status", status)]);
@@ -551,6 +552,15 @@ both_backends!(home_shows_activity_on_my_matters_and_leads_see_the_trail, |env: 
     let para_cookie = browser_sign_in(&h, "para@firm.example", "a long shared test passphrase").await;
     let as_member = page(&h, "GET", &format!("/matters/{shared}"), Some(&para_cookie), None).await.html;
     assert!(!as_member.contains("id=\"trail\""));
+
+    // Recently viewed: newest view first, each matter once.
+    for viewed in [&beta, &shared, &beta, &beta] {
+        assert_eq!(page(&h, "GET", &format!("/matters/{viewed}"), Some(&cookie), None).await.status, 200);
+    }
+    let home = page(&h, "GET", "/home", Some(&cookie), None).await.html;
+    let recent = home.split("Recently viewed").nth(1).unwrap().split("</ul>").next().unwrap();
+    let order: Vec<&str> = recent.split("href=\"/matters/").skip(1).map(|link| &link[..36]).collect();
+    assert_eq!(order, [beta.as_str(), shared.as_str()], "{recent}");
 });
 
 both_backends!(pages_show_times_in_the_firms_time_zone, |env: TestEnv| async move {

@@ -1,7 +1,7 @@
 //! The firm's audit log: appending (in the caller's transaction, so an action and its
 //! entry commit together), reading with filters, checkpoints, and verification.
 
-use ringfence_core::audit::{AuditRecord, MATTER_CHANGES, StoredAuditEntry};
+use ringfence_core::audit::{AuditRecord, MATTER_CHANGES, MATTER_VIEWED, StoredAuditEntry};
 use ringfence_core::clock::{from_unix_millis, unix_millis};
 use ringfence_crypto::audit_chain::{self, AuditSigningKey};
 use ringfence_crypto::{FieldRef, KeyVersion};
@@ -26,22 +26,25 @@ fn hash_of(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
 
 /// Appends `record` to the chain and returns its sequence number.
 pub async fn append(tx: &mut FirmTx, record: &AuditRecord) -> Result<i64, StoreError> {
-    let firm = tx.firm().to_string();
     let at = unix_millis(record.at);
-    sqlx::query(
-        "INSERT INTO audit_head (singleton, seq, hash, checkpoint_at) VALUES (1, 0, $1, $2)
-         ON CONFLICT (singleton) DO NOTHING",
-    )
-    .bind(audit_chain::genesis(&firm).to_vec())
-    .bind(at)
-    .execute(tx.conn())
-    .await?;
     // Taking the head row serialises appends: no two entries can share a predecessor.
-    let head = sqlx::query(
-        "UPDATE audit_head SET seq = seq + 1 WHERE singleton = 1 RETURNING seq, hash, checkpoint_at",
-    )
-    .fetch_one(tx.conn())
-    .await?;
+    let take_head =
+        "UPDATE audit_head SET seq = seq + 1 WHERE singleton = 1 RETURNING seq, hash, checkpoint_at";
+    let head = match sqlx::query(take_head).fetch_optional(tx.conn()).await? {
+        Some(head) => head,
+        None => {
+            // The firm's first entry: the chain starts from the firm's genesis hash.
+            sqlx::query(
+                "INSERT INTO audit_head (singleton, seq, hash, checkpoint_at) VALUES (1, 0, $1, $2)
+                 ON CONFLICT (singleton) DO NOTHING",
+            )
+            .bind(audit_chain::genesis(&tx.firm().to_string()).to_vec())
+            .bind(at)
+            .execute(tx.conn())
+            .await?;
+            sqlx::query(take_head).fetch_one(tx.conn()).await?
+        }
+    };
     let seq: i64 = head.try_get("seq")?;
     let previous = hash_of(head.try_get("hash")?)?;
     let checkpoint_at: i64 = head.try_get("checkpoint_at")?;
@@ -548,23 +551,42 @@ pub(crate) async fn purge(
 
 const PURGE_ACTION: &str = "audit.purged";
 
-/// The matters `user` opened most recently, newest first (from the log's own record of
-/// each view). Callers show only those the user may still see.
+/// How far back "recently viewed" looks: the user's newest entries, however long their
+/// history, so the home page costs the same on the first day and after ten years.
+const RECENT_ENTRIES_SCANNED: i64 = 500;
+
+/// The matters `user` opened most recently, newest first, at most `limit` of them (from the
+/// log's own record of each view among the user's newest entries). Callers show only those
+/// the user may still see.
 pub async fn recently_viewed_matters(
     tx: &mut FirmTx,
     user: ringfence_core::ids::UserId,
-    limit: i64,
+    limit: usize,
 ) -> Result<Vec<uuid::Uuid>, StoreError> {
-    let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT matter_id FROM audit_log
-         WHERE actor_id = $1 AND action = 'matter.viewed' AND outcome = 'success' AND matter_id IS NOT NULL
-         GROUP BY matter_id ORDER BY MAX(seq) DESC LIMIT $2",
+    // Only the actor in the WHERE clause: the planner then walks the (actor_id, seq) index
+    // newest first, where `action = ...` could lead it down every user's views instead.
+    let newest: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT action, matter_id FROM audit_log WHERE actor_id = $1 AND outcome = 'success'
+         ORDER BY seq DESC LIMIT $2",
     )
     .bind(user.to_string())
-    .bind(limit)
+    .bind(RECENT_ENTRIES_SCANNED)
     .fetch_all(tx.conn())
     .await?;
-    Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
+    let viewed = newest
+        .iter()
+        .filter(|(action, _)| action == MATTER_VIEWED)
+        .filter_map(|(_, matter)| matter.as_deref());
+    let mut matters: Vec<uuid::Uuid> = Vec::with_capacity(limit);
+    for matter in viewed.filter_map(|id| id.parse().ok()) {
+        if matters.len() == limit {
+            break;
+        }
+        if !matters.contains(&matter) {
+            matters.push(matter);
+        }
+    }
+    Ok(matters)
 }
 
 /// Everything the log holds about one matter, newest first: for those who may read the

@@ -103,7 +103,8 @@ pub async fn create(
     .execute(tx.conn())
     .await?;
     set_member_unchecked(tx, id, creator, MatterRole::Lead, creator, now).await?;
-    search::index(tx, Kind::Matter, id, id, &format!("{title}\n{}", description.unwrap_or_default())).await?;
+    search::index_new(tx, Kind::Matter, id, id, &format!("{title}\n{}", description.unwrap_or_default()))
+        .await?;
     Ok((id, number))
 }
 

@@ -22,6 +22,7 @@ use ringfence_crypto::{FieldRef, FirmKeyring};
 use std::sync::Arc;
 
 use sqlx::{Any, AnyConnection, Transaction};
+use tokio::sync::OwnedMutexGuard;
 
 use crate::StoreError;
 
@@ -31,11 +32,19 @@ pub struct FirmTx {
     /// The keyring as it was when the transaction began: a rotation meanwhile does not
     /// change the key a transaction seals under halfway through.
     keyring: Arc<FirmKeyring>,
+    /// A SQLite writer's turn, given up only after the transaction (declared above, so
+    /// dropped first) has ended.
+    _turn: Option<OwnedMutexGuard<()>>,
 }
 
 impl FirmTx {
-    pub(crate) fn new(tx: Transaction<'static, Any>, firm: FirmId, keyring: Arc<FirmKeyring>) -> Self {
-        Self { tx, firm, keyring }
+    pub(crate) fn new(
+        tx: Transaction<'static, Any>,
+        firm: FirmId,
+        keyring: Arc<FirmKeyring>,
+        turn: Option<OwnedMutexGuard<()>>,
+    ) -> Self {
+        Self { tx, firm, keyring, _turn: turn }
     }
 
     pub fn firm(&self) -> FirmId {

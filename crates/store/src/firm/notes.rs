@@ -64,7 +64,7 @@ pub async fn create(
     privileged: bool,
     body: &str,
     now: OffsetDateTime,
-) -> Result<Uuid, StoreError> {
+) -> Result<Note, StoreError> {
     let id = Uuid::new_v4();
     let key = id.to_string();
     let sealed = tx.seal(body_field(&key), body.as_bytes())?;
@@ -81,8 +81,20 @@ pub async fn create(
     .bind(unix_millis(now))
     .execute(tx.conn())
     .await?;
-    search::index(tx, Kind::Note, id, access.matter(), body).await?;
-    Ok(id)
+    search::index_new(tx, Kind::Note, id, access.matter(), body).await?;
+    // As a read would give it back: times kept to the millisecond.
+    let at = from_unix_millis(unix_millis(now));
+    Ok(Note {
+        id,
+        matter_id: access.matter(),
+        kind: kind.to_owned(),
+        privileged,
+        body: body.to_owned(),
+        version: 1,
+        author_id: access.user(),
+        created_at: at,
+        updated_at: at,
+    })
 }
 
 /// The matter a note belongs to, so the caller's access to that matter can be checked

@@ -78,20 +78,37 @@ pub(crate) async fn index(
     text: &str,
 ) -> Result<(), StoreError> {
     forget(tx, kind, source).await?;
-    let terms = search::terms(text);
+    index_new(tx, kind, source, matter, text).await
+}
+
+/// Terms written per statement: well under either database's limit on parameters.
+const TERMS_PER_INSERT: usize = 500;
+
+/// Indexes a record made in this transaction (it has no terms yet to replace).
+pub(crate) async fn index_new(
+    tx: &mut FirmTx,
+    kind: Kind,
+    source: Uuid,
+    matter: Uuid,
+    text: &str,
+) -> Result<(), StoreError> {
+    let terms: Vec<String> = search::terms(text).into_iter().collect();
     if terms.is_empty() {
         return Ok(());
     }
     let key = search_key(tx).await?;
     let (source, matter) = (source.to_string(), matter.to_string());
-    for term in &terms {
-        sqlx::query("INSERT INTO search_terms (term, kind, source_id, matter_id) VALUES ($1, $2, $3, $4)")
-            .bind(key.blind(term))
-            .bind(kind.as_str())
-            .bind(&source)
-            .bind(&matter)
-            .execute(tx.conn())
-            .await?;
+    for chunk in terms.chunks(TERMS_PER_INSERT) {
+        // ($4, $1, $2, $3), ($5, $1, $2, $3), …: one statement for many terms.
+        let rows: Vec<String> = (4..4 + chunk.len()).map(|n| format!("(${n}, $1, $2, $3)")).collect();
+        let sql =
+            format!("INSERT INTO search_terms (term, kind, source_id, matter_id) VALUES {}", rows.join(", "));
+        let mut insert =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(kind.as_str()).bind(&source).bind(&matter);
+        for term in chunk {
+            insert = insert.bind(key.blind(term));
+        }
+        insert.execute(tx.conn()).await?;
     }
     Ok(())
 }

@@ -84,8 +84,8 @@ pub async fn create(tx: &mut FirmTx, new: NewSession<'_>) -> Result<Session, Sto
     })
 }
 
-/// The live session with this token hash, touched as used now; `None` if unknown, revoked,
-/// expired or idle too long.
+/// The live session with this token hash; `None` if unknown, revoked, expired or idle too
+/// long. Reads only: [`touch_if_due`] records the use, in a write transaction.
 pub async fn authenticate(
     tx: &mut FirmTx,
     token_hash: &[u8; 32],
@@ -104,15 +104,23 @@ pub async fn authenticate(
     .bind(unix_millis(now - limits.idle))
     .fetch_optional(tx.conn())
     .await?;
-    let Some(session) = row.as_ref().map(session_from).transpose()? else { return Ok(None) };
-    if now - session.last_seen_at >= TOUCH_EVERY {
-        sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1")
-            .bind(session.id.to_string())
-            .bind(now_ms)
-            .execute(tx.conn())
-            .await?;
-    }
-    Ok(Some(session))
+    row.as_ref().map(session_from).transpose()
+}
+
+/// True when `session`'s last use is old enough to be recorded again: at most once a
+/// minute, so reads do not write on every request.
+pub fn touch_due(session: &Session, now: OffsetDateTime) -> bool {
+    now - session.last_seen_at >= TOUCH_EVERY
+}
+
+/// Records that the session was used at `now` (it stays live for the idle timeout from then).
+pub async fn touch(tx: &mut FirmTx, session: Uuid, now: OffsetDateTime) -> Result<(), StoreError> {
+    sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2")
+        .bind(session.to_string())
+        .bind(unix_millis(now))
+        .execute(tx.conn())
+        .await?;
+    Ok(())
 }
 
 pub async fn list_live(

@@ -1,0 +1,2 @@
+-- PostgreSQL re-declares its row-security helpers here; SQLite has none.
+SELECT 1;
