@@ -47,13 +47,20 @@ pub(crate) fn firm_db_path(data_dir: &Path, firm: FirmId) -> PathBuf {
     data_dir.join("firms").join(firm.to_string()).join("firm.db")
 }
 
-/// Opens (creating if needed) a SQLite database file in WAL mode with foreign keys on.
-/// Set on every SQLite connection: write-ahead log, a full fsync per commit (an audit log
-/// must survive power loss), enforced foreign keys, and waiting for a busy writer.
+/// Set on the control store's SQLite connections: write-ahead log, a full fsync per commit
+/// (what is committed must survive power loss), enforced foreign keys, and waiting for a
+/// busy writer.
 pub const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
 
-pub(crate) async fn open_sqlite(path: &Path) -> Result<AnyPool, StoreError> {
+/// Set on a firm store's SQLite connections: as [`SQLITE_PRAGMAS`], but a commit does not
+/// sync the log itself; the firm store's writers share syncs (`wal_sync`), each answered
+/// only once its commit is on disk.
+pub(crate) const SQLITE_FIRM_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+
+/// Opens (creating if needed) a SQLite database file, each connection set up by `pragmas`.
+pub(crate) async fn open_sqlite(path: &Path, pragmas: &'static str) -> Result<AnyPool, StoreError> {
     if let Some(parent) = path.parent() {
         tokio::fs::create_dir_all(parent).await.map_err(|e| StoreError::io(parent, e))?;
     }
@@ -61,9 +68,9 @@ pub(crate) async fn open_sqlite(path: &Path) -> Result<AnyPool, StoreError> {
     let options = AnyConnectOptions::from_str(&url)?;
     let pool = AnyPoolOptions::new()
         .max_connections(8)
-        .after_connect(|conn, _meta| {
+        .after_connect(move |conn, _meta| {
             Box::pin(async move {
-                conn.execute(SQLITE_PRAGMAS).await?;
+                conn.execute(pragmas).await?;
                 Ok(())
             })
         })

@@ -17,6 +17,7 @@ mod master_key;
 pub mod migrate;
 pub mod rotation;
 mod storage;
+mod wal_sync;
 
 pub use backend::{Backend, StorageLocation};
 pub use control::sign_in_failures::ThrottleKey;

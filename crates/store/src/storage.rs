@@ -23,6 +23,7 @@ use crate::control::{firms, passkey_sign_ins};
 use crate::firm::users::{self, NewUser, UserStatus};
 use crate::firm::{FirmTx, audit, invitations};
 use crate::migrate::{self, StoreKind};
+use crate::wal_sync::WalSync;
 use crate::{Backend, MasterKeyOrigin, StorageLocation, StoreError, master_key};
 
 pub struct Storage {
@@ -67,6 +68,8 @@ pub struct FirmStore {
     /// SQLite has one writer at a time: writers of this process wait their turn here, in
     /// order, rather than in SQLite's busy handler, which sleeps up to 100 ms per try.
     writers: Arc<tokio::sync::Mutex<()>>,
+    /// SQLite: makes each write transaction's commit durable before its caller goes on.
+    wal: Option<Arc<WalSync>>,
 }
 
 /// How long a SQLite writer waits for its turn before giving up: as long as SQLite's own
@@ -198,18 +201,21 @@ impl FirmStore {
         on_behalf_of: Option<(UserId, backend::Reach)>,
         intent: Intent,
     ) -> Result<FirmTx, StoreError> {
-        let turn = match (&self.pg, intent) {
-            (None, Intent::Write) => Some(
-                tokio::time::timeout(WRITER_TURN_TIMEOUT, self.writers.clone().lock_owned())
-                    .await
-                    .map_err(|_| StoreError::Busy)?,
+        let (turn, wal) = match (&self.pg, intent) {
+            (None, Intent::Write) => (
+                Some(
+                    tokio::time::timeout(WRITER_TURN_TIMEOUT, self.writers.clone().lock_owned())
+                        .await
+                        .map_err(|_| StoreError::Busy)?,
+                ),
+                self.wal.clone(),
             ),
-            _ => None,
+            _ => (None, None),
         };
         let user = on_behalf_of.map(|(user, reach)| (user.to_string(), reach));
         let on_behalf_of = user.as_ref().map(|(user, reach)| (user.as_str(), *reach));
         let tx = backend::begin_firm(&self.pool, self.pg.as_ref(), as_owner, on_behalf_of, intent).await?;
-        Ok(FirmTx::new(tx, self.id, self.keyring(), turn))
+        Ok(FirmTx::new(tx, self.id, self.keyring(), turn, wal))
     }
 
     /// Removes audit entries older than the firm's retention, leaving a signed checkpoint
@@ -259,7 +265,9 @@ impl Storage {
         let (master, master_origin) =
             master_key::resolve(master_key_from_env, data_dir, recorded.as_deref())?;
         let control = match location {
-            StorageLocation::Sqlite => backend::open_sqlite(&backend::control_db_path(data_dir)).await?,
+            StorageLocation::Sqlite => {
+                backend::open_sqlite(&backend::control_db_path(data_dir), backend::SQLITE_PRAGMAS).await?
+            }
             StorageLocation::Postgres { url } => backend::open_postgres(url).await?,
         };
 
@@ -537,16 +545,19 @@ impl Storage {
     }
 
     async fn open_firm_store(&self, id: FirmId, keyring: FirmKeyring) -> Result<Arc<FirmStore>, StoreError> {
-        let (pool, pg) = match self.backend {
+        let (pool, pg, wal) = match self.backend {
             Backend::Sqlite => {
-                (backend::open_sqlite(&backend::firm_db_path(&self.data_dir, id)).await?, None)
+                let path = backend::firm_db_path(&self.data_dir, id);
+                let pool = backend::open_sqlite(&path, backend::SQLITE_FIRM_PRAGMAS).await?;
+                (pool, None, Some(Arc::new(WalSync::of_database(&path))))
             }
-            Backend::Postgres => (self.control.clone(), Some(PgFirmNames::of(id))),
+            Backend::Postgres => (self.control.clone(), Some(PgFirmNames::of(id)), None),
         };
         Ok(Arc::new(FirmStore {
             id,
             pool,
             pg,
+            wal,
             keyring: std::sync::RwLock::new(Arc::new(keyring)),
             keys_checked: std::sync::Mutex::new(std::time::Instant::now()),
             writers: Arc::default(),
@@ -739,9 +750,25 @@ mod sqlite_tests {
             sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(tx.conn()).await.expect("pragma");
         assert_eq!(foreign_keys, 1);
         assert!(busy_timeout >= 5000, "{busy_timeout}");
+        // The firm's writers sync the log themselves, together (`wal_sync`); the control
+        // store syncs every commit.
+        let firm_sync: i64 =
+            sqlx::query_scalar("PRAGMA synchronous").fetch_one(tx.conn()).await.expect("pragma");
+        let control_sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut *storage.control.acquire().await.expect("control"))
+            .await
+            .expect("pragma");
+        assert_eq!((firm_sync, control_sync), (1, 2), "NORMAL for the firm, FULL for the control store");
         let orphan = sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ('nobody', 'admin')")
             .execute(tx.conn())
             .await;
         assert!(orphan.is_err(), "foreign keys are enforced");
+        drop(tx);
+        let wal = store.wal.clone().expect("a SQLite firm store syncs its log");
+        let before = wal.syncs();
+        store.begin().await.expect("write").commit().await.expect("commit");
+        assert_eq!(wal.syncs(), before + 1, "a writer's commit returns after a sync");
+        store.begin_read().await.expect("read").commit().await.expect("commit");
+        assert_eq!(wal.syncs(), before + 1, "a reader has nothing to sync");
     }
 }

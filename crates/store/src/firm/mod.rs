@@ -25,6 +25,7 @@ use sqlx::{Any, AnyConnection, Transaction};
 use tokio::sync::OwnedMutexGuard;
 
 use crate::StoreError;
+use crate::wal_sync::WalSync;
 
 pub struct FirmTx {
     tx: Transaction<'static, Any>,
@@ -35,6 +36,8 @@ pub struct FirmTx {
     /// A SQLite writer's turn, given up only after the transaction (declared above, so
     /// dropped first) has ended.
     _turn: Option<OwnedMutexGuard<()>>,
+    /// A SQLite writer's commit is answered only once this has synced it to disk.
+    wal: Option<Arc<WalSync>>,
 }
 
 impl FirmTx {
@@ -43,16 +46,25 @@ impl FirmTx {
         firm: FirmId,
         keyring: Arc<FirmKeyring>,
         turn: Option<OwnedMutexGuard<()>>,
+        wal: Option<Arc<WalSync>>,
     ) -> Self {
-        Self { tx, firm, keyring, _turn: turn }
+        Self { tx, firm, keyring, _turn: turn, wal }
     }
 
     pub fn firm(&self) -> FirmId {
         self.firm
     }
 
+    /// Commits, and returns once the commit is durable. A SQLite writer gives up its turn
+    /// before that, so the next writer's work overlaps this one's wait for the disk.
     pub async fn commit(self) -> Result<(), StoreError> {
-        Ok(self.tx.commit().await?)
+        let Self { tx, _turn: turn, wal, .. } = self;
+        tx.commit().await?;
+        drop(turn);
+        match wal {
+            Some(wal) => wal.durable().await,
+            None => Ok(()),
+        }
     }
 
     pub(crate) fn conn(&mut self) -> &mut AnyConnection {
