@@ -98,8 +98,7 @@ async fn home_page(
         let mine = matters::list_mine(&mut tx, actor.user).await?;
         let mine: Vec<matters::Matter> = mine.into_iter().filter(|m| m.deleted_at.is_none()).collect();
         let recent = audit_log::recently_viewed_matters(&mut tx, actor.user, 20).await?;
-        let ids: Vec<_> = mine.iter().map(|m| m.id).collect();
-        let activity = audit_log::activity_on(&mut tx, &ids, 10).await?;
+        let activity = audit_log::activity_on_matters_of(&mut tx, actor.user, 10).await?;
         let dates = Dates::within(&mut tx).await?;
         tx.commit().await?;
         Ok::<_, ApiError>((mine, recent, activity, dates))

@@ -561,6 +561,15 @@ both_backends!(home_shows_activity_on_my_matters_and_leads_see_the_trail, |env: 
     let recent = home.split("Recently viewed").nth(1).unwrap().split("</ul>").next().unwrap();
     let order: Vec<&str> = recent.split("href=\"/matters/").skip(1).map(|link| &link[..36]).collect();
     assert_eq!(order, [beta.as_str(), shared.as_str()], "{recent}");
+
+    // A member walled off the matter no longer hears of its changes.
+    let para_home = page(&h, "GET", "/home", Some(&para_cookie), None).await.html;
+    assert!(para_home.contains("added a note on"), "{para_home}");
+    let walled =
+        h.call("PUT", &format!("/api/v1/matters/{shared}/walls/{para_id}"), Some(&admin), None).await;
+    assert_eq!(walled.status, 204, "{}", walled.body);
+    let para_home = page(&h, "GET", "/home", Some(&para_cookie), None).await.html;
+    assert!(!para_home.contains("added a note on") && !para_home.contains("Acme"), "{para_home}");
 });
 
 both_backends!(pages_show_times_in_the_firms_time_zone, |env: TestEnv| async move {

@@ -600,32 +600,30 @@ pub async fn matter_trail(
     list(tx, &filter, None, limit).await
 }
 
-/// What changed lately on these matters, newest first. Callers pass
-/// the matters the user may see — the user's own list.
-pub async fn activity_on(
+/// What changed lately on the matters `user` holds (live, not walled off: the user's own
+/// list), newest first.
+pub async fn activity_on_matters_of(
     tx: &mut FirmTx,
-    matters: &[uuid::Uuid],
+    user: ringfence_core::ids::UserId,
     limit: i64,
 ) -> Result<Vec<StoredAuditEntry>, StoreError> {
-    if matters.is_empty() {
-        return Ok(Vec::new());
-    }
-    let numbered = |from: usize, count: usize| {
-        (from..from + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
-    };
+    let actions = (3..3 + MATTER_CHANGES.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
+    // The matters come from a subquery, and `seq + 0` hides the order from the primary
+    // key: each matter's changes are then read from the (matter_id, action, seq) index.
+    // Otherwise PostgreSQL walks the whole log backwards from its newest entry whenever
+    // the user's matters are busy with views and quiet with changes.
     let sql = format!(
         "SELECT seq, at, actor_kind, actor_id, actor_email, action, resource_type, resource_id, matter_id,
                 outcome, ip, user_agent, request_id
          FROM audit_log
-         WHERE matter_id IN ({}) AND action IN ({}) AND outcome = 'success'
-         ORDER BY seq DESC LIMIT $1",
-        numbered(2, matters.len()),
-        numbered(2 + matters.len(), MATTER_CHANGES.len()),
+         WHERE matter_id IN (
+                 SELECT mm.matter_id FROM matter_members mm JOIN matters m ON m.id = mm.matter_id
+                 WHERE mm.user_id = $2 AND m.deleted_at IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM matter_walls w WHERE w.matter_id = m.id AND w.user_id = $2))
+           AND action IN ({actions}) AND outcome = 'success'
+         ORDER BY seq + 0 DESC LIMIT $1"
     );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit);
-    for matter in matters {
-        query = query.bind(matter.to_string());
-    }
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).bind(user.to_string());
     for (action, _) in MATTER_CHANGES {
         query = query.bind(*action);
     }
