@@ -12,13 +12,10 @@
 
 use std::ops::Range;
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Key, Nonce};
-
+use crate::gcm::{Gcm, NONCE_LEN, TAG_LEN};
 use crate::{CryptoError, aad};
 
 pub const CHUNK_LEN: usize = 64 * 1024;
-const TAG_LEN: usize = 16;
 const SEALED_CHUNK_LEN: u64 = (CHUNK_LEN + TAG_LEN) as u64;
 const MAGIC: [u8; 4] = *b"RFB\x01";
 const PREFIX_LEN: usize = 7;
@@ -30,8 +27,8 @@ crate::secret::sealed_key!(
 );
 
 impl DataKey {
-    fn cipher(&self) -> Aes256Gcm {
-        Aes256Gcm::new(&Key::<Aes256Gcm>::from(*self.0.expose()))
+    fn cipher(&self) -> Result<Gcm, CryptoError> {
+        Gcm::new(self.0.expose())
     }
 }
 
@@ -55,17 +52,13 @@ pub fn sealed_span(range: &Range<u64>) -> (Range<u64>, Range<u64>) {
     (first..last + 1, start..end)
 }
 
-fn nonce(
-    prefix: &[u8; PREFIX_LEN],
-    index: u64,
-    last: bool,
-) -> Result<Nonce<aes_gcm::aead::consts::U12>, CryptoError> {
+fn nonce(prefix: &[u8; PREFIX_LEN], index: u64, last: bool) -> Result<[u8; NONCE_LEN], CryptoError> {
     let index = u32::try_from(index).map_err(|_| CryptoError::Malformed)?;
-    let mut nonce = [0u8; 12];
+    let mut nonce = [0u8; NONCE_LEN];
     nonce[..PREFIX_LEN].copy_from_slice(prefix);
     nonce[PREFIX_LEN..11].copy_from_slice(&index.to_be_bytes());
     nonce[11] = u8::from(last);
-    Ok(Nonce::from(nonce))
+    Ok(nonce)
 }
 
 fn binding_aad(binding: &[&[u8]], header: &[u8]) -> Vec<u8> {
@@ -78,7 +71,7 @@ fn binding_aad(binding: &[&[u8]], header: &[u8]) -> Vec<u8> {
 /// Seals a file as it arrives. Feed it with [`push`](Self::push), end with
 /// [`finish`](Self::finish); each call appends the sealed bytes ready so far to `out`.
 pub struct BlobSealer {
-    cipher: Aes256Gcm,
+    cipher: Gcm,
     prefix: [u8; PREFIX_LEN],
     aad: Vec<u8>,
     index: u64,
@@ -95,7 +88,7 @@ impl BlobSealer {
         header.extend_from_slice(&prefix);
         out.extend_from_slice(&header);
         Ok(Self {
-            cipher: key.cipher(),
+            cipher: key.cipher()?,
             prefix,
             aad: binding_aad(binding, &header),
             index: 0,
@@ -122,11 +115,10 @@ impl BlobSealer {
     }
 
     fn seal_pending(&mut self, last: bool, out: &mut Vec<u8>) -> Result<(), CryptoError> {
-        let sealed = self
-            .cipher
-            .encrypt(&nonce(&self.prefix, self.index, last)?, Payload { msg: &self.pending, aad: &self.aad })
-            .map_err(|_| CryptoError::Malformed)?;
-        out.extend_from_slice(&sealed);
+        let from = out.len();
+        out.reserve(self.pending.len() + TAG_LEN);
+        out.extend_from_slice(&self.pending);
+        self.cipher.seal_tail(nonce(&self.prefix, self.index, last)?, &self.aad, out, from)?;
         self.pending.clear();
         self.index += 1;
         Ok(())
@@ -135,7 +127,7 @@ impl BlobSealer {
 
 /// Opens chunks of one blob, in any order, given its header.
 pub struct BlobOpener {
-    cipher: Aes256Gcm,
+    cipher: Gcm,
     prefix: [u8; PREFIX_LEN],
     aad: Vec<u8>,
     chunks: u64,
@@ -150,7 +142,7 @@ impl BlobOpener {
         let prefix: [u8; PREFIX_LEN] =
             header[MAGIC.len()..].try_into().map_err(|_| CryptoError::Malformed)?;
         Ok(Self {
-            cipher: key.cipher(),
+            cipher: key.cipher()?,
             prefix,
             aad: binding_aad(binding, header),
             chunks: chunk_count(plain_len),
@@ -160,22 +152,37 @@ impl BlobOpener {
     /// Opens chunk `index`. Fails unless it is exactly the chunk sealed at that position of
     /// this blob, with the right "last" mark.
     pub fn open_chunk(&self, index: u64, sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let mut chunk = sealed.to_vec();
+        let len = self.open_chunk_in_place(index, &mut chunk)?;
+        chunk.truncate(len);
+        Ok(chunk)
+    }
+
+    fn open_chunk_in_place(&self, index: u64, sealed: &mut [u8]) -> Result<usize, CryptoError> {
         if index >= self.chunks {
             return Err(CryptoError::Malformed);
         }
         let last = index + 1 == self.chunks;
-        self.cipher
-            .decrypt(&nonce(&self.prefix, index, last)?, Payload { msg: sealed, aad: &self.aad })
-            .map_err(|_| CryptoError::Unauthentic)
+        self.cipher.open_in_place(nonce(&self.prefix, index, last)?, &self.aad, sealed)
     }
 
-    /// Splits sealed bytes that start at chunk `first` into chunks and opens each.
-    pub fn open_span(&self, first: u64, sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let mut plain = Vec::with_capacity(sealed.len());
-        for (offset, chunk) in sealed.chunks(SEALED_CHUNK_LEN as usize).enumerate() {
-            plain.extend_from_slice(&self.open_chunk(first + offset as u64, chunk)?);
+    /// Opens sealed bytes that start at chunk `first`, chunk by chunk, in the buffer they
+    /// came in: it is handed back holding the plaintext alone.
+    pub fn open_span(&self, first: u64, mut sealed: Vec<u8>) -> Result<Vec<u8>, CryptoError> {
+        let mut plain_end = 0;
+        let mut at = 0;
+        let mut index = first;
+        while at < sealed.len() {
+            let end = (at + SEALED_CHUNK_LEN as usize).min(sealed.len());
+            let len = self.open_chunk_in_place(index, &mut sealed[at..end])?;
+            // Close the gap the tags before this chunk left.
+            sealed.copy_within(at..at + len, plain_end);
+            plain_end += len;
+            at = end;
+            index += 1;
         }
-        Ok(plain)
+        sealed.truncate(plain_end);
+        Ok(sealed)
     }
 }
 
@@ -197,7 +204,7 @@ mod tests {
 
     fn open_all(key: &DataKey, sealed: &[u8], plain_len: u64) -> Result<Vec<u8>, CryptoError> {
         let opener = BlobOpener::new(key, BINDING, &sealed[..HEADER_LEN], plain_len)?;
-        opener.open_span(0, &sealed[HEADER_LEN..])
+        opener.open_span(0, sealed[HEADER_LEN..].to_vec())
     }
 
     fn sample(len: usize) -> Vec<u8> {
@@ -228,7 +235,7 @@ mod tests {
         for range in [0..1, 5..CHUNK_LEN as u64 + 3, CHUNK_LEN as u64..2 * CHUNK_LEN as u64, len - 1..len] {
             let (chunks, span) = sealed_span(&range);
             let span = span.start as usize..(span.end as usize).min(sealed.len());
-            let opened = opener.open_span(chunks.start, &sealed[span])?;
+            let opened = opener.open_span(chunks.start, sealed[span].to_vec())?;
             let skip = (range.start - chunks.start * CHUNK_LEN as u64) as usize;
             let want = (range.end - range.start) as usize;
             assert_eq!(&opened[skip..skip + want], &plain[range.start as usize..range.end as usize]);

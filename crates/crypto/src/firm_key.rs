@@ -9,11 +9,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Key, Nonce};
 use hkdf::Hkdf;
 use sha2::Sha256;
 
+use crate::gcm::Gcm;
 use crate::{CryptoError, SecretBytes, aad};
 
 const FORMAT: u8 = 1;
@@ -114,11 +113,8 @@ impl FirmKeyring {
         out.extend_from_slice(&self.current.0.to_be_bytes());
         out.extend_from_slice(&nonce);
         let aad = self.aad(at, &out);
-        let sealed = self
-            .cipher(self.current)?
-            .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad: &aad })
-            .map_err(|_| CryptoError::Malformed)?;
-        out.extend_from_slice(&sealed);
+        out.extend_from_slice(plaintext);
+        self.cipher(self.current)?.seal_tail(nonce, &aad, &mut out, HEADER_LEN)?;
         Ok(out)
     }
 
@@ -130,9 +126,7 @@ impl FirmKeyring {
         let version = KeyVersion(u32::from_be_bytes([header[1], header[2], header[3], header[4]]));
         let nonce: [u8; 12] = header[5..].try_into().map_err(|_| CryptoError::Malformed)?;
         let aad = self.aad(at, header);
-        self.cipher(version)?
-            .decrypt(&Nonce::from(nonce), Payload { msg: body, aad: &aad })
-            .map_err(|_| CryptoError::Unauthentic)
+        self.cipher(version)?.open(nonce, &aad, body)
     }
 
     fn aad(&self, at: FieldRef<'_>, header: &[u8]) -> Vec<u8> {
@@ -146,9 +140,9 @@ impl FirmKeyring {
         ])
     }
 
-    fn cipher(&self, version: KeyVersion) -> Result<Aes256Gcm, CryptoError> {
+    fn cipher(&self, version: KeyVersion) -> Result<Gcm, CryptoError> {
         let key = self.field_keys.get(&version).ok_or(CryptoError::UnknownKeyVersion(version.0))?;
-        Ok(Aes256Gcm::new(&Key::<Aes256Gcm>::from(*key.expose())))
+        Gcm::new(key.expose())
     }
 }
 

@@ -1,13 +1,15 @@
 //! Ringfence's cryptography: the master key, per-firm keys wrapped by it (envelope
 //! encryption), sealed fields bound to their record, and password hashing.
 //!
-//! Every primitive comes from RustCrypto; this crate only fixes how they are combined.
+//! The primitives come from RustCrypto and `ring` (AES-GCM and Ed25519); this crate only
+//! fixes how they are combined.
 //! Key material lives in types that zeroize on drop and print as `[redacted]`.
 
 mod aad;
 pub mod audit_chain;
 pub mod blob;
 pub mod firm_key;
+mod gcm;
 pub mod master;
 pub mod otp;
 pub mod password;

@@ -3,8 +3,6 @@
 
 use std::fmt;
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hkdf::Hkdf;
@@ -12,9 +10,8 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::firm_key::{FirmKey, KeyVersion};
+use crate::gcm::{Gcm, NONCE_LEN, TAG_LEN};
 use crate::{CryptoError, SecretBytes, aad};
-
-const NONCE_LEN: usize = 12;
 
 pub struct MasterKey {
     key: SecretBytes<32>,
@@ -79,12 +76,11 @@ impl MasterKey {
     ) -> Result<WrappedFirmKey, CryptoError> {
         let nonce: [u8; NONCE_LEN] = crate::random_array()?;
         let aad = wrap_aad(firm_id, version);
-        let sealed = self
-            .cipher()
-            .encrypt(&Nonce::from(nonce), Payload { msg: firm_key.material(), aad: &aad })
-            .map_err(|_| CryptoError::Malformed)?;
-        let mut ciphertext = nonce.to_vec();
-        ciphertext.extend_from_slice(&sealed);
+        // Room for the tag: the key is sealed where it lies, with no copy left behind.
+        let mut ciphertext = Vec::with_capacity(NONCE_LEN + firm_key.material().len() + TAG_LEN);
+        ciphertext.extend_from_slice(&nonce);
+        ciphertext.extend_from_slice(firm_key.material());
+        self.cipher()?.seal_tail(nonce, &aad, &mut ciphertext, NONCE_LEN)?;
         Ok(WrappedFirmKey { master_key_id: self.id.clone(), ciphertext })
     }
 
@@ -100,17 +96,13 @@ impl MasterKey {
         let (nonce, sealed) = wrapped.ciphertext.split_at_checked(NONCE_LEN).ok_or(CryptoError::Malformed)?;
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| CryptoError::Malformed)?;
         let aad = wrap_aad(firm_id, version);
-        let opened = Zeroizing::new(
-            self.cipher()
-                .decrypt(&Nonce::from(nonce), Payload { msg: sealed, aad: &aad })
-                .map_err(|_| CryptoError::Unauthentic)?,
-        );
+        let opened = Zeroizing::new(self.cipher()?.open(nonce, &aad, sealed)?);
         let bytes: [u8; 32] = opened.as_slice().try_into().map_err(|_| CryptoError::Malformed)?;
         Ok(FirmKey::from_secret(SecretBytes::new(bytes)))
     }
 
-    fn cipher(&self) -> Aes256Gcm {
-        Aes256Gcm::new(&Key::<Aes256Gcm>::from(*self.key.expose()))
+    fn cipher(&self) -> Result<Gcm, CryptoError> {
+        Gcm::new(self.key.expose())
     }
 }
 

@@ -531,10 +531,15 @@ impl Content {
         let (chunks, span) = blob::sealed_span(&range);
         let span = span.start..span.end.min(blob::sealed_len(self.size));
         let sealed = self.blobs.read(self.firm, self.version_id, span).await?;
-        let plain = self.opener.open_span(chunks.start, &sealed).map_err(integrity)?;
+        let mut plain = self.opener.open_span(chunks.start, Vec::from(sealed)).map_err(integrity)?;
         let skip = usize::try_from(range.start - chunks.start * blob::CHUNK_LEN as u64)
             .map_err(|_| decode("range"))?;
         let want = usize::try_from(range.end - range.start).map_err(|_| decode("range"))?;
-        plain.get(skip..skip + want).map(<[u8]>::to_vec).ok_or(StoreError::BlobIntegrity)
+        if plain.len() < skip + want {
+            return Err(StoreError::BlobIntegrity);
+        }
+        plain.truncate(skip + want);
+        plain.drain(..skip);
+        Ok(plain)
     }
 }
