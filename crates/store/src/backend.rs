@@ -59,15 +59,21 @@ pub const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous 
 pub(crate) const SQLITE_FIRM_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
 
-/// Opens (creating if needed) a SQLite database file, each connection set up by `pragmas`.
-pub(crate) async fn open_sqlite(path: &Path, pragmas: &'static str) -> Result<AnyPool, StoreError> {
+/// Opens (creating if needed) a SQLite database file with up to `connections` connections,
+/// each set up by `pragmas`. A caller waits at most as long as SQLite's busy timeout for one.
+pub(crate) async fn open_sqlite(
+    path: &Path,
+    pragmas: &'static str,
+    connections: u32,
+) -> Result<AnyPool, StoreError> {
     if let Some(parent) = path.parent() {
         tokio::fs::create_dir_all(parent).await.map_err(|e| StoreError::io(parent, e))?;
     }
     let url = format!("sqlite://{}?mode=rwc", path.display());
     let options = AnyConnectOptions::from_str(&url)?;
     let pool = AnyPoolOptions::new()
-        .max_connections(8)
+        .max_connections(connections)
+        .acquire_timeout(Duration::from_secs(10))
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 conn.execute(pragmas).await?;

@@ -5,8 +5,6 @@ use thiserror::Error;
 pub enum StoreError {
     #[error("database error")]
     Database(#[from] sqlx::Error),
-    #[error("the database stayed busy with other writers")]
-    Busy,
     #[error("the audit log could not be written: {0}")]
     AuditWrite(String),
     #[error("storage I/O error at {path}")]

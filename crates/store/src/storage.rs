@@ -65,16 +65,17 @@ pub struct FirmStore {
     keyring: std::sync::RwLock<Arc<FirmKeyring>>,
     keys_checked: std::sync::Mutex<std::time::Instant>,
     audit_queue: AuditQueue,
-    /// SQLite has one writer at a time: writers of this process wait their turn here, in
-    /// order, rather than in SQLite's busy handler, which sleeps up to 100 ms per try.
-    writers: Arc<tokio::sync::Mutex<()>>,
+    /// SQLite: the one connection every write transaction of this process uses. SQLite has
+    /// one writer at a time anyway; this way writers queue for it in order, rather than
+    /// in SQLite's busy handler (which sleeps up to 100 ms a try), and its page cache stays
+    /// warm — a connection throws its cache away whenever another one has written.
+    writer: Option<AnyPool>,
     /// SQLite: makes each write transaction's commit durable before its caller goes on.
     wal: Option<Arc<WalSync>>,
 }
 
-/// How long a SQLite writer waits for its turn before giving up: as long as SQLite's own
-/// busy timeout, which still covers writers in other processes.
-const WRITER_TURN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Connections for a SQLite firm store's readers (its writer has one of its own).
+const SQLITE_READERS: u32 = 8;
 
 /// Entries waiting to be written, each with where to send its sequence number (or why not).
 type Waiting = Vec<(AuditRecord, oneshot::Sender<Result<i64, String>>)>;
@@ -201,21 +202,14 @@ impl FirmStore {
         on_behalf_of: Option<(UserId, backend::Reach)>,
         intent: Intent,
     ) -> Result<FirmTx, StoreError> {
-        let (turn, wal) = match (&self.pg, intent) {
-            (None, Intent::Write) => (
-                Some(
-                    tokio::time::timeout(WRITER_TURN_TIMEOUT, self.writers.clone().lock_owned())
-                        .await
-                        .map_err(|_| StoreError::Busy)?,
-                ),
-                self.wal.clone(),
-            ),
-            _ => (None, None),
+        let (pool, wal) = match (&self.writer, intent) {
+            (Some(writer), Intent::Write) => (writer, self.wal.clone()),
+            _ => (&self.pool, None),
         };
         let user = on_behalf_of.map(|(user, reach)| (user.to_string(), reach));
         let on_behalf_of = user.as_ref().map(|(user, reach)| (user.as_str(), *reach));
-        let tx = backend::begin_firm(&self.pool, self.pg.as_ref(), as_owner, on_behalf_of, intent).await?;
-        Ok(FirmTx::new(tx, self.id, self.keyring(), turn, wal))
+        let tx = backend::begin_firm(pool, self.pg.as_ref(), as_owner, on_behalf_of, intent).await?;
+        Ok(FirmTx::new(tx, self.id, self.keyring(), wal))
     }
 
     /// Removes audit entries older than the firm's retention, leaving a signed checkpoint
@@ -266,7 +260,7 @@ impl Storage {
             master_key::resolve(master_key_from_env, data_dir, recorded.as_deref())?;
         let control = match location {
             StorageLocation::Sqlite => {
-                backend::open_sqlite(&backend::control_db_path(data_dir), backend::SQLITE_PRAGMAS).await?
+                backend::open_sqlite(&backend::control_db_path(data_dir), backend::SQLITE_PRAGMAS, 8).await?
             }
             StorageLocation::Postgres { url } => backend::open_postgres(url).await?,
         };
@@ -545,13 +539,14 @@ impl Storage {
     }
 
     async fn open_firm_store(&self, id: FirmId, keyring: FirmKeyring) -> Result<Arc<FirmStore>, StoreError> {
-        let (pool, pg, wal) = match self.backend {
+        let (pool, writer, pg, wal) = match self.backend {
             Backend::Sqlite => {
                 let path = backend::firm_db_path(&self.data_dir, id);
-                let pool = backend::open_sqlite(&path, backend::SQLITE_FIRM_PRAGMAS).await?;
-                (pool, None, Some(Arc::new(WalSync::of_database(&path))))
+                let pool = backend::open_sqlite(&path, backend::SQLITE_FIRM_PRAGMAS, SQLITE_READERS).await?;
+                let writer = backend::open_sqlite(&path, backend::SQLITE_FIRM_PRAGMAS, 1).await?;
+                (pool, Some(writer), None, Some(Arc::new(WalSync::of_database(&path))))
             }
-            Backend::Postgres => (self.control.clone(), Some(PgFirmNames::of(id)), None),
+            Backend::Postgres => (self.control.clone(), None, Some(PgFirmNames::of(id)), None),
         };
         Ok(Arc::new(FirmStore {
             id,
@@ -560,7 +555,7 @@ impl Storage {
             wal,
             keyring: std::sync::RwLock::new(Arc::new(keyring)),
             keys_checked: std::sync::Mutex::new(std::time::Instant::now()),
-            writers: Arc::default(),
+            writer,
             audit_queue: AuditQueue::default(),
         }))
     }
@@ -570,6 +565,9 @@ impl Storage {
             && store.pg.is_none()
         {
             store.pool.close().await;
+            if let Some(writer) = &store.writer {
+                writer.close().await;
+            }
         }
     }
 

@@ -22,7 +22,6 @@ use ringfence_crypto::{FieldRef, FirmKeyring};
 use std::sync::Arc;
 
 use sqlx::{Any, AnyConnection, Transaction};
-use tokio::sync::OwnedMutexGuard;
 
 use crate::StoreError;
 use crate::wal_sync::WalSync;
@@ -33,9 +32,6 @@ pub struct FirmTx {
     /// The keyring as it was when the transaction began: a rotation meanwhile does not
     /// change the key a transaction seals under halfway through.
     keyring: Arc<FirmKeyring>,
-    /// A SQLite writer's turn, given up only after the transaction (declared above, so
-    /// dropped first) has ended.
-    _turn: Option<OwnedMutexGuard<()>>,
     /// A SQLite writer's commit is answered only once this has synced it to disk.
     wal: Option<Arc<WalSync>>,
 }
@@ -45,22 +41,21 @@ impl FirmTx {
         tx: Transaction<'static, Any>,
         firm: FirmId,
         keyring: Arc<FirmKeyring>,
-        turn: Option<OwnedMutexGuard<()>>,
         wal: Option<Arc<WalSync>>,
     ) -> Self {
-        Self { tx, firm, keyring, _turn: turn, wal }
+        Self { tx, firm, keyring, wal }
     }
 
     pub fn firm(&self) -> FirmId {
         self.firm
     }
 
-    /// Commits, and returns once the commit is durable. A SQLite writer gives up its turn
-    /// before that, so the next writer's work overlaps this one's wait for the disk.
+    /// Commits, and returns once the commit is durable. A SQLite writer hands its
+    /// connection on before that, so the next writer's work overlaps this one's wait for
+    /// the disk.
     pub async fn commit(self) -> Result<(), StoreError> {
-        let Self { tx, _turn: turn, wal, .. } = self;
+        let Self { tx, wal, .. } = self;
         tx.commit().await?;
-        drop(turn);
         match wal {
             Some(wal) => wal.durable().await,
             None => Ok(()),
