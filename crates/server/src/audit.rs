@@ -33,8 +33,7 @@ impl Actor {
         Ok(())
     }
 
-    /// Ends a read (its transaction wrote nothing, so it commits for free) and records it
-    /// with the entries of concurrent reads, in one commit, before anything is answered.
+    /// Records a successful read by this caller (see [`Self::end_read`]).
     pub async fn record_read(
         &self,
         tx: ringfence_store::FirmTx,
@@ -42,10 +41,20 @@ impl Actor {
         action: &'static str,
         resource: Option<(&'static str, String)>,
     ) -> Result<(), crate::error::ApiError> {
+        self.end_read(tx, record(self.audit_actor(), action, resource, Outcome::Success, client, self.at))
+            .await
+    }
+
+    /// Ends a read (its transaction wrote nothing, so it commits for free) and appends
+    /// `entry` with the entries of concurrent reads, in one commit, before anything is
+    /// answered.
+    pub async fn end_read(
+        &self,
+        tx: ringfence_store::FirmTx,
+        entry: AuditRecord,
+    ) -> Result<(), crate::error::ApiError> {
         tx.commit().await?;
-        self.store
-            .append_audit(record(self.audit_actor(), action, resource, Outcome::Success, client, self.at))
-            .await?;
+        self.store.append_audit(entry).await?;
         Ok(())
     }
 }

@@ -78,9 +78,8 @@ pub async fn record<A: Action>(
     Ok(())
 }
 
-/// Ends a read of matter data and records it. The read's transaction wrote nothing, so it
-/// commits for free; the entry is appended with those of concurrent reads, in one commit,
-/// and the data is answered only once its entry is durable.
+/// Ends a read of matter data and records it (see [`Actor::end_read`]): the data is
+/// answered only once its entry is durable.
 pub async fn record_read<A: Action>(
     tx: FirmTx,
     actor: &Actor,
@@ -89,9 +88,7 @@ pub async fn record_read<A: Action>(
     action: &'static str,
     resource: (&'static str, String),
 ) -> Result<(), ApiError> {
-    tx.commit().await?;
-    actor.store.append_audit(entry(actor, client, access, action, resource)).await?;
-    Ok(())
+    actor.end_read(tx, entry(actor, client, access, action, resource)).await
 }
 
 fn entry<A: Action>(

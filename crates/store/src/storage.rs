@@ -65,13 +65,20 @@ pub struct FirmStore {
     keyring: std::sync::RwLock<Arc<FirmKeyring>>,
     keys_checked: std::sync::Mutex<std::time::Instant>,
     audit_queue: AuditQueue,
-    /// SQLite: the one connection every write transaction of this process uses. SQLite has
-    /// one writer at a time anyway; this way writers queue for it in order, rather than
-    /// in SQLite's busy handler (which sleeps up to 100 ms a try), and its page cache stays
+    /// SQLite only: where write transactions run.
+    writer: Option<SqliteWriter>,
+}
+
+/// A SQLite firm store's writing side.
+#[derive(Debug)]
+struct SqliteWriter {
+    /// The one connection every write transaction of this process uses. SQLite has one
+    /// writer at a time anyway; this way writers queue for it in order, rather than in
+    /// SQLite's busy handler (which sleeps up to 100 ms a try), and its page cache stays
     /// warm — a connection throws its cache away whenever another one has written.
-    writer: Option<AnyPool>,
-    /// SQLite: makes each write transaction's commit durable before its caller goes on.
-    wal: Option<Arc<WalSync>>,
+    pool: AnyPool,
+    /// Makes each write transaction's commit durable before its caller goes on.
+    wal: Arc<WalSync>,
 }
 
 /// Connections for a SQLite firm store's readers (its writer has one of its own).
@@ -203,7 +210,7 @@ impl FirmStore {
         intent: Intent,
     ) -> Result<FirmTx, StoreError> {
         let (pool, wal) = match (&self.writer, intent) {
-            (Some(writer), Intent::Write) => (writer, self.wal.clone()),
+            (Some(writer), Intent::Write) => (&writer.pool, Some(writer.wal.clone())),
             _ => (&self.pool, None),
         };
         let user = on_behalf_of.map(|(user, reach)| (user.to_string(), reach));
@@ -539,20 +546,22 @@ impl Storage {
     }
 
     async fn open_firm_store(&self, id: FirmId, keyring: FirmKeyring) -> Result<Arc<FirmStore>, StoreError> {
-        let (pool, writer, pg, wal) = match self.backend {
+        let (pool, writer, pg) = match self.backend {
             Backend::Sqlite => {
                 let path = backend::firm_db_path(&self.data_dir, id);
                 let pool = backend::open_sqlite(&path, backend::SQLITE_FIRM_PRAGMAS, SQLITE_READERS).await?;
-                let writer = backend::open_sqlite(&path, backend::SQLITE_FIRM_PRAGMAS, 1).await?;
-                (pool, Some(writer), None, Some(Arc::new(WalSync::of_database(&path))))
+                let writer = SqliteWriter {
+                    pool: backend::open_sqlite(&path, backend::SQLITE_FIRM_PRAGMAS, 1).await?,
+                    wal: Arc::new(WalSync::of_database(&path)),
+                };
+                (pool, Some(writer), None)
             }
-            Backend::Postgres => (self.control.clone(), None, Some(PgFirmNames::of(id)), None),
+            Backend::Postgres => (self.control.clone(), None, Some(PgFirmNames::of(id))),
         };
         Ok(Arc::new(FirmStore {
             id,
             pool,
             pg,
-            wal,
             keyring: std::sync::RwLock::new(Arc::new(keyring)),
             keys_checked: std::sync::Mutex::new(std::time::Instant::now()),
             writer,
@@ -566,7 +575,7 @@ impl Storage {
         {
             store.pool.close().await;
             if let Some(writer) = &store.writer {
-                writer.close().await;
+                writer.pool.close().await;
             }
         }
     }
@@ -762,7 +771,7 @@ mod sqlite_tests {
             .await;
         assert!(orphan.is_err(), "foreign keys are enforced");
         drop(tx);
-        let wal = store.wal.clone().expect("a SQLite firm store syncs its log");
+        let wal = store.writer.as_ref().map(|w| w.wal.clone()).expect("a SQLite firm store syncs its log");
         let before = wal.syncs();
         store.begin().await.expect("write").commit().await.expect("commit");
         assert_eq!(wal.syncs(), before + 1, "a writer's commit returns after a sync");
