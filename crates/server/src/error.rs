@@ -149,7 +149,31 @@ impl From<ringfence_store::StoreError> for ApiError {
             StoreError::SlugTaken(_) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", "slug: already taken")
             }
-            other => ApiError::internal(&other),
+            other => match other.fault() {
+                Some(fault) => ApiError::storage(fault, &other),
+                None => ApiError::internal(&other),
+            },
+        }
+    }
+}
+
+impl ApiError {
+    /// A storage fault, answered at once with what the caller can do about it.
+    fn storage(fault: ringfence_store::StorageFault, cause: &dyn std::error::Error) -> Self {
+        use ringfence_store::StorageFault;
+        tracing::error!(error = %ErrorChain(cause), ?fault, "storage fault");
+        match fault {
+            StorageFault::Unavailable => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                "storage is unavailable for the moment; try again shortly",
+            )
+            .with_retry_after(5),
+            StorageFault::Full => ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "storage_full",
+                "storage is full; nothing new can be saved until the operator frees space",
+            ),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ringfence_core::ids::FirmId;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, AssertSqlSafe, Executor};
+use sqlx::{AnyPool, AssertSqlSafe, Connection, Executor};
 
 use crate::StoreError;
 
@@ -59,8 +59,22 @@ pub const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous 
 pub(crate) const SQLITE_FIRM_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
 
+/// How long a caller waits for a pooled connection before the store counts as unavailable:
+/// an outage is answered within seconds, not after a long hang.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Pool settings shared by both backends. A connection comes back to the pool clean or not
+/// at all: one still inside a transaction (a rollback that failed after a full disk, say)
+/// is closed instead of being handed to the next request, which may be another firm's.
+fn pool_options(connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .after_release(|conn, _meta| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
+}
+
 /// Opens (creating if needed) a SQLite database file with up to `connections` connections,
-/// each set up by `pragmas`. A caller waits at most as long as SQLite's busy timeout for one.
+/// each set up by `pragmas`.
 pub(crate) async fn open_sqlite(
     path: &Path,
     pragmas: &'static str,
@@ -71,9 +85,7 @@ pub(crate) async fn open_sqlite(
     }
     let url = format!("sqlite://{}?mode=rwc", path.display());
     let options = AnyConnectOptions::from_str(&url)?;
-    let pool = AnyPoolOptions::new()
-        .max_connections(connections)
-        .acquire_timeout(Duration::from_secs(10))
+    let pool = pool_options(connections)
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 conn.execute(pragmas).await?;
@@ -89,9 +101,7 @@ pub(crate) async fn open_sqlite(
 /// transactions switch role and schema for their own duration only (`SET LOCAL`).
 pub(crate) async fn open_postgres(url: &str) -> Result<AnyPool, StoreError> {
     let options = AnyConnectOptions::from_str(url)?;
-    let pool = AnyPoolOptions::new()
-        .max_connections(16)
-        .acquire_timeout(Duration::from_secs(10))
+    let pool = pool_options(16)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 conn.execute("SET search_path TO control").await?;
@@ -182,6 +192,49 @@ pub(crate) async fn begin_firm(
     on_behalf_of: Option<(&str, Reach)>,
     intent: Intent,
 ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+    let (pool, pg) = (pool.clone(), pg.cloned());
+    let on_behalf_of = on_behalf_of.map(|(user, reach)| (user.to_owned(), reach));
+    finish_even_if_cancelled(async move {
+        let on_behalf_of = on_behalf_of.as_ref().map(|(user, reach)| (user.as_str(), *reach));
+        enter_firm(&pool, pg.as_ref(), as_owner, on_behalf_of, intent).await
+    })
+    .await
+}
+
+/// A write transaction on the control store (SQLite takes the write lock up front).
+pub(crate) async fn begin_control(
+    pool: &AnyPool,
+    backend: Backend,
+) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+    let pool = pool.clone();
+    finish_even_if_cancelled(async move {
+        Ok(match backend {
+            Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => pool.begin().await?,
+        })
+    })
+    .await
+}
+
+/// Runs `work` to its end even when the caller stops waiting for it. Beginning a
+/// transaction is not cancel-safe in sqlx's PostgreSQL driver: a caller dropped between
+/// sending `BEGIN` and reading its answer puts the connection back in the pool inside a
+/// transaction nothing will end, and the next request (perhaps another firm's) runs in it.
+/// In a task of its own the begin always completes, and a transaction nobody takes is
+/// dropped, which rolls it back before the connection is used again.
+async fn finish_even_if_cancelled<T: Send + 'static>(
+    work: impl Future<Output = Result<T, StoreError>> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::spawn(work).await.map_err(|e| StoreError::TaskFailed(e.to_string()))?
+}
+
+async fn enter_firm(
+    pool: &AnyPool,
+    pg: Option<&PgFirmNames>,
+    as_owner: bool,
+    on_behalf_of: Option<(&str, Reach)>,
+    intent: Intent,
+) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
     match pg {
         None => Ok(match intent {
             Intent::Read => pool.begin().await?,
@@ -209,6 +262,15 @@ pub(crate) async fn begin_firm(
             Ok(tx)
         }
     }
+}
+
+/// The smallest write that must reach the disk to commit: SQLite rewrites its header page
+/// (`user_version` is otherwise unused), PostgreSQL assigns the transaction an id, so its
+/// commit writes a record to the log.
+pub(crate) async fn write_probe(conn: &mut sqlx::AnyConnection, postgres: bool) -> Result<(), StoreError> {
+    let probe = if postgres { "SELECT pg_current_xact_id()::text" } else { "PRAGMA user_version = 0" };
+    sqlx::raw_sql(probe).execute(conn).await?;
+    Ok(())
 }
 
 /// The id of the master key the deployment's data was written under, or `None` for a new

@@ -4,7 +4,9 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum StoreError {
     #[error("database error")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+    #[error("a storage task stopped before it finished: {0}")]
+    TaskFailed(String),
     #[error("the audit log could not be written: {0}")]
     AuditWrite(String),
     #[error("storage I/O error at {path}")]
@@ -39,13 +41,101 @@ pub enum StoreError {
     SchemaTooNew { found: i64, known: i64 },
 }
 
+/// What a storage failure means for the request that met it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageFault {
+    /// The database or its disk cannot be reached, or did not answer in time: retry later.
+    Unavailable,
+    /// The disk (or the database's size limit) is full: nothing can be written until an
+    /// operator frees space.
+    Full,
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        crate::health::note(StoreError::Database(err))
+    }
+}
+
 impl StoreError {
+    /// The fault behind this error, when it is the storage's rather than the request's.
+    pub fn fault(&self) -> Option<StorageFault> {
+        match self {
+            StoreError::Database(err) => database_fault(err),
+            StoreError::Io { source, .. } => Some(match source.kind() {
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => StorageFault::Full,
+                _ => StorageFault::Unavailable,
+            }),
+            _ => None,
+        }
+    }
+
     pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
-        Self::Io { path: path.display().to_string(), source }
+        crate::health::note(Self::Io { path: path.display().to_string(), source })
     }
 
     /// True when the database said a UNIQUE constraint was violated.
     pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
         matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+    }
+}
+
+fn database_fault(err: &sqlx::Error) -> Option<StorageFault> {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => Some(StorageFault::Unavailable),
+        sqlx::Error::Database(db) => {
+            // A fatal error from PostgreSQL ends the session: it did not let us in, or threw
+            // us out (the database refuses connections, is shutting down, ...).
+            if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                && matches!(
+                    pg.severity(),
+                    sqlx::postgres::PgSeverity::Fatal | sqlx::postgres::PgSeverity::Panic
+                )
+            {
+                return Some(StorageFault::Unavailable);
+            }
+            let code = db.code()?;
+            match code.parse::<i32>() {
+                // SQLite: the primary result code is the low byte of the extended one.
+                Ok(extended) => sqlite_fault(extended & 0xff),
+                Err(_) => postgres_fault(&code),
+            }
+        }
+        _ => None,
+    }
+}
+
+/// SQLite result codes (<https://sqlite.org/rescode.html>).
+fn sqlite_fault(primary: i32) -> Option<StorageFault> {
+    const BUSY: i32 = 5;
+    const LOCKED: i32 = 6;
+    const NOMEM: i32 = 7;
+    const READONLY: i32 = 8;
+    const IOERR: i32 = 10;
+    const CORRUPT: i32 = 11;
+    const FULL: i32 = 13;
+    const CANTOPEN: i32 = 14;
+    match primary {
+        FULL => Some(StorageFault::Full),
+        BUSY | LOCKED | NOMEM | READONLY | IOERR | CORRUPT | CANTOPEN => Some(StorageFault::Unavailable),
+        _ => None,
+    }
+}
+
+/// PostgreSQL SQLSTATEs (<https://www.postgresql.org/docs/current/errcodes-appendix.html>).
+fn postgres_fault(sqlstate: &str) -> Option<StorageFault> {
+    match sqlstate {
+        "53100" => Some(StorageFault::Full),
+        // Connection exceptions, insufficient resources, operator intervention (shutdown,
+        // cannot connect now), a standby that refuses writes, system errors.
+        _ if ["08", "53", "57", "58"].iter().any(|class| sqlstate.starts_with(class)) => {
+            Some(StorageFault::Unavailable)
+        }
+        _ => None,
     }
 }

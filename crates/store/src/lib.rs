@@ -13,6 +13,7 @@ pub mod blobs;
 pub mod control;
 mod error;
 pub mod firm;
+mod health;
 mod master_key;
 pub mod migrate;
 pub mod rotation;
@@ -21,7 +22,7 @@ mod wal_sync;
 
 pub use backend::{Backend, StorageLocation};
 pub use control::sign_in_failures::ThrottleKey;
-pub use error::StoreError;
+pub use error::{StorageFault, StoreError};
 pub use firm::FirmTx;
 pub use master_key::MasterKeyOrigin;
 pub use storage::{FirmStore, KEY_SETTLE, NewFirm, Storage};

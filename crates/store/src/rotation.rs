@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 
 use crate::control::firms;
 use crate::firm::{FirmTx, audit};
-use crate::{Backend, Storage, StoreError, master_key};
+use crate::{Storage, StoreError, backend, master_key};
 
 #[derive(Debug, Clone, Copy)]
 enum KeyKind {
@@ -191,10 +191,7 @@ impl Storage {
     /// master key, in one transaction. Servers must be restarted with the new key. Returns
     /// how many firms were re-wrapped.
     pub async fn rotate_master_key(&self, new: &MasterKey) -> Result<u64, StoreError> {
-        let mut tx = match self.backend() {
-            Backend::Sqlite => self.control.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.control.begin().await?,
-        };
+        let mut tx = backend::begin_control(&self.control, self.backend()).await?;
         let mut rewrapped = std::collections::BTreeSet::new();
         for firm in firms::list(&mut tx).await? {
             for (version, wrapped) in firms::wrapped_keys(&mut tx, firm.id).await? {

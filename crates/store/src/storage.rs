@@ -22,6 +22,7 @@ use crate::control::sign_in_failures::{self, ThrottleKey};
 use crate::control::{firms, passkey_sign_ins};
 use crate::firm::users::{self, NewUser, UserStatus};
 use crate::firm::{FirmTx, audit, invitations};
+use crate::health;
 use crate::migrate::{self, StoreKind};
 use crate::wal_sync::WalSync;
 use crate::{Backend, MasterKeyOrigin, StorageLocation, StoreError, master_key};
@@ -105,24 +106,33 @@ impl FirmStore {
     /// Appends an entry to the audit log in a transaction of its own, answering once it is
     /// committed. Concurrent calls share one transaction — one commit, one fsync — instead
     /// of queueing for the log's head one by one: whoever gets the writer's turn writes out
-    /// everything waiting, and the others find their entry already written.
-    pub async fn append_audit(&self, record: AuditRecord) -> Result<i64, StoreError> {
-        let (sender, mut answer) = oneshot::channel();
+    /// everything waiting, and the others find their entry already written. The writing
+    /// runs in a task of its own, so a caller that stops waiting (a client hung up) abandons
+    /// neither its own entry nor those of the others in its batch.
+    pub async fn append_audit(self: &Arc<Self>, record: AuditRecord) -> Result<i64, StoreError> {
+        let (sender, answer) = oneshot::channel();
         self.audit_queue.waiting().push((record, sender));
-        let _turn = self.audit_queue.writer.lock().await;
-        if let Ok(written) = answer.try_recv() {
-            return written.map_err(StoreError::AuditWrite);
-        }
-        let (records, senders): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut *self.audit_queue.waiting()).into_iter().unzip();
-        match self.append_all(&records).await {
-            Ok(seqs) => senders.into_iter().zip(seqs).for_each(|(sender, seq)| drop(sender.send(Ok(seq)))),
-            Err(error) => senders.into_iter().for_each(|sender| drop(sender.send(Err(error.to_string())))),
-        }
+        let store = Arc::clone(self);
+        tokio::spawn(async move { store.write_waiting_audit().await });
         answer
             .await
             .map_err(|_| StoreError::AuditWrite("the batch was abandoned".to_owned()))?
             .map_err(StoreError::AuditWrite)
+    }
+
+    /// Writes every waiting entry in one transaction, when its turn comes (an earlier turn
+    /// may have written them already).
+    async fn write_waiting_audit(&self) {
+        let _turn = self.audit_queue.writer.lock().await;
+        let (records, senders): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut *self.audit_queue.waiting()).into_iter().unzip();
+        if records.is_empty() {
+            return;
+        }
+        match self.append_all(&records).await {
+            Ok(seqs) => senders.into_iter().zip(seqs).for_each(|(sender, seq)| drop(sender.send(Ok(seq)))),
+            Err(error) => senders.into_iter().for_each(|sender| drop(sender.send(Err(error.to_string())))),
+        }
     }
 
     async fn append_all(&self, records: &[AuditRecord]) -> Result<Vec<i64>, StoreError> {
@@ -219,6 +229,13 @@ impl FirmStore {
         Ok(FirmTx::new(tx, self.id, self.keyring(), wal))
     }
 
+    /// Whether this store can write: the smallest write that must reach the disk.
+    async fn probe_write(&self) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        backend::write_probe(tx.conn(), self.pg.is_some()).await?;
+        tx.commit().await
+    }
+
     /// Removes audit entries older than the firm's retention, leaving a signed checkpoint
     /// and an `audit.purged` entry so the rest of the chain still verifies. Returns the last
     /// entry removed, if any.
@@ -305,6 +322,20 @@ impl Storage {
     /// True when the control store answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.control).await?;
+        Ok(())
+    }
+
+    /// Ready to serve: the control store answers, and after any storage fault, every open
+    /// firm store can write again.
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        self.ping().await?;
+        if health::fault_seen() {
+            let stores: Vec<Arc<FirmStore>> = self.firms.read().await.values().cloned().collect();
+            for store in stores {
+                store.probe_write().await?;
+            }
+            health::all_clear();
+        }
         Ok(())
     }
 
@@ -412,10 +443,7 @@ impl Storage {
 
         // The control rows are written in one transaction that commits last: a failure
         // anywhere leaves no firm behind, and the unique slug and email are checked first.
-        let mut control = match self.backend {
-            Backend::Sqlite => self.control.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.control.begin().await?,
-        };
+        let mut control = backend::begin_control(&self.control, self.backend).await?;
         firms::insert_firm(&mut control, &firm).await?;
         firms::insert_key(&mut control, firm.id, KeyVersion(1), &wrapped, unix_millis(now)).await?;
         firms::claim_email(&mut control, &new.admin_email, firm.id, admin).await?;
@@ -779,3 +807,7 @@ mod sqlite_tests {
         assert_eq!(wal.syncs(), before + 1, "a reader has nothing to sync");
     }
 }
+
+#[cfg(test)]
+#[path = "fault_tests.rs"]
+mod fault_tests;

@@ -150,6 +150,12 @@ impl TestDatabase {
         PgConnection::connect(&self.url).await.expect("connect to test database")
     }
 
+    /// The server's administrative login, outside this test's database (to refuse its
+    /// connections, say, and allow them again).
+    pub fn admin_url(&self) -> &str {
+        &self.admin_url
+    }
+
     pub fn url_for_user(&self, user: &str) -> String {
         let without_scheme = self.url.trim_start_matches("postgres://").trim_start_matches("postgresql://");
         let host_and_path = without_scheme.split_once('@').map_or(without_scheme, |(_, rest)| rest);

@@ -13,13 +13,17 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Storage answers: the node can serve requests.
+/// Storage answers and can write: the node can serve requests.
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    match state.storage.ping().await {
+    match state.storage.ready().await {
         Ok(()) => Ok(Json(json!({ "status": "ready" }))),
         Err(err) => {
-            tracing::warn!(error = %ErrorChain(&err), "storage is not reachable");
-            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "storage is not reachable"))
+            tracing::warn!(error = %ErrorChain(&err), "storage is not reachable or cannot write");
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                "storage is not reachable or cannot write",
+            ))
         }
     }
 }
