@@ -133,6 +133,10 @@ pub enum AuditCommand {
         /// The firm's slug
         #[arg(long, value_parser = |s: &str| FirmSlug::parse(s).map_err(|e| e.to_string()))]
         firm: FirmSlug,
+        /// Also compare the log with checkpoints kept outside the database: JSON lines from
+        /// GET /api/v1/audit/checkpoint, the --audit-jsonl file, or syslog lines
+        #[arg(long, value_name = "FILE")]
+        against: Option<PathBuf>,
     },
 }
 

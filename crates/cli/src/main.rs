@@ -38,8 +38,8 @@ fn main() -> ExitCode {
                 commands::firm::create(&settings, args).await
             }
             Command::Firm { command: FirmCommand::List } => commands::firm::list(&settings).await,
-            Command::Audit { command: AuditCommand::Verify { firm } } => {
-                commands::audit::verify(&settings, &firm).await
+            Command::Audit { command: AuditCommand::Verify { firm, against } } => {
+                commands::audit::verify(&settings, &firm, against.as_deref()).await
             }
             Command::Audit { command: AuditCommand::Purge { firm } } => {
                 commands::audit::purge(&settings, &firm).await

@@ -31,6 +31,15 @@ fn checkpoint_message(firm_id: &str, seq: i64, hash: &[u8; 32], at_millis: i64) 
     ])
 }
 
+fn certificate_message(firm_id: &str, key_id: &str, public_key: &[u8]) -> Vec<u8> {
+    crate::aad::encode(&[
+        b"ringfence.audit.key-certificate.v1",
+        firm_id.as_bytes(),
+        key_id.as_bytes(),
+        public_key,
+    ])
+}
+
 /// A firm's audit signing key (the 32-byte Ed25519 seed).
 pub struct AuditSigningKey(SecretBytes<32>);
 
@@ -71,6 +80,31 @@ impl AuditSigningKey {
     ) -> Result<Vec<u8>, CryptoError> {
         Ok(self.pair()?.sign(&checkpoint_message(firm_id, seq, hash, at_millis)).as_ref().to_vec())
     }
+
+    /// Signs the claim "`key_id` with `public_key` is one of `firm_id`'s audit keys": a new
+    /// key vouches this way for the keys before it, whose seeds may later become unopenable
+    /// when their firm key version is retired.
+    pub fn certify_key(
+        &self,
+        firm_id: &str,
+        key_id: &str,
+        public_key: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        Ok(self.pair()?.sign(&certificate_message(firm_id, key_id, public_key)).as_ref().to_vec())
+    }
+}
+
+/// Checks a key certificate made by [`AuditSigningKey::certify_key`] with the signer's public key.
+pub fn verify_key_certificate(
+    signer_public_key: &[u8],
+    firm_id: &str,
+    key_id: &str,
+    public_key: &[u8],
+    signature: &[u8],
+) -> bool {
+    UnparsedPublicKey::new(&ED25519, signer_public_key)
+        .verify(&certificate_message(firm_id, key_id, public_key), signature)
+        .is_ok()
 }
 
 /// Checks a checkpoint's signature with only the public key.
@@ -102,6 +136,28 @@ mod tests {
         assert!(!verify_checkpoint(&public, "other", 1, &hash, 1000, &signature), "another firm");
         let other = link(&hash, b"more");
         assert!(!verify_checkpoint(&public, "firm", 1, &other, 1000, &signature), "another hash");
+        Ok(())
+    }
+
+    #[test]
+    fn a_key_certificate_binds_the_firm_and_the_key() -> Result<(), CryptoError> {
+        let signer = AuditSigningKey::generate()?;
+        let signer_public = signer.public_key()?;
+        let certified = AuditSigningKey::generate()?.public_key()?;
+        let signature = signer.certify_key("firm", "k1", &certified)?;
+        assert!(verify_key_certificate(&signer_public, "firm", "k1", &certified, &signature));
+        assert!(
+            !verify_key_certificate(&signer_public, "other", "k1", &certified, &signature),
+            "another firm"
+        );
+        assert!(!verify_key_certificate(&signer_public, "firm", "k2", &certified, &signature), "another id");
+        let other = AuditSigningKey::generate()?.public_key()?;
+        assert!(!verify_key_certificate(&signer_public, "firm", "k1", &other, &signature), "another key");
+        assert!(!verify_key_certificate(&certified, "firm", "k1", &certified, &signature), "another signer");
+        // A checkpoint signature is never taken for a certificate.
+        let hash = genesis("firm");
+        let checkpoint = signer.sign_checkpoint("firm", 1, &hash, 1000)?;
+        assert!(!verify_key_certificate(&signer_public, "firm", "k1", &certified, &checkpoint));
         Ok(())
     }
 

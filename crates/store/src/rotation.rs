@@ -79,8 +79,10 @@ pub const SEALED: &[SealedColumn] = &[
 ];
 
 /// Sealed columns left as they are: an audit signing key is append-only, and rotation
-/// starts a new one under the new key instead. Superseded signing keys are never opened
-/// again (checkpoints verify with public keys), so retiring their key version shreds them.
+/// starts a new one under the new key instead, which certifies the earlier ones while their
+/// seeds still open. Superseded signing keys are never opened again once their key version
+/// is retired (which shreds them): `audit verify` then proves them the firm's through that
+/// certificate, and checks their checkpoints with their public keys.
 pub const NOT_REWRAPPED: &[(&str, &str)] = &[("audit_keys", "seed_sealed")];
 
 /// What [`Storage::retire_old_keys`] did.

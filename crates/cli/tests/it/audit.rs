@@ -122,3 +122,205 @@ both_backends!(tampering_with_the_triggers_off_is_caught_by_audit_verify, |env: 
         assert!(message.contains(&format!("fails at {first}")), "{kind}: {message}");
     }
 });
+
+/// Lets the connection change the log and its checkpoints, as the database's owner can.
+async fn lift_all_triggers(conn: &mut AnyConnection, postgres: bool) {
+    if postgres {
+        for table in ["audit_log", "audit_checkpoints", "audit_keys"] {
+            conn.execute(AssertSqlSafe(format!("ALTER TABLE {table} DISABLE TRIGGER USER"))).await.unwrap();
+        }
+    } else {
+        conn.execute(
+            "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;
+             DROP TRIGGER audit_checkpoints_no_delete",
+        )
+        .await
+        .unwrap();
+    }
+}
+
+/// Recomputes every entry's hash from the firm's genesis and moves the head to the last
+/// entry: what someone without the keys can do after changing entries.
+async fn rechain(conn: &mut AnyConnection, firm: &str) {
+    use ringfence_crypto::audit_chain;
+    use sqlx::Row;
+    let rows = sqlx::query(
+        "SELECT seq, at, actor_kind, actor_id, actor_email, action, resource_type, resource_id, matter_id,
+                outcome, ip, user_agent, request_id FROM audit_log ORDER BY seq",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    let mut previous = audit_chain::genesis(firm);
+    for row in &rows {
+        let entry = ringfence_core::audit::StoredAuditEntry {
+            seq: row.get("seq"),
+            at: ringfence_core::clock::from_unix_millis(row.get("at")),
+            actor_kind: row.get("actor_kind"),
+            actor_id: row.get("actor_id"),
+            actor_email: row.get("actor_email"),
+            action: row.get("action"),
+            resource_type: row.get("resource_type"),
+            resource_id: row.get("resource_id"),
+            matter_id: row.get("matter_id"),
+            outcome: row.get("outcome"),
+            ip: row.get("ip"),
+            user_agent: row.get("user_agent"),
+            request_id: row.get("request_id"),
+        };
+        previous = audit_chain::link(&previous, &entry.canonical_bytes());
+        sqlx::query("UPDATE audit_log SET hash = $1 WHERE seq = $2")
+            .bind(previous.to_vec())
+            .bind(entry.seq)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    let last: i64 = rows.last().unwrap().get("seq");
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE singleton = 1")
+        .bind(last)
+        .bind(previous.to_vec())
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+}
+
+both_backends!(a_log_rewritten_and_signed_with_an_inserted_key_is_caught, |env: TestEnv| async move {
+    use ringfence_crypto::audit_chain::AuditSigningKey;
+    let postgres = env.database_url().is_some();
+    assert!(create_firm(&env, "forged", "a@forged.example", &[]).status.success());
+    let firm = firm_id(&env, "forged");
+    let mut conn = raw(&env, &firm).await;
+    lift_all_triggers(&mut conn, postgres).await;
+    // The attack as it was run: another actor on an entry, the chain recomputed, a key of
+    // the attacker's own added, and the head signed with it.
+    conn.execute("UPDATE audit_log SET actor_email = 'someone@else.example' WHERE seq = 2").await.unwrap();
+    rechain(&mut conn, &firm).await;
+    conn.execute("DELETE FROM audit_checkpoints").await.unwrap();
+    let key = AuditSigningKey::generate().unwrap();
+    let public = key.public_key().unwrap();
+    let key_id: String = public.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    // Without the firm key the seed can only be sealed under something else.
+    let mut sealed = vec![1, 0, 0, 0, 1];
+    sealed.extend_from_slice(&[7u8; 60]);
+    sqlx::query("INSERT INTO audit_keys (id, public_key, seed_sealed, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(&key_id)
+        .bind(public.to_vec())
+        .bind(sealed)
+        .bind(i64::MAX / 2)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (seq, hash): (i64, Vec<u8>) =
+        sqlx::query_as("SELECT seq, hash FROM audit_head").fetch_one(&mut conn).await.unwrap();
+    let hash: [u8; 32] = hash.try_into().unwrap();
+    let signature = key.sign_checkpoint(&firm, seq, &hash, 1_800_000_000_000).unwrap();
+    sqlx::query(
+        "INSERT INTO audit_checkpoints (seq, at, hash, signature, key_id) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(seq)
+    .bind(1_800_000_000_000_i64)
+    .bind(hash.to_vec())
+    .bind(signature)
+    .bind(&key_id)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+
+    let caught = verify(&env, "forged");
+    assert_eq!(caught.status.code(), Some(1), "{}", stdout(&caught));
+    let message = stderr(&caught);
+    assert!(message.contains(&format!("audit key {key_id} is not the firm's")), "{message}");
+});
+
+both_backends!(a_purge_row_does_not_switch_the_triggers_off, |env: TestEnv| async move {
+    assert!(create_firm(&env, "purgeproof", "a@purgeproof.example", &[]).status.success());
+    let firm = firm_id(&env, "purgeproof");
+    let mut conn = raw(&env, &firm).await;
+    let mut tx = conn.begin().await.unwrap();
+    if env.database_url().is_some() {
+        // On PostgreSQL the server works as the firm's runtime role.
+        let hex = firm.replace('-', "");
+        tx.execute(AssertSqlSafe(format!(r#"SET LOCAL ROLE "rf_{hex}""#))).await.unwrap();
+    }
+    // The row the delete triggers once made an exception for, if the table is still there.
+    let inserted = tx.execute("INSERT INTO audit_purge (singleton, up_to_seq) VALUES (1, 1000000)").await;
+    if let Err(err) = &inserted {
+        tx.rollback().await.unwrap();
+        tx = conn.begin().await.unwrap();
+        if env.database_url().is_some() {
+            assert!(err.to_string().contains("permission denied"), "{err}");
+            let hex = firm.replace('-', "");
+            tx.execute(AssertSqlSafe(format!(r#"SET LOCAL ROLE "rf_{hex}""#))).await.unwrap();
+        }
+    }
+    for statement in [
+        "DELETE FROM audit_log WHERE seq = 1",
+        "DELETE FROM audit_log",
+        "UPDATE audit_log SET action = 'nothing.happened' WHERE seq = 1",
+    ] {
+        let mut savepoint = tx.begin().await.unwrap();
+        let err = savepoint.execute(statement).await.expect_err(statement).to_string();
+        assert!(err.contains("append-only") || err.contains("permission denied"), "{statement}: {err}");
+        savepoint.rollback().await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    conn.close().await.unwrap();
+    let intact = verify(&env, "purgeproof");
+    assert!(intact.status.success(), "{}", stderr(&intact));
+    assert!(stdout(&intact).contains("intact: 3 entries"), "{}", stdout(&intact));
+});
+
+fn verify_against(env: &TestEnv, slug: &str, file: &std::path::Path) -> Output {
+    let mut command = ringfence(env);
+    command.args(["audit", "verify", "--firm", slug, "--against"]).arg(file);
+    run(command, None)
+}
+
+both_backends!(checkpoints_kept_outside_catch_a_rewritten_or_cut_tail, |env: TestEnv| async move {
+    let postgres = env.database_url().is_some();
+    for slug in ["tail-rewritten", "tail-cut"] {
+        assert!(create_firm(&env, slug, &format!("a@{slug}.example"), &[]).status.success());
+    }
+    let sink = env.data_dir().join("audit.jsonl");
+    let server = Server::start(&env, &["--audit-jsonl", sink.to_str().unwrap()]);
+    let shipped = |sink: &std::path::Path| std::fs::read_to_string(sink).unwrap_or_default().lines().count();
+    for _ in 0..100 {
+        if shipped(&sink) >= 6 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.terminate();
+    assert!(shipped(&sink) >= 6, "both firms' entries were shipped");
+
+    for (slug, cut) in [("tail-rewritten", false), ("tail-cut", true)] {
+        let firm = firm_id(&env, slug);
+        let matched = verify_against(&env, slug, &sink);
+        assert!(matched.status.success(), "{}", stderr(&matched));
+        assert!(stdout(&matched).contains("3 checkpoints kept in"), "{}", stdout(&matched));
+
+        // The last entry lies after the last checkpoint in the database: someone without the
+        // keys can rewrite it (or cut it off), and the database alone cannot tell.
+        let mut conn = raw(&env, &firm).await;
+        lift_all_triggers(&mut conn, postgres).await;
+        if cut {
+            conn.execute("DELETE FROM audit_log WHERE seq = 3").await.unwrap();
+        } else {
+            conn.execute("UPDATE audit_log SET outcome = 'failure' WHERE seq = 3").await.unwrap();
+        }
+        rechain(&mut conn, &firm).await;
+        conn.close().await.unwrap();
+        let alone = verify(&env, slug);
+        assert!(alone.status.success(), "the tail is not protected by the database alone");
+
+        let caught = verify_against(&env, slug, &sink);
+        assert_eq!(caught.status.code(), Some(1), "{}", stdout(&caught));
+        let message = stderr(&caught);
+        let expected =
+            if cut { "entries 3 to 3 were removed" } else { "entry 3 differs from the checkpoint kept" };
+        assert!(message.contains("fails at entry 3") && message.contains(expected), "{message}");
+        assert!(message.contains("line "), "names where the outside checkpoint is: {message}");
+    }
+});

@@ -259,7 +259,7 @@ both_backends!(concurrent_writers_keep_one_chain, |env: TestEnv| async move {
     let verification = audit_log::verify(&mut tx).await.unwrap();
     tx.commit().await.unwrap();
     match verification {
-        Verification::Intact { entries, checkpoints } => {
+        Verification::Intact { entries, checkpoints, .. } => {
             assert_eq!(entries, 3 + 200, "the firm's first three entries and every write");
             assert!(checkpoints >= 2);
         }
@@ -383,6 +383,16 @@ both_backends!(the_retention_purge_leaves_a_chain_that_still_verifies, |env: Tes
     tx.commit().await.unwrap();
     assert!(matches!(verification, Verification::Intact { .. }), "{verification:?}");
     assert_eq!(store.purge_audit(h.clock.now()).await.unwrap(), None, "nothing more to remove");
+    if h.env.database_url().is_none() {
+        // The purge lifted SQLite's delete triggers inside its transaction only.
+        use sqlx::Connection;
+        let path = h.env.data_dir().join("firms").join(h.firm.to_string()).join("firm.db");
+        let mut conn = sqlx::AnyConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+        let err = sqlx::query("DELETE FROM audit_log").execute(&mut conn).await.expect_err("refused");
+        assert!(err.to_string().contains("append-only"), "{err}");
+        let err = sqlx::query("DELETE FROM audit_checkpoints").execute(&mut conn).await.expect_err("refused");
+        assert!(err.to_string().contains("append-only"), "{err}");
+    }
 });
 
 /// The entries written since `after`, oldest first.
@@ -455,4 +465,180 @@ both_backends!(each_step_writes_exactly_its_entries, |env: TestEnv| async move {
         pairs(&[("auth.login.failed", "failure"), ("auth.account.locked", "success")])
     );
     assert_eq!(h.login(ADMIN_EMAIL, ADMIN_PASSWORD).await.status, 429, "locked");
+});
+
+/// The firm's audit tables as someone holding the database (not its keys) reaches them: the
+/// SQLite file, or PostgreSQL as the test's superuser, with the append-only triggers off.
+async fn tamperer(h: &Harness) -> sqlx::AnyConnection {
+    use sqlx::{AssertSqlSafe, Connection, Executor};
+    sqlx::any::install_default_drivers();
+    let firm = h.firm.to_string();
+    match h.env.database_url() {
+        None => {
+            let path = h.env.data_dir().join("firms").join(&firm).join("firm.db");
+            let mut conn =
+                sqlx::AnyConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+            conn.execute(
+                "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;
+                 DROP TRIGGER audit_checkpoints_no_delete",
+            )
+            .await
+            .unwrap();
+            conn
+        }
+        Some(url) => {
+            let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
+            let schema = format!("firm_{}", firm.replace('-', ""));
+            conn.execute(AssertSqlSafe(format!(r#"SET search_path TO "{schema}""#))).await.unwrap();
+            for table in ["audit_log", "audit_checkpoints"] {
+                conn.execute(AssertSqlSafe(format!("ALTER TABLE {table} DISABLE TRIGGER USER")))
+                    .await
+                    .unwrap();
+            }
+            conn
+        }
+    }
+}
+
+/// Changes entry `seq`'s outcome, drops every checkpoint, and recomputes the chain and head.
+async fn rewrite_without_checkpoints(h: &Harness, seq: i64) {
+    use ringfence_crypto::audit_chain;
+    use sqlx::{Executor, Row};
+    let mut conn = tamperer(h).await;
+    sqlx::query("UPDATE audit_log SET outcome = 'failure' WHERE seq = $1")
+        .bind(seq)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.execute("DELETE FROM audit_checkpoints").await.unwrap();
+    let rows = sqlx::query(
+        "SELECT seq, at, actor_kind, actor_id, actor_email, action, resource_type, resource_id, matter_id,
+                outcome, ip, user_agent, request_id FROM audit_log ORDER BY seq",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let mut previous = audit_chain::genesis(&h.firm.to_string());
+    for row in &rows {
+        let entry = ringfence_core::audit::StoredAuditEntry {
+            seq: row.get("seq"),
+            at: ringfence_core::clock::from_unix_millis(row.get("at")),
+            actor_kind: row.get("actor_kind"),
+            actor_id: row.get("actor_id"),
+            actor_email: row.get("actor_email"),
+            action: row.get("action"),
+            resource_type: row.get("resource_type"),
+            resource_id: row.get("resource_id"),
+            matter_id: row.get("matter_id"),
+            outcome: row.get("outcome"),
+            ip: row.get("ip"),
+            user_agent: row.get("user_agent"),
+            request_id: row.get("request_id"),
+        };
+        previous = audit_chain::link(&previous, &entry.canonical_bytes());
+        sqlx::query("UPDATE audit_log SET hash = $1 WHERE seq = $2")
+            .bind(previous.to_vec())
+            .bind(entry.seq)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    sqlx::query("UPDATE audit_head SET hash = $1 WHERE singleton = 1")
+        .bind(previous.to_vec())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
+fn filler(at: time::OffsetDateTime, n: usize) -> AuditRecord {
+    AuditRecord {
+        at,
+        actor: AuditActor::System,
+        action: "test.filler",
+        resource_type: Some("filler"),
+        resource_id: Some(n.to_string()),
+        matter_id: None,
+        outcome: Outcome::Success,
+        origin: Origin::default(),
+    }
+}
+
+async fn verified(h: &Harness) -> Verification {
+    let store = h.state.storage.firm(h.firm).await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let verification = audit_log::verify(&mut tx).await.unwrap();
+    tx.commit().await.unwrap();
+    verification
+}
+
+both_backends!(removing_every_hundredth_checkpoint_to_hide_a_rewrite_is_caught, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let store = h.state.storage.firm(h.firm).await.unwrap();
+    for n in 0..150 {
+        store.append_audit(filler(h.clock.now(), n)).await.unwrap();
+    }
+    assert!(matches!(verified(&h).await, Verification::Intact { checkpoints: 1, .. }), "the 100th is signed");
+
+    rewrite_without_checkpoints(&h, 50).await;
+    match verified(&h).await {
+        Verification::Broken { seq: 100, problem } => {
+            assert!(problem.contains("no signed checkpoint"), "{problem}")
+        }
+        other => panic!("the missing checkpoint at entry 100 goes unnoticed: {other:?}"),
+    }
+});
+
+both_backends!(removing_a_checkpoint_due_after_ten_minutes_is_caught, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let store = h.state.storage.firm(h.firm).await.unwrap();
+    h.clock.advance(Duration::minutes(11));
+    let late = store.append_audit(filler(h.clock.now(), 0)).await.unwrap();
+    for n in 1..3 {
+        store.append_audit(filler(h.clock.now(), n)).await.unwrap();
+    }
+    assert!(
+        matches!(verified(&h).await, Verification::Intact { checkpoints: 1, .. }),
+        "the late one is signed"
+    );
+
+    rewrite_without_checkpoints(&h, late).await;
+    match verified(&h).await {
+        Verification::Broken { seq, problem } if seq == late => {
+            assert!(problem.contains("no signed checkpoint"), "{problem}")
+        }
+        other => panic!("the missing checkpoint at entry {late} goes unnoticed: {other:?}"),
+    }
+});
+
+both_backends!(retired_audit_keys_are_proven_by_their_successors_certificates, |env: TestEnv| async move {
+    use sqlx::Executor;
+    let h = Harness::new(env).await;
+    let store = h.state.storage.firm(h.firm).await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    audit_log::checkpoint_now(&mut tx, h.clock.now()).await.unwrap();
+    tx.commit().await.unwrap();
+    h.state.storage.rotate_firm_key(h.firm, h.clock.now()).await.unwrap();
+    h.state.storage.rewrap_firm(h.firm, h.clock.now()).await.unwrap();
+    h.clock.advance(Duration::days(2));
+    let retired = h.state.storage.retire_old_keys(h.firm, h.clock.now(), Duration::days(1)).await.unwrap();
+    assert!(matches!(retired, ringfence_store::rotation::Retirement::Retired { versions: 1 }), "{retired:?}");
+    let mut tx = store.begin().await.unwrap();
+    audit_log::checkpoint_now(&mut tx, h.clock.now()).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(
+        matches!(verified(&h).await, Verification::Intact { checkpoints: 2, .. }),
+        "{:?}",
+        verified(&h).await
+    );
+
+    // Without the certificate, the first key (its seed sealed under a retired version) is
+    // no longer provably the firm's.
+    let mut conn = tamperer(&h).await;
+    if h.env.database_url().is_some() {
+        conn.execute("ALTER TABLE audit_key_certificates DISABLE TRIGGER USER").await.unwrap();
+    } else {
+        conn.execute("DROP TRIGGER audit_key_certificates_no_delete").await.unwrap();
+    }
+    conn.execute("DELETE FROM audit_key_certificates").await.unwrap();
+    assert!(matches!(verified(&h).await, Verification::UnprovenKey { .. }), "{:?}", verified(&h).await);
 });

@@ -1,5 +1,12 @@
 //! The firm's audit log: appending (in the caller's transaction, so an action and its
 //! entry commit together), reading with filters, checkpoints, and verification.
+//!
+//! Verification assumes whoever can write the database may have rewritten anything in it,
+//! and trusts only what needs a key the database does not hold: a checkpoint counts only if
+//! its signing key is proven the firm's (its seed opens under the firm key and gives its
+//! public key, or a proven key certified it), a checkpoint must exist wherever [`append`]
+//! promises one, and checkpoints kept outside the database are compared with the chain.
+//! What is left unprotected is the tail after the last checkpoint (see the README).
 
 use ringfence_core::audit::{AuditRecord, MATTER_CHANGES, MATTER_VIEWED, StoredAuditEntry};
 use ringfence_core::clock::{from_unix_millis, unix_millis};
@@ -91,23 +98,39 @@ fn seed_field(id: &str) -> FieldRef<'_> {
     FieldRef { table: "audit_keys", record: id, field: "seed" }
 }
 
-/// The firm's current audit signing key, made on first use.
-async fn signing_key(tx: &mut FirmTx, now: i64) -> Result<(String, AuditSigningKey), StoreError> {
-    let row = sqlx::query("SELECT id, seed_sealed FROM audit_keys ORDER BY created_at DESC, id LIMIT 1")
-        .fetch_optional(tx.conn())
+/// `sealed` opened as the seed of audit key `id`, if it opens under the firm key and gives
+/// `public_key`: the proof that the key is the firm's own.
+fn genuine(tx: &FirmTx, id: &str, public_key: &[u8], sealed: &[u8]) -> Option<AuditSigningKey> {
+    let seed = zeroize::Zeroizing::new(tx.open(seed_field(id), sealed).ok()?);
+    let key = AuditSigningKey::from_seed(&seed)?;
+    (key.public_key().ok()?.as_slice() == public_key).then_some(key)
+}
+
+/// Every audit key with its seed, newest first.
+async fn all_keys(tx: &mut FirmTx) -> Result<Vec<(String, Vec<u8>, Vec<u8>)>, StoreError> {
+    let rows = sqlx::query("SELECT id, public_key, seed_sealed FROM audit_keys ORDER BY created_at DESC, id")
+        .fetch_all(tx.conn())
         .await?;
-    if let Some(row) = row {
-        let id: String = row.try_get("id")?;
-        let sealed: Vec<u8> = row.try_get("seed_sealed")?;
-        let seed = tx.open(seed_field(&id), &sealed)?;
-        let key = AuditSigningKey::from_seed(&seed).ok_or(ringfence_crypto::CryptoError::Malformed)?;
-        return Ok((id, key));
+    rows.iter()
+        .map(|row| Ok((row.try_get("id")?, row.try_get("public_key")?, row.try_get("seed_sealed")?)))
+        .collect()
+}
+
+/// The firm's current audit signing key: the newest one proven the firm's (a key row
+/// someone inserted is passed over), made on first use.
+async fn signing_key(tx: &mut FirmTx, now: i64) -> Result<(String, AuditSigningKey), StoreError> {
+    for (id, public_key, sealed) in all_keys(tx).await? {
+        if let Some(key) = genuine(tx, &id, &public_key, &sealed) {
+            return Ok((id, key));
+        }
     }
     start_signing_key(tx, now).await
 }
 
 /// Starts a new audit signing key, sealed under the current firm key version; it signs
-/// every checkpoint from now on. Earlier keys stay for their public halves.
+/// every checkpoint from now on. Earlier keys stay for their public halves, and the new
+/// key certifies each of them that it can prove is the firm's: once an earlier key's firm
+/// key version is retired its seed no longer opens, and the certificate is what proves it.
 pub(crate) async fn start_signing_key(
     tx: &mut FirmTx,
     now: i64,
@@ -116,6 +139,7 @@ pub(crate) async fn start_signing_key(
     let public = key.public_key()?;
     let id = public.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>();
     let sealed = tx.seal(seed_field(&id), key.seed())?;
+    let earlier = all_keys(tx).await?;
     // Strictly newer than any other key, so "the newest" is never a tie.
     let newest: Option<i64> =
         sqlx::query_scalar("SELECT MAX(created_at) FROM audit_keys").fetch_one(tx.conn()).await?;
@@ -127,7 +151,67 @@ pub(crate) async fn start_signing_key(
         .bind(created_at)
         .execute(tx.conn())
         .await?;
+    let firm = tx.firm().to_string();
+    for (earlier_id, earlier_public, earlier_sealed) in earlier {
+        if genuine(tx, &earlier_id, &earlier_public, &earlier_sealed).is_none() {
+            continue;
+        }
+        let signature = key.certify_key(&firm, &earlier_id, &earlier_public)?;
+        sqlx::query(
+            "INSERT INTO audit_key_certificates (key_id, certified_by, signature) VALUES ($1, $2, $3)",
+        )
+        .bind(&earlier_id)
+        .bind(&id)
+        .bind(signature)
+        .execute(tx.conn())
+        .await?;
+    }
     Ok((id, key))
+}
+
+/// The audit keys proven the firm's, by id with their public keys, and those that are not.
+async fn proven_keys(
+    tx: &mut FirmTx,
+) -> Result<(std::collections::HashMap<String, Vec<u8>>, Vec<String>), StoreError> {
+    let firm = tx.firm().to_string();
+    let keys = all_keys(tx).await?;
+    let mut proven = std::collections::HashMap::new();
+    let mut pending = std::collections::HashMap::new();
+    for (id, public_key, sealed) in keys {
+        if genuine(tx, &id, &public_key, &sealed).is_some() {
+            proven.insert(id, public_key);
+        } else {
+            pending.insert(id, public_key);
+        }
+    }
+    let certificates: Vec<(String, String, Vec<u8>)> =
+        sqlx::query_as("SELECT key_id, certified_by, signature FROM audit_key_certificates")
+            .fetch_all(tx.conn())
+            .await?;
+    // A key certified by a proven key is proven, and may in turn prove those it certified.
+    loop {
+        let newly: Vec<String> = certificates
+            .iter()
+            .filter(|(key_id, signer, signature)| match (pending.get(key_id), proven.get(signer)) {
+                (Some(public_key), Some(signer_public)) => {
+                    audit_chain::verify_key_certificate(signer_public, &firm, key_id, public_key, signature)
+                }
+                _ => false,
+            })
+            .map(|(key_id, _, _)| key_id.clone())
+            .collect();
+        if newly.is_empty() {
+            break;
+        }
+        for id in newly {
+            if let Some(public_key) = pending.remove(&id) {
+                proven.insert(id, public_key);
+            }
+        }
+    }
+    let mut unproven: Vec<String> = pending.into_keys().collect();
+    unproven.sort();
+    Ok((proven, unproven))
 }
 
 /// The firm key version the current audit signing key is sealed under, if there is one.
@@ -178,10 +262,14 @@ fn checkpoint_from(row: &AnyRow) -> Result<Checkpoint, StoreError> {
 }
 
 /// Signs a checkpoint for the current head now (unless one already covers it) and returns
-/// the latest checkpoint: what a firm fetches to keep its own copy of the chain head.
+/// the checkpoint of the head: what a firm fetches to keep its own copy of the chain head.
 pub async fn checkpoint_now(tx: &mut FirmTx, now: OffsetDateTime) -> Result<Option<Checkpoint>, StoreError> {
-    let head =
-        sqlx::query("SELECT seq, hash FROM audit_head WHERE singleton = 1").fetch_optional(tx.conn()).await?;
+    // Taking the head row (as `append` does) keeps an append from slipping in between:
+    // the head's `checkpoint_at` then always belongs to the checkpoint of the newest entry
+    // that has one, which is what `verify` replays.
+    let head = sqlx::query("UPDATE audit_head SET seq = seq WHERE singleton = 1 RETURNING seq, hash")
+        .fetch_optional(tx.conn())
+        .await?;
     let Some(head) = head else { return Ok(None) };
     let seq: i64 = head.try_get("seq")?;
     let covered: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_checkpoints WHERE seq = $1")
@@ -199,8 +287,9 @@ pub async fn checkpoint_now(tx: &mut FirmTx, now: OffsetDateTime) -> Result<Opti
     let row = sqlx::query(
         "SELECT c.seq, c.at, c.hash, c.signature, c.key_id, k.public_key
          FROM audit_checkpoints c JOIN audit_keys k ON k.id = c.key_id
-         ORDER BY c.seq DESC LIMIT 1",
+         WHERE c.seq = $1",
     )
+    .bind(seq)
     .fetch_optional(tx.conn())
     .await?;
     row.as_ref().map(checkpoint_from).transpose()
@@ -291,39 +380,99 @@ pub async fn list(
 /// What verification found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verification {
-    Intact { entries: i64, checkpoints: i64 },
-    Broken { seq: i64, problem: String },
+    /// The chain is whole, every promised checkpoint is there and signed by a proven key,
+    /// and every outside checkpoint given that the log still holds matches it (`external`
+    /// counts those compared).
+    Intact {
+        entries: i64,
+        checkpoints: i64,
+        external: i64,
+    },
+    Broken {
+        seq: i64,
+        problem: String,
+    },
+    /// An audit key is neither sealed under the firm key nor certified by a key that is:
+    /// someone without the keys put it there.
+    UnprovenKey {
+        key_id: String,
+    },
+}
+
+/// "Entry `seq` of the log had hash `hash`", as kept outside the database: a checkpoint
+/// fetched from the API, or an entry as a sink received it. `source` says where it came
+/// from (a file and line), for the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalCheckpoint {
+    pub seq: i64,
+    pub hash: [u8; 32],
+    pub source: String,
 }
 
 /// Walks the whole chain and every checkpoint. Reads in pages, so memory stays flat.
 pub async fn verify(tx: &mut FirmTx) -> Result<Verification, StoreError> {
+    verify_against(tx, &[]).await
+}
+
+/// [`verify`], and also compares the chain with `external` checkpoints: each must match the
+/// entry at its sequence number, and the log must still hold that entry (unless a retention
+/// purge removed it).
+pub async fn verify_against(
+    tx: &mut FirmTx,
+    external: &[ExternalCheckpoint],
+) -> Result<Verification, StoreError> {
     let firm = tx.firm().to_string();
+    let (proven, unproven) = proven_keys(tx).await?;
+    if let Some(key_id) = unproven.into_iter().next() {
+        return Ok(Verification::UnprovenKey { key_id });
+    }
+    let rows = sqlx::query("SELECT seq, at, hash, signature, key_id FROM audit_checkpoints ORDER BY seq")
+        .fetch_all(tx.conn())
+        .await?;
+    let mut checkpoints = std::collections::BTreeMap::new();
+    for row in &rows {
+        let key_id: String = row.try_get("key_id")?;
+        let seq: i64 = row.try_get("seq")?;
+        let Some(public_key) = proven.get(&key_id) else {
+            return Ok(Verification::Broken {
+                seq,
+                problem: format!(
+                    "the checkpoint at entry {seq} names audit key {key_id}, which the firm does not have"
+                ),
+            });
+        };
+        let checkpoint = Checkpoint {
+            seq,
+            at: from_unix_millis(row.try_get("at")?),
+            hash: hash_of(row.try_get("hash")?)?,
+            signature: row.try_get("signature")?,
+            key_id,
+            public_key: public_key.clone(),
+        };
+        checkpoints.insert(seq, checkpoint);
+    }
+    let mut external: Vec<&ExternalCheckpoint> = external.iter().collect();
+    external.sort_by_key(|c| c.seq);
+    let mut external = external.into_iter().peekable();
+    let mut compared = 0;
     let mut hashes = std::collections::HashMap::new();
-    let checkpoints = sqlx::query(
-        "SELECT c.seq, c.at, c.hash, c.signature, c.key_id, k.public_key
-         FROM audit_checkpoints c JOIN audit_keys k ON k.id = c.key_id ORDER BY c.seq",
-    )
-    .fetch_all(tx.conn())
-    .await?
-    .iter()
-    .map(checkpoint_from)
-    .collect::<Result<Vec<_>, _>>()?;
-    let checkpointed: std::collections::HashSet<i64> = checkpoints.iter().map(|c| c.seq).collect();
+
     // After a retention purge the chain starts from the signed checkpoint of the last
     // removed entry, and the purge is itself on the record.
     let first: Option<i64> =
         sqlx::query_scalar("SELECT MIN(seq) FROM audit_log").fetch_one(tx.conn()).await?;
-    let head: Option<i64> = sqlx::query_scalar("SELECT seq FROM audit_head WHERE singleton = 1")
-        .fetch_optional(tx.conn())
-        .await?;
+    let head: Option<(i64, i64)> =
+        sqlx::query_as("SELECT seq, checkpoint_at FROM audit_head WHERE singleton = 1")
+            .fetch_optional(tx.conn())
+            .await?;
     let anchor = match first {
         Some(first) => first - 1,
-        None => head.unwrap_or(0),
+        None => head.map_or(0, |(seq, _)| seq),
     };
     let (mut previous, mut expected_seq) = if anchor == 0 {
         (audit_chain::genesis(&firm), 1)
     } else {
-        let Some(checkpoint) = checkpoints.iter().find(|c| c.seq == anchor) else {
+        let Some(checkpoint) = checkpoints.get(&anchor) else {
             return Ok(Verification::Broken {
                 seq: anchor,
                 problem: format!("entries up to {anchor} were removed without a retention purge"),
@@ -344,6 +493,23 @@ pub async fn verify(tx: &mut FirmTx) -> Result<Verification, StoreError> {
         hashes.insert(anchor, checkpoint.hash);
         (checkpoint.hash, anchor + 1)
     };
+    // Entries the retention purge removed can no longer be compared.
+    while let Some(outside) = external.next_if(|c| c.seq <= anchor) {
+        if outside.seq == anchor && outside.hash != previous {
+            return Ok(Verification::Broken {
+                seq: anchor,
+                problem: format!(
+                    "entry {anchor} differs from the checkpoint kept outside the database ({})",
+                    outside.source
+                ),
+            });
+        }
+        compared += i64::from(outside.seq == anchor);
+    }
+    // Replays `append`'s promise: a checkpoint at every hundredth entry, and at the first
+    // entry 10 minutes (by the entries' own times) after the last checkpoint. That time is
+    // known from the first entry of a new chain, and after a purge from the next checkpoint.
+    let mut checkpoint_at: Option<i64> = None;
     loop {
         let rows = sqlx::query(
             "SELECT seq, at, actor_kind, actor_id, actor_email, action, resource_type, resource_id, matter_id,
@@ -375,18 +541,62 @@ pub async fn verify(tx: &mut FirmTx) -> Result<Verification, StoreError> {
                     ),
                 });
             }
-            if checkpointed.contains(&entry.seq) {
-                hashes.insert(entry.seq, computed);
+            let at = unix_millis(entry.at);
+            if anchor == 0 && entry.seq == 1 {
+                checkpoint_at = Some(at);
+            }
+            let due = entry.seq % CHECKPOINT_EVERY == 0
+                || checkpoint_at.is_some_and(|t| at - t >= CHECKPOINT_AFTER.whole_milliseconds() as i64);
+            match checkpoints.get(&entry.seq) {
+                Some(checkpoint) => {
+                    hashes.insert(entry.seq, computed);
+                    checkpoint_at = Some(unix_millis(checkpoint.at));
+                }
+                None if due => {
+                    return Ok(Verification::Broken {
+                        seq: entry.seq,
+                        problem: format!(
+                            "entry {} has no signed checkpoint, though the log signs one at every \
+                             {CHECKPOINT_EVERY}th entry and {} minutes after the last: checkpoints \
+                             were removed",
+                            entry.seq,
+                            CHECKPOINT_AFTER.whole_minutes()
+                        ),
+                    });
+                }
+                None => {}
+            }
+            while let Some(outside) = external.next_if(|c| c.seq == entry.seq) {
+                if outside.hash != computed {
+                    return Ok(Verification::Broken {
+                        seq: entry.seq,
+                        problem: format!(
+                            "entry {} differs from the checkpoint kept outside the database ({}): \
+                             the log was rewritten",
+                            entry.seq, outside.source
+                        ),
+                    });
+                }
+                compared += 1;
             }
             previous = computed;
             expected_seq += 1;
         }
     }
     let last = expected_seq - 1;
-    let head: Option<i64> = sqlx::query_scalar("SELECT seq FROM audit_head WHERE singleton = 1")
-        .fetch_optional(tx.conn())
-        .await?;
-    if let Some(head) = head
+    if let Some(outside) = external.next() {
+        return Ok(Verification::Broken {
+            seq: last + 1,
+            problem: format!(
+                "entries {} to {} were removed: a checkpoint kept outside the database ({}) covers {}",
+                last + 1,
+                outside.seq,
+                outside.source,
+                outside.seq
+            ),
+        });
+    }
+    if let Some((head, _)) = head
         && head > last
     {
         return Ok(Verification::Broken {
@@ -394,7 +604,7 @@ pub async fn verify(tx: &mut FirmTx) -> Result<Verification, StoreError> {
             problem: format!("entries {} to {head} were removed from the end of the log", last + 1),
         });
     }
-    for checkpoint in &checkpoints {
+    for checkpoint in checkpoints.values() {
         let signed = audit_chain::verify_checkpoint(
             &checkpoint.public_key,
             &firm,
@@ -430,7 +640,11 @@ pub async fn verify(tx: &mut FirmTx) -> Result<Verification, StoreError> {
             });
         }
     }
-    Ok(Verification::Intact { entries: last - anchor, checkpoints: checkpoints.len() as i64 })
+    Ok(Verification::Intact {
+        entries: last - anchor,
+        checkpoints: checkpoints.len() as i64,
+        external: compared,
+    })
 }
 
 /// Entries after `seq`, oldest first, with their hashes: what a sink receives next.
@@ -528,13 +742,28 @@ pub(crate) async fn purge(
             .await?;
         sign_checkpoint(tx, up_to, &hash_of(hash)?, unix_millis(now)).await?;
     }
-    sqlx::query("INSERT INTO audit_purge (singleton, up_to_seq) VALUES (1, $1)")
-        .bind(up_to)
-        .execute(tx.conn())
-        .await?;
-    sqlx::query("DELETE FROM audit_checkpoints WHERE seq < $1").bind(up_to).execute(tx.conn()).await?;
-    sqlx::query("DELETE FROM audit_log WHERE seq <= $1").bind(up_to).execute(tx.conn()).await?;
-    sqlx::query("DELETE FROM audit_purge WHERE singleton = 1").execute(tx.conn()).await?;
+    if tx.conn().backend_name() == "SQLite" {
+        // SQLite's delete triggers make no exception that a row of data could switch on:
+        // the purge lifts them inside its transaction and puts them back before it commits.
+        for (drop, _) in SQLITE_DELETE_TRIGGERS {
+            sqlx::raw_sql(*drop).execute(tx.conn()).await?;
+        }
+        sqlx::query("DELETE FROM audit_checkpoints WHERE seq < $1").bind(up_to).execute(tx.conn()).await?;
+        sqlx::query("DELETE FROM audit_log WHERE seq <= $1").bind(up_to).execute(tx.conn()).await?;
+        for (_, create) in SQLITE_DELETE_TRIGGERS {
+            sqlx::raw_sql(*create).execute(tx.conn()).await?;
+        }
+    } else {
+        // PostgreSQL: only the owner role (this transaction's) may write `audit_purge`, or
+        // delete from the log at all.
+        sqlx::query("INSERT INTO audit_purge (singleton, up_to_seq) VALUES (1, $1)")
+            .bind(up_to)
+            .execute(tx.conn())
+            .await?;
+        sqlx::query("DELETE FROM audit_checkpoints WHERE seq < $1").bind(up_to).execute(tx.conn()).await?;
+        sqlx::query("DELETE FROM audit_log WHERE seq <= $1").bind(up_to).execute(tx.conn()).await?;
+        sqlx::query("DELETE FROM audit_purge WHERE singleton = 1").execute(tx.conn()).await?;
+    }
     let record = AuditRecord {
         at: now,
         actor: ringfence_core::audit::AuditActor::System,
@@ -546,10 +775,28 @@ pub(crate) async fn purge(
         origin: ringfence_core::audit::Origin::default(),
     };
     append(tx, &record).await?;
+    // The purge's own entry is signed at once: from it on, `verify` again knows when the
+    // next time-based checkpoint is due.
+    checkpoint_now(tx, now).await?;
     Ok(Some(up_to))
 }
 
 const PURGE_ACTION: &str = "audit.purged";
+
+/// SQLite's delete triggers on the log and its checkpoints (as migration 0021 makes them):
+/// how to drop each, and how to make it again.
+const SQLITE_DELETE_TRIGGERS: &[(&str, &str)] = &[
+    (
+        "DROP TRIGGER audit_log_no_delete",
+        "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+    ),
+    (
+        "DROP TRIGGER audit_checkpoints_no_delete",
+        "CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END",
+    ),
+];
 
 /// How far back "recently viewed" looks: the user's newest entries, however long their
 /// history, so the home page costs the same on the first day and after ten years.
