@@ -205,3 +205,21 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_faults_are_answered_as_such() {
+        // Which errors are faults is the store's to say (and tested there, a full disk too).
+        let unavailable = ApiError::from(ringfence_store::StoreError::from(sqlx::Error::PoolTimedOut));
+        assert_eq!(
+            (unavailable.status, unavailable.code),
+            (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable")
+        );
+        assert_eq!(unavailable.retry_after, Some(5));
+        let other = ApiError::from(ringfence_store::StoreError::BlobMissing);
+        assert_eq!(other.status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

@@ -5,15 +5,16 @@ use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
 use ringfence_store::firm::access::{ReadContent, WriteContent};
-use ringfence_store::firm::notes::{self, Note};
+use ringfence_store::firm::notes::{self, Note, NotesAfter};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::Actor;
 use crate::client::Client;
-use crate::error::{ApiError, ApiJson};
+use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::matter_access::{record, record_read, require, require_for};
 
 const KINDS: [&str; 4] = ["note", "strategy", "statement", "communication"];
@@ -66,13 +67,49 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(note_json(&note))))
 }
 
-pub async fn list(actor: Actor, client: Client, Path(matter): Path<String>) -> Result<Json<Value>, ApiError> {
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// A page of a matter's notes, oldest first; the cursor names the last note of the page.
+pub async fn list(
+    actor: Actor,
+    client: Client,
+    Path(matter): Path<String>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid("limit: 1 to 500"));
+    }
+    let after = query.cursor.as_deref().map(parse_cursor).transpose()?;
     let (mut tx, access) =
         require::<ReadContent>(&actor, &client, actor.begin_read().await?, &matter).await?;
-    let all = notes::list(&mut tx, &access).await?;
+    let mut page = notes::list_page(&mut tx, &access, after, limit + 1).await?;
     record_read(tx, &actor, &client, &access, "note.listed", ("matter", matter)).await?;
-    let items: Vec<Value> = all.iter().map(note_json).collect();
-    Ok(Json(json!({ "items": items, "next_cursor": null })))
+    let more = page.len() as i64 > limit;
+    page.truncate(limit as usize);
+    let next = more.then(|| page.last().map(|last| cursor_of(NotesAfter::of(last)))).flatten();
+    let items: Vec<Value> = page.iter().map(note_json).collect();
+    Ok(Json(json!({ "items": items, "next_cursor": next })))
+}
+
+fn cursor_of(after: NotesAfter) -> String {
+    format!("{}.{}", after.created_at, after.id.simple())
+}
+
+fn parse_cursor(raw: &str) -> Result<NotesAfter, ApiError> {
+    let bad = || ApiError::invalid("cursor: use next_cursor from the previous page");
+    let (created_at, id) = raw.split_once('.').ok_or_else(bad)?;
+    let created_at = created_at.parse::<i64>().map_err(|_| bad())?;
+    let id = Uuid::try_parse(id).map_err(|_| bad())?;
+    if cursor_of(NotesAfter { created_at, id }) != raw {
+        return Err(bad());
+    }
+    Ok(NotesAfter { created_at, id })
 }
 
 pub async fn get(actor: Actor, client: Client, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {

@@ -766,3 +766,46 @@ both_backends!(access_history_answers_who_could_read_a_matter_on_a_date, |env: T
         404
     );
 });
+
+both_backends!(notes_are_listed_a_page_at_a_time, |env: TestEnv| async move {
+    let c = cast(env).await;
+    let (matter, first) = fixture(&c).await;
+    let mut written = vec![first];
+    for i in 0..4 {
+        let note =
+            c.h.call(
+                "POST",
+                &format!("/api/v1/matters/{matter}/notes"),
+                Some(&c.member),
+                Some(json!({ "kind": "note", "body": format!("note {i}"), "privileged": false })),
+            )
+            .await;
+        assert_eq!(note.status, 201, "{}", note.body);
+        written.push(note.body["id"].as_str().unwrap().to_owned());
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let query = cursor.as_ref().map_or(String::new(), |c| format!("&cursor={c}"));
+        let page =
+            c.h.call("GET", &format!("/api/v1/matters/{matter}/notes?limit=2{query}"), Some(&c.viewer), None)
+                .await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let items = page.body["items"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        seen.extend(items.iter().map(|n| n["id"].as_str().unwrap().to_owned()));
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), written.len(), "no note twice: {seen:?}");
+    seen.sort();
+    written.sort();
+    assert_eq!(seen, written, "every note once");
+    for bad in ["limit=0", "limit=501", "limit=x", "cursor=garbage", "cursor=1.zz", "cursor=%00"] {
+        let page =
+            c.h.call("GET", &format!("/api/v1/matters/{matter}/notes?{bad}"), Some(&c.viewer), None).await;
+        assert_eq!(page.status, 400, "{bad}: {}", page.body);
+    }
+});

@@ -108,11 +108,42 @@ pub async fn matter_of(tx: &mut FirmTx, note: Uuid) -> Result<Option<Uuid>, Stor
     Ok(matter.and_then(|m| m.parse().ok()))
 }
 
+/// Where a page of a matter's notes starts: after the note created at `created_at` (unix
+/// milliseconds) with id `id`, in creation order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotesAfter {
+    pub created_at: i64,
+    pub id: Uuid,
+}
+
+impl NotesAfter {
+    pub fn of(note: &Note) -> Self {
+        Self { created_at: unix_millis(note.created_at), id: note.id }
+    }
+}
+
+/// Every note of the matter, oldest first.
 pub async fn list(tx: &mut FirmTx, access: &MatterAccess<ReadContent>) -> Result<Vec<Note>, StoreError> {
+    list_page(tx, access, None, i64::MAX).await
+}
+
+/// Up to `limit` notes of the matter after `after`, oldest first.
+pub async fn list_page(
+    tx: &mut FirmTx,
+    access: &MatterAccess<ReadContent>,
+    after: Option<NotesAfter>,
+    limit: i64,
+) -> Result<Vec<Note>, StoreError> {
+    let (created_at, id) = after.map_or((i64::MIN, String::new()), |a| (a.created_at, a.id.to_string()));
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM notes WHERE matter_id = $1 AND deleted_at IS NULL ORDER BY created_at, id"
+        "SELECT {COLUMNS} FROM notes WHERE matter_id = $1 AND deleted_at IS NULL
+           AND (created_at > $2 OR (created_at = $2 AND id > $3))
+         ORDER BY created_at, id LIMIT $4"
     )))
     .bind(access.matter().to_string())
+    .bind(created_at)
+    .bind(id)
+    .bind(limit)
     .fetch_all(tx.conn())
     .await?;
     rows.iter().map(|row| note_from(tx, row)).collect()
