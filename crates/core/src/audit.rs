@@ -177,23 +177,44 @@ impl StoredAuditEntry {
     }
 }
 
+/// Longest text kept in one field of an entry.
+const MAX_FIELD_CHARS: usize = 256;
+
+/// `text` as an entry keeps it: control characters (NUL among them, which PostgreSQL
+/// cannot store) and bidirectional overrides (which make a log line read other than it
+/// is) written as `\u{…}` escapes, and cut at [`MAX_FIELD_CHARS`]. Whatever a request
+/// carried, its entry can be written and read as it is.
+pub fn loggable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_FIELD_CHARS));
+    for c in text.chars().take(MAX_FIELD_CHARS) {
+        let bidi = matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() || bidi {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 impl AuditRecord {
-    /// The entry this record becomes at position `seq`.
+    /// The entry this record becomes at position `seq`, every text field [`loggable`].
     pub fn at_seq(&self, seq: i64) -> StoredAuditEntry {
+        let text = |t: &str| loggable(t);
         StoredAuditEntry {
             seq,
             at: crate::clock::from_unix_millis(unix_millis(self.at)),
             actor_kind: self.actor.kind().to_owned(),
-            actor_id: self.actor.id().map(str::to_owned),
-            actor_email: self.actor.email().map(str::to_owned),
+            actor_id: self.actor.id().map(text),
+            actor_email: self.actor.email().map(text),
             action: self.action.to_owned(),
             resource_type: self.resource_type.map(str::to_owned),
-            resource_id: self.resource_id.clone(),
-            matter_id: self.matter_id.clone(),
+            resource_id: self.resource_id.as_deref().map(text),
+            matter_id: self.matter_id.as_deref().map(text),
             outcome: self.outcome.as_str().to_owned(),
-            ip: self.origin.ip.clone(),
-            user_agent: self.origin.user_agent.clone(),
-            request_id: self.origin.request_id.clone(),
+            ip: self.origin.ip.as_deref().map(text),
+            user_agent: self.origin.user_agent.as_deref().map(text),
+            request_id: self.origin.request_id.as_deref().map(text),
         }
     }
 }
@@ -201,6 +222,14 @@ impl AuditRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hostile_text_is_kept_loggable() {
+        assert_eq!(loggable("a\0b"), "a\\u{0}b");
+        assert_eq!(loggable("x\u{202e}y\n"), "x\\u{202e}y\\u{a}");
+        assert_eq!(loggable("Müller & Söhne"), "Müller & Söhne");
+        assert_eq!(loggable(&"z".repeat(10_000)).len(), MAX_FIELD_CHARS);
+    }
 
     fn entry() -> StoredAuditEntry {
         AuditRecord {

@@ -44,6 +44,13 @@ macro_rules! id_type {
     };
 }
 
+/// An id from outside, in any spelling a UUID may have (capitals, braces, `urn:uuid:`, no
+/// hyphens), parsed once into the one value it names: whatever the request spelt, the
+/// check, the data and the log all see the same id.
+pub fn parse_id(raw: &str) -> Option<Uuid> {
+    Uuid::try_parse(raw).ok()
+}
+
 id_type!(
     /// A firm: one tenant with its own database and keys.
     FirmId
@@ -52,3 +59,31 @@ id_type!(
     /// A firm user.
     UserId
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_spelling_of_an_id_names_the_same_one() {
+        let id = "0b6a4f4e-8c1d-4d2e-9f3a-1b2c3d4e5f60";
+        for spelling in [
+            id,
+            "0B6A4F4E-8C1D-4D2E-9F3A-1B2C3D4E5F60",
+            "urn:uuid:0b6a4f4e-8c1d-4d2e-9f3a-1b2c3d4e5f60",
+            "URN:UUID:0B6A4F4E-8C1D-4D2E-9F3A-1B2C3D4E5F60",
+            "{0b6a4f4e-8c1d-4d2e-9f3a-1b2c3d4e5f60}",
+            "0b6a4f4e8c1d4d2e9f3a1b2c3d4e5f60",
+        ] {
+            assert_eq!(parse_id(spelling).map(|u| u.to_string()).as_deref(), Some(id), "{spelling}");
+        }
+        for junk in [
+            "0b6a4f4e-8c1d-4d2e-9f3a-1b2c3d4e5f60\0",
+            "",
+            "0b6a4f4e",
+            "\u{202e}0b6a4f4e-8c1d-4d2e-9f3a-1b2c3d4e5f60",
+        ] {
+            assert_eq!(parse_id(junk), None, "{junk:?}");
+        }
+    }
+}

@@ -17,6 +17,7 @@ use crate::audit;
 use crate::auth::{Actor, not_signed_in};
 use crate::client::Client;
 use crate::error::ApiError;
+use crate::refusals::{Recorded, Refusable};
 
 /// One declared route, as listed for reviews and the access tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,7 +117,7 @@ impl<S: Clone + Send + Sync + 'static> Default for RouteTable<S> {
 async fn enforce(policy: AccessPolicy, request: Request, next: Next) -> Response {
     let actor = request.extensions().get::<Actor>().cloned();
     match (policy, actor) {
-        (AccessPolicy::Public, _) => next.run(request).await,
+        (AccessPolicy::Public, None) => next.run(request).await,
         (AccessPolicy::SignedIn | AccessPolicy::FirmRole(_) | AccessPolicy::Matter(_), None) => {
             // A page sends the browser to sign in; the API answers 401.
             if request.uri().path().starts_with("/api/") {
@@ -126,8 +127,14 @@ async fn enforce(policy: AccessPolicy, request: Request, next: Next) -> Response
             }
         }
         // The matter check itself is in the handler, which needs its proof to reach the data.
-        (AccessPolicy::SignedIn | AccessPolicy::Matter(_), Some(_)) => next.run(request).await,
-        (AccessPolicy::FirmRole(roles), Some(actor)) if actor.has_any_role(roles) => next.run(request).await,
+        (AccessPolicy::Public | AccessPolicy::SignedIn | AccessPolicy::Matter(_), Some(actor)) => {
+            let refusable = Refusable::of(&request, actor);
+            refusable.answer(next.run(request).await).await
+        }
+        (AccessPolicy::FirmRole(roles), Some(actor)) if actor.has_any_role(roles) => {
+            let refusable = Refusable::of(&request, actor);
+            refusable.answer(next.run(request).await).await
+        }
         (AccessPolicy::FirmRole(_), Some(actor)) => {
             let client = Client::read(request.extensions(), request.headers());
             let route = request
@@ -156,8 +163,12 @@ async fn deny(actor: Actor, client: Client, route: String, page: bool) -> Respon
         tx.commit().await
     };
     match recorded.await {
-        Ok(()) if page => crate::pages::refused(),
-        Ok(()) => ApiError::forbidden("your firm role does not allow this").into_response(),
+        Ok(()) if page => {
+            let mut response = crate::pages::refused();
+            response.extensions_mut().insert(Recorded);
+            response
+        }
+        Ok(()) => ApiError::forbidden("your firm role does not allow this").recorded().into_response(),
         Err(err) => ApiError::from(err).into_response(),
     }
 }

@@ -15,6 +15,8 @@ pub struct ApiError {
     pub message: String,
     /// Seconds for `Retry-After`, on 429s.
     pub retry_after: Option<i64>,
+    /// The refusal is in the audit log already (see [`crate::refusals`]).
+    pub recorded: bool,
 }
 
 #[derive(Serialize)]
@@ -30,7 +32,12 @@ struct Inner<'a> {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), retry_after: None }
+        Self { status, code, message: message.into(), retry_after: None, recorded: false }
+    }
+
+    /// Marks a refusal its handler has recorded, so it is not recorded twice.
+    pub fn recorded(self) -> Self {
+        Self { recorded: true, ..self }
     }
 
     pub fn with_retry_after(self, seconds: i64) -> Self {
@@ -69,6 +76,9 @@ impl IntoResponse for ApiError {
         {
             response.headers_mut().insert(http::header::RETRY_AFTER, value);
         }
+        if self.recorded {
+            response.extensions_mut().insert(crate::refusals::Recorded);
+        }
         response
     }
 }
@@ -101,11 +111,39 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        let request = axum::extract::Request::from_parts(parts.clone(), body);
+        let bytes = axum::body::Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "the request body is too large")
+            } else {
+                ApiError::invalid("the request body could not be read")
+            }
+        })?;
+        if has_escaped_nul(&bytes) {
+            return Err(ApiError::invalid("text may not contain NUL characters"));
+        }
+        let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
         match Json::<T>::from_request(request, state).await {
             Ok(Json(value)) => Ok(Self(value)),
             Err(rejection) => Err(json_rejection(&rejection)),
         }
     }
+}
+
+/// Whether a JSON text holds a `\u0000` escape (a raw NUL is not valid JSON at all). No
+/// field of the API takes one, and PostgreSQL cannot store one.
+fn has_escaped_nul(json: &[u8]) -> bool {
+    let mut bytes = json.iter().enumerate();
+    while let Some((i, &b)) = bytes.next() {
+        if b == b'\\' {
+            if json.get(i + 1..i + 6) == Some(b"u0000".as_slice()) {
+                return true;
+            }
+            bytes.next();
+        }
+    }
+    false
 }
 
 fn json_rejection(rejection: &JsonRejection) -> ApiError {
@@ -125,16 +163,17 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
     }
 }
 
-pub async fn unknown_route() -> ApiError {
-    ApiError::not_found()
+pub async fn unknown_route(request: axum::extract::Request) -> Response {
+    crate::refusals::unmatched(request, ApiError::not_found()).await
 }
 
-pub async fn method_not_allowed() -> ApiError {
-    ApiError::new(
+pub async fn method_not_allowed(request: axum::extract::Request) -> Response {
+    let answer = ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         "this method is not allowed on this path",
-    )
+    );
+    crate::refusals::unmatched(request, answer).await
 }
 
 impl From<ringfence_store::StoreError> for ApiError {
@@ -148,6 +187,12 @@ impl From<ringfence_store::StoreError> for ApiError {
             ),
             StoreError::SlugTaken(_) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", "slug: already taken")
+            }
+            other if other.is_refused_value() => {
+                tracing::info!(error = %ErrorChain(&other), "a value was refused by the database");
+                ApiError::invalid(
+                    "a value could not be stored as given: leave out control characters and keep it shorter",
+                )
             }
             other => match other.fault() {
                 Some(fault) => ApiError::storage(fault, &other),
@@ -199,6 +244,12 @@ where
         parts: &mut http::request::Parts,
         state: &S,
     ) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        if form_urlencoded::parse(query.as_bytes())
+            .any(|(k, v)| k.chars().chain(v.chars()).any(char::is_control))
+        {
+            return Err(ApiError::invalid("query: control characters are not allowed"));
+        }
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(Self(value)),
             Err(rejection) => Err(ApiError::invalid(rejection.body_text())),
@@ -219,6 +270,8 @@ mod tests {
             (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable")
         );
         assert_eq!(unavailable.retry_after, Some(5));
+        assert!(has_escaped_nul(br#"{"name": "a\u0000b"}"#));
+        assert!(!has_escaped_nul(br#"{"name": "a\\u0000b"}"#));
         let other = ApiError::from(ringfence_store::StoreError::BlobMissing);
         assert_eq!(other.status, StatusCode::INTERNAL_SERVER_ERROR);
     }

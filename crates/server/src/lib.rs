@@ -14,6 +14,7 @@ mod matter_access;
 mod middleware;
 pub(crate) mod pages;
 mod passwords;
+mod refusals;
 mod routes;
 pub mod serve;
 mod state;

@@ -3,6 +3,7 @@
 //! answer nor the work done tells them apart.
 
 use ringfence_core::audit::{AuditRecord, Outcome};
+use ringfence_core::ids::parse_id;
 use ringfence_store::firm::access::{self, Action, MatterAccess};
 use ringfence_store::firm::audit as audit_log;
 use ringfence_store::{FirmTx, StoreError};
@@ -22,24 +23,15 @@ pub async fn require<A: Action>(
     mut tx: FirmTx,
     raw_id: &str,
 ) -> Result<(FirmTx, MatterAccess<A>), ApiError> {
-    let proof = match raw_id.parse::<Uuid>() {
-        Ok(id) => access::check::<A>(&mut tx, actor.user, &actor.roles, id).await?,
-        Err(_) => None,
+    let matter = parse_id(raw_id);
+    let proof = match matter {
+        Some(id) => access::check::<A>(&mut tx, actor.user, &actor.roles, id).await?,
+        None => None,
     };
-    if let Some(proof) = proof {
-        return Ok((tx, proof));
+    match proof {
+        Some(proof) => Ok((tx, proof)),
+        None => Err(deny(actor, client, tx, matter, ("matter", raw_id)).await?),
     }
-    let entry = audit::record(
-        actor.audit_actor(),
-        "matter.access.denied",
-        Some(("matter", raw_id.chars().take(64).collect())),
-        Outcome::Denied,
-        client,
-        actor.at,
-    );
-    tx.commit().await?;
-    actor.store.append_audit(entry).await?;
-    Err(ApiError::not_found())
 }
 
 /// Finds the matter a record (a note, a document) belongs to with `matter_of`, then checks
@@ -55,14 +47,48 @@ pub async fn require_for<A: Action, F>(
 where
     F: AsyncFnOnce(&mut FirmTx, Uuid) -> Result<Option<Uuid>, StoreError>,
 {
-    let record: Option<Uuid> = raw_id.parse().ok();
+    let record = parse_id(raw_id);
     let matter = match record {
         Some(record) => matter_of(&mut tx, record).await?,
         None => None,
     };
-    let matter = matter.map_or_else(|| raw_id.to_owned(), |m| m.to_string());
-    let (tx, access) = require::<A>(actor, client, tx, &matter).await?;
-    Ok((tx, access, record.ok_or_else(ApiError::not_found)?))
+    if let (Some(record), Some(matter)) = (record, matter) {
+        let proof = access::check::<A>(&mut tx, actor.user, &actor.roles, matter).await?;
+        return match proof {
+            Some(proof) => Ok((tx, proof, record)),
+            None => Err(deny(actor, client, tx, Some(matter), ("record", raw_id)).await?),
+        };
+    }
+    // Row security may have hidden the record from this caller: the log still names the
+    // matter it is about.
+    let matter = match record {
+        Some(record) => actor.store.matter_of_record_for_audit(record).await?,
+        None => None,
+    };
+    Err(deny(actor, client, tx, matter, ("record", raw_id)).await?)
+}
+
+/// Ends `tx` and records a refused access to `matter` (when the id named one) in a commit
+/// of its own: the answer, a 404, is the same whether or not the matter exists.
+async fn deny(
+    actor: &Actor,
+    client: &Client,
+    tx: FirmTx,
+    matter: Option<Uuid>,
+    (kind, raw_id): (&'static str, &str),
+) -> Result<ApiError, ApiError> {
+    let mut entry = audit::record(
+        actor.audit_actor(),
+        "matter.access.denied",
+        Some((kind, raw_id.chars().take(64).collect())),
+        Outcome::Denied,
+        client,
+        actor.at,
+    );
+    entry.matter_id = matter.map(|m| m.to_string());
+    tx.commit().await?;
+    actor.store.append_audit(entry).await?;
+    Ok(ApiError::not_found().recorded())
 }
 
 /// Records a successful read or write of matter data, in the transaction that did it.

@@ -70,6 +70,17 @@ impl StoreError {
         }
     }
 
+    /// True when the database refused a value as given (text it cannot hold, a value too
+    /// long for its index): the request's fault, not the storage's.
+    pub fn is_refused_value(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(db)) => {
+                matches!(db.code().as_deref(), Some("22021" | "22P05" | "22001" | "54000"))
+            }
+            _ => false,
+        }
+    }
+
     pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
         crate::health::note(Self::Io { path: path.display().to_string(), source })
     }

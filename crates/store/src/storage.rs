@@ -236,6 +236,19 @@ impl FirmStore {
         tx.commit().await
     }
 
+    /// The matter a note or document belongs to, for the audit entry of a refused request
+    /// about it alone: row security hides the record from the caller who was refused, so
+    /// this reads as the firm's owner role. The answer goes into the log, never to a caller.
+    pub async fn matter_of_record_for_audit(&self, record: Uuid) -> Result<Option<Uuid>, StoreError> {
+        let mut tx = self.open(true, None, Intent::Read).await?;
+        let mut matter = crate::firm::notes::matter_of(&mut tx, record).await?;
+        if matter.is_none() {
+            matter = crate::firm::documents::matter_of(&mut tx, record).await?;
+        }
+        tx.commit().await?;
+        Ok(matter)
+    }
+
     /// Removes audit entries older than the firm's retention, leaving a signed checkpoint
     /// and an `audit.purged` entry so the rest of the chain still verifies. Returns the last
     /// entry removed, if any.

@@ -10,6 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::header;
 use ringfence_core::audit::{Outcome, StoredAuditEntry};
+use ringfence_core::ids::parse_id;
 use ringfence_store::firm::audit::{self as audit_log, AuditFilter};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -53,14 +54,27 @@ fn filter(query: &AuditQuery) -> Result<AuditFilter, ApiError> {
     {
         return Err(ApiError::invalid("outcome: one of success, denied, failure"));
     }
-    if let Some(user) = &query.user
-        && user.parse::<uuid::Uuid>().is_err()
+    let id = |name: &str, value: &Option<String>| {
+        value
+            .as_deref()
+            .map(|v| {
+                parse_id(v).map(|id| id.to_string()).ok_or_else(|| {
+                    ApiError::invalid(format!(
+                        "{name}: expected an id such as 0b6a4f4e-8c1d-4d2e-9f3a-1b2c3d4e5f60"
+                    ))
+                })
+            })
+            .transpose()
+    };
+    if let Some(action) = &query.action
+        && (action.len() > 100
+            || !action.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
     {
-        return Err(ApiError::invalid("user: expected a user id"));
+        return Err(ApiError::invalid("action: letters, digits, dots, dashes and underscores, at most 100"));
     }
     Ok(AuditFilter {
-        user: query.user.clone(),
-        matter: query.matter.clone(),
+        user: id("user", &query.user)?,
+        matter: id("matter", &query.matter)?,
         action_prefix: query.action.clone().filter(|a| !a.is_empty()),
         outcome: query.outcome.clone(),
         from: time_param("from", query.from.as_deref())?,

@@ -809,3 +809,55 @@ both_backends!(notes_are_listed_a_page_at_a_time, |env: TestEnv| async move {
         assert_eq!(page.status, 400, "{bad}: {}", page.body);
     }
 });
+
+both_backends!(every_refusal_is_recorded_with_the_matter_it_concerns, |env: TestEnv| async move {
+    let c = cast(env).await;
+    let (matter, note) = fixture(&c).await;
+    let shouting = format!("URN:UUID:{}", matter.to_uppercase());
+    let refusals: Vec<(&str, String, Option<Value>, u16)> = vec![
+        // No role on the matter: 404, whatever the spelling of its id.
+        ("GET", format!("/api/v1/matters/{shouting}"), None, 404),
+        // A note of it (PostgreSQL's row security hides the note from this caller).
+        ("GET", format!("/api/v1/notes/{note}"), None, 404),
+        // Refused for its body or query before any access check.
+        ("POST", format!("/api/v1/matters/{matter}/notes"), Some(json!({ "kind": 7 })), 400),
+        ("GET", format!("/api/v1/matters/{matter}/notes?limit=x"), None, 400),
+        ("PATCH", format!("/api/v1/notes/{note}"), Some(json!({ "body": "a\u{0}b" })), 400),
+    ];
+    for (method, path, body, status) in &refusals {
+        let reply = c.h.call(method, path, Some(&c.no_role), body.clone()).await;
+        assert_eq!(reply.status, *status, "{method} {path}: {}", reply.body);
+    }
+    let trail =
+        c.h.call("GET", &format!("/api/v1/audit?matter={matter}&limit=500"), Some(&c.auditor), None).await;
+    assert_eq!(trail.status, 200, "{}", trail.body);
+    let by_no_role: Vec<&Value> = trail.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"]["id"] == c.ids["norole"].as_str())
+        .collect();
+    assert_eq!(
+        by_no_role.len(),
+        refusals.len(),
+        "one entry per refusal, each with its matter: {by_no_role:#?}"
+    );
+    let denied =
+        c.h.call("GET", &format!("/api/v1/audit?matter={matter}&outcome=denied"), Some(&c.auditor), None)
+            .await;
+    let denied_ids: Vec<&Value> = denied.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"]["id"] == c.ids["norole"].as_str())
+        .collect();
+    assert_eq!(denied_ids.len(), 2, "the two access refusals: {denied_ids:#?}");
+
+    // Filters with hostile values are refused, never a 500 or a cut-off export.
+    for bad in ["matter=%00", "user=%00", "matter=x%00y", "action=a%00", "action=%E2%80%AE"] {
+        for route in ["/api/v1/audit", "/api/v1/audit.csv"] {
+            let reply = c.h.call("GET", &format!("{route}?{bad}"), Some(&c.auditor), None).await;
+            assert_eq!(reply.status, 400, "{route}?{bad}: {}", reply.body);
+        }
+    }
+});
