@@ -98,7 +98,11 @@ fn entry_json(entry: &StoredAuditEntry) -> Value {
     })
 }
 
-pub async fn list(actor: Actor, ApiQuery(query): ApiQuery<AuditQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    actor: Actor,
+    client: Client,
+    ApiQuery(query): ApiQuery<AuditQuery>,
+) -> Result<Json<Value>, ApiError> {
     let filter = filter(&query)?;
     let limit = query.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
@@ -113,7 +117,9 @@ pub async fn list(actor: Actor, ApiQuery(query): ApiQuery<AuditQuery>) -> Result
         .transpose()?;
     let mut tx = actor.store.begin_read().await?;
     let entries = audit_log::list(&mut tx, &filter, before, limit).await?;
-    tx.commit().await?;
+    // Reading the log is itself on the record: who looked, and at whose or which matter's.
+    let looked_at = filter.matter.clone().or_else(|| filter.user.clone()).unwrap_or_default();
+    actor.record_read(tx, &client, "audit.viewed", Some(("audit_log", looked_at))).await?;
     let next = (entries.len() as i64 == limit).then(|| entries.last().map(|e| e.seq.to_string())).flatten();
     let items: Vec<Value> = entries.iter().map(entry_json).collect();
     Ok(Json(json!({ "items": items, "next_cursor": next })))

@@ -353,10 +353,10 @@ pub async fn remove_wall(
 }
 
 /// Every matter's number, title, status and lead, for administrators managing memberships.
-pub async fn directory(actor: Actor) -> Result<Json<Value>, ApiError> {
+pub async fn directory(actor: Actor, client: Client) -> Result<Json<Value>, ApiError> {
     let mut tx = actor.begin_read().await?;
     let entries = matters::directory(&mut tx).await?;
-    tx.commit().await?;
+    actor.record_read(tx, &client, "matter.directory.viewed", None).await?;
     let items: Vec<Value> = entries
         .iter()
         .map(|e| json!({ "id": e.id, "number": e.number, "title": e.title, "status": e.status, "lead": e.lead }))

@@ -78,11 +78,12 @@ struct AuditPage {
 
 pub async fn audit_log(
     actor: Actor,
+    client: Client,
     csrf: Option<Extension<BrowserSession>>,
     Query(filter): Query<AuditFilter>,
 ) -> Response {
     let listed = async {
-        let Json(found) = api_audit::list(actor.clone(), ApiQuery(filter.query())).await?;
+        let Json(found) = api_audit::list(actor.clone(), client, ApiQuery(filter.query())).await?;
         Ok::<_, ApiError>((found, Dates::of(&actor).await?))
     }
     .await;
@@ -290,7 +291,7 @@ struct DirectoryPage {
 }
 
 /// Every live matter with its lead, for administrators.
-pub async fn directory(actor: Actor, csrf: Option<Extension<BrowserSession>>) -> Response {
+pub async fn directory(actor: Actor, client: Client, csrf: Option<Extension<BrowserSession>>) -> Response {
     let listed = async {
         let mut tx = actor.begin_read().await?;
         let entries = matters::directory(&mut tx).await?;
@@ -310,7 +311,7 @@ pub async fn directory(actor: Actor, csrf: Option<Extension<BrowserSession>>) ->
                 lead: lead.unwrap_or_else(|| "none".to_owned()),
             });
         }
-        tx.commit().await?;
+        actor.record_read(tx, &client, "matter.directory.viewed", None).await?;
         Ok::<_, ApiError>(rows)
     }
     .await;

@@ -853,6 +853,15 @@ both_backends!(every_refusal_is_recorded_with_the_matter_it_concerns, |env: Test
         .collect();
     assert_eq!(denied_ids.len(), 2, "the two access refusals: {denied_ids:#?}");
 
+    // Reading the log and the administrators' directory is on the record too.
+    assert_eq!(c.h.call("GET", "/api/v1/admin/matters", Some(&c.admin), None).await.status, 200);
+    for (action, reader) in [("audit.viewed", "auditor"), ("matter.directory.viewed", "admin")] {
+        let found = c.h.call("GET", &format!("/api/v1/audit?action={action}"), Some(&c.auditor), None).await;
+        let readers: Vec<&Value> =
+            found.body["items"].as_array().unwrap().iter().map(|e| &e["actor"]["kind"]).collect();
+        assert!(!readers.is_empty(), "{action} by {reader} is recorded: {}", found.body);
+    }
+
     // Filters with hostile values are refused, never a 500 or a cut-off export.
     for bad in ["matter=%00", "user=%00", "matter=x%00y", "action=a%00", "action=%E2%80%AE"] {
         for route in ["/api/v1/audit", "/api/v1/audit.csv"] {
