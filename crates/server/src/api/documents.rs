@@ -164,9 +164,17 @@ async fn receive(
         uploaded.discard(&state.blobs, actor.firm).await;
         return Err(ApiError::invalid("title: at most 500 characters, no control characters"));
     }
-    if let Err(e) = uploaded.read_text(&state.blobs, actor.firm).await {
-        uploaded.discard(&state.blobs, actor.firm).await;
-        return Err(e.into());
+    match uploaded.text_source(&state.blobs, actor.firm).await {
+        Ok(Some(bytes)) => {
+            if let Some(text) = state.settings.extractor.text_of(uploaded.content_type, &bytes).await {
+                uploaded.set_text(&text);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => {
+            uploaded.discard(&state.blobs, actor.firm).await;
+            return Err(e.into());
+        }
     }
     match scan(state, actor, &uploaded).await {
         Ok((scan, signature)) => Ok(Received { uploaded, title, privileged, scan, signature }),
