@@ -87,6 +87,14 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Read a file on standard input and write its text on standard output: what the
+    /// server runs, in a child process with limits, for each new document
+    #[command(name = "extract-text", hide = true)]
+    ExtractText {
+        /// The file's sniffed content type
+        #[arg(long)]
+        content_type: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

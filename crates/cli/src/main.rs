@@ -15,6 +15,10 @@ use crate::cli::{AuditCommand, Cli, Command, FirmCommand, KeysCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The extractor's child reads no settings and starts no runtime: it parses one file.
+    if let Command::ExtractText { content_type } = &cli.command {
+        return ringfence_server::extractor::child(content_type);
+    }
     let settings = match config::Settings::resolve(&cli) {
         Ok(settings) => settings,
         Err(err) => {
@@ -56,6 +60,7 @@ fn main() -> ExitCode {
             Command::Keys { command: KeysCommand::RotateMaster } => {
                 commands::keys::rotate_master(&settings).await
             }
+            Command::ExtractText { .. } => Ok(()),
         }
     });
     match outcome {

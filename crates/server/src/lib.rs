@@ -8,6 +8,7 @@ pub mod audit_shipping;
 pub mod auth;
 mod client;
 pub mod error;
+pub mod extractor;
 pub mod maintenance;
 pub mod malware;
 mod matter_access;

@@ -5,6 +5,7 @@ use ringfence_core::clock::Clock;
 use ringfence_mail::Mailer;
 use ringfence_store::Storage;
 
+use crate::extractor::Extractor;
 use crate::malware::Scanner;
 use ringfence_store::blobs::BlobStore;
 use tokio::sync::Semaphore;
@@ -21,6 +22,8 @@ pub struct HttpSettings {
     pub max_upload_bytes: u64,
     /// When set, every new document is scanned before it is recorded.
     pub malware_scanner: Option<Scanner>,
+    /// Reads the text of new documents for the search index, in a child process.
+    pub extractor: Extractor,
 }
 
 #[derive(Clone)]

@@ -4,6 +4,7 @@ use std::time::Duration;
 use ringfence_core::clock::SystemClock;
 use ringfence_mail::Mailer;
 use ringfence_server::audit_shipping::{self, Sink};
+use ringfence_server::extractor::Extractor;
 use ringfence_server::malware::Scanner;
 use ringfence_server::serve::{Bound, ServeOptions, shutdown_signal};
 use ringfence_server::{AppState, HttpSettings, app, maintenance, tls};
@@ -63,6 +64,7 @@ pub async fn run(settings: &Settings) -> CommandResult {
     }
     audit_shipping::spawn(storage.clone(), sinks);
     let clock = Arc::new(SystemClock);
+    let extractor = Extractor::this_program()?;
     maintenance::spawn(storage.clone(), clock.clone());
     let state = AppState {
         storage,
@@ -73,6 +75,7 @@ pub async fn run(settings: &Settings) -> CommandResult {
             session_limits: serve.session_limits,
             max_upload_bytes: serve.max_upload_bytes,
             malware_scanner: serve.clamav.as_deref().map(Scanner::new),
+            extractor,
         }),
         mailer: Arc::new(mailer),
         blobs,

@@ -6,6 +6,7 @@
 
 mod audit;
 mod config;
+mod extract;
 mod firms;
 mod keys;
 mod large;

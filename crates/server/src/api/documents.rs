@@ -33,6 +33,11 @@ use crate::matter_access::{record, record_read, require, require_for};
 /// Bytes read, opened and sent at a time when streaming a download.
 const SEND_LEN: u64 = 1024 * 1024;
 const MAX_TITLE_CHARS: usize = 500;
+/// The most bytes any part of an upload form other than `file` may have: they are held in
+/// memory whole.
+const MAX_FIELD_BYTES: u64 = 16 * 1024;
+/// The parts an upload form may have, each at most once.
+const PARTS: [&str; 3] = ["file", "title", "privileged"];
 
 fn time(t: time::OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
@@ -67,6 +72,14 @@ fn document_json(d: &Document) -> Value {
         "created_at": time(d.created_at),
         "updated_at": time(d.current.uploaded_at),
     })
+}
+
+fn field_too_large(name: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("`{name}` may be at most {MAX_FIELD_BYTES} bytes"),
+    )
 }
 
 fn too_large(limit: u64) -> ApiError {
@@ -105,20 +118,29 @@ async fn receive(
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let boundary = multer::parse_boundary(content_type)
         .map_err(|_| ApiError::invalid("the body must be multipart/form-data with a `file` part"))?;
-    let constraints =
-        multer::Constraints::new().allowed_fields(vec!["file", "title", "privileged"]).size_limit(
-            multer::SizeLimit::new().whole_stream(limit + slack).per_field(limit).for_field("title", 4096),
-        );
+    // Every part's size is capped as it arrives: the file at the upload limit, the
+    // others small. Names are checked below, before any part's content is read.
+    let mut sizes = multer::SizeLimit::new().whole_stream(limit + slack).per_field(MAX_FIELD_BYTES);
+    sizes = sizes.for_field("file", limit);
+    let constraints = multer::Constraints::new().size_limit(sizes);
     let mut form = multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
 
     let mut upload: Option<(Upload, String)> = None;
     let mut stored: Option<Uploaded> = None;
     let mut title = None;
     let mut privileged = false;
+    let mut seen: Vec<&'static str> = Vec::new();
     let outcome = async {
         while let Some(mut field) = form.next_field().await.map_err(|e| form_error(&e, limit))? {
-            match field.name() {
-                Some("file") if upload.is_none() && stored.is_none() => {
+            let name = part_name(&field)?;
+            if seen.contains(&name) {
+                return Err(ApiError::invalid(format!(
+                    "`{name}` was sent twice; each part may be sent once"
+                )));
+            }
+            seen.push(name);
+            match name {
+                "file" => {
                     let name = sanitize_file_name(field.file_name().unwrap_or_default());
                     upload = Some((Upload::start(&state.blobs, actor.firm)?, name));
                     while let Some(bytes) = field.chunk().await.map_err(|e| form_error(&e, limit))? {
@@ -131,16 +153,14 @@ async fn receive(
                     let (done, name) = upload.take().ok_or_else(ApiError::not_found)?;
                     stored = Some(done.finish(name).await?);
                 }
-                Some("title") => title = Some(field.text().await.map_err(|e| form_error(&e, limit))?),
-                Some("privileged") => {
-                    privileged = match field.text().await.map_err(|e| form_error(&e, limit))?.trim() {
+                "title" => title = Some(field_text(field, name, limit).await?),
+                // `privileged`, the last of the parts `part_name` lets through.
+                _ => {
+                    privileged = match field_text(field, name, limit).await?.trim() {
                         "true" | "1" | "on" => true,
                         "false" | "0" | "off" | "" => false,
                         _ => return Err(ApiError::invalid("privileged: true or false")),
                     }
-                }
-                _ => {
-                    return Err(ApiError::invalid("only one `file`, a `title` and `privileged` may be sent"));
                 }
             }
         }
@@ -164,9 +184,17 @@ async fn receive(
         uploaded.discard(&state.blobs, actor.firm).await;
         return Err(ApiError::invalid("title: at most 500 characters, no control characters"));
     }
-    if let Err(e) = uploaded.read_text(&state.blobs, actor.firm).await {
-        uploaded.discard(&state.blobs, actor.firm).await;
-        return Err(e.into());
+    match uploaded.text_source(&state.blobs, actor.firm).await {
+        Ok(Some(bytes)) => {
+            if let Some(text) = state.settings.extractor.text_of(uploaded.content_type, &bytes).await {
+                uploaded.set_text(&text);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => {
+            uploaded.discard(&state.blobs, actor.firm).await;
+            return Err(e.into());
+        }
     }
     match scan(state, actor, &uploaded).await {
         Ok((scan, signature)) => Ok(Received { uploaded, title, privileged, scan, signature }),
@@ -177,13 +205,37 @@ async fn receive(
     }
 }
 
+/// Which of [`PARTS`] a part is; anything else is refused before its content is read.
+fn part_name(field: &multer::Field<'_>) -> Result<&'static str, ApiError> {
+    // multer reads a name or file name that is not UTF-8 as absent: say what is wrong.
+    let disposition = field.headers().get(header::CONTENT_DISPOSITION).map(HeaderValue::as_bytes);
+    if disposition.is_some_and(|d| std::str::from_utf8(d).is_err()) {
+        return Err(ApiError::invalid("a part's name and file name must be UTF-8"));
+    }
+    let Some(name) = field.name() else {
+        return Err(ApiError::invalid("every part needs a name: `file`, `title` or `privileged`"));
+    };
+    PARTS.into_iter().find(|known| *known == name).ok_or_else(|| {
+        ApiError::invalid(format!(
+            "unknown part `{}`: only `file`, `title` and `privileged` may be sent",
+            name.chars().take(64).collect::<String>().escape_default()
+        ))
+    })
+}
+
+/// A text part's value, which must be UTF-8 (no character is silently replaced).
+async fn field_text(field: multer::Field<'_>, name: &str, limit: u64) -> Result<String, ApiError> {
+    let bytes = field.bytes().await.map_err(|e| form_error(&e, limit))?;
+    String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::invalid(format!("`{name}` must be UTF-8 text")))
+}
+
 fn form_error(e: &multer::Error, limit: u64) -> ApiError {
     match e {
+        multer::Error::FieldSizeExceeded { field_name: Some(name), .. } if name != "file" => {
+            field_too_large(name)
+        }
         multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => {
             too_large(limit)
-        }
-        multer::Error::UnknownField { .. } => {
-            ApiError::invalid("only one `file`, a `title` and `privileged` may be sent")
         }
         _ => ApiError::invalid("the multipart body is malformed or was cut off"),
     }

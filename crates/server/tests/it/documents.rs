@@ -456,3 +456,97 @@ both_backends!(
         assert_eq!(d.blobs().await.len(), blobs_before, "the refused upload left nothing behind");
     }
 );
+
+/// A multipart body of the parts given, each a `Content-Disposition` (its parameters)
+/// and a value, all as raw bytes.
+fn raw_form(parts: &[(&[u8], &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "ringfence-raw-form";
+    let mut body = Vec::new();
+    for (disposition, value) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; ").as_bytes());
+        body.extend_from_slice(disposition);
+        body.extend_from_slice(b"\r\n\r\n");
+        body.extend_from_slice(value);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// One part of a [`raw_form`]: its disposition parameters and its value.
+fn part(disposition: &'static [u8], value: impl Into<Vec<u8>>) -> (&'static [u8], Vec<u8>) {
+    (disposition, value.into())
+}
+
+both_backends!(form_fields_are_small_sent_once_and_utf8, |env: TestEnv| async move {
+    let d = desk(env).await;
+    let path = format!("/api/v1/matters/{}/documents", d.matter);
+    let send = |parts: Vec<(&'static [u8], Vec<u8>)>| {
+        let (h, lead, path) = (&d.h, &d.lead, &path);
+        async move {
+            let parts: Vec<(&[u8], &[u8])> = parts.iter().map(|(d, v)| (*d, v.as_slice())).collect();
+            let (content_type, body) = raw_form(&parts);
+            let headers = [("content-type", content_type.as_str())];
+            Harness::reply(h.respond("POST", path, Some(lead), Body::from(body), &headers).await).await
+        }
+    };
+    let file = || part(b"name=\"file\"; filename=\"a.txt\"", "some words");
+
+    // A title or flag of megabytes is refused as that field, not as a large document.
+    for (field, disposition) in
+        [("title", b"name=\"title\"" as &[u8]), ("privileged", b"name=\"privileged\"")]
+    {
+        for field_first in [true, false] {
+            let mut parts = vec![part(disposition, vec![b'x'; 2 << 20]), file()];
+            if !field_first {
+                parts.reverse();
+            }
+            let reply = send(parts).await;
+            assert_eq!(reply.status, 413, "{field}: {}", reply.body);
+            assert_eq!(reply.body["error"]["message"], format!("`{field}` may be at most 16384 bytes"));
+        }
+    }
+    let long_title = send(vec![part(b"name=\"title\"", vec![b'x'; 5000]), file()]).await;
+    assert_eq!(long_title.status, 400, "{}", long_title.body);
+    assert!(long_title.body["error"]["message"].as_str().unwrap().starts_with("title: at most 500"));
+
+    let twice = |name: &str| format!("`{name}` was sent twice; each part may be sent once");
+    let not_utf8 = "a part's name and file name must be UTF-8".to_owned();
+    for (parts, message) in [
+        (vec![part(b"name=\"title\"", "One"), part(b"name=\"title\"", "Two"), file()], twice("title")),
+        (vec![file(), file()], twice("file")),
+        (
+            vec![part(b"name=\"privileged\"", "true"), file(), part(b"name=\"privileged\"", "false")],
+            twice("privileged"),
+        ),
+        (vec![part(b"name=\"ti\xfftle\"", "x"), file()], not_utf8.clone()),
+        (vec![part(b"name=\"file\"; filename=\"r\xe9sum\xe9.txt\"", "some words")], not_utf8),
+        (vec![part(b"name=\"title\"", b"caf\xe9".to_vec()), file()], "`title` must be UTF-8 text".to_owned()),
+        (
+            vec![part(b"name=\"notes\"", "some words"), file()],
+            "unknown part `notes`: only `file`, `title` and `privileged` may be sent".to_owned(),
+        ),
+    ] {
+        let reply = send(parts).await;
+        assert_eq!(
+            (reply.status, reply.body["error"]["message"].as_str()),
+            (400, Some(message.as_str())),
+            "{}",
+            reply.body
+        );
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(d.blobs().await.is_empty(), "nothing refused is kept");
+
+    // A well-formed form with UTF-8 names is taken as before.
+    let fine = send(vec![
+        part(b"name=\"title\"", "Résumé"),
+        part("name=\"file\"; filename=\"résumé.txt\"".as_bytes(), "some words"),
+    ])
+    .await;
+    assert_eq!(fine.status, 201, "{}", fine.body);
+    assert_eq!(
+        (fine.body["title"].as_str(), fine.body["name"].as_str()),
+        (Some("Résumé"), Some("résumé.txt"))
+    );
+});

@@ -8,6 +8,7 @@ mod audit;
 mod authenticator;
 mod documents;
 mod errors;
+mod extraction;
 mod headers;
 mod matters;
 mod pages;
@@ -28,6 +29,7 @@ use http::Request;
 use ringfence_core::auth::SessionLimits;
 use ringfence_core::clock::{Clock, SystemClock};
 use ringfence_mail::Mailer;
+use ringfence_server::extractor::Extractor;
 use ringfence_server::{AppState, HttpSettings};
 use ringfence_store::blobs::BlobStore;
 use ringfence_store::{Storage, StorageLocation};
@@ -55,11 +57,17 @@ pub async fn state_with_clock(env: &TestEnv, hsts_preload: bool, clock: Arc<Test
             session_limits: SessionLimits::default(),
             max_upload_bytes: 64 * 1024 * 1024,
             malware_scanner: None,
+            extractor: extractor(),
         }),
         mailer: Arc::new(mailer),
         blobs: BlobStore::open(&env.blob_location()).expect("blob store opens"),
         hashing: AppState::hashing_permits(),
     }
+}
+
+/// The text extractor built with these tests: the same child side as `ringfence extract-text`.
+pub fn extractor() -> Extractor {
+    Extractor::new(env!("CARGO_BIN_EXE_ringfence-extract-text"), [] as [&str; 0])
 }
 
 /// A clock the test moves by hand: expiry is tested without sleeping.

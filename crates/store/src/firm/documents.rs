@@ -53,12 +53,9 @@ pub struct Uploaded {
     pub sha256: [u8; 32],
     pub content_type: &'static str,
     pub name: String,
-    /// The text inside it, for the search index, once [`Uploaded::read_text`] has run.
+    /// The text inside it, for the search index, once [`Uploaded::set_text`] was called.
     text: Option<Zeroizing<String>>,
 }
-
-/// Files read back for their text at most this large: the whole file is held in memory.
-const MAX_TEXT_SOURCE: u64 = 64 * 1024 * 1024;
 
 impl Upload {
     pub fn start(blobs: &BlobStore, firm: FirmId) -> Result<Self, StoreError> {
@@ -124,20 +121,24 @@ impl Upload {
 }
 
 impl Uploaded {
-    /// Reads the stored file back, in memory and never to disk, and extracts its text for
-    /// the search index. A file of another type, too large or unreadable has none.
-    pub async fn read_text(&mut self, blobs: &BlobStore, firm: FirmId) -> Result<(), StoreError> {
-        if !extract::has_text(self.content_type) || self.size > MAX_TEXT_SOURCE {
-            return Ok(());
+    /// The stored file read back, in memory and never to disk, for its text: `None` for a
+    /// file of a type without text or too large to read whole.
+    pub async fn text_source(
+        &self,
+        blobs: &BlobStore,
+        firm: FirmId,
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
+        if !extract::has_text(self.content_type) || self.size > extract::MAX_SOURCE {
+            return Ok(None);
         }
         let content = Content::of(blobs, firm, self.version_id, &self.key, self.size).await?;
-        let bytes = Zeroizing::new(content.read(0..self.size).await?);
-        let content_type = self.content_type;
-        // Parsing untrusted files is CPU work that may fail in any way: off the async
-        // workers, and a panic is just "no text".
-        let text = tokio::task::spawn_blocking(move || extract::text_of(content_type, &bytes)).await;
-        self.text = text.ok().flatten().map(Zeroizing::new);
-        Ok(())
+        Ok(Some(Zeroizing::new(content.read(0..self.size).await?)))
+    }
+
+    /// The text found in the file, for the search index and snippets; cut to
+    /// [`extract::MAX_TEXT_CHARS`] characters whatever produced it.
+    pub fn set_text(&mut self, text: &str) {
+        self.text = Some(Zeroizing::new(text.chars().take(extract::MAX_TEXT_CHARS).collect()));
     }
 
     /// The stored bytes, to read back (for the malware scanner).
