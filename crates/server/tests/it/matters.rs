@@ -1100,6 +1100,21 @@ both_backends!(
             404
         );
         assert_eq!(c.h.call("GET", &path, Some(&c.member), None).await.body, names_only);
+        assert!(c.h.latest_mail("member@firm.example").contains("a client of your firm"));
+        assert!(
+            c.h.latest_mail("lead@firm.example")
+                .contains("member@firm.example is now screened from matter FIRM-"),
+            "the matter's team is told"
+        );
+        let opened =
+            c.h.call(
+                "POST",
+                "/api/v1/matters",
+                Some(&c.member),
+                Some(json!({ "title": "Back door", "client_id": client })),
+            )
+            .await;
+        assert_eq!(opened.status, 400, "no new matter for a client one is walled from: {}", opened.body);
         assert_eq!(
             c.h.call("PUT", &wall, Some(&c.walled_admin), None).await.status,
             204,
