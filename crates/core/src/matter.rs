@@ -98,7 +98,8 @@ impl MatterAction {
 pub struct Standing {
     pub firm_roles: BTreeSet<FirmRole>,
     pub matter_role: Option<MatterRole>,
-    /// An ethical wall screens the user from the matter whatever roles it holds.
+    /// An ethical wall, on the matter or on its client, screens the user from the matter
+    /// whatever roles it holds, firm roles included.
     pub walled: bool,
 }
 
@@ -153,6 +154,57 @@ pub fn allows(standing: &Standing, action: MatterAction) -> bool {
         || standing.matter_role.is_some_and(|role| role_allows(role, action))
 }
 
+/// What a caller wants to do with a client's personal details: its identity number and
+/// contact details. A client's name and kind are not fenced: conflict checks across the
+/// firm need them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAction {
+    /// Read the identity number, email address and phone number.
+    ReadDetails,
+    /// Change any of the client's fields.
+    EditDetails,
+}
+
+impl ClientAction {
+    pub const ALL: [ClientAction; 2] = [ClientAction::ReadDetails, ClientAction::EditDetails];
+}
+
+/// The caller's standing on one client, as the store found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientStanding {
+    /// The roles the user holds on the client's live matters, leaving out any matter it is
+    /// walled from.
+    pub matter_roles: BTreeSet<MatterRole>,
+    /// The user took the client in and no matter has been opened for it yet.
+    pub intake: bool,
+    /// A wall on the client screens the user from it and from every one of its matters.
+    pub walled: bool,
+}
+
+/// What a role on one of a client's matters allows on the client's details. No firm role
+/// reaches them by itself: administrators, like everyone else, through a matter role.
+pub fn role_allows_on_client(role: MatterRole, action: ClientAction) -> bool {
+    use ClientAction as A;
+    use MatterRole as R;
+    match (role, action) {
+        (R::Lead | R::Member, A::ReadDetails | A::EditDetails) => true,
+        // Viewers read the file; billing sends the invoices.
+        (R::Viewer | R::Billing, A::ReadDetails) => true,
+        (R::Viewer | R::Billing, A::EditDetails) => false,
+    }
+}
+
+/// Decides an action on a client's details: a wall on the client overrides everything;
+/// otherwise whoever took the client in (until its first matter is opened) or a role on
+/// one of its matters may allow it.
+pub fn client_allows(standing: &ClientStanding, action: ClientAction) -> bool {
+    if standing.walled {
+        return false;
+    }
+    standing.intake || standing.matter_roles.iter().any(|role| role_allows_on_client(*role, action))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,6 +248,23 @@ mod tests {
             assert!(!allows(&standing(&[FirmRole::Attorney], Some(MatterRole::Lead), true), action));
             assert!(!allows(&standing(&[FirmRole::Admin], Some(MatterRole::Lead), true), action));
         }
+    }
+
+    #[test]
+    fn client_details_follow_the_matters_and_a_client_wall_beats_them() {
+        let on = |roles: &[MatterRole], intake, walled| ClientStanding {
+            matter_roles: roles.iter().copied().collect(),
+            intake,
+            walled,
+        };
+        for action in ClientAction::ALL {
+            assert!(!client_allows(&on(&[], false, false), action), "no role, no details");
+            assert!(client_allows(&on(&[MatterRole::Member], false, false), action));
+            assert!(client_allows(&on(&[], true, false), action), "intake");
+            assert!(!client_allows(&on(&[MatterRole::Lead], true, true), action), "walled");
+        }
+        assert!(client_allows(&on(&[MatterRole::Billing], false, false), ClientAction::ReadDetails));
+        assert!(!client_allows(&on(&[MatterRole::Viewer], false, false), ClientAction::EditDetails));
     }
 
     #[test]

@@ -98,11 +98,13 @@ pub fn route_table() -> RouteTable<AppState> {
         .get("/api/v1/audit", AUDITORS, audit::list)
         .get("/api/v1/audit.csv", AUDITORS, audit::export_csv)
         .get("/api/v1/audit/checkpoint", AUDITORS, audit::checkpoint)
-        // Clients
+        // Clients: names for everyone; details through the client access check
         .post("/api/v1/clients", CLIENT_KEEPERS, clients::create)
         .get("/api/v1/clients", SignedIn, clients::list)
         .get("/api/v1/clients/{id}", SignedIn, clients::get)
         .patch("/api/v1/clients/{id}", CLIENT_KEEPERS, clients::update)
+        .put("/api/v1/clients/{id}/walls/{user_id}", ADMIN, clients::place_wall)
+        .delete("/api/v1/clients/{id}/walls/{user_id}", ADMIN, clients::lift_wall)
         // Matters: every route on one matter needs the access check's proof
         .post("/api/v1/matters", MATTER_OPENERS, matters::create)
         .get("/api/v1/matters", SignedIn, matters::list)

@@ -207,6 +207,16 @@ impl FirmStore {
         self.open(false, Some((user, reach)), Intent::Read).await
     }
 
+    /// The matters and clients a wall screens `user` from. Read as the firm's owner role on
+    /// PostgreSQL, in a read-only transaction: row security hides a user's own walls from
+    /// it, and they are needed to leave what they cover out of the audit log it reads.
+    pub async fn screens_of(&self, user: UserId) -> Result<crate::firm::access::Screens, StoreError> {
+        let mut tx = self.open(true, None, Intent::Read).await?;
+        let screens = crate::firm::access::screens(&mut tx, user).await?;
+        tx.commit().await?;
+        Ok(screens)
+    }
+
     /// A transaction as the firm's owner role (PostgreSQL), for the audit retention purge
     /// alone: the runtime role cannot delete from the log at all.
     pub(crate) async fn begin_as_owner(&self) -> Result<FirmTx, StoreError> {

@@ -48,6 +48,23 @@ fn time_param(name: &str, value: Option<&str>) -> Result<Option<OffsetDateTime>,
         .transpose()
 }
 
+/// The filter as `actor` may apply it: entries on matters and clients a wall screens the
+/// reader from are left out, and asking for such a matter (or one that does not exist) by
+/// name answers 404, as the matter itself does.
+async fn screened_filter(actor: &Actor, query: &AuditQuery) -> Result<AuditFilter, ApiError> {
+    let mut filter = filter(query)?;
+    filter.screened = Some(actor.store.screens_of(actor.user).await?);
+    if let Some(matter) = filter.matter.as_deref() {
+        let mut tx = actor.begin_read().await?;
+        let reviewable = audit_log::reviewable_matter(&mut tx, actor.user, matter).await?;
+        tx.commit().await?;
+        if !reviewable {
+            return Err(ApiError::not_found());
+        }
+    }
+    Ok(filter)
+}
+
 fn filter(query: &AuditQuery) -> Result<AuditFilter, ApiError> {
     if let Some(outcome) = &query.outcome
         && Outcome::parse(outcome).is_none()
@@ -57,6 +74,7 @@ fn filter(query: &AuditQuery) -> Result<AuditFilter, ApiError> {
     let id = |name: &str, value: &Option<String>| {
         value
             .as_deref()
+            .filter(|v| !v.is_empty())
             .map(|v| {
                 parse_id(v).map(|id| id.to_string()).ok_or_else(|| {
                     ApiError::invalid(format!(
@@ -79,6 +97,7 @@ fn filter(query: &AuditQuery) -> Result<AuditFilter, ApiError> {
         outcome: query.outcome.clone(),
         from: time_param("from", query.from.as_deref())?,
         to: time_param("to", query.to.as_deref())?,
+        screened: None,
     })
 }
 
@@ -103,7 +122,7 @@ pub async fn list(
     client: Client,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let filter = filter(&query)?;
+    let filter = screened_filter(&actor, &query).await?;
     let limit = query.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::invalid("limit: 1 to 500"));
@@ -115,11 +134,21 @@ pub async fn list(
             c.parse::<i64>().map_err(|_| ApiError::invalid("cursor: use next_cursor from the previous page"))
         })
         .transpose()?;
-    let mut tx = actor.store.begin_read().await?;
+    let mut tx = actor.begin_read().await?;
     let entries = audit_log::list(&mut tx, &filter, before, limit).await?;
-    // Reading the log is itself on the record: who looked, and at whose or which matter's.
-    let looked_at = filter.matter.clone().or_else(|| filter.user.clone()).unwrap_or_default();
-    actor.record_read(tx, &client, "audit.viewed", Some(("audit_log", looked_at))).await?;
+    // Reading the log is itself on the record: who looked, at whose entries, on which
+    // matter (as the entry's matter, so walls screen it like any other).
+    let looked_at = filter.user.clone().unwrap_or_default();
+    let mut entry = crate::audit::record(
+        actor.audit_actor(),
+        "audit.viewed",
+        Some(("audit_log", looked_at)),
+        Outcome::Success,
+        &client,
+        actor.at,
+    );
+    entry.matter_id = filter.matter.clone();
+    actor.end_read(tx, entry).await?;
     let next = (entries.len() as i64 == limit).then(|| entries.last().map(|e| e.seq.to_string())).flatten();
     let items: Vec<Value> = entries.iter().map(entry_json).collect();
     Ok(Json(json!({ "items": items, "next_cursor": next })))
@@ -182,20 +211,21 @@ pub async fn export_csv(
     client: Client,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
-    let filter = filter(&query)?;
+    let filter = screened_filter(&actor, &query).await?;
     let mut tx = actor.store.begin().await?;
     actor.record(&mut tx, &client, "audit.exported", Some(("audit_log", "csv".to_owned()))).await?;
     tx.commit().await?;
 
-    let store = actor.store.clone();
+    // Each page is read on the reader's behalf, so row security fences it as well.
+    let reader = actor.clone();
     // (cursor, first page?, finished?)
     let pages = futures_util::stream::try_unfold((None::<i64>, true, false), move |(before, first, done)| {
-        let (store, filter) = (store.clone(), filter.clone());
+        let (reader, filter) = (reader.clone(), filter.clone());
         async move {
             if done {
                 return Ok::<_, std::io::Error>(None);
             }
-            let mut tx = store.begin_read().await.map_err(std::io::Error::other)?;
+            let mut tx = reader.begin_read().await.map_err(std::io::Error::other)?;
             let entries = audit_log::list(&mut tx, &filter, before, EXPORT_PAGE)
                 .await
                 .map_err(std::io::Error::other)?;

@@ -1,21 +1,28 @@
-//! Clients: persons and organisations. Admins, attorneys, paralegals and secretaries keep
-//! them; billing and audit staff see names only. The identity number is sealed at rest.
+//! Clients: persons and organisations. Every signed-in user sees a client's name and kind
+//! (conflict checks need them); its identity number (sealed at rest) and contact details
+//! are read and changed only through the access check in `ringfence_store::firm::access`:
+//! a role on one of the client's matters, or having taken the client in before its first
+//! matter. A wall on the client overrides both. Refusals are 404, as for matters, and
+//! every read of a client record is recorded.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
-use ringfence_core::policy::CLIENT_KEEPERS;
+use ringfence_core::audit::Outcome;
 use ringfence_core::user::Email;
-use ringfence_store::firm::clients::{self, Client as ClientRecord, ClientFields};
+use ringfence_mail::Mail;
+use ringfence_store::firm::access::{self, ClientDetails, EditDetails, ManageWalls, ReadDetails};
+use ringfence_store::firm::clients::{self, Client as ClientRecord, ClientFields, ClientSummary};
+use ringfence_store::firm::{matters, users};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use crate::AppState;
 use crate::auth::Actor;
 use crate::client::Client;
 use crate::error::{ApiError, ApiJson};
+use crate::{AppState, audit};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,10 +77,11 @@ fn validate(body: ClientBody) -> Result<Valid, ApiError> {
     })
 }
 
-fn client_json(client: &ClientRecord, full: bool) -> Value {
-    if !full {
-        return json!({ "id": client.id, "name": client.name, "kind": client.kind });
-    }
+fn summary_json(client: &ClientSummary) -> Value {
+    json!({ "id": client.id, "name": client.name, "kind": client.kind })
+}
+
+fn client_json(client: &ClientRecord) -> Value {
     json!({
         "id": client.id,
         "name": client.name,
@@ -103,47 +111,205 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let valid = validate(body)?;
     let now = state.clock.now();
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     let id = clients::create(&mut tx, &fields(&valid), actor.user, now).await?;
     actor.record(&mut tx, &client, "client.created", Some(("client", id.to_string()))).await?;
-    let created = clients::get(&mut tx, id).await?.ok_or_else(ApiError::not_found)?;
+    // The one who took the client in keeps its details until a matter is opened for it.
+    let access = access::check_client::<ReadDetails>(&mut tx, actor.user, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let created = clients::details(&mut tx, &access).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(client_json(&created, true))))
+    Ok((StatusCode::CREATED, Json(client_json(&created))))
 }
 
+/// Every client's name and kind: no personal details in a list.
 pub async fn list(actor: Actor) -> Result<Json<Value>, ApiError> {
-    let full = actor.has_any_role(CLIENT_KEEPERS.firm_roles());
-    let mut tx = actor.store.begin_read().await?;
+    let mut tx = actor.begin_read().await?;
     let all = clients::list(&mut tx).await?;
     tx.commit().await?;
-    let items: Vec<Value> = all.iter().map(|c| client_json(c, full)).collect();
+    let items: Vec<Value> = all.iter().map(summary_json).collect();
     Ok(Json(json!({ "items": items, "next_cursor": null })))
 }
 
-pub async fn get(actor: Actor, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let id: Uuid = id.parse().map_err(|_| ApiError::not_found())?;
-    let mut tx = actor.store.begin_read().await?;
-    let found = clients::get(&mut tx, id).await?.ok_or_else(ApiError::not_found)?;
+/// Records a refused use of a client's record and answers 404, as for an unknown client.
+async fn refuse(actor: &Actor, client: &Client, raw_id: &str) -> ApiError {
+    let entry = audit::record(
+        actor.audit_actor(),
+        "client.access.denied",
+        Some(("client", raw_id.chars().take(64).collect())),
+        Outcome::Denied,
+        client,
+        actor.at,
+    );
+    match actor.store.append_audit(entry).await {
+        Ok(_) => ApiError::not_found(),
+        Err(err) => err.into(),
+    }
+}
+
+/// What the caller may see of one client: its details when the access check allows,
+/// its name and kind otherwise. The read is recorded (ids only).
+pub(crate) async fn view(
+    actor: &Actor,
+    client: &Client,
+    raw_id: &str,
+) -> Result<(Value, Option<ClientRecord>), ApiError> {
+    let Ok(id) = raw_id.parse::<Uuid>() else { return Err(refuse(actor, client, raw_id).await) };
+    let mut tx = actor.begin_read().await?;
+    let Some(summary) = clients::summary(&mut tx, id).await? else {
+        tx.commit().await?;
+        return Err(refuse(actor, client, raw_id).await);
+    };
+    let details = match access::check_client::<ReadDetails>(&mut tx, actor.user, id).await? {
+        Some(access) => Some(clients::details(&mut tx, &access).await?),
+        None => None,
+    };
+    actor.record_read(tx, client, "client.viewed", Some(("client", id.to_string()))).await?;
+    let shown = details.as_ref().map_or_else(|| summary_json(&summary), client_json);
+    Ok((shown, details))
+}
+
+pub async fn get(actor: Actor, client: Client, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(view(&actor, &client, &id).await?.0))
+}
+
+/// Whether the caller may change the client's details (for the page's form).
+pub(crate) async fn may_edit(actor: &Actor, id: Uuid) -> Result<bool, ApiError> {
+    allowed::<EditDetails>(actor, id).await
+}
+
+async fn allowed<A: ClientDetails>(actor: &Actor, id: Uuid) -> Result<bool, ApiError> {
+    let mut tx = actor.begin_read().await?;
+    let allowed = access::check_client::<A>(&mut tx, actor.user, id).await?.is_some();
     tx.commit().await?;
-    Ok(Json(client_json(&found, actor.has_any_role(CLIENT_KEEPERS.firm_roles()))))
+    Ok(allowed)
 }
 
 pub async fn update(
-    State(state): State<AppState>,
     actor: Actor,
     client: Client,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ClientBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let id: Uuid = id.parse().map_err(|_| ApiError::not_found())?;
     let valid = validate(body)?;
-    let _now = state.clock.now();
-    let mut tx = actor.store.begin().await?;
-    if !clients::update(&mut tx, id, &fields(&valid)).await? {
+    let Ok(client_id) = id.parse::<Uuid>() else { return Err(refuse(&actor, &client, &id).await) };
+    let mut tx = actor.begin().await?;
+    let Some(access) = access::check_client::<EditDetails>(&mut tx, actor.user, client_id).await? else {
+        tx.commit().await?;
+        return Err(refuse(&actor, &client, &id).await);
+    };
+    if !clients::update(&mut tx, &access, &fields(&valid)).await? {
         return Err(ApiError::not_found());
     }
-    actor.record(&mut tx, &client, "client.changed", Some(("client", id.to_string()))).await?;
-    let updated = clients::get(&mut tx, id).await?.ok_or_else(ApiError::not_found)?;
+    actor.record(&mut tx, &client, "client.changed", Some(("client", id.clone()))).await?;
+    let updated = clients::details(&mut tx, &access).await?;
     tx.commit().await?;
-    Ok(Json(client_json(&updated, true)))
+    Ok(Json(client_json(&updated)))
+}
+
+/// The client named in a wall route, for an administrator no wall screens from it: an
+/// administrator walled off a client cannot see, place or lift its walls.
+async fn wall_target(
+    actor: &Actor,
+    client: &Client,
+    tx: &mut ringfence_store::FirmTx,
+    raw_id: &str,
+    raw_user: &str,
+) -> Result<(ClientSummary, users::User), ApiError> {
+    let summary = match raw_id.parse::<Uuid>() {
+        Ok(id) if !clients::walled_from(tx, id, actor.user).await? => clients::summary(tx, id).await?,
+        _ => None,
+    };
+    let Some(summary) = summary else { return Err(refuse(actor, client, raw_id).await) };
+    let no_such_user = || ApiError::invalid("user_id: no such user in this firm");
+    let user_id = raw_user.parse().map_err(|_| no_such_user())?;
+    let user = users::get(tx, user_id).await?.ok_or_else(no_such_user)?;
+    Ok((summary, user))
+}
+
+/// Screens a user from a client and every one of its matters, those opened later
+/// included. Firm administrators only. The teams of its matters are told who is screened;
+/// the user only that a wall exists.
+pub async fn place_wall(
+    State(state): State<AppState>,
+    actor: Actor,
+    client: Client,
+    Path((id, user_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let mut tx = actor.begin().await?;
+    let (summary, user) = wall_target(&actor, &client, &mut tx, &id, &user_id).await?;
+    // Whom to tell, read before the wall stands: the unscreened members of each matter.
+    let mut notices: Vec<(Email, String)> = Vec::new();
+    for matter in clients::matters_of(&mut tx, summary.id, actor.user).await? {
+        let Some(team) = access::check::<ManageWalls>(&mut tx, actor.user, &actor.roles, matter).await?
+        else {
+            continue;
+        };
+        let number = matters::number(&mut tx, &team).await?;
+        for member in matters::unscreened_members(&mut tx, &team).await? {
+            if member.user_id == user.id {
+                continue;
+            }
+            if let Some(colleague) = users::get(&mut tx, member.user_id).await? {
+                notices.push((colleague.email, number.clone()));
+            }
+        }
+    }
+    if !clients::place_wall(&mut tx, summary.id, user.id, actor.user, state.clock.now()).await? {
+        tx.commit().await?;
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    actor
+        .record(
+            &mut tx,
+            &client,
+            "client.wall.placed",
+            Some(("client_wall", format!("{}#{}", summary.id, user.id))),
+        )
+        .await?;
+    tx.commit().await?;
+    for (colleague, number) in &notices {
+        let body = format!(
+            "{} is now screened from matter {number} (and every matter of its client) by an ethical \
+             wall. Do not discuss the matter with them or share its documents.\n",
+            user.email
+        );
+        state
+            .mailer
+            .send(Mail { to: colleague.as_str(), subject: "Ringfence: an ethical wall on your matter", body })
+            .await?;
+    }
+    let body = "An ethical wall now screens you from a client of your firm and all its matters. \
+                You will not see them, and should not discuss them.\n"
+        .to_owned();
+    state
+        .mailer
+        .send(Mail { to: user.email.as_str(), subject: "Ringfence: an ethical wall applies to you", body })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Lifts a wall on a client; it stays on record for access history.
+pub async fn lift_wall(
+    State(state): State<AppState>,
+    actor: Actor,
+    client: Client,
+    Path((id, user_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let mut tx = actor.begin().await?;
+    let (summary, user) = wall_target(&actor, &client, &mut tx, &id, &user_id).await?;
+    if !clients::lift_wall(&mut tx, summary.id, user.id, actor.user, state.clock.now()).await? {
+        return Err(ApiError::not_found());
+    }
+    actor
+        .record(
+            &mut tx,
+            &client,
+            "client.wall.removed",
+            Some(("client_wall", format!("{}#{}", summary.id, user.id))),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
 }

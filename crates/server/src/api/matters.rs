@@ -6,7 +6,6 @@ use axum::extract::{Path, State};
 use http::StatusCode;
 use ringfence_core::audit::{MATTER_VIEWED, Outcome};
 use ringfence_core::matter::MatterRole;
-use ringfence_core::user::FirmRole;
 use ringfence_mail::Mail;
 use ringfence_store::firm::access::{
     AccessHistory, Edit, Lifecycle, ManageMembers, ManageWalls, MatterAccess, SeesMatter, View,
@@ -75,7 +74,10 @@ pub async fn create(
     let prefix = firm.slug.as_str().to_uppercase();
     let now = state.clock.now();
     let mut tx = actor.begin().await?;
-    if clients::get(&mut tx, client_id).await?.is_none() {
+    // A client the opener is walled from is not one it can open a matter for.
+    if clients::summary(&mut tx, client_id).await?.is_none()
+        || clients::walled_from(&mut tx, client_id, actor.user).await?
+    {
         return Err(ApiError::invalid("client_id: no such client"));
     }
     let (id, number) =
@@ -234,22 +236,26 @@ pub async fn set_member(
     let now = state.clock.now();
     let (mut tx, access) = require::<ManageMembers>(&actor, &client, actor.begin().await?, &id).await?;
     let user = firm_user(&mut tx, &user_id).await?;
-    let previous = matters::members(&mut tx, &access).await?;
+    let previous = matters::unscreened_members(&mut tx, &access).await?;
     matters::set_member(&mut tx, &access, user.id, role, now).await?;
     if matters::count_leads(&mut tx, &access).await? == 0 {
         return Err(ApiError::new(StatusCode::CONFLICT, "last_lead", "a matter keeps at least one lead"));
     }
-    let self_grant = user.id == actor.user && access.role().is_none();
+    // Only a lead manages members through its matter role; anyone else changing its own
+    // role (adding one, or billing or viewer becoming lead) does so through the firm's
+    // administrator role, and that is a self-grant whatever it held before.
+    let self_grant = user.id == actor.user && access.role() != Some(MatterRole::Lead);
     let action = if self_grant { "matter.role.self_granted" } else { "matter.role.granted" };
     record(&mut tx, &actor, &client, &access, action, ("user", format!("{}#{role}", user.id))).await?;
     tx.commit().await?;
-    if self_grant && actor.roles.contains(&FirmRole::Admin) {
+    if self_grant {
         notify_leads(&state, &actor, &previous, &id).await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Tells a matter's leads that an administrator gave itself a role on it.
+/// Tells a matter's leads (those no wall screens from it) that an administrator gave
+/// itself a role on it.
 async fn notify_leads(
     state: &AppState,
     actor: &Actor,
@@ -258,7 +264,7 @@ async fn notify_leads(
 ) -> Result<(), ApiError> {
     let mut tx = actor.begin().await?;
     let mut leads = Vec::new();
-    for member in members.iter().filter(|m| m.role == MatterRole::Lead) {
+    for member in members.iter().filter(|m| m.role == MatterRole::Lead && m.user_id != actor.user) {
         if let Some(lead) = users::get(&mut tx, member.user_id).await? {
             leads.push(lead.email);
         }
@@ -304,15 +310,22 @@ pub async fn place_wall(
 ) -> Result<StatusCode, ApiError> {
     let (mut tx, access) = require::<ManageWalls>(&actor, &client, actor.begin().await?, &id).await?;
     let user = firm_user(&mut tx, &user_id).await?;
-    matters::place_wall(&mut tx, &access, user.id, state.clock.now()).await?;
-    record(&mut tx, &actor, &client, &access, "matter.wall.placed", ("user", user.id.to_string())).await?;
+    // Whom to tell, read before the wall stands: only members no wall screens (a screened
+    // member must not learn the matter's number from a notice), and not the user walled.
     let mut team = Vec::new();
-    for member in matters::members(&mut tx, &access).await?.iter().filter(|m| m.user_id != user.id) {
+    for member in matters::unscreened_members(&mut tx, &access).await?.iter().filter(|m| m.user_id != user.id)
+    {
         if let Some(colleague) = users::get(&mut tx, member.user_id).await? {
             team.push(colleague.email);
         }
     }
     let number = matters::number(&mut tx, &access).await?;
+    if !matters::place_wall(&mut tx, &access, user.id, state.clock.now()).await? {
+        // Already walled: nothing changes, and no one is told again.
+        tx.commit().await?;
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    record(&mut tx, &actor, &client, &access, "matter.wall.placed", ("user", user.id.to_string())).await?;
     tx.commit().await?;
     // The matter's team learns who is screened, so that no one discusses it with them.
     for colleague in &team {
@@ -352,10 +365,11 @@ pub async fn remove_wall(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Every matter's number, title, status and lead, for administrators managing memberships.
+/// Every matter's number, title, status and lead, for administrators managing memberships,
+/// leaving out any matter a wall screens the administrator from.
 pub async fn directory(actor: Actor, client: Client) -> Result<Json<Value>, ApiError> {
     let mut tx = actor.begin_read().await?;
-    let entries = matters::directory(&mut tx).await?;
+    let entries = matters::directory(&mut tx, actor.user).await?;
     actor.record_read(tx, &client, "matter.directory.viewed", None).await?;
     let items: Vec<Value> = entries
         .iter()

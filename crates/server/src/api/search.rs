@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::Query;
-use ringfence_core::search::{query_terms, snippet};
+use ringfence_core::search::{query_terms, snippet, terms as terms_of};
 use ringfence_store::firm::access::{self, ReadContent, View};
 use ringfence_store::firm::search::{self as index, Kind};
 use ringfence_store::firm::{documents, matters, notes};
@@ -18,6 +18,12 @@ use crate::error::ApiError;
 /// Candidates looked at per query, and hits answered.
 const CANDIDATES: i64 = 500;
 const MAX_HITS: usize = 50;
+
+/// Whether every query term is a term of the title alone.
+fn in_title(title: &str, terms: &[String]) -> bool {
+    let title = terms_of(title);
+    terms.iter().all(|term| title.contains(term))
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,7 +55,15 @@ pub async fn search(
         for hit in hits {
             let item = match (hit.kind, &matter_title, &content) {
                 (Kind::Matter, Some(m), _) => {
-                    let text = format!("{}\n{}", m.title, m.description.as_deref().unwrap_or_default());
+                    // The index holds title and description together. Without the right to
+                    // read content the description is withheld (`None`), and then only a
+                    // match in the title itself is a hit: the description must not even
+                    // show through which words it contains.
+                    let text = match &m.description {
+                        Some(description) => format!("{}\n{description}", m.title),
+                        None if in_title(&m.title, &terms) => m.title.clone(),
+                        None => continue,
+                    };
                     json!({ "kind": "matter", "id": matter, "title": m.title, "snippet": snippet(&text, &terms) })
                 }
                 (Kind::Note, _, Some(content)) => match notes::get(&mut tx, content, hit.source).await? {

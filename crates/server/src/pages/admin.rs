@@ -294,7 +294,7 @@ struct DirectoryPage {
 pub async fn directory(actor: Actor, client: Client, csrf: Option<Extension<BrowserSession>>) -> Response {
     let listed = async {
         let mut tx = actor.begin_read().await?;
-        let entries = matters::directory(&mut tx).await?;
+        let entries = matters::directory(&mut tx, actor.user).await?;
         let mut rows = Vec::with_capacity(entries.len());
         for entry in entries {
             let lead = match entry.lead {

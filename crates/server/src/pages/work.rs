@@ -260,6 +260,9 @@ pub async fn matter(
                     for user in matters::walled(&mut tx, &manage).await? {
                         walled.push(email(&mut tx, user).await?);
                     }
+                    for user in matters::walled_by_client(&mut tx, &manage).await? {
+                        walled.push(email(&mut tx, user).await?);
+                    }
                     Some(Team { members, walled })
                 }
                 None => None,
@@ -553,7 +556,7 @@ pub async fn clients(actor: Actor, csrf: Option<Extension<BrowserSession>>) -> R
 struct ClientPage {
     signed_in: Option<SignedInUser>,
     id: String,
-    /// Those who keep clients may change the details.
+    /// Those the client access check allows may change the details.
     editable: bool,
     name: String,
     kind: String,
@@ -564,16 +567,31 @@ struct ClientPage {
 
 pub async fn client_page(
     actor: Actor,
+    client: Client,
     csrf: Option<Extension<BrowserSession>>,
     Path(id): Path<String>,
 ) -> Response {
     let optional = |v: &serde_json::Value| v.as_str().map(str::to_owned);
-    match api_clients::get(actor.clone(), Path(id.clone())).await {
-        Ok(Json(c)) => {
+    let shown = async {
+        let (c, details) = api_clients::view(&actor, &client, &id).await?;
+        // The form only for those who may change the details (and whose firm role keeps
+        // client records).
+        let editable = match &details {
+            Some(record) => {
+                actor.has_any_role(CLIENT_KEEPERS.firm_roles())
+                    && api_clients::may_edit(&actor, record.id).await?
+            }
+            None => false,
+        };
+        Ok::<_, ApiError>((c, editable))
+    }
+    .await;
+    match shown {
+        Ok((c, editable)) => {
             let page = ClientPage {
                 signed_in: signed_in(&actor, &csrf),
                 id,
-                editable: actor.has_any_role(CLIENT_KEEPERS.firm_roles()),
+                editable,
                 name: optional(&c["name"]).unwrap_or_default(),
                 kind: optional(&c["kind"]).unwrap_or_default(),
                 email: optional(&c["email"]),
@@ -613,7 +631,6 @@ impl From<ClientForm> for ClientBody {
 
 /// Saves a client's details (its keepers' form); blank optional fields are cleared.
 pub async fn update_client(
-    state: State<AppState>,
     actor: Actor,
     client: Client,
     csrf: Option<Extension<BrowserSession>>,
@@ -621,7 +638,7 @@ pub async fn update_client(
     Form(form): Form<ClientForm>,
 ) -> Response {
     redirect_or_error(
-        api_clients::update(state, actor.clone(), client, Path(id.clone()), ApiJson(form.into())).await,
+        api_clients::update(actor.clone(), client, Path(id.clone()), ApiJson(form.into())).await,
         &format!("/clients/{id}"),
         &actor,
         &csrf,

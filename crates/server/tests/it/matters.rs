@@ -25,6 +25,11 @@ struct Cast {
     walled: String,
     no_role: String,
     auditor: String,
+    /// An administrator, an audit officer and a member screened by walls: the first two
+    /// by a wall on the matter, the member by a wall on the matter's client.
+    walled_admin: String,
+    walled_auditor: String,
+    client_walled: String,
     outsider: String,
     ids: std::collections::HashMap<&'static str, String>,
 }
@@ -44,6 +49,9 @@ async fn cast(env: TestEnv) -> Cast {
         ("walled", "attorney"),
         ("norole", "attorney"),
         ("auditor", "auditor"),
+        ("walledadmin", "admin"),
+        ("walledauditor", "auditor"),
+        ("clientwalled", "paralegal"),
     ] {
         let email = format!("{name}@firm.example");
         h.add_user(&admin, &email, &[role], PASSWORD).await;
@@ -79,6 +87,9 @@ async fn cast(env: TestEnv) -> Cast {
         walled: t("walled"),
         no_role: t("norole"),
         auditor: t("auditor"),
+        walled_admin: t("walledadmin"),
+        walled_auditor: t("walledauditor"),
+        client_walled: t("clientwalled"),
         outsider,
         ids,
         h,
@@ -109,16 +120,31 @@ async fn fixture(c: &Cast) -> (String, String) {
         .await;
     assert_eq!(matter.status, 201, "{}", matter.body);
     let id = matter.body["id"].as_str().unwrap().to_owned();
-    for (who, role) in
-        [("member", "member"), ("viewer", "viewer"), ("billing", "billing"), ("walled", "member")]
-    {
+    for (who, role) in [
+        ("member", "member"),
+        ("viewer", "viewer"),
+        ("billing", "billing"),
+        ("walled", "member"),
+        ("clientwalled", "member"),
+    ] {
         let path = format!("/api/v1/matters/{id}/members/{}", c.ids[who]);
         let set = h.call("PUT", &path, Some(&c.lead), Some(json!({ "role": role }))).await;
         assert_eq!(set.status, 204, "{}", set.body);
     }
-    let wall =
-        h.call("PUT", &format!("/api/v1/matters/{id}/walls/{}", c.ids["walled"]), Some(&c.admin), None).await;
-    assert_eq!(wall.status, 204);
+    for who in ["walled", "walledadmin", "walledauditor"] {
+        let wall =
+            h.call("PUT", &format!("/api/v1/matters/{id}/walls/{}", c.ids[who]), Some(&c.admin), None).await;
+        assert_eq!(wall.status, 204, "{}", wall.body);
+    }
+    let wall = h
+        .call(
+            "PUT",
+            &format!("/api/v1/clients/{client}/walls/{}", c.ids["clientwalled"]),
+            Some(&c.admin),
+            None,
+        )
+        .await;
+    assert_eq!(wall.status, 204, "{}", wall.body);
     let note = h
         .call(
             "POST",
@@ -143,10 +169,13 @@ enum Caller {
     Lead,
     AdminWithoutRole,
     Auditor,
+    WalledAdmin,
+    WalledAuditor,
+    ClientWalled,
 }
 
 impl Caller {
-    const ALL: [Caller; 10] = [
+    const ALL: [Caller; 13] = [
         Caller::SignedOut,
         Caller::OtherFirm,
         Caller::NoRole,
@@ -157,6 +186,9 @@ impl Caller {
         Caller::Lead,
         Caller::AdminWithoutRole,
         Caller::Auditor,
+        Caller::WalledAdmin,
+        Caller::WalledAuditor,
+        Caller::ClientWalled,
     ];
 
     fn token(self, c: &Cast) -> Option<String> {
@@ -171,6 +203,9 @@ impl Caller {
             Caller::Lead => c.lead.clone(),
             Caller::AdminWithoutRole => c.admin.clone(),
             Caller::Auditor => c.auditor.clone(),
+            Caller::WalledAdmin => c.walled_admin.clone(),
+            Caller::WalledAuditor => c.walled_auditor.clone(),
+            Caller::ClientWalled => c.client_walled.clone(),
         })
     }
 
@@ -191,6 +226,9 @@ impl Caller {
             Caller::Lead => standing(FirmRole::Attorney, Some(MatterRole::Lead), false),
             Caller::AdminWithoutRole => standing(FirmRole::Admin, None, false),
             Caller::Auditor => standing(FirmRole::Auditor, None, false),
+            Caller::WalledAdmin => standing(FirmRole::Admin, None, true),
+            Caller::WalledAuditor => standing(FirmRole::Auditor, None, true),
+            Caller::ClientWalled => standing(FirmRole::Paralegal, Some(MatterRole::Member), true),
         };
         matter::allows(&standing, action)
     }
@@ -536,7 +574,8 @@ both_backends!(clients_are_validated_and_billing_sees_names_only, |env: TestEnv|
         .await;
     assert_eq!(created.status, 201);
     let id = created.body["id"].as_str().unwrap();
-    let full = c.h.call("GET", &format!("/api/v1/clients/{id}"), Some(&c.viewer), None).await;
+    assert_eq!(created.body["id_number"], "8001015009087", "the one who took the client in");
+    let full = c.h.call("GET", &format!("/api/v1/clients/{id}"), Some(&c.lead), None).await;
     assert_eq!(full.body["id_number"], "8001015009087");
     let names_only = c.h.call("GET", &format!("/api/v1/clients/{id}"), Some(&c.billing), None).await;
     assert_eq!(names_only.body, json!({ "id": id, "name": "Ann Client", "kind": "person" }));
@@ -552,6 +591,17 @@ both_backends!(clients_are_validated_and_billing_sees_names_only, |env: TestEnv|
 /// the firm's runtime role on behalf of `user` (or of nobody).
 /// (matters, notes, memberships, walls, history lines, documents, kinds of indexed terms)
 async fn unchecked_counts(c: &Cast, user: Option<&str>) -> (i64, i64, i64, i64, i64, i64, i64) {
+    unchecked_counts_with(c, user, false, false).await
+}
+
+/// [`unchecked_counts`] with the reach the application gives audit officers (`sees_all`)
+/// and administrators (both).
+async fn unchecked_counts_with(
+    c: &Cast,
+    user: Option<&str>,
+    sees_all: bool,
+    manages_all: bool,
+) -> (i64, i64, i64, i64, i64, i64, i64) {
     use sqlx::{Connection, Executor, Row};
     let db = c.h.env.database.as_ref().expect("postgres");
     let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
@@ -569,6 +619,15 @@ async fn unchecked_counts(c: &Cast, user: Option<&str>) -> (i64, i64, i64, i64, 
             .await
             .unwrap();
     }
+    let on = |yes: bool| if yes { "on" } else { "off" };
+    sqlx::query(
+        "SELECT set_config('ringfence.sees_all_matters', $1, true), set_config('ringfence.manages_all_matters', $2, true)",
+    )
+    .bind(on(sees_all))
+    .bind(on(manages_all))
+    .execute(&mut *tx)
+    .await
+    .unwrap();
     let row = sqlx::query(
         "SELECT (SELECT COUNT(*) FROM matters) AS matters, (SELECT COUNT(*) FROM notes) AS notes,
                 (SELECT COUNT(*) FROM matter_members) AS members, (SELECT COUNT(*) FROM matter_walls) AS walls,
@@ -598,17 +657,46 @@ async fn postgres_row_security_hides_matters_from_a_query_that_forgot_the_check(
     Targets::of(&c, fixture(&c).await).await;
     assert_eq!(
         unchecked_counts(&c, Some(&c.ids["lead"])).await,
-        (1, 1, 5, 1, 6, 2, 3),
+        (1, 1, 6, 3, 9, 2, 3),
         "the lead sees all of its matter"
     );
     assert_eq!(
         unchecked_counts(&c, Some(&c.ids["billing"])).await,
-        (1, 0, 5, 0, 0, 0, 1),
+        (1, 0, 6, 0, 0, 0, 1),
         "billing: the matter and its own terms, no notes or documents"
     );
-    for nobody in [Some(c.ids["norole"].as_str()), Some(c.ids["walled"].as_str()), None] {
+    for nobody in [
+        Some(c.ids["norole"].as_str()),
+        Some(c.ids["walled"].as_str()),
+        Some(c.ids["clientwalled"].as_str()),
+        None,
+    ] {
         assert_eq!(unchecked_counts(&c, nobody).await, (0, 0, 0, 0, 0, 0, 0), "{nobody:?} sees nothing");
     }
+    assert_eq!(
+        unchecked_counts_with(&c, Some(&c.ids["auditor"]), true, false).await,
+        (1, 0, 0, 0, 9, 0, 0),
+        "an audit officer: that the matter exists, and its access history"
+    );
+    assert_eq!(
+        unchecked_counts_with(&c, Some(&c.ids["walledauditor"]), true, false).await,
+        (0, 0, 0, 0, 0, 0, 0),
+        "a wall screens an audit officer too"
+    );
+    let admin = c.h.call("GET", "/api/v1/me", Some(&c.admin), None).await.body["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        unchecked_counts_with(&c, Some(&admin), true, true).await,
+        (1, 0, 6, 3, 9, 0, 0),
+        "an administrator: the team, its walls and history, no content"
+    );
+    assert_eq!(
+        unchecked_counts_with(&c, Some(&c.ids["walledadmin"]), true, true).await,
+        (0, 0, 0, 0, 0, 0, 0),
+        "a wall screens an administrator too"
+    );
 }
 
 both_backends!(no_plaintext_of_notes_descriptions_or_identity_numbers_is_stored, |env: TestEnv| async move {
@@ -870,3 +958,297 @@ both_backends!(every_refusal_is_recorded_with_the_matter_it_concerns, |env: Test
         }
     }
 });
+
+/// A page or download as text, with its status.
+async fn text_of(c: &Cast, path: &str, token: &str) -> (u16, String) {
+    let response = c.h.respond("GET", path, Some(token), axum::body::Body::empty(), &[]).await;
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 24).await.unwrap();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+both_backends!(walls_screen_every_kind_of_user_from_every_view_of_the_matter, |env: TestEnv| async move {
+    let c = cast(env).await;
+    let (matter, _) = fixture(&c).await;
+    let number =
+        c.h.call("GET", &format!("/api/v1/matters/{matter}"), Some(&c.lead), None).await.body["number"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+
+    // The administrators' directory, as JSON and as a page.
+    for (token, listed) in [(&c.admin, true), (&c.walled_admin, false)] {
+        let directory = c.h.call("GET", "/api/v1/admin/matters", Some(token), None).await;
+        assert_eq!(directory.status, 200);
+        let found = directory.body["items"].as_array().unwrap().iter().any(|m| m["id"] == matter.as_str());
+        assert_eq!(found, listed, "{}", directory.body);
+        let (status, html) = text_of(&c, "/admin/matters", token).await;
+        assert_eq!(status, 200);
+        assert_eq!(html.contains("Acme v Widget"), listed, "{html}");
+        assert_eq!(html.contains(&number), listed);
+    }
+
+    // The audit log: by matter (JSON and CSV), and unfiltered.
+    for (token, reviews) in
+        [(&c.auditor, true), (&c.admin, true), (&c.walled_auditor, false), (&c.walled_admin, false)]
+    {
+        let trail = c.h.call("GET", &format!("/api/v1/audit?matter={matter}"), Some(token), None).await;
+        let missing =
+            c.h.call("GET", &format!("/api/v1/audit?matter={}", uuid::Uuid::new_v4()), Some(token), None)
+                .await;
+        assert_eq!(missing.status, 404, "a matter that does not exist");
+        if reviews {
+            assert_eq!(trail.status, 200, "{}", trail.body);
+            assert!(!trail.body["items"].as_array().unwrap().is_empty());
+        } else {
+            assert_eq!((trail.status, &trail.body), (404, &missing.body), "as if it did not exist");
+        }
+        let (status, csv) = text_of(&c, &format!("/api/v1/audit.csv?matter={matter}"), token).await;
+        assert_eq!(status, if reviews { 200 } else { 404 }, "{csv}");
+        let all = c.h.call("GET", "/api/v1/audit?limit=500", Some(token), None).await;
+        let on_matter = all.body["items"].as_array().unwrap().iter().any(|e| e["matter"] == matter.as_str());
+        assert_eq!(on_matter, reviews, "the unfiltered log");
+        let (_, csv) = text_of(&c, "/api/v1/audit.csv", token).await;
+        assert_eq!(csv.contains(&matter), reviews, "the unfiltered export");
+    }
+
+    // Access history: audit officers read it (all of it), a wall screens them.
+    let history = |token: String| {
+        let (c, matter) = (&c, matter.clone());
+        async move {
+            let reply =
+                c.h.call("GET", &format!("/api/v1/matters/{matter}/access-history"), Some(&token), None)
+                    .await;
+            (reply.status, reply.body["items"].as_array().map_or(0, Vec::len))
+        }
+    };
+    let of_lead = history(c.lead.clone()).await;
+    assert_eq!(of_lead, (200, 3), "the lead, the member and the viewer; the walled ones are screened");
+    assert_eq!(history(c.auditor.clone()).await, of_lead, "an audit officer reads the same");
+    assert_eq!(history(c.admin.clone()).await, of_lead);
+    assert_eq!(history(c.walled_auditor.clone()).await.0, 404);
+    assert_eq!(history(c.walled_admin.clone()).await.0, 404);
+
+    // A wall on the client: the member's lists, home page and search no longer show it.
+    let list = c.h.call("GET", "/api/v1/matters", Some(&c.client_walled), None).await;
+    assert!(!list.body["items"].as_array().unwrap().iter().any(|m| m["id"] == matter.as_str()));
+    let (_, home) = text_of(&c, "/home", &c.client_walled).await;
+    assert!(!home.contains("Acme v Widget"), "{home}");
+    let search = c.h.call("GET", "/api/v1/search?q=widget", Some(&c.client_walled), None).await;
+    assert_eq!(search.body["items"], json!([]), "{}", search.body);
+    let search = c.h.call("GET", "/api/v1/search?q=widget", Some(&c.member), None).await;
+    assert_eq!(search.body["items"].as_array().unwrap().len(), 1, "{}", search.body);
+});
+
+both_backends!(billing_never_reads_the_sealed_description, |env: TestEnv| async move {
+    let c = cast(env).await;
+    let (matter, _) = fixture(&c).await;
+    let changed =
+        c.h.call(
+            "PATCH",
+            &format!("/api/v1/matters/{matter}"),
+            Some(&c.lead),
+            Some(json!({ "description": "Secret strategy involving kookaburra holdings" })),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    for (token, reads) in [(&c.viewer, true), (&c.billing, false)] {
+        let one = c.h.call("GET", &format!("/api/v1/matters/{matter}"), Some(token), None).await;
+        assert_eq!(one.status, 200);
+        assert_eq!(one.body["description"].is_string(), reads, "{}", one.body);
+        let list = c.h.call("GET", "/api/v1/matters", Some(token), None).await;
+        let listed =
+            list.body["items"].as_array().unwrap().iter().find(|m| m["id"] == matter.as_str()).unwrap();
+        assert_eq!(listed["description"].is_string(), reads, "{listed}");
+        let (_, html) = text_of(&c, &format!("/matters/{matter}"), token).await;
+        assert_eq!(html.contains("kookaburra"), reads);
+        // A word only in the description finds the matter only for those who read it.
+        let found = c.h.call("GET", "/api/v1/search?q=kookaburra", Some(token), None).await;
+        assert_eq!(found.body["items"].as_array().unwrap().len(), usize::from(reads), "{}", found.body);
+        // A word of the title finds it for both; the snippet shows no description.
+        let found = c.h.call("GET", "/api/v1/search?q=widget", Some(token), None).await;
+        let hits = found.body["items"].as_array().unwrap();
+        assert_eq!(hits.len(), 1, "{}", found.body);
+        if !reads {
+            assert!(!hits[0]["snippet"].as_str().unwrap().contains("kookaburra"), "{}", found.body);
+        }
+    }
+});
+
+both_backends!(any_change_of_an_administrators_own_role_is_a_self_grant, |env: TestEnv| async move {
+    let c = cast(env).await;
+    let (matter, _) = fixture(&c).await;
+    let admin_id = c.h.call("GET", "/api/v1/me", Some(&c.admin), None).await.body["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The lead gives the administrator a billing role; the administrator makes itself lead.
+    let path = format!("/api/v1/matters/{matter}/members/{admin_id}");
+    let given = c.h.call("PUT", &path, Some(&c.lead), Some(json!({ "role": "billing" }))).await;
+    assert_eq!(given.status, 204);
+    let mails_before = c.h.outbox().len();
+    let taken = c.h.call("PUT", &path, Some(&c.admin), Some(json!({ "role": "lead" }))).await;
+    assert_eq!(taken.status, 204, "{}", taken.body);
+    let trail =
+        c.h.call(
+            "GET",
+            &format!("/api/v1/audit?matter={matter}&action=matter.role.self_granted"),
+            Some(&c.auditor),
+            None,
+        )
+        .await;
+    assert_eq!(trail.body["items"].as_array().unwrap().len(), 1, "{}", trail.body);
+    assert!(c.h.outbox().len() > mails_before, "the lead is told");
+    assert!(c.h.latest_mail("lead@firm.example").contains("gave themselves a role"));
+});
+
+both_backends!(a_wall_notice_goes_only_to_whom_it_concerns, |env: TestEnv| async move {
+    let c = cast(env).await;
+    let (matter, _) = fixture(&c).await;
+    let mails_to = |who: &str| {
+        let who = who.to_owned();
+        let to = format!("To: {who}");
+        c.h.outbox().iter().filter(|text| text.lines().any(|l| l.trim_end() == to)).count()
+    };
+    let walled_before = mails_to("walled@firm.example");
+    let member_before = mails_to("member@firm.example");
+    // Walling someone else: the team is told, but not a member already walled off.
+    let wall =
+        c.h.call("PUT", &format!("/api/v1/matters/{matter}/walls/{}", c.ids["norole"]), Some(&c.admin), None)
+            .await;
+    assert_eq!(wall.status, 204);
+    assert_eq!(mails_to("member@firm.example"), member_before + 1);
+    assert_eq!(mails_to("walled@firm.example"), walled_before, "a walled member learns nothing new");
+    // Walling the walled user again changes nothing and tells no one.
+    let again =
+        c.h.call("PUT", &format!("/api/v1/matters/{matter}/walls/{}", c.ids["walled"]), Some(&c.admin), None)
+            .await;
+    assert_eq!(again.status, 204);
+    assert_eq!(mails_to("walled@firm.example"), walled_before);
+    assert_eq!(mails_to("member@firm.example"), member_before + 1);
+});
+
+both_backends!(
+    a_clients_details_need_a_role_on_one_of_its_matters_and_a_client_wall_beats_it,
+    |env: TestEnv| async move {
+        let c = cast(env).await;
+        let (matter, _) = fixture(&c).await;
+        let client = c.h.call("GET", &format!("/api/v1/matters/{matter}"), Some(&c.lead), None).await.body
+        ["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+        let path = format!("/api/v1/clients/{client}");
+        let details = json!({ "name": "Acme Holdings", "kind": "organisation", "email": "legal@acme.example", "id_number": "REG-2001-77" });
+        let saved = c.h.call("PATCH", &path, Some(&c.lead), Some(details.clone())).await;
+        assert_eq!(saved.status, 200, "{}", saved.body);
+        let names_only = json!({ "id": client, "name": "Acme Holdings", "kind": "organisation" });
+
+        // (caller, reads the details, may change them)
+        for (who, token, reads, edits) in [
+            ("lead", &c.lead, true, true),
+            ("member", &c.member, true, true),
+            ("viewer", &c.viewer, true, false),
+            ("billing", &c.billing, true, false),
+            ("no role", &c.no_role, false, false),
+            ("walled", &c.walled, false, false),
+            ("client walled", &c.client_walled, false, false),
+            ("admin", &c.admin, false, false),
+            ("auditor", &c.auditor, false, false),
+        ] {
+            let read = c.h.call("GET", &path, Some(token), None).await;
+            assert_eq!(read.status, 200, "{who}");
+            if reads {
+                assert_eq!(read.body["id_number"], "REG-2001-77", "{who}");
+            } else {
+                assert_eq!(read.body, names_only, "{who}");
+            }
+            let listed = c.h.call("GET", "/api/v1/clients", Some(token), None).await;
+            let entry = listed.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["id"] == client.as_str())
+                .unwrap()
+                .clone();
+            assert_eq!(entry, names_only, "{who}: a list holds names only");
+            let blank = json!({ "name": "Acme Holdings", "kind": "organisation" });
+            let write = c.h.call("PATCH", &path, Some(token), Some(blank)).await;
+            match (edits, write.status) {
+                (true, 200) => {
+                    let restored = c.h.call("PATCH", &path, Some(&c.lead), Some(details.clone())).await;
+                    assert_eq!(restored.status, 200);
+                }
+                // Firm roles that never keep client records are refused at the route.
+                (false, 404 | 403) => {}
+                other => panic!("{who}: {other:?} {}", write.body),
+            }
+        }
+        let unchanged = c.h.call("GET", &path, Some(&c.lead), None).await;
+        assert_eq!(unchanged.body["id_number"], "REG-2001-77", "no refused write went through");
+
+        // Reads are on the record, by id only.
+        let viewed =
+            c.h.call("GET", "/api/v1/audit?action=client.viewed&limit=500", Some(&c.auditor), None).await;
+        let entries = viewed.body["items"].as_array().unwrap();
+        assert!(entries.iter().any(|e| e["resource"]["id"] == client.as_str()), "{}", viewed.body);
+        assert!(!viewed.body.to_string().contains("REG-2001-77"));
+        assert!(!viewed.body.to_string().contains("Acme Holdings"));
+
+        // A wall on the client, later lifted: its matters come back.
+        let wall = format!("/api/v1/clients/{client}/walls/{}", c.ids["member"]);
+        assert_eq!(c.h.call("PUT", &wall, Some(&c.lead), None).await.status, 403, "administrators only");
+        assert_eq!(c.h.call("PUT", &wall, Some(&c.admin), None).await.status, 204);
+        assert_eq!(
+            c.h.call("GET", &format!("/api/v1/matters/{matter}"), Some(&c.member), None).await.status,
+            404
+        );
+        assert_eq!(c.h.call("GET", &path, Some(&c.member), None).await.body, names_only);
+        assert!(c.h.latest_mail("member@firm.example").contains("a client of your firm"));
+        assert!(
+            c.h.latest_mail("lead@firm.example")
+                .contains("member@firm.example is now screened from matter FIRM-"),
+            "the matter's team is told"
+        );
+        let opened =
+            c.h.call(
+                "POST",
+                "/api/v1/matters",
+                Some(&c.member),
+                Some(json!({ "title": "Back door", "client_id": client })),
+            )
+            .await;
+        assert_eq!(opened.status, 400, "no new matter for a client one is walled from: {}", opened.body);
+        assert_eq!(
+            c.h.call("PUT", &wall, Some(&c.walled_admin), None).await.status,
+            204,
+            "again: nothing changes"
+        );
+        assert_eq!(c.h.call("DELETE", &wall, Some(&c.admin), None).await.status, 204);
+        assert_eq!(c.h.call("DELETE", &wall, Some(&c.admin), None).await.status, 404, "no wall stands");
+        assert_eq!(
+            c.h.call("GET", &format!("/api/v1/matters/{matter}"), Some(&c.member), None).await.status,
+            200
+        );
+
+        // A new client with no matter yet belongs to whoever took it in.
+        let fresh =
+            c.h.call(
+                "POST",
+                "/api/v1/clients",
+                Some(&c.member),
+                Some(json!({ "name": "Bea New", "kind": "person", "phone": "+27 21 555 0100" })),
+            )
+            .await;
+        assert_eq!(fresh.status, 201);
+        let fresh = format!("/api/v1/clients/{}", fresh.body["id"].as_str().unwrap());
+        assert_eq!(c.h.call("GET", &fresh, Some(&c.member), None).await.body["phone"], "+27 21 555 0100");
+        assert!(c.h.call("GET", &fresh, Some(&c.lead), None).await.body.get("phone").is_none());
+        assert_eq!(
+            c.h.call("PATCH", &fresh, Some(&c.lead), Some(json!({ "name": "Taken Over", "kind": "person" })))
+                .await
+                .status,
+            404
+        );
+    }
+);

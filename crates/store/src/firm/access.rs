@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::marker::PhantomData;
 
 use ringfence_core::ids::UserId;
-use ringfence_core::matter::{self, MatterAction, MatterRole, Standing};
+use ringfence_core::matter::{self, ClientAction, ClientStanding, MatterAction, MatterRole, Standing};
 use ringfence_core::user::FirmRole;
 use sqlx::Row;
 use uuid::Uuid;
@@ -49,6 +49,7 @@ pub struct MatterAccess<A: Action> {
     matter: Uuid,
     user: UserId,
     role: Option<MatterRole>,
+    reads_content: bool,
     action: PhantomData<A>,
 }
 
@@ -65,6 +66,23 @@ impl<A: Action> MatterAccess<A> {
     pub fn role(&self) -> Option<MatterRole> {
         self.role
     }
+
+    /// Whether the caller may also read the matter's content (its description among it),
+    /// decided by the same table in the same check.
+    pub fn reads_content(&self) -> bool {
+        self.reads_content
+    }
+}
+
+/// SQL that is true when the user bound at `user` is screened from the matter named by
+/// `matter` (both SQL expressions): by a wall on the matter, or a standing wall on its
+/// client. Every query that lists matters for a user leaves these out.
+pub(crate) fn screened(matter: &str, user: &str) -> String {
+    format!(
+        "(EXISTS (SELECT 1 FROM matter_walls sw WHERE sw.matter_id = {matter} AND sw.user_id = {user})
+          OR EXISTS (SELECT 1 FROM client_walls scw JOIN matters sm ON sm.client_id = scw.client_id
+                     WHERE sm.id = {matter} AND scw.user_id = {user} AND scw.lifted_at IS NULL))"
+    )
 }
 
 /// Which matters a check may find: soft-deleted ones only when restoring.
@@ -83,7 +101,9 @@ pub async fn check<A: Action>(
     let row = sqlx::query(
         "SELECT m.deleted_at,
                 (SELECT role FROM matter_members WHERE matter_id = m.id AND user_id = $2) AS role,
-                (SELECT COUNT(*) FROM matter_walls WHERE matter_id = m.id AND user_id = $2) AS walls
+                (SELECT COUNT(*) FROM matter_walls WHERE matter_id = m.id AND user_id = $2)
+                + (SELECT COUNT(*) FROM client_walls
+                   WHERE client_id = m.client_id AND user_id = $2 AND lifted_at IS NULL) AS walls
          FROM matters m WHERE m.id = $1",
     )
     .bind(matter.to_string())
@@ -99,10 +119,12 @@ pub async fn check<A: Action>(
     let role = role.and_then(|r| r.parse::<MatterRole>().ok());
     let walls: i64 = row.try_get("walls")?;
     let standing = Standing { firm_roles: firm_roles.clone(), matter_role: role, walled: walls > 0 };
+    let reads_content = matter::allows(&standing, MatterAction::ReadContent);
     Ok(matter::allows(&standing, A::ACTION).then_some(MatterAccess {
         matter,
         user,
         role,
+        reads_content,
         action: PhantomData,
     }))
 }
@@ -122,3 +144,108 @@ impl SeesMatter for Lifecycle {}
 pub trait ReadsContent: Action {}
 impl ReadsContent for ReadContent {}
 impl ReadsContent for WriteContent {}
+
+/// The matters and clients a wall screens one user from: ids only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Screens {
+    /// Walled off directly, or through a standing wall on the matter's client.
+    pub matters: Vec<String>,
+    pub clients: Vec<String>,
+}
+
+/// What screens `user`. Read past row security (see `FirmStore::screens_of`), which hides
+/// a user's own walls from it: a reader's walls are needed to leave out what they cover.
+pub(crate) async fn screens(tx: &mut FirmTx, user: UserId) -> Result<Screens, StoreError> {
+    let matters: Vec<String> = sqlx::query_scalar(
+        "SELECT matter_id FROM matter_walls WHERE user_id = $1
+         UNION SELECT m.id FROM matters m JOIN client_walls cw ON cw.client_id = m.client_id
+               WHERE cw.user_id = $1 AND cw.lifted_at IS NULL",
+    )
+    .bind(user.to_string())
+    .fetch_all(tx.conn())
+    .await?;
+    let clients: Vec<String> =
+        sqlx::query_scalar("SELECT client_id FROM client_walls WHERE user_id = $1 AND lifted_at IS NULL")
+            .bind(user.to_string())
+            .fetch_all(tx.conn())
+            .await?;
+    Ok(Screens { matters, clients })
+}
+
+/// A kind of access to a client's details, as a type.
+pub trait ClientDetails: Send + Sync + 'static {
+    const ACTION: ClientAction;
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ReadDetails;
+impl ClientDetails for ReadDetails {
+    const ACTION: ClientAction = ClientAction::ReadDetails;
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct EditDetails;
+impl ClientDetails for EditDetails {
+    const ACTION: ClientAction = ClientAction::EditDetails;
+}
+
+/// Proof that `user` may perform `A` on the client's details, checked in this transaction.
+#[derive(Debug)]
+pub struct ClientAccess<A: ClientDetails> {
+    client: Uuid,
+    user: UserId,
+    action: PhantomData<A>,
+}
+
+impl<A: ClientDetails> ClientAccess<A> {
+    pub fn client(&self) -> Uuid {
+        self.client
+    }
+
+    pub fn user(&self) -> UserId {
+        self.user
+    }
+}
+
+/// Checks `user`'s standing on `client` for `A`: its roles on the client's live matters
+/// that no wall screens, whether it took the client in before any matter was opened, and
+/// any wall on the client. `None` both for an unknown client and a refusal.
+pub async fn check_client<A: ClientDetails>(
+    tx: &mut FirmTx,
+    user: UserId,
+    client: Uuid,
+) -> Result<Option<ClientAccess<A>>, StoreError> {
+    let row = sqlx::query(
+        "SELECT c.created_by, c.first_matter_at,
+                (SELECT COUNT(*) FROM client_walls
+                 WHERE client_id = c.id AND user_id = $2 AND lifted_at IS NULL) AS walls
+         FROM clients c WHERE c.id = $1",
+    )
+    .bind(client.to_string())
+    .bind(user.to_string())
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let created_by: String = row.try_get("created_by")?;
+    let first_matter: Option<i64> = row.try_get("first_matter_at")?;
+    let walls: i64 = row.try_get("walls")?;
+    let roles: Vec<String> = sqlx::query_scalar(
+        "SELECT mm.role FROM matter_members mm JOIN matters m ON m.id = mm.matter_id
+         WHERE m.client_id = $1 AND mm.user_id = $2 AND m.deleted_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM matter_walls w WHERE w.matter_id = m.id AND w.user_id = $2)",
+    )
+    .bind(client.to_string())
+    .bind(user.to_string())
+    .fetch_all(tx.conn())
+    .await?;
+    let standing = ClientStanding {
+        matter_roles: roles.iter().filter_map(|r| r.parse().ok()).collect(),
+        intake: first_matter.is_none() && created_by == user.to_string(),
+        walled: walls > 0,
+    };
+    Ok(matter::client_allows(&standing, A::ACTION).then_some(ClientAccess {
+        client,
+        user,
+        action: PhantomData,
+    }))
+}

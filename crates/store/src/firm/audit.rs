@@ -305,6 +305,9 @@ pub struct AuditFilter {
     pub outcome: Option<String>,
     pub from: Option<OffsetDateTime>,
     pub to: Option<OffsetDateTime>,
+    /// Leaves out every entry about these matters and clients: the reader's own walls
+    /// bind its reading of the log too.
+    pub screened: Option<super::access::Screens>,
 }
 
 fn entry_from(row: &AnyRow) -> Result<StoredAuditEntry, StoreError> {
@@ -357,6 +360,30 @@ pub async fn list(
                     .replace("{0}", &format!("${}", values.len()))
                     .replace("{}", &format!("${}", values.len())),
             );
+        }
+    }
+    if let Some(screens) = &filter.screened {
+        // An entry on a screened matter (as its matter, or as the matter it names) or on a
+        // screened client is left out; written so that absent columns (NULL) keep it.
+        let mut list = |ids: &[String]| {
+            let from = values.len() + 1;
+            values.extend(ids.iter().cloned().map(Bound::Text));
+            (from..from + ids.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
+        };
+        if !screens.matters.is_empty() {
+            let matters = list(&screens.matters);
+            clauses.push(format!(
+                "(matter_id IS NULL OR matter_id NOT IN ({matters}))
+                 AND (resource_type IS NULL OR resource_id IS NULL OR resource_type <> 'matter'
+                      OR resource_id NOT IN ({matters}))"
+            ));
+        }
+        if !screens.clients.is_empty() {
+            let clients = list(&screens.clients);
+            clauses.push(format!(
+                "(resource_type IS NULL OR resource_id IS NULL OR resource_type NOT IN ('client', 'client_wall')
+                  OR substr(resource_id, 1, 36) NOT IN ({clients}))"
+            ));
         }
     }
     let sql = format!(
@@ -836,6 +863,26 @@ pub async fn recently_viewed_matters(
     Ok(matters)
 }
 
+/// Whether `matter` names a matter (live or deleted) that no wall screens `reader` from:
+/// what filtering the log by matter needs, so that a screened matter answers as one that
+/// does not exist.
+pub async fn reviewable_matter(
+    tx: &mut FirmTx,
+    reader: ringfence_core::ids::UserId,
+    matter: &str,
+) -> Result<bool, StoreError> {
+    let sql = format!(
+        "SELECT COUNT(*) FROM matters m WHERE m.id = $1 AND NOT {}",
+        super::access::screened("m.id", "$2")
+    );
+    let found: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(matter)
+        .bind(reader.to_string())
+        .fetch_one(tx.conn())
+        .await?;
+    Ok(found > 0)
+}
+
 /// Everything the log holds about one matter, newest first: for those who may read the
 /// matter's access history (its lead, administrators, audit officers).
 pub async fn matter_trail(
@@ -865,10 +912,10 @@ pub async fn activity_on_matters_of(
          FROM audit_log
          WHERE matter_id IN (
                  SELECT mm.matter_id FROM matter_members mm JOIN matters m ON m.id = mm.matter_id
-                 WHERE mm.user_id = $2 AND m.deleted_at IS NULL
-                   AND NOT EXISTS (SELECT 1 FROM matter_walls w WHERE w.matter_id = m.id AND w.user_id = $2))
+                 WHERE mm.user_id = $2 AND m.deleted_at IS NULL AND NOT {})
            AND action IN ({actions}) AND outcome = 'success'
-         ORDER BY seq + 0 DESC LIMIT $1"
+         ORDER BY seq + 0 DESC LIMIT $1",
+        super::access::screened("m.id", "$2")
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).bind(user.to_string());
     for (action, _) in MATTER_CHANGES {

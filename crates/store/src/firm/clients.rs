@@ -1,4 +1,6 @@
-//! The firm's clients. The identity number is sealed (POPIA personal information).
+//! The firm's clients. Names and kinds are firm-wide (conflict checks need them); the
+//! identity number (sealed: POPIA personal information) and contact details are read and
+//! changed only with a [`ClientAccess`] from the access check. Walls on a client live here.
 
 use ringfence_core::clock::{from_unix_millis, unix_millis};
 use ringfence_core::ids::UserId;
@@ -9,7 +11,16 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::FirmTx;
+use super::access::{ClientAccess, ClientDetails, EditDetails};
 use crate::StoreError;
+
+/// What everyone in the firm sees of a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSummary {
+    pub id: Uuid,
+    pub kind: String,
+    pub name: String,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {
@@ -60,8 +71,12 @@ pub async fn create(
     Ok(id)
 }
 
-pub async fn update(tx: &mut FirmTx, id: Uuid, fields: &ClientFields<'_>) -> Result<bool, StoreError> {
-    let key = id.to_string();
+pub async fn update(
+    tx: &mut FirmTx,
+    access: &ClientAccess<EditDetails>,
+    fields: &ClientFields<'_>,
+) -> Result<bool, StoreError> {
+    let key = access.client().to_string();
     let sealed = fields.id_number.map(|n| tx.seal(id_number_field(&key), n.as_bytes())).transpose()?;
     let done = sqlx::query(
         "UPDATE clients SET kind = $2, name = $3, email = $4, phone = $5, id_number_sealed = $6 WHERE id = $1",
@@ -84,7 +99,7 @@ fn client_from(tx: &FirmTx, row: &AnyRow) -> Result<Client, StoreError> {
         .map(|s| tx.open(id_number_field(&id), &s).map(|b| String::from_utf8_lossy(&b).into_owned()))
         .transpose()?;
     Ok(Client {
-        id: id.parse().map_err(|_| StoreError::Database(sqlx::Error::Decode("clients.id".into())))?,
+        id: id.parse().map_err(|_| decode("id"))?,
         kind: row.try_get("kind")?,
         name: row.try_get("name")?,
         email: row.try_get("email")?,
@@ -94,21 +109,144 @@ fn client_from(tx: &FirmTx, row: &AnyRow) -> Result<Client, StoreError> {
     })
 }
 
-pub async fn get(tx: &mut FirmTx, id: Uuid) -> Result<Option<Client>, StoreError> {
+fn decode(what: &str) -> StoreError {
+    StoreError::Database(sqlx::Error::Decode(format!("clients.{what}").into()))
+}
+
+/// The client's details, for those the access check allowed.
+pub async fn details<A: ClientDetails>(
+    tx: &mut FirmTx,
+    access: &ClientAccess<A>,
+) -> Result<Client, StoreError> {
     let row = sqlx::query(
         "SELECT id, kind, name, email, phone, id_number_sealed, created_at FROM clients WHERE id = $1",
     )
-    .bind(id.to_string())
-    .fetch_optional(tx.conn())
+    .bind(access.client().to_string())
+    .fetch_one(tx.conn())
     .await?;
-    row.map(|row| client_from(tx, &row)).transpose()
+    client_from(tx, &row)
 }
 
-pub async fn list(tx: &mut FirmTx) -> Result<Vec<Client>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT id, kind, name, email, phone, id_number_sealed, created_at FROM clients ORDER BY name, id",
+fn summary_from(row: &AnyRow) -> Result<ClientSummary, StoreError> {
+    let id: String = row.try_get("id")?;
+    Ok(ClientSummary {
+        id: id.parse().map_err(|_| decode("id"))?,
+        kind: row.try_get("kind")?,
+        name: row.try_get("name")?,
+    })
+}
+
+/// A client's name and kind.
+pub async fn summary(tx: &mut FirmTx, id: Uuid) -> Result<Option<ClientSummary>, StoreError> {
+    let row = sqlx::query("SELECT id, kind, name FROM clients WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(tx.conn())
+        .await?;
+    row.as_ref().map(summary_from).transpose()
+}
+
+/// Every client's name and kind.
+pub async fn list(tx: &mut FirmTx) -> Result<Vec<ClientSummary>, StoreError> {
+    let rows =
+        sqlx::query("SELECT id, kind, name FROM clients ORDER BY name, id").fetch_all(tx.conn()).await?;
+    rows.iter().map(summary_from).collect()
+}
+
+/// Notes that a matter was opened for the client: its details now follow the matters'
+/// roles, no longer whoever took it in.
+pub(crate) async fn note_first_matter(
+    tx: &mut FirmTx,
+    client: Uuid,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE clients SET first_matter_at = $2 WHERE id = $1 AND first_matter_at IS NULL")
+        .bind(client.to_string())
+        .bind(unix_millis(now))
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Whether a standing wall screens `user` from the client.
+pub async fn walled_from(tx: &mut FirmTx, client: Uuid, user: UserId) -> Result<bool, StoreError> {
+    let walls: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM client_walls WHERE client_id = $1 AND user_id = $2 AND lifted_at IS NULL",
     )
+    .bind(client.to_string())
+    .bind(user.to_string())
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(walls > 0)
+}
+
+/// Places a wall screening `user` from the client and all its matters. False when one
+/// already stands.
+pub async fn place_wall(
+    tx: &mut FirmTx,
+    client: Uuid,
+    user: UserId,
+    by: UserId,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    if walled_from(tx, client, user).await? {
+        return Ok(false);
+    }
+    sqlx::query(
+        "INSERT INTO client_walls (id, client_id, user_id, placed_by, placed_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(Uuid::now_v7().to_string())
+    .bind(client.to_string())
+    .bind(user.to_string())
+    .bind(by.to_string())
+    .bind(unix_millis(now))
+    .execute(tx.conn())
+    .await?;
+    Ok(true)
+}
+
+/// Lifts the standing wall; it stays on record. False when none stands.
+pub async fn lift_wall(
+    tx: &mut FirmTx,
+    client: Uuid,
+    user: UserId,
+    by: UserId,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE client_walls SET lifted_by = $3, lifted_at = $4
+         WHERE client_id = $1 AND user_id = $2 AND lifted_at IS NULL",
+    )
+    .bind(client.to_string())
+    .bind(user.to_string())
+    .bind(by.to_string())
+    .bind(unix_millis(now))
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Who a standing wall screens from the client.
+pub async fn walled(tx: &mut FirmTx, client: Uuid) -> Result<Vec<UserId>, StoreError> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT user_id FROM client_walls WHERE client_id = $1 AND lifted_at IS NULL ORDER BY user_id",
+    )
+    .bind(client.to_string())
     .fetch_all(tx.conn())
     .await?;
-    rows.iter().map(|row| client_from(tx, row)).collect()
+    ids.iter().map(|id| id.parse().map_err(|_| decode("client_walls.user_id"))).collect()
+}
+
+/// The live matters of a client that `viewer` is not screened from (for telling their
+/// teams about a wall).
+pub async fn matters_of(tx: &mut FirmTx, client: Uuid, viewer: UserId) -> Result<Vec<Uuid>, StoreError> {
+    let sql = format!(
+        "SELECT m.id FROM matters m WHERE m.client_id = $1 AND m.deleted_at IS NULL AND NOT {} ORDER BY m.number",
+        super::access::screened("m.id", "$2")
+    );
+    let ids: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(client.to_string())
+        .bind(viewer.to_string())
+        .fetch_all(tx.conn())
+        .await?;
+    ids.iter().map(|id| id.parse().map_err(|_| decode("matters.id"))).collect()
 }

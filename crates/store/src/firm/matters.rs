@@ -3,7 +3,7 @@
 
 use ringfence_core::clock::{from_unix_millis, unix_millis};
 use ringfence_core::ids::UserId;
-use ringfence_core::matter::MatterRole;
+use ringfence_core::matter::{self as policy, MatterAction, MatterRole};
 use ringfence_crypto::FieldRef;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::FirmTx;
 use super::access::{
     AccessHistory, Edit, Lifecycle, ManageMembers, ManageWalls, ManagesTeam, MatterAccess, SeesMatter,
+    screened,
 };
 use super::search::{self, Kind};
 use crate::StoreError;
@@ -103,13 +104,20 @@ pub async fn create(
     .execute(tx.conn())
     .await?;
     set_member_unchecked(tx, id, creator, MatterRole::Lead, creator, now).await?;
+    super::clients::note_first_matter(tx, client, now).await?;
     search::index_new(tx, Kind::Matter, id, id, &format!("{title}\n{}", description.unwrap_or_default()))
         .await?;
     Ok((id, number))
 }
 
+/// The matter as the caller may see it: its description is content, so it is left out
+/// (`None`) unless the same check found that the caller may read the matter's content.
 pub async fn get<A: SeesMatter>(tx: &mut FirmTx, access: &MatterAccess<A>) -> Result<Matter, StoreError> {
-    fetch(tx, access.matter()).await?.ok_or_else(|| decode("id"))
+    let mut matter = fetch(tx, access.matter()).await?.ok_or_else(|| decode("id"))?;
+    if !access.reads_content() {
+        matter.description = None;
+    }
+    Ok(matter)
 }
 
 async fn fetch(tx: &mut FirmTx, id: Uuid) -> Result<Option<Matter>, StoreError> {
@@ -120,19 +128,30 @@ async fn fetch(tx: &mut FirmTx, id: Uuid) -> Result<Option<Matter>, StoreError> 
     row.map(|row| matter_from(tx, &row)).transpose()
 }
 
-/// The matters `user` holds a role on and is not walled from: the fence is in the query.
+/// The matters `user` holds a role on and is not walled from (on the matter or its
+/// client): the fence is in the query. Descriptions only where the role reads content.
 pub async fn list_mine(tx: &mut FirmTx, user: UserId) -> Result<Vec<Matter>, StoreError> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM matters m
+        "SELECT {COLUMNS}, mm.role FROM matters m
          JOIN matter_members mm ON mm.matter_id = m.id AND mm.user_id = $1
-         WHERE m.deleted_at IS NULL
-           AND NOT EXISTS (SELECT 1 FROM matter_walls w WHERE w.matter_id = m.id AND w.user_id = $1)
-         ORDER BY m.number"
+         WHERE m.deleted_at IS NULL AND NOT {}
+         ORDER BY m.number",
+        screened("m.id", "$1")
     )))
     .bind(user.to_string())
     .fetch_all(tx.conn())
     .await?;
-    rows.iter().map(|row| matter_from(tx, row)).collect()
+    rows.iter()
+        .map(|row| {
+            let role: String = row.try_get("role")?;
+            let role: MatterRole = role.parse().map_err(|_| decode("role"))?;
+            let mut matter = matter_from(tx, row)?;
+            if !policy::role_allows(role, MatterAction::ReadContent) {
+                matter.description = None;
+            }
+            Ok(matter)
+        })
+        .collect()
 }
 
 pub async fn update(
@@ -226,6 +245,37 @@ pub async fn walled<A: ManagesTeam>(
             .fetch_all(tx.conn())
             .await?;
     ids.iter().map(|id| id.parse().map_err(|_| decode("matter_walls.user_id"))).collect()
+}
+
+/// The members no wall screens from the matter: those who may be told about it.
+pub async fn unscreened_members<A: ManagesTeam>(
+    tx: &mut FirmTx,
+    access: &MatterAccess<A>,
+) -> Result<Vec<Member>, StoreError> {
+    let sql = format!(
+        "SELECT user_id FROM matter_members WHERE matter_id = $1 AND NOT {}",
+        screened("$1", "matter_members.user_id")
+    );
+    let open: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(access.matter().to_string())
+        .fetch_all(tx.conn())
+        .await?;
+    Ok(members(tx, access).await?.into_iter().filter(|m| open.contains(&m.user_id.to_string())).collect())
+}
+
+/// Who a wall on the matter's client screens from it, for those who manage its team.
+pub async fn walled_by_client<A: ManagesTeam>(
+    tx: &mut FirmTx,
+    access: &MatterAccess<A>,
+) -> Result<Vec<UserId>, StoreError> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT cw.user_id FROM client_walls cw JOIN matters m ON m.client_id = cw.client_id
+         WHERE m.id = $1 AND cw.lifted_at IS NULL ORDER BY cw.user_id",
+    )
+    .bind(access.matter().to_string())
+    .fetch_all(tx.conn())
+    .await?;
+    ids.iter().map(|id| id.parse().map_err(|_| decode("client_walls.user_id"))).collect()
 }
 
 pub async fn members<A: ManagesTeam>(
@@ -343,15 +393,27 @@ pub async fn count_leads(tx: &mut FirmTx, access: &MatterAccess<ManageMembers>) 
         .await?)
 }
 
+/// Places a wall; false when one already stands (nothing changes then). Recorded in the
+/// history first, while the one placing it still manages the matter: an administrator may
+/// be screening itself.
 pub async fn place_wall(
     tx: &mut FirmTx,
     access: &MatterAccess<ManageWalls>,
     user: UserId,
     now: OffsetDateTime,
-) -> Result<(), StoreError> {
-    let placed = sqlx::query(
-        "INSERT INTO matter_walls (matter_id, user_id, placed_by, placed_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (matter_id, user_id) DO NOTHING",
+) -> Result<bool, StoreError> {
+    let standing: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM matter_walls WHERE matter_id = $1 AND user_id = $2")
+            .bind(access.matter().to_string())
+            .bind(user.to_string())
+            .fetch_one(tx.conn())
+            .await?;
+    if standing > 0 {
+        return Ok(false);
+    }
+    note_history(tx, access.matter(), user, "walled", None, access.user(), now).await?;
+    sqlx::query(
+        "INSERT INTO matter_walls (matter_id, user_id, placed_by, placed_at) VALUES ($1, $2, $3, $4)",
     )
     .bind(access.matter().to_string())
     .bind(user.to_string())
@@ -359,10 +421,7 @@ pub async fn place_wall(
     .bind(unix_millis(now))
     .execute(tx.conn())
     .await?;
-    if placed.rows_affected() == 1 {
-        note_history(tx, access.matter(), user, "walled", None, access.user(), now).await?;
-    }
-    Ok(())
+    Ok(true)
 }
 
 pub async fn remove_wall(
@@ -435,8 +494,17 @@ pub async fn readers_at(
             _ => return Err(decode("history.change")),
         }
     }
-    let readable =
-        |reader: &Reader| matches!(reader.role, MatterRole::Lead | MatterRole::Member | MatterRole::Viewer);
+    // Walls on the matter's client standing at that moment screen as well.
+    let by_client: Vec<String> = sqlx::query_scalar(
+        "SELECT cw.user_id FROM client_walls cw JOIN matters m ON m.client_id = cw.client_id
+         WHERE m.id = $1 AND cw.placed_at <= $2 AND (cw.lifted_at IS NULL OR cw.lifted_at > $2)",
+    )
+    .bind(access.matter().to_string())
+    .bind(unix_millis(at))
+    .fetch_all(tx.conn())
+    .await?;
+    walled.extend(by_client);
+    let readable = |reader: &Reader| policy::role_allows(reader.role, MatterAction::ReadContent);
     Ok(roles
         .into_iter()
         .filter(|(user, reader)| !walled.contains(user) && readable(reader))
@@ -454,10 +522,11 @@ pub struct DirectoryEntry {
     pub lead: Option<UserId>,
 }
 
-/// Every live matter, for firm administrators managing memberships (the route's policy is
-/// the admin role).
-pub async fn directory(tx: &mut FirmTx) -> Result<Vec<DirectoryEntry>, StoreError> {
-    directory_rows(tx, None).await
+/// Every live matter that no wall screens `viewer` from, for firm administrators managing
+/// memberships (the route's policy is the admin role). A matter an administrator is walled
+/// from is not in its directory at all.
+pub async fn directory(tx: &mut FirmTx, viewer: UserId) -> Result<Vec<DirectoryEntry>, StoreError> {
+    directory_rows(tx, None, viewer).await
 }
 
 /// One matter's directory line, for those managing its team.
@@ -465,18 +534,25 @@ pub async fn directory_entry<A: ManagesTeam>(
     tx: &mut FirmTx,
     access: &MatterAccess<A>,
 ) -> Result<DirectoryEntry, StoreError> {
-    directory_rows(tx, Some(access.matter())).await?.pop().ok_or_else(|| decode("id"))
+    directory_rows(tx, Some(access.matter()), access.user()).await?.pop().ok_or_else(|| decode("id"))
 }
 
-async fn directory_rows(tx: &mut FirmTx, only: Option<Uuid>) -> Result<Vec<DirectoryEntry>, StoreError> {
-    let rows = sqlx::query(
+async fn directory_rows(
+    tx: &mut FirmTx,
+    only: Option<Uuid>,
+    viewer: UserId,
+) -> Result<Vec<DirectoryEntry>, StoreError> {
+    let sql = format!(
         "SELECT m.id, m.number, m.title_sealed, m.status,
                 (SELECT user_id FROM matter_members WHERE matter_id = m.id AND role = 'lead' ORDER BY granted_at LIMIT 1) AS lead
-         FROM matters m WHERE m.deleted_at IS NULL AND ($1 IS NULL OR m.id = $1) ORDER BY m.number",
-    )
-    .bind(only.map(|id| id.to_string()))
-    .fetch_all(tx.conn())
-    .await?;
+         FROM matters m WHERE m.deleted_at IS NULL AND ($1 IS NULL OR m.id = $1) AND NOT {} ORDER BY m.number",
+        screened("m.id", "$2")
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(only.map(|id| id.to_string()))
+        .bind(viewer.to_string())
+        .fetch_all(tx.conn())
+        .await?;
     rows.iter()
         .map(|row| {
             let id: String = row.try_get("id")?;

@@ -132,15 +132,16 @@ pub async fn find(
 ) -> Result<BTreeMap<Uuid, Vec<Candidate>>, StoreError> {
     let key = search_key(tx).await?;
     let placeholders: Vec<String> = (2..terms.len() + 2).map(|i| format!("${i}")).collect();
-    // Only matters the reader holds a role on and is not walled from: the cap on candidates
+    // Only matters the reader holds a role on and no wall screens it from: the cap on candidates
     // must not be spent on the rest of the firm's matters (the caller still checks each).
     let sql = format!(
         "SELECT kind, source_id, matter_id FROM search_terms
          WHERE term IN ({})
            AND matter_id IN (SELECT matter_id FROM matter_members WHERE user_id = $1)
-           AND matter_id NOT IN (SELECT matter_id FROM matter_walls WHERE user_id = $1)
+           AND NOT {}
          GROUP BY kind, source_id, matter_id HAVING COUNT(*) = {} ORDER BY matter_id, kind, source_id LIMIT {limit}",
         placeholders.join(", "),
+        super::access::screened("search_terms.matter_id", "$1"),
         terms.len()
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(reader.to_string());
