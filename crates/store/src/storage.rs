@@ -107,22 +107,54 @@ impl FirmStore {
     /// of queueing for the log's head one by one: whoever gets the writer's turn writes out
     /// everything waiting, and the others find their entry already written.
     pub async fn append_audit(&self, record: AuditRecord) -> Result<i64, StoreError> {
-        let (sender, mut answer) = oneshot::channel();
-        self.audit_queue.waiting().push((record, sender));
+        let mut answer = self.queue_audit(record);
         let _turn = self.audit_queue.writer.lock().await;
         if let Ok(written) = answer.try_recv() {
             return written.map_err(StoreError::AuditWrite);
         }
-        let (records, senders): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut *self.audit_queue.waiting()).into_iter().unzip();
-        match self.append_all(&records).await {
-            Ok(seqs) => senders.into_iter().zip(seqs).for_each(|(sender, seq)| drop(sender.send(Ok(seq)))),
-            Err(error) => senders.into_iter().for_each(|sender| drop(sender.send(Err(error.to_string())))),
-        }
+        // Each entry's answer carries the outcome, this one's included.
+        let _ = self.write_waiting().await;
         answer
             .await
             .map_err(|_| StoreError::AuditWrite("the batch was abandoned".to_owned()))?
             .map_err(StoreError::AuditWrite)
+    }
+
+    /// Queues an entry for the next append or [`Self::flush_audit`], answering at once, for
+    /// an entry a response must not wait for (a failed sign-in's: an unknown address has no
+    /// entry to write, so a known one must not take longer). Readers of the log flush first,
+    /// so a queued entry is never missing from what they read.
+    pub fn queue_audit(&self, record: AuditRecord) -> oneshot::Receiver<Result<i64, String>> {
+        let (sender, answer) = oneshot::channel();
+        self.audit_queue.waiting().push((record, sender));
+        answer
+    }
+
+    /// Writes out every queued entry.
+    pub async fn flush_audit(&self) -> Result<(), StoreError> {
+        let _turn = self.audit_queue.writer.lock().await;
+        self.write_waiting().await.map_err(StoreError::AuditWrite)
+    }
+
+    /// Writes the waiting entries in one transaction, telling each its sequence number. The
+    /// caller holds the writer's turn.
+    async fn write_waiting(&self) -> Result<(), String> {
+        let (records, senders): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut *self.audit_queue.waiting()).into_iter().unzip();
+        if records.is_empty() {
+            return Ok(());
+        }
+        match self.append_all(&records).await {
+            Ok(seqs) => {
+                senders.into_iter().zip(seqs).for_each(|(sender, seq)| drop(sender.send(Ok(seq))));
+                Ok(())
+            }
+            Err(error) => {
+                let error = error.to_string();
+                senders.into_iter().for_each(|sender| drop(sender.send(Err(error.clone()))));
+                Err(error)
+            }
+        }
     }
 
     async fn append_all(&self, records: &[AuditRecord]) -> Result<Vec<i64>, StoreError> {
@@ -308,6 +340,16 @@ impl Storage {
         Ok(())
     }
 
+    /// Writes out the audit entries queued in every open firm store (see
+    /// [`FirmStore::queue_audit`]); run every few seconds, and at shutdown.
+    pub async fn flush_audits(&self) -> Result<(), StoreError> {
+        let open: Vec<Arc<FirmStore>> = self.firms.read().await.values().cloned().collect();
+        for store in open {
+            store.flush_audit().await?;
+        }
+        Ok(())
+    }
+
     pub async fn list_firms(&self) -> Result<Vec<Firm>, StoreError> {
         firms::list(&mut *self.control.acquire().await?).await
     }
@@ -318,9 +360,15 @@ impl Storage {
             .ok_or_else(|| StoreError::UnknownFirm(slug.to_string()))
     }
 
-    /// Keeps a passwordless sign-in's WebAuthn state until the browser answers.
-    pub async fn start_passkey_sign_in(&self, state: &str, now: OffsetDateTime) -> Result<Uuid, StoreError> {
-        passkey_sign_ins::start(&mut *self.control.acquire().await?, state, now).await
+    /// Keeps a passwordless sign-in's WebAuthn state until the browser answers; `None` when
+    /// `cap` live ones are kept already.
+    pub async fn start_passkey_sign_in(
+        &self,
+        state: &str,
+        now: OffsetDateTime,
+        cap: i64,
+    ) -> Result<Option<Uuid>, StoreError> {
+        passkey_sign_ins::start(&mut *self.control.acquire().await?, state, now, cap).await
     }
 
     /// Takes a live passwordless sign-in's state; it works once.
@@ -340,6 +388,16 @@ impl Storage {
     /// The firm and user an email address belongs to, if any.
     pub async fn directory_lookup(&self, email: &Email) -> Result<Option<(FirmId, UserId)>, StoreError> {
         firms::directory_lookup(&mut *self.control.acquire().await?, email).await
+    }
+
+    /// The firm whose store a sign-in's password step reads for `email`, and the user the
+    /// address belongs to: for an unknown address a stand-in firm (none when there is no
+    /// firm at all), so known and unknown addresses cost the same.
+    pub async fn sign_in_lookup(
+        &self,
+        email: &Email,
+    ) -> Result<(Option<FirmId>, Option<UserId>), StoreError> {
+        firms::sign_in_lookup(&mut *self.control.acquire().await?, email).await
     }
 
     /// Reserves `email` for a new user of `firm`, then runs `create` in the firm's store;
@@ -377,6 +435,26 @@ impl Storage {
         now: OffsetDateTime,
     ) -> Result<FailureRecord, StoreError> {
         sign_in_failures::add(&mut *self.control.acquire().await?, key, rule, now).await
+    }
+
+    /// Counts an attempt before it is checked, if the rule allows one now; `None` when it
+    /// must be refused unchecked (see `control::sign_in_failures::reserve`).
+    pub async fn reserve_sign_in_attempt(
+        &self,
+        key: ThrottleKey<'_>,
+        rule: &ThrottleRule,
+        now: OffsetDateTime,
+    ) -> Result<Option<FailureRecord>, StoreError> {
+        sign_in_failures::reserve(&mut *self.control.acquire().await?, key, rule, now).await
+    }
+
+    /// Gives back a reserved attempt that succeeded.
+    pub async fn release_sign_in_attempt(
+        &self,
+        key: ThrottleKey<'_>,
+        reserved: &FailureRecord,
+    ) -> Result<(), StoreError> {
+        sign_in_failures::release(&mut *self.control.acquire().await?, key, reserved).await
     }
 
     pub async fn clear_sign_in_failures(&self, key: ThrottleKey<'_>) -> Result<(), StoreError> {

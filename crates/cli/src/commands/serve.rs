@@ -65,7 +65,7 @@ pub async fn run(settings: &Settings) -> CommandResult {
     let clock = Arc::new(SystemClock);
     maintenance::spawn(storage.clone(), clock.clone());
     let state = AppState {
-        storage,
+        storage: storage.clone(),
         clock,
         settings: Arc::new(HttpSettings {
             hsts_preload: serve.hsts_preload,
@@ -80,6 +80,8 @@ pub async fn run(settings: &Settings) -> CommandResult {
     };
     let options = ServeOptions { public_url, tls: tls_config, drain: Duration::from_secs(30) };
     bound.run(app(state), options, shutdown).await?;
+    // Audit entries still queued off the response path are written before the process ends.
+    storage.flush_audits().await?;
     tracing::info!("stopped");
     Ok(())
 }
