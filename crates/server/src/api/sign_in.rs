@@ -33,8 +33,8 @@ use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 use webauthn_rs::prelude::PublicKeyCredential;
 
-use crate::api::passkey_sign_in;
 use crate::api::users::UserJson;
+use crate::api::{passkey_sign_in, sign_in_locked};
 use crate::auth::attempts::{self, Attempt, Guess, check_ip};
 use crate::auth::passkey::{self, RelyingParty};
 use crate::auth::totp::{self, TotpOutcome};
@@ -47,6 +47,13 @@ use crate::{AppState, audit, passwords};
 pub struct LoginRequest {
     pub(crate) email: String,
     pub(crate) password: String,
+    /// A current authenticator code, for when the account's password step is throttled
+    /// (see [`sign_in_locked`]).
+    #[serde(default)]
+    pub(crate) totp_code: Option<String>,
+    /// With `totp_code`, browsers: set the session cookie as `verify` does.
+    #[serde(default)]
+    pub(crate) cookie: bool,
 }
 
 #[derive(Serialize)]
@@ -55,7 +62,7 @@ pub struct LoginResponse {
     pub(crate) factors: Vec<SecondFactor>,
 }
 
-fn invalid_credentials() -> ApiError {
+pub(crate) fn invalid_credentials() -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "the email address or password is wrong")
 }
 
@@ -118,8 +125,14 @@ pub async fn login(
     State(state): State<AppState>,
     client: Client,
     ApiJson(body): ApiJson<LoginRequest>,
-) -> Result<Json<LoginResponse>, ApiError> {
-    start_sign_in(&state, &client, &body).await.map(Json)
+) -> Result<Response, ApiError> {
+    match start_sign_in(&state, &client, &body).await {
+        Err(refused) if refused.code == "throttled" && body.totp_code.is_some() => {
+            let signed_in = sign_in_locked::password_and_code(&state, &client, &body).await?;
+            signed_in_response(&state, &signed_in, body.cookie)
+        }
+        started => started.map(|started| Json(started).into_response()),
+    }
 }
 
 /// Checks the password and opens a challenge for the second factor (mailing a code when
@@ -198,8 +211,8 @@ pub(crate) async fn start_sign_in(
 }
 
 /// A right password of an active user.
-struct PasswordAccepted {
-    store: Arc<FirmStore>,
+pub(crate) struct PasswordAccepted {
+    pub(crate) store: Arc<FirmStore>,
     rehash: bool,
 }
 
@@ -208,7 +221,7 @@ struct PasswordAccepted {
 /// one read there, and Argon2id against the stored hash or a dummy. Nothing before the
 /// answer depends on whether the address is known: a known user's failure is queued for
 /// the firm's log and written after it (readers of the log write the queue out first).
-async fn check_password(
+pub(crate) async fn check_password(
     state: &AppState,
     email: &Email,
     password: &str,

@@ -448,3 +448,52 @@ both_backends!(
         assert_eq!(entries[0]["actor"]["email"], ADMIN_EMAIL);
     }
 );
+
+both_backends!(
+    a_password_lock_lets_the_owner_in_with_password_and_authenticator_code,
+    |env: TestEnv| async move {
+        let h = Harness::new(env).await;
+        let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let pat = h.signed_in_user(&admin, PAT, &["attorney"]).await;
+        let enrol = h
+            .call("POST", "/api/v1/me/totp", Some(&pat), Some(json!({ "current_password": PAT_PASSWORD })))
+            .await;
+        let secret = totp_secret(&enrol);
+        let code_now = |h: &Harness| secret.code_at(h.clock.now().unix_timestamp() as u64).unwrap();
+        let confirm = h
+            .call("POST", "/api/v1/me/totp/confirm", Some(&pat), Some(json!({ "code": code_now(&h) })))
+            .await;
+        assert_eq!(confirm.status, 204);
+        h.clock.advance(Duration::seconds(30));
+
+        // Someone else's hundred wrong passwords lock the password step.
+        for _ in 0..100 {
+            h.state
+                .storage
+                .add_sign_in_failure(ThrottleKey::Account(PAT), &ACCOUNT, h.clock.now())
+                .await
+                .unwrap();
+        }
+        assert_eq!(h.login(PAT, PAT_PASSWORD).await.status, 429, "the password alone is locked");
+        let login =
+            |password: &str, code: &str| json!({ "email": PAT, "password": password, "totp_code": code });
+        let right = code_now(&h);
+        let wrong = if right == "000000" { "111111" } else { "000000" };
+        let wrong_code = h.call("POST", "/api/v1/auth/login", None, Some(login(PAT_PASSWORD, wrong))).await;
+        assert_eq!(
+            (wrong_code.status, wrong_code.code()),
+            (401, "invalid_credentials"),
+            "{}",
+            wrong_code.body
+        );
+        let wrong_password =
+            h.call("POST", "/api/v1/auth/login", None, Some(login("not the password", &right))).await;
+        assert_eq!(wrong_password.status, 401);
+        assert_eq!(wrong_password.body, wrong_code.body, "the answer does not say which was wrong");
+        // The owner, with both, is in.
+        let both = h.call("POST", "/api/v1/auth/login", None, Some(login(PAT_PASSWORD, &right))).await;
+        assert_eq!(both.status, 200, "{}", both.body);
+        let token = both.body["token"].as_str().unwrap();
+        assert_eq!(h.call("GET", "/api/v1/me", Some(token), None).await.body["user"]["email"], PAT);
+    }
+);
