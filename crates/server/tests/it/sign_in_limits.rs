@@ -187,8 +187,9 @@ both_backends!(a_flood_of_password_guesses_does_not_keep_the_owner_out, |env: Te
     assert_eq!(log.body["items"].as_array().unwrap().len(), 1, "{}", log.body);
 });
 
-/// Counts the SQL statements sqlx runs, in every thread of this test's process (each test
-/// runs in its own process).
+/// Counts the SQL statements sqlx runs, in every thread of this test's process: sqlx logs
+/// each statement it runs as a `sqlx::query` event. (nextest, which runs the tests here,
+/// gives each test a process of its own, so nothing else runs statements meanwhile.)
 struct StatementCounter(&'static AtomicUsize);
 
 impl tracing::Subscriber for StatementCounter {
@@ -215,7 +216,8 @@ impl tracing::Subscriber for StatementCounter {
 static STATEMENTS: AtomicUsize = AtomicUsize::new(0);
 
 both_backends!(known_and_unknown_addresses_run_the_same_statements, |env: TestEnv| async move {
-    tracing::subscriber::set_global_default(StatementCounter(&STATEMENTS)).expect("the only subscriber");
+    tracing::subscriber::set_global_default(StatementCounter(&STATEMENTS))
+        .expect("a process of its own (run with cargo nextest)");
     let h = Harness::new(env).await;
     let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     h.add_user(&admin, "dan@firm.example", &["paralegal"], "a sturdy passphrase for dan").await;
