@@ -263,6 +263,7 @@ async function main() {
     // She sets up an authenticator app and signs in with it.
     await annPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Account" }).click();
     await checkAccessibility(annPage, "account");
+    await annPage.locator("[data-totp-enrol]").getByLabel("Current password").fill(PASSWORD);
     await annPage.getByRole("button", { name: "Set up an authenticator app" }).click();
     const secret = (await annPage.locator("[data-totp-secret]").innerText()).trim();
     await checkAccessibility(annPage, "authenticator set-up");

@@ -1,6 +1,9 @@
 //! Sign-in throttling, as pure rules over a failure record: a few free failures, then a
 //! delay that doubles with each further failure, and a hard lock at 100 failures an hour
-//! (NIST SP 800-63B 5.2.2). The store keeps the record so it survives restarts.
+//! (NIST SP 800-63B 5.2.2). The store keeps the record so it survives restarts, and counts
+//! an attempt *before* it is checked, in one statement that also applies [`ThrottleRule::check`]
+//! (see `ringfence_store`'s `sign_in_failures::reserve`), so parallel attempts cannot
+//! all pass the check before any of them is counted.
 
 use time::{Duration, OffsetDateTime};
 
@@ -30,6 +33,24 @@ pub const SOURCE_IP: ThrottleRule = ThrottleRule {
     max_delay: Duration::minutes(5),
 };
 
+/// Sign-in codes mailed per account: a correct password is not a guess, but each one
+/// mails the owner, so someone who knows the password cannot flood the mailbox.
+pub const CODE_MAILS: ThrottleRule = ThrottleRule {
+    free_failures: 5,
+    lock_after: 30,
+    window: Duration::hours(1),
+    max_delay: Duration::minutes(5),
+};
+
+/// Passwordless sign-ins started per source address: each keeps a row in the shared
+/// control store until it is answered or expires, so anonymous callers are bounded.
+pub const PASSKEY_STARTS: ThrottleRule = ThrottleRule {
+    free_failures: 30,
+    lock_after: 300,
+    window: Duration::hours(1),
+    max_delay: Duration::minutes(1),
+};
+
 /// Failures recorded against one key (an account or an address).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FailureRecord {
@@ -49,13 +70,26 @@ impl ThrottleRule {
         if record.failures >= self.lock_after {
             return Err(window_end - now);
         }
-        let excess = record.failures - self.free_failures;
-        if excess < 0 {
-            return Ok(());
-        }
-        let delay = Duration::seconds(1i64 << excess.min(20)).min(self.max_delay);
-        let allowed_at = record.last_failure + delay;
+        let allowed_at = record.last_failure + self.delay_after(record.failures);
         if now < allowed_at { Err(allowed_at - now) } else { Ok(()) }
+    }
+
+    /// How long after the latest of `failures` failures the next attempt must wait.
+    pub fn delay_after(&self, failures: i64) -> Duration {
+        let excess = failures - self.free_failures;
+        if excess < 0 {
+            return Duration::ZERO;
+        }
+        if excess >= self.delay_cap_exponent() {
+            return self.max_delay;
+        }
+        Duration::seconds(1i64 << excess)
+    }
+
+    /// The smallest excess of failures whose doubling delay reaches `max_delay` (at most 20):
+    /// from there on every delay is `max_delay`. The store's statement uses it too.
+    pub fn delay_cap_exponent(&self) -> i64 {
+        (0..20).find(|&e| Duration::seconds(1i64 << e) >= self.max_delay).unwrap_or(20)
     }
 
     /// Whether a failure at `now` continues the record's window or starts a new one.
@@ -88,6 +122,14 @@ mod tests {
         assert_eq!(ACCOUNT.check(Some(&record(7, T0)), T0), Err(Duration::seconds(4)));
         assert_eq!(ACCOUNT.check(Some(&record(7, T0)), T0 + Duration::seconds(4)), Ok(()));
         assert_eq!(ACCOUNT.check(Some(&record(40, T0)), T0), Err(Duration::minutes(5)));
+    }
+
+    #[test]
+    fn the_delay_is_capped_from_the_cap_exponent_on() {
+        assert_eq!(ACCOUNT.delay_cap_exponent(), 9);
+        assert_eq!(ACCOUNT.delay_after(5 + 8), Duration::seconds(256));
+        assert_eq!(ACCOUNT.delay_after(5 + 9), Duration::minutes(5));
+        assert_eq!(ACCOUNT.delay_after(4), Duration::ZERO);
     }
 
     #[test]

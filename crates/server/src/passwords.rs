@@ -1,7 +1,8 @@
 //! Password work off the async workers: Argon2id runs on the blocking pool, at most one
 //! hash per core at once (see `AppState::hashing`), and strength checks with zxcvbn.
 
-use ringfence_core::user::Password;
+use ringfence_core::firm::Firm;
+use ringfence_core::user::{Email, Password};
 use ringfence_crypto::password::{self, PasswordHashError, Verdict};
 
 use crate::AppState;
@@ -41,12 +42,45 @@ pub async fn verify(state: &AppState, plain: &str, stored: Option<String>) -> Re
     outcome.map_err(|e| ApiError::internal(&e))
 }
 
+/// What a password must not be built from: the person's and the firm's own words.
+pub struct KnownWords<'a> {
+    pub email: &'a Email,
+    pub name: Option<&'a str>,
+    pub firm: &'a Firm,
+}
+
+impl KnownWords<'_> {
+    /// The words zxcvbn is told the person is likely to use: the whole address, each part of
+    /// the name, of the address's local part and domain, of the firm's name and of its slug,
+    /// and each of those run together ("smithjones", "samsecretary"), all in lower case.
+    pub fn words(&self) -> Vec<String> {
+        let (local, domain) = self.email.as_str().split_once('@').unwrap_or((self.email.as_str(), ""));
+        let mut words = vec!["ringfence".to_owned(), self.email.as_str().to_lowercase()];
+        for text in
+            [self.name.unwrap_or_default(), local, domain, self.firm.name.as_str(), self.firm.slug.as_str()]
+        {
+            let parts: Vec<String> = text
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|part| !part.is_empty())
+                .map(str::to_lowercase)
+                .collect();
+            if parts.len() > 1 {
+                words.push(parts.concat());
+            }
+            words.extend(parts);
+        }
+        words.sort();
+        words.dedup();
+        words
+    }
+}
+
 /// A password a person chose: 12 to 256 characters, and not guessable (zxcvbn score of at
-/// least 3, counting the user's own details and the product's name as known words).
-pub fn strong(raw: &str, user_inputs: &[&str]) -> Result<Password, ApiError> {
+/// least 3, counting the person's and the firm's own words and the product's name as known).
+pub fn strong(raw: &str, known: &KnownWords<'_>) -> Result<Password, ApiError> {
     let password = Password::parse(raw).map_err(|e| ApiError::invalid(format!("password: {e}")))?;
-    let mut inputs = vec!["ringfence"];
-    inputs.extend_from_slice(user_inputs);
+    let words = known.words();
+    let inputs: Vec<&str> = words.iter().map(String::as_str).collect();
     let estimate = zxcvbn::zxcvbn(raw, &inputs);
     if (estimate.score() as u8) < 3 {
         let mut reason = String::from("password: too easy to guess");

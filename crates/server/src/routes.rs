@@ -94,6 +94,7 @@ pub fn route_table() -> RouteTable<AppState> {
         .get("/api/v1/users/{id}", ADMIN, users::get)
         .patch("/api/v1/users/{id}", ADMIN, users::update)
         .delete("/api/v1/users/{id}/lock", ADMIN, users::unlock)
+        .delete("/api/v1/users/{id}/second-factor", ADMIN, users::reset_second_factor)
         // The audit log
         .get("/api/v1/audit", AUDITORS, audit::list)
         .get("/api/v1/audit.csv", AUDITORS, audit::export_csv)

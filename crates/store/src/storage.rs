@@ -110,28 +110,50 @@ impl FirmStore {
     /// runs in a task of its own, so a caller that stops waiting (a client hung up) abandons
     /// neither its own entry nor those of the others in its batch.
     pub async fn append_audit(self: &Arc<Self>, record: AuditRecord) -> Result<i64, StoreError> {
-        let (sender, answer) = oneshot::channel();
-        self.audit_queue.waiting().push((record, sender));
+        let answer = self.queue_audit(record);
         let store = Arc::clone(self);
-        tokio::spawn(async move { store.write_waiting_audit().await });
+        // Each entry's answer carries the outcome, this one's included.
+        tokio::spawn(async move { store.flush_audit().await });
         answer
             .await
             .map_err(|_| StoreError::AuditWrite("the batch was abandoned".to_owned()))?
             .map_err(StoreError::AuditWrite)
     }
 
-    /// Writes every waiting entry in one transaction, when its turn comes (an earlier turn
-    /// may have written them already).
-    async fn write_waiting_audit(&self) {
+    /// Queues an entry for the next append or [`Self::flush_audit`], answering at once, for
+    /// an entry a response must not wait for (a failed sign-in's: an unknown address has no
+    /// entry to write, so a known one must not take longer). Readers of the log flush first,
+    /// so a queued entry is never missing from what they read.
+    pub fn queue_audit(&self, record: AuditRecord) -> oneshot::Receiver<Result<i64, String>> {
+        let (sender, answer) = oneshot::channel();
+        self.audit_queue.waiting().push((record, sender));
+        answer
+    }
+
+    /// Writes out every queued entry.
+    pub async fn flush_audit(&self) -> Result<(), StoreError> {
         let _turn = self.audit_queue.writer.lock().await;
+        self.write_waiting().await.map_err(StoreError::AuditWrite)
+    }
+
+    /// Writes the waiting entries in one transaction, telling each its sequence number. The
+    /// caller holds the writer's turn.
+    async fn write_waiting(&self) -> Result<(), String> {
         let (records, senders): (Vec<_>, Vec<_>) =
             std::mem::take(&mut *self.audit_queue.waiting()).into_iter().unzip();
         if records.is_empty() {
-            return;
+            return Ok(());
         }
         match self.append_all(&records).await {
-            Ok(seqs) => senders.into_iter().zip(seqs).for_each(|(sender, seq)| drop(sender.send(Ok(seq)))),
-            Err(error) => senders.into_iter().for_each(|sender| drop(sender.send(Err(error.to_string())))),
+            Ok(seqs) => {
+                senders.into_iter().zip(seqs).for_each(|(sender, seq)| drop(sender.send(Ok(seq))));
+                Ok(())
+            }
+            Err(error) => {
+                let error = error.to_string();
+                senders.into_iter().for_each(|sender| drop(sender.send(Err(error.clone()))));
+                Err(error)
+            }
         }
     }
 
@@ -362,6 +384,16 @@ impl Storage {
         Ok(())
     }
 
+    /// Writes out the audit entries queued in every open firm store (see
+    /// [`FirmStore::queue_audit`]); run every few seconds, and at shutdown.
+    pub async fn flush_audits(&self) -> Result<(), StoreError> {
+        let open: Vec<Arc<FirmStore>> = self.firms.read().await.values().cloned().collect();
+        for store in open {
+            store.flush_audit().await?;
+        }
+        Ok(())
+    }
+
     pub async fn list_firms(&self) -> Result<Vec<Firm>, StoreError> {
         firms::list(&mut *self.control.acquire().await?).await
     }
@@ -372,9 +404,15 @@ impl Storage {
             .ok_or_else(|| StoreError::UnknownFirm(slug.to_string()))
     }
 
-    /// Keeps a passwordless sign-in's WebAuthn state until the browser answers.
-    pub async fn start_passkey_sign_in(&self, state: &str, now: OffsetDateTime) -> Result<Uuid, StoreError> {
-        passkey_sign_ins::start(&mut *self.control.acquire().await?, state, now).await
+    /// Keeps a passwordless sign-in's WebAuthn state until the browser answers; `None` when
+    /// `cap` live ones are kept already.
+    pub async fn start_passkey_sign_in(
+        &self,
+        state: &str,
+        now: OffsetDateTime,
+        cap: i64,
+    ) -> Result<Option<Uuid>, StoreError> {
+        passkey_sign_ins::start(&mut *self.control.acquire().await?, state, now, cap).await
     }
 
     /// Takes a live passwordless sign-in's state; it works once.
@@ -394,6 +432,16 @@ impl Storage {
     /// The firm and user an email address belongs to, if any.
     pub async fn directory_lookup(&self, email: &Email) -> Result<Option<(FirmId, UserId)>, StoreError> {
         firms::directory_lookup(&mut *self.control.acquire().await?, email).await
+    }
+
+    /// The firm whose store a sign-in's password step reads for `email`, and the user the
+    /// address belongs to: for an unknown address a stand-in firm (none when there is no
+    /// firm at all), so known and unknown addresses cost the same.
+    pub async fn sign_in_lookup(
+        &self,
+        email: &Email,
+    ) -> Result<(Option<FirmId>, Option<UserId>), StoreError> {
+        firms::sign_in_lookup(&mut *self.control.acquire().await?, email).await
     }
 
     /// Reserves `email` for a new user of `firm`, then runs `create` in the firm's store;
@@ -431,6 +479,26 @@ impl Storage {
         now: OffsetDateTime,
     ) -> Result<FailureRecord, StoreError> {
         sign_in_failures::add(&mut *self.control.acquire().await?, key, rule, now).await
+    }
+
+    /// Counts an attempt before it is checked, if the rule allows one now; `None` when it
+    /// must be refused unchecked (see `control::sign_in_failures::reserve`).
+    pub async fn reserve_sign_in_attempt(
+        &self,
+        key: ThrottleKey<'_>,
+        rule: &ThrottleRule,
+        now: OffsetDateTime,
+    ) -> Result<Option<FailureRecord>, StoreError> {
+        sign_in_failures::reserve(&mut *self.control.acquire().await?, key, rule, now).await
+    }
+
+    /// Gives back a reserved attempt that succeeded.
+    pub async fn release_sign_in_attempt(
+        &self,
+        key: ThrottleKey<'_>,
+        reserved: &FailureRecord,
+    ) -> Result<(), StoreError> {
+        sign_in_failures::release(&mut *self.control.acquire().await?, key, reserved).await
     }
 
     pub async fn clear_sign_in_failures(&self, key: ThrottleKey<'_>) -> Result<(), StoreError> {

@@ -67,7 +67,7 @@ pub async fn run(settings: &Settings) -> CommandResult {
     let extractor = Extractor::this_program()?;
     maintenance::spawn(storage.clone(), clock.clone());
     let state = AppState {
-        storage,
+        storage: storage.clone(),
         clock,
         settings: Arc::new(HttpSettings {
             hsts_preload: serve.hsts_preload,
@@ -83,6 +83,8 @@ pub async fn run(settings: &Settings) -> CommandResult {
     };
     let options = ServeOptions { public_url, tls: tls_config, drain: Duration::from_secs(30) };
     bound.run(app(state), options, shutdown).await?;
+    // Audit entries still queued off the response path are written before the process ends.
+    storage.flush_audits().await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -134,6 +134,8 @@ pub async fn list(
             c.parse::<i64>().map_err(|_| ApiError::invalid("cursor: use next_cursor from the previous page"))
         })
         .transpose()?;
+    // Entries queued for writing (a failed sign-in's) are in what is read.
+    actor.store.flush_audit().await?;
     let mut tx = actor.begin_read().await?;
     let entries = audit_log::list(&mut tx, &filter, before, limit).await?;
     // Reading the log is itself on the record: who looked, at whose entries, on which
@@ -212,6 +214,7 @@ pub async fn export_csv(
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
     let filter = screened_filter(&actor, &query).await?;
+    actor.store.flush_audit().await?;
     let mut tx = actor.store.begin().await?;
     actor.record(&mut tx, &client, "audit.exported", Some(("audit_log", "csv".to_owned()))).await?;
     tx.commit().await?;
@@ -248,6 +251,7 @@ pub async fn export_csv(
 /// The latest signed checkpoint (signing one for the current head if needed), with the
 /// public key that checks it: what a firm keeps to prove later that the log only grew.
 pub async fn checkpoint(State(state): State<AppState>, actor: Actor) -> Result<Json<Value>, ApiError> {
+    actor.store.flush_audit().await?;
     let mut tx = actor.store.begin().await?;
     let latest = audit_log::checkpoint_now(&mut tx, state.clock.now()).await?;
     tx.commit().await?;

@@ -1,10 +1,12 @@
-//! Accepting an invitation: the emailed link's token sets the user's first password.
+//! Accepting an invitation: the emailed link's token sets the user's first password. Only
+//! an invited user may: a user disabled before accepting stays out.
 
 use axum::extract::State;
 use http::StatusCode;
 use ringfence_core::audit::Outcome;
 use ringfence_crypto::token;
-use ringfence_store::firm::{audit as audit_log, invitations, users};
+use ringfence_store::firm::users::{self, UserStatus};
+use ringfence_store::firm::{audit as audit_log, invitations};
 use serde::Deserialize;
 
 use crate::client::Client;
@@ -41,11 +43,20 @@ pub async fn accept(
     let mut tx = store.begin().await?;
     let user = users::get(&mut tx, user).await?.ok_or_else(invalid_token)?;
     tx.commit().await?;
-    let name = user.name.clone().unwrap_or_default();
-    let password = passwords::strong(&body.password, &[user.email.as_str(), &name])?;
+    if user.status != UserStatus::Invited {
+        return Err(invalid_token());
+    }
+    let firm = state.storage.firm_by_id(firm).await?;
+    let known = passwords::KnownWords { email: &user.email, name: user.name.as_deref(), firm: &firm };
+    let password = passwords::strong(&body.password, &known)?;
     let hash = passwords::hash(&state, &password).await?;
     let mut tx = store.begin().await?;
     if invitations::redeem(&mut tx, &secret, state.clock.now()).await? != Some(user.id) {
+        return Err(invalid_token());
+    }
+    // Checked again where the password is set: a user disabled meanwhile stays out.
+    let still = users::get(&mut tx, user.id).await?;
+    if still.is_none_or(|u| u.status != UserStatus::Invited) {
         return Err(invalid_token());
     }
     users::set_password_hash(&mut tx, user.id, &hash).await?;

@@ -5,18 +5,17 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::{StatusCode, header};
 use ringfence_core::audit::Outcome;
-use ringfence_core::throttle;
 use ringfence_crypto::otp::TotpSecret;
 use ringfence_crypto::password::Verdict;
-use ringfence_store::ThrottleKey;
-use ringfence_store::firm::{audit as audit_log, sessions, users};
+use ringfence_mail::Mail;
+use ringfence_store::firm::{audit as audit_log, challenges, sessions, users};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::api::sign_in;
 use crate::api::users::UserJson;
+use crate::auth::attempts::{Attempt, Guess};
 use crate::auth::{Actor, cookie};
 use crate::client::Client;
 use crate::error::{ApiError, ApiJson};
@@ -104,7 +103,7 @@ pub struct ChangePassword {
     pub(crate) new_password: String,
 }
 
-/// Changes the password and ends every other session.
+/// Changes the password and ends every other session, and every sign-in in progress.
 pub async fn change_password(
     State(state): State<AppState>,
     actor: Actor,
@@ -119,53 +118,43 @@ pub async fn change_password(
     let user = users::get(&mut tx, actor.user).await?.ok_or_else(ApiError::not_found)?;
     tx.commit().await?;
     confirm_password(&state, &actor, &client, &body.current_password, credentials.password_hash, now).await?;
-    let name = user.name.unwrap_or_default();
-    let password = passwords::strong(&body.new_password, &[actor.email.as_str(), &name])?;
+    let firm = state.storage.firm_by_id(actor.firm).await?;
+    let known = passwords::KnownWords { email: &actor.email, name: user.name.as_deref(), firm: &firm };
+    let password = passwords::strong(&body.new_password, &known)?;
     let hash = passwords::hash(&state, &password).await?;
     let mut tx = actor.store.begin().await?;
     users::set_password_hash(&mut tx, actor.user, &hash).await?;
     sessions::revoke_all(&mut tx, actor.user, Some(actor.session), now).await?;
+    // A sign-in whose password step passed under the old password ends here too.
+    challenges::end_all(&mut tx, actor.user, now).await?;
     actor.record(&mut tx, &client, "user.password.changed", target).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Starts TOTP enrolment: a new secret, sealed at rest, confirmed by the first code.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnrolTotp {
-    pub(crate) current_password: Option<String>,
+    pub(crate) current_password: String,
 }
 
-/// Starts TOTP enrolment. Replacing an authenticator already in use needs the password as
-/// well as the session, so a stolen session alone cannot take over the second factor; the
-/// old authenticator keeps working until the new one is confirmed.
+/// Starts TOTP enrolment: a new secret, sealed at rest, confirmed by the first code. Setting
+/// up an authenticator — the first one or a replacement — needs the password as well as
+/// the session, and its owner is mailed once it is confirmed (as for passkeys): a stolen
+/// session alone cannot plant a second factor, which for admins and auditors would also
+/// turn emailed codes off. The old authenticator keeps working until the new one is confirmed.
 pub async fn enrol_totp(
     State(state): State<AppState>,
     actor: Actor,
     client: Client,
-    body: axum::body::Bytes,
+    ApiJson(body): ApiJson<EnrolTotp>,
 ) -> Result<Json<Value>, ApiError> {
-    // The body is optional: nothing, `null` or `{}` when no authenticator is in use yet.
-    let body: EnrolTotp = if body.is_empty() {
-        EnrolTotp::default()
-    } else {
-        serde_json::from_slice::<Option<EnrolTotp>>(&body)
-            .map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))?
-            .unwrap_or_default()
-    };
     let now = state.clock.now();
     let mut tx = actor.store.begin().await?;
-    let enrolled = users::totp_secret(&mut tx, actor.user).await?.is_some_and(|(_, confirmed)| confirmed);
     let credentials =
         users::credentials_by_email(&mut tx, &actor.email).await?.ok_or_else(ApiError::not_found)?;
     tx.commit().await?;
-    if enrolled {
-        let Some(password) = body.current_password else {
-            return Err(ApiError::invalid("current_password: needed to replace the authenticator in use"));
-        };
-        confirm_password(&state, &actor, &client, &password, credentials.password_hash, now).await?;
-    }
+    confirm_password(&state, &actor, &client, &body.current_password, credentials.password_hash, now).await?;
     let secret = TotpSecret::generate().map_err(|e| ApiError::internal(&e))?;
     let firm = state.storage.firm_by_id(actor.firm).await?;
     let issuer = format!("Ringfence ({})", firm.name.as_str());
@@ -206,6 +195,18 @@ pub async fn confirm_totp(
     let target = Some(("user", actor.user.to_string()));
     actor.record(&mut tx, &client, "user.totp.enrolled", target).await?;
     tx.commit().await?;
+    let notice = "An authenticator app was set up for your Ringfence account; sign-in codes now \
+                  come from it.\n\nIf it was not you, tell your firm's administrator now: they can \
+                  reset your second factor.\n"
+        .to_owned();
+    state
+        .mailer
+        .send(Mail {
+            to: actor.email.as_str(),
+            subject: "Ringfence: an authenticator app was set up",
+            body: notice,
+        })
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -219,10 +220,8 @@ pub(crate) async fn confirm_password(
     stored: Option<String>,
     now: OffsetDateTime,
 ) -> Result<(), ApiError> {
-    sign_in::check_throttle(state, ThrottleKey::Account(actor.email.as_str()), &throttle::ACCOUNT, now)
-        .await?;
+    let attempt = Attempt::reserve(state, Guess::Password, Some(&actor.email), client, now).await?;
     if passwords::verify(state, password, stored).await? == Verdict::Mismatch {
-        sign_in::record_failure(state, &actor.email, client, now).await?;
         let mut tx = actor.store.begin().await?;
         let target = Some(("user", actor.user.to_string()));
         let entry = audit::record(
@@ -237,5 +236,5 @@ pub(crate) async fn confirm_password(
         tx.commit().await?;
         return Err(ApiError::invalid("current_password: wrong password"));
     }
-    Ok(())
+    attempt.release(state).await
 }

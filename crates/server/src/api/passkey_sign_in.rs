@@ -1,7 +1,9 @@
 //! Signing in with a passkey: as the second factor after the password, or alone
 //! (passwordless). A passkey verifies its user with a PIN or biometric, so on its own it
-//! is still two factors; failures count against the source address and, once the passkey
-//! names its owner, the account, exactly like wrong codes.
+//! is still two factors, and it cannot be guessed: a passwordless attempt is reserved
+//! against the source address only, and the account's password lock does not stop it —
+//! a flood of password guesses cannot keep a passkey's owner out. Ceremonies in flight are
+//! bounded per address and in all (see `start`).
 
 use axum::Json;
 use axum::extract::State;
@@ -10,6 +12,7 @@ use ringfence_core::audit::Outcome;
 use ringfence_core::auth::SecondFactor;
 use ringfence_core::ids::UserId;
 use ringfence_core::throttle;
+use ringfence_store::firm::passkeys::CEREMONY_LIFETIME;
 use ringfence_store::firm::users::{self, UserStatus};
 use ringfence_store::firm::{challenges, passkeys, sign_in_policy};
 use ringfence_store::{FirmTx, ThrottleKey};
@@ -21,6 +24,7 @@ use webauthn_rs::prelude::{AuthenticationResult, PublicKeyCredential};
 
 use crate::AppState;
 use crate::api::sign_in::{self, SignedIn};
+use crate::auth::attempts::{self, Attempt, Guess};
 use crate::auth::passkey::{self, RelyingParty};
 use crate::client::Client;
 use crate::error::{ApiError, ApiJson};
@@ -55,7 +59,7 @@ pub async fn second_factor_options(
     ApiJson(body): ApiJson<OptionsRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let now = state.clock.now();
-    sign_in::check_ip(&state, &client, now).await?;
+    attempts::check_ip(&state, &client, now).await?;
     let (firm, challenge) =
         sign_in::parse_challenge_id(&body.challenge_id).ok_or_else(sign_in::challenge_dead)?;
     if !state.storage.firm_exists(firm).await? {
@@ -78,11 +82,24 @@ pub async fn second_factor_options(
 }
 
 /// Starts a passwordless sign-in.
+/// Live passwordless ceremonies the control store keeps at most, from everyone together.
+pub const MAX_PASSKEY_SIGN_INS: i64 = 10_000;
+
+/// Starts a passwordless sign-in. Anyone may ask, so what it keeps is bounded: each start
+/// is counted against the source address ([`throttle::PASSKEY_STARTS`]), ceremonies expire
+/// after five minutes and are swept, and at most [`MAX_PASSKEY_SIGN_INS`] live at once.
 pub async fn start(State(state): State<AppState>, client: Client) -> Result<Json<Value>, ApiError> {
     let now = state.clock.now();
-    sign_in::check_ip(&state, &client, now).await?;
+    attempts::check_ip(&state, &client, now).await?;
+    if let Some(ip) = &client.ip {
+        attempts::reserve(&state, ThrottleKey::PasskeyStarts(ip), &throttle::PASSKEY_STARTS, now).await??;
+    }
     let ceremony = RelyingParty::of(&state.settings)?.start_passwordless()?;
-    let id = state.storage.start_passkey_sign_in(&ceremony.state, now).await?;
+    let id = state
+        .storage
+        .start_passkey_sign_in(&ceremony.state, now, MAX_PASSKEY_SIGN_INS)
+        .await?
+        .ok_or_else(|| attempts::throttled(CEREMONY_LIFETIME))?;
     Ok(Json(json!({ "ceremony_id": id, "options": ceremony.options })))
 }
 
@@ -110,7 +127,7 @@ async fn finish_passwordless(
     body: &FinishRequest,
 ) -> Result<SignedIn, ApiError> {
     let now = state.clock.now();
-    sign_in::check_ip(state, client, now).await?;
+    let attempt = Attempt::reserve(state, Guess::SecondFactor, None, client, now).await?;
     let ceremony = state
         .storage
         .take_passkey_sign_in(body.ceremony_id, now)
@@ -133,15 +150,12 @@ async fn finish_passwordless(
         None => None,
     };
     let Some((firm, store, user, stored)) = owner else {
-        sign_in::record_ip_failure(state, client, now).await?;
         return Err(passkey::refused());
     };
     let outcome = async {
         if user.status != UserStatus::Active {
             return Err(passkey::refused());
         }
-        sign_in::check_throttle(state, ThrottleKey::Account(user.email.as_str()), &throttle::ACCOUNT, now)
-            .await?;
         let registered = passkey::decode(&stored.record)?;
         let result = relying_party.finish_passwordless(&body.credential, &ceremony, &registered)?;
         let mut tx = store.begin().await?;
@@ -156,14 +170,15 @@ async fn finish_passwordless(
         sign_in::open_session(state, client, tx, firm, &user, must_enrol, now).await
     }
     .await;
-    if let Err(refusal) = &outcome {
-        let locked = sign_in::record_failure(state, &user.email, client, now).await?;
-        let (action, kind) = match refusal.code {
-            "throttled" => ("auth.login.throttled", Outcome::Denied),
-            "forbidden" => ("auth.passkey.not_allowed", Outcome::Denied),
-            _ => ("auth.passkey.failed", Outcome::Failure),
-        };
-        sign_in::audit_refusal(&store, user.id, &user.email, action, kind, locked, client, now).await?;
+    match &outcome {
+        Ok(_) => attempt.release(state).await?,
+        Err(refusal) => {
+            let (action, kind) = match refusal.code {
+                "forbidden" => ("auth.passkey.not_allowed", Outcome::Denied),
+                _ => ("auth.passkey.failed", Outcome::Failure),
+            };
+            sign_in::audit_refusal(&store, user.id, &user.email, action, kind, false, client, now).await?;
+        }
     }
     outcome
 }

@@ -1,9 +1,11 @@
 //! Sign-in: password, then a second factor, then a session.
 //!
-//! - Unknown email, wrong password and disabled account answer alike, after the same
-//!   Argon2id work.
-//! - Every failure counts against the account and the source address (kept in the control
-//!   store), and a throttled attempt is refused before any checking, with `Retry-After`.
+//! - Unknown email, wrong password and disabled account answer alike, after the same work:
+//!   the same reads and the same Argon2id (see [`check_password`]).
+//! - Every attempt is reserved — counted against the account and the source address, in
+//!   the control store — before it is checked (see [`crate::auth::attempts`]); one over the
+//!   rule is refused unchecked, with `Retry-After`. A right password gives its reservation
+//!   back, and mailed codes are counted per account, so a known password floods no mailbox.
 //! - Code attempts are counted atomically before the code is compared; the sixth attempt
 //!   on a challenge is refused unchecked, and a challenge completes once.
 
@@ -11,10 +13,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{StatusCode, header};
-use ringfence_core::audit::{AuditActor, Outcome};
+use ringfence_core::audit::{AuditActor, AuditRecord, Outcome};
 use ringfence_core::auth::{EMAIL_CODE_LIFETIME, MAX_CODE_ATTEMPTS, SecondFactor};
 use ringfence_core::ids::{FirmId, UserId};
-use ringfence_core::throttle::{self, ThrottleRule};
 use ringfence_core::user::Email;
 use ringfence_crypto::otp::{EmailCode, hashes_equal};
 use ringfence_crypto::password::Verdict;
@@ -26,13 +27,15 @@ use ringfence_store::firm::{audit as audit_log, challenges, sessions, sign_in_po
 use ringfence_store::{FirmStore, FirmTx};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use std::sync::Arc;
+use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 use webauthn_rs::prelude::PublicKeyCredential;
 
-use crate::api::passkey_sign_in;
 use crate::api::users::UserJson;
+use crate::api::{passkey_sign_in, sign_in_locked};
+use crate::auth::attempts::{self, Attempt, Guess, check_ip};
 use crate::auth::passkey::{self, RelyingParty};
 use crate::auth::totp::{self, TotpOutcome};
 use crate::auth::{Actor, cookie};
@@ -44,6 +47,13 @@ use crate::{AppState, audit, passwords};
 pub struct LoginRequest {
     pub(crate) email: String,
     pub(crate) password: String,
+    /// A current authenticator code, for when the account's password step is throttled
+    /// (see [`sign_in_locked`]).
+    #[serde(default)]
+    pub(crate) totp_code: Option<String>,
+    /// With `totp_code`, browsers: set the session cookie as `verify` does.
+    #[serde(default)]
+    pub(crate) cookie: bool,
 }
 
 #[derive(Serialize)]
@@ -52,7 +62,7 @@ pub struct LoginResponse {
     pub(crate) factors: Vec<SecondFactor>,
 }
 
-fn invalid_credentials() -> ApiError {
+pub(crate) fn invalid_credentials() -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "the email address or password is wrong")
 }
 
@@ -62,53 +72,6 @@ pub(crate) fn challenge_dead() -> ApiError {
         "challenge_expired",
         "this sign-in has expired or used up its attempts; sign in again",
     )
-}
-
-fn throttled(wait: Duration) -> ApiError {
-    let seconds = wait.whole_seconds().max(1) + i64::from(wait.subsec_nanoseconds() > 0);
-    ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "throttled",
-        format!("too many failed attempts; retry in {seconds} s"),
-    )
-    .with_retry_after(seconds)
-}
-
-pub(crate) async fn check_throttle(
-    state: &AppState,
-    key: ThrottleKey<'_>,
-    rule: &ThrottleRule,
-    now: OffsetDateTime,
-) -> Result<(), ApiError> {
-    let record = state.storage.sign_in_failures(key).await?;
-    rule.check(record.as_ref(), now).map_err(throttled)
-}
-
-/// Counts a failure against the account and the address; true when this one locked the account.
-pub(crate) async fn record_failure(
-    state: &AppState,
-    email: &Email,
-    client: &Client,
-    now: OffsetDateTime,
-) -> Result<bool, ApiError> {
-    let account = state
-        .storage
-        .add_sign_in_failure(ThrottleKey::Account(email.as_str()), &throttle::ACCOUNT, now)
-        .await?;
-    record_ip_failure(state, client, now).await?;
-    Ok(account.failures == throttle::ACCOUNT.lock_after)
-}
-
-/// Counts a failure against the source address alone, for attempts that named no account.
-pub(crate) async fn record_ip_failure(
-    state: &AppState,
-    client: &Client,
-    now: OffsetDateTime,
-) -> Result<(), ApiError> {
-    if let Some(ip) = &client.ip {
-        state.storage.add_sign_in_failure(ThrottleKey::SourceIp(ip), &throttle::SOURCE_IP, now).await?;
-    }
-    Ok(())
 }
 
 /// Records a refused sign-in step of a known user in the firm's log (and the lock, when
@@ -125,36 +88,51 @@ pub(crate) async fn audit_refusal(
     now: OffsetDateTime,
 ) -> Result<(), ApiError> {
     let mut tx = store.begin().await?;
-    let target = Some(("user", user.to_string()));
-    audit_log::append(
-        &mut tx,
-        &audit::record(audit::user(user, email), action, target.clone(), outcome, client, now),
-    )
-    .await?;
-    if locked {
-        audit_log::append(
-            &mut tx,
-            &audit::record(AuditActor::System, "auth.account.locked", target, Outcome::Success, client, now),
-        )
-        .await?;
+    for entry in refusal_entries(user, email, action, outcome, locked, client, now) {
+        audit_log::append(&mut tx, &entry).await?;
     }
     tx.commit().await?;
     Ok(())
 }
 
-pub(crate) async fn check_ip(state: &AppState, client: &Client, now: OffsetDateTime) -> Result<(), ApiError> {
-    match &client.ip {
-        Some(ip) => check_throttle(state, ThrottleKey::SourceIp(ip), &throttle::SOURCE_IP, now).await,
-        None => Ok(()),
+#[allow(clippy::too_many_arguments)]
+fn refusal_entries(
+    user: UserId,
+    email: &Email,
+    action: &'static str,
+    outcome: Outcome,
+    locked: bool,
+    client: &Client,
+    now: OffsetDateTime,
+) -> Vec<AuditRecord> {
+    let target = Some(("user", user.to_string()));
+    let mut entries =
+        vec![audit::record(audit::user(user, email), action, target.clone(), outcome, client, now)];
+    if locked {
+        entries.push(audit::record(
+            AuditActor::System,
+            "auth.account.locked",
+            target,
+            Outcome::Success,
+            client,
+            now,
+        ));
     }
+    entries
 }
 
 pub async fn login(
     State(state): State<AppState>,
     client: Client,
     ApiJson(body): ApiJson<LoginRequest>,
-) -> Result<Json<LoginResponse>, ApiError> {
-    start_sign_in(&state, &client, &body).await.map(Json)
+) -> Result<Response, ApiError> {
+    match start_sign_in(&state, &client, &body).await {
+        Err(refused) if refused.code == "throttled" && body.totp_code.is_some() => {
+            let signed_in = sign_in_locked::password_and_code(&state, &client, &body).await?;
+            signed_in_response(&state, &signed_in, body.cookie)
+        }
+        started => started.map(|started| Json(started).into_response()),
+    }
 }
 
 /// Checks the password and opens a challenge for the second factor (mailing a code when
@@ -167,46 +145,36 @@ pub(crate) async fn start_sign_in(
     let (state, client) = (state.clone(), client.clone());
     let now = state.clock.now();
     let email = Email::parse(&body.email).map_err(|e| ApiError::invalid(format!("email: {e}")))?;
-    check_ip(&state, &client, now).await?;
-    check_throttle(&state, ThrottleKey::Account(email.as_str()), &throttle::ACCOUNT, now).await?;
-
-    let account = match state.storage.directory_lookup(&email).await? {
-        Some((firm, _)) => {
-            let store = state.storage.firm(firm).await?;
-            let mut tx = store.begin().await?;
-            let credentials = users::credentials_by_email(&mut tx, &email).await?;
-            tx.commit().await?;
-            credentials.map(|c| (firm, store, c))
-        }
-        None => None,
-    };
-    let stored = account.as_ref().and_then(|(_, _, c)| c.password_hash.clone());
-    let known = account.as_ref().map(|(_, store, c)| (store.clone(), c.id));
-    let verdict = passwords::verify(&state, &body.password, stored).await?;
-    let Some((firm, store, credentials, rehash)) = (match (account, verdict) {
-        (Some((firm, store, c)), Verdict::Match { rehash }) if c.status == UserStatus::Active => {
-            Some((firm, store, c, rehash))
-        }
-        _ => None,
-    }) else {
-        let locked = record_failure(&state, &email, &client, now).await?;
-        if let Some((store, user)) = known {
-            audit_refusal(&store, user, &email, "auth.login.failed", Outcome::Failure, locked, &client, now)
-                .await?;
-        }
+    let attempt = Attempt::reserve(&state, Guess::Password, Some(&email), &client, now).await?;
+    let Some(PasswordAccepted { store, rehash }) =
+        check_password(&state, &email, &body.password, &attempt, &client, now).await?
+    else {
         return Err(invalid_credentials());
     };
-
+    // The password was right: that was no failure.
+    attempt.release(&state).await?;
+    let firm = store.id();
     let mut tx = store.begin().await?;
+    let credentials = users::credentials_by_email(&mut tx, &email).await?.ok_or_else(invalid_credentials)?;
     let policy = sign_in_policy::get(&mut tx).await?;
     tx.commit().await?;
-    let factors = policy.factors_for(&credentials.roles, credentials.enrolled);
+    let mut factors = policy.factors_for(&credentials.roles, credentials.enrolled);
     if factors.is_empty() {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "second_factor_required",
             "your firm's policy allows no second factor you have set up; ask an administrator",
         ));
+    }
+    // Mailed codes are counted per account: once they are spent, the sign-in goes on with
+    // the user's other factors, or waits.
+    if factors.contains(&SecondFactor::Email)
+        && let Err(refused) = attempts::reserve_code_mail(&state, &email, now).await?
+    {
+        factors.retain(|factor| *factor != SecondFactor::Email);
+        if factors.is_empty() {
+            return Err(refused);
+        }
     }
     let new_hash = if rehash { Some(passwords::hash_raw(&state, &body.password).await?) } else { None };
     let mut tx = store.begin().await?;
@@ -240,6 +208,57 @@ pub(crate) async fn start_sign_in(
         send_code(&state, &email, &code).await?;
     }
     Ok(LoginResponse { challenge_id: challenge_id(firm, challenge), factors })
+}
+
+/// A right password of an active user.
+pub(crate) struct PasswordAccepted {
+    pub(crate) store: Arc<FirmStore>,
+    rehash: bool,
+}
+
+/// The password step, the same work whatever the address: one directory read that names
+/// the firm store to look in (the user's, or a stand-in firm's for an address nobody has),
+/// one read there, and Argon2id against the stored hash or a dummy. Nothing before the
+/// answer depends on whether the address is known: a known user's failure is queued for
+/// the firm's log and written after it (readers of the log write the queue out first).
+pub(crate) async fn check_password(
+    state: &AppState,
+    email: &Email,
+    password: &str,
+    attempt: &Attempt,
+    client: &Client,
+    now: OffsetDateTime,
+) -> Result<Option<PasswordAccepted>, ApiError> {
+    let (firm, user) = state.storage.sign_in_lookup(email).await?;
+    let (store, found) = match firm {
+        Some(firm) => {
+            let store = state.storage.firm(firm).await?;
+            let mut tx = store.begin_read().await?;
+            let found = users::password_by_email(&mut tx, email).await?;
+            tx.commit().await?;
+            (Some(store), found)
+        }
+        None => (None, None),
+    };
+    // Only the user the directory names counts (the stand-in firm never has the address).
+    let found = found.filter(|(id, _, _)| Some(*id) == user);
+    let stored = found.as_ref().and_then(|(_, _, hash)| hash.clone());
+    let verdict = passwords::verify(state, password, stored).await?;
+    match (store, found, verdict) {
+        (Some(store), Some((_, UserStatus::Active, _)), Verdict::Match { rehash }) => {
+            Ok(Some(PasswordAccepted { store, rehash }))
+        }
+        (Some(store), Some((id, _, _)), _) => {
+            let locked = attempt.locked();
+            for entry in
+                refusal_entries(id, email, "auth.login.failed", Outcome::Failure, locked, client, now)
+            {
+                drop(store.queue_audit(entry));
+            }
+            Ok(None)
+        }
+        _ => Ok(None),
+    }
 }
 
 pub(crate) fn challenge_id(firm: FirmId, challenge: Uuid) -> String {
@@ -309,6 +328,7 @@ pub async fn resend_code(
     if !policy.factors_for(&credentials.roles, credentials.enrolled).contains(&SecondFactor::Email) {
         return Err(ApiError::invalid("factor: emailed codes are not available for this sign-in"));
     }
+    attempts::reserve_code_mail(&state, &user.email, now).await??;
     let code = new_email_code(&store, &mut tx, challenge, now).await?;
     let sent = audit::record(
         audit::user(user.id, &user.email),
@@ -407,10 +427,9 @@ pub(crate) async fn finish_sign_in(
         check_ip(&state, &client, now).await?;
         return Err(challenge_dead());
     };
-    let outcome = check_code(&state, &client, &store, firm, challenge, &owner, body, now).await;
+    let mut locked = false;
+    let outcome = check_code(&state, &client, &store, firm, challenge, &owner, body, &mut locked, now).await;
     if let Err(refusal) = &outcome {
-        // Every refused code counts against the account, whatever refused it.
-        let locked = record_failure(&state, &owner.email, &client, now).await?;
         let (action, kind) = match refusal.code {
             "code_reused" => ("auth.totp.replayed", Outcome::Failure),
             "passkey_refused" => ("auth.passkey.failed", Outcome::Failure),
@@ -431,10 +450,12 @@ async fn check_code(
     challenge: Uuid,
     user: &users::User,
     body: &VerifyRequest,
+    locked: &mut bool,
     now: OffsetDateTime,
 ) -> Result<SignedIn, ApiError> {
     check_ip(state, client, now).await?;
-    // The attempt is counted, and committed, before the code is looked at.
+    // The attempt is counted, and committed, before the code is looked at: once against the
+    // challenge, then against the account's second factor and the address.
     let mut tx = store.begin().await?;
     let attempt = challenges::count_attempt(&mut tx, challenge, now).await?;
     tx.commit().await?;
@@ -442,7 +463,8 @@ async fn check_code(
     if user.status != UserStatus::Active {
         return Err(challenge_dead());
     }
-    check_throttle(state, ThrottleKey::Account(user.email.as_str()), &throttle::ACCOUNT, now).await?;
+    let reserved = Attempt::reserve(state, Guess::SecondFactor, Some(&user.email), client, now).await?;
+    *locked = reserved.locked();
 
     let mut tx = store.begin().await?;
     let credentials = users::credentials_by_email(&mut tx, &user.email).await?.ok_or_else(challenge_dead)?;
@@ -511,12 +533,13 @@ async fn check_code(
     if !challenges::complete(&mut tx, challenge, now).await? {
         return Err(challenge_dead());
     }
+    reserved.release(state).await?;
     let must_enrol = policy.must_enrol_strong_factor(&credentials.roles, credentials.enrolled);
     open_session(state, client, tx, firm, user, must_enrol, now).await
 }
 
 /// Opens a session for a user who has just proved who they are, in the transaction that
-/// recorded the proof, and clears the account's failure count.
+/// recorded the proof, and clears the account's failure and mail counts.
 pub(crate) async fn open_session(
     state: &AppState,
     client: &Client,
@@ -550,7 +573,14 @@ pub(crate) async fn open_session(
     );
     audit_log::append(&mut tx, &signed_in).await?;
     tx.commit().await?;
-    state.storage.clear_sign_in_failures(ThrottleKey::Account(user.email.as_str())).await?;
+    // The owner is in: the failures before were not consecutive with what follows.
+    for key in [
+        ThrottleKey::Account(user.email.as_str()),
+        ThrottleKey::SecondFactor(user.email.as_str()),
+        ThrottleKey::CodeMails(user.email.as_str()),
+    ] {
+        state.storage.clear_sign_in_failures(key).await?;
+    }
 
     let scoped = token::scoped(&firm.simple(), &token);
     Ok(SignedIn { token, scoped, expires_at: session.expires_at, user: user.clone(), must_enrol })

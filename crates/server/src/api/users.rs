@@ -1,5 +1,6 @@
 //! Firm users, managed by the firm's administrators. Creating a user mails an invitation;
-//! disabling one ends all of its sessions at once; the last enabled admin stays.
+//! disabling one ends all of its sessions at once; the last enabled admin stays. Clearing
+//! a sign-in lock and resetting a second factor are audited and mailed to the user.
 
 use std::collections::BTreeSet;
 
@@ -14,7 +15,7 @@ use ringfence_crypto::token;
 use ringfence_mail::Mail;
 use ringfence_store::ThrottleKey;
 use ringfence_store::firm::users::{self, NewUser, User, UserStatus};
-use ringfence_store::firm::{audit as audit_log, invitations, sessions};
+use ringfence_store::firm::{audit as audit_log, challenges, invitations, sessions};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
@@ -160,14 +161,18 @@ pub async fn get(
 ) -> Result<Json<Value>, ApiError> {
     let user = load(&actor, parse_user_id(&id)?).await?;
     let now = state.clock.now();
-    let record = state.storage.sign_in_failures(ThrottleKey::Account(user.email.as_str())).await?;
-    let lock = match (throttle::ACCOUNT.check(record.as_ref(), now), record) {
-        (Err(wait), Some(record)) => json!({
-            "failures": record.failures,
-            "retry_after_seconds": wait.whole_seconds().max(1),
-        }),
-        _ => Value::Null,
-    };
+    // The longer of the locks on password and on second-factor attempts.
+    let mut lock = Value::Null;
+    let mut longest = time::Duration::ZERO;
+    for key in [ThrottleKey::Account(user.email.as_str()), ThrottleKey::SecondFactor(user.email.as_str())] {
+        let record = state.storage.sign_in_failures(key).await?;
+        if let (Err(wait), Some(record)) = (throttle::ACCOUNT.check(record.as_ref(), now), record)
+            && wait > longest
+        {
+            longest = wait;
+            lock = json!({ "failures": record.failures, "retry_after_seconds": wait.whole_seconds().max(1) });
+        }
+    }
     Ok(Json(json!({ "user": UserJson::from(&user), "lock": lock })))
 }
 
@@ -224,7 +229,16 @@ pub async fn update(
     Ok(Json(UserJson::from(&updated)))
 }
 
-/// Clears a user's sign-in lock and failure count.
+/// The account keys a sign-in lock can be on: password guesses, second-factor guesses.
+fn lock_keys(email: &Email) -> [ThrottleKey<'_>; 3] {
+    [
+        ThrottleKey::Account(email.as_str()),
+        ThrottleKey::SecondFactor(email.as_str()),
+        ThrottleKey::CodeMails(email.as_str()),
+    ]
+}
+
+/// Clears a user's sign-in lock and failure counts; the user is told by mail.
 pub async fn unlock(
     State(state): State<AppState>,
     actor: Actor,
@@ -232,10 +246,55 @@ pub async fn unlock(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let user = load(&actor, parse_user_id(&id)?).await?;
-    state.storage.clear_sign_in_failures(ThrottleKey::Account(user.email.as_str())).await?;
+    for key in lock_keys(&user.email) {
+        state.storage.clear_sign_in_failures(key).await?;
+    }
     let mut tx = actor.store.begin().await?;
     let target = Some(("user", user.id.to_string()));
     actor.record(&mut tx, &client, "user.lock.cleared", target).await?;
     tx.commit().await?;
+    let body = format!(
+        "An administrator ({}) cleared the sign-in lock on your Ringfence account, which many \
+         failed attempts had set.\n\nIf you did not ask for this, tell your firm's administrator.\n",
+        actor.email
+    );
+    state
+        .mailer
+        .send(Mail { to: user.email.as_str(), subject: "Ringfence: your sign-in lock was cleared", body })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Resets a user's second factors, for a lost phone or key or a factor someone else set up:
+/// the authenticator app and every passkey are removed, the user's sign-ins in progress and
+/// sessions end (the admin's own current session excepted), and the user is told by mail.
+/// The user then signs in with an emailed code, where the firm allows it, and sets up anew.
+pub async fn reset_second_factor(
+    State(state): State<AppState>,
+    actor: Actor,
+    client: Client,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_user_id(&id)?;
+    let now = state.clock.now();
+    let mut tx = actor.store.begin().await?;
+    let user = users::get(&mut tx, id).await?.ok_or_else(ApiError::not_found)?;
+    users::clear_second_factors(&mut tx, id).await?;
+    challenges::end_all(&mut tx, id, now).await?;
+    let keep = (id == actor.user).then_some(actor.session);
+    sessions::revoke_all(&mut tx, id, keep, now).await?;
+    actor.record(&mut tx, &client, "user.second_factor.reset", Some(("user", id.to_string()))).await?;
+    tx.commit().await?;
+    state.storage.clear_sign_in_failures(ThrottleKey::SecondFactor(user.email.as_str())).await?;
+    let body = format!(
+        "An administrator ({}) removed the authenticator app and passkeys from your Ringfence \
+         account. Sign in with a code mailed to you and set up a new one under Account.\n\n\
+         If you did not ask for this, tell your firm's administrator now.\n",
+        actor.email
+    );
+    state
+        .mailer
+        .send(Mail { to: user.email.as_str(), subject: "Ringfence: your second factor was reset", body })
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -89,8 +89,10 @@ fn credential(headers: &HeaderMap) -> Option<Credential<'_>> {
 }
 
 /// Resolves the request's session, if it has a valid one, into an [`Actor`] for the route
-/// policies and handlers. A request without valid credentials continues anonymous; a
-/// cookie-carried session on a state-changing request without its CSRF token is refused.
+/// policies and handlers. A request without valid credentials continues anonymous — a
+/// session that does not resolve (ended, idle, unknown) is no session, so neither is its
+/// CSRF token asked for, and a browser is told to drop its cookie. A cookie-carried live
+/// session on a state-changing request without its CSRF token is refused.
 pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let Some(credential) = credential(request.headers()) else {
         return next.run(request).await;
@@ -99,10 +101,20 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         Credential::Bearer(text) => (zeroize::Zeroizing::new(text.to_owned()), false),
         Credential::Cookie(text) => (zeroize::Zeroizing::new(text.to_owned()), true),
     };
-    let Some((firm_hex, token)) = token::parse_scoped(&text) else {
-        return next.run(request).await;
+    let resolved = match token::parse_scoped(&text) {
+        Some((firm_hex, token)) => match resolve(&state, firm_hex, &token).await {
+            Ok(found) => found.map(|found| (found, cookie::csrf_token(&token))),
+            Err(err) => return err.into_response(),
+        },
+        None => None,
     };
-    let expected = cookie::csrf_token(&token);
+    let Some(((actor, touch_due), expected)) = resolved else {
+        let mut response = next.run(request).await;
+        if via_cookie && !sets_session(&response) {
+            response.headers_mut().append(header::SET_COOKIE, cookie::clear_session());
+        }
+        return response;
+    };
     if via_cookie && !is_safe(request.method()) {
         let sent =
             request.headers().get(cookie::CSRF_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
@@ -117,25 +129,45 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
                 .into_response();
         }
     }
+    if touch_due && let Err(err) = touch(&actor, state.clock.now()).await {
+        return err.into_response();
+    }
     if via_cookie {
         let idle_seconds = state.settings.session_limits.idle.whole_seconds();
         request.extensions_mut().insert(cookie::BrowserSession { csrf: expected, idle_seconds });
     }
-    match resolve(&state, firm_hex, &token).await {
-        Ok(Some(actor)) => {
-            request.extensions_mut().insert(actor);
-        }
-        Ok(None) => {}
-        Err(err) => return err.into_response(),
-    }
+    request.extensions_mut().insert(actor);
     next.run(request).await
+}
+
+/// True when the response sets the session cookie itself (a sign-in that just succeeded).
+fn sets_session(response: &Response) -> bool {
+    response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.starts_with(cookie::SESSION_COOKIE))
+}
+
+async fn touch(actor: &Actor, now: time::OffsetDateTime) -> Result<(), ApiError> {
+    let mut tx = actor.store.begin().await.map_err(|e| ApiError::internal(&e))?;
+    sessions::touch(&mut tx, actor.session, now).await.map_err(|e| ApiError::internal(&e))?;
+    tx.commit().await.map_err(|e| ApiError::internal(&e))?;
+    Ok(())
 }
 
 fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-async fn resolve(state: &AppState, firm_hex: &str, token: &SecretToken) -> Result<Option<Actor>, ApiError> {
+/// The live session `token` names, as an actor, and whether its last-seen time is due an
+/// update (made once the request has passed the CSRF check).
+async fn resolve(
+    state: &AppState,
+    firm_hex: &str,
+    token: &SecretToken,
+) -> Result<Option<(Actor, bool)>, ApiError> {
     let Ok(firm) = firm_hex.parse::<FirmId>() else { return Ok(None) };
     if !state.storage.firm_exists(firm).await.map_err(|e| ApiError::internal(&e))? {
         return Ok(None);
@@ -152,18 +184,17 @@ async fn resolve(state: &AppState, firm_hex: &str, token: &SecretToken) -> Resul
     };
     let user = users::get(&mut tx, session.user_id).await.map_err(|e| ApiError::internal(&e))?;
     tx.commit().await.map_err(|e| ApiError::internal(&e))?;
-    if sessions::touch_due(&session, now) {
-        let mut tx = store.begin().await.map_err(|e| ApiError::internal(&e))?;
-        sessions::touch(&mut tx, session.id, now).await.map_err(|e| ApiError::internal(&e))?;
-        tx.commit().await.map_err(|e| ApiError::internal(&e))?;
-    }
-    Ok(user.filter(|u| u.status == UserStatus::Active).map(|user| Actor {
-        firm,
-        user: user.id,
-        email: user.email,
-        roles: user.roles,
-        session: session.id,
-        store: store.clone(),
-        at: now,
+    let touch_due = sessions::touch_due(&session, now);
+    Ok(user.filter(|u| u.status == UserStatus::Active).map(|user| {
+        let actor = Actor {
+            firm,
+            user: user.id,
+            email: user.email,
+            roles: user.roles,
+            session: session.id,
+            store: store.clone(),
+            at: now,
+        };
+        (actor, touch_due)
     }))
 }

@@ -4,6 +4,7 @@
 //! the route's `AccessPolicy` and, for matter data, domain code.
 
 mod actor;
+pub(crate) mod attempts;
 pub mod cookie;
 pub(crate) mod passkey;
 pub mod totp;

@@ -172,8 +172,8 @@ pub async fn enrol_totp(
     csrf: Option<Extension<BrowserSession>>,
     Form(form): Form<TotpForm>,
 ) -> Response {
-    let body = serde_json::json!({ "current_password": form.current_password });
-    let started = me::enrol_totp(state.clone(), actor.clone(), client, body.to_string().into()).await;
+    let body = me::EnrolTotp { current_password: form.current_password.unwrap_or_default() };
+    let started = me::enrol_totp(state.clone(), actor.clone(), client, ApiJson(body)).await;
     let Json(started) = match started {
         Ok(started) => started,
         Err(error) => return account_page(state, &actor, &csrf, None, Some(&error)).await,

@@ -62,7 +62,8 @@ pub async fn sign_in(
     if !same_site(&headers) {
         return error_page(&ApiError::forbidden("cross-site sign-in"), None);
     }
-    let request = LoginRequest { email: form.email.clone(), password: form.password };
+    let request =
+        LoginRequest { email: form.email.clone(), password: form.password, totp_code: None, cookie: false };
     match sign_in::start_sign_in(&state, &client, &request).await {
         Ok(started) => {
             let emailed = started.factors.contains(&SecondFactor::Email);

@@ -20,6 +20,7 @@ mod serving;
 mod shipping;
 mod sign_in;
 mod sign_in_harness;
+mod sign_in_limits;
 
 use std::sync::{Arc, Mutex};
 

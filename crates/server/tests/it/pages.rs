@@ -291,7 +291,10 @@ both_backends!(the_account_page_ends_sessions_and_changes_the_password, |env: Te
     ];
     let changed = page(&h, "POST", "/account/password", Some(&desk), Some(encode(&right))).await;
     assert_eq!(changed.headers["location"], "/account?done=password");
-    let enrol = page(&h, "POST", "/account/totp", Some(&desk), Some(encode(&[("_csrf", &csrf)]))).await;
+    let bare = page(&h, "POST", "/account/totp", Some(&desk), Some(encode(&[("_csrf", &csrf)]))).await;
+    assert_eq!(bare.status, 400, "setting up an authenticator needs the password");
+    let confirmed = [("_csrf", csrf.as_str()), ("current_password", "another long passphrase here")];
+    let enrol = page(&h, "POST", "/account/totp", Some(&desk), Some(encode(&confirmed))).await;
     assert!(enrol.html.contains("<svg") && enrol.html.contains("data-totp-secret"), "{}", enrol.html);
     assert!(!enrol.html.contains("<?xml"));
 });
@@ -730,4 +733,47 @@ both_backends!(administrators_place_and_lift_walls_from_the_directory, |env: Tes
     let para_cookie = browser_sign_in(&h, "para@firm.example", "a long shared test passphrase").await;
     let as_para = page(&h, "GET", &format!("/admin/matters/{matter}"), Some(&para_cookie), None).await;
     assert!(as_para.status == 403 || as_para.status == 404, "{}", as_para.status);
+});
+
+both_backends!(a_session_that_ended_does_not_block_the_public_forms, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    const LEAD: &str = "lead@firm.example";
+    const PASSWORD: &str = "a long shared test passphrase";
+    h.add_user(&admin, LEAD, &["attorney"], PASSWORD).await;
+    let cookie = browser_sign_in(&h, LEAD, PASSWORD).await;
+    let set_cookies = |page: &Page| -> Vec<String> {
+        page.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect()
+    };
+    let dropped = |page: &Page| set_cookies(page).iter().any(|c| c.starts_with("__Host-ringfence-session=;"));
+
+    // The session idles out; the browser still sends its cookie, and signs in again.
+    h.clock.advance(time::Duration::minutes(31));
+    let form = encode(&[("email", LEAD), ("password", PASSWORD)]);
+    let started = page(&h, "POST", "/sign-in", Some(&cookie), Some(form)).await;
+    assert_eq!(started.status, 200, "{}", started.html);
+    assert!(dropped(&started), "the browser is told to drop the dead cookie");
+    let challenge = hidden(&started.html, "challenge_id");
+    let form = encode(&[("challenge_id", &challenge), ("factor", "email"), ("code", &h.latest_code(LEAD))]);
+    let done = page(&h, "POST", "/sign-in/code", Some(&cookie), Some(form)).await;
+    assert_eq!(done.status, 303, "{}", done.html);
+    let set = set_cookies(&done);
+    assert_eq!(set.len(), 1, "only the new session's cookie: {set:?}");
+    let fresh = set[0].trim_start_matches("__Host-ringfence-session=").split(';').next().unwrap().to_owned();
+    assert!(!fresh.is_empty());
+
+    // A session ended elsewhere: passkey sign-in and the invitation form still work.
+    assert_eq!(h.call("DELETE", "/api/v1/me/sessions", Some(&fresh), None).await.status, 204);
+    let header = format!("__Host-ringfence-session={fresh}");
+    let passkey = h
+        .respond("POST", "/api/v1/auth/passkey/start", None, Body::empty(), &[("cookie", header.as_str())])
+        .await;
+    assert_eq!(passkey.status(), 200);
+    let invite =
+        page(&h, "POST", "/invite", Some(&fresh), Some(encode(&[("token", "x.y"), ("password", "p")]))).await;
+    assert_eq!(invite.status, 400, "{}", invite.html);
+    // A live session's CSRF token is still required.
+    let live = browser_sign_in(&h, LEAD, PASSWORD).await;
+    let refused = page(&h, "POST", "/sign-out", Some(&live), Some(String::new())).await;
+    assert_eq!(refused.status, 403);
 });

@@ -1,5 +1,5 @@
 use ringfence_store::firm::users as user_store;
-use ringfence_testkit::{Backend, TestEnv, both_backends};
+use ringfence_testkit::{TestEnv, both_backends};
 use serde_json::json;
 use time::Duration;
 
@@ -111,11 +111,11 @@ both_backends!(parallel_wrong_codes_are_all_counted_and_none_slips_past, |env: T
     let record = h
         .state
         .storage
-        .sign_in_failures(ringfence_store::ThrottleKey::Account(ADMIN_EMAIL))
+        .sign_in_failures(ringfence_store::ThrottleKey::SecondFactor(ADMIN_EMAIL))
         .await
         .unwrap()
         .expect("failures recorded");
-    assert_eq!(record.failures, 50, "every wrong code counted");
+    assert_eq!(record.failures as usize, checked, "every compared code counted, before it was compared");
     h.clock.advance(Duration::hours(2));
     assert_eq!(
         h.verify(&challenge, "email", &code).await.code(),
@@ -150,30 +150,6 @@ both_backends!(unknown_email_wrong_password_and_disabled_user_answer_alike, |env
         assert_eq!(reply.body, unknown.body);
     }
 });
-
-#[tokio::test]
-async fn unknown_email_and_wrong_password_take_the_same_time() {
-    let h = Harness::new(TestEnv::new(Backend::Sqlite).await.unwrap()).await;
-    let mut timings = [Vec::new(), Vec::new()];
-    for _ in 0..200 {
-        for (i, email) in [ADMIN_EMAIL, "nobody@firm.example"].into_iter().enumerate() {
-            // A moving clock keeps throttling out of the measurement.
-            h.clock.advance(Duration::hours(2));
-            let started = std::time::Instant::now();
-            let reply = h.login(email, "not the right password").await;
-            timings[i].push(started.elapsed());
-            assert_eq!(reply.status, 401);
-        }
-    }
-    let median = |v: &mut Vec<std::time::Duration>| {
-        v.sort();
-        v[v.len() / 2]
-    };
-    let (known, unknown) = (median(&mut timings[0]), median(&mut timings[1]));
-    let gap = known.abs_diff(unknown);
-    let tolerance = std::time::Duration::from_millis(5);
-    assert!(gap <= tolerance, "known {known:?} vs unknown {unknown:?}");
-}
 
 both_backends!(
     repeated_failures_are_throttled_across_restarts_and_an_admin_can_unlock,
@@ -299,7 +275,9 @@ both_backends!(a_password_change_ends_every_other_session, |env: TestEnv| async 
 both_backends!(totp_enrols_signs_in_and_refuses_a_replayed_code, |env: TestEnv| async move {
     let h = Harness::new(env).await;
     let token = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    let enrol = h.call("POST", "/api/v1/me/totp", Some(&token), None).await;
+    let enrol = h
+        .call("POST", "/api/v1/me/totp", Some(&token), Some(json!({ "current_password": ADMIN_PASSWORD })))
+        .await;
     assert_eq!(enrol.status, 200);
     let uri = enrol.body["otpauth_uri"].as_str().unwrap();
     assert!(uri.starts_with("otpauth://totp/"), "{uri}");
@@ -515,7 +493,9 @@ both_backends!(a_firm_can_turn_emailed_codes_off, |env: TestEnv| async move {
         h.call("PUT", "/api/v1/firm/sign-in-policy", Some(&admin), Some(totp_only.clone())).await;
     assert_eq!((locked_out.status, locked_out.code()), (409, "would_lock_out"), "the admin has no TOTP yet");
 
-    let enrol = h.call("POST", "/api/v1/me/totp", Some(&admin), None).await;
+    let enrol = h
+        .call("POST", "/api/v1/me/totp", Some(&admin), Some(json!({ "current_password": ADMIN_PASSWORD })))
+        .await;
     let secret =
         ringfence_crypto::otp::TotpSecret::from_base32(enrol.body["secret"].as_str().unwrap()).unwrap();
     let code = secret.code_at(h.clock.now().unix_timestamp() as u64).unwrap();
@@ -544,7 +524,14 @@ both_backends!(
     |env: TestEnv| async move {
         let h = Harness::new(env).await;
         let token = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-        let enrol = h.call("POST", "/api/v1/me/totp", Some(&token), None).await;
+        let enrol = h
+            .call(
+                "POST",
+                "/api/v1/me/totp",
+                Some(&token),
+                Some(json!({ "current_password": ADMIN_PASSWORD })),
+            )
+            .await;
         let old =
             ringfence_crypto::otp::TotpSecret::from_base32(enrol.body["secret"].as_str().unwrap()).unwrap();
         let at = |h: &Harness, steps: i64| (h.clock.now().unix_timestamp() + steps * 30) as u64;
@@ -556,7 +543,7 @@ both_backends!(
             204
         );
 
-        let bare = h.call("POST", "/api/v1/me/totp", Some(&token), None).await;
+        let bare = h.call("POST", "/api/v1/me/totp", Some(&token), Some(json!({}))).await;
         assert_eq!(bare.status, 400, "a stolen session alone cannot replace the authenticator");
         let wrong = h
             .call(

@@ -224,6 +224,35 @@ pub(crate) async fn directory_lookup(
     Ok(Some((firm.parse().map_err(|_| decode("firm_id"))?, user.parse().map_err(|_| decode("user_id"))?)))
 }
 
+/// Where the password step of a sign-in looks, in one statement whatever the address: the
+/// firm and user it belongs to, or — for an address nobody has — a stand-in firm whose
+/// store is read instead, so that both cases do the same work (see the sign-in).
+pub(crate) async fn sign_in_lookup(
+    conn: &mut AnyConnection,
+    email: &Email,
+) -> Result<(Option<FirmId>, Option<UserId>), StoreError> {
+    let row = sqlx::query(
+        "SELECT d.firm_id AS firm_id, d.user_id AS user_id, (SELECT MIN(id) FROM firms) AS stand_in
+         FROM (SELECT 1 AS one) AS probe LEFT JOIN directory d ON d.email = $1",
+    )
+    .bind(email.as_str())
+    .fetch_one(conn)
+    .await?;
+    let decode = |what: &str| StoreError::Database(sqlx::Error::Decode(format!("directory.{what}").into()));
+    let firm: Option<String> = row.try_get("firm_id")?;
+    let user: Option<String> = row.try_get("user_id")?;
+    let stand_in: Option<String> = row.try_get("stand_in")?;
+    let firm = match firm.or(stand_in) {
+        Some(firm) => Some(firm.parse().map_err(|_| decode("firm_id"))?),
+        None => None,
+    };
+    let user = match user {
+        Some(user) => Some(user.parse().map_err(|_| decode("user_id"))?),
+        None => None,
+    };
+    Ok((firm, user))
+}
+
 pub(crate) async fn by_id(conn: &mut AnyConnection, id: FirmId) -> Result<Option<Firm>, StoreError> {
     let row = sqlx::query("SELECT id, slug, name, created_at FROM firms WHERE id = $1")
         .bind(id.to_string())

@@ -10,24 +10,30 @@ use uuid::Uuid;
 use crate::StoreError;
 use crate::firm::passkeys::CEREMONY_LIFETIME;
 
-/// Keeps a sign-in's WebAuthn state, dropping expired ones as it goes.
+/// Keeps a sign-in's WebAuthn state, dropping expired ones as it goes; `None` when `cap`
+/// live ones are kept already.
 pub(crate) async fn start(
     conn: &mut AnyConnection,
     state: &str,
     now: OffsetDateTime,
-) -> Result<Uuid, StoreError> {
+    cap: i64,
+) -> Result<Option<Uuid>, StoreError> {
     sqlx::query("DELETE FROM passkey_sign_ins WHERE expires_at <= $1")
         .bind(unix_millis(now))
         .execute(&mut *conn)
         .await?;
     let id = Uuid::new_v4();
-    sqlx::query("INSERT INTO passkey_sign_ins (id, state, expires_at) VALUES ($1, $2, $3)")
-        .bind(id.to_string())
-        .bind(state)
-        .bind(unix_millis(now + CEREMONY_LIFETIME))
-        .execute(conn)
-        .await?;
-    Ok(id)
+    let done = sqlx::query(
+        "INSERT INTO passkey_sign_ins (id, state, expires_at)
+         SELECT $1, $2, $3 WHERE (SELECT COUNT(*) FROM passkey_sign_ins) < $4",
+    )
+    .bind(id.to_string())
+    .bind(state)
+    .bind(unix_millis(now + CEREMONY_LIFETIME))
+    .bind(cap)
+    .execute(conn)
+    .await?;
+    Ok((done.rows_affected() == 1).then_some(id))
 }
 
 /// Takes a live sign-in's state: it works once, whatever the answer.

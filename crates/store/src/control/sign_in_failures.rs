@@ -1,5 +1,8 @@
 //! Failed sign-ins per account and per source address (see `ringfence_core::throttle`).
-//! A failure is added with one atomic upsert, so parallel failures are all counted.
+//! An attempt is reserved — counted as a failure — by one atomic upsert that also applies
+//! the rule, *before* the password or code is checked: of parallel attempts, exactly as many
+//! pass as the rule allows, and each one that passes is counted. A success then releases its
+//! reservation.
 
 use ringfence_core::clock::{from_unix_millis, unix_millis};
 use ringfence_core::throttle::{FailureRecord, ThrottleRule};
@@ -14,6 +17,12 @@ use crate::StoreError;
 pub enum ThrottleKey<'a> {
     Account(&'a str),
     SourceIp(&'a str),
+    /// Second-factor attempts of an account (made only after its password was right).
+    SecondFactor(&'a str),
+    /// Sign-in codes mailed to an account.
+    CodeMails(&'a str),
+    /// Passwordless sign-ins started from an address.
+    PasskeyStarts(&'a str),
 }
 
 impl ThrottleKey<'_> {
@@ -21,6 +30,9 @@ impl ThrottleKey<'_> {
         let text = match self {
             ThrottleKey::Account(email) => format!("account:{email}"),
             ThrottleKey::SourceIp(ip) => format!("ip:{ip}"),
+            ThrottleKey::SecondFactor(email) => format!("factor:{email}"),
+            ThrottleKey::CodeMails(email) => format!("mails:{email}"),
+            ThrottleKey::PasskeyStarts(ip) => format!("passkey-starts:{ip}"),
         };
         ringfence_crypto::sha256(text.as_bytes()).to_vec()
     }
@@ -69,6 +81,62 @@ pub(crate) async fn add(
     .fetch_one(conn)
     .await?;
     record_from(&row)
+}
+
+/// Counts one attempt if `rule` allows one now (the same decision as [`ThrottleRule::check`],
+/// made inside the statement): `Some(record)` with the attempt counted, or `None` when the
+/// attempt must be refused unchecked (it is then not counted: a refused attempt is no guess).
+pub(crate) async fn reserve(
+    conn: &mut AnyConnection,
+    key: ThrottleKey<'_>,
+    rule: &ThrottleRule,
+    now: OffsetDateTime,
+) -> Result<Option<FailureRecord>, StoreError> {
+    let now = unix_millis(now);
+    let window_start_limit = now - rule.window.whole_milliseconds() as i64;
+    let row = sqlx::query(
+        "INSERT INTO sign_in_failures (key_hash, failures, window_start, last_failure) VALUES ($1, 1, $2, $2)
+         ON CONFLICT (key_hash) DO UPDATE SET
+             failures = CASE WHEN sign_in_failures.window_start > $3 THEN sign_in_failures.failures + 1 ELSE 1 END,
+             window_start = CASE WHEN sign_in_failures.window_start > $3 THEN sign_in_failures.window_start ELSE $2 END,
+             last_failure = $2
+         WHERE sign_in_failures.window_start <= $3
+            OR (sign_in_failures.failures < $4
+                AND sign_in_failures.last_failure + CASE
+                        WHEN sign_in_failures.failures < $5 THEN 0
+                        WHEN sign_in_failures.failures - $5 >= $6 THEN $7
+                        ELSE 1000 * (CAST(1 AS BIGINT) << CAST(sign_in_failures.failures - $5 AS INTEGER))
+                    END <= $2)
+         RETURNING failures, window_start, last_failure",
+    )
+    .bind(key.hash())
+    .bind(now)
+    .bind(window_start_limit)
+    .bind(rule.lock_after)
+    .bind(rule.free_failures)
+    .bind(rule.delay_cap_exponent())
+    .bind(rule.max_delay.whole_milliseconds() as i64)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(record_from).transpose()
+}
+
+/// Gives back an attempt reserved by [`reserve`] that turned out not to be a failure (the
+/// password was right). Only the reservation's own window is touched.
+pub(crate) async fn release(
+    conn: &mut AnyConnection,
+    key: ThrottleKey<'_>,
+    reserved: &FailureRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE sign_in_failures SET failures = failures - 1
+         WHERE key_hash = $1 AND window_start = $2 AND failures > 0",
+    )
+    .bind(key.hash())
+    .bind(unix_millis(reserved.window_start))
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 pub(crate) async fn clear(conn: &mut AnyConnection, key: ThrottleKey<'_>) -> Result<(), StoreError> {

@@ -142,3 +142,17 @@ pub async fn owner(tx: &mut FirmTx, id: Uuid) -> Result<Option<UserId>, StoreErr
         .await?;
     Ok(user.and_then(|u| u.parse().ok()))
 }
+
+/// Ends every sign-in of `user` still in progress (after a password change or a reset of
+/// the second factors: what was proved before no longer counts).
+pub async fn end_all(tx: &mut FirmTx, user: UserId, now: OffsetDateTime) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE login_challenges SET expires_at = $2
+         WHERE user_id = $1 AND completed_at IS NULL AND expires_at > $2",
+    )
+    .bind(user.to_string())
+    .bind(unix_millis(now))
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected())
+}

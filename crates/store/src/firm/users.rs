@@ -130,6 +130,26 @@ pub struct Credentials {
     pub roles: BTreeSet<FirmRole>,
 }
 
+/// What the password step of a sign-in needs, in one statement whether or not the address
+/// is a user here (so an unknown address costs what a known one does).
+pub async fn password_by_email(
+    tx: &mut FirmTx,
+    email: &Email,
+) -> Result<Option<(UserId, UserStatus, Option<String>)>, StoreError> {
+    let row = sqlx::query("SELECT id, status, password_hash FROM users WHERE email = $1")
+        .bind(email.as_str())
+        .fetch_optional(tx.conn())
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let id: String = row.try_get("id")?;
+    let status: String = row.try_get("status")?;
+    Ok(Some((
+        id.parse().map_err(|_| corrupt("id"))?,
+        UserStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
+        row.try_get("password_hash")?,
+    )))
+}
+
 pub async fn credentials_by_email(tx: &mut FirmTx, email: &Email) -> Result<Option<Credentials>, StoreError> {
     let row = sqlx::query(
         "SELECT id, status, password_hash, totp_confirmed_at,
@@ -220,6 +240,28 @@ pub async fn set_disabled(tx: &mut FirmTx, id: UserId, disabled: bool) -> Result
     .execute(tx.conn())
     .await?;
     Ok(())
+}
+
+/// Removes every second factor the user has set up — the authenticator app (confirmed or
+/// pending) and all passkeys — for an administrator's reset. Returns how many were removed.
+pub async fn clear_second_factors(tx: &mut FirmTx, id: UserId) -> Result<u64, StoreError> {
+    let totp = sqlx::query(
+        "UPDATE users SET totp_secret_sealed = NULL, totp_confirmed_at = NULL, totp_last_step = NULL,
+             totp_pending_sealed = NULL
+         WHERE id = $1 AND (totp_secret_sealed IS NOT NULL OR totp_pending_sealed IS NOT NULL)",
+    )
+    .bind(id.to_string())
+    .execute(tx.conn())
+    .await?;
+    let passkeys = sqlx::query("DELETE FROM passkeys WHERE user_id = $1")
+        .bind(id.to_string())
+        .execute(tx.conn())
+        .await?;
+    sqlx::query("DELETE FROM passkey_registrations WHERE user_id = $1")
+        .bind(id.to_string())
+        .execute(tx.conn())
+        .await?;
+    Ok(totp.rows_affected() + passkeys.rows_affected())
 }
 
 /// Admins that are not disabled: the firm must always keep one.

@@ -1,0 +1,162 @@
+//! Sign-in attempts, reserved before they are checked.
+//!
+//! Every password or second-factor attempt is counted — against the source address and
+//! against the account (see `ringfence_core::throttle`) — by one atomic statement that
+//! also applies the rule, *before* Argon2id or the code comparison runs. Of any number of
+//! parallel attempts, exactly as many are checked as the rule allows; the rest are refused
+//! unchecked with `Retry-After` and are not counted (they guessed nothing). A password that
+//! turns out right gives its reservation back.
+//!
+//! Password guesses and second-factor guesses are counted under separate account keys:
+//! only someone who knows the password can make the latter, so a stranger flooding the
+//! password step cannot stop the owner's authenticator app or passkey from working.
+
+use http::StatusCode;
+use ringfence_core::throttle::{self, FailureRecord, ThrottleRule};
+use ringfence_core::user::Email;
+use ringfence_store::ThrottleKey;
+use time::{Duration, OffsetDateTime};
+
+use crate::AppState;
+use crate::client::Client;
+use crate::error::ApiError;
+
+/// What an attempt is about, which decides the account key it is counted under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Guess {
+    /// A password.
+    Password,
+    /// A second factor: an emailed or TOTP code, or a passkey after the password.
+    SecondFactor,
+}
+
+impl Guess {
+    fn key(self, email: &Email) -> ThrottleKey<'_> {
+        match self {
+            Guess::Password => ThrottleKey::Account(email.as_str()),
+            Guess::SecondFactor => ThrottleKey::SecondFactor(email.as_str()),
+        }
+    }
+}
+
+pub(crate) fn throttled(wait: Duration) -> ApiError {
+    let seconds = wait.whole_seconds().max(1) + i64::from(wait.subsec_nanoseconds() > 0);
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "throttled",
+        format!("too many failed attempts; retry in {seconds} s"),
+    )
+    .with_retry_after(seconds)
+}
+
+/// The refusal of an attempt `rule` did not allow on `key`, with how long to wait.
+async fn refusal(
+    state: &AppState,
+    key: ThrottleKey<'_>,
+    rule: &ThrottleRule,
+    now: OffsetDateTime,
+) -> Result<ApiError, ApiError> {
+    let record = state.storage.sign_in_failures(key).await?;
+    // Whatever the record says by now, this attempt was refused: at least a second to wait.
+    let wait = rule.check(record.as_ref(), now).err().unwrap_or(Duration::seconds(1));
+    Ok(throttled(wait))
+}
+
+/// Reserves one attempt of `key` under `rule`, or the refusal to answer.
+pub(crate) async fn reserve(
+    state: &AppState,
+    key: ThrottleKey<'_>,
+    rule: &ThrottleRule,
+    now: OffsetDateTime,
+) -> Result<Result<FailureRecord, ApiError>, ApiError> {
+    match state.storage.reserve_sign_in_attempt(key, rule, now).await? {
+        Some(record) => Ok(Ok(record)),
+        None => Ok(Err(refusal(state, key, rule, now).await?)),
+    }
+}
+
+/// An attempt counted before it was checked.
+#[derive(Debug, Clone)]
+pub(crate) struct Attempt {
+    guess: Guess,
+    email: Option<Email>,
+    ip: Option<(String, FailureRecord)>,
+    account: Option<FailureRecord>,
+}
+
+impl Attempt {
+    /// Counts an attempt against the source address and, when one is named, the account;
+    /// refused (and counted nowhere) when either is over its rule.
+    pub(crate) async fn reserve(
+        state: &AppState,
+        guess: Guess,
+        email: Option<&Email>,
+        client: &Client,
+        now: OffsetDateTime,
+    ) -> Result<Self, ApiError> {
+        let ip = match &client.ip {
+            Some(ip) => match reserve(state, ThrottleKey::SourceIp(ip), &throttle::SOURCE_IP, now).await? {
+                Ok(record) => Some((ip.clone(), record)),
+                Err(refused) => return Err(refused),
+            },
+            None => None,
+        };
+        let attempt = Self { guess, email: email.cloned(), ip, account: None };
+        let Some(email) = email else { return Ok(attempt) };
+        match reserve(state, guess.key(email), &throttle::ACCOUNT, now).await? {
+            Ok(record) => Ok(Self { account: Some(record), ..attempt }),
+            Err(refused) => {
+                attempt.release_ip(state).await?;
+                Err(refused)
+            }
+        }
+    }
+
+    /// True when this attempt was the one that locked the account.
+    pub(crate) fn locked(&self) -> bool {
+        self.account.is_some_and(|record| record.failures == throttle::ACCOUNT.lock_after)
+    }
+
+    async fn release_ip(&self, state: &AppState) -> Result<(), ApiError> {
+        if let Some((ip, record)) = &self.ip {
+            state.storage.release_sign_in_attempt(ThrottleKey::SourceIp(ip), record).await?;
+        }
+        Ok(())
+    }
+
+    /// The attempt succeeded: it was no failure, so its reservation is given back.
+    pub(crate) async fn release(self, state: &AppState) -> Result<(), ApiError> {
+        self.release_ip(state).await?;
+        if let (Some(email), Some(record)) = (&self.email, &self.account) {
+            state.storage.release_sign_in_attempt(self.guess.key(email), record).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Refuses, without counting, a request from an address that is over its rule (for steps
+/// that guess nothing, such as asking for a passkey challenge).
+pub(crate) async fn check_ip(state: &AppState, client: &Client, now: OffsetDateTime) -> Result<(), ApiError> {
+    let Some(ip) = &client.ip else { return Ok(()) };
+    let record = state.storage.sign_in_failures(ThrottleKey::SourceIp(ip)).await?;
+    throttle::SOURCE_IP.check(record.as_ref(), now).map_err(throttled)
+}
+
+/// Counts one sign-in code mailed to `email`, or the refusal when the account has mailed as
+/// many as [`throttle::CODE_MAILS`] allows. A right password mails a code, so this is what
+/// keeps someone who knows the password from flooding the owner's mailbox.
+pub(crate) async fn reserve_code_mail(
+    state: &AppState,
+    email: &Email,
+    now: OffsetDateTime,
+) -> Result<Result<(), ApiError>, ApiError> {
+    let reserved = reserve(state, ThrottleKey::CodeMails(email.as_str()), &throttle::CODE_MAILS, now).await?;
+    Ok(reserved.map(|_| ()).map_err(|refused| {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_codes",
+            "too many sign-in codes were mailed to this account; try again later",
+        )
+        .with_retry_after(refused.retry_after.unwrap_or(1))
+    }))
+}
