@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{AuditCommand, Cli, Command, FirmCommand, KeysCommand};
+use crate::cli::{AuditCommand, BlobsCommand, Cli, Command, FirmCommand, KeysCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -55,6 +55,9 @@ fn main() -> ExitCode {
             }
             Command::Keys { command: KeysCommand::RotateMaster } => {
                 commands::keys::rotate_master(&settings).await
+            }
+            Command::Blobs { command: BlobsCommand::Sweep { firm, grace_hours, .. } } => {
+                commands::blobs::sweep(&settings, firm.as_ref(), grace_hours).await
             }
         }
     });
