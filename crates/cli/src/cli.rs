@@ -95,6 +95,28 @@ pub enum Command {
         #[arg(long)]
         content_type: String,
     },
+    /// Look after the blob store
+    Blobs {
+        #[command(subcommand)]
+        command: BlobsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BlobsCommand {
+    /// Remove blobs no document records and staged files of unfinished uploads, older than
+    /// the grace period (servers also do this on their own every 6 hours)
+    Sweep {
+        /// Only this firm [default: every firm]
+        #[arg(long, value_parser = |s: &str| FirmSlug::parse(s).map_err(|e| e.to_string()))]
+        firm: Option<FirmSlug>,
+        /// Keep anything written more recently than this: uploads in flight on any server
+        #[arg(long, default_value_t = 24, value_name = "HOURS")]
+        grace_hours: i64,
+        /// The blob store, as for `serve` [default: local]
+        #[arg(long, env = "RINGFENCE_BLOB_STORE", value_name = "WHERE")]
+        blob_store: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

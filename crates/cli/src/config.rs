@@ -15,7 +15,7 @@ use serde::Deserialize;
 use thiserror::Error;
 use zeroize::Zeroizing;
 
-use crate::cli::{Cli, Command, LogFormat, ServeArgs, TlsMinArg};
+use crate::cli::{BlobsCommand, Cli, Command, LogFormat, ServeArgs, TlsMinArg};
 
 pub const MASTER_KEY_VAR: &str = "RINGFENCE_MASTER_KEY";
 
@@ -182,11 +182,13 @@ impl Settings {
                 Some(SyslogTarget { host, port, ca })
             }
         };
-        let blob_store = BlobLocation::parse(
-            serve.blob_store.as_deref().or(file.blob_store.as_deref()).unwrap_or("local"),
-            &data_dir,
-        )
-        .map_err(|problem| bad("blob_store", problem))?;
+        let blob_store_flag = match &cli.command {
+            Command::Blobs { command: BlobsCommand::Sweep { blob_store, .. } } => blob_store.as_deref(),
+            _ => serve.blob_store.as_deref(),
+        };
+        let blob_store =
+            BlobLocation::parse(blob_store_flag.or(file.blob_store.as_deref()).unwrap_or("local"), &data_dir)
+                .map_err(|problem| bad("blob_store", problem))?;
         let max_upload_mib = serve.max_upload_mib.or(file.max_upload_mib).unwrap_or(2048);
         if !(1..=1024 * 1024).contains(&max_upload_mib) {
             return Err(bad("max_upload_mib", "1 to 1048576"));

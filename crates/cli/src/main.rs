@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{AuditCommand, Cli, Command, FirmCommand, KeysCommand};
+use crate::cli::{AuditCommand, BlobsCommand, Cli, Command, FirmCommand, KeysCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -61,6 +61,9 @@ fn main() -> ExitCode {
                 commands::keys::rotate_master(&settings).await
             }
             Command::ExtractText { .. } => Ok(()),
+            Command::Blobs { command: BlobsCommand::Sweep { firm, grace_hours, .. } } => {
+                commands::blobs::sweep(&settings, firm.as_ref(), grace_hours).await
+            }
         }
     });
     match outcome {

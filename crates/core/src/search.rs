@@ -3,13 +3,17 @@
 //! A term is a run of letters and digits, lower-cased, 2 to 64 characters long. Search
 //! matches whole terms: "settle" finds "Settle," but not "settlement".
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 const MIN_TERM_CHARS: usize = 2;
 const MAX_TERM_CHARS: usize = 64;
 /// Terms a query may hold: every term must match.
 pub const MAX_QUERY_TERMS: usize = 8;
 const SNIPPET_CHARS: usize = 160;
+/// Distinct terms indexed for one record (matter, note or document) at most: a text of
+/// hundreds of thousands of distinct words must not hold the firm's writer while its
+/// index is written. Terms past the cap, in order of first appearance, are not indexed.
+pub const MAX_RECORD_TERMS: usize = 20_000;
 
 fn raw_terms(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !c.is_alphanumeric())
@@ -20,6 +24,22 @@ fn raw_terms(text: &str) -> impl Iterator<Item = String> + '_ {
 /// The distinct terms of a text, for indexing it.
 pub fn terms(text: &str) -> BTreeSet<String> {
     raw_terms(text).collect()
+}
+
+/// The distinct terms of a text for the index, in order of first appearance, at most
+/// `cap` of them.
+pub fn index_terms(text: &str, cap: usize) -> Vec<String> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for term in raw_terms(text) {
+        if out.len() >= cap {
+            break;
+        }
+        if seen.insert(term.clone()) {
+            out.push(term);
+        }
+    }
+    out
 }
 
 /// The terms of a search query; an error names what is wrong with it.
@@ -69,6 +89,14 @@ mod tests {
             .map(|s| (*s).to_owned())
             .collect();
         assert_eq!(found, want);
+    }
+
+    #[test]
+    fn index_terms_are_distinct_capped_and_in_order_of_appearance() {
+        assert_eq!(index_terms("bb aa BB cc aa dd", 3), ["bb", "aa", "cc"]);
+        let many: String = (0..50).map(|i| format!("w{i} ")).collect();
+        assert_eq!(index_terms(&many, 10).len(), 10);
+        assert_eq!(index_terms(&many, 10)[9], "w9");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The route table, top to bottom: every route with the access policy that guards it.
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use ringfence_core::matter::MatterAction::{
     AccessHistory, Edit, Lifecycle, ManageMembers, ManageWalls, ReadContent, View, WriteContent,
@@ -15,6 +16,7 @@ use crate::api::{
     passkeys, search, sign_in, users,
 };
 use crate::auth::authenticate;
+use crate::auth::cookie::MAX_FORM_BYTES;
 use crate::error::{method_not_allowed, unknown_route};
 use crate::middleware::request_context::request_context;
 use crate::middleware::security_headers::security_headers;
@@ -158,6 +160,9 @@ pub fn with_common_layers(table: RouteTable<AppState>, state: AppState) -> Route
         .into_router()
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
+        // Bodies read whole (JSON, forms) are bounded by the largest form: a long note
+        // posted from the page. Uploads stream and have their own limit.
+        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .layer(from_fn_with_state(state.clone(), authenticate))
         .layer(from_fn_with_state(state.settings.clone(), security_headers))
         .layer(from_fn(request_context))

@@ -14,6 +14,7 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use ringfence_core::ids::FirmId;
+use time::OffsetDateTime;
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
@@ -55,6 +56,23 @@ const PART_LEN: usize = 8 * 1024 * 1024;
 pub struct BlobStore {
     store: Arc<dyn ObjectStore>,
     root: ObjectPath,
+    /// The directory of a local store: where its unfinished writes are staged.
+    local_dir: Option<PathBuf>,
+}
+
+/// A blob found in the store, with when it was last written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredBlob {
+    pub id: Uuid,
+    pub modified: OffsetDateTime,
+}
+
+/// A file a local store began writing and never published (the process stopped
+/// mid-upload): `<blob>#<n>` beside the blobs, which listings do not show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedFile {
+    pub path: PathBuf,
+    pub modified: OffsetDateTime,
 }
 
 impl BlobStore {
@@ -65,7 +83,7 @@ impl BlobStore {
                 let local = LocalFileSystem::new_with_prefix(dir)
                     .map_err(|e| StoreError::Blob(e.to_string()))?
                     .with_fsync(true);
-                Ok(Self { store: Arc::new(local), root: ObjectPath::default() })
+                Ok(Self { store: Arc::new(local), root: ObjectPath::default(), local_dir: Some(dir.clone()) })
             }
             BlobLocation::S3(url) => {
                 // HTTPS to the object store uses rustls with ring, as the server does; an
@@ -77,7 +95,7 @@ impl BlobStore {
                     .with_bucket_name(bucket)
                     .build()
                     .map_err(|e| StoreError::Blob(e.to_string()))?;
-                Ok(Self { store: Arc::new(s3), root: ObjectPath::from(prefix) })
+                Ok(Self { store: Arc::new(s3), root: ObjectPath::from(prefix), local_dir: None })
             }
         }
     }
@@ -109,16 +127,43 @@ impl BlobStore {
 
     /// The blobs stored for a firm, to find orphans and to check that nothing is left over.
     pub async fn list(&self, firm: FirmId) -> Result<Vec<Uuid>, StoreError> {
+        Ok(self.list_with_times(firm).await?.into_iter().map(|blob| blob.id).collect())
+    }
+
+    /// The blobs stored for a firm, each with when it was last written: the file's time
+    /// in a local store, the object's `Last-Modified` in S3.
+    pub async fn list_with_times(&self, firm: FirmId) -> Result<Vec<StoredBlob>, StoreError> {
         let prefix = self.root.clone().join("firms").join(firm.to_string()).join("blobs");
         let objects: Vec<_> = self.store.list(Some(&prefix)).collect().await;
-        let mut ids = Vec::with_capacity(objects.len());
+        let mut blobs = Vec::with_capacity(objects.len());
         for object in objects {
             let object = object.map_err(blob_error)?;
+            let modified = OffsetDateTime::from_unix_timestamp(object.last_modified.timestamp())
+                .map_err(|e| StoreError::Blob(e.to_string()))?;
             if let Some(id) = object.location.filename().and_then(|name| name.parse().ok()) {
-                ids.push(id);
+                blobs.push(StoredBlob { id, modified });
             }
         }
-        Ok(ids)
+        Ok(blobs)
+    }
+
+    /// A local store's staged, never published files of a firm (none in S3, whose
+    /// unfinished multipart uploads are not objects: a bucket lifecycle rule ends them).
+    pub async fn list_staged(&self, firm: FirmId) -> Result<Vec<StagedFile>, StoreError> {
+        let Some(dir) = &self.local_dir else { return Ok(Vec::new()) };
+        let dir = dir.join("firms").join(firm.to_string()).join("blobs");
+        tokio::task::spawn_blocking(move || staged_in(&dir))
+            .await
+            .map_err(|e| StoreError::TaskFailed(e.to_string()))?
+    }
+
+    /// Removes a staged file found by [`Self::list_staged`]; one already gone is not an error.
+    pub async fn delete_staged(&self, staged: &StagedFile) -> Result<(), StoreError> {
+        match tokio::fs::remove_file(&staged.path).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StoreError::io(&staged.path, e)),
+        }
     }
 
     /// Removes a blob; one that is already gone is not an error.
@@ -128,6 +173,32 @@ impl BlobStore {
             Err(e) => Err(blob_error(e)),
         }
     }
+}
+
+/// The staged files in a firm's blob directory: `<blob id>#<digits>`.
+fn staged_in(dir: &Path) -> Result<Vec<StagedFile>, StoreError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(StoreError::io(dir, e)),
+    };
+    let mut staged = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| StoreError::io(dir, e))?;
+        let name = entry.file_name();
+        let Some((blob, suffix)) = name.to_str().and_then(|name| name.split_once('#')) else { continue };
+        if blob.parse::<Uuid>().is_err() || suffix.is_empty() || !suffix.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let path = entry.path();
+        let metadata = entry.metadata().map_err(|e| StoreError::io(&path, e))?;
+        if !metadata.is_file() {
+            continue;
+        }
+        let modified = metadata.modified().map_err(|e| StoreError::io(&path, e))?;
+        staged.push(StagedFile { path, modified: OffsetDateTime::from(modified) });
+    }
+    Ok(staged)
 }
 
 fn blob_error(e: object_store::Error) -> StoreError {

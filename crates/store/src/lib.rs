@@ -9,6 +9,7 @@
 //! lives in [`backend`] alone.
 
 pub mod backend;
+pub mod blob_sweep;
 pub mod blobs;
 pub mod control;
 mod error;

@@ -245,6 +245,12 @@ impl FirmStore {
         self.open(true, None, Intent::Write).await
     }
 
+    /// [`Self::begin_as_owner`], for reading only: what the blob sweep must see of every
+    /// matter's documents (row-level security fences the runtime role by user).
+    pub(crate) async fn begin_read_as_owner(&self) -> Result<FirmTx, StoreError> {
+        self.open(true, None, Intent::Read).await
+    }
+
     async fn open(
         &self,
         as_owner: bool,

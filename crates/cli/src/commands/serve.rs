@@ -65,7 +65,7 @@ pub async fn run(settings: &Settings) -> CommandResult {
     audit_shipping::spawn(storage.clone(), sinks);
     let clock = Arc::new(SystemClock);
     let extractor = Extractor::this_program()?;
-    maintenance::spawn(storage.clone(), clock.clone());
+    maintenance::spawn(storage.clone(), blobs.clone(), clock.clone());
     let state = AppState {
         storage: storage.clone(),
         clock,

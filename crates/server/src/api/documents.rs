@@ -320,10 +320,12 @@ pub async fn upload(
     // Refuse before receiving anything, then again in the transaction that records it.
     let (tx, _) = require::<WriteContent>(&actor, &client, actor.begin().await?, &matter).await?;
     tx.commit().await?;
-    let received = receive(&state, &actor, &headers, body).await?;
+    let mut received = receive(&state, &actor, &headers, body).await?;
     // A long upload may have outlived a key rotation: bring the keyring up to date first.
-    state.storage.firm(actor.firm).await?;
+    let store = state.storage.firm(actor.firm).await?;
     let recorded = async {
+        // Its terms are found and hashed before the transaction that records it.
+        received.uploaded.blind_terms(&store).await?;
         let (mut tx, access) =
             require::<WriteContent>(&actor, &client, actor.begin().await?, &matter).await?;
         let title = received.title.as_deref().unwrap_or(&received.uploaded.name);
@@ -359,10 +361,12 @@ pub async fn add_version(
         require_for::<WriteContent, _>(&actor, &client, actor.begin().await?, &id, documents::matter_of)
             .await?;
     tx.commit().await?;
-    let received = receive(&state, &actor, &headers, body).await?;
+    let mut received = receive(&state, &actor, &headers, body).await?;
     // A long upload may have outlived a key rotation: bring the keyring up to date first.
-    state.storage.firm(actor.firm).await?;
+    let store = state.storage.firm(actor.firm).await?;
     let recorded = async {
+        // Its terms are found and hashed before the transaction that records it.
+        received.uploaded.blind_terms(&store).await?;
         let (mut tx, access, document) =
             require_for::<WriteContent, _>(&actor, &client, actor.begin().await?, &id, documents::matter_of)
                 .await?;

@@ -34,8 +34,11 @@ fn note_json(note: &Note) -> Value {
     })
 }
 
+/// The longest note body, in characters.
+pub const MAX_NOTE_CHARS: usize = 200_000;
+
 fn body_text(raw: &str) -> Result<&str, ApiError> {
-    if raw.trim().is_empty() || raw.chars().count() > 200_000 {
+    if raw.trim().is_empty() || raw.chars().count() > MAX_NOTE_CHARS {
         return Err(ApiError::invalid("body: 1 to 200000 characters"));
     }
     Ok(raw)

@@ -26,8 +26,10 @@ pub struct BrowserSession {
     pub idle_seconds: i64,
 }
 
-/// Forms are small: a larger urlencoded body is not a form of ours.
-const MAX_FORM_BYTES: usize = 64 * 1024;
+/// The largest urlencoded body that is a form of ours: a note of the longest length the API
+/// accepts, every character of it percent-encoded as four UTF-8 bytes (`%XX` each), and
+/// room for the other fields. Any larger body is refused unread.
+pub const MAX_FORM_BYTES: usize = crate::api::notes::MAX_NOTE_CHARS * 12 + 64 * 1024;
 
 /// Reads the `_csrf` field of an urlencoded form, handing back the request with its body
 /// intact for the handler. Any other body has no token.

@@ -550,3 +550,67 @@ both_backends!(form_fields_are_small_sent_once_and_utf8, |env: TestEnv| async mo
         (Some("Résumé"), Some("résumé.txt"))
     );
 });
+
+both_backends!(
+    the_sweep_removes_a_cancelled_uploads_blob_after_the_grace_period,
+    |env: TestEnv| async move {
+        use ringfence_core::audit::AuditActor;
+        use ringfence_core::clock::Clock;
+        use ringfence_store::blob_sweep::SWEEP_GRACE;
+
+        let d = desk(env).await;
+        let kept = d.upload("kept.bin", &sample(3000, 1)).await;
+        assert_eq!(kept.status, 201);
+        let recorded = d.blobs().await;
+
+        // The client sends the whole file, then neither ends the form nor hangs up until the
+        // server gives up on it: the file is stored, and never recorded.
+        let (content_type, body) = multipart("cancelled.bin", &sample(5000, 2), &[]);
+        let cut = body.len() - "--\r\n".len();
+        let first = axum::body::Bytes::copy_from_slice(&body[..cut]);
+        let stalled = futures_util::stream::once(async move { Ok::<_, std::io::Error>(first) })
+            .chain(futures_util::stream::pending());
+        let path = format!("/api/v1/matters/{}/documents", d.matter);
+        let headers = [("content-type", content_type.as_str())];
+        let cancelled = tokio::time::timeout(
+            std::time::Duration::from_secs(3),
+            d.h.respond("POST", &path, Some(&d.lead), Body::from_stream(stalled), &headers),
+        )
+        .await;
+        assert!(cancelled.is_err(), "the upload never finishes");
+        assert_eq!(d.blobs().await.len(), 2, "the cancelled upload left its blob behind");
+
+        // A crash mid-write leaves a local store's staged file, which listings do not show.
+        let staged = match d.h.env.blob_location() {
+            ringfence_store::blobs::BlobLocation::Local(dir) => {
+                let dir = dir.join("firms").join(d.h.firm.to_string()).join("blobs");
+                let path = dir.join(format!("{}#3", uuid::Uuid::now_v7()));
+                std::fs::write(&path, b"half a blob").unwrap();
+                Some(path)
+            }
+            ringfence_store::blobs::BlobLocation::S3(_) => None,
+        };
+
+        let sweep = |at| {
+            d.h.state.storage.sweep_blobs(&d.h.state.blobs, d.h.firm, at, SWEEP_GRACE, AuditActor::System)
+        };
+        let fresh = sweep(d.h.clock.now()).await.unwrap();
+        assert_eq!((fresh.orphans, fresh.staged), (0, 0), "nothing younger than the grace period goes");
+        assert_eq!(fresh.fresh, 2 + usize::from(staged.is_some()));
+        assert_eq!(d.blobs().await.len(), 2);
+
+        d.h.clock.advance(SWEEP_GRACE + time::Duration::hours(1));
+        let swept = sweep(d.h.clock.now()).await.unwrap();
+        assert_eq!((swept.orphans, swept.staged), (1, usize::from(staged.is_some())));
+        assert_eq!(d.blobs().await, recorded, "the recorded blob stays");
+        if let Some(path) = staged {
+            assert!(!path.exists(), "the staged file is gone");
+        }
+
+        let admin = d.h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let log = d.h.call("GET", "/api/v1/audit?action=blobs.", Some(&admin), None).await;
+        let entries = log.body["items"].as_array().unwrap();
+        assert_eq!(entries.len(), 2, "{}", log.body);
+        assert!(entries.iter().all(|e| e["action"] == "blobs.swept" && e["matter_id"].is_null()));
+    }
+);

@@ -777,3 +777,40 @@ both_backends!(a_session_that_ended_does_not_block_the_public_forms, |env: TestE
     let refused = page(&h, "POST", "/sign-out", Some(&live), Some(String::new())).await;
     assert_eq!(refused.status, 403);
 });
+
+both_backends!(a_note_of_the_longest_length_is_posted_from_the_page, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let lead = h.signed_in_user(&admin, "lead@firm.example", &["attorney"]).await;
+    let matter = h
+        .open_matter(&lead, json!({ "name": "Acme", "kind": "organisation" }), json!({ "title": "Acme" }))
+        .await;
+    let cookie = browser_sign_in(&h, "lead@firm.example", "a long shared test passphrase").await;
+    let csrf =
+        hidden(&page(&h, "GET", &format!("/matters/{matter}"), Some(&cookie), None).await.html, "_csrf");
+    // The longest body the API takes, each character four bytes of UTF-8: twelve bytes
+    // percent-encoded, far past the 64 KiB a form was once read to.
+    let body = "𝄞".repeat(200_000);
+    let note = [("_csrf", csrf.as_str()), ("kind", "note"), ("body", body.as_str())];
+    let added =
+        page(&h, "POST", &format!("/matters/{matter}/notes"), Some(&cookie), Some(encode(&note))).await;
+    assert_eq!(added.status, 303, "{}", added.html);
+    let notes = h.call("GET", &format!("/api/v1/matters/{matter}/notes"), Some(&lead), None).await;
+    let items = notes.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["body"].as_str().unwrap().chars().count(), 200_000);
+
+    // One character more is refused by the API's rule, and a body past any form of ours is
+    // not read at all.
+    let longer = format!("{body}x");
+    let note = [("_csrf", csrf.as_str()), ("kind", "note"), ("body", longer.as_str())];
+    let refused =
+        page(&h, "POST", &format!("/matters/{matter}/notes"), Some(&cookie), Some(encode(&note))).await;
+    assert_eq!(refused.status, 400);
+    let huge =
+        format!("{}&body={}", encode(&[("_csrf", csrf.as_str()), ("kind", "note")]), "x".repeat(3 << 20));
+    let refused = page(&h, "POST", &format!("/matters/{matter}/notes"), Some(&cookie), Some(huge)).await;
+    assert!(refused.status == 403 || refused.status == 413, "{}", refused.status);
+    let notes = h.call("GET", &format!("/api/v1/matters/{matter}/notes"), Some(&lead), None).await;
+    assert_eq!(notes.body["items"].as_array().unwrap().len(), 1);
+});

@@ -271,3 +271,32 @@ both_backends!(the_candidate_cap_is_spent_only_on_matters_the_reader_holds, |env
     assert_eq!(hits.len(), 1, "the lead's own matter is found: {hits:?}");
     assert_eq!(hits[0]["matter_id"], s.matter.as_str());
 });
+
+both_backends!(one_search_opens_a_bounded_amount_of_document_text, |env: TestEnv| async move {
+    let s = scene(env).await;
+    // Three texts of 1.6 MiB each, the word sought at the end: the search's 4 MiB of text
+    // covers two of them; the third is answered from its title alone.
+    let filler = "lorem ".repeat(1_600 * 1024 / 6);
+    for n in 0..3 {
+        let text = format!("{filler} the porpoise clause {n}");
+        s.upload(&format!("bulk-{n}.txt"), text.as_bytes()).await;
+    }
+    let items = s.search(&s.lead, "porpoise").await;
+    assert_eq!(items.len(), 3, "every hit is listed: {items:?}");
+    let with_text =
+        items.iter().filter(|i| i["snippet"].as_str().unwrap().contains("the porpoise clause")).count();
+    assert_eq!(with_text, 2, "only 4 MiB of text is opened per search: {items:?}");
+    let without = items.iter().find(|i| !i["snippet"].as_str().unwrap().contains("porpoise")).unwrap();
+    assert_eq!(without["snippet"], without["title"], "its title stands in for its text");
+});
+
+both_backends!(a_document_indexes_at_most_the_term_cap, |env: TestEnv| async move {
+    let s = scene(env).await;
+    let cap = ringfence_core::search::MAX_RECORD_TERMS;
+    let words: String = (0..cap + 100).map(|i| format!("w{i} ")).collect();
+    s.upload("lexicon.txt", words.as_bytes()).await;
+    assert_eq!(s.search(&s.lead, "w5").await.len(), 1, "early words are indexed");
+    assert_eq!(s.search(&s.lead, "lexicon").await.len(), 1, "the name is indexed first");
+    let last = format!("w{}", cap + 99);
+    assert!(s.search(&s.lead, &last).await.is_empty(), "words past the cap are not indexed");
+});

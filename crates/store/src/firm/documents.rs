@@ -18,11 +18,12 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use super::FirmTx;
 use super::access::{MatterAccess, ReadContent, ReadsContent, WriteContent};
 use super::search::{self, Kind};
+use super::{FirmTx, SealedText};
 use crate::StoreError;
 use crate::blobs::{BlobStore, BlobWriter};
+use crate::storage::FirmStore;
 
 /// Sealed bytes are handed to the blob store in pieces of about this size.
 const WRITE_LEN: usize = 1024 * 1024;
@@ -55,6 +56,8 @@ pub struct Uploaded {
     pub name: String,
     /// The text inside it, for the search index, once [`Uploaded::set_text`] was called.
     text: Option<Zeroizing<String>>,
+    /// Its name's and text's terms, once [`Uploaded::blind_terms`] has run.
+    terms: Option<search::BlindTerms>,
 }
 
 impl Upload {
@@ -109,6 +112,7 @@ impl Upload {
             content_type: sniff_content_type(&self.head),
             name,
             text: None,
+            terms: None,
         })
     }
 
@@ -139,6 +143,19 @@ impl Uploaded {
     /// [`extract::MAX_TEXT_CHARS`] characters whatever produced it.
     pub fn set_text(&mut self, text: &str) {
         self.text = Some(Zeroizing::new(text.chars().take(extract::MAX_TEXT_CHARS).collect()));
+    }
+
+    /// Finds and blinds the terms of its text for the search index, before the transaction
+    /// that records it and off the async workers (see [`search::blind_ahead`]).
+    pub async fn blind_terms(&mut self, store: &FirmStore) -> Result<(), StoreError> {
+        let Some(text) = self.text.take() else {
+            self.terms = Some(search::BlindTerms::default());
+            return Ok(());
+        };
+        let (terms, text) = search::blind_ahead(store, text).await?;
+        self.text = Some(text);
+        self.terms = Some(terms);
+        Ok(())
     }
 
     /// The stored bytes, to read back (for the malware scanner).
@@ -283,6 +300,10 @@ async fn index(
     title: &str,
     uploaded: &Uploaded,
 ) -> Result<(), StoreError> {
+    if let Some(terms) = &uploaded.terms {
+        let first = format!("{title}\n{}", uploaded.name);
+        return search::index_blinded(tx, Kind::Document, document, matter, &first, terms).await;
+    }
     let body = uploaded.text.as_ref().map_or("", |t| t.as_str());
     let text = Zeroizing::new(format!("{title}\n{}\n{body}", uploaded.name));
     search::index(tx, Kind::Document, document, matter, &text).await
@@ -418,24 +439,46 @@ pub async fn delete(
     Ok(done.rows_affected() == 1)
 }
 
-/// The text of a document's current version, for search snippets.
-pub async fn text_of<A: ReadsContent>(
+/// A document as stored, for a search result opened later.
+pub struct SealedDocument {
+    pub id: Uuid,
+    pub privileged: bool,
+    pub title: SealedText,
+    /// The current version's text; `None` when it has none or it is larger than was asked for.
+    pub text: Option<SealedText>,
+}
+
+/// A document with its title and its current version's text still sealed, the text only if
+/// its ciphertext is at most `max_text` bytes (so a caller can bound what it will open).
+pub async fn sealed<A: ReadsContent>(
     tx: &mut FirmTx,
     access: &MatterAccess<A>,
     document: Uuid,
-) -> Result<Option<String>, StoreError> {
+    max_text: usize,
+) -> Result<Option<SealedDocument>, StoreError> {
     let row = sqlx::query(
-        "SELECT v.id, v.text_sealed FROM document_versions v JOIN documents d ON d.id = v.document_id
-         WHERE d.id = $1 AND d.matter_id = $2 AND d.deleted_at IS NULL AND v.version = d.current_version",
+        "SELECT d.id, d.privileged, d.title_sealed, v.id AS version_id,
+                CASE WHEN LENGTH(v.text_sealed) <= $3 THEN v.text_sealed END AS text_sealed
+         FROM documents d JOIN document_versions v ON v.document_id = d.id AND v.version = d.current_version
+         WHERE d.id = $1 AND d.matter_id = $2 AND d.deleted_at IS NULL",
     )
     .bind(document.to_string())
     .bind(access.matter().to_string())
+    .bind(i64::try_from(max_text).unwrap_or(i64::MAX))
     .fetch_optional(tx.conn())
     .await?;
     let Some(row) = row else { return Ok(None) };
     let id: String = row.try_get("id")?;
-    let sealed: Option<Vec<u8>> = row.try_get("text_sealed")?;
-    sealed.map(|s| text(tx, field("document_versions", &id, "text"), &s)).transpose()
+    let version: String = row.try_get("version_id")?;
+    let privileged: i64 = row.try_get("privileged")?;
+    Ok(Some(SealedDocument {
+        title: SealedText::new("documents", &id, "title", row.try_get("title_sealed")?),
+        text: row
+            .try_get::<Option<Vec<u8>>, _>("text_sealed")?
+            .map(|t| SealedText::new("document_versions", &version, "text", t)),
+        id: id.parse().map_err(|_| decode("id"))?,
+        privileged: privileged == 1,
+    }))
 }
 
 /// What is needed to read one version's bytes after the transaction has ended.

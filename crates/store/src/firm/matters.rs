@@ -10,12 +10,12 @@ use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::FirmTx;
 use super::access::{
     AccessHistory, Edit, Lifecycle, ManageMembers, ManageWalls, ManagesTeam, MatterAccess, SeesMatter,
     screened,
 };
 use super::search::{self, Kind};
+use super::{FirmTx, SealedText};
 use crate::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +126,33 @@ async fn fetch(tx: &mut FirmTx, id: Uuid) -> Result<Option<Matter>, StoreError> 
         .fetch_optional(tx.conn())
         .await?;
     row.map(|row| matter_from(tx, &row)).transpose()
+}
+
+/// A matter's title and description as stored, for a search result opened later.
+pub struct SealedMatter {
+    pub title: SealedText,
+    pub description: Option<SealedText>,
+}
+
+/// The sealed title and description of a matter the caller may see; the description (content)
+/// only where the same check found the caller may read content.
+pub async fn sealed<A: SeesMatter>(
+    tx: &mut FirmTx,
+    access: &MatterAccess<A>,
+) -> Result<SealedMatter, StoreError> {
+    let id = access.matter().to_string();
+    let row = sqlx::query("SELECT title_sealed, description_sealed FROM matters WHERE id = $1")
+        .bind(&id)
+        .fetch_optional(tx.conn())
+        .await?
+        .ok_or_else(|| decode("id"))?;
+    Ok(SealedMatter {
+        title: SealedText::new("matters", &id, "title", row.try_get("title_sealed")?),
+        description: row
+            .try_get::<Option<Vec<u8>>, _>("description_sealed")?
+            .filter(|_| access.reads_content())
+            .map(|d| SealedText::new("matters", &id, "description", d)),
+    })
 }
 
 /// The matters `user` holds a role on and is not walled from (on the matter or its

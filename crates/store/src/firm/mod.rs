@@ -73,4 +73,41 @@ impl FirmTx {
     pub(crate) fn open(&self, at: FieldRef<'_>, sealed: &[u8]) -> Result<Vec<u8>, StoreError> {
         Ok(self.keyring.open(at, sealed)?)
     }
+
+    /// What opens the fields read in this transaction once it is over, on another thread:
+    /// opening many or large fields is CPU work the async workers should not do.
+    pub fn opener(&self) -> Opener {
+        Opener(self.keyring.clone())
+    }
+}
+
+/// A sealed text field read in a transaction and not yet opened.
+#[derive(Debug, Clone)]
+pub struct SealedText {
+    table: &'static str,
+    record: String,
+    field: &'static str,
+    sealed: Vec<u8>,
+}
+
+impl SealedText {
+    pub(crate) fn new(table: &'static str, record: &str, field: &'static str, sealed: Vec<u8>) -> Self {
+        Self { table, record: record.to_owned(), field, sealed }
+    }
+
+    /// Bytes of ciphertext: about what opening it costs.
+    pub fn sealed_len(&self) -> usize {
+        self.sealed.len()
+    }
+}
+
+/// Opens [`SealedText`]s under the keyring of the transaction they were read in.
+#[derive(Clone)]
+pub struct Opener(Arc<FirmKeyring>);
+
+impl Opener {
+    pub fn open(&self, text: &SealedText) -> Result<String, StoreError> {
+        let at = FieldRef { table: text.table, record: &text.record, field: text.field };
+        Ok(String::from_utf8_lossy(&self.0.open(at, &text.sealed)?).into_owned())
+    }
 }

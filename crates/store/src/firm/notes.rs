@@ -9,9 +9,9 @@ use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::FirmTx;
 use super::access::{MatterAccess, ReadContent, ReadsContent, WriteContent};
 use super::search::{self, Kind};
+use super::{FirmTx, SealedText};
 use crate::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,6 +162,45 @@ pub async fn get<A: ReadsContent>(
     .fetch_optional(tx.conn())
     .await?;
     row.map(|row| note_from(tx, &row)).transpose()
+}
+
+/// A note as stored, for a search result opened later.
+pub struct SealedNote {
+    pub id: Uuid,
+    pub kind: String,
+    pub privileged: bool,
+    /// `None` when the body is larger than was asked for.
+    pub body: Option<SealedText>,
+}
+
+/// A note with its body still sealed, the body only if its ciphertext is at most
+/// `max_body` bytes (so a caller can bound what it will open).
+pub async fn sealed<A: ReadsContent>(
+    tx: &mut FirmTx,
+    access: &MatterAccess<A>,
+    note: Uuid,
+    max_body: usize,
+) -> Result<Option<SealedNote>, StoreError> {
+    let row = sqlx::query(
+        "SELECT id, kind, privileged, CASE WHEN LENGTH(body_sealed) <= $3 THEN body_sealed END AS body_sealed
+         FROM notes WHERE id = $1 AND matter_id = $2 AND deleted_at IS NULL",
+    )
+    .bind(note.to_string())
+    .bind(access.matter().to_string())
+    .bind(i64::try_from(max_body).unwrap_or(i64::MAX))
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let id: String = row.try_get("id")?;
+    let privileged: i64 = row.try_get("privileged")?;
+    Ok(Some(SealedNote {
+        body: row
+            .try_get::<Option<Vec<u8>>, _>("body_sealed")?
+            .map(|b| SealedText::new("notes", &id, "body", b)),
+        id: id.parse().map_err(|_| decode("id"))?,
+        kind: row.try_get("kind")?,
+        privileged: privileged == 1,
+    }))
 }
 
 /// Replaces the body, keeping the old one as a version. False if there is no such note.

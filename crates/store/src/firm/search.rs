@@ -3,7 +3,7 @@
 //! matches blinded query terms and returns candidate hits, which the caller must still put
 //! through the access check before showing anything.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use ringfence_core::ids::UserId;
 use ringfence_core::search;
@@ -11,9 +11,11 @@ use ringfence_crypto::FieldRef;
 use ringfence_crypto::search::SearchKey;
 use sqlx::Row;
 use uuid::Uuid;
+use zeroize::Zeroizing;
 
 use super::FirmTx;
 use crate::StoreError;
+use crate::storage::FirmStore;
 
 /// What a hit is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -47,13 +49,18 @@ pub struct Candidate {
 
 const KEY_FIELD: FieldRef<'static> = FieldRef { table: "search_keys", record: "1", field: "key" };
 
-/// The firm's search key, made on first use.
-async fn search_key(tx: &mut FirmTx) -> Result<SearchKey, StoreError> {
+/// The firm's search key, if it was made already.
+async fn stored_key(tx: &mut FirmTx) -> Result<Option<SearchKey>, StoreError> {
     let stored: Option<Vec<u8>> = sqlx::query_scalar("SELECT key_sealed FROM search_keys WHERE id = 1")
         .fetch_optional(tx.conn())
         .await?;
-    if let Some(sealed) = stored {
-        return Ok(SearchKey::from_slice(&zeroize::Zeroizing::new(tx.open(KEY_FIELD, &sealed)?))?);
+    stored.map(|sealed| Ok(SearchKey::from_slice(&Zeroizing::new(tx.open(KEY_FIELD, &sealed)?))?)).transpose()
+}
+
+/// The firm's search key, made on first use.
+async fn search_key(tx: &mut FirmTx) -> Result<SearchKey, StoreError> {
+    if let Some(key) = stored_key(tx).await? {
+        return Ok(key);
     }
     let key = SearchKey::generate()?;
     let sealed = tx.seal(KEY_FIELD, key.expose())?;
@@ -84,7 +91,8 @@ pub(crate) async fn index(
 /// Terms written per statement: well under either database's limit on parameters.
 const TERMS_PER_INSERT: usize = 500;
 
-/// Indexes a record made in this transaction (it has no terms yet to replace).
+/// Indexes a record made in this transaction (it has no terms yet to replace): at most
+/// [`search::MAX_RECORD_TERMS`] of its distinct terms.
 pub(crate) async fn index_new(
     tx: &mut FirmTx,
     kind: Kind,
@@ -92,13 +100,86 @@ pub(crate) async fn index_new(
     matter: Uuid,
     text: &str,
 ) -> Result<(), StoreError> {
-    let terms: Vec<String> = search::terms(text).into_iter().collect();
+    let terms = search::index_terms(text, search::MAX_RECORD_TERMS);
     if terms.is_empty() {
         return Ok(());
     }
     let key = search_key(tx).await?;
+    let blinded: Vec<Vec<u8>> = terms.iter().map(|term| key.blind(term)).collect();
+    write(tx, kind, source, matter, &blinded).await
+}
+
+/// The distinct terms of a large text, blinded before the transaction that records it:
+/// finding and hashing them is CPU work that must neither hold the firm's writer nor run
+/// on the async workers.
+#[derive(Default)]
+pub struct BlindTerms(Vec<Vec<u8>>);
+
+/// The firm's search key, read (or on first use made) in a transaction of its own.
+async fn key_of(store: &FirmStore) -> Result<SearchKey, StoreError> {
+    let mut tx = store.begin_read().await?;
+    let stored = stored_key(&mut tx).await?;
+    tx.commit().await?;
+    if let Some(key) = stored {
+        return Ok(key);
+    }
+    let mut tx = store.begin().await?;
+    let key = search_key(&mut tx).await?;
+    tx.commit().await?;
+    Ok(key)
+}
+
+/// Finds and blinds the terms of `text` (at most [`search::MAX_RECORD_TERMS`]) on a
+/// blocking thread, and hands `text` back.
+pub async fn blind_ahead(
+    store: &FirmStore,
+    text: Zeroizing<String>,
+) -> Result<(BlindTerms, Zeroizing<String>), StoreError> {
+    let key = key_of(store).await?;
+    tokio::task::spawn_blocking(move || {
+        let terms = search::index_terms(&text, search::MAX_RECORD_TERMS);
+        (BlindTerms(terms.iter().map(|term| key.blind(term)).collect()), text)
+    })
+    .await
+    .map_err(|e| StoreError::TaskFailed(e.to_string()))
+}
+
+/// Replaces the indexed terms of one record with those of `first` (a short text, such as
+/// a title) followed by `rest`, blinded ahead; at most [`search::MAX_RECORD_TERMS`] in all.
+pub(crate) async fn index_blinded(
+    tx: &mut FirmTx,
+    kind: Kind,
+    source: Uuid,
+    matter: Uuid,
+    first: &str,
+    rest: &BlindTerms,
+) -> Result<(), StoreError> {
+    forget(tx, kind, source).await?;
+    let key = search_key(tx).await?;
+    let mut blinded: Vec<Vec<u8>> =
+        search::index_terms(first, search::MAX_RECORD_TERMS).iter().map(|term| key.blind(term)).collect();
+    let mut seen: HashSet<Vec<u8>> = blinded.iter().cloned().collect();
+    for term in &rest.0 {
+        if blinded.len() >= search::MAX_RECORD_TERMS {
+            break;
+        }
+        if seen.insert(term.clone()) {
+            blinded.push(term.clone());
+        }
+    }
+    write(tx, kind, source, matter, &blinded).await
+}
+
+/// Writes blinded terms, many to a statement.
+async fn write(
+    tx: &mut FirmTx,
+    kind: Kind,
+    source: Uuid,
+    matter: Uuid,
+    blinded: &[Vec<u8>],
+) -> Result<(), StoreError> {
     let (source, matter) = (source.to_string(), matter.to_string());
-    for chunk in terms.chunks(TERMS_PER_INSERT) {
+    for chunk in blinded.chunks(TERMS_PER_INSERT) {
         // ($4, $1, $2, $3), ($5, $1, $2, $3), …: one statement for many terms.
         let rows: Vec<String> = (4..4 + chunk.len()).map(|n| format!("(${n}, $1, $2, $3)")).collect();
         let sql =
@@ -106,7 +187,7 @@ pub(crate) async fn index_new(
         let mut insert =
             sqlx::query(sqlx::AssertSqlSafe(sql)).bind(kind.as_str()).bind(&source).bind(&matter);
         for term in chunk {
-            insert = insert.bind(key.blind(term));
+            insert = insert.bind(term.clone());
         }
         insert.execute(tx.conn()).await?;
     }
