@@ -54,7 +54,8 @@ both_backends!(a_newcomer_creates_a_firm_accepts_the_invitation_and_signs_in, |e
     assert_eq!(me.status(), 200);
     assert_eq!(me.json::<Value>().await.unwrap()["firm"]["slug"], "newcomer");
 
-    let (status, enrol) = post(&client, server.url("/api/v1/me/totp"), Some(&token), Value::Null).await;
+    let password = json!({ "current_password": "lighthouse keeper at dawn" });
+    let (status, enrol) = post(&client, server.url("/api/v1/me/totp"), Some(&token), password).await;
     assert_eq!(status, 200, "{enrol}");
     let uri = enrol["otpauth_uri"].as_str().unwrap();
     let secret = ringfence_crypto::otp::TotpSecret::from_base32(enrol["secret"].as_str().unwrap())
