@@ -9,6 +9,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
 use ringfence_core::audit::Outcome;
+use ringfence_core::ids::parse_id;
 use ringfence_core::user::Email;
 use ringfence_mail::Mail;
 use ringfence_store::firm::access::{self, ClientDetails, EditDetails, ManageWalls, ReadDetails};
@@ -143,7 +144,7 @@ async fn refuse(actor: &Actor, client: &Client, raw_id: &str) -> ApiError {
         actor.at,
     );
     match actor.store.append_audit(entry).await {
-        Ok(_) => ApiError::not_found(),
+        Ok(_) => ApiError::not_found().recorded(),
         Err(err) => err.into(),
     }
 }
@@ -155,7 +156,7 @@ pub(crate) async fn view(
     client: &Client,
     raw_id: &str,
 ) -> Result<(Value, Option<ClientRecord>), ApiError> {
-    let Ok(id) = raw_id.parse::<Uuid>() else { return Err(refuse(actor, client, raw_id).await) };
+    let Some(id) = parse_id(raw_id) else { return Err(refuse(actor, client, raw_id).await) };
     let mut tx = actor.begin_read().await?;
     let Some(summary) = clients::summary(&mut tx, id).await? else {
         tx.commit().await?;
@@ -193,7 +194,7 @@ pub async fn update(
     ApiJson(body): ApiJson<ClientBody>,
 ) -> Result<Json<Value>, ApiError> {
     let valid = validate(body)?;
-    let Ok(client_id) = id.parse::<Uuid>() else { return Err(refuse(&actor, &client, &id).await) };
+    let Some(client_id) = parse_id(&id) else { return Err(refuse(&actor, &client, &id).await) };
     let mut tx = actor.begin().await?;
     let Some(access) = access::check_client::<EditDetails>(&mut tx, actor.user, client_id).await? else {
         tx.commit().await?;
@@ -210,22 +211,28 @@ pub async fn update(
 
 /// The client named in a wall route, for an administrator no wall screens from it: an
 /// administrator walled off a client cannot see, place or lift its walls.
+/// The refusal is recorded once `tx` has ended: the log's writer must not wait for it.
 async fn wall_target(
     actor: &Actor,
     client: &Client,
-    tx: &mut ringfence_store::FirmTx,
+    mut tx: ringfence_store::FirmTx,
     raw_id: &str,
     raw_user: &str,
-) -> Result<(ClientSummary, users::User), ApiError> {
-    let summary = match raw_id.parse::<Uuid>() {
-        Ok(id) if !clients::walled_from(tx, id, actor.user).await? => clients::summary(tx, id).await?,
+) -> Result<(ringfence_store::FirmTx, ClientSummary, users::User), ApiError> {
+    let summary = match parse_id(raw_id) {
+        Some(id) if !clients::walled_from(&mut tx, id, actor.user).await? => {
+            clients::summary(&mut tx, id).await?
+        }
         _ => None,
     };
-    let Some(summary) = summary else { return Err(refuse(actor, client, raw_id).await) };
+    let Some(summary) = summary else {
+        drop(tx);
+        return Err(refuse(actor, client, raw_id).await);
+    };
     let no_such_user = || ApiError::invalid("user_id: no such user in this firm");
     let user_id = raw_user.parse().map_err(|_| no_such_user())?;
-    let user = users::get(tx, user_id).await?.ok_or_else(no_such_user)?;
-    Ok((summary, user))
+    let user = users::get(&mut tx, user_id).await?.ok_or_else(no_such_user)?;
+    Ok((tx, summary, user))
 }
 
 /// Screens a user from a client and every one of its matters, those opened later
@@ -237,8 +244,7 @@ pub async fn place_wall(
     client: Client,
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let mut tx = actor.begin().await?;
-    let (summary, user) = wall_target(&actor, &client, &mut tx, &id, &user_id).await?;
+    let (mut tx, summary, user) = wall_target(&actor, &client, actor.begin().await?, &id, &user_id).await?;
     // Whom to tell, read before the wall stands: the unscreened members of each matter.
     let mut notices: Vec<(Email, String)> = Vec::new();
     for matter in clients::matters_of(&mut tx, summary.id, actor.user).await? {
@@ -297,8 +303,7 @@ pub async fn lift_wall(
     client: Client,
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let mut tx = actor.begin().await?;
-    let (summary, user) = wall_target(&actor, &client, &mut tx, &id, &user_id).await?;
+    let (mut tx, summary, user) = wall_target(&actor, &client, actor.begin().await?, &id, &user_id).await?;
     if !clients::lift_wall(&mut tx, summary.id, user.id, actor.user, state.clock.now()).await? {
         return Err(ApiError::not_found());
     }

@@ -10,6 +10,7 @@ mod documents;
 mod errors;
 mod extraction;
 mod headers;
+mod hostile;
 mod matters;
 mod pages;
 mod passkeys;

@@ -14,15 +14,15 @@ use tokio::sync::oneshot;
 
 use super::*;
 
-struct Running {
-    https: SocketAddr,
+pub(crate) struct Running {
+    pub(crate) https: SocketAddr,
     http: SocketAddr,
-    cert: PathBuf,
-    stop: oneshot::Sender<()>,
+    pub(crate) cert: PathBuf,
+    pub(crate) stop: oneshot::Sender<()>,
     served: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-fn start(env: &TestEnv, router: axum::Router, min: TlsMin) -> Running {
+pub(crate) fn start(env: &TestEnv, router: axum::Router, min: TlsMin) -> Running {
     tls::install_crypto_provider();
     let files = tls::self_signed(env.data_dir()).expect("self-signed certificate");
     let config = tls::server_config(&files, min).expect("TLS config");

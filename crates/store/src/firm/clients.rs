@@ -188,11 +188,10 @@ pub async fn place_wall(
     by: UserId,
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
-    if walled_from(tx, client, user).await? {
-        return Ok(false);
-    }
-    sqlx::query(
-        "INSERT INTO client_walls (id, client_id, user_id, placed_by, placed_at) VALUES ($1, $2, $3, $4, $5)",
+    // Two administrators placing the same wall at once: one places it, the other finds it.
+    let placed = sqlx::query(
+        "INSERT INTO client_walls (id, client_id, user_id, placed_by, placed_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (client_id, user_id) WHERE lifted_at IS NULL DO NOTHING",
     )
     .bind(Uuid::now_v7().to_string())
     .bind(client.to_string())
@@ -201,7 +200,7 @@ pub async fn place_wall(
     .bind(unix_millis(now))
     .execute(tx.conn())
     .await?;
-    Ok(true)
+    Ok(placed.rows_affected() == 1)
 }
 
 /// Lifts the standing wall; it stays on record. False when none stands.

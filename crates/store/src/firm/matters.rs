@@ -429,18 +429,10 @@ pub async fn place_wall(
     user: UserId,
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
-    let standing: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM matter_walls WHERE matter_id = $1 AND user_id = $2")
-            .bind(access.matter().to_string())
-            .bind(user.to_string())
-            .fetch_one(tx.conn())
-            .await?;
-    if standing > 0 {
-        return Ok(false);
-    }
-    note_history(tx, access.matter(), user, "walled", None, access.user(), now).await?;
-    sqlx::query(
-        "INSERT INTO matter_walls (matter_id, user_id, placed_by, placed_at) VALUES ($1, $2, $3, $4)",
+    // Two administrators placing the same wall at once: one places it, the other finds it.
+    let placed = sqlx::query(
+        "INSERT INTO matter_walls (matter_id, user_id, placed_by, placed_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (matter_id, user_id) DO NOTHING",
     )
     .bind(access.matter().to_string())
     .bind(user.to_string())
@@ -448,6 +440,10 @@ pub async fn place_wall(
     .bind(unix_millis(now))
     .execute(tx.conn())
     .await?;
+    if placed.rows_affected() == 0 {
+        return Ok(false);
+    }
+    note_history(tx, access.matter(), user, "walled", None, access.user(), now).await?;
     Ok(true)
 }
 
