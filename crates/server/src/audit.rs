@@ -59,6 +59,19 @@ impl Actor {
     }
 }
 
+/// Records a refused step of someone not signed in (a junk invitation token, a sign-in
+/// challenge that is dead or never was) in the firm the request named: the only trace of
+/// it. The caller holds no transaction of that firm's.
+pub async fn anonymous_refusal(
+    store: &std::sync::Arc<ringfence_store::FirmStore>,
+    action: &'static str,
+    client: &Client,
+    at: OffsetDateTime,
+) -> Result<(), crate::error::ApiError> {
+    store.append_audit(record(AuditActor::Anonymous, action, None, Outcome::Denied, client, at)).await?;
+    Ok(())
+}
+
 /// A record of `action` on a resource.
 pub fn record(
     actor: AuditActor,

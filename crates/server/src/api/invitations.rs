@@ -39,11 +39,15 @@ pub async fn accept(
     let mut tx = store.begin().await?;
     let pending = invitations::peek(&mut tx, &secret, state.clock.now()).await?;
     tx.commit().await?;
-    let Some(user) = pending else { return Err(invalid_token()) };
+    let Some(user) = pending else {
+        audit::anonymous_refusal(&store, "auth.invitation.refused", &client, state.clock.now()).await?;
+        return Err(invalid_token());
+    };
     let mut tx = store.begin().await?;
     let user = users::get(&mut tx, user).await?.ok_or_else(invalid_token)?;
     tx.commit().await?;
     if user.status != UserStatus::Invited {
+        audit::anonymous_refusal(&store, "auth.invitation.refused", &client, state.clock.now()).await?;
         return Err(invalid_token());
     }
     let firm = state.storage.firm_by_id(firm).await?;

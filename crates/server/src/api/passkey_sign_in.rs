@@ -22,12 +22,12 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 use webauthn_rs::prelude::{AuthenticationResult, PublicKeyCredential};
 
-use crate::AppState;
 use crate::api::sign_in::{self, SignedIn};
 use crate::auth::attempts::{self, Attempt, Guess};
 use crate::auth::passkey::{self, RelyingParty};
 use crate::client::Client;
 use crate::error::{ApiError, ApiJson};
+use crate::{AppState, audit};
 
 /// Notes a passkey's use and keeps its signature counter current (a counter that goes
 /// backwards is how a cloned authenticator shows, and the verification refuses it).
@@ -67,7 +67,11 @@ pub async fn second_factor_options(
     }
     let store = state.storage.firm(firm).await?;
     let mut tx = store.begin().await?;
-    let user = challenges::live_user(&mut tx, challenge, now).await?.ok_or_else(sign_in::challenge_dead)?;
+    let Some(user) = challenges::live_user(&mut tx, challenge, now).await? else {
+        drop(tx);
+        audit::anonymous_refusal(&store, "auth.challenge.refused", &client, now).await?;
+        return Err(sign_in::challenge_dead());
+    };
     let records = passkeys::records(&mut tx, user).await?;
     if records.is_empty() {
         return Err(ApiError::invalid("factor: no passkey is set up for this sign-in"));

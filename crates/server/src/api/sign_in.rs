@@ -145,7 +145,13 @@ pub(crate) async fn start_sign_in(
     let (state, client) = (state.clone(), client.clone());
     let now = state.clock.now();
     let email = Email::parse(&body.email).map_err(|e| ApiError::invalid(format!("email: {e}")))?;
-    let attempt = Attempt::reserve(&state, Guess::Password, Some(&email), &client, now).await?;
+    let attempt = match Attempt::reserve(&state, Guess::Password, Some(&email), &client, now).await {
+        Ok(attempt) => attempt,
+        Err(refused) => {
+            note_throttled(&state, &email, &client, now).await?;
+            return Err(refused);
+        }
+    };
     let Some(PasswordAccepted { store, rehash }) =
         check_password(&state, &email, &body.password, &attempt, &client, now).await?
     else {
@@ -261,6 +267,29 @@ pub(crate) async fn check_password(
     }
 }
 
+/// Puts a refused (throttled) password step on the record of the account's firm, queued
+/// like a failure so that a known address costs no more than an unknown one.
+async fn note_throttled(
+    state: &AppState,
+    email: &Email,
+    client: &Client,
+    now: OffsetDateTime,
+) -> Result<(), ApiError> {
+    if let (Some(firm), Some(user)) = state.storage.sign_in_lookup(email).await? {
+        let store = state.storage.firm(firm).await?;
+        let entry = audit::record(
+            audit::user(user, email),
+            "auth.login.throttled",
+            Some(("user", user.to_string())),
+            Outcome::Denied,
+            client,
+            now,
+        );
+        drop(store.queue_audit(entry));
+    }
+    Ok(())
+}
+
 pub(crate) fn challenge_id(firm: FirmId, challenge: Uuid) -> String {
     format!("{}.{}", firm.simple(), challenge.simple())
 }
@@ -322,7 +351,11 @@ pub async fn resend_code(
         Some(user) => users::get(&mut tx, user).await?,
         None => None,
     };
-    let Some(user) = user.filter(|u| u.status == UserStatus::Active) else { return Err(challenge_dead()) };
+    let Some(user) = user.filter(|u| u.status == UserStatus::Active) else {
+        drop(tx);
+        audit::anonymous_refusal(&store, "auth.challenge.refused", &client, now).await?;
+        return Err(challenge_dead());
+    };
     let policy = sign_in_policy::get(&mut tx).await?;
     let credentials = users::credentials_by_email(&mut tx, &user.email).await?.ok_or_else(challenge_dead)?;
     if !policy.factors_for(&credentials.roles, credentials.enrolled).contains(&SecondFactor::Email) {
@@ -424,6 +457,7 @@ pub(crate) async fn finish_sign_in(
     };
     tx.commit().await?;
     let Some(owner) = owner else {
+        audit::anonymous_refusal(&store, "auth.challenge.refused", &client, now).await?;
         check_ip(&state, &client, now).await?;
         return Err(challenge_dead());
     };

@@ -125,8 +125,10 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         };
         request = rebuilt;
         if sent.as_deref() != Some(expected.as_str()) {
-            return ApiError::new(StatusCode::FORBIDDEN, "csrf", "missing or wrong CSRF token")
-                .into_response();
+            // A live session's request without its token: forged, or a page left open too
+            // long. Either way it is refused on the record, as the session's user.
+            let refused = ApiError::new(StatusCode::FORBIDDEN, "csrf", "missing or wrong CSRF token");
+            return crate::refusals::Refusable::of(&request, actor).answer(refused.into_response()).await;
         }
     }
     if touch_due && let Err(err) = touch(&actor, state.clock.now()).await {
@@ -151,9 +153,9 @@ fn sets_session(response: &Response) -> bool {
 }
 
 async fn touch(actor: &Actor, now: time::OffsetDateTime) -> Result<(), ApiError> {
-    let mut tx = actor.store.begin().await.map_err(|e| ApiError::internal(&e))?;
-    sessions::touch(&mut tx, actor.session, now).await.map_err(|e| ApiError::internal(&e))?;
-    tx.commit().await.map_err(|e| ApiError::internal(&e))?;
+    let mut tx = actor.store.begin().await.map_err(ApiError::from)?;
+    sessions::touch(&mut tx, actor.session, now).await.map_err(ApiError::from)?;
+    tx.commit().await.map_err(ApiError::from)?;
     Ok(())
 }
 
@@ -169,21 +171,21 @@ async fn resolve(
     token: &SecretToken,
 ) -> Result<Option<(Actor, bool)>, ApiError> {
     let Ok(firm) = firm_hex.parse::<FirmId>() else { return Ok(None) };
-    if !state.storage.firm_exists(firm).await.map_err(|e| ApiError::internal(&e))? {
+    if !state.storage.firm_exists(firm).await.map_err(ApiError::from)? {
         return Ok(None);
     }
-    let store = state.storage.firm(firm).await.map_err(|e| ApiError::internal(&e))?;
+    let store = state.storage.firm(firm).await.map_err(ApiError::from)?;
     let now = state.clock.now();
     let TokenHash(hash) = token.hash();
-    let mut tx = store.begin_read().await.map_err(|e| ApiError::internal(&e))?;
+    let mut tx = store.begin_read().await.map_err(ApiError::from)?;
     let Some(session) = sessions::authenticate(&mut tx, &hash, now, state.settings.session_limits)
         .await
-        .map_err(|e| ApiError::internal(&e))?
+        .map_err(ApiError::from)?
     else {
         return Ok(None);
     };
-    let user = users::get(&mut tx, session.user_id).await.map_err(|e| ApiError::internal(&e))?;
-    tx.commit().await.map_err(|e| ApiError::internal(&e))?;
+    let user = users::get(&mut tx, session.user_id).await.map_err(ApiError::from)?;
+    tx.commit().await.map_err(ApiError::from)?;
     let touch_due = sessions::touch_due(&session, now);
     Ok(user.filter(|u| u.status == UserStatus::Active).map(|user| {
         let actor = Actor {

@@ -814,3 +814,39 @@ both_backends!(a_note_of_the_longest_length_is_posted_from_the_page, |env: TestE
     let notes = h.call("GET", &format!("/api/v1/matters/{matter}/notes"), Some(&lead), None).await;
     assert_eq!(notes.body["items"].as_array().unwrap().len(), 1);
 });
+
+both_backends!(refusals_nobody_signed_in_for_and_csrf_refusals_are_recorded, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let firm = h.firm.simple();
+    // A junk invitation token and dead challenges that name this firm.
+    let junk = format!("{firm}.{}", "A".repeat(43));
+    let reply = h
+        .call("POST", "/api/v1/auth/accept-invite", None, Some(json!({ "token": junk, "password": "x" })))
+        .await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    let dead = format!("{firm}.{}", uuid::Uuid::new_v4().simple());
+    let reply = h
+        .call(
+            "POST",
+            "/api/v1/auth/verify",
+            None,
+            Some(json!({ "challenge_id": dead, "factor": "email", "code": "123456" })),
+        )
+        .await;
+    assert_eq!(reply.status, 401, "{}", reply.body);
+    // A live browser session's form without its token.
+    let cookie = browser_sign_in(&h, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let forged = page(&h, "POST", "/sign-out", Some(&cookie), Some(String::new())).await;
+    assert_eq!(forged.status, 403);
+    let log = h.call("GET", "/api/v1/audit?limit=500", Some(&admin), None).await;
+    let recorded = |action: &str, route: Option<&str>| {
+        log.body["items"].as_array().unwrap().iter().any(|e| {
+            e["action"] == action
+                && route.is_none_or(|r| e["resource"]["id"].as_str().is_some_and(|id| id.contains(r)))
+        })
+    };
+    assert!(recorded("auth.invitation.refused", None), "{}", log.body);
+    assert!(recorded("auth.challenge.refused", None), "{}", log.body);
+    assert!(recorded("request.refused", Some("POST /sign-out 403")), "{}", log.body);
+});
