@@ -18,7 +18,7 @@ use ringfence_store::firm::access::{self, WriteContent};
 use ringfence_store::firm::clients::{self, ClientFields};
 use ringfence_store::firm::users::{self, NewUser, UserStatus};
 use ringfence_store::firm::{audit, matters, notes, sign_in_policy};
-use ringfence_store::{Backend, FirmStore, NewFirm, Storage, StorageLocation};
+use ringfence_store::{FirmStore, NewFirm, Storage, StorageLocation};
 use uuid::Uuid;
 
 use crate::audit_fill::AuditWriter;
@@ -59,8 +59,6 @@ pub struct Firm {
     pub matter_sample: Vec<(UserId, String, Uuid)>,
     pub vocabulary: Vocabulary,
     pub timings: Vec<(&'static str, f64)>,
-    location: StorageLocation,
-    data_dir: std::path::PathBuf,
 }
 
 const ROLES: [FirmRole; 1] = [FirmRole::Attorney];
@@ -229,7 +227,7 @@ pub async fn seed(
 
     // The audit entries all that would have made, chained onto the firm's log.
     let started = Instant::now();
-    let audit = audit_writer(location, data_dir, firm).await?;
+    let audit = AuditWriter::new(store.clone());
     let matters_made: Vec<(&SeedUser, Uuid)> =
         owned.iter().flat_map(|o| o.matters.iter().map(move |m| (o.lead, *m))).collect();
     let notes_made: Vec<(&SeedUser, Uuid, Uuid)> =
@@ -245,7 +243,6 @@ pub async fn seed(
             }
         })
         .await?;
-    audit.close().await;
     timings.push(("audit entries of the above", started.elapsed().as_secs_f64()));
 
     let bench_matters = owned.first().map(|o| o.matters.clone()).unwrap_or_default();
@@ -273,8 +270,6 @@ pub async fn seed(
         timings,
         store,
         id: firm,
-        location: location.clone(),
-        data_dir: data_dir.to_owned(),
     })
 }
 
@@ -321,23 +316,12 @@ async fn open_matters<'a>(
     Ok(opened)
 }
 
-/// A writer of audit entries straight into the firm's store (see [`crate::audit_fill`]).
-async fn audit_writer(location: &StorageLocation, data_dir: &Path, firm: FirmId) -> BenchResult<AuditWriter> {
-    match location {
-        StorageLocation::Sqlite => {
-            let path = data_dir.join("firms").join(firm.to_string()).join("firm.db");
-            AuditWriter::open(Backend::Sqlite, &format!("sqlite://{}", path.display()), firm).await
-        }
-        StorageLocation::Postgres { url } => AuditWriter::open(Backend::Postgres, url, firm).await,
-    }
-}
-
 impl Firm {
     /// Appends entries like everyday traffic (views, downloads, searches, sign-ins) until
     /// the log holds `target` entries, then has the store sign a checkpoint of the head.
     /// Returns the sequence number reached.
     pub async fn fill_audit_log(&self, target: usize) -> BenchResult<i64> {
-        let writer = audit_writer(&self.location, &self.data_dir, self.id).await?;
+        let writer = AuditWriter::new(self.store.clone());
         let head = writer.head().await?;
         let missing = usize::try_from(target as i64 - head).unwrap_or(0);
         let mut rng = Rng::new(0xa0d17);
@@ -359,7 +343,6 @@ impl Firm {
                 user_record(&user, action, (kind, Uuid::new_v4().to_string()), matter)
             })
             .await?;
-        writer.close().await;
         let mut tx = self.store.begin().await?;
         audit::checkpoint_now(&mut tx, SystemClock.now()).await?;
         tx.commit().await?;

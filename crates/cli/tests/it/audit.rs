@@ -278,49 +278,106 @@ fn verify_against(env: &TestEnv, slug: &str, file: &std::path::Path) -> Output {
     run(command, None)
 }
 
+/// The last entry of `firm` the sink at `path` has received (0 if none).
+fn shipped_up_to(path: &std::path::Path, firm: &str) -> i64 {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["firm"] == firm)
+        .filter_map(|line| line["entry"]["seq"].as_i64())
+        .max()
+        .unwrap_or(0)
+}
+
+/// The log's last entry and its last checkpoint in the database (0 if none): the entries
+/// between them are the tail only checkpoints kept outside protect.
+async fn tail_of(conn: &mut AnyConnection) -> (i64, i64) {
+    let last_checkpoint: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(seq) FROM audit_checkpoints").fetch_one(&mut *conn).await.unwrap();
+    let last: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(seq) FROM audit_log").fetch_one(&mut *conn).await.unwrap();
+    (last_checkpoint.unwrap_or(0), last.unwrap_or(0))
+}
+
 both_backends!(checkpoints_kept_outside_catch_a_rewritten_or_cut_tail, |env: TestEnv| async move {
     let postgres = env.database_url().is_some();
-    for slug in ["tail-rewritten", "tail-cut"] {
+    let slugs = ["tail-rewritten", "tail-cut"];
+    for slug in slugs {
         assert!(create_firm(&env, slug, &format!("a@{slug}.example"), &[]).status.success());
     }
+    let firms: Vec<String> = slugs.iter().map(|slug| firm_id(&env, slug)).collect();
     let sink = env.data_dir().join("audit.jsonl");
     let server = Server::start(&env, &["--audit-jsonl", sink.to_str().unwrap()]);
-    let shipped = |sink: &std::path::Path| std::fs::read_to_string(sink).unwrap_or_default().lines().count();
+    // The server writes entries of its own (the blob sweep at start): wait until it has
+    // swept each firm and the sink has every entry each firm's log holds.
+    let mut conns = Vec::new();
+    for firm in &firms {
+        conns.push(raw(&env, firm).await);
+    }
+    let mut all_shipped = false;
     for _ in 0..100 {
-        if shipped(&sink) >= 6 {
+        all_shipped = true;
+        for (firm, conn) in firms.iter().zip(conns.iter_mut()) {
+            let swept: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'blobs.swept'")
+                    .fetch_one(&mut *conn)
+                    .await
+                    .unwrap();
+            let (_, last) = tail_of(conn).await;
+            all_shipped &= swept > 0 && shipped_up_to(&sink, firm) == last;
+        }
+        if all_shipped {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     server.terminate();
-    assert!(shipped(&sink) >= 6, "both firms' entries were shipped");
+    for conn in conns {
+        conn.close().await.unwrap();
+    }
+    assert!(all_shipped, "both firms' entries were shipped");
 
-    for (slug, cut) in [("tail-rewritten", false), ("tail-cut", true)] {
-        let firm = firm_id(&env, slug);
+    for ((slug, firm), cut) in slugs.iter().zip(&firms).zip([false, true]) {
+        let mut conn = raw(&env, firm).await;
+        let (last_checkpoint, last) = tail_of(&mut conn).await;
+        assert_eq!(shipped_up_to(&sink, firm), last, "every entry of {slug} was shipped");
+        assert!(last > last_checkpoint, "{slug}: entries follow the last checkpoint in the database");
         let matched = verify_against(&env, slug, &sink);
         assert!(matched.status.success(), "{}", stderr(&matched));
-        assert!(stdout(&matched).contains("3 checkpoints kept in"), "{}", stdout(&matched));
+        assert!(stdout(&matched).contains(&format!("{last} checkpoints kept in")), "{}", stdout(&matched));
 
-        // The last entry lies after the last checkpoint in the database: someone without the
-        // keys can rewrite it (or cut it off), and the database alone cannot tell.
-        let mut conn = raw(&env, &firm).await;
+        // The entries after the last checkpoint in the database: someone without the keys
+        // can rewrite them (or cut them off), and the database alone cannot tell.
         lift_all_triggers(&mut conn, postgres).await;
-        if cut {
-            conn.execute("DELETE FROM audit_log WHERE seq = 3").await.unwrap();
+        let (changed, expected) = if cut {
+            sqlx::query("DELETE FROM audit_log WHERE seq = $1").bind(last).execute(&mut conn).await.unwrap();
+            (last, format!("entries {last} to {last} were removed"))
         } else {
-            conn.execute("UPDATE audit_log SET outcome = 'failure' WHERE seq = 3").await.unwrap();
-        }
-        rechain(&mut conn, &firm).await;
+            let first = last_checkpoint + 1;
+            sqlx::query("UPDATE audit_log SET outcome = 'failure' WHERE seq = $1")
+                .bind(first)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            (first, format!("entry {first} differs from the checkpoint kept"))
+        };
+        rechain(&mut conn, firm).await;
         conn.close().await.unwrap();
         let alone = verify(&env, slug);
-        assert!(alone.status.success(), "the tail is not protected by the database alone");
+        assert!(
+            alone.status.success(),
+            "the tail is not protected by the database alone: {}",
+            stderr(&alone)
+        );
 
         let caught = verify_against(&env, slug, &sink);
         assert_eq!(caught.status.code(), Some(1), "{}", stdout(&caught));
         let message = stderr(&caught);
-        let expected =
-            if cut { "entries 3 to 3 were removed" } else { "entry 3 differs from the checkpoint kept" };
-        assert!(message.contains("fails at entry 3") && message.contains(expected), "{message}");
+        assert!(
+            message.contains(&format!("fails at entry {changed}")) && message.contains(&expected),
+            "{message}"
+        );
         assert!(message.contains("line "), "names where the outside checkpoint is: {message}");
     }
 });

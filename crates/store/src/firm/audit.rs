@@ -20,10 +20,21 @@ use super::FirmTx;
 use super::access::{AccessHistory, MatterAccess};
 use crate::StoreError;
 
+mod bulk;
+pub use bulk::append_many;
+
 /// A checkpoint is signed at least every this many entries…
 pub const CHECKPOINT_EVERY: i64 = 100;
 /// …and at the first entry after this long without one.
 pub const CHECKPOINT_AFTER: Duration = Duration::minutes(10);
+
+/// Whether entry `seq`, stamped `at`, is promised a checkpoint, the previous one having
+/// been signed at `checkpoint_at` (unknown only to a verify that starts after a purge).
+/// What every append keeps and verify replays, so they cannot drift apart.
+fn checkpoint_due(seq: i64, at: i64, checkpoint_at: Option<i64>) -> bool {
+    seq % CHECKPOINT_EVERY == 0
+        || checkpoint_at.is_some_and(|t| at - t >= CHECKPOINT_AFTER.whole_milliseconds() as i64)
+}
 
 fn hash_of(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
     bytes
@@ -78,9 +89,7 @@ pub async fn append(tx: &mut FirmTx, record: &AuditRecord) -> Result<i64, StoreE
     .bind(hash.to_vec())
     .execute(tx.conn())
     .await?;
-    let due =
-        seq % CHECKPOINT_EVERY == 0 || at - checkpoint_at >= CHECKPOINT_AFTER.whole_milliseconds() as i64;
-    let checkpoint_at = if due {
+    let checkpoint_at = if checkpoint_due(seq, at, Some(checkpoint_at)) {
         sign_checkpoint(tx, seq, &hash, at).await?;
         at
     } else {
@@ -92,6 +101,14 @@ pub async fn append(tx: &mut FirmTx, record: &AuditRecord) -> Result<i64, StoreE
         .execute(tx.conn())
         .await?;
     Ok(seq)
+}
+
+/// The sequence number of the log's last entry (0 for an empty log).
+pub async fn last_seq(tx: &mut FirmTx) -> Result<i64, StoreError> {
+    let seq: Option<i64> = sqlx::query_scalar("SELECT seq FROM audit_head WHERE singleton = 1")
+        .fetch_optional(tx.conn())
+        .await?;
+    Ok(seq.unwrap_or(0))
 }
 
 fn seed_field(id: &str) -> FieldRef<'_> {
@@ -224,7 +241,18 @@ pub(crate) async fn signing_key_version(tx: &mut FirmTx) -> Result<Option<KeyVer
 }
 
 async fn sign_checkpoint(tx: &mut FirmTx, seq: i64, hash: &[u8; 32], at: i64) -> Result<(), StoreError> {
-    let (key_id, key) = signing_key(tx, at).await?;
+    let signer = signing_key(tx, at).await?;
+    sign_checkpoint_with(tx, &signer, seq, hash, at).await
+}
+
+/// [`sign_checkpoint`] with a key already taken by [`signing_key`].
+async fn sign_checkpoint_with(
+    tx: &mut FirmTx,
+    (key_id, key): &(String, AuditSigningKey),
+    seq: i64,
+    hash: &[u8; 32],
+    at: i64,
+) -> Result<(), StoreError> {
     let signature = key.sign_checkpoint(&tx.firm().to_string(), seq, hash, at)?;
     sqlx::query(
         "INSERT INTO audit_checkpoints (seq, at, hash, signature, key_id) VALUES ($1, $2, $3, $4, $5)",
@@ -233,7 +261,7 @@ async fn sign_checkpoint(tx: &mut FirmTx, seq: i64, hash: &[u8; 32], at: i64) ->
     .bind(at)
     .bind(hash.to_vec())
     .bind(signature)
-    .bind(key_id)
+    .bind(key_id.as_str())
     .execute(tx.conn())
     .await?;
     Ok(())
@@ -572,8 +600,7 @@ pub async fn verify_against(
             if anchor == 0 && entry.seq == 1 {
                 checkpoint_at = Some(at);
             }
-            let due = entry.seq % CHECKPOINT_EVERY == 0
-                || checkpoint_at.is_some_and(|t| at - t >= CHECKPOINT_AFTER.whole_milliseconds() as i64);
+            let due = checkpoint_due(entry.seq, at, checkpoint_at);
             match checkpoints.get(&entry.seq) {
                 Some(checkpoint) => {
                     hashes.insert(entry.seq, computed);
