@@ -81,8 +81,12 @@ pub fn record(
     client: &Client,
     at: OffsetDateTime,
 ) -> AuditRecord {
+    // An id is logged in its one spelling, however the request spelt it, so a search (and
+    // a wall's filter) over the log finds every entry about it.
     let (resource_type, resource_id) = match resource {
-        Some((kind, id)) => (Some(kind), Some(id)),
+        Some((kind, id)) => {
+            (Some(kind), Some(ringfence_core::ids::parse_id(&id).map_or(id, |id| id.to_string())))
+        }
         None => (None, None),
     };
     AuditRecord {

@@ -15,7 +15,7 @@ use ringfence_store::blobs::BlobStore;
 const EVERY: Duration = Duration::from_secs(600);
 /// How long a queued audit entry waits at most before it is written (readers of the log
 /// write the queue out first anyway).
-const AUDIT_FLUSH_EVERY: Duration = Duration::from_secs(2);
+const AUDIT_FLUSH_EVERY: Duration = Duration::from_millis(250);
 /// Old key versions are deleted only this long after the rotation: requests that began
 /// before it may still seal under the version they started with.
 const RETIRE_GRACE: time::Duration = time::Duration::hours(24);

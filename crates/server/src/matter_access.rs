@@ -60,12 +60,13 @@ where
         };
     }
     // Row security may have hidden the record from this caller: the log still names the
-    // matter it is about.
+    // matter it is about. The lookup takes a connection of its own, so this one ends first.
+    tx.commit().await?;
     let matter = match record {
         Some(record) => actor.store.matter_of_record_for_audit(record).await?,
         None => None,
     };
-    Err(deny(actor, client, tx, matter, ("record", raw_id)).await?)
+    Err(record_denial(actor, client, matter, ("record", raw_id)).await?)
 }
 
 /// Ends `tx` and records a refused access to `matter` (when the id named one) in a commit
@@ -75,18 +76,30 @@ async fn deny(
     client: &Client,
     tx: FirmTx,
     matter: Option<Uuid>,
+    resource: (&'static str, &str),
+) -> Result<ApiError, ApiError> {
+    tx.commit().await?;
+    record_denial(actor, client, matter, resource).await
+}
+
+/// Records a refused access once the request holds no transaction: the log's writer must
+/// not wait for one. Ids are logged in their one spelling; other text as given (escaped).
+async fn record_denial(
+    actor: &Actor,
+    client: &Client,
+    matter: Option<Uuid>,
     (kind, raw_id): (&'static str, &str),
 ) -> Result<ApiError, ApiError> {
+    let id = parse_id(raw_id).map_or_else(|| raw_id.chars().take(64).collect(), |id| id.to_string());
     let mut entry = audit::record(
         actor.audit_actor(),
         "matter.access.denied",
-        Some((kind, raw_id.chars().take(64).collect())),
+        Some((kind, id)),
         Outcome::Denied,
         client,
         actor.at,
     );
     entry.matter_id = matter.map(|m| m.to_string());
-    tx.commit().await?;
     actor.store.append_audit(entry).await?;
     Ok(ApiError::not_found().recorded())
 }

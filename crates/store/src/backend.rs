@@ -67,10 +67,18 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 /// at all: one still inside a transaction (a rollback that failed after a full disk, say)
 /// is closed instead of being handed to the next request, which may be another firm's.
 fn pool_options(connections: u32) -> AnyPoolOptions {
-    AnyPoolOptions::new()
-        .max_connections(connections)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .after_release(|conn, _meta| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
+    AnyPoolOptions::new().max_connections(connections).acquire_timeout(ACQUIRE_TIMEOUT).after_release(
+        |conn, _meta| {
+            Box::pin(async move {
+                if conn.is_in_transaction() {
+                    // A dropped transaction's rollback may still be on its way (SQLite's
+                    // worker runs it in order): a round trip lets it land first.
+                    conn.ping().await?;
+                }
+                Ok(!conn.is_in_transaction())
+            })
+        },
+    )
 }
 
 /// Opens (creating if needed) a SQLite database file with up to `connections` connections,

@@ -100,22 +100,22 @@ fn database_fault(err: &sqlx::Error) -> Option<StorageFault> {
         | sqlx::Error::Protocol(_)
         | sqlx::Error::WorkerCrashed => Some(StorageFault::Unavailable),
         sqlx::Error::Database(db) => {
-            // A fatal error from PostgreSQL ends the session: it did not let us in, or threw
-            // us out (the database refuses connections, is shutting down, ...).
-            if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
-                && matches!(
+            if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                // A fatal error from PostgreSQL ends the session: it did not let us in, or
+                // threw us out (the database refuses connections, is shutting down, ...).
+                if matches!(
                     pg.severity(),
                     sqlx::postgres::PgSeverity::Fatal | sqlx::postgres::PgSeverity::Panic
-                )
-            {
-                return Some(StorageFault::Unavailable);
+                ) {
+                    return Some(StorageFault::Unavailable);
+                }
+                return postgres_fault(pg.code());
             }
-            let code = db.code()?;
-            match code.parse::<i32>() {
-                // SQLite: the primary result code is the low byte of the extended one.
-                Ok(extended) => sqlite_fault(extended & 0xff),
-                Err(_) => postgres_fault(&code),
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // The primary result code is the low byte of the extended one.
+                return sqlite_fault(db.code()?.parse::<i32>().ok()? & 0xff);
             }
+            None
         }
         _ => None,
     }

@@ -110,35 +110,45 @@ impl FirmStore {
     /// runs in a task of its own, so a caller that stops waiting (a client hung up) abandons
     /// neither its own entry nor those of the others in its batch.
     pub async fn append_audit(self: &Arc<Self>, record: AuditRecord) -> Result<i64, StoreError> {
-        let answer = self.queue_audit(record);
-        let store = Arc::clone(self);
-        // Each entry's answer carries the outcome, this one's included.
-        tokio::spawn(async move { store.flush_audit().await });
+        let (sender, answer) = oneshot::channel();
+        self.audit_queue.waiting().push((record, sender));
+        self.start_flush();
         answer
             .await
             .map_err(|_| StoreError::AuditWrite("the batch was abandoned".to_owned()))?
             .map_err(StoreError::AuditWrite)
     }
 
-    /// Queues an entry for the next append or [`Self::flush_audit`], answering at once, for
-    /// an entry a response must not wait for (a failed sign-in's: an unknown address has no
-    /// entry to write, so a known one must not take longer). Readers of the log flush first,
-    /// so a queued entry is never missing from what they read.
-    pub fn queue_audit(&self, record: AuditRecord) -> oneshot::Receiver<Result<i64, String>> {
-        let (sender, answer) = oneshot::channel();
+    /// Queues an entry for the next append or flush (the server flushes every open store
+    /// several times a second), for an entry a response must not wait for, nor do any work
+    /// for (a failed sign-in's: an unknown address has no entry to write, so a known one
+    /// must not cost more). Readers of the log flush first, so a queued entry is never
+    /// missing from what they read; one that cannot be written yet stays queued.
+    pub fn queue_audit(&self, record: AuditRecord) {
+        let (sender, _) = oneshot::channel();
         self.audit_queue.waiting().push((record, sender));
-        answer
     }
 
-    /// Writes out every queued entry.
-    pub async fn flush_audit(&self) -> Result<(), StoreError> {
-        let _turn = self.audit_queue.writer.lock().await;
-        self.write_waiting().await.map_err(StoreError::AuditWrite)
+    fn start_flush(self: &Arc<Self>) {
+        let store = Arc::clone(self);
+        tokio::spawn(async move { store.write_waiting().await });
     }
 
-    /// Writes the waiting entries in one transaction, telling each its sequence number. The
-    /// caller holds the writer's turn.
+    /// Writes out every queued entry, in a task of its own (a caller that goes away
+    /// abandons nothing), answering once they are written.
+    pub async fn flush_audit(self: &Arc<Self>) -> Result<(), StoreError> {
+        let store = Arc::clone(self);
+        tokio::spawn(async move { store.write_waiting().await })
+            .await
+            .map_err(|e| StoreError::TaskFailed(e.to_string()))?
+            .map_err(StoreError::AuditWrite)
+    }
+
+    /// Writes the waiting entries in one transaction, when the writer's turn comes, telling
+    /// each its sequence number. When the write fails, an entry someone waits for is told
+    /// why; an entry nobody waits for (a queued one) goes back in the queue for the next try.
     async fn write_waiting(&self) -> Result<(), String> {
+        let _turn = self.audit_queue.writer.lock().await;
         let (records, senders): (Vec<_>, Vec<_>) =
             std::mem::take(&mut *self.audit_queue.waiting()).into_iter().unzip();
         if records.is_empty() {
@@ -151,7 +161,14 @@ impl FirmStore {
             }
             Err(error) => {
                 let error = error.to_string();
-                senders.into_iter().for_each(|sender| drop(sender.send(Err(error.clone()))));
+                let mut waiting = self.audit_queue.waiting();
+                for (record, sender) in records.into_iter().zip(senders) {
+                    if sender.is_closed() {
+                        waiting.push((record, sender));
+                    } else {
+                        drop(sender.send(Err(error.clone())));
+                    }
+                }
                 Err(error)
             }
         }
@@ -395,7 +412,7 @@ impl Storage {
     pub async fn flush_audits(&self) -> Result<(), StoreError> {
         let open: Vec<Arc<FirmStore>> = self.firms.read().await.values().cloned().collect();
         for store in open {
-            store.flush_audit().await?;
+            store.write_waiting().await.map_err(StoreError::AuditWrite)?;
         }
         Ok(())
     }

@@ -259,7 +259,7 @@ pub(crate) async fn check_password(
             for entry in
                 refusal_entries(id, email, "auth.login.failed", Outcome::Failure, locked, client, now)
             {
-                drop(store.queue_audit(entry));
+                store.queue_audit(entry);
             }
             Ok(None)
         }
@@ -285,7 +285,7 @@ async fn note_throttled(
             client,
             now,
         );
-        drop(store.queue_audit(entry));
+        store.queue_audit(entry);
     }
     Ok(())
 }
