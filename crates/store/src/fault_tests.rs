@@ -212,3 +212,78 @@ both_backends!(an_abandoned_audit_batch_loses_no_entry, |env: TestEnv| async mov
     }
     assert_eq!(count().await, 160, "every entry is in the log");
 });
+
+/// A small filesystem of its own (tmpfs), unmounted when dropped. Mounting needs root: CI
+/// runs as root, so there the test always runs.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(mib: u32) -> Option<Self> {
+        let dir = tempfile::tempdir().expect("mount point");
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "under CI a tmpfs must mount (run as root)"
+            );
+            eprintln!("note: cannot mount a tmpfs (not root?); skipping the full-disk test");
+            return None;
+        }
+        Some(Self { dir })
+    }
+
+    /// Takes every free byte, in a file [`Self::free`] removes.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut filler = std::fs::File::create(self.filler()).expect("filler");
+        let block = vec![0u8; 64 * 1024];
+        while filler.write_all(&block).is_ok() {}
+    }
+
+    fn free(&self) {
+        std::fs::remove_file(self.filler()).expect("free the disk");
+    }
+
+    fn filler(&self) -> std::path::PathBuf {
+        self.dir.path().join("filler")
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(self.dir.path()).status();
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_is_507_not_ready_and_recovered_from_without_a_restart() {
+    let Some(disk) = SmallDisk::mount(24) else { return };
+    let now = SystemClock.now();
+    let data_dir = disk.dir.path().join("data");
+    let storage = Storage::open(&StorageLocation::Sqlite, &data_dir, None, now).await.expect("open");
+    let created = storage.create_firm(new_firm("disk"), now).await.expect("firm");
+    let store = storage.firm(created.firm.id).await.expect("store");
+    write_once(&store, created.admin).await.expect("writes while there is room");
+    storage.ready().await.expect("ready while there is room");
+
+    disk.fill();
+    let mut fault = None;
+    for _ in 0..50 {
+        if let Err(err) = write_once(&store, created.admin).await {
+            fault = Some(err.fault());
+            break;
+        }
+    }
+    assert_eq!(fault, Some(Some(StorageFault::Full)), "a full disk is told as such");
+    assert!(storage.ready().await.is_err(), "not ready while the firm store cannot write");
+
+    disk.free();
+    storage.ready().await.expect("ready once there is room again");
+    write_once(&store, created.admin).await.expect("writes again, without a restart");
+}
