@@ -99,7 +99,7 @@ fn subject_of(template: &str, path: &str) -> Subject {
         .split('/')
         .zip(path.split('/'))
         .find_map(|(part, value)| (part == "{id}").then_some(value))
-        .and_then(parse_id);
+        .and_then(|value| parse_id(&percent_decoded(value)));
     let Some(id) = id else { return Subject::Nothing };
     let about = |prefix: &str| template.starts_with(prefix);
     if about("/api/v1/matters/{id}") || about("/matters/{id}") || about("/admin/matters/{id}") {
@@ -109,6 +109,15 @@ fn subject_of(template: &str, path: &str) -> Subject {
     } else {
         Subject::Nothing
     }
+}
+
+/// A path segment as the route's handler sees it (`%7B…%7D` is `{…}`).
+fn percent_decoded(segment: &str) -> String {
+    // An id never holds `+`, the one character this decoder (of form values) reads otherwise.
+    form_urlencoded::parse(format!("v={segment}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
 }
 
 /// Answers a request that matched no route (or not with its method), on the record when
@@ -135,5 +144,6 @@ mod tests {
         assert!(record("/documents/{id}/delete", &format!("/documents/{id}/delete")));
         assert!(matches!(subject_of("/api/v1/users/{id}", &format!("/api/v1/users/{id}")), Subject::Nothing));
         assert!(matches!(subject_of("/api/v1/matters/{id}", "/api/v1/matters/URN:UUID:x"), Subject::Nothing));
+        assert!(matter("/api/v1/matters/{id}", &format!("/api/v1/matters/%7B{id}%7D")));
     }
 }
