@@ -134,7 +134,7 @@ pub async fn list(actor: Actor) -> Result<Json<Value>, ApiError> {
 }
 
 /// Records a refused use of a client's record and answers 404, as for an unknown client.
-async fn refuse(actor: &Actor, client: &Client, raw_id: &str) -> ApiError {
+pub(crate) async fn refuse(actor: &Actor, client: &Client, raw_id: &str) -> ApiError {
     let entry = audit::record(
         actor.audit_actor(),
         "client.access.denied",

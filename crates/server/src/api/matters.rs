@@ -75,10 +75,15 @@ pub async fn create(
     let now = state.clock.now();
     let mut tx = actor.begin().await?;
     // A client the opener is walled from is not one it can open a matter for.
-    if clients::summary(&mut tx, client_id).await?.is_none()
-        || clients::walled_from(&mut tx, client_id, actor.user).await?
-    {
-        return Err(ApiError::invalid("client_id: no such client"));
+    let no_such_client = || ApiError::invalid("client_id: no such client");
+    if clients::summary(&mut tx, client_id).await?.is_none() {
+        return Err(no_such_client());
+    }
+    if clients::walled_from(&mut tx, client_id, actor.user).await? {
+        // On the record as a refused access to that client, once this transaction is over.
+        drop(tx);
+        let recorded = crate::api::clients::refuse(&actor, &client, &client_id.to_string()).await;
+        return Err(if recorded.recorded { no_such_client().recorded() } else { recorded });
     }
     let (id, number) =
         matters::create(&mut tx, &prefix, &title, client_id, description.as_deref(), actor.user, now).await?;
