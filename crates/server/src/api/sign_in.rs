@@ -95,6 +95,24 @@ pub(crate) async fn audit_refusal(
     Ok(())
 }
 
+/// Queues a refused sign-in step of a known user for the firm's log (written after the
+/// answer, like a wrong password's), for steps whose refusals must cost the same.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn queue_refusal(
+    store: &FirmStore,
+    user: UserId,
+    email: &Email,
+    action: &'static str,
+    outcome: Outcome,
+    locked: bool,
+    client: &Client,
+    now: OffsetDateTime,
+) {
+    for entry in refusal_entries(user, email, action, outcome, locked, client, now) {
+        store.queue_audit(entry);
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn refusal_entries(
     user: UserId,
@@ -235,6 +253,19 @@ pub(crate) async fn check_password(
     client: &Client,
     now: OffsetDateTime,
 ) -> Result<Option<PasswordAccepted>, ApiError> {
+    Ok(check_password_in(state, email, password, attempt, client, now).await?.1)
+}
+
+/// [`check_password`], also naming the firm store it read (the user's, or the stand-in's),
+/// whatever the verdict, for steps that must go on doing the same work either way.
+pub(crate) async fn check_password_in(
+    state: &AppState,
+    email: &Email,
+    password: &str,
+    attempt: &Attempt,
+    client: &Client,
+    now: OffsetDateTime,
+) -> Result<(Option<Arc<FirmStore>>, Option<PasswordAccepted>), ApiError> {
     let (firm, user) = state.storage.sign_in_lookup(email).await?;
     let (store, found) = match firm {
         Some(firm) => {
@@ -250,20 +281,16 @@ pub(crate) async fn check_password(
     let found = found.filter(|(id, _, _)| Some(*id) == user);
     let stored = found.as_ref().and_then(|(_, _, hash)| hash.clone());
     let verdict = passwords::verify(state, password, stored).await?;
-    match (store, found, verdict) {
+    match (&store, found, verdict) {
         (Some(store), Some((_, UserStatus::Active, _)), Verdict::Match { rehash }) => {
-            Ok(Some(PasswordAccepted { store, rehash }))
+            Ok((Some(store.clone()), Some(PasswordAccepted { store: store.clone(), rehash })))
         }
-        (Some(store), Some((id, _, _)), _) => {
+        (Some(known), Some((id, _, _)), _) => {
             let locked = attempt.locked();
-            for entry in
-                refusal_entries(id, email, "auth.login.failed", Outcome::Failure, locked, client, now)
-            {
-                store.queue_audit(entry);
-            }
-            Ok(None)
+            queue_refusal(known, id, email, "auth.login.failed", Outcome::Failure, locked, client, now);
+            Ok((store, None))
         }
-        _ => Ok(None),
+        _ => Ok((store, None)),
     }
 }
 
@@ -567,9 +594,12 @@ async fn check_code(
     if !challenges::complete(&mut tx, challenge, now).await? {
         return Err(challenge_dead());
     }
-    reserved.release(state).await?;
     let must_enrol = policy.must_enrol_strong_factor(&credentials.roles, credentials.enrolled);
-    open_session(state, client, tx, firm, user, must_enrol, now).await
+    let signed_in = open_session(state, client, tx, firm, user, must_enrol, now).await?;
+    // Given back once the transaction is over: on PostgreSQL both take pooled connections,
+    // and holding one while asking for another lets a flood of sign-ins exhaust the pool.
+    reserved.release(state).await?;
+    Ok(signed_in)
 }
 
 /// Opens a session for a user who has just proved who they are, in the transaction that

@@ -9,7 +9,10 @@
 //!
 //! Password guesses and second-factor guesses are counted under separate account keys:
 //! only someone who knows the password can make the latter, so a stranger flooding the
-//! password step cannot stop the owner's authenticator app or passkey from working.
+//! password step cannot stop the owner's authenticator app or passkey from working. Password
+//! and code sent together while the password step is throttled are counted per account *and
+//! address* (see `crate::api::sign_in_locked`), so a stranger elsewhere cannot stop those
+//! either.
 
 use http::StatusCode;
 use ringfence_core::throttle::{self, FailureRecord, ThrottleRule};
@@ -28,13 +31,19 @@ pub(crate) enum Guess {
     Password,
     /// A second factor: an emailed or TOTP code, or a passkey after the password.
     SecondFactor,
+    /// Password and authenticator code together, while the password step is throttled:
+    /// counted per account and source address.
+    PasswordAndCode,
 }
 
 impl Guess {
-    fn key(self, email: &Email) -> ThrottleKey<'_> {
+    fn key<'a>(self, email: &'a Email, ip: Option<&'a str>) -> ThrottleKey<'a> {
         match self {
             Guess::Password => ThrottleKey::Account(email.as_str()),
             Guess::SecondFactor => ThrottleKey::SecondFactor(email.as_str()),
+            Guess::PasswordAndCode => {
+                ThrottleKey::PasswordAndCode { account: email.as_str(), ip: ip.unwrap_or("") }
+            }
         }
     }
 }
@@ -103,7 +112,7 @@ impl Attempt {
         };
         let attempt = Self { guess, email: email.cloned(), ip, account: None };
         let Some(email) = email else { return Ok(attempt) };
-        match reserve(state, guess.key(email), &throttle::ACCOUNT, now).await? {
+        match reserve(state, guess.key(email, client.ip.as_deref()), &throttle::ACCOUNT, now).await? {
             Ok(record) => Ok(Self { account: Some(record), ..attempt }),
             Err(refused) => {
                 attempt.release_ip(state).await?;
@@ -112,9 +121,11 @@ impl Attempt {
         }
     }
 
-    /// True when this attempt was the one that locked the account.
+    /// True when this attempt was the one that locked the account (a count of one address's
+    /// attempts locks no account).
     pub(crate) fn locked(&self) -> bool {
-        self.account.is_some_and(|record| record.failures == throttle::ACCOUNT.lock_after)
+        self.guess != Guess::PasswordAndCode
+            && self.account.is_some_and(|record| record.failures == throttle::ACCOUNT.lock_after)
     }
 
     async fn release_ip(&self, state: &AppState) -> Result<(), ApiError> {
@@ -128,7 +139,8 @@ impl Attempt {
     pub(crate) async fn release(self, state: &AppState) -> Result<(), ApiError> {
         self.release_ip(state).await?;
         if let (Some(email), Some(record)) = (&self.email, &self.account) {
-            state.storage.release_sign_in_attempt(self.guess.key(email), record).await?;
+            let ip = self.ip.as_ref().map(|(ip, _)| ip.as_str());
+            state.storage.release_sign_in_attempt(self.guess.key(email, ip), record).await?;
         }
         Ok(())
     }

@@ -29,13 +29,28 @@ pub async fn check(
     let Some((secret, true)) = users::totp_secret(tx, user).await? else {
         return Ok(TotpOutcome::NotEnrolled);
     };
-    let secret = TotpSecret::from_bytes(&secret)
-        .ok_or_else(|| ApiError::internal(&ringfence_crypto::CryptoError::Malformed))?;
-    let unix = u64::try_from(now.unix_timestamp()).unwrap_or(0);
-    let Some(step) = secret.matching_step(code, unix).map_err(|e| ApiError::internal(&e))? else {
+    let Some(step) = matching_step(&secret, code, now)? else {
         return Ok(TotpOutcome::Wrong);
     };
-    let step = i64::try_from(step).unwrap_or(i64::MAX);
+    claim(tx, user, step, now).await
+}
+
+/// The time step `code` matches under the opened `secret`, if any. Reads and writes nothing.
+pub fn matching_step(secret: &[u8], code: &str, now: OffsetDateTime) -> Result<Option<i64>, ApiError> {
+    let secret = TotpSecret::from_bytes(secret)
+        .ok_or_else(|| ApiError::internal(&ringfence_crypto::CryptoError::Malformed))?;
+    let unix = u64::try_from(now.unix_timestamp()).unwrap_or(0);
+    let step = secret.matching_step(code, unix).map_err(|e| ApiError::internal(&e))?;
+    Ok(step.map(|step| i64::try_from(step).unwrap_or(i64::MAX)))
+}
+
+/// Records a matched `step` as used: accepted, or a replay of a step used before.
+pub async fn claim(
+    tx: &mut FirmTx,
+    user: UserId,
+    step: i64,
+    now: OffsetDateTime,
+) -> Result<TotpOutcome, ApiError> {
     Ok(if users::claim_totp_step(tx, user, step, now).await? {
         TotpOutcome::Accepted
     } else {

@@ -451,32 +451,50 @@ both_backends!(
     }
 );
 
+/// Pat, an attorney with a confirmed authenticator app: its secret.
+async fn pat_with_authenticator(h: &Harness) -> ringfence_crypto::otp::TotpSecret {
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let pat = h.signed_in_user(&admin, PAT, &["attorney"]).await;
+    let enrol = h
+        .call("POST", "/api/v1/me/totp", Some(&pat), Some(json!({ "current_password": PAT_PASSWORD })))
+        .await;
+    let secret = totp_secret(&enrol);
+    let code = secret.code_at(h.clock.now().unix_timestamp() as u64).unwrap();
+    let confirm = h.call("POST", "/api/v1/me/totp/confirm", Some(&pat), Some(json!({ "code": code }))).await;
+    assert_eq!(confirm.status, 204);
+    h.clock.advance(Duration::seconds(30));
+    secret
+}
+
+/// Someone else's hundred wrong passwords lock Pat's password step.
+async fn lock_pats_password(h: &Harness) {
+    for _ in 0..100 {
+        h.state
+            .storage
+            .add_sign_in_failure(ThrottleKey::Account(PAT), &ACCOUNT, h.clock.now())
+            .await
+            .unwrap();
+    }
+    assert_eq!(h.login(PAT, PAT_PASSWORD).await.status, 429, "the password alone is locked");
+}
+
+/// Password and authenticator code in one login, as an owner sends them during a lock.
+async fn login_with_code(h: &Harness, email: &str, password: &str, code: &str) -> Reply {
+    let body = json!({ "email": email, "password": password, "totp_code": code });
+    h.call("POST", "/api/v1/auth/login", None, Some(body)).await
+}
+
+fn a_wrong_code(right: &str) -> &'static str {
+    if right == "000000" { "111111" } else { "000000" }
+}
+
 both_backends!(
     a_password_lock_lets_the_owner_in_with_password_and_authenticator_code,
     |env: TestEnv| async move {
         let h = Harness::new(env).await;
-        let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-        let pat = h.signed_in_user(&admin, PAT, &["attorney"]).await;
-        let enrol = h
-            .call("POST", "/api/v1/me/totp", Some(&pat), Some(json!({ "current_password": PAT_PASSWORD })))
-            .await;
-        let secret = totp_secret(&enrol);
+        let secret = pat_with_authenticator(&h).await;
         let code_now = |h: &Harness| secret.code_at(h.clock.now().unix_timestamp() as u64).unwrap();
-        let confirm = h
-            .call("POST", "/api/v1/me/totp/confirm", Some(&pat), Some(json!({ "code": code_now(&h) })))
-            .await;
-        assert_eq!(confirm.status, 204);
-        h.clock.advance(Duration::seconds(30));
-
-        // Someone else's hundred wrong passwords lock the password step.
-        for _ in 0..100 {
-            h.state
-                .storage
-                .add_sign_in_failure(ThrottleKey::Account(PAT), &ACCOUNT, h.clock.now())
-                .await
-                .unwrap();
-        }
-        assert_eq!(h.login(PAT, PAT_PASSWORD).await.status, 429, "the password alone is locked");
+        lock_pats_password(&h).await;
         let login =
             |password: &str, code: &str| json!({ "email": PAT, "password": password, "totp_code": code });
         let right = code_now(&h);
@@ -497,5 +515,94 @@ both_backends!(
         assert_eq!(both.status, 200, "{}", both.body);
         let token = both.body["token"].as_str().unwrap();
         assert_eq!(h.call("GET", "/api/v1/me", Some(token), None).await.body["user"]["email"], PAT);
+    }
+);
+
+both_backends!(a_strangers_wrong_passwords_with_codes_do_not_keep_the_owner_out, |env: TestEnv| async move {
+    let mut h = Harness::new(env).await;
+    let secret = pat_with_authenticator(&h).await;
+    let owner = h.ip;
+    lock_pats_password(&h).await;
+
+    // A stranger, elsewhere, sends wrong passwords with made-up codes as fast as the
+    // throttle lets it.
+    h.ip = "198.51.100.4:1000".parse().unwrap();
+    // It stops right after a guess that was checked.
+    let (mut checked, mut refused) = (0, 0);
+    while checked < 8 {
+        let reply = login_with_code(&h, PAT, "not the password", "123456").await;
+        match reply.status {
+            401 => {
+                checked += 1;
+                assert_eq!(reply.code(), "invalid_credentials", "{}", reply.body);
+            }
+            429 => {
+                refused += 1;
+                let wait: i64 = reply.headers["retry-after"].to_str().unwrap().parse().unwrap();
+                h.clock.advance(Duration::seconds(wait));
+            }
+            _ => panic!("{}", reply.body),
+        }
+    }
+    assert!(refused > 0, "the stranger's guesses are throttled");
+
+    // The owner, with password and a current code, is in at once...
+    h.ip = owner;
+    let code = secret.code_at(h.clock.now().unix_timestamp() as u64).unwrap();
+    let both = login_with_code(&h, PAT, PAT_PASSWORD, &code).await;
+    assert_eq!(both.status, 200, "{}", both.body);
+    assert!(both.body["token"].is_string(), "{}", both.body);
+    // The stranger's wrong passwords stay counted: against its own address, and as the
+    // account's wrong passwords sent with a code.
+    assert_eq!(record(&h, ThrottleKey::PasswordsWithCode(PAT)).await.unwrap().failures, checked);
+    let strangers = ThrottleKey::PasswordAndCode { account: PAT, ip: "198.51.100.4" };
+    assert_eq!(record(&h, strangers).await.unwrap().failures, checked, "each checked guess counts");
+});
+
+both_backends!(
+    wrong_password_and_wrong_code_with_a_lock_run_the_same_statements,
+    |env: TestEnv| async move {
+        tracing::subscriber::set_global_default(StatementCounter(&STATEMENTS))
+            .expect("a process of its own (run with cargo nextest)");
+        let h = Harness::new(env).await;
+        let secret = pat_with_authenticator(&h).await;
+        // What a refused password-and-code login costs, in statements: a wrong password with
+        // the right code, the right password with a wrong code, an address nobody has. A
+        // moving clock starts each afresh; the first rounds warm the connection pools.
+        let cases = [
+            (PAT, "not the password", true),
+            (PAT, PAT_PASSWORD, false),
+            ("nobody@firm.example", PAT_PASSWORD, true),
+        ];
+        let mut counts = vec![Vec::new(); cases.len()];
+        for _ in 0..4 {
+            for (i, (email, password, right_code)) in cases.iter().enumerate() {
+                h.clock.advance(Duration::hours(2));
+                for key in [ThrottleKey::Account(PAT), ThrottleKey::Account("nobody@firm.example")] {
+                    for _ in 0..100 {
+                        h.state.storage.add_sign_in_failure(key, &ACCOUNT, h.clock.now()).await.unwrap();
+                    }
+                }
+                let right = secret.code_at(h.clock.now().unix_timestamp() as u64).unwrap();
+                let code = if *right_code { right.clone() } else { a_wrong_code(&right).to_owned() };
+                let before = STATEMENTS.load(Ordering::SeqCst);
+                let reply = login_with_code(&h, email, password, &code).await;
+                counts[i].push(STATEMENTS.load(Ordering::SeqCst) - before);
+                assert_eq!((reply.status, reply.code()), (401, "invalid_credentials"), "{}", reply.body);
+            }
+        }
+        let fewest: Vec<usize> = counts.iter().map(|c| *c.iter().min().unwrap()).collect();
+        assert!(fewest[0] > 0, "statements are counted: {counts:?}");
+        assert_eq!(fewest[0], fewest[1], "a wrong password and a wrong code: {counts:?}");
+        assert_eq!(fewest[2], fewest[0], "an unknown address and a known one: {counts:?}");
+        // Both refusals of the known user are on the record all the same.
+        let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        for (action, expected) in [("auth.login.failed", 4), ("auth.code.failed", 4)] {
+            let path = format!("/api/v1/audit?action={action}&limit=100");
+            let log = h.call("GET", &path, Some(&admin), None).await;
+            let entries = log.body["items"].as_array().unwrap();
+            let pats = entries.iter().filter(|e| e["actor"]["email"] == PAT).count();
+            assert_eq!(pats, expected, "{action}: {}", log.body);
+        }
     }
 );

@@ -23,6 +23,14 @@ pub enum ThrottleKey<'a> {
     CodeMails(&'a str),
     /// Passwordless sign-ins started from an address.
     PasskeyStarts(&'a str),
+    /// Failed sign-ins with password and authenticator code together (while the password
+    /// step is throttled), of an account from one source address.
+    PasswordAndCode {
+        account: &'a str,
+        ip: &'a str,
+    },
+    /// Wrong passwords sent with an authenticator code to an account, from any address.
+    PasswordsWithCode(&'a str),
 }
 
 impl ThrottleKey<'_> {
@@ -33,6 +41,10 @@ impl ThrottleKey<'_> {
             ThrottleKey::SecondFactor(email) => format!("factor:{email}"),
             ThrottleKey::CodeMails(email) => format!("mails:{email}"),
             ThrottleKey::PasskeyStarts(ip) => format!("passkey-starts:{ip}"),
+            ThrottleKey::PasswordAndCode { account, ip } => {
+                format!("password-and-code:{}:{account}:{ip}", account.len())
+            }
+            ThrottleKey::PasswordsWithCode(email) => format!("passwords-with-code:{email}"),
         };
         ringfence_crypto::sha256(text.as_bytes()).to_vec()
     }

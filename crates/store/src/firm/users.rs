@@ -343,6 +343,28 @@ pub async fn totp_secret(tx: &mut FirmTx, id: UserId) -> Result<Option<(Vec<u8>,
     Ok(Some((tx.open(totp_field(&key), &sealed)?, confirmed.is_some())))
 }
 
+/// The sealed-secret read of [`totp_secret`] by address, in one statement whether or not
+/// the address is a user's: the user, the opened secret (if any) and whether it is confirmed.
+pub async fn totp_secret_by_email(
+    tx: &mut FirmTx,
+    email: &Email,
+) -> Result<Option<(UserId, Option<(Vec<u8>, bool)>)>, StoreError> {
+    let row = sqlx::query("SELECT id, totp_secret_sealed, totp_confirmed_at FROM users WHERE email = $1")
+        .bind(email.as_str())
+        .fetch_optional(tx.conn())
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let key: String = row.try_get("id")?;
+    let id: UserId = key.parse().map_err(|_| corrupt("id"))?;
+    let sealed: Option<Vec<u8>> = row.try_get("totp_secret_sealed")?;
+    let confirmed: Option<i64> = row.try_get("totp_confirmed_at")?;
+    let secret = match sealed {
+        Some(sealed) => Some((tx.open(totp_field(&key), &sealed)?, confirmed.is_some())),
+        None => None,
+    };
+    Ok(Some((id, secret)))
+}
+
 /// Records `step` as used, atomically: false if it (or a later step) was used already.
 pub async fn claim_totp_step(
     tx: &mut FirmTx,
