@@ -2,9 +2,11 @@
 //! server feeds attacker-chosen bytes to a complex parser, so it never happens in the
 //! server's own process: each file goes to a fresh `ringfence extract-text` on its standard
 //! input, with a cleared environment (no master key, no database URL), limits on address
-//! space, CPU time, core dumps and file writes set by this side before a byte is sent, a
-//! wall-clock deadline after which it is killed, and its output read only up to the text
-//! cap. Whatever happens to the child, the server answers; the document is just not indexed.
+//! space, CPU time, core dumps, file writes and processes (it can start none) set by this
+//! side before a byte is sent, in a process group of its own that is killed whole after a
+//! wall-clock deadline, and its output read only up to the text cap. (Root is exempt from
+//! the process limit: the server runs as an ordinary user.) Whatever happens to the child,
+//! the server answers; the document is just not indexed.
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -15,7 +17,7 @@ use std::time::Duration;
 
 use ringfence_core::extract::{self, MAX_SOURCE, MAX_TEXT_BYTES, MAX_TEXT_CHARS};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use zeroize::Zeroizing;
 
 /// The `ringfence` subcommand that is the child's side.
@@ -30,14 +32,31 @@ pub struct Limits {
     pub memory_bytes: u64,
     /// CPU time of the child (`RLIMIT_CPU`), in seconds.
     pub cpu_seconds: u64,
-    /// Time from start to the last byte of text, after which the child is killed.
+    /// Time from start to the last byte of text, after which the child and anything it
+    /// started are killed.
     pub wall: Duration,
+    /// Whether the child may start processes of its own (`RLIMIT_NPROC` is left as it is
+    /// rather than set to 0). The extractor never needs to; only tests of the process
+    /// group allow it.
+    pub may_fork: bool,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { memory_bytes: 1024 * 1024 * 1024, cpu_seconds: 20, wall: Duration::from_secs(30) }
+        Self {
+            memory_bytes: 1024 * 1024 * 1024,
+            cpu_seconds: 20,
+            wall: Duration::from_secs(30),
+            may_fork: false,
+        }
     }
+}
+
+/// One of the extractor's slots, held from before the file is read back until its child
+/// is gone, so waiting uploads hold no plaintext.
+#[derive(Debug)]
+pub struct Slot {
+    _permit: OwnedSemaphorePermit,
 }
 
 /// How to run the extractor: a program, the arguments that make it the child's side, and
@@ -91,10 +110,16 @@ impl Extractor {
         self.limits
     }
 
+    /// Waits for a free slot: at most one child per core runs at a time.
+    pub async fn slot(&self) -> Result<Slot, ExtractError> {
+        let permit = Arc::clone(&self.running).acquire_owned().await;
+        permit.map(|_permit| Slot { _permit }).map_err(|e| ExtractError::Start(std::io::Error::other(e)))
+    }
+
     /// The text of a file of `content_type`, or `None` when it has none or extraction
     /// failed; a failure is logged (never the content) and costs only the index entry.
-    pub async fn text_of(&self, content_type: &str, bytes: &[u8]) -> Option<String> {
-        match self.run(content_type, bytes).await {
+    pub async fn text_of(&self, slot: Slot, content_type: &str, bytes: &[u8]) -> Option<String> {
+        match self.run_in(slot, content_type, bytes).await {
             Ok(text) => text,
             Err(e) => {
                 tracing::warn!(
@@ -108,11 +133,21 @@ impl Extractor {
         }
     }
 
-    /// Runs one child on `bytes`: its text, `None` when the file has no readable text.
+    /// Runs one child on `bytes` once a slot is free: its text, `None` when the file has
+    /// no readable text.
     pub async fn run(&self, content_type: &str, bytes: &[u8]) -> Result<Option<String>, ExtractError> {
-        let _permit =
-            self.running.acquire().await.map_err(|e| ExtractError::Start(std::io::Error::other(e)))?;
-        let mut child = tokio::process::Command::new(&self.program)
+        self.run_in(self.slot().await?, content_type, bytes).await
+    }
+
+    /// Runs one child on `bytes` in `slot`.
+    pub async fn run_in(
+        &self,
+        slot: Slot,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> Result<Option<String>, ExtractError> {
+        let mut command = tokio::process::Command::new(&self.program);
+        command
             .args(&self.args)
             .arg("--content-type")
             .arg(content_type)
@@ -121,22 +156,44 @@ impl Extractor {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(ExtractError::Start)?;
+            .process_group(0)
+            .kill_on_drop(true);
+        let mut group = Group { child: command.spawn().map_err(ExtractError::Start)?, _slot: slot };
         // The child only waits for its input until now: the limits hold before it parses.
-        if let Err(e) = confine(&child, &self.limits) {
-            let _ = child.kill().await;
-            return Err(ExtractError::Limits(e));
-        }
-        let outcome = tokio::time::timeout(self.limits.wall, exchange(&mut child, bytes)).await;
-        let outcome = outcome.unwrap_or(Err(ExtractError::TimedOut(self.limits.wall)));
-        if outcome.is_err() {
-            let _ = child.kill().await;
-        }
-        outcome
+        confine(&group.child, &self.limits).map_err(ExtractError::Limits)?;
+        let outcome = tokio::time::timeout(self.limits.wall, exchange(&mut group.child, bytes)).await;
+        // On failure the whole group is killed as `group` is dropped.
+        outcome.unwrap_or(Err(ExtractError::TimedOut(self.limits.wall)))
     }
 }
+
+/// A child in its own process group, and the slot it runs in. Dropped before the child has
+/// been waited for (a failure, a timeout, a cancelled upload), it kills the whole group:
+/// the child is then at worst a zombie, so its process group id is not yet anyone else's.
+struct Group {
+    child: tokio::process::Child,
+    _slot: Slot,
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if let Some(id) = self.child.id() {
+            kill_group(id);
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn kill_group(id: u32) {
+    use rustix::process::{Pid, Signal, kill_process_group};
+    if let Some(pid) = i32::try_from(id).ok().and_then(Pid::from_raw) {
+        // Fails only when nothing of the group is left.
+        let _ = kill_process_group(pid, Signal::KILL);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn kill_group(_: u32) {}
 
 /// Sends the file, reads the text up to the cap, and waits for the child's verdict.
 async fn exchange(child: &mut tokio::process::Child, bytes: &[u8]) -> Result<Option<String>, ExtractError> {
@@ -176,13 +233,18 @@ fn confine(child: &tokio::process::Child, limits: &Limits) -> std::io::Result<()
         .and_then(|id| i32::try_from(id).ok())
         .and_then(Pid::from_raw)
         .ok_or_else(|| std::io::Error::other("the child has no process id"))?;
-    // No core dump (it would hold plaintext) and no file written.
+    // No core dump (it would hold plaintext), no file written, and no process started:
+    // `RLIMIT_NPROC` counts the user's processes, so 0 stops every fork (but root's).
+    let processes = (!limits.may_fork).then_some((Resource::Nproc, 0));
     for (resource, value) in [
         (Resource::As, limits.memory_bytes),
         (Resource::Cpu, limits.cpu_seconds),
         (Resource::Core, 0),
         (Resource::Fsize, 0),
-    ] {
+    ]
+    .into_iter()
+    .chain(processes)
+    {
         prlimit(Some(pid), resource, Rlimit { current: Some(value), maximum: Some(value) })?;
     }
     Ok(())

@@ -29,6 +29,8 @@ pub enum StoreError {
     MasterKeyMissing { recorded: String, path: String },
     #[error("cryptographic failure")]
     Crypto(#[from] CryptoError),
+    #[error("storage could not write at the last probe, moments ago: {0}")]
+    ProbeFailed(String),
     #[error("blob store error: {0}")]
     Blob(String),
     #[error("a stored file's bytes are missing from the blob store")]

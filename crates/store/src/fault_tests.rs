@@ -164,6 +164,43 @@ async fn a_postgres_outage_is_reported_within_seconds_and_recovered_from() {
     write_once(&store, created.admin).await.expect("writes after the outage");
 }
 
+both_backends!(a_failed_write_probe_stands_for_a_few_seconds, |env: TestEnv| async move {
+    let now = SystemClock.now();
+    let storage = Storage::open(&location(&env), env.data_dir(), None, now).await.expect("open");
+    let a = storage.create_firm(new_firm("probe-a"), now).await.expect("firm a");
+    let b = storage.create_firm(new_firm("probe-b"), now).await.expect("firm b");
+    storage.firm(a.firm.id).await.expect("a");
+    // Firm B's store can no longer write (its pools, of another opening of the same
+    // storage, are closed), and a fault has been seen.
+    let other = Storage::open(&location(&env), env.data_dir(), None, now).await.expect("open again");
+    let store_b = other.firm(b.firm.id).await.expect("b");
+    store_b.pool.close().await;
+    if let Some(writer) = &store_b.writer {
+        writer.pool.close().await;
+    }
+    storage.firms.write().await.insert(b.firm.id, store_b);
+    let _ = StoreError::io(std::path::Path::new("/probe"), std::io::ErrorKind::StorageFull.into());
+    assert!(health::fault_seen());
+    assert!(storage.ready().await.is_err(), "firm B cannot write");
+
+    // B is closed (every open store could write now), but the failure stands: no probe.
+    storage.firms.write().await.remove(&b.firm.id);
+    for _ in 0..3 {
+        let again = storage.ready().await.expect_err("the failed probe stands");
+        assert!(matches!(again, StoreError::ProbeFailed(_)), "{again}");
+    }
+    assert!(health::fault_seen(), "no store was probed");
+
+    // Once it is old enough, the stores are probed again.
+    if let Ok(mut failed) = storage.failed_probe.lock()
+        && let Some((at, _)) = failed.as_mut()
+    {
+        *at -= PROBE_INTERVAL;
+    }
+    storage.ready().await.expect("ready, every open store having written");
+    assert!(!health::fault_seen());
+});
+
 both_backends!(an_abandoned_audit_batch_loses_no_entry, |env: TestEnv| async move {
     let now = SystemClock.now();
     let storage = Storage::open(&location(&env), env.data_dir(), None, now).await.expect("open");

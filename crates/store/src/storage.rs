@@ -34,6 +34,21 @@ pub struct Storage {
     pub(crate) master: MasterKey,
     master_origin: MasterKeyOrigin,
     firms: RwLock<HashMap<FirmId, Arc<FirmStore>>>,
+    /// When the write probe of [`Storage::ready`] last failed, and why: answered again
+    /// for [`PROBE_INTERVAL`] rather than probed again.
+    failed_probe: std::sync::Mutex<Option<(std::time::Instant, String)>>,
+}
+
+/// `err` and its causes, on one line.
+fn causes(err: &StoreError) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Creates the data directory readable by its owner only; an existing one is left as it is.
@@ -51,6 +66,9 @@ fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
 /// How long an open firm's keyring is trusted before the control store is asked whether a
 /// newer key version exists (one made by `keys rotate`, perhaps in another process).
 const KEY_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a failed write probe stands: the readiness probe is public, and each probe is a
+/// synced write to every open firm store.
+const PROBE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 /// After a rotation, how long until every server in use has seen the new version: only
 /// then may values be re-sealed under it, or a server not yet aware could not open them.
 pub const KEY_SETTLE: std::time::Duration = std::time::Duration::from_secs(12);
@@ -372,6 +390,7 @@ impl Storage {
             master,
             master_origin,
             firms: RwLock::new(HashMap::new()),
+            failed_probe: std::sync::Mutex::new(None),
         };
         for firm in storage.list_firms().await? {
             storage.migrate_firm(firm.id, None).await?;
@@ -394,16 +413,33 @@ impl Storage {
     }
 
     /// Ready to serve: the control store answers, and after any storage fault, every open
-    /// firm store can write again.
+    /// firm store can write again. A failed write probe stands for [`PROBE_INTERVAL`], so
+    /// however often this is asked, the stores are probed at most that often.
     pub async fn ready(&self) -> Result<(), StoreError> {
         self.ping().await?;
-        if health::fault_seen() {
-            let stores: Vec<Arc<FirmStore>> = self.firms.read().await.values().cloned().collect();
-            for store in stores {
-                store.probe_write().await?;
-            }
-            health::all_clear();
+        if !health::fault_seen() {
+            return Ok(());
         }
+        if let Ok(failed) = self.failed_probe.lock()
+            && let Some((at, why)) = failed.as_ref()
+            && at.elapsed() < PROBE_INTERVAL
+        {
+            return Err(StoreError::ProbeFailed(why.clone()));
+        }
+        let probed = self.probe_all().await;
+        if let Ok(mut failed) = self.failed_probe.lock() {
+            *failed = probed.as_ref().err().map(|e| (std::time::Instant::now(), causes(e)));
+        }
+        probed
+    }
+
+    /// Writes to every open firm store; all clear when each one wrote.
+    async fn probe_all(&self) -> Result<(), StoreError> {
+        let stores: Vec<Arc<FirmStore>> = self.firms.read().await.values().cloned().collect();
+        for store in stores {
+            store.probe_write().await?;
+        }
+        health::all_clear();
         Ok(())
     }
 

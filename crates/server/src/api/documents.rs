@@ -184,16 +184,22 @@ async fn receive(
         uploaded.discard(&state.blobs, actor.firm).await;
         return Err(ApiError::invalid("title: at most 500 characters, no control characters"));
     }
-    match uploaded.text_source(&state.blobs, actor.firm).await {
-        Ok(Some(bytes)) => {
-            if let Some(text) = state.settings.extractor.text_of(uploaded.content_type, &bytes).await {
-                uploaded.set_text(&text);
+    // The slot first: waiting uploads hold no plaintext, only the running ones do.
+    let extractor = &state.settings.extractor;
+    let slot = if uploaded.has_text_source() { extractor.slot().await.ok() } else { None };
+    if let Some(slot) = slot {
+        match uploaded.text_source(&state.blobs, actor.firm).await {
+            Ok(Some(bytes)) => {
+                if let Some(text) = extractor.text_of(slot, uploaded.content_type, &bytes).await {
+                    uploaded.set_text(&text);
+                }
             }
-        }
-        Ok(None) => {}
-        Err(e) => {
-            uploaded.discard(&state.blobs, actor.firm).await;
-            return Err(e.into());
+            Ok(None) => {}
+            Err(e) => {
+                drop(slot);
+                uploaded.discard(&state.blobs, actor.firm).await;
+                return Err(e.into());
+            }
         }
     }
     match scan(state, actor, &uploaded).await {

@@ -90,12 +90,13 @@ pub async fn second_factor_options(
 pub const MAX_PASSKEY_SIGN_INS: i64 = 10_000;
 
 /// Starts a passwordless sign-in. Anyone may ask, so what it keeps is bounded: each start
-/// is counted against the source address ([`throttle::PASSKEY_STARTS`]), ceremonies expire
+/// is counted against the source address, an IPv6 one by its /64
+/// ([`throttle::PASSKEY_STARTS`]), ceremonies expire
 /// after five minutes and are swept, and at most [`MAX_PASSKEY_SIGN_INS`] live at once.
 pub async fn start(State(state): State<AppState>, client: Client) -> Result<Json<Value>, ApiError> {
     let now = state.clock.now();
     attempts::check_ip(&state, &client, now).await?;
-    if let Some(ip) = &client.ip {
+    if let Some(ip) = &client.source {
         attempts::reserve(&state, ThrottleKey::PasskeyStarts(ip), &throttle::PASSKEY_STARTS, now).await??;
     }
     let ceremony = RelyingParty::of(&state.settings)?.start_passwordless()?;

@@ -103,7 +103,7 @@ impl Attempt {
         client: &Client,
         now: OffsetDateTime,
     ) -> Result<Self, ApiError> {
-        let ip = match &client.ip {
+        let ip = match &client.source {
             Some(ip) => match reserve(state, ThrottleKey::SourceIp(ip), &throttle::SOURCE_IP, now).await? {
                 Ok(record) => Some((ip.clone(), record)),
                 Err(refused) => return Err(refused),
@@ -149,7 +149,7 @@ impl Attempt {
 /// Refuses, without counting, a request from an address that is over its rule (for steps
 /// that guess nothing, such as asking for a passkey challenge).
 pub(crate) async fn check_ip(state: &AppState, client: &Client, now: OffsetDateTime) -> Result<(), ApiError> {
-    let Some(ip) = &client.ip else { return Ok(()) };
+    let Some(ip) = &client.source else { return Ok(()) };
     let record = state.storage.sign_in_failures(ThrottleKey::SourceIp(ip)).await?;
     throttle::SOURCE_IP.check(record.as_ref(), now).map_err(throttled)
 }

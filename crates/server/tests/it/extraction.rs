@@ -1,6 +1,7 @@
 //! Text extraction happens in a child process with limits: a hostile file costs at most
 //! that child, never the server, and the upload is kept either way.
 
+use std::os::unix::process::CommandExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,11 +23,66 @@ fn script(script: &str) -> Extractor {
 
 #[tokio::test]
 async fn the_child_runs_with_limits_and_without_the_servers_environment() {
-    let limits = Limits { memory_bytes: 300 << 20, cpu_seconds: 7, wall: Duration::from_secs(10) };
-    let report = "cat >/dev/null; ulimit -v; ulimit -t; ulimit -c; ulimit -f; echo \"${HOME:-none}\"; pwd";
+    let limits = Limits { memory_bytes: 300 << 20, cpu_seconds: 7, ..Limits::default() };
+    // Only builtins: the child may not start a process.
+    let report =
+        "read -r _ || :; ulimit -v; ulimit -t; ulimit -c; ulimit -f; ulimit -p; echo \"${HOME:-none}\"; pwd";
     let text = script(report).with_limits(limits).run("text/plain", b"input").await.unwrap().unwrap();
-    // Address space in KiB, CPU seconds, no core file, no file written, no environment.
-    assert_eq!(text.split_whitespace().collect::<Vec<_>>(), ["307200", "7", "0", "0", "none", "/"]);
+    // Address space in KiB, CPU seconds, no core file, no file written, no process, no
+    // environment.
+    assert_eq!(text.split_whitespace().collect::<Vec<_>>(), ["307200", "7", "0", "0", "0", "none", "/"]);
+}
+
+#[tokio::test]
+async fn a_child_cannot_start_a_process() {
+    // Root is exempt from `RLIMIT_NPROC`, and the server runs as an ordinary user: as root,
+    // this test runs itself again as `nobody`.
+    if rustix::process::geteuid().is_root() {
+        let name = "extraction::a_child_cannot_start_a_process";
+        let run = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", name, "--nocapture", "--test-threads=1"])
+            .current_dir("/")
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&run.stdout);
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert!(run.status.success() && out.contains("1 passed"), "{out}\n{err}");
+        return;
+    }
+    let outcome = script("read -r _ || :; sleep 0 && echo started").run("text/plain", b"input").await;
+    // The shell cannot fork and gives up.
+    assert!(matches!(outcome, Err(ExtractError::Failed(_))), "{outcome:?}");
+}
+
+/// Live (not zombie) processes whose command line is exactly `args`.
+fn live_processes(args: &[&str]) -> Vec<String> {
+    let wanted: Vec<u8> = args.iter().flat_map(|a| a.bytes().chain([0])).collect();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let cmdline = std::fs::read(path.join("cmdline")).ok()?;
+            let stat = std::fs::read_to_string(path.join("stat")).ok()?;
+            let state = stat.rsplit_once(')')?.1.split_whitespace().next()?.to_owned();
+            (cmdline == wanted && state != "Z").then(|| path.display().to_string())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_child_past_its_time_is_killed_with_all_it_started() {
+    // A marker no other test uses; the child is let fork to start it in the background.
+    let marker = ["sleep", "97.531"];
+    let limits = Limits { wall: Duration::from_millis(500), may_fork: true, ..Limits::default() };
+    let outcome = script("sleep 97.531 & exec sleep 30").with_limits(limits).run("text/plain", b"").await;
+    assert!(matches!(outcome, Err(ExtractError::TimedOut(_))), "{outcome:?}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !live_processes(&marker).is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(live_processes(&marker), Vec::<String>::new(), "the background process outlived its parent");
 }
 
 #[tokio::test]

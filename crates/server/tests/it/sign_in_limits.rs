@@ -310,6 +310,24 @@ both_backends!(passwordless_starts_are_bounded_per_address_and_in_all, |env: Tes
     assert!(storage.start_passkey_sign_in("{}", later, 1).await.unwrap().is_some(), "expired ones are swept");
 });
 
+both_backends!(passwordless_starts_from_one_ipv6_64_share_its_budget, |env: TestEnv| async move {
+    let mut h = Harness::new(env).await;
+    let start_from = async |h: &mut Harness, ip: &str| {
+        h.ip = ip.parse().unwrap();
+        h.call("POST", "/api/v1/auth/passkey/start", None, None).await
+    };
+    // Two addresses of one /64 spend one budget between them.
+    for i in 0..throttle::PASSKEY_STARTS.free_failures {
+        let ip =
+            if i % 2 == 0 { "[2001:db8:1:2::1]:1000" } else { "[2001:db8:1:2:ffff:abcd:1234:5678]:2000" };
+        assert_eq!(start_from(&mut h, ip).await.status, 200);
+    }
+    let refused = start_from(&mut h, "[2001:db8:1:2::99]:3000").await;
+    assert_eq!((refused.status, refused.code()), (429, "throttled"), "{}", refused.body);
+    // The next /64 has its own.
+    assert_eq!(start_from(&mut h, "[2001:db8:1:3::1]:1000").await.status, 200);
+});
+
 async fn invitation_for(h: &Harness, admin: &str, email: &str, name: &str) -> (String, String) {
     let created = h
         .call(

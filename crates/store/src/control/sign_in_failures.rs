@@ -16,12 +16,13 @@ use crate::StoreError;
 #[derive(Debug, Clone, Copy)]
 pub enum ThrottleKey<'a> {
     Account(&'a str),
+    /// Attempts from a source: an IPv4 address, or an IPv6 address's /64.
     SourceIp(&'a str),
     /// Second-factor attempts of an account (made only after its password was right).
     SecondFactor(&'a str),
     /// Sign-in codes mailed to an account.
     CodeMails(&'a str),
-    /// Passwordless sign-ins started from an address.
+    /// Passwordless sign-ins started from a source, as for [`ThrottleKey::SourceIp`].
     PasskeyStarts(&'a str),
     /// Failed sign-ins with password and authenticator code together (while the password
     /// step is throttled), of an account from one source address.

@@ -125,6 +125,12 @@ impl Upload {
 }
 
 impl Uploaded {
+    /// Whether [`Self::text_source`] would read the file back: a type with text, small
+    /// enough to read whole.
+    pub fn has_text_source(&self) -> bool {
+        extract::has_text(self.content_type) && self.size <= extract::MAX_SOURCE
+    }
+
     /// The stored file read back, in memory and never to disk, for its text: `None` for a
     /// file of a type without text or too large to read whole.
     pub async fn text_source(
@@ -132,7 +138,7 @@ impl Uploaded {
         blobs: &BlobStore,
         firm: FirmId,
     ) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
-        if !extract::has_text(self.content_type) || self.size > extract::MAX_SOURCE {
+        if !self.has_text_source() {
             return Ok(None);
         }
         let content = Content::of(blobs, firm, self.version_id, &self.key, self.size).await?;
