@@ -20,12 +20,19 @@ pub fn install_crypto_provider() {
 
 /// One client is one connection (HTTP/2 when the server offers it, as it does).
 pub fn client(cert: &Path) -> BenchResult<reqwest::Client> {
+    client_from(cert, None)
+}
+
+/// [`client`], connecting from `local` (an address of the loopback range): people who
+/// sign in at once come from addresses of their own, each with its own sign-in throttle.
+pub fn client_from(cert: &Path, local: Option<std::net::IpAddr>) -> BenchResult<reqwest::Client> {
     let pem = std::fs::read(cert)?;
     let certificate = reqwest::Certificate::from_pem(&pem)?;
     Ok(reqwest::Client::builder()
         .tls_certs_only([certificate])
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
+        .local_address(local)
         .timeout(Duration::from_secs(900))
         .build()?)
 }

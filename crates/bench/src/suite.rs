@@ -431,9 +431,15 @@ async fn storm(ctx: &Ctx<'_>, firm: &Firm, figures: &mut Value) -> BenchResult<(
         if users.len() < ctx.plan.storm_signins {
             return Err(fail("not enough fresh users for the sign-in storm"));
         }
-        // Fresh clients: each sign-in makes its own connection, as a browser would.
-        let storm_clients: Vec<reqwest::Client> =
-            (0..users.len()).map(|_| http::client(&server.cert)).collect::<BenchResult<_>>()?;
+        // Fresh clients: each sign-in makes its own connection, as a browser would, from an
+        // address of its own in 127.0.0.0/8 (sign-in attempts are counted per address, and
+        // twenty people do not sign in from one address in the same instant).
+        let storm_clients: Vec<reqwest::Client> = (0..users.len())
+            .map(|i| {
+                let local = std::net::Ipv4Addr::new(127, 0, 1 + (i / 250) as u8, 2 + (i % 250) as u8);
+                http::client_from(&server.cert, Some(local.into()))
+            })
+            .collect::<BenchResult<_>>()?;
         let stop = Arc::new(AtomicBool::new(false));
         let began = Instant::now();
         let readers = tokio::spawn(closed_loop_until(
