@@ -11,7 +11,6 @@ use http::StatusCode;
 use ringfence_core::audit::Outcome;
 use ringfence_core::ids::parse_id;
 use ringfence_core::user::Email;
-use ringfence_mail::Mail;
 use ringfence_store::firm::access::{self, ClientDetails, EditDetails, ManageWalls, ReadDetails};
 use ringfence_store::firm::clients::{self, Client as ClientRecord, ClientFields, ClientSummary};
 use ringfence_store::firm::{matters, users};
@@ -275,23 +274,7 @@ pub async fn place_wall(
         )
         .await?;
     tx.commit().await?;
-    for (colleague, number) in &notices {
-        let body = format!(
-            "{} is now screened from matter {number} (and every matter of its client) by an ethical \
-             wall. Do not discuss the matter with them or share its documents.\n",
-            user.email
-        );
-        state
-            .mailer
-            .send(Mail { to: colleague.as_str(), subject: "Ringfence: an ethical wall on your matter", body })
-            .await?;
-    }
-    let body = "An ethical wall now screens you from a client of your firm and all its matters. \
-                You will not see them, and should not discuss them.\n"
-        .to_owned();
-    state
-        .mailer
-        .send(Mail { to: user.email.as_str(), subject: "Ringfence: an ethical wall applies to you", body })
+    crate::api::matters::tell_of_wall(&state, &notices, &user.email, crate::api::matters::Screened::Client)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

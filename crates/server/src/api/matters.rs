@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use http::StatusCode;
 use ringfence_core::audit::{MATTER_VIEWED, Outcome};
 use ringfence_core::matter::MatterRole;
+use ringfence_core::user::Email;
 use ringfence_mail::Mail;
 use ringfence_store::firm::access::{
     AccessHistory, Edit, Lifecycle, ManageMembers, ManageWalls, MatterAccess, SeesMatter, View,
@@ -332,27 +333,53 @@ pub async fn place_wall(
     }
     record(&mut tx, &actor, &client, &access, "matter.wall.placed", ("user", user.id.to_string())).await?;
     tx.commit().await?;
-    // The matter's team learns who is screened, so that no one discusses it with them.
-    for colleague in &team {
+    let notices: Vec<(Email, String)> =
+        team.into_iter().map(|colleague| (colleague, number.clone())).collect();
+    tell_of_wall(&state, &notices, &user.email, Screened::Matter).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What a new wall screens someone from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Screened {
+    Matter,
+    Client,
+}
+
+/// Tells each matter's team (colleague, matter number) who is now screened, so that no one
+/// discusses the matter with them, and the screened user only that a wall exists, never
+/// on what.
+pub(crate) async fn tell_of_wall(
+    state: &AppState,
+    notices: &[(Email, String)],
+    screened: &Email,
+    from: Screened,
+) -> Result<(), ApiError> {
+    let (reach, told) = match from {
+        Screened::Matter => {
+            ("", "a matter in your firm's Ringfence. You will not see it, and should not discuss it")
+        }
+        Screened::Client => (
+            " (and every matter of its client)",
+            "a client of your firm and all its matters. You will not see them, and should not discuss them",
+        ),
+    };
+    for (colleague, number) in notices {
         let body = format!(
-            "{} is now screened from matter {number} by an ethical wall. Do not discuss the matter \
-             with them or share its documents.\n",
-            user.email
+            "{screened} is now screened from matter {number}{reach} by an ethical wall. Do not discuss the \
+             matter with them or share its documents.\n"
         );
         state
             .mailer
             .send(Mail { to: colleague.as_str(), subject: "Ringfence: an ethical wall on your matter", body })
             .await?;
     }
-    // The screened user is told a restriction exists, never on which matter.
-    let body = "An ethical wall now screens you from a matter in your firm's Ringfence. \
-                You will not see it, and should not discuss it.\n"
-        .to_owned();
+    let body = format!("An ethical wall now screens you from {told}.\n");
     state
         .mailer
-        .send(Mail { to: user.email.as_str(), subject: "Ringfence: an ethical wall applies to you", body })
+        .send(Mail { to: screened.as_str(), subject: "Ringfence: an ethical wall applies to you", body })
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 pub async fn remove_wall(
