@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use ringfence_core::audit::AuditRecord;
+use ringfence_core::principal::{Principal, SystemTask};
 use ringfence_store::FirmStore;
 use ringfence_store::firm::audit;
 
@@ -27,7 +28,7 @@ impl AuditWriter {
 
     /// The sequence number of the last entry.
     pub async fn head(&self) -> BenchResult<i64> {
-        let mut tx = self.store.begin_read().await?;
+        let mut tx = self.store.begin_read(&Principal::System(SystemTask::Benchmark)).await?;
         let seq = audit::last_seq(&mut tx).await?;
         tx.commit().await?;
         Ok(seq)
@@ -40,7 +41,7 @@ impl AuditWriter {
         while done < count {
             let batch = (count - done).min(ROWS_PER_TRANSACTION);
             let records: Vec<AuditRecord> = (done..done + batch).map(&mut next).collect();
-            let mut tx = self.store.begin().await?;
+            let mut tx = self.store.begin(&Principal::System(SystemTask::Benchmark)).await?;
             last = audit::append_many(&mut tx, &records).await?;
             tx.commit().await?;
             done += batch;
@@ -101,7 +102,7 @@ mod tests {
         assert_eq!(last, before + 1_000);
 
         // As it was left: every promised checkpoint signed with the firm's own key.
-        let mut tx = store.begin().await.expect("begin");
+        let mut tx = store.begin(&Principal::System(SystemTask::Benchmark)).await.expect("begin");
         let verified = audit::verify(&mut tx).await.expect("verify");
         assert!(
             matches!(verified, Verification::Intact { entries, checkpoints, .. }

@@ -11,9 +11,9 @@ use ringfence_core::audit::{AuditActor, AuditRecord, Origin, Outcome};
 use ringfence_core::auth::{FactorPolicy, SecondFactor};
 use ringfence_core::clock::{Clock, SystemClock};
 use ringfence_core::firm::{FirmName, FirmSlug};
-use ringfence_core::ids::{FirmId, UserId};
+use ringfence_core::ids::{FirmId, SessionId, UserId};
+use ringfence_core::principal::{FirmUser, Principal, SystemTask};
 use ringfence_core::user::{Email, FirmRole};
-use ringfence_store::backend::Reach;
 use ringfence_store::firm::access::{self, WriteContent};
 use ringfence_store::firm::clients::{self, ClientFields};
 use ringfence_store::firm::users::{self, NewUser, UserStatus};
@@ -149,7 +149,7 @@ pub async fn seed(
     let store = storage.firm(firm).await?;
     // Every user has an authenticator app; the firm signs in with TOTP only, so sign-ins
     // compute their code instead of reading mail.
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin(&Principal::System(SystemTask::Benchmark)).await?;
     for user in &people {
         users::activate_totp(&mut tx, user.id, &user.totp, 0, SystemClock.now()).await?;
     }
@@ -294,7 +294,15 @@ async fn open_matters<'a>(
     at: time::OffsetDateTime,
 ) -> BenchResult<Opened<'a>> {
     let roles = BTreeSet::from(ROLES);
-    let mut tx = store.begin_for(lead.id, Reach::OwnMatters).await?;
+    // The lead opens its own matters, as it would signed in (its session does not matter).
+    let as_lead = Principal::FirmUser(FirmUser {
+        firm: store.id(),
+        user: lead.id,
+        email: Email::parse(&lead.email)?,
+        roles: BTreeSet::from([FirmRole::Attorney]),
+        session: SessionId::random(),
+    });
+    let mut tx = store.begin(&as_lead).await?;
     let mut opened = Opened { index: 0, lead, matters: Vec::with_capacity(count), notes: Vec::new() };
     for _ in 0..count {
         let title = format!("{} v {}", vocabulary.sentence(rng, 2), vocabulary.sentence(rng, 2));
@@ -343,7 +351,7 @@ impl Firm {
                 user_record(&user, action, (kind, Uuid::new_v4().to_string()), matter)
             })
             .await?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin(&Principal::System(SystemTask::Benchmark)).await?;
         audit::checkpoint_now(&mut tx, SystemClock.now()).await?;
         tx.commit().await?;
         Ok(reached.max(head))

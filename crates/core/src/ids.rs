@@ -41,6 +41,19 @@ macro_rules! id_type {
                 Uuid::parse_str(s).map(Self)
             }
         }
+
+        impl From<Uuid> for $name {
+            fn from(id: Uuid) -> Self {
+                Self(id)
+            }
+        }
+
+        impl $name {
+            /// Parses an id from outside in any spelling ([`parse_id`]).
+            pub fn parse(raw: &str) -> Option<Self> {
+                parse_id(raw).map(Self)
+            }
+        }
     };
 }
 
@@ -58,6 +71,30 @@ id_type!(
 id_type!(
     /// A firm user.
     UserId
+);
+id_type!(
+    /// A matter: one piece of legal work, behind its ring-fence.
+    MatterId
+);
+id_type!(
+    /// A client of the firm.
+    ClientId
+);
+id_type!(
+    /// A note on a matter.
+    NoteId
+);
+id_type!(
+    /// A document on a matter (all its versions).
+    DocumentId
+);
+id_type!(
+    /// A signed-in session.
+    SessionId
+);
+id_type!(
+    /// A registered passkey.
+    PasskeyId
 );
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod local_time;
 pub mod matter;
 pub mod policy;
+pub mod principal;
 pub mod search;
 pub mod throttle;
 pub mod user;

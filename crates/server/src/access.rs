@@ -10,9 +10,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use http::Method;
 use ringfence_core::audit::Outcome;
-use ringfence_core::policy::AccessPolicy;
+use ringfence_core::policy::{self, AccessPolicy};
+use ringfence_store::firm::access::Action;
 use ringfence_store::firm::audit as audit_log;
 
+use crate::app::access::On;
 use crate::audit;
 use crate::auth::{Actor, not_signed_in};
 use crate::client::Client;
@@ -27,6 +29,68 @@ pub struct RouteSpec {
     pub policy: AccessPolicy,
 }
 
+/// A route's policy as the route table takes it, for a handler whose arguments are `T`
+/// (axum's tuple). Only [`Matter`] names a matter, and it is a policy only for handlers
+/// that take the matching [`On`] first.
+pub trait Policy<T> {
+    fn declared(&self) -> AccessPolicy;
+}
+
+/// A policy that names no matter.
+#[derive(Debug, Clone, Copy)]
+pub struct Guard(AccessPolicy);
+
+impl<T> Policy<T> for Guard {
+    fn declared(&self) -> AccessPolicy {
+        self.0
+    }
+}
+
+pub const PUBLIC: Guard = Guard(AccessPolicy::Public);
+pub const SIGNED_IN: Guard = Guard(AccessPolicy::SignedIn);
+pub const ADMIN: Guard = Guard(policy::ADMIN);
+pub const AUDITORS: Guard = Guard(policy::AUDITORS);
+pub const CLIENT_KEEPERS: Guard = Guard(policy::CLIENT_KEEPERS);
+pub const MATTER_OPENERS: Guard = Guard(policy::MATTER_OPENERS);
+
+/// A route on one matter, or on a note or document of one, for the matter action `A`: its
+/// handler must take `On<A, _>` as its first argument, and only that reaches the data.
+#[derive(Debug, Clone, Copy)]
+pub struct Matter<A>(pub A);
+
+impl<A: Action, T: TakesFirst<A>> Policy<T> for Matter<A> {
+    fn declared(&self) -> AccessPolicy {
+        AccessPolicy::Matter(A::ACTION)
+    }
+}
+
+/// A matter route whose handler still reads the id itself and checks inside.
+#[derive(Debug, Clone, Copy)]
+pub struct Unproven<A>(pub A);
+
+impl<A: Action, T> Policy<T> for Unproven<A> {
+    fn declared(&self) -> AccessPolicy {
+        AccessPolicy::Matter(A::ACTION)
+    }
+}
+
+/// Handler argument tuples (axum's `(M, T1, …)`) whose first argument is an `On<A, _>`.
+pub trait TakesFirst<A> {}
+
+macro_rules! takes_first {
+    ($($rest:ident),*) => {
+        impl<M, A, I, $($rest,)*> TakesFirst<A> for (M, On<A, I>, $($rest,)*) {}
+    };
+}
+
+takes_first!();
+takes_first!(T2);
+takes_first!(T2, T3);
+takes_first!(T2, T3, T4);
+takes_first!(T2, T3, T4, T5);
+takes_first!(T2, T3, T4, T5, T6);
+takes_first!(T2, T3, T4, T5, T6, T7);
+
 pub struct RouteTable<S> {
     router: Router<S>,
     specs: Vec<RouteSpec>,
@@ -40,46 +104,46 @@ impl<S: Clone + Send + Sync + 'static> RouteTable<S> {
     pub fn get<H: Handler<T, S>, T: 'static>(
         self,
         path: &'static str,
-        policy: AccessPolicy,
+        policy: impl Policy<T>,
         handler: H,
     ) -> Self {
-        self.add(Method::GET, MethodFilter::GET, path, policy, handler)
+        self.add(Method::GET, MethodFilter::GET, path, policy.declared(), handler)
     }
 
     pub fn post<H: Handler<T, S>, T: 'static>(
         self,
         path: &'static str,
-        policy: AccessPolicy,
+        policy: impl Policy<T>,
         handler: H,
     ) -> Self {
-        self.add(Method::POST, MethodFilter::POST, path, policy, handler)
+        self.add(Method::POST, MethodFilter::POST, path, policy.declared(), handler)
     }
 
     pub fn put<H: Handler<T, S>, T: 'static>(
         self,
         path: &'static str,
-        policy: AccessPolicy,
+        policy: impl Policy<T>,
         handler: H,
     ) -> Self {
-        self.add(Method::PUT, MethodFilter::PUT, path, policy, handler)
+        self.add(Method::PUT, MethodFilter::PUT, path, policy.declared(), handler)
     }
 
     pub fn patch<H: Handler<T, S>, T: 'static>(
         self,
         path: &'static str,
-        policy: AccessPolicy,
+        policy: impl Policy<T>,
         handler: H,
     ) -> Self {
-        self.add(Method::PATCH, MethodFilter::PATCH, path, policy, handler)
+        self.add(Method::PATCH, MethodFilter::PATCH, path, policy.declared(), handler)
     }
 
     pub fn delete<H: Handler<T, S>, T: 'static>(
         self,
         path: &'static str,
-        policy: AccessPolicy,
+        policy: impl Policy<T>,
         handler: H,
     ) -> Self {
-        self.add(Method::DELETE, MethodFilter::DELETE, path, policy, handler)
+        self.add(Method::DELETE, MethodFilter::DELETE, path, policy.declared(), handler)
     }
 
     /// Declares `method path`, guarded by `policy`, served by `handler`.
@@ -158,7 +222,7 @@ async fn deny(actor: Actor, client: Client, route: String, page: bool) -> Respon
         actor.at,
     );
     let recorded = async {
-        let mut tx = actor.store.begin().await?;
+        let mut tx = actor.begin().await?;
         audit_log::append(&mut tx, &entry).await?;
         tx.commit().await
     };

@@ -11,6 +11,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ringfence_core::audit::StoredAuditEntry;
+use ringfence_core::principal::{Principal, SystemTask};
 use ringfence_store::Storage;
 use ringfence_store::firm::audit;
 use rustls::pki_types::pem::PemObject;
@@ -173,14 +174,14 @@ pub async fn ship_once(storage: &Storage, sinks: &mut [Sink]) -> Result<u64, Shi
         for sink in sinks.iter_mut() {
             let name = sink.name();
             loop {
-                let mut tx = store.begin().await?;
+                let mut tx = store.begin(&Principal::System(SystemTask::AuditShipping)).await?;
                 let from = audit::shipped(&mut tx, &name).await?;
                 let entries = audit::after(&mut tx, from, BATCH).await?;
                 tx.commit().await?;
                 let Some((last, _)) = entries.last() else { break };
                 let last = last.seq;
                 sink.send(&firm.id.to_string(), &entries).await?;
-                let mut tx = store.begin().await?;
+                let mut tx = store.begin(&Principal::System(SystemTask::AuditShipping)).await?;
                 audit::mark_shipped(&mut tx, &name, last).await?;
                 tx.commit().await?;
                 sent += entries.len() as u64;

@@ -3,10 +3,12 @@
 
 pub mod access;
 mod api;
+mod app;
 mod audit;
 pub mod audit_shipping;
 pub mod auth;
 mod client;
+mod edge;
 pub mod error;
 pub mod extractor;
 pub mod maintenance;

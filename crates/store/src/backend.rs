@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use ringfence_core::ids::FirmId;
+use ringfence_core::ids::{FirmId, UserId};
+use ringfence_core::principal::{FirmUser, Principal};
+use ringfence_core::user::FirmRole;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, AssertSqlSafe, Connection, Executor};
 
@@ -176,10 +178,28 @@ impl PgFirmNames {
 /// row-level security): audit officers see that every matter exists; administrators also
 /// manage every matter's members and walls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reach {
-    OwnMatters,
-    SeesAllMatters,
-    ManagesAllMatters,
+pub(crate) enum Reach {
+    Own,
+    SeesAll,
+    ManagesAll,
+}
+
+impl Reach {
+    fn of(user: &FirmUser) -> Self {
+        if user.roles.contains(&FirmRole::Admin) {
+            Reach::ManagesAll
+        } else if user.roles.contains(&FirmRole::Auditor) {
+            Reach::SeesAll
+        } else {
+            Reach::Own
+        }
+    }
+}
+
+/// Whom row-level security shows matter rows to in a transaction run as `principal`: a
+/// firm user as far as its roles reach; anyone else, no one.
+pub(crate) fn on_behalf_of(principal: &Principal) -> Option<(UserId, Reach)> {
+    principal.firm_user().map(|user| (user.user, Reach::of(user)))
 }
 
 /// What a transaction will do: reads never wait for a writer.
@@ -256,15 +276,15 @@ async fn enter_firm(
             let role = if as_owner { &names.owner_role } else { &names.runtime_role };
             sqlx::raw_sql(AssertSqlSafe(names.enter(role))).execute(&mut *tx).await?;
             // Row-level security reads these: without a user, no matter row is visible.
-            let (user, reach) = on_behalf_of.unwrap_or(("", Reach::OwnMatters));
+            let (user, reach) = on_behalf_of.unwrap_or(("", Reach::Own));
             let on = |yes: bool| if yes { "on" } else { "off" };
             sqlx::query(
                 "SELECT set_config('ringfence.user_id', $1, true), set_config('ringfence.sees_all_matters', $2, true),
                         set_config('ringfence.manages_all_matters', $3, true)",
             )
             .bind(user)
-            .bind(on(reach != Reach::OwnMatters))
-            .bind(on(reach == Reach::ManagesAllMatters))
+            .bind(on(reach != Reach::Own))
+            .bind(on(reach == Reach::ManagesAll))
                 .execute(&mut *tx)
                 .await?;
             Ok(tx)

@@ -10,7 +10,8 @@ use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::*;
 use crate::StorageFault;
-use crate::backend::Reach;
+use ringfence_core::ids::SessionId;
+use ringfence_core::principal::FirmUser;
 
 fn location(env: &TestEnv) -> StorageLocation {
     match env.database_url() {
@@ -31,7 +32,7 @@ fn new_firm(slug: &'static str) -> NewFirm<'static> {
 
 /// A write that must reach the disk, in one firm transaction.
 async fn write_once(store: &FirmStore, admin: UserId) -> Result<(), StoreError> {
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin(&Principal::Anonymous).await?;
     invitations::create(&mut tx, admin, SystemClock.now()).await?;
     tx.commit().await
 }
@@ -53,8 +54,15 @@ both_backends!(no_transaction_outlives_a_cancelled_request, |env: TestEnv| async
 
     // Firm A's readers give up at every point of opening their transaction: after one to
     // six polls, some microseconds apart (a BEGIN sent and its answer not yet read, ...).
+    let member = Principal::FirmUser(FirmUser {
+        firm: a.firm.id,
+        user: a.admin,
+        email: Email::parse("admin@cancel-a.example").expect("email"),
+        roles: BTreeSet::new(),
+        session: SessionId::random(),
+    });
     for round in 0..400u64 {
-        let mut opening = std::pin::pin!(store_a.begin_read_for(a.admin, Reach::OwnMatters));
+        let mut opening = std::pin::pin!(store_a.begin_read(&member));
         for _ in 0..=round % 6 {
             if poll_once(opening.as_mut()).await {
                 break;
@@ -66,7 +74,7 @@ both_backends!(no_transaction_outlives_a_cancelled_request, |env: TestEnv| async
     // Then firm B's writers take every connection there is, at once: each must be in a
     // transaction of its own, begun for firm B, able to write.
     let writers = (0..16).map(|_| async {
-        let mut tx = store_b.begin().await.expect("begin for firm b");
+        let mut tx = store_b.begin(&Principal::Anonymous).await.expect("begin for firm b");
         if storage.backend() == Backend::Postgres {
             let row = sqlx::query(
                 "SELECT current_user::text AS role, current_setting('transaction_read_only') AS ro",
@@ -107,7 +115,7 @@ async fn a_full_sqlite_disk_is_survived_without_a_restart() {
             .expect("limit");
     }
     let full = async {
-        let mut tx = store.begin().await?;
+        let mut tx = store.begin(&Principal::Anonymous).await?;
         for _ in 0..2_000 {
             invitations::create(&mut tx, created.admin, now).await?;
         }
@@ -207,7 +215,7 @@ both_backends!(an_abandoned_audit_batch_loses_no_entry, |env: TestEnv| async mov
     let created = storage.create_firm(new_firm("batch"), now).await.expect("firm");
     let store = storage.firm(created.firm.id).await.expect("store");
     let count = || async {
-        let mut tx = store.begin_read().await.expect("read");
+        let mut tx = store.begin_read(&Principal::Anonymous).await.expect("read");
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'test.read'")
             .fetch_one(tx.conn())
             .await

@@ -8,6 +8,7 @@ use ringfence_core::audit::{AuditActor, AuditRecord, Origin, Outcome};
 use ringfence_core::clock::unix_millis;
 use ringfence_core::firm::{Firm, FirmName, FirmSlug};
 use ringfence_core::ids::{FirmId, UserId};
+use ringfence_core::principal::{Principal, SystemTask};
 use ringfence_core::throttle::{FailureRecord, ThrottleRule};
 use ringfence_core::user::{Email, FirmRole};
 use ringfence_crypto::token::SecretToken;
@@ -17,7 +18,7 @@ use time::OffsetDateTime;
 use tokio::sync::{RwLock, oneshot};
 use uuid::Uuid;
 
-use crate::backend::{self, Intent, PgFirmNames};
+use crate::backend::{self, Intent, PgFirmNames, on_behalf_of};
 use crate::control::sign_in_failures::{self, ThrottleKey};
 use crate::control::{firms, passkey_sign_ins};
 use crate::firm::users::{self, NewUser, UserStatus};
@@ -193,7 +194,7 @@ impl FirmStore {
     }
 
     async fn append_all(&self, records: &[AuditRecord]) -> Result<Vec<i64>, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin(&Principal::System(SystemTask::AuditLog)).await?;
         let mut seqs = Vec::with_capacity(records.len());
         for record in records {
             seqs.push(audit::append(&mut tx, record).await?);
@@ -243,25 +244,17 @@ impl FirmStore {
         self.keyring().code_hash(parts)
     }
 
-    pub async fn begin(&self) -> Result<FirmTx, StoreError> {
-        self.open(false, None, Intent::Write).await
+    /// A transaction in this firm, run as `principal`: on PostgreSQL, row-level security
+    /// then shows a firm user only the matters and notes it may see (see
+    /// [`backend::Reach`]), and anyone else none. There is no other way to begin one.
+    pub async fn begin(&self, principal: &Principal) -> Result<FirmTx, StoreError> {
+        self.open(false, on_behalf_of(principal), Intent::Write).await
     }
 
-    /// A transaction that only reads: it never waits for a writer (and on PostgreSQL any
-    /// write in it is refused).
-    pub async fn begin_read(&self) -> Result<FirmTx, StoreError> {
-        self.open(false, None, Intent::Read).await
-    }
-
-    /// A transaction for one signed-in user: on PostgreSQL, row-level security then shows
-    /// only the matters and notes that user may see (see [`backend::Reach`]).
-    pub async fn begin_for(&self, user: UserId, reach: backend::Reach) -> Result<FirmTx, StoreError> {
-        self.open(false, Some((user, reach)), Intent::Write).await
-    }
-
-    /// [`Self::begin_for`], for reading only.
-    pub async fn begin_read_for(&self, user: UserId, reach: backend::Reach) -> Result<FirmTx, StoreError> {
-        self.open(false, Some((user, reach)), Intent::Read).await
+    /// [`Self::begin`] for a transaction that only reads: it never waits for a writer (and
+    /// on PostgreSQL any write in it is refused).
+    pub async fn begin_read(&self, principal: &Principal) -> Result<FirmTx, StoreError> {
+        self.open(false, on_behalf_of(principal), Intent::Read).await
     }
 
     /// The matters and clients a wall screens `user` from. Read as the firm's owner role on
@@ -304,7 +297,7 @@ impl FirmStore {
 
     /// Whether this store can write: the smallest write that must reach the disk.
     async fn probe_write(&self) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin(&Principal::System(SystemTask::AuditLog)).await?;
         backend::write_probe(tx.conn(), self.pg.is_some()).await?;
         tx.commit().await
     }
@@ -515,7 +508,7 @@ impl Storage {
         firms::claim_email(&mut *self.control.acquire().await?, email, firm, user).await?;
         let store = self.firm(firm).await?;
         let created = async {
-            let mut tx = store.begin().await?;
+            let mut tx = store.begin(&Principal::System(SystemTask::Provisioning)).await?;
             let value = create(user, &mut tx).await?;
             tx.commit().await?;
             Ok(value)
@@ -606,7 +599,7 @@ impl Storage {
             let store = self.open_firm_store(firm.id, keyring).await?;
             self.firms.write().await.insert(firm.id, store.clone());
             self.migrate_firm(firm.id, schema_target).await?;
-            let mut tx = store.begin().await?;
+            let mut tx = store.begin(&Principal::System(SystemTask::Provisioning)).await?;
             let status =
                 if new.admin_password_hash.is_some() { UserStatus::Active } else { UserStatus::Invited };
             users::insert(
@@ -823,7 +816,7 @@ mod tests {
 
     async fn firm_schema_version(storage: &Storage, id: FirmId) -> i64 {
         let store = storage.firm(id).await.expect("firm store");
-        let mut tx = store.begin().await.expect("begin");
+        let mut tx = store.begin(&Principal::Anonymous).await.expect("begin");
         let version: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
             .fetch_one(tx.conn())
             .await
@@ -848,7 +841,7 @@ mod tests {
             migrate::latest_version(location.backend(), StoreKind::Firm)
         );
         let store = reopened.firm(created.firm.id).await.expect("firm store");
-        let mut tx = store.begin().await.expect("begin");
+        let mut tx = store.begin(&Principal::Anonymous).await.expect("begin");
         let admin =
             users::get(&mut tx, created.admin).await.expect("read").expect("admin survived the upgrade");
         assert_eq!(admin.name.as_deref(), Some("Ada Admin"));
@@ -928,7 +921,7 @@ mod sqlite_tests {
             assert_eq!(mode, "wal", "{}", path.display());
         }
         let store = storage.firm(created.firm.id).await.expect("store");
-        let mut tx = store.begin().await.expect("begin");
+        let mut tx = store.begin(&Principal::Anonymous).await.expect("begin");
         let foreign_keys: i64 =
             sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(tx.conn()).await.expect("pragma");
         let busy_timeout: i64 =
@@ -951,9 +944,9 @@ mod sqlite_tests {
         drop(tx);
         let wal = store.writer.as_ref().map(|w| w.wal.clone()).expect("a SQLite firm store syncs its log");
         let before = wal.syncs();
-        store.begin().await.expect("write").commit().await.expect("commit");
+        store.begin(&Principal::Anonymous).await.expect("write").commit().await.expect("commit");
         assert_eq!(wal.syncs(), before + 1, "a writer's commit returns after a sync");
-        store.begin_read().await.expect("read").commit().await.expect("commit");
+        store.begin_read(&Principal::Anonymous).await.expect("read").commit().await.expect("commit");
         assert_eq!(wal.syncs(), before + 1, "a reader has nothing to sync");
     }
 }

@@ -215,7 +215,7 @@ pub async fn export_csv(
 ) -> Result<Response, ApiError> {
     let filter = screened_filter(&actor, &query).await?;
     actor.store.flush_audit().await?;
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     actor.record(&mut tx, &client, "audit.exported", Some(("audit_log", "csv".to_owned()))).await?;
     tx.commit().await?;
 
@@ -252,7 +252,7 @@ pub async fn export_csv(
 /// public key that checks it: what a firm keeps to prove later that the log only grew.
 pub async fn checkpoint(State(state): State<AppState>, actor: Actor) -> Result<Json<Value>, ApiError> {
     actor.store.flush_audit().await?;
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     let latest = audit_log::checkpoint_now(&mut tx, state.clock.now()).await?;
     tx.commit().await?;
     let Some(checkpoint) = latest else { return Err(ApiError::not_found()) };

@@ -14,6 +14,7 @@ use futures_util::StreamExt;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use ringfence_core::audit::Outcome;
 use ringfence_core::document::{Scan, sanitize_file_name};
+use ringfence_core::ids::DocumentId;
 use ringfence_store::StoreError;
 use ringfence_store::firm::access::{ReadContent, WriteContent};
 use ringfence_store::firm::audit as audit_log;
@@ -23,6 +24,8 @@ use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 
 use crate::AppState;
+use crate::app::access::On;
+use crate::app::{self, Ctx};
 use crate::audit;
 use crate::auth::Actor;
 use crate::client::Client;
@@ -424,20 +427,8 @@ pub async fn versions(actor: Actor, client: Client, Path(id): Path<String>) -> R
     Ok(Json(json!({ "items": items, "next_cursor": null })))
 }
 
-pub async fn delete(
-    State(state): State<AppState>,
-    actor: Actor,
-    client: Client,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    let (mut tx, access, document) =
-        require_for::<WriteContent, _>(&actor, &client, actor.begin().await?, &id, documents::matter_of)
-            .await?;
-    if !documents::delete(&mut tx, &access, document, state.clock.now()).await? {
-        return Err(ApiError::not_found());
-    }
-    record(&mut tx, &actor, &client, &access, "document.deleted", ("document", id)).await?;
-    tx.commit().await?;
+pub async fn delete(on: On<WriteContent, DocumentId>, ctx: Ctx) -> Result<StatusCode, ApiError> {
+    app::documents::delete(&ctx, on).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

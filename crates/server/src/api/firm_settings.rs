@@ -29,7 +29,7 @@ impl From<FactorPolicy> for PolicyJson {
 }
 
 pub async fn get_policy(actor: Actor) -> Result<Json<PolicyJson>, ApiError> {
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     let policy = sign_in_policy::get(&mut tx).await?;
     tx.commit().await?;
     Ok(Json(policy.into()))
@@ -50,7 +50,7 @@ pub async fn set_policy(
     }
     let policy =
         FactorPolicy { allowed: body.allowed_factors, strong_factor_roles: body.strong_factor_roles };
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     let me = users::credentials_by_email(&mut tx, &actor.email).await?.ok_or_else(ApiError::not_found)?;
     if policy.factors_for(&me.roles, me.enrolled).is_empty() {
         return Err(ApiError::new(
@@ -74,7 +74,7 @@ pub struct RetentionJson {
 }
 
 pub async fn get_retention(actor: Actor) -> Result<Json<RetentionJson>, ApiError> {
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     let months = audit_log::retention_months(&mut tx).await?;
     tx.commit().await?;
     Ok(Json(RetentionJson { months }))
@@ -89,7 +89,7 @@ pub async fn set_retention(
     if !(audit_log::MIN_RETENTION_MONTHS..=1200).contains(&body.months) {
         return Err(ApiError::invalid("months: 12 to 1200"));
     }
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     audit_log::set_retention_months(&mut tx, body.months).await?;
     actor
         .record(&mut tx, &client, "firm.audit_retention.changed", Some(("firm", actor.firm.to_string())))
@@ -106,7 +106,7 @@ pub struct TimeZoneJson {
 
 /// The time zone the firm's pages show times in (the API answers in UTC regardless).
 pub async fn get_time_zone(actor: Actor) -> Result<Json<TimeZoneJson>, ApiError> {
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     let zone = preferences::time_zone(&mut tx).await?;
     tx.commit().await?;
     Ok(Json(TimeZoneJson { time_zone: zone.name().to_owned() }))
@@ -119,7 +119,7 @@ pub async fn set_time_zone(
 ) -> Result<Json<TimeZoneJson>, ApiError> {
     let zone =
         FirmTimeZone::parse(&body.time_zone).map_err(|e| ApiError::invalid(format!("time_zone: {e}")))?;
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     preferences::set_time_zone(&mut tx, &zone).await?;
     actor.record(&mut tx, &client, "firm.time_zone.changed", Some(("firm", actor.firm.to_string()))).await?;
     tx.commit().await?;

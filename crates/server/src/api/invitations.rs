@@ -4,6 +4,7 @@
 use axum::extract::State;
 use http::StatusCode;
 use ringfence_core::audit::Outcome;
+use ringfence_core::principal::Principal;
 use ringfence_crypto::token;
 use ringfence_store::firm::users::{self, UserStatus};
 use ringfence_store::firm::{audit as audit_log, invitations};
@@ -36,14 +37,14 @@ pub async fn accept(
     let store = state.storage.firm(firm).await?;
     // The password is checked before the token is spent, so a refused password does not
     // use up the invitation.
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin(&Principal::Anonymous).await?;
     let pending = invitations::peek(&mut tx, &secret, state.clock.now()).await?;
     tx.commit().await?;
     let Some(user) = pending else {
         audit::anonymous_refusal(&store, "auth.invitation.refused", &client, state.clock.now()).await?;
         return Err(invalid_token());
     };
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin(&Principal::Anonymous).await?;
     let user = users::get(&mut tx, user).await?.ok_or_else(invalid_token)?;
     tx.commit().await?;
     if user.status != UserStatus::Invited {
@@ -54,7 +55,7 @@ pub async fn accept(
     let known = passwords::KnownWords { email: &user.email, name: user.name.as_deref(), firm: &firm };
     let password = passwords::strong(&body.password, &known)?;
     let hash = passwords::hash(&state, &password).await?;
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin(&Principal::Anonymous).await?;
     if invitations::redeem(&mut tx, &secret, state.clock.now()).await? != Some(user.id) {
         return Err(invalid_token());
     }

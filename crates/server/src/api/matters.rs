@@ -4,7 +4,8 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
-use ringfence_core::audit::{MATTER_VIEWED, Outcome};
+use ringfence_core::audit::Outcome;
+use ringfence_core::ids::MatterId;
 use ringfence_core::matter::MatterRole;
 use ringfence_core::user::Email;
 use ringfence_mail::Mail;
@@ -18,6 +19,9 @@ use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
+use crate::app::access::On;
+use crate::app::matters::MatterView;
+use crate::app::{self, Ctx};
 use crate::auth::Actor;
 use crate::client::Client;
 use crate::error::{ApiError, ApiJson, ApiQuery};
@@ -120,11 +124,8 @@ pub async fn list(actor: Actor) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({ "items": items, "next_cursor": null })))
 }
 
-pub async fn get(actor: Actor, client: Client, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let (mut tx, access) = require::<View>(&actor, &client, actor.begin_read().await?, &id).await?;
-    let matter = matters::get(&mut tx, &access).await?;
-    record_read(tx, &actor, &client, &access, MATTER_VIEWED, ("matter", id)).await?;
-    Ok(Json(matter_json(&matter)))
+pub async fn get(on: On<View, MatterId>, ctx: Ctx) -> Result<Json<MatterView>, ApiError> {
+    Ok(Json(app::matters::view(&ctx, on).await?))
 }
 
 #[derive(Deserialize)]

@@ -26,7 +26,7 @@ pub(crate) fn rfc3339(at: OffsetDateTime) -> Result<String, ApiError> {
 }
 
 pub async fn me(State(state): State<AppState>, actor: Actor) -> Result<Json<Value>, ApiError> {
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     let user = users::get(&mut tx, actor.user).await?.ok_or_else(ApiError::not_found)?;
     let credentials =
         users::credentials_by_email(&mut tx, &actor.email).await?.ok_or_else(ApiError::not_found)?;
@@ -42,7 +42,7 @@ pub async fn me(State(state): State<AppState>, actor: Actor) -> Result<Json<Valu
 }
 
 pub async fn list_sessions(State(state): State<AppState>, actor: Actor) -> Result<Json<Value>, ApiError> {
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     let live = sessions::list_live(&mut tx, actor.user, state.clock.now()).await?;
     tx.commit().await?;
     let items = live
@@ -55,7 +55,7 @@ pub async fn list_sessions(State(state): State<AppState>, actor: Actor) -> Resul
                 "expires_at": rfc3339(s.expires_at)?,
                 "ip": s.source_ip,
                 "user_agent": s.user_agent,
-                "current": s.id == actor.session,
+                "current": s.id == actor.session.as_uuid(),
             }))
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
@@ -69,7 +69,7 @@ pub async fn end_all_sessions(
     client: Client,
 ) -> Result<Response, ApiError> {
     let now = state.clock.now();
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     sessions::revoke_all(&mut tx, actor.user, None, now).await?;
     let target = Some(("user", actor.user.to_string()));
     actor.record(&mut tx, &client, "session.revoked_all", target).await?;
@@ -87,7 +87,7 @@ pub async fn end_session(
 ) -> Result<StatusCode, ApiError> {
     let id: uuid::Uuid = id.parse().map_err(|_| ApiError::not_found())?;
     let now = state.clock.now();
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     if !sessions::revoke(&mut tx, actor.user, id, now).await? {
         return Err(ApiError::not_found());
     }
@@ -112,7 +112,7 @@ pub async fn change_password(
 ) -> Result<StatusCode, ApiError> {
     let now = state.clock.now();
     let target = Some(("user", actor.user.to_string()));
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     let credentials =
         users::credentials_by_email(&mut tx, &actor.email).await?.ok_or_else(ApiError::not_found)?;
     let user = users::get(&mut tx, actor.user).await?.ok_or_else(ApiError::not_found)?;
@@ -122,9 +122,9 @@ pub async fn change_password(
     let known = passwords::KnownWords { email: &actor.email, name: user.name.as_deref(), firm: &firm };
     let password = passwords::strong(&body.new_password, &known)?;
     let hash = passwords::hash(&state, &password).await?;
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     users::set_password_hash(&mut tx, actor.user, &hash).await?;
-    sessions::revoke_all(&mut tx, actor.user, Some(actor.session), now).await?;
+    sessions::revoke_all(&mut tx, actor.user, Some(actor.session.as_uuid()), now).await?;
     // A sign-in whose password step passed under the old password ends here too.
     challenges::end_all(&mut tx, actor.user, now).await?;
     actor.record(&mut tx, &client, "user.password.changed", target).await?;
@@ -150,7 +150,7 @@ pub async fn enrol_totp(
     ApiJson(body): ApiJson<EnrolTotp>,
 ) -> Result<Json<Value>, ApiError> {
     let now = state.clock.now();
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     let credentials =
         users::credentials_by_email(&mut tx, &actor.email).await?.ok_or_else(ApiError::not_found)?;
     tx.commit().await?;
@@ -160,7 +160,7 @@ pub async fn enrol_totp(
     let issuer = format!("Ringfence ({})", firm.name.as_str());
     let (base32, uri) =
         secret.provisioning(&issuer, actor.email.as_str()).map_err(|e| ApiError::internal(&e))?;
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     users::set_pending_totp(&mut tx, actor.user, secret.expose()).await?;
     let target = Some(("user", actor.user.to_string()));
     actor.record(&mut tx, &client, "user.totp.enrolment_started", target).await?;
@@ -180,7 +180,7 @@ pub async fn confirm_totp(
     ApiJson(body): ApiJson<ConfirmTotp>,
 ) -> Result<StatusCode, ApiError> {
     let now = state.clock.now();
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     let Some(pending) = users::pending_totp(&mut tx, actor.user).await? else {
         return Err(ApiError::invalid("code: start TOTP enrolment first"));
     };
@@ -222,7 +222,7 @@ pub(crate) async fn confirm_password(
 ) -> Result<(), ApiError> {
     let attempt = Attempt::reserve(state, Guess::Password, Some(&actor.email), client, now).await?;
     if passwords::verify(state, password, stored).await? == Verdict::Mismatch {
-        let mut tx = actor.store.begin().await?;
+        let mut tx = actor.begin().await?;
         let target = Some(("user", actor.user.to_string()));
         let entry = audit::record(
             actor.audit_actor(),

@@ -11,6 +11,7 @@ use axum::response::Response;
 use ringfence_core::audit::Outcome;
 use ringfence_core::auth::SecondFactor;
 use ringfence_core::ids::UserId;
+use ringfence_core::principal::Principal;
 use ringfence_core::throttle;
 use ringfence_store::firm::passkeys::CEREMONY_LIFETIME;
 use ringfence_store::firm::users::{self, UserStatus};
@@ -66,7 +67,7 @@ pub async fn second_factor_options(
         return Err(sign_in::challenge_dead());
     }
     let store = state.storage.firm(firm).await?;
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin(&Principal::Anonymous).await?;
     let Some(user) = challenges::live_user(&mut tx, challenge, now).await? else {
         drop(tx);
         audit::anonymous_refusal(&store, "auth.challenge.refused", &client, now).await?;
@@ -144,7 +145,7 @@ async fn finish_passwordless(
         Some((user, credential_id)) => match state.storage.firm_of_user(user).await? {
             Some(firm) => {
                 let store = state.storage.firm(firm).await?;
-                let mut tx = store.begin().await?;
+                let mut tx = store.begin(&Principal::Anonymous).await?;
                 let found = users::get(&mut tx, user).await?;
                 let stored = passkeys::by_credential(&mut tx, user, credential_id).await?;
                 tx.commit().await?;
@@ -163,7 +164,7 @@ async fn finish_passwordless(
         }
         let registered = passkey::decode(&stored.record)?;
         let result = relying_party.finish_passwordless(&body.credential, &ceremony, &registered)?;
-        let mut tx = store.begin().await?;
+        let mut tx = store.begin(&Principal::Anonymous).await?;
         let credentials =
             users::credentials_by_email(&mut tx, &user.email).await?.ok_or_else(passkey::refused)?;
         let policy = sign_in_policy::get(&mut tx).await?;

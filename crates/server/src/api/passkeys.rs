@@ -35,13 +35,13 @@ pub async fn start_registration(
     ApiJson(body): ApiJson<StartRegistration>,
 ) -> Result<Json<Value>, ApiError> {
     let now = state.clock.now();
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     let credentials =
         users::credentials_by_email(&mut tx, &actor.email).await?.ok_or_else(ApiError::not_found)?;
     let user = users::get(&mut tx, actor.user).await?.ok_or_else(ApiError::not_found)?;
     tx.commit().await?;
     confirm_password(&state, &actor, &client, &body.current_password, credentials.password_hash, now).await?;
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     let existing = passkeys::records(&mut tx, actor.user).await?;
     let existing = existing.iter().map(|r| passkey::decode(&r.record)).collect::<Result<Vec<_>, _>>()?;
     let display_name = user.name.as_deref().unwrap_or(actor.email.as_str());
@@ -83,7 +83,7 @@ pub async fn finish_registration(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let now = state.clock.now();
     let name = passkey_name(body.name.as_deref())?;
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     let ceremony = passkeys::take_registration(&mut tx, actor.user, body.ceremony_id, now)
         .await?
         .ok_or_else(|| ApiError::invalid("ceremony_id: this registration has expired; start again"))?;
@@ -95,7 +95,7 @@ pub async fn finish_registration(
     }
     let registered = RelyingParty::of(&state.settings)?.finish_registration(&body.credential, &ceremony)?;
     let record = passkey::encode(&registered)?;
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     let id = passkeys::add(&mut tx, actor.user, registered.cred_id().as_ref(), &name, &record, now)
         .await?
         .ok_or_else(passkey::already_registered)?;
@@ -113,7 +113,7 @@ pub async fn finish_registration(
 }
 
 pub async fn list(actor: Actor) -> Result<Json<Value>, ApiError> {
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     let listed = passkeys::list(&mut tx, actor.user).await?;
     tx.commit().await?;
     let items = listed
@@ -133,7 +133,7 @@ pub async fn list(actor: Actor) -> Result<Json<Value>, ApiError> {
 /// Removes a passkey, unless that would leave no second factor the firm allows.
 pub async fn remove(actor: Actor, client: Client, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let id: Uuid = id.parse().map_err(|_| ApiError::not_found())?;
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     if !passkeys::remove(&mut tx, actor.user, id).await? {
         return Err(ApiError::not_found());
     }

@@ -16,6 +16,7 @@ use http::{StatusCode, header};
 use ringfence_core::audit::{AuditActor, AuditRecord, Outcome};
 use ringfence_core::auth::{EMAIL_CODE_LIFETIME, MAX_CODE_ATTEMPTS, SecondFactor};
 use ringfence_core::ids::{FirmId, UserId};
+use ringfence_core::principal::Principal;
 use ringfence_core::user::Email;
 use ringfence_crypto::otp::{EmailCode, hashes_equal};
 use ringfence_crypto::password::Verdict;
@@ -87,7 +88,7 @@ pub(crate) async fn audit_refusal(
     client: &Client,
     now: OffsetDateTime,
 ) -> Result<(), ApiError> {
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin(&Principal::Anonymous).await?;
     for entry in refusal_entries(user, email, action, outcome, locked, client, now) {
         audit_log::append(&mut tx, &entry).await?;
     }
@@ -178,7 +179,7 @@ pub(crate) async fn start_sign_in(
     // The password was right: that was no failure.
     attempt.release(&state).await?;
     let firm = store.id();
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin(&Principal::Anonymous).await?;
     let credentials = users::credentials_by_email(&mut tx, &email).await?.ok_or_else(invalid_credentials)?;
     let policy = sign_in_policy::get(&mut tx).await?;
     tx.commit().await?;
@@ -201,7 +202,7 @@ pub(crate) async fn start_sign_in(
         }
     }
     let new_hash = if rehash { Some(passwords::hash_raw(&state, &body.password).await?) } else { None };
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin(&Principal::Anonymous).await?;
     if let Some(hash) = &new_hash {
         users::set_password_hash(&mut tx, credentials.id, hash).await?;
     }
@@ -270,7 +271,7 @@ pub(crate) async fn check_password_in(
     let (store, found) = match firm {
         Some(firm) => {
             let store = state.storage.firm(firm).await?;
-            let mut tx = store.begin_read().await?;
+            let mut tx = store.begin_read(&Principal::Anonymous).await?;
             let found = users::password_by_email(&mut tx, email).await?;
             tx.commit().await?;
             (Some(store), found)
@@ -373,7 +374,7 @@ pub async fn resend_code(
         return Err(challenge_dead());
     }
     let store = state.storage.firm(firm).await?;
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin(&Principal::Anonymous).await?;
     let user = match challenges::live_user(&mut tx, challenge, now).await? {
         Some(user) => users::get(&mut tx, user).await?,
         None => None,
@@ -477,7 +478,7 @@ pub(crate) async fn finish_sign_in(
         return Err(challenge_dead());
     }
     let store = state.storage.firm(firm).await?;
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin(&Principal::Anonymous).await?;
     let owner = match challenges::owner(&mut tx, challenge).await? {
         Some(user) => users::get(&mut tx, user).await?,
         None => None,
@@ -517,7 +518,7 @@ async fn check_code(
     check_ip(state, client, now).await?;
     // The attempt is counted, and committed, before the code is looked at: once against the
     // challenge, then against the account's second factor and the address.
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin(&Principal::Anonymous).await?;
     let attempt = challenges::count_attempt(&mut tx, challenge, now).await?;
     tx.commit().await?;
     let Some(attempt) = attempt else { return Err(challenge_dead()) };
@@ -527,7 +528,7 @@ async fn check_code(
     let reserved = Attempt::reserve(state, Guess::SecondFactor, Some(&user.email), client, now).await?;
     *locked = reserved.locked();
 
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin(&Principal::Anonymous).await?;
     let credentials = users::credentials_by_email(&mut tx, &user.email).await?.ok_or_else(challenge_dead)?;
     let policy = sign_in_policy::get(&mut tx).await?;
     if !policy.factors_for(&credentials.roles, credentials.enrolled).contains(&body.factor) {
@@ -678,8 +679,8 @@ pub async fn logout(
     client: Client,
 ) -> Result<Response, ApiError> {
     let now = state.clock.now();
-    let mut tx = actor.store.begin().await?;
-    sessions::revoke(&mut tx, actor.user, actor.session, now).await?;
+    let mut tx = actor.begin().await?;
+    sessions::revoke(&mut tx, actor.user, actor.session.as_uuid(), now).await?;
     let target = Some(("session", actor.session.to_string()));
     actor.record(&mut tx, &client, "auth.logout", target).await?;
     tx.commit().await?;

@@ -17,6 +17,7 @@
 
 use ringfence_core::audit::Outcome;
 use ringfence_core::auth::SecondFactor;
+use ringfence_core::principal::Principal;
 use ringfence_core::throttle;
 use ringfence_core::user::Email;
 use ringfence_store::ThrottleKey;
@@ -46,7 +47,7 @@ pub(crate) async fn password_and_code(
     // The same read whatever the verdict, in the store the password step read.
     let secret = match &store {
         Some(store) => {
-            let mut tx = store.begin_read().await?;
+            let mut tx = store.begin_read(&Principal::Anonymous).await?;
             let secret = users::totp_secret_by_email(&mut tx, &email).await?;
             tx.commit().await?;
             secret
@@ -79,7 +80,7 @@ pub(crate) async fn password_and_code(
     let Some(step) = step else { return Err(refuse("auth.code.failed", Outcome::Failure, locked)) };
 
     // Password and a current code: only now is anything written.
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin(&Principal::Anonymous).await?;
     let credentials = users::credentials_by_email(&mut tx, &email).await?.ok_or_else(invalid_credentials)?;
     let user = users::get(&mut tx, credentials.id).await?.ok_or_else(invalid_credentials)?;
     let policy = sign_in_policy::get(&mut tx).await?;

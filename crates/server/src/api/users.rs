@@ -133,7 +133,7 @@ pub async fn list(actor: Actor, ApiQuery(query): ApiQuery<ListQuery>) -> Result<
     if !(1..=500).contains(&limit) {
         return Err(ApiError::invalid("limit: 1 to 500"));
     }
-    let mut tx = actor.store.begin_read().await?;
+    let mut tx = actor.begin_read().await?;
     let all = users::list(&mut tx).await?;
     tx.commit().await?;
     let after = query.cursor.unwrap_or_default();
@@ -148,7 +148,7 @@ fn parse_user_id(raw: &str) -> Result<UserId, ApiError> {
 }
 
 async fn load(actor: &Actor, id: UserId) -> Result<User, ApiError> {
-    let mut tx = actor.store.begin_read().await?;
+    let mut tx = actor.begin_read().await?;
     let user = users::get(&mut tx, id).await?;
     tx.commit().await?;
     user.ok_or_else(ApiError::not_found)
@@ -193,7 +193,7 @@ pub async fn update(
     let id = parse_user_id(&id)?;
     let roles = body.roles.as_deref().map(parse_roles).transpose()?;
     let now = state.clock.now();
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     let user = users::get(&mut tx, id).await?.ok_or_else(ApiError::not_found)?;
     let mut changes: Vec<(&'static str, String)> = Vec::new();
     if let Some(roles) = &roles {
@@ -249,7 +249,7 @@ pub async fn unlock(
     for key in lock_keys(&user.email) {
         state.storage.clear_sign_in_failures(key).await?;
     }
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     let target = Some(("user", user.id.to_string()));
     actor.record(&mut tx, &client, "user.lock.cleared", target).await?;
     tx.commit().await?;
@@ -277,11 +277,11 @@ pub async fn reset_second_factor(
 ) -> Result<StatusCode, ApiError> {
     let id = parse_user_id(&id)?;
     let now = state.clock.now();
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     let user = users::get(&mut tx, id).await?.ok_or_else(ApiError::not_found)?;
     users::clear_second_factors(&mut tx, id).await?;
     challenges::end_all(&mut tx, id, now).await?;
-    let keep = (id == actor.user).then_some(actor.session);
+    let keep = (id == actor.user).then_some(actor.session.as_uuid());
     sessions::revoke_all(&mut tx, id, keep, now).await?;
     actor.record(&mut tx, &client, "user.second_factor.reset", Some(("user", id.to_string()))).await?;
     tx.commit().await?;

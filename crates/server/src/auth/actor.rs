@@ -1,61 +1,53 @@
-use std::collections::BTreeSet;
-
 use axum::extract::{FromRequestParts, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::{HeaderMap, Method, StatusCode, header};
-use ringfence_core::ids::{FirmId, UserId};
-use ringfence_core::user::{Email, FirmRole};
+use ringfence_core::ids::{FirmId, SessionId};
+use ringfence_core::principal::{FirmUser, Principal};
 use ringfence_crypto::token::{self, SecretToken, TokenHash};
 use ringfence_store::FirmStore;
-use ringfence_store::backend::Reach;
 use ringfence_store::firm::sessions;
 use ringfence_store::firm::users::{self, UserStatus};
 use std::sync::Arc;
-use uuid::Uuid;
 
 use super::cookie;
 use crate::AppState;
 use crate::error::ApiError;
 
-/// A signed-in caller: a user of one firm, through one live session.
+/// A signed-in caller: a user of one firm, through one live session, with its firm's store
+/// and the time its request was authenticated. Reads as the [`FirmUser`] it is.
 #[derive(Debug, Clone)]
 pub struct Actor {
-    pub firm: FirmId,
-    pub user: UserId,
-    pub email: Email,
-    pub roles: BTreeSet<FirmRole>,
-    pub session: Uuid,
+    who: FirmUser,
     pub store: Arc<FirmStore>,
     /// When the request was authenticated: the time its audit entries carry.
     pub at: time::OffsetDateTime,
 }
 
+impl std::ops::Deref for Actor {
+    type Target = FirmUser;
+
+    fn deref(&self) -> &FirmUser {
+        &self.who
+    }
+}
+
 impl Actor {
-    pub fn has_any_role(&self, roles: &[FirmRole]) -> bool {
-        roles.iter().any(|role| self.roles.contains(role))
+    /// Who acts, as transactions and the audit log name it.
+    pub fn principal(&self) -> Principal {
+        Principal::FirmUser(self.who.clone())
     }
 
-    /// A transaction in the caller's firm, on the caller's behalf: PostgreSQL's row-level
-    /// security then shows only what this user may see. Every route on matter data uses it.
+    /// A transaction in the caller's firm, run as the caller: PostgreSQL's row-level
+    /// security then shows only what this user may see.
     pub async fn begin(&self) -> Result<ringfence_store::FirmTx, ringfence_store::StoreError> {
-        self.store.begin_for(self.user, self.reach()).await
-    }
-
-    fn reach(&self) -> Reach {
-        if self.roles.contains(&FirmRole::Admin) {
-            Reach::ManagesAllMatters
-        } else if self.roles.contains(&FirmRole::Auditor) {
-            Reach::SeesAllMatters
-        } else {
-            Reach::OwnMatters
-        }
+        self.store.begin(&self.principal()).await
     }
 
     /// [`Self::begin`] for a request that only reads: it does not wait for writers.
     pub async fn begin_read(&self) -> Result<ringfence_store::FirmTx, ringfence_store::StoreError> {
-        self.store.begin_read_for(self.user, self.reach()).await
+        self.store.begin_read(&self.principal()).await
     }
 }
 
@@ -153,8 +145,8 @@ fn sets_session(response: &Response) -> bool {
 }
 
 async fn touch(actor: &Actor, now: time::OffsetDateTime) -> Result<(), ApiError> {
-    let mut tx = actor.store.begin().await.map_err(ApiError::from)?;
-    sessions::touch(&mut tx, actor.session, now).await.map_err(ApiError::from)?;
+    let mut tx = actor.begin().await.map_err(ApiError::from)?;
+    sessions::touch(&mut tx, actor.session.as_uuid(), now).await.map_err(ApiError::from)?;
     tx.commit().await.map_err(ApiError::from)?;
     Ok(())
 }
@@ -177,7 +169,7 @@ async fn resolve(
     let store = state.storage.firm(firm).await.map_err(ApiError::from)?;
     let now = state.clock.now();
     let TokenHash(hash) = token.hash();
-    let mut tx = store.begin_read().await.map_err(ApiError::from)?;
+    let mut tx = store.begin_read(&Principal::Anonymous).await.map_err(ApiError::from)?;
     let Some(session) = sessions::authenticate(&mut tx, &hash, now, state.settings.session_limits)
         .await
         .map_err(ApiError::from)?
@@ -188,15 +180,14 @@ async fn resolve(
     tx.commit().await.map_err(ApiError::from)?;
     let touch_due = sessions::touch_due(&session, now);
     Ok(user.filter(|u| u.status == UserStatus::Active).map(|user| {
-        let actor = Actor {
+        let who = FirmUser {
             firm,
             user: user.id,
             email: user.email,
             roles: user.roles,
-            session: session.id,
-            store: store.clone(),
-            at: now,
+            session: SessionId::from(session.id),
         };
+        let actor = Actor { who, store: store.clone(), at: now };
         (actor, touch_due)
     }))
 }

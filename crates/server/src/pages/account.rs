@@ -142,7 +142,7 @@ pub async fn change_password(
     actor: Actor,
     client: Client,
     csrf: Option<Extension<BrowserSession>>,
-    Form(form): Form<PasswordForm>,
+    PageForm(form): PageForm<PasswordForm>,
 ) -> Response {
     let body = ChangePassword { current_password: form.current_password, new_password: form.new_password };
     match me::change_password(state.clone(), actor.clone(), client, ApiJson(body)).await {
@@ -170,7 +170,7 @@ pub async fn enrol_totp(
     actor: Actor,
     client: Client,
     csrf: Option<Extension<BrowserSession>>,
-    Form(form): Form<TotpForm>,
+    PageForm(form): PageForm<TotpForm>,
 ) -> Response {
     let body = me::EnrolTotp { current_password: form.current_password.unwrap_or_default() };
     let started = me::enrol_totp(state.clone(), actor.clone(), client, ApiJson(body)).await;
@@ -204,7 +204,7 @@ pub async fn confirm_totp(
     actor: Actor,
     client: Client,
     csrf: Option<Extension<BrowserSession>>,
-    Form(form): Form<TotpConfirmForm>,
+    PageForm(form): PageForm<TotpConfirmForm>,
 ) -> Response {
     match me::confirm_totp(state.clone(), actor.clone(), client, ApiJson(ConfirmTotp { code: form.code }))
         .await

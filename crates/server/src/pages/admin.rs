@@ -227,7 +227,7 @@ pub async fn set_time_zone(
     actor: Actor,
     client: Client,
     csrf: Option<Extension<BrowserSession>>,
-    Form(form): Form<TimeZoneForm>,
+    PageForm(form): PageForm<TimeZoneForm>,
 ) -> Response {
     let body = TimeZoneJson { time_zone: form.time_zone };
     match firm_settings::set_time_zone(actor.clone(), client, ApiJson(body)).await {
@@ -387,7 +387,7 @@ pub async fn place_wall(
     client: Client,
     csrf: Option<Extension<BrowserSession>>,
     Path(id): Path<String>,
-    Form(form): Form<WallForm>,
+    PageForm(form): PageForm<WallForm>,
 ) -> Response {
     let placed = async {
         let user = user_named(&actor, &form.email).await?;

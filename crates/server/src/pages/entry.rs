@@ -57,7 +57,7 @@ pub async fn sign_in(
     State(state): State<AppState>,
     client: Client,
     headers: HeaderMap,
-    Form(form): Form<SignInForm>,
+    PageForm(form): PageForm<SignInForm>,
 ) -> Response {
     if !same_site(&headers) {
         return error_page(&ApiError::forbidden("cross-site sign-in"), None);
@@ -89,7 +89,7 @@ pub async fn sign_in_code(
     State(state): State<AppState>,
     client: Client,
     headers: HeaderMap,
-    Form(form): Form<CodeForm>,
+    PageForm(form): PageForm<CodeForm>,
 ) -> Response {
     if !same_site(&headers) {
         return error_page(&ApiError::forbidden("cross-site sign-in"), None);
@@ -156,7 +156,7 @@ pub async fn accept_invite(
     state: State<AppState>,
     client: Client,
     headers: HeaderMap,
-    Form(form): Form<InviteForm>,
+    PageForm(form): PageForm<InviteForm>,
 ) -> Response {
     if !same_site(&headers) {
         return error_page(&ApiError::forbidden("cross-site form"), None);

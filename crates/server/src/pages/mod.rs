@@ -25,7 +25,6 @@ use time::macros::format_description;
 use crate::AppState;
 use crate::api::audit::{self as api_audit, AuditQuery};
 use crate::api::clients::{self as api_clients, ClientBody};
-use crate::api::documents as api_documents;
 use crate::api::firm_settings::{self, TimeZoneJson};
 use crate::api::invitations::{self, AcceptInvite};
 use crate::api::matters::{self as api_matters, MatterChanges, NewMatter, RoleBody};
@@ -35,11 +34,15 @@ use crate::api::passkeys as api_passkeys;
 use crate::api::search::{self as api_search, SearchQuery};
 use crate::api::sign_in::{self, LoginRequest, VerifyRequest};
 use crate::api::users::{self as api_users, CreateUser, ListQuery, UpdateUser};
+use crate::app::AppError;
+use crate::app::access::On;
+use crate::app::{self, Ctx};
 use crate::auth::Actor;
 use crate::auth::cookie::{self, BrowserSession};
 use crate::client::Client;
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::matter_access::{record_read, require};
+use ringfence_core::ids::DocumentId;
 
 mod account;
 mod admin;
@@ -162,6 +165,83 @@ fn redirect_or_error<T>(
     match done {
         Ok(_) => Redirect::to(to).into_response(),
         Err(error) => error_page(&error, signed_in(actor, session)),
+    }
+}
+
+/// A use case's failure as a page: the one mapping of [`AppError`] to what people read.
+/// A refused matter and a missing one render the same page.
+fn failure_page(error: AppError, signed_in: Option<SignedInUser>) -> Response {
+    let (status, heading, message) = match &error {
+        AppError::NotFound | AppError::Concealed => {
+            (StatusCode::NOT_FOUND, "Not found", "There is nothing here, or nothing you may see.".to_owned())
+        }
+        AppError::Forbidden(_) => {
+            (StatusCode::FORBIDDEN, "Not allowed", "Your role in the firm does not allow this.".to_owned())
+        }
+        AppError::Invalid { .. } => (StatusCode::BAD_REQUEST, "That did not work", error.to_string()),
+        AppError::Conflict { reason, .. } => (StatusCode::CONFLICT, "That did not work", reason.clone()),
+        AppError::Throttled { .. } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many attempts",
+            "Wait a few minutes, then try again.".to_owned(),
+        ),
+        AppError::Store(_) | AppError::Mail(_) => return error_page(&ApiError::from(error), signed_in),
+    };
+    let mut response = render(
+        &MessagePage { signed_in, heading, message: &message, link: "/", link_text: "Back to Ringfence" },
+        status,
+    );
+    if matches!(error, AppError::Concealed) {
+        response.extensions_mut().insert(crate::refusals::Recorded);
+    }
+    response
+}
+
+/// After a form handled by a use case: on to `to` when it worked, else the page saying why.
+fn done_or_failure<T>(
+    done: Result<T, AppError>,
+    to: &str,
+    actor: &Actor,
+    session: &Option<Extension<BrowserSession>>,
+) -> Response {
+    match done {
+        Ok(_) => Redirect::to(to).into_response(),
+        Err(error) => failure_page(error, signed_in(actor, session)),
+    }
+}
+
+/// A submitted form. One that cannot be read (a field missing or malformed) gets the
+/// styled page saying so, like every other failure, rather than a bare-text answer.
+pub struct PageForm<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for PageForm<T>
+where
+    Form<T>: axum::extract::FromRequest<S, Rejection = axum::extract::rejection::FormRejection>,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Form::<T>::from_request(request, state).await {
+            Ok(Form(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                let status = match rejection.status() {
+                    StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                let message = "The form was incomplete or could not be read. Go back, check every field and send it again.";
+                Err(render(
+                    &MessagePage {
+                        signed_in: None,
+                        heading: "That did not work",
+                        message,
+                        link: "/",
+                        link_text: "Back to Ringfence",
+                    },
+                    status,
+                ))
+            }
+        }
     }
 }
 

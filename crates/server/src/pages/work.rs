@@ -83,7 +83,7 @@ pub async fn home(actor: Actor, csrf: Option<Extension<BrowserSession>>) -> Resp
 pub async fn filter_home(
     actor: Actor,
     csrf: Option<Extension<BrowserSession>>,
-    Form(filter): Form<MatterFilter>,
+    PageForm(filter): PageForm<MatterFilter>,
 ) -> Response {
     home_page(&actor, &csrf, filter).await
 }
@@ -315,7 +315,7 @@ async fn new_matter_form(
     problem: Option<&ApiError>,
 ) -> Response {
     let listed = async {
-        let mut tx = actor.store.begin().await?;
+        let mut tx = actor.begin().await?;
         let all = ringfence_store::firm::clients::list(&mut tx).await?;
         tx.commit().await?;
         Ok::<_, ApiError>(all)
@@ -351,7 +351,7 @@ pub async fn create_matter(
     actor: Actor,
     client: Client,
     csrf: Option<Extension<BrowserSession>>,
-    Form(form): Form<MatterForm>,
+    PageForm(form): PageForm<MatterForm>,
 ) -> Response {
     let description = Some(form.description).filter(|d| !d.trim().is_empty());
     let body = NewMatter { title: form.title, client_id: form.client_id, description };
@@ -379,7 +379,7 @@ pub async fn create_client(
     actor: Actor,
     client: Client,
     csrf: Option<Extension<BrowserSession>>,
-    Form(form): Form<ClientForm>,
+    PageForm(form): PageForm<ClientForm>,
 ) -> Response {
     match api_clients::create(state, actor.clone(), client, ApiJson(form.into())).await {
         Ok(_) => Redirect::to("/matters/new").into_response(),
@@ -405,7 +405,7 @@ pub async fn add_note(
     client: Client,
     csrf: Option<Extension<BrowserSession>>,
     Path(id): Path<String>,
-    Form(form): Form<NoteForm>,
+    PageForm(form): PageForm<NoteForm>,
 ) -> Response {
     let body = NewNote { kind: form.kind, body: form.body, privileged: form.privileged };
     redirect_or_error(
@@ -451,7 +451,7 @@ pub async fn run_search(
     actor: Actor,
     client: Client,
     csrf: Option<Extension<BrowserSession>>,
-    Form(form): Form<SearchForm>,
+    PageForm(form): PageForm<SearchForm>,
 ) -> Response {
     search(&actor, client, &csrf, Some(form.q)).await
 }
@@ -494,29 +494,13 @@ async fn search(
 /// Deletes a document (softly: it can be recovered within the grace period) from the
 /// matter page.
 pub async fn delete_document(
-    state: State<AppState>,
-    actor: Actor,
-    client: Client,
+    on: On<WriteContent, DocumentId>,
+    ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
-    Path(id): Path<String>,
 ) -> Response {
-    let matter = async {
-        let mut tx = actor.begin().await?;
-        let matter = match id.parse() {
-            Ok(document) => documents::matter_of(&mut tx, document).await?,
-            Err(_) => None,
-        };
-        tx.commit().await?;
-        Ok::<_, ApiError>(matter)
-    }
-    .await;
-    match api_documents::delete(state, actor.clone(), client, Path(id)).await {
-        Ok(_) => match matter {
-            Ok(Some(matter)) => Redirect::to(&format!("/matters/{matter}#documents")).into_response(),
-            _ => Redirect::to("/home").into_response(),
-        },
-        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
-    }
+    let done = app::documents::delete(&ctx, on).await;
+    let to = done.as_ref().map(|matter| format!("/matters/{matter}#documents")).unwrap_or_default();
+    done_or_failure(done, &to, &ctx.actor, &csrf)
 }
 
 struct ClientRow {
@@ -635,7 +619,7 @@ pub async fn update_client(
     client: Client,
     csrf: Option<Extension<BrowserSession>>,
     Path(id): Path<String>,
-    Form(form): Form<ClientForm>,
+    PageForm(form): PageForm<ClientForm>,
 ) -> Response {
     redirect_or_error(
         api_clients::update(actor.clone(), client, Path(id.clone()), ApiJson(form.into())).await,
@@ -657,7 +641,7 @@ pub async fn edit_matter(
     client: Client,
     csrf: Option<Extension<BrowserSession>>,
     Path(id): Path<String>,
-    Form(form): Form<MatterDetailsForm>,
+    PageForm(form): PageForm<MatterDetailsForm>,
 ) -> Response {
     let changes = MatterChanges { title: form.title, description: form.description };
     redirect_or_error(
@@ -680,7 +664,7 @@ pub struct MemberForm {
 pub(crate) async fn user_named(actor: &Actor, email: &str) -> Result<String, ApiError> {
     let email =
         ringfence_core::user::Email::parse(email).map_err(|e| ApiError::invalid(format!("email: {e}")))?;
-    let mut tx = actor.store.begin().await?;
+    let mut tx = actor.begin().await?;
     let user = users::credentials_by_email(&mut tx, &email).await?;
     tx.commit().await?;
     Ok(user.map_or_else(|| uuid::Uuid::nil().to_string(), |u| u.id.to_string()))
@@ -693,7 +677,7 @@ pub async fn add_member(
     client: Client,
     csrf: Option<Extension<BrowserSession>>,
     Path(id): Path<String>,
-    Form(form): Form<MemberForm>,
+    PageForm(form): PageForm<MemberForm>,
 ) -> Response {
     let user = match user_named(&actor, &form.email).await {
         Ok(user) => user,

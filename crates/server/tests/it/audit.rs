@@ -1,4 +1,5 @@
 use ringfence_core::audit::{AuditActor, AuditRecord, Origin, Outcome};
+use ringfence_core::principal::Principal;
 use ringfence_store::firm::audit::{self as audit_log, Verification};
 use ringfence_testkit::{Backend, TestEnv, both_backends};
 use serde_json::{Value, json};
@@ -252,7 +253,7 @@ both_backends!(concurrent_writers_keep_one_chain, |env: TestEnv| async move {
                 if n % 2 == 0 {
                     store.append_audit(record).await.unwrap();
                 } else {
-                    let mut tx = store.begin().await.unwrap();
+                    let mut tx = store.begin(&Principal::Anonymous).await.unwrap();
                     audit_log::append(&mut tx, &record).await.unwrap();
                     tx.commit().await.unwrap();
                 }
@@ -262,7 +263,7 @@ both_backends!(concurrent_writers_keep_one_chain, |env: TestEnv| async move {
     for writer in writers.collect::<Vec<_>>() {
         writer.await.unwrap();
     }
-    let mut tx = store.begin().await.unwrap();
+    let mut tx = store.begin(&Principal::Anonymous).await.unwrap();
     let verification = audit_log::verify(&mut tx).await.unwrap();
     tx.commit().await.unwrap();
     match verification {
@@ -302,7 +303,7 @@ async fn a_hundred_thousand_entries_stream_as_csv_in_flat_memory() {
     let h = Harness::new(TestEnv::new(Backend::Sqlite).await.unwrap()).await;
     let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let store = h.state.storage.firm(h.firm).await.unwrap();
-    let mut tx = store.begin().await.unwrap();
+    let mut tx = store.begin(&Principal::Anonymous).await.unwrap();
     for n in 0..100_000 {
         let record = AuditRecord {
             at: h.clock.now(),
@@ -386,7 +387,7 @@ both_backends!(the_retention_purge_leaves_a_chain_that_still_verifies, |env: Tes
     assert_eq!(left[0]["action"], "audit.purged");
     assert_eq!(left[0]["resource"]["id"], format!("1-{purged}"));
 
-    let mut tx = store.begin().await.unwrap();
+    let mut tx = store.begin(&Principal::Anonymous).await.unwrap();
     let verification = audit_log::verify(&mut tx).await.unwrap();
     tx.commit().await.unwrap();
     assert!(matches!(verification, Verification::Intact { .. }), "{verification:?}");
@@ -575,7 +576,7 @@ fn filler(at: time::OffsetDateTime, n: usize) -> AuditRecord {
 
 async fn verified(h: &Harness) -> Verification {
     let store = h.state.storage.firm(h.firm).await.unwrap();
-    let mut tx = store.begin().await.unwrap();
+    let mut tx = store.begin(&Principal::Anonymous).await.unwrap();
     let verification = audit_log::verify(&mut tx).await.unwrap();
     tx.commit().await.unwrap();
     verification
@@ -624,7 +625,7 @@ both_backends!(retired_audit_keys_are_proven_by_their_successors_certificates, |
     use sqlx::Executor;
     let h = Harness::new(env).await;
     let store = h.state.storage.firm(h.firm).await.unwrap();
-    let mut tx = store.begin().await.unwrap();
+    let mut tx = store.begin(&Principal::Anonymous).await.unwrap();
     audit_log::checkpoint_now(&mut tx, h.clock.now()).await.unwrap();
     tx.commit().await.unwrap();
     h.state.storage.rotate_firm_key(h.firm, h.clock.now()).await.unwrap();
@@ -632,7 +633,7 @@ both_backends!(retired_audit_keys_are_proven_by_their_successors_certificates, |
     h.clock.advance(Duration::days(2));
     let retired = h.state.storage.retire_old_keys(h.firm, h.clock.now(), Duration::days(1)).await.unwrap();
     assert!(matches!(retired, ringfence_store::rotation::Retirement::Retired { versions: 1 }), "{retired:?}");
-    let mut tx = store.begin().await.unwrap();
+    let mut tx = store.begin(&Principal::Anonymous).await.unwrap();
     audit_log::checkpoint_now(&mut tx, h.clock.now()).await.unwrap();
     tx.commit().await.unwrap();
     assert!(

@@ -25,9 +25,9 @@ async fn explode() -> StatusCode {
 
 /// A router built the only way routes can be built, with two routes of its own.
 fn test_app(state: AppState) -> axum::Router {
-    let table = RouteTable::new().post("/test/signup", AccessPolicy::Public, signup).get(
+    let table = RouteTable::new().post("/test/signup", ringfence_server::access::PUBLIC, signup).get(
         "/test/explode",
-        AccessPolicy::Public,
+        ringfence_server::access::PUBLIC,
         explode,
     );
     with_common_layers(table, state)

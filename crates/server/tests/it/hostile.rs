@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use futures_util::StreamExt;
 use http::Method;
 use ringfence_core::policy::AccessPolicy;
+use ringfence_core::principal::Principal;
 use ringfence_core::user::FirmRole;
 use ringfence_server::tls::TlsMin;
 use ringfence_server::{app, route_table};
@@ -469,7 +470,7 @@ async fn hostile_input_test(env: TestEnv) {
     let mut recorded = BTreeSet::new();
     let mut before = None;
     loop {
-        let mut tx = store.begin_read().await.unwrap();
+        let mut tx = store.begin_read(&Principal::Anonymous).await.unwrap();
         let page = audit_log::list(&mut tx, &AuditFilter::default(), before, 5_000).await.unwrap();
         tx.commit().await.unwrap();
         recorded.extend(page.iter().filter_map(|e| e.request_id.clone()));

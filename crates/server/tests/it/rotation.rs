@@ -2,6 +2,7 @@
 //! sealed value (file data keys included) moved by the re-wrap, old versions retired only
 //! when nothing uses them, and everything still readable afterwards.
 
+use ringfence_core::principal::Principal;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -131,7 +132,7 @@ both_backends!(
         let reopened = Storage::open(&f.h.env.location, f.h.env.data_dir(), None, now).await.unwrap();
         let store = reopened.firm(firm_id).await.unwrap();
         assert_eq!(store.key_version(), KeyVersion(2));
-        let mut tx = store.begin().await.unwrap();
+        let mut tx = store.begin(&Principal::Anonymous).await.unwrap();
         assert!(matches!(audit::verify(&mut tx).await.unwrap(), Verification::Intact { .. }));
         tx.commit().await.unwrap();
         let f = Firm {

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use ringfence_core::policy::AccessPolicy;
 use ringfence_server::access::RouteTable;
 use ringfence_server::serve::{Bound, ServeOptions};
 use ringfence_server::tls::{self, TlsMin};
@@ -129,7 +128,7 @@ async fn slow() -> &'static str {
 
 both_backends!(shutdown_drains_in_flight_requests, |env: TestEnv| async move {
     let router = with_common_layers(
-        RouteTable::new().get("/slow", AccessPolicy::Public, slow),
+        RouteTable::new().get("/slow", ringfence_server::access::PUBLIC, slow),
         state(&env, false).await,
     );
     let running = start(&env, router, TlsMin::Tls12);

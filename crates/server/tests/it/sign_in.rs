@@ -1,3 +1,4 @@
+use ringfence_core::principal::Principal;
 use ringfence_store::firm::users as user_store;
 use ringfence_testkit::{TestEnv, both_backends};
 use serde_json::json;
@@ -316,7 +317,7 @@ both_backends!(legacy_bcrypt_hashes_sign_in_and_are_rehashed, |env: TestEnv| asy
     let h = Harness::new(env).await;
     let legacy = bcrypt::hash("an imported password", 12).unwrap();
     let store = h.state.storage.firm(h.firm).await.unwrap();
-    let mut tx = store.begin().await.unwrap();
+    let mut tx = store.begin(&Principal::Anonymous).await.unwrap();
     let admin =
         user_store::credentials_by_email(&mut tx, &ringfence_core::user::Email::parse(ADMIN_EMAIL).unwrap())
             .await
@@ -326,7 +327,7 @@ both_backends!(legacy_bcrypt_hashes_sign_in_and_are_rehashed, |env: TestEnv| asy
     tx.commit().await.unwrap();
 
     assert_eq!(h.login(ADMIN_EMAIL, "an imported password").await.status, 200);
-    let mut tx = store.begin().await.unwrap();
+    let mut tx = store.begin(&Principal::Anonymous).await.unwrap();
     let after =
         user_store::credentials_by_email(&mut tx, &ringfence_core::user::Email::parse(ADMIN_EMAIL).unwrap())
             .await

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use ringfence_core::ids::UserId;
+use ringfence_core::principal::{Principal, SystemTask};
 use ringfence_core::search;
 use ringfence_crypto::FieldRef;
 use ringfence_crypto::search::SearchKey;
@@ -117,13 +118,14 @@ pub struct BlindTerms(Vec<Vec<u8>>);
 
 /// The firm's search key, read (or on first use made) in a transaction of its own.
 async fn key_of(store: &FirmStore) -> Result<SearchKey, StoreError> {
-    let mut tx = store.begin_read().await?;
+    let keeper = Principal::System(SystemTask::SearchIndex);
+    let mut tx = store.begin_read(&keeper).await?;
     let stored = stored_key(&mut tx).await?;
     tx.commit().await?;
     if let Some(key) = stored {
         return Ok(key);
     }
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin(&keeper).await?;
     let key = search_key(&mut tx).await?;
     tx.commit().await?;
     Ok(key)

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use ringfence_core::clock::{Clock, SystemClock};
 use ringfence_core::firm::FirmSlug;
+use ringfence_core::principal::{Principal, SystemTask};
 use ringfence_store::firm::audit::{self, Verification};
 
 use super::{CommandResult, open_storage};
@@ -20,7 +21,7 @@ pub async fn verify(settings: &Settings, slug: &FirmSlug, against: Option<&Path>
         None => Vec::new(),
     };
     let store = storage.firm(firm.id).await?;
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin(&Principal::System(SystemTask::CommandLine)).await?;
     let verification = audit::verify_against(&mut tx, &outside).await?;
     tx.commit().await?;
     match verification {

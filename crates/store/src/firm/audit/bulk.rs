@@ -114,6 +114,7 @@ mod tests {
     use super::*;
     use crate::firm::audit::{self, Verification};
     use crate::{FirmStore, NewFirm, Storage, StorageLocation};
+    use ringfence_core::principal::Principal;
 
     /// A thousand entries a second apart, with two long pauses: checkpoints fall due both
     /// by count and by time, inside and across statements.
@@ -176,7 +177,7 @@ mod tests {
         let records = traffic(now);
 
         let one_by_one = firm(&storage, "one-by-one", now).await;
-        let mut tx = one_by_one.begin().await.expect("begin");
+        let mut tx = one_by_one.begin(&Principal::Anonymous).await.expect("begin");
         for record in &records {
             audit::append(&mut tx, record).await.expect("append");
         }
@@ -185,7 +186,7 @@ mod tests {
         assert!(expected.0.len() > 10, "checkpoints fall due by count and by time: {:?}", expected.0);
 
         let at_once = firm(&storage, "at-once", now).await;
-        let mut tx = at_once.begin().await.expect("begin");
+        let mut tx = at_once.begin(&Principal::Anonymous).await.expect("begin");
         let last = append_many(&mut tx, &records).await.expect("append many");
         assert_eq!(last, expected.1.0);
         assert_eq!(checkpoints(&mut tx).await, expected);
@@ -199,7 +200,7 @@ mod tests {
 
         // The log goes on from there, by either way of appending.
         let mut later = traffic(now + Duration::hours(1));
-        let mut tx = at_once.begin().await.expect("begin");
+        let mut tx = at_once.begin(&Principal::Anonymous).await.expect("begin");
         let next = audit::append(&mut tx, &later.remove(0)).await.expect("append after");
         assert_eq!(next, last + 1);
         let end = append_many(&mut tx, &later).await.expect("append many after");

@@ -1,0 +1,80 @@
+//! Who acts. Every firm transaction runs as one principal, and every audit entry names it:
+//! a firm user through a session today; API keys, client-portal contacts and operators
+//! under a support grant join as kinds of their own, each a row of the access matrix.
+
+use std::collections::BTreeSet;
+
+use crate::audit::AuditActor;
+use crate::ids::{FirmId, SessionId, UserId};
+use crate::user::{Email, FirmRole};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// A user of the firm, signed in through a live session.
+    FirmUser(FirmUser),
+    /// Someone not signed in: the sign-in steps, an invitation being accepted. Reaches no
+    /// matter.
+    Anonymous,
+    /// The deployment's own work: scheduled tasks and the operator's command line. Reaches
+    /// no matter through the ring-fence either.
+    System(SystemTask),
+}
+
+/// A signed-in firm user, as its session resolved it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirmUser {
+    pub firm: FirmId,
+    pub user: UserId,
+    pub email: Email,
+    pub roles: BTreeSet<FirmRole>,
+    pub session: SessionId,
+}
+
+/// What the deployment is doing when it acts on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SystemTask {
+    /// Setting up a firm, its first administrator and its keys.
+    Provisioning,
+    /// Writing queued audit entries, and the stores' own health checks.
+    AuditLog,
+    /// Sending the audit log to the firm's archive.
+    AuditShipping,
+    /// Re-sealing a firm's data under a new key.
+    KeyRotation,
+    /// Finding stored blobs no record names.
+    BlobSweep,
+    /// Keeping the search index's key.
+    SearchIndex,
+    /// An operator at the command line.
+    CommandLine,
+    /// Filling a store with benchmark data.
+    Benchmark,
+}
+
+impl FirmUser {
+    pub fn has_any_role(&self, roles: &[FirmRole]) -> bool {
+        roles.iter().any(|role| self.roles.contains(role))
+    }
+}
+
+impl Principal {
+    /// The firm user acting, if a firm user is.
+    pub fn firm_user(&self) -> Option<&FirmUser> {
+        match self {
+            Principal::FirmUser(user) => Some(user),
+            Principal::Anonymous | Principal::System(_) => None,
+        }
+    }
+
+    /// How the audit log names this principal.
+    pub fn audit_actor(&self) -> AuditActor {
+        match self {
+            Principal::FirmUser(user) => {
+                AuditActor::User { id: user.user.to_string(), email: user.email.to_string() }
+            }
+            Principal::Anonymous => AuditActor::Anonymous,
+            Principal::System(SystemTask::CommandLine) => AuditActor::Cli,
+            Principal::System(_) => AuditActor::System,
+        }
+    }
+}

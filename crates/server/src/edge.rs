@@ -1,0 +1,59 @@
+//! What the JSON API and the pages share at the HTTP edge: the use cases' context and
+//! targets read from a request, and the one mapping of [`AppError`] to the API's errors.
+//! Ids in paths are parsed here, before any store is touched: a malformed one is a 404.
+
+use axum::extract::{FromRequestParts, RawPathParams};
+use http::StatusCode;
+use http::request::Parts;
+use ringfence_store::firm::access::Action;
+
+use crate::app::access::{On, Target};
+use crate::app::{AppError, Ctx};
+use crate::auth::Actor;
+use crate::client::Client;
+use crate::error::ApiError;
+
+impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let actor = Actor::from_request_parts(parts, state).await?;
+        Ok(Ctx::new(actor, Client::read(&parts.extensions, &parts.headers)))
+    }
+}
+
+/// The id a route's `{id}` names, parsed into its type; anything else is a 404 that has
+/// touched nothing.
+impl<S: Send + Sync, A: Action, I: Target> FromRequestParts<S> for On<A, I> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        path_param(parts, state, "id").await.map(On::requested).ok_or_else(ApiError::not_found)
+    }
+}
+
+/// The path parameter `name`, parsed as an id of type `I`.
+pub async fn path_param<S: Send + Sync, I: Target>(parts: &mut Parts, state: &S, name: &str) -> Option<I> {
+    let params = RawPathParams::from_request_parts(parts, state).await.ok()?;
+    params.iter().find(|(key, _)| *key == name).and_then(|(_, value)| I::parse(value))
+}
+
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
+        match error {
+            AppError::Invalid { field, reason } => ApiError::invalid(format!("{field}: {reason}")),
+            AppError::NotFound => ApiError::not_found(),
+            AppError::Concealed => ApiError::not_found().recorded(),
+            AppError::Forbidden(reason) => ApiError::forbidden(reason),
+            AppError::Conflict { code, reason } => ApiError::new(StatusCode::CONFLICT, code, reason),
+            AppError::Throttled { retry_after } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "throttled",
+                "too many attempts; try again later",
+            )
+            .with_retry_after(retry_after),
+            AppError::Store(err) => ApiError::from(err),
+            AppError::Mail(err) => ApiError::from(err),
+        }
+    }
+}
