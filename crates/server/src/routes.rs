@@ -69,6 +69,7 @@ pub fn route_table() -> RouteTable<AppState> {
         .post("/account/totp", SignedIn, pages::enrol_totp)
         .post("/account/totp/confirm", SignedIn, pages::confirm_totp)
         .post("/account/passkeys/{id}/remove", SignedIn, pages::remove_passkey)
+        .get("/api/v1/openapi.json", Public, crate::openapi::openapi_json)
         // Signing in
         .post("/api/v1/auth/login", Public, sign_in::login)
         .post("/api/v1/auth/verify", Public, sign_in::verify)
