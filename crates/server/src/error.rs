@@ -19,14 +19,18 @@ pub struct ApiError {
     pub recorded: bool,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Inner<'a>,
+/// The body of every error answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
 }
 
-#[derive(Serialize)]
-struct Inner<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ErrorDetail<'a> {
+    /// A stable, machine-readable code such as `invalid_input`, `not_signed_in`, `csrf`,
+    /// `forbidden`, `not_found`, `conflict` or `throttled`.
     code: &'a str,
+    /// What went wrong, for a person; never an internal cause.
     message: &'a str,
 }
 
@@ -69,7 +73,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body { error: Inner { code: self.code, message: &self.message } };
+        let body = ErrorBody { error: ErrorDetail { code: self.code, message: &self.message } };
         let mut response = (self.status, Json(body)).into_response();
         if let Some(seconds) = self.retry_after
             && let Ok(value) = http::HeaderValue::from_str(&seconds.to_string())

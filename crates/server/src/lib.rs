@@ -15,6 +15,7 @@ pub mod maintenance;
 pub mod malware;
 mod matter_access;
 mod middleware;
+pub mod openapi;
 pub(crate) mod pages;
 mod passwords;
 mod refusals;

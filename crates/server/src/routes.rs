@@ -69,6 +69,7 @@ pub fn route_table() -> RouteTable<AppState> {
         .post("/account/totp", SIGNED_IN, pages::enrol_totp)
         .post("/account/totp/confirm", SIGNED_IN, pages::confirm_totp)
         .post("/account/passkeys/{id}/remove", SIGNED_IN, pages::remove_passkey)
+        .get("/api/v1/openapi.json", PUBLIC, crate::openapi::openapi_json)
         // Signing in
         .post("/api/v1/auth/login", PUBLIC, sign_in::login)
         .post("/api/v1/auth/verify", PUBLIC, sign_in::verify)

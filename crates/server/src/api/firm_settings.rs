@@ -10,15 +10,22 @@ use ringfence_core::local_time::FirmTimeZone;
 use ringfence_core::user::FirmRole;
 use ringfence_store::firm::{audit as audit_log, preferences, sign_in_policy, users};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::auth::Actor;
 use crate::client::Client;
 use crate::error::{ApiError, ApiJson};
 
-#[derive(Serialize, Deserialize)]
+/// Which second factors the firm accepts, and which roles must use a strong one.
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SignInPolicy)]
 pub struct PolicyJson {
+    /// The second factors anyone may sign in with; at least one.
+    #[schema(value_type = BTreeSet<crate::openapi::SecondFactorSchema>)]
     allowed_factors: BTreeSet<SecondFactor>,
+    /// Roles that must sign in with TOTP or a passkey, never an emailed code.
+    #[schema(value_type = BTreeSet<crate::openapi::FirmRoleSchema>)]
     strong_factor_roles: BTreeSet<FirmRole>,
 }
 
@@ -28,6 +35,18 @@ impl From<FactorPolicy> for PolicyJson {
     }
 }
 
+/// The firm's sign-in policy.
+#[utoipa::path(
+    get,
+    path = "/api/v1/firm/sign-in-policy",
+    tag = "firm",
+    security(("bearer" = ["admin"]), ("session_cookie" = ["admin"])),
+    responses(
+        (status = 200, description = "The policy", body = PolicyJson),
+        (status = 403, response = crate::openapi::Forbidden),
+        crate::openapi::SignedInErrors,
+    ),
+)]
 pub async fn get_policy(actor: Actor) -> Result<Json<PolicyJson>, ApiError> {
     let mut tx = actor.begin().await?;
     let policy = sign_in_policy::get(&mut tx).await?;
@@ -35,7 +54,23 @@ pub async fn get_policy(actor: Actor) -> Result<Json<PolicyJson>, ApiError> {
     Ok(Json(policy.into()))
 }
 
-/// Replaces the policy. Refuses one that would leave the acting admin unable to sign in.
+/// Replaces the sign-in policy.
+///
+/// Refuses one that would leave the acting admin unable to sign in (409 `would_lock_out`).
+#[utoipa::path(
+    put,
+    path = "/api/v1/firm/sign-in-policy",
+    tag = "firm",
+    security(("bearer" = ["admin"]), ("session_cookie" = ["admin"], "csrf_token" = [])),
+    request_body = PolicyJson,
+    responses(
+        (status = 200, description = "The policy now in force", body = PolicyJson),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 409, response = crate::openapi::Conflict),
+        crate::openapi::JsonBodyErrors,
+        crate::openapi::SignedInErrors,
+    ),
+)]
 pub async fn set_policy(
     actor: Actor,
     client: Client,
@@ -67,12 +102,27 @@ pub async fn set_policy(
     Ok(Json(policy.into()))
 }
 
-#[derive(Serialize, Deserialize)]
+/// How long the audit log is kept.
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AuditRetention)]
 pub struct RetentionJson {
+    #[schema(minimum = 12, maximum = 1200)]
     months: i64,
 }
 
+/// How long the audit log is kept.
+#[utoipa::path(
+    get,
+    path = "/api/v1/firm/audit-retention",
+    tag = "firm",
+    security(("bearer" = ["admin"]), ("session_cookie" = ["admin"])),
+    responses(
+        (status = 200, description = "The retention", body = RetentionJson),
+        (status = 403, response = crate::openapi::Forbidden),
+        crate::openapi::SignedInErrors,
+    ),
+)]
 pub async fn get_retention(actor: Actor) -> Result<Json<RetentionJson>, ApiError> {
     let mut tx = actor.begin().await?;
     let months = audit_log::retention_months(&mut tx).await?;
@@ -81,6 +131,19 @@ pub async fn get_retention(actor: Actor) -> Result<Json<RetentionJson>, ApiError
 }
 
 /// Sets how long the audit log is kept: 12 months at least, longer if the firm wishes.
+#[utoipa::path(
+    put,
+    path = "/api/v1/firm/audit-retention",
+    tag = "firm",
+    security(("bearer" = ["admin"]), ("session_cookie" = ["admin"], "csrf_token" = [])),
+    request_body = RetentionJson,
+    responses(
+        (status = 200, description = "The retention now in force", body = RetentionJson),
+        (status = 403, response = crate::openapi::Forbidden),
+        crate::openapi::JsonBodyErrors,
+        crate::openapi::SignedInErrors,
+    ),
+)]
 pub async fn set_retention(
     actor: Actor,
     client: Client,
@@ -98,13 +161,27 @@ pub async fn set_retention(
     Ok(Json(body))
 }
 
-#[derive(Serialize, Deserialize)]
+/// The time zone the firm's pages show times in.
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = FirmTimeZone)]
 pub struct TimeZoneJson {
+    /// An IANA time zone name, such as `Europe/Paris`.
+    #[schema(example = "Europe/Paris")]
     pub(crate) time_zone: String,
 }
 
 /// The time zone the firm's pages show times in (the API answers in UTC regardless).
+#[utoipa::path(
+    get,
+    path = "/api/v1/firm/time-zone",
+    tag = "firm",
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The firm's time zone", body = TimeZoneJson),
+        crate::openapi::SignedInErrors,
+    ),
+)]
 pub async fn get_time_zone(actor: Actor) -> Result<Json<TimeZoneJson>, ApiError> {
     let mut tx = actor.begin().await?;
     let zone = preferences::time_zone(&mut tx).await?;
@@ -112,6 +189,20 @@ pub async fn get_time_zone(actor: Actor) -> Result<Json<TimeZoneJson>, ApiError>
     Ok(Json(TimeZoneJson { time_zone: zone.name().to_owned() }))
 }
 
+/// Sets the time zone the firm's pages show times in.
+#[utoipa::path(
+    put,
+    path = "/api/v1/firm/time-zone",
+    tag = "firm",
+    security(("bearer" = ["admin"]), ("session_cookie" = ["admin"], "csrf_token" = [])),
+    request_body = TimeZoneJson,
+    responses(
+        (status = 200, description = "The time zone now in force", body = TimeZoneJson),
+        (status = 403, response = crate::openapi::Forbidden),
+        crate::openapi::JsonBodyErrors,
+        crate::openapi::SignedInErrors,
+    ),
+)]
 pub async fn set_time_zone(
     actor: Actor,
     client: Client,

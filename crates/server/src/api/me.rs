@@ -1,15 +1,20 @@
 //! The signed-in user's own account: profile, sessions, password, TOTP.
 
+use std::collections::BTreeSet;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::{StatusCode, header};
 use ringfence_core::audit::Outcome;
+use ringfence_core::firm::{FirmName, FirmSlug};
+use ringfence_core::ids::FirmId;
+use ringfence_core::user::FirmRole;
 use ringfence_crypto::otp::TotpSecret;
 use ringfence_crypto::password::Verdict;
 use ringfence_mail::Mail;
 use ringfence_store::firm::{audit as audit_log, challenges, sessions, users};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -25,41 +30,122 @@ pub(crate) fn rfc3339(at: OffsetDateTime) -> Result<String, ApiError> {
     at.format(&Rfc3339).map_err(|e| ApiError::internal(&e))
 }
 
-pub async fn me(State(state): State<AppState>, actor: Actor) -> Result<Json<Value>, ApiError> {
+/// The signed-in user, their firm and the second factors they have set up.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Me)]
+pub struct MeJson {
+    user: UserJson,
+    firm: FirmJson,
+    #[schema(value_type = BTreeSet<crate::openapi::FirmRoleSchema>)]
+    roles: BTreeSet<FirmRole>,
+    pub(crate) totp_enrolled: bool,
+    passkey_enrolled: bool,
+}
+
+/// The firm a user belongs to.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Firm)]
+pub struct FirmJson {
+    #[schema(value_type = uuid::Uuid)]
+    id: FirmId,
+    /// The firm's short name, as it appears in URLs.
+    #[schema(value_type = String)]
+    slug: FirmSlug,
+    #[schema(value_type = String)]
+    name: FirmName,
+}
+
+/// The signed-in user's own account.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "account",
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The signed-in user", body = MeJson),
+        (status = 404, response = crate::openapi::NotFound),
+        crate::openapi::SignedInErrors,
+    ),
+)]
+pub async fn me(State(state): State<AppState>, actor: Actor) -> Result<Json<MeJson>, ApiError> {
     let mut tx = actor.begin().await?;
     let user = users::get(&mut tx, actor.user).await?.ok_or_else(ApiError::not_found)?;
     let credentials =
         users::credentials_by_email(&mut tx, &actor.email).await?.ok_or_else(ApiError::not_found)?;
     tx.commit().await?;
     let firm = state.storage.firm_by_id(actor.firm).await?;
-    Ok(Json(json!({
-        "user": UserJson::from(&user),
-        "firm": { "id": firm.id, "slug": firm.slug, "name": firm.name },
-        "roles": user.roles,
-        "totp_enrolled": credentials.enrolled.totp,
-        "passkey_enrolled": credentials.enrolled.passkey,
-    })))
+    Ok(Json(MeJson {
+        user: UserJson::from(&user),
+        firm: FirmJson { id: firm.id, slug: firm.slug, name: firm.name },
+        roles: user.roles,
+        totp_enrolled: credentials.enrolled.totp,
+        passkey_enrolled: credentials.enrolled.passkey,
+    }))
 }
 
-pub async fn list_sessions(State(state): State<AppState>, actor: Actor) -> Result<Json<Value>, ApiError> {
+/// One live session of the signed-in user.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Session)]
+pub struct SessionJson {
+    pub(crate) id: uuid::Uuid,
+    #[schema(format = DateTime)]
+    pub(crate) created_at: String,
+    #[schema(format = DateTime)]
+    pub(crate) last_seen_at: String,
+    #[schema(format = DateTime)]
+    pub(crate) expires_at: String,
+    /// The address the session was signed in from.
+    #[schema(required = true)]
+    pub(crate) ip: Option<String>,
+    #[schema(required = true)]
+    pub(crate) user_agent: Option<String>,
+    /// Whether this is the session the request came with.
+    pub(crate) current: bool,
+}
+
+/// The signed-in user's live sessions: all of them, in one page.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SessionList)]
+pub struct SessionListJson {
+    pub(crate) items: Vec<SessionJson>,
+    /// Always null: the list is never split into pages.
+    #[schema(required = true)]
+    next_cursor: Option<String>,
+}
+
+/// The signed-in user's live sessions, this one marked `current`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/sessions",
+    tag = "account",
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The live sessions", body = SessionListJson),
+        crate::openapi::SignedInErrors,
+    ),
+)]
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    actor: Actor,
+) -> Result<Json<SessionListJson>, ApiError> {
     let mut tx = actor.begin().await?;
     let live = sessions::list_live(&mut tx, actor.user, state.clock.now()).await?;
     tx.commit().await?;
     let items = live
         .iter()
         .map(|s| {
-            Ok(json!({
-                "id": s.id,
-                "created_at": rfc3339(s.created_at)?,
-                "last_seen_at": rfc3339(s.last_seen_at)?,
-                "expires_at": rfc3339(s.expires_at)?,
-                "ip": s.source_ip,
-                "user_agent": s.user_agent,
-                "current": s.id == actor.session.as_uuid(),
-            }))
+            Ok(SessionJson {
+                id: s.id,
+                created_at: rfc3339(s.created_at)?,
+                last_seen_at: rfc3339(s.last_seen_at)?,
+                expires_at: rfc3339(s.expires_at)?,
+                ip: s.source_ip.clone(),
+                user_agent: s.user_agent.clone(),
+                current: s.id == actor.session.as_uuid(),
+            })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    Ok(Json(json!({ "items": items, "next_cursor": null })))
+    Ok(Json(SessionListJson { items, next_cursor: None }))
 }
 
 /// Signs out everywhere, this session included.

@@ -25,12 +25,16 @@ use crate::client::Client;
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::{AppState, audit};
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = User)]
 pub struct UserJson {
+    #[schema(format = Uuid)]
     id: String,
     email: String,
     name: Option<String>,
+    #[schema(value_type = BTreeSet<crate::openapi::FirmRoleSchema>)]
     roles: BTreeSet<FirmRole>,
+    /// `invited`, `active` or `disabled`.
     status: &'static str,
 }
 

@@ -51,13 +51,17 @@ async fn account_page(
         Ok(loaded) => loaded,
         Err(error) => return error_page(&error, signed_in(actor, csrf)),
     };
-    let sessions = rows(&live, |s| SessionRow {
-        id: text(&s["id"]),
-        agent: Some(text(&s["user_agent"])).filter(|a| !a.is_empty()).unwrap_or_else(|| "unknown".to_owned()),
-        ip: text(&s["ip"]),
-        last_seen: dates.minutes(&s["last_seen_at"]),
-        current: s["current"].as_bool().unwrap_or(false),
-    });
+    let sessions = live
+        .items
+        .iter()
+        .map(|s| SessionRow {
+            id: s.id.to_string(),
+            agent: s.user_agent.clone().filter(|a| !a.is_empty()).unwrap_or_else(|| "unknown".to_owned()),
+            ip: s.ip.clone().unwrap_or_default(),
+            last_seen: dates.minutes(&serde_json::Value::from(s.last_seen_at.as_str())),
+            current: s.current,
+        })
+        .collect();
     let passkeys = rows(&keys, |p| PasskeyRow {
         id: text(&p["id"]),
         name: text(&p["name"]),
@@ -71,7 +75,7 @@ async fn account_page(
         notice,
         problem: problem.map(|e| e.message.clone()),
         sessions,
-        totp_enrolled: me["totp_enrolled"].as_bool().unwrap_or(false),
+        totp_enrolled: me.totp_enrolled,
         passkeys,
     };
     render(&page, problem.map_or(StatusCode::OK, |e| e.status))

@@ -117,6 +117,7 @@ fn every_route_declares_an_access_policy() {
             "/sign-in/code",
             "/invite",
             "/invite",
+            "/api/v1/openapi.json",
             "/api/v1/auth/login",
             "/api/v1/auth/verify",
             "/api/v1/auth/resend-code",

@@ -12,6 +12,7 @@ mod extraction;
 mod headers;
 mod hostile;
 mod matters;
+mod openapi;
 mod pages;
 mod passkeys;
 mod probes;

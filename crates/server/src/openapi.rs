@@ -1,0 +1,247 @@
+//! The OpenAPI 3.1 document of the JSON API, generated from the handlers and their types,
+//! served at `GET /api/v1/openapi.json` and kept as a snapshot in `docs/openapi.json`.
+//!
+//! To document a route:
+//! 1. annotate its handler with `#[utoipa::path(...)]`: method, path, `tag`, `security`
+//!    (see [`ApiDoc`]: none for public routes; `bearer` or `session_cookie` for signed-in
+//!    ones, with `csrf_token` alongside the cookie on state-changing methods, and the firm
+//!    roles a role-guarded route needs as the requirement's list), `params`, `request_body`,
+//!    the success response and the error responses, referring to the shared ones defined
+//!    here: `crate::openapi::SignedInErrors` (401, 500) on every signed-in route,
+//!    `crate::openapi::JsonBodyErrors` (400, 413, 415) on every route with a JSON body,
+//!    and one by one the others (`(status = 403, response = crate::openapi::Forbidden)`);
+//! 2. list the handler in `paths(...)` of [`ApiDoc`];
+//! 3. derive `utoipa::ToSchema` on its request and response types;
+//! 4. remove the route from `NOT_YET_DOCUMENTED` in `crates/server/tests/it/openapi.rs`;
+//! 5. refresh the snapshot: `RINGFENCE_OPENAPI_REFRESH=1 cargo nextest run -p
+//!    ringfence-server -E 'test(/openapi/)'`, and review the diff of `docs/openapi.json`.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use axum::Json;
+use ringfence_core::auth::SecondFactor;
+use ringfence_core::user::FirmRole;
+use utoipa::openapi::schema::{ObjectBuilder, Ref, Schema, Type};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, HeaderBuilder, RefOr, Response, ResponseBuilder};
+use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
+
+use crate::api::{firm_settings, me, users};
+use crate::auth::cookie::{CSRF_HEADER, SESSION_COOKIE};
+use crate::error::ErrorBody;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Ringfence",
+        description = "The JSON API of Ringfence, case management for law firms. Every error \
+                       answers with the `ErrorBody` shape; times are RFC 3339, in UTC.",
+    ),
+    paths(
+        openapi_json,
+        me::me,
+        me::list_sessions,
+        firm_settings::get_policy,
+        firm_settings::set_policy,
+        firm_settings::get_retention,
+        firm_settings::set_retention,
+        firm_settings::get_time_zone,
+        firm_settings::set_time_zone,
+    ),
+    components(
+        schemas(ErrorBody, FirmRoleSchema, SecondFactorSchema, users::UserJson),
+        responses(
+            BadRequest,
+            NotSignedIn,
+            Forbidden,
+            NotFound,
+            Conflict,
+            TooLarge,
+            UnsupportedMediaType,
+            TooManyRequests,
+            Internal
+        ),
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "account", description = "The signed-in user's own account"),
+        (name = "firm", description = "Firm-wide settings"),
+        (name = "meta", description = "About the API itself"),
+    ),
+)]
+pub struct ApiDoc;
+
+/// The whole document.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "meta",
+    responses(
+        (status = 200, description = "The OpenAPI 3.1 document of this API", body = Object),
+    ),
+)]
+pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(document())
+}
+
+/// How a caller proves who it is (see `auth::actor` and `auth::cookie`).
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let bearer = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("session token")
+            .description(Some(
+                "The session token a completed sign-in answers with, sent as \
+                 `Authorization: Bearer <token>`. No CSRF token is needed. Where a requirement \
+                 lists firm roles, the caller must hold at least one of them (others get 403).",
+            ))
+            .build();
+        components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
+        components.add_security_scheme(
+            "session_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                SESSION_COOKIE,
+                "The browser session cookie set by a completed sign-in. Requests that change \
+                 state (any method but GET, HEAD and OPTIONS) must also send the session's CSRF \
+                 token (`csrf_token`), or they are refused with 403 `csrf`. Where a requirement \
+                 lists firm roles, the caller must hold at least one of them (others get 403).",
+            ))),
+        );
+        components.add_security_scheme(
+            "csrf_token",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                CSRF_HEADER,
+                "The CSRF token of the cookie session, as the pages carry it. Required with \
+                 `session_cookie` on state-changing requests; unused with `bearer`.",
+            ))),
+        );
+    }
+}
+
+/// The schema of [`FirmRole`], named `FirmRole`: its values are the ones the API parses.
+pub(crate) struct FirmRoleSchema;
+
+impl PartialSchema for FirmRoleSchema {
+    fn schema() -> RefOr<Schema> {
+        string_enum("A role within the firm", FirmRole::ALL.map(FirmRole::as_str))
+    }
+}
+
+impl ToSchema for FirmRoleSchema {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("FirmRole")
+    }
+}
+
+/// The schema of [`SecondFactor`], named `SecondFactor`.
+pub(crate) struct SecondFactorSchema;
+
+impl PartialSchema for SecondFactorSchema {
+    fn schema() -> RefOr<Schema> {
+        string_enum("A second factor of sign-in", SecondFactor::ALL.map(SecondFactor::as_str))
+    }
+}
+
+impl ToSchema for SecondFactorSchema {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("SecondFactor")
+    }
+}
+
+fn string_enum<const N: usize>(description: &str, values: [&str; N]) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+        .enum_values(Some(values))
+        .into()
+}
+
+/// An error answer: the `ErrorBody` shape, described for one status.
+fn error_response(description: &str) -> ResponseBuilder {
+    let body = Content::new(Some(Ref::from_schema_name(ErrorBody::name())));
+    ResponseBuilder::new().description(description).content("application/json", body)
+}
+
+/// Declares shared error responses, each a component that paths refer to by type.
+macro_rules! error_responses {
+    ($($(#[$doc:meta])* $name:ident => $description:expr;)+) => {$(
+        $(#[$doc])*
+        pub(crate) struct $name;
+
+        impl<'r> ToResponse<'r> for $name {
+            fn response() -> (&'r str, RefOr<Response>) {
+                (stringify!($name), error_response($description).build().into())
+            }
+        }
+    )+};
+}
+
+error_responses! {
+    /// 400.
+    BadRequest => "The request was not valid (`invalid_input`); the message names the field";
+    /// 401.
+    NotSignedIn => "No valid session came with the request (`not_signed_in`)";
+    /// 403.
+    Forbidden => "Refused: the caller's firm role does not allow this (`forbidden`), or a \
+                  cookie session sent no or a wrong CSRF token (`csrf`)";
+    /// 404: also what a caller gets for something it may not know of.
+    NotFound => "Not found, or not visible to the caller (`not_found`)";
+    /// 409.
+    Conflict => "The request conflicts with the current state; the code says how";
+    /// 413.
+    TooLarge => "The request body is too large (`too_large`)";
+    /// 415.
+    UnsupportedMediaType => "The body was not sent as `application/json` (`unsupported_media_type`)";
+    /// 500: the cause is in the server's log under the request id.
+    Internal => "An internal error (`internal`); quote the `X-Request-Id` header when reporting it";
+}
+
+/// 429, with the seconds to wait in `Retry-After`.
+pub(crate) struct TooManyRequests;
+
+impl<'r> ToResponse<'r> for TooManyRequests {
+    fn response() -> (&'r str, RefOr<Response>) {
+        let retry_after = HeaderBuilder::new()
+            .schema(i64::schema())
+            .description(Some("Seconds to wait before trying again"))
+            .build();
+        let response =
+            error_response("Too many attempts; wait and try again (`throttled`, `too_many_codes`)")
+                .header("Retry-After", retry_after)
+                .build();
+        ("TooManyRequests", response.into())
+    }
+}
+
+/// Names shared responses under their statuses, for `responses(...)` of a path.
+macro_rules! response_bundles {
+    ($($(#[$doc:meta])* $name:ident => [$($status:literal: $response:ident),+];)+) => {$(
+        $(#[$doc])*
+        pub(crate) struct $name;
+
+        impl IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                BTreeMap::from([$((
+                    $status.to_owned(),
+                    RefOr::Ref(Ref::from_response_name(<$response as ToResponse>::response().0)),
+                )),+])
+            }
+        }
+    )+};
+}
+
+response_bundles! {
+    /// What any route behind a session may answer besides its own.
+    SignedInErrors => ["401": NotSignedIn, "500": Internal];
+    /// What any route reading a JSON body may answer besides its own.
+    JsonBodyErrors => ["400": BadRequest, "413": TooLarge, "415": UnsupportedMediaType];
+}
