@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::header;
-use ringfence_core::audit::{Outcome, StoredAuditEntry};
+use ringfence_core::audit::{AuditAction, Outcome, StoredAuditEntry};
 use ringfence_core::ids::parse_id;
 use ringfence_store::firm::audit::{self as audit_log, AuditFilter};
 use serde::Deserialize;
@@ -143,7 +143,7 @@ pub async fn list(
     let looked_at = filter.user.clone().unwrap_or_default();
     let mut entry = crate::audit::record(
         actor.audit_actor(),
-        "audit.viewed",
+        AuditAction::AuditViewed,
         Some(("audit_log", looked_at)),
         Outcome::Success,
         &client,
@@ -216,7 +216,7 @@ pub async fn export_csv(
     let filter = screened_filter(&actor, &query).await?;
     actor.store.flush_audit().await?;
     let mut tx = actor.store.begin().await?;
-    actor.record(&mut tx, &client, "audit.exported", Some(("audit_log", "csv".to_owned()))).await?;
+    actor.record(&mut tx, &client, AuditAction::AuditExported, Some(("audit_log", "csv".to_owned()))).await?;
     tx.commit().await?;
 
     // Each page is read on the reader's behalf, so row security fences it as well.

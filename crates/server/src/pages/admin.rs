@@ -311,7 +311,7 @@ pub async fn directory(actor: Actor, client: Client, csrf: Option<Extension<Brow
                 lead: lead.unwrap_or_else(|| "none".to_owned()),
             });
         }
-        actor.record_read(tx, &client, "matter.directory.viewed", None).await?;
+        actor.record_read(tx, &client, AuditAction::MatterDirectoryViewed, None).await?;
         Ok::<_, ApiError>(rows)
     }
     .await;

@@ -1,4 +1,4 @@
-use ringfence_core::audit::{AuditActor, AuditRecord, Origin, Outcome};
+use ringfence_core::audit::{AuditAction, AuditActor, AuditRecord, Origin, Outcome};
 use ringfence_store::firm::audit::{self as audit_log, Verification};
 use ringfence_testkit::{Backend, TestEnv, both_backends};
 use serde_json::{Value, json};
@@ -241,7 +241,7 @@ both_backends!(concurrent_writers_keep_one_chain, |env: TestEnv| async move {
                 let record = AuditRecord {
                     at: now,
                     actor: AuditActor::System,
-                    action: "test.concurrent",
+                    action: AuditAction::BlobsSwept,
                     resource_type: Some("writer"),
                     resource_id: Some(format!("{n}/{i}")),
                     matter_id: None,
@@ -279,12 +279,7 @@ both_backends!(concurrent_writers_keep_one_chain, |env: TestEnv| async move {
     loop {
         let query = cursor.map_or(String::new(), |c| format!("&cursor={c}"));
         let page = h
-            .call(
-                "GET",
-                &format!("/api/v1/audit?action=test.concurrent&limit=500{query}"),
-                Some(&admin),
-                None,
-            )
+            .call("GET", &format!("/api/v1/audit?action=blobs.swept&limit=500{query}"), Some(&admin), None)
             .await;
         for entry in page.body["items"].as_array().unwrap() {
             assert!(seen.insert(entry["resource"]["id"].as_str().unwrap().to_owned()), "{entry}");
@@ -307,7 +302,7 @@ async fn a_hundred_thousand_entries_stream_as_csv_in_flat_memory() {
         let record = AuditRecord {
             at: h.clock.now(),
             actor: AuditActor::System,
-            action: "test.bulk",
+            action: AuditAction::DocumentDownloaded,
             resource_type: Some("document"),
             resource_id: Some(format!("doc-{n:06}-with-a-longish-identifier-for-realistic-row-width")),
             matter_id: Some("matter-0000000000000000".to_owned()),
@@ -564,7 +559,7 @@ fn filler(at: time::OffsetDateTime, n: usize) -> AuditRecord {
     AuditRecord {
         at,
         actor: AuditActor::System,
-        action: "test.filler",
+        action: AuditAction::BlobsSwept,
         resource_type: Some("filler"),
         resource_id: Some(n.to_string()),
         matter_id: None,
