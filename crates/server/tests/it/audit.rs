@@ -158,6 +158,27 @@ both_backends!(filters_combine_and_pages_follow_the_cursor, |env: TestEnv| async
     }
 });
 
+both_backends!(an_action_filter_no_action_matches_is_refused_naming_the_field, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    for route in ["/api/v1/audit", "/api/v1/audit.csv"] {
+        for unknown in ["matter.viewd", "test.filler", "auth.login.succeeded.twice"] {
+            let reply = h.call("GET", &format!("{route}?action={unknown}"), Some(&admin), None).await;
+            assert_eq!(reply.status, 400, "{route}?action={unknown}: {}", reply.body);
+            assert!(
+                reply.body["error"]["message"].as_str().unwrap().starts_with("action:"),
+                "{}",
+                reply.body
+            );
+        }
+    }
+    for known in ["auth.", "auth.login", "auth.login.succeeded", ""] {
+        let reply = h.call("GET", &format!("/api/v1/audit?action={known}"), Some(&admin), None).await;
+        assert_eq!(reply.status, 200, "action={known}: {}", reply.body);
+    }
+    assert!(!entries(&h, &admin, "&action=auth.login.succeeded").await.is_empty());
+});
+
 both_backends!(csv_export_is_rfc_4180_formula_safe_and_audited, |env: TestEnv| async move {
     let h = Harness::new(env).await;
     let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
@@ -195,6 +216,13 @@ both_backends!(csv_export_is_rfc_4180_formula_safe_and_audited, |env: TestEnv| a
     assert_eq!(rows.len(), 1, "{text}");
     let agent = &rows[0][11];
     assert!(agent.starts_with("'="), "formula neutralised: {agent}");
+    // The action in words, with its category and severity, after the stored columns.
+    let header: Vec<&str> = reader.headers().unwrap().iter().collect();
+    assert_eq!(header[5], "action");
+    assert_eq!(header[13..], ["words", "category", "severity"]);
+    assert_eq!(&rows[0][5], "access.denied");
+    assert_eq!(&rows[0][13], "was refused something their firm role does not allow");
+    assert_eq!((&rows[0][14], &rows[0][15]), ("refusals", "warning"));
     assert!(text.contains("\r\n"), "CRLF line ends");
 
     let exported = entries(&h, &admin, "&action=audit.exported").await;
