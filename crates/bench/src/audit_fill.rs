@@ -52,7 +52,7 @@ impl AuditWriter {
 
 #[cfg(test)]
 mod tests {
-    use ringfence_core::audit::{AuditActor, Origin, Outcome};
+    use ringfence_core::audit::{AuditAction, AuditActor, Origin, Outcome};
     use ringfence_core::clock::{Clock, SystemClock};
     use ringfence_core::firm::{FirmName, FirmSlug};
     use ringfence_core::user::Email;
@@ -66,7 +66,7 @@ mod tests {
         AuditRecord {
             at: SystemClock.now(),
             actor: AuditActor::User { id: format!("user-{i}"), email: "u@fill.example".into() },
-            action: "matter.viewed",
+            action: AuditAction::MatterViewed,
             resource_type: Some("matter"),
             resource_id: Some(format!("matter-{i}")),
             matter_id: Some(format!("matter-{i}")),

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Instant;
 
-use ringfence_core::audit::{AuditActor, AuditRecord, Origin, Outcome};
+use ringfence_core::audit::{AuditAction, AuditActor, AuditRecord, Origin, Outcome};
 use ringfence_core::auth::{FactorPolicy, SecondFactor};
 use ringfence_core::clock::{Clock, SystemClock};
 use ringfence_core::firm::{FirmName, FirmSlug};
@@ -69,7 +69,7 @@ fn email(i: usize) -> String {
 
 fn user_record(
     user: &SeedUser,
-    action: &'static str,
+    action: AuditAction,
     resource: (&'static str, String),
     matter: Uuid,
 ) -> AuditRecord {
@@ -235,11 +235,11 @@ pub async fn seed(
     audit
         .append(matters_made.len() + notes_made.len(), |i| match matters_made.get(i) {
             Some((lead, matter)) => {
-                user_record(lead, "matter.created", ("matter", matter.to_string()), *matter)
+                user_record(lead, AuditAction::MatterCreated, ("matter", matter.to_string()), *matter)
             }
             None => {
                 let (lead, matter, note) = notes_made[i - matters_made.len()];
-                user_record(lead, "note.created", ("note", note.to_string()), matter)
+                user_record(lead, AuditAction::NoteCreated, ("note", note.to_string()), matter)
             }
         })
         .await?;
@@ -342,11 +342,11 @@ impl Firm {
                 let (id, email, matter) = sample[rng.below(sample.len())].clone();
                 let user = SeedUser { id, email, totp: [0; 20] };
                 let (action, kind) = match rng.below(10) {
-                    0..=5 => ("matter.viewed", "matter"),
-                    6 => ("note.viewed", "note"),
-                    7 => ("document.downloaded", "document"),
-                    8 => ("document.listed", "matter"),
-                    _ => ("note.listed", "matter"),
+                    0..=5 => (AuditAction::MatterViewed, "matter"),
+                    6 => (AuditAction::NoteViewed, "note"),
+                    7 => (AuditAction::DocumentDownloaded, "document"),
+                    8 => (AuditAction::DocumentListed, "matter"),
+                    _ => (AuditAction::NoteListed, "matter"),
                 };
                 user_record(&user, action, (kind, Uuid::new_v4().to_string()), matter)
             })

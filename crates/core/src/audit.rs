@@ -8,6 +8,10 @@ use time::OffsetDateTime;
 
 use crate::clock::unix_millis;
 
+mod action;
+
+pub use action::{AuditAction, AuditCategory, Severity, words_for};
+
 /// Who acted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -86,8 +90,7 @@ pub struct Origin {
 pub struct AuditRecord {
     pub at: OffsetDateTime,
     pub actor: AuditActor,
-    /// A stable dotted name, e.g. `auth.login.failed`, `user.role.granted`.
-    pub action: &'static str,
+    pub action: AuditAction,
     pub resource_type: Option<&'static str>,
     pub resource_id: Option<String>,
     pub matter_id: Option<String>,
@@ -95,37 +98,8 @@ pub struct AuditRecord {
     pub origin: Origin,
 }
 
-/// Someone opened a matter: what the home page's "recently viewed" is made from.
-pub const MATTER_VIEWED: &str = "matter.viewed";
-
-/// The changes to a matter and its papers, as the people working on it would say them:
-/// what the home page's recent activity shows (views and listings are left out).
-pub const MATTER_CHANGES: &[(&str, &str)] = &[
-    ("matter.created", "opened the matter"),
-    ("matter.changed", "changed the matter's details"),
-    ("matter.closed", "closed the matter"),
-    ("matter.deleted", "deleted the matter"),
-    ("matter.restored", "restored the matter"),
-    ("matter.role.granted", "gave someone a role"),
-    ("matter.role.self_granted", "took a role"),
-    ("matter.role.revoked", "removed someone's role"),
-    ("matter.wall.placed", "walled someone off"),
-    ("matter.wall.removed", "lifted a wall"),
-    ("note.created", "added a note"),
-    ("note.changed", "edited a note"),
-    ("note.deleted", "deleted a note"),
-    ("document.uploaded", "uploaded a document"),
-    ("document.version_added", "uploaded a new version"),
-    ("document.deleted", "deleted a document"),
-    ("document.quarantined", "uploaded a file that was quarantined"),
-];
-
-/// An action in words: the change's description, or the action's own name.
-pub fn describe(action: &str) -> &str {
-    MATTER_CHANGES.iter().find(|(name, _)| *name == action).map_or(action, |(_, words)| words)
-}
-
-/// The same fields as stored and read back (the action is then an owned string).
+/// The same fields as stored and read back. The action is then its stored name, which an
+/// older or altered log may hold outside [`AuditAction`]'s table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StoredAuditEntry {
     pub seq: i64,
@@ -207,7 +181,7 @@ impl AuditRecord {
             actor_kind: self.actor.kind().to_owned(),
             actor_id: self.actor.id().map(text),
             actor_email: self.actor.email().map(text),
-            action: self.action.to_owned(),
+            action: self.action.name().to_owned(),
             resource_type: self.resource_type.map(str::to_owned),
             resource_id: self.resource_id.as_deref().map(text),
             matter_id: self.matter_id.as_deref().map(text),
@@ -235,7 +209,7 @@ mod tests {
         AuditRecord {
             at: OffsetDateTime::UNIX_EPOCH,
             actor: AuditActor::User { id: "u1".into(), email: "a@b.example".into() },
-            action: "user.created",
+            action: AuditAction::UserCreated,
             resource_type: Some("user"),
             resource_id: Some("u2".into()),
             matter_id: None,

@@ -9,7 +9,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use http::Method;
-use ringfence_core::audit::Outcome;
+use ringfence_core::audit::{AuditAction, Outcome};
 use ringfence_core::policy::{self, AccessPolicy};
 use ringfence_store::firm::access::Action;
 use ringfence_store::firm::audit as audit_log;
@@ -215,7 +215,7 @@ async fn enforce(policy: AccessPolicy, request: Request, next: Next) -> Response
 async fn deny(actor: Actor, client: Client, route: String, page: bool) -> Response {
     let entry = audit::record(
         actor.audit_actor(),
-        "access.denied",
+        AuditAction::AccessDenied,
         Some(("route", route)),
         Outcome::Denied,
         &client,

@@ -1,7 +1,7 @@
 //! Building audit records for the handlers. Each handler appends its record in the same
 //! transaction as the change it describes, so there is no action without its entry.
 
-use ringfence_core::audit::{AuditActor, AuditRecord, Outcome};
+use ringfence_core::audit::{AuditAction, AuditActor, AuditRecord, Outcome};
 use ringfence_core::ids::UserId;
 use ringfence_core::user::Email;
 use time::OffsetDateTime;
@@ -25,7 +25,7 @@ impl Actor {
         &self,
         tx: &mut ringfence_store::FirmTx,
         client: &Client,
-        action: &'static str,
+        action: AuditAction,
         resource: Option<(&'static str, String)>,
     ) -> Result<(), crate::error::ApiError> {
         let entry = record(self.audit_actor(), action, resource, Outcome::Success, client, self.at);
@@ -38,7 +38,7 @@ impl Actor {
         &self,
         tx: ringfence_store::FirmTx,
         client: &Client,
-        action: &'static str,
+        action: AuditAction,
         resource: Option<(&'static str, String)>,
     ) -> Result<(), crate::error::ApiError> {
         self.end_read(tx, record(self.audit_actor(), action, resource, Outcome::Success, client, self.at))
@@ -64,7 +64,7 @@ impl Actor {
 /// it. The caller holds no transaction of that firm's.
 pub async fn anonymous_refusal(
     store: &std::sync::Arc<ringfence_store::FirmStore>,
-    action: &'static str,
+    action: AuditAction,
     client: &Client,
     at: OffsetDateTime,
 ) -> Result<(), crate::error::ApiError> {
@@ -75,7 +75,7 @@ pub async fn anonymous_refusal(
 /// A record of `action` on a resource.
 pub fn record(
     actor: AuditActor,
-    action: &'static str,
+    action: AuditAction,
     resource: Option<(&'static str, String)>,
     outcome: Outcome,
     client: &Client,

@@ -2,7 +2,7 @@
 //! for a matter that does not exist, and both are recorded the same way, so neither the
 //! answer nor the work done tells them apart.
 
-use ringfence_core::audit::{AuditRecord, Outcome};
+use ringfence_core::audit::{AuditAction, AuditRecord, Outcome};
 use ringfence_core::ids::parse_id;
 use ringfence_store::firm::access::{self, Action, MatterAccess};
 use ringfence_store::firm::audit as audit_log;
@@ -93,7 +93,7 @@ async fn record_denial(
     let id = parse_id(raw_id).map_or_else(|| raw_id.chars().take(64).collect(), |id| id.to_string());
     let mut entry = audit::record(
         actor.audit_actor(),
-        "matter.access.denied",
+        AuditAction::MatterAccessDenied,
         Some((kind, id)),
         Outcome::Denied,
         client,
@@ -110,7 +110,7 @@ pub async fn record<A: Action>(
     actor: &Actor,
     client: &Client,
     access: &MatterAccess<A>,
-    action: &'static str,
+    action: AuditAction,
     resource: (&'static str, String),
 ) -> Result<(), ApiError> {
     audit_log::append(tx, &entry(actor, client, access, action, resource)).await?;
@@ -124,7 +124,7 @@ pub async fn record_read<A: Action>(
     actor: &Actor,
     client: &Client,
     access: &MatterAccess<A>,
-    action: &'static str,
+    action: AuditAction,
     resource: (&'static str, String),
 ) -> Result<(), ApiError> {
     actor.end_read(tx, entry(actor, client, access, action, resource)).await
@@ -134,7 +134,7 @@ fn entry<A: Action>(
     actor: &Actor,
     client: &Client,
     access: &MatterAccess<A>,
-    action: &'static str,
+    action: AuditAction,
     resource: (&'static str, String),
 ) -> AuditRecord {
     let mut entry =

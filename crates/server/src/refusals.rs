@@ -7,7 +7,7 @@
 use axum::extract::{MatchedPath, Request};
 use axum::response::{IntoResponse, Response};
 use http::{Method, StatusCode};
-use ringfence_core::audit::Outcome;
+use ringfence_core::audit::{AuditAction, Outcome};
 use ringfence_core::ids::parse_id;
 use uuid::Uuid;
 
@@ -76,7 +76,7 @@ impl Refusable {
         let resource = format!("{method} {route} {}", status.as_u16());
         let mut entry = audit::record(
             actor.audit_actor(),
-            "request.refused",
+            AuditAction::RequestRefused,
             Some(("route", resource)),
             outcome,
             &client,

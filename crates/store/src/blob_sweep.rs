@@ -10,7 +10,7 @@
 //! far inside the grace period. Sweeping twice, or on two servers at once, removes nothing
 //! more: deleting what is already gone is not an error.
 
-use ringfence_core::audit::{AuditActor, AuditRecord, Origin, Outcome};
+use ringfence_core::audit::{AuditAction, AuditActor, AuditRecord, Origin, Outcome};
 use ringfence_core::ids::FirmId;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -73,7 +73,7 @@ impl Storage {
         let record = AuditRecord {
             at: now,
             actor,
-            action: "blobs.swept",
+            action: AuditAction::BlobsSwept,
             resource_type: Some("blobs"),
             resource_id: Some(format!(
                 "removed {} unrecorded, {} staged; left {} younger than the grace period",

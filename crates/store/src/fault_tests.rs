@@ -216,7 +216,7 @@ both_backends!(an_abandoned_audit_batch_loses_no_entry, |env: TestEnv| async mov
     let store = storage.firm(created.firm.id).await.expect("store");
     let count = || async {
         let mut tx = store.begin_read(&Principal::Anonymous).await.expect("read");
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'test.read'")
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'search.performed'")
             .fetch_one(tx.conn())
             .await
             .expect("count");
@@ -225,7 +225,7 @@ both_backends!(an_abandoned_audit_batch_loses_no_entry, |env: TestEnv| async mov
     let record = || AuditRecord {
         at: now,
         actor: AuditActor::System,
-        action: "test.read",
+        action: ringfence_core::audit::AuditAction::SearchPerformed,
         resource_type: None,
         resource_id: None,
         matter_id: None,

@@ -8,7 +8,7 @@
 //!
 //! Every sealed column is listed in [`SEALED`]; a test checks the list against the schema.
 
-use ringfence_core::audit::{AuditActor, AuditRecord, Origin, Outcome};
+use ringfence_core::audit::{AuditAction, AuditActor, AuditRecord, Origin, Outcome};
 use ringfence_core::clock::unix_millis;
 use ringfence_core::ids::FirmId;
 use ringfence_crypto::{FieldRef, FirmKey, KeyVersion, MasterKey};
@@ -175,7 +175,7 @@ fn bind_key<'q>(
     })
 }
 
-fn cli_record(action: &'static str, resource: String, now: OffsetDateTime) -> AuditRecord {
+fn cli_record(action: AuditAction, resource: String, now: OffsetDateTime) -> AuditRecord {
     AuditRecord {
         at: now,
         actor: AuditActor::Cli,
@@ -241,7 +241,8 @@ impl Storage {
         let store = self.reload_keys(id).await?;
         let mut tx = store.begin_as_owner().await?;
         audit::start_signing_key(&mut tx, unix_millis(now)).await?;
-        audit::append(&mut tx, &cli_record("firm.key.rotated", format!("{id}#{}", next.0), now)).await?;
+        audit::append(&mut tx, &cli_record(AuditAction::FirmKeyRotated, format!("{id}#{}", next.0), now))
+            .await?;
         tx.commit().await?;
         Ok(next)
     }
@@ -334,7 +335,7 @@ impl Storage {
         if retired > 0 {
             let store = self.reload_keys(id).await?;
             let mut tx = store.begin_as_owner().await?;
-            let record = cli_record("firm.key.retired", format!("{id}#<{}", current.0), now);
+            let record = cli_record(AuditAction::FirmKeyRetired, format!("{id}#<{}", current.0), now);
             audit::append(&mut tx, &record).await?;
             tx.commit().await?;
         }

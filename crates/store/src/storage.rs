@@ -4,7 +4,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ringfence_core::audit::{AuditActor, AuditRecord, Origin, Outcome};
+use ringfence_core::audit::{AuditAction, AuditActor, AuditRecord, Origin, Outcome};
 use ringfence_core::clock::unix_millis;
 use ringfence_core::firm::{Firm, FirmName, FirmSlug};
 use ringfence_core::ids::{FirmId, UserId};
@@ -619,9 +619,9 @@ impl Storage {
             // (A store held at an older schema, as the upgrade test makes, has no log yet.)
             let audited = schema_target.is_none();
             for (action, resource) in [
-                ("firm.created", ("firm", firm.id.to_string())),
-                ("firm.key.created", ("firm_key", format!("{}#1", firm.id))),
-                ("user.created", ("user", admin.to_string())),
+                (AuditAction::FirmCreated, ("firm", firm.id.to_string())),
+                (AuditAction::FirmKeyCreated, ("firm_key", format!("{}#1", firm.id))),
+                (AuditAction::UserCreated, ("user", admin.to_string())),
             ] {
                 let record = AuditRecord {
                     at: now,

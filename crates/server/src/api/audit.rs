@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::header;
-use ringfence_core::audit::{Outcome, StoredAuditEntry};
+use ringfence_core::audit::{AuditAction, Outcome, StoredAuditEntry, words_for};
 use ringfence_core::ids::parse_id;
 use ringfence_store::firm::audit::{self as audit_log, AuditFilter};
 use serde::Deserialize;
@@ -84,11 +84,13 @@ fn filter(query: &AuditQuery) -> Result<AuditFilter, ApiError> {
             })
             .transpose()
     };
+    // A value no recorded action's name begins with would match nothing, silently.
     if let Some(action) = &query.action
-        && (action.len() > 100
-            || !action.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        && !AuditAction::is_name_prefix(action)
     {
-        return Err(ApiError::invalid("action: letters, digits, dots, dashes and underscores, at most 100"));
+        return Err(ApiError::invalid(
+            "action: the name of an action, or its beginning, such as auth. or document.downloaded",
+        ));
     }
     Ok(AuditFilter {
         user: id("user", &query.user)?,
@@ -143,7 +145,7 @@ pub async fn list(
     let looked_at = filter.user.clone().unwrap_or_default();
     let mut entry = crate::audit::record(
         actor.audit_actor(),
-        "audit.viewed",
+        AuditAction::AuditViewed,
         Some(("audit_log", looked_at)),
         Outcome::Success,
         &client,
@@ -162,7 +164,9 @@ fn safe_cell(text: &str) -> std::borrow::Cow<'_, str> {
     if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}").into() } else { text.into() }
 }
 
-const CSV_HEADER: [&str; 13] = [
+/// The stored columns in their place, then the action as a person reads it: its words (the
+/// stored name when no table describes it), category and severity (blank when unknown).
+const CSV_HEADER: [&str; 16] = [
     "seq",
     "at",
     "actor_kind",
@@ -176,6 +180,9 @@ const CSV_HEADER: [&str; 13] = [
     "ip",
     "user_agent",
     "request_id",
+    "words",
+    "category",
+    "severity",
 ];
 
 fn csv_page(entries: &[StoredAuditEntry], header: bool) -> Result<Bytes, csv::Error> {
@@ -187,6 +194,7 @@ fn csv_page(entries: &[StoredAuditEntry], header: bool) -> Result<Bytes, csv::Er
         let seq = e.seq.to_string();
         let at = e.at.format(&Rfc3339).unwrap_or_default();
         let optional = |v: &Option<String>| v.clone().unwrap_or_default();
+        let action = AuditAction::from_name(&e.action);
         let cells = [
             seq,
             at,
@@ -201,6 +209,9 @@ fn csv_page(entries: &[StoredAuditEntry], header: bool) -> Result<Bytes, csv::Er
             optional(&e.ip),
             optional(&e.user_agent),
             optional(&e.request_id),
+            words_for(&e.action).to_owned(),
+            action.map(|a| a.category().as_str().to_owned()).unwrap_or_default(),
+            action.map(|a| a.severity().as_str().to_owned()).unwrap_or_default(),
         ];
         writer.write_record(cells.iter().map(|c| safe_cell(c).into_owned()))?;
     }
@@ -216,7 +227,7 @@ pub async fn export_csv(
     let filter = screened_filter(&actor, &query).await?;
     actor.store.flush_audit().await?;
     let mut tx = actor.begin().await?;
-    actor.record(&mut tx, &client, "audit.exported", Some(("audit_log", "csv".to_owned()))).await?;
+    actor.record(&mut tx, &client, AuditAction::AuditExported, Some(("audit_log", "csv".to_owned()))).await?;
     tx.commit().await?;
 
     // Each page is read on the reader's behalf, so row security fences it as well.

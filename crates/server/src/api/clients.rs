@@ -8,7 +8,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
-use ringfence_core::audit::Outcome;
+use ringfence_core::audit::{AuditAction, Outcome};
 use ringfence_core::ids::parse_id;
 use ringfence_core::user::Email;
 use ringfence_store::firm::access::{self, ClientDetails, EditDetails, ManageWalls, ReadDetails};
@@ -113,7 +113,7 @@ pub async fn create(
     let now = state.clock.now();
     let mut tx = actor.begin().await?;
     let id = clients::create(&mut tx, &fields(&valid), actor.user, now).await?;
-    actor.record(&mut tx, &client, "client.created", Some(("client", id.to_string()))).await?;
+    actor.record(&mut tx, &client, AuditAction::ClientCreated, Some(("client", id.to_string()))).await?;
     // The one who took the client in keeps its details until a matter is opened for it.
     let access = access::check_client::<ReadDetails>(&mut tx, actor.user, id)
         .await?
@@ -136,7 +136,7 @@ pub async fn list(actor: Actor) -> Result<Json<Value>, ApiError> {
 pub(crate) async fn refuse(actor: &Actor, client: &Client, raw_id: &str) -> ApiError {
     let entry = audit::record(
         actor.audit_actor(),
-        "client.access.denied",
+        AuditAction::ClientAccessDenied,
         Some(("client", raw_id.chars().take(64).collect())),
         Outcome::Denied,
         client,
@@ -165,7 +165,7 @@ pub(crate) async fn view(
         Some(access) => Some(clients::details(&mut tx, &access).await?),
         None => None,
     };
-    actor.record_read(tx, client, "client.viewed", Some(("client", id.to_string()))).await?;
+    actor.record_read(tx, client, AuditAction::ClientViewed, Some(("client", id.to_string()))).await?;
     let shown = details.as_ref().map_or_else(|| summary_json(&summary), client_json);
     Ok((shown, details))
 }
@@ -202,7 +202,7 @@ pub async fn update(
     if !clients::update(&mut tx, &access, &fields(&valid)).await? {
         return Err(ApiError::not_found());
     }
-    actor.record(&mut tx, &client, "client.changed", Some(("client", id.clone()))).await?;
+    actor.record(&mut tx, &client, AuditAction::ClientChanged, Some(("client", id.clone()))).await?;
     let updated = clients::details(&mut tx, &access).await?;
     tx.commit().await?;
     Ok(Json(client_json(&updated)))
@@ -269,7 +269,7 @@ pub async fn place_wall(
         .record(
             &mut tx,
             &client,
-            "client.wall.placed",
+            AuditAction::ClientWallPlaced,
             Some(("client_wall", format!("{}#{}", summary.id, user.id))),
         )
         .await?;
@@ -294,7 +294,7 @@ pub async fn lift_wall(
         .record(
             &mut tx,
             &client,
-            "client.wall.removed",
+            AuditAction::ClientWallRemoved,
             Some(("client_wall", format!("{}#{}", summary.id, user.id))),
         )
         .await?;

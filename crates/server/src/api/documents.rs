@@ -12,7 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use ringfence_core::audit::Outcome;
+use ringfence_core::audit::{AuditAction, Outcome};
 use ringfence_core::document::{Scan, sanitize_file_name};
 use ringfence_core::ids::DocumentId;
 use ringfence_store::StoreError;
@@ -280,7 +280,7 @@ async fn record_upload<A: ringfence_store::firm::access::Action>(
     actor: &Actor,
     client: &Client,
     access: &ringfence_store::firm::access::MatterAccess<A>,
-    action: &'static str,
+    action: AuditAction,
     document: String,
     received: &Received,
 ) -> Result<(), ApiError> {
@@ -289,7 +289,7 @@ async fn record_upload<A: ringfence_store::firm::access::Action>(
         tracing::warn!(%document, %signature, "an uploaded document is infected and was quarantined");
         let mut entry = audit::record(
             actor.audit_actor(),
-            "document.quarantined",
+            AuditAction::DocumentQuarantined,
             Some(("document", document)),
             Outcome::Failure,
             client,
@@ -348,8 +348,16 @@ pub async fn upload(
             state.clock.now(),
         )
         .await?;
-        record_upload(&mut tx, &actor, &client, &access, "document.uploaded", id.to_string(), &received)
-            .await?;
+        record_upload(
+            &mut tx,
+            &actor,
+            &client,
+            &access,
+            AuditAction::DocumentUploaded,
+            id.to_string(),
+            &received,
+        )
+        .await?;
         let document = documents::get(&mut tx, &access, id).await?.ok_or_else(ApiError::not_found)?;
         tx.commit().await?;
         Ok::<_, ApiError>(document)
@@ -389,8 +397,16 @@ pub async fn add_version(
         )
         .await?
         .ok_or_else(ApiError::not_found)?;
-        record_upload(&mut tx, &actor, &client, &access, "document.version_added", id.clone(), &received)
-            .await?;
+        record_upload(
+            &mut tx,
+            &actor,
+            &client,
+            &access,
+            AuditAction::DocumentVersionAdded,
+            id.clone(),
+            &received,
+        )
+        .await?;
         let document = documents::get(&mut tx, &access, document).await?.ok_or_else(ApiError::not_found)?;
         tx.commit().await?;
         Ok::<_, ApiError>(document)
@@ -403,7 +419,7 @@ pub async fn list(actor: Actor, client: Client, Path(matter): Path<String>) -> R
     let (mut tx, access) =
         require::<ReadContent>(&actor, &client, actor.begin_read().await?, &matter).await?;
     let all = documents::list(&mut tx, &access).await?;
-    record_read(tx, &actor, &client, &access, "document.listed", ("matter", matter)).await?;
+    record_read(tx, &actor, &client, &access, AuditAction::DocumentListed, ("matter", matter)).await?;
     let items: Vec<Value> = all.iter().map(document_json).collect();
     Ok(Json(json!({ "items": items, "next_cursor": null })))
 }
@@ -413,7 +429,7 @@ pub async fn get(actor: Actor, client: Client, Path(id): Path<String>) -> Result
         require_for::<ReadContent, _>(&actor, &client, actor.begin_read().await?, &id, documents::matter_of)
             .await?;
     let found = documents::get(&mut tx, &access, document).await?.ok_or_else(ApiError::not_found)?;
-    record_read(tx, &actor, &client, &access, "document.viewed", ("document", id)).await?;
+    record_read(tx, &actor, &client, &access, AuditAction::DocumentViewed, ("document", id)).await?;
     Ok(Json(document_json(&found)))
 }
 
@@ -422,7 +438,7 @@ pub async fn versions(actor: Actor, client: Client, Path(id): Path<String>) -> R
         require_for::<ReadContent, _>(&actor, &client, actor.begin_read().await?, &id, documents::matter_of)
             .await?;
     let all = documents::versions(&mut tx, &access, document).await?;
-    record_read(tx, &actor, &client, &access, "document.versions_listed", ("document", id)).await?;
+    record_read(tx, &actor, &client, &access, AuditAction::DocumentVersionsListed, ("document", id)).await?;
     let items: Vec<Value> = all.iter().map(version_json).collect();
     Ok(Json(json!({ "items": items, "next_cursor": null })))
 }
@@ -494,7 +510,7 @@ async fn record_integrity_failure(actor: &Actor, client: &Client, matter: uuid::
         let mut tx = actor.begin().await?;
         let mut entry = audit::record(
             actor.audit_actor(),
-            "document.integrity_failed",
+            AuditAction::DocumentIntegrityFailed,
             Some(("document", document.to_owned())),
             Outcome::Failure,
             client,
@@ -576,7 +592,8 @@ pub async fn content(
         ));
     }
     let matter = access.matter();
-    record(&mut tx, &actor, &client, &access, "document.downloaded", ("document", id.clone())).await?;
+    record(&mut tx, &actor, &client, &access, AuditAction::DocumentDownloaded, ("document", id.clone()))
+        .await?;
     tx.commit().await?;
 
     let content = match Content::open(&state.blobs, actor.firm, &readable).await {

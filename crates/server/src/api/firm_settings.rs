@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use axum::Json;
 use http::StatusCode;
+use ringfence_core::audit::AuditAction;
 use ringfence_core::auth::{FactorPolicy, SecondFactor};
 use ringfence_core::local_time::FirmTimeZone;
 use ringfence_core::user::FirmRole;
@@ -96,7 +97,12 @@ pub async fn set_policy(
     }
     sign_in_policy::set(&mut tx, &policy).await?;
     actor
-        .record(&mut tx, &client, "firm.sign_in_policy.changed", Some(("firm", actor.firm.to_string())))
+        .record(
+            &mut tx,
+            &client,
+            AuditAction::FirmSignInPolicyChanged,
+            Some(("firm", actor.firm.to_string())),
+        )
         .await?;
     tx.commit().await?;
     Ok(Json(policy.into()))
@@ -155,7 +161,12 @@ pub async fn set_retention(
     let mut tx = actor.begin().await?;
     audit_log::set_retention_months(&mut tx, body.months).await?;
     actor
-        .record(&mut tx, &client, "firm.audit_retention.changed", Some(("firm", actor.firm.to_string())))
+        .record(
+            &mut tx,
+            &client,
+            AuditAction::FirmAuditRetentionChanged,
+            Some(("firm", actor.firm.to_string())),
+        )
         .await?;
     tx.commit().await?;
     Ok(Json(body))
@@ -212,7 +223,9 @@ pub async fn set_time_zone(
         FirmTimeZone::parse(&body.time_zone).map_err(|e| ApiError::invalid(format!("time_zone: {e}")))?;
     let mut tx = actor.begin().await?;
     preferences::set_time_zone(&mut tx, &zone).await?;
-    actor.record(&mut tx, &client, "firm.time_zone.changed", Some(("firm", actor.firm.to_string()))).await?;
+    actor
+        .record(&mut tx, &client, AuditAction::FirmTimeZoneChanged, Some(("firm", actor.firm.to_string())))
+        .await?;
     tx.commit().await?;
     Ok(Json(TimeZoneJson { time_zone: zone.name().to_owned() }))
 }

@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use http::StatusCode;
-use ringfence_core::audit::Outcome;
+use ringfence_core::audit::{AuditAction, Outcome};
 use ringfence_core::principal::Principal;
 use ringfence_crypto::token;
 use ringfence_store::firm::users::{self, UserStatus};
@@ -41,14 +41,16 @@ pub async fn accept(
     let pending = invitations::peek(&mut tx, &secret, state.clock.now()).await?;
     tx.commit().await?;
     let Some(user) = pending else {
-        audit::anonymous_refusal(&store, "auth.invitation.refused", &client, state.clock.now()).await?;
+        audit::anonymous_refusal(&store, AuditAction::AuthInvitationRefused, &client, state.clock.now())
+            .await?;
         return Err(invalid_token());
     };
     let mut tx = store.begin(&Principal::Anonymous).await?;
     let user = users::get(&mut tx, user).await?.ok_or_else(invalid_token)?;
     tx.commit().await?;
     if user.status != UserStatus::Invited {
-        audit::anonymous_refusal(&store, "auth.invitation.refused", &client, state.clock.now()).await?;
+        audit::anonymous_refusal(&store, AuditAction::AuthInvitationRefused, &client, state.clock.now())
+            .await?;
         return Err(invalid_token());
     }
     let firm = state.storage.firm_by_id(firm).await?;
@@ -68,7 +70,7 @@ pub async fn accept(
     let target = Some(("user", user.id.to_string()));
     let entry = audit::record(
         audit::user(user.id, &user.email),
-        "user.invitation.accepted",
+        AuditAction::UserInvitationAccepted,
         target,
         Outcome::Success,
         &client,

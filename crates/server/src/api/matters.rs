@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
-use ringfence_core::audit::Outcome;
+use ringfence_core::audit::{AuditAction, Outcome};
 use ringfence_core::ids::MatterId;
 use ringfence_core::matter::MatterRole;
 use ringfence_core::user::Email;
@@ -94,7 +94,7 @@ pub async fn create(
         matters::create(&mut tx, &prefix, &title, client_id, description.as_deref(), actor.user, now).await?;
     let mut entry = audit::record(
         actor.audit_actor(),
-        "matter.created",
+        AuditAction::MatterCreated,
         Some(("matter", id.to_string())),
         Outcome::Success,
         &client,
@@ -145,7 +145,7 @@ pub async fn update(
     let description = body.description.as_deref().map(description).transpose()?;
     let (mut tx, access) = require::<Edit>(&actor, &client, actor.begin().await?, &id).await?;
     matters::update(&mut tx, &access, title.as_deref(), description.as_deref()).await?;
-    record(&mut tx, &actor, &client, &access, "matter.changed", ("matter", id.clone())).await?;
+    record(&mut tx, &actor, &client, &access, AuditAction::MatterChanged, ("matter", id.clone())).await?;
     matter_after_change(tx, &access).await
 }
 
@@ -173,7 +173,7 @@ pub async fn close(
             "the matter is already closed or deleted",
         ));
     }
-    record(&mut tx, &actor, &client, &access, "matter.closed", ("matter", id.clone())).await?;
+    record(&mut tx, &actor, &client, &access, AuditAction::MatterClosed, ("matter", id.clone())).await?;
     matter_after_change(tx, &access).await
 }
 
@@ -187,7 +187,7 @@ pub async fn delete(
     if !matters::soft_delete(&mut tx, &access, state.clock.now()).await? {
         return Err(ApiError::not_found());
     }
-    record(&mut tx, &actor, &client, &access, "matter.deleted", ("matter", id)).await?;
+    record(&mut tx, &actor, &client, &access, AuditAction::MatterDeleted, ("matter", id)).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -206,7 +206,7 @@ pub async fn restore(
             "the matter is not deleted, or its 30-day grace period has passed",
         ));
     }
-    record(&mut tx, &actor, &client, &access, "matter.restored", ("matter", id.clone())).await?;
+    record(&mut tx, &actor, &client, &access, AuditAction::MatterRestored, ("matter", id.clone())).await?;
     matter_after_change(tx, &access).await
 }
 
@@ -252,7 +252,7 @@ pub async fn set_member(
     // role (adding one, or billing or viewer becoming lead) does so through the firm's
     // administrator role, and that is a self-grant whatever it held before.
     let self_grant = user.id == actor.user && access.role() != Some(MatterRole::Lead);
-    let action = if self_grant { "matter.role.self_granted" } else { "matter.role.granted" };
+    let action = if self_grant { AuditAction::MatterRoleSelfGranted } else { AuditAction::MatterRoleGranted };
     record(&mut tx, &actor, &client, &access, action, ("user", format!("{}#{role}", user.id))).await?;
     tx.commit().await?;
     if self_grant {
@@ -304,7 +304,8 @@ pub async fn remove_member(
     if matters::count_leads(&mut tx, &access).await? == 0 {
         return Err(ApiError::new(StatusCode::CONFLICT, "last_lead", "a matter keeps at least one lead"));
     }
-    record(&mut tx, &actor, &client, &access, "matter.role.revoked", ("user", user.id.to_string())).await?;
+    record(&mut tx, &actor, &client, &access, AuditAction::MatterRoleRevoked, ("user", user.id.to_string()))
+        .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -332,7 +333,8 @@ pub async fn place_wall(
         tx.commit().await?;
         return Ok(StatusCode::NO_CONTENT);
     }
-    record(&mut tx, &actor, &client, &access, "matter.wall.placed", ("user", user.id.to_string())).await?;
+    record(&mut tx, &actor, &client, &access, AuditAction::MatterWallPlaced, ("user", user.id.to_string()))
+        .await?;
     tx.commit().await?;
     let notices: Vec<(Email, String)> =
         team.into_iter().map(|colleague| (colleague, number.clone())).collect();
@@ -393,7 +395,8 @@ pub async fn remove_wall(
     if !matters::remove_wall(&mut tx, &access, user.id, actor.at).await? {
         return Err(ApiError::not_found());
     }
-    record(&mut tx, &actor, &client, &access, "matter.wall.removed", ("user", user.id.to_string())).await?;
+    record(&mut tx, &actor, &client, &access, AuditAction::MatterWallRemoved, ("user", user.id.to_string()))
+        .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -403,7 +406,7 @@ pub async fn remove_wall(
 pub async fn directory(actor: Actor, client: Client) -> Result<Json<Value>, ApiError> {
     let mut tx = actor.begin_read().await?;
     let entries = matters::directory(&mut tx, actor.user).await?;
-    actor.record_read(tx, &client, "matter.directory.viewed", None).await?;
+    actor.record_read(tx, &client, AuditAction::MatterDirectoryViewed, None).await?;
     let items: Vec<Value> = entries
         .iter()
         .map(|e| json!({ "id": e.id, "number": e.number, "title": e.title, "status": e.status, "lead": e.lead }))
@@ -445,6 +448,6 @@ pub async fn access_history(
             "granted_at": reader.granted_at.format(&Rfc3339).unwrap_or_default(),
         }));
     }
-    record_read(tx, &actor, &client, &access, "matter.access_history.viewed", ("matter", id)).await?;
+    record_read(tx, &actor, &client, &access, AuditAction::MatterAccessHistoryViewed, ("matter", id)).await?;
     Ok(Json(json!({ "at": at.format(&Rfc3339).unwrap_or_default(), "items": items })))
 }

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::{StatusCode, header};
-use ringfence_core::audit::Outcome;
+use ringfence_core::audit::{AuditAction, Outcome};
 use ringfence_core::firm::{FirmName, FirmSlug};
 use ringfence_core::ids::FirmId;
 use ringfence_core::user::FirmRole;
@@ -158,7 +158,7 @@ pub async fn end_all_sessions(
     let mut tx = actor.begin().await?;
     sessions::revoke_all(&mut tx, actor.user, None, now).await?;
     let target = Some(("user", actor.user.to_string()));
-    actor.record(&mut tx, &client, "session.revoked_all", target).await?;
+    actor.record(&mut tx, &client, AuditAction::SessionRevokedAll, target).await?;
     tx.commit().await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie::clear_session());
@@ -178,7 +178,7 @@ pub async fn end_session(
         return Err(ApiError::not_found());
     }
     let target = Some(("session", id.to_string()));
-    actor.record(&mut tx, &client, "session.revoked", target).await?;
+    actor.record(&mut tx, &client, AuditAction::SessionRevoked, target).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -213,7 +213,7 @@ pub async fn change_password(
     sessions::revoke_all(&mut tx, actor.user, Some(actor.session.as_uuid()), now).await?;
     // A sign-in whose password step passed under the old password ends here too.
     challenges::end_all(&mut tx, actor.user, now).await?;
-    actor.record(&mut tx, &client, "user.password.changed", target).await?;
+    actor.record(&mut tx, &client, AuditAction::UserPasswordChanged, target).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -249,7 +249,7 @@ pub async fn enrol_totp(
     let mut tx = actor.begin().await?;
     users::set_pending_totp(&mut tx, actor.user, secret.expose()).await?;
     let target = Some(("user", actor.user.to_string()));
-    actor.record(&mut tx, &client, "user.totp.enrolment_started", target).await?;
+    actor.record(&mut tx, &client, AuditAction::UserTotpEnrolmentStarted, target).await?;
     tx.commit().await?;
     Ok(Json(json!({ "secret": base32.as_str(), "otpauth_uri": uri.as_str() })))
 }
@@ -279,7 +279,7 @@ pub async fn confirm_totp(
     users::activate_totp(&mut tx, actor.user, secret.expose(), i64::try_from(step).unwrap_or(i64::MAX), now)
         .await?;
     let target = Some(("user", actor.user.to_string()));
-    actor.record(&mut tx, &client, "user.totp.enrolled", target).await?;
+    actor.record(&mut tx, &client, AuditAction::UserTotpEnrolled, target).await?;
     tx.commit().await?;
     let notice = "An authenticator app was set up for your Ringfence account; sign-in codes now \
                   come from it.\n\nIf it was not you, tell your firm's administrator now: they can \
@@ -312,7 +312,7 @@ pub(crate) async fn confirm_password(
         let target = Some(("user", actor.user.to_string()));
         let entry = audit::record(
             actor.audit_actor(),
-            "user.password.check_failed",
+            AuditAction::UserPasswordCheckFailed,
             target,
             Outcome::Failure,
             client,

@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
+use ringfence_core::audit::AuditAction;
 use ringfence_store::firm::access::{ReadContent, WriteContent};
 use ringfence_store::firm::notes::{self, Note, NotesAfter};
 use serde::Deserialize;
@@ -65,7 +66,8 @@ pub async fn create(
     let text = body_text(&body.body)?;
     let (mut tx, access) = require::<WriteContent>(&actor, &client, actor.begin().await?, &matter).await?;
     let note = notes::create(&mut tx, &access, &body.kind, body.privileged, text, state.clock.now()).await?;
-    record(&mut tx, &actor, &client, &access, "note.created", ("note", note.id.to_string())).await?;
+    record(&mut tx, &actor, &client, &access, AuditAction::NoteCreated, ("note", note.id.to_string()))
+        .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(note_json(&note))))
 }
@@ -92,7 +94,7 @@ pub async fn list(
     let (mut tx, access) =
         require::<ReadContent>(&actor, &client, actor.begin_read().await?, &matter).await?;
     let mut page = notes::list_page(&mut tx, &access, after, limit + 1).await?;
-    record_read(tx, &actor, &client, &access, "note.listed", ("matter", matter)).await?;
+    record_read(tx, &actor, &client, &access, AuditAction::NoteListed, ("matter", matter)).await?;
     let more = page.len() as i64 > limit;
     page.truncate(limit as usize);
     let next = more.then(|| page.last().map(|last| cursor_of(NotesAfter::of(last)))).flatten();
@@ -120,7 +122,7 @@ pub async fn get(actor: Actor, client: Client, Path(id): Path<String>) -> Result
         require_for::<ReadContent, _>(&actor, &client, actor.begin_read().await?, &id, notes::matter_of)
             .await?;
     let found = notes::get(&mut tx, &access, note).await?.ok_or_else(ApiError::not_found)?;
-    record_read(tx, &actor, &client, &access, "note.viewed", ("note", id)).await?;
+    record_read(tx, &actor, &client, &access, AuditAction::NoteViewed, ("note", id)).await?;
     Ok(Json(note_json(&found)))
 }
 
@@ -144,7 +146,7 @@ pub async fn update(
     if !notes::update(&mut tx, &access, note, text, body.privileged, state.clock.now()).await? {
         return Err(ApiError::not_found());
     }
-    record(&mut tx, &actor, &client, &access, "note.changed", ("note", id.clone())).await?;
+    record(&mut tx, &actor, &client, &access, AuditAction::NoteChanged, ("note", id.clone())).await?;
     let updated = notes::get(&mut tx, &access, note).await?.ok_or_else(ApiError::not_found)?;
     tx.commit().await?;
     Ok(Json(note_json(&updated)))
@@ -161,7 +163,7 @@ pub async fn delete(
     if !notes::delete(&mut tx, &access, note, state.clock.now()).await? {
         return Err(ApiError::not_found());
     }
-    record(&mut tx, &actor, &client, &access, "note.deleted", ("note", id)).await?;
+    record(&mut tx, &actor, &client, &access, AuditAction::NoteDeleted, ("note", id)).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

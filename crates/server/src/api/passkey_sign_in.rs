@@ -8,7 +8,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use ringfence_core::audit::Outcome;
+use ringfence_core::audit::{AuditAction, Outcome};
 use ringfence_core::auth::SecondFactor;
 use ringfence_core::ids::UserId;
 use ringfence_core::principal::Principal;
@@ -70,7 +70,7 @@ pub async fn second_factor_options(
     let mut tx = store.begin(&Principal::Anonymous).await?;
     let Some(user) = challenges::live_user(&mut tx, challenge, now).await? else {
         drop(tx);
-        audit::anonymous_refusal(&store, "auth.challenge.refused", &client, now).await?;
+        audit::anonymous_refusal(&store, AuditAction::AuthChallengeRefused, &client, now).await?;
         return Err(sign_in::challenge_dead());
     };
     let records = passkeys::records(&mut tx, user).await?;
@@ -180,8 +180,8 @@ async fn finish_passwordless(
         Ok(_) => attempt.release(state).await?,
         Err(refusal) => {
             let (action, kind) = match refusal.code {
-                "forbidden" => ("auth.passkey.not_allowed", Outcome::Denied),
-                _ => ("auth.passkey.failed", Outcome::Failure),
+                "forbidden" => (AuditAction::AuthPasskeyNotAllowed, Outcome::Denied),
+                _ => (AuditAction::AuthPasskeyFailed, Outcome::Failure),
             };
             sign_in::audit_refusal(&store, user.id, &user.email, action, kind, false, client, now).await?;
         }

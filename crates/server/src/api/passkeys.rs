@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
+use ringfence_core::audit::AuditAction;
 use ringfence_mail::Mail;
 use ringfence_store::firm::{passkeys, sign_in_policy, users};
 use serde::Deserialize;
@@ -99,7 +100,7 @@ pub async fn finish_registration(
     let id = passkeys::add(&mut tx, actor.user, registered.cred_id().as_ref(), &name, &record, now)
         .await?
         .ok_or_else(passkey::already_registered)?;
-    actor.record(&mut tx, &client, "user.passkey.added", Some(("passkey", id.to_string()))).await?;
+    actor.record(&mut tx, &client, AuditAction::UserPasskeyAdded, Some(("passkey", id.to_string()))).await?;
     tx.commit().await?;
     let notice = format!(
         "A passkey named \"{name}\" was added to your Ringfence account.\n\n\
@@ -146,7 +147,9 @@ pub async fn remove(actor: Actor, client: Client, Path(id): Path<String>) -> Res
             "this is your only way to sign in that the firm allows: set up another first",
         ));
     }
-    actor.record(&mut tx, &client, "user.passkey.removed", Some(("passkey", id.to_string()))).await?;
+    actor
+        .record(&mut tx, &client, AuditAction::UserPasskeyRemoved, Some(("passkey", id.to_string())))
+        .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,6 +10,7 @@
 
 use axum::Json;
 use axum::extract::Query;
+use ringfence_core::audit::AuditAction;
 use ringfence_core::search::{query_terms, snippet, terms as terms_of};
 use ringfence_store::StoreError;
 use ringfence_store::firm::access::{self, ReadContent, View};
@@ -138,7 +139,7 @@ pub async fn search(
     }
     let opener = tx.opener();
     // The query itself is not recorded: it may be as sensitive as what it finds.
-    actor.record_read(tx, &client, "search.performed", None).await?;
+    actor.record_read(tx, &client, AuditAction::SearchPerformed, None).await?;
     let items = tokio::task::spawn_blocking(move || open_all(&opener, found, &terms))
         .await
         .map_err(|e| ApiError::internal(&e))??;

@@ -13,7 +13,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{StatusCode, header};
-use ringfence_core::audit::{AuditActor, AuditRecord, Outcome};
+use ringfence_core::audit::{AuditAction, AuditActor, AuditRecord, Outcome};
 use ringfence_core::auth::{EMAIL_CODE_LIFETIME, MAX_CODE_ATTEMPTS, SecondFactor};
 use ringfence_core::ids::{FirmId, UserId};
 use ringfence_core::principal::Principal;
@@ -82,7 +82,7 @@ pub(crate) async fn audit_refusal(
     store: &FirmStore,
     user: UserId,
     email: &Email,
-    action: &'static str,
+    action: AuditAction,
     outcome: Outcome,
     locked: bool,
     client: &Client,
@@ -103,7 +103,7 @@ pub(crate) fn queue_refusal(
     store: &FirmStore,
     user: UserId,
     email: &Email,
-    action: &'static str,
+    action: AuditAction,
     outcome: Outcome,
     locked: bool,
     client: &Client,
@@ -118,7 +118,7 @@ pub(crate) fn queue_refusal(
 fn refusal_entries(
     user: UserId,
     email: &Email,
-    action: &'static str,
+    action: AuditAction,
     outcome: Outcome,
     locked: bool,
     client: &Client,
@@ -130,7 +130,7 @@ fn refusal_entries(
     if locked {
         entries.push(audit::record(
             AuditActor::System,
-            "auth.account.locked",
+            AuditAction::AuthAccountLocked,
             target,
             Outcome::Success,
             client,
@@ -211,7 +211,7 @@ pub(crate) async fn start_sign_in(
     let target = Some(("user", credentials.id.to_string()));
     let accepted = audit::record(
         actor.clone(),
-        "auth.password.accepted",
+        AuditAction::AuthPasswordAccepted,
         target.clone(),
         Outcome::Success,
         &client,
@@ -221,7 +221,7 @@ pub(crate) async fn start_sign_in(
     let code = if factors.contains(&SecondFactor::Email) {
         audit_log::append(
             &mut tx,
-            &audit::record(actor, "auth.code.sent", target, Outcome::Success, &client, now),
+            &audit::record(actor, AuditAction::AuthCodeSent, target, Outcome::Success, &client, now),
         )
         .await?;
         Some(new_email_code(&store, &mut tx, challenge, now).await?)
@@ -288,7 +288,16 @@ pub(crate) async fn check_password_in(
         }
         (Some(known), Some((id, _, _)), _) => {
             let locked = attempt.locked();
-            queue_refusal(known, id, email, "auth.login.failed", Outcome::Failure, locked, client, now);
+            queue_refusal(
+                known,
+                id,
+                email,
+                AuditAction::AuthLoginFailed,
+                Outcome::Failure,
+                locked,
+                client,
+                now,
+            );
             Ok((store, None))
         }
         _ => Ok((store, None)),
@@ -307,7 +316,7 @@ async fn note_throttled(
         let store = state.storage.firm(firm).await?;
         let entry = audit::record(
             audit::user(user, email),
-            "auth.login.throttled",
+            AuditAction::AuthLoginThrottled,
             Some(("user", user.to_string())),
             Outcome::Denied,
             client,
@@ -381,7 +390,7 @@ pub async fn resend_code(
     };
     let Some(user) = user.filter(|u| u.status == UserStatus::Active) else {
         drop(tx);
-        audit::anonymous_refusal(&store, "auth.challenge.refused", &client, now).await?;
+        audit::anonymous_refusal(&store, AuditAction::AuthChallengeRefused, &client, now).await?;
         return Err(challenge_dead());
     };
     let policy = sign_in_policy::get(&mut tx).await?;
@@ -393,7 +402,7 @@ pub async fn resend_code(
     let code = new_email_code(&store, &mut tx, challenge, now).await?;
     let sent = audit::record(
         audit::user(user.id, &user.email),
-        "auth.code.sent",
+        AuditAction::AuthCodeSent,
         Some(("user", user.id.to_string())),
         Outcome::Success,
         &client,
@@ -485,7 +494,7 @@ pub(crate) async fn finish_sign_in(
     };
     tx.commit().await?;
     let Some(owner) = owner else {
-        audit::anonymous_refusal(&store, "auth.challenge.refused", &client, now).await?;
+        audit::anonymous_refusal(&store, AuditAction::AuthChallengeRefused, &client, now).await?;
         check_ip(&state, &client, now).await?;
         return Err(challenge_dead());
     };
@@ -493,10 +502,10 @@ pub(crate) async fn finish_sign_in(
     let outcome = check_code(&state, &client, &store, firm, challenge, &owner, body, &mut locked, now).await;
     if let Err(refusal) = &outcome {
         let (action, kind) = match refusal.code {
-            "code_reused" => ("auth.totp.replayed", Outcome::Failure),
-            "passkey_refused" => ("auth.passkey.failed", Outcome::Failure),
-            "throttled" => ("auth.login.throttled", Outcome::Denied),
-            _ => ("auth.code.failed", Outcome::Failure),
+            "code_reused" => (AuditAction::AuthTotpReplayed, Outcome::Failure),
+            "passkey_refused" => (AuditAction::AuthPasskeyFailed, Outcome::Failure),
+            "throttled" => (AuditAction::AuthLoginThrottled, Outcome::Denied),
+            _ => (AuditAction::AuthCodeFailed, Outcome::Failure),
         };
         audit_refusal(&store, owner.id, &owner.email, action, kind, locked, &client, now).await?;
     }
@@ -630,7 +639,7 @@ pub(crate) async fn open_session(
     .await?;
     let signed_in = audit::record(
         audit::user(user.id, &user.email),
-        "auth.login.succeeded",
+        AuditAction::AuthLoginSucceeded,
         Some(("session", session.id.to_string())),
         Outcome::Success,
         client,
@@ -682,7 +691,7 @@ pub async fn logout(
     let mut tx = actor.begin().await?;
     sessions::revoke(&mut tx, actor.user, actor.session.as_uuid(), now).await?;
     let target = Some(("session", actor.session.to_string()));
-    actor.record(&mut tx, &client, "auth.logout", target).await?;
+    actor.record(&mut tx, &client, AuditAction::AuthLogout, target).await?;
     tx.commit().await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie::clear_session());

@@ -15,7 +15,7 @@
 //!   second-factor attempt — the count the challenge's codes share, which only someone who
 //!   knows the password can fill — before the code is compared.
 
-use ringfence_core::audit::Outcome;
+use ringfence_core::audit::{AuditAction, Outcome};
 use ringfence_core::auth::SecondFactor;
 use ringfence_core::principal::Principal;
 use ringfence_core::throttle;
@@ -63,21 +63,21 @@ pub(crate) async fn password_and_code(
     let key = ThrottleKey::SecondFactor(email.as_str());
     let factor = state.storage.reserve_sign_in_attempt(key, &throttle::ACCOUNT, now).await?;
     let Some((user_id, secret)) = secret else { return Err(invalid_credentials()) };
-    let refuse = |action: &'static str, outcome: Outcome, locked: bool| {
+    let refuse = |action: AuditAction, outcome: Outcome, locked: bool| {
         queue_refusal(&store, user_id, &email, action, outcome, locked, client, now);
         invalid_credentials()
     };
     let Some(factor) = factor else {
         // Second-factor attempts are over their rule: refused unchecked, answered as any
         // other failure here.
-        return Err(refuse("auth.login.throttled", Outcome::Denied, false));
+        return Err(refuse(AuditAction::AuthLoginThrottled, Outcome::Denied, false));
     };
     let locked = factor.failures == throttle::ACCOUNT.lock_after;
     let step = match secret {
         Some((secret, true)) => totp::matching_step(&secret, code, now)?,
         _ => None,
     };
-    let Some(step) = step else { return Err(refuse("auth.code.failed", Outcome::Failure, locked)) };
+    let Some(step) = step else { return Err(refuse(AuditAction::AuthCodeFailed, Outcome::Failure, locked)) };
 
     // Password and a current code: only now is anything written.
     let mut tx = store.begin(&Principal::Anonymous).await?;
@@ -86,16 +86,16 @@ pub(crate) async fn password_and_code(
     let policy = sign_in_policy::get(&mut tx).await?;
     if !policy.factors_for(&credentials.roles, credentials.enrolled).contains(&SecondFactor::Totp) {
         drop(tx);
-        return Err(refuse("auth.code.failed", Outcome::Failure, locked));
+        return Err(refuse(AuditAction::AuthCodeFailed, Outcome::Failure, locked));
     }
     if totp::claim(&mut tx, user.id, step, now).await? != TotpOutcome::Accepted {
         drop(tx);
-        return Err(refuse("auth.totp.replayed", Outcome::Failure, locked));
+        return Err(refuse(AuditAction::AuthTotpReplayed, Outcome::Failure, locked));
     }
     let target = Some(("user", user.id.to_string()));
     let accepted = audit::record(
         audit::user(user.id, &email),
-        "auth.password.accepted",
+        AuditAction::AuthPasswordAccepted,
         target,
         Outcome::Success,
         client,

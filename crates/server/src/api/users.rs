@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
-use ringfence_core::audit::Outcome;
+use ringfence_core::audit::{AuditAction, Outcome};
 use ringfence_core::ids::UserId;
 use ringfence_core::throttle;
 use ringfence_core::user::{Email, FirmRole};
@@ -105,8 +105,14 @@ pub async fn create(
             users::insert(tx, new).await?;
             let token = invitations::create(tx, id, now).await?;
             let target = Some(("user", id.to_string()));
-            let entry =
-                audit::record(actor.audit_actor(), "user.created", target, Outcome::Success, &client, now);
+            let entry = audit::record(
+                actor.audit_actor(),
+                AuditAction::UserCreated,
+                target,
+                Outcome::Success,
+                &client,
+                now,
+            );
             audit_log::append(tx, &entry).await?;
             let user = users::get(tx, id).await?;
             Ok((user, token))
@@ -199,11 +205,15 @@ pub async fn update(
     let now = state.clock.now();
     let mut tx = actor.begin().await?;
     let user = users::get(&mut tx, id).await?.ok_or_else(ApiError::not_found)?;
-    let mut changes: Vec<(&'static str, String)> = Vec::new();
+    let mut changes: Vec<(AuditAction, String)> = Vec::new();
     if let Some(roles) = &roles {
         users::set_roles(&mut tx, id, roles).await?;
-        changes.extend(roles.difference(&user.roles).map(|r| ("user.role.granted", r.as_str().to_owned())));
-        changes.extend(user.roles.difference(roles).map(|r| ("user.role.revoked", r.as_str().to_owned())));
+        changes.extend(
+            roles.difference(&user.roles).map(|r| (AuditAction::UserRoleGranted, r.as_str().to_owned())),
+        );
+        changes.extend(
+            user.roles.difference(roles).map(|r| (AuditAction::UserRoleRevoked, r.as_str().to_owned())),
+        );
     }
     if let Some(disabled) = body.disabled {
         users::set_disabled(&mut tx, id, disabled).await?;
@@ -212,13 +222,16 @@ pub async fn update(
         }
         let was_disabled = user.status == UserStatus::Disabled;
         if disabled != was_disabled {
-            changes.push((if disabled { "user.disabled" } else { "user.enabled" }, String::new()));
+            changes.push((
+                if disabled { AuditAction::UserDisabled } else { AuditAction::UserEnabled },
+                String::new(),
+            ));
         }
     }
     for (action, role) in &changes {
         // The role is part of the action's meaning, so it goes in the resource id.
         let target = Some(("user", if role.is_empty() { id.to_string() } else { format!("{id}#{role}") }));
-        actor.record(&mut tx, &client, action, target).await?;
+        actor.record(&mut tx, &client, *action, target).await?;
     }
     // Checked inside the transaction, after the change: the firm keeps an enabled admin.
     if user.roles.contains(&FirmRole::Admin) && users::count_enabled_admins(&mut tx).await? == 0 {
@@ -255,7 +268,7 @@ pub async fn unlock(
     }
     let mut tx = actor.begin().await?;
     let target = Some(("user", user.id.to_string()));
-    actor.record(&mut tx, &client, "user.lock.cleared", target).await?;
+    actor.record(&mut tx, &client, AuditAction::UserLockCleared, target).await?;
     tx.commit().await?;
     let body = format!(
         "An administrator ({}) cleared the sign-in lock on your Ringfence account, which many \
@@ -287,7 +300,9 @@ pub async fn reset_second_factor(
     challenges::end_all(&mut tx, id, now).await?;
     let keep = (id == actor.user).then_some(actor.session.as_uuid());
     sessions::revoke_all(&mut tx, id, keep, now).await?;
-    actor.record(&mut tx, &client, "user.second_factor.reset", Some(("user", id.to_string()))).await?;
+    actor
+        .record(&mut tx, &client, AuditAction::UserSecondFactorReset, Some(("user", id.to_string())))
+        .await?;
     tx.commit().await?;
     state.storage.clear_sign_in_failures(ThrottleKey::SecondFactor(user.email.as_str())).await?;
     let body = format!(

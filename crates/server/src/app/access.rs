@@ -10,7 +10,7 @@
 
 use std::marker::PhantomData;
 
-use ringfence_core::audit::{AuditRecord, Outcome};
+use ringfence_core::audit::{AuditAction, AuditRecord, Outcome};
 use ringfence_core::ids::{DocumentId, MatterId, NoteId};
 use ringfence_store::firm::access::{self, Action, MatterAccess};
 use ringfence_store::firm::audit as audit_log;
@@ -112,7 +112,7 @@ where
 async fn refuse(ctx: &Ctx, matter: Option<Uuid>, kind: &'static str, id: Uuid) -> Result<AppError, AppError> {
     let mut entry = audit::record(
         ctx.actor.audit_actor(),
-        "matter.access.denied",
+        AuditAction::MatterAccessDenied,
         Some((kind, id.to_string())),
         Outcome::Denied,
         &ctx.client,
@@ -128,7 +128,7 @@ pub async fn note_done<A: Action>(
     tx: &mut FirmTx,
     ctx: &Ctx,
     access: &MatterAccess<A>,
-    action: &'static str,
+    action: AuditAction,
     resource: (&'static str, String),
 ) -> Result<(), AppError> {
     audit_log::append(tx, &entry(ctx, access, action, resource)).await?;
@@ -141,7 +141,7 @@ pub async fn note_read<A: Action>(
     tx: FirmTx,
     ctx: &Ctx,
     access: &MatterAccess<A>,
-    action: &'static str,
+    action: AuditAction,
     resource: (&'static str, String),
 ) -> Result<(), AppError> {
     tx.commit().await?;
@@ -152,7 +152,7 @@ pub async fn note_read<A: Action>(
 fn entry<A: Action>(
     ctx: &Ctx,
     access: &MatterAccess<A>,
-    action: &'static str,
+    action: AuditAction,
     resource: (&'static str, String),
 ) -> AuditRecord {
     let mut entry = audit::record(

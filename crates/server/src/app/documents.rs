@@ -1,5 +1,6 @@
 //! Documents on a matter: sealed uploads, their versions, reading and deleting them.
 
+use ringfence_core::audit::AuditAction;
 use ringfence_core::ids::{DocumentId, MatterId};
 use ringfence_store::firm::access::WriteContent;
 use ringfence_store::firm::documents;
@@ -13,7 +14,8 @@ pub async fn delete(ctx: &Ctx, on: On<WriteContent, DocumentId>) -> Result<Matte
     if !documents::delete(&mut tx, &access, on.id().as_uuid(), ctx.now()).await? {
         return Err(AppError::NotFound);
     }
-    access::note_done(&mut tx, ctx, &access, "document.deleted", ("document", on.id().to_string())).await?;
+    access::note_done(&mut tx, ctx, &access, AuditAction::DocumentDeleted, ("document", on.id().to_string()))
+        .await?;
     tx.commit().await?;
     Ok(MatterId::from(access.matter()))
 }

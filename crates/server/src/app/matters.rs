@@ -1,7 +1,7 @@
 //! Matters: opening, reading, changing and closing them, their members and walls. Every use
 //! case on one matter takes the [`On`] its route was declared for.
 
-use ringfence_core::audit::MATTER_VIEWED;
+use ringfence_core::audit::AuditAction;
 use ringfence_core::ids::MatterId;
 use ringfence_store::firm::access::View;
 use ringfence_store::firm::matters::{self, Matter};
@@ -46,6 +46,6 @@ impl From<Matter> for MatterView {
 pub async fn view(ctx: &Ctx, on: On<View, MatterId>) -> Result<MatterView, AppError> {
     let (mut tx, access) = access::matter(ctx, ctx.actor.begin_read().await?, on).await?;
     let matter = matters::get(&mut tx, &access).await?;
-    access::note_read(tx, ctx, &access, MATTER_VIEWED, ("matter", on.id().to_string())).await?;
+    access::note_read(tx, ctx, &access, AuditAction::MatterViewed, ("matter", on.id().to_string())).await?;
     Ok(matter.into())
 }

@@ -60,7 +60,10 @@ impl AuditFilter {
 struct AuditRow {
     at: String,
     who: String,
-    action: String,
+    /// The action in words (its stored name when no table describes it).
+    words: String,
+    /// The stored name beside the words, for filtering by it: none when the words are it.
+    name: Option<String>,
     resource: String,
     outcome: String,
     ip: String,
@@ -94,7 +97,8 @@ pub async fn audit_log(
                 who: Some(text(&e["actor"]["email"]))
                     .filter(|w| !w.is_empty())
                     .unwrap_or_else(|| text(&e["actor"]["kind"])),
-                action: text(&e["action"]),
+                words: words_for(&text(&e["action"])).to_owned(),
+                name: Some(text(&e["action"])).filter(|name| AuditAction::from_name(name).is_some()),
                 resource: format!("{} {}", text(&e["resource"]["type"]), text(&e["resource"]["id"]))
                     .trim()
                     .to_owned(),
@@ -311,7 +315,7 @@ pub async fn directory(actor: Actor, client: Client, csrf: Option<Extension<Brow
                 lead: lead.unwrap_or_else(|| "none".to_owned()),
             });
         }
-        actor.record_read(tx, &client, "matter.directory.viewed", None).await?;
+        actor.record_read(tx, &client, AuditAction::MatterDirectoryViewed, None).await?;
         Ok::<_, ApiError>(rows)
     }
     .await;

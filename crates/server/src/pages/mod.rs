@@ -7,7 +7,7 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use ringfence_core::audit::{MATTER_VIEWED, StoredAuditEntry, describe};
+use ringfence_core::audit::{AuditAction, StoredAuditEntry, words_for};
 use ringfence_core::auth::SecondFactor;
 use ringfence_core::local_time::FirmTimeZone;
 use ringfence_core::policy::CLIENT_KEEPERS;

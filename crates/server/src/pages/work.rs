@@ -25,7 +25,7 @@ fn activity_row(dates: &Dates, entry: &StoredAuditEntry, matter: Option<(String,
     ActivityRow {
         at: dates.moment(entry.at),
         who: entry.actor_email.clone().unwrap_or_else(|| entry.actor_kind.clone()),
-        what: describe(&entry.action).to_owned(),
+        what: words_for(&entry.action).to_owned(),
         matter,
         outcome: entry.outcome.clone(),
     }
@@ -278,7 +278,7 @@ pub async fn matter(
                 ),
                 None => None,
             };
-        record_read(tx, &actor, &client, &view, MATTER_VIEWED, ("matter", id.clone())).await?;
+        record_read(tx, &actor, &client, &view, AuditAction::MatterViewed, ("matter", id.clone())).await?;
         Ok::<_, ApiError>(MatterPage {
             signed_in: signed_in(&actor, &csrf),
             id: view.matter().to_string(),

@@ -1,4 +1,4 @@
-use ringfence_core::audit::{AuditActor, AuditRecord, Origin, Outcome};
+use ringfence_core::audit::{AuditAction, AuditActor, AuditRecord, Origin, Outcome};
 use ringfence_core::principal::Principal;
 use ringfence_store::firm::audit::{self as audit_log, Verification};
 use ringfence_testkit::{Backend, TestEnv, both_backends};
@@ -159,6 +159,27 @@ both_backends!(filters_combine_and_pages_follow_the_cursor, |env: TestEnv| async
     }
 });
 
+both_backends!(an_action_filter_no_action_matches_is_refused_naming_the_field, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    for route in ["/api/v1/audit", "/api/v1/audit.csv"] {
+        for unknown in ["matter.viewd", "test.filler", "auth.login.succeeded.twice"] {
+            let reply = h.call("GET", &format!("{route}?action={unknown}"), Some(&admin), None).await;
+            assert_eq!(reply.status, 400, "{route}?action={unknown}: {}", reply.body);
+            assert!(
+                reply.body["error"]["message"].as_str().unwrap().starts_with("action:"),
+                "{}",
+                reply.body
+            );
+        }
+    }
+    for known in ["auth.", "auth.login", "auth.login.succeeded", ""] {
+        let reply = h.call("GET", &format!("/api/v1/audit?action={known}"), Some(&admin), None).await;
+        assert_eq!(reply.status, 200, "action={known}: {}", reply.body);
+    }
+    assert!(!entries(&h, &admin, "&action=auth.login.succeeded").await.is_empty());
+});
+
 both_backends!(csv_export_is_rfc_4180_formula_safe_and_audited, |env: TestEnv| async move {
     let h = Harness::new(env).await;
     let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
@@ -196,6 +217,13 @@ both_backends!(csv_export_is_rfc_4180_formula_safe_and_audited, |env: TestEnv| a
     assert_eq!(rows.len(), 1, "{text}");
     let agent = &rows[0][11];
     assert!(agent.starts_with("'="), "formula neutralised: {agent}");
+    // The action in words, with its category and severity, after the stored columns.
+    let header: Vec<&str> = reader.headers().unwrap().iter().collect();
+    assert_eq!(header[5], "action");
+    assert_eq!(header[13..], ["words", "category", "severity"]);
+    assert_eq!(&rows[0][5], "access.denied");
+    assert_eq!(&rows[0][13], "was refused something their firm role does not allow");
+    assert_eq!((&rows[0][14], &rows[0][15]), ("refusals", "warning"));
     assert!(text.contains("\r\n"), "CRLF line ends");
 
     let exported = entries(&h, &admin, "&action=audit.exported").await;
@@ -242,7 +270,7 @@ both_backends!(concurrent_writers_keep_one_chain, |env: TestEnv| async move {
                 let record = AuditRecord {
                     at: now,
                     actor: AuditActor::System,
-                    action: "test.concurrent",
+                    action: AuditAction::BlobsSwept,
                     resource_type: Some("writer"),
                     resource_id: Some(format!("{n}/{i}")),
                     matter_id: None,
@@ -280,12 +308,7 @@ both_backends!(concurrent_writers_keep_one_chain, |env: TestEnv| async move {
     loop {
         let query = cursor.map_or(String::new(), |c| format!("&cursor={c}"));
         let page = h
-            .call(
-                "GET",
-                &format!("/api/v1/audit?action=test.concurrent&limit=500{query}"),
-                Some(&admin),
-                None,
-            )
+            .call("GET", &format!("/api/v1/audit?action=blobs.swept&limit=500{query}"), Some(&admin), None)
             .await;
         for entry in page.body["items"].as_array().unwrap() {
             assert!(seen.insert(entry["resource"]["id"].as_str().unwrap().to_owned()), "{entry}");
@@ -308,7 +331,7 @@ async fn a_hundred_thousand_entries_stream_as_csv_in_flat_memory() {
         let record = AuditRecord {
             at: h.clock.now(),
             actor: AuditActor::System,
-            action: "test.bulk",
+            action: AuditAction::DocumentDownloaded,
             resource_type: Some("document"),
             resource_id: Some(format!("doc-{n:06}-with-a-longish-identifier-for-realistic-row-width")),
             matter_id: Some("matter-0000000000000000".to_owned()),
@@ -565,7 +588,7 @@ fn filler(at: time::OffsetDateTime, n: usize) -> AuditRecord {
     AuditRecord {
         at,
         actor: AuditActor::System,
-        action: "test.filler",
+        action: AuditAction::BlobsSwept,
         resource_type: Some("filler"),
         resource_id: Some(n.to_string()),
         matter_id: None,

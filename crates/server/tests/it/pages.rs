@@ -850,3 +850,22 @@ both_backends!(refusals_nobody_signed_in_for_and_csrf_refusals_are_recorded, |en
     assert!(recorded("auth.challenge.refused", None), "{}", log.body);
     assert!(recorded("request.refused", Some("POST /sign-out 403")), "{}", log.body);
 });
+
+both_backends!(the_matters_trail_is_told_in_words, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let lead = h.signed_in_user(&admin, "lead@firm.example", &["attorney"]).await;
+    let matter = h
+        .open_matter(
+            &lead,
+            json!({ "name": "Acme", "kind": "organisation" }),
+            json!({ "title": "Acme v Widget" }),
+        )
+        .await;
+    let cookie = browser_sign_in(&h, "lead@firm.example", "a long shared test passphrase").await;
+    page(&h, "GET", &format!("/matters/{matter}"), Some(&cookie), None).await;
+    let shown = page(&h, "GET", &format!("/matters/{matter}"), Some(&cookie), None).await.html;
+    let trail = shown.split("id=\"trail\"").nth(1).expect("the lead sees the trail");
+    assert!(trail.contains("viewed the matter") && trail.contains("opened the matter"), "{trail}");
+    assert!(!trail.contains("matter.viewed") && !trail.contains("matter.created"), "{trail}");
+});

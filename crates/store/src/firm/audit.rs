@@ -8,7 +8,7 @@
 //! promises one, and checkpoints kept outside the database are compared with the chain.
 //! What is left unprotected is the tail after the last checkpoint (see the README).
 
-use ringfence_core::audit::{AuditRecord, MATTER_CHANGES, MATTER_VIEWED, StoredAuditEntry};
+use ringfence_core::audit::{AuditAction, AuditRecord, StoredAuditEntry};
 use ringfence_core::clock::{from_unix_millis, unix_millis};
 use ringfence_crypto::audit_chain::{self, AuditSigningKey};
 use ringfence_crypto::{FieldRef, KeyVersion};
@@ -535,7 +535,7 @@ pub async fn verify_against(
         };
         let purge_noted: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = $1 AND resource_id = $2")
-                .bind(PURGE_ACTION)
+                .bind(AuditAction::AuditPurged.name())
                 .bind(format!("1-{anchor}"))
                 .fetch_one(tx.conn())
                 .await?;
@@ -821,7 +821,7 @@ pub(crate) async fn purge(
     let record = AuditRecord {
         at: now,
         actor: ringfence_core::audit::AuditActor::System,
-        action: PURGE_ACTION,
+        action: AuditAction::AuditPurged,
         resource_type: Some("audit_log"),
         resource_id: Some(format!("1-{up_to}")),
         matter_id: None,
@@ -834,8 +834,6 @@ pub(crate) async fn purge(
     checkpoint_now(tx, now).await?;
     Ok(Some(up_to))
 }
-
-const PURGE_ACTION: &str = "audit.purged";
 
 /// SQLite's delete triggers on the log and its checkpoints (as migration 0021 makes them):
 /// how to drop each, and how to make it again.
@@ -876,7 +874,7 @@ pub async fn recently_viewed_matters(
     .await?;
     let viewed = newest
         .iter()
-        .filter(|(action, _)| action == MATTER_VIEWED)
+        .filter(|(action, _)| action == AuditAction::MatterViewed.name())
         .filter_map(|(_, matter)| matter.as_deref());
     let mut matters: Vec<uuid::Uuid> = Vec::with_capacity(limit);
     for matter in viewed.filter_map(|id| id.parse().ok()) {
@@ -928,7 +926,8 @@ pub async fn activity_on_matters_of(
     user: ringfence_core::ids::UserId,
     limit: i64,
 ) -> Result<Vec<StoredAuditEntry>, StoreError> {
-    let actions = (3..3 + MATTER_CHANGES.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
+    let changes: Vec<AuditAction> = AuditAction::matter_changes().collect();
+    let actions = (3..3 + changes.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
     // The matters come from a subquery, and `seq + 0` hides the order from the primary
     // key: each matter's changes are then read from the (matter_id, action, seq) index.
     // Otherwise PostgreSQL walks the whole log backwards from its newest entry whenever
@@ -945,8 +944,8 @@ pub async fn activity_on_matters_of(
         super::access::screened("m.id", "$2")
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).bind(user.to_string());
-    for (action, _) in MATTER_CHANGES {
-        query = query.bind(*action);
+    for action in changes {
+        query = query.bind(action.name());
     }
     let rows = query.fetch_all(tx.conn()).await?;
     rows.iter().map(entry_from).collect()

@@ -126,7 +126,7 @@ mod tests {
                 AuditRecord {
                     at,
                     actor: AuditActor::User { id: format!("user-{i}"), email: "u@bulk.example".into() },
-                    action: "matter.viewed",
+                    action: ringfence_core::audit::AuditAction::MatterViewed,
                     resource_type: Some("matter"),
                     resource_id: Some(format!("matter-{i}")),
                     matter_id: Some(format!("matter-{i}")),
