@@ -55,6 +55,28 @@ pub const MATTER_OPENERS: Guard = Guard(policy::MATTER_OPENERS);
 
 /// A route on one matter, or on a note or document of one, for the matter action `A`: its
 /// handler must take `On<A, _>` as its first argument, and only that reaches the data.
+///
+/// A route declared for viewing takes a handler that needs the viewing proof:
+///
+/// ```
+/// # use ringfence_core::ids::MatterId;
+/// # use ringfence_server::access::{Matter, RouteTable};
+/// # use ringfence_server::app::access::On;
+/// # use ringfence_store::firm::access::View;
+/// async fn show(on: On<View, MatterId>) -> String { on.id().to_string() }
+/// let table = RouteTable::<()>::new().get("/matters/{id}", Matter(View), show);
+/// ```
+///
+/// and will not take one that needs another action's proof:
+///
+/// ```compile_fail
+/// # use ringfence_core::ids::MatterId;
+/// # use ringfence_server::access::{Matter, RouteTable};
+/// # use ringfence_server::app::access::On;
+/// # use ringfence_store::firm::access::{Edit, View};
+/// async fn rename(on: On<Edit, MatterId>) -> String { on.id().to_string() }
+/// let table = RouteTable::<()>::new().get("/matters/{id}", Matter(View), rename);
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Matter<A>(pub A);
 

@@ -3,7 +3,7 @@
 
 pub mod access;
 mod api;
-mod app;
+pub mod app;
 mod audit;
 pub mod audit_shipping;
 pub mod auth;
