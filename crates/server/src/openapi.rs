@@ -48,6 +48,11 @@ use crate::error::ErrorBody;
         firm_settings::set_retention,
         firm_settings::get_time_zone,
         firm_settings::set_time_zone,
+        crate::api::notes::create,
+        crate::api::notes::list,
+        crate::api::notes::get,
+        crate::api::notes::update,
+        crate::api::notes::delete,
     ),
     components(
         schemas(ErrorBody, FirmRoleSchema, SecondFactorSchema, users::UserJson),
@@ -68,6 +73,7 @@ use crate::error::ErrorBody;
         (name = "account", description = "The signed-in user's own account"),
         (name = "firm", description = "Firm-wide settings"),
         (name = "meta", description = "About the API itself"),
+        (name = "notes", description = "Notes on a matter, for those who may read or write its content"),
     ),
 )]
 pub struct ApiDoc;

@@ -8,6 +8,7 @@ pub mod access;
 pub mod documents;
 mod error;
 pub mod matters;
+pub mod notes;
 
 pub use error::AppError;
 

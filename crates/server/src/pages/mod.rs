@@ -29,7 +29,6 @@ use crate::api::firm_settings::{self, TimeZoneJson};
 use crate::api::invitations::{self, AcceptInvite};
 use crate::api::matters::{self as api_matters, MatterChanges, NewMatter, RoleBody};
 use crate::api::me::{self, ChangePassword, ConfirmTotp};
-use crate::api::notes::{self as api_notes, NewNote};
 use crate::api::passkeys as api_passkeys;
 use crate::api::search::{self as api_search, SearchQuery};
 use crate::api::sign_in::{self, LoginRequest, VerifyRequest};
@@ -42,7 +41,7 @@ use crate::auth::cookie::{self, BrowserSession};
 use crate::client::Client;
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::matter_access::{record_read, require};
-use ringfence_core::ids::DocumentId;
+use ringfence_core::ids::{DocumentId, MatterId};
 
 mod account;
 mod admin;

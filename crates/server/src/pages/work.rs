@@ -400,20 +400,18 @@ pub struct NoteForm {
 }
 
 pub async fn add_note(
-    state: State<AppState>,
-    actor: Actor,
-    client: Client,
+    on: On<WriteContent, MatterId>,
+    ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
-    Path(id): Path<String>,
     PageForm(form): PageForm<NoteForm>,
 ) -> Response {
-    let body = NewNote { kind: form.kind, body: form.body, privileged: form.privileged };
-    redirect_or_error(
-        api_notes::create(state, actor.clone(), client, Path(id.clone()), ApiJson(body)).await,
-        &format!("/matters/{id}#notes"),
-        &actor,
-        &csrf,
-    )
+    let written = async {
+        let kind = app::notes::NoteKind::parse(&form.kind)?;
+        let note = app::notes::NewNote { kind, body: form.body, privileged: form.privileged };
+        app::notes::create(&ctx, on, note).await
+    }
+    .await;
+    done_or_failure(written, &format!("/matters/{}#notes", on.id()), &ctx.actor, &csrf)
 }
 
 struct Hit {
