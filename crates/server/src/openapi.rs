@@ -53,6 +53,7 @@ use crate::error::ErrorBody;
         crate::api::notes::get,
         crate::api::notes::update,
         crate::api::notes::delete,
+        crate::api::search::search,
     ),
     components(
         schemas(ErrorBody, FirmRoleSchema, SecondFactorSchema, users::UserJson),
@@ -73,6 +74,7 @@ use crate::error::ErrorBody;
         (name = "account", description = "The signed-in user's own account"),
         (name = "firm", description = "Firm-wide settings"),
         (name = "meta", description = "About the API itself"),
+        (name = "search", description = "Finding words in what the caller may read"),
         (name = "notes", description = "Notes on a matter, for those who may read or write its content"),
     ),
 )]

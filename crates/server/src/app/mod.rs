@@ -9,6 +9,7 @@ pub mod documents;
 mod error;
 pub mod matters;
 pub mod notes;
+pub mod search;
 
 pub use error::AppError;
 
