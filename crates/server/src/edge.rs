@@ -46,6 +46,9 @@ impl From<AppError> for ApiError {
             AppError::Concealed => ApiError::not_found().recorded(),
             AppError::Forbidden(reason) => ApiError::forbidden(reason),
             AppError::Conflict { code, reason } => ApiError::new(StatusCode::CONFLICT, code, reason),
+            AppError::Unavailable { code, reason } => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, reason)
+            }
             AppError::Throttled { retry_after } => ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "throttled",

@@ -131,13 +131,13 @@ pub fn route_table() -> RouteTable<AppState> {
         .patch("/api/v1/notes/{id}", Matter(WriteContent), notes::update)
         .delete("/api/v1/notes/{id}", Matter(WriteContent), notes::delete)
         // Documents
-        .post("/api/v1/matters/{id}/documents", Unproven(WriteContent), documents::upload)
-        .get("/api/v1/matters/{id}/documents", Unproven(ReadContent), documents::list)
-        .get("/api/v1/documents/{id}", Unproven(ReadContent), documents::get)
+        .post("/api/v1/matters/{id}/documents", Matter(WriteContent), documents::upload)
+        .get("/api/v1/matters/{id}/documents", Matter(ReadContent), documents::list)
+        .get("/api/v1/documents/{id}", Matter(ReadContent), documents::get)
         .delete("/api/v1/documents/{id}", Matter(WriteContent), documents::delete)
-        .get("/api/v1/documents/{id}/content", Unproven(ReadContent), documents::content)
-        .get("/api/v1/documents/{id}/versions", Unproven(ReadContent), documents::versions)
-        .post("/api/v1/documents/{id}/versions", Unproven(WriteContent), documents::add_version)
+        .get("/api/v1/documents/{id}/content", Matter(ReadContent), documents::content)
+        .get("/api/v1/documents/{id}/versions", Matter(ReadContent), documents::versions)
+        .post("/api/v1/documents/{id}/versions", Matter(WriteContent), documents::add_version)
         // Search: candidates from the index go through the matter check one by one
         .get("/api/v1/search", SIGNED_IN, search::search)
         // Firm settings

@@ -179,6 +179,9 @@ fn failure_page(error: AppError, signed_in: Option<SignedInUser>) -> Response {
         }
         AppError::Invalid { .. } => (StatusCode::BAD_REQUEST, "That did not work", error.to_string()),
         AppError::Conflict { reason, .. } => (StatusCode::CONFLICT, "That did not work", reason.clone()),
+        AppError::Unavailable { reason, .. } => {
+            (StatusCode::SERVICE_UNAVAILABLE, "Not available just now", reason.clone())
+        }
         AppError::Throttled { .. } => (
             StatusCode::TOO_MANY_REQUESTS,
             "Too many attempts",
