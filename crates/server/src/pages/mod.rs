@@ -247,6 +247,11 @@ where
     }
 }
 
+/// The page for a path that names nothing: an id that is not one.
+pub fn not_found() -> Response {
+    failure_page(AppError::NotFound, None)
+}
+
 /// The page for a signed-in user whose firm role does not allow a page.
 pub fn refused() -> Response {
     error_page(&ApiError::forbidden("your firm role does not allow this"), None)
