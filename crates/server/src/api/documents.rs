@@ -195,7 +195,8 @@ pub async fn upload(
     Ok((StatusCode::CREATED, Json(document)))
 }
 
-/// The form of an upload, for its schema only: `receive` reads the form part by part.
+// Only its schema is used: `receive` reads the form part by part.
+/// The multipart form of an upload.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 struct UploadForm {
