@@ -3,6 +3,7 @@
 //! Ids in paths are parsed here, before any store is touched: a malformed one is a 404.
 
 use axum::extract::{FromRequestParts, RawPathParams};
+use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::request::Parts;
 use ringfence_store::firm::access::Action;
@@ -23,12 +24,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
 }
 
 /// The id a route's `{id}` names, parsed into its type; anything else is a 404 that has
-/// touched nothing.
+/// touched nothing: the API's error, or the page saying so.
 impl<S: Send + Sync, A: Action, I: Target> FromRequestParts<S> for On<A, I> {
-    type Rejection = ApiError;
+    type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        path_param(parts, state, "id").await.map(On::requested).ok_or_else(ApiError::not_found)
+        match path_param(parts, state, "id").await {
+            Some(id) => Ok(On::requested(id)),
+            None if parts.uri.path().starts_with("/api/") => Err(ApiError::not_found().into_response()),
+            None => Err(crate::pages::not_found()),
+        }
     }
 }
 
@@ -46,6 +51,9 @@ impl From<AppError> for ApiError {
             AppError::Concealed => ApiError::not_found().recorded(),
             AppError::Forbidden(reason) => ApiError::forbidden(reason),
             AppError::Conflict { code, reason } => ApiError::new(StatusCode::CONFLICT, code, reason),
+            AppError::Unavailable { code, reason } => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, reason)
+            }
             AppError::Throttled { retry_after } => ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "throttled",

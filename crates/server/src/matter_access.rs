@@ -4,9 +4,9 @@
 
 use ringfence_core::audit::{AuditAction, AuditRecord, Outcome};
 use ringfence_core::ids::parse_id;
+use ringfence_store::FirmTx;
 use ringfence_store::firm::access::{self, Action, MatterAccess};
 use ringfence_store::firm::audit as audit_log;
-use ringfence_store::{FirmTx, StoreError};
 use uuid::Uuid;
 
 use crate::audit;
@@ -32,41 +32,6 @@ pub async fn require<A: Action>(
         Some(proof) => Ok((tx, proof)),
         None => Err(deny(actor, client, tx, matter, ("matter", raw_id)).await?),
     }
-}
-
-/// Finds the matter a record (a note, a document) belongs to with `matter_of`, then checks
-/// the caller's access to that matter. An unknown record goes through the same check (of
-/// an id that names no matter), so it answers and is recorded alike.
-pub async fn require_for<A: Action, F>(
-    actor: &Actor,
-    client: &Client,
-    mut tx: FirmTx,
-    raw_id: &str,
-    matter_of: F,
-) -> Result<(FirmTx, MatterAccess<A>, Uuid), ApiError>
-where
-    F: AsyncFnOnce(&mut FirmTx, Uuid) -> Result<Option<Uuid>, StoreError>,
-{
-    let record = parse_id(raw_id);
-    let matter = match record {
-        Some(record) => matter_of(&mut tx, record).await?,
-        None => None,
-    };
-    if let (Some(record), Some(matter)) = (record, matter) {
-        let proof = access::check::<A>(&mut tx, actor.user, &actor.roles, matter).await?;
-        return match proof {
-            Some(proof) => Ok((tx, proof, record)),
-            None => Err(deny(actor, client, tx, Some(matter), ("record", raw_id)).await?),
-        };
-    }
-    // Row security may have hidden the record from this caller: the log still names the
-    // matter it is about. The lookup takes a connection of its own, so this one ends first.
-    tx.commit().await?;
-    let matter = match record {
-        Some(record) => actor.store.matter_of_record_for_audit(record).await?,
-        None => None,
-    };
-    Err(record_denial(actor, client, matter, ("record", raw_id)).await?)
 }
 
 /// Ends `tx` and records a refused access to `matter` (when the id named one) in a commit

@@ -48,6 +48,19 @@ use crate::error::ErrorBody;
         firm_settings::set_retention,
         firm_settings::get_time_zone,
         firm_settings::set_time_zone,
+        crate::api::notes::create,
+        crate::api::notes::list,
+        crate::api::notes::get,
+        crate::api::notes::update,
+        crate::api::notes::delete,
+        crate::api::search::search,
+        crate::api::documents::upload,
+        crate::api::documents::list,
+        crate::api::documents::get,
+        crate::api::documents::delete,
+        crate::api::documents::content,
+        crate::api::documents::versions,
+        crate::api::documents::add_version,
     ),
     components(
         schemas(ErrorBody, FirmRoleSchema, SecondFactorSchema, users::UserJson),
@@ -60,7 +73,9 @@ use crate::error::ErrorBody;
             TooLarge,
             UnsupportedMediaType,
             TooManyRequests,
-            Internal
+            Internal,
+            Unavailable,
+            RangeNotSatisfiable
         ),
     ),
     modifiers(&SecuritySchemes),
@@ -68,6 +83,9 @@ use crate::error::ErrorBody;
         (name = "account", description = "The signed-in user's own account"),
         (name = "firm", description = "Firm-wide settings"),
         (name = "meta", description = "About the API itself"),
+        (name = "documents", description = "Documents on a matter, sealed, scanned and versioned"),
+        (name = "search", description = "Finding words in what the caller may read"),
+        (name = "notes", description = "Notes on a matter, for those who may read or write its content"),
     ),
 )]
 pub struct ApiDoc;
@@ -201,6 +219,10 @@ error_responses! {
     TooLarge => "The request body is too large (`too_large`)";
     /// 415.
     UnsupportedMediaType => "The body was not sent as `application/json` (`unsupported_media_type`)";
+    /// 416, with the file's size in `Content-Range: bytes */size`.
+    RangeNotSatisfiable => "The byte range asked for is not in the file (`range_not_satisfiable`)";
+    /// 503.
+    Unavailable => "A service the request needs cannot answer for now; the code says which";
     /// 500: the cause is in the server's log under the request id.
     Internal => "An internal error (`internal`); quote the `X-Request-Id` header when reporting it";
 }

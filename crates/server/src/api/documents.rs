@@ -1,81 +1,38 @@
 //! Documents on a matter: streamed, sealed uploads; versions; downloads with ranges.
 //!
 //! An upload checks the caller's access, then receives the file without holding a database
-//! transaction (a large upload must not block the firm's writers), and checks access again
-//! in the transaction that records it: access lost meanwhile discards the stored bytes.
+//! transaction (a large upload must not block the firm's writers); `crate::app::documents`
+//! checks access again in the transaction that records it. Reading the multipart form and
+//! answering ranges of a download are HTTP's, and stay here.
 
 use std::ops::Range;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use ringfence_core::audit::{AuditAction, Outcome};
-use ringfence_core::document::{Scan, sanitize_file_name};
-use ringfence_core::ids::DocumentId;
+use ringfence_core::document::sanitize_file_name;
+use ringfence_core::ids::{DocumentId, MatterId};
 use ringfence_store::StoreError;
 use ringfence_store::firm::access::{ReadContent, WriteContent};
-use ringfence_store::firm::audit as audit_log;
-use ringfence_store::firm::documents::{self, Content, Document, Upload, Uploaded, Version};
+use ringfence_store::firm::documents::{Content, Upload, Uploaded};
 use serde::Deserialize;
-use serde_json::{Value, json};
-use time::format_description::well_known::Rfc3339;
 
 use crate::AppState;
 use crate::app::access::On;
-use crate::app::{self, Ctx};
-use crate::audit;
-use crate::auth::Actor;
-use crate::client::Client;
-use crate::error::ApiError;
-use crate::malware::Verdict;
-use crate::matter_access::{record, record_read, require, require_for};
+use crate::app::documents::{self, DocumentList, DocumentView, Received, VersionList};
+use crate::app::{self, AppError, Ctx};
+use crate::error::{ApiError, ApiQuery};
 
 /// Bytes read, opened and sent at a time when streaming a download.
 const SEND_LEN: u64 = 1024 * 1024;
-const MAX_TITLE_CHARS: usize = 500;
 /// The most bytes any part of an upload form other than `file` may have: they are held in
 /// memory whole.
 const MAX_FIELD_BYTES: u64 = 16 * 1024;
 /// The parts an upload form may have, each at most once.
 const PARTS: [&str; 3] = ["file", "title", "privileged"];
-
-fn time(t: time::OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
-}
-
-fn version_json(v: &Version) -> Value {
-    json!({
-        "version": v.version,
-        "name": v.name,
-        "content_type": v.content_type,
-        "size": v.size,
-        "sha256": v.sha256,
-        "scan": v.scan.as_str(),
-        "uploaded_by": v.uploaded_by,
-        "uploaded_at": time(v.uploaded_at),
-    })
-}
-
-fn document_json(d: &Document) -> Value {
-    json!({
-        "id": d.id,
-        "matter_id": d.matter_id,
-        "title": d.title,
-        "privileged": d.privileged,
-        "name": d.current.name,
-        "size": d.current.size,
-        "sha256": d.current.sha256,
-        "content_type": d.current.content_type,
-        "version": d.current.version,
-        "scan": d.current.scan.as_str(),
-        "created_by": d.created_by,
-        "created_at": time(d.created_at),
-        "updated_at": time(d.current.uploaded_at),
-    })
-}
 
 fn field_too_large(name: &str) -> ApiError {
     ApiError::new(
@@ -93,24 +50,10 @@ fn too_large(limit: u64) -> ApiError {
     )
 }
 
-/// The multipart form of an upload, with the file already stored.
-struct Received {
-    uploaded: Uploaded,
-    title: Option<String>,
-    privileged: bool,
-    scan: Scan,
-    /// The malware signature found in it, if any.
-    signature: Option<String>,
-}
-
 /// Reads a multipart upload: `file` is sealed and stored as it streams in; `title` and
 /// `privileged` may come before or after it. Nothing is left stored on any error.
-async fn receive(
-    state: &AppState,
-    actor: &Actor,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Received, ApiError> {
+async fn receive(state: &AppState, ctx: &Ctx, headers: &HeaderMap, body: Body) -> Result<Received, ApiError> {
+    let firm = ctx.actor.firm;
     let limit = state.settings.max_upload_bytes;
     // The form's own fields and boundaries add a little to the file's size.
     let slack = 64 * 1024;
@@ -145,7 +88,7 @@ async fn receive(
             match name {
                 "file" => {
                     let name = sanitize_file_name(field.file_name().unwrap_or_default());
-                    upload = Some((Upload::start(&state.blobs, actor.firm)?, name));
+                    upload = Some((Upload::start(&state.blobs, firm)?, name));
                     while let Some(bytes) = field.chunk().await.map_err(|e| form_error(&e, limit))? {
                         let (receiving, _) = upload.as_mut().ok_or_else(ApiError::not_found)?;
                         if receiving.size() + bytes.len() as u64 > limit {
@@ -175,43 +118,13 @@ async fn receive(
             receiving.abort().await;
         }
         if let Some(done) = stored {
-            done.discard(&state.blobs, actor.firm).await;
+            done.discard(&state.blobs, firm).await;
         }
         return Err(e);
     }
-    let mut uploaded =
+    let uploaded: Uploaded =
         stored.ok_or_else(|| ApiError::invalid("file: a multipart part named `file` is required"))?;
-    let title = title.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
-    if title.as_ref().is_some_and(|t| t.chars().count() > MAX_TITLE_CHARS || t.chars().any(char::is_control))
-    {
-        uploaded.discard(&state.blobs, actor.firm).await;
-        return Err(ApiError::invalid("title: at most 500 characters, no control characters"));
-    }
-    // The slot first: waiting uploads hold no plaintext, only the running ones do.
-    let extractor = &state.settings.extractor;
-    let slot = if uploaded.has_text_source() { extractor.slot().await.ok() } else { None };
-    if let Some(slot) = slot {
-        match uploaded.text_source(&state.blobs, actor.firm).await {
-            Ok(Some(bytes)) => {
-                if let Some(text) = extractor.text_of(slot, uploaded.content_type, &bytes).await {
-                    uploaded.set_text(&text);
-                }
-            }
-            Ok(None) => {}
-            Err(e) => {
-                drop(slot);
-                uploaded.discard(&state.blobs, actor.firm).await;
-                return Err(e.into());
-            }
-        }
-    }
-    match scan(state, actor, &uploaded).await {
-        Ok((scan, signature)) => Ok(Received { uploaded, title, privileged, scan, signature }),
-        Err(e) => {
-            uploaded.discard(&state.blobs, actor.firm).await;
-            Err(e)
-        }
-    }
+    Ok(Received { uploaded, title, privileged })
 }
 
 /// Which of [`PARTS`] a part is; anything else is refused before its content is read.
@@ -250,199 +163,146 @@ fn form_error(e: &multer::Error, limit: u64) -> ApiError {
     }
 }
 
-/// Scans a stored upload when a scanner is configured: the verdict, and the signature
-/// found, if any. A scanner that cannot answer refuses the upload: nothing unscanned may
-/// become downloadable where scanning is required.
-async fn scan(
-    state: &AppState,
-    actor: &Actor,
-    uploaded: &Uploaded,
-) -> Result<(Scan, Option<String>), ApiError> {
-    let Some(scanner) = &state.settings.malware_scanner else { return Ok((Scan::Unscanned, None)) };
-    let content = uploaded.content(&state.blobs, actor.firm).await?;
-    match scanner.scan(&content).await {
-        Ok(Verdict::Clean) => Ok((Scan::Clean, None)),
-        Ok(Verdict::Infected(signature)) => Ok((Scan::Infected, Some(signature))),
-        Err(e) => {
-            tracing::error!(error = %e, "malware scan failed");
-            Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "scanner_unavailable",
-                "the malware scanner is unavailable; the document was not kept, try again later",
-            ))
-        }
-    }
-}
-
-/// Records an upload; an infected one also as quarantined, naming the signature.
-async fn record_upload<A: ringfence_store::firm::access::Action>(
-    tx: &mut ringfence_store::FirmTx,
-    actor: &Actor,
-    client: &Client,
-    access: &ringfence_store::firm::access::MatterAccess<A>,
-    action: AuditAction,
-    document: String,
-    received: &Received,
-) -> Result<(), ApiError> {
-    record(tx, actor, client, access, action, ("document", document.clone())).await?;
-    if let Some(signature) = &received.signature {
-        tracing::warn!(%document, %signature, "an uploaded document is infected and was quarantined");
-        let mut entry = audit::record(
-            actor.audit_actor(),
-            AuditAction::DocumentQuarantined,
-            Some(("document", document)),
-            Outcome::Failure,
-            client,
-            actor.at,
-        );
-        entry.matter_id = Some(access.matter().to_string());
-        audit_log::append(tx, &entry).await?;
-    }
-    Ok(())
-}
-
-/// The answer to an upload: the recorded document, or the error after the stored bytes that
-/// could not be recorded are removed.
-async fn created_or_discarded(
-    state: &AppState,
-    actor: &Actor,
-    received: Received,
-    recorded: Result<Document, ApiError>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    match recorded {
-        Ok(document) => Ok((StatusCode::CREATED, Json(document_json(&document)))),
-        Err(e) => {
-            received.uploaded.discard(&state.blobs, actor.firm).await;
-            Err(e)
-        }
-    }
-}
-
+/// Uploads a document to the matter: a multipart form with the `file`, and optionally its
+/// `title` (the file's name if left out) and whether it is `privileged`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/matters/{id}/documents",
+    tag = "documents",
+    params(("id" = Uuid, Path, description = "The matter")),
+    security(("bearer" = []), ("session_cookie" = [], "csrf_token" = [])),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "The document kept", body = DocumentView),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 503, response = crate::openapi::Unavailable),
+        crate::openapi::SignedInErrors,
+    ),
+)]
 pub async fn upload(
+    on: On<WriteContent, MatterId>,
+    ctx: Ctx,
     State(state): State<AppState>,
-    actor: Actor,
-    client: Client,
-    Path(matter): Path<String>,
     headers: HeaderMap,
     body: Body,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    // Refuse before receiving anything, then again in the transaction that records it.
-    let (tx, _) = require::<WriteContent>(&actor, &client, actor.begin().await?, &matter).await?;
-    tx.commit().await?;
-    let mut received = receive(&state, &actor, &headers, body).await?;
-    // A long upload may have outlived a key rotation: bring the keyring up to date first.
-    let store = state.storage.firm(actor.firm).await?;
-    let recorded = async {
-        // Its terms are found and hashed before the transaction that records it.
-        received.uploaded.blind_terms(&store).await?;
-        let (mut tx, access) =
-            require::<WriteContent>(&actor, &client, actor.begin().await?, &matter).await?;
-        let title = received.title.as_deref().unwrap_or(&received.uploaded.name);
-        let id = documents::create(
-            &mut tx,
-            &access,
-            title,
-            received.privileged,
-            &received.uploaded,
-            received.scan,
-            state.clock.now(),
-        )
-        .await?;
-        record_upload(
-            &mut tx,
-            &actor,
-            &client,
-            &access,
-            AuditAction::DocumentUploaded,
-            id.to_string(),
-            &received,
-        )
-        .await?;
-        let document = documents::get(&mut tx, &access, id).await?.ok_or_else(ApiError::not_found)?;
-        tx.commit().await?;
-        Ok::<_, ApiError>(document)
-    }
-    .await;
-    created_or_discarded(&state, &actor, received, recorded).await
+) -> Result<(StatusCode, Json<DocumentView>), ApiError> {
+    // Refused before anything is received, and again when it is recorded.
+    documents::may_upload(&ctx, on).await?;
+    let received = receive(&state, &ctx, &headers, body).await?;
+    let document = documents::upload(&ctx, &state, on, received).await?;
+    Ok((StatusCode::CREATED, Json(document)))
 }
 
+// Only its schema is used: `receive` reads the form part by part.
+/// The multipart form of an upload.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct UploadForm {
+    #[schema(format = Binary, content_media_type = "application/octet-stream")]
+    file: String,
+    /// At most 500 characters; the file's name if left out.
+    title: Option<String>,
+    /// `true` or `false` (also `1`/`0`, `on`/`off`); false if left out.
+    privileged: Option<bool>,
+}
+
+/// Uploads a new version of the document, which becomes its current one: a multipart
+/// form with the `file`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/documents/{id}/versions",
+    tag = "documents",
+    params(("id" = Uuid, Path, description = "The document")),
+    security(("bearer" = []), ("session_cookie" = [], "csrf_token" = [])),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "The document with its new version", body = DocumentView),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 413, response = crate::openapi::TooLarge),
+        (status = 503, response = crate::openapi::Unavailable),
+        crate::openapi::SignedInErrors,
+    ),
+)]
 pub async fn add_version(
+    on: On<WriteContent, DocumentId>,
+    ctx: Ctx,
     State(state): State<AppState>,
-    actor: Actor,
-    client: Client,
-    Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let (tx, _, _) =
-        require_for::<WriteContent, _>(&actor, &client, actor.begin().await?, &id, documents::matter_of)
-            .await?;
-    tx.commit().await?;
-    let mut received = receive(&state, &actor, &headers, body).await?;
-    // A long upload may have outlived a key rotation: bring the keyring up to date first.
-    let store = state.storage.firm(actor.firm).await?;
-    let recorded = async {
-        // Its terms are found and hashed before the transaction that records it.
-        received.uploaded.blind_terms(&store).await?;
-        let (mut tx, access, document) =
-            require_for::<WriteContent, _>(&actor, &client, actor.begin().await?, &id, documents::matter_of)
-                .await?;
-        documents::add_version(
-            &mut tx,
-            &access,
-            document,
-            &received.uploaded,
-            received.scan,
-            state.clock.now(),
-        )
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-        record_upload(
-            &mut tx,
-            &actor,
-            &client,
-            &access,
-            AuditAction::DocumentVersionAdded,
-            id.clone(),
-            &received,
-        )
-        .await?;
-        let document = documents::get(&mut tx, &access, document).await?.ok_or_else(ApiError::not_found)?;
-        tx.commit().await?;
-        Ok::<_, ApiError>(document)
-    }
-    .await;
-    created_or_discarded(&state, &actor, received, recorded).await
+) -> Result<(StatusCode, Json<DocumentView>), ApiError> {
+    documents::may_add_version(&ctx, on).await?;
+    let received = receive(&state, &ctx, &headers, body).await?;
+    let document = documents::add_version(&ctx, &state, on, received).await?;
+    Ok((StatusCode::CREATED, Json(document)))
 }
 
-pub async fn list(actor: Actor, client: Client, Path(matter): Path<String>) -> Result<Json<Value>, ApiError> {
-    let (mut tx, access) =
-        require::<ReadContent>(&actor, &client, actor.begin_read().await?, &matter).await?;
-    let all = documents::list(&mut tx, &access).await?;
-    record_read(tx, &actor, &client, &access, AuditAction::DocumentListed, ("matter", matter)).await?;
-    let items: Vec<Value> = all.iter().map(document_json).collect();
-    Ok(Json(json!({ "items": items, "next_cursor": null })))
+/// A matter's documents.
+#[utoipa::path(
+    get,
+    path = "/api/v1/matters/{id}/documents",
+    tag = "documents",
+    params(("id" = Uuid, Path, description = "The matter")),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The matter's documents", body = DocumentList),
+        (status = 404, response = crate::openapi::NotFound),
+        crate::openapi::SignedInErrors,
+    ),
+)]
+pub async fn list(on: On<ReadContent, MatterId>, ctx: Ctx) -> Result<Json<DocumentList>, ApiError> {
+    Ok(Json(documents::list(&ctx, on).await?))
 }
 
-pub async fn get(actor: Actor, client: Client, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let (mut tx, access, document) =
-        require_for::<ReadContent, _>(&actor, &client, actor.begin_read().await?, &id, documents::matter_of)
-            .await?;
-    let found = documents::get(&mut tx, &access, document).await?.ok_or_else(ApiError::not_found)?;
-    record_read(tx, &actor, &client, &access, AuditAction::DocumentViewed, ("document", id)).await?;
-    Ok(Json(document_json(&found)))
+/// One document: its current version's facts.
+#[utoipa::path(
+    get,
+    path = "/api/v1/documents/{id}",
+    tag = "documents",
+    params(("id" = Uuid, Path, description = "The document")),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The document", body = DocumentView),
+        (status = 404, response = crate::openapi::NotFound),
+        crate::openapi::SignedInErrors,
+    ),
+)]
+pub async fn get(on: On<ReadContent, DocumentId>, ctx: Ctx) -> Result<Json<DocumentView>, ApiError> {
+    Ok(Json(documents::view(&ctx, on).await?))
 }
 
-pub async fn versions(actor: Actor, client: Client, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let (mut tx, access, document) =
-        require_for::<ReadContent, _>(&actor, &client, actor.begin_read().await?, &id, documents::matter_of)
-            .await?;
-    let all = documents::versions(&mut tx, &access, document).await?;
-    record_read(tx, &actor, &client, &access, AuditAction::DocumentVersionsListed, ("document", id)).await?;
-    let items: Vec<Value> = all.iter().map(version_json).collect();
-    Ok(Json(json!({ "items": items, "next_cursor": null })))
+/// A document's versions, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/documents/{id}/versions",
+    tag = "documents",
+    params(("id" = Uuid, Path, description = "The document")),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The versions", body = VersionList),
+        (status = 404, response = crate::openapi::NotFound),
+        crate::openapi::SignedInErrors,
+    ),
+)]
+pub async fn versions(on: On<ReadContent, DocumentId>, ctx: Ctx) -> Result<Json<VersionList>, ApiError> {
+    Ok(Json(documents::versions(&ctx, on).await?))
 }
 
+/// Deletes a document with all its versions.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/documents/{id}",
+    tag = "documents",
+    params(("id" = Uuid, Path, description = "The document")),
+    security(("bearer" = []), ("session_cookie" = [], "csrf_token" = [])),
+    responses(
+        (status = 204, description = "The document is deleted"),
+        (status = 404, response = crate::openapi::NotFound),
+        crate::openapi::SignedInErrors,
+    ),
+)]
 pub async fn delete(on: On<WriteContent, DocumentId>, ctx: Ctx) -> Result<StatusCode, ApiError> {
     app::documents::delete(&ctx, on).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -450,7 +310,10 @@ pub async fn delete(on: On<WriteContent, DocumentId>, ctx: Ctx) -> Result<Status
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ContentQuery {
+    /// The version to read; the current one if left out.
     version: Option<i64>,
 }
 
@@ -503,30 +366,6 @@ fn attachment(name: &str) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
 }
 
-/// Records that a stored file failed authentication, in a transaction of its own (the
-/// download's own has ended; this may run while the response is streaming).
-async fn record_integrity_failure(actor: &Actor, client: &Client, matter: uuid::Uuid, document: &str) {
-    let result = async {
-        let mut tx = actor.begin().await?;
-        let mut entry = audit::record(
-            actor.audit_actor(),
-            AuditAction::DocumentIntegrityFailed,
-            Some(("document", document.to_owned())),
-            Outcome::Failure,
-            client,
-            actor.at,
-        );
-        entry.matter_id = Some(matter.to_string());
-        audit_log::append(&mut tx, &entry).await?;
-        tx.commit().await
-    }
-    .await;
-    if let Err(e) = result {
-        tracing::error!(error = ?e, "could not record a document integrity failure");
-    }
-    tracing::error!(%document, "a stored document failed its integrity check");
-}
-
 fn integrity_error() -> ApiError {
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -538,10 +377,9 @@ fn integrity_error() -> ApiError {
 /// The rest of a download after its first span.
 struct Sending {
     content: Content,
-    actor: Actor,
-    client: Client,
-    id: String,
-    matter: uuid::Uuid,
+    ctx: Ctx,
+    matter: MatterId,
+    document: DocumentId,
     next: Option<u64>,
     end: u64,
 }
@@ -560,7 +398,7 @@ impl Sending {
             }
             Err(e) => {
                 if matches!(e, StoreError::BlobIntegrity) {
-                    record_integrity_failure(&self.actor, &self.client, self.matter, &self.id).await;
+                    documents::record_integrity_failure(&self.ctx, self.matter, self.document).await;
                 }
                 // Ending the stream with an error aborts the response: the client sees a
                 // cut-off download, never unauthenticated bytes.
@@ -570,40 +408,41 @@ impl Sending {
     }
 }
 
+/// A stored file that failed its integrity check is answered as such; the rest as usual.
+fn download_error(error: AppError) -> ApiError {
+    match error {
+        AppError::Store(StoreError::BlobIntegrity) => integrity_error(),
+        other => other.into(),
+    }
+}
+
+/// A document's bytes (a version's, with `version`), whole or the single byte range asked
+/// for with `Range`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/documents/{id}/content",
+    tag = "documents",
+    params(("id" = Uuid, Path, description = "The document"), ContentQuery),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The whole file", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 206, description = "The byte range asked for", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 416, response = crate::openapi::RangeNotSatisfiable),
+        crate::openapi::SignedInErrors,
+    ),
+)]
 pub async fn content(
+    on: On<ReadContent, DocumentId>,
+    ctx: Ctx,
     State(state): State<AppState>,
-    actor: Actor,
-    client: Client,
-    Path(id): Path<String>,
-    Query(query): Query<ContentQuery>,
+    ApiQuery(query): ApiQuery<ContentQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (mut tx, access, document) =
-        require_for::<ReadContent, _>(&actor, &client, actor.begin().await?, &id, documents::matter_of)
-            .await?;
-    let readable = documents::readable(&mut tx, &access, document, query.version)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    if !readable.version.scan.downloadable() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "not_downloadable",
-            "this version was found infected and is quarantined",
-        ));
-    }
-    let matter = access.matter();
-    record(&mut tx, &actor, &client, &access, AuditAction::DocumentDownloaded, ("document", id.clone()))
-        .await?;
-    tx.commit().await?;
-
-    let content = match Content::open(&state.blobs, actor.firm, &readable).await {
-        Ok(content) => content,
-        Err(StoreError::BlobIntegrity) => {
-            record_integrity_failure(&actor, &client, matter, &id).await;
-            return Err(integrity_error());
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let download = documents::download(&ctx, &state, on, query.version).await.map_err(download_error)?;
+    let documents::Download { content, name, content_type, matter, document } = download;
     let size = content.size();
     let (status, range) = match wanted(&headers, size) {
         Wanted::Whole => (StatusCode::OK, 0..size),
@@ -627,15 +466,13 @@ pub async fn content(
     let first = match content.read(range.start..first_end).await {
         Ok(bytes) => bytes,
         Err(StoreError::BlobIntegrity) => {
-            record_integrity_failure(&actor, &client, matter, &id).await;
+            documents::record_integrity_failure(&ctx, matter, document).await;
             return Err(integrity_error());
         }
         Err(e) => return Err(e.into()),
     };
-    let name = readable.version.name.clone();
-    let content_type = readable.version.content_type.clone();
     let end = range.end;
-    let sending = Sending { content, actor, client, id, matter, next: Some(first_end), end };
+    let sending = Sending { content, ctx, matter, document, next: Some(first_end), end };
     let rest = futures_util::stream::unfold(sending, |mut sending| async move {
         let chunk = sending.next_span().await?;
         Some((chunk, sending))

@@ -1,169 +1,161 @@
-//! Notes on a matter. Members and leads write; viewers read; billing sees none. A note's
-//! routes find its matter first and check the caller's access to that matter.
+//! Notes on a matter, over `crate::app::notes`.
 
 use axum::Json;
-use axum::extract::{Path, State};
 use http::StatusCode;
-use ringfence_core::audit::AuditAction;
+use ringfence_core::ids::{MatterId, NoteId};
 use ringfence_store::firm::access::{ReadContent, WriteContent};
-use ringfence_store::firm::notes::{self, Note, NotesAfter};
 use serde::Deserialize;
-use serde_json::{Value, json};
-use time::format_description::well_known::Rfc3339;
-use uuid::Uuid;
 
-use crate::AppState;
-use crate::auth::Actor;
-use crate::client::Client;
+use crate::app::access::On;
+use crate::app::notes::{self, NoteKind, NotePage, NoteView, PageRequest};
+use crate::app::{AppError, Ctx};
 use crate::error::{ApiError, ApiJson, ApiQuery};
-use crate::matter_access::{record, record_read, require, require_for};
 
-const KINDS: [&str; 4] = ["note", "strategy", "statement", "communication"];
-
-fn note_json(note: &Note) -> Value {
-    let time = |t: time::OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
-    json!({
-        "id": note.id,
-        "matter_id": note.matter_id,
-        "kind": note.kind,
-        "privileged": note.privileged,
-        "body": note.body,
-        "version": note.version,
-        "author_id": note.author_id,
-        "created_at": time(note.created_at),
-        "updated_at": time(note.updated_at),
-    })
-}
-
-/// The longest note body, in characters.
-pub const MAX_NOTE_CHARS: usize = 200_000;
-
-fn body_text(raw: &str) -> Result<&str, ApiError> {
-    if raw.trim().is_empty() || raw.chars().count() > MAX_NOTE_CHARS {
-        return Err(ApiError::invalid("body: 1 to 200000 characters"));
-    }
-    Ok(raw)
-}
-
-#[derive(Deserialize)]
+/// A new note.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewNote)]
 pub struct NewNote {
+    #[schema(value_type = NoteKind)]
     pub(crate) kind: String,
+    /// 1 to 200000 characters.
     pub(crate) body: String,
     pub(crate) privileged: bool,
 }
 
-pub async fn create(
-    State(state): State<AppState>,
-    actor: Actor,
-    client: Client,
-    Path(matter): Path<String>,
-    ApiJson(body): ApiJson<NewNote>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    if !KINDS.contains(&body.kind.as_str()) {
-        return Err(ApiError::invalid("kind: note, strategy, statement or communication"));
+impl NewNote {
+    /// The note as the use case takes it; an unknown kind is refused naming the field.
+    pub(crate) fn typed(self) -> Result<notes::NewNote, AppError> {
+        Ok(notes::NewNote {
+            kind: NoteKind::parse(&self.kind)?,
+            body: self.body,
+            privileged: self.privileged,
+        })
     }
-    let text = body_text(&body.body)?;
-    let (mut tx, access) = require::<WriteContent>(&actor, &client, actor.begin().await?, &matter).await?;
-    let note = notes::create(&mut tx, &access, &body.kind, body.privileged, text, state.clock.now()).await?;
-    record(&mut tx, &actor, &client, &access, AuditAction::NoteCreated, ("note", note.id.to_string()))
-        .await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(note_json(&note))))
 }
 
-#[derive(Deserialize)]
+/// Writes a note on the matter.
+#[utoipa::path(
+    post,
+    path = "/api/v1/matters/{id}/notes",
+    tag = "notes",
+    params(("id" = Uuid, Path, description = "The matter")),
+    security(("bearer" = []), ("session_cookie" = [], "csrf_token" = [])),
+    request_body = NewNote,
+    responses(
+        (status = 201, description = "The note written", body = NoteView),
+        (status = 404, response = crate::openapi::NotFound),
+        crate::openapi::JsonBodyErrors,
+        crate::openapi::SignedInErrors,
+    ),
+)]
+pub async fn create(
+    on: On<WriteContent, MatterId>,
+    ctx: Ctx,
+    ApiJson(body): ApiJson<NewNote>,
+) -> Result<(StatusCode, Json<NoteView>), ApiError> {
+    let note = notes::create(&ctx, on, body.typed()?).await?;
+    Ok((StatusCode::CREATED, Json(note)))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Notes per page, 1 to 500 (50 if left out).
     limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
 /// A page of a matter's notes, oldest first; the cursor names the last note of the page.
+#[utoipa::path(
+    get,
+    path = "/api/v1/matters/{id}/notes",
+    tag = "notes",
+    params(("id" = Uuid, Path, description = "The matter"), ListQuery),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "A page of notes", body = NotePage),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 404, response = crate::openapi::NotFound),
+        crate::openapi::SignedInErrors,
+    ),
+)]
 pub async fn list(
-    actor: Actor,
-    client: Client,
-    Path(matter): Path<String>,
+    on: On<ReadContent, MatterId>,
+    ctx: Ctx,
     ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::invalid("limit: 1 to 500"));
-    }
-    let after = query.cursor.as_deref().map(parse_cursor).transpose()?;
-    let (mut tx, access) =
-        require::<ReadContent>(&actor, &client, actor.begin_read().await?, &matter).await?;
-    let mut page = notes::list_page(&mut tx, &access, after, limit + 1).await?;
-    record_read(tx, &actor, &client, &access, AuditAction::NoteListed, ("matter", matter)).await?;
-    let more = page.len() as i64 > limit;
-    page.truncate(limit as usize);
-    let next = more.then(|| page.last().map(|last| cursor_of(NotesAfter::of(last)))).flatten();
-    let items: Vec<Value> = page.iter().map(note_json).collect();
-    Ok(Json(json!({ "items": items, "next_cursor": next })))
+) -> Result<Json<NotePage>, ApiError> {
+    let after = query.cursor.as_deref().map(notes::parse_cursor).transpose()?;
+    Ok(Json(notes::list_page(&ctx, on, PageRequest { limit: query.limit, after }).await?))
 }
 
-fn cursor_of(after: NotesAfter) -> String {
-    format!("{}.{}", after.created_at, after.id.simple())
+/// One note.
+#[utoipa::path(
+    get,
+    path = "/api/v1/notes/{id}",
+    tag = "notes",
+    params(("id" = Uuid, Path, description = "The note")),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The note", body = NoteView),
+        (status = 404, response = crate::openapi::NotFound),
+        crate::openapi::SignedInErrors,
+    ),
+)]
+pub async fn get(on: On<ReadContent, NoteId>, ctx: Ctx) -> Result<Json<NoteView>, ApiError> {
+    Ok(Json(notes::view(&ctx, on).await?))
 }
 
-fn parse_cursor(raw: &str) -> Result<NotesAfter, ApiError> {
-    let bad = || ApiError::invalid("cursor: use next_cursor from the previous page");
-    let (created_at, id) = raw.split_once('.').ok_or_else(bad)?;
-    let created_at = created_at.parse::<i64>().map_err(|_| bad())?;
-    let id = Uuid::try_parse(id).map_err(|_| bad())?;
-    if cursor_of(NotesAfter { created_at, id }) != raw {
-        return Err(bad());
-    }
-    Ok(NotesAfter { created_at, id })
-}
-
-pub async fn get(actor: Actor, client: Client, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let (mut tx, access, note) =
-        require_for::<ReadContent, _>(&actor, &client, actor.begin_read().await?, &id, notes::matter_of)
-            .await?;
-    let found = notes::get(&mut tx, &access, note).await?.ok_or_else(ApiError::not_found)?;
-    record_read(tx, &actor, &client, &access, AuditAction::NoteViewed, ("note", id)).await?;
-    Ok(Json(note_json(&found)))
-}
-
-#[derive(Deserialize)]
+/// What to change of a note; a field left out stays as it is.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NoteChanges)]
 pub struct NoteChanges {
+    /// 1 to 200000 characters.
     body: Option<String>,
     privileged: Option<bool>,
 }
 
+/// Changes a note's body or privilege.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/notes/{id}",
+    tag = "notes",
+    params(("id" = Uuid, Path, description = "The note")),
+    security(("bearer" = []), ("session_cookie" = [], "csrf_token" = [])),
+    request_body = NoteChanges,
+    responses(
+        (status = 200, description = "The note as it now is", body = NoteView),
+        (status = 404, response = crate::openapi::NotFound),
+        crate::openapi::JsonBodyErrors,
+        crate::openapi::SignedInErrors,
+    ),
+)]
 pub async fn update(
-    State(state): State<AppState>,
-    actor: Actor,
-    client: Client,
-    Path(id): Path<String>,
+    on: On<WriteContent, NoteId>,
+    ctx: Ctx,
     ApiJson(body): ApiJson<NoteChanges>,
-) -> Result<Json<Value>, ApiError> {
-    let text = body.body.as_deref().map(body_text).transpose()?;
-    let (mut tx, access, note) =
-        require_for::<WriteContent, _>(&actor, &client, actor.begin().await?, &id, notes::matter_of).await?;
-    if !notes::update(&mut tx, &access, note, text, body.privileged, state.clock.now()).await? {
-        return Err(ApiError::not_found());
-    }
-    record(&mut tx, &actor, &client, &access, AuditAction::NoteChanged, ("note", id.clone())).await?;
-    let updated = notes::get(&mut tx, &access, note).await?.ok_or_else(ApiError::not_found)?;
-    tx.commit().await?;
-    Ok(Json(note_json(&updated)))
+) -> Result<Json<NoteView>, ApiError> {
+    let changes = notes::NoteChanges { body: body.body, privileged: body.privileged };
+    Ok(Json(notes::update(&ctx, on, changes).await?))
 }
 
-pub async fn delete(
-    State(state): State<AppState>,
-    actor: Actor,
-    client: Client,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    let (mut tx, access, note) =
-        require_for::<WriteContent, _>(&actor, &client, actor.begin().await?, &id, notes::matter_of).await?;
-    if !notes::delete(&mut tx, &access, note, state.clock.now()).await? {
-        return Err(ApiError::not_found());
-    }
-    record(&mut tx, &actor, &client, &access, AuditAction::NoteDeleted, ("note", id)).await?;
-    tx.commit().await?;
+/// Deletes a note.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/notes/{id}",
+    tag = "notes",
+    params(("id" = Uuid, Path, description = "The note")),
+    security(("bearer" = []), ("session_cookie" = [], "csrf_token" = [])),
+    responses(
+        (status = 204, description = "The note is deleted"),
+        (status = 404, response = crate::openapi::NotFound),
+        crate::openapi::SignedInErrors,
+    ),
+)]
+pub async fn delete(on: On<WriteContent, NoteId>, ctx: Ctx) -> Result<StatusCode, ApiError> {
+    notes::delete(&ctx, on).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -24,6 +24,9 @@ pub enum AppError {
     /// Too many attempts; try again after this many seconds.
     #[error("too many attempts")]
     Throttled { retry_after: i64 },
+    /// A service the use case needs cannot answer for now: a stable code and the reason.
+    #[error("{reason}")]
+    Unavailable { code: &'static str, reason: String },
     /// The store failed (or refused a value), as the store says.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -35,6 +38,10 @@ pub enum AppError {
 impl AppError {
     pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         Self::Invalid { field, reason: reason.into() }
+    }
+
+    pub fn unavailable(code: &'static str, reason: impl Into<String>) -> Self {
+        Self::Unavailable { code, reason: reason.into() }
     }
 
     pub fn conflict(code: &'static str, reason: impl Into<String>) -> Self {

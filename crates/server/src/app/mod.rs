@@ -8,6 +8,8 @@ pub mod access;
 pub mod documents;
 mod error;
 pub mod matters;
+pub mod notes;
+pub mod search;
 
 pub use error::AppError;
 

@@ -29,7 +29,7 @@ pub struct BrowserSession {
 /// The largest urlencoded body that is a form of ours: a note of the longest length the API
 /// accepts, every character of it percent-encoded as four UTF-8 bytes (`%XX` each), and
 /// room for the other fields. Any larger body is refused unread.
-pub const MAX_FORM_BYTES: usize = crate::api::notes::MAX_NOTE_CHARS * 12 + 64 * 1024;
+pub const MAX_FORM_BYTES: usize = crate::app::notes::MAX_NOTE_CHARS * 12 + 64 * 1024;
 
 /// Reads the `_csrf` field of an urlencoded form, handing back the request with its body
 /// intact for the handler. Any other body has no token.

@@ -29,20 +29,19 @@ use crate::api::firm_settings::{self, TimeZoneJson};
 use crate::api::invitations::{self, AcceptInvite};
 use crate::api::matters::{self as api_matters, MatterChanges, NewMatter, RoleBody};
 use crate::api::me::{self, ChangePassword, ConfirmTotp};
-use crate::api::notes::{self as api_notes, NewNote};
 use crate::api::passkeys as api_passkeys;
-use crate::api::search::{self as api_search, SearchQuery};
 use crate::api::sign_in::{self, LoginRequest, VerifyRequest};
 use crate::api::users::{self as api_users, CreateUser, ListQuery, UpdateUser};
 use crate::app::AppError;
 use crate::app::access::On;
+use crate::app::search::SearchHit;
 use crate::app::{self, Ctx};
 use crate::auth::Actor;
 use crate::auth::cookie::{self, BrowserSession};
 use crate::client::Client;
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::matter_access::{record_read, require};
-use ringfence_core::ids::DocumentId;
+use ringfence_core::ids::{DocumentId, MatterId};
 
 mod account;
 mod admin;
@@ -180,6 +179,9 @@ fn failure_page(error: AppError, signed_in: Option<SignedInUser>) -> Response {
         }
         AppError::Invalid { .. } => (StatusCode::BAD_REQUEST, "That did not work", error.to_string()),
         AppError::Conflict { reason, .. } => (StatusCode::CONFLICT, "That did not work", reason.clone()),
+        AppError::Unavailable { reason, .. } => {
+            (StatusCode::SERVICE_UNAVAILABLE, "Not available just now", reason.clone())
+        }
         AppError::Throttled { .. } => (
             StatusCode::TOO_MANY_REQUESTS,
             "Too many attempts",
@@ -243,6 +245,11 @@ where
             }
         }
     }
+}
+
+/// The page for a path that names nothing: an id that is not one.
+pub fn not_found() -> Response {
+    failure_page(AppError::NotFound, None)
 }
 
 /// The page for a signed-in user whose firm role does not allow a page.

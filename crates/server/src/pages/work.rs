@@ -400,29 +400,18 @@ pub struct NoteForm {
 }
 
 pub async fn add_note(
-    state: State<AppState>,
-    actor: Actor,
-    client: Client,
+    on: On<WriteContent, MatterId>,
+    ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
-    Path(id): Path<String>,
     PageForm(form): PageForm<NoteForm>,
 ) -> Response {
-    let body = NewNote { kind: form.kind, body: form.body, privileged: form.privileged };
-    redirect_or_error(
-        api_notes::create(state, actor.clone(), client, Path(id.clone()), ApiJson(body)).await,
-        &format!("/matters/{id}#notes"),
-        &actor,
-        &csrf,
-    )
-}
-
-struct Hit {
-    kind: String,
-    matter_id: String,
-    title: String,
-    matter_title: String,
-    privileged: bool,
-    snippet: String,
+    let written = async {
+        let kind = app::notes::NoteKind::parse(&form.kind)?;
+        let note = app::notes::NewNote { kind, body: form.body, privileged: form.privileged };
+        app::notes::create(&ctx, on, note).await
+    }
+    .await;
+    done_or_failure(written, &format!("/matters/{}#notes", on.id()), &ctx.actor, &csrf)
 }
 
 #[derive(Template)]
@@ -432,7 +421,7 @@ struct SearchPage {
     query: String,
     searched: bool,
     problem: Option<String>,
-    hits: Vec<Hit>,
+    hits: Vec<SearchHit>,
 }
 
 #[derive(Deserialize)]
@@ -443,52 +432,38 @@ pub struct SearchForm {
 
 /// The search form. The words are posted, never put in the URL: they would stay in the
 /// browser's history.
-pub async fn search_page(actor: Actor, client: Client, csrf: Option<Extension<BrowserSession>>) -> Response {
-    search(&actor, client, &csrf, None).await
+pub async fn search_page(ctx: Ctx, csrf: Option<Extension<BrowserSession>>) -> Response {
+    search(&ctx, &csrf, None).await
 }
 
 pub async fn run_search(
-    actor: Actor,
-    client: Client,
+    ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
     PageForm(form): PageForm<SearchForm>,
 ) -> Response {
-    search(&actor, client, &csrf, Some(form.q)).await
+    search(&ctx, &csrf, Some(form.q)).await
 }
 
-async fn search(
-    actor: &Actor,
-    client: Client,
-    csrf: &Option<Extension<BrowserSession>>,
-    words: Option<String>,
-) -> Response {
+async fn search(ctx: &Ctx, csrf: &Option<Extension<BrowserSession>>, words: Option<String>) -> Response {
+    let signed_in = signed_in(&ctx.actor, csrf);
     let Some(query) = words else {
-        let page = SearchPage {
-            signed_in: signed_in(actor, csrf),
-            query: String::new(),
-            searched: false,
-            problem: None,
-            hits: Vec::new(),
-        };
+        let page =
+            SearchPage { signed_in, query: String::new(), searched: false, problem: None, hits: Vec::new() };
         return render(&page, StatusCode::OK);
     };
-    let found = api_search::search(actor.clone(), client, Query(SearchQuery { q: query.clone() })).await;
-    let (hits, problem, status) = match found {
-        Ok(Json(found)) => {
-            let hits = rows(&found, |hit| Hit {
-                kind: text(&hit["kind"]),
-                matter_id: text(&hit["matter_id"]),
-                title: text(&hit["title"]),
-                matter_title: text(&hit["matter_title"]),
-                privileged: hit["privileged"].as_bool().unwrap_or(false),
-                snippet: text(&hit["snippet"]),
-            });
-            (hits, None, StatusCode::OK)
+    match app::search::search(ctx, &query).await {
+        Ok(found) => {
+            let page = SearchPage { signed_in, query, searched: true, problem: None, hits: found.items };
+            render(&page, StatusCode::OK)
         }
-        Err(error) => (Vec::new(), Some(error.message.clone()), error.status),
-    };
-    let searched = problem.is_none();
-    render(&SearchPage { signed_in: signed_in(actor, csrf), query, searched, problem, hits }, status)
+        // What was wrong with the words is said beside them, in the form.
+        Err(error @ AppError::Invalid { .. }) => {
+            let problem = Some(error.to_string());
+            let page = SearchPage { signed_in, query, searched: false, problem, hits: Vec::new() };
+            render(&page, StatusCode::BAD_REQUEST)
+        }
+        Err(error) => failure_page(error, signed_in),
+    }
 }
 
 /// Deletes a document (softly: it can be recovered within the grace period) from the

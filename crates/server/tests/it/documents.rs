@@ -614,3 +614,60 @@ both_backends!(
         assert!(entries.iter().all(|e| e["action"] == "blobs.swept" && e["matter_id"].is_null()));
     }
 );
+
+both_backends!(
+    malformed_ids_of_notes_documents_and_matters_are_not_found_before_any_check,
+    |env: TestEnv| async move {
+        let d = desk(env).await;
+        let note = json!({ "kind": "note", "body": "text", "privileged": false });
+        let routes: [(&str, &str, Option<serde_json::Value>); 12] = [
+            ("POST", "/api/v1/matters/not-an-id/notes", Some(note.clone())),
+            ("GET", "/api/v1/matters/not-an-id/notes", None),
+            ("GET", "/api/v1/notes/12345", None),
+            ("PATCH", "/api/v1/notes/12345", Some(json!({ "body": "changed" }))),
+            ("DELETE", "/api/v1/notes/12345", None),
+            ("POST", "/api/v1/matters/not-an-id/documents", None),
+            ("GET", "/api/v1/matters/not-an-id/documents", None),
+            ("GET", "/api/v1/documents/12345", None),
+            ("DELETE", "/api/v1/documents/12345", None),
+            ("GET", "/api/v1/documents/12345/content", None),
+            ("GET", "/api/v1/documents/12345/versions", None),
+            ("POST", "/api/v1/documents/12345/versions", None),
+        ];
+        for (method, path, body) in &routes {
+            let reply = d.h.call(method, path, Some(&d.other), body.clone()).await;
+            assert_eq!((reply.status, reply.code()), (404, "not_found"), "{method} {path}: {}", reply.body);
+        }
+        // No access check ran (it records a refusal of its own): only the route's guard
+        // recorded each refusal.
+        let admin = d.h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let logged = async |action: &str| {
+            let found =
+                d.h.call("GET", &format!("/api/v1/audit?action={action}&limit=500"), Some(&admin), None)
+                    .await;
+            assert_eq!(found.status, 200, "{}", found.body);
+            found.body["items"].as_array().unwrap().len()
+        };
+        assert_eq!(logged("matter.access.denied").await, 0);
+        assert_eq!(logged("request.refused").await, routes.len());
+    }
+);
+
+both_backends!(an_unknown_note_kind_is_refused_naming_the_field, |env: TestEnv| async move {
+    let d = desk(env).await;
+    let path = format!("/api/v1/matters/{}/notes", d.matter);
+    let memo = json!({ "kind": "memo", "body": "text", "privileged": false });
+    let refused = d.h.call("POST", &path, Some(&d.lead), Some(memo)).await;
+    assert_eq!((refused.status, refused.code()), (400, "invalid_input"), "{}", refused.body);
+    assert!(refused.body["error"]["message"].as_str().unwrap().starts_with("kind: "), "{}", refused.body);
+    let written =
+        d.h.call(
+            "POST",
+            &path,
+            Some(&d.lead),
+            Some(json!({ "kind": "strategy", "body": "text", "privileged": true })),
+        )
+        .await;
+    assert_eq!(written.status, 201, "{}", written.body);
+    assert_eq!(written.body["kind"], "strategy");
+});

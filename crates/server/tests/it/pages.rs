@@ -869,3 +869,51 @@ both_backends!(the_matters_trail_is_told_in_words, |env: TestEnv| async move {
     assert!(trail.contains("viewed the matter") && trail.contains("opened the matter"), "{trail}");
     assert!(!trail.contains("matter.viewed") && !trail.contains("matter.created"), "{trail}");
 });
+
+both_backends!(
+    the_note_form_refuses_a_malformed_matter_a_missing_field_and_an_unknown_kind_in_pages,
+    |env: TestEnv| async move {
+        let h = Harness::new(env).await;
+        let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let lead = h.signed_in_user(&admin, "lead@firm.example", &["attorney"]).await;
+        let matter = h
+            .open_matter(
+                &lead,
+                json!({ "name": "Acme", "kind": "organisation" }),
+                json!({ "title": "Acme v Widget" }),
+            )
+            .await;
+        let cookie = browser_sign_in(&h, "lead@firm.example", "a long shared test passphrase").await;
+        let csrf =
+            hidden(&page(&h, "GET", &format!("/matters/{matter}"), Some(&cookie), None).await.html, "_csrf");
+        let note = |kind: &'static str| {
+            encode(&[("_csrf", csrf.as_str()), ("kind", kind), ("body", "Call the witness")])
+        };
+
+        let malformed = page(&h, "POST", "/matters/not-an-id/notes", Some(&cookie), Some(note("note"))).await;
+        assert_eq!(malformed.status, 404);
+        assert!(malformed.html.contains("Not found"), "{}", malformed.html);
+        let delete = encode(&[("_csrf", csrf.as_str())]);
+        let no_document = page(&h, "POST", "/documents/not-an-id/delete", Some(&cookie), Some(delete)).await;
+        assert_eq!(no_document.status, 404);
+        assert!(no_document.html.contains("Not found"), "{}", no_document.html);
+        let unknown =
+            page(&h, "POST", &format!("/matters/{matter}/notes"), Some(&cookie), Some(note("memo"))).await;
+        assert_eq!(unknown.status, 400);
+        assert!(
+            unknown.html.contains("kind: note, strategy, statement or communication"),
+            "{}",
+            unknown.html
+        );
+        let bodiless = encode(&[("_csrf", csrf.as_str()), ("kind", "note")]);
+        let missing =
+            page(&h, "POST", &format!("/matters/{matter}/notes"), Some(&cookie), Some(bodiless)).await;
+        assert_eq!(missing.status, 400);
+        assert!(missing.html.contains("The form was incomplete"), "{}", missing.html);
+        let written =
+            page(&h, "POST", &format!("/matters/{matter}/notes"), Some(&cookie), Some(note("statement")))
+                .await;
+        assert_eq!(written.status, 303);
+        assert_eq!(written.headers["location"].to_str().unwrap(), format!("/matters/{matter}#notes"));
+    }
+);
