@@ -7,17 +7,15 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use ringfence_core::audit::{MATTER_VIEWED, StoredAuditEntry, describe};
+use ringfence_core::audit::{StoredAuditEntry, describe};
 use ringfence_core::auth::SecondFactor;
 use ringfence_core::local_time::FirmTimeZone;
 use ringfence_core::policy::CLIENT_KEEPERS;
 use ringfence_core::user::FirmRole;
-use ringfence_store::firm::access::{
-    AccessHistory, Edit, ManageMembers, ManageWalls, ReadContent, View, WriteContent,
-};
+use ringfence_store::firm::access::{Edit, ManageMembers, ManageWalls, View, WriteContent};
 use ringfence_store::firm::audit as audit_log;
 use ringfence_store::firm::preferences;
-use ringfence_store::firm::{access, documents, matters, notes, users};
+use ringfence_store::firm::{matters, users};
 use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
@@ -27,7 +25,6 @@ use crate::api::audit::{self as api_audit, AuditQuery};
 use crate::api::clients::{self as api_clients, ClientBody};
 use crate::api::firm_settings::{self, TimeZoneJson};
 use crate::api::invitations::{self, AcceptInvite};
-use crate::api::matters::{self as api_matters, MatterChanges, NewMatter, RoleBody};
 use crate::api::me::{self, ChangePassword, ConfirmTotp};
 use crate::api::notes::{self as api_notes, NewNote};
 use crate::api::passkeys as api_passkeys;
@@ -40,9 +37,10 @@ use crate::app::{self, Ctx};
 use crate::auth::Actor;
 use crate::auth::cookie::{self, BrowserSession};
 use crate::client::Client;
+use crate::edge::PathUser;
 use crate::error::{ApiError, ApiJson, ApiQuery};
-use crate::matter_access::{record_read, require};
-use ringfence_core::ids::DocumentId;
+use ringfence_core::ids::{ClientId, DocumentId, MatterId, UserId};
+use ringfence_core::matter::MatterAction;
 
 mod account;
 mod admin;
@@ -178,7 +176,9 @@ fn failure_page(error: AppError, signed_in: Option<SignedInUser>) -> Response {
         AppError::Forbidden(_) => {
             (StatusCode::FORBIDDEN, "Not allowed", "Your role in the firm does not allow this.".to_owned())
         }
-        AppError::Invalid { .. } => (StatusCode::BAD_REQUEST, "That did not work", error.to_string()),
+        AppError::Invalid { .. } | AppError::RefusedInput { .. } => {
+            (StatusCode::BAD_REQUEST, "That did not work", error.to_string())
+        }
         AppError::Conflict { reason, .. } => (StatusCode::CONFLICT, "That did not work", reason.clone()),
         AppError::Throttled { .. } => (
             StatusCode::TOO_MANY_REQUESTS,
@@ -191,7 +191,7 @@ fn failure_page(error: AppError, signed_in: Option<SignedInUser>) -> Response {
         &MessagePage { signed_in, heading, message: &message, link: "/", link_text: "Back to Ringfence" },
         status,
     );
-    if matches!(error, AppError::Concealed) {
+    if matches!(error, AppError::Concealed | AppError::RefusedInput { .. }) {
         response.extensions_mut().insert(crate::refusals::Recorded);
     }
     response
