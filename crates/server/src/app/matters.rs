@@ -3,6 +3,7 @@
 
 use ringfence_core::audit::{MATTER_VIEWED, Outcome, StoredAuditEntry};
 use ringfence_core::ids::{ClientId, MatterId, UserId};
+use ringfence_core::local_time::FirmTimeZone;
 use ringfence_core::matter::MatterRole;
 use ringfence_core::user::Email;
 use ringfence_mail::{Mail, Mailer};
@@ -13,7 +14,7 @@ use ringfence_store::firm::access::{
 use ringfence_store::firm::documents::{self, Document, Version};
 use ringfence_store::firm::matters::{self, Matter};
 use ringfence_store::firm::notes::{self, Note};
-use ringfence_store::firm::{audit as audit_log, clients, users};
+use ringfence_store::firm::{audit as audit_log, clients, preferences, users};
 use ringfence_store::{FirmTx, Storage};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -263,6 +264,8 @@ pub struct MatterPageView {
     pub team: Option<PageTeam>,
     /// The matter's own audit trail (latest first), for those who may read its access history.
     pub trail: Option<Vec<StoredAuditEntry>>,
+    /// The firm's time zone, which the page shows times in.
+    pub time_zone: FirmTimeZone,
 }
 
 /// The matter page: the caller's standing is read once, and every part of the page the
@@ -270,6 +273,7 @@ pub struct MatterPageView {
 pub async fn page(ctx: &Ctx, on: On<View, MatterId>) -> Result<MatterPageView, AppError> {
     let (mut tx, view, standing) = access::standing(ctx, ctx.actor.begin_read().await?, on).await?;
     let matter = matters::get(&mut tx, &view).await?;
+    let time_zone = preferences::time_zone(&mut tx).await?;
     // Content only for those who may read it: billing sees the matter, not its papers.
     let content = match standing.proof::<ReadContent>() {
         Some(read) => {
@@ -296,7 +300,7 @@ pub async fn page(ctx: &Ctx, on: On<View, MatterId>) -> Result<MatterPageView, A
         None => None,
     };
     access::note_read(tx, ctx, &view, MATTER_VIEWED, ("matter", on.id().to_string())).await?;
-    Ok(MatterPageView { matter, may: standing.capabilities(), content, team, trail })
+    Ok(MatterPageView { matter, may: standing.capabilities(), content, team, trail, time_zone })
 }
 
 async fn email_of(tx: &mut FirmTx, user: UserId) -> Result<Option<String>, AppError> {

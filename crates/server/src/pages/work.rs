@@ -190,16 +190,8 @@ fn size(bytes: u64) -> String {
 }
 
 pub async fn matter(on: On<View, MatterId>, ctx: Ctx, csrf: Option<Extension<BrowserSession>>) -> Response {
-    let shown = async {
-        let view = app::matters::page(&ctx, on).await?;
-        let mut tx = ctx.actor.begin_read().await?;
-        let dates = Dates(preferences::time_zone(&mut tx).await?);
-        tx.commit().await?;
-        Ok::<_, AppError>((view, dates))
-    }
-    .await;
-    match shown {
-        Ok((view, dates)) => render(&matter_page(&ctx, &csrf, view, &dates), StatusCode::OK),
+    match app::matters::page(&ctx, on).await {
+        Ok(view) => render(&matter_page(&ctx, &csrf, view), StatusCode::OK),
         Err(error) => failure_page(error, signed_in(&ctx.actor, &csrf)),
     }
 }
@@ -208,8 +200,8 @@ fn matter_page(
     ctx: &Ctx,
     csrf: &Option<Extension<BrowserSession>>,
     view: app::matters::MatterPageView,
-    dates: &Dates,
 ) -> MatterPage {
+    let dates = &Dates(view.time_zone);
     let content = view.content.map(|(listed, notes)| MatterContent {
         documents: listed
             .into_iter()
