@@ -86,16 +86,6 @@ impl<A: Action, T: TakesFirst<A>> Policy<T> for Matter<A> {
     }
 }
 
-/// A matter route whose handler still reads the id itself and checks inside.
-#[derive(Debug, Clone, Copy)]
-pub struct Unproven<A>(pub A);
-
-impl<A: Action, T> Policy<T> for Unproven<A> {
-    fn declared(&self) -> AccessPolicy {
-        AccessPolicy::Matter(A::ACTION)
-    }
-}
-
 /// Handler argument tuples (axum's `(M, T1, …)`) whose first argument is an `On<A, _>`.
 pub trait TakesFirst<A> {}
 

@@ -6,6 +6,7 @@ use axum::extract::{FromRequestParts, RawPathParams};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::request::Parts;
+use ringfence_core::ids::UserId;
 use ringfence_store::firm::access::Action;
 
 use crate::app::access::{On, Target};
@@ -37,6 +38,23 @@ impl<S: Send + Sync, A: Action, I: Target> FromRequestParts<S> for On<A, I> {
     }
 }
 
+/// The user a route's `{user_id}` names (a member, someone walled); anything else is a
+/// 404 that has touched nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct PathUser(pub UserId);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let params =
+            RawPathParams::from_request_parts(parts, state).await.map_err(|_| ApiError::not_found())?;
+        let named =
+            params.iter().find(|(key, _)| *key == "user_id").and_then(|(_, value)| UserId::parse(value));
+        named.map(Self).ok_or_else(ApiError::not_found)
+    }
+}
+
 /// The path parameter `name`, parsed as an id of type `I`.
 pub async fn path_param<S: Send + Sync, I: Target>(parts: &mut Parts, state: &S, name: &str) -> Option<I> {
     let params = RawPathParams::from_request_parts(parts, state).await.ok()?;
@@ -47,6 +65,9 @@ impl From<AppError> for ApiError {
     fn from(error: AppError) -> Self {
         match error {
             AppError::Invalid { field, reason } => ApiError::invalid(format!("{field}: {reason}")),
+            AppError::RefusedInput { field, reason } => {
+                ApiError::invalid(format!("{field}: {reason}")).recorded()
+            }
             AppError::NotFound => ApiError::not_found(),
             AppError::Concealed => ApiError::not_found().recorded(),
             AppError::Forbidden(reason) => ApiError::forbidden(reason),

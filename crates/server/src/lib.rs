@@ -13,7 +13,6 @@ pub mod error;
 pub mod extractor;
 pub mod maintenance;
 pub mod malware;
-mod matter_access;
 mod middleware;
 pub mod openapi;
 pub(crate) mod pages;

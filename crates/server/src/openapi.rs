@@ -21,13 +21,14 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use ringfence_core::auth::SecondFactor;
+use ringfence_core::matter::MatterRole;
 use ringfence_core::user::FirmRole;
 use utoipa::openapi::schema::{ObjectBuilder, Ref, Schema, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, HeaderBuilder, RefOr, Response, ResponseBuilder};
 use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
 
-use crate::api::{firm_settings, me, users};
+use crate::api::{firm_settings, matters, me, users};
 use crate::auth::cookie::{CSRF_HEADER, SESSION_COOKIE};
 use crate::error::ErrorBody;
 
@@ -61,9 +62,23 @@ use crate::error::ErrorBody;
         crate::api::documents::content,
         crate::api::documents::versions,
         crate::api::documents::add_version,
+        matters::create,
+        matters::list,
+        matters::get,
+        matters::update,
+        matters::delete,
+        matters::close,
+        matters::restore,
+        matters::members,
+        matters::set_member,
+        matters::remove_member,
+        matters::place_wall,
+        matters::remove_wall,
+        matters::access_history,
+        matters::directory,
     ),
     components(
-        schemas(ErrorBody, FirmRoleSchema, SecondFactorSchema, users::UserJson),
+        schemas(ErrorBody, FirmRoleSchema, SecondFactorSchema, users::UserJson, MatterRoleSchema),
         responses(
             BadRequest,
             NotSignedIn,
@@ -82,6 +97,7 @@ use crate::error::ErrorBody;
     tags(
         (name = "account", description = "The signed-in user's own account"),
         (name = "firm", description = "Firm-wide settings"),
+        (name = "matters", description = "Matters, their teams and ethical walls"),
         (name = "meta", description = "About the API itself"),
         (name = "documents", description = "Documents on a matter, sealed, scanned and versioned"),
         (name = "search", description = "Finding words in what the caller may read"),
@@ -172,6 +188,21 @@ impl PartialSchema for SecondFactorSchema {
 impl ToSchema for SecondFactorSchema {
     fn name() -> Cow<'static, str> {
         Cow::Borrowed("SecondFactor")
+    }
+}
+
+/// The schema of [`MatterRole`], named `MatterRole`.
+pub(crate) struct MatterRoleSchema;
+
+impl PartialSchema for MatterRoleSchema {
+    fn schema() -> RefOr<Schema> {
+        string_enum("A role on one matter", MatterRole::ALL.map(MatterRole::as_str))
+    }
+}
+
+impl ToSchema for MatterRoleSchema {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("MatterRole")
     }
 }
 

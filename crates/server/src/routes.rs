@@ -8,9 +8,7 @@ use ringfence_store::firm::access::{
 };
 
 use crate::AppState;
-use crate::access::{
-    ADMIN, AUDITORS, CLIENT_KEEPERS, MATTER_OPENERS, Matter, PUBLIC, RouteTable, SIGNED_IN, Unproven,
-};
+use crate::access::{ADMIN, AUDITORS, CLIENT_KEEPERS, MATTER_OPENERS, Matter, PUBLIC, RouteTable, SIGNED_IN};
 use crate::api::{
     audit, clients, documents, firm_settings, health, invitations, matters, me, notes, passkey_sign_in,
     passkeys, search, sign_in, users,
@@ -45,21 +43,21 @@ pub fn route_table() -> RouteTable<AppState> {
         .get("/clients/{id}", SIGNED_IN, pages::client_page)
         .post("/clients", CLIENT_KEEPERS, pages::create_client)
         .post("/clients/{id}", CLIENT_KEEPERS, pages::update_client)
-        .get("/matters/{id}", Unproven(View), pages::matter)
-        .post("/matters/{id}/edit", Unproven(Edit), pages::edit_matter)
+        .get("/matters/{id}", Matter(View), pages::matter)
+        .post("/matters/{id}/edit", Matter(Edit), pages::edit_matter)
         .post("/matters/{id}/notes", Matter(WriteContent), pages::add_note)
         .post("/documents/{id}/delete", Matter(WriteContent), pages::delete_document)
-        .post("/matters/{id}/members", Unproven(ManageMembers), pages::add_member)
-        .post("/matters/{id}/members/{user_id}/remove", Unproven(ManageMembers), pages::remove_member)
+        .post("/matters/{id}/members", Matter(ManageMembers), pages::add_member)
+        .post("/matters/{id}/members/{user_id}/remove", Matter(ManageMembers), pages::remove_member)
         .get("/search", SIGNED_IN, pages::search_page)
         .post("/search", SIGNED_IN, pages::run_search)
         .get("/account", SIGNED_IN, pages::account)
         .get("/audit", AUDITORS, pages::audit_log)
         .get("/admin/users", ADMIN, pages::users)
         .get("/admin/matters", ADMIN, pages::directory)
-        .get("/admin/matters/{id}", Unproven(ManageWalls), pages::directory_entry)
-        .post("/matters/{id}/walls", Unproven(ManageWalls), pages::place_wall)
-        .post("/matters/{id}/walls/{user_id}/remove", Unproven(ManageWalls), pages::lift_wall)
+        .get("/admin/matters/{id}", Matter(ManageWalls), pages::directory_entry)
+        .post("/matters/{id}/walls", Matter(ManageWalls), pages::place_wall)
+        .post("/matters/{id}/walls/{user_id}/remove", Matter(ManageWalls), pages::lift_wall)
         .post("/admin/users", ADMIN, pages::invite_user)
         .post("/admin/users/{id}", ADMIN, pages::change_user)
         .post("/admin/time-zone", ADMIN, pages::set_time_zone)
@@ -113,16 +111,16 @@ pub fn route_table() -> RouteTable<AppState> {
         .post("/api/v1/matters", MATTER_OPENERS, matters::create)
         .get("/api/v1/matters", SIGNED_IN, matters::list)
         .get("/api/v1/matters/{id}", Matter(View), matters::get)
-        .patch("/api/v1/matters/{id}", Unproven(Edit), matters::update)
-        .delete("/api/v1/matters/{id}", Unproven(Lifecycle), matters::delete)
-        .post("/api/v1/matters/{id}/close", Unproven(Lifecycle), matters::close)
-        .post("/api/v1/matters/{id}/restore", Unproven(Lifecycle), matters::restore)
-        .get("/api/v1/matters/{id}/members", Unproven(ManageMembers), matters::members)
-        .put("/api/v1/matters/{id}/members/{user_id}", Unproven(ManageMembers), matters::set_member)
-        .delete("/api/v1/matters/{id}/members/{user_id}", Unproven(ManageMembers), matters::remove_member)
-        .put("/api/v1/matters/{id}/walls/{user_id}", Unproven(ManageWalls), matters::place_wall)
-        .delete("/api/v1/matters/{id}/walls/{user_id}", Unproven(ManageWalls), matters::remove_wall)
-        .get("/api/v1/matters/{id}/access-history", Unproven(AccessHistory), matters::access_history)
+        .patch("/api/v1/matters/{id}", Matter(Edit), matters::update)
+        .delete("/api/v1/matters/{id}", Matter(Lifecycle), matters::delete)
+        .post("/api/v1/matters/{id}/close", Matter(Lifecycle), matters::close)
+        .post("/api/v1/matters/{id}/restore", Matter(Lifecycle), matters::restore)
+        .get("/api/v1/matters/{id}/members", Matter(ManageMembers), matters::members)
+        .put("/api/v1/matters/{id}/members/{user_id}", Matter(ManageMembers), matters::set_member)
+        .delete("/api/v1/matters/{id}/members/{user_id}", Matter(ManageMembers), matters::remove_member)
+        .put("/api/v1/matters/{id}/walls/{user_id}", Matter(ManageWalls), matters::place_wall)
+        .delete("/api/v1/matters/{id}/walls/{user_id}", Matter(ManageWalls), matters::remove_wall)
+        .get("/api/v1/matters/{id}/access-history", Matter(AccessHistory), matters::access_history)
         .get("/api/v1/admin/matters", ADMIN, matters::directory)
         // Notes
         .post("/api/v1/matters/{id}/notes", Matter(WriteContent), notes::create)

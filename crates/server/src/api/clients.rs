@@ -274,8 +274,13 @@ pub async fn place_wall(
         )
         .await?;
     tx.commit().await?;
-    crate::api::matters::tell_of_wall(&state, &notices, &user.email, crate::api::matters::Screened::Client)
-        .await?;
+    crate::app::matters::tell_of_wall(
+        &state.mailer,
+        &notices,
+        &user.email,
+        crate::app::matters::Screened::Client,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -12,7 +12,7 @@ use std::marker::PhantomData;
 
 use ringfence_core::audit::{AuditAction, AuditRecord, Outcome};
 use ringfence_core::ids::{DocumentId, MatterId, NoteId};
-use ringfence_store::firm::access::{self, Action, MatterAccess};
+use ringfence_store::firm::access::{self, Action, MatterAccess, MatterStanding};
 use ringfence_store::firm::audit as audit_log;
 use ringfence_store::{FirmTx, StoreError};
 use uuid::Uuid;
@@ -67,17 +67,28 @@ targets!(MatterId => "matter", NoteId => "record", DocumentId => "record");
 /// yet), the refusal is recorded in a commit of its own, and the answer is concealed.
 pub async fn matter<A: Action>(
     ctx: &Ctx,
-    mut tx: FirmTx,
+    tx: FirmTx,
     on: On<A, MatterId>,
 ) -> Result<(FirmTx, MatterAccess<A>), AppError> {
+    let (tx, proof, _) = standing(ctx, tx, on).await?;
+    Ok((tx, proof))
+}
+
+/// [`matter`], also handing back the caller's whole standing on the matter, read in the
+/// same query: what else it may do there, and the proofs for that.
+pub async fn standing<A: Action>(
+    ctx: &Ctx,
+    mut tx: FirmTx,
+    on: On<A, MatterId>,
+) -> Result<(FirmTx, MatterAccess<A>, MatterStanding), AppError> {
     let id = on.id().as_uuid();
-    match access::check::<A>(&mut tx, ctx.actor.user, &ctx.actor.roles, id).await? {
-        Some(proof) => Ok((tx, proof)),
-        None => {
-            tx.commit().await?;
-            Err(refuse(ctx, Some(id), MatterId::KIND, id).await?)
-        }
+    if let Some(standing) = access::standing(&mut tx, ctx.actor.user, &ctx.actor.roles, id).await?
+        && let Some(proof) = standing.proof::<A>()
+    {
+        return Ok((tx, proof, standing));
     }
+    tx.commit().await?;
+    Err(refuse(ctx, Some(id), MatterId::KIND, id).await?)
 }
 
 /// Finds the matter a note or document belongs to with `matter_of`, then checks the

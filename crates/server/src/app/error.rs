@@ -8,6 +8,11 @@ pub enum AppError {
     /// Something sent is not acceptable: which field, and why (shown to the caller).
     #[error("{field}: {reason}")]
     Invalid { field: &'static str, reason: String },
+    /// A field names something the ring-fence refused the caller, and the refusal is on the
+    /// record: answered exactly as [`AppError::Invalid`], so a refusal and an absence read
+    /// the same.
+    #[error("{field}: {reason}")]
+    RefusedInput { field: &'static str, reason: String },
     /// Nothing here the caller may see.
     #[error("not found")]
     NotFound,

@@ -295,35 +295,22 @@ struct DirectoryPage {
 }
 
 /// Every live matter with its lead, for administrators.
-pub async fn directory(actor: Actor, client: Client, csrf: Option<Extension<BrowserSession>>) -> Response {
-    let listed = async {
-        let mut tx = actor.begin_read().await?;
-        let entries = matters::directory(&mut tx, actor.user).await?;
-        let mut rows = Vec::with_capacity(entries.len());
-        for entry in entries {
-            let lead = match entry.lead {
-                Some(lead) => {
-                    ringfence_store::firm::users::get(&mut tx, lead).await?.map(|u| u.email.to_string())
-                }
-                None => None,
-            };
-            rows.push(DirectoryRow {
-                id: entry.id.to_string(),
-                number: entry.number,
-                title: entry.title,
-                status: entry.status,
-                lead: lead.unwrap_or_else(|| "none".to_owned()),
-            });
+pub async fn directory(ctx: Ctx, csrf: Option<Extension<BrowserSession>>) -> Response {
+    match app::matters::directory(&ctx).await {
+        Ok(rows) => {
+            let matters = rows
+                .into_iter()
+                .map(|row| DirectoryRow {
+                    id: row.entry.id.to_string(),
+                    number: row.entry.number,
+                    title: row.entry.title,
+                    status: row.entry.status,
+                    lead: row.lead_email.unwrap_or_else(|| "none".to_owned()),
+                })
+                .collect();
+            render(&DirectoryPage { signed_in: signed_in(&ctx.actor, &csrf), matters }, StatusCode::OK)
         }
-        actor.record_read(tx, &client, AuditAction::MatterDirectoryViewed, None).await?;
-        Ok::<_, ApiError>(rows)
-    }
-    .await;
-    match listed {
-        Ok(matters) => {
-            render(&DirectoryPage { signed_in: signed_in(&actor, &csrf), matters }, StatusCode::OK)
-        }
-        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
+        Err(error) => failure_page(error, signed_in(&ctx.actor, &csrf)),
     }
 }
 
@@ -343,38 +330,23 @@ struct DirectoryEntryPage {
 /// One matter for an administrator: who holds which role, who is walled off, and the
 /// forms to place and lift walls. No content.
 pub async fn directory_entry(
-    actor: Actor,
-    client: Client,
+    on: On<ManageWalls, MatterId>,
+    ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
-    Path(id): Path<String>,
 ) -> Response {
-    let shown = async {
-        let (mut tx, walls) = require::<ManageWalls>(&actor, &client, actor.begin_read().await?, &id).await?;
-        let entry = matters::directory_entry(&mut tx, &walls).await?;
-        let mut members = Vec::new();
-        for member in matters::members(&mut tx, &walls).await? {
-            let email = users::get(&mut tx, member.user_id).await?.map(|u| u.email.to_string());
-            members.push((email.unwrap_or_default(), member.role.to_string()));
+    match app::matters::directory_entry(&ctx, on).await {
+        Ok(entry) => {
+            let page = DirectoryEntryPage {
+                signed_in: signed_in(&ctx.actor, &csrf),
+                id: entry.id.to_string(),
+                number: entry.number,
+                title: entry.title,
+                members: entry.members.into_iter().map(|(email, role)| (email, role.to_string())).collect(),
+                walled: entry.walled.into_iter().map(|(user, email)| (user.to_string(), email)).collect(),
+            };
+            render(&page, StatusCode::OK)
         }
-        let mut walled = Vec::new();
-        for user in matters::walled(&mut tx, &walls).await? {
-            let email = users::get(&mut tx, user).await?.map(|u| u.email.to_string());
-            walled.push((user.to_string(), email.unwrap_or_default()));
-        }
-        tx.commit().await?;
-        Ok::<_, ApiError>(DirectoryEntryPage {
-            signed_in: signed_in(&actor, &csrf),
-            id: entry.id.to_string(),
-            number: entry.number,
-            title: entry.title,
-            members,
-            walled,
-        })
-    }
-    .await;
-    match shown {
-        Ok(page) => render(&page, StatusCode::OK),
-        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
+        Err(error) => failure_page(error, signed_in(&ctx.actor, &csrf)),
     }
 }
 
@@ -386,31 +358,26 @@ pub struct WallForm {
 
 /// Screens a colleague, named by email address, from the matter.
 pub async fn place_wall(
-    state: State<AppState>,
-    actor: Actor,
-    client: Client,
+    on: On<ManageWalls, MatterId>,
+    State(state): State<AppState>,
+    ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
-    Path(id): Path<String>,
     PageForm(form): PageForm<WallForm>,
 ) -> Response {
     let placed = async {
-        let user = user_named(&actor, &form.email).await?;
-        api_matters::place_wall(state, actor.clone(), client, Path((id.clone(), user))).await
+        let user = user_named(&ctx.actor, &form.email).await?;
+        app::matters::place_wall(&ctx, &state.mailer, on, user).await
     }
     .await;
-    redirect_or_error(placed, &format!("/admin/matters/{id}"), &actor, &csrf)
+    done_or_failure(placed, &format!("/admin/matters/{}", on.id()), &ctx.actor, &csrf)
 }
 
 pub async fn lift_wall(
-    actor: Actor,
-    client: Client,
+    on: On<ManageWalls, MatterId>,
+    ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
-    Path((id, user)): Path<(String, String)>,
+    PathUser(user): PathUser,
 ) -> Response {
-    redirect_or_error(
-        api_matters::remove_wall(actor.clone(), client, Path((id.clone(), user))).await,
-        &format!("/admin/matters/{id}"),
-        &actor,
-        &csrf,
-    )
+    let done = app::matters::remove_wall(&ctx, on, user).await;
+    done_or_failure(done, &format!("/admin/matters/{}", on.id()), &ctx.actor, &csrf)
 }

@@ -12,12 +12,10 @@ use ringfence_core::auth::SecondFactor;
 use ringfence_core::local_time::FirmTimeZone;
 use ringfence_core::policy::CLIENT_KEEPERS;
 use ringfence_core::user::FirmRole;
-use ringfence_store::firm::access::{
-    AccessHistory, Edit, ManageMembers, ManageWalls, ReadContent, View, WriteContent,
-};
+use ringfence_store::firm::access::{Edit, ManageMembers, ManageWalls, View, WriteContent};
 use ringfence_store::firm::audit as audit_log;
 use ringfence_store::firm::preferences;
-use ringfence_store::firm::{access, documents, matters, notes, users};
+use ringfence_store::firm::{matters, users};
 use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
@@ -27,7 +25,6 @@ use crate::api::audit::{self as api_audit, AuditQuery};
 use crate::api::clients::{self as api_clients, ClientBody};
 use crate::api::firm_settings::{self, TimeZoneJson};
 use crate::api::invitations::{self, AcceptInvite};
-use crate::api::matters::{self as api_matters, MatterChanges, NewMatter, RoleBody};
 use crate::api::me::{self, ChangePassword, ConfirmTotp};
 use crate::api::passkeys as api_passkeys;
 use crate::api::sign_in::{self, LoginRequest, VerifyRequest};
@@ -39,9 +36,10 @@ use crate::app::{self, Ctx};
 use crate::auth::Actor;
 use crate::auth::cookie::{self, BrowserSession};
 use crate::client::Client;
+use crate::edge::PathUser;
 use crate::error::{ApiError, ApiJson, ApiQuery};
-use crate::matter_access::{record_read, require};
-use ringfence_core::ids::{DocumentId, MatterId};
+use ringfence_core::ids::{ClientId, DocumentId, MatterId, UserId};
+use ringfence_core::matter::MatterAction;
 
 mod account;
 mod admin;
@@ -177,7 +175,9 @@ fn failure_page(error: AppError, signed_in: Option<SignedInUser>) -> Response {
         AppError::Forbidden(_) => {
             (StatusCode::FORBIDDEN, "Not allowed", "Your role in the firm does not allow this.".to_owned())
         }
-        AppError::Invalid { .. } => (StatusCode::BAD_REQUEST, "That did not work", error.to_string()),
+        AppError::Invalid { .. } | AppError::RefusedInput { .. } => {
+            (StatusCode::BAD_REQUEST, "That did not work", error.to_string())
+        }
         AppError::Conflict { reason, .. } => (StatusCode::CONFLICT, "That did not work", reason.clone()),
         AppError::Unavailable { reason, .. } => {
             (StatusCode::SERVICE_UNAVAILABLE, "Not available just now", reason.clone())
@@ -193,7 +193,7 @@ fn failure_page(error: AppError, signed_in: Option<SignedInUser>) -> Response {
         &MessagePage { signed_in, heading, message: &message, link: "/", link_text: "Back to Ringfence" },
         status,
     );
-    if matches!(error, AppError::Concealed) {
+    if matches!(error, AppError::Concealed | AppError::RefusedInput { .. }) {
         response.extensions_mut().insert(crate::refusals::Recorded);
     }
     response

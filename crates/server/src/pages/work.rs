@@ -189,115 +189,70 @@ fn size(bytes: u64) -> String {
     }
 }
 
-pub async fn matter(
-    actor: Actor,
-    client: Client,
-    csrf: Option<Extension<BrowserSession>>,
-    Path(id): Path<String>,
-) -> Response {
-    let shown = async {
-        let (mut tx, view) = require::<View>(&actor, &client, actor.begin_read().await?, &id).await?;
-        let matter = matters::get(&mut tx, &view).await?;
-        let dates = Dates::within(&mut tx).await?;
-        // Content only for those who may read it: billing sees the matter, not its papers.
-        let content =
-            match access::check::<ReadContent>(&mut tx, actor.user, &actor.roles, view.matter()).await? {
-                Some(read) => {
-                    let listed = documents::list(&mut tx, &read).await?;
-                    let mut rows = Vec::with_capacity(listed.len());
-                    for d in listed {
-                        let mut earlier: Vec<_> = documents::versions(&mut tx, &read, d.id)
-                            .await?
-                            .into_iter()
-                            .filter(|v| v.version != d.current.version)
-                            .map(|v| (v.version, v.name, size(v.size), dates.day(v.uploaded_at)))
-                            .collect();
-                        earlier.reverse();
-                        rows.push(DocumentRow {
-                            id: d.id.to_string(),
-                            title: d.title,
-                            name: d.current.name,
-                            size: size(d.current.size),
-                            version: d.current.version,
-                            privileged: d.privileged,
-                            earlier,
-                        });
-                    }
-                    let notes = notes::list(&mut tx, &read).await?;
-                    Some(MatterContent {
-                        documents: rows,
-                        notes: notes
-                            .into_iter()
-                            .map(|n| NoteRow {
-                                kind: n.kind,
-                                privileged: n.privileged,
-                                body: n.body,
-                                updated: dates.moment(n.updated_at),
-                            })
-                            .collect(),
-                    })
-                }
-                None => None,
-            };
-        let writable =
-            access::check::<WriteContent>(&mut tx, actor.user, &actor.roles, view.matter()).await?.is_some();
-        let editable =
-            access::check::<Edit>(&mut tx, actor.user, &actor.roles, view.matter()).await?.is_some();
-        let team =
-            match access::check::<ManageMembers>(&mut tx, actor.user, &actor.roles, view.matter()).await? {
-                Some(manage) => {
-                    let email = async |tx: &mut ringfence_store::FirmTx, user| {
-                        Ok::<_, ApiError>(
-                            users::get(tx, user).await?.map(|u| u.email.to_string()).unwrap_or_default(),
-                        )
-                    };
-                    let mut members = Vec::new();
-                    for member in matters::members(&mut tx, &manage).await? {
-                        let address = email(&mut tx, member.user_id).await?;
-                        members.push((member.user_id.to_string(), address, member.role.to_string()));
-                    }
-                    let mut walled = Vec::new();
-                    for user in matters::walled(&mut tx, &manage).await? {
-                        walled.push(email(&mut tx, user).await?);
-                    }
-                    for user in matters::walled_by_client(&mut tx, &manage).await? {
-                        walled.push(email(&mut tx, user).await?);
-                    }
-                    Some(Team { members, walled })
-                }
-                None => None,
-            };
-        let trail =
-            match access::check::<AccessHistory>(&mut tx, actor.user, &actor.roles, view.matter()).await? {
-                Some(history) => Some(
-                    audit_log::matter_trail(&mut tx, &history, 50)
-                        .await?
-                        .iter()
-                        .map(|entry| activity_row(&dates, entry, None))
-                        .collect(),
-                ),
-                None => None,
-            };
-        record_read(tx, &actor, &client, &view, AuditAction::MatterViewed, ("matter", id.clone())).await?;
-        Ok::<_, ApiError>(MatterPage {
-            signed_in: signed_in(&actor, &csrf),
-            id: view.matter().to_string(),
-            writable,
-            editable,
-            team,
-            trail,
-            number: matter.number,
-            title: matter.title,
-            status: matter.status,
-            opened: dates.day(matter.opened_at),
-            description: matter.description,
-            content,
-        })
+pub async fn matter(on: On<View, MatterId>, ctx: Ctx, csrf: Option<Extension<BrowserSession>>) -> Response {
+    match app::matters::page(&ctx, on).await {
+        Ok(view) => render(&matter_page(&ctx, &csrf, view), StatusCode::OK),
+        Err(error) => failure_page(error, signed_in(&ctx.actor, &csrf)),
     }
-    .await;
-    match shown {
-        Ok(page) => render(&page, StatusCode::OK),
-        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
+}
+
+fn matter_page(
+    ctx: &Ctx,
+    csrf: &Option<Extension<BrowserSession>>,
+    view: app::matters::MatterPageView,
+) -> MatterPage {
+    let dates = &Dates(view.time_zone);
+    let content = view.content.map(|(listed, notes)| MatterContent {
+        documents: listed
+            .into_iter()
+            .map(|shown| DocumentRow {
+                id: shown.document.id.to_string(),
+                title: shown.document.title,
+                name: shown.document.current.name,
+                size: size(shown.document.current.size),
+                version: shown.document.current.version,
+                privileged: shown.document.privileged,
+                earlier: shown
+                    .earlier
+                    .into_iter()
+                    .map(|v| (v.version, v.name, size(v.size), dates.day(v.uploaded_at)))
+                    .collect(),
+            })
+            .collect(),
+        notes: notes
+            .into_iter()
+            .map(|n| NoteRow {
+                kind: n.kind,
+                privileged: n.privileged,
+                body: n.body,
+                updated: dates.moment(n.updated_at),
+            })
+            .collect(),
+    });
+    let team = view.team.map(|team| Team {
+        members: team
+            .members
+            .into_iter()
+            .map(|m| (m.user_id.to_string(), m.email, m.role.to_string()))
+            .collect(),
+        walled: team.walled,
+    });
+    let trail =
+        view.trail.map(|entries| entries.iter().map(|entry| activity_row(dates, entry, None)).collect());
+    let matter = view.matter;
+    MatterPage {
+        signed_in: signed_in(&ctx.actor, csrf),
+        id: matter.id.to_string(),
+        writable: view.may.may(MatterAction::WriteContent),
+        editable: view.may.may(MatterAction::Edit),
+        team,
+        trail,
+        number: matter.number,
+        title: matter.title,
+        status: matter.status,
+        opened: dates.day(matter.opened_at),
+        description: matter.description,
+        content,
     }
 }
 
@@ -312,26 +267,27 @@ struct NewMatterPage {
 async fn new_matter_form(
     actor: &Actor,
     csrf: &Option<Extension<BrowserSession>>,
-    problem: Option<&ApiError>,
+    problem: Option<AppError>,
 ) -> Response {
     let listed = async {
         let mut tx = actor.begin().await?;
         let all = ringfence_store::firm::clients::list(&mut tx).await?;
         tx.commit().await?;
-        Ok::<_, ApiError>(all)
+        Ok::<_, AppError>(all)
     }
     .await;
     match listed {
         Ok(all) => {
             let clients = all.into_iter().map(|c| (c.id.to_string(), c.name)).collect();
+            let problem = problem.map(ApiError::from);
             let page = NewMatterPage {
                 signed_in: signed_in(actor, csrf),
-                problem: problem.map(|e| e.message.clone()),
+                problem: problem.as_ref().map(|e| e.message.clone()),
                 clients,
             };
             render(&page, problem.map_or(StatusCode::OK, |e| e.status))
         }
-        Err(error) => error_page(&error, signed_in(actor, csrf)),
+        Err(error) => failure_page(error, signed_in(actor, csrf)),
     }
 }
 
@@ -347,19 +303,22 @@ pub struct MatterForm {
 }
 
 pub async fn create_matter(
-    state: State<AppState>,
-    actor: Actor,
-    client: Client,
+    State(state): State<AppState>,
+    ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
     PageForm(form): PageForm<MatterForm>,
 ) -> Response {
-    let description = Some(form.description).filter(|d| !d.trim().is_empty());
-    let body = NewMatter { title: form.title, client_id: form.client_id, description };
-    match api_matters::create(state, actor.clone(), client, ApiJson(body)).await {
-        Ok((_, Json(opened))) => {
-            Redirect::to(&format!("/matters/{}", opened["id"].as_str().unwrap_or_default())).into_response()
-        }
-        Err(error) => new_matter_form(&actor, &csrf, Some(&error)).await,
+    let opened = async {
+        let client = ClientId::parse(&form.client_id)
+            .ok_or_else(|| AppError::invalid("client_id", "no such client"))?;
+        let description = Some(form.description).filter(|d| !d.trim().is_empty());
+        let input = app::matters::NewMatter { title: form.title, client, description };
+        app::matters::create(&ctx, &state.storage, input).await
+    }
+    .await;
+    match opened {
+        Ok(opened) => Redirect::to(&format!("/matters/{}", opened.id)).into_response(),
+        Err(error) => new_matter_form(&ctx.actor, &csrf, Some(error)).await,
     }
 }
 
@@ -612,19 +571,14 @@ pub struct MatterDetailsForm {
 
 /// Saves a matter's title and description (for those who may edit it).
 pub async fn edit_matter(
-    actor: Actor,
-    client: Client,
+    on: On<Edit, MatterId>,
+    ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
-    Path(id): Path<String>,
     PageForm(form): PageForm<MatterDetailsForm>,
 ) -> Response {
-    let changes = MatterChanges { title: form.title, description: form.description };
-    redirect_or_error(
-        api_matters::update(actor.clone(), client, Path(id.clone()), ApiJson(changes)).await,
-        &format!("/matters/{id}"),
-        &actor,
-        &csrf,
-    )
+    let changes = app::matters::MatterChanges { title: form.title, description: form.description };
+    let done = app::matters::update(&ctx, on, changes).await;
+    done_or_failure(done, &format!("/matters/{}", on.id()), &ctx.actor, &csrf)
 }
 
 #[derive(Deserialize)]
@@ -633,50 +587,41 @@ pub struct MemberForm {
     role: String,
 }
 
-/// The id of the firm user with this email address. An unknown address gives a user that
-/// does not exist: the matter check still comes first, so the answer tells nothing to
-/// someone who may not manage the matter.
-pub(crate) async fn user_named(actor: &Actor, email: &str) -> Result<String, ApiError> {
+/// The firm user with this email address. An unknown address gives a user that does not
+/// exist: the matter check still comes first, so the answer tells nothing to someone who
+/// may not manage the matter.
+pub(crate) async fn user_named(actor: &Actor, email: &str) -> Result<UserId, AppError> {
     let email =
-        ringfence_core::user::Email::parse(email).map_err(|e| ApiError::invalid(format!("email: {e}")))?;
+        ringfence_core::user::Email::parse(email).map_err(|e| AppError::invalid("email", e.to_string()))?;
     let mut tx = actor.begin().await?;
     let user = users::credentials_by_email(&mut tx, &email).await?;
     tx.commit().await?;
-    Ok(user.map_or_else(|| uuid::Uuid::nil().to_string(), |u| u.id.to_string()))
+    Ok(user.map_or_else(|| UserId::from(uuid::Uuid::nil()), |u| u.id))
 }
 
 /// Gives a colleague, named by email address, a role on the matter (its lead's form).
 pub async fn add_member(
-    state: State<AppState>,
-    actor: Actor,
-    client: Client,
+    on: On<ManageMembers, MatterId>,
+    State(state): State<AppState>,
+    ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
-    Path(id): Path<String>,
     PageForm(form): PageForm<MemberForm>,
 ) -> Response {
-    let user = match user_named(&actor, &form.email).await {
-        Ok(user) => user,
-        Err(error) => return error_page(&error, signed_in(&actor, &csrf)),
-    };
-    let body = RoleBody { role: form.role };
-    redirect_or_error(
-        api_matters::set_member(state, actor.clone(), client, Path((id.clone(), user)), ApiJson(body)).await,
-        &format!("/matters/{id}#team"),
-        &actor,
-        &csrf,
-    )
+    let done = async {
+        let user = user_named(&ctx.actor, &form.email).await?;
+        let role = app::matters::role(&form.role)?;
+        app::matters::set_member(&ctx, &state.mailer, on, user, role).await
+    }
+    .await;
+    done_or_failure(done, &format!("/matters/{}#team", on.id()), &ctx.actor, &csrf)
 }
 
 pub async fn remove_member(
-    actor: Actor,
-    client: Client,
+    on: On<ManageMembers, MatterId>,
+    ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
-    Path((id, user)): Path<(String, String)>,
+    PathUser(user): PathUser,
 ) -> Response {
-    redirect_or_error(
-        api_matters::remove_member(actor.clone(), client, Path((id.clone(), user))).await,
-        &format!("/matters/{id}#team"),
-        &actor,
-        &csrf,
-    )
+    let done = app::matters::remove_member(&ctx, on, user).await;
+    done_or_failure(done, &format!("/matters/{}#team", on.id()), &ctx.actor, &csrf)
 }

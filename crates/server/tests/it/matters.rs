@@ -1311,3 +1311,33 @@ both_backends!(a_transaction_reaches_what_its_principal_may_and_no_more, |env: T
         }
     }
 });
+
+both_backends!(a_malformed_user_id_is_a_404_before_any_matter_check, |env: TestEnv| async move {
+    let c = cast(env).await;
+    let (matter, _) = fixture(&c).await;
+    let role = || Some(json!({ "role": "member" }));
+    let routes = [
+        ("PUT", format!("/api/v1/matters/{matter}/members/not-a-user"), role()),
+        ("DELETE", format!("/api/v1/matters/{matter}/members/not-a-user"), None),
+        ("PUT", format!("/api/v1/matters/{matter}/walls/not-a-user"), None),
+        ("DELETE", format!("/api/v1/matters/{matter}/walls/not-a-user"), None),
+    ];
+    for (method, path, body) in routes {
+        let as_admin = c.h.call(method, &path, Some(&c.admin), body.clone()).await;
+        assert_eq!(as_admin.status, 404, "{method} {path}: {}", as_admin.body);
+        let as_stranger = c.h.call(method, &path, Some(&c.no_role), body).await;
+        assert_eq!((as_stranger.status, &as_stranger.body), (404, &as_admin.body), "{method} {path}");
+    }
+    // Refused before the matter's access check: none of it is on the record as one, while a
+    // well-formed id goes through the check and is.
+    let denials = async || {
+        let path = format!("/api/v1/audit?action=matter.access.denied&user={}", c.ids["norole"]);
+        let found = c.h.call("GET", &path, Some(&c.auditor), None).await;
+        assert_eq!(found.status, 200, "{}", found.body);
+        found.body["items"].as_array().unwrap().len()
+    };
+    assert_eq!(denials().await, 0);
+    let well_formed = format!("/api/v1/matters/{matter}/walls/{}", c.ids["member"]);
+    assert_eq!(c.h.call("PUT", &well_formed, Some(&c.no_role), None).await.status, 404);
+    assert_eq!(denials().await, 1);
+});

@@ -46,20 +46,6 @@ const NOT_YET_DOCUMENTED: &[(&str, &str)] = &[
     ("PATCH", "/api/v1/clients/{id}"),
     ("PUT", "/api/v1/clients/{id}/walls/{user_id}"),
     ("DELETE", "/api/v1/clients/{id}/walls/{user_id}"),
-    ("POST", "/api/v1/matters"),
-    ("GET", "/api/v1/matters"),
-    ("GET", "/api/v1/matters/{id}"),
-    ("PATCH", "/api/v1/matters/{id}"),
-    ("DELETE", "/api/v1/matters/{id}"),
-    ("POST", "/api/v1/matters/{id}/close"),
-    ("POST", "/api/v1/matters/{id}/restore"),
-    ("GET", "/api/v1/matters/{id}/members"),
-    ("PUT", "/api/v1/matters/{id}/members/{user_id}"),
-    ("DELETE", "/api/v1/matters/{id}/members/{user_id}"),
-    ("PUT", "/api/v1/matters/{id}/walls/{user_id}"),
-    ("DELETE", "/api/v1/matters/{id}/walls/{user_id}"),
-    ("GET", "/api/v1/matters/{id}/access-history"),
-    ("GET", "/api/v1/admin/matters"),
 ];
 
 const SNAPSHOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json");

@@ -2,6 +2,7 @@
 //! the home and matter pages, and the same not-found page for a matter one may not see.
 
 use axum::body::Body;
+use ringfence_core::matter::{self, MatterAction, MatterRole, Standing};
 use ringfence_testkit::{TestEnv, both_backends};
 use serde_json::json;
 
@@ -915,5 +916,101 @@ both_backends!(
                 .await;
         assert_eq!(written.status, 303);
         assert_eq!(written.headers["location"].to_str().unwrap(), format!("/matters/{matter}#notes"));
+    }
+);
+
+/// What the matter page offers, read from its HTML, for each action it shows: `None` when
+/// the page itself is refused.
+fn offered(shown: &Page, matter: &str) -> Option<Vec<(MatterAction, bool)>> {
+    if shown.status == 404 {
+        return None;
+    }
+    assert_eq!(shown.status, 200, "{}", shown.html);
+    let html = &shown.html;
+    Some(vec![
+        (MatterAction::View, true),
+        (MatterAction::Edit, html.contains(&format!("action=\"/matters/{matter}/edit\""))),
+        (MatterAction::ReadContent, html.contains("id=\"documents\"") && html.contains("id=\"notes\"")),
+        (MatterAction::WriteContent, html.contains(&format!("action=\"/matters/{matter}/notes\""))),
+        (MatterAction::ManageMembers, html.contains("id=\"team\"")),
+        (MatterAction::AccessHistory, html.contains("id=\"trail\"")),
+    ])
+}
+
+both_backends!(
+    the_matter_page_offers_what_the_permission_table_allows_each_standing,
+    |env: TestEnv| async move {
+        let h = Harness::new(env).await;
+        let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let lead = h.signed_in_user(&admin, "lead@firm.example", &["attorney"]).await;
+        let matter = h
+            .open_matter(
+                &lead,
+                json!({ "name": "Acme", "kind": "organisation" }),
+                json!({ "title": "Acme v Widget" }),
+            )
+            .await;
+        let id_of = async |token: &str| {
+            h.call("GET", "/api/v1/me", Some(token), None).await.body["user"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        // (address, matter role, walled)
+        let standings = [
+            ("member@firm.example", Some(MatterRole::Member), false),
+            ("viewer@firm.example", Some(MatterRole::Viewer), false),
+            ("billing@firm.example", Some(MatterRole::Billing), false),
+            ("walled@firm.example", Some(MatterRole::Member), true),
+        ];
+        for (email, role, walled) in standings {
+            let token = h.signed_in_user(&admin, email, &["paralegal"]).await;
+            let user = id_of(&token).await;
+            if let Some(role) = role {
+                let body = json!({ "role": role.as_str() });
+                let granted = h
+                    .call("PUT", &format!("/api/v1/matters/{matter}/members/{user}"), Some(&lead), Some(body))
+                    .await;
+                assert_eq!(granted.status, 204, "{}", granted.body);
+            }
+            if walled {
+                let wall = h
+                    .call("PUT", &format!("/api/v1/matters/{matter}/walls/{user}"), Some(&admin), None)
+                    .await;
+                assert_eq!(wall.status, 204, "{}", wall.body);
+            }
+        }
+        let mut cases = vec![
+            (
+                "lead@firm.example",
+                "a long shared test passphrase",
+                lead.clone(),
+                Some(MatterRole::Lead),
+                false,
+            ),
+            (ADMIN_EMAIL, ADMIN_PASSWORD, admin.clone(), None, false),
+        ];
+        for (email, role, walled) in standings {
+            let token = h.sign_in(email, "a long shared test passphrase").await;
+            cases.push((email, "a long shared test passphrase", token, role, walled));
+        }
+        for (email, password, token, role, walled) in cases {
+            let me = h.call("GET", "/api/v1/me", Some(&token), None).await.body;
+            let firm_roles =
+                me["roles"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().parse().unwrap());
+            let standing = Standing { firm_roles: firm_roles.collect(), matter_role: role, walled };
+            let cookie = browser_sign_in(&h, email, password).await;
+            let shown = page(&h, "GET", &format!("/matters/{matter}"), Some(&cookie), None).await;
+            match offered(&shown, &matter) {
+                None => {
+                    assert!(!matter::allows(&standing, MatterAction::View), "{email} was refused the page")
+                }
+                Some(offers) => {
+                    for (action, offered) in offers {
+                        assert_eq!(offered, matter::allows(&standing, action), "{email}: {action:?}");
+                    }
+                }
+            }
+        }
     }
 );

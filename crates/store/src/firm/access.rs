@@ -98,6 +98,66 @@ pub async fn check<A: Action>(
     firm_roles: &BTreeSet<FirmRole>,
     matter: Uuid,
 ) -> Result<Option<MatterAccess<A>>, StoreError> {
+    Ok(standing(tx, user, firm_roles, matter).await?.and_then(|standing| standing.proof::<A>()))
+}
+
+/// The caller's standing on one matter as one read found it: what the permission table
+/// allows it, and the proof for any of that, without asking the store again.
+#[derive(Debug, Clone)]
+pub struct MatterStanding {
+    matter: Uuid,
+    user: UserId,
+    standing: Standing,
+    deleted: bool,
+}
+
+impl MatterStanding {
+    pub fn matter(&self) -> Uuid {
+        self.matter
+    }
+
+    /// Whether the table allows `action` (a deleted matter allows only restoring it).
+    pub fn may(&self, action: MatterAction) -> bool {
+        (!self.deleted || finds_deleted(action)) && matter::allows(&self.standing, action)
+    }
+
+    /// Every action allowed, decided at once.
+    pub fn capabilities(&self) -> Capabilities {
+        Capabilities { allowed: MatterAction::ALL.into_iter().filter(|action| self.may(*action)).collect() }
+    }
+
+    /// The proof for `A`, when the standing allows it.
+    pub fn proof<A: Action>(&self) -> Option<MatterAccess<A>> {
+        self.may(A::ACTION).then(|| MatterAccess {
+            matter: self.matter,
+            user: self.user,
+            role: self.standing.matter_role,
+            reads_content: self.may(MatterAction::ReadContent),
+            action: PhantomData,
+        })
+    }
+}
+
+/// What a caller may do on one matter, from its standing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capabilities {
+    allowed: Vec<MatterAction>,
+}
+
+impl Capabilities {
+    pub fn may(&self, action: MatterAction) -> bool {
+        self.allowed.contains(&action)
+    }
+}
+
+/// Reads `user`'s standing on `matter` (its matter role, any wall on the matter or its
+/// client) once. `None` when there is no such matter.
+pub async fn standing(
+    tx: &mut FirmTx,
+    user: UserId,
+    firm_roles: &BTreeSet<FirmRole>,
+    matter: Uuid,
+) -> Result<Option<MatterStanding>, StoreError> {
     let row = sqlx::query(
         "SELECT m.deleted_at,
                 (SELECT role FROM matter_members WHERE matter_id = m.id AND user_id = $2) AS role,
@@ -112,21 +172,11 @@ pub async fn check<A: Action>(
     .await?;
     let Some(row) = row else { return Ok(None) };
     let deleted: Option<i64> = row.try_get("deleted_at")?;
-    if deleted.is_some() && !finds_deleted(A::ACTION) {
-        return Ok(None);
-    }
     let role: Option<String> = row.try_get("role")?;
     let role = role.and_then(|r| r.parse::<MatterRole>().ok());
     let walls: i64 = row.try_get("walls")?;
     let standing = Standing { firm_roles: firm_roles.clone(), matter_role: role, walled: walls > 0 };
-    let reads_content = matter::allows(&standing, MatterAction::ReadContent);
-    Ok(matter::allows(&standing, A::ACTION).then_some(MatterAccess {
-        matter,
-        user,
-        role,
-        reads_content,
-        action: PhantomData,
-    }))
+    Ok(Some(MatterStanding { matter, user, standing, deleted: deleted.is_some() }))
 }
 
 /// Accesses that manage a matter's team: they may see its members and its number.
