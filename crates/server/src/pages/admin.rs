@@ -224,15 +224,14 @@ pub struct TimeZoneForm {
 }
 
 pub async fn set_time_zone(
-    actor: Actor,
-    client: Client,
+    ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
     PageForm(form): PageForm<TimeZoneForm>,
 ) -> Response {
-    let body = TimeZoneJson { time_zone: form.time_zone };
-    match firm_settings::set_time_zone(actor.clone(), client, ApiJson(body)).await {
+    let asked = TimeZoneSetting { time_zone: form.time_zone };
+    match app::firm_settings::set_time_zone(&ctx, asked).await {
         Ok(_) => Redirect::to("/admin/users?done=time-zone").into_response(),
-        Err(error) => users_page(&actor, &csrf, None, Some(&error)).await,
+        Err(error) => users_page(&ctx.actor, &csrf, None, Some(&ApiError::from(error))).await,
     }
 }
 

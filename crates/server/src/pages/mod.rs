@@ -24,8 +24,6 @@ use time::macros::format_description;
 
 use crate::AppState;
 use crate::api::audit::{self as api_audit, AuditQuery};
-use crate::api::clients::{self as api_clients, ClientBody};
-use crate::api::firm_settings::{self, TimeZoneJson};
 use crate::api::invitations::{self, AcceptInvite};
 use crate::api::matters::{self as api_matters, MatterChanges, NewMatter, RoleBody};
 use crate::api::me::{self, ChangePassword, ConfirmTotp};
@@ -36,13 +34,16 @@ use crate::api::sign_in::{self, LoginRequest, VerifyRequest};
 use crate::api::users::{self as api_users, CreateUser, ListQuery, UpdateUser};
 use crate::app::AppError;
 use crate::app::access::On;
+use crate::app::clients::{ClientInput, ClientShown};
+use crate::app::firm_settings::TimeZoneSetting;
 use crate::app::{self, Ctx};
 use crate::auth::Actor;
 use crate::auth::cookie::{self, BrowserSession};
 use crate::client::Client;
+use crate::edge::PathId;
 use crate::error::{ApiError, ApiJson, ApiQuery};
 use crate::matter_access::{record_read, require};
-use ringfence_core::ids::DocumentId;
+use ringfence_core::ids::{ClientId, DocumentId};
 
 mod account;
 mod admin;
