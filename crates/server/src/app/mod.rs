@@ -10,6 +10,7 @@ pub mod documents;
 mod error;
 pub mod firm_settings;
 pub mod matters;
+pub mod users;
 
 pub use error::AppError;
 
