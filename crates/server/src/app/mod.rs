@@ -5,6 +5,7 @@
 //! nothing here knows about HTTP.
 
 pub mod access;
+pub mod audit;
 pub mod clients;
 pub mod documents;
 mod error;

@@ -77,36 +77,50 @@ struct AuditPage {
 }
 
 pub async fn audit_log(
-    actor: Actor,
-    client: Client,
+    ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
     Query(filter): Query<AuditFilter>,
 ) -> Response {
     let listed = async {
-        let Json(found) = api_audit::list(actor.clone(), client, ApiQuery(filter.query())).await?;
-        Ok::<_, ApiError>((found, Dates::of(&actor).await?))
+        let found = app::audit::list(&ctx, &filter.query()).await?;
+        let mut tx = ctx.actor.begin_read().await?;
+        let zone = preferences::time_zone(&mut tx).await?;
+        tx.commit().await?;
+        Ok::<_, AppError>((found, Dates(zone)))
     }
     .await;
     let (entries, problem, status) = match listed {
         Ok((found, dates)) => {
-            let entries = rows(&found, |e| AuditRow {
-                at: parse_time(&e["at"]).map(|t| dates.precise(t)).unwrap_or_default(),
-                who: Some(text(&e["actor"]["email"]))
-                    .filter(|w| !w.is_empty())
-                    .unwrap_or_else(|| text(&e["actor"]["kind"])),
-                action: text(&e["action"]),
-                resource: format!("{} {}", text(&e["resource"]["type"]), text(&e["resource"]["id"]))
+            let entries = found
+                .items
+                .into_iter()
+                .map(|e| AuditRow {
+                    at: dates.precise(e.at),
+                    who: e.actor.email.filter(|w| !w.is_empty()).unwrap_or(e.actor.kind),
+                    action: e.action,
+                    resource: format!(
+                        "{} {}",
+                        e.resource.kind.unwrap_or_default(),
+                        e.resource.id.unwrap_or_default()
+                    )
                     .trim()
                     .to_owned(),
-                outcome: text(&e["outcome"]),
-                ip: text(&e["ip"]),
-            });
+                    outcome: e.outcome,
+                    ip: e.ip.unwrap_or_default(),
+                })
+                .collect();
             (entries, None, StatusCode::OK)
         }
-        Err(error) => (Vec::new(), Some(error.message.clone()), error.status),
+        Err(error) => {
+            let error = ApiError::from(error);
+            (Vec::new(), Some(error.message), error.status)
+        }
     };
     let csv_query = filter.csv_query();
-    render(&AuditPage { signed_in: signed_in(&actor, &csrf), filter, csv_query, problem, entries }, status)
+    render(
+        &AuditPage { signed_in: signed_in(&ctx.actor, &csrf), filter, csv_query, problem, entries },
+        status,
+    )
 }
 
 struct UserRow {

@@ -23,7 +23,6 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
 use crate::AppState;
-use crate::api::audit::{self as api_audit, AuditQuery};
 use crate::api::invitations::{self, AcceptInvite};
 use crate::api::matters::{self as api_matters, MatterChanges, NewMatter, RoleBody};
 use crate::api::me::{self, ChangePassword, ConfirmTotp};
@@ -33,6 +32,7 @@ use crate::api::search::{self as api_search, SearchQuery};
 use crate::api::sign_in::{self, LoginRequest, VerifyRequest};
 use crate::app::AppError;
 use crate::app::access::On;
+use crate::app::audit::AuditQuery;
 use crate::app::clients::{ClientInput, ClientShown};
 use crate::app::firm_settings::TimeZoneSetting;
 use crate::app::users::{NewUserInput, UserChanges, UserListQuery};
@@ -41,7 +41,7 @@ use crate::auth::Actor;
 use crate::auth::cookie::{self, BrowserSession};
 use crate::client::Client;
 use crate::edge::PathId;
-use crate::error::{ApiError, ApiJson, ApiQuery};
+use crate::error::{ApiError, ApiJson};
 use crate::matter_access::{record_read, require};
 use ringfence_core::ids::{ClientId, DocumentId, UserId};
 

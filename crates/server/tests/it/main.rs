@@ -15,6 +15,7 @@ mod matters;
 mod openapi;
 mod pages;
 mod passkeys;
+mod people;
 mod probes;
 mod rotation;
 mod search;
