@@ -27,7 +27,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{Content, HeaderBuilder, RefOr, Response, ResponseBuilder};
 use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
 
-use crate::api::{firm_settings, me, users};
+use crate::api::{audit, clients, firm_settings, me, users};
 use crate::auth::cookie::{CSRF_HEADER, SESSION_COOKIE};
 use crate::error::ErrorBody;
 
@@ -48,6 +48,21 @@ use crate::error::ErrorBody;
         firm_settings::set_retention,
         firm_settings::get_time_zone,
         firm_settings::set_time_zone,
+        users::create,
+        users::list,
+        users::get,
+        users::update,
+        users::unlock,
+        users::reset_second_factor,
+        audit::list,
+        audit::export_csv,
+        audit::checkpoint,
+        clients::create,
+        clients::list,
+        clients::get,
+        clients::update,
+        clients::place_wall,
+        clients::lift_wall,
     ),
     components(
         schemas(ErrorBody, FirmRoleSchema, SecondFactorSchema, users::UserJson),
@@ -66,8 +81,11 @@ use crate::error::ErrorBody;
     modifiers(&SecuritySchemes),
     tags(
         (name = "account", description = "The signed-in user's own account"),
+        (name = "audit", description = "The audit log, for auditors and administrators"),
+        (name = "clients", description = "The firm's clients: names for everyone, details through the client access check"),
         (name = "firm", description = "Firm-wide settings"),
         (name = "meta", description = "About the API itself"),
+        (name = "users", description = "The firm's users, managed by its administrators"),
     ),
 )]
 pub struct ApiDoc;

@@ -13,6 +13,22 @@ use crate::app::Ctx;
 use crate::app::audit::{self, AuditEntries, AuditQuery, CheckpointView};
 use crate::error::{ApiError, ApiQuery};
 
+/// The filtered log, newest first, a page at a time. The reading is itself recorded.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    operation_id = "list_audit_entries",
+    tag = "audit",
+    security(("bearer" = ["auditor", "admin"]), ("session_cookie" = ["auditor", "admin"])),
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "A page of entries", body = AuditEntries),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        crate::openapi::SignedInErrors,
+    ),
+)]
 pub async fn list(ctx: Ctx, ApiQuery(query): ApiQuery<AuditQuery>) -> Result<Json<AuditEntries>, ApiError> {
     Ok(Json(audit::list(&ctx, &query).await?))
 }
@@ -69,6 +85,21 @@ fn csv_page(entries: &[StoredAuditEntry], header: bool) -> Result<Bytes, csv::Er
 }
 
 /// The filtered log as CSV (RFC 4180), newest first, streamed a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit.csv",
+    operation_id = "export_audit_csv",
+    tag = "audit",
+    security(("bearer" = ["auditor", "admin"]), ("session_cookie" = ["auditor", "admin"])),
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "The filtered log as CSV, newest first", content_type = "text/csv", body = String),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        crate::openapi::SignedInErrors,
+    ),
+)]
 pub async fn export_csv(ctx: Ctx, ApiQuery(query): ApiQuery<AuditQuery>) -> Result<Response, ApiError> {
     let pages = audit::export(&ctx, &query).await?;
     let csv = pages
@@ -87,6 +118,19 @@ pub async fn export_csv(ctx: Ctx, ApiQuery(query): ApiQuery<AuditQuery>) -> Resu
 
 /// The latest signed checkpoint (signing one for the current head if needed), with the
 /// public key that checks it: what a firm keeps to prove later that the log only grew.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/checkpoint",
+    operation_id = "audit_checkpoint",
+    tag = "audit",
+    security(("bearer" = ["auditor", "admin"]), ("session_cookie" = ["auditor", "admin"])),
+    responses(
+        (status = 200, description = "The latest signed checkpoint", body = CheckpointView),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        crate::openapi::SignedInErrors,
+    ),
+)]
 pub async fn checkpoint(ctx: Ctx) -> Result<Json<CheckpointView>, ApiError> {
     Ok(Json(audit::checkpoint(&ctx).await?))
 }

@@ -107,6 +107,7 @@ fn filter(query: &AuditQuery) -> Result<AuditFilter, AppError> {
 
 /// Who did it.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AuditActor)]
 pub struct AuditActorView {
     /// `user`, `anonymous` or `system`.
     pub kind: String,
@@ -116,6 +117,7 @@ pub struct AuditActorView {
 
 /// What it was done to.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AuditResource)]
 pub struct AuditResourceView {
     #[serde(rename = "type")]
     pub kind: Option<String>,
@@ -240,6 +242,7 @@ pub async fn export(
 
 /// A signed checkpoint of the log, with the public key that checks it.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AuditCheckpoint)]
 pub struct CheckpointView {
     #[schema(value_type = String, format = Uuid)]
     pub firm: FirmId,
