@@ -2,6 +2,8 @@
 //! targets read from a request, and the one mapping of [`AppError`] to the API's errors.
 //! Ids in paths are parsed here, before any store is touched: a malformed one is a 404.
 
+use std::str::FromStr;
+
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
@@ -59,6 +61,37 @@ impl<S: Send + Sync> FromRequestParts<S> for PathUser {
 pub async fn path_param<S: Send + Sync, I: Target>(parts: &mut Parts, state: &S, name: &str) -> Option<I> {
     let params = RawPathParams::from_request_parts(parts, state).await.ok()?;
     params.iter().find(|(key, _)| *key == name).and_then(|(_, value)| I::parse(value))
+}
+
+/// An id a route's `{id}` names outside matter data (a client, a user), parsed into its
+/// type; anything else is a 404 that has touched nothing.
+pub struct PathId<I>(pub I);
+
+impl<S: Send + Sync, I: FromStr + Send> FromRequestParts<S> for PathId<I> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        named(parts, state, "id").await.map(Self).ok_or_else(ApiError::not_found)
+    }
+}
+
+/// The `{id}` and `{user_id}` a route names (a user's wall on a client), each parsed
+/// into its type; anything else is a 404 that has touched nothing.
+pub struct PathIds<I, J>(pub I, pub J);
+
+impl<S: Send + Sync, I: FromStr + Send, J: FromStr + Send> FromRequestParts<S> for PathIds<I, J> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let id = named(parts, state, "id").await;
+        let user = named(parts, state, "user_id").await;
+        id.zip(user).map(|(id, user)| Self(id, user)).ok_or_else(ApiError::not_found)
+    }
+}
+
+async fn named<S: Send + Sync, I: FromStr>(parts: &mut Parts, state: &S, name: &str) -> Option<I> {
+    let params = RawPathParams::from_request_parts(parts, state).await.ok()?;
+    params.iter().find(|(key, _)| *key == name).and_then(|(_, value)| value.parse().ok())
 }
 
 impl From<AppError> for ApiError {

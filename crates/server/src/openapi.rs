@@ -28,7 +28,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{Content, HeaderBuilder, RefOr, Response, ResponseBuilder};
 use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
 
-use crate::api::{firm_settings, matters, me, users};
+use crate::api::{audit, clients, firm_settings, matters, me, users};
 use crate::auth::cookie::{CSRF_HEADER, SESSION_COOKIE};
 use crate::error::ErrorBody;
 
@@ -76,6 +76,21 @@ use crate::error::ErrorBody;
         matters::remove_wall,
         matters::access_history,
         matters::directory,
+        users::create,
+        users::list,
+        users::get,
+        users::update,
+        users::unlock,
+        users::reset_second_factor,
+        audit::list,
+        audit::export_csv,
+        audit::checkpoint,
+        clients::create,
+        clients::list,
+        clients::get,
+        clients::update,
+        clients::place_wall,
+        clients::lift_wall,
     ),
     components(
         schemas(ErrorBody, FirmRoleSchema, SecondFactorSchema, users::UserJson, MatterRoleSchema),
@@ -96,12 +111,15 @@ use crate::error::ErrorBody;
     modifiers(&SecuritySchemes),
     tags(
         (name = "account", description = "The signed-in user's own account"),
+        (name = "audit", description = "The audit log, for auditors and administrators"),
+        (name = "clients", description = "The firm's clients: names for everyone, details through the client access check"),
         (name = "firm", description = "Firm-wide settings"),
         (name = "matters", description = "Matters, their teams and ethical walls"),
         (name = "meta", description = "About the API itself"),
         (name = "documents", description = "Documents on a matter, sealed, scanned and versioned"),
         (name = "search", description = "Finding words in what the caller may read"),
         (name = "notes", description = "Notes on a matter, for those who may read or write its content"),
+        (name = "users", description = "The firm's users, managed by its administrators"),
     ),
 )]
 pub struct ApiDoc;

@@ -5,13 +5,21 @@
 //! nothing here knows about HTTP.
 
 pub mod access;
+pub mod audit;
+pub mod clients;
 pub mod documents;
 mod error;
+pub mod firm_settings;
 pub mod matters;
 pub mod notes;
 pub mod search;
+pub mod users;
 
 pub use error::AppError;
+
+use ringfence_core::audit::{AuditAction, Outcome};
+use ringfence_store::FirmTx;
+use ringfence_store::firm::audit as audit_log;
 
 use crate::auth::Actor;
 use crate::client::Client;
@@ -33,5 +41,44 @@ impl Ctx {
     /// carries it.
     pub fn now(&self) -> time::OffsetDateTime {
         self.actor.at
+    }
+
+    /// Records a successful action of the caller in `tx`, the transaction that made it.
+    pub async fn record(
+        &self,
+        tx: &mut FirmTx,
+        action: AuditAction,
+        resource: Option<(&'static str, String)>,
+    ) -> Result<(), AppError> {
+        audit_log::append(tx, &self.entry(action, resource)).await?;
+        Ok(())
+    }
+
+    /// Ends a read and records it (see `Actor::end_read`): what was read is answered only
+    /// once its entry is durable.
+    pub async fn record_read(
+        &self,
+        tx: FirmTx,
+        action: AuditAction,
+        resource: Option<(&'static str, String)>,
+    ) -> Result<(), AppError> {
+        tx.commit().await?;
+        self.actor.store.append_audit(self.entry(action, resource)).await?;
+        Ok(())
+    }
+
+    fn entry(
+        &self,
+        action: AuditAction,
+        resource: Option<(&'static str, String)>,
+    ) -> ringfence_core::audit::AuditRecord {
+        crate::audit::record(
+            self.actor.audit_actor(),
+            action,
+            resource,
+            Outcome::Success,
+            &self.client,
+            self.now(),
+        )
     }
 }

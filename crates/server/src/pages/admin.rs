@@ -80,37 +80,51 @@ struct AuditPage {
 }
 
 pub async fn audit_log(
-    actor: Actor,
-    client: Client,
+    ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
     Query(filter): Query<AuditFilter>,
 ) -> Response {
     let listed = async {
-        let Json(found) = api_audit::list(actor.clone(), client, ApiQuery(filter.query())).await?;
-        Ok::<_, ApiError>((found, Dates::of(&actor).await?))
+        let found = app::audit::list(&ctx, &filter.query()).await?;
+        let mut tx = ctx.actor.begin_read().await?;
+        let zone = preferences::time_zone(&mut tx).await?;
+        tx.commit().await?;
+        Ok::<_, AppError>((found, Dates(zone)))
     }
     .await;
     let (entries, problem, status) = match listed {
         Ok((found, dates)) => {
-            let entries = rows(&found, |e| AuditRow {
-                at: parse_time(&e["at"]).map(|t| dates.precise(t)).unwrap_or_default(),
-                who: Some(text(&e["actor"]["email"]))
-                    .filter(|w| !w.is_empty())
-                    .unwrap_or_else(|| text(&e["actor"]["kind"])),
-                words: words_for(&text(&e["action"])).to_owned(),
-                name: Some(text(&e["action"])).filter(|name| AuditAction::from_name(name).is_some()),
-                resource: format!("{} {}", text(&e["resource"]["type"]), text(&e["resource"]["id"]))
+            let entries = found
+                .items
+                .into_iter()
+                .map(|e| AuditRow {
+                    at: dates.precise(e.at),
+                    who: e.actor.email.filter(|w| !w.is_empty()).unwrap_or(e.actor.kind),
+                    words: words_for(&e.action).to_owned(),
+                    name: AuditAction::from_name(&e.action).is_some().then_some(e.action),
+                    resource: format!(
+                        "{} {}",
+                        e.resource.kind.unwrap_or_default(),
+                        e.resource.id.unwrap_or_default()
+                    )
                     .trim()
                     .to_owned(),
-                outcome: text(&e["outcome"]),
-                ip: text(&e["ip"]),
-            });
+                    outcome: e.outcome,
+                    ip: e.ip.unwrap_or_default(),
+                })
+                .collect();
             (entries, None, StatusCode::OK)
         }
-        Err(error) => (Vec::new(), Some(error.message.clone()), error.status),
+        Err(error) => {
+            let error = ApiError::from(error);
+            (Vec::new(), Some(error.message), error.status)
+        }
     };
     let csv_query = filter.csv_query();
-    render(&AuditPage { signed_in: signed_in(&actor, &csrf), filter, csv_query, problem, entries }, status)
+    render(
+        &AuditPage { signed_in: signed_in(&ctx.actor, &csrf), filter, csv_query, problem, entries },
+        status,
+    )
 }
 
 struct UserRow {
@@ -133,40 +147,43 @@ struct UsersPage {
 }
 
 async fn users_page(
-    actor: &Actor,
+    ctx: &Ctx,
     csrf: &Option<Extension<BrowserSession>>,
     notice: Option<&'static str>,
-    problem: Option<&ApiError>,
+    problem: Option<AppError>,
 ) -> Response {
-    let query = ListQuery { limit: Some(500), cursor: None };
+    let query = UserListQuery { limit: Some(500), ..UserListQuery::default() };
     let loaded = async {
-        let Json(listed) = api_users::list(actor.clone(), ApiQuery(query)).await?;
-        Ok::<_, ApiError>((listed, Dates::of(actor).await?))
+        let listed = app::users::list(ctx, query).await?;
+        let mut tx = ctx.actor.begin_read().await?;
+        let zone = preferences::time_zone(&mut tx).await?;
+        tx.commit().await?;
+        Ok::<_, AppError>((listed, zone))
     }
     .await;
-    let (listed, dates) = match loaded {
+    let (listed, zone) = match loaded {
         Ok(loaded) => loaded,
-        Err(error) => return error_page(&error, signed_in(actor, csrf)),
+        Err(error) => return failure_page(error, signed_in(&ctx.actor, csrf)),
     };
-    let users = rows(&listed, |u| UserRow {
-        id: text(&u["id"]),
-        email: text(&u["email"]),
-        name: text(&u["name"]),
-        status: text(&u["status"]),
-        roles: u["roles"]
-            .as_array()
-            .map(|r| {
-                r.iter().filter_map(|r| r.as_str()?.parse::<FirmRole>().ok()).map(FirmRole::as_str).collect()
-            })
-            .unwrap_or_default(),
-    });
+    let users = listed
+        .items
+        .iter()
+        .map(|u| UserRow {
+            id: u.id.clone(),
+            email: u.email.clone(),
+            name: u.name.clone().unwrap_or_default(),
+            status: u.status.to_owned(),
+            roles: u.roles.iter().map(|r| r.as_str()).collect(),
+        })
+        .collect();
+    let problem = problem.map(ApiError::from);
     let page = UsersPage {
-        signed_in: signed_in(actor, csrf),
+        signed_in: signed_in(&ctx.actor, csrf),
         notice,
-        problem: problem.map(|e| e.message.clone()),
+        problem: problem.as_ref().map(|e| e.message.clone()),
         roles: FirmRole::ALL.iter().map(|r| r.as_str()).collect(),
         users,
-        time_zone: dates.0.name().to_owned(),
+        time_zone: zone.name().to_owned(),
     };
     render(&page, problem.map_or(StatusCode::OK, |e| e.status))
 }
@@ -177,7 +194,7 @@ pub struct UsersQuery {
 }
 
 pub async fn users(
-    actor: Actor,
+    ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
     Query(query): Query<UsersQuery>,
 ) -> Response {
@@ -187,7 +204,7 @@ pub async fn users(
         Some("time-zone") => Some("The firm's time zone is saved: pages show times on its clock."),
         _ => None,
     };
-    users_page(&actor, &csrf, notice, None).await
+    users_page(&ctx, &csrf, notice, None).await
 }
 
 /// A form's fields, repeated ones (checkboxes) included.
@@ -204,21 +221,20 @@ fn checked(fields: &[(String, String)], name: &str) -> Vec<String> {
 }
 
 pub async fn invite_user(
-    state: State<AppState>,
-    actor: Actor,
-    client: Client,
+    State(state): State<AppState>,
+    ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
     body: axum::body::Bytes,
 ) -> Response {
     let form = fields(&body);
-    let request = CreateUser {
+    let input = NewUserInput {
         email: field(&form, "email"),
         name: field(&form, "name"),
         roles: checked(&form, "roles"),
     };
-    match api_users::create(state, actor.clone(), client, ApiJson(request)).await {
+    match app::users::create(&ctx, &state, input).await {
         Ok(_) => Redirect::to("/admin/users?done=invited").into_response(),
-        Err(error) => users_page(&actor, &csrf, None, Some(&error)).await,
+        Err(error) => users_page(&ctx, &csrf, None, Some(error)).await,
     }
 }
 
@@ -228,54 +244,36 @@ pub struct TimeZoneForm {
 }
 
 pub async fn set_time_zone(
-    actor: Actor,
-    client: Client,
+    ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
     PageForm(form): PageForm<TimeZoneForm>,
 ) -> Response {
-    let body = TimeZoneJson { time_zone: form.time_zone };
-    match firm_settings::set_time_zone(actor.clone(), client, ApiJson(body)).await {
+    let asked = TimeZoneSetting { time_zone: form.time_zone };
+    match app::firm_settings::set_time_zone(&ctx, asked).await {
         Ok(_) => Redirect::to("/admin/users?done=time-zone").into_response(),
-        Err(error) => users_page(&actor, &csrf, None, Some(&error)).await,
+        Err(error) => users_page(&ctx, &csrf, None, Some(error)).await,
     }
 }
 
 pub async fn change_user(
-    state: State<AppState>,
-    actor: Actor,
-    client: Client,
+    PathId(id): PathId<UserId>,
+    State(state): State<AppState>,
+    ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
-    Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
     let form = fields(&body);
-    let update = |roles, disabled| UpdateUser { roles, disabled };
+    let change = |roles, disabled| app::users::update(&ctx, id, UserChanges { roles, disabled });
     let done = match field(&form, "change").as_str() {
-        "roles" => api_users::update(
-            state,
-            actor.clone(),
-            client,
-            Path(id),
-            ApiJson(update(Some(checked(&form, "roles")), None)),
-        )
-        .await
-        .map(drop),
-        "disable" => {
-            api_users::update(state, actor.clone(), client, Path(id), ApiJson(update(None, Some(true))))
-                .await
-                .map(drop)
-        }
-        "enable" => {
-            api_users::update(state, actor.clone(), client, Path(id), ApiJson(update(None, Some(false))))
-                .await
-                .map(drop)
-        }
-        "unlock" => api_users::unlock(state, actor.clone(), client, Path(id)).await.map(drop),
-        _ => Err(ApiError::invalid("change: roles, disable, enable or unlock")),
+        "roles" => change(Some(checked(&form, "roles")), None).await.map(drop),
+        "disable" => change(None, Some(true)).await.map(drop),
+        "enable" => change(None, Some(false)).await.map(drop),
+        "unlock" => app::users::unlock(&ctx, &state, id).await,
+        _ => Err(AppError::invalid("change", "roles, disable, enable or unlock")),
     };
     match done {
         Ok(()) => Redirect::to("/admin/users?done=changed").into_response(),
-        Err(error) => users_page(&actor, &csrf, None, Some(&error)).await,
+        Err(error) => users_page(&ctx, &csrf, None, Some(error)).await,
     }
 }
 

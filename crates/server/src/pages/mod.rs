@@ -21,23 +21,23 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
 use crate::AppState;
-use crate::api::audit::{self as api_audit, AuditQuery};
-use crate::api::clients::{self as api_clients, ClientBody};
-use crate::api::firm_settings::{self, TimeZoneJson};
 use crate::api::invitations::{self, AcceptInvite};
 use crate::api::me::{self, ChangePassword, ConfirmTotp};
 use crate::api::passkeys as api_passkeys;
 use crate::api::sign_in::{self, LoginRequest, VerifyRequest};
-use crate::api::users::{self as api_users, CreateUser, ListQuery, UpdateUser};
 use crate::app::AppError;
 use crate::app::access::On;
+use crate::app::audit::AuditQuery;
+use crate::app::clients::{ClientInput, ClientShown};
+use crate::app::firm_settings::TimeZoneSetting;
 use crate::app::search::SearchHit;
+use crate::app::users::{NewUserInput, UserChanges, UserListQuery};
 use crate::app::{self, Ctx};
 use crate::auth::Actor;
 use crate::auth::cookie::{self, BrowserSession};
 use crate::client::Client;
-use crate::edge::PathUser;
-use crate::error::{ApiError, ApiJson, ApiQuery};
+use crate::edge::{PathId, PathUser};
+use crate::error::{ApiError, ApiJson};
 use ringfence_core::ids::{ClientId, DocumentId, MatterId, UserId};
 use ringfence_core::matter::MatterAction;
 
@@ -150,19 +150,6 @@ fn error_page(error: &ApiError, signed_in: Option<SignedInUser>) -> Response {
         &MessagePage { signed_in, heading, message, link: "/", link_text: "Back to Ringfence" },
         error.status,
     )
-}
-
-/// After a form: on to `to` when it worked, else the page saying why.
-fn redirect_or_error<T>(
-    done: Result<T, ApiError>,
-    to: &str,
-    actor: &Actor,
-    session: &Option<Extension<BrowserSession>>,
-) -> Response {
-    match done {
-        Ok(_) => Redirect::to(to).into_response(),
-        Err(error) => error_page(&error, signed_in(actor, session)),
-    }
 }
 
 /// A use case's failure as a page: the one mapping of [`AppError`] to what people read.

@@ -334,19 +334,18 @@ pub async fn new_client_page(actor: Actor, csrf: Option<Extension<BrowserSession
 }
 
 pub async fn create_client(
-    state: State<AppState>,
-    actor: Actor,
-    client: Client,
+    ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
     PageForm(form): PageForm<ClientForm>,
 ) -> Response {
-    match api_clients::create(state, actor.clone(), client, ApiJson(form.into())).await {
+    match app::clients::create(&ctx, form.into()).await {
         Ok(_) => Redirect::to("/matters/new").into_response(),
-        Err(error) => {
-            let page =
-                NewClientPage { signed_in: signed_in(&actor, &csrf), problem: Some(error.message.clone()) };
-            render(&page, error.status)
+        Err(AppError::Invalid { field, reason }) => {
+            let problem = Some(format!("{field}: {reason}"));
+            let page = NewClientPage { signed_in: signed_in(&ctx.actor, &csrf), problem };
+            render(&page, StatusCode::BAD_REQUEST)
         }
+        Err(error) => failure_page(error, signed_in(&ctx.actor, &csrf)),
     }
 }
 
@@ -451,21 +450,21 @@ struct ClientsPage {
     clients: Vec<ClientRow>,
 }
 
-pub async fn clients(actor: Actor, csrf: Option<Extension<BrowserSession>>) -> Response {
-    match api_clients::list(actor.clone()).await {
-        Ok(Json(listed)) => {
-            let clients = rows(&listed, |c| ClientRow {
-                id: text(&c["id"]),
-                name: text(&c["name"]),
-                kind: text(&c["kind"]),
-            });
-            let keeps_clients = actor.has_any_role(ringfence_core::policy::CLIENT_KEEPERS.firm_roles());
+pub async fn clients(ctx: Ctx, csrf: Option<Extension<BrowserSession>>) -> Response {
+    match app::clients::list(&ctx).await {
+        Ok(listed) => {
+            let clients = listed
+                .items
+                .into_iter()
+                .map(|c| ClientRow { id: c.id.to_string(), name: c.name, kind: c.kind })
+                .collect();
+            let keeps_clients = ctx.actor.has_any_role(CLIENT_KEEPERS.firm_roles());
             render(
-                &ClientsPage { signed_in: signed_in(&actor, &csrf), keeps_clients, clients },
+                &ClientsPage { signed_in: signed_in(&ctx.actor, &csrf), keeps_clients, clients },
                 StatusCode::OK,
             )
         }
-        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
+        Err(error) => failure_page(error, signed_in(&ctx.actor, &csrf)),
     }
 }
 
@@ -484,41 +483,42 @@ struct ClientPage {
 }
 
 pub async fn client_page(
-    actor: Actor,
-    client: Client,
+    PathId(id): PathId<ClientId>,
+    ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
-    Path(id): Path<String>,
 ) -> Response {
-    let optional = |v: &serde_json::Value| v.as_str().map(str::to_owned);
     let shown = async {
-        let (c, details) = api_clients::view(&actor, &client, &id).await?;
-        // The form only for those who may change the details (and whose firm role keeps
-        // client records).
-        let editable = match &details {
-            Some(record) => {
-                actor.has_any_role(CLIENT_KEEPERS.firm_roles())
-                    && api_clients::may_edit(&actor, record.id).await?
-            }
-            None => false,
+        let page = match app::clients::view(&ctx, id).await? {
+            // The form only for those who may change the details (and whose firm role
+            // keeps client records).
+            ClientShown::Details(c) => ClientPage {
+                signed_in: signed_in(&ctx.actor, &csrf),
+                id: c.id.to_string(),
+                editable: ctx.actor.has_any_role(CLIENT_KEEPERS.firm_roles())
+                    && app::clients::may_edit(&ctx, id).await?,
+                name: c.name,
+                kind: c.kind,
+                email: c.email,
+                phone: c.phone,
+                id_number: c.id_number,
+            },
+            ClientShown::Summary(c) => ClientPage {
+                signed_in: signed_in(&ctx.actor, &csrf),
+                id: c.id.to_string(),
+                editable: false,
+                name: c.name,
+                kind: c.kind,
+                email: None,
+                phone: None,
+                id_number: None,
+            },
         };
-        Ok::<_, ApiError>((c, editable))
+        Ok::<_, AppError>(page)
     }
     .await;
     match shown {
-        Ok((c, editable)) => {
-            let page = ClientPage {
-                signed_in: signed_in(&actor, &csrf),
-                id,
-                editable,
-                name: optional(&c["name"]).unwrap_or_default(),
-                kind: optional(&c["kind"]).unwrap_or_default(),
-                email: optional(&c["email"]),
-                phone: optional(&c["phone"]),
-                id_number: optional(&c["id_number"]),
-            };
-            render(&page, StatusCode::OK)
-        }
-        Err(error) => error_page(&error, signed_in(&actor, &csrf)),
+        Ok(page) => render(&page, StatusCode::OK),
+        Err(error) => failure_page(error, signed_in(&ctx.actor, &csrf)),
     }
 }
 
@@ -533,11 +533,11 @@ pub struct ClientForm {
     id_number: Option<String>,
 }
 
-impl From<ClientForm> for ClientBody {
+impl From<ClientForm> for ClientInput {
     /// Blank optional fields are no value.
     fn from(form: ClientForm) -> Self {
         let given = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
-        ClientBody {
+        ClientInput {
             name: form.name,
             kind: form.kind,
             email: given(form.email),
@@ -549,18 +549,13 @@ impl From<ClientForm> for ClientBody {
 
 /// Saves a client's details (its keepers' form); blank optional fields are cleared.
 pub async fn update_client(
-    actor: Actor,
-    client: Client,
+    PathId(id): PathId<ClientId>,
+    ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
-    Path(id): Path<String>,
     PageForm(form): PageForm<ClientForm>,
 ) -> Response {
-    redirect_or_error(
-        api_clients::update(actor.clone(), client, Path(id.clone()), ApiJson(form.into())).await,
-        &format!("/clients/{id}"),
-        &actor,
-        &csrf,
-    )
+    let done = app::clients::update(&ctx, id, form.into()).await;
+    done_or_failure(done, &format!("/clients/{id}"), &ctx.actor, &csrf)
 }
 
 #[derive(Deserialize)]

@@ -16,6 +16,7 @@ mod matters;
 mod openapi;
 mod pages;
 mod passkeys;
+mod people;
 mod probes;
 mod rotation;
 mod search;

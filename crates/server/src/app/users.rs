@@ -1,0 +1,348 @@
+//! Firm users, managed by the firm's administrators. Creating a user mails an invitation;
+//! disabling one ends all of its sessions at once; the last enabled admin stays. Clearing
+//! a sign-in lock and resetting a second factor are audited and mailed to the user.
+
+use std::collections::BTreeSet;
+
+use ringfence_core::audit::AuditAction;
+use ringfence_core::audit::Outcome;
+use ringfence_core::ids::UserId;
+use ringfence_core::throttle;
+use ringfence_core::user::{Email, FirmRole};
+use ringfence_crypto::token;
+use ringfence_mail::Mail;
+use ringfence_store::ThrottleKey;
+use ringfence_store::firm::users::{self, NewUser, User, UserStatus};
+use ringfence_store::firm::{audit as audit_log, challenges, invitations, sessions};
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+
+use super::{AppError, Ctx};
+use crate::{AppState, audit};
+
+const STATUSES: [UserStatus; 3] = [UserStatus::Invited, UserStatus::Active, UserStatus::Disabled];
+
+fn status_name(status: UserStatus) -> &'static str {
+    match status {
+        UserStatus::Invited => "invited",
+        UserStatus::Active => "active",
+        UserStatus::Disabled => "disabled",
+    }
+}
+
+/// A firm user as administrators (and the user itself) see it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = User)]
+pub struct UserView {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub email: String,
+    pub name: Option<String>,
+    #[schema(value_type = BTreeSet<crate::openapi::FirmRoleSchema>)]
+    pub roles: BTreeSet<FirmRole>,
+    /// `invited`, `active` or `disabled`.
+    pub status: &'static str,
+}
+
+impl From<&User> for UserView {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id.to_string(),
+            email: user.email.to_string(),
+            name: user.name.clone(),
+            roles: user.roles.clone(),
+            status: status_name(user.status),
+        }
+    }
+}
+
+fn parse_roles(roles: &[String]) -> Result<BTreeSet<FirmRole>, AppError> {
+    let parsed = roles
+        .iter()
+        .map(|r| r.parse::<FirmRole>().map_err(|e| AppError::invalid("roles", e.to_string())))
+        .collect::<Result<BTreeSet<_>, _>>()?;
+    if parsed.is_empty() {
+        return Err(AppError::invalid("roles", "give at least one role"));
+    }
+    Ok(parsed)
+}
+
+fn parse_name(name: &str) -> Result<String, AppError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(AppError::invalid("name", "1 to 200 characters, no control characters"));
+    }
+    Ok(name.to_owned())
+}
+
+/// A user to invite.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct NewUserInput {
+    pub email: String,
+    /// 1 to 200 characters.
+    pub name: String,
+    /// At least one.
+    #[schema(value_type = Vec<crate::openapi::FirmRoleSchema>)]
+    pub roles: Vec<String>,
+}
+
+/// Creates a user, invited: the invitation is mailed with a link that works once.
+pub async fn create(ctx: &Ctx, state: &AppState, input: NewUserInput) -> Result<UserView, AppError> {
+    let email = Email::parse(&input.email).map_err(|e| AppError::invalid("email", e.to_string()))?;
+    let name = parse_name(&input.name)?;
+    let roles = parse_roles(&input.roles)?;
+    let now = ctx.now();
+    let (user, token) = state
+        .storage
+        .create_user(ctx.actor.firm, &email, async |id, tx| {
+            let new = NewUser {
+                id,
+                email: &email,
+                name: Some(&name),
+                roles: &roles,
+                status: UserStatus::Invited,
+                password_hash: None,
+                created_at: now,
+            };
+            users::insert(tx, new).await?;
+            let token = invitations::create(tx, id, now).await?;
+            let target = Some(("user", id.to_string()));
+            let entry = audit::record(
+                ctx.actor.audit_actor(),
+                AuditAction::UserCreated,
+                target,
+                Outcome::Success,
+                &ctx.client,
+                now,
+            );
+            audit_log::append(tx, &entry).await?;
+            let user = users::get(tx, id).await?;
+            Ok((user, token))
+        })
+        .await?;
+    let user = user.ok_or(AppError::NotFound)?;
+    let link = token::scoped(&ctx.actor.firm.simple(), &token);
+    let expires = (now + invitations::INVITATION_LIFETIME).format(&Rfc3339).unwrap_or_default();
+    let body = format!(
+        "You have been invited to your firm's Ringfence.\n\nSet your password here (the link works once, until {expires}):\n{}/invite#{}\n",
+        state.settings.public_url,
+        link.as_str()
+    );
+    state.mailer.send(Mail { to: email.as_str(), subject: "Your Ringfence invitation", body }).await?;
+    Ok(UserView::from(&user))
+}
+
+/// Which users to list, as asked: a page after a cursor, optionally one role or status.
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserListQuery {
+    /// 1 to 500; 50 when not given.
+    pub limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Only users holding this role.
+    #[param(value_type = Option<crate::openapi::FirmRoleSchema>)]
+    pub role: Option<String>,
+    /// Only users in this state: `invited`, `active` or `disabled`.
+    pub status: Option<String>,
+}
+
+/// A page of users, by email.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UserList {
+    pub items: Vec<UserView>,
+    /// The cursor for the next page; null on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Lists users by email; the cursor is the last email of the previous page.
+pub async fn list(ctx: &Ctx, query: UserListQuery) -> Result<UserList, AppError> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(AppError::invalid("limit", "1 to 500"));
+    }
+    let role = query
+        .role
+        .as_deref()
+        .map(|r| r.parse::<FirmRole>().map_err(|e| AppError::invalid("role", e.to_string())))
+        .transpose()?;
+    let status = query
+        .status
+        .as_deref()
+        .map(|s| {
+            STATUSES
+                .into_iter()
+                .find(|status| status_name(*status) == s)
+                .ok_or_else(|| AppError::invalid("status", "one of invited, active, disabled"))
+        })
+        .transpose()?;
+    let mut tx = ctx.actor.begin_read().await?;
+    let all = users::list(&mut tx).await?;
+    tx.commit().await?;
+    let after = query.cursor.unwrap_or_default();
+    let page: Vec<&User> = all
+        .iter()
+        .filter(|u| u.email.as_str() > after.as_str())
+        .filter(|u| role.is_none_or(|role| u.roles.contains(&role)))
+        .filter(|u| status.is_none_or(|status| u.status == status))
+        .take(limit + 1)
+        .collect();
+    let next_cursor = (page.len() > limit).then(|| page[limit - 1].email.to_string());
+    Ok(UserList { items: page.into_iter().take(limit).map(UserView::from).collect(), next_cursor })
+}
+
+async fn load(ctx: &Ctx, id: UserId) -> Result<User, AppError> {
+    let mut tx = ctx.actor.begin_read().await?;
+    let user = users::get(&mut tx, id).await?;
+    tx.commit().await?;
+    user.ok_or(AppError::NotFound)
+}
+
+/// A sign-in lock on a user's account.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SignInLock {
+    pub failures: i64,
+    pub retry_after_seconds: i64,
+}
+
+/// A user with the sign-in lock on its account, if any.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UserWithLock {
+    pub user: UserView,
+    /// The longer of the locks on password and on second-factor attempts; null when none.
+    pub lock: Option<SignInLock>,
+}
+
+/// One user, with the longer of the locks on its password and second-factor attempts.
+pub async fn get(ctx: &Ctx, state: &AppState, id: UserId) -> Result<UserWithLock, AppError> {
+    let user = load(ctx, id).await?;
+    let mut lock = None;
+    let mut longest = time::Duration::ZERO;
+    for key in [ThrottleKey::Account(user.email.as_str()), ThrottleKey::SecondFactor(user.email.as_str())] {
+        let record = state.storage.sign_in_failures(key).await?;
+        if let (Err(wait), Some(record)) = (throttle::ACCOUNT.check(record.as_ref(), ctx.now()), record)
+            && wait > longest
+        {
+            longest = wait;
+            lock = Some(SignInLock {
+                failures: record.failures,
+                retry_after_seconds: wait.whole_seconds().max(1),
+            });
+        }
+    }
+    Ok(UserWithLock { user: UserView::from(&user), lock })
+}
+
+/// A change to a user: its roles, or whether it is disabled.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserChanges {
+    /// The user's roles from now on; at least one.
+    #[schema(value_type = Option<Vec<crate::openapi::FirmRoleSchema>>)]
+    pub roles: Option<Vec<String>>,
+    /// Disabling a user ends all of its sessions.
+    pub disabled: Option<bool>,
+}
+
+/// Changes a user's roles or disables it; the firm keeps an enabled administrator.
+pub async fn update(ctx: &Ctx, id: UserId, changes: UserChanges) -> Result<UserView, AppError> {
+    let roles = changes.roles.as_deref().map(parse_roles).transpose()?;
+    let mut tx = ctx.actor.begin().await?;
+    let user = users::get(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    let mut recorded: Vec<(AuditAction, String)> = Vec::new();
+    if let Some(roles) = &roles {
+        users::set_roles(&mut tx, id, roles).await?;
+        recorded.extend(
+            roles.difference(&user.roles).map(|r| (AuditAction::UserRoleGranted, r.as_str().to_owned())),
+        );
+        recorded.extend(
+            user.roles.difference(roles).map(|r| (AuditAction::UserRoleRevoked, r.as_str().to_owned())),
+        );
+    }
+    if let Some(disabled) = changes.disabled {
+        users::set_disabled(&mut tx, id, disabled).await?;
+        if disabled {
+            sessions::revoke_all(&mut tx, id, None, ctx.now()).await?;
+        }
+        let was_disabled = user.status == UserStatus::Disabled;
+        if disabled != was_disabled {
+            recorded.push((
+                if disabled { AuditAction::UserDisabled } else { AuditAction::UserEnabled },
+                String::new(),
+            ));
+        }
+    }
+    for (action, role) in recorded {
+        // The role is part of the action's meaning, so it goes in the resource id.
+        let target = Some(("user", if role.is_empty() { id.to_string() } else { format!("{id}#{role}") }));
+        ctx.record(&mut tx, action, target).await?;
+    }
+    // Checked inside the transaction, after the change: the firm keeps an enabled admin.
+    if user.roles.contains(&FirmRole::Admin) && users::count_enabled_admins(&mut tx).await? == 0 {
+        return Err(AppError::conflict(
+            "last_admin",
+            "the firm's last enabled administrator cannot be disabled or lose the admin role",
+        ));
+    }
+    let updated = users::get(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    Ok(UserView::from(&updated))
+}
+
+/// The account keys a sign-in lock can be on: password guesses, second-factor guesses.
+fn lock_keys(email: &Email) -> [ThrottleKey<'_>; 3] {
+    [
+        ThrottleKey::Account(email.as_str()),
+        ThrottleKey::SecondFactor(email.as_str()),
+        ThrottleKey::CodeMails(email.as_str()),
+    ]
+}
+
+/// Clears a user's sign-in lock and failure counts; the user is told by mail.
+pub async fn unlock(ctx: &Ctx, state: &AppState, id: UserId) -> Result<(), AppError> {
+    let user = load(ctx, id).await?;
+    for key in lock_keys(&user.email) {
+        state.storage.clear_sign_in_failures(key).await?;
+    }
+    let mut tx = ctx.actor.begin().await?;
+    ctx.record(&mut tx, AuditAction::UserLockCleared, Some(("user", user.id.to_string()))).await?;
+    tx.commit().await?;
+    let body = format!(
+        "An administrator ({}) cleared the sign-in lock on your Ringfence account, which many \
+         failed attempts had set.\n\nIf you did not ask for this, tell your firm's administrator.\n",
+        ctx.actor.email
+    );
+    state
+        .mailer
+        .send(Mail { to: user.email.as_str(), subject: "Ringfence: your sign-in lock was cleared", body })
+        .await?;
+    Ok(())
+}
+
+/// Resets a user's second factors, for a lost phone or key or a factor someone else set up:
+/// the authenticator app and every passkey are removed, the user's sign-ins in progress and
+/// sessions end (the admin's own current session excepted), and the user is told by mail.
+/// The user then signs in with an emailed code, where the firm allows it, and sets up anew.
+pub async fn reset_second_factor(ctx: &Ctx, state: &AppState, id: UserId) -> Result<(), AppError> {
+    let now = ctx.now();
+    let mut tx = ctx.actor.begin().await?;
+    let user = users::get(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    users::clear_second_factors(&mut tx, id).await?;
+    challenges::end_all(&mut tx, id, now).await?;
+    let keep = (id == ctx.actor.user).then_some(ctx.actor.session.as_uuid());
+    sessions::revoke_all(&mut tx, id, keep, now).await?;
+    ctx.record(&mut tx, AuditAction::UserSecondFactorReset, Some(("user", id.to_string()))).await?;
+    tx.commit().await?;
+    state.storage.clear_sign_in_failures(ThrottleKey::SecondFactor(user.email.as_str())).await?;
+    let body = format!(
+        "An administrator ({}) removed the authenticator app and passkeys from your Ringfence \
+         account. Sign in with a code mailed to you and set up a new one under Account.\n\n\
+         If you did not ask for this, tell your firm's administrator now.\n",
+        ctx.actor.email
+    );
+    state
+        .mailer
+        .send(Mail { to: user.email.as_str(), subject: "Ringfence: your second factor was reset", body })
+        .await?;
+    Ok(())
+}
