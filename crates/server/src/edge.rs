@@ -54,6 +54,24 @@ impl From<AppError> for ApiError {
             .with_retry_after(retry_after),
             AppError::Store(err) => ApiError::from(err),
             AppError::Mail(err) => ApiError::from(err),
+            AppError::Internal(cause) => ApiError::internal(&*cause),
+            AppError::Answered(error) => error,
         }
+    }
+}
+
+/// An id of one of the caller's own things (a session, a passkey) as the route's `{id}`
+/// names it; anything malformed is a 404 that has touched nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnId<I>(pub I);
+
+impl<S: Send + Sync, I: std::str::FromStr + Send> FromRequestParts<S> for OwnId<I> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let params =
+            RawPathParams::from_request_parts(parts, state).await.map_err(|_| ApiError::not_found())?;
+        let raw = params.iter().find(|(key, _)| *key == "id").map(|(_, value)| value);
+        raw.and_then(|value| value.parse().ok()).map(Self).ok_or_else(ApiError::not_found)
     }
 }

@@ -27,7 +27,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{Content, HeaderBuilder, RefOr, Response, ResponseBuilder};
 use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
 
-use crate::api::{firm_settings, me, users};
+use crate::api::{firm_settings, me, passkeys, sign_in, users};
 use crate::auth::cookie::{CSRF_HEADER, SESSION_COOKIE};
 use crate::error::ErrorBody;
 
@@ -42,6 +42,16 @@ use crate::error::ErrorBody;
         openapi_json,
         me::me,
         me::list_sessions,
+        me::end_all_sessions,
+        me::end_session,
+        me::change_password,
+        me::enrol_totp,
+        me::confirm_totp,
+        passkeys::list,
+        passkeys::start_registration,
+        passkeys::finish_registration,
+        passkeys::remove,
+        sign_in::logout,
         firm_settings::get_policy,
         firm_settings::set_policy,
         firm_settings::get_retention,
@@ -68,6 +78,7 @@ use crate::error::ErrorBody;
         (name = "account", description = "The signed-in user's own account"),
         (name = "firm", description = "Firm-wide settings"),
         (name = "meta", description = "About the API itself"),
+        (name = "sign-in", description = "Signing in and out"),
     ),
 )]
 pub struct ApiDoc;

@@ -37,9 +37,9 @@ use webauthn_rs::prelude::PublicKeyCredential;
 use crate::api::users::UserJson;
 use crate::api::{passkey_sign_in, sign_in_locked};
 use crate::auth::attempts::{self, Attempt, Guess, check_ip};
+use crate::auth::cookie;
 use crate::auth::passkey::{self, RelyingParty};
 use crate::auth::totp::{self, TotpOutcome};
-use crate::auth::{Actor, cookie};
 use crate::client::Client;
 use crate::error::{ApiError, ApiJson};
 use crate::{AppState, audit, passwords};
@@ -673,18 +673,18 @@ async fn warn_of_replay(state: &AppState, email: &Email) -> Result<(), ApiError>
     Ok(())
 }
 
-pub async fn logout(
-    State(state): State<AppState>,
-    actor: Actor,
-    client: Client,
-) -> Result<Response, ApiError> {
-    let now = state.clock.now();
-    let mut tx = actor.begin().await?;
-    sessions::revoke(&mut tx, actor.user, actor.session.as_uuid(), now).await?;
-    let target = Some(("session", actor.session.to_string()));
-    actor.record(&mut tx, &client, "auth.logout", target).await?;
-    tx.commit().await?;
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(header::SET_COOKIE, cookie::clear_session());
-    Ok(response)
+/// Signs this session out; a browser's session cookie is cleared.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "sign-in",
+    security(("bearer" = []), ("session_cookie" = [], "csrf_token" = [])),
+    responses(
+        (status = 204, description = "The session has ended"),
+        crate::openapi::SignedInErrors,
+    ),
+)]
+pub async fn logout(ctx: crate::app::Ctx) -> Result<Response, ApiError> {
+    crate::app::account::sign_out(&ctx).await?;
+    Ok(crate::api::me::signed_out(StatusCode::NO_CONTENT.into_response()))
 }

@@ -5,6 +5,7 @@
 //! nothing here knows about HTTP.
 
 pub mod access;
+pub mod account;
 pub mod documents;
 mod error;
 pub mod matters;

@@ -123,14 +123,10 @@ pub async fn sign_in_code(
     }
 }
 
-pub async fn sign_out(state: State<AppState>, actor: Actor, client: Client) -> Response {
-    match sign_in::logout(state, actor, client).await {
-        Ok(_) => {
-            let mut response = Redirect::to("/sign-in").into_response();
-            response.headers_mut().insert(header::SET_COOKIE, cookie::clear_session());
-            response
-        }
-        Err(error) => error_page(&error, None),
+pub async fn sign_out(ctx: Ctx) -> Response {
+    match app::account::sign_out(&ctx).await {
+        Ok(()) => me::signed_out(Redirect::to("/sign-in").into_response()),
+        Err(error) => failure_page(error, None),
     }
 }
 

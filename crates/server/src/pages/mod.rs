@@ -28,9 +28,8 @@ use crate::api::clients::{self as api_clients, ClientBody};
 use crate::api::firm_settings::{self, TimeZoneJson};
 use crate::api::invitations::{self, AcceptInvite};
 use crate::api::matters::{self as api_matters, MatterChanges, NewMatter, RoleBody};
-use crate::api::me::{self, ChangePassword, ConfirmTotp};
+use crate::api::me;
 use crate::api::notes::{self as api_notes, NewNote};
-use crate::api::passkeys as api_passkeys;
 use crate::api::search::{self as api_search, SearchQuery};
 use crate::api::sign_in::{self, LoginRequest, VerifyRequest};
 use crate::api::users::{self as api_users, CreateUser, ListQuery, UpdateUser};
@@ -122,11 +121,6 @@ impl Dates {
     fn precise(&self, t: time::OffsetDateTime) -> String {
         self.show(t, format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"))
     }
-
-    /// An RFC 3339 time from an API answer, to the minute; empty when absent.
-    fn minutes(&self, v: &serde_json::Value) -> String {
-        parse_time(v).map(|t| self.moment(t)).unwrap_or_default()
-    }
 }
 
 fn parse_time(v: &serde_json::Value) -> Option<time::OffsetDateTime> {
@@ -185,7 +179,10 @@ fn failure_page(error: AppError, signed_in: Option<SignedInUser>) -> Response {
             "Too many attempts",
             "Wait a few minutes, then try again.".to_owned(),
         ),
-        AppError::Store(_) | AppError::Mail(_) => return error_page(&ApiError::from(error), signed_in),
+        AppError::Answered(error) => return error_page(error, signed_in),
+        AppError::Store(_) | AppError::Mail(_) | AppError::Internal(_) => {
+            return error_page(&ApiError::from(error), signed_in);
+        }
     };
     let mut response = render(
         &MessagePage { signed_in, heading, message: &message, link: "/", link_text: "Back to Ringfence" },
