@@ -27,7 +27,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{Content, HeaderBuilder, RefOr, Response, ResponseBuilder};
 use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
 
-use crate::api::{firm_settings, me, passkeys, sign_in, users};
+use crate::api::{firm_settings, invitations, me, passkey_sign_in, passkeys, sign_in, users};
 use crate::auth::cookie::{CSRF_HEADER, SESSION_COOKIE};
 use crate::error::ErrorBody;
 
@@ -51,6 +51,13 @@ use crate::error::ErrorBody;
         passkeys::start_registration,
         passkeys::finish_registration,
         passkeys::remove,
+        sign_in::login,
+        sign_in::verify,
+        sign_in::resend_code,
+        invitations::accept,
+        passkey_sign_in::second_factor_options,
+        passkey_sign_in::start,
+        passkey_sign_in::finish,
         sign_in::logout,
         firm_settings::get_policy,
         firm_settings::set_policy,
@@ -70,6 +77,7 @@ use crate::error::ErrorBody;
             TooLarge,
             UnsupportedMediaType,
             TooManyRequests,
+            SignInRefused,
             Internal
         ),
     ),
@@ -212,6 +220,12 @@ error_responses! {
     TooLarge => "The request body is too large (`too_large`)";
     /// 415.
     UnsupportedMediaType => "The body was not sent as `application/json` (`unsupported_media_type`)";
+    /// 401 of a sign-in step.
+    SignInRefused => "The sign-in step was refused: a wrong email address or password \
+                      (`invalid_credentials`), a sign-in that expired or used up its attempts \
+                      (`challenge_expired`), a wrong, expired or used code (`invalid_code`, \
+                      `code_expired`, `code_reused`), or a passkey that could not be verified \
+                      (`passkey_refused`)";
     /// 500: the cause is in the server's log under the request id.
     Internal => "An internal error (`internal`); quote the `X-Request-Id` header when reporting it";
 }

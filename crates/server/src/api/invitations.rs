@@ -14,7 +14,8 @@ use crate::client::Client;
 use crate::error::{ApiError, ApiJson};
 use crate::{AppState, audit, passwords};
 
-#[derive(Deserialize)]
+/// The invitation link's token and the password to set.
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct AcceptInvite {
     pub(crate) token: String,
     pub(crate) password: String,
@@ -24,6 +25,18 @@ fn invalid_token() -> ApiError {
     ApiError::invalid("token: this invitation link is invalid, used or expired; ask for a new one")
 }
 
+/// Sets an invited user's first password with the token of their invitation link.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/accept-invite",
+    tag = "sign-in",
+    request_body = AcceptInvite,
+    responses(
+        (status = 204, description = "The password is set; the user may sign in"),
+        crate::openapi::JsonBodyErrors,
+        (status = 500, response = crate::openapi::Internal),
+    ),
+)]
 pub async fn accept(
     State(state): State<AppState>,
     client: Client,
