@@ -7,8 +7,9 @@ use http::StatusCode;
 use http::request::Parts;
 use ringfence_store::firm::access::Action;
 
+use crate::AppState;
 use crate::app::access::{On, Target};
-use crate::app::{AppError, Ctx};
+use crate::app::{AppError, Ctx, PublicCtx};
 use crate::auth::Actor;
 use crate::client::Client;
 use crate::error::ApiError;
@@ -19,6 +20,20 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let actor = Actor::from_request_parts(parts, state).await?;
         Ok(Ctx::new(actor, Client::read(&parts.extensions, &parts.headers)))
+    }
+}
+
+/// Anyone's request, before sign-in: the time is read from the server's clock once.
+impl<S: Send + Sync> FromRequestParts<S> for PublicCtx
+where
+    AppState: axum::extract::FromRef<S>,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = <AppState as axum::extract::FromRef<S>>::from_ref(state);
+        let client = Client::read(&parts.extensions, &parts.headers);
+        Ok(PublicCtx { now: state.clock.now(), client, state })
     }
 }
 

@@ -9,9 +9,11 @@ pub mod account;
 pub mod documents;
 mod error;
 pub mod matters;
+pub mod sign_in;
 
 pub use error::AppError;
 
+use crate::AppState;
 use crate::auth::Actor;
 use crate::client::Client;
 
@@ -33,4 +35,14 @@ impl Ctx {
     pub fn now(&self) -> time::OffsetDateTime {
         self.actor.at
     }
+}
+
+/// The context of a use case run before anyone is signed in (signing in, accepting an
+/// invitation): the server's state, where the request came from and when. Its transactions
+/// are begun as `Principal::Anonymous`.
+#[derive(Clone)]
+pub struct PublicCtx {
+    pub state: AppState,
+    pub client: Client,
+    pub now: time::OffsetDateTime,
 }

@@ -26,7 +26,6 @@ use crate::AppState;
 use crate::api::audit::{self as api_audit, AuditQuery};
 use crate::api::clients::{self as api_clients, ClientBody};
 use crate::api::firm_settings::{self, TimeZoneJson};
-use crate::api::invitations::{self, AcceptInvite};
 use crate::api::matters::{self as api_matters, MatterChanges, NewMatter, RoleBody};
 use crate::api::me;
 use crate::api::notes::{self as api_notes, NewNote};
