@@ -20,7 +20,7 @@ pub mod token;
 pub use blob::DataKey;
 pub use firm_key::{FieldRef, FirmKey, FirmKeyring, KeyVersion};
 pub use master::{MasterKey, WrappedFirmKey};
-pub use secret::SecretBytes;
+pub use secret::{SecretBytes, SecretText};
 
 use thiserror::Error;
 

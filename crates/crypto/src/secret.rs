@@ -27,6 +27,27 @@ impl<const N: usize> fmt::Debug for SecretBytes<N> {
     }
 }
 
+/// Secret text shown once to its owner (a TOTP secret, a provisioning URI holding it):
+/// zeroized on drop, redacted when printed; only [`SecretText::expose`] reads it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretText(zeroize::Zeroizing<String>);
+
+impl SecretText {
+    pub fn new(text: zeroize::Zeroizing<String>) -> Self {
+        Self(text)
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
 /// A 256-bit key of one purpose, kept only sealed under the firm key: random when made,
 /// rebuilt from its unsealed bytes, redacted when printed.
 macro_rules! sealed_key {
@@ -68,5 +89,12 @@ mod tests {
     fn secrets_do_not_print() {
         let secret = SecretBytes::new([0x41u8; 32]);
         assert_eq!(format!("{secret:?}"), "[redacted]");
+    }
+
+    #[test]
+    fn secret_text_does_not_print() {
+        let secret = SecretText::new(zeroize::Zeroizing::new("JBSWY3DPEHPK3PXP".to_owned()));
+        assert_eq!(format!("{secret:?}"), "[redacted]");
+        assert_eq!(secret.expose(), "JBSWY3DPEHPK3PXP");
     }
 }

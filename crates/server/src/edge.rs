@@ -11,8 +11,9 @@ use http::request::Parts;
 use ringfence_core::ids::UserId;
 use ringfence_store::firm::access::Action;
 
+use crate::AppState;
 use crate::app::access::{On, Target};
-use crate::app::{AppError, Ctx};
+use crate::app::{AppError, Ctx, PublicCtx};
 use crate::auth::Actor;
 use crate::client::Client;
 use crate::error::ApiError;
@@ -23,6 +24,20 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let actor = Actor::from_request_parts(parts, state).await?;
         Ok(Ctx::new(actor, Client::read(&parts.extensions, &parts.headers)))
+    }
+}
+
+/// Anyone's request, before sign-in: the time is read from the server's clock once.
+impl<S: Send + Sync> FromRequestParts<S> for PublicCtx
+where
+    AppState: axum::extract::FromRef<S>,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = <AppState as axum::extract::FromRef<S>>::from_ref(state);
+        let client = Client::read(&parts.extensions, &parts.headers);
+        Ok(PublicCtx { now: state.clock.now(), client, state })
     }
 }
 
@@ -116,6 +131,24 @@ impl From<AppError> for ApiError {
             .with_retry_after(retry_after),
             AppError::Store(err) => ApiError::from(err),
             AppError::Mail(err) => ApiError::from(err),
+            AppError::Internal(cause) => ApiError::internal(&*cause),
+            AppError::Answered(error) => error,
         }
+    }
+}
+
+/// An id of one of the caller's own things (a session, a passkey) as the route's `{id}`
+/// names it; anything malformed is a 404 that has touched nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnId<I>(pub I);
+
+impl<S: Send + Sync, I: std::str::FromStr + Send> FromRequestParts<S> for OwnId<I> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let params =
+            RawPathParams::from_request_parts(parts, state).await.map_err(|_| ApiError::not_found())?;
+        let raw = params.iter().find(|(key, _)| *key == "id").map(|(_, value)| value);
+        raw.and_then(|value| value.parse().ok()).map(Self).ok_or_else(ApiError::not_found)
     }
 }

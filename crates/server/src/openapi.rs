@@ -12,8 +12,7 @@
 //!    and one by one the others (`(status = 403, response = crate::openapi::Forbidden)`);
 //! 2. list the handler in `paths(...)` of [`ApiDoc`];
 //! 3. derive `utoipa::ToSchema` on its request and response types;
-//! 4. remove the route from `NOT_YET_DOCUMENTED` in `crates/server/tests/it/openapi.rs`;
-//! 5. refresh the snapshot: `RINGFENCE_OPENAPI_REFRESH=1 cargo nextest run -p
+//! 4. refresh the snapshot: `RINGFENCE_OPENAPI_REFRESH=1 cargo nextest run -p
 //!    ringfence-server -E 'test(/openapi/)'`, and review the diff of `docs/openapi.json`.
 
 use std::borrow::Cow;
@@ -28,7 +27,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{Content, HeaderBuilder, RefOr, Response, ResponseBuilder};
 use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
 
-use crate::api::{audit, clients, firm_settings, matters, me, users};
+use crate::api::{
+    audit, clients, firm_settings, invitations, matters, me, passkey_sign_in, passkeys, sign_in, users,
+};
 use crate::auth::cookie::{CSRF_HEADER, SESSION_COOKIE};
 use crate::error::ErrorBody;
 
@@ -43,6 +44,23 @@ use crate::error::ErrorBody;
         openapi_json,
         me::me,
         me::list_sessions,
+        me::end_all_sessions,
+        me::end_session,
+        me::change_password,
+        me::enrol_totp,
+        me::confirm_totp,
+        passkeys::list,
+        passkeys::start_registration,
+        passkeys::finish_registration,
+        passkeys::remove,
+        sign_in::login,
+        sign_in::verify,
+        sign_in::resend_code,
+        invitations::accept,
+        passkey_sign_in::second_factor_options,
+        passkey_sign_in::start,
+        passkey_sign_in::finish,
+        sign_in::logout,
         firm_settings::get_policy,
         firm_settings::set_policy,
         firm_settings::get_retention,
@@ -105,7 +123,8 @@ use crate::error::ErrorBody;
             TooManyRequests,
             Internal,
             Unavailable,
-            RangeNotSatisfiable
+            RangeNotSatisfiable,
+            SignInRefused
         ),
     ),
     modifiers(&SecuritySchemes),
@@ -120,6 +139,7 @@ use crate::error::ErrorBody;
         (name = "search", description = "Finding words in what the caller may read"),
         (name = "notes", description = "Notes on a matter, for those who may read or write its content"),
         (name = "users", description = "The firm's users, managed by its administrators"),
+        (name = "sign-in", description = "Signing in and out"),
     ),
 )]
 pub struct ApiDoc;
@@ -272,6 +292,12 @@ error_responses! {
     RangeNotSatisfiable => "The byte range asked for is not in the file (`range_not_satisfiable`)";
     /// 503.
     Unavailable => "A service the request needs cannot answer for now; the code says which";
+    /// 401 of a sign-in step.
+    SignInRefused => "The sign-in step was refused: a wrong email address or password \
+                      (`invalid_credentials`), a sign-in that expired or used up its attempts \
+                      (`challenge_expired`), a wrong, expired or used code (`invalid_code`, \
+                      `code_expired`, `code_reused`), or a passkey that could not be verified \
+                      (`passkey_refused`)";
     /// 500: the cause is in the server's log under the request id.
     Internal => "An internal error (`internal`); quote the `X-Request-Id` header when reporting it";
 }

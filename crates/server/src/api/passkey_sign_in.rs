@@ -17,8 +17,8 @@ use ringfence_store::firm::passkeys::CEREMONY_LIFETIME;
 use ringfence_store::firm::users::{self, UserStatus};
 use ringfence_store::firm::{challenges, passkeys, sign_in_policy};
 use ringfence_store::{FirmTx, ThrottleKey};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 use webauthn_rs::prelude::{AuthenticationResult, PublicKeyCredential};
@@ -47,18 +47,50 @@ pub(crate) async fn record_use(
     Ok(())
 }
 
-#[derive(Deserialize)]
+/// The sign-in whose second factor will be a passkey.
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct OptionsRequest {
     challenge_id: String,
 }
 
+/// The options of a passkey check, for `navigator.credentials.get()`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PasskeyCheckOptions {
+    /// The WebAuthn `PublicKeyCredentialRequestOptions`, as JSON.
+    #[schema(value_type = Object)]
+    options: Value,
+}
+
+/// A passwordless sign-in begun: its ceremony and the options of the passkey check.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PasswordlessStart {
+    /// Names this sign-in when finishing it.
+    ceremony_id: Uuid,
+    /// The WebAuthn `PublicKeyCredentialRequestOptions`, as JSON.
+    #[schema(value_type = Object)]
+    options: Value,
+}
+
 /// The WebAuthn challenge for a sign-in whose second factor will be a passkey. Asking
 /// again replaces the challenge; it does not count as an attempt.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/passkey-options",
+    tag = "sign-in",
+    request_body = OptionsRequest,
+    responses(
+        (status = 200, description = "The options of the passkey check", body = PasskeyCheckOptions),
+        (status = 401, response = crate::openapi::SignInRefused),
+        (status = 429, response = crate::openapi::TooManyRequests),
+        crate::openapi::JsonBodyErrors,
+        (status = 500, response = crate::openapi::Internal),
+    ),
+)]
 pub async fn second_factor_options(
     State(state): State<AppState>,
     client: Client,
     ApiJson(body): ApiJson<OptionsRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PasskeyCheckOptions>, ApiError> {
     let now = state.clock.now();
     attempts::check_ip(&state, &client, now).await?;
     let (firm, challenge) =
@@ -83,7 +115,7 @@ pub async fn second_factor_options(
         return Err(sign_in::challenge_dead());
     }
     tx.commit().await?;
-    Ok(Json(json!({ "options": ceremony.options })))
+    Ok(Json(PasskeyCheckOptions { options: ceremony.options }))
 }
 
 /// Starts a passwordless sign-in.
@@ -94,7 +126,20 @@ pub const MAX_PASSKEY_SIGN_INS: i64 = 10_000;
 /// is counted against the source address, an IPv6 one by its /64
 /// ([`throttle::PASSKEY_STARTS`]), ceremonies expire
 /// after five minutes and are swept, and at most [`MAX_PASSKEY_SIGN_INS`] live at once.
-pub async fn start(State(state): State<AppState>, client: Client) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/passkey/start",
+    tag = "sign-in",
+    responses(
+        (status = 200, description = "The ceremony and its options", body = PasswordlessStart),
+        (status = 429, response = crate::openapi::TooManyRequests),
+        (status = 500, response = crate::openapi::Internal),
+    ),
+)]
+pub async fn start(
+    State(state): State<AppState>,
+    client: Client,
+) -> Result<Json<PasswordlessStart>, ApiError> {
     let now = state.clock.now();
     attempts::check_ip(&state, &client, now).await?;
     if let Some(ip) = &client.source {
@@ -106,25 +151,45 @@ pub async fn start(State(state): State<AppState>, client: Client) -> Result<Json
         .start_passkey_sign_in(&ceremony.state, now, MAX_PASSKEY_SIGN_INS)
         .await?
         .ok_or_else(|| attempts::throttled(CEREMONY_LIFETIME))?;
-    Ok(Json(json!({ "ceremony_id": id, "options": ceremony.options })))
+    Ok(Json(PasswordlessStart { ceremony_id: id, options: ceremony.options }))
 }
 
-#[derive(Deserialize)]
+/// The passkey's answer to a passwordless sign-in.
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct FinishRequest {
+    /// As `/api/v1/auth/passkey/start` answered it.
     ceremony_id: Uuid,
+    /// The WebAuthn `AuthenticationResponseJSON` of `navigator.credentials.get()`.
+    #[schema(value_type = Object)]
     credential: PublicKeyCredential,
     /// Browsers: set the session cookie and answer the CSRF token instead of the token.
     #[serde(default)]
     cookie: bool,
 }
 
+/// Finishes a passwordless sign-in: the passkey names its user and proves them. Attempts
+/// are counted against the source address only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/passkey/finish",
+    tag = "sign-in",
+    request_body = FinishRequest,
+    responses(
+        (status = 200, description = "Signed in; browsers also get the session cookie", body = sign_in::SignedInJson),
+        (status = 401, response = crate::openapi::SignInRefused),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 429, response = crate::openapi::TooManyRequests),
+        crate::openapi::JsonBodyErrors,
+        (status = 500, response = crate::openapi::Internal),
+    ),
+)]
 pub async fn finish(
     State(state): State<AppState>,
     client: Client,
     ApiJson(body): ApiJson<FinishRequest>,
 ) -> Result<Response, ApiError> {
     let signed_in = finish_passwordless(&state, &client, &body).await?;
-    sign_in::signed_in_response(&state, &signed_in, body.cookie)
+    sign_in::signed_in_response(&state, &signed_in, body.cookie, |json| json)
 }
 
 async fn finish_passwordless(

@@ -27,24 +27,23 @@ use ringfence_store::firm::users::{self, UserStatus};
 use ringfence_store::firm::{audit as audit_log, challenges, sessions, sign_in_policy};
 use ringfence_store::{FirmStore, FirmTx};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::sync::Arc;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 use webauthn_rs::prelude::PublicKeyCredential;
 
 use crate::api::users::UserJson;
 use crate::api::{passkey_sign_in, sign_in_locked};
 use crate::auth::attempts::{self, Attempt, Guess, check_ip};
+use crate::auth::cookie;
 use crate::auth::passkey::{self, RelyingParty};
 use crate::auth::totp::{self, TotpOutcome};
-use crate::auth::{Actor, cookie};
 use crate::client::Client;
 use crate::error::{ApiError, ApiJson};
 use crate::{AppState, audit, passwords};
 
-#[derive(Deserialize)]
+/// A sign-in's first step.
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
     pub(crate) email: String,
     pub(crate) password: String,
@@ -57,10 +56,42 @@ pub struct LoginRequest {
     pub(crate) cookie: bool,
 }
 
-#[derive(Serialize)]
+/// A sign-in whose password was right: the challenge its second factor answers, and the
+/// factors it may be answered with (a code was mailed when `email` is one of them).
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct LoginResponse {
     pub(crate) challenge_id: String,
+    #[schema(value_type = Vec<crate::openapi::SecondFactorSchema>)]
     pub(crate) factors: Vec<SecondFactor>,
+}
+
+/// What a login answers: a challenge for the second factor or, when the password step was
+/// throttled and a `totp_code` came with it, a completed sign-in.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum LoginAnswer {
+    Challenge(LoginResponse),
+    SignedIn(SignedInJson),
+}
+
+/// A completed sign-in.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SignedIn)]
+pub struct SignedInJson {
+    /// When the session ends at the latest.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    expires_at: OffsetDateTime,
+    user: UserJson,
+    /// The firm's policy wants a stronger second factor set up (an authenticator app or a
+    /// passkey).
+    must_enrol_strong_factor: bool,
+    /// API clients: the session token, sent as `Authorization: Bearer <token>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+    /// Browsers (`cookie: true`): the CSRF token of the session cookie set alongside.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csrf_token: Option<String>,
 }
 
 pub(crate) fn invalid_credentials() -> ApiError {
@@ -140,6 +171,25 @@ fn refusal_entries(
     entries
 }
 
+/// Checks the email address and password, and opens a challenge for the second factor
+/// (mailing a code when emailed codes are among the factors). While the account's password
+/// step is throttled, a login carrying a current `totp_code` is checked as password and
+/// code together and answers a completed sign-in, or 401 whichever was wrong.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "sign-in",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "A challenge for the second factor, or (with `totp_code`) \
+                                      a completed sign-in", body = LoginAnswer),
+        (status = 401, response = crate::openapi::SignInRefused),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 429, response = crate::openapi::TooManyRequests),
+        crate::openapi::JsonBodyErrors,
+        (status = 500, response = crate::openapi::Internal),
+    ),
+)]
 pub async fn login(
     State(state): State<AppState>,
     client: Client,
@@ -148,9 +198,9 @@ pub async fn login(
     match start_sign_in(&state, &client, &body).await {
         Err(refused) if refused.code == "throttled" && body.totp_code.is_some() => {
             let signed_in = sign_in_locked::password_and_code(&state, &client, &body).await?;
-            signed_in_response(&state, &signed_in, body.cookie)
+            signed_in_response(&state, &signed_in, body.cookie, LoginAnswer::SignedIn)
         }
-        started => started.map(|started| Json(started).into_response()),
+        started => started.map(|started| Json(LoginAnswer::Challenge(started)).into_response()),
     }
 }
 
@@ -365,12 +415,26 @@ async fn send_code(state: &AppState, email: &Email, code: &EmailCode) -> Result<
     Ok(())
 }
 
-#[derive(Deserialize)]
+/// The sign-in to mail a new code for.
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ResendRequest {
     challenge_id: String,
 }
 
 /// Mails a fresh code for a live challenge; the previous code stops working.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/resend-code",
+    tag = "sign-in",
+    request_body = ResendRequest,
+    responses(
+        (status = 204, description = "A new code is mailed"),
+        (status = 401, response = crate::openapi::SignInRefused),
+        (status = 429, response = crate::openapi::TooManyRequests),
+        crate::openapi::JsonBodyErrors,
+        (status = 500, response = crate::openapi::Internal),
+    ),
+)]
 pub async fn resend_code(
     State(state): State<AppState>,
     client: Client,
@@ -414,53 +478,76 @@ pub async fn resend_code(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+/// A sign-in's second step: the challenge and the second factor's answer.
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct VerifyRequest {
     pub(crate) challenge_id: String,
+    #[schema(value_type = crate::openapi::SecondFactorSchema)]
     pub(crate) factor: SecondFactor,
     /// The emailed or TOTP code.
     #[serde(default)]
     pub(crate) code: Option<String>,
-    /// The passkey's answer to the challenge from `/auth/passkey-options`.
+    /// The passkey's answer to the challenge from `/auth/passkey-options` (a WebAuthn
+    /// `AuthenticationResponseJSON`).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub(crate) credential: Option<PublicKeyCredential>,
     /// Browsers: set the session cookie and answer the CSRF token instead of the token.
     #[serde(default)]
     pub(crate) cookie: bool,
 }
 
+/// Checks the second factor of a challenge and opens a session. Every refusal is counted
+/// against the challenge (the sixth is refused unchecked), the account and the address.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/verify",
+    tag = "sign-in",
+    request_body = VerifyRequest,
+    responses(
+        (status = 200, description = "Signed in; browsers also get the session cookie", body = SignedInJson),
+        (status = 401, response = crate::openapi::SignInRefused),
+        (status = 429, response = crate::openapi::TooManyRequests),
+        crate::openapi::JsonBodyErrors,
+        (status = 500, response = crate::openapi::Internal),
+    ),
+)]
 pub async fn verify(
     State(state): State<AppState>,
     client: Client,
     ApiJson(body): ApiJson<VerifyRequest>,
 ) -> Result<Response, ApiError> {
     let signed_in = finish_sign_in(&state, &client, &body).await?;
-    signed_in_response(&state, &signed_in, body.cookie)
+    signed_in_response(&state, &signed_in, body.cookie, |json| json)
 }
 
-/// The answer to a completed sign-in: the token for API clients; for browsers, the
-/// session cookie and the CSRF token.
-pub(crate) fn signed_in_response(
+/// The answer to a completed sign-in (as `answer` wraps it): the token for API clients;
+/// for browsers, the session cookie and the CSRF token.
+pub(crate) fn signed_in_response<T: Serialize>(
     state: &AppState,
     signed_in: &SignedIn,
     browser: bool,
+    answer: impl FnOnce(SignedInJson) -> T,
 ) -> Result<Response, ApiError> {
-    let expires_at = signed_in.expires_at.format(&Rfc3339).map_err(|e| ApiError::internal(&e))?;
-    let mut body_json = json!({
-        "expires_at": expires_at,
-        "user": UserJson::from(&signed_in.user),
-        "must_enrol_strong_factor": signed_in.must_enrol,
-    });
-    if browser {
-        body_json["csrf_token"] = json!(cookie::csrf_token(&signed_in.token));
-        let mut response = Json(body_json).into_response();
-        if let Some(value) = cookie::set_session(&signed_in.scoped, state.settings.session_limits.absolute) {
-            response.headers_mut().insert(header::SET_COOKIE, value);
-        }
-        return Ok(response);
+    let (token, csrf_token) = if browser {
+        (None, Some(cookie::csrf_token(&signed_in.token)))
+    } else {
+        (Some(signed_in.scoped.to_string()), None)
+    };
+    let body = SignedInJson {
+        expires_at: signed_in.expires_at,
+        user: UserJson::from(&signed_in.user),
+        must_enrol_strong_factor: signed_in.must_enrol,
+        token,
+        csrf_token,
+    };
+    let mut response = Json(answer(body)).into_response();
+    if browser
+        && let Some(value) = cookie::set_session(&signed_in.scoped, state.settings.session_limits.absolute)
+    {
+        response.headers_mut().insert(header::SET_COOKIE, value);
     }
-    body_json["token"] = json!(signed_in.scoped.as_str());
-    Ok(Json(body_json).into_response())
+    Ok(response)
 }
 
 /// A completed sign-in: the new session's token (plain and firm-scoped) and facts.
@@ -682,18 +769,18 @@ async fn warn_of_replay(state: &AppState, email: &Email) -> Result<(), ApiError>
     Ok(())
 }
 
-pub async fn logout(
-    State(state): State<AppState>,
-    actor: Actor,
-    client: Client,
-) -> Result<Response, ApiError> {
-    let now = state.clock.now();
-    let mut tx = actor.begin().await?;
-    sessions::revoke(&mut tx, actor.user, actor.session.as_uuid(), now).await?;
-    let target = Some(("session", actor.session.to_string()));
-    actor.record(&mut tx, &client, AuditAction::AuthLogout, target).await?;
-    tx.commit().await?;
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(header::SET_COOKIE, cookie::clear_session());
-    Ok(response)
+/// Signs this session out; a browser's session cookie is cleared.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "sign-in",
+    security(("bearer" = []), ("session_cookie" = [], "csrf_token" = [])),
+    responses(
+        (status = 204, description = "The session has ended"),
+        crate::openapi::SignedInErrors,
+    ),
+)]
+pub async fn logout(ctx: crate::app::Ctx) -> Result<Response, ApiError> {
+    crate::app::account::sign_out(&ctx).await?;
+    Ok(crate::api::me::signed_out(StatusCode::NO_CONTENT.into_response()))
 }

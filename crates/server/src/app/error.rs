@@ -38,6 +38,20 @@ pub enum AppError {
     /// Mail could not be sent.
     #[error(transparent)]
     Mail(#[from] ringfence_mail::MailError),
+    /// Something failed that the caller cannot mend (the cause goes to the log).
+    #[error(transparent)]
+    Internal(Box<dyn std::error::Error + Send + Sync>),
+    /// A refusal of the sign-in machinery shared with the JSON API (throttles, password
+    /// rules, passkey ceremonies), kept in the words, status and `Retry-After` it was
+    /// given in.
+    #[error("{}", .0.message)]
+    Answered(crate::error::ApiError),
+}
+
+impl From<crate::error::ApiError> for AppError {
+    fn from(error: crate::error::ApiError) -> Self {
+        Self::Answered(error)
+    }
 }
 
 impl AppError {
@@ -47,6 +61,10 @@ impl AppError {
 
     pub fn unavailable(code: &'static str, reason: impl Into<String>) -> Self {
         Self::Unavailable { code, reason: reason.into() }
+    }
+
+    pub fn internal(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Internal(Box::new(cause))
     }
 
     pub fn conflict(code: &'static str, reason: impl Into<String>) -> Self {

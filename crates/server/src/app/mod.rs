@@ -5,6 +5,7 @@
 //! nothing here knows about HTTP.
 
 pub mod access;
+pub mod account;
 pub mod audit;
 pub mod clients;
 pub mod documents;
@@ -13,6 +14,7 @@ pub mod firm_settings;
 pub mod matters;
 pub mod notes;
 pub mod search;
+pub mod sign_in;
 pub mod users;
 
 pub use error::AppError;
@@ -21,6 +23,7 @@ use ringfence_core::audit::{AuditAction, Outcome};
 use ringfence_store::FirmTx;
 use ringfence_store::firm::audit as audit_log;
 
+use crate::AppState;
 use crate::auth::Actor;
 use crate::client::Client;
 
@@ -81,4 +84,14 @@ impl Ctx {
             self.now(),
         )
     }
+}
+
+/// The context of a use case run before anyone is signed in (signing in, accepting an
+/// invitation): the server's state, where the request came from and when. Its transactions
+/// are begun as `Principal::Anonymous`.
+#[derive(Clone)]
+pub struct PublicCtx {
+    pub state: AppState,
+    pub client: Client,
+    pub now: time::OffsetDateTime,
 }

@@ -1,6 +1,10 @@
 //! One's own account: sessions, the authenticator app, the password.
 
+use ringfence_core::ids::{PasskeyId, SessionId};
+use ringfence_crypto::SecretText;
+
 use super::*;
+use crate::edge::OwnId;
 
 struct SessionRow {
     id: String,
@@ -34,56 +38,76 @@ pub struct AccountQuery {
 }
 
 async fn account_page(
-    state: State<AppState>,
-    actor: &Actor,
+    state: &AppState,
+    ctx: &Ctx,
     csrf: &Option<Extension<BrowserSession>>,
     notice: Option<&'static str>,
-    problem: Option<&ApiError>,
+    problem: Option<AppError>,
 ) -> Response {
     let loaded = async {
-        let Json(me) = me::me(state.clone(), actor.clone()).await?;
-        let Json(live) = me::list_sessions(state, actor.clone()).await?;
-        let Json(keys) = api_passkeys::list(actor.clone()).await?;
-        Ok::<_, ApiError>((me, live, keys, Dates::of(actor).await?))
+        let me = app::account::me(ctx, state).await?;
+        let live = app::account::sessions(ctx).await?;
+        let keys = app::account::passkeys(ctx).await?;
+        Ok::<_, AppError>((me, live, keys, Dates::of(&ctx.actor).await.map_err(AppError::from)?))
     }
     .await;
     let (me, live, keys, dates) = match loaded {
         Ok(loaded) => loaded,
-        Err(error) => return error_page(&error, signed_in(actor, csrf)),
+        Err(error) => return failure_page(error, signed_in(&ctx.actor, csrf)),
     };
     let sessions = live
         .items
-        .iter()
+        .into_iter()
         .map(|s| SessionRow {
             id: s.id.to_string(),
-            agent: s.user_agent.clone().filter(|a| !a.is_empty()).unwrap_or_else(|| "unknown".to_owned()),
-            ip: s.ip.clone().unwrap_or_default(),
-            last_seen: dates.minutes(&serde_json::Value::from(s.last_seen_at.as_str())),
+            agent: s.user_agent.filter(|a| !a.is_empty()).unwrap_or_else(|| "unknown".to_owned()),
+            ip: s.ip.unwrap_or_default(),
+            last_seen: dates.moment(s.last_seen_at),
             current: s.current,
         })
         .collect();
-    let passkeys = rows(&keys, |p| PasskeyRow {
-        id: text(&p["id"]),
-        name: text(&p["name"]),
-        added: dates.minutes(&p["created_at"]),
-        last_used: Some(dates.minutes(&p["last_used_at"]))
-            .filter(|t| !t.is_empty())
-            .unwrap_or_else(|| "never".to_owned()),
-    });
+    let passkeys = keys
+        .items
+        .into_iter()
+        .map(|p| PasskeyRow {
+            id: p.id.to_string(),
+            name: p.name,
+            added: dates.moment(p.created_at),
+            last_used: p.last_used_at.map_or_else(|| "never".to_owned(), |t| dates.moment(t)),
+        })
+        .collect();
+    let (problem, status) = match problem.map(ApiError::from) {
+        Some(error) => (Some(error.message), error.status),
+        None => (None, StatusCode::OK),
+    };
     let page = AccountPage {
-        signed_in: signed_in(actor, csrf),
+        signed_in: signed_in(&ctx.actor, csrf),
         notice,
-        problem: problem.map(|e| e.message.clone()),
+        problem,
         sessions,
         totp_enrolled: me.totp_enrolled,
         passkeys,
     };
-    render(&page, problem.map_or(StatusCode::OK, |e| e.status))
+    render(&page, status)
+}
+
+/// After a form on the account page: on to `to` when it worked, else the page again saying why.
+async fn account_done(
+    done: Result<(), AppError>,
+    to: &str,
+    state: &AppState,
+    ctx: &Ctx,
+    csrf: &Option<Extension<BrowserSession>>,
+) -> Response {
+    match done {
+        Ok(()) => Redirect::to(to).into_response(),
+        Err(error) => account_page(state, ctx, csrf, None, Some(error)).await,
+    }
 }
 
 pub async fn account(
-    state: State<AppState>,
-    actor: Actor,
+    State(state): State<AppState>,
+    ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
     Query(query): Query<AccountQuery>,
 ) -> Response {
@@ -95,44 +119,40 @@ pub async fn account(
         Some("passkey-removed") => Some("That passkey is removed."),
         _ => None,
     };
-    account_page(state, &actor, &csrf, notice, None).await
+    account_page(&state, &ctx, &csrf, notice, None).await
 }
 
 pub async fn end_session(
-    state: State<AppState>,
-    actor: Actor,
-    client: Client,
+    State(state): State<AppState>,
+    ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
-    Path(id): Path<String>,
+    id: Result<OwnId<SessionId>, ApiError>,
 ) -> Response {
-    match me::end_session(state.clone(), actor.clone(), client, Path(id)).await {
-        Ok(_) => Redirect::to("/account?done=session").into_response(),
-        Err(error) => account_page(state, &actor, &csrf, None, Some(&error)).await,
-    }
+    let done = match id {
+        Ok(OwnId(id)) => app::account::end_session(&ctx, id).await,
+        Err(_) => Err(AppError::NotFound),
+    };
+    account_done(done, "/account?done=session", &state, &ctx, &csrf).await
 }
 
-pub async fn end_all_sessions(state: State<AppState>, actor: Actor, client: Client) -> Response {
-    match me::end_all_sessions(state, actor, client).await {
-        Ok(_) => {
-            let mut response = Redirect::to("/sign-in").into_response();
-            response.headers_mut().insert(header::SET_COOKIE, cookie::clear_session());
-            response
-        }
-        Err(error) => error_page(&error, None),
+pub async fn end_all_sessions(ctx: Ctx) -> Response {
+    match app::account::end_all_sessions(&ctx).await {
+        Ok(()) => me::signed_out(Redirect::to("/sign-in").into_response()),
+        Err(error) => failure_page(error, None),
     }
 }
 
 pub async fn remove_passkey(
-    state: State<AppState>,
-    actor: Actor,
-    client: Client,
+    State(state): State<AppState>,
+    ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
-    Path(id): Path<String>,
+    id: Result<OwnId<PasskeyId>, ApiError>,
 ) -> Response {
-    match api_passkeys::remove(actor.clone(), client, Path(id)).await {
-        Ok(_) => Redirect::to("/account?done=passkey-removed").into_response(),
-        Err(error) => account_page(state, &actor, &csrf, None, Some(&error)).await,
-    }
+    let done = match id {
+        Ok(OwnId(id)) => app::account::remove_passkey(&ctx, id).await,
+        Err(_) => Err(AppError::NotFound),
+    };
+    account_done(done, "/account?done=passkey-removed", &state, &ctx, &csrf).await
 }
 
 #[derive(Deserialize)]
@@ -142,26 +162,23 @@ pub struct PasswordForm {
 }
 
 pub async fn change_password(
-    state: State<AppState>,
-    actor: Actor,
-    client: Client,
+    State(state): State<AppState>,
+    ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
     PageForm(form): PageForm<PasswordForm>,
 ) -> Response {
-    let body = ChangePassword { current_password: form.current_password, new_password: form.new_password };
-    match me::change_password(state.clone(), actor.clone(), client, ApiJson(body)).await {
-        Ok(_) => Redirect::to("/account?done=password").into_response(),
-        Err(error) => account_page(state, &actor, &csrf, None, Some(&error)).await,
-    }
+    let done = app::account::change_password(&ctx, &state, &form.current_password, &form.new_password).await;
+    account_done(done, "/account?done=password", &state, &ctx, &csrf).await
 }
 
 #[derive(Template)]
 #[template(path = "totp.html")]
-struct TotpPage {
+struct TotpPage<'a> {
     signed_in: Option<SignedInUser>,
     problem: Option<String>,
     qr_svg: String,
-    secret: String,
+    /// Rendered with `expose()` into the page and nowhere else.
+    secret: &'a SecretText,
 }
 
 #[derive(Deserialize)]
@@ -170,31 +187,24 @@ pub struct TotpForm {
 }
 
 pub async fn enrol_totp(
-    state: State<AppState>,
-    actor: Actor,
-    client: Client,
+    State(state): State<AppState>,
+    ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
     PageForm(form): PageForm<TotpForm>,
 ) -> Response {
-    let body = me::EnrolTotp { current_password: form.current_password.unwrap_or_default() };
-    let started = me::enrol_totp(state.clone(), actor.clone(), client, ApiJson(body)).await;
-    let Json(started) = match started {
+    let password = form.current_password.unwrap_or_default();
+    let started = match app::account::enrol_totp(&ctx, &state, &password).await {
         Ok(started) => started,
-        Err(error) => return account_page(state, &actor, &csrf, None, Some(&error)).await,
+        Err(error) => return account_page(&state, &ctx, &csrf, None, Some(error)).await,
     };
-    let uri = started["otpauth_uri"].as_str().unwrap_or_default();
-    let qr_svg = match qrcode::QrCode::new(uri.as_bytes()) {
+    let qr_svg = match qrcode::QrCode::new(started.otpauth_uri.expose().as_bytes()) {
         Ok(code) => code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(224, 224).build(),
         Err(e) => return ApiError::internal(&e).into_response(),
     };
     // The XML declaration has no place inside HTML.
     let qr_svg = qr_svg.split_once("?>").map_or(qr_svg.as_str(), |(_, svg)| svg).to_owned();
-    let page = TotpPage {
-        signed_in: signed_in(&actor, &csrf),
-        problem: None,
-        qr_svg,
-        secret: started["secret"].as_str().unwrap_or_default().to_owned(),
-    };
+    let page =
+        TotpPage { signed_in: signed_in(&ctx.actor, &csrf), problem: None, qr_svg, secret: &started.secret };
     render(&page, StatusCode::OK)
 }
 
@@ -204,16 +214,11 @@ pub struct TotpConfirmForm {
 }
 
 pub async fn confirm_totp(
-    state: State<AppState>,
-    actor: Actor,
-    client: Client,
+    State(state): State<AppState>,
+    ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
     PageForm(form): PageForm<TotpConfirmForm>,
 ) -> Response {
-    match me::confirm_totp(state.clone(), actor.clone(), client, ApiJson(ConfirmTotp { code: form.code }))
-        .await
-    {
-        Ok(_) => Redirect::to("/account?done=totp").into_response(),
-        Err(error) => account_page(state, &actor, &csrf, None, Some(&error)).await,
-    }
+    let done = app::account::confirm_totp(&ctx, &state, &form.code).await;
+    account_done(done, "/account?done=totp", &state, &ctx, &csrf).await
 }

@@ -1,6 +1,7 @@
 //! Getting in: signing in with a second factor, signing out, accepting an invitation.
 
 use super::*;
+use crate::app::PublicCtx;
 
 #[derive(Template)]
 #[template(path = "sign_in.html")]
@@ -123,14 +124,10 @@ pub async fn sign_in_code(
     }
 }
 
-pub async fn sign_out(state: State<AppState>, actor: Actor, client: Client) -> Response {
-    match sign_in::logout(state, actor, client).await {
-        Ok(_) => {
-            let mut response = Redirect::to("/sign-in").into_response();
-            response.headers_mut().insert(header::SET_COOKIE, cookie::clear_session());
-            response
-        }
-        Err(error) => error_page(&error, None),
+pub async fn sign_out(ctx: Ctx) -> Response {
+    match app::account::sign_out(&ctx).await {
+        Ok(()) => me::signed_out(Redirect::to("/sign-in").into_response()),
+        Err(error) => failure_page(error, None),
     }
 }
 
@@ -153,18 +150,15 @@ pub struct InviteForm {
 }
 
 pub async fn accept_invite(
-    state: State<AppState>,
-    client: Client,
+    ctx: PublicCtx,
     headers: HeaderMap,
     PageForm(form): PageForm<InviteForm>,
 ) -> Response {
     if !same_site(&headers) {
         return error_page(&ApiError::forbidden("cross-site form"), None);
     }
-    let token = form.token.clone();
-    let body = AcceptInvite { token: form.token, password: form.password };
-    match invitations::accept(state, client, ApiJson(body)).await {
-        Ok(_) => render(
+    match app::sign_in::accept_invitation(&ctx, &form.token, &form.password).await {
+        Ok(()) => render(
             &MessagePage {
                 signed_in: None,
                 heading: "Password set",
@@ -175,7 +169,11 @@ pub async fn accept_invite(
             StatusCode::OK,
         ),
         Err(error) => {
-            render(&InvitePage { signed_in: None, problem: Some(error.message.clone()), token }, error.status)
+            let error = ApiError::from(error);
+            render(
+                &InvitePage { signed_in: None, problem: Some(error.message), token: form.token },
+                error.status,
+            )
         }
     }
 }

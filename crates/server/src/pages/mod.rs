@@ -3,9 +3,9 @@
 //! templates in `web/templates`; assets come from `web/static`, built into the binary.
 
 use askama::Template;
-use axum::extract::{Extension, Path, Query, State};
+use axum::Form;
+use axum::extract::{Extension, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::{Form, Json};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use ringfence_core::audit::{AuditAction, StoredAuditEntry, words_for};
 use ringfence_core::auth::SecondFactor;
@@ -17,13 +17,10 @@ use ringfence_store::firm::audit as audit_log;
 use ringfence_store::firm::preferences;
 use ringfence_store::firm::{matters, users};
 use serde::Deserialize;
-use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
 use crate::AppState;
-use crate::api::invitations::{self, AcceptInvite};
-use crate::api::me::{self, ChangePassword, ConfirmTotp};
-use crate::api::passkeys as api_passkeys;
+use crate::api::me;
 use crate::api::sign_in::{self, LoginRequest, VerifyRequest};
 use crate::app::AppError;
 use crate::app::access::On;
@@ -37,7 +34,7 @@ use crate::auth::Actor;
 use crate::auth::cookie::{self, BrowserSession};
 use crate::client::Client;
 use crate::edge::{PathId, PathUser};
-use crate::error::{ApiError, ApiJson};
+use crate::error::ApiError;
 use ringfence_core::ids::{ClientId, DocumentId, MatterId, UserId};
 use ringfence_core::matter::MatterAction;
 
@@ -71,16 +68,6 @@ fn signed_in(actor: &Actor, session: &Option<Extension<BrowserSession>>) -> Opti
     let reads_audit = actor.has_any_role(ringfence_core::policy::AUDITORS.firm_roles());
     let administers = actor.has_any_role(&[FirmRole::Admin]);
     Some(SignedInUser { email: actor.email.to_string(), csrf, reads_audit, administers, idle_seconds })
-}
-
-/// A string field of an API answer, empty when absent.
-fn text(v: &serde_json::Value) -> String {
-    v.as_str().unwrap_or_default().to_owned()
-}
-
-/// The items of a listing the API answered, each made into a row of a page.
-fn rows<T>(listing: &serde_json::Value, row: impl Fn(&serde_json::Value) -> T) -> Vec<T> {
-    listing["items"].as_array().map(|items| items.iter().map(row).collect()).unwrap_or_default()
 }
 
 /// Times as the firm's people read them: on the firm's clock, in its time zone.
@@ -119,15 +106,6 @@ impl Dates {
     fn precise(&self, t: time::OffsetDateTime) -> String {
         self.show(t, format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"))
     }
-
-    /// An RFC 3339 time from an API answer, to the minute; empty when absent.
-    fn minutes(&self, v: &serde_json::Value) -> String {
-        parse_time(v).map(|t| self.moment(t)).unwrap_or_default()
-    }
-}
-
-fn parse_time(v: &serde_json::Value) -> Option<time::OffsetDateTime> {
-    v.as_str().and_then(|t| time::OffsetDateTime::parse(t, &Rfc3339).ok())
 }
 
 fn render(template: &impl Template, status: StatusCode) -> Response {
@@ -174,7 +152,10 @@ fn failure_page(error: AppError, signed_in: Option<SignedInUser>) -> Response {
             "Too many attempts",
             "Wait a few minutes, then try again.".to_owned(),
         ),
-        AppError::Store(_) | AppError::Mail(_) => return error_page(&ApiError::from(error), signed_in),
+        AppError::Answered(error) => return error_page(error, signed_in),
+        AppError::Store(_) | AppError::Mail(_) | AppError::Internal(_) => {
+            return error_page(&ApiError::from(error), signed_in);
+        }
     };
     let mut response = render(
         &MessagePage { signed_in, heading, message: &message, link: "/", link_text: "Back to Ringfence" },

@@ -249,3 +249,14 @@ both_backends!(an_admin_may_not_remove_the_only_factor_the_firm_allows, |env: Te
     assert_eq!((removed.status, removed.code()), (409, "would_lock_out"), "{}", removed.body);
     assert_eq!(passwordless(&h, &mut key).await.status, 200);
 });
+
+both_backends!(malformed_session_and_passkey_ids_are_not_found, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    for path in ["/api/v1/me/sessions/not-a-session", "/api/v1/me/passkeys/12345"] {
+        let reply = h.call("DELETE", path, Some(&admin), None).await;
+        assert_eq!((reply.status, reply.code()), (404, "not_found"), "{path}: {}", reply.body);
+    }
+    // Still signed in: a malformed id ended nothing.
+    assert_eq!(h.call("GET", "/api/v1/me", Some(&admin), None).await.status, 200);
+});
