@@ -6,8 +6,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use futures_util::Stream;
-use ringfence_core::audit::AuditAction;
-use ringfence_core::audit::{Outcome, StoredAuditEntry};
+use ringfence_core::audit::{AuditAction, Outcome, StoredAuditEntry};
 use ringfence_core::ids::{FirmId, parse_id};
 use ringfence_store::firm::audit::{self as audit_log, AuditFilter};
 use serde::{Deserialize, Serialize};
@@ -86,13 +85,13 @@ fn filter(query: &AuditQuery) -> Result<AuditFilter, AppError> {
             })
             .transpose()
     };
+    // A value no recorded action's name begins with would match nothing, silently.
     if let Some(action) = &query.action
-        && (action.len() > 100
-            || !action.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        && !AuditAction::is_name_prefix(action)
     {
         return Err(AppError::invalid(
             "action",
-            "letters, digits, dots, dashes and underscores, at most 100",
+            "the name of an action, or its beginning, such as auth. or document.downloaded",
         ));
     }
     Ok(AuditFilter {
