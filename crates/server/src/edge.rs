@@ -41,72 +41,66 @@ where
     }
 }
 
-/// The id a route's `{id}` names, parsed into its type; anything else is a 404 that has
-/// touched nothing: the API's error, or the page saying so.
+/// The id a route's `{id}` names, parsed into its type, with the matter action its route
+/// was declared for.
 impl<S: Send + Sync, A: Action, I: Target> FromRequestParts<S> for On<A, I> {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match path_param(parts, state, "id").await {
-            Some(id) => Ok(On::requested(id)),
-            None if parts.uri.path().starts_with("/api/") => Err(ApiError::not_found().into_response()),
-            None => Err(crate::pages::not_found()),
-        }
+        Ok(On::requested(named(parts, state, "id").await?))
     }
 }
 
-/// The user a route's `{user_id}` names (a member, someone walled); anything else is a
-/// 404 that has touched nothing.
+/// An id a route's `{id}` names outside matter data (a client, a user, one's own session
+/// or passkey), parsed into its type.
+pub struct PathId<I>(pub I);
+
+impl<S: Send + Sync, I: FromStr + Send> FromRequestParts<S> for PathId<I> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(named(parts, state, "id").await?))
+    }
+}
+
+/// The user a route's `{user_id}` names (a member, someone walled).
 #[derive(Debug, Clone, Copy)]
 pub struct PathUser(pub UserId);
 
 impl<S: Send + Sync> FromRequestParts<S> for PathUser {
-    type Rejection = ApiError;
+    type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let params =
-            RawPathParams::from_request_parts(parts, state).await.map_err(|_| ApiError::not_found())?;
-        let named =
-            params.iter().find(|(key, _)| *key == "user_id").and_then(|(_, value)| UserId::parse(value));
-        named.map(Self).ok_or_else(ApiError::not_found)
+        Ok(Self(named(parts, state, "user_id").await?))
     }
 }
 
-/// The path parameter `name`, parsed as an id of type `I`.
-pub async fn path_param<S: Send + Sync, I: Target>(parts: &mut Parts, state: &S, name: &str) -> Option<I> {
-    let params = RawPathParams::from_request_parts(parts, state).await.ok()?;
-    params.iter().find(|(key, _)| *key == name).and_then(|(_, value)| I::parse(value))
-}
-
-/// An id a route's `{id}` names outside matter data (a client, a user), parsed into its
-/// type; anything else is a 404 that has touched nothing.
-pub struct PathId<I>(pub I);
-
-impl<S: Send + Sync, I: FromStr + Send> FromRequestParts<S> for PathId<I> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        named(parts, state, "id").await.map(Self).ok_or_else(ApiError::not_found)
-    }
-}
-
-/// The `{id}` and `{user_id}` a route names (a user's wall on a client), each parsed
-/// into its type; anything else is a 404 that has touched nothing.
+/// The `{id}` and `{user_id}` a route names (a user's wall on a client).
 pub struct PathIds<I, J>(pub I, pub J);
 
 impl<S: Send + Sync, I: FromStr + Send, J: FromStr + Send> FromRequestParts<S> for PathIds<I, J> {
-    type Rejection = ApiError;
+    type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let id = named(parts, state, "id").await;
-        let user = named(parts, state, "user_id").await;
-        id.zip(user).map(|(id, user)| Self(id, user)).ok_or_else(ApiError::not_found)
+        Ok(Self(named(parts, state, "id").await?, named(parts, state, "user_id").await?))
     }
 }
 
-async fn named<S: Send + Sync, I: FromStr>(parts: &mut Parts, state: &S, name: &str) -> Option<I> {
-    let params = RawPathParams::from_request_parts(parts, state).await.ok()?;
-    params.iter().find(|(key, _)| *key == name).and_then(|(_, value)| value.parse().ok())
+/// The path parameter `name`, parsed into its type. Anything else is a 404 that has
+/// touched nothing: the API's error, or the page saying so.
+async fn named<S: Send + Sync, I: FromStr>(parts: &mut Parts, state: &S, name: &str) -> Result<I, Response> {
+    let params = RawPathParams::from_request_parts(parts, state).await.ok();
+    let parsed = params
+        .as_ref()
+        .and_then(|params| params.iter().find(|(key, _)| *key == name))
+        .and_then(|(_, value)| value.parse().ok());
+    parsed.ok_or_else(|| {
+        if parts.uri.path().starts_with("/api/") {
+            ApiError::not_found().into_response()
+        } else {
+            crate::pages::not_found()
+        }
+    })
 }
 
 impl From<AppError> for ApiError {
@@ -134,21 +128,5 @@ impl From<AppError> for ApiError {
             AppError::Internal(cause) => ApiError::internal(&*cause),
             AppError::Answered(error) => error,
         }
-    }
-}
-
-/// An id of one of the caller's own things (a session, a passkey) as the route's `{id}`
-/// names it; anything malformed is a 404 that has touched nothing.
-#[derive(Debug, Clone, Copy)]
-pub struct OwnId<I>(pub I);
-
-impl<S: Send + Sync, I: std::str::FromStr + Send> FromRequestParts<S> for OwnId<I> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let params =
-            RawPathParams::from_request_parts(parts, state).await.map_err(|_| ApiError::not_found())?;
-        let raw = params.iter().find(|(key, _)| *key == "id").map(|(_, value)| value);
-        raw.and_then(|value| value.parse().ok()).map(Self).ok_or_else(ApiError::not_found)
     }
 }

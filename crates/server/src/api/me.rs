@@ -12,7 +12,7 @@ use crate::AppState;
 use crate::app::Ctx;
 use crate::app::account::{self, MeView, SessionList, TotpEnrolment};
 use crate::auth::cookie;
-use crate::edge::OwnId;
+use crate::edge::PathId;
 use crate::error::{ApiError, ApiJson};
 
 /// The signed-in user's own account.
@@ -81,7 +81,7 @@ pub(crate) fn signed_out(mut response: Response) -> Response {
         crate::openapi::SignedInErrors,
     ),
 )]
-pub async fn end_session(ctx: Ctx, OwnId(id): OwnId<SessionId>) -> Result<StatusCode, ApiError> {
+pub async fn end_session(ctx: Ctx, PathId(id): PathId<SessionId>) -> Result<StatusCode, ApiError> {
     account::end_session(&ctx, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -12,7 +12,7 @@ use webauthn_rs::prelude::RegisterPublicKeyCredential;
 use crate::AppState;
 use crate::app::Ctx;
 use crate::app::account::{self, NewPasskeyView, PasskeyList, RegistrationOptions};
-use crate::edge::OwnId;
+use crate::edge::PathId;
 use crate::error::{ApiError, ApiJson};
 
 /// The current password, to add a passkey.
@@ -112,7 +112,7 @@ pub async fn list(ctx: Ctx) -> Result<Json<PasskeyList>, ApiError> {
         crate::openapi::SignedInErrors,
     ),
 )]
-pub async fn remove(ctx: Ctx, OwnId(id): OwnId<PasskeyId>) -> Result<StatusCode, ApiError> {
+pub async fn remove(ctx: Ctx, PathId(id): PathId<PasskeyId>) -> Result<StatusCode, ApiError> {
     account::remove_passkey(&ctx, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

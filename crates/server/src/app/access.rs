@@ -39,10 +39,9 @@ impl<A: Action, I: Copy> On<A, I> {
 }
 
 /// An id a route names: a matter, or a record that belongs to one.
-pub trait Target: Copy + Send + Sync + std::fmt::Display + 'static {
+pub trait Target: Copy + Send + Sync + std::fmt::Display + std::str::FromStr + 'static {
     /// How the audit log names what the id is of.
     const KIND: &'static str;
-    fn parse(raw: &str) -> Option<Self>;
     fn uuid(&self) -> Uuid;
 }
 
@@ -50,9 +49,6 @@ macro_rules! targets {
     ($($id:ty => $kind:literal),* $(,)?) => {$(
         impl Target for $id {
             const KIND: &'static str = $kind;
-            fn parse(raw: &str) -> Option<Self> {
-                <$id>::parse(raw)
-            }
             fn uuid(&self) -> Uuid {
                 self.as_uuid()
             }

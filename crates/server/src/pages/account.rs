@@ -4,7 +4,7 @@ use ringfence_core::ids::{PasskeyId, SessionId};
 use ringfence_crypto::SecretText;
 
 use super::*;
-use crate::edge::OwnId;
+use crate::edge::PathId;
 
 struct SessionRow {
     id: String,
@@ -126,12 +126,9 @@ pub async fn end_session(
     State(state): State<AppState>,
     ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
-    id: Result<OwnId<SessionId>, ApiError>,
+    PathId(id): PathId<SessionId>,
 ) -> Response {
-    let done = match id {
-        Ok(OwnId(id)) => app::account::end_session(&ctx, id).await,
-        Err(_) => Err(AppError::NotFound),
-    };
+    let done = app::account::end_session(&ctx, id).await;
     account_done(done, "/account?done=session", &state, &ctx, &csrf).await
 }
 
@@ -146,12 +143,9 @@ pub async fn remove_passkey(
     State(state): State<AppState>,
     ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
-    id: Result<OwnId<PasskeyId>, ApiError>,
+    PathId(id): PathId<PasskeyId>,
 ) -> Response {
-    let done = match id {
-        Ok(OwnId(id)) => app::account::remove_passkey(&ctx, id).await,
-        Err(_) => Err(AppError::NotFound),
-    };
+    let done = app::account::remove_passkey(&ctx, id).await;
     account_done(done, "/account?done=passkey-removed", &state, &ctx, &csrf).await
 }
 
