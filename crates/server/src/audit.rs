@@ -67,7 +67,7 @@ pub async fn anonymous_refusal(
     action: AuditAction,
     client: &Client,
     at: OffsetDateTime,
-) -> Result<(), crate::error::ApiError> {
+) -> Result<(), crate::app::AppError> {
     store.append_audit(record(AuditActor::Anonymous, action, None, Outcome::Denied, client, at)).await?;
     Ok(())
 }

@@ -117,16 +117,16 @@ impl From<AppError> for ApiError {
             AppError::Unavailable { code, reason } => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, reason)
             }
-            AppError::Throttled { retry_after } => ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "throttled",
-                "too many attempts; try again later",
-            )
-            .with_retry_after(retry_after),
+            AppError::Unauthenticated { code, reason } => {
+                ApiError::new(StatusCode::UNAUTHORIZED, code, reason)
+            }
+            AppError::NotPermitted { code, reason } => ApiError::new(StatusCode::FORBIDDEN, code, reason),
+            AppError::Throttled { code, reason, retry_after } => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, reason).with_retry_after(retry_after)
+            }
             AppError::Store(err) => ApiError::from(err),
             AppError::Mail(err) => ApiError::from(err),
             AppError::Internal(cause) => ApiError::internal(&*cause),
-            AppError::Answered(error) => error,
         }
     }
 }

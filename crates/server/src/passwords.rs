@@ -6,30 +6,30 @@ use ringfence_core::user::{Email, Password};
 use ringfence_crypto::password::{self, PasswordHashError, Verdict};
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::app::AppError;
 
 /// Runs password hashing work under the hashing permit.
 async fn bounded<T: Send + 'static>(
     state: &AppState,
     work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ApiError> {
-    let _permit = state.hashing.acquire().await.map_err(|e| ApiError::internal(&e))?;
-    tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::internal(&e))
+) -> Result<T, AppError> {
+    let _permit = state.hashing.acquire().await.map_err(AppError::internal)?;
+    tokio::task::spawn_blocking(work).await.map_err(AppError::internal)
 }
 
-pub async fn hash(state: &AppState, password: &Password) -> Result<String, ApiError> {
+pub async fn hash(state: &AppState, password: &Password) -> Result<String, AppError> {
     hash_raw(state, password.expose()).await
 }
 
 /// Hashes a password as given, even one below today's rules: for re-hashing a legacy hash
 /// at sign-in, where refusing the user's existing password would lock them out.
-pub async fn hash_raw(state: &AppState, plain: &str) -> Result<String, ApiError> {
+pub async fn hash_raw(state: &AppState, plain: &str) -> Result<String, AppError> {
     let plain = zeroize::Zeroizing::new(plain.to_owned());
-    bounded(state, move || password::hash(&plain)).await?.map_err(|e| ApiError::internal(&e))
+    bounded(state, move || password::hash(&plain)).await?.map_err(AppError::internal)
 }
 
 /// Verifies against the stored hash, or spends the same work on a dummy when there is none.
-pub async fn verify(state: &AppState, plain: &str, stored: Option<String>) -> Result<Verdict, ApiError> {
+pub async fn verify(state: &AppState, plain: &str, stored: Option<String>) -> Result<Verdict, AppError> {
     let plain = zeroize::Zeroizing::new(plain.to_owned());
     let outcome: Result<Verdict, PasswordHashError> = bounded(state, move || match stored {
         Some(stored) => password::verify(&plain, &stored),
@@ -39,7 +39,7 @@ pub async fn verify(state: &AppState, plain: &str, stored: Option<String>) -> Re
         }
     })
     .await?;
-    outcome.map_err(|e| ApiError::internal(&e))
+    outcome.map_err(AppError::internal)
 }
 
 /// What a password must not be built from: the person's and the firm's own words.
@@ -77,13 +77,13 @@ impl KnownWords<'_> {
 
 /// A password a person chose: 12 to 256 characters, and not guessable (zxcvbn score of at
 /// least 3, counting the person's and the firm's own words and the product's name as known).
-pub fn strong(raw: &str, known: &KnownWords<'_>) -> Result<Password, ApiError> {
-    let password = Password::parse(raw).map_err(|e| ApiError::invalid(format!("password: {e}")))?;
+pub fn strong(raw: &str, known: &KnownWords<'_>) -> Result<Password, AppError> {
+    let password = Password::parse(raw).map_err(|e| AppError::invalid("password", e.to_string()))?;
     let words = known.words();
     let inputs: Vec<&str> = words.iter().map(String::as_str).collect();
     let estimate = zxcvbn::zxcvbn(raw, &inputs);
     if (estimate.score() as u8) < 3 {
-        let mut reason = String::from("password: too easy to guess");
+        let mut reason = String::from("too easy to guess");
         if let Some(feedback) = estimate.feedback() {
             if let Some(warning) = feedback.warning() {
                 reason.push_str(&format!(" ({warning})"));
@@ -92,7 +92,7 @@ pub fn strong(raw: &str, known: &KnownWords<'_>) -> Result<Password, ApiError> {
                 reason.push_str(&format!("; {tip}"));
             }
         }
-        return Err(ApiError::invalid(reason));
+        return Err(AppError::invalid("password", reason));
     }
     Ok(password)
 }

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use http::{StatusCode, header};
+use http::StatusCode;
 use ringfence_core::ids::SessionId;
 use serde::Deserialize;
 
@@ -59,13 +59,7 @@ pub async fn list_sessions(ctx: Ctx) -> Result<Json<SessionList>, ApiError> {
 )]
 pub async fn end_all_sessions(ctx: Ctx) -> Result<Response, ApiError> {
     account::end_all_sessions(&ctx).await?;
-    Ok(signed_out(StatusCode::NO_CONTENT.into_response()))
-}
-
-/// `response`, clearing the browser's session cookie.
-pub(crate) fn signed_out(mut response: Response) -> Response {
-    response.headers_mut().insert(header::SET_COOKIE, cookie::clear_session());
-    response
+    Ok(cookie::signed_out(StatusCode::NO_CONTENT.into_response()))
 }
 
 /// Ends one of the signed-in user's sessions.

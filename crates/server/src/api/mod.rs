@@ -11,5 +11,4 @@ pub mod passkey_sign_in;
 pub mod passkeys;
 pub mod search;
 pub mod sign_in;
-pub mod sign_in_locked;
 pub mod users;

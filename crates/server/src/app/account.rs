@@ -371,7 +371,7 @@ pub async fn finish_passkey(
     // The registration is used up whatever the answer.
     tx.commit().await?;
     if known {
-        return Err(passkey::already_registered().into());
+        return Err(passkey::already_registered());
     }
     let registered = RelyingParty::of(&state.settings)?.finish_registration(credential, &ceremony)?;
     let record = passkey::encode(&registered)?;

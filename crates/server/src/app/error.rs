@@ -26,9 +26,16 @@ pub enum AppError {
     /// The data's state does not allow the change: a stable code and the reason.
     #[error("{reason}")]
     Conflict { code: &'static str, reason: String },
-    /// Too many attempts; try again after this many seconds.
-    #[error("too many attempts")]
-    Throttled { retry_after: i64 },
+    /// The caller has not proved who they are (a wrong password or code, a dead sign-in, a
+    /// passkey that does not verify): a stable code and the reason.
+    #[error("{reason}")]
+    Unauthenticated { code: &'static str, reason: String },
+    /// The firm's policy leaves the caller no way to do this: a stable code and the reason.
+    #[error("{reason}")]
+    NotPermitted { code: &'static str, reason: &'static str },
+    /// Too many attempts: a stable code, the reason, and how many seconds to wait.
+    #[error("{reason}")]
+    Throttled { code: &'static str, reason: String, retry_after: i64 },
     /// A service the use case needs cannot answer for now: a stable code and the reason.
     #[error("{reason}")]
     Unavailable { code: &'static str, reason: String },
@@ -41,17 +48,6 @@ pub enum AppError {
     /// Something failed that the caller cannot mend (the cause goes to the log).
     #[error(transparent)]
     Internal(Box<dyn std::error::Error + Send + Sync>),
-    /// A refusal of the sign-in machinery shared with the JSON API (throttles, password
-    /// rules, passkey ceremonies), kept in the words, status and `Retry-After` it was
-    /// given in.
-    #[error("{}", .0.message)]
-    Answered(crate::error::ApiError),
-}
-
-impl From<crate::error::ApiError> for AppError {
-    fn from(error: crate::error::ApiError) -> Self {
-        Self::Answered(error)
-    }
 }
 
 impl AppError {
@@ -65,6 +61,10 @@ impl AppError {
 
     pub fn internal(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Internal(Box::new(cause))
+    }
+
+    pub fn unauthenticated(code: &'static str, reason: impl Into<String>) -> Self {
+        Self::Unauthenticated { code, reason: reason.into() }
     }
 
     pub fn conflict(code: &'static str, reason: impl Into<String>) -> Self {

@@ -11,18 +11,17 @@
 //! only someone who knows the password can make the latter, so a stranger flooding the
 //! password step cannot stop the owner's authenticator app or passkey from working. Password
 //! and code sent together while the password step is throttled are counted per account *and
-//! address* (see `crate::api::sign_in_locked`), so a stranger elsewhere cannot stop those
+//! address* (see `crate::app::sign_in::locked`), so a stranger elsewhere cannot stop those
 //! either.
 
-use http::StatusCode;
 use ringfence_core::throttle::{self, FailureRecord, ThrottleRule};
 use ringfence_core::user::Email;
 use ringfence_store::ThrottleKey;
 use time::{Duration, OffsetDateTime};
 
 use crate::AppState;
+use crate::app::AppError;
 use crate::client::Client;
-use crate::error::ApiError;
 
 /// What an attempt is about, which decides the account key it is counted under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,14 +47,13 @@ impl Guess {
     }
 }
 
-pub(crate) fn throttled(wait: Duration) -> ApiError {
+pub(crate) fn throttled(wait: Duration) -> AppError {
     let seconds = wait.whole_seconds().max(1) + i64::from(wait.subsec_nanoseconds() > 0);
-    ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "throttled",
-        format!("too many failed attempts; retry in {seconds} s"),
-    )
-    .with_retry_after(seconds)
+    AppError::Throttled {
+        code: "throttled",
+        reason: format!("too many failed attempts; retry in {seconds} s"),
+        retry_after: seconds,
+    }
 }
 
 /// The refusal of an attempt `rule` did not allow on `key`, with how long to wait.
@@ -64,7 +62,7 @@ async fn refusal(
     key: ThrottleKey<'_>,
     rule: &ThrottleRule,
     now: OffsetDateTime,
-) -> Result<ApiError, ApiError> {
+) -> Result<AppError, AppError> {
     let record = state.storage.sign_in_failures(key).await?;
     // Whatever the record says by now, this attempt was refused: at least a second to wait.
     let wait = rule.check(record.as_ref(), now).err().unwrap_or(Duration::seconds(1));
@@ -77,7 +75,7 @@ pub(crate) async fn reserve(
     key: ThrottleKey<'_>,
     rule: &ThrottleRule,
     now: OffsetDateTime,
-) -> Result<Result<FailureRecord, ApiError>, ApiError> {
+) -> Result<Result<FailureRecord, AppError>, AppError> {
     match state.storage.reserve_sign_in_attempt(key, rule, now).await? {
         Some(record) => Ok(Ok(record)),
         None => Ok(Err(refusal(state, key, rule, now).await?)),
@@ -102,7 +100,7 @@ impl Attempt {
         email: Option<&Email>,
         client: &Client,
         now: OffsetDateTime,
-    ) -> Result<Self, ApiError> {
+    ) -> Result<Self, AppError> {
         let ip = match &client.source {
             Some(ip) => match reserve(state, ThrottleKey::SourceIp(ip), &throttle::SOURCE_IP, now).await? {
                 Ok(record) => Some((ip.clone(), record)),
@@ -128,7 +126,7 @@ impl Attempt {
             && self.account.is_some_and(|record| record.failures == throttle::ACCOUNT.lock_after)
     }
 
-    async fn release_ip(&self, state: &AppState) -> Result<(), ApiError> {
+    async fn release_ip(&self, state: &AppState) -> Result<(), AppError> {
         if let Some((ip, record)) = &self.ip {
             state.storage.release_sign_in_attempt(ThrottleKey::SourceIp(ip), record).await?;
         }
@@ -136,7 +134,7 @@ impl Attempt {
     }
 
     /// The attempt succeeded: it was no failure, so its reservation is given back.
-    pub(crate) async fn release(self, state: &AppState) -> Result<(), ApiError> {
+    pub(crate) async fn release(self, state: &AppState) -> Result<(), AppError> {
         self.release_ip(state).await?;
         if let (Some(email), Some(record)) = (&self.email, &self.account) {
             let ip = self.ip.as_ref().map(|(ip, _)| ip.as_str());
@@ -148,7 +146,7 @@ impl Attempt {
 
 /// Refuses, without counting, a request from an address that is over its rule (for steps
 /// that guess nothing, such as asking for a passkey challenge).
-pub(crate) async fn check_ip(state: &AppState, client: &Client, now: OffsetDateTime) -> Result<(), ApiError> {
+pub(crate) async fn check_ip(state: &AppState, client: &Client, now: OffsetDateTime) -> Result<(), AppError> {
     let Some(ip) = &client.source else { return Ok(()) };
     let record = state.storage.sign_in_failures(ThrottleKey::SourceIp(ip)).await?;
     throttle::SOURCE_IP.check(record.as_ref(), now).map_err(throttled)
@@ -161,14 +159,14 @@ pub(crate) async fn reserve_code_mail(
     state: &AppState,
     email: &Email,
     now: OffsetDateTime,
-) -> Result<Result<(), ApiError>, ApiError> {
+) -> Result<Result<(), AppError>, AppError> {
     let reserved = reserve(state, ThrottleKey::CodeMails(email.as_str()), &throttle::CODE_MAILS, now).await?;
-    Ok(reserved.map(|_| ()).map_err(|refused| {
-        ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_codes",
-            "too many sign-in codes were mailed to this account; try again later",
-        )
-        .with_retry_after(refused.retry_after.unwrap_or(1))
+    Ok(reserved.map(|_| ()).map_err(|refused| AppError::Throttled {
+        code: "too_many_codes",
+        reason: "too many sign-in codes were mailed to this account; try again later".to_owned(),
+        retry_after: match refused {
+            AppError::Throttled { retry_after, .. } => retry_after,
+            _ => 1,
+        },
     }))
 }

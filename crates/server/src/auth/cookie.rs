@@ -71,3 +71,9 @@ pub fn session_from(cookie_header: &str) -> Option<&str> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find_map(|(name, value)| (name == SESSION_COOKIE).then_some(value))
 }
+
+/// `response`, clearing the browser's session cookie.
+pub fn signed_out(mut response: axum::response::Response) -> axum::response::Response {
+    response.headers_mut().insert(http::header::SET_COOKIE, clear_session());
+    response
+}

@@ -6,7 +6,7 @@ use ringfence_store::FirmTx;
 use ringfence_store::firm::users;
 use time::OffsetDateTime;
 
-use crate::error::ApiError;
+use crate::app::AppError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TotpOutcome {
@@ -25,7 +25,7 @@ pub async fn check(
     user: UserId,
     code: &str,
     now: OffsetDateTime,
-) -> Result<TotpOutcome, ApiError> {
+) -> Result<TotpOutcome, AppError> {
     let Some((secret, true)) = users::totp_secret(tx, user).await? else {
         return Ok(TotpOutcome::NotEnrolled);
     };
@@ -36,11 +36,11 @@ pub async fn check(
 }
 
 /// The time step `code` matches under the opened `secret`, if any. Reads and writes nothing.
-pub fn matching_step(secret: &[u8], code: &str, now: OffsetDateTime) -> Result<Option<i64>, ApiError> {
+pub fn matching_step(secret: &[u8], code: &str, now: OffsetDateTime) -> Result<Option<i64>, AppError> {
     let secret = TotpSecret::from_bytes(secret)
-        .ok_or_else(|| ApiError::internal(&ringfence_crypto::CryptoError::Malformed))?;
+        .ok_or_else(|| AppError::internal(ringfence_crypto::CryptoError::Malformed))?;
     let unix = u64::try_from(now.unix_timestamp()).unwrap_or(0);
-    let step = secret.matching_step(code, unix).map_err(|e| ApiError::internal(&e))?;
+    let step = secret.matching_step(code, unix).map_err(AppError::internal)?;
     Ok(step.map(|step| i64::try_from(step).unwrap_or(i64::MAX)))
 }
 
@@ -50,7 +50,7 @@ pub async fn claim(
     user: UserId,
     step: i64,
     now: OffsetDateTime,
-) -> Result<TotpOutcome, ApiError> {
+) -> Result<TotpOutcome, AppError> {
     Ok(if users::claim_totp_step(tx, user, step, now).await? {
         TotpOutcome::Accepted
     } else {

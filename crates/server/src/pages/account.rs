@@ -48,7 +48,7 @@ async fn account_page(
         let me = app::account::me(ctx, state).await?;
         let live = app::account::sessions(ctx).await?;
         let keys = app::account::passkeys(ctx).await?;
-        Ok::<_, AppError>((me, live, keys, Dates::of(&ctx.actor).await.map_err(AppError::from)?))
+        Ok::<_, AppError>((me, live, keys, Dates::of(&ctx.actor).await?))
     }
     .await;
     let (me, live, keys, dates) = match loaded {
@@ -134,7 +134,7 @@ pub async fn end_session(
 
 pub async fn end_all_sessions(ctx: Ctx) -> Response {
     match app::account::end_all_sessions(&ctx).await {
-        Ok(()) => me::signed_out(Redirect::to("/sign-in").into_response()),
+        Ok(()) => cookie::signed_out(Redirect::to("/sign-in").into_response()),
         Err(error) => failure_page(error, None),
     }
 }

@@ -1,7 +1,10 @@
 //! Getting in: signing in with a second factor, signing out, accepting an invitation.
 
+use ringfence_crypto::secret::SecretText;
+
 use super::*;
 use crate::app::PublicCtx;
+use crate::app::sign_in::{ChallengeId, SecondFactorAnswer, SignInInput, SignedIn, Started};
 
 #[derive(Template)]
 #[template(path = "sign_in.html")]
@@ -54,29 +57,37 @@ pub struct SignInForm {
     password: String,
 }
 
-pub async fn sign_in(
-    State(state): State<AppState>,
-    client: Client,
-    headers: HeaderMap,
-    PageForm(form): PageForm<SignInForm>,
-) -> Response {
+pub async fn sign_in(ctx: PublicCtx, headers: HeaderMap, PageForm(form): PageForm<SignInForm>) -> Response {
     if !same_site(&headers) {
         return error_page(&ApiError::forbidden("cross-site sign-in"), None);
     }
-    let request =
-        LoginRequest { email: form.email.clone(), password: form.password, totp_code: None, cookie: false };
-    match sign_in::start_sign_in(&state, &client, &request).await {
-        Ok(started) => {
+    let started = match SignInInput::parse(&form.email, &form.password, None) {
+        Ok(input) => app::sign_in::start(&ctx, &input).await,
+        Err(error) => Err(error),
+    };
+    match started {
+        Ok(Started::Challenge(started)) => {
             let emailed = started.factors.contains(&SecondFactor::Email);
             let page = CodePage { emailed, ..CodePage::new(started.challenge_id, &started.factors, None) };
             render(&page, StatusCode::OK)
         }
+        // Only a sign-in carrying an authenticator code comes to a session at once.
+        Ok(Started::SignedIn(signed_in)) => signed_in_page(&ctx, &signed_in),
         Err(error) => {
-            let page =
-                SignInPage { signed_in: None, problem: Some(error.message.clone()), email: form.email };
-            render(&page, error.status)
+            let Failure { status, message, .. } = failure(error);
+            render(&SignInPage { signed_in: None, problem: Some(message), email: form.email }, status)
         }
     }
+}
+
+/// On to the home page with the new session's cookie.
+fn signed_in_page(ctx: &PublicCtx, signed_in: &SignedIn) -> Response {
+    let mut response = Redirect::to("/home").into_response();
+    let lifetime = ctx.state.settings.session_limits.absolute;
+    if let Some(value) = cookie::set_session(signed_in.scoped.expose(), lifetime) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
 }
 
 #[derive(Deserialize)]
@@ -87,46 +98,36 @@ pub struct CodeForm {
 }
 
 pub async fn sign_in_code(
-    State(state): State<AppState>,
-    client: Client,
+    ctx: PublicCtx,
     headers: HeaderMap,
     PageForm(form): PageForm<CodeForm>,
 ) -> Response {
     if !same_site(&headers) {
         return error_page(&ApiError::forbidden("cross-site sign-in"), None);
     }
-    let request = VerifyRequest {
-        challenge_id: form.challenge_id.clone(),
+    let answer = SecondFactorAnswer {
+        challenge: ChallengeId::parse(&form.challenge_id),
         factor: form.factor,
-        code: Some(form.code),
+        code: Some(SecretText::new(zeroize::Zeroizing::new(form.code))),
         credential: None,
-        cookie: true,
     };
-    match sign_in::finish_sign_in(&state, &client, &request).await {
-        Ok(signed_in) => {
-            let mut response = Redirect::to("/home").into_response();
-            if let Some(value) =
-                cookie::set_session(&signed_in.scoped, state.settings.session_limits.absolute)
-            {
-                response.headers_mut().insert(header::SET_COOKIE, value);
-            }
-            response
-        }
-        Err(error) if error.code == "challenge_expired" => {
-            let page =
-                SignInPage { signed_in: None, problem: Some(error.message.clone()), email: String::new() };
-            render(&page, error.status)
-        }
+    match app::sign_in::verify(&ctx, &answer).await {
+        Ok(signed_in) => signed_in_page(&ctx, &signed_in),
         Err(error) => {
-            let page = CodePage::new(form.challenge_id, &[form.factor], Some(error.message.clone()));
-            render(&page, error.status)
+            let dead = matches!(error, AppError::Unauthenticated { code: "challenge_expired", .. });
+            let Failure { status, message, .. } = failure(error);
+            if dead {
+                render(&SignInPage { signed_in: None, problem: Some(message), email: String::new() }, status)
+            } else {
+                render(&CodePage::new(form.challenge_id, &[form.factor], Some(message)), status)
+            }
         }
     }
 }
 
 pub async fn sign_out(ctx: Ctx) -> Response {
     match app::account::sign_out(&ctx).await {
-        Ok(()) => me::signed_out(Redirect::to("/sign-in").into_response()),
+        Ok(()) => cookie::signed_out(Redirect::to("/sign-in").into_response()),
         Err(error) => failure_page(error, None),
     }
 }
@@ -169,11 +170,8 @@ pub async fn accept_invite(
             StatusCode::OK,
         ),
         Err(error) => {
-            let error = ApiError::from(error);
-            render(
-                &InvitePage { signed_in: None, problem: Some(error.message), token: form.token },
-                error.status,
-            )
+            let Failure { status, message, .. } = failure(error);
+            render(&InvitePage { signed_in: None, problem: Some(message), token: form.token }, status)
         }
     }
 }

@@ -20,8 +20,6 @@ use serde::Deserialize;
 use time::macros::format_description;
 
 use crate::AppState;
-use crate::api::me;
-use crate::api::sign_in::{self, LoginRequest, VerifyRequest};
 use crate::app::AppError;
 use crate::app::access::On;
 use crate::app::audit::AuditQuery;
@@ -32,7 +30,6 @@ use crate::app::users::{NewUserInput, UserChanges, UserListQuery};
 use crate::app::{self, Ctx};
 use crate::auth::Actor;
 use crate::auth::cookie::{self, BrowserSession};
-use crate::client::Client;
 use crate::edge::{PathId, PathUser};
 use crate::error::ApiError;
 use ringfence_core::ids::{ClientId, DocumentId, MatterId, UserId};
@@ -74,14 +71,14 @@ fn signed_in(actor: &Actor, session: &Option<Extension<BrowserSession>>) -> Opti
 struct Dates(FirmTimeZone);
 
 impl Dates {
-    async fn of(actor: &Actor) -> Result<Self, ApiError> {
+    async fn of(actor: &Actor) -> Result<Self, ringfence_store::StoreError> {
         let mut tx = actor.begin_read().await?;
         let dates = Self::within(&mut tx).await?;
         tx.commit().await?;
         Ok(dates)
     }
 
-    async fn within(tx: &mut ringfence_store::FirmTx) -> Result<Self, ApiError> {
+    async fn within(tx: &mut ringfence_store::FirmTx) -> Result<Self, ringfence_store::StoreError> {
         Ok(Self(preferences::time_zone(tx).await?))
     }
 
@@ -117,22 +114,37 @@ fn render(template: &impl Template, status: StatusCode) -> Response {
 
 /// An API error as a page. A refused matter and a missing one render the same page.
 fn error_page(error: &ApiError, signed_in: Option<SignedInUser>) -> Response {
-    let (heading, message) = match error.status {
-        StatusCode::NOT_FOUND => ("Not found", "There is nothing here, or nothing you may see."),
-        StatusCode::FORBIDDEN => ("Not allowed", "Your role in the firm does not allow this."),
-        // The API's own words say what was wrong with what was sent.
-        status if status.is_client_error() => ("That did not work", error.message.as_str()),
-        _ => ("Something went wrong", "Please try again. If it keeps happening, tell your administrator."),
-    };
+    let (heading, message) = words_for_error(error);
     render(
-        &MessagePage { signed_in, heading, message, link: "/", link_text: "Back to Ringfence" },
+        &MessagePage { signed_in, heading, message: &message, link: "/", link_text: "Back to Ringfence" },
         error.status,
     )
 }
 
-/// A use case's failure as a page: the one mapping of [`AppError`] to what people read.
-/// A refused matter and a missing one render the same page.
-fn failure_page(error: AppError, signed_in: Option<SignedInUser>) -> Response {
+/// The heading and message of the page for an API error.
+fn words_for_error(error: &ApiError) -> (&'static str, String) {
+    match error.status {
+        StatusCode::NOT_FOUND => ("Not found", "There is nothing here, or nothing you may see.".to_owned()),
+        StatusCode::FORBIDDEN => ("Not allowed", "Your role in the firm does not allow this.".to_owned()),
+        // The API's own words say what was wrong with what was sent.
+        status if status.is_client_error() => ("That did not work", error.message.clone()),
+        _ => (
+            "Something went wrong",
+            "Please try again. If it keeps happening, tell your administrator.".to_owned(),
+        ),
+    }
+}
+
+/// What a page says about a use case's failure: its status, heading and message.
+struct Failure {
+    status: StatusCode,
+    heading: &'static str,
+    message: String,
+}
+
+/// The one mapping of [`AppError`] to what people read. A refused matter and a missing one
+/// read the same.
+fn failure(error: AppError) -> Failure {
     let (status, heading, message) = match &error {
         AppError::NotFound | AppError::Concealed => {
             (StatusCode::NOT_FOUND, "Not found", "There is nothing here, or nothing you may see.".to_owned())
@@ -140,28 +152,38 @@ fn failure_page(error: AppError, signed_in: Option<SignedInUser>) -> Response {
         AppError::Forbidden(_) => {
             (StatusCode::FORBIDDEN, "Not allowed", "Your role in the firm does not allow this.".to_owned())
         }
+        AppError::NotPermitted { reason, .. } => (StatusCode::FORBIDDEN, "Not allowed", (*reason).to_owned()),
         AppError::Invalid { .. } | AppError::RefusedInput { .. } => {
             (StatusCode::BAD_REQUEST, "That did not work", error.to_string())
+        }
+        AppError::Unauthenticated { reason, .. } => {
+            (StatusCode::UNAUTHORIZED, "That did not work", reason.clone())
         }
         AppError::Conflict { reason, .. } => (StatusCode::CONFLICT, "That did not work", reason.clone()),
         AppError::Unavailable { reason, .. } => {
             (StatusCode::SERVICE_UNAVAILABLE, "Not available just now", reason.clone())
         }
-        AppError::Throttled { .. } => (
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many attempts",
-            "Wait a few minutes, then try again.".to_owned(),
-        ),
-        AppError::Answered(error) => return error_page(error, signed_in),
+        AppError::Throttled { reason, .. } => {
+            (StatusCode::TOO_MANY_REQUESTS, "Too many attempts", reason.clone())
+        }
         AppError::Store(_) | AppError::Mail(_) | AppError::Internal(_) => {
-            return error_page(&ApiError::from(error), signed_in);
+            let error = ApiError::from(error);
+            let (heading, message) = words_for_error(&error);
+            return Failure { status: error.status, heading, message };
         }
     };
+    Failure { status, heading, message }
+}
+
+/// A use case's failure as a page.
+fn failure_page(error: AppError, signed_in: Option<SignedInUser>) -> Response {
+    let recorded = matches!(error, AppError::Concealed | AppError::RefusedInput { .. });
+    let Failure { status, heading, message } = failure(error);
     let mut response = render(
         &MessagePage { signed_in, heading, message: &message, link: "/", link_text: "Back to Ringfence" },
         status,
     );
-    if matches!(error, AppError::Concealed | AppError::RefusedInput { .. }) {
+    if recorded {
         response.extensions_mut().insert(crate::refusals::Recorded);
     }
     response

@@ -1,7 +1,7 @@
 //! Signing in while the account's password step is throttled or locked.
 //!
 //! A flood of password guesses must not keep the owner out (NIST SP 800-63B §5.2.2). So
-//! when the password step refuses, a login that also carries a current authenticator code
+//! when the password step refuses, a sign-in that also carries a current authenticator code
 //! is checked — password and code together, both needed — and it must tell a guesser
 //! nothing about the password alone:
 //!
@@ -19,36 +19,28 @@ use ringfence_core::audit::{AuditAction, Outcome};
 use ringfence_core::auth::SecondFactor;
 use ringfence_core::principal::Principal;
 use ringfence_core::throttle;
-use ringfence_core::user::Email;
 use ringfence_store::ThrottleKey;
-use ringfence_store::firm::{audit as audit_log, sign_in_policy, users};
+use ringfence_store::firm::{sign_in_policy, users};
 
-use crate::api::sign_in::{
-    self, LoginRequest, PasswordAccepted, SignedIn, invalid_credentials, queue_refusal,
+use super::{
+    AppError, PasswordAccepted, PublicCtx, Refusal, SignInInput, SignedIn, check_password,
+    invalid_credentials, open_session, record_step,
 };
 use crate::auth::attempts::{Attempt, Guess};
 use crate::auth::totp::{self, TotpOutcome};
-use crate::client::Client;
-use crate::error::ApiError;
-use crate::{AppState, audit};
 
 /// Password and authenticator code in one step: a session, or 401 `invalid_credentials`.
-pub(crate) async fn password_and_code(
-    state: &AppState,
-    client: &Client,
-    body: &LoginRequest,
-) -> Result<SignedIn, ApiError> {
-    let now = state.clock.now();
-    let email = Email::parse(&body.email).map_err(|e| ApiError::invalid(format!("email: {e}")))?;
-    let code = body.totp_code.as_deref().unwrap_or_default().trim();
-    let attempt = Attempt::reserve(state, Guess::PasswordAndCode, Some(&email), client, now).await?;
-    let (store, accepted) =
-        sign_in::check_password_in(state, &email, &body.password, &attempt, client, now).await?;
+pub(super) async fn password_and_code(ctx: &PublicCtx, input: &SignInInput) -> Result<SignedIn, AppError> {
+    let PublicCtx { state, client, now } = ctx;
+    let (now, email) = (*now, &input.email);
+    let code = input.totp_code.as_ref().map(|code| code.expose().trim()).unwrap_or_default();
+    let attempt = Attempt::reserve(state, Guess::PasswordAndCode, Some(email), client, now).await?;
+    let (store, accepted) = check_password(ctx, email, input.password.expose(), &attempt).await?;
     // The same read whatever the verdict, in the store the password step read.
     let secret = match &store {
         Some(store) => {
             let mut tx = store.begin_read(&Principal::Anonymous).await?;
-            let secret = users::totp_secret_by_email(&mut tx, &email).await?;
+            let secret = users::totp_secret_by_email(&mut tx, email).await?;
             tx.commit().await?;
             secret
         }
@@ -64,7 +56,7 @@ pub(crate) async fn password_and_code(
     let factor = state.storage.reserve_sign_in_attempt(key, &throttle::ACCOUNT, now).await?;
     let Some((user_id, secret)) = secret else { return Err(invalid_credentials()) };
     let refuse = |action: AuditAction, outcome: Outcome, locked: bool| {
-        queue_refusal(&store, user_id, &email, action, outcome, locked, client, now);
+        Refusal { user: user_id, email, client, now }.queue(&store, action, outcome, locked);
         invalid_credentials()
     };
     let Some(factor) = factor else {
@@ -81,7 +73,7 @@ pub(crate) async fn password_and_code(
 
     // Password and a current code: only now is anything written.
     let mut tx = store.begin(&Principal::Anonymous).await?;
-    let credentials = users::credentials_by_email(&mut tx, &email).await?.ok_or_else(invalid_credentials)?;
+    let credentials = users::credentials_by_email(&mut tx, email).await?.ok_or_else(invalid_credentials)?;
     let user = users::get(&mut tx, credentials.id).await?.ok_or_else(invalid_credentials)?;
     let policy = sign_in_policy::get(&mut tx).await?;
     if !policy.factors_for(&credentials.roles, credentials.enrolled).contains(&SecondFactor::Totp) {
@@ -92,20 +84,12 @@ pub(crate) async fn password_and_code(
         drop(tx);
         return Err(refuse(AuditAction::AuthTotpReplayed, Outcome::Failure, locked));
     }
-    let target = Some(("user", user.id.to_string()));
-    let accepted = audit::record(
-        audit::user(user.id, &email),
-        AuditAction::AuthPasswordAccepted,
-        target,
-        Outcome::Success,
-        client,
-        now,
-    );
-    audit_log::append(&mut tx, &accepted).await?;
+    let target = ("user", user.id.to_string());
+    record_step(ctx, &mut tx, (user.id, email), AuditAction::AuthPasswordAccepted, target).await?;
     let must_enrol = policy.must_enrol_strong_factor(&credentials.roles, credentials.enrolled);
-    let signed_in = sign_in::open_session(state, client, tx, store.id(), &user, must_enrol, now).await?;
-    // Given back once the transaction is over (see `sign_in::check_code`); the account's
-    // counts were cleared by the sign-in.
+    let signed_in = open_session(ctx, tx, store.id(), &user, must_enrol).await?;
+    // Given back once the transaction is over (see `check_code`); the account's counts
+    // were cleared by the sign-in.
     attempt.release(state).await?;
     Ok(signed_in)
 }
