@@ -23,6 +23,9 @@ pub mod serve;
 mod state;
 pub mod tls;
 
+#[cfg(test)]
+mod layering_tests;
+
 pub use middleware::security_headers::CspNonce;
 pub use routes::{app, route_table, with_common_layers};
 pub use state::{AppState, HttpSettings};

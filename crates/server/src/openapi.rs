@@ -7,7 +7,7 @@
 //!    ones, with `csrf_token` alongside the cookie on state-changing methods, and the firm
 //!    roles a role-guarded route needs as the requirement's list), `params`, `request_body`,
 //!    the success response and the error responses, referring to the shared ones defined
-//!    here: `crate::openapi::SignedInErrors` (401, 500) on every signed-in route,
+//!    here: `crate::openapi::SignedInErrors` (401, 500, 503, 507) on every signed-in route,
 //!    `crate::openapi::JsonBodyErrors` (400, 413, 415) on every route with a JSON body,
 //!    and one by one the others (`(status = 403, response = crate::openapi::Forbidden)`);
 //! 2. list the handler in `paths(...)` of [`ApiDoc`];
@@ -111,7 +111,7 @@ use crate::error::ErrorBody;
         clients::lift_wall,
     ),
     components(
-        schemas(ErrorBody, FirmRoleSchema, SecondFactorSchema, users::UserJson, MatterRoleSchema),
+        schemas(ErrorBody, FirmRoleSchema, SecondFactorSchema, crate::app::users::UserView, MatterRoleSchema),
         responses(
             BadRequest,
             NotSignedIn,
@@ -124,7 +124,8 @@ use crate::error::ErrorBody;
             Internal,
             Unavailable,
             RangeNotSatisfiable,
-            SignInRefused
+            SignInRefused,
+            StorageFull
         ),
     ),
     modifiers(&SecuritySchemes),
@@ -290,8 +291,12 @@ error_responses! {
     UnsupportedMediaType => "The body was not sent as `application/json` (`unsupported_media_type`)";
     /// 416, with the file's size in `Content-Range: bytes */size`.
     RangeNotSatisfiable => "The byte range asked for is not in the file (`range_not_satisfiable`)";
-    /// 503.
-    Unavailable => "A service the request needs cannot answer for now; the code says which";
+    /// 503, with `Retry-After` when storage is unreachable.
+    Unavailable => "A service the request needs cannot answer for now; the code says which \
+                    (`storage_unavailable`, `scanner_unavailable`)";
+    /// 507.
+    StorageFull => "Storage is full; nothing new can be saved until the operator frees space \
+                    (`storage_full`)";
     /// 401 of a sign-in step.
     SignInRefused => "The sign-in step was refused: a wrong email address or password \
                       (`invalid_credentials`), a sign-in that expired or used up its attempts \
@@ -338,7 +343,7 @@ macro_rules! response_bundles {
 
 response_bundles! {
     /// What any route behind a session may answer besides its own.
-    SignedInErrors => ["401": NotSignedIn, "500": Internal];
+    SignedInErrors => ["401": NotSignedIn, "500": Internal, "503": Unavailable, "507": StorageFull];
     /// What any route reading a JSON body may answer besides its own.
     JsonBodyErrors => ["400": BadRequest, "413": TooLarge, "415": UnsupportedMediaType];
 }

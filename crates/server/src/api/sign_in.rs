@@ -12,9 +12,9 @@ use time::OffsetDateTime;
 use webauthn_rs::prelude::PublicKeyCredential;
 
 use crate::AppState;
-use crate::api::users::UserJson;
 use crate::app::PublicCtx;
 use crate::app::sign_in::{self, Challenge, ChallengeId, SecondFactorAnswer, SignInInput, SignedIn, Started};
+use crate::app::users::UserView;
 use crate::auth::cookie;
 use crate::error::{ApiError, ApiJson};
 
@@ -49,7 +49,7 @@ pub struct SignedInJson {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     expires_at: OffsetDateTime,
-    user: UserJson,
+    user: UserView,
     /// The firm's policy wants a stronger second factor set up (an authenticator app or a
     /// passkey).
     must_enrol_strong_factor: bool,

@@ -7,7 +7,6 @@ use ringfence_core::ids::UserId;
 
 use crate::AppState;
 use crate::app::Ctx;
-pub use crate::app::users::UserView as UserJson;
 use crate::app::users::{self, NewUserInput, UserChanges, UserList, UserListQuery, UserView, UserWithLock};
 use crate::edge::PathId;
 use crate::error::{ApiError, ApiJson, ApiQuery};

@@ -21,7 +21,7 @@ use uuid::Uuid;
 use webauthn_rs::prelude::RegisterPublicKeyCredential;
 
 use super::{AppError, Ctx};
-use crate::api::users::UserJson;
+use crate::app::users::UserView;
 use crate::auth::attempts::{Attempt, Guess};
 use crate::auth::passkey::{self, RelyingParty};
 use crate::{AppState, audit, passwords};
@@ -33,7 +33,7 @@ const MAX_NAME_CHARS: usize = 60;
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = Me)]
 pub struct MeView {
-    user: UserJson,
+    user: UserView,
     firm: FirmView,
     #[schema(value_type = BTreeSet<crate::openapi::FirmRoleSchema>)]
     roles: BTreeSet<FirmRole>,
@@ -162,7 +162,7 @@ pub async fn me(ctx: &Ctx, state: &AppState) -> Result<MeView, AppError> {
     tx.commit().await?;
     let firm = state.storage.firm_by_id(actor.firm).await?;
     Ok(MeView {
-        user: UserJson::from(&user),
+        user: UserView::from(&user),
         firm: FirmView { id: firm.id, slug: firm.slug, name: firm.name },
         roles: user.roles,
         totp_enrolled: credentials.enrolled.totp,
