@@ -179,15 +179,7 @@ pub async fn create(ctx: &Ctx, storage: &Storage, input: NewMatter) -> Result<Ma
     if clients::walled_from(&mut tx, client, ctx.actor.user).await? {
         // On the record as a refused access to that client, once this transaction is over.
         drop(tx);
-        let entry = audit::record(
-            ctx.actor.audit_actor(),
-            AuditAction::ClientAccessDenied,
-            Some(("client", client.to_string())),
-            Outcome::Denied,
-            &ctx.client,
-            now,
-        );
-        ctx.actor.store.append_audit(entry).await?;
+        super::clients::refuse(ctx, ClientId::from(client)).await?;
         return Err(AppError::RefusedInput { field: "client_id", reason: "no such client".to_owned() });
     }
     let (id, number) =
