@@ -127,7 +127,7 @@ pub async fn seed(
         let name = format!("{} {}", vocabulary.draw(&mut rng), vocabulary.draw(&mut rng));
         let hash = hash.as_str();
         let id = storage
-            .create_user(firm, &address, async |id, tx| {
+            .create_user(firm, &Principal::System(SystemTask::Benchmark), &address, async |id, tx| {
                 users::insert(
                     tx,
                     NewUser {

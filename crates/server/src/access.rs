@@ -190,7 +190,12 @@ impl<S: Clone + Send + Sync + 'static> Default for RouteTable<S> {
     }
 }
 
-async fn enforce(policy: AccessPolicy, request: Request, next: Next) -> Response {
+/// The policy a route was declared with, as its handler's extractors read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Declared(pub AccessPolicy);
+
+async fn enforce(policy: AccessPolicy, mut request: Request, next: Next) -> Response {
+    request.extensions_mut().insert(Declared(policy));
     let actor = request.extensions().get::<Actor>().cloned();
     match (policy, actor) {
         (AccessPolicy::Public, None) => next.run(request).await,

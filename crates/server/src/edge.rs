@@ -9,9 +9,11 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::request::Parts;
 use ringfence_core::ids::UserId;
+use ringfence_core::policy::AccessPolicy;
 use ringfence_store::firm::access::Action;
 
 use crate::AppState;
+use crate::access::Declared;
 use crate::app::access::{On, Target};
 use crate::app::{AppError, Ctx, PublicCtx};
 use crate::auth::Actor;
@@ -42,13 +44,29 @@ where
 }
 
 /// The id a route's `{id}` names, parsed into its type, with the matter action its route
-/// was declared for.
+/// was declared for. The route table only takes such a handler for a route declared for
+/// `A`; should one ever be mounted otherwise, it refuses rather than act on an action the
+/// route table does not show.
 impl<S: Send + Sync, A: Action, I: Target> FromRequestParts<S> for On<A, I> {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let declared = parts.extensions.get::<Declared>().copied();
+        if declared != Some(Declared(AccessPolicy::Matter(A::ACTION))) {
+            let mismatch =
+                PolicyMismatch { declared: declared.map(|Declared(policy)| policy), wanted: A::ACTION };
+            return Err(ApiError::internal(&mismatch).into_response());
+        }
         Ok(On::requested(named(parts, state, "id").await?))
     }
+}
+
+/// A handler asked for a matter action its route was not declared for.
+#[derive(Debug, thiserror::Error)]
+#[error("a handler takes the proof of {wanted:?} on a route declared {declared:?}")]
+struct PolicyMismatch {
+    declared: Option<AccessPolicy>,
+    wanted: ringfence_core::matter::MatterAction,
 }
 
 /// An id a route's `{id}` names outside matter data (a client, a user, one's own session

@@ -501,6 +501,7 @@ impl Storage {
     pub async fn create_user<T>(
         &self,
         firm: FirmId,
+        by: &Principal,
         email: &Email,
         create: impl AsyncFnOnce(UserId, &mut FirmTx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
@@ -508,7 +509,7 @@ impl Storage {
         firms::claim_email(&mut *self.control.acquire().await?, email, firm, user).await?;
         let store = self.firm(firm).await?;
         let created = async {
-            let mut tx = store.begin(&Principal::System(SystemTask::Provisioning)).await?;
+            let mut tx = store.begin(by).await?;
             let value = create(user, &mut tx).await?;
             tx.commit().await?;
             Ok(value)

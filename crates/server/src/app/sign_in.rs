@@ -653,8 +653,9 @@ pub async fn accept_invitation(ctx: &PublicCtx, invitation: &str, password: &str
     let known = passwords::KnownWords { email: &user.email, name: user.name.as_deref(), firm: &firm };
     let password = passwords::strong(password, &known)?;
     let hash = passwords::hash(state, &password).await?;
+    // Hashing may have waited its turn: the invitation must still be valid now.
     let mut tx = store.begin(&Principal::Anonymous).await?;
-    if invitations::redeem(&mut tx, &secret, *now).await? != Some(user.id) {
+    if invitations::redeem(&mut tx, &secret, state.clock.now()).await? != Some(user.id) {
         return Err(invalid_token());
     }
     // Checked again where the password is set: a user disabled meanwhile stays out.

@@ -94,7 +94,7 @@ pub async fn create(ctx: &Ctx, state: &AppState, input: NewUserInput) -> Result<
     let now = ctx.now();
     let (user, token) = state
         .storage
-        .create_user(ctx.actor.firm, &email, async |id, tx| {
+        .create_user(ctx.actor.firm, &ctx.actor.principal(), &email, async |id, tx| {
             let new = NewUser {
                 id,
                 email: &email,

@@ -285,7 +285,12 @@ async fn new_matter_form(
                 problem: problem.as_ref().map(|e| e.message.clone()),
                 clients,
             };
-            render(&page, problem.map_or(StatusCode::OK, |e| e.status))
+            let mut response = render(&page, problem.as_ref().map_or(StatusCode::OK, |e| e.status));
+            // A refusal the use case put on the record is not recorded again.
+            if problem.is_some_and(|e| e.recorded) {
+                response.extensions_mut().insert(crate::refusals::Recorded);
+            }
+            response
         }
         Err(error) => failure_page(error, signed_in(actor, csrf)),
     }

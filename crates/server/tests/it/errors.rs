@@ -128,3 +128,20 @@ fn every_route_declares_an_access_policy() {
         ]
     );
 }
+
+// The route table takes a handler needing a matter proof only on a route declared for that
+// action (`access::Matter` shows it at compile time); a handler mounted otherwise, on a
+// route that names no matter, refuses at run time instead of acting unguarded.
+both_backends!(a_matter_handler_on_a_route_not_declared_for_it_refuses, |env: TestEnv| async move {
+    use ringfence_core::ids::MatterId;
+    use ringfence_server::app::access::On;
+    use ringfence_store::firm::access::Edit;
+    async fn rename(on: On<Edit, MatterId>) -> String {
+        on.id().to_string()
+    }
+    let table = RouteTable::new().get("/test/matters/{id}", ringfence_server::access::PUBLIC, rename);
+    let path = format!("/test/matters/{}", uuid::Uuid::new_v4());
+    let response = send(with_common_layers(table, state(&env, false).await), get(&path)).await;
+    let message = assert_error(response, StatusCode::INTERNAL_SERVER_ERROR, "internal").await;
+    assert!(!message.contains("Edit"), "the cause stays in the log: {message}");
+});

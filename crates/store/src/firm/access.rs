@@ -102,8 +102,9 @@ pub async fn check<A: Action>(
 }
 
 /// The caller's standing on one matter as one read found it: what the permission table
-/// allows it, and the proof for any of that, without asking the store again.
-#[derive(Debug, Clone)]
+/// allows it, and the proof for any of that, without asking the store again. It is not
+/// `Clone`: the proofs it makes belong to the transaction that read it.
+#[derive(Debug)]
 pub struct MatterStanding {
     matter: Uuid,
     user: UserId,
