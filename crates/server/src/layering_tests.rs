@@ -1,5 +1,6 @@
 //! The layers keep to their sides: the application layer knows nothing of HTTP, and the
-//! pages reach the rules through it, never through an API handler or JSON read back.
+//! pages reach the rules through it, never through an API handler, JSON read back or a
+//! transaction of their own.
 
 use std::path::{Path, PathBuf};
 
@@ -42,6 +43,12 @@ fn the_application_layer_knows_nothing_of_http() {
 
 #[test]
 fn pages_call_use_cases_not_api_handlers() {
-    let found = offences("pages", &["crate::api", "serde_json", "ApiJson"]);
+    let found = offences("pages", &["crate::api", "serde_json", "ApiJson", "begin(", "begin_read("]);
+    assert!(found.is_empty(), "{found:#?}");
+}
+
+#[test]
+fn api_handlers_open_no_transactions_of_their_own() {
+    let found = offences("api", &["begin(", "begin_read("]);
     assert!(found.is_empty(), "{found:#?}");
 }

@@ -109,10 +109,15 @@ pub async fn set_retention(ctx: &Ctx, asked: AuditRetention) -> Result<AuditRete
 
 /// The time zone the firm's pages show times in.
 pub async fn time_zone(ctx: &Ctx) -> Result<TimeZoneSetting, AppError> {
-    let mut tx = ctx.actor.begin().await?;
+    Ok(TimeZoneSetting { time_zone: local_zone(ctx).await?.name().to_owned() })
+}
+
+/// The firm's time zone itself, for showing times in it.
+pub async fn local_zone(ctx: &Ctx) -> Result<FirmTimeZone, AppError> {
+    let mut tx = ctx.actor.begin_read().await?;
     let zone = preferences::time_zone(&mut tx).await?;
     tx.commit().await?;
-    Ok(TimeZoneSetting { time_zone: zone.name().to_owned() })
+    Ok(zone)
 }
 
 /// Sets the time zone the firm's pages show times in.

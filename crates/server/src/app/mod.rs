@@ -11,6 +11,7 @@ pub mod clients;
 pub mod documents;
 mod error;
 pub mod firm_settings;
+pub mod home;
 pub mod matters;
 pub mod notes;
 pub mod search;

@@ -346,3 +346,14 @@ pub async fn reset_second_factor(ctx: &Ctx, state: &AppState, id: UserId) -> Res
         .await?;
     Ok(())
 }
+
+/// The firm user with this email address. An unknown address gives a user that does not
+/// exist: the matter check still comes first, so the answer tells nothing to someone who
+/// may not manage the matter.
+pub async fn named(ctx: &Ctx, email: &str) -> Result<UserId, AppError> {
+    let email = Email::parse(email).map_err(|e| AppError::invalid("email", e.to_string()))?;
+    let mut tx = ctx.actor.begin_read().await?;
+    let user = users::credentials_by_email(&mut tx, &email).await?;
+    tx.commit().await?;
+    Ok(user.map_or_else(|| UserId::from(uuid::Uuid::nil()), |u| u.id))
+}

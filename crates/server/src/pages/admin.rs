@@ -86,10 +86,7 @@ pub async fn audit_log(
 ) -> Response {
     let listed = async {
         let found = app::audit::list(&ctx, &filter.query()).await?;
-        let mut tx = ctx.actor.begin_read().await?;
-        let zone = preferences::time_zone(&mut tx).await?;
-        tx.commit().await?;
-        Ok::<_, AppError>((found, Dates(zone)))
+        Ok::<_, AppError>((found, Dates::of(&ctx).await?))
     }
     .await;
     let (entries, problem, status) = match listed {
@@ -155,10 +152,7 @@ async fn users_page(
     let query = UserListQuery { limit: Some(500), ..UserListQuery::default() };
     let loaded = async {
         let listed = app::users::list(ctx, query).await?;
-        let mut tx = ctx.actor.begin_read().await?;
-        let zone = preferences::time_zone(&mut tx).await?;
-        tx.commit().await?;
-        Ok::<_, AppError>((listed, zone))
+        Ok::<_, AppError>((listed, Dates::of(ctx).await?))
     }
     .await;
     let (listed, zone) = match loaded {
@@ -183,7 +177,7 @@ async fn users_page(
         problem: problem.as_ref().map(|e| e.message.clone()),
         roles: FirmRole::ALL.iter().map(|r| r.as_str()).collect(),
         users,
-        time_zone: zone.name().to_owned(),
+        time_zone: zone.0.name().to_owned(),
     };
     render(&page, problem.map_or(StatusCode::OK, |e| e.status))
 }
@@ -363,7 +357,7 @@ pub async fn place_wall(
     PageForm(form): PageForm<WallForm>,
 ) -> Response {
     let placed = async {
-        let user = user_named(&ctx.actor, &form.email).await?;
+        let user = app::users::named(&ctx, &form.email).await?;
         app::matters::place_wall(&ctx, &state.mailer, on, user).await
     }
     .await;

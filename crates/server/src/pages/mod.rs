@@ -13,9 +13,8 @@ use ringfence_core::local_time::FirmTimeZone;
 use ringfence_core::policy::CLIENT_KEEPERS;
 use ringfence_core::user::FirmRole;
 use ringfence_store::firm::access::{Edit, ManageMembers, ManageWalls, View, WriteContent};
-use ringfence_store::firm::audit as audit_log;
-use ringfence_store::firm::preferences;
-use ringfence_store::firm::{matters, users};
+
+use ringfence_store::firm::matters;
 use serde::Deserialize;
 use time::macros::format_description;
 
@@ -71,15 +70,8 @@ fn signed_in(actor: &Actor, session: &Option<Extension<BrowserSession>>) -> Opti
 struct Dates(FirmTimeZone);
 
 impl Dates {
-    async fn of(actor: &Actor) -> Result<Self, ringfence_store::StoreError> {
-        let mut tx = actor.begin_read().await?;
-        let dates = Self::within(&mut tx).await?;
-        tx.commit().await?;
-        Ok(dates)
-    }
-
-    async fn within(tx: &mut ringfence_store::FirmTx) -> Result<Self, ringfence_store::StoreError> {
-        Ok(Self(preferences::time_zone(tx).await?))
+    async fn of(ctx: &Ctx) -> Result<Self, AppError> {
+        Ok(Self(app::firm_settings::local_zone(ctx).await?))
     }
 
     fn show(

@@ -75,61 +75,38 @@ fn matter_row(dates: &Dates, m: matters::Matter) -> MatterRow {
     }
 }
 
-pub async fn home(actor: Actor, csrf: Option<Extension<BrowserSession>>) -> Response {
-    home_page(&actor, &csrf, MatterFilter::default()).await
+pub async fn home(ctx: Ctx, csrf: Option<Extension<BrowserSession>>) -> Response {
+    home_page(&ctx, &csrf, MatterFilter::default()).await
 }
 
 /// My matters, filtered: the words are posted, not put in the URL (titles name clients).
 pub async fn filter_home(
-    actor: Actor,
+    ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
     PageForm(filter): PageForm<MatterFilter>,
 ) -> Response {
-    home_page(&actor, &csrf, filter).await
+    home_page(&ctx, &csrf, filter).await
 }
 
-async fn home_page(
-    actor: &Actor,
-    csrf: &Option<Extension<BrowserSession>>,
-    filter: MatterFilter,
-) -> Response {
-    let listed = async {
-        let mut tx = actor.begin_read().await?;
-        let mine = matters::list_mine(&mut tx, actor.user).await?;
-        let mine: Vec<matters::Matter> = mine.into_iter().filter(|m| m.deleted_at.is_none()).collect();
-        let recent = audit_log::recently_viewed_matters(&mut tx, actor.user, 20).await?;
-        let activity = audit_log::activity_on_matters_of(&mut tx, actor.user, 10).await?;
-        let dates = Dates::within(&mut tx).await?;
-        tx.commit().await?;
-        Ok::<_, ApiError>((mine, recent, activity, dates))
-    }
-    .await;
-    match listed {
-        Ok((mine, recent, activity, dates)) => {
-            let activity = activity
-                .iter()
-                .map(|entry| {
-                    let on = mine.iter().find(|m| Some(m.id.to_string()) == entry.matter_id);
-                    activity_row(&dates, entry, on.map(|m| (m.id.to_string(), m.title.clone())))
-                })
-                .collect();
-            // Only matters still in the user's own list: a view from before a wall or a
-            // removal does not bring the matter back.
-            let recent = recent
-                .iter()
-                .filter_map(|id| mine.iter().find(|m| m.id == *id).cloned())
-                .take(5)
-                .map(|m| matter_row(&dates, m))
-                .collect();
-            let held = mine.len();
-            let matters =
-                mine.into_iter().filter(|m| filter.keeps(m)).map(|m| matter_row(&dates, m)).collect();
-            let page =
-                HomePage { signed_in: signed_in(actor, csrf), matters, recent, activity, filter, held };
-            render(&page, StatusCode::OK)
-        }
-        Err(error) => error_page(&error, signed_in(actor, csrf)),
-    }
+async fn home_page(ctx: &Ctx, csrf: &Option<Extension<BrowserSession>>, filter: MatterFilter) -> Response {
+    let overview = match app::home::overview(ctx).await {
+        Ok(overview) => overview,
+        Err(error) => return failure_page(error, signed_in(&ctx.actor, csrf)),
+    };
+    let dates = Dates(overview.time_zone);
+    let activity = overview
+        .activity
+        .iter()
+        .map(|(entry, on)| {
+            activity_row(&dates, entry, on.as_ref().map(|m| (m.id.to_string(), m.title.clone())))
+        })
+        .collect();
+    let recent = overview.recent.into_iter().map(|m| matter_row(&dates, m)).collect();
+    let held = overview.matters.len();
+    let matters =
+        overview.matters.into_iter().filter(|m| filter.keeps(m)).map(|m| matter_row(&dates, m)).collect();
+    let page = HomePage { signed_in: signed_in(&ctx.actor, csrf), matters, recent, activity, filter, held };
+    render(&page, StatusCode::OK)
 }
 
 struct DocumentRow {
@@ -265,23 +242,16 @@ struct NewMatterPage {
 }
 
 async fn new_matter_form(
-    actor: &Actor,
+    ctx: &Ctx,
     csrf: &Option<Extension<BrowserSession>>,
     problem: Option<AppError>,
 ) -> Response {
-    let listed = async {
-        let mut tx = actor.begin().await?;
-        let all = ringfence_store::firm::clients::list(&mut tx).await?;
-        tx.commit().await?;
-        Ok::<_, AppError>(all)
-    }
-    .await;
-    match listed {
+    match app::clients::list(ctx).await {
         Ok(all) => {
-            let clients = all.into_iter().map(|c| (c.id.to_string(), c.name)).collect();
+            let clients = all.items.into_iter().map(|c| (c.id.to_string(), c.name)).collect();
             let problem = problem.map(ApiError::from);
             let page = NewMatterPage {
-                signed_in: signed_in(actor, csrf),
+                signed_in: signed_in(&ctx.actor, csrf),
                 problem: problem.as_ref().map(|e| e.message.clone()),
                 clients,
             };
@@ -292,12 +262,12 @@ async fn new_matter_form(
             }
             response
         }
-        Err(error) => failure_page(error, signed_in(actor, csrf)),
+        Err(error) => failure_page(error, signed_in(&ctx.actor, csrf)),
     }
 }
 
-pub async fn new_matter_page(actor: Actor, csrf: Option<Extension<BrowserSession>>) -> Response {
-    new_matter_form(&actor, &csrf, None).await
+pub async fn new_matter_page(ctx: Ctx, csrf: Option<Extension<BrowserSession>>) -> Response {
+    new_matter_form(&ctx, &csrf, None).await
 }
 
 #[derive(Deserialize)]
@@ -323,7 +293,7 @@ pub async fn create_matter(
     .await;
     match opened {
         Ok(opened) => Redirect::to(&format!("/matters/{}", opened.id)).into_response(),
-        Err(error) => new_matter_form(&ctx.actor, &csrf, Some(error)).await,
+        Err(error) => new_matter_form(&ctx, &csrf, Some(error)).await,
     }
 }
 
@@ -587,18 +557,6 @@ pub struct MemberForm {
     role: String,
 }
 
-/// The firm user with this email address. An unknown address gives a user that does not
-/// exist: the matter check still comes first, so the answer tells nothing to someone who
-/// may not manage the matter.
-pub(crate) async fn user_named(actor: &Actor, email: &str) -> Result<UserId, AppError> {
-    let email =
-        ringfence_core::user::Email::parse(email).map_err(|e| AppError::invalid("email", e.to_string()))?;
-    let mut tx = actor.begin().await?;
-    let user = users::credentials_by_email(&mut tx, &email).await?;
-    tx.commit().await?;
-    Ok(user.map_or_else(|| UserId::from(uuid::Uuid::nil()), |u| u.id))
-}
-
 /// Gives a colleague, named by email address, a role on the matter (its lead's form).
 pub async fn add_member(
     on: On<ManageMembers, MatterId>,
@@ -608,7 +566,7 @@ pub async fn add_member(
     PageForm(form): PageForm<MemberForm>,
 ) -> Response {
     let done = async {
-        let user = user_named(&ctx.actor, &form.email).await?;
+        let user = app::users::named(&ctx, &form.email).await?;
         let role = app::matters::role(&form.role)?;
         app::matters::set_member(&ctx, &state.mailer, on, user, role).await
     }
