@@ -48,7 +48,7 @@ async fn account_page(
         let me = app::account::me(ctx, state).await?;
         let live = app::account::sessions(ctx).await?;
         let keys = app::account::passkeys(ctx).await?;
-        Ok::<_, AppError>((me, live, keys, Dates::of(&ctx).await?))
+        Ok::<_, AppError>((me, live, keys, Dates::of(ctx).await?))
     }
     .await;
     let (me, live, keys, dates) = match loaded {
