@@ -852,8 +852,9 @@ both_backends!(refusals_nobody_signed_in_for_and_csrf_refusals_are_recorded, |en
     assert!(recorded("request.refused", Some("POST /sign-out 403")), "{}", log.body);
 });
 
-both_backends!(the_matters_trail_is_told_in_words, |env: TestEnv| async move {
-    let h = Harness::new(env).await;
+/// The firm's administrator and an attorney (`lead@firm.example`) who leads one matter,
+/// signed in over the API: (admin token, lead token, matter id).
+async fn led_matter(h: &Harness) -> (String, String, String) {
     let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let lead = h.signed_in_user(&admin, "lead@firm.example", &["attorney"]).await;
     let matter = h
@@ -863,6 +864,12 @@ both_backends!(the_matters_trail_is_told_in_words, |env: TestEnv| async move {
             json!({ "title": "Acme v Widget" }),
         )
         .await;
+    (admin, lead, matter)
+}
+
+both_backends!(the_matters_trail_is_told_in_words, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let (_, _, matter) = led_matter(&h).await;
     let cookie = browser_sign_in(&h, "lead@firm.example", "a long shared test passphrase").await;
     page(&h, "GET", &format!("/matters/{matter}"), Some(&cookie), None).await;
     let shown = page(&h, "GET", &format!("/matters/{matter}"), Some(&cookie), None).await.html;
@@ -875,15 +882,7 @@ both_backends!(
     the_note_form_refuses_a_malformed_matter_a_missing_field_and_an_unknown_kind_in_pages,
     |env: TestEnv| async move {
         let h = Harness::new(env).await;
-        let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-        let lead = h.signed_in_user(&admin, "lead@firm.example", &["attorney"]).await;
-        let matter = h
-            .open_matter(
-                &lead,
-                json!({ "name": "Acme", "kind": "organisation" }),
-                json!({ "title": "Acme v Widget" }),
-            )
-            .await;
+        let (_, _, matter) = led_matter(&h).await;
         let cookie = browser_sign_in(&h, "lead@firm.example", "a long shared test passphrase").await;
         let csrf =
             hidden(&page(&h, "GET", &format!("/matters/{matter}"), Some(&cookie), None).await.html, "_csrf");
@@ -941,15 +940,7 @@ both_backends!(
     the_matter_page_offers_what_the_permission_table_allows_each_standing,
     |env: TestEnv| async move {
         let h = Harness::new(env).await;
-        let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-        let lead = h.signed_in_user(&admin, "lead@firm.example", &["attorney"]).await;
-        let matter = h
-            .open_matter(
-                &lead,
-                json!({ "name": "Acme", "kind": "organisation" }),
-                json!({ "title": "Acme v Widget" }),
-            )
-            .await;
+        let (admin, lead, matter) = led_matter(&h).await;
         let id_of = async |token: &str| {
             h.call("GET", "/api/v1/me", Some(token), None).await.body["user"]["id"]
                 .as_str()
