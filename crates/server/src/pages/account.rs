@@ -76,10 +76,9 @@ async fn account_page(
             last_used: p.last_used_at.map_or_else(|| "never".to_owned(), |t| dates.moment(t)),
         })
         .collect();
-    let (problem, status) = match problem.map(ApiError::from) {
-        Some(error) => (Some(error.message), error.status),
-        None => (None, StatusCode::OK),
-    };
+    let problem = problem.map(Problem::from);
+    let status = problem.as_ref().map_or(StatusCode::OK, |p| p.status);
+    let problem = problem.map(|p| p.message);
     let page = AccountPage {
         signed_in: signed_in(&ctx.actor, csrf),
         notice,

@@ -113,8 +113,8 @@ pub async fn audit_log(
             (entries, None, StatusCode::OK)
         }
         Err(error) => {
-            let error = ApiError::from(error);
-            (Vec::new(), Some(error.message), error.status)
+            let problem = Problem::from(error);
+            (Vec::new(), Some(problem.message), problem.status)
         }
     };
     let csv_query = filter.csv_query();
@@ -170,16 +170,16 @@ async fn users_page(
             roles: u.roles.iter().map(|r| r.as_str()).collect(),
         })
         .collect();
-    let problem = problem.map(ApiError::from);
+    let problem = problem.map(Problem::from);
     let page = UsersPage {
         signed_in: signed_in(&ctx.actor, csrf),
         notice,
-        problem: problem.as_ref().map(|e| e.message.clone()),
+        problem: problem.as_ref().map(|p| p.message.clone()),
         roles: FirmRole::ALL.iter().map(|r| r.as_str()).collect(),
         users,
         time_zone: zone.0.name().to_owned(),
     };
-    render(&page, problem.map_or(StatusCode::OK, |e| e.status))
+    render(&page, problem.map_or(StatusCode::OK, |p| p.status))
 }
 
 #[derive(Deserialize)]

@@ -59,7 +59,7 @@ pub struct SignInForm {
 
 pub async fn sign_in(ctx: PublicCtx, headers: HeaderMap, PageForm(form): PageForm<SignInForm>) -> Response {
     if !same_site(&headers) {
-        return error_page(&ApiError::forbidden("cross-site sign-in"), None);
+        return failure_page(AppError::Forbidden("cross-site sign-in"), None);
     }
     let started = match SignInInput::parse(&form.email, &form.password, None) {
         Ok(input) => app::sign_in::start(&ctx, &input).await,
@@ -103,7 +103,7 @@ pub async fn sign_in_code(
     PageForm(form): PageForm<CodeForm>,
 ) -> Response {
     if !same_site(&headers) {
-        return error_page(&ApiError::forbidden("cross-site sign-in"), None);
+        return failure_page(AppError::Forbidden("cross-site sign-in"), None);
     }
     let answer = SecondFactorAnswer {
         challenge: ChallengeId::parse(&form.challenge_id),
@@ -156,7 +156,7 @@ pub async fn accept_invite(
     PageForm(form): PageForm<InviteForm>,
 ) -> Response {
     if !same_site(&headers) {
-        return error_page(&ApiError::forbidden("cross-site form"), None);
+        return failure_page(AppError::Forbidden("cross-site form"), None);
     }
     match app::sign_in::accept_invitation(&ctx, &form.token, &form.password).await {
         Ok(()) => render(

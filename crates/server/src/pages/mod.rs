@@ -104,15 +104,6 @@ fn render(template: &impl Template, status: StatusCode) -> Response {
     }
 }
 
-/// An API error as a page. A refused matter and a missing one render the same page.
-fn error_page(error: &ApiError, signed_in: Option<SignedInUser>) -> Response {
-    let (heading, message) = words_for_error(error);
-    render(
-        &MessagePage { signed_in, heading, message: &message, link: "/", link_text: "Back to Ringfence" },
-        error.status,
-    )
-}
-
 /// The heading and message of the page for an API error.
 fn words_for_error(error: &ApiError) -> (&'static str, String) {
     match error.status {
@@ -236,7 +227,33 @@ pub fn not_found() -> Response {
 
 /// The page for a signed-in user whose firm role does not allow a page.
 pub fn refused() -> Response {
-    error_page(&ApiError::forbidden("your firm role does not allow this"), None)
+    failure_page(AppError::Forbidden("your firm role does not allow this"), None)
+}
+
+/// A use case's failure told inside the page of a form, in the API's words for it, with
+/// the status the page answers with.
+struct Problem {
+    message: String,
+    status: StatusCode,
+    /// The use case put the refusal on the record already.
+    recorded: bool,
+}
+
+impl From<AppError> for Problem {
+    fn from(error: AppError) -> Self {
+        let error = ApiError::from(error);
+        Self { message: error.message, status: error.status, recorded: error.recorded }
+    }
+}
+
+impl Problem {
+    /// `response`, marked when its refusal is on the record already.
+    fn mark(&self, mut response: Response) -> Response {
+        if self.recorded {
+            response.extensions_mut().insert(crate::refusals::Recorded);
+        }
+        response
+    }
 }
 
 pub async fn stylesheet() -> Response {

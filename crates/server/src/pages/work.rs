@@ -249,18 +249,18 @@ async fn new_matter_form(
     match app::clients::list(ctx).await {
         Ok(all) => {
             let clients = all.items.into_iter().map(|c| (c.id.to_string(), c.name)).collect();
-            let problem = problem.map(ApiError::from);
+            let problem = problem.map(Problem::from);
             let page = NewMatterPage {
                 signed_in: signed_in(&ctx.actor, csrf),
-                problem: problem.as_ref().map(|e| e.message.clone()),
+                problem: problem.as_ref().map(|p| p.message.clone()),
                 clients,
             };
-            let mut response = render(&page, problem.as_ref().map_or(StatusCode::OK, |e| e.status));
+            let response = render(&page, problem.as_ref().map_or(StatusCode::OK, |p| p.status));
             // A refusal the use case put on the record is not recorded again.
-            if problem.is_some_and(|e| e.recorded) {
-                response.extensions_mut().insert(crate::refusals::Recorded);
+            match &problem {
+                Some(problem) => problem.mark(response),
+                None => response,
             }
-            response
         }
         Err(error) => failure_page(error, signed_in(&ctx.actor, csrf)),
     }
