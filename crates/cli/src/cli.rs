@@ -66,6 +66,18 @@ pub enum TlsMinArg {
     V1_3,
 }
 
+/// What a `serve` process does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleArg {
+    /// Answer requests only
+    Web,
+    /// Run background jobs only
+    Worker,
+    /// Both
+    All,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server: HTTPS, plus a plain-HTTP listener that only redirects to it
@@ -100,12 +112,28 @@ pub enum Command {
         #[command(subcommand)]
         command: BlobsCommand,
     },
+    /// See and retry background jobs
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// List the jobs on the queue, failed (dead) ones first
+    List,
+    /// Put a dead job back on the queue, due now, with its attempts counted afresh
+    Retry {
+        /// The job's id, as `jobs list` shows it
+        id: uuid::Uuid,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum BlobsCommand {
     /// Remove blobs no document records and staged files of unfinished uploads, older than
-    /// the grace period (servers also do this on their own every 6 hours)
+    /// the grace period (the servers' `blobs.sweep` job also does this every 6 hours)
     Sweep {
         /// Only this firm [default: every firm]
         #[arg(long, value_parser = |s: &str| FirmSlug::parse(s).map_err(|e| e.to_string()))]
@@ -172,6 +200,10 @@ pub enum AuditCommand {
 
 #[derive(Debug, Args, Default)]
 pub struct ServeArgs {
+    /// web: answer requests; worker: run background jobs; all: both [default: all]
+    #[arg(long, env = "RINGFENCE_ROLE", value_name = "ROLE")]
+    pub role: Option<RoleArg>,
+
     /// HTTPS address [default: 127.0.0.1:8443]
     #[arg(long, env = "RINGFENCE_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,

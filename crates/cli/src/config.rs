@@ -15,7 +15,7 @@ use serde::Deserialize;
 use thiserror::Error;
 use zeroize::Zeroizing;
 
-use crate::cli::{BlobsCommand, Cli, Command, LogFormat, ServeArgs, TlsMinArg};
+use crate::cli::{BlobsCommand, Cli, Command, LogFormat, RoleArg, ServeArgs, TlsMinArg};
 
 pub const MASTER_KEY_VAR: &str = "RINGFENCE_MASTER_KEY";
 
@@ -34,6 +34,7 @@ fn bad(setting: &'static str, problem: impl Into<String>) -> ConfigError {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
+    role: Option<RoleArg>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     public_url: Option<String>,
@@ -67,8 +68,16 @@ pub struct Settings {
     pub serve: ServeSettings,
 }
 
+/// What a `serve` process does: answer requests, run background jobs, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Role {
+    pub web: bool,
+    pub worker: bool,
+}
+
 #[derive(Debug)]
 pub struct ServeSettings {
+    pub role: Role,
     pub listen: SocketAddr,
     pub http_listen: SocketAddr,
     pub tls_files: Option<TlsFiles>,
@@ -201,7 +210,13 @@ impl Settings {
         {
             return Err(bad("clamav", "expected host:port of a clamd TCP socket"));
         }
+        let role = match serve.role.or(file.role).unwrap_or(RoleArg::All) {
+            RoleArg::Web => Role { web: true, worker: false },
+            RoleArg::Worker => Role { web: false, worker: true },
+            RoleArg::All => Role { web: true, worker: true },
+        };
         let serve = ServeSettings {
+            role,
             listen: serve.listen.or(file.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8443))),
             http_listen: serve
                 .http_listen

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{AuditCommand, BlobsCommand, Cli, Command, FirmCommand, KeysCommand};
+use crate::cli::{AuditCommand, BlobsCommand, Cli, Command, FirmCommand, JobsCommand, KeysCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -63,6 +63,10 @@ fn main() -> ExitCode {
             Command::ExtractText { .. } => Ok(()),
             Command::Blobs { command: BlobsCommand::Sweep { firm, grace_hours, .. } } => {
                 commands::blobs::sweep(&settings, firm.as_ref(), grace_hours).await
+            }
+            Command::Jobs { command: JobsCommand::List } => commands::jobs::list(&settings).await,
+            Command::Jobs { command: JobsCommand::Retry { id } } => {
+                commands::jobs::retry(&settings, id).await
             }
         }
     });

@@ -1,12 +1,13 @@
 //! Shipping the audit log off the box as it is written: to a JSON-lines file and to a
-//! syslog collector (RFC 5424 messages, RFC 5425 framing over TLS). A background task tails
-//! every firm's log; each sink's position is kept in the firm's store and advances only
-//! after a successful send, so a restart or an unreachable collector loses nothing (an
-//! entry may be sent twice after a crash: collectors dedupe on firm and seq).
+//! syslog collector (RFC 5424 messages, RFC 5425 framing over TLS). A recurring job
+//! (`crate::jobs`) tails every firm's log, on one server of the deployment at a time, so
+//! each entry reaches each sink once; each sink's position is kept in the firm's store and
+//! advances only after a successful send, so a restart or an unreachable collector loses
+//! nothing (an entry may be sent twice only when a server dies between the send and the
+//! position's update: collectors dedupe on firm and seq).
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -158,7 +159,8 @@ fn syslog_message(firm: &str, entry: &StoredAuditEntry, hash: &[u8; 32]) -> Stri
     format!("<{priority}>1 {timestamp} {host} ringfence - audit {data} {}", line(firm, entry, hash))
 }
 
-fn hostname() -> String {
+/// This machine's name, as syslog messages and job leases give it.
+pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/etc/hostname")
         .ok()
         .map(|h| h.trim().chars().filter(|c| c.is_ascii_graphic()).take(255).collect::<String>())
@@ -192,20 +194,4 @@ pub async fn ship_once(storage: &Storage, sinks: &mut [Sink]) -> Result<u64, Shi
         }
     }
     Ok(sent)
-}
-
-/// Ships every second until the process ends; failures are logged and retried.
-pub fn spawn(storage: Arc<Storage>, mut sinks: Vec<Sink>) {
-    if sinks.is_empty() {
-        return;
-    }
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            tick.tick().await;
-            if let Err(err) = ship_once(&storage, &mut sinks).await {
-                tracing::warn!(error = %crate::error::ErrorChain(&err), "audit shipping failed; retrying");
-            }
-        }
-    });
 }

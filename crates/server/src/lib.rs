@@ -11,7 +11,7 @@ mod client;
 mod edge;
 pub mod error;
 pub mod extractor;
-pub mod maintenance;
+pub mod jobs;
 pub mod malware;
 mod middleware;
 pub mod openapi;

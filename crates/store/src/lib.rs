@@ -15,6 +15,9 @@ pub mod control;
 mod error;
 pub mod firm;
 mod health;
+pub mod jobs;
+#[cfg(test)]
+mod jobs_tests;
 mod master_key;
 pub mod migrate;
 pub mod rotation;

@@ -17,6 +17,7 @@ use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
 use crate::control::firms;
+use crate::control::jobs::{self, NewJob};
 use crate::firm::{FirmTx, audit};
 use crate::{Storage, StoreError, backend, master_key};
 
@@ -231,13 +232,21 @@ impl Storage {
 
     /// Adds a new version of the firm's key and starts a new audit signing key under it.
     /// New data is sealed under it at once here, and within seconds on every other server.
-    pub async fn rotate_firm_key(&self, id: FirmId, now: OffsetDateTime) -> Result<KeyVersion, StoreError> {
-        let mut control = self.control.acquire().await?;
+    /// `finish`, the job that carries the rotation through, is queued in the same
+    /// transaction as the key: there is no new key without the job that re-seals under it.
+    pub async fn rotate_firm_key(
+        &self,
+        id: FirmId,
+        now: OffsetDateTime,
+        finish: &NewJob,
+    ) -> Result<KeyVersion, StoreError> {
+        let mut control = self.control.begin().await?;
         let current = firms::latest_key_version(&mut control, id).await?.ok_or(StoreError::UnknownFirmId)?;
         let next = KeyVersion(current.0 + 1);
         let wrapped = self.master.wrap(&id.to_string(), next, &FirmKey::generate()?)?;
         firms::insert_key(&mut control, id, next, &wrapped, unix_millis(now)).await?;
-        drop(control);
+        jobs::enqueue(&mut control, finish, now).await?;
+        control.commit().await?;
         let store = self.reload_keys(id).await?;
         let mut tx = store.begin_as_owner().await?;
         audit::start_signing_key(&mut tx, unix_millis(now)).await?;

@@ -3,6 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ringfence_core::audit::{AuditAction, AuditActor, AuditRecord, Origin, Outcome};
 use ringfence_core::clock::unix_millis;
@@ -113,7 +114,12 @@ struct AuditQueue {
     waiting: std::sync::Mutex<Waiting>,
     /// Held by the request writing the queue out; the others wait their turn.
     writer: tokio::sync::Mutex<()>,
+    /// Whether a write of the queued entries is due already (see [`FirmStore::queue_audit`]).
+    write_scheduled: AtomicBool,
 }
+
+/// How long a queued audit entry waits at most before it is written.
+const QUEUED_AUDIT_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl AuditQueue {
     fn waiting(&self) -> std::sync::MutexGuard<'_, Waiting> {
@@ -138,14 +144,34 @@ impl FirmStore {
             .map_err(StoreError::AuditWrite)
     }
 
-    /// Queues an entry for the next append or flush (the server flushes every open store
-    /// several times a second), for an entry a response must not wait for, nor do any work
-    /// for (a failed sign-in's: an unknown address has no entry to write, so a known one
-    /// must not cost more). Readers of the log flush first, so a queued entry is never
-    /// missing from what they read; one that cannot be written yet stays queued.
-    pub fn queue_audit(&self, record: AuditRecord) {
+    /// Queues an entry for the next append, or a write of its own a moment later, for an
+    /// entry a response must not wait for, nor do any work for (a failed sign-in's: an
+    /// unknown address has no entry to write, so a known one must not cost more). Readers
+    /// of the log flush first, so a queued entry is never missing from what they read; one
+    /// that cannot be written yet stays queued and is tried again.
+    pub fn queue_audit(self: &Arc<Self>, record: AuditRecord) {
         let (sender, _) = oneshot::channel();
         self.audit_queue.waiting().push((record, sender));
+        if !self.audit_queue.write_scheduled.swap(true, Ordering::AcqRel) {
+            let store = Arc::clone(self);
+            tokio::spawn(async move { store.write_queued_later().await });
+        }
+    }
+
+    /// Writes the queued entries after [`QUEUED_AUDIT_WAIT`] (with whatever queued
+    /// meanwhile), and again a second later for as long as the write fails.
+    async fn write_queued_later(&self) {
+        let mut wait = QUEUED_AUDIT_WAIT;
+        loop {
+            tokio::time::sleep(wait).await;
+            self.audit_queue.write_scheduled.store(false, Ordering::Release);
+            let Err(error) = self.write_waiting().await else { return };
+            tracing::error!(firm = %self.id, error, "could not write queued audit entries; will try again");
+            if self.audit_queue.write_scheduled.swap(true, Ordering::AcqRel) {
+                return; // a newer entry scheduled a write of its own
+            }
+            wait = std::time::Duration::from_secs(1);
+        }
     }
 
     fn start_flush(self: &Arc<Self>) {
@@ -315,6 +341,14 @@ impl FirmStore {
         Ok(matter)
     }
 
+    /// Signs a checkpoint of the log's head unless one covers it already: run on a
+    /// schedule, so the newest entries of a quiet log are covered within minutes too.
+    pub async fn checkpoint_audit(&self, now: OffsetDateTime) -> Result<(), StoreError> {
+        let mut tx = self.begin(&Principal::System(SystemTask::AuditLog)).await?;
+        audit::checkpoint_now(&mut tx, now).await?;
+        tx.commit().await
+    }
+
     /// Removes audit entries older than the firm's retention, leaving a signed checkpoint
     /// and an `audit.purged` entry so the rest of the chain still verifies. Returns the last
     /// entry removed, if any.
@@ -437,7 +471,7 @@ impl Storage {
     }
 
     /// Writes out the audit entries queued in every open firm store (see
-    /// [`FirmStore::queue_audit`]); run every few seconds, and at shutdown.
+    /// [`FirmStore::queue_audit`]), at shutdown.
     pub async fn flush_audits(&self) -> Result<(), StoreError> {
         let open: Vec<Arc<FirmStore>> = self.firms.read().await.values().cloned().collect();
         for store in open {

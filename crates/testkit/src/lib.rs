@@ -47,6 +47,8 @@ pub struct TestEnv {
     pub location: StorageLocation,
     pub data_dir: TempDir,
     pub database: Option<TestDatabase>,
+    /// Kinds of one-off job the test means to leave on the queue.
+    expected_jobs: std::sync::Mutex<Vec<String>>,
 }
 
 impl TestEnv {
@@ -54,13 +56,23 @@ impl TestEnv {
     pub async fn new(backend: Backend) -> Option<Self> {
         let data_dir = tempfile::tempdir().expect("temporary data dir");
         match backend {
-            Backend::Sqlite => {
-                Some(Self { backend, location: StorageLocation::Sqlite, data_dir, database: None })
-            }
+            Backend::Sqlite => Some(Self {
+                backend,
+                location: StorageLocation::Sqlite,
+                data_dir,
+                database: None,
+                expected_jobs: Default::default(),
+            }),
             Backend::Postgres => {
                 let database = TestDatabase::create().await?;
                 let location = StorageLocation::Postgres { url: database.url.clone() };
-                Some(Self { backend, location, data_dir, database: Some(database) })
+                Some(Self {
+                    backend,
+                    location,
+                    data_dir,
+                    database: Some(database),
+                    expected_jobs: Default::default(),
+                })
             }
         }
     }
@@ -80,9 +92,69 @@ impl TestEnv {
         }
     }
 
+    /// Lets the test end with jobs of `kind` still on the queue, one-off or dead (see the
+    /// check in [`TestEnv`]'s `drop`).
+    pub fn expect_jobs_left(&self, kind: &str) {
+        self.expected_jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(kind.to_owned());
+    }
+
+    /// The job queue's rows, as `(kind, state, recurring)`: empty when the deployment was
+    /// never opened.
+    fn jobs_left(&self) -> Vec<(String, String, bool)> {
+        let control_db = self.data_dir().join("control.db");
+        let database_url = self.database_url().map(str::to_owned);
+        let read = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async move {
+                const QUERY: &str = "SELECT kind, state, every_ms IS NOT NULL AS recurring FROM jobs";
+                match database_url {
+                    Some(url) => {
+                        let mut conn = PgConnection::connect(&url).await.ok()?;
+                        let rows: Vec<(String, String, bool)> =
+                            sqlx::query_as(AssertSqlSafe(QUERY.replace("jobs", "control.jobs")))
+                                .fetch_all(&mut conn)
+                                .await
+                                .ok()?;
+                        conn.close().await.ok()?;
+                        Some(rows)
+                    }
+                    None if control_db.exists() => {
+                        let url = format!("sqlite://{}?mode=ro", control_db.display());
+                        let mut conn = sqlx::SqliteConnection::connect(&url).await.ok()?;
+                        let rows: Vec<(String, String, bool)> =
+                            sqlx::query_as(QUERY).fetch_all(&mut conn).await.ok()?;
+                        conn.close().await.ok()?;
+                        Some(rows)
+                    }
+                    None => None,
+                }
+            })
+        });
+        read.join().ok().flatten().unwrap_or_default()
+    }
+
     /// The `--database-url` to hand the binary, if any.
     pub fn database_url(&self) -> Option<&str> {
         self.database.as_ref().map(|db| db.url.as_str())
+    }
+}
+
+/// A test fails if it leaves background work it did not expect: a dead job (a failure
+/// nobody looked at), or a one-off job never run (work the test forgot to drive, with
+/// [`TestEnv::expect_jobs_left`] for one it means to leave). Recurring schedules stay.
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let expected = self.expected_jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let unexpected: Vec<String> = self
+            .jobs_left()
+            .into_iter()
+            .filter(|(kind, state, recurring)| !expected.contains(kind) && (state == "dead" || !recurring))
+            .map(|(kind, state, _)| format!("{kind} ({state})"))
+            .collect();
+        assert!(unexpected.is_empty(), "the test left jobs it did not expect on the queue: {unexpected:?}");
     }
 }
 

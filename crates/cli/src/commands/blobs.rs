@@ -1,4 +1,4 @@
-//! Sweeping the blob store at the command line: what the servers also do every 6 hours.
+//! Sweeping the blob store at the command line: what the `blobs.sweep` job also does every 6 hours.
 
 use ringfence_core::audit::AuditActor;
 use ringfence_core::clock::{Clock, SystemClock};

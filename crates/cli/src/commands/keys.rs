@@ -4,6 +4,7 @@
 use ringfence_core::clock::{Clock, SystemClock};
 use ringfence_core::firm::FirmSlug;
 use ringfence_crypto::MasterKey;
+use ringfence_server::jobs::after_rotation;
 use ringfence_store::rotation::Retirement;
 use ringfence_store::{KEY_SETTLE, MasterKeyOrigin, Storage};
 use time::format_description::well_known::Rfc3339;
@@ -34,7 +35,9 @@ async fn rewrap_and_report(storage: &Storage, slug: &FirmSlug) -> CommandResult 
 pub async fn rotate(settings: &Settings, slug: &FirmSlug) -> CommandResult {
     let storage = open_storage(settings).await?;
     let firm = storage.firm_by_slug(slug).await?;
-    let version = storage.rotate_firm_key(firm.id, SystemClock.now()).await?;
+    let now = SystemClock.now();
+    // The servers' workers carry the rotation through too, should this command be stopped.
+    let version = storage.rotate_firm_key(firm.id, now, &after_rotation(firm.id, now)).await?;
     println!("{slug} now seals new data under key version {}.", version.0);
     println!("Waiting {} s for every server to pick the new version up…", KEY_SETTLE.as_secs());
     tokio::time::sleep(KEY_SETTLE).await;

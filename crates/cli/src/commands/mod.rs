@@ -1,6 +1,7 @@
 pub mod audit;
 pub mod blobs;
 pub mod firm;
+pub mod jobs;
 pub mod keys;
 pub mod migrate;
 pub mod serve;

@@ -3,11 +3,13 @@ use std::time::Duration;
 
 use ringfence_core::clock::SystemClock;
 use ringfence_mail::Mailer;
-use ringfence_server::audit_shipping::{self, Sink};
+use ringfence_server::audit_shipping::Sink;
 use ringfence_server::extractor::Extractor;
+use ringfence_server::jobs::Worker;
 use ringfence_server::malware::Scanner;
 use ringfence_server::serve::{Bound, ServeOptions, shutdown_signal};
-use ringfence_server::{AppState, HttpSettings, app, maintenance, tls};
+use ringfence_server::{AppState, HttpSettings, app, tls};
+use ringfence_store::Storage;
 use ringfence_store::blobs::BlobStore;
 
 use super::{CommandResult, open_storage};
@@ -18,13 +20,66 @@ pub async fn run(settings: &Settings) -> CommandResult {
     let storage = Arc::new(open_storage(settings).await?);
     let serve = &settings.serve;
     let blobs = BlobStore::open(&serve.blob_store)?;
+    let clock = Arc::new(SystemClock);
+    let shutdown = shutdown_signal()?;
+
+    let (stop_worker, worker_stopping) = tokio::sync::watch::channel(false);
+    let worker = match serve.role.worker {
+        true => {
+            let worker = Worker::new(storage.clone(), blobs.clone(), clock.clone(), audit_sinks(settings)?);
+            let mut stopping = worker_stopping;
+            let stop = async move {
+                let _ = stopping.wait_for(|stop| *stop).await;
+            };
+            Some(tokio::spawn(Arc::new(worker).run(stop)))
+        }
+        false => None,
+    };
+
+    if serve.role.web {
+        serve_web(settings, storage.clone(), blobs, clock, shutdown).await?;
+    } else {
+        println!("ringfence: running background jobs only (--role worker); nothing is served");
+        println!("ringfence: ready");
+        shutdown.await;
+    }
+    let _ = stop_worker.send(true);
+    if let Some(worker) = worker {
+        worker.await?;
+    }
+    // Audit entries still queued off the response path are written before the process ends.
+    storage.flush_audits().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Where this worker ships audit entries: every worker of a deployment should have the same.
+fn audit_sinks(settings: &Settings) -> Result<Vec<Sink>, ringfence_server::audit_shipping::ShippingError> {
+    let mut sinks = Vec::new();
+    if let Some(path) = &settings.serve.audit_jsonl {
+        sinks.push(Sink::json_lines(path.clone()));
+    }
+    if let Some(target) = &settings.serve.audit_syslog {
+        sinks.push(Sink::syslog(target.clone())?);
+    }
+    Ok(sinks)
+}
+
+/// Serves HTTPS (and the redirecting plain-HTTP listener) until `shutdown`.
+async fn serve_web(
+    settings: &Settings,
+    storage: Arc<Storage>,
+    blobs: BlobStore,
+    clock: Arc<SystemClock>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> CommandResult {
+    let serve = &settings.serve;
     let tls_files = match &serve.tls_files {
         Some(files) => files.clone(),
         None => tls::self_signed(&settings.data_dir)?,
     };
     let tls_config = tls::server_config(&tls_files, serve.tls_min)?;
     let bound = Bound::bind(serve.listen, Some(serve.http_listen))?;
-    let shutdown = shutdown_signal()?;
     let https_addr = bound.https_addr()?;
     let public_url = settings.public_url_for(https_addr.port());
 
@@ -55,19 +110,9 @@ pub async fn run(settings: &Settings) -> CommandResult {
     println!("ringfence: ready");
 
     let mailer = Mailer::new(serve.mail.as_deref(), &settings.data_dir, &serve.mail_from)?;
-    let mut sinks = Vec::new();
-    if let Some(path) = &serve.audit_jsonl {
-        sinks.push(Sink::json_lines(path.clone()));
-    }
-    if let Some(target) = &serve.audit_syslog {
-        sinks.push(Sink::syslog(target.clone())?);
-    }
-    audit_shipping::spawn(storage.clone(), sinks);
-    let clock = Arc::new(SystemClock);
     let extractor = Extractor::this_program()?;
-    maintenance::spawn(storage.clone(), blobs.clone(), clock.clone());
     let state = AppState {
-        storage: storage.clone(),
+        storage,
         clock,
         settings: Arc::new(HttpSettings {
             hsts_preload: serve.hsts_preload,
@@ -83,8 +128,5 @@ pub async fn run(settings: &Settings) -> CommandResult {
     };
     let options = ServeOptions { public_url, tls: tls_config, drain: Duration::from_secs(30) };
     bound.run(app(state), options, shutdown).await?;
-    // Audit entries still queued off the response path are written before the process ends.
-    storage.flush_audits().await?;
-    tracing::info!("stopped");
     Ok(())
 }

@@ -153,6 +153,11 @@ both_backends!(
         let said = stdout(&rotated);
         assert!(said.contains("now seals new data under key version 2"), "{said}");
         assert!(said.contains("Nothing of keyed uses its older key versions"), "{said}");
+        let mut list = ringfence(&env);
+        list.args(["jobs", "list"]);
+        let listed = stdout(&run(list, None));
+        assert!(listed.contains("\tqueued\tkeys.finish-rotation\t"), "queued with the new key: {listed}");
+        env.expect_jobs_left("keys.finish-rotation");
 
         let too_soon = keys(&env, &["retire", "--firm", "keyed"], None);
         assert_eq!(too_soon.status.code(), Some(1));

@@ -9,6 +9,7 @@ mod blobs;
 mod config;
 mod extract;
 mod firms;
+mod jobs;
 mod keys;
 mod large;
 mod newcomer;

@@ -326,7 +326,7 @@ impl Refusal<'_> {
 
     /// Queues the refusal, written after the answer like a wrong password's, for steps
     /// whose refusals must cost the same.
-    fn queue(&self, store: &FirmStore, action: AuditAction, outcome: Outcome, locked: bool) {
+    fn queue(&self, store: &Arc<FirmStore>, action: AuditAction, outcome: Outcome, locked: bool) {
         for entry in self.entries(action, outcome, locked) {
             store.queue_audit(entry);
         }

@@ -1,5 +1,6 @@
 use ringfence_core::audit::{AuditAction, AuditActor, AuditRecord, Origin, Outcome};
 use ringfence_core::principal::Principal;
+use ringfence_server::jobs::after_rotation;
 use ringfence_store::firm::audit::{self as audit_log, Verification};
 use ringfence_testkit::{Backend, TestEnv, both_backends};
 use serde_json::{Value, json};
@@ -651,7 +652,12 @@ both_backends!(retired_audit_keys_are_proven_by_their_successors_certificates, |
     let mut tx = store.begin(&Principal::Anonymous).await.unwrap();
     audit_log::checkpoint_now(&mut tx, h.clock.now()).await.unwrap();
     tx.commit().await.unwrap();
-    h.state.storage.rotate_firm_key(h.firm, h.clock.now()).await.unwrap();
+    h.state
+        .storage
+        .rotate_firm_key(h.firm, h.clock.now(), &after_rotation(h.firm, h.clock.now()))
+        .await
+        .unwrap();
+    h.env.expect_jobs_left("keys.finish-rotation");
     h.state.storage.rewrap_firm(h.firm, h.clock.now()).await.unwrap();
     h.clock.advance(Duration::days(2));
     let retired = h.state.storage.retire_old_keys(h.firm, h.clock.now(), Duration::days(1)).await.unwrap();

@@ -12,6 +12,7 @@ mod errors;
 mod extraction;
 mod headers;
 mod hostile;
+mod jobs;
 mod matters;
 mod openapi;
 mod pages;
@@ -35,6 +36,7 @@ use ringfence_core::auth::SessionLimits;
 use ringfence_core::clock::{Clock, SystemClock};
 use ringfence_mail::Mailer;
 use ringfence_server::extractor::Extractor;
+use ringfence_server::jobs::{Ran, Worker};
 use ringfence_server::{AppState, HttpSettings};
 use ringfence_store::blobs::BlobStore;
 use ringfence_store::{Storage, StorageLocation};
@@ -68,6 +70,13 @@ pub async fn state_with_clock(env: &TestEnv, hsts_preload: bool, clock: Arc<Test
         blobs: BlobStore::open(&env.blob_location()).expect("blob store opens"),
         hashing: AppState::hashing_permits(),
     }
+}
+
+/// Runs every background job due at the state's clock, as a server's worker would: tests
+/// move background work along with their clock.
+pub async fn run_due_jobs(state: &AppState) -> Vec<Ran> {
+    let worker = Worker::new(state.storage.clone(), state.blobs.clone(), state.clock.clone(), Vec::new());
+    worker.run_due().await.expect("due jobs run")
 }
 
 /// The text extractor built with these tests: the same child side as `ringfence extract-text`.

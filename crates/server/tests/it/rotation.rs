@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use futures_util::StreamExt;
 use ringfence_crypto::KeyVersion;
+use ringfence_server::jobs::{Outcome, Ran, after_rotation};
 use ringfence_store::Storage;
 use ringfence_store::firm::audit::{self, Verification};
 use ringfence_store::rotation::{Retirement, SEALED};
@@ -97,7 +98,7 @@ both_backends!(
         let now = f.h.clock.now();
         assert_eq!(f.storage().stale_values(firm_id).await.unwrap(), 0);
 
-        let version = f.storage().rotate_firm_key(firm_id, now).await.unwrap();
+        let version = f.storage().rotate_firm_key(firm_id, now, &after_rotation(firm_id, now)).await.unwrap();
         assert_eq!(version, KeyVersion(2));
         assert_eq!(
             f.storage().firm(firm_id).await.unwrap().key_version(),
@@ -117,8 +118,13 @@ both_backends!(
             Retirement::StillInUse { values: stale }
         );
 
-        let report = f.storage().rewrap_firm(firm_id, now).await.unwrap();
-        assert_eq!((report.moved, report.remaining), (stale, 0));
+        // The job queued with the new key re-seals everything once every server has seen it.
+        assert!(crate::run_due_jobs(&f.h.state).await.is_empty(), "not before the key settles");
+        f.h.clock.advance(time::Duration::seconds(13));
+        let ran = crate::run_due_jobs(&f.h.state).await;
+        assert_eq!(ran, [Ran { kind: "keys.finish-rotation".to_owned(), outcome: Outcome::Done }]);
+        assert_eq!(f.storage().stale_values(firm_id).await.unwrap(), 0);
+        let now = f.h.clock.now();
         assert!(matches!(
             f.storage().retire_old_keys(firm_id, now, time::Duration::hours(1)).await.unwrap(),
             Retirement::TooSoon { .. }
@@ -184,7 +190,8 @@ both_backends!(a_rotation_during_an_upload_loses_nothing, |env: TestEnv| async m
     };
     started.await.unwrap();
     let now = f.h.clock.now();
-    f.storage().rotate_firm_key(firm_id, now).await.unwrap();
+    f.storage().rotate_firm_key(firm_id, now, &after_rotation(firm_id, now)).await.unwrap();
+    f.h.env.expect_jobs_left("keys.finish-rotation");
     let report = f.storage().rewrap_firm(firm_id, now).await.unwrap();
     assert_eq!(report.remaining, 0);
     go_on_tx.send(()).unwrap();
@@ -210,7 +217,8 @@ async fn another_server_uses_a_new_key_version_within_seconds() {
     let now = f.h.clock.now();
     let other = Storage::open(&f.h.env.location, f.h.env.data_dir(), None, now).await.unwrap();
     assert_eq!(other.firm(firm_id).await.unwrap().key_version(), KeyVersion(1));
-    f.storage().rotate_firm_key(firm_id, now).await.unwrap();
+    f.storage().rotate_firm_key(firm_id, now, &after_rotation(firm_id, now)).await.unwrap();
+    f.h.env.expect_jobs_left("keys.finish-rotation");
     tokio::time::sleep(std::time::Duration::from_millis(5500)).await;
     assert_eq!(other.firm(firm_id).await.unwrap().key_version(), KeyVersion(2));
 }

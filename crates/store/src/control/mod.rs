@@ -1,6 +1,8 @@
-//! The control store: the deployment's firms, their wrapped keys, and the email directory.
+//! The control store: the deployment's firms, their wrapped keys, the email directory, and
+//! the job queue.
 //! It holds no case data and no firm's plaintext key.
 
 pub mod firms;
+pub mod jobs;
 pub mod passkey_sign_ins;
 pub mod sign_in_failures;

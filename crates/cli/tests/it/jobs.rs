@@ -1,0 +1,109 @@
+use std::time::Duration;
+
+use ringfence_testkit::{TestEnv, both_backends};
+use sqlx::Connection;
+
+use super::*;
+
+fn jobs(env: &TestEnv, args: &[&str]) -> Output {
+    let mut command = ringfence(env);
+    command.arg("jobs").args(args);
+    run(command, None)
+}
+
+/// Runs `statement` on the control store, as an operator's SQL console would.
+async fn control_sql(env: &TestEnv, statement: &str) {
+    match env.database_url() {
+        Some(url) => {
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET search_path TO control; {statement}")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        None => {
+            let path = env.data_dir().join("control.db");
+            let mut conn =
+                sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned())).execute(&mut conn).await.unwrap();
+        }
+    }
+}
+
+/// Polls `jobs list` until `done` holds of its output, for at most a minute.
+fn wait_for_jobs(env: &TestEnv, done: impl Fn(&str) -> bool) -> String {
+    for _ in 0..240 {
+        let listed = stdout(&jobs(env, &["list"]));
+        if done(&listed) {
+            return listed;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    panic!("the job queue never reached the expected state: {}", stdout(&jobs(env, &["list"])));
+}
+
+both_backends!(a_dead_job_is_listed_first_and_retried_from_the_command_line, |env: TestEnv| async move {
+    assert!(create_firm(&env, "queued", "a@queued.example", &[]).status.success());
+    let empty = jobs(&env, &["list"]);
+    assert!(empty.status.success(), "{}", stderr(&empty));
+    assert!(stdout(&empty).contains("No jobs are queued"), "{}", stdout(&empty));
+
+    let id = "0b5e3c1e-6f1d-4b8e-9d43-5a0c2f3e7a11";
+    control_sql(
+        &env,
+        &format!(
+            "INSERT INTO jobs (id, kind, firm_id, payload, run_at, state, attempts, max_attempts, created_at, updated_at, last_error)
+             VALUES ('{id}', 'blobs.sweep', NULL, '{{}}', 0, 'dead', 10, 10, 0, 0, 'the blob store refused: access denied')"
+        ),
+    )
+    .await;
+    let listed = stdout(&jobs(&env, &["list"]));
+    let line = listed.lines().next().expect("a line");
+    assert!(line.starts_with(&format!("{id}\tdead\tblobs.sweep\t-\t")), "{line}");
+    assert!(line.contains("10/10") && line.ends_with("the blob store refused: access denied"), "{line}");
+
+    let retried = jobs(&env, &["retry", id]);
+    assert!(retried.status.success(), "{}", stderr(&retried));
+    assert!(stdout(&retried).contains("queued again"), "{}", stdout(&retried));
+    assert!(stdout(&jobs(&env, &["list"])).contains(&format!("{id}\tqueued\tblobs.sweep\t-\t")));
+    let again = jobs(&env, &["retry", id]);
+    assert_eq!(again.status.code(), Some(1), "only a dead job is retried");
+    assert!(stderr(&again).contains("no dead job has the id"), "{}", stderr(&again));
+    let garbage = jobs(&env, &["retry", "not-a-job\u{1}"]);
+    assert_eq!(garbage.status.code(), Some(2), "{}", stderr(&garbage));
+    env.expect_jobs_left("blobs.sweep");
+});
+
+both_backends!(only_servers_with_the_worker_role_run_background_jobs, |env: TestEnv| async move {
+    assert!(create_firm(&env, "roles", "a@roles.example", &[]).status.success());
+    let web = Server::start(&env, &["--role", "web"]);
+    let answered = web.client().get(web.url("/healthz")).send().await.expect("web answers");
+    assert_eq!(answered.status(), 200);
+    assert!(stdout(&jobs(&env, &["list"])).contains("No jobs are queued"), "a web server schedules nothing");
+
+    let mut command = ringfence(&env);
+    command.args(["serve", "--role", "worker"]).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    let mut worker = command.spawn().expect("worker starts");
+    let mut lines = BufReader::new(worker.stdout.take().expect("stdout")).lines();
+    let banner: Vec<String> =
+        lines.by_ref().map_while(Result::ok).take_while(|l| l != "ringfence: ready").collect();
+    assert!(banner.iter().any(|l| l.contains("background jobs only")), "{banner:?}");
+    assert!(!banner.iter().any(|l| l.contains("listening")), "a worker serves nothing: {banner:?}");
+
+    let listed = wait_for_jobs(&env, |listed| {
+        listed.lines().any(|l| l.contains("\taudit.purge\t") && l.contains("ran 1"))
+    });
+    for kind in ["audit.ship", "audit.checkpoint", "audit.purge", "keys.finish-rotations", "blobs.sweep"] {
+        let line = listed
+            .lines()
+            .find(|l| l.contains(&format!("\t{kind}\t")))
+            .unwrap_or_else(|| panic!("{kind}: {listed}"));
+        assert!(!line.contains("\tdead\t"), "{line}");
+    }
+    let purge = listed.lines().find(|l| l.contains("\taudit.purge\t")).expect("the daily purge");
+    assert!(purge.contains("every 1d, ran 1"), "run once at start, then daily: {purge}");
+    let sent = Command::new("kill").args(["-TERM", &worker.id().to_string()]).status().expect("kill");
+    assert!(sent.success());
+    let status = worker.wait().expect("worker ends");
+    assert_eq!(status.code(), Some(0), "SIGTERM ends a worker with exit 0");
+});

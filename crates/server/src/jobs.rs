@@ -1,0 +1,365 @@
+//! Background work, on the durable job queue in the control store: whatever the number of
+//! servers, each job runs once per deployment, a job whose server dies is taken over when
+//! its lease runs out, and a job that keeps failing stops, visibly (`ringfence jobs list`).
+//!
+//! [`Job`] names every kind of work; [`Worker`] claims due jobs and runs them. Recurring
+//! work is a job that, once done, waits for its next run instead of being deleted.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use ringfence_core::audit::AuditActor;
+use ringfence_core::clock::Clock;
+use ringfence_core::ids::FirmId;
+use ringfence_store::blob_sweep::SWEEP_GRACE;
+use ringfence_store::blobs::BlobStore;
+use ringfence_store::control::jobs::{ClaimedJob, Failed, NewJob};
+use ringfence_store::jobs::Claim;
+use ringfence_store::{KEY_SETTLE, Storage, StoreError};
+use time::{Duration, OffsetDateTime};
+use tokio::sync::Mutex;
+
+use crate::audit_shipping::{self, Sink};
+use crate::error::ErrorChain;
+
+/// Every kind of background work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    /// Sends every firm's new audit entries to the configured sinks.
+    ShipAudit,
+    /// Signs a checkpoint of each firm's log head when entries came since the last one, so
+    /// a quiet log's newest entries are covered within minutes.
+    SignCheckpoints,
+    /// Removes audit entries older than each firm's retention.
+    PurgeAudit,
+    /// Carries every firm's key rotation through: re-seals what is left under older
+    /// versions, and retires them once nothing needs them.
+    FinishRotations,
+    /// One firm's rotation, soon after its new key was made (in the same transaction).
+    FinishRotation(FirmId),
+    /// Removes blobs no record names, left by interrupted uploads.
+    SweepBlobs,
+}
+
+/// The work done on a schedule, once per deployment, with the time between runs.
+pub const SCHEDULES: &[(Job, Duration)] = &[
+    (Job::ShipAudit, Duration::seconds(1)),
+    (Job::SignCheckpoints, Duration::minutes(10)),
+    (Job::PurgeAudit, Duration::days(1)),
+    (Job::FinishRotations, Duration::minutes(10)),
+    (Job::SweepBlobs, Duration::hours(6)),
+];
+
+/// Attempts before a job is given up: with the backoff, over an hour and a half of trouble.
+const MAX_ATTEMPTS: i64 = 10;
+/// Old key versions are deleted only this long after the rotation: requests that began
+/// before it may still seal under the version they started with.
+const RETIRE_GRACE: Duration = Duration::hours(24);
+
+impl Job {
+    pub fn kind(self) -> &'static str {
+        match self {
+            Job::ShipAudit => "audit.ship",
+            Job::SignCheckpoints => "audit.checkpoint",
+            Job::PurgeAudit => "audit.purge",
+            Job::FinishRotations => "keys.finish-rotations",
+            Job::FinishRotation(_) => "keys.finish-rotation",
+            Job::SweepBlobs => "blobs.sweep",
+        }
+    }
+
+    fn firm(self) -> Option<FirmId> {
+        match self {
+            Job::FinishRotation(firm) => Some(firm),
+            _ => None,
+        }
+    }
+
+    /// The job a queue row holds; `None` for a kind this binary does not know (a newer
+    /// server's).
+    pub fn of(kind: &str, firm: Option<FirmId>) -> Option<Job> {
+        let job = match (kind, firm) {
+            ("audit.ship", None) => Job::ShipAudit,
+            ("audit.checkpoint", None) => Job::SignCheckpoints,
+            ("audit.purge", None) => Job::PurgeAudit,
+            ("keys.finish-rotations", None) => Job::FinishRotations,
+            ("keys.finish-rotation", Some(firm)) => Job::FinishRotation(firm),
+            ("blobs.sweep", None) => Job::SweepBlobs,
+            _ => return None,
+        };
+        Some(job)
+    }
+
+    /// The queue row for a one-off run of this job at `run_at`; one per kind and firm
+    /// waits at a time.
+    pub fn once_at(self, run_at: OffsetDateTime) -> NewJob {
+        NewJob {
+            kind: self.kind().to_owned(),
+            firm: self.firm(),
+            payload: "{}".to_owned(),
+            run_at,
+            dedupe_key: Some(match self.firm() {
+                Some(firm) => format!("{}:{firm}", self.kind()),
+                None => self.kind().to_owned(),
+            }),
+            max_attempts: MAX_ATTEMPTS,
+            every: None,
+        }
+    }
+
+    /// The queue row of this job's recurring schedule, first due at `first`.
+    fn every(self, every: Duration, first: OffsetDateTime) -> NewJob {
+        NewJob {
+            every: Some(every),
+            dedupe_key: Some(format!("every:{}", self.kind())),
+            ..self.once_at(first)
+        }
+    }
+}
+
+/// The job that finishes a firm's rotation, for [`Storage::rotate_firm_key`] to enqueue with
+/// the new key: due once every server has had time to see the new version.
+pub fn after_rotation(firm: FirmId, now: OffsetDateTime) -> NewJob {
+    Job::FinishRotation(firm).once_at(now + Duration::try_from(KEY_SETTLE).unwrap_or(Duration::seconds(12)))
+}
+
+/// How long a claimed job is this server's before another may take it over; a running job
+/// renews it every third of that.
+const LEASE: Duration = Duration::seconds(60);
+/// Jobs one server runs at once, so a long re-seal does not hold up audit shipping.
+const CONCURRENT: usize = 4;
+/// How long a stopping worker waits for the jobs it runs.
+const DRAIN: StdDuration = StdDuration::from_secs(10);
+/// How often an idle worker looks for due jobs.
+const POLL: StdDuration = StdDuration::from_millis(500);
+
+/// What running a due job came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    RetryAt(OffsetDateTime),
+    Dead,
+    /// Its server died on every attempt: given up without running.
+    Abandoned,
+    /// Another server took it over (this one's lease ran out).
+    LeaseLost,
+}
+
+/// A job a worker ran, by kind, and how it went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ran {
+    pub kind: String,
+    pub outcome: Outcome,
+}
+
+/// Claims due jobs and runs them.
+pub struct Worker {
+    storage: Arc<Storage>,
+    blobs: BlobStore,
+    clock: Arc<dyn Clock>,
+    sinks: Mutex<Vec<Sink>>,
+    /// This worker's name on the leases it holds.
+    name: String,
+}
+
+impl Worker {
+    pub fn new(storage: Arc<Storage>, blobs: BlobStore, clock: Arc<dyn Clock>, sinks: Vec<Sink>) -> Self {
+        let name = format!(
+            "{}:{}:{}",
+            audit_shipping::hostname(),
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        );
+        Self { storage, blobs, clock, sinks: Mutex::new(sinks), name }
+    }
+
+    /// Puts every schedule on the queue unless it is there already (put there by another
+    /// server, or by this one before a restart): each runs once per deployment.
+    pub async fn ensure_schedules(&self) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        for (job, every) in SCHEDULES {
+            self.storage.enqueue_job(&job.every(*every, now), now).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs every job due now, one after another, until none is due: what the loop does
+    /// each round, and what tests call to move background work along with their clock.
+    pub async fn run_due(&self) -> Result<Vec<Ran>, StoreError> {
+        let mut ran = Vec::new();
+        while let Some(claim) = self.storage.claim_job(&self.name, self.clock.now(), LEASE).await? {
+            ran.push(self.run_claimed(claim).await?);
+        }
+        Ok(ran)
+    }
+
+    /// Claims and runs due jobs, a few at a time, until `stop` resolves; jobs still running
+    /// then get a few seconds to finish, after which they are left to their leases and
+    /// another worker takes them over.
+    pub async fn run(self: Arc<Self>, stop: impl std::future::Future<Output = ()>) {
+        tokio::pin!(stop);
+        let mut running = tokio::task::JoinSet::new();
+        let mut schedules_ensured = false;
+        loop {
+            tokio::select! {
+                () = &mut stop => break,
+                () = tokio::time::sleep(POLL) => {}
+            }
+            while running.try_join_next().is_some() {}
+            if !schedules_ensured {
+                match self.ensure_schedules().await {
+                    Ok(()) => schedules_ensured = true,
+                    Err(e) => {
+                        tracing::warn!(error = %ErrorChain(&e), "could not put the schedules on the job queue; will try again")
+                    }
+                }
+            }
+            while running.len() < CONCURRENT {
+                match self.storage.claim_job(&self.name, self.clock.now(), LEASE).await {
+                    Ok(Some(claim)) => {
+                        let worker = Arc::clone(&self);
+                        running.spawn(async move {
+                            if let Err(e) = worker.run_claimed(claim).await {
+                                tracing::warn!(error = %ErrorChain(&e), "could not record a job's outcome");
+                            }
+                        });
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %ErrorChain(&e), "could not look for due jobs; will try again");
+                        break;
+                    }
+                }
+            }
+        }
+        let drained =
+            tokio::time::timeout(DRAIN, async { while running.join_next().await.is_some() {} }).await;
+        if drained.is_err() {
+            tracing::warn!(
+                jobs = running.len(),
+                "stopping with jobs still running: another worker takes them over when their leases run out"
+            );
+        }
+    }
+
+    async fn run_claimed(&self, claim: Claim) -> Result<Ran, StoreError> {
+        let claimed = match claim {
+            Claim::Run(claimed) => claimed,
+            Claim::Abandoned(claimed) => {
+                tracing::error!(job = %claimed.id, kind = %claimed.kind, "a job's server stopped on every attempt: it is dead until retried (`ringfence jobs retry`)");
+                return Ok(Ran { kind: claimed.kind, outcome: Outcome::Abandoned });
+            }
+        };
+        // A kind this binary does not know (a newer server's) fails like any other error:
+        // retried, by then perhaps on a server that knows it, and dead if none ever does.
+        let result = match Job::of(&claimed.kind, claimed.firm) {
+            Some(job) => self.run_leased(job, &claimed).await,
+            None => Err(format!("this server does not know jobs of kind `{}`", claimed.kind)),
+        };
+        let now = self.clock.now();
+        let outcome = match result {
+            Ok(()) if self.storage.complete_job(&claimed, now).await? => Outcome::Done,
+            Ok(()) => Outcome::LeaseLost,
+            Err(error) => match self.storage.fail_job(&claimed, now, &error).await? {
+                Failed::RetryAt(at) => {
+                    tracing::warn!(kind = %claimed.kind, attempt = claimed.attempts, %error, "a job failed; it will be retried");
+                    Outcome::RetryAt(at)
+                }
+                Failed::Dead => {
+                    tracing::error!(kind = %claimed.kind, job = %claimed.id, %error, "a job failed its last attempt: it is dead until retried (`ringfence jobs retry`)");
+                    Outcome::Dead
+                }
+                Failed::LeaseLost => Outcome::LeaseLost,
+            },
+        };
+        Ok(Ran { kind: claimed.kind, outcome })
+    }
+
+    /// Runs the job while renewing its lease; stops it when the lease is lost.
+    async fn run_leased(&self, job: Job, claimed: &ClaimedJob) -> Result<(), String> {
+        let work = self.perform(job);
+        tokio::pin!(work);
+        let renew_every = StdDuration::try_from(LEASE / 3).unwrap_or(StdDuration::from_secs(20));
+        loop {
+            tokio::select! {
+                result = &mut work => return result,
+                () = tokio::time::sleep(renew_every) => {
+                    match self.storage.extend_job_lease(claimed, self.clock.now(), LEASE).await {
+                        Ok(true) => {}
+                        Ok(false) => return Err("the job's lease was lost to another server".to_owned()),
+                        Err(e) => tracing::warn!(error = %ErrorChain(&e), "could not renew a job's lease"),
+                    }
+                }
+            }
+        }
+    }
+
+    async fn perform(&self, job: Job) -> Result<(), String> {
+        let now = self.clock.now();
+        let storage = self.storage.as_ref();
+        match job {
+            Job::ShipAudit => {
+                let mut sinks = self.sinks.lock().await;
+                audit_shipping::ship_once(storage, &mut sinks)
+                    .await
+                    .map(drop)
+                    .map_err(|e| ErrorChain(&e).to_string())
+            }
+            Job::SignCheckpoints => {
+                each_firm(
+                    storage,
+                    |firm| async move { storage.firm(firm).await?.checkpoint_audit(now).await },
+                )
+                .await
+            }
+            Job::PurgeAudit => {
+                each_firm(storage, |firm| async move {
+                    if let Some(last) = storage.firm(firm).await?.purge_audit(now).await? {
+                        tracing::info!(%firm, last, "purged audit entries past the firm's retention");
+                    }
+                    Ok(())
+                })
+                .await
+            }
+            Job::FinishRotations => {
+                storage.finish_rotations(now, RETIRE_GRACE).await.map_err(|e| ErrorChain(&e).to_string())
+            }
+            Job::FinishRotation(firm) => {
+                finish_rotation(storage, firm, now).await.map_err(|e| ErrorChain(&e).to_string())
+            }
+            Job::SweepBlobs => {
+                let blobs = &self.blobs;
+                each_firm(storage, |firm| async move {
+                    let swept = storage.sweep_blobs(blobs, firm, now, SWEEP_GRACE, AuditActor::System).await?;
+                    tracing::info!(%firm, removed = swept.orphans, staged = swept.staged, fresh = swept.fresh, "swept the blob store");
+                    Ok(())
+                })
+                .await
+            }
+        }
+    }
+}
+
+async fn finish_rotation(storage: &Storage, firm: FirmId, now: OffsetDateTime) -> Result<(), StoreError> {
+    let report = storage.rewrap_firm(firm, now).await?;
+    let retired = storage.retire_old_keys(firm, now, RETIRE_GRACE).await?;
+    tracing::info!(%firm, moved = report.moved, ?retired, "key rotation carried on");
+    Ok(())
+}
+
+/// Runs `work` for every firm; one firm's failure does not stop the others, and the job
+/// fails (to be retried) naming every firm that failed.
+async fn each_firm<F, Fut>(storage: &Storage, work: F) -> Result<(), String>
+where
+    F: Fn(FirmId) -> Fut,
+    Fut: std::future::Future<Output = Result<(), StoreError>>,
+{
+    let firms = storage.list_firms().await.map_err(|e| ErrorChain(&e).to_string())?;
+    let mut failures = Vec::new();
+    for firm in firms {
+        if let Err(e) = work(firm.id).await {
+            failures.push(format!("firm {}: {}", firm.id, ErrorChain(&e)));
+        }
+    }
+    if failures.is_empty() { Ok(()) } else { Err(failures.join("; ")) }
+}

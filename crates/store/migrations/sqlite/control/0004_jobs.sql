@@ -1,0 +1,30 @@
+-- The durable job queue: background work that must happen once per deployment, whatever
+-- the number of servers, and survive a server's death. A job is claimed by taking its
+-- lease; a server that dies mid-job lets the lease run out and another takes the job over.
+-- Finished jobs are deleted; a recurring one is put back with its next run time instead.
+CREATE TABLE jobs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    -- The firm the job works on; none for deployment-wide work.
+    firm_id TEXT REFERENCES firms(id),
+    -- JSON, whatever the kind needs; never case content.
+    payload TEXT NOT NULL,
+    run_at INTEGER NOT NULL,
+    -- 'queued' (waiting, or running while a lease holds it) or 'dead' (failed
+    -- max_attempts times: kept, visible, until someone retries it).
+    state TEXT NOT NULL CHECK (state IN ('queued', 'dead')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL,
+    -- At most one job per key exists, queued or dead: enqueueing a second is a no-op.
+    dedupe_key TEXT UNIQUE,
+    -- Set for a recurring schedule: the milliseconds between runs.
+    every_ms INTEGER,
+    -- Runs completed, for a recurring schedule.
+    runs INTEGER NOT NULL DEFAULT 0,
+    leased_by TEXT,
+    lease_until INTEGER,
+    last_error TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX jobs_due ON jobs (state, run_at);
