@@ -11,31 +11,14 @@ use super::*;
 fn sweep(env: &TestEnv, location: &str) -> Output {
     let mut command = ringfence(env);
     command.args(["blobs", "sweep", "--firm", "sweepers", "--blob-store", location]);
-    for var in ["AWS_ENDPOINT", "AWS_ALLOW_HTTP", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
-    {
-        if let Ok(value) = std::env::var(var) {
-            command.env(var, value);
-        }
-    }
     run(command, None)
 }
 
 both_backends!(blobs_sweep_removes_unrecorded_blobs_past_the_grace_period, |env: TestEnv| async move {
     assert!(create_firm(&env, "sweepers", "admin@sweepers.example", &[]).status.success());
-    let listed = run(
-        {
-            let mut c = ringfence(&env);
-            c.args(["firm", "list"]);
-            c
-        },
-        None,
-    );
-    let firm = stdout(&listed).split('\t').nth(1).unwrap().parse().unwrap();
+    let firm = firm_id(&env, "sweepers").parse().unwrap();
     let location = env.blob_location();
-    let setting = match &location {
-        BlobLocation::Local(dir) => format!("local:{}", dir.display()),
-        BlobLocation::S3(url) => url.clone(),
-    };
+    let setting = blob_store_setting(&location);
     let blobs = BlobStore::open(&location).unwrap();
     let orphan = uuid::Uuid::now_v7();
     let mut writer = blobs.writer(firm, orphan);
