@@ -1,17 +1,26 @@
 //! `ringfence blobs sweep`: unrecorded blobs go once older than the grace period, on the
 //! blob store of each deployment shape.
 
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use ringfence_core::ids::FirmId;
 use ringfence_store::blobs::{BlobLocation, BlobStore};
 use ringfence_testkit::{TestEnv, both_backends};
 
 use super::*;
 
-fn sweep(env: &TestEnv, location: &str) -> Output {
+pub fn sweep(env: &TestEnv, slug: &str, location: &str) -> Output {
     let mut command = ringfence(env);
-    command.args(["blobs", "sweep", "--firm", "sweepers", "--blob-store", location]);
+    command.args(["blobs", "sweep", "--firm", slug, "--blob-store", location]);
     run(command, None)
+}
+
+/// Sets a local store's blob's time far back, past any grace period.
+pub fn age_local_blob(dir: &Path, firm: FirmId, blob: uuid::Uuid) {
+    let path = dir.join("firms").join(firm.to_string()).join("blobs").join(blob.to_string());
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000)).unwrap();
 }
 
 both_backends!(blobs_sweep_removes_unrecorded_blobs_past_the_grace_period, |env: TestEnv| async move {
@@ -25,17 +34,15 @@ both_backends!(blobs_sweep_removes_unrecorded_blobs_past_the_grace_period, |env:
     writer.write(b"sealed bytes no version records".to_vec()).await.unwrap();
     writer.finish().await.unwrap();
 
-    let fresh = sweep(&env, &setting);
+    let fresh = sweep(&env, "sweepers", &setting);
     assert!(fresh.status.success(), "{}", stderr(&fresh));
     assert!(stdout(&fresh).contains("sweepers: removed 0 unrecorded blobs"), "{}", stdout(&fresh));
     assert_eq!(blobs.list(firm).await.unwrap(), vec![orphan], "a fresh blob stays");
 
     // A local blob's age is its file's time; an S3 object's cannot be set back by a test.
     if let BlobLocation::Local(dir) = &location {
-        let path = dir.join("firms").join(firm.to_string()).join("blobs").join(orphan.to_string());
-        let file = std::fs::File::options().write(true).open(path).unwrap();
-        file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000)).unwrap();
-        let swept = sweep(&env, &setting);
+        age_local_blob(dir, firm, orphan);
+        let swept = sweep(&env, "sweepers", &setting);
         assert!(swept.status.success(), "{}", stderr(&swept));
         assert!(stdout(&swept).contains("sweepers: removed 1 unrecorded blobs"), "{}", stdout(&swept));
         assert!(blobs.list(firm).await.unwrap().is_empty());

@@ -1,7 +1,9 @@
 //! Proof under failure: the server is killed with SIGKILL while several writers add notes
 //! and a large upload is mid-stream. Restarted on the same database, blob store and master
 //! key, it still has every note it answered for, byte for byte; the audit chain verifies;
-//! and the cut-off upload left neither a document nor a blob.
+//! and the cut-off upload left neither a document nor a blob. A kill in the one gap where
+//! an upload's bytes are stored and not yet recorded leaves nothing but a blob no version
+//! names, which the blob sweep removes.
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
@@ -9,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::{Stream, StreamExt};
-use reqwest::Method;
+use reqwest::{Method, RequestBuilder};
 use ringfence_core::ids::FirmId;
 use ringfence_store::blobs::{BlobLocation, BlobStore};
 use ringfence_testkit::{TestEnv, both_backends};
@@ -17,6 +19,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::api::{Api, file_part_head, practising_matter, printed_invitation};
+use super::blobs::{age_local_blob, sweep};
 use super::*;
 
 const EMAIL: &str = "lead@crash.example";
@@ -134,34 +137,79 @@ async fn listed_notes(api: &Api, matter: &str) -> Vec<(String, String)> {
     }
 }
 
-both_backends!(a_killed_server_keeps_what_it_answered_and_leaves_no_blob_behind, |env: TestEnv| async move {
-    let created = create_firm(&env, "crash", EMAIL, &[]);
-    assert!(created.status.success(), "{}", stderr(&created));
-    let firm = firm_id(&env, "crash");
-    let location = env.blob_location();
-    let local = matches!(location, BlobLocation::Local(_));
-    let setting = blob_store_setting(&location);
-    let serve_args = ["--blob-store", setting.as_str()];
+/// The firm `crash` served over the environment's blob store, its administrator signed in
+/// and practising on one matter.
+struct Scene {
+    server: Server,
+    api: Arc<Api>,
+    matter: String,
+    firm: String,
+    location: BlobLocation,
+    blobs: BlobStore,
+}
 
-    let server = Server::start(&env, &serve_args);
-    let accept = json!({ "token": printed_invitation(&stdout(&created)), "password": PASSWORD });
-    let (status, body) = Api::new(&server).post("/api/v1/auth/accept-invite", accept).await;
-    assert_eq!(status, 204, "{body}");
-    let api = Arc::new(Api::sign_in(&server, &env, EMAIL, PASSWORD).await);
-    let matter = practising_matter(&api).await;
+impl Scene {
+    async fn start(env: &TestEnv, extra: &[&str]) -> Scene {
+        let created = create_firm(env, "crash", EMAIL, &[]);
+        assert!(created.status.success(), "{}", stderr(&created));
+        let location = env.blob_location();
+        let blobs = BlobStore::open(&location).unwrap();
+        let server = Scene::serve(env, &location, extra);
+        let accept = json!({ "token": printed_invitation(&stdout(&created)), "password": PASSWORD });
+        let (status, body) = Api::new(&server).post("/api/v1/auth/accept-invite", accept).await;
+        assert_eq!(status, 204, "{body}");
+        let api = Arc::new(Api::sign_in(&server, env, EMAIL, PASSWORD).await);
+        let matter = practising_matter(&api).await;
+        Scene { server, api, matter, firm: firm_id(env, "crash"), location, blobs }
+    }
+
+    fn serve(env: &TestEnv, location: &BlobLocation, extra: &[&str]) -> Server {
+        let setting = blob_store_setting(location);
+        Server::start(env, &[&["--blob-store", setting.as_str()], extra].concat())
+    }
+
+    fn firm_id(&self) -> FirmId {
+        self.firm.parse().unwrap()
+    }
+
+    fn upload(&self, body: impl Into<reqwest::Body>) -> RequestBuilder {
+        self.api
+            .request(Method::POST, &format!("/api/v1/matters/{}/documents", self.matter))
+            .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
+            .body(body)
+    }
+}
+
+/// Once the audit chain as a kill left it verifies, starts the server again on the same
+/// storage and keys, and signs in anew.
+async fn restart_after_kill(env: &TestEnv, location: &BlobLocation) -> (Server, Api) {
+    let verified = audit_verify(env);
+    assert!(
+        verified.status.success(),
+        "the chain as the kill left it: {}{}",
+        stdout(&verified),
+        stderr(&verified)
+    );
+    let server = Scene::serve(env, location, &[]);
+    let api = Api::sign_in(&server, env, EMAIL, PASSWORD).await;
+    (server, api)
+}
+
+/// A whole upload form of one file.
+fn upload_form(file_name: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut form = file_part_head(BOUNDARY, file_name).into_bytes();
+    form.extend_from_slice(bytes);
+    form.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    form
+}
+
+both_backends!(a_killed_server_keeps_what_it_answered_and_leaves_no_blob_behind, |env: TestEnv| async move {
+    let scene = Scene::start(&env, &[]).await;
+    let (api, matter, firm) = (scene.api.clone(), scene.matter.clone(), scene.firm.clone());
 
     // One document completes before the crash: its blob must survive it, named by its version.
     let kept_bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
-    let mut form = file_part_head(BOUNDARY, "kept.bin").into_bytes();
-    form.extend_from_slice(&kept_bytes);
-    form.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    let kept = api
-        .request(Method::POST, &format!("/api/v1/matters/{matter}/documents"))
-        .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
-        .body(form)
-        .send()
-        .await
-        .unwrap();
+    let kept = scene.upload(upload_form("kept.bin", &kept_bytes)).send().await.unwrap();
     assert_eq!(kept.status(), 201);
     let kept: Value = kept.json().await.unwrap();
 
@@ -172,10 +220,8 @@ both_backends!(a_killed_server_keeps_what_it_answered_and_leaves_no_blob_behind,
     let upload_sent = Arc::new(AtomicU64::new(0));
     let upload_finished = Arc::new(AtomicBool::new(false));
     let upload = {
-        let request = api
-            .request(Method::POST, &format!("/api/v1/matters/{matter}/documents"))
-            .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
-            .body(reqwest::Body::wrap_stream(cut_off_upload(upload_sent.clone())))
+        let request = scene
+            .upload(reqwest::Body::wrap_stream(cut_off_upload(upload_sent.clone())))
             .timeout(READY_WITHIN + SLOW_PAUSE * SLOW_CHUNKS as u32);
         let finished = upload_finished.clone();
         tokio::spawn(async move {
@@ -185,8 +231,8 @@ both_backends!(a_killed_server_keeps_what_it_answered_and_leaves_no_blob_behind,
         })
     };
 
-    let blobs = BlobStore::open(&location).unwrap();
-    let firm_uuid: FirmId = firm.parse().unwrap();
+    let (blobs, firm_uuid) = (scene.blobs.clone(), scene.firm_id());
+    let local = matches!(scene.location, BlobLocation::Local(_));
     let fast_bytes = (FAST_CHUNKS * FAST_CHUNK_LEN) as u64;
     wait_until("notes answered and the upload trickling", async || {
         answered_count.load(Ordering::SeqCst) >= NOTES_BEFORE_KILL
@@ -201,7 +247,7 @@ both_backends!(a_killed_server_keeps_what_it_answered_and_leaves_no_blob_behind,
         .await;
     }
     assert!(!upload_finished.load(Ordering::SeqCst), "the upload was still in flight at the kill");
-    server.kill();
+    scene.server.kill();
 
     let outcome =
         tokio::time::timeout(READY_WITHIN, upload).await.expect("the upload ends with the server").unwrap();
@@ -213,16 +259,7 @@ both_backends!(a_killed_server_keeps_what_it_answered_and_leaves_no_blob_behind,
         sent.extend(bodies);
         answered.extend(notes);
     }
-    let crashed = audit_verify(&env);
-    assert!(
-        crashed.status.success(),
-        "the chain as the crash left it: {}{}",
-        stdout(&crashed),
-        stderr(&crashed)
-    );
-
-    let server = Server::start(&env, &serve_args);
-    let api = Api::sign_in(&server, &env, EMAIL, PASSWORD).await;
+    let (server, api) = restart_after_kill(&env, &scene.location).await;
     let listed = listed_notes(&api, &matter).await;
     let listed_bodies: HashSet<&str> = listed.iter().map(|(_, body)| body.as_str()).collect();
     for note in &answered {
@@ -287,3 +324,57 @@ both_backends!(a_killed_server_keeps_what_it_answered_and_leaves_no_blob_behind,
         assert!(!recorded.contains(blob), "the staged file is no recorded version's");
     }
 });
+
+// An upload's bytes are stored before they are recorded (its scan and text extraction read
+// them back first), so a kill between the two leaves a stored blob no version names. That
+// is the one orphan a crash can leave, and what the blob sweep removes once past its grace
+// period: no document, no version and no audit entry claim it meanwhile.
+both_backends!(
+    a_kill_between_storing_and_recording_an_upload_leaves_only_a_blob_for_the_sweep,
+    |env: TestEnv| async move {
+        // A scanner that takes files and never answers holds the upload in that gap.
+        let scanner = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = scanner.local_addr().unwrap().to_string();
+        let silent = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((connection, _)) = scanner.accept().await {
+                held.push(connection);
+            }
+        });
+        let scene = Scene::start(&env, &["--clamav", &address]).await;
+        let upload = tokio::spawn(scene.upload(upload_form("unrecorded.bin", &[7; 100_000])).send());
+        let (blobs, firm) = (scene.blobs.clone(), scene.firm_id());
+        wait_until("the upload stored, its scan waiting", async || {
+            !blobs.list(firm).await.unwrap().is_empty()
+        })
+        .await;
+        scene.server.kill();
+        silent.abort();
+        assert!(upload.await.unwrap().is_err(), "the upload got no answer");
+
+        let (server, api) = restart_after_kill(&env, &scene.location).await;
+        let (status, documents) = api.get(&format!("/api/v1/matters/{}/documents", scene.matter)).await;
+        assert_eq!(status, 200, "{documents}");
+        assert_eq!(documents["items"], json!([]), "the upload is no document");
+        assert_eq!(server.terminate().code(), Some(0));
+        assert!(ids_on_record(&env, &scene.firm, "SELECT id FROM document_versions").await.is_empty());
+        let uploads = "SELECT resource_id FROM audit_log WHERE action = 'document.uploaded'";
+        assert!(
+            ids_on_record(&env, &scene.firm, uploads).await.is_empty(),
+            "no audit entry claims the upload"
+        );
+        let stored = blobs.list(firm).await.unwrap();
+        assert_eq!(stored.len(), 1, "the stored, unrecorded upload");
+
+        let setting = blob_store_setting(&scene.location);
+        let fresh = sweep(&env, "crash", &setting);
+        assert!(stdout(&fresh).contains("crash: removed 0 unrecorded blobs"), "{}", stdout(&fresh));
+        // A local blob's age is its file's time; an S3 object's cannot be set back by a test.
+        if let BlobLocation::Local(dir) = &scene.location {
+            age_local_blob(dir, firm, stored[0]);
+            let swept = sweep(&env, "crash", &setting);
+            assert!(stdout(&swept).contains("crash: removed 1 unrecorded blobs"), "{}", stdout(&swept));
+            assert!(blobs.list(firm).await.unwrap().is_empty(), "nothing is left once swept");
+        }
+    }
+);
