@@ -14,6 +14,7 @@ use futures_util::{Stream, StreamExt};
 use reqwest::{Method, RequestBuilder};
 use ringfence_core::ids::FirmId;
 use ringfence_store::blobs::{BlobLocation, BlobStore};
+use ringfence_store::firm::audit::CHECKPOINT_EVERY;
 use ringfence_testkit::{TestEnv, both_backends};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -27,8 +28,9 @@ const PASSWORD: &str = "the tide comes in twice a day";
 const WRITERS: usize = 4;
 /// A writer stops after this many notes even if the server somehow outlives the test's wait.
 const NOTES_PER_WRITER: usize = 400;
-/// Notes answered (over all writers) before the kill, so it hits a running workload.
-const NOTES_BEFORE_KILL: usize = 20;
+/// Notes answered (over all writers) before the kill, so it hits a running workload: each
+/// has its audit entry, so the log has signed a checkpoint before the kill too.
+const NOTES_BEFORE_KILL: usize = CHECKPOINT_EVERY as usize;
 const BOUNDARY: &str = "ringfence-cut-off-upload";
 /// What the cut-off upload sends at full speed: several of the blob store's 8 MiB parts,
 /// more than loopback socket buffers hold, so the server has begun storing them.
