@@ -6,35 +6,6 @@ use sqlx::{AnyConnection, AssertSqlSafe, Connection, Executor};
 
 use super::*;
 
-fn firm_id(env: &TestEnv, slug: &str) -> String {
-    let mut list = ringfence(env);
-    list.args(["firm", "list"]);
-    stdout(&run(list, None))
-        .lines()
-        .find(|l| l.starts_with(&format!("{slug}\t")))
-        .and_then(|l| l.split('\t').nth(1))
-        .expect("firm listed")
-        .to_owned()
-}
-
-/// A direct connection to the firm's tables: the SQLite file, or PostgreSQL as the test's
-/// superuser with the firm's schema on the search path.
-async fn raw(env: &TestEnv, firm: &str) -> AnyConnection {
-    sqlx::any::install_default_drivers();
-    match env.database_url() {
-        None => {
-            let path = env.data_dir().join("firms").join(firm).join("firm.db");
-            AnyConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap()
-        }
-        Some(url) => {
-            let mut conn = AnyConnection::connect(url).await.unwrap();
-            let schema = format!("firm_{}", firm.replace('-', ""));
-            conn.execute(AssertSqlSafe(format!(r#"SET search_path TO "{schema}""#))).await.unwrap();
-            conn
-        }
-    }
-}
-
 fn verify(env: &TestEnv, slug: &str) -> Output {
     let mut command = ringfence(env);
     command.args(["audit", "verify", "--firm", slug]);
@@ -44,7 +15,7 @@ fn verify(env: &TestEnv, slug: &str) -> Output {
 both_backends!(the_database_refuses_to_change_the_audit_log, |env: TestEnv| async move {
     assert!(create_firm(&env, "guarded", "a@guarded.example", &[]).status.success());
     let firm = firm_id(&env, "guarded");
-    let mut conn = raw(&env, &firm).await;
+    let mut conn = raw_firm_connection(&env, &firm).await;
     for statement in [
         "UPDATE audit_log SET action = 'nothing.happened' WHERE seq = 1",
         "DELETE FROM audit_log WHERE seq = 1",
@@ -106,7 +77,7 @@ both_backends!(tampering_with_the_triggers_off_is_caught_by_audit_verify, |env: 
         assert!(stdout(&intact).contains("intact: 3 entries"), "{}", stdout(&intact));
 
         let firm = firm_id(&env, &slug);
-        let mut conn = raw(&env, &firm).await;
+        let mut conn = raw_firm_connection(&env, &firm).await;
         disable_triggers(&mut conn, postgres).await;
         for statement in statements {
             conn.execute(AssertSqlSafe(statement.to_string()))
@@ -190,7 +161,7 @@ both_backends!(a_log_rewritten_and_signed_with_an_inserted_key_is_caught, |env: 
     let postgres = env.database_url().is_some();
     assert!(create_firm(&env, "forged", "a@forged.example", &[]).status.success());
     let firm = firm_id(&env, "forged");
-    let mut conn = raw(&env, &firm).await;
+    let mut conn = raw_firm_connection(&env, &firm).await;
     lift_all_triggers(&mut conn, postgres).await;
     // The attack as it was run: another actor on an entry, the chain recomputed, a key of
     // the attacker's own added, and the head signed with it.
@@ -237,7 +208,7 @@ both_backends!(a_log_rewritten_and_signed_with_an_inserted_key_is_caught, |env: 
 both_backends!(a_purge_row_does_not_switch_the_triggers_off, |env: TestEnv| async move {
     assert!(create_firm(&env, "purgeproof", "a@purgeproof.example", &[]).status.success());
     let firm = firm_id(&env, "purgeproof");
-    let mut conn = raw(&env, &firm).await;
+    let mut conn = raw_firm_connection(&env, &firm).await;
     let mut tx = conn.begin().await.unwrap();
     if env.database_url().is_some() {
         // On PostgreSQL the server works as the firm's runtime role.
@@ -305,7 +276,7 @@ async fn serve_until_shipped(env: &TestEnv, firms: &[String], sink: &std::path::
     let server = Server::start(env, &["--audit-jsonl", sink.to_str().unwrap()]);
     let mut conns = Vec::new();
     for firm in firms {
-        conns.push(raw(env, firm).await);
+        conns.push(raw_firm_connection(env, firm).await);
     }
     let mut all_shipped = false;
     for _ in 0..200 {
@@ -352,7 +323,7 @@ both_backends!(checkpoints_kept_outside_catch_a_rewritten_or_cut_tail, |env: Tes
     serve_until_shipped(&env, &firms, &sink, 2).await;
 
     for ((slug, firm), cut) in slugs.iter().zip(&firms).zip([false, true]) {
-        let mut conn = raw(&env, firm).await;
+        let mut conn = raw_firm_connection(&env, firm).await;
         let (last_checkpoint, last) = tail_of(&mut conn).await;
         assert_eq!(shipped_up_to(&sink, firm), last, "every entry of {slug} was shipped");
         assert!(last > last_checkpoint, "{slug}: entries follow the last checkpoint in the database");

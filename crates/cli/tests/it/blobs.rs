@@ -1,58 +1,48 @@
 //! `ringfence blobs sweep`: unrecorded blobs go once older than the grace period, on the
 //! blob store of each deployment shape.
 
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use ringfence_core::ids::FirmId;
 use ringfence_store::blobs::{BlobLocation, BlobStore};
 use ringfence_testkit::{TestEnv, both_backends};
 
 use super::*;
 
-fn sweep(env: &TestEnv, location: &str) -> Output {
+pub fn sweep(env: &TestEnv, slug: &str, location: &str) -> Output {
     let mut command = ringfence(env);
-    command.args(["blobs", "sweep", "--firm", "sweepers", "--blob-store", location]);
-    for var in ["AWS_ENDPOINT", "AWS_ALLOW_HTTP", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
-    {
-        if let Ok(value) = std::env::var(var) {
-            command.env(var, value);
-        }
-    }
+    command.args(["blobs", "sweep", "--firm", slug, "--blob-store", location]);
     run(command, None)
+}
+
+/// Sets a local store's blob's time far back, past any grace period.
+pub fn age_local_blob(dir: &Path, firm: FirmId, blob: uuid::Uuid) {
+    let path = dir.join("firms").join(firm.to_string()).join("blobs").join(blob.to_string());
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000)).unwrap();
 }
 
 both_backends!(blobs_sweep_removes_unrecorded_blobs_past_the_grace_period, |env: TestEnv| async move {
     assert!(create_firm(&env, "sweepers", "admin@sweepers.example", &[]).status.success());
-    let listed = run(
-        {
-            let mut c = ringfence(&env);
-            c.args(["firm", "list"]);
-            c
-        },
-        None,
-    );
-    let firm = stdout(&listed).split('\t').nth(1).unwrap().parse().unwrap();
+    let firm = firm_id(&env, "sweepers").parse().unwrap();
     let location = env.blob_location();
-    let setting = match &location {
-        BlobLocation::Local(dir) => format!("local:{}", dir.display()),
-        BlobLocation::S3(url) => url.clone(),
-    };
+    let setting = blob_store_setting(&location);
     let blobs = BlobStore::open(&location).unwrap();
     let orphan = uuid::Uuid::now_v7();
     let mut writer = blobs.writer(firm, orphan);
     writer.write(b"sealed bytes no version records".to_vec()).await.unwrap();
     writer.finish().await.unwrap();
 
-    let fresh = sweep(&env, &setting);
+    let fresh = sweep(&env, "sweepers", &setting);
     assert!(fresh.status.success(), "{}", stderr(&fresh));
     assert!(stdout(&fresh).contains("sweepers: removed 0 unrecorded blobs"), "{}", stdout(&fresh));
     assert_eq!(blobs.list(firm).await.unwrap(), vec![orphan], "a fresh blob stays");
 
     // A local blob's age is its file's time; an S3 object's cannot be set back by a test.
     if let BlobLocation::Local(dir) = &location {
-        let path = dir.join("firms").join(firm.to_string()).join("blobs").join(orphan.to_string());
-        let file = std::fs::File::options().write(true).open(path).unwrap();
-        file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000)).unwrap();
-        let swept = sweep(&env, &setting);
+        age_local_blob(dir, firm, orphan);
+        let swept = sweep(&env, "sweepers", &setting);
         assert!(swept.status.success(), "{}", stderr(&swept));
         assert!(stdout(&swept).contains("sweepers: removed 1 unrecorded blobs"), "{}", stdout(&swept));
         assert!(blobs.list(firm).await.unwrap().is_empty());

@@ -3,9 +3,11 @@
 //! peak memory stays small. The bytes are generated as they are sent, never stored here.
 
 use futures_util::StreamExt;
+use reqwest::Method;
 use ringfence_testkit::TestEnv;
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use super::api::{Api, file_part_head, practising_matter};
 use super::*;
 
 const SIZE: u64 = (2 << 30) + 12_345;
@@ -37,22 +39,6 @@ fn peak_rss_kib(pid: u32) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
-async fn call(
-    client: &reqwest::Client,
-    server: &Server,
-    path: &str,
-    token: Option<&str>,
-    body: Value,
-) -> Value {
-    let mut request = client.post(server.url(path)).json(&body);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.unwrap();
-    assert!(response.status().is_success(), "{path}: {}", response.status());
-    response.json().await.unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_over_two_gibibytes_streams_through_in_small_memory() {
     let env = TestEnv::new(ringfence_testkit::Backend::Sqlite).await.unwrap();
@@ -61,63 +47,12 @@ async fn a_file_over_two_gibibytes_streams_through_in_small_memory() {
     create.arg("--admin-password-stdin");
     assert!(run(create, Some("a long enough passphrase\n")).status.success());
     let server = Server::start(&env, &["--max-upload-mib", "3072"]);
-    let client = server.client();
-    let login = call(
-        &client,
-        &server,
-        "/api/v1/auth/login",
-        None,
-        json!({ "email": "a@big.example", "password": "a long enough passphrase" }),
-    )
-    .await;
-    let mail = ringfence_testkit::outbox(env.data_dir()).pop().unwrap();
-    let code = mail
-        .lines()
-        .find_map(|l| l.strip_prefix("Your Ringfence sign-in code is "))
-        .unwrap()
-        .trim()
-        .to_owned();
-    let verify = json!({ "challenge_id": login["challenge_id"], "factor": "email", "code": code });
-    let session = call(&client, &server, "/api/v1/auth/verify", None, verify).await;
-    let token = session["token"].as_str().unwrap().to_owned();
-    // The administrator also practises, so it may open a matter.
-    let me: Value =
-        client.get(server.url("/api/v1/me")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
-    let roles = client
-        .patch(server.url(&format!("/api/v1/users/{}", me["user"]["id"].as_str().unwrap())))
-        .bearer_auth(&token)
-        .json(&json!({ "roles": ["admin", "attorney"] }))
-        .send()
-        .await
-        .unwrap();
-    assert!(roles.status().is_success(), "{}", roles.status());
-    let client_id = call(
-        &client,
-        &server,
-        "/api/v1/clients",
-        Some(&token),
-        json!({ "name": "Big Co", "kind": "organisation" }),
-    )
-    .await["id"]
-        .clone();
-    let matter = call(
-        &client,
-        &server,
-        "/api/v1/matters",
-        Some(&token),
-        json!({ "title": "Big v Bigger", "client_id": client_id }),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let api = Api::sign_in(&server, &env, "a@big.example", "a long enough passphrase").await;
+    let matter = practising_matter(&api).await;
 
     let template = std::sync::Arc::new(template());
     let boundary = "ringfence-large-file-boundary";
-    let head = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"disk-image.bin\"\r\n\
-         Content-Type: application/octet-stream\r\n\r\n"
-    );
+    let head = file_part_head(boundary, "disk-image.bin");
     let tail = format!("\r\n--{boundary}--\r\n");
     let length = head.len() as u64 + SIZE + tail.len() as u64;
     let blocks_template = template.clone();
@@ -125,9 +60,8 @@ async fn a_file_over_two_gibibytes_streams_through_in_small_memory() {
         .chain(futures_util::stream::iter(0..blocks()).map(move |i| block(i, &blocks_template)))
         .chain(futures_util::stream::once(async move { tail.into_bytes() }))
         .map(Ok::<_, std::io::Error>);
-    let uploaded = client
-        .post(server.url(&format!("/api/v1/matters/{matter}/documents")))
-        .bearer_auth(&token)
+    let uploaded = api
+        .request(Method::POST, &format!("/api/v1/matters/{matter}/documents"))
         .header("content-type", format!("multipart/form-data; boundary={boundary}"))
         .header("content-length", length)
         .body(reqwest::Body::wrap_stream(body))
@@ -147,9 +81,8 @@ async fn a_file_over_two_gibibytes_streams_through_in_small_memory() {
     let after_upload = peak_rss_kib(server.pid());
     assert!(after_upload < MAX_PEAK_RSS_KIB, "peak RSS {after_upload} KiB while receiving {SIZE} bytes");
     let id = document["id"].as_str().unwrap();
-    let response = client
-        .get(server.url(&format!("/api/v1/documents/{id}/content")))
-        .bearer_auth(&token)
+    let response = api
+        .request(Method::GET, &format!("/api/v1/documents/{id}/content"))
         .timeout(std::time::Duration::from_secs(600))
         .send()
         .await
@@ -170,9 +103,8 @@ async fn a_file_over_two_gibibytes_streams_through_in_small_memory() {
     let after_download = peak_rss_kib(server.pid());
     assert!(after_download < MAX_PEAK_RSS_KIB, "peak RSS {after_download} KiB while sending {SIZE} bytes");
 
-    let tail = client
-        .get(server.url(&format!("/api/v1/documents/{id}/content")))
-        .bearer_auth(&token)
+    let tail = api
+        .request(Method::GET, &format!("/api/v1/documents/{id}/content"))
         .header("range", format!("bytes={}-", SIZE - 100))
         .send()
         .await

@@ -4,9 +4,11 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod api;
 mod audit;
 mod blobs;
 mod config;
+mod crash;
 mod extract;
 mod firms;
 mod jobs;
@@ -23,14 +25,27 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+use ringfence_store::blobs::BlobLocation;
 use ringfence_testkit::TestEnv;
+use sqlx::{AnyConnection, AssertSqlSafe, Connection, Executor};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ringfence");
 
-/// `ringfence` pointed at the test's data dir and database.
+/// What an S3 blob store reads from the environment: the test object store's endpoint and
+/// credentials.
+const S3_VARS: [&str; 5] =
+    ["AWS_ENDPOINT", "AWS_ALLOW_HTTP", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"];
+
+/// `ringfence` pointed at the test's data dir and database (and able to reach the test's
+/// S3 store, when one is named with `--blob-store`).
 pub fn ringfence(env: &TestEnv) -> Command {
     let mut command = Command::new(BIN);
     command.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("RUST_LOG", "warn");
+    for var in S3_VARS {
+        if let Ok(value) = std::env::var(var) {
+            command.env(var, value);
+        }
+    }
     command.arg("--data-dir").arg(env.data_dir());
     if let Some(url) = env.database_url() {
         command.arg("--database-url").arg(url);
@@ -62,6 +77,44 @@ pub fn create_firm(env: &TestEnv, slug: &str, email: &str, extra: &[&str]) -> Ou
         .args(["firm", "create", "--name", "Test Firm", "--slug", slug, "--admin-email", email])
         .args(extra);
     run(command, None)
+}
+
+/// The `--blob-store` setting naming `location`.
+pub fn blob_store_setting(location: &BlobLocation) -> String {
+    match location {
+        BlobLocation::Local(dir) => format!("local:{}", dir.display()),
+        BlobLocation::S3(url) => url.clone(),
+    }
+}
+
+/// The id of the firm `slug`, as `ringfence firm list` prints it.
+pub fn firm_id(env: &TestEnv, slug: &str) -> String {
+    let mut list = ringfence(env);
+    list.args(["firm", "list"]);
+    stdout(&run(list, None))
+        .lines()
+        .find(|l| l.starts_with(&format!("{slug}\t")))
+        .and_then(|l| l.split('\t').nth(1))
+        .expect("firm listed")
+        .to_owned()
+}
+
+/// A direct connection to a firm's tables: the SQLite file, or PostgreSQL as the test's
+/// superuser with the firm's schema on the search path.
+pub async fn raw_firm_connection(env: &TestEnv, firm: &str) -> AnyConnection {
+    sqlx::any::install_default_drivers();
+    match env.database_url() {
+        None => {
+            let path = env.data_dir().join("firms").join(firm).join("firm.db");
+            AnyConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap()
+        }
+        Some(url) => {
+            let mut conn = AnyConnection::connect(url).await.unwrap();
+            let schema = format!("firm_{}", firm.replace('-', ""));
+            conn.execute(AssertSqlSafe(format!(r#"SET search_path TO "{schema}""#))).await.unwrap();
+            conn
+        }
+    }
 }
 
 pub fn install_crypto_provider() {
@@ -131,6 +184,14 @@ impl Server {
             std::thread::sleep(Duration::from_millis(100));
         }
         panic!("the server did not stop within 10 s of SIGTERM");
+    }
+
+    /// Kills the server with SIGKILL, as a crash or the OOM killer would: no shutdown
+    /// work runs.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL the server");
+        let status = self.child.wait().expect("wait for the killed server");
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "{status}");
     }
 }
 
