@@ -107,3 +107,60 @@ both_backends!(only_servers_with_the_worker_role_run_background_jobs, |env: Test
     let status = worker.wait().expect("worker ends");
     assert_eq!(status.code(), Some(0), "SIGTERM ends a worker with exit 0");
 });
+
+/// The sequence numbers the JSON-lines sink holds for each firm, in the order written.
+fn shipped(path: &std::path::Path) -> std::collections::BTreeMap<String, Vec<i64>> {
+    let mut by_firm = std::collections::BTreeMap::<String, Vec<i64>>::new();
+    for line in std::fs::read_to_string(path).unwrap_or_default().lines() {
+        let line: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        let firm = line["firm"].as_str().expect("firm").to_owned();
+        by_firm.entry(firm).or_default().push(line["entry"]["seq"].as_i64().expect("seq"));
+    }
+    by_firm
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_one_database_ship_each_entry_once_and_run_a_daily_job_once() {
+    let Some(env) = TestEnv::new(ringfence_testkit::Backend::Postgres).await else {
+        return;
+    };
+    for slug in ["north", "south"] {
+        assert!(create_firm(&env, slug, &format!("a@{slug}.example"), &[]).status.success());
+    }
+    let sink = env.data_dir().join("audit.jsonl");
+    let sink_flag = ["--audit-jsonl", sink.to_str().unwrap()];
+    let a = Server::start(&env, &sink_flag);
+    let b = Server::start(&env, &sink_flag);
+    // Entries keep coming while both servers run: an operator's sweeps, one firm then the other.
+    for round in 0..6 {
+        let mut sweep = ringfence(&env);
+        sweep.args(["blobs", "sweep", "--firm", if round % 2 == 0 { "north" } else { "south" }]);
+        assert!(run(sweep, None).status.success());
+    }
+    let mut listed = String::new();
+    for _ in 0..240 {
+        let by_firm = shipped(&sink);
+        listed = stdout(&jobs(&env, &["list"]));
+        // Each firm: its creation, invitation, the start-up sweep and three more sweeps.
+        let caught_up = by_firm.len() == 2 && by_firm.values().all(|seqs| seqs.len() >= 6);
+        if caught_up && listed.lines().any(|l| l.contains("\taudit.purge\t") && l.contains("ran 1")) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    drop(a);
+    drop(b);
+    for (firm, seqs) in shipped(&sink) {
+        assert_eq!(
+            seqs,
+            (1..=seqs.len() as i64).collect::<Vec<_>>(),
+            "{firm}: every entry exactly once, in order"
+        );
+    }
+    for kind in ["audit.ship", "audit.checkpoint", "audit.purge", "keys.finish-rotations", "blobs.sweep"] {
+        let lines = listed.lines().filter(|l| l.contains(&format!("\t{kind}\t"))).count();
+        assert_eq!(lines, 1, "{kind} is scheduled once for the deployment: {listed}");
+    }
+    let purge = listed.lines().find(|l| l.contains("\taudit.purge\t")).expect("the daily purge");
+    assert!(purge.contains("every 1d, ran 1"), "the daily job ran once, not once per server: {purge}");
+}
