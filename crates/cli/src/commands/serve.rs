@@ -1,9 +1,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ringfence_core::clock::SystemClock;
+use ringfence_core::clock::{Clock, SystemClock};
 use ringfence_mail::Mailer;
+use ringfence_server::acme::{self, Acme};
 use ringfence_server::audit_shipping::{self, Sink};
+use ringfence_server::error::ErrorChain;
 use ringfence_server::extractor::Extractor;
 use ringfence_server::malware::Scanner;
 use ringfence_server::serve::{Bound, ServeOptions, shutdown_signal};
@@ -22,7 +24,12 @@ pub async fn run(settings: &Settings) -> CommandResult {
         Some(files) => files.clone(),
         None => tls::self_signed(&settings.data_dir)?,
     };
-    let tls_config = tls::server_config(&tls_files, serve.tls_min)?;
+    // With ACME the self-signed pair is served only until the first certificate arrives.
+    let acme = serve.acme.clone().map(|acme| Acme::open(acme, &settings.data_dir, &tls_files)).transpose()?;
+    let tls_config = match &acme {
+        Some(acme) => acme.server_config(serve.tls_min),
+        None => tls::server_config(&tls_files, serve.tls_min)?,
+    };
     let bound = Bound::bind(serve.listen, Some(serve.http_listen))?;
     let shutdown = shutdown_signal()?;
     let https_addr = bound.https_addr()?;
@@ -34,7 +41,13 @@ pub async fn run(settings: &Settings) -> CommandResult {
         println!("ringfence: plain HTTP on http://{http_addr} only redirects to {public_url}");
     }
     println!("Open {public_url} in a browser.");
-    if serve.tls_files.is_none() {
+    if let Some(acme) = &acme {
+        let acme = acme.settings();
+        println!(
+            "The certificate for {} comes from {}; until it first arrives, the self-signed one is served.",
+            acme.host, acme.directory
+        );
+    } else if serve.tls_files.is_none() {
         println!(
             "The certificate is self-signed ({}): your browser will ask you to trust it. \
              Use --tls-cert and --tls-key for a real one.",
@@ -66,6 +79,9 @@ pub async fn run(settings: &Settings) -> CommandResult {
     let clock = Arc::new(SystemClock);
     let extractor = Extractor::this_program()?;
     maintenance::spawn(storage.clone(), blobs.clone(), clock.clone());
+    if let Some(acme) = acme {
+        tokio::spawn(renew_certificates(acme, clock.clone()));
+    }
     let state = AppState {
         storage: storage.clone(),
         clock,
@@ -87,4 +103,39 @@ pub async fn run(settings: &Settings) -> CommandResult {
     storage.flush_audits().await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Shortest wait between two renewal checks, however soon a certificate falls due.
+const RENEWAL_MIN_WAIT: Duration = Duration::from_secs(10);
+/// Longest wait: the stored certificate is looked at again at least this often.
+const RENEWAL_MAX_WAIT: Duration = Duration::from_secs(12 * 3600);
+/// First wait after a failed attempt, doubled after each further failure up to the longest.
+const RENEWAL_RETRY: Duration = Duration::from_secs(60);
+
+/// Calls `renew_if_due` when the certificate falls due, and again with backoff after a
+/// failure, while the current certificate goes on being served. This loop stands in for
+/// the durable job queue, which will schedule `renew_if_due` instead.
+async fn renew_certificates(acme: Acme, clock: Arc<dyn Clock>) {
+    let mut failures = 0_u32;
+    loop {
+        let wait = match acme::renew_if_due(&acme, clock.now()).await {
+            Ok(held) => {
+                failures = 0;
+                Duration::try_from(held.renew_at - clock.now()).unwrap_or(Duration::ZERO)
+            }
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                let retry = RENEWAL_RETRY.saturating_mul(2_u32.saturating_pow(failures - 1));
+                tracing::error!(
+                    host = %acme.settings().host,
+                    directory = %acme.settings().directory,
+                    error = %ErrorChain(&e),
+                    retry_in_seconds = retry.min(RENEWAL_MAX_WAIT).as_secs(),
+                    "could not get a certificate from the ACME server; the current one is still served"
+                );
+                retry
+            }
+        };
+        tokio::time::sleep(wait.clamp(RENEWAL_MIN_WAIT, RENEWAL_MAX_WAIT)).await;
+    }
 }
