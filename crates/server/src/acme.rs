@@ -324,3 +324,29 @@ fn write_private_atomically(path: &Path, contents: &[u8]) -> Result<(), AcmeErro
 fn io_error(path: &Path, source: io::Error) -> AcmeError {
     AcmeError::Io { path: path.display().to_string(), source }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_unreachable_ca_is_an_error_and_the_fallback_stays_served() {
+        tls::install_crypto_provider();
+        let data = tempfile::tempdir().unwrap();
+        let fallback = tls::self_signed(data.path()).unwrap();
+        // Port 1 on loopback: nothing listens there.
+        let settings = AcmeSettings {
+            directory: "https://127.0.0.1:1/directory".to_owned(),
+            host: "firm.example".to_owned(),
+            contact: None,
+            ca: Some(fallback.cert.clone()),
+        };
+        let acme = Acme::open(settings, data.path(), &fallback).unwrap();
+        let served = acme.resolver.current.read().unwrap().cert.clone();
+        let error = renew_if_due(&acme, OffsetDateTime::UNIX_EPOCH).await.unwrap_err();
+        assert!(matches!(error, AcmeError::Protocol(_)), "{error:?}");
+        assert_eq!(acme.resolver.current.read().unwrap().cert, served, "the fallback is still served");
+        assert_eq!(acme.held().unwrap(), None, "nothing stored");
+        assert_eq!(tls::read_pair(&fallback).unwrap().0, served);
+    }
+}

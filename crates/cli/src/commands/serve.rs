@@ -125,17 +125,36 @@ async fn renew_certificates(acme: Acme, clock: Arc<dyn Clock>) {
             }
             Err(e) => {
                 failures = failures.saturating_add(1);
-                let retry = RENEWAL_RETRY.saturating_mul(2_u32.saturating_pow(failures - 1));
+                let retry = renewal_retry(failures);
                 tracing::error!(
                     host = %acme.settings().host,
                     directory = %acme.settings().directory,
                     error = %ErrorChain(&e),
-                    retry_in_seconds = retry.min(RENEWAL_MAX_WAIT).as_secs(),
+                    retry_in_seconds = retry.as_secs(),
                     "could not get a certificate from the ACME server; the current one is still served"
                 );
                 retry
             }
         };
         tokio::time::sleep(wait.clamp(RENEWAL_MIN_WAIT, RENEWAL_MAX_WAIT)).await;
+    }
+}
+
+/// The wait after the given number of failures in a row: doubling, up to the longest wait.
+fn renewal_retry(failures: u32) -> Duration {
+    RENEWAL_RETRY.saturating_mul(2_u32.saturating_pow(failures.saturating_sub(1))).min(RENEWAL_MAX_WAIT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renewal_retries_back_off_to_the_longest_wait() {
+        let waits: Vec<u64> = (1..=12).map(|failures| renewal_retry(failures).as_secs()).collect();
+        assert_eq!(&waits[..4], [60, 120, 240, 480]);
+        assert!(waits.windows(2).all(|pair| pair[0] <= pair[1]));
+        assert_eq!(waits[11], RENEWAL_MAX_WAIT.as_secs());
+        assert_eq!(renewal_retry(u32::MAX), RENEWAL_MAX_WAIT, "no overflow");
     }
 }

@@ -57,6 +57,25 @@ async fn wait_for_new_leaf(port: u16, root: &str, previous: Option<&[u8]>, pebbl
     panic!("no new certificate from the ACME server within 3 minutes; pebble's log:\n{}", pebble.log());
 }
 
+/// Whether a handshake with `localhost` offering just `protocol` completes, trusting `root`.
+fn handshake_completes(port: u16, root: &str, protocol: &[u8]) -> bool {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from_pem_slice(root.as_bytes()).unwrap()).unwrap();
+    let mut config = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    config.alpn_protocols = vec![protocol.to_vec()];
+    let name = "localhost".try_into().unwrap();
+    let mut connection = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    while connection.is_handshaking() {
+        if connection.complete_io(&mut tcp).is_err() {
+            return false;
+        }
+    }
+    true
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acme_certificate_is_obtained_by_answering_the_challenge_and_kept_across_restarts() {
     install_crypto_provider();
@@ -69,6 +88,11 @@ async fn acme_certificate_is_obtained_by_answering_the_challenge_and_kept_across
     let leaf = wait_for_new_leaf(port, &root, None, &pebble).await;
     // Only the tls-alpn-01 challenge is answered (nothing listens on pebble's http-01 port).
     assert!(pebble.log().contains("set VALID by completed challenge"), "validated:\n{}", pebble.log());
+    assert!(handshake_completes(port, &root, b"http/1.1"));
+    assert!(
+        !handshake_completes(port, &root, b"acme-tls/1"),
+        "a validation handshake with no challenge in flight gets no certificate"
+    );
     let stored = env.data_dir().join("acme").join("localhost.pem");
     let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&stored).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600, "certificate and key readable by the server's user alone");
