@@ -405,6 +405,19 @@ mod tests {
         assert_eq!(acme.host, "cases.firm.example");
         assert_eq!(acme.contact.as_deref(), Some("it@firm.example"));
         assert!(resolve(&["ringfence", "serve"]).unwrap().serve.acme.is_none(), "off unless configured");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ringfence.toml");
+        std::fs::write(
+            &file,
+            "public_url = \"https://firm.example\"\nacme_directory = \"https://acme.example/dir\"\n",
+        )
+        .unwrap();
+        let from_file = resolve(&["ringfence", "--config", file.to_str().unwrap(), "serve"]).unwrap();
+        let acme = from_file.serve.acme.unwrap();
+        assert_eq!(
+            (acme.directory.as_str(), acme.host.as_str()),
+            ("https://acme.example/dir", "firm.example")
+        );
     }
 
     #[test]
