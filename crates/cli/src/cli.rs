@@ -220,6 +220,20 @@ pub struct ServeArgs {
     #[arg(long, env = "RINGFENCE_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
+    /// Get the certificate from this ACME directory (e.g. Let's Encrypt's) for the public
+    /// URL's host name, and renew it while serving; instead of --tls-cert and --tls-key.
+    /// Setting it agrees to the CA's terms of service
+    #[arg(long, env = "RINGFENCE_ACME_DIRECTORY", value_name = "URL")]
+    pub acme_directory: Option<String>,
+
+    /// Contact address given to the ACME CA, for expiry and incident notices
+    #[arg(long, env = "RINGFENCE_ACME_EMAIL", value_name = "ADDRESS")]
+    pub acme_email: Option<String>,
+
+    /// PEM root certificate to trust for the ACME directory's HTTPS [default: the system's roots]
+    #[arg(long, env = "RINGFENCE_ACME_CA", value_name = "FILE")]
+    pub acme_ca: Option<PathBuf>,
+
     /// Lowest TLS version accepted [default: 1.2]
     #[arg(long, env = "RINGFENCE_TLS_MIN", value_name = "VERSION")]
     pub tls_min: Option<TlsMinArg>,

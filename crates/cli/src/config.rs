@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use ringfence_core::auth::SessionLimits;
+use ringfence_core::user::Email;
 use ringfence_crypto::MasterKey;
+use ringfence_server::acme::AcmeSettings;
 use ringfence_server::audit_shipping::SyslogTarget;
 use ringfence_server::tls::{TlsFiles, TlsMin};
 use ringfence_store::StorageLocation;
@@ -44,6 +46,9 @@ struct FileConfig {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     tls_min: Option<TlsMinArg>,
+    acme_directory: Option<String>,
+    acme_email: Option<String>,
+    acme_ca: Option<PathBuf>,
     hsts_preload: Option<bool>,
     mail: Option<String>,
     mail_from: Option<String>,
@@ -82,6 +87,8 @@ pub struct ServeSettings {
     pub http_listen: SocketAddr,
     pub tls_files: Option<TlsFiles>,
     pub tls_min: TlsMin,
+    /// Certificates from an ACME CA, instead of `tls_files`.
+    pub acme: Option<AcmeSettings>,
     pub hsts_preload: bool,
     /// `None`: the outbox.
     pub mail: Option<String>,
@@ -150,6 +157,15 @@ impl Settings {
                 (Some(_), None) => return Err(bad("tls_key", "required with tls_cert")),
                 (None, Some(_)) => return Err(bad("tls_cert", "required with tls_key")),
             };
+        let acme = resolve_acme(
+            serve.acme_directory.clone().or(file.acme_directory),
+            serve.acme_email.clone().or(file.acme_email),
+            serve.acme_ca.clone().or(file.acme_ca),
+            public_url.as_deref(),
+        )?;
+        if acme.is_some() && tls_files.is_some() {
+            return Err(bad("acme_directory", "cannot be used with tls_cert and tls_key: choose one source"));
+        }
         let tls_min = match serve.tls_min.or(file.tls_min).unwrap_or(TlsMinArg::V1_2) {
             TlsMinArg::V1_2 => TlsMin::Tls12,
             TlsMinArg::V1_3 => TlsMin::Tls13,
@@ -224,6 +240,7 @@ impl Settings {
                 .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
             tls_files,
             tls_min,
+            acme,
             hsts_preload: serve.hsts_preload.or(file.hsts_preload).unwrap_or(false),
             mail,
             mail_from: serve
@@ -274,6 +291,58 @@ fn parse_public_url(raw: &str) -> Result<String, ConfigError> {
         ));
     }
     Ok(url.to_owned())
+}
+
+fn resolve_acme(
+    directory: Option<String>,
+    email: Option<String>,
+    ca: Option<PathBuf>,
+    public_url: Option<&str>,
+) -> Result<Option<AcmeSettings>, ConfigError> {
+    let Some(directory) = directory else {
+        if email.is_some() {
+            return Err(bad("acme_directory", "required with acme_email"));
+        }
+        if ca.is_some() {
+            return Err(bad("acme_directory", "required with acme_ca"));
+        }
+        return Ok(None);
+    };
+    if !directory.starts_with("https://") || directory.contains(char::is_whitespace) {
+        return Err(bad("acme_directory", "expected the https:// URL of an ACME directory"));
+    }
+    let public_url = public_url.ok_or_else(|| {
+        bad("public_url", "required with acme_directory: the certificate is for its host name")
+    })?;
+    let host = acme_host(public_url).map_err(|problem| bad("public_url", problem))?;
+    let contact = email
+        .map(|raw| Email::parse(&raw).map(|email| email.as_str().to_owned()))
+        .transpose()
+        .map_err(|e| bad("acme_email", e.to_string()))?;
+    if let Some(path) = &ca
+        && !path.is_file()
+    {
+        return Err(bad("acme_ca", format!("{} is not a readable file", path.display())));
+    }
+    Ok(Some(AcmeSettings { directory, host, contact, ca }))
+}
+
+/// The host name of a parsed public URL, when a CA can certify it: a DNS name, not an
+/// IP address.
+fn acme_host(public_url: &str) -> Result<String, &'static str> {
+    let authority = public_url.trim_start_matches("https://").split('/').next().unwrap_or_default();
+    let host = authority.rsplit_once(':').map_or(authority, |(host, _port)| host).to_ascii_lowercase();
+    let is_dns_name = host.len() <= 253
+        && host.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        });
+    if !is_dns_name || host.parse::<std::net::IpAddr>().is_ok() || authority.starts_with('[') {
+        return Err("ACME certifies a DNS host name: the public URL's host must be one, not an IP address");
+    }
+    Ok(host)
 }
 
 #[cfg(test)]
@@ -332,6 +401,75 @@ mod tests {
         std::fs::write(&file, "colour = \"blue\"\n").unwrap();
         let err = resolve(&["ringfence", "--config", file.to_str().unwrap(), "serve"]).unwrap_err();
         assert!(err.to_string().contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn acme_takes_its_name_from_the_public_url() {
+        let settings = resolve(&[
+            "ringfence",
+            "--public-url",
+            "https://Cases.Firm.example:8443/rf",
+            "serve",
+            "--acme-directory",
+            "https://acme.example/directory",
+            "--acme-email",
+            "it@firm.example",
+        ])
+        .unwrap();
+        let acme = settings.serve.acme.unwrap();
+        assert_eq!(acme.host, "cases.firm.example");
+        assert_eq!(acme.contact.as_deref(), Some("it@firm.example"));
+        assert!(resolve(&["ringfence", "serve"]).unwrap().serve.acme.is_none(), "off unless configured");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ringfence.toml");
+        std::fs::write(
+            &file,
+            "public_url = \"https://firm.example\"\nacme_directory = \"https://acme.example/dir\"\n",
+        )
+        .unwrap();
+        let from_file = resolve(&["ringfence", "--config", file.to_str().unwrap(), "serve"]).unwrap();
+        let acme = from_file.serve.acme.unwrap();
+        assert_eq!(
+            (acme.directory.as_str(), acme.host.as_str()),
+            ("https://acme.example/dir", "firm.example")
+        );
+    }
+
+    #[test]
+    fn acme_refusals_name_the_setting() {
+        let directory = ["--acme-directory", "https://acme.example/directory"];
+        let with = |global: &[&str], serve: &[&str]| {
+            let args: Vec<&str> =
+                ["ringfence"].iter().chain(global).chain(&["serve"]).chain(serve).copied().collect();
+            resolve(&args).unwrap_err()
+        };
+        assert_eq!(with(&[], &directory).setting, "public_url", "no host name to certify");
+        for ip in ["https://127.0.0.1", "https://[::1]:8443", "https://bad_name.example"] {
+            assert_eq!(with(&["--public-url", ip], &directory).setting, "public_url", "{ip}");
+        }
+        let public = ["--public-url", "https://firm.example"];
+        assert_eq!(
+            with(&public, &["--acme-directory", "http://acme.example/directory"]).setting,
+            "acme_directory"
+        );
+        assert_eq!(with(&public, &["--acme-email", "it@firm.example"]).setting, "acme_directory");
+        let email = [directory[0], directory[1], "--acme-email", "not an address"];
+        assert_eq!(with(&public, &email).setting, "acme_email");
+        let ca = [directory[0], directory[1], "--acme-ca", "/nonexistent/root.pem"];
+        assert_eq!(with(&public, &ca).setting, "acme_ca");
+        let pair = tempfile::tempdir().unwrap();
+        let (cert, key) = (pair.path().join("cert.pem"), pair.path().join("key.pem"));
+        std::fs::write(&cert, "").unwrap();
+        std::fs::write(&key, "").unwrap();
+        let files = [
+            directory[0],
+            directory[1],
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ];
+        assert_eq!(with(&public, &files).setting, "acme_directory");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! contract, security middleware, and serving over TLS with a redirect-only HTTP listener.
 
 pub mod access;
+pub mod acme;
 mod api;
 pub mod app;
 mod audit;

@@ -63,7 +63,7 @@ pub fn self_signed(data_dir: &Path) -> Result<TlsFiles, TlsError> {
     Ok(files)
 }
 
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -75,6 +75,16 @@ fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 
 /// A server configuration for the given files, offering HTTP/2 and HTTP/1.1.
 pub fn server_config(files: &TlsFiles, min: TlsMin) -> Result<Arc<ServerConfig>, TlsError> {
+    let (certs, key) = read_pair(files)?;
+    let mut config = builder(min).with_no_client_auth().with_single_cert(certs, key)?;
+    config.alpn_protocols = http_alpn();
+    Ok(Arc::new(config))
+}
+
+/// The certificate chain and private key of the given files.
+pub fn read_pair(
+    files: &TlsFiles,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
     let pem_error = |path: &Path, what| TlsError::Pem { path: path.display().to_string(), what };
     let certs = CertificateDer::pem_file_iter(&files.cert)
         .map_err(|_| pem_error(&files.cert, "certificate"))?
@@ -84,13 +94,18 @@ pub fn server_config(files: &TlsFiles, min: TlsMin) -> Result<Arc<ServerConfig>,
         return Err(pem_error(&files.cert, "certificate"));
     }
     let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|_| pem_error(&files.key, "private key"))?;
+    Ok((certs, key))
+}
+
+pub(crate) fn builder(min: TlsMin) -> rustls::ConfigBuilder<ServerConfig, rustls::WantsVerifier> {
     let versions: &[&rustls::SupportedProtocolVersion] = match min {
         TlsMin::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
         TlsMin::Tls13 => &[&rustls::version::TLS13],
     };
-    let mut config = ServerConfig::builder_with_protocol_versions(versions)
-        .with_no_client_auth()
-        .with_single_cert(certs, key)?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    ServerConfig::builder_with_protocol_versions(versions)
+}
+
+/// HTTP/2 first, then HTTP/1.1.
+pub(crate) fn http_alpn() -> Vec<Vec<u8>> {
+    vec![b"h2".to_vec(), b"http/1.1".to_vec()]
 }

@@ -2,6 +2,8 @@
 //! database of its own (from `RINGFENCE_TEST_DATABASE_URL`), dropped with its firm roles
 //! when the test ends. Under `CI=true` a missing or unreachable PostgreSQL fails the test.
 
+pub mod pebble;
+
 use std::path::Path;
 
 use ringfence_store::StorageLocation;

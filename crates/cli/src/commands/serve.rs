@@ -1,9 +1,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ringfence_core::clock::SystemClock;
+use ringfence_core::clock::{Clock, SystemClock};
 use ringfence_mail::Mailer;
+use ringfence_server::acme::{self, Acme};
 use ringfence_server::audit_shipping::Sink;
+use ringfence_server::error::ErrorChain;
 use ringfence_server::extractor::Extractor;
 use ringfence_server::jobs::Worker;
 use ringfence_server::malware::Scanner;
@@ -78,7 +80,12 @@ async fn serve_web(
         Some(files) => files.clone(),
         None => tls::self_signed(&settings.data_dir)?,
     };
-    let tls_config = tls::server_config(&tls_files, serve.tls_min)?;
+    // With ACME the self-signed pair is served only until the first certificate arrives.
+    let acme = serve.acme.clone().map(|acme| Acme::open(acme, &settings.data_dir, &tls_files)).transpose()?;
+    let tls_config = match &acme {
+        Some(acme) => acme.server_config(serve.tls_min),
+        None => tls::server_config(&tls_files, serve.tls_min)?,
+    };
     let bound = Bound::bind(serve.listen, Some(serve.http_listen))?;
     let https_addr = bound.https_addr()?;
     let public_url = settings.public_url_for(https_addr.port());
@@ -89,7 +96,13 @@ async fn serve_web(
         println!("ringfence: plain HTTP on http://{http_addr} only redirects to {public_url}");
     }
     println!("Open {public_url} in a browser.");
-    if serve.tls_files.is_none() {
+    if let Some(acme) = &acme {
+        let acme = acme.settings();
+        println!(
+            "The certificate for {} comes from {}; until it first arrives, the self-signed one is served.",
+            acme.host, acme.directory
+        );
+    } else if serve.tls_files.is_none() {
         println!(
             "The certificate is self-signed ({}): your browser will ask you to trust it. \
              Use --tls-cert and --tls-key for a real one.",
@@ -111,6 +124,7 @@ async fn serve_web(
 
     let mailer = Mailer::new(serve.mail.as_deref(), &settings.data_dir, &serve.mail_from)?;
     let extractor = Extractor::this_program()?;
+    let clock_for_renewal: Arc<dyn Clock> = clock.clone();
     let state = AppState {
         storage,
         clock,
@@ -127,6 +141,71 @@ async fn serve_web(
         hashing: AppState::hashing_permits(),
     };
     let options = ServeOptions { public_url, tls: tls_config, drain: Duration::from_secs(30) };
-    bound.run(app(state), options, shutdown).await?;
+    let serving = bound.run(app(state), options, shutdown);
+    match acme {
+        // Renewal runs beside serving and stops with it.
+        Some(acme) => {
+            tokio::select! {
+                served = serving => served?,
+                () = renew_certificates(acme, clock_for_renewal) => {}
+            }
+        }
+        None => serving.await?,
+    }
     Ok(())
+}
+
+/// Shortest wait between two renewal checks, however soon a certificate falls due.
+const RENEWAL_MIN_WAIT: Duration = Duration::from_secs(10);
+/// Longest wait: the stored certificate is looked at again at least this often.
+const RENEWAL_MAX_WAIT: Duration = Duration::from_secs(12 * 3600);
+/// First wait after a failed attempt, doubled after each further failure up to the longest.
+const RENEWAL_RETRY: Duration = Duration::from_secs(60);
+
+/// Calls `renew_if_due` when the certificate falls due, and again with backoff after a
+/// failure, while the current certificate goes on being served. Not a job on the queue:
+/// it renews the certificate this process holds in memory, which no other server can do
+/// for it (each server orders its own; see "Automatic certificates" in the README).
+async fn renew_certificates(acme: Acme, clock: Arc<dyn Clock>) {
+    let mut failures = 0_u32;
+    loop {
+        let wait = match acme::renew_if_due(&acme, clock.now()).await {
+            Ok(held) => {
+                failures = 0;
+                Duration::try_from(held.renew_at - clock.now()).unwrap_or(Duration::ZERO)
+            }
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                let retry = renewal_retry(failures);
+                tracing::error!(
+                    host = %acme.settings().host,
+                    directory = %acme.settings().directory,
+                    error = %ErrorChain(&e),
+                    retry_in_seconds = retry.as_secs(),
+                    "could not get a certificate from the ACME server; the current one is still served"
+                );
+                retry
+            }
+        };
+        tokio::time::sleep(wait.clamp(RENEWAL_MIN_WAIT, RENEWAL_MAX_WAIT)).await;
+    }
+}
+
+/// The wait after the given number of failures in a row: doubling, up to the longest wait.
+fn renewal_retry(failures: u32) -> Duration {
+    RENEWAL_RETRY.saturating_mul(2_u32.saturating_pow(failures.saturating_sub(1))).min(RENEWAL_MAX_WAIT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renewal_retries_back_off_to_the_longest_wait() {
+        let waits: Vec<u64> = (1..=12).map(|failures| renewal_retry(failures).as_secs()).collect();
+        assert_eq!(&waits[..4], [60, 120, 240, 480]);
+        assert!(waits.windows(2).all(|pair| pair[0] <= pair[1]));
+        assert_eq!(waits[11], RENEWAL_MAX_WAIT.as_secs());
+        assert_eq!(renewal_retry(u32::MAX), RENEWAL_MAX_WAIT, "no overflow");
+    }
 }

@@ -4,6 +4,7 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod acme;
 mod api;
 mod audit;
 mod blobs;
@@ -132,8 +133,13 @@ pub struct Server {
 
 impl Server {
     pub fn start(env: &TestEnv, extra: &[&str]) -> Server {
+        Self::start_on(env, "127.0.0.1:0", extra)
+    }
+
+    /// Started with HTTPS on the given address (a port fixed in advance).
+    pub fn start_on(env: &TestEnv, listen: &str, extra: &[&str]) -> Server {
         let mut command = ringfence(env);
-        command.args(["serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"]).args(extra);
+        command.args(["serve", "--listen", listen, "--http-listen", "127.0.0.1:0"]).args(extra);
         command.stdout(Stdio::piped()).stderr(Stdio::inherit()).stdin(Stdio::null());
         let mut child = command.spawn().expect("spawn ringfence serve");
         let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
@@ -157,6 +163,10 @@ impl Server {
         drop(tail);
         let cert = env.data_dir().join("tls").join("localhost-cert.pem");
         Server { child, https: https.expect("https"), http: http.expect("http"), cert, banner }
+    }
+
+    pub fn still_running(&mut self) -> bool {
+        self.child.try_wait().expect("wait").is_none()
     }
 
     pub fn pid(&self) -> u32 {
