@@ -36,6 +36,10 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "RINGFENCE_DATABASE_URL", value_name = "URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
+    /// Connections this process keeps to PostgreSQL, shared by every firm [default: 16]
+    #[arg(long, global = true, env = "RINGFENCE_DATABASE_POOL_SIZE", value_name = "CONNECTIONS")]
+    pub database_pool_size: Option<u32>,
+
     /// Public HTTPS URL, used in links and for redirects [default: https://localhost:<listen port>]
     #[arg(long, global = true, env = "RINGFENCE_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,

@@ -9,8 +9,8 @@ use ringfence_core::auth::SessionLimits;
 use ringfence_crypto::MasterKey;
 use ringfence_server::audit_shipping::SyslogTarget;
 use ringfence_server::tls::{TlsFiles, TlsMin};
-use ringfence_store::StorageLocation;
 use ringfence_store::blobs::BlobLocation;
+use ringfence_store::{DEFAULT_POSTGRES_POOL_SIZE, StorageLocation};
 use serde::Deserialize;
 use thiserror::Error;
 use zeroize::Zeroizing;
@@ -18,6 +18,9 @@ use zeroize::Zeroizing;
 use crate::cli::{BlobsCommand, Cli, Command, LogFormat, ServeArgs, TlsMinArg};
 
 pub const MASTER_KEY_VAR: &str = "RINGFENCE_MASTER_KEY";
+
+/// What `database_pool_size` accepts.
+const POOL_SIZES: std::ops::RangeInclusive<u32> = 4..=1000;
 
 #[derive(Debug, Error)]
 #[error("invalid setting `{setting}`: {problem}")]
@@ -36,6 +39,7 @@ fn bad(setting: &'static str, problem: impl Into<String>) -> ConfigError {
 struct FileConfig {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
+    database_pool_size: Option<u32>,
     public_url: Option<String>,
     log_format: Option<LogFormat>,
     listen: Option<SocketAddr>,
@@ -109,10 +113,27 @@ impl Settings {
         if data_dir.exists() && !data_dir.is_dir() {
             return Err(bad("data_dir", format!("{} exists and is not a directory", data_dir.display())));
         }
+        let pool_size = global.database_pool_size.or(file.database_pool_size);
         let storage = match global.database_url.clone().or(file.database_url) {
+            None if pool_size.is_some() => {
+                return Err(bad("database_pool_size", "applies to PostgreSQL only: set database_url too"));
+            }
             None => StorageLocation::Sqlite,
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                StorageLocation::Postgres { url }
+                let pool_size = pool_size.unwrap_or(DEFAULT_POSTGRES_POOL_SIZE);
+                // A request may hold a firm transaction while it reads the control store,
+                // both from this one pool: fewer than a few connections would stall it.
+                if !POOL_SIZES.contains(&pool_size) {
+                    return Err(bad(
+                        "database_pool_size",
+                        format!(
+                            "{} to {} connections; every server's pool together must stay under PostgreSQL's max_connections",
+                            POOL_SIZES.start(),
+                            POOL_SIZES.end()
+                        ),
+                    ));
+                }
+                StorageLocation::Postgres { url, pool_size }
             }
             Some(_) => {
                 return Err(bad(
@@ -317,6 +338,31 @@ mod tests {
         std::fs::write(&file, "colour = \"blue\"\n").unwrap();
         let err = resolve(&["ringfence", "--config", file.to_str().unwrap(), "serve"]).unwrap_err();
         assert!(err.to_string().contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn the_postgres_pool_size_defaults_to_16_and_is_bounded() {
+        let url = "postgres://ringfence@db.internal/ringfence";
+        let settings = resolve(&["ringfence", "--database-url", url, "migrate"]).unwrap();
+        assert!(matches!(settings.storage, StorageLocation::Postgres { pool_size: 16, .. }));
+        let settings =
+            resolve(&["ringfence", "--database-url", url, "--database-pool-size", "40", "serve"]).unwrap();
+        assert!(matches!(settings.storage, StorageLocation::Postgres { pool_size: 40, .. }));
+        for refused in ["0", "3", "1001"] {
+            let err =
+                resolve(&["ringfence", "--database-url", url, "--database-pool-size", refused, "serve"])
+                    .unwrap_err();
+            assert_eq!(err.setting, "database_pool_size", "{refused}");
+            assert!(err.to_string().contains("4 to 1000"), "{err}");
+        }
+        let err = resolve(&["ringfence", "--database-pool-size", "20", "serve"]).unwrap_err();
+        assert_eq!(err.setting, "database_pool_size");
+        assert!(err.to_string().contains("PostgreSQL only"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ringfence.toml");
+        std::fs::write(&file, format!("database_url = \"{url}\"\ndatabase_pool_size = 64\n")).unwrap();
+        let from_file = resolve(&["ringfence", "--config", file.to_str().unwrap(), "migrate"]).unwrap();
+        assert!(matches!(from_file.storage, StorageLocation::Postgres { pool_size: 64, .. }));
     }
 
     #[test]

@@ -59,7 +59,7 @@ impl TestEnv {
             }
             Backend::Postgres => {
                 let database = TestDatabase::create().await?;
-                let location = StorageLocation::Postgres { url: database.url.clone() };
+                let location = StorageLocation::postgres(database.url.clone());
                 Some(Self { backend, location, data_dir, database: Some(database) })
             }
         }

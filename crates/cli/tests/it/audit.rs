@@ -6,7 +6,7 @@ use sqlx::{AnyConnection, AssertSqlSafe, Connection, Executor};
 
 use super::*;
 
-fn firm_id(env: &TestEnv, slug: &str) -> String {
+pub(crate) fn firm_id(env: &TestEnv, slug: &str) -> String {
     let mut list = ringfence(env);
     list.args(["firm", "list"]);
     stdout(&run(list, None))
@@ -19,7 +19,7 @@ fn firm_id(env: &TestEnv, slug: &str) -> String {
 
 /// A direct connection to the firm's tables: the SQLite file, or PostgreSQL as the test's
 /// superuser with the firm's schema on the search path.
-async fn raw(env: &TestEnv, firm: &str) -> AnyConnection {
+pub(crate) async fn raw(env: &TestEnv, firm: &str) -> AnyConnection {
     sqlx::any::install_default_drivers();
     match env.database_url() {
         None => {

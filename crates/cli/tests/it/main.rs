@@ -15,6 +15,7 @@ mod newcomer;
 mod plaintext;
 mod postgres;
 mod serve;
+mod upgrades;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;

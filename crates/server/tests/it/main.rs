@@ -48,7 +48,7 @@ pub async fn state(env: &TestEnv, hsts_preload: bool) -> AppState {
 
 pub async fn state_with_clock(env: &TestEnv, hsts_preload: bool, clock: Arc<TestClock>) -> AppState {
     let location = match env.database_url() {
-        Some(url) => StorageLocation::Postgres { url: url.to_owned() },
+        Some(url) => StorageLocation::postgres(url.to_owned()),
         None => StorageLocation::Sqlite,
     };
     let storage = Storage::open(&location, env.data_dir(), None, clock.now()).await.expect("storage opens");
