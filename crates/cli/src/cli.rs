@@ -243,6 +243,26 @@ pub struct ServeArgs {
     /// PEM certificate(s) to trust for the syslog collector
     #[arg(long, env = "RINGFENCE_AUDIT_SYSLOG_CA", value_name = "FILE")]
     pub audit_syslog_ca: Option<PathBuf>,
+
+    /// Reverse proxies (comma-separated CIDRs) whose Forwarded and X-Forwarded-For headers
+    /// name the client [default: none, the headers are ignored]
+    #[arg(long, env = "RINGFENCE_TRUSTED_PROXIES", value_name = "CIDRS")]
+    pub trusted_proxies: Option<String>,
+
+    /// The same as --trusted-proxies, under the name the HTTP contract fixes
+    #[arg(
+        long,
+        env = "RINGFENCE_TRUSTED_PROXY",
+        value_name = "CIDRS",
+        hide = true,
+        conflicts_with = "trusted_proxies"
+    )]
+    pub trusted_proxy: Option<String>,
+
+    /// Also serve the whole application over plain HTTP here, to the trusted proxies only
+    /// (they end TLS) [default: off]
+    #[arg(long, env = "RINGFENCE_PROXY_HTTP_LISTEN", value_name = "ADDR")]
+    pub proxy_http_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use ringfence_core::auth::SessionLimits;
 use ringfence_crypto::MasterKey;
 use ringfence_server::audit_shipping::SyslogTarget;
+use ringfence_server::forwarded::TrustedProxies;
 use ringfence_server::tls::{TlsFiles, TlsMin};
 use ringfence_store::blobs::BlobLocation;
 use ringfence_store::{DEFAULT_POSTGRES_POOL_SIZE, StorageLocation};
@@ -58,6 +59,9 @@ struct FileConfig {
     audit_jsonl: Option<PathBuf>,
     audit_syslog: Option<String>,
     audit_syslog_ca: Option<PathBuf>,
+    #[serde(alias = "trusted_proxy")]
+    trusted_proxies: Option<String>,
+    proxy_http_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug)]
@@ -88,6 +92,9 @@ pub struct ServeSettings {
     pub max_upload_bytes: u64,
     pub audit_jsonl: Option<PathBuf>,
     pub audit_syslog: Option<SyslogTarget>,
+    pub trusted_proxies: TrustedProxies,
+    /// Plain HTTP for the trusted proxies, which end TLS.
+    pub proxy_http_listen: Option<SocketAddr>,
 }
 
 impl Settings {
@@ -222,6 +229,22 @@ impl Settings {
         {
             return Err(bad("clamav", "expected host:port of a clamd TCP socket"));
         }
+        let trusted_proxies = TrustedProxies::parse(
+            serve
+                .trusted_proxies
+                .as_deref()
+                .or(serve.trusted_proxy.as_deref())
+                .or(file.trusted_proxies.as_deref())
+                .unwrap_or_default(),
+        )
+        .map_err(|problem| bad("trusted_proxies", problem))?;
+        let proxy_http_listen = serve.proxy_http_listen.or(file.proxy_http_listen);
+        if proxy_http_listen.is_some() && trusted_proxies.is_empty() {
+            return Err(bad(
+                "proxy_http_listen",
+                "requires trusted_proxies: the plain-HTTP listener answers only the proxies named there",
+            ));
+        }
         let serve = ServeSettings {
             listen: serve.listen.or(file.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8443))),
             http_listen: serve
@@ -243,6 +266,8 @@ impl Settings {
             max_upload_bytes: max_upload_mib * 1024 * 1024,
             audit_jsonl: serve.audit_jsonl.clone().or(file.audit_jsonl),
             audit_syslog,
+            trusted_proxies,
+            proxy_http_listen,
         };
         Ok(Self {
             data_dir,
@@ -363,6 +388,43 @@ mod tests {
         std::fs::write(&file, format!("database_url = \"{url}\"\ndatabase_pool_size = 64\n")).unwrap();
         let from_file = resolve(&["ringfence", "--config", file.to_str().unwrap(), "migrate"]).unwrap();
         assert!(matches!(from_file.storage, StorageLocation::Postgres { pool_size: 64, .. }));
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidrs_and_the_proxy_listener_needs_them() {
+        let settings = resolve(&[
+            "ringfence",
+            "serve",
+            "--trusted-proxies",
+            "10.0.0.0/8, fd00::/8",
+            "--proxy-http-listen",
+            "10.0.0.5:8081",
+        ])
+        .unwrap();
+        assert!(settings.serve.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
+        assert!(settings.serve.trusted_proxies.contains("fd00::1".parse().unwrap()));
+        assert_eq!(settings.serve.proxy_http_listen, Some("10.0.0.5:8081".parse().unwrap()));
+        assert!(resolve(&["ringfence", "serve"]).unwrap().serve.trusted_proxies.is_empty());
+        let contract_name = resolve(&["ringfence", "serve", "--trusted-proxy", "192.0.2.0/24"]).unwrap();
+        assert!(contract_name.serve.trusted_proxies.contains("192.0.2.1".parse().unwrap()));
+
+        let err =
+            resolve(&["ringfence", "serve", "--trusted-proxies", "10.0.0.0/8,proxy.internal"]).unwrap_err();
+        assert_eq!(err.setting, "trusted_proxies");
+        assert!(err.to_string().contains("`proxy.internal` is not a CIDR"), "{err}");
+        let err = resolve(&["ringfence", "serve", "--trusted-proxies", "10.0.0.0/40"]).unwrap_err();
+        assert_eq!(err.setting, "trusted_proxies");
+        let err = resolve(&["ringfence", "serve", "--proxy-http-listen", "127.0.0.1:8081"]).unwrap_err();
+        assert_eq!(err.setting, "proxy_http_listen");
+        assert!(err.to_string().contains("requires trusted_proxies"), "{err}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ringfence.toml");
+        std::fs::write(&file, "trusted_proxies = \"192.0.2.0/24\"\nproxy_http_listen = \"127.0.0.1:8081\"\n")
+            .unwrap();
+        let from_file = resolve(&["ringfence", "--config", file.to_str().unwrap(), "serve"]).unwrap();
+        assert!(from_file.serve.trusted_proxies.contains("192.0.2.9".parse().unwrap()));
+        assert_eq!(from_file.serve.proxy_http_listen, Some("127.0.0.1:8081".parse().unwrap()));
     }
 
     #[test]

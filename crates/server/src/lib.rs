@@ -11,6 +11,7 @@ mod client;
 mod edge;
 pub mod error;
 pub mod extractor;
+pub mod forwarded;
 pub mod maintenance;
 pub mod malware;
 mod middleware;

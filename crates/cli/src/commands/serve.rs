@@ -23,7 +23,10 @@ pub async fn run(settings: &Settings) -> CommandResult {
         None => tls::self_signed(&settings.data_dir)?,
     };
     let tls_config = tls::server_config(&tls_files, serve.tls_min)?;
-    let bound = Bound::bind(serve.listen, Some(serve.http_listen))?;
+    let mut bound = Bound::bind(serve.listen, Some(serve.http_listen))?;
+    if let Some(listen) = serve.proxy_http_listen {
+        bound = bound.with_proxy_http(listen, serve.trusted_proxies.clone())?;
+    }
     let shutdown = shutdown_signal()?;
     let https_addr = bound.https_addr()?;
     let public_url = settings.public_url_for(https_addr.port());
@@ -32,6 +35,9 @@ pub async fn run(settings: &Settings) -> CommandResult {
     println!("ringfence: listening on https://{https_addr}");
     if let Some(http_addr) = bound.http_addr()? {
         println!("ringfence: plain HTTP on http://{http_addr} only redirects to {public_url}");
+    }
+    if let Some(proxy_addr) = bound.proxy_http_addr()? {
+        println!("ringfence: plain HTTP for the trusted proxies on http://{proxy_addr}");
     }
     println!("Open {public_url} in a browser.");
     if serve.tls_files.is_none() {
@@ -76,6 +82,7 @@ pub async fn run(settings: &Settings) -> CommandResult {
             max_upload_bytes: serve.max_upload_bytes,
             malware_scanner: serve.clamav.as_deref().map(Scanner::new),
             extractor,
+            trusted_proxies: serve.trusted_proxies.clone(),
         }),
         mailer: Arc::new(mailer),
         blobs,

@@ -18,6 +18,7 @@ mod pages;
 mod passkeys;
 mod people;
 mod probes;
+mod proxies;
 mod rotation;
 mod search;
 mod serving;
@@ -35,6 +36,7 @@ use ringfence_core::auth::SessionLimits;
 use ringfence_core::clock::{Clock, SystemClock};
 use ringfence_mail::Mailer;
 use ringfence_server::extractor::Extractor;
+use ringfence_server::forwarded::TrustedProxies;
 use ringfence_server::{AppState, HttpSettings};
 use ringfence_store::blobs::BlobStore;
 use ringfence_store::{Storage, StorageLocation};
@@ -63,6 +65,7 @@ pub async fn state_with_clock(env: &TestEnv, hsts_preload: bool, clock: Arc<Test
             max_upload_bytes: 64 * 1024 * 1024,
             malware_scanner: None,
             extractor: extractor(),
+            trusted_proxies: TrustedProxies::default(),
         }),
         mailer: Arc::new(mailer),
         blobs: BlobStore::open(&env.blob_location()).expect("blob store opens"),
