@@ -10,13 +10,7 @@ use super::*;
 
 fn sweep(env: &TestEnv, location: &str) -> Output {
     let mut command = ringfence(env);
-    command.args(["blobs", "sweep", "--firm", "sweepers", "--blob-store", location]);
-    for var in ["AWS_ENDPOINT", "AWS_ALLOW_HTTP", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
-    {
-        if let Ok(value) = std::env::var(var) {
-            command.env(var, value);
-        }
-    }
+    with_aws_env(&mut command).args(["blobs", "sweep", "--firm", "sweepers", "--blob-store", location]);
     run(command, None)
 }
 

@@ -15,11 +15,12 @@ mod newcomer;
 mod plaintext;
 mod postgres;
 mod serve;
+mod two_servers;
 mod upgrades;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
@@ -29,11 +30,27 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_ringfence");
 
 /// `ringfence` pointed at the test's data dir and database.
 pub fn ringfence(env: &TestEnv) -> Command {
+    ringfence_at(env.data_dir(), env.database_url())
+}
+
+/// `ringfence` pointed at `data_dir` and, when given, a PostgreSQL database.
+pub fn ringfence_at(data_dir: &Path, database_url: Option<&str>) -> Command {
     let mut command = Command::new(BIN);
     command.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("RUST_LOG", "warn");
-    command.arg("--data-dir").arg(env.data_dir());
-    if let Some(url) = env.database_url() {
+    command.arg("--data-dir").arg(data_dir);
+    if let Some(url) = database_url {
         command.arg("--database-url").arg(url);
+    }
+    command
+}
+
+/// Hands the test's S3 settings (`AWS_*`) on to `command`.
+pub fn with_aws_env(command: &mut Command) -> &mut Command {
+    for var in ["AWS_ENDPOINT", "AWS_ALLOW_HTTP", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+    {
+        if let Ok(value) = std::env::var(var) {
+            command.env(var, value);
+        }
     }
     command
 }
@@ -79,7 +96,13 @@ pub struct Server {
 
 impl Server {
     pub fn start(env: &TestEnv, extra: &[&str]) -> Server {
-        let mut command = ringfence(env);
+        Self::spawn(ringfence(env), env.data_dir(), extra)
+    }
+
+    /// Runs `command` (`ringfence` with its global flags) as a server on free ports with
+    /// the `extra` serve flags, its self-signed certificate in `data_dir`, and waits until
+    /// it is ready.
+    pub fn spawn(mut command: Command, data_dir: &Path, extra: &[&str]) -> Server {
         command.args(["serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"]).args(extra);
         command.stdout(Stdio::piped()).stderr(Stdio::inherit()).stdin(Stdio::null());
         let mut child = command.spawn().expect("spawn ringfence serve");
@@ -102,7 +125,7 @@ impl Server {
         // Keep draining stdout so the server never blocks on a full pipe.
         let tail = std::thread::spawn(move || lines.map_while(Result::ok).count());
         drop(tail);
-        let cert = env.data_dir().join("tls").join("localhost-cert.pem");
+        let cert = data_dir.join("tls").join("localhost-cert.pem");
         Server { child, https: https.expect("https"), http: http.expect("http"), cert, banner }
     }
 
