@@ -9,6 +9,9 @@ use ringfence_store::blobs::BlobLocation;
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use tempfile::TempDir;
 
+mod private_postgres;
+pub use private_postgres::PrivatePostgres;
+
 pub const DATABASE_URL_VAR: &str = "RINGFENCE_TEST_DATABASE_URL";
 /// `s3://bucket` of an S3-compatible server for the tests, with the `AWS_*` variables set.
 pub const S3_URL_VAR: &str = "RINGFENCE_TEST_S3_URL";

@@ -12,6 +12,7 @@ mod firms;
 mod keys;
 mod large;
 mod newcomer;
+mod outage;
 mod plaintext;
 mod postgres;
 mod serve;
