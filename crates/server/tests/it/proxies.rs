@@ -137,6 +137,14 @@ both_backends!(the_proxy_listener_serves_the_whole_app_to_trusted_proxies, |env:
     // Browsers reach this over the proxy's HTTPS: the answer is the HTTPS one.
     let hsts = ready.headers()["strict-transport-security"].to_str().unwrap();
     assert!(hsts.starts_with("max-age=63072000"), "{hsts}");
+    let stale = http
+        .get(format!("http://{proxy_http}/healthz"))
+        .header("cookie", "__Host-ringfence-session=stale")
+        .send()
+        .await
+        .unwrap();
+    let cleared = stale.headers()["set-cookie"].to_str().unwrap();
+    assert!(cleared.contains("; Secure;") && cleared.starts_with("__Host-"), "{cleared}");
 
     let login = http
         .post(format!("http://{proxy_http}/api/v1/auth/login"))
