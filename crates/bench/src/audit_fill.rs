@@ -78,7 +78,7 @@ mod tests {
     both_backends!(a_filled_log_verifies_and_takes_further_appends, |env: TestEnv| async move {
         let now = SystemClock.now();
         let location = match env.database_url() {
-            Some(url) => StorageLocation::Postgres { url: url.to_owned() },
+            Some(url) => StorageLocation::postgres(url.to_owned()),
             None => StorageLocation::Sqlite,
         };
         let storage = Storage::open(&location, env.data_dir(), None, now).await.expect("open");

@@ -182,7 +182,7 @@ pub async fn seed(
         plan.push((plan.len(), lead, count));
     }
     let paused = match location {
-        StorageLocation::Postgres { url } => Some(crate::pg_rls::pause(url, firm).await?),
+        StorageLocation::Postgres { url, .. } => Some(crate::pg_rls::pause(url, firm).await?),
         StorageLocation::Sqlite => None,
     };
     let lanes = parallel.max(1);

@@ -174,7 +174,7 @@ async fn measure(
 ) -> BenchResult<Value> {
     let plan = Plan::new(options);
     let location = match database {
-        Some(db) => StorageLocation::Postgres { url: db.url.clone() },
+        Some(db) => StorageLocation::postgres(db.url.clone()),
         None => StorageLocation::Sqlite,
     };
     log(&format!("{name}: seeding"));

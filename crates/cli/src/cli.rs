@@ -36,6 +36,10 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "RINGFENCE_DATABASE_URL", value_name = "URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
+    /// Connections this process keeps to PostgreSQL, shared by every firm [default: 16]
+    #[arg(long, global = true, env = "RINGFENCE_DATABASE_POOL_SIZE", value_name = "CONNECTIONS")]
+    pub database_pool_size: Option<u32>,
+
     /// Public HTTPS URL, used in links and for redirects [default: https://localhost:<listen port>]
     #[arg(long, global = true, env = "RINGFENCE_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
@@ -285,6 +289,26 @@ pub struct ServeArgs {
     /// PEM certificate(s) to trust for the syslog collector
     #[arg(long, env = "RINGFENCE_AUDIT_SYSLOG_CA", value_name = "FILE")]
     pub audit_syslog_ca: Option<PathBuf>,
+
+    /// Reverse proxies (comma-separated CIDRs) whose Forwarded and X-Forwarded-For headers
+    /// name the client [default: none, the headers are ignored]
+    #[arg(long, env = "RINGFENCE_TRUSTED_PROXIES", value_name = "CIDRS")]
+    pub trusted_proxies: Option<String>,
+
+    /// The same as --trusted-proxies, under the name the HTTP contract fixes
+    #[arg(
+        long,
+        env = "RINGFENCE_TRUSTED_PROXY",
+        value_name = "CIDRS",
+        hide = true,
+        conflicts_with = "trusted_proxies"
+    )]
+    pub trusted_proxy: Option<String>,
+
+    /// Also serve the whole application over plain HTTP here, to the trusted proxies only
+    /// (they end TLS) [default: off]
+    #[arg(long, env = "RINGFENCE_PROXY_HTTP_LISTEN", value_name = "ADDR")]
+    pub proxy_http_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,9 +10,10 @@ use ringfence_core::user::Email;
 use ringfence_crypto::MasterKey;
 use ringfence_server::acme::AcmeSettings;
 use ringfence_server::audit_shipping::SyslogTarget;
+use ringfence_server::forwarded::TrustedProxies;
 use ringfence_server::tls::{TlsFiles, TlsMin};
-use ringfence_store::StorageLocation;
 use ringfence_store::blobs::BlobLocation;
+use ringfence_store::{DEFAULT_POSTGRES_POOL_SIZE, StorageLocation};
 use serde::Deserialize;
 use thiserror::Error;
 use zeroize::Zeroizing;
@@ -20,6 +21,9 @@ use zeroize::Zeroizing;
 use crate::cli::{BlobsCommand, Cli, Command, LogFormat, RoleArg, ServeArgs, TlsMinArg};
 
 pub const MASTER_KEY_VAR: &str = "RINGFENCE_MASTER_KEY";
+
+/// What `database_pool_size` accepts.
+const POOL_SIZES: std::ops::RangeInclusive<u32> = 4..=1000;
 
 #[derive(Debug, Error)]
 #[error("invalid setting `{setting}`: {problem}")]
@@ -39,6 +43,7 @@ struct FileConfig {
     role: Option<RoleArg>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
+    database_pool_size: Option<u32>,
     public_url: Option<String>,
     log_format: Option<LogFormat>,
     listen: Option<SocketAddr>,
@@ -60,6 +65,9 @@ struct FileConfig {
     audit_jsonl: Option<PathBuf>,
     audit_syslog: Option<String>,
     audit_syslog_ca: Option<PathBuf>,
+    #[serde(alias = "trusted_proxy")]
+    trusted_proxies: Option<String>,
+    proxy_http_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug)]
@@ -100,6 +108,9 @@ pub struct ServeSettings {
     pub max_upload_bytes: u64,
     pub audit_jsonl: Option<PathBuf>,
     pub audit_syslog: Option<SyslogTarget>,
+    pub trusted_proxies: TrustedProxies,
+    /// Plain HTTP for the trusted proxies, which end TLS.
+    pub proxy_http_listen: Option<SocketAddr>,
 }
 
 impl Settings {
@@ -125,10 +136,27 @@ impl Settings {
         if data_dir.exists() && !data_dir.is_dir() {
             return Err(bad("data_dir", format!("{} exists and is not a directory", data_dir.display())));
         }
+        let pool_size = global.database_pool_size.or(file.database_pool_size);
         let storage = match global.database_url.clone().or(file.database_url) {
+            None if pool_size.is_some() => {
+                return Err(bad("database_pool_size", "applies to PostgreSQL only: set database_url too"));
+            }
             None => StorageLocation::Sqlite,
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                StorageLocation::Postgres { url }
+                let pool_size = pool_size.unwrap_or(DEFAULT_POSTGRES_POOL_SIZE);
+                // A request may hold a firm transaction while it reads the control store,
+                // both from this one pool: fewer than a few connections would stall it.
+                if !POOL_SIZES.contains(&pool_size) {
+                    return Err(bad(
+                        "database_pool_size",
+                        format!(
+                            "{} to {} connections; every server's pool together must stay under PostgreSQL's max_connections",
+                            POOL_SIZES.start(),
+                            POOL_SIZES.end()
+                        ),
+                    ));
+                }
+                StorageLocation::Postgres { url, pool_size }
             }
             Some(_) => {
                 return Err(bad(
@@ -231,6 +259,22 @@ impl Settings {
             RoleArg::Worker => Role { web: false, worker: true },
             RoleArg::All => Role { web: true, worker: true },
         };
+        let trusted_proxies = TrustedProxies::parse(
+            serve
+                .trusted_proxies
+                .as_deref()
+                .or(serve.trusted_proxy.as_deref())
+                .or(file.trusted_proxies.as_deref())
+                .unwrap_or_default(),
+        )
+        .map_err(|problem| bad("trusted_proxies", problem))?;
+        let proxy_http_listen = serve.proxy_http_listen.or(file.proxy_http_listen);
+        if proxy_http_listen.is_some() && trusted_proxies.is_empty() {
+            return Err(bad(
+                "proxy_http_listen",
+                "requires trusted_proxies: the plain-HTTP listener answers only the proxies named there",
+            ));
+        }
         let serve = ServeSettings {
             role,
             listen: serve.listen.or(file.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8443))),
@@ -254,6 +298,8 @@ impl Settings {
             max_upload_bytes: max_upload_mib * 1024 * 1024,
             audit_jsonl: serve.audit_jsonl.clone().or(file.audit_jsonl),
             audit_syslog,
+            trusted_proxies,
+            proxy_http_listen,
         };
         Ok(Self {
             data_dir,
@@ -470,6 +516,68 @@ mod tests {
             key.to_str().unwrap(),
         ];
         assert_eq!(with(&public, &files).setting, "acme_directory");
+    }
+
+    #[test]
+    fn the_postgres_pool_size_defaults_to_16_and_is_bounded() {
+        let url = "postgres://ringfence@db.internal/ringfence";
+        let settings = resolve(&["ringfence", "--database-url", url, "migrate"]).unwrap();
+        assert!(matches!(settings.storage, StorageLocation::Postgres { pool_size: 16, .. }));
+        let settings =
+            resolve(&["ringfence", "--database-url", url, "--database-pool-size", "40", "serve"]).unwrap();
+        assert!(matches!(settings.storage, StorageLocation::Postgres { pool_size: 40, .. }));
+        for refused in ["0", "3", "1001"] {
+            let err =
+                resolve(&["ringfence", "--database-url", url, "--database-pool-size", refused, "serve"])
+                    .unwrap_err();
+            assert_eq!(err.setting, "database_pool_size", "{refused}");
+            assert!(err.to_string().contains("4 to 1000"), "{err}");
+        }
+        let err = resolve(&["ringfence", "--database-pool-size", "20", "serve"]).unwrap_err();
+        assert_eq!(err.setting, "database_pool_size");
+        assert!(err.to_string().contains("PostgreSQL only"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ringfence.toml");
+        std::fs::write(&file, format!("database_url = \"{url}\"\ndatabase_pool_size = 64\n")).unwrap();
+        let from_file = resolve(&["ringfence", "--config", file.to_str().unwrap(), "migrate"]).unwrap();
+        assert!(matches!(from_file.storage, StorageLocation::Postgres { pool_size: 64, .. }));
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidrs_and_the_proxy_listener_needs_them() {
+        let settings = resolve(&[
+            "ringfence",
+            "serve",
+            "--trusted-proxies",
+            "10.0.0.0/8, fd00::/8",
+            "--proxy-http-listen",
+            "10.0.0.5:8081",
+        ])
+        .unwrap();
+        assert!(settings.serve.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
+        assert!(settings.serve.trusted_proxies.contains("fd00::1".parse().unwrap()));
+        assert_eq!(settings.serve.proxy_http_listen, Some("10.0.0.5:8081".parse().unwrap()));
+        assert!(resolve(&["ringfence", "serve"]).unwrap().serve.trusted_proxies.is_empty());
+        let contract_name = resolve(&["ringfence", "serve", "--trusted-proxy", "192.0.2.0/24"]).unwrap();
+        assert!(contract_name.serve.trusted_proxies.contains("192.0.2.1".parse().unwrap()));
+
+        let err =
+            resolve(&["ringfence", "serve", "--trusted-proxies", "10.0.0.0/8,proxy.internal"]).unwrap_err();
+        assert_eq!(err.setting, "trusted_proxies");
+        assert!(err.to_string().contains("`proxy.internal` is not a CIDR"), "{err}");
+        let err = resolve(&["ringfence", "serve", "--trusted-proxies", "10.0.0.0/40"]).unwrap_err();
+        assert_eq!(err.setting, "trusted_proxies");
+        let err = resolve(&["ringfence", "serve", "--proxy-http-listen", "127.0.0.1:8081"]).unwrap_err();
+        assert_eq!(err.setting, "proxy_http_listen");
+        assert!(err.to_string().contains("requires trusted_proxies"), "{err}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ringfence.toml");
+        std::fs::write(&file, "trusted_proxies = \"192.0.2.0/24\"\nproxy_http_listen = \"127.0.0.1:8081\"\n")
+            .unwrap();
+        let from_file = resolve(&["ringfence", "--config", file.to_str().unwrap(), "serve"]).unwrap();
+        assert!(from_file.serve.trusted_proxies.contains("192.0.2.9".parse().unwrap()));
+        assert_eq!(from_file.serve.proxy_http_listen, Some("127.0.0.1:8081".parse().unwrap()));
     }
 
     #[test]

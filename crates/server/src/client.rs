@@ -1,19 +1,40 @@
 //! Who is on the other end of the connection, for throttling, sessions and the audit log.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
 use http::request::Parts;
 use http::{Extensions, HeaderMap, header};
 use ringfence_core::audit::Origin;
 
+use crate::HttpSettings;
 use crate::middleware::request_context::RequestId;
+
+/// The client's address: the connection's peer, or the client a trusted proxy names.
+#[derive(Debug, Clone, Copy)]
+struct ClientAddress(IpAddr);
+
+/// Finds the client's address once per request, for everything that records or counts it.
+pub(crate) async fn find_client_address(
+    State(settings): State<Arc<HttpSettings>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
+        let address = settings.trusted_proxies.client_address(peer.ip(), request.headers());
+        request.extensions_mut().insert(ClientAddress(address));
+    }
+    next.run(request).await
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct Client {
-    /// The peer's address, as the audit log and the session list show it.
+    /// The client's address, as the audit log and the session list show it.
     pub ip: Option<String>,
-    /// What per-address throttles count the peer against: see [`throttle_source`].
+    /// What per-address throttles count the client against: see [`throttle_source`].
     pub source: Option<String>,
     pub user_agent: Option<String>,
     pub request_id: Option<String>,
@@ -21,7 +42,7 @@ pub struct Client {
 
 impl Client {
     pub fn read(extensions: &Extensions, headers: &HeaderMap) -> Self {
-        let addr = extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
+        let addr = extensions.get::<ClientAddress>().map(|ClientAddress(addr)| *addr);
         let ip = addr.map(|addr| addr.to_string());
         let source = addr.map(throttle_source);
         let user_agent = headers

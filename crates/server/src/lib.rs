@@ -12,6 +12,7 @@ mod client;
 mod edge;
 pub mod error;
 pub mod extractor;
+pub mod forwarded;
 pub mod jobs;
 pub mod malware;
 mod middleware;

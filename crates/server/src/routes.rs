@@ -15,6 +15,7 @@ use crate::api::{
 };
 use crate::auth::authenticate;
 use crate::auth::cookie::MAX_FORM_BYTES;
+use crate::client::find_client_address;
 use crate::error::{method_not_allowed, unknown_route};
 use crate::middleware::request_context::request_context;
 use crate::middleware::security_headers::security_headers;
@@ -153,7 +154,8 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Wraps a route table in what every response gets: JSON errors for unknown routes and
-/// methods, authentication, security headers, the request id and panic containment.
+/// methods, authentication, the client's address, security headers, the request id and
+/// panic containment.
 pub fn with_common_layers(table: RouteTable<AppState>, state: AppState) -> Router {
     table
         .into_router()
@@ -163,6 +165,7 @@ pub fn with_common_layers(table: RouteTable<AppState>, state: AppState) -> Route
         // posted from the page. Uploads stream and have their own limit.
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .layer(from_fn_with_state(state.clone(), authenticate))
+        .layer(from_fn_with_state(state.settings.clone(), find_client_address))
         .layer(from_fn_with_state(state.settings.clone(), security_headers))
         .layer(from_fn(request_context))
         .with_state(state)

@@ -1,5 +1,9 @@
 //! Serving: HTTPS on one socket, and on another a plain-HTTP listener whose only answer is
-//! a permanent redirect to the HTTPS public URL. Shutdown drains in-flight requests.
+//! a permanent redirect to the HTTPS public URL. Behind reverse proxies that end TLS, a
+//! third socket may serve the whole application over plain HTTP to those proxies alone:
+//! any other peer's connection is closed before a byte is read. Responses there are the
+//! HTTPS ones (HSTS, `Secure` cookies), since browsers reach them over the proxy's HTTPS.
+//! Shutdown drains in-flight requests.
 
 use std::future::Future;
 use std::io;
@@ -11,8 +15,12 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::Redirect;
 use axum_server::Handle;
+use axum_server::accept::Accept;
 use axum_server::tls_rustls::RustlsConfig;
 use rustls::ServerConfig;
+use tokio::net::TcpStream;
+
+use crate::forwarded::TrustedProxies;
 
 pub struct ServeOptions {
     /// Where the plain-HTTP listener sends everyone, without a trailing slash.
@@ -22,10 +30,12 @@ pub struct ServeOptions {
     pub drain: Duration,
 }
 
-/// Both sockets, bound (so their real ports are known) but not serving yet.
+/// The sockets, bound (so their real ports are known) but not serving yet.
 pub struct Bound {
     https: TcpListener,
     http: Option<TcpListener>,
+    /// Plain HTTP for the trusted reverse proxies only.
+    proxy_http: Option<(TcpListener, TrustedProxies)>,
 }
 
 impl Bound {
@@ -35,7 +45,15 @@ impl Bound {
         for listener in std::iter::once(&https).chain(&http) {
             listener.set_nonblocking(true)?;
         }
-        Ok(Self { https, http })
+        Ok(Self { https, http, proxy_http: None })
+    }
+
+    /// Also binds `listen` to serve the whole application over plain HTTP to `proxies`.
+    pub fn with_proxy_http(mut self, listen: SocketAddr, proxies: TrustedProxies) -> io::Result<Self> {
+        let listener = TcpListener::bind(listen)?;
+        listener.set_nonblocking(true)?;
+        self.proxy_http = Some((listener, proxies));
+        Ok(self)
     }
 
     pub fn https_addr(&self) -> io::Result<SocketAddr> {
@@ -44,6 +62,10 @@ impl Bound {
 
     pub fn http_addr(&self) -> io::Result<Option<SocketAddr>> {
         self.http.as_ref().map(TcpListener::local_addr).transpose()
+    }
+
+    pub fn proxy_http_addr(&self) -> io::Result<Option<SocketAddr>> {
+        self.proxy_http.as_ref().map(|(listener, _)| listener.local_addr()).transpose()
     }
 
     /// Serves until `shutdown` resolves, then stops accepting and waits up to the drain
@@ -82,6 +104,18 @@ impl Bound {
             None => None,
         };
 
+        // Drained with the HTTPS listener: the same handle stops both.
+        let proxied = match self.proxy_http {
+            Some((listener, proxies)) => {
+                let server = axum_server::from_tcp(listener)?
+                    .acceptor(ProxiesOnly(Arc::new(proxies)))
+                    .handle(handle.clone())
+                    .serve(app.clone().into_make_service_with_connect_info::<SocketAddr>());
+                Some(tokio::spawn(server))
+            }
+            None => None,
+        };
+
         let https = axum_server::from_tcp_rustls(self.https, RustlsConfig::from_config(options.tls))?
             .handle(handle)
             .serve(app.into_make_service_with_connect_info::<SocketAddr>());
@@ -89,7 +123,31 @@ impl Bound {
         if let Some(redirect) = redirect {
             redirect.await.map_err(io::Error::other)??;
         }
+        if let Some(proxied) = proxied {
+            proxied.await.map_err(io::Error::other)??;
+        }
         served
+    }
+}
+
+/// Lets through connections from trusted proxies only; any other is closed unanswered.
+#[derive(Clone)]
+struct ProxiesOnly(Arc<TrustedProxies>);
+
+impl<S> Accept<TcpStream, S> for ProxiesOnly {
+    type Stream = TcpStream;
+    type Service = S;
+    type Future = std::future::Ready<io::Result<(TcpStream, S)>>;
+
+    fn accept(&self, stream: TcpStream, service: S) -> Self::Future {
+        std::future::ready(match stream.peer_addr() {
+            Ok(peer) if self.0.contains(peer.ip()) => Ok((stream, service)),
+            Ok(peer) => {
+                tracing::warn!(peer = %peer.ip(), "closed a plain-HTTP connection from outside the trusted proxies");
+                Err(io::Error::new(io::ErrorKind::PermissionDenied, "not a trusted proxy"))
+            }
+            Err(err) => Err(err),
+        })
     }
 }
 

@@ -6,6 +6,7 @@ use ringfence_mail::Mailer;
 use ringfence_store::Storage;
 
 use crate::extractor::Extractor;
+use crate::forwarded::TrustedProxies;
 use crate::malware::Scanner;
 use ringfence_store::blobs::BlobStore;
 use tokio::sync::Semaphore;
@@ -24,6 +25,8 @@ pub struct HttpSettings {
     pub malware_scanner: Option<Scanner>,
     /// Reads the text of new documents for the search index, in a child process.
     pub extractor: Extractor,
+    /// Peers whose `Forwarded` and `X-Forwarded-For` headers name the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 #[derive(Clone)]

@@ -24,11 +24,20 @@ pub enum Backend {
 pub enum StorageLocation {
     /// SQLite files under the data directory.
     Sqlite,
-    /// A PostgreSQL database (`postgres://…`).
-    Postgres { url: String },
+    /// A PostgreSQL database (`postgres://…`), reached through a pool of up to
+    /// `pool_size` connections per process.
+    Postgres { url: String, pool_size: u32 },
 }
 
+/// Connections each process keeps to PostgreSQL unless told otherwise.
+pub const DEFAULT_POSTGRES_POOL_SIZE: u32 = 16;
+
 impl StorageLocation {
+    /// A PostgreSQL database with the default pool size.
+    pub fn postgres(url: impl Into<String>) -> Self {
+        StorageLocation::Postgres { url: url.into(), pool_size: DEFAULT_POSTGRES_POOL_SIZE }
+    }
+
     pub fn backend(&self) -> Backend {
         match self {
             StorageLocation::Sqlite => Backend::Sqlite,
@@ -107,11 +116,11 @@ pub(crate) async fn open_sqlite(
     Ok(pool)
 }
 
-/// Opens the PostgreSQL pool. Connections start in the `control` schema; firm
-/// transactions switch role and schema for their own duration only (`SET LOCAL`).
-pub(crate) async fn open_postgres(url: &str) -> Result<AnyPool, StoreError> {
+/// Opens the PostgreSQL pool of up to `connections`. Connections start in the `control`
+/// schema; firm transactions switch role and schema for their own duration only (`SET LOCAL`).
+pub(crate) async fn open_postgres(url: &str, connections: u32) -> Result<AnyPool, StoreError> {
     let options = AnyConnectOptions::from_str(url)?;
-    let pool = pool_options(16)
+    let pool = pool_options(connections)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 conn.execute("SET search_path TO control").await?;
@@ -320,7 +329,8 @@ pub(crate) async fn recorded_master_key_id(
             let pool = AnyPoolOptions::new().max_connections(1).connect_with(options).await?;
             (pool, Backend::Sqlite)
         }
-        StorageLocation::Postgres { url } => (open_postgres(url).await?, Backend::Postgres),
+        // One question, asked once: a single connection.
+        StorageLocation::Postgres { url, .. } => (open_postgres(url, 1).await?, Backend::Postgres),
     };
     let table_sql = match backend {
         Backend::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'deployment'",

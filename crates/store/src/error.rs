@@ -37,10 +37,12 @@ pub enum StoreError {
     BlobMissing,
     #[error("a stored file failed its integrity check: its bytes were altered, cut short or swapped")]
     BlobIntegrity,
+    /// A newer release migrated the database: this binary must not run against it.
     #[error(
-        "the database holds a schema version ({found}) newer than this binary knows ({known}); upgrade ringfence"
+        "the {store}'s schema is at version {found}, newer than version {known}, the latest this ringfence binary knows: \
+         a newer release migrated the database; upgrade this binary to that release before running it here"
     )]
-    SchemaTooNew { found: i64, known: i64 },
+    SchemaTooNew { store: crate::migrate::StoreKind, found: i64, known: i64 },
 }
 
 /// What a storage failure means for the request that met it.

@@ -15,7 +15,7 @@ use ringfence_core::principal::FirmUser;
 
 fn location(env: &TestEnv) -> StorageLocation {
     match env.database_url() {
-        Some(url) => StorageLocation::Postgres { url: url.to_owned() },
+        Some(url) => StorageLocation::postgres(url.to_owned()),
         None => StorageLocation::Sqlite,
     }
 }

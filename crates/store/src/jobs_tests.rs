@@ -12,7 +12,7 @@ use crate::{Storage, StorageLocation};
 
 async fn open(env: &TestEnv) -> Storage {
     let location = match env.database_url() {
-        Some(url) => StorageLocation::Postgres { url: url.to_owned() },
+        Some(url) => StorageLocation::postgres(url.to_owned()),
         None => StorageLocation::Sqlite,
     };
     Storage::open(&location, env.data_dir(), None, SystemClock.now()).await.expect("storage opens")

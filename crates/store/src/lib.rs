@@ -24,7 +24,7 @@ pub mod rotation;
 mod storage;
 mod wal_sync;
 
-pub use backend::{Backend, StorageLocation};
+pub use backend::{Backend, DEFAULT_POSTGRES_POOL_SIZE, StorageLocation};
 pub use control::sign_in_failures::ThrottleKey;
 pub use error::{StorageFault, StoreError};
 pub use firm::FirmTx;

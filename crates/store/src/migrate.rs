@@ -37,6 +37,15 @@ pub enum StoreKind {
     Firm,
 }
 
+impl std::fmt::Display for StoreKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StoreKind::Control => "control store",
+            StoreKind::Firm => "firm store",
+        })
+    }
+}
+
 pub fn migrations(backend: Backend, kind: StoreKind) -> &'static [Migration] {
     match (backend, kind) {
         (Backend::Sqlite, StoreKind::Control) => SQLITE_CONTROL,
@@ -91,7 +100,7 @@ pub(crate) async fn run(
             sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations").fetch_one(&mut *tx).await?;
         let current = current.unwrap_or(0);
         if current > known {
-            return Err(StoreError::SchemaTooNew { found: current, known });
+            return Err(StoreError::SchemaTooNew { store: kind, found: current, known });
         }
         if migration.version <= current {
             continue;

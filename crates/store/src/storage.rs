@@ -399,7 +399,7 @@ impl Storage {
             StorageLocation::Sqlite => {
                 backend::open_sqlite(&backend::control_db_path(data_dir), backend::SQLITE_PRAGMAS, 8).await?
             }
-            StorageLocation::Postgres { url } => backend::open_postgres(url).await?,
+            StorageLocation::Postgres { url, pool_size } => backend::open_postgres(url, *pool_size).await?,
         };
 
         backend::create_control_schema(&control, backend).await?;
@@ -834,7 +834,7 @@ mod tests {
 
     fn location(env: &TestEnv) -> StorageLocation {
         match env.database_url() {
-            Some(url) => StorageLocation::Postgres { url: url.to_owned() },
+            Some(url) => StorageLocation::postgres(url.to_owned()),
             None => StorageLocation::Sqlite,
         }
     }

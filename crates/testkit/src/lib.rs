@@ -11,6 +11,9 @@ use ringfence_store::blobs::BlobLocation;
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use tempfile::TempDir;
 
+mod private_postgres;
+pub use private_postgres::PrivatePostgres;
+
 pub const DATABASE_URL_VAR: &str = "RINGFENCE_TEST_DATABASE_URL";
 /// `s3://bucket` of an S3-compatible server for the tests, with the `AWS_*` variables set.
 pub const S3_URL_VAR: &str = "RINGFENCE_TEST_S3_URL";
@@ -67,7 +70,7 @@ impl TestEnv {
             }),
             Backend::Postgres => {
                 let database = TestDatabase::create().await?;
-                let location = StorageLocation::Postgres { url: database.url.clone() };
+                let location = StorageLocation::postgres(database.url.clone());
                 Some(Self {
                     backend,
                     location,

@@ -86,7 +86,10 @@ async fn serve_web(
         Some(acme) => acme.server_config(serve.tls_min),
         None => tls::server_config(&tls_files, serve.tls_min)?,
     };
-    let bound = Bound::bind(serve.listen, Some(serve.http_listen))?;
+    let mut bound = Bound::bind(serve.listen, Some(serve.http_listen))?;
+    if let Some(listen) = serve.proxy_http_listen {
+        bound = bound.with_proxy_http(listen, serve.trusted_proxies.clone())?;
+    }
     let https_addr = bound.https_addr()?;
     let public_url = settings.public_url_for(https_addr.port());
 
@@ -94,6 +97,9 @@ async fn serve_web(
     println!("ringfence: listening on https://{https_addr}");
     if let Some(http_addr) = bound.http_addr()? {
         println!("ringfence: plain HTTP on http://{http_addr} only redirects to {public_url}");
+    }
+    if let Some(proxy_addr) = bound.proxy_http_addr()? {
+        println!("ringfence: plain HTTP for the trusted proxies on http://{proxy_addr}");
     }
     println!("Open {public_url} in a browser.");
     if let Some(acme) = &acme {
@@ -135,6 +141,7 @@ async fn serve_web(
             max_upload_bytes: serve.max_upload_bytes,
             malware_scanner: serve.clamav.as_deref().map(Scanner::new),
             extractor,
+            trusted_proxies: serve.trusted_proxies.clone(),
         }),
         mailer: Arc::new(mailer),
         blobs,

@@ -16,13 +16,16 @@ mod jobs;
 mod keys;
 mod large;
 mod newcomer;
+mod outage;
 mod plaintext;
 mod postgres;
 mod serve;
+mod two_servers;
+mod upgrades;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
@@ -40,6 +43,11 @@ const S3_VARS: [&str; 5] =
 /// `ringfence` pointed at the test's data dir and database (and able to reach the test's
 /// S3 store, when one is named with `--blob-store`).
 pub fn ringfence(env: &TestEnv) -> Command {
+    ringfence_at(env.data_dir(), env.database_url())
+}
+
+/// `ringfence` pointed at `data_dir` and, when given, a PostgreSQL database.
+pub fn ringfence_at(data_dir: &Path, database_url: Option<&str>) -> Command {
     let mut command = Command::new(BIN);
     command.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("RUST_LOG", "warn");
     for var in S3_VARS {
@@ -47,8 +55,8 @@ pub fn ringfence(env: &TestEnv) -> Command {
             command.env(var, value);
         }
     }
-    command.arg("--data-dir").arg(env.data_dir());
-    if let Some(url) = env.database_url() {
+    command.arg("--data-dir").arg(data_dir);
+    if let Some(url) = database_url {
         command.arg("--database-url").arg(url);
     }
     command
@@ -138,7 +146,13 @@ impl Server {
 
     /// Started with HTTPS on the given address (a port fixed in advance).
     pub fn start_on(env: &TestEnv, listen: &str, extra: &[&str]) -> Server {
-        let mut command = ringfence(env);
+        Self::spawn(ringfence(env), env.data_dir(), listen, extra)
+    }
+
+    /// Runs `command` (`ringfence` with its global flags) as a server with HTTPS on
+    /// `listen`, plain HTTP on a free port and the `extra` serve flags, its self-signed
+    /// certificate in `data_dir`, and waits until it is ready.
+    pub fn spawn(mut command: Command, data_dir: &Path, listen: &str, extra: &[&str]) -> Server {
         command.args(["serve", "--listen", listen, "--http-listen", "127.0.0.1:0"]).args(extra);
         command.stdout(Stdio::piped()).stderr(Stdio::inherit()).stdin(Stdio::null());
         let mut child = command.spawn().expect("spawn ringfence serve");
@@ -161,7 +175,7 @@ impl Server {
         // Keep draining stdout so the server never blocks on a full pipe.
         let tail = std::thread::spawn(move || lines.map_while(Result::ok).count());
         drop(tail);
-        let cert = env.data_dir().join("tls").join("localhost-cert.pem");
+        let cert = data_dir.join("tls").join("localhost-cert.pem");
         Server { child, https: https.expect("https"), http: http.expect("http"), cert, banner }
     }
 

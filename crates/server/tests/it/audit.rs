@@ -9,7 +9,7 @@ use time::Duration;
 use super::sign_in_harness::*;
 use super::*;
 
-async fn entries(h: &Harness, token: &str, query: &str) -> Vec<Value> {
+pub(crate) async fn entries(h: &Harness, token: &str, query: &str) -> Vec<Value> {
     let reply = h.call("GET", &format!("/api/v1/audit?limit=500{query}"), Some(token), None).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     reply.body["items"].as_array().unwrap().clone()

@@ -19,6 +19,7 @@ mod pages;
 mod passkeys;
 mod people;
 mod probes;
+mod proxies;
 mod rotation;
 mod search;
 mod serving;
@@ -36,6 +37,7 @@ use ringfence_core::auth::SessionLimits;
 use ringfence_core::clock::{Clock, SystemClock};
 use ringfence_mail::Mailer;
 use ringfence_server::extractor::Extractor;
+use ringfence_server::forwarded::TrustedProxies;
 use ringfence_server::jobs::{Ran, Worker};
 use ringfence_server::{AppState, HttpSettings};
 use ringfence_store::blobs::BlobStore;
@@ -50,7 +52,7 @@ pub async fn state(env: &TestEnv, hsts_preload: bool) -> AppState {
 
 pub async fn state_with_clock(env: &TestEnv, hsts_preload: bool, clock: Arc<TestClock>) -> AppState {
     let location = match env.database_url() {
-        Some(url) => StorageLocation::Postgres { url: url.to_owned() },
+        Some(url) => StorageLocation::postgres(url.to_owned()),
         None => StorageLocation::Sqlite,
     };
     let storage = Storage::open(&location, env.data_dir(), None, clock.now()).await.expect("storage opens");
@@ -65,6 +67,7 @@ pub async fn state_with_clock(env: &TestEnv, hsts_preload: bool, clock: Arc<Test
             max_upload_bytes: 64 * 1024 * 1024,
             malware_scanner: None,
             extractor: extractor(),
+            trusted_proxies: TrustedProxies::default(),
         }),
         mailer: Arc::new(mailer),
         blobs: BlobStore::open(&env.blob_location()).expect("blob store opens"),

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use ringfence_server::access::RouteTable;
+use ringfence_server::forwarded::TrustedProxies;
 use ringfence_server::serve::{Bound, ServeOptions};
 use ringfence_server::tls::{self, TlsMin};
 use ringfence_server::{app, with_common_layers};
@@ -22,11 +23,28 @@ pub(crate) struct Running {
 }
 
 pub(crate) fn start(env: &TestEnv, router: axum::Router, min: TlsMin) -> Running {
+    start_bound(env, router, min, bind())
+}
+
+fn bind() -> Bound {
+    Bound::bind("127.0.0.1:0".parse().unwrap(), Some("127.0.0.1:0".parse().unwrap())).expect("bind")
+}
+
+/// Serves `router`, also over plain HTTP to `proxies`: the running server and that address.
+pub(crate) fn start_for_proxies(
+    env: &TestEnv,
+    router: axum::Router,
+    proxies: TrustedProxies,
+) -> (Running, SocketAddr) {
+    let bound = bind().with_proxy_http("127.0.0.1:0".parse().unwrap(), proxies).expect("bind");
+    let proxy_http = bound.proxy_http_addr().unwrap().expect("proxy listener");
+    (start_bound(env, router, TlsMin::Tls12, bound), proxy_http)
+}
+
+fn start_bound(env: &TestEnv, router: axum::Router, min: TlsMin, bound: Bound) -> Running {
     tls::install_crypto_provider();
     let files = tls::self_signed(env.data_dir()).expect("self-signed certificate");
     let config = tls::server_config(&files, min).expect("TLS config");
-    let bound =
-        Bound::bind("127.0.0.1:0".parse().unwrap(), Some("127.0.0.1:0".parse().unwrap())).expect("bind");
     let https = bound.https_addr().unwrap();
     let http = bound.http_addr().unwrap().expect("http listener");
     let options = ServeOptions {

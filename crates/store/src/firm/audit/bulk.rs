@@ -170,7 +170,7 @@ mod tests {
     both_backends!(many_appended_at_once_leave_what_appending_one_by_one_does, |env: TestEnv| async move {
         let now = SystemClock.now();
         let location = match env.database_url() {
-            Some(url) => StorageLocation::Postgres { url: url.to_owned() },
+            Some(url) => StorageLocation::postgres(url.to_owned()),
             None => StorageLocation::Sqlite,
         };
         let storage = Storage::open(&location, env.data_dir(), None, now).await.expect("open");
