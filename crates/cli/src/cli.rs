@@ -290,8 +290,8 @@ pub struct ServeArgs {
     #[arg(long, env = "RINGFENCE_AUDIT_SYSLOG_CA", value_name = "FILE")]
     pub audit_syslog_ca: Option<PathBuf>,
 
-    /// Reverse proxies (comma-separated CIDRs) whose Forwarded and X-Forwarded-For headers
-    /// name the client [default: none, the headers are ignored]
+    /// Reverse proxies (comma-separated CIDRs) whose forwarding header names the client
+    /// [default: none, forwarding headers are ignored]
     #[arg(long, env = "RINGFENCE_TRUSTED_PROXIES", value_name = "CIDRS")]
     pub trusted_proxies: Option<String>,
 
@@ -304,6 +304,11 @@ pub struct ServeArgs {
         conflicts_with = "trusted_proxies"
     )]
     pub trusted_proxy: Option<String>,
+
+    /// The header the trusted proxies write the client's address in: x-forwarded-for or
+    /// forwarded; the other one is never read [default: x-forwarded-for]
+    #[arg(long, env = "RINGFENCE_TRUSTED_PROXY_HEADER", value_name = "HEADER")]
+    pub trusted_proxy_header: Option<String>,
 
     /// Also serve the whole application over plain HTTP here, to the trusted proxies only
     /// (they end TLS) [default: off]

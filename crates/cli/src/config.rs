@@ -10,7 +10,7 @@ use ringfence_core::user::Email;
 use ringfence_crypto::MasterKey;
 use ringfence_server::acme::AcmeSettings;
 use ringfence_server::audit_shipping::SyslogTarget;
-use ringfence_server::forwarded::TrustedProxies;
+use ringfence_server::forwarded::{ProxyHeader, TrustedProxies};
 use ringfence_server::tls::{TlsFiles, TlsMin};
 use ringfence_store::blobs::BlobLocation;
 use ringfence_store::{DEFAULT_POSTGRES_POOL_SIZE, StorageLocation};
@@ -67,6 +67,7 @@ struct FileConfig {
     audit_syslog_ca: Option<PathBuf>,
     #[serde(alias = "trusted_proxy")]
     trusted_proxies: Option<String>,
+    trusted_proxy_header: Option<String>,
     proxy_http_listen: Option<SocketAddr>,
 }
 
@@ -267,7 +268,17 @@ impl Settings {
                 .or(file.trusted_proxies.as_deref())
                 .unwrap_or_default(),
         )
-        .map_err(|problem| bad("trusted_proxies", problem))?;
+        .map_err(|problem| bad("trusted_proxies", problem))?
+        .writing(
+            ProxyHeader::parse(
+                serve
+                    .trusted_proxy_header
+                    .as_deref()
+                    .or(file.trusted_proxy_header.as_deref())
+                    .unwrap_or("x-forwarded-for"),
+            )
+            .map_err(|problem| bad("trusted_proxy_header", problem))?,
+        );
         let proxy_http_listen = serve.proxy_http_listen.or(file.proxy_http_listen);
         if proxy_http_listen.is_some() && trusted_proxies.is_empty() {
             return Err(bad(
@@ -560,6 +571,14 @@ mod tests {
         assert!(resolve(&["ringfence", "serve"]).unwrap().serve.trusted_proxies.is_empty());
         let contract_name = resolve(&["ringfence", "serve", "--trusted-proxy", "192.0.2.0/24"]).unwrap();
         assert!(contract_name.serve.trusted_proxies.contains("192.0.2.1".parse().unwrap()));
+        let header = ["ringfence", "serve", "--trusted-proxies", "10.0.0.0/8", "--trusted-proxy-header"];
+        let forwarded = resolve(&[&header[..], &["forwarded"]].concat()).unwrap();
+        let expected = TrustedProxies::parse("10.0.0.0/8").unwrap().writing(ProxyHeader::Forwarded);
+        assert_eq!(forwarded.serve.trusted_proxies, expected);
+        assert_eq!(
+            resolve(&[&header[..], &["x-real-ip"]].concat()).unwrap_err().setting,
+            "trusted_proxy_header"
+        );
 
         let err =
             resolve(&["ringfence", "serve", "--trusted-proxies", "10.0.0.0/8,proxy.internal"]).unwrap_err();

@@ -4,19 +4,45 @@
 //! so they are believed only when the TCP peer is a proxy the operator named. Each proxy
 //! appends the address it saw, so the chain is read from the right: proxies the operator
 //! trusts are skipped, and the first address that is not one of them is the client. What
-//! lies left of it was written by that client and may be anything. A chain that cannot be
-//! read (garbage, an `unknown` or obfuscated hop, too many hops), or both headers telling
-//! different stories (a proxy writes one of them; the other then came from the client),
-//! leaves the peer's own address: a client can never choose the address it is counted as.
+//! lies left of it was written by that client and may be anything. Only the one header the
+//! operator's proxies write is read: a proxy passes the other one on as the client sent it.
+//! A chain that cannot be read (garbage, an `unknown` or obfuscated hop, too many hops)
+//! leaves the peer's own address.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use http::{HeaderMap, HeaderValue, header};
 use ipnet::IpNet;
 
-/// The proxies whose forwarding headers are believed.
+/// The proxies whose forwarding header is believed, and which header they write.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies {
+    nets: Vec<IpNet>,
+    header: ProxyHeader,
+}
+
+/// The header the trusted proxies write the client's address in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProxyHeader {
+    /// `X-Forwarded-For`: what most proxies and load balancers write.
+    #[default]
+    XForwardedFor,
+    /// `Forwarded` (RFC 7239).
+    Forwarded,
+}
+
+impl ProxyHeader {
+    /// `x-forwarded-for` or `forwarded`, as the setting names them.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Ok(ProxyHeader::XForwardedFor),
+            "forwarded" => Ok(ProxyHeader::Forwarded),
+            _ => {
+                Err("expected x-forwarded-for or forwarded: the header the trusted proxies write".to_owned())
+            }
+        }
+    }
+}
 
 /// Hops read before a chain counts as unreadable: real chains have a handful.
 const MAX_HOPS: usize = 32;
@@ -53,17 +79,22 @@ impl TrustedProxies {
             };
             nets.push(net);
         }
-        Ok(Self(nets))
+        Ok(Self { nets, header: ProxyHeader::default() })
+    }
+
+    /// These proxies, writing the client's address in `header`.
+    pub fn writing(self, header: ProxyHeader) -> Self {
+        Self { header, ..self }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.nets.is_empty()
     }
 
     /// True when `addr` (an IPv4-mapped IPv6 address as its IPv4 address) is a trusted proxy.
     pub fn contains(&self, addr: IpAddr) -> bool {
         let addr = addr.to_canonical();
-        self.0.iter().any(|net| net.contains(&addr))
+        self.nets.iter().any(|net| net.contains(&addr))
     }
 
     /// The client's address: the peer's, unless the peer is a trusted proxy whose
@@ -73,12 +104,17 @@ impl TrustedProxies {
         if !self.contains(peer) {
             return peer;
         }
-        let forwarded = self.walk(headers.get_all(header::FORWARDED).iter(), split_forwarded, forwarded_for);
-        let x_forwarded_for = self.walk(headers.get_all(X_FORWARDED_FOR).iter(), split_plain, node);
-        match (forwarded, x_forwarded_for) {
-            (Chain::Client(client), Chain::Absent) | (Chain::Absent, Chain::Client(client)) => client,
-            (Chain::Client(one), Chain::Client(other)) if one == other => one,
-            _ => peer,
+        let chain = match self.header {
+            ProxyHeader::Forwarded => {
+                self.walk(headers.get_all(header::FORWARDED).iter(), split_forwarded, forwarded_for)
+            }
+            ProxyHeader::XForwardedFor => {
+                self.walk(headers.get_all(X_FORWARDED_FOR).iter(), split_plain, node)
+            }
+        };
+        match chain {
+            Chain::Client(client) => client,
+            Chain::Absent | Chain::Unreadable => peer,
         }
     }
 
@@ -208,8 +244,17 @@ mod tests {
         text.parse().unwrap()
     }
 
-    /// The client found behind the proxy 10.0.0.1 for these header lines.
+    /// The client found behind the proxy 10.0.0.1 for these header lines, the proxies
+    /// writing `Forwarded` when every line is one, `X-Forwarded-For` otherwise.
     fn client(lines: &[(&str, &[u8])]) -> IpAddr {
+        let header = match lines.iter().all(|(name, _)| *name == "forwarded") {
+            true => ProxyHeader::Forwarded,
+            false => ProxyHeader::XForwardedFor,
+        };
+        client_via(header, lines)
+    }
+
+    fn client_via(header: ProxyHeader, lines: &[(&str, &[u8])]) -> IpAddr {
         let mut headers = HeaderMap::new();
         for (name, value) in lines {
             headers.append(
@@ -217,7 +262,7 @@ mod tests {
                 HeaderValue::from_bytes(value).unwrap(),
             );
         }
-        trusted().client_address(ip("10.0.0.1"), &headers)
+        trusted().writing(header).client_address(ip("10.0.0.1"), &headers)
     }
 
     const PROXY: &str = "10.0.0.1";
@@ -296,15 +341,28 @@ mod tests {
             client(&[("forwarded", b"for=203.0.113.99"), ("forwarded", b"for=198.51.100.7")]),
             ip("198.51.100.7")
         );
-        // Both headers, telling the same story.
-        assert_eq!(
-            client(&[("forwarded", b"for=198.51.100.7"), ("x-forwarded-for", b"198.51.100.7")]),
-            ip("198.51.100.7")
-        );
     }
 
     #[test]
-    fn unreadable_or_contradicting_chains_leave_the_peer() {
+    fn only_the_header_the_proxies_write_is_read() {
+        // The proxy appends to X-Forwarded-For; the client made up a Forwarded header,
+        // readable or not: it is not read, and cannot turn the client into the proxy.
+        for forged in [b"for=203.0.113.99".as_slice(), b"for=unknown", b"garbage"] {
+            let lines = [("forwarded", forged), ("x-forwarded-for", b"198.51.100.7".as_slice())];
+            assert_eq!(client_via(ProxyHeader::XForwardedFor, &lines), ip("198.51.100.7"));
+        }
+        let lines = [("x-forwarded-for", b"203.0.113.99".as_slice()), ("forwarded", b"for=198.51.100.7")];
+        assert_eq!(client_via(ProxyHeader::Forwarded, &lines), ip("198.51.100.7"));
+        // A header the proxies do not write, alone, names nobody.
+        assert_eq!(client_via(ProxyHeader::Forwarded, &[("x-forwarded-for", b"198.51.100.7")]), ip(PROXY));
+        assert_eq!(client_via(ProxyHeader::XForwardedFor, &[("forwarded", b"for=198.51.100.7")]), ip(PROXY));
+        assert_eq!(ProxyHeader::parse(" Forwarded ").unwrap(), ProxyHeader::Forwarded);
+        assert_eq!(ProxyHeader::parse("X-Forwarded-For").unwrap(), ProxyHeader::XForwardedFor);
+        assert!(ProxyHeader::parse("x-real-ip").is_err());
+    }
+
+    #[test]
+    fn unreadable_chains_leave_the_peer() {
         let cases: &[&[(&str, &[u8])]] = &[
             &[("forwarded", b"for=unknown")],
             &[("forwarded", b"for=_hidden")],
@@ -327,9 +385,6 @@ mod tests {
             &[("x-forwarded-for", b"198.51.100.7\t\t,\t")],
             &[("x-forwarded-for", b"198.51.100.7, \xff\xfe")],
             &[("x-forwarded-for", b"\"198.51.100.7\"")],
-            // Two stories: one of them is the client's.
-            &[("forwarded", b"for=203.0.113.99"), ("x-forwarded-for", b"198.51.100.7")],
-            &[("forwarded", b"for=unknown"), ("x-forwarded-for", b"198.51.100.7")],
         ];
         for lines in cases {
             assert_eq!(client(lines), ip(PROXY), "{lines:?}");

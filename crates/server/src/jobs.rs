@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use ringfence_core::audit::AuditActor;
+use ringfence_core::audit::{AuditActor, loggable};
 use ringfence_core::clock::Clock;
 use ringfence_core::ids::FirmId;
 use ringfence_store::blob_sweep::SWEEP_GRACE;
@@ -255,7 +255,9 @@ impl Worker {
         let result = match Job::of(&claimed.kind, claimed.firm) {
             Some(job) => self.run_leased(job, &claimed).await,
             None => Err(format!("this server does not know jobs of kind `{}`", claimed.kind)),
-        };
+        }
+        // Error text can carry a remote party's words (a collector's, a CA's): one line.
+        .map_err(|error| loggable(&error));
         let now = self.clock.now();
         let outcome = match result {
             Ok(()) if self.storage.complete_job(&claimed, now).await? => Outcome::Done,
@@ -275,19 +277,26 @@ impl Worker {
         Ok(Ran { kind: claimed.kind, outcome })
     }
 
-    /// Runs the job while renewing its lease; stops it when the lease is lost.
+    /// Runs the job while renewing its lease; stops it when the lease is lost, or when it
+    /// could not be renewed before running out (another server may have the job by then).
     async fn run_leased(&self, job: Job, claimed: &ClaimedJob) -> Result<(), String> {
         let work = self.perform(job);
         tokio::pin!(work);
         let renew_every = StdDuration::try_from(LEASE / 3).unwrap_or(StdDuration::from_secs(20));
+        let lease = StdDuration::try_from(LEASE).unwrap_or(StdDuration::from_secs(60));
+        let mut held_until = tokio::time::Instant::now() + lease;
         loop {
             tokio::select! {
                 result = &mut work => return result,
                 () = tokio::time::sleep(renew_every) => {
+                    let renewing = tokio::time::Instant::now();
                     match self.storage.extend_job_lease(claimed, self.clock.now(), LEASE).await {
-                        Ok(true) => {}
+                        Ok(true) => held_until = renewing + lease,
                         Ok(false) => return Err("the job's lease was lost to another server".to_owned()),
-                        Err(e) => tracing::warn!(error = %ErrorChain(&e), "could not renew a job's lease"),
+                        Err(e) if tokio::time::Instant::now() >= held_until => {
+                            return Err(format!("the job's lease ran out and could not be renewed: {}", ErrorChain(&e)));
+                        }
+                        Err(e) => tracing::warn!(error = %ErrorChain(&e), "could not renew a job's lease; will try again"),
                     }
                 }
             }

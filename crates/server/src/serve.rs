@@ -143,7 +143,8 @@ impl<S> Accept<TcpStream, S> for ProxiesOnly {
         std::future::ready(match stream.peer_addr() {
             Ok(peer) if self.0.contains(peer.ip()) => Ok((stream, service)),
             Ok(peer) => {
-                tracing::warn!(peer = %peer.ip(), "closed a plain-HTTP connection from outside the trusted proxies");
+                // At debug: anyone who reaches the port could otherwise fill the log.
+                tracing::debug!(peer = %peer.ip(), "closed a plain-HTTP connection from outside the trusted proxies");
                 Err(io::Error::new(io::ErrorKind::PermissionDenied, "not a trusted proxy"))
             }
             Err(err) => Err(err),

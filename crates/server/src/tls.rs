@@ -63,9 +63,16 @@ pub fn self_signed(data_dir: &Path) -> Result<TlsFiles, TlsError> {
     Ok(files)
 }
 
+/// Writes a file only its owner may read. Whatever was at `path` is removed first and the
+/// file made anew (`O_EXCL`), so neither a file left with a wider mode nor a symbolic link
+/// planted there decides where the key goes or who may read it.
 pub(crate) fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(path)?;
@@ -108,4 +115,30 @@ pub(crate) fn builder(min: TlsMin) -> rustls::ConfigBuilder<ServerConfig, rustls
 /// HTTP/2 first, then HTTP/1.1.
 pub(crate) fn http_alpn() -> Vec<Vec<u8>> {
     vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn a_private_file_is_made_anew_whatever_was_left_at_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key.pem");
+        std::fs::write(&path, b"old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&path, b"secret").unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read(&path).unwrap(), b"secret");
+
+        let elsewhere = dir.path().join("elsewhere.pem");
+        std::fs::write(&elsewhere, b"untouched").unwrap();
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
+        write_private(&path, b"secret").unwrap();
+        assert!(!std::fs::symlink_metadata(&path).unwrap().file_type().is_symlink(), "the link is replaced");
+        assert_eq!(std::fs::read(&elsewhere).unwrap(), b"untouched", "nothing is written through it");
+    }
 }

@@ -24,8 +24,8 @@ impl Storage {
         jobs::enqueue(&mut *self.control.acquire().await?, job, now).await
     }
 
-    /// Takes the lease of the job due longest, if any. A job whose lease ran out on its last
-    /// attempt (its server died each time) is not run again but marked dead.
+    /// Takes the lease of the job due longest, if any. A one-off job whose lease ran out on
+    /// its last attempt (its server died each time) is not run again but marked dead.
     pub async fn claim_job(
         &self,
         worker: &str,
@@ -36,7 +36,7 @@ impl Storage {
         let Some(job) = jobs::claim(&mut conn, self.backend(), worker, now, lease).await? else {
             return Ok(None);
         };
-        if job.attempts > job.max_attempts {
+        if job.every.is_none() && job.attempts > job.max_attempts {
             let reason = format!(
                 "its server stopped while running it, {} times: the job was given up",
                 job.max_attempts

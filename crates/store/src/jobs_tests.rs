@@ -143,7 +143,11 @@ both_backends!(
         let listed = storage.list_jobs(now).await.unwrap();
         assert_eq!(listed[0].state, JobState::Dead);
         assert_eq!(listed[0].attempts, 3);
-        assert_eq!(listed[0].last_error.as_deref(), Some("collector down  for good"), "kept, made loggable");
+        assert_eq!(
+            listed[0].last_error.as_deref(),
+            Some("collector down\\u{0} for good"),
+            "kept, made loggable"
+        );
 
         assert!(storage.retry_job(listed[0].id, now).await.unwrap());
         assert!(!storage.retry_job(listed[0].id, now).await.unwrap(), "only a dead job is retried");
@@ -186,4 +190,54 @@ both_backends!(a_recurring_job_waits_for_its_next_run_and_exists_once, |env: Tes
     assert_eq!(listed[0].runs, 1);
     assert!(claim(&storage, "b", now + Duration::hours(23)).await.is_none());
     assert!(claim(&storage, "b", now + Duration::days(1)).await.is_some());
+});
+
+both_backends!(a_recurring_job_never_dies_and_shows_it_is_failing, |env: TestEnv| async move {
+    let storage = open(&env).await;
+    let mut now = SystemClock.now();
+    let every = NewJob { every: Some(Duration::seconds(1)), ..job("ship", now, Some("every:ship")) };
+    storage.enqueue_job(&every, now).await.unwrap();
+    for attempt in 1..=5 {
+        let taken = claim(&storage, "w", now).await.expect("due again after its backoff");
+        assert_eq!(taken.attempts, attempt);
+        let Failed::RetryAt(at) = storage.fail_job(&taken, now, "collector down").await.unwrap() else {
+            panic!("a schedule is retried, never given up");
+        };
+        let listed = storage.list_jobs(now).await.unwrap();
+        assert_eq!(
+            (listed[0].state, listed[0].last_error.as_deref()),
+            (JobState::Retrying, Some("collector down"))
+        );
+        now = at;
+    }
+    // Its server dying on every attempt does not end it either.
+    for _ in 0..4 {
+        claim(&storage, "dies", now).await.expect("claimed");
+        now += Duration::minutes(2);
+    }
+    let taken = claim(&storage, "w", now).await.expect("still run");
+    assert!(storage.complete_job(&taken, now).await.unwrap());
+    let listed = storage.list_jobs(now).await.unwrap();
+    assert_eq!((listed[0].state, listed[0].attempts, listed[0].runs), (JobState::Queued, 0, 1));
+    assert!(listed[0].last_error.is_none(), "a success clears the last error");
+});
+
+both_backends!(a_stale_holder_cannot_touch_a_later_run_of_a_recurring_job, |env: TestEnv| async move {
+    let storage = open(&env).await;
+    let now = SystemClock.now();
+    let every = NewJob { every: Some(Duration::minutes(1)), ..job("tick", now, Some("every:tick")) };
+    storage.enqueue_job(&every, now).await.unwrap();
+    let stale = claim(&storage, "a", now).await.expect("a claims");
+    // A's lease runs out; B takes the run over and finishes it.
+    let later = now + Duration::seconds(61);
+    let b = claim(&storage, "b", later).await.expect("b takes over");
+    assert!(storage.complete_job(&b, later).await.unwrap());
+    // The next run: A again, by chance, with the same attempt count as before.
+    let next = later + Duration::minutes(1);
+    let fresh = claim(&storage, "a", next).await.expect("the next run");
+    assert_eq!((fresh.attempts, stale.attempts), (1, 1));
+    assert!(!storage.extend_job_lease(&stale, next, Duration::seconds(60)).await.unwrap());
+    assert!(!storage.complete_job(&stale, next).await.unwrap(), "the old claim fences nothing");
+    assert_eq!(storage.fail_job(&stale, next, "late").await.unwrap(), Failed::LeaseLost);
+    assert!(storage.complete_job(&fresh, next).await.unwrap());
 });

@@ -206,14 +206,16 @@ impl FirmStore {
             }
             Err(error) => {
                 let error = error.to_string();
-                let mut waiting = self.audit_queue.waiting();
+                let mut again = Vec::new();
                 for (record, sender) in records.into_iter().zip(senders) {
                     if sender.is_closed() {
-                        waiting.push((record, sender));
+                        again.push((record, sender));
                     } else {
                         drop(sender.send(Err(error.clone())));
                     }
                 }
+                // Ahead of what queued meanwhile: the log keeps the order things happened in.
+                self.audit_queue.waiting().splice(0..0, again);
                 Err(error)
             }
         }

@@ -104,38 +104,62 @@ impl TestEnv {
     }
 
     /// The job queue's rows, as `(kind, state, recurring)`: empty when the deployment was
-    /// never opened.
+    /// never opened. A queue that exists but cannot be read fails the test.
     fn jobs_left(&self) -> Vec<(String, String, bool)> {
         let control_db = self.data_dir().join("control.db");
         let database_url = self.database_url().map(str::to_owned);
-        let read = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+        let read = std::thread::spawn(move || -> Result<Vec<(String, String, bool)>, sqlx::Error> {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             runtime.block_on(async move {
                 const QUERY: &str = "SELECT kind, state, every_ms IS NOT NULL AS recurring FROM jobs";
                 match database_url {
                     Some(url) => {
-                        let mut conn = PgConnection::connect(&url).await.ok()?;
-                        let rows: Vec<(String, String, bool)> =
-                            sqlx::query_as(AssertSqlSafe(QUERY.replace("jobs", "control.jobs")))
-                                .fetch_all(&mut conn)
-                                .await
-                                .ok()?;
-                        conn.close().await.ok()?;
-                        Some(rows)
+                        let mut conn = match PgConnection::connect(&url).await {
+                            Ok(conn) => conn,
+                            // The test dropped its database (to show an outage): nothing is left.
+                            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => {
+                                return Ok(Vec::new());
+                            }
+                            Err(e) => return Err(e),
+                        };
+                        let exists: Option<String> =
+                            sqlx::query_scalar("SELECT to_regclass('control.jobs')::text")
+                                .fetch_one(&mut conn)
+                                .await?;
+                        let rows = match exists {
+                            Some(_) => {
+                                sqlx::query_as(AssertSqlSafe(QUERY.replace("jobs", "control.jobs")))
+                                    .fetch_all(&mut conn)
+                                    .await?
+                            }
+                            None => Vec::new(),
+                        };
+                        conn.close().await?;
+                        Ok(rows)
                     }
                     None if control_db.exists() => {
                         let url = format!("sqlite://{}?mode=ro", control_db.display());
-                        let mut conn = sqlx::SqliteConnection::connect(&url).await.ok()?;
-                        let rows: Vec<(String, String, bool)> =
-                            sqlx::query_as(QUERY).fetch_all(&mut conn).await.ok()?;
-                        conn.close().await.ok()?;
-                        Some(rows)
+                        let mut conn = sqlx::SqliteConnection::connect(&url).await?;
+                        let exists: i64 =
+                            sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'jobs'")
+                                .fetch_one(&mut conn)
+                                .await?;
+                        let rows = match exists {
+                            0 => Vec::new(),
+                            _ => sqlx::query_as(QUERY).fetch_all(&mut conn).await?,
+                        };
+                        conn.close().await?;
+                        Ok(rows)
                     }
-                    None => None,
+                    None => Ok(Vec::new()),
                 }
             })
         });
-        read.join().ok().flatten().unwrap_or_default()
+        match read.join() {
+            Ok(Ok(rows)) => rows,
+            Ok(Err(e)) => panic!("the job queue could not be read to check what the test left: {e}"),
+            Err(_) => panic!("the job queue check stopped"),
+        }
     }
 
     /// The `--database-url` to hand the binary, if any.

@@ -65,7 +65,7 @@ both_backends!(a_dead_job_is_listed_first_and_retried_from_the_command_line, |en
     let retried = jobs(&env, &["retry", id]);
     assert!(retried.status.success(), "{}", stderr(&retried));
     assert!(stdout(&retried).contains("queued again"), "{}", stdout(&retried));
-    assert!(stdout(&jobs(&env, &["list"])).contains(&format!("{id}\tqueued\tblobs.sweep\t-\t")));
+    assert!(stdout(&jobs(&env, &["list"])).contains(&format!("{id}\tretrying\tblobs.sweep\t-\t")));
     let again = jobs(&env, &["retry", id]);
     assert_eq!(again.status.code(), Some(1), "only a dead job is retried");
     assert!(stderr(&again).contains("no dead job has the id"), "{}", stderr(&again));

@@ -1,8 +1,9 @@
 //! The durable job queue's rows. A job is claimed by taking its lease in one statement;
-//! every claim counts an attempt, and the attempt count doubles as the lease's fencing
-//! token: a server whose lease ran out (and whose job another took over) can no longer
-//! finish, fail or extend it.
+//! every claim counts an attempt and draws a new lease token, the lease's fence: a server
+//! whose lease ran out (and whose job another took over) can no longer finish, fail or
+//! extend it, nor a later run of the same recurring job.
 
+use ringfence_core::audit::loggable;
 use ringfence_core::clock::unix_millis;
 use ringfence_core::ids::FirmId;
 use sqlx::any::AnyRow;
@@ -46,12 +47,15 @@ pub struct ClaimedJob {
     pub attempts: i64,
     pub max_attempts: i64,
     pub every: Option<Duration>,
-    pub(crate) worker: String,
+    /// This claim's lease token.
+    pub(crate) token: Uuid,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobState {
     Queued,
+    /// Queued again after a failure, waiting for its next attempt.
+    Retrying,
     /// Leased by a server that is running it now (as far as the lease tells).
     Running,
     Dead,
@@ -61,6 +65,7 @@ impl JobState {
     pub fn name(self) -> &'static str {
         match self {
             JobState::Queued => "queued",
+            JobState::Retrying => "retrying",
             JobState::Running => "running",
             JobState::Dead => "dead",
         }
@@ -109,9 +114,6 @@ fn firm_of(text: Option<String>) -> Option<FirmId> {
     text.and_then(|t| t.parse().ok())
 }
 
-/// Longest error text kept for a failed job.
-const ERROR_CHARS: usize = 2000;
-
 /// Adds a job, unless one with its dedupe key exists. Runs on whatever connection or
 /// transaction it is given: enqueued inside the transaction of the change that causes it,
 /// the job commits (or rolls back) with that change.
@@ -156,23 +158,26 @@ pub(crate) async fn claim(
         Backend::Sqlite => "",
     };
     let sql = format!(
-        "UPDATE jobs SET leased_by = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3
-         WHERE id IN (SELECT id FROM jobs
-                      WHERE state = 'queued' AND run_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)
-                      ORDER BY run_at, id LIMIT 1 {lock})
+        "UPDATE jobs SET leased_by = $1, lease_until = $2, lease_token = $4, attempts = attempts + 1,
+                         updated_at = $3
+         WHERE id = (SELECT id FROM jobs
+                     WHERE state = 'queued' AND run_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)
+                     ORDER BY run_at, id LIMIT 1 {lock})
+           AND state = 'queued' AND run_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)
          RETURNING id, kind, firm_id, payload, attempts, max_attempts, every_ms"
     );
-    let now_ms = unix_millis(now);
+    let token = Uuid::new_v4();
     let row = sqlx::query(AssertSqlSafe(sql))
         .bind(worker)
         .bind(unix_millis(now + lease))
-        .bind(now_ms)
+        .bind(unix_millis(now))
+        .bind(token.to_string())
         .fetch_optional(conn)
         .await?;
-    row.map(|row| claimed_from(&row, worker)).transpose()
+    row.map(|row| claimed_from(&row, token)).transpose()
 }
 
-fn claimed_from(row: &AnyRow, worker: &str) -> Result<ClaimedJob, StoreError> {
+fn claimed_from(row: &AnyRow, token: Uuid) -> Result<ClaimedJob, StoreError> {
     let id: String = row.try_get("id")?;
     let every: Option<i64> = row.try_get("every_ms")?;
     Ok(ClaimedJob {
@@ -183,12 +188,12 @@ fn claimed_from(row: &AnyRow, worker: &str) -> Result<ClaimedJob, StoreError> {
         attempts: row.try_get("attempts")?,
         max_attempts: row.try_get("max_attempts")?,
         every: every.map(Duration::milliseconds),
-        worker: worker.to_owned(),
+        token,
     })
 }
 
 /// The `WHERE` that holds only while `job`'s lease is still the one this server took.
-const STILL_OURS: &str = "id = $1 AND leased_by = $2 AND attempts = $3";
+const STILL_OURS: &str = "id = $1 AND lease_token = $2";
 
 /// Done: a one-off job is deleted, a recurring one waits for its next run. False when
 /// the lease had been lost meanwhile.
@@ -200,13 +205,12 @@ pub(crate) async fn complete(
     let done = match job.every {
         Some(every) => {
             sqlx::query(AssertSqlSafe(format!(
-                "UPDATE jobs SET run_at = $4, attempts = 0, runs = runs + 1, leased_by = NULL,
-                                 lease_until = NULL, last_error = NULL, updated_at = $5
+                "UPDATE jobs SET run_at = $3, attempts = 0, runs = runs + 1, leased_by = NULL,
+                                 lease_until = NULL, lease_token = NULL, last_error = NULL, updated_at = $4
                  WHERE {STILL_OURS}"
             )))
             .bind(job.id.to_string())
-            .bind(&job.worker)
-            .bind(job.attempts)
+            .bind(job.token.to_string())
             .bind(unix_millis(now + every))
             .bind(unix_millis(now))
             .execute(conn)
@@ -215,8 +219,7 @@ pub(crate) async fn complete(
         None => {
             sqlx::query(AssertSqlSafe(format!("DELETE FROM jobs WHERE {STILL_OURS}")))
                 .bind(job.id.to_string())
-                .bind(&job.worker)
-                .bind(job.attempts)
+                .bind(job.token.to_string())
                 .execute(conn)
                 .await?
         }
@@ -232,6 +235,8 @@ pub fn backoff(attempts: i64) -> Duration {
 }
 
 /// Records a failure: the job runs again after its backoff, or, at its last attempt, dies.
+/// A recurring schedule never dies: its work would stop for good, unseen; it goes on being
+/// retried, its attempts and last error in the list until a run succeeds.
 pub(crate) async fn fail(
     conn: &mut AnyConnection,
     job: &ClaimedJob,
@@ -239,18 +244,16 @@ pub(crate) async fn fail(
     error: &str,
 ) -> Result<Failed, StoreError> {
     // Error text comes from anywhere (a collector's answer, a path): kept loggable.
-    let error: String =
-        error.chars().take(ERROR_CHARS).map(|c| if c.is_control() { ' ' } else { c }).collect();
-    let dead = job.attempts >= job.max_attempts;
+    let error = loggable(error);
+    let dead = job.every.is_none() && job.attempts >= job.max_attempts;
     let retry_at = now + backoff(job.attempts);
     let done = sqlx::query(AssertSqlSafe(format!(
-        "UPDATE jobs SET state = $4, run_at = $5, leased_by = NULL, lease_until = NULL, last_error = $6,
-                         updated_at = $7
+        "UPDATE jobs SET state = $3, run_at = $4, leased_by = NULL, lease_until = NULL, lease_token = NULL,
+                         last_error = $5, updated_at = $6
          WHERE {STILL_OURS}"
     )))
     .bind(job.id.to_string())
-    .bind(&job.worker)
-    .bind(job.attempts)
+    .bind(job.token.to_string())
     .bind(if dead { "dead" } else { "queued" })
     .bind(unix_millis(if dead { now } else { retry_at }))
     .bind(error)
@@ -272,11 +275,10 @@ pub(crate) async fn extend(
     lease: Duration,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(AssertSqlSafe(format!(
-        "UPDATE jobs SET lease_until = $4, updated_at = $5 WHERE {STILL_OURS} AND state = 'queued'"
+        "UPDATE jobs SET lease_until = $3, updated_at = $4 WHERE {STILL_OURS} AND state = 'queued'"
     )))
     .bind(job.id.to_string())
-    .bind(&job.worker)
-    .bind(job.attempts)
+    .bind(job.token.to_string())
     .bind(unix_millis(now + lease))
     .bind(unix_millis(now))
     .execute(conn)
@@ -300,9 +302,11 @@ pub(crate) async fn list(conn: &mut AnyConnection, now: OffsetDateTime) -> Resul
             let state: String = row.try_get("state")?;
             let lease_until: Option<i64> = row.try_get("lease_until")?;
             let every: Option<i64> = row.try_get("every_ms")?;
+            let last_error: Option<String> = row.try_get("last_error")?;
             let state = match state.as_str() {
                 "dead" => JobState::Dead,
                 _ if lease_until.is_some_and(|until| until > now) => JobState::Running,
+                _ if last_error.is_some() => JobState::Retrying,
                 _ => JobState::Queued,
             };
             Ok(JobRow {
@@ -317,7 +321,7 @@ pub(crate) async fn list(conn: &mut AnyConnection, now: OffsetDateTime) -> Resul
                 every: every.map(Duration::milliseconds),
                 runs: row.try_get("runs")?,
                 leased_by: row.try_get("leased_by")?,
-                last_error: row.try_get("last_error")?,
+                last_error,
             })
         })
         .collect()
@@ -332,7 +336,7 @@ pub(crate) async fn retry(
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "UPDATE jobs SET state = 'queued', attempts = 0, run_at = $2, leased_by = NULL, lease_until = NULL,
-                         updated_at = $2
+                         lease_token = NULL, updated_at = $2
          WHERE id = $1 AND state = 'dead'",
     )
     .bind(id.to_string())

@@ -730,7 +730,9 @@ pub async fn shipped(tx: &mut FirmTx, sink: &str) -> Result<i64, StoreError> {
 
 pub async fn mark_shipped(tx: &mut FirmTx, sink: &str, seq: i64) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO audit_shipping (sink, seq) VALUES ($1, $2) ON CONFLICT (sink) DO UPDATE SET seq = $2",
+        // Never backwards: a shipper that outlived its job's lease must not undo another's.
+        "INSERT INTO audit_shipping (sink, seq) VALUES ($1, $2)
+         ON CONFLICT (sink) DO UPDATE SET seq = CASE WHEN audit_shipping.seq < $2 THEN $2 ELSE audit_shipping.seq END",
     )
     .bind(sink)
     .bind(seq)

@@ -22,6 +22,10 @@ CREATE TABLE jobs (
     -- Runs completed, for a recurring schedule.
     runs INTEGER NOT NULL DEFAULT 0,
     leased_by TEXT,
+    -- New at every claim: finishing, failing or renewing a job needs the token of the
+    -- claim that holds it, so a server whose lease ran out can touch neither this run
+    -- nor a later one.
+    lease_token TEXT,
     lease_until INTEGER,
     last_error TEXT,
     created_at INTEGER NOT NULL,
