@@ -32,6 +32,9 @@ fn mark(ok: bool) -> &'static str {
     if ok { "met" } else { "**missed**" }
 }
 
+/// The main read: one matter, by the user who leads it.
+pub const MATTER_READ: &str = "GET /api/v1/matters/{id}";
+
 /// The page routes measured beside the API (server-rendered HTML).
 pub const PAGE_HOME: &str = "GET /home (page)";
 pub const PAGE_MATTER: &str = "GET /matters/{id} (page)";
@@ -59,7 +62,7 @@ pub fn render(baselines: &Baselines, results: &[Value]) -> String {
     for r in results {
         let name = title(&r["backend"]);
         let health = point(r, "GET /healthz", 16).map_or(f64::NAN, |p| f(&p["rps"]));
-        for endpoint in ["GET /api/v1/matters", "GET /api/v1/matters/{id}"] {
+        for endpoint in ["GET /api/v1/matters", MATTER_READ] {
             if let Some(p) = point(r, endpoint, 16) {
                 let ratio = f(&p["rps"]) / health;
                 let p99 = f(&p["p99_ms"]);
