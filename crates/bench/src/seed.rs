@@ -61,6 +61,9 @@ pub struct Firm {
     pub timings: Vec<(&'static str, f64)>,
 }
 
+/// The bench firm's slug, for the command line.
+pub const FIRM_SLUG: &str = "bench";
+
 const ROLES: [FirmRole; 1] = [FirmRole::Attorney];
 
 fn email(i: usize) -> String {
@@ -107,7 +110,7 @@ pub async fn seed(
     let created = storage
         .create_firm(
             NewFirm {
-                slug: FirmSlug::parse("bench").map_err(|e| fail(e.to_string()))?,
+                slug: FirmSlug::parse(FIRM_SLUG).map_err(|e| fail(e.to_string()))?,
                 name: FirmName::parse("Bench & Partners").map_err(|e| fail(e.to_string()))?,
                 admin_email: Email::parse("admin@bench.example").map_err(|e| fail(e.to_string()))?,
                 admin_name: Some("Bench Admin"),

@@ -17,6 +17,15 @@ use crate::seed::{self, Firm, Sizes};
 use crate::server::{self, RssSampler, Server, ServerCommand};
 use crate::{BenchResult, fail, http, raw};
 
+mod two_servers;
+
+/// A part of the suite that can be run alone.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    /// One server against two on the same PostgreSQL database.
+    TwoServers,
+}
+
 pub struct Options {
     pub backend: Backend,
     pub server_binary: PathBuf,
@@ -28,6 +37,8 @@ pub struct Options {
     pub seconds: f64,
     pub runs: usize,
     pub clock_ticks: f64,
+    /// Seed and serve as usual, then measure only this part.
+    pub only: Option<Part>,
 }
 
 struct Plan {
@@ -141,6 +152,9 @@ pub async fn run(options: &Options) -> BenchResult<Value> {
         Backend::Sqlite => "sqlite",
         Backend::Postgres => "postgres",
     };
+    if options.only == Some(Part::TwoServers) && options.backend != Backend::Postgres {
+        return Err(fail("two servers share one database only on PostgreSQL"));
+    }
     let data_dir = options.work_dir.join(format!("{name}-data"));
     if data_dir.exists() {
         std::fs::remove_dir_all(&data_dir)?;
@@ -364,11 +378,17 @@ async fn scenarios(
         token,
     };
 
+    if options.only == Some(Part::TwoServers) {
+        return two_servers::measure(&ctx, firm, command, figures).await;
+    }
     // The storm goes last: the memory its Argon2id work leaves behind would otherwise be
     // the floor of every peak measured after it.
     reads(&ctx, firm, figures).await?;
     search(&ctx, firm, figures).await?;
     writes(&ctx, firm, figures).await?;
+    if options.backend == Backend::Postgres {
+        two_servers::measure(&ctx, firm, command, figures).await?;
+    }
     documents(&ctx, firm, figures).await?;
     export(&ctx, firm, figures).await?;
     storm(&ctx, firm, figures).await?;
