@@ -188,12 +188,16 @@ pub async fn seed(
         StorageLocation::Postgres { url } => Some(crate::pg_rls::pause(url, firm).await?),
         StorageLocation::Sqlite => None,
     };
-    let lanes = parallel.max(1);
-    let (vocabulary_ref, store_ref, clients_ref) = (&vocabulary, &store, &client_ids);
+    let lanes = parallel.max(1).min(client_ids.len());
+    let (vocabulary_ref, store_ref) = (&vocabulary, &store);
     let lane_results: Vec<BenchResult<Vec<Opened>>> =
         futures_util::future::join_all((0..lanes).map(|lane| {
             let mine: Vec<(usize, &SeedUser, usize)> =
                 plan.iter().copied().filter(|(i, _, _)| i % lanes == lane).collect();
+            // Each lane's matters have clients of its own: a client's first matter marks the
+            // client's row, and lanes sharing clients would lock those rows in different
+            // orders (a deadlock on PostgreSQL).
+            let clients: Vec<Uuid> = client_ids.iter().copied().skip(lane).step_by(lanes).collect();
             async move {
                 let opened_at = SystemClock.now() - time::Duration::days(366 * lane as i64);
                 let mut out = Vec::with_capacity(mine.len());
@@ -202,7 +206,7 @@ pub async fn seed(
                     let mut opened = open_matters(
                         store_ref,
                         vocabulary_ref,
-                        clients_ref,
+                        &clients,
                         &mut rng,
                         lead,
                         count,
