@@ -3,7 +3,9 @@
 //! - `suite` seeds a bench firm through the store library, starts the real `ringfence
 //!   serve`, measures every scenario over HTTPS on loopback, and writes the figures as JSON;
 //! - `baseline` measures the yardsticks (a loopback TCP copy, Ringfence's own blob cipher);
-//! - `report` turns those JSON files into the Markdown tables of `bench/RESULTS.md`.
+//! - `report` turns those JSON files into the Markdown tables of `bench/RESULTS.md`;
+//! - `merge-two-servers` puts the two-server section of a suite run with `--only
+//!   two-servers` into an existing `bench/RESULTS.md`, in place of its old version.
 
 mod audit_fill;
 mod baseline;

@@ -364,3 +364,39 @@ impl Firm {
         Ok(reached.max(head))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ringfence_testkit::{TestEnv, both_backends};
+
+    use super::*;
+
+    both_backends!(lanes_seeding_at_once_make_every_matter, |env: TestEnv| async move {
+        let location = match env.database_url() {
+            Some(url) => StorageLocation::Postgres { url: url.to_owned() },
+            None => StorageLocation::Sqlite,
+        };
+        // Few clients for many matters: lanes sharing them would mark the same client rows.
+        let sizes = Sizes {
+            users: 12,
+            matters: 400,
+            bench_matters: 10,
+            notes_per_matter: 1,
+            clients: 8,
+            audit_entries: 0,
+            storm_users: 0,
+            vocabulary: 200,
+            words_per_note: 4,
+        };
+        let firm = seed(&location, env.data_dir(), sizes, 4).await.expect("seeded");
+        assert_eq!(firm.bench_matters.len(), sizes.bench_matters);
+        let mut tx = firm.store.begin(&Principal::System(SystemTask::Benchmark)).await.expect("begin");
+        let verified = audit::verify(&mut tx).await.expect("verify");
+        tx.commit().await.expect("commit");
+        // One entry per matter and per note, after the firm's own.
+        assert!(
+            matches!(verified, audit::Verification::Intact { entries, .. } if entries >= 800),
+            "{verified:?}"
+        );
+    });
+}
