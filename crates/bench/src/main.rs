@@ -3,7 +3,9 @@
 //! - `suite` seeds a bench firm through the store library, starts the real `ringfence
 //!   serve`, measures every scenario over HTTPS on loopback, and writes the figures as JSON;
 //! - `baseline` measures the yardsticks (a loopback TCP copy, Ringfence's own blob cipher);
-//! - `report` turns those JSON files into the Markdown tables of `bench/RESULTS.md`.
+//! - `report` turns those JSON files into the Markdown tables of `bench/RESULTS.md`;
+//! - `merge-two-servers` puts the two-server section of a suite run with `--only
+//!   two-servers` into an existing `bench/RESULTS.md`, in place of its old version.
 
 mod audit_fill;
 mod baseline;
@@ -73,6 +75,9 @@ enum Command {
         /// The kernel's clock ticks per second (`getconf CLK_TCK`), for CPU time.
         #[arg(long, default_value_t = 100.0)]
         clock_ticks: f64,
+        /// Seed and serve as usual, then measure only this part.
+        #[arg(long, value_enum)]
+        only: Option<suite::Part>,
         #[arg(long)]
         out: PathBuf,
     },
@@ -101,6 +106,17 @@ enum Command {
         #[arg(required = true)]
         results: Vec<PathBuf>,
     },
+    /// Render the two-server section from a PostgreSQL suite's JSON and put it into a
+    /// results file in place of its old version (or at the end), keeping the rest.
+    MergeTwoServers {
+        /// Which run the section comes from, said under its heading.
+        #[arg(long)]
+        provenance: String,
+        /// The results file (made if missing).
+        #[arg(long)]
+        into: PathBuf,
+        result: PathBuf,
+    },
 }
 
 fn read_json(path: &PathBuf) -> BenchResult<serde_json::Value> {
@@ -119,6 +135,7 @@ async fn run(cli: Cli) -> BenchResult<()> {
             seconds,
             runs,
             clock_ticks,
+            only,
             out,
         } => {
             http::install_crypto_provider();
@@ -135,6 +152,7 @@ async fn run(cli: Cli) -> BenchResult<()> {
                 seconds,
                 runs,
                 clock_ticks,
+                only,
             };
             let figures = suite::run(&options).await?;
             std::fs::write(out, serde_json::to_vec_pretty(&figures)?)?;
@@ -147,6 +165,17 @@ async fn run(cli: Cli) -> BenchResult<()> {
             let baselines = report::Baselines { aes, measured: read_json(&baseline)? };
             let results = results.iter().map(read_json).collect::<BenchResult<Vec<_>>>()?;
             print!("{}", report::render(&baselines, &results));
+        }
+        Command::MergeTwoServers { provenance, into, result } => {
+            let section = report::two_servers(&read_json(&result)?, Some(&provenance));
+            let document = match std::fs::read_to_string(&into) {
+                Ok(document) => document,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
+                Err(err) => return Err(err.into()),
+            };
+            let written = into.with_extension("md.tmp");
+            std::fs::write(&written, report::merge_two_servers(&document, &section))?;
+            std::fs::rename(written, into)?;
         }
     }
     Ok(())

@@ -32,6 +32,11 @@ fn mark(ok: bool) -> &'static str {
     if ok { "met" } else { "**missed**" }
 }
 
+/// The main read: one matter, by the user who leads it.
+pub const MATTER_READ: &str = "GET /api/v1/matters/{id}";
+/// The main write: a note on one of those matters.
+pub const NOTE_WRITE: &str = "POST /api/v1/matters/{id}/notes";
+
 /// The page routes measured beside the API (server-rendered HTML).
 pub const PAGE_HOME: &str = "GET /home (page)";
 pub const PAGE_MATTER: &str = "GET /matters/{id} (page)";
@@ -59,7 +64,7 @@ pub fn render(baselines: &Baselines, results: &[Value]) -> String {
     for r in results {
         let name = title(&r["backend"]);
         let health = point(r, "GET /healthz", 16).map_or(f64::NAN, |p| f(&p["rps"]));
-        for endpoint in ["GET /api/v1/matters", "GET /api/v1/matters/{id}"] {
+        for endpoint in ["GET /api/v1/matters", MATTER_READ] {
             if let Some(p) = point(r, endpoint, 16) {
                 let ratio = f(&p["rps"]) / health;
                 let p99 = f(&p["p99_ms"]);
@@ -372,5 +377,136 @@ pub fn render(baselines: &Baselines, results: &[Value]) -> String {
             f(&r["export"]["fill_seconds"])
         );
     }
+    for r in results.iter().filter(|r| r["two_servers"].is_object()) {
+        out.push('\n');
+        out.push_str(&two_servers(r, None));
+    }
     out
+}
+
+/// Where the two-server section begins and ends, so a run of that part alone can put its
+/// figures in place of the old ones and keep the rest of the file.
+const TWO_SERVERS_BEGIN: &str = "<!-- two-servers: begin -->";
+const TWO_SERVERS_END: &str = "<!-- two-servers: end -->";
+
+/// The two-server section of one PostgreSQL suite, between its markers. `provenance` says
+/// which run it comes from when that is not the run the rest of the file comes from.
+pub fn two_servers(results: &Value, provenance: Option<&str>) -> String {
+    let t = &results["two_servers"];
+    let mut out = String::new();
+    let _ = writeln!(out, "{TWO_SERVERS_BEGIN}\n## Two servers on one PostgreSQL database\n");
+    if let Some(provenance) = provenance {
+        let _ = writeln!(out, "{provenance}\n");
+    }
+    let _ = writeln!(
+        out,
+        "**Both servers, PostgreSQL and the load generator share the same {} cores**, so this shows \
+         whether a second server on the same database costs anything on one box, not horizontal \
+         scale: a second machine would bring cores of its own.\n",
+        t["cores"]
+    );
+    let _ = writeln!(
+        out,
+        "Two `ringfence serve` processes on loopback ports of their own, on the same PostgreSQL \
+         database and the same data dir (so the same `master.key` and TLS certificate; the second \
+         starts once the first is up). Each client keeps one connection to one server, half the \
+         clients on each. The bench user signs in once, on the first server, and uses that session on \
+         both: sessions live in the database. The load points are those of `{MATTER_READ}` and the \
+         notes above (firm of {} matters, {} s per point, median of {} runs); one server and two take \
+         turns within each run, and the second server stays up, idle, while the first is measured \
+         alone. Servers' CPU: both processes' CPU time over the run's wall time (one core = 100%). \
+         Afterwards `ringfence audit verify` walked the audit chain both servers had appended to: \
+         \"{}\"\n",
+        results["sizes"]["matters"],
+        results["point_seconds"],
+        results["runs"],
+        t["audit_verify"].as_str().unwrap_or("not run"),
+    );
+    let _ = writeln!(
+        out,
+        "| endpoint | clients | servers | req/s | p50 ms | p99 ms | vs one server | servers' CPU | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    let points = t["points"].as_array().map_or(&[][..], Vec::as_slice);
+    for p in points {
+        let m = &p["median"];
+        let one = points
+            .iter()
+            .find(|o| o["endpoint"] == p["endpoint"] && o["clients"] == p["clients"] && o["servers"] == 1)
+            .map_or(f64::NAN, |o| f(&o["median"]["rps"]));
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {:.0} |",
+            p["endpoint"].as_str().unwrap_or(""),
+            p["clients"],
+            p["servers"],
+            f(&m["rps"]),
+            f(&m["p50_ms"]),
+            f(&m["p99_ms"]),
+            pct(f(&m["rps"]) / one),
+            pct(f(&m["server_cpu"])),
+            f(&m["errors"]),
+        );
+    }
+    let _ = writeln!(out, "{TWO_SERVERS_END}");
+    out
+}
+
+/// `document` with its two-server section replaced by `section`, or with `section` added at
+/// the end when it has none.
+pub fn merge_two_servers(document: &str, section: &str) -> String {
+    let begin = document.find(TWO_SERVERS_BEGIN);
+    let end = document.find(TWO_SERVERS_END).map(|at| at + TWO_SERVERS_END.len());
+    match (begin, end) {
+        (Some(begin), Some(end)) if begin < end => {
+            let after = document[end..].strip_prefix('\n').unwrap_or(&document[end..]);
+            format!("{}{section}{after}", &document[..begin])
+        }
+        _ if document.is_empty() => section.to_owned(),
+        _ => format!("{}\n\n{section}", document.trim_end_matches('\n')),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section(figure: &str) -> String {
+        format!("{TWO_SERVERS_BEGIN}\n## Two servers\n\n{figure}\n{TWO_SERVERS_END}\n")
+    }
+
+    #[test]
+    fn a_two_server_section_is_added_after_the_rest_of_the_file() {
+        let merged = merge_two_servers("# Results\n\n## Seeding\n\n| a |\n", &section("old"));
+        assert_eq!(merged, format!("# Results\n\n## Seeding\n\n| a |\n\n{}", section("old")));
+    }
+
+    #[test]
+    fn a_two_server_section_replaces_its_old_version_and_keeps_the_rest() {
+        let before = format!("# Results\n\n{}\n## Later\n", section("old"));
+        let merged = merge_two_servers(&before, &section("new"));
+        assert_eq!(merged, format!("# Results\n\n{}\n## Later\n", section("new")));
+        assert_eq!(merge_two_servers(&merged, &section("new")), merged);
+    }
+
+    #[test]
+    fn the_section_compares_two_servers_with_one() {
+        let point = |servers: u64, rps: f64| {
+            serde_json::json!({
+                "endpoint": MATTER_READ, "clients": 16, "servers": servers,
+                "median": { "rps": rps, "p50_ms": 1.0, "p99_ms": 2.0, "server_cpu": 1.5, "errors": 0.0 },
+            })
+        };
+        let results = serde_json::json!({
+            "sizes": { "matters": 20000 }, "point_seconds": 3.0, "runs": 3,
+            "two_servers": {
+                "points": [point(1, 1000.0), point(2, 1100.0)], "cores": 2, "audit_verify": "intact",
+            },
+        });
+        let rendered = two_servers(&results, Some("From its own run."));
+        assert!(
+            rendered.starts_with(TWO_SERVERS_BEGIN) && rendered.ends_with(&format!("{TWO_SERVERS_END}\n"))
+        );
+        assert!(rendered.contains("From its own run."));
+        assert!(rendered.contains("| 16 | 2 | 1100 | 1.00 | 2.00 | 110% | 150% | 0 |"), "{rendered}");
+    }
 }

@@ -61,6 +61,9 @@ pub struct Firm {
     pub timings: Vec<(&'static str, f64)>,
 }
 
+/// The bench firm's slug, for the command line.
+pub const FIRM_SLUG: &str = "bench";
+
 const ROLES: [FirmRole; 1] = [FirmRole::Attorney];
 
 fn email(i: usize) -> String {
@@ -107,7 +110,7 @@ pub async fn seed(
     let created = storage
         .create_firm(
             NewFirm {
-                slug: FirmSlug::parse("bench").map_err(|e| fail(e.to_string()))?,
+                slug: FirmSlug::parse(FIRM_SLUG).map_err(|e| fail(e.to_string()))?,
                 name: FirmName::parse("Bench & Partners").map_err(|e| fail(e.to_string()))?,
                 admin_email: Email::parse("admin@bench.example").map_err(|e| fail(e.to_string()))?,
                 admin_name: Some("Bench Admin"),
@@ -185,12 +188,16 @@ pub async fn seed(
         StorageLocation::Postgres { url, .. } => Some(crate::pg_rls::pause(url, firm).await?),
         StorageLocation::Sqlite => None,
     };
-    let lanes = parallel.max(1);
-    let (vocabulary_ref, store_ref, clients_ref) = (&vocabulary, &store, &client_ids);
+    let lanes = parallel.max(1).min(client_ids.len());
+    let (vocabulary_ref, store_ref) = (&vocabulary, &store);
     let lane_results: Vec<BenchResult<Vec<Opened>>> =
         futures_util::future::join_all((0..lanes).map(|lane| {
             let mine: Vec<(usize, &SeedUser, usize)> =
                 plan.iter().copied().filter(|(i, _, _)| i % lanes == lane).collect();
+            // Each lane's matters have clients of its own: a client's first matter marks the
+            // client's row, and lanes sharing clients would lock those rows in different
+            // orders (a deadlock on PostgreSQL).
+            let clients: Vec<Uuid> = client_ids.iter().copied().skip(lane).step_by(lanes).collect();
             async move {
                 let opened_at = SystemClock.now() - time::Duration::days(366 * lane as i64);
                 let mut out = Vec::with_capacity(mine.len());
@@ -199,7 +206,7 @@ pub async fn seed(
                     let mut opened = open_matters(
                         store_ref,
                         vocabulary_ref,
-                        clients_ref,
+                        &clients,
                         &mut rng,
                         lead,
                         count,
@@ -356,4 +363,40 @@ impl Firm {
         tx.commit().await?;
         Ok(reached.max(head))
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use ringfence_testkit::{TestEnv, both_backends};
+
+    use super::*;
+
+    both_backends!(lanes_seeding_at_once_make_every_matter, |env: TestEnv| async move {
+        let location = match env.database_url() {
+            Some(url) => StorageLocation::Postgres { url: url.to_owned() },
+            None => StorageLocation::Sqlite,
+        };
+        // Few clients for many matters: lanes sharing them would mark the same client rows.
+        let sizes = Sizes {
+            users: 12,
+            matters: 400,
+            bench_matters: 10,
+            notes_per_matter: 1,
+            clients: 8,
+            audit_entries: 0,
+            storm_users: 0,
+            vocabulary: 200,
+            words_per_note: 4,
+        };
+        let firm = seed(&location, env.data_dir(), sizes, 4).await.expect("seeded");
+        assert_eq!(firm.bench_matters.len(), sizes.bench_matters);
+        let mut tx = firm.store.begin(&Principal::System(SystemTask::Benchmark)).await.expect("begin");
+        let verified = audit::verify(&mut tx).await.expect("verify");
+        tx.commit().await.expect("commit");
+        // One entry per matter and per note, after the firm's own.
+        assert!(
+            matches!(verified, audit::Verification::Intact { entries, .. } if entries >= 800),
+            "{verified:?}"
+        );
+    });
 }

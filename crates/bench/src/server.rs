@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::{BenchResult, fail};
 
+#[derive(Clone)]
 pub struct ServerCommand {
     pub binary: PathBuf,
     pub data_dir: PathBuf,

@@ -17,6 +17,15 @@ use crate::seed::{self, Firm, Sizes};
 use crate::server::{self, RssSampler, Server, ServerCommand};
 use crate::{BenchResult, fail, http, raw};
 
+mod two_servers;
+
+/// A part of the suite that can be run alone.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    /// One server against two on the same PostgreSQL database.
+    TwoServers,
+}
+
 pub struct Options {
     pub backend: Backend,
     pub server_binary: PathBuf,
@@ -28,6 +37,8 @@ pub struct Options {
     pub seconds: f64,
     pub runs: usize,
     pub clock_ticks: f64,
+    /// Seed and serve as usual, then measure only this part.
+    pub only: Option<Part>,
 }
 
 struct Plan {
@@ -141,6 +152,9 @@ pub async fn run(options: &Options) -> BenchResult<Value> {
         Backend::Sqlite => "sqlite",
         Backend::Postgres => "postgres",
     };
+    if options.only == Some(Part::TwoServers) && options.backend != Backend::Postgres {
+        return Err(fail("two servers share one database only on PostgreSQL"));
+    }
     let data_dir = options.work_dir.join(format!("{name}-data"));
     if data_dir.exists() {
         std::fs::remove_dir_all(&data_dir)?;
@@ -244,33 +258,96 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     /// Runs `job` at `clients` for the plan's point duration, with the server's CPU use.
     async fn point(&self, clients: usize, job: Job) -> (Run, f64) {
-        let pid = self.server.pid();
-        let cpu_before = server::cpu_seconds(pid, self.options.clock_ticks);
+        self.point_on(&[self.server], clients, job).await
+    }
+
+    /// [`Ctx::point`] against several servers: their CPU time is added up (2 cores = 200%).
+    async fn point_on(&self, servers: &[&Server], clients: usize, job: Job) -> (Run, f64) {
+        let cpu = || -> f64 {
+            servers.iter().map(|s| server::cpu_seconds(s.pid(), self.options.clock_ticks)).sum()
+        };
+        let cpu_before = cpu();
         let run = closed_loop(clients, self.plan.point, job).await;
-        let cpu = server::cpu_seconds(pid, self.options.clock_ticks) - cpu_before;
-        let share = cpu / run.elapsed.as_secs_f64().max(1e-9);
+        let share = (cpu() - cpu_before) / run.elapsed.as_secs_f64().max(1e-9);
         (run, share)
     }
 
-    fn get_job(&self, urls: Vec<String>) -> Job {
-        let (clients, token, urls) = (self.clients.clone(), self.token.clone(), Arc::new(urls));
-        Arc::new(move |client, iteration| {
-            let request = clients.get(client).map(|c| {
-                let url = &urls[(client + iteration as usize * 7) % urls.len()];
-                c.get(url).bearer_auth(&*token)
-            });
-            Box::pin(async move {
-                let Some(request) = request else { return false };
-                match request.send().await {
-                    Ok(response) => {
-                        let ok = response.status().is_success();
-                        response.bytes().await.is_ok() && ok
-                    }
-                    Err(_) => false,
-                }
-            })
-        })
+    /// GETs `paths` on the server, in turn.
+    fn get_job(&self, paths: &[String]) -> Job {
+        get_job(self.clients.clone(), self.token.clone(), &[self.server], paths)
     }
+}
+
+/// The URLs of `paths` on each server. Client `c` of a load point sends every request to
+/// server `c % servers.len()`, so each client keeps its one connection to one server.
+fn urls_on(servers: &[&Server], paths: &[String]) -> Arc<Vec<Vec<String>>> {
+    Arc::new(servers.iter().map(|s| paths.iter().map(|p| s.url(p)).collect()).collect())
+}
+
+/// GETs `paths` in turn, each client on its own server (see [`urls_on`]).
+fn get_job(
+    clients: Arc<Vec<reqwest::Client>>,
+    token: Arc<str>,
+    servers: &[&Server],
+    paths: &[String],
+) -> Job {
+    let urls = urls_on(servers, paths);
+    Arc::new(move |client, iteration| {
+        let on_server = &urls[client % urls.len()];
+        let request = clients.get(client).map(|c| {
+            let url = &on_server[(client + iteration as usize * 7) % on_server.len()];
+            c.get(url).bearer_auth(&*token)
+        });
+        Box::pin(async move {
+            let Some(request) = request else { return false };
+            match request.send().await {
+                Ok(response) => {
+                    let ok = response.status().is_success();
+                    response.bytes().await.is_ok() && ok
+                }
+                Err(_) => false,
+            }
+        })
+    })
+}
+
+/// The paths of the bench user's matters, which `{id}` cycles through.
+fn matter_paths(firm: &Firm, suffix: &str) -> Vec<String> {
+    firm.bench_matters.iter().map(|m| format!("/api/v1/matters/{m}{suffix}")).collect()
+}
+
+/// Note bodies of the plan's length, in the firm's vocabulary.
+fn note_bodies(plan: &Plan, firm: &Firm) -> Vec<String> {
+    let mut rng = crate::words::Rng::new(0xb0d1e5);
+    (0..256).map(|_| firm.vocabulary.sentence(&mut rng, plan.sizes.words_per_note)).collect()
+}
+
+/// POSTs a note to the bench matters in turn, each client on its own server (see [`urls_on`]).
+fn note_job(
+    clients: Arc<Vec<reqwest::Client>>,
+    token: Arc<str>,
+    servers: &[&Server],
+    firm: &Firm,
+    bodies: Arc<Vec<String>>,
+) -> Job {
+    let urls = urls_on(servers, &matter_paths(firm, "/notes"));
+    Arc::new(move |client, iteration| {
+        let i = client + iteration as usize * 7;
+        let body = json!({ "kind": "note", "body": bodies[i % bodies.len()], "privileged": false });
+        let on_server = &urls[client % urls.len()];
+        let request = clients
+            .get(client)
+            .map(|c| c.post(&on_server[i % on_server.len()]).bearer_auth(&*token).json(&body));
+        Box::pin(async move {
+            let Some(request) = request else { return false };
+            match request.send().await {
+                Ok(response) => {
+                    response.status() == reqwest::StatusCode::CREATED && response.bytes().await.is_ok()
+                }
+                Err(_) => false,
+            }
+        })
+    })
 }
 
 async fn scenarios(
@@ -301,11 +378,17 @@ async fn scenarios(
         token,
     };
 
+    if options.only == Some(Part::TwoServers) {
+        return two_servers::measure(&ctx, firm, command, figures).await;
+    }
     // The storm goes last: the memory its Argon2id work leaves behind would otherwise be
     // the floor of every peak measured after it.
     reads(&ctx, firm, figures).await?;
     search(&ctx, firm, figures).await?;
     writes(&ctx, firm, figures).await?;
+    if options.backend == Backend::Postgres {
+        two_servers::measure(&ctx, firm, command, figures).await?;
+    }
     documents(&ctx, firm, figures).await?;
     export(&ctx, firm, figures).await?;
     storm(&ctx, firm, figures).await?;
@@ -314,16 +397,13 @@ async fn scenarios(
 
 async fn reads(ctx: &Ctx<'_>, firm: &Firm, figures: &mut Value) -> BenchResult<()> {
     let server = ctx.server;
-    let matter_urls: Vec<String> =
-        firm.bench_matters.iter().map(|m| server.url(&format!("/api/v1/matters/{m}"))).collect();
-    let page_urls: Vec<String> =
-        firm.bench_matters.iter().map(|m| server.url(&format!("/matters/{m}"))).collect();
+    let page_paths: Vec<String> = firm.bench_matters.iter().map(|m| format!("/matters/{m}")).collect();
     let endpoints: [(&str, Vec<String>); 5] = [
-        ("GET /healthz", vec![server.url("/healthz")]),
-        ("GET /api/v1/matters", vec![server.url("/api/v1/matters")]),
-        ("GET /api/v1/matters/{id}", matter_urls),
-        (report::PAGE_HOME, vec![server.url("/home")]),
-        (report::PAGE_MATTER, page_urls),
+        ("GET /healthz", vec!["/healthz".to_owned()]),
+        ("GET /api/v1/matters", vec!["/api/v1/matters".to_owned()]),
+        (report::MATTER_READ, matter_paths(firm, "")),
+        (report::PAGE_HOME, vec!["/home".to_owned()]),
+        (report::PAGE_MATTER, page_paths),
     ];
     // Sanity: the list holds exactly the bench user's matters.
     let listed: Value = ctx.clients[0]
@@ -341,12 +421,12 @@ async fn reads(ctx: &Ctx<'_>, firm: &Firm, figures: &mut Value) -> BenchResult<(
     let mut load_rss = 0u64;
     for clients in ctx.plan.concurrency {
         log(&format!("reads at {clients} clients"));
-        let _ = closed_loop(clients, ctx.plan.warmup, ctx.get_job(endpoints[2].1.clone())).await;
+        let _ = closed_loop(clients, ctx.plan.warmup, ctx.get_job(&endpoints[2].1)).await;
         let mut runs: Vec<Vec<Value>> = vec![Vec::new(); endpoints.len()];
         for _ in 0..ctx.plan.runs {
-            for (i, (_, urls)) in endpoints.iter().enumerate() {
+            for (i, (_, paths)) in endpoints.iter().enumerate() {
                 let sampler = (clients == 64).then(|| RssSampler::start(server.pid()));
-                let (run, cpu) = ctx.point(clients, ctx.get_job(urls.clone())).await;
+                let (run, cpu) = ctx.point(clients, ctx.get_job(paths)).await;
                 if let Some(sampler) = sampler {
                     load_rss = load_rss.max(sampler.finish().await);
                 }
@@ -414,8 +494,7 @@ async fn search(ctx: &Ctx<'_>, firm: &Firm, figures: &mut Value) -> BenchResult<
 async fn storm(ctx: &Ctx<'_>, firm: &Firm, figures: &mut Value) -> BenchResult<()> {
     log("sign-in storm");
     let server = ctx.server;
-    let urls: Vec<String> =
-        firm.bench_matters.iter().map(|m| server.url(&format!("/api/v1/matters/{m}"))).collect();
+    let reads = ctx.get_job(&matter_paths(firm, ""));
     let quiet = ctx.plan.point;
     let base = server.url("");
     let rss_before = server::status_kib(server.pid(), "VmRSS:");
@@ -446,7 +525,7 @@ async fn storm(ctx: &Ctx<'_>, firm: &Firm, figures: &mut Value) -> BenchResult<(
             ctx.plan.storm_readers,
             quiet + Duration::from_secs(300),
             stop.clone(),
-            ctx.get_job(urls.clone()),
+            reads.clone(),
         ));
         tokio::time::sleep(quiet).await;
         let storm_start = began.elapsed();
@@ -511,30 +590,9 @@ async fn storm(ctx: &Ctx<'_>, firm: &Firm, figures: &mut Value) -> BenchResult<(
 
 async fn writes(ctx: &Ctx<'_>, firm: &Firm, figures: &mut Value) -> BenchResult<()> {
     log("audited writes");
-    let server = ctx.server;
-    let mut rng = crate::words::Rng::new(0xb0d1e5);
-    let bodies: Vec<String> =
-        (0..256).map(|_| firm.vocabulary.sentence(&mut rng, ctx.plan.sizes.words_per_note)).collect();
+    let bodies = note_bodies(ctx.plan, firm);
     let mean_body = bodies.iter().map(String::len).sum::<usize>() / bodies.len().max(1);
-    let urls: Vec<String> =
-        firm.bench_matters.iter().map(|m| server.url(&format!("/api/v1/matters/{m}/notes"))).collect();
-    let (clients, token, urls, bodies) =
-        (ctx.clients.clone(), ctx.token.clone(), Arc::new(urls), Arc::new(bodies));
-    let job: Job = Arc::new(move |client, iteration| {
-        let i = client + iteration as usize * 7;
-        let body = json!({ "kind": "note", "body": bodies[i % bodies.len()], "privileged": false });
-        let request =
-            clients.get(client).map(|c| c.post(&urls[i % urls.len()]).bearer_auth(&*token).json(&body));
-        Box::pin(async move {
-            let Some(request) = request else { return false };
-            match request.send().await {
-                Ok(response) => {
-                    response.status() == reqwest::StatusCode::CREATED && response.bytes().await.is_ok()
-                }
-                Err(_) => false,
-            }
-        })
-    });
+    let job = note_job(ctx.clients.clone(), ctx.token.clone(), &[ctx.server], firm, Arc::new(bodies));
     let clients = ctx.plan.write_clients;
     let mut notes = Vec::new();
     for _ in 0..ctx.plan.runs {
