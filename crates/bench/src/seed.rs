@@ -373,7 +373,7 @@ mod tests {
 
     both_backends!(lanes_seeding_at_once_make_every_matter, |env: TestEnv| async move {
         let location = match env.database_url() {
-            Some(url) => StorageLocation::Postgres { url: url.to_owned() },
+            Some(url) => StorageLocation::postgres(url.to_owned()),
             None => StorageLocation::Sqlite,
         };
         // Few clients for many matters: lanes sharing them would mark the same client rows.
