@@ -374,3 +374,13 @@ impl PgFirmNames {
         Ok(())
     }
 }
+
+/// What a job claim's row lock says: PostgreSQL skips rows another server is claiming this
+/// instant, so servers never wait on each other for the queue; SQLite has one writer, which
+/// the claim's single statement runs under, and no row locks to take.
+pub(crate) fn claim_lock(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    }
+}

@@ -11,7 +11,7 @@ use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::{Backend, StoreError};
+use crate::{Backend, StoreError, backend};
 
 /// A job to put on the queue.
 #[derive(Debug, Clone)]
@@ -153,10 +153,7 @@ pub(crate) async fn claim(
     now: OffsetDateTime,
     lease: Duration,
 ) -> Result<Option<ClaimedJob>, StoreError> {
-    let lock = match backend {
-        Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-        Backend::Sqlite => "",
-    };
+    let lock = backend::claim_lock(backend);
     let sql = format!(
         "UPDATE jobs SET leased_by = $1, lease_until = $2, lease_token = $4, attempts = attempts + 1,
                          updated_at = $3
