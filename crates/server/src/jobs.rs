@@ -331,10 +331,14 @@ impl Worker {
                 .await
             }
             Job::FinishRotations => {
-                storage.finish_rotations(now, RETIRE_GRACE).await.map_err(|e| ErrorChain(&e).to_string())
+                each_firm(
+                    storage,
+                    |firm| async move { storage.finish_rotation(firm, now, RETIRE_GRACE).await },
+                )
+                .await
             }
             Job::FinishRotation(firm) => {
-                finish_rotation(storage, firm, now).await.map_err(|e| ErrorChain(&e).to_string())
+                storage.finish_rotation(firm, now, RETIRE_GRACE).await.map_err(|e| ErrorChain(&e).to_string())
             }
             Job::SweepBlobs => {
                 let blobs = &self.blobs;
@@ -347,13 +351,6 @@ impl Worker {
             }
         }
     }
-}
-
-async fn finish_rotation(storage: &Storage, firm: FirmId, now: OffsetDateTime) -> Result<(), StoreError> {
-    let report = storage.rewrap_firm(firm, now).await?;
-    let retired = storage.retire_old_keys(firm, now, RETIRE_GRACE).await?;
-    tracing::info!(%firm, moved = report.moved, ?retired, "key rotation carried on");
-    Ok(())
 }
 
 /// Runs `work` for every firm; one firm's failure does not stop the others, and the job

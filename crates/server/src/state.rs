@@ -25,7 +25,7 @@ pub struct HttpSettings {
     pub malware_scanner: Option<Scanner>,
     /// Reads the text of new documents for the search index, in a child process.
     pub extractor: Extractor,
-    /// Peers whose `Forwarded` and `X-Forwarded-For` headers name the client.
+    /// Peers whose forwarding header names the client, and which header that is.
     pub trusted_proxies: TrustedProxies,
 }
 

@@ -11,6 +11,7 @@ use crate::jobs::Claim;
 use crate::{Storage, StorageLocation};
 
 async fn open(env: &TestEnv) -> Storage {
+    // The test kit's `location` is of its own copy of this crate: the URL is what carries over.
     let location = match env.database_url() {
         Some(url) => StorageLocation::postgres(url.to_owned()),
         None => StorageLocation::Sqlite,

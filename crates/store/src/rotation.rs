@@ -256,20 +256,19 @@ impl Storage {
         Ok(next)
     }
 
-    /// Carries every firm's rotation through: re-wraps what is left under older versions and
-    /// retires them once `grace` has passed. Firms with one key version cost one query.
-    pub async fn finish_rotations(
+    /// Carries the firm's rotation through: re-wraps what is left under older versions and
+    /// retires them once `grace` has passed. A firm with one key version costs one query.
+    pub async fn finish_rotation(
         &self,
+        id: FirmId,
         now: OffsetDateTime,
         grace: time::Duration,
     ) -> Result<(), StoreError> {
-        for firm in self.list_firms().await? {
-            let versions = firms::wrapped_keys(&mut *self.control.acquire().await?, firm.id).await?.len();
-            if versions > 1 {
-                let report = self.rewrap_firm(firm.id, now).await?;
-                let retired = self.retire_old_keys(firm.id, now, grace).await?;
-                tracing::info!(firm = %firm.id, moved = report.moved, ?retired, "key rotation carried on");
-            }
+        let versions = firms::wrapped_keys(&mut *self.control.acquire().await?, id).await?.len();
+        if versions > 1 {
+            let report = self.rewrap_firm(id, now).await?;
+            let retired = self.retire_old_keys(id, now, grace).await?;
+            tracing::info!(firm = %id, moved = report.moved, ?retired, "key rotation carried on");
         }
         Ok(())
     }

@@ -187,6 +187,12 @@ impl Drop for TestEnv {
     }
 }
 
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
+}
+
 /// `host:port` of the test ClamAV daemon, whose database flags this marker as malware.
 pub const CLAMAV_VAR: &str = "RINGFENCE_TEST_CLAMAV";
 pub const MALWARE_MARKER: &str = "RINGFENCE-TEST-MALWARE-SIGNATURE";

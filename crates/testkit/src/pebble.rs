@@ -3,7 +3,9 @@
 //! challenges for real, by connecting to the name's address on the port it is given.
 
 use std::fs::File;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
+
+use crate::free_port;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -22,12 +24,6 @@ pub struct Pebble {
     /// The root that pebble's own HTTPS certificate chains to: the `--acme-ca` to give.
     pub ca: PathBuf,
     management: SocketAddr,
-}
-
-/// A loopback port nothing listens on right now.
-pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local address").port()
 }
 
 impl Pebble {

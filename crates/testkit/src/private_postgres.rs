@@ -40,10 +40,7 @@ impl PrivatePostgres {
             let owned = Command::new("chown").arg("postgres:postgres").arg(dir.path()).status();
             assert!(owned.is_ok_and(|s| s.success()), "chown the PostgreSQL directory to postgres");
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
+        let port = crate::free_port();
         let postgres = Self { dir, bin, port, as_postgres_user };
         let data = postgres.data_dir();
         let initdb = ["-D", &data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"];

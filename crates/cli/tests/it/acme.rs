@@ -5,7 +5,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use ringfence_testkit::pebble::{Pebble, free_port};
+use ringfence_testkit::free_port;
+use ringfence_testkit::pebble::Pebble;
 use ringfence_testkit::{Backend, TestEnv};
 
 use super::*;

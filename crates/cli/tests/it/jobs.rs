@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use ringfence_testkit::{TestEnv, both_backends};
-use sqlx::Connection;
+use sqlx::Executor;
 
 use super::*;
 
@@ -9,25 +9,6 @@ fn jobs(env: &TestEnv, args: &[&str]) -> Output {
     let mut command = ringfence(env);
     command.arg("jobs").args(args);
     run(command, None)
-}
-
-/// Runs `statement` on the control store, as an operator's SQL console would.
-async fn control_sql(env: &TestEnv, statement: &str) {
-    match env.database_url() {
-        Some(url) => {
-            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET search_path TO control; {statement}")))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-        }
-        None => {
-            let path = env.data_dir().join("control.db");
-            let mut conn =
-                sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap();
-            sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned())).execute(&mut conn).await.unwrap();
-        }
-    }
 }
 
 /// Polls `jobs list` until `done` holds of its output, for at most a minute.
@@ -49,14 +30,14 @@ both_backends!(a_dead_job_is_listed_first_and_retried_from_the_command_line, |en
     assert!(stdout(&empty).contains("No jobs are queued"), "{}", stdout(&empty));
 
     let id = "0b5e3c1e-6f1d-4b8e-9d43-5a0c2f3e7a11";
-    control_sql(
-        &env,
-        &format!(
+    raw_control(&env)
+        .await
+        .execute(sqlx::AssertSqlSafe(format!(
             "INSERT INTO jobs (id, kind, firm_id, payload, run_at, state, attempts, max_attempts, created_at, updated_at, last_error)
              VALUES ('{id}', 'blobs.sweep', NULL, '{{}}', 0, 'dead', 10, 10, 0, 0, 'the blob store refused: access denied')"
-        ),
-    )
-    .await;
+        )))
+        .await
+        .unwrap();
     let listed = stdout(&jobs(&env, &["list"]));
     let line = listed.lines().next().expect("a line");
     assert!(line.starts_with(&format!("{id}\tdead\tblobs.sweep\t-\t")), "{line}");

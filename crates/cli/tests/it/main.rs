@@ -108,6 +108,22 @@ pub fn firm_id(env: &TestEnv, slug: &str) -> String {
         .to_owned()
 }
 
+/// A direct connection to the control store's tables.
+pub async fn raw_control(env: &TestEnv) -> AnyConnection {
+    sqlx::any::install_default_drivers();
+    match env.database_url() {
+        None => {
+            let path = env.data_dir().join("control.db");
+            AnyConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap()
+        }
+        Some(url) => {
+            let mut conn = AnyConnection::connect(url).await.unwrap();
+            conn.execute("SET search_path TO control").await.unwrap();
+            conn
+        }
+    }
+}
+
 /// A direct connection to a firm's tables: the SQLite file, or PostgreSQL as the test's
 /// superuser with the firm's schema on the search path.
 pub async fn raw_firm_connection(env: &TestEnv, firm: &str) -> AnyConnection {

@@ -7,22 +7,6 @@ use sqlx::{AnyConnection, AssertSqlSafe, Connection, Executor};
 
 use super::*;
 
-/// A direct connection to the control store's tables.
-async fn raw_control(env: &TestEnv) -> AnyConnection {
-    sqlx::any::install_default_drivers();
-    match env.database_url() {
-        None => {
-            let path = env.data_dir().join("control.db");
-            AnyConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap()
-        }
-        Some(url) => {
-            let mut conn = AnyConnection::connect(url).await.unwrap();
-            conn.execute("SET search_path TO control").await.unwrap();
-            conn
-        }
-    }
-}
-
 const FROM_THE_FUTURE: i64 = 9999;
 
 async fn record_a_newer_migration(conn: &mut AnyConnection) {
