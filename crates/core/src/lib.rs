@@ -14,6 +14,7 @@ pub mod local_time;
 pub mod matter;
 pub mod policy;
 pub mod principal;
+pub mod retention;
 pub mod search;
 pub mod throttle;
 pub mod user;

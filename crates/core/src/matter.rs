@@ -78,10 +78,13 @@ pub enum MatterAction {
     WriteContent,
     /// See who could reach it, when, and who granted it.
     AccessHistory,
+    /// Delete a closed matter past the firm's retention window: administrators only, who
+    /// review the matters due for disposal without reading them.
+    Dispose,
 }
 
 impl MatterAction {
-    pub const ALL: [MatterAction; 8] = [
+    pub const ALL: [MatterAction; 9] = [
         MatterAction::View,
         MatterAction::Edit,
         MatterAction::Lifecycle,
@@ -90,6 +93,7 @@ impl MatterAction {
         MatterAction::ReadContent,
         MatterAction::WriteContent,
         MatterAction::AccessHistory,
+        MatterAction::Dispose,
     ];
 }
 
@@ -117,7 +121,7 @@ pub fn role_allows(role: MatterRole, action: MatterAction) -> bool {
         (R::Billing, A::View) => true,
         (R::Billing, A::Edit | A::Lifecycle | A::ManageMembers | A::ReadContent | A::WriteContent) => false,
         (R::Billing, A::AccessHistory) => false,
-        (R::Lead | R::Member | R::Viewer | R::Billing, A::ManageWalls) => false,
+        (R::Lead | R::Member | R::Viewer | R::Billing, A::ManageWalls | A::Dispose) => false,
     }
 }
 
@@ -127,7 +131,7 @@ pub fn role_allows(role: MatterRole, action: MatterAction) -> bool {
 pub fn firm_role_allows(role: FirmRole, action: MatterAction) -> bool {
     use MatterAction as A;
     match (role, action) {
-        (FirmRole::Admin, A::ManageMembers | A::ManageWalls | A::AccessHistory) => true,
+        (FirmRole::Admin, A::ManageMembers | A::ManageWalls | A::AccessHistory | A::Dispose) => true,
         (FirmRole::Auditor, A::AccessHistory) => true,
         (FirmRole::Admin, A::View | A::Edit | A::Lifecycle | A::ReadContent | A::WriteContent) => false,
         (
@@ -138,7 +142,8 @@ pub fn firm_role_allows(role: FirmRole, action: MatterAction) -> bool {
             | A::ManageMembers
             | A::ManageWalls
             | A::ReadContent
-            | A::WriteContent,
+            | A::WriteContent
+            | A::Dispose,
         ) => false,
         (FirmRole::Attorney | FirmRole::Paralegal | FirmRole::Secretary | FirmRole::Billing, _) => false,
     }
@@ -234,6 +239,8 @@ mod tests {
             ],
         );
         assert!(firm_role_allows(FirmRole::Admin, A::ManageWalls));
+        assert!(firm_role_allows(FirmRole::Admin, A::Dispose));
+        assert!(!firm_role_allows(FirmRole::Auditor, A::Dispose));
         assert!(firm_role_allows(FirmRole::Auditor, A::AccessHistory));
         assert!(!firm_role_allows(FirmRole::Auditor, A::View));
         expect(MatterRole::Member, &[A::View, A::Edit, A::ReadContent, A::WriteContent]);

@@ -45,6 +45,8 @@ pub enum SystemTask {
     BlobSweep,
     /// Keeping the search index's key.
     SearchIndex,
+    /// Telling leads of matters coming to the end of their retention, and deleting them.
+    Retention,
     /// An operator at the command line.
     CommandLine,
     /// Filling a store with benchmark data.

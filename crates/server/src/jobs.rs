@@ -11,6 +11,7 @@ use std::time::Duration as StdDuration;
 use ringfence_core::audit::{AuditActor, loggable};
 use ringfence_core::clock::Clock;
 use ringfence_core::ids::FirmId;
+use ringfence_mail::Mailer;
 use ringfence_store::blob_sweep::SWEEP_GRACE;
 use ringfence_store::blobs::BlobStore;
 use ringfence_store::control::jobs::{ClaimedJob, Failed, NewJob};
@@ -19,6 +20,7 @@ use ringfence_store::{KEY_SETTLE, Storage, StoreError};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::Mutex;
 
+use crate::app::retention;
 use crate::audit_shipping::{self, Sink};
 use crate::error::ErrorChain;
 
@@ -39,6 +41,9 @@ pub enum Job {
     FinishRotation(FirmId),
     /// Removes blobs no record names, left by interrupted uploads.
     SweepBlobs,
+    /// Tells the leads of closed matters nearing the end of their firm's retention window,
+    /// and deletes those whose notice has run (firms that delete automatically only).
+    ApplyRetention,
 }
 
 /// The work done on a schedule, once per deployment, with the time between runs.
@@ -48,6 +53,7 @@ pub const SCHEDULES: &[(Job, Duration)] = &[
     (Job::PurgeAudit, Duration::days(1)),
     (Job::FinishRotations, Duration::minutes(10)),
     (Job::SweepBlobs, Duration::hours(6)),
+    (Job::ApplyRetention, Duration::days(1)),
 ];
 
 /// Attempts before a job is given up: with the backoff, over an hour and a half of trouble.
@@ -65,6 +71,7 @@ impl Job {
             Job::FinishRotations => "keys.finish-rotations",
             Job::FinishRotation(_) => "keys.finish-rotation",
             Job::SweepBlobs => "blobs.sweep",
+            Job::ApplyRetention => "lifecycle.retention",
         }
     }
 
@@ -85,6 +92,7 @@ impl Job {
             ("keys.finish-rotations", None) => Job::FinishRotations,
             ("keys.finish-rotation", Some(firm)) => Job::FinishRotation(firm),
             ("blobs.sweep", None) => Job::SweepBlobs,
+            ("lifecycle.retention", None) => Job::ApplyRetention,
             _ => return None,
         };
         Some(job)
@@ -156,6 +164,7 @@ pub struct Ran {
 pub struct Worker {
     storage: Arc<Storage>,
     blobs: BlobStore,
+    mailer: Arc<Mailer>,
     clock: Arc<dyn Clock>,
     sinks: Mutex<Vec<Sink>>,
     /// This worker's name on the leases it holds.
@@ -163,14 +172,20 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(storage: Arc<Storage>, blobs: BlobStore, clock: Arc<dyn Clock>, sinks: Vec<Sink>) -> Self {
+    pub fn new(
+        storage: Arc<Storage>,
+        blobs: BlobStore,
+        mailer: Arc<Mailer>,
+        clock: Arc<dyn Clock>,
+        sinks: Vec<Sink>,
+    ) -> Self {
         let name = format!(
             "{}:{}:{}",
             audit_shipping::hostname(),
             std::process::id(),
             uuid::Uuid::new_v4().simple()
         );
-        Self { storage, blobs, clock, sinks: Mutex::new(sinks), name }
+        Self { storage, blobs, mailer, clock, sinks: Mutex::new(sinks), name }
     }
 
     /// Puts every schedule on the queue unless it is there already (put there by another
@@ -326,7 +341,7 @@ impl Worker {
                     if let Some(last) = storage.firm(firm).await?.purge_audit(now).await? {
                         tracing::info!(%firm, last, "purged audit entries past the firm's retention");
                     }
-                    Ok(())
+                    Ok::<_, StoreError>(())
                 })
                 .await
             }
@@ -345,9 +360,13 @@ impl Worker {
                 each_firm(storage, |firm| async move {
                     let swept = storage.sweep_blobs(blobs, firm, now, SWEEP_GRACE, AuditActor::System).await?;
                     tracing::info!(%firm, removed = swept.orphans, staged = swept.staged, fresh = swept.fresh, "swept the blob store");
-                    Ok(())
+                    Ok::<_, StoreError>(())
                 })
                 .await
+            }
+            Job::ApplyRetention => {
+                let mailer = self.mailer.as_ref();
+                each_firm(storage, |firm| retention::apply(storage, mailer, firm, now)).await
             }
         }
     }
@@ -355,10 +374,11 @@ impl Worker {
 
 /// Runs `work` for every firm; one firm's failure does not stop the others, and the job
 /// fails (to be retried) naming every firm that failed.
-async fn each_firm<F, Fut>(storage: &Storage, work: F) -> Result<(), String>
+async fn each_firm<F, Fut, E>(storage: &Storage, work: F) -> Result<(), String>
 where
     F: Fn(FirmId) -> Fut,
-    Fut: std::future::Future<Output = Result<(), StoreError>>,
+    Fut: std::future::Future<Output = Result<(), E>>,
+    E: std::error::Error,
 {
     let firms = storage.list_firms().await.map_err(|e| ErrorChain(&e).to_string())?;
     let mut failures = Vec::new();

@@ -28,7 +28,8 @@ use utoipa::openapi::{Content, HeaderBuilder, RefOr, Response, ResponseBuilder};
 use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
 
 use crate::api::{
-    audit, clients, firm_settings, invitations, matters, me, passkey_sign_in, passkeys, sign_in, users,
+    audit, clients, firm_settings, invitations, matters, me, passkey_sign_in, passkeys, retention, sign_in,
+    users,
 };
 use crate::auth::cookie::{CSRF_HEADER, SESSION_COOKIE};
 use crate::error::ErrorBody;
@@ -67,6 +68,9 @@ use crate::error::ErrorBody;
         firm_settings::set_retention,
         firm_settings::get_time_zone,
         firm_settings::set_time_zone,
+        retention::get_policy,
+        retention::set_policy,
+        retention::due,
         crate::api::notes::create,
         crate::api::notes::list,
         crate::api::notes::get,
@@ -87,6 +91,7 @@ use crate::error::ErrorBody;
         matters::delete,
         matters::close,
         matters::restore,
+        retention::dispose,
         matters::members,
         matters::set_member,
         matters::remove_member,

@@ -4,14 +4,14 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use ringfence_store::firm::access::{
-    AccessHistory, Edit, Lifecycle, ManageMembers, ManageWalls, ReadContent, View, WriteContent,
+    AccessHistory, Dispose, Edit, Lifecycle, ManageMembers, ManageWalls, ReadContent, View, WriteContent,
 };
 
 use crate::AppState;
 use crate::access::{ADMIN, AUDITORS, CLIENT_KEEPERS, MATTER_OPENERS, Matter, PUBLIC, RouteTable, SIGNED_IN};
 use crate::api::{
     audit, clients, documents, firm_settings, health, invitations, matters, me, notes, passkey_sign_in,
-    passkeys, search, sign_in, users,
+    passkeys, retention, search, sign_in, users,
 };
 use crate::auth::authenticate;
 use crate::auth::cookie::MAX_FORM_BYTES;
@@ -116,6 +116,7 @@ pub fn route_table() -> RouteTable<AppState> {
         .delete("/api/v1/matters/{id}", Matter(Lifecycle), matters::delete)
         .post("/api/v1/matters/{id}/close", Matter(Lifecycle), matters::close)
         .post("/api/v1/matters/{id}/restore", Matter(Lifecycle), matters::restore)
+        .post("/api/v1/matters/{id}/dispose", Matter(Dispose), retention::dispose)
         .get("/api/v1/matters/{id}/members", Matter(ManageMembers), matters::members)
         .put("/api/v1/matters/{id}/members/{user_id}", Matter(ManageMembers), matters::set_member)
         .delete("/api/v1/matters/{id}/members/{user_id}", Matter(ManageMembers), matters::remove_member)
@@ -146,6 +147,9 @@ pub fn route_table() -> RouteTable<AppState> {
         .put("/api/v1/firm/audit-retention", ADMIN, firm_settings::set_retention)
         .get("/api/v1/firm/time-zone", SIGNED_IN, firm_settings::get_time_zone)
         .put("/api/v1/firm/time-zone", ADMIN, firm_settings::set_time_zone)
+        .get("/api/v1/firm/retention-policy", ADMIN, retention::get_policy)
+        .put("/api/v1/firm/retention-policy", ADMIN, retention::set_policy)
+        .get("/api/v1/firm/disposals", ADMIN, retention::due)
 }
 
 /// The whole HTTPS application.

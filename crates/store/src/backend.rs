@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use ringfence_core::ids::{FirmId, UserId};
+use ringfence_core::ids::FirmId;
 use ringfence_core::principal::{FirmUser, Principal};
 use ringfence_core::user::FirmRole;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -207,8 +207,8 @@ impl Reach {
 
 /// Whom row-level security shows matter rows to in a transaction run as `principal`: a
 /// firm user as far as its roles reach; anyone else, no one.
-pub(crate) fn on_behalf_of(principal: &Principal) -> Option<(UserId, Reach)> {
-    principal.firm_user().map(|user| (user.user, Reach::of(user)))
+pub(crate) fn on_behalf_of(principal: &Principal) -> Option<(String, Reach)> {
+    principal.firm_user().map(|user| (user.user.to_string(), Reach::of(user)))
 }
 
 /// What a transaction will do: reads never wait for a writer.

@@ -307,18 +307,24 @@ impl FirmStore {
         self.open(true, None, Intent::Read).await
     }
 
+    /// A transaction that sees every matter (PostgreSQL row
+    /// security as for an administrator, with no user), for the deployment's own work on
+    /// matters as a whole: retention disposal. Nothing in it opens matter content.
+    pub(crate) async fn begin_firm_wide(&self) -> Result<FirmTx, StoreError> {
+        self.open(false, Some((String::new(), backend::Reach::ManagesAll)), Intent::Write).await
+    }
+
     async fn open(
         &self,
         as_owner: bool,
-        on_behalf_of: Option<(UserId, backend::Reach)>,
+        on_behalf_of: Option<(String, backend::Reach)>,
         intent: Intent,
     ) -> Result<FirmTx, StoreError> {
         let (pool, wal) = match (&self.writer, intent) {
             (Some(writer), Intent::Write) => (&writer.pool, Some(writer.wal.clone())),
             _ => (&self.pool, None),
         };
-        let user = on_behalf_of.map(|(user, reach)| (user.to_string(), reach));
-        let on_behalf_of = user.as_ref().map(|(user, reach)| (user.as_str(), *reach));
+        let on_behalf_of = on_behalf_of.as_ref().map(|(user, reach)| (user.as_str(), *reach));
         let tx = backend::begin_firm(pool, self.pg.as_ref(), as_owner, on_behalf_of, intent).await?;
         Ok(FirmTx::new(tx, self.id, self.keyring(), wal))
     }

@@ -23,12 +23,19 @@ pub async fn run(settings: &Settings) -> CommandResult {
     let serve = &settings.serve;
     let blobs = BlobStore::open(&serve.blob_store)?;
     let clock = Arc::new(SystemClock);
+    let mailer = Arc::new(Mailer::new(serve.mail.as_deref(), &settings.data_dir, &serve.mail_from)?);
     let shutdown = shutdown_signal()?;
 
     let (stop_worker, worker_stopping) = tokio::sync::watch::channel(false);
     let worker = match serve.role.worker {
         true => {
-            let worker = Worker::new(storage.clone(), blobs.clone(), clock.clone(), audit_sinks(settings)?);
+            let worker = Worker::new(
+                storage.clone(),
+                blobs.clone(),
+                mailer.clone(),
+                clock.clone(),
+                audit_sinks(settings)?,
+            );
             let mut stopping = worker_stopping;
             let stop = async move {
                 let _ = stopping.wait_for(|stop| *stop).await;
@@ -39,7 +46,7 @@ pub async fn run(settings: &Settings) -> CommandResult {
     };
 
     if serve.role.web {
-        serve_web(settings, storage.clone(), blobs, clock, shutdown).await?;
+        serve_web(settings, storage.clone(), blobs, mailer, clock, shutdown).await?;
     } else {
         println!("ringfence: running background jobs only (--role worker); nothing is served");
         println!("ringfence: ready");
@@ -72,6 +79,7 @@ async fn serve_web(
     settings: &Settings,
     storage: Arc<Storage>,
     blobs: BlobStore,
+    mailer: Arc<Mailer>,
     clock: Arc<SystemClock>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> CommandResult {
@@ -128,7 +136,6 @@ async fn serve_web(
     // Scripts and tests wait for this line: everything above is printed, the sockets are bound.
     println!("ringfence: ready");
 
-    let mailer = Mailer::new(serve.mail.as_deref(), &settings.data_dir, &serve.mail_from)?;
     let extractor = Extractor::this_program()?;
     let clock_for_renewal: Arc<dyn Clock> = clock.clone();
     let state = AppState {
@@ -143,7 +150,7 @@ async fn serve_web(
             extractor,
             trusted_proxies: serve.trusted_proxies.clone(),
         }),
-        mailer: Arc::new(mailer),
+        mailer,
         blobs,
         hashing: AppState::hashing_permits(),
     };

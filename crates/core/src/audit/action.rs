@@ -187,6 +187,8 @@ audit_actions! {
     MatterClosed = "matter.closed", "closed the matter", Matters, Info;
     MatterDeleted = "matter.deleted", "deleted the matter", Matters, Notice;
     MatterRestored = "matter.restored", "restored the matter", Matters, Notice;
+    MatterDisposed = "matter.disposed", "deleted the matter at the end of its retention", Matters, Notice;
+    MatterRetentionNoticeSent = "matter.retention_notice.sent", "told the matter's leads it will be deleted at the end of its retention", Matters, Info;
     MatterRoleGranted = "matter.role.granted", "gave someone a role", Matters, Notice;
     MatterRoleSelfGranted = "matter.role.self_granted", "took a role", Matters, Warning;
     MatterRoleRevoked = "matter.role.revoked", "removed someone's role", Matters, Notice;
@@ -230,6 +232,7 @@ audit_actions! {
     FirmSignInPolicyChanged = "firm.sign_in_policy.changed", "changed the firm's sign-in policy", Firm, Notice;
     FirmAuditRetentionChanged = "firm.audit_retention.changed", "changed how long the audit log is kept", Firm, Notice;
     FirmTimeZoneChanged = "firm.time_zone.changed", "changed the firm's time zone", Firm, Info;
+    FirmRetentionPolicyChanged = "firm.retention_policy.changed", "changed how long closed matters are kept", Firm, Notice;
 
     // The firm's keys.
     FirmKeyCreated = "firm.key.created", "created the firm's key", Keys, Notice;
@@ -266,6 +269,7 @@ impl AuditAction {
                 | MatterClosed
                 | MatterDeleted
                 | MatterRestored
+                | MatterDisposed
                 | MatterRoleGranted
                 | MatterRoleSelfGranted
                 | MatterRoleRevoked

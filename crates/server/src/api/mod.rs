@@ -9,6 +9,7 @@ pub mod me;
 pub mod notes;
 pub mod passkey_sign_in;
 pub mod passkeys;
+pub mod retention;
 pub mod search;
 pub mod sign_in;
 pub mod users;

@@ -14,6 +14,7 @@ pub mod firm_settings;
 pub mod home;
 pub mod matters;
 pub mod notes;
+pub mod retention;
 pub mod search;
 pub mod sign_in;
 pub mod users;

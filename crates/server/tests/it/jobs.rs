@@ -15,7 +15,13 @@ use time::Duration;
 use super::sign_in_harness::*;
 
 fn worker(h: &Harness, sinks: Vec<Sink>) -> Worker {
-    Worker::new(h.state.storage.clone(), h.state.blobs.clone(), h.clock.clone(), sinks)
+    Worker::new(
+        h.state.storage.clone(),
+        h.state.blobs.clone(),
+        h.state.mailer.clone(),
+        h.clock.clone(),
+        sinks,
+    )
 }
 
 fn kinds(ran: &[Ran]) -> Vec<&str> {

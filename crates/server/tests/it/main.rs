@@ -20,6 +20,7 @@ mod passkeys;
 mod people;
 mod probes;
 mod proxies;
+mod retention;
 mod rotation;
 mod search;
 mod serving;
@@ -78,7 +79,13 @@ pub async fn state_with_clock(env: &TestEnv, hsts_preload: bool, clock: Arc<Test
 /// Runs every background job due at the state's clock, as a server's worker would: tests
 /// move background work along with their clock.
 pub async fn run_due_jobs(state: &AppState) -> Vec<Ran> {
-    let worker = Worker::new(state.storage.clone(), state.blobs.clone(), state.clock.clone(), Vec::new());
+    let worker = Worker::new(
+        state.storage.clone(),
+        state.blobs.clone(),
+        state.mailer.clone(),
+        state.clock.clone(),
+        Vec::new(),
+    );
     worker.run_due().await.expect("due jobs run")
 }
 

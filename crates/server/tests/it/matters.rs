@@ -1279,6 +1279,7 @@ both_backends!(a_transaction_reaches_what_its_principal_may_and_no_more, |env: T
         SystemTask::KeyRotation,
         SystemTask::BlobSweep,
         SystemTask::SearchIndex,
+        SystemTask::Retention,
         SystemTask::CommandLine,
         SystemTask::Benchmark,
     ];

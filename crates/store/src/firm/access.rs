@@ -41,6 +41,7 @@ actions!(
     ReadContent => ReadContent,
     WriteContent => WriteContent,
     AccessHistory => AccessHistory,
+    Dispose => Dispose,
 );
 
 /// Proof that `user` may perform `A` on `matter`, checked in this transaction.

@@ -12,6 +12,7 @@ pub mod matters;
 pub mod notes;
 pub mod passkeys;
 pub mod preferences;
+pub mod retention;
 pub mod search;
 pub mod sessions;
 pub mod sign_in_policy;
