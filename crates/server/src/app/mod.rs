@@ -16,6 +16,7 @@ pub mod matters;
 pub mod notes;
 pub mod search;
 pub mod sign_in;
+pub mod termination;
 pub mod users;
 
 pub use error::AppError;
