@@ -352,6 +352,7 @@ both_backends!(after_six_months_the_shred_destroys_keys_database_and_files, |env
     let earlier = h.call("GET", "/api/v1/audit/checkpoint", Some(&p.admin), None).await;
     assert_eq!(earlier.status, 200, "{}", earlier.body);
     terminate(h, RetentionDays::SIX_MONTHS).await;
+    assert_eq!(key_rows(h, firm).await, 1);
     let jsonl = h.env.data_dir().join("audit.jsonl");
     let worker = Worker::new(
         h.state.storage.clone(),
@@ -373,6 +374,7 @@ both_backends!(after_six_months_the_shred_destroys_keys_database_and_files, |env
     assert!(kinds(&ran).contains(&("firm.shred", Outcome::Done)), "{ran:?}");
 
     // Its keys, its row, its directory entries, its database and its files are gone.
+    assert_eq!(key_rows(h, firm).await, 0);
     assert!(!h.state.storage.firm_exists(firm).await.unwrap());
     assert!(h.state.storage.list_firms().await.unwrap().is_empty());
     assert_eq!(h.state.storage.directory_lookup(&Email::parse(ADMIN_EMAIL).unwrap()).await.unwrap(), None);
@@ -438,6 +440,29 @@ both_backends!(after_six_months_the_shred_destroys_keys_database_and_files, |env
         .await;
     assert!(matches!(reused, Err(StoreError::SlugRetired(_))), "{:?}", reused.err());
 });
+
+/// The firm's wrapped key versions in the control store, counted there directly.
+async fn key_rows(h: &Harness, firm: FirmId) -> i64 {
+    use sqlx::Connection;
+    const COUNT: &str = "SELECT COUNT(*) FROM firm_keys WHERE firm_id = $1";
+    match h.env.backend {
+        Backend::Sqlite => {
+            let path = h.env.data_dir().join("control.db");
+            let mut conn =
+                sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+            sqlx::query_scalar(COUNT).bind(firm.to_string()).fetch_one(&mut conn).await.unwrap()
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(h.env.database_url().unwrap()).await.unwrap();
+            let count = COUNT.replace("firm_keys", "control.firm_keys");
+            sqlx::query_scalar(sqlx::AssertSqlSafe(count))
+                .bind(firm.to_string())
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+        }
+    }
+}
 
 /// A blob store that cannot delete anything: a local store whose `firms` is a file.
 fn broken_blobs(h: &Harness) -> BlobStore {
