@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use ringfence_core::firm::{FirmName, FirmSlug};
+use ringfence_core::firm::{FirmName, FirmSlug, ForceReason, RetentionDays};
 use ringfence_core::user::Email;
 
 #[derive(Debug, Parser)]
@@ -88,7 +88,7 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Apply pending database migrations to the control store and every firm, then exit
     Migrate,
-    /// Create and list firms
+    /// Create, list, terminate, reinstate and shred firms
     Firm {
         #[command(subcommand)]
         command: FirmCommand,
@@ -322,6 +322,73 @@ pub enum FirmCommand {
     Create(FirmCreateArgs),
     /// List the firms of this deployment
     List,
+    /// End a firm's service: read-only from now on (its people can still sign in, read and
+    /// export), shredded when its retention ends; its administrators are mailed
+    Terminate(FirmTerminateArgs),
+    /// Put a terminated firm back in service and cancel its shred (until it is shredded)
+    Reinstate(FirmReinstateArgs),
+    /// Shred a terminated firm whose retention has ended now, rather than wait for its
+    /// `firm.shred` job, or finish a shred that stopped: its keys, database and files are
+    /// destroyed, a tombstone is kept
+    Shred(FirmShredArgs),
+}
+
+fn parse_slug(raw: &str) -> Result<FirmSlug, String> {
+    FirmSlug::parse(raw).map_err(|e| e.to_string())
+}
+
+#[derive(Debug, Args)]
+pub struct FirmTerminateArgs {
+    /// The firm's slug
+    #[arg(long, value_parser = parse_slug)]
+    pub firm: FirmSlug,
+
+    /// Days the firm is kept, read-only, before it is shredded, 1 to 3650 [default: 186,
+    /// six months]
+    #[arg(long, value_name = "DAYS", value_parser = |s: &str| {
+        s.parse::<i64>().map_err(|e| e.to_string()).and_then(|days| RetentionDays::parse(days).map_err(|e| e.to_string()))
+    })]
+    pub retain_days: Option<RetentionDays>,
+
+    #[command(flatten)]
+    pub mail: MailArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct FirmReinstateArgs {
+    /// The firm's slug
+    #[arg(long, value_parser = parse_slug)]
+    pub firm: FirmSlug,
+
+    #[command(flatten)]
+    pub mail: MailArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct FirmShredArgs {
+    /// The firm's slug
+    #[arg(long, value_parser = parse_slug)]
+    pub firm: FirmSlug,
+
+    /// Shred whatever legal hold the firm is under, for this reason (kept in its tombstone)
+    #[arg(long, value_name = "REASON", value_parser = |s: &str| ForceReason::parse(s).map_err(|e| e.to_string()))]
+    pub force_reason: Option<ForceReason>,
+
+    /// The blob store, as for `serve` [default: local]
+    #[arg(long, env = "RINGFENCE_BLOB_STORE", value_name = "WHERE")]
+    pub blob_store: Option<String>,
+}
+
+/// Outgoing mail, for the commands that mail a firm's administrators.
+#[derive(Debug, Args)]
+pub struct MailArgs {
+    /// Outgoing mail, as for `serve` [default: .eml files in DATA/outbox/]
+    #[arg(long, env = "RINGFENCE_MAIL", value_name = "URL", hide_env_values = true)]
+    pub mail: Option<String>,
+
+    /// Sender of the mail, as for `serve` [default: "Ringfence <ringfence@localhost>"]
+    #[arg(long, env = "RINGFENCE_MAIL_FROM", value_name = "ADDRESS")]
+    pub mail_from: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -18,7 +18,10 @@ use serde::Deserialize;
 use thiserror::Error;
 use zeroize::Zeroizing;
 
-use crate::cli::{BlobsCommand, Cli, Command, LogFormat, RoleArg, ServeArgs, TlsMinArg};
+use crate::cli::{
+    BlobsCommand, Cli, Command, FirmCommand, FirmReinstateArgs, FirmShredArgs, FirmTerminateArgs, LogFormat,
+    RoleArg, ServeArgs, TlsMinArg,
+};
 
 pub const MASTER_KEY_VAR: &str = "RINGFENCE_MASTER_KEY";
 
@@ -199,7 +202,16 @@ impl Settings {
             TlsMinArg::V1_2 => TlsMin::Tls12,
             TlsMinArg::V1_3 => TlsMin::Tls13,
         };
-        let mail = serve.mail.clone().or(file.mail);
+        // The commands that mail a firm's administrators take the mail settings of their own.
+        let (mail_flag, mail_from_flag) = match &cli.command {
+            Command::Firm {
+                command:
+                    FirmCommand::Terminate(FirmTerminateArgs { mail, .. })
+                    | FirmCommand::Reinstate(FirmReinstateArgs { mail, .. }),
+            } => (mail.mail.clone(), mail.mail_from.clone()),
+            _ => (serve.mail.clone(), serve.mail_from.clone()),
+        };
+        let mail = mail_flag.or(file.mail);
         if let Some(url) = &mail
             && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
         {
@@ -237,7 +249,10 @@ impl Settings {
             }
         };
         let blob_store_flag = match &cli.command {
-            Command::Blobs { command: BlobsCommand::Sweep { blob_store, .. } } => blob_store.as_deref(),
+            Command::Blobs { command: BlobsCommand::Sweep { blob_store, .. } }
+            | Command::Firm { command: FirmCommand::Shred(FirmShredArgs { blob_store, .. }) } => {
+                blob_store.as_deref()
+            }
             _ => serve.blob_store.as_deref(),
         };
         let blob_store =
@@ -298,9 +313,7 @@ impl Settings {
             acme,
             hsts_preload: serve.hsts_preload.or(file.hsts_preload).unwrap_or(false),
             mail,
-            mail_from: serve
-                .mail_from
-                .clone()
+            mail_from: mail_from_flag
                 .or(file.mail_from)
                 .unwrap_or_else(|| "Ringfence <ringfence@localhost>".to_owned()),
             session_limits,

@@ -42,6 +42,15 @@ fn main() -> ExitCode {
                 commands::firm::create(&settings, args).await
             }
             Command::Firm { command: FirmCommand::List } => commands::firm::list(&settings).await,
+            Command::Firm { command: FirmCommand::Terminate(args) } => {
+                commands::firm::terminate(&settings, args).await
+            }
+            Command::Firm { command: FirmCommand::Reinstate(args) } => {
+                commands::firm::reinstate(&settings, args).await
+            }
+            Command::Firm { command: FirmCommand::Shred(args) } => {
+                commands::firm::shred(&settings, args).await
+            }
             Command::Audit { command: AuditCommand::Verify { firm, against } } => {
                 commands::audit::verify(&settings, &firm, against.as_deref()).await
             }

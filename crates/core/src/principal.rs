@@ -43,6 +43,8 @@ pub enum SystemTask {
     KeyRotation,
     /// Finding stored blobs no record names.
     BlobSweep,
+    /// Destroying a terminated firm once its retention has ended.
+    Shredding,
     /// Keeping the search index's key.
     SearchIndex,
     /// Telling leads of matters coming to the end of their retention, and deleting them.

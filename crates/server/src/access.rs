@@ -1,6 +1,10 @@
 //! The route table: the only way to add a route is to declare its access policy with it,
 //! and the policy is enforced by a layer in front of the handler. A route without a policy
 //! cannot be written, so nothing is reachable unguarded (deny by default).
+//!
+//! The same layer keeps a terminated firm read-only: every route that writes (any method
+//! but GET, unless declared otherwise) is refused to its people in front of the handler,
+//! so no route can forget the rule, and a new route that writes is refused by default.
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
@@ -8,8 +12,9 @@ use axum::handler::Handler;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
-use http::Method;
+use http::{Method, StatusCode};
 use ringfence_core::audit::{AuditAction, Outcome};
+use ringfence_core::firm::FirmStanding;
 use ringfence_core::policy::{self, AccessPolicy};
 use ringfence_store::firm::access::Action;
 use ringfence_store::firm::audit as audit_log;
@@ -27,6 +32,19 @@ pub struct RouteSpec {
     pub method: Method,
     pub path: &'static str,
     pub policy: AccessPolicy,
+    pub effect: Effect,
+}
+
+/// What a route does to its firm's data, as far as a terminated (read-only) firm goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Reads: every GET, and the forms declared [`only_reads`] (a search, a filter).
+    Reads,
+    /// Changes something: every other route. Refused to the people of a terminated firm.
+    Writes,
+    /// Ends the caller's own sessions ([`ends_sessions`]): signing out stays possible in a
+    /// terminated firm, as signing in does.
+    EndsSessions,
 }
 
 /// A route's policy as the route table takes it, for a handler whose arguments are `T`
@@ -34,6 +52,40 @@ pub struct RouteSpec {
 /// that take the matching [`On`] first.
 pub trait Policy<T> {
     fn declared(&self) -> AccessPolicy;
+
+    /// What the route does to the firm's data, when its method does not tell.
+    fn effect(&self) -> Option<Effect> {
+        None
+    }
+}
+
+/// A policy on a route whose effect its method does not tell: see [`only_reads`] and
+/// [`ends_sessions`].
+#[derive(Debug, Clone, Copy)]
+pub struct Declaring<P> {
+    policy: P,
+    effect: Effect,
+}
+
+impl<T, P: Policy<T>> Policy<T> for Declaring<P> {
+    fn declared(&self) -> AccessPolicy {
+        self.policy.declared()
+    }
+
+    fn effect(&self) -> Option<Effect> {
+        Some(self.effect)
+    }
+}
+
+/// `policy`, on a route whose method would say it writes but which only reads: a form that
+/// carries a search or a filter.
+pub fn only_reads<P>(policy: P) -> Declaring<P> {
+    Declaring { policy, effect: Effect::Reads }
+}
+
+/// `policy`, on a route that only ends the caller's own sessions.
+pub fn ends_sessions<P>(policy: P) -> Declaring<P> {
+    Declaring { policy, effect: Effect::EndsSessions }
 }
 
 /// A policy that names no matter.
@@ -119,7 +171,7 @@ impl<S: Clone + Send + Sync + 'static> RouteTable<S> {
         policy: impl Policy<T>,
         handler: H,
     ) -> Self {
-        self.add(Method::GET, MethodFilter::GET, path, policy.declared(), handler)
+        self.add(Method::GET, MethodFilter::GET, path, declared(Method::GET, &policy), handler)
     }
 
     pub fn post<H: Handler<T, S>, T: 'static>(
@@ -128,7 +180,7 @@ impl<S: Clone + Send + Sync + 'static> RouteTable<S> {
         policy: impl Policy<T>,
         handler: H,
     ) -> Self {
-        self.add(Method::POST, MethodFilter::POST, path, policy.declared(), handler)
+        self.add(Method::POST, MethodFilter::POST, path, declared(Method::POST, &policy), handler)
     }
 
     pub fn put<H: Handler<T, S>, T: 'static>(
@@ -137,7 +189,7 @@ impl<S: Clone + Send + Sync + 'static> RouteTable<S> {
         policy: impl Policy<T>,
         handler: H,
     ) -> Self {
-        self.add(Method::PUT, MethodFilter::PUT, path, policy.declared(), handler)
+        self.add(Method::PUT, MethodFilter::PUT, path, declared(Method::PUT, &policy), handler)
     }
 
     pub fn patch<H: Handler<T, S>, T: 'static>(
@@ -146,7 +198,7 @@ impl<S: Clone + Send + Sync + 'static> RouteTable<S> {
         policy: impl Policy<T>,
         handler: H,
     ) -> Self {
-        self.add(Method::PATCH, MethodFilter::PATCH, path, policy.declared(), handler)
+        self.add(Method::PATCH, MethodFilter::PATCH, path, declared(Method::PATCH, &policy), handler)
     }
 
     pub fn delete<H: Handler<T, S>, T: 'static>(
@@ -155,7 +207,7 @@ impl<S: Clone + Send + Sync + 'static> RouteTable<S> {
         policy: impl Policy<T>,
         handler: H,
     ) -> Self {
-        self.add(Method::DELETE, MethodFilter::DELETE, path, policy.declared(), handler)
+        self.add(Method::DELETE, MethodFilter::DELETE, path, declared(Method::DELETE, &policy), handler)
     }
 
     /// Declares `method path`, guarded by `policy`, served by `handler`.
@@ -164,14 +216,14 @@ impl<S: Clone + Send + Sync + 'static> RouteTable<S> {
         method: Method,
         filter: MethodFilter,
         path: &'static str,
-        policy: AccessPolicy,
+        (policy, effect): (AccessPolicy, Effect),
         handler: H,
     ) -> Self {
         let guarded = on(filter, handler).route_layer(axum::middleware::from_fn(
-            move |request: Request, next: Next| enforce(policy, request, next),
+            move |request: Request, next: Next| enforce(policy, effect, request, next),
         ));
         self.router = self.router.route(path, guarded);
-        self.specs.push(RouteSpec { method, path, policy });
+        self.specs.push(RouteSpec { method, path, policy, effect });
         self
     }
 
@@ -190,11 +242,17 @@ impl<S: Clone + Send + Sync + 'static> Default for RouteTable<S> {
     }
 }
 
+/// A route's policy, and its effect: declared, or told by its method.
+fn declared<T>(method: Method, policy: &impl Policy<T>) -> (AccessPolicy, Effect) {
+    let by_method = if method == Method::GET { Effect::Reads } else { Effect::Writes };
+    (policy.declared(), policy.effect().unwrap_or(by_method))
+}
+
 /// The policy a route was declared with, as its handler's extractors read it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Declared(pub AccessPolicy);
 
-async fn enforce(policy: AccessPolicy, mut request: Request, next: Next) -> Response {
+async fn enforce(policy: AccessPolicy, effect: Effect, mut request: Request, next: Next) -> Response {
     request.extensions_mut().insert(Declared(policy));
     let actor = request.extensions().get::<Actor>().cloned();
     match (policy, actor) {
@@ -207,14 +265,17 @@ async fn enforce(policy: AccessPolicy, mut request: Request, next: Next) -> Resp
                 axum::response::Redirect::to("/sign-in").into_response()
             }
         }
-        // The matter check itself is in the handler, which needs its proof to reach the data.
-        (AccessPolicy::Public | AccessPolicy::SignedIn | AccessPolicy::Matter(_), Some(actor)) => {
+        // Signing in is for anyone, whatever their firm's standing.
+        (AccessPolicy::Public, Some(actor)) => {
             let refusable = Refusable::of(&request, actor);
             refusable.answer(next.run(request).await).await
         }
+        // The matter check itself is in the handler, which needs its proof to reach the data.
+        (AccessPolicy::SignedIn | AccessPolicy::Matter(_), Some(actor)) => {
+            let_in(actor, effect, request, next).await
+        }
         (AccessPolicy::FirmRole(roles), Some(actor)) if actor.has_any_role(roles) => {
-            let refusable = Refusable::of(&request, actor);
-            refusable.answer(next.run(request).await).await
+            let_in(actor, effect, request, next).await
         }
         (AccessPolicy::FirmRole(_), Some(actor)) => {
             let client = Client::read(request.extensions(), request.headers());
@@ -225,6 +286,33 @@ async fn enforce(policy: AccessPolicy, mut request: Request, next: Next) -> Resp
             let page = !request.uri().path().starts_with("/api/");
             deny(actor, client, route, page).await
         }
+    }
+}
+
+/// Runs the handler for a signed-in caller its route's policy lets in, unless the route
+/// writes and the caller's firm is terminated (read-only); a refusal is on the record.
+async fn let_in(actor: Actor, effect: Effect, request: Request, next: Next) -> Response {
+    let refusable = Refusable::of(&request, actor.clone());
+    let answer = match actor.store.standing() {
+        FirmStanding::Terminated(termination) if effect == Effect::Writes => {
+            read_only(termination.shred_after, !request.uri().path().starts_with("/api/"))
+        }
+        FirmStanding::Active | FirmStanding::Terminated(_) => next.run(request).await,
+    };
+    refusable.answer(answer).await
+}
+
+/// The answer to a write in a terminated firm: 423 `firm_terminated`, or the page saying so.
+fn read_only(shred_after: time::OffsetDateTime, page: bool) -> Response {
+    let until = shred_after.date();
+    let message = format!(
+        "This firm's Ringfence service has ended: it is read-only until {until}, when its data is \
+         destroyed. You can still sign in, read and download everything, but change nothing."
+    );
+    if page {
+        crate::pages::read_only(&message)
+    } else {
+        ApiError::new(StatusCode::LOCKED, "firm_terminated", message).into_response()
     }
 }
 

@@ -12,9 +12,10 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ringfence_core::audit::StoredAuditEntry;
+use ringfence_core::ids::FirmId;
 use ringfence_core::principal::{Principal, SystemTask};
-use ringfence_store::Storage;
 use ringfence_store::firm::audit;
+use ringfence_store::{Storage, StoreError};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::json;
@@ -172,24 +173,37 @@ pub(crate) fn hostname() -> String {
 pub async fn ship_once(storage: &Storage, sinks: &mut [Sink]) -> Result<u64, ShippingError> {
     let mut sent = 0;
     for firm in storage.list_firms().await? {
-        let store = storage.firm(firm.id).await?;
-        for sink in sinks.iter_mut() {
-            let name = sink.name();
-            loop {
-                let mut tx = store.begin(&Principal::System(SystemTask::AuditShipping)).await?;
-                let from = audit::shipped(&mut tx, &name).await?;
-                let entries = audit::after(&mut tx, from, BATCH).await?;
-                tx.commit().await?;
-                let Some((last, _)) = entries.last() else { break };
-                let last = last.seq;
-                sink.send(&firm.id.to_string(), &entries).await?;
-                let mut tx = store.begin(&Principal::System(SystemTask::AuditShipping)).await?;
-                audit::mark_shipped(&mut tx, &name, last).await?;
-                tx.commit().await?;
-                sent += entries.len() as u64;
-                if (entries.len() as i64) < BATCH {
-                    break;
-                }
+        sent += ship_firm(storage, firm.id, sinks).await?;
+    }
+    Ok(sent)
+}
+
+/// Sends one firm's entries the sinks have not had yet; none for a firm shredded already.
+pub async fn ship_firm(storage: &Storage, firm: FirmId, sinks: &mut [Sink]) -> Result<u64, ShippingError> {
+    if sinks.is_empty() {
+        return Ok(0);
+    }
+    let store = match storage.firm(firm).await {
+        Err(StoreError::UnknownFirmId) => return Ok(0),
+        opened => opened?,
+    };
+    let mut sent = 0;
+    for sink in sinks.iter_mut() {
+        let name = sink.name();
+        loop {
+            let mut tx = store.begin(&Principal::System(SystemTask::AuditShipping)).await?;
+            let from = audit::shipped(&mut tx, &name).await?;
+            let entries = audit::after(&mut tx, from, BATCH).await?;
+            tx.commit().await?;
+            let Some((last, _)) = entries.last() else { break };
+            let last = last.seq;
+            sink.send(&firm.to_string(), &entries).await?;
+            let mut tx = store.begin(&Principal::System(SystemTask::AuditShipping)).await?;
+            audit::mark_shipped(&mut tx, &name, last).await?;
+            tx.commit().await?;
+            sent += entries.len() as u64;
+            if (entries.len() as i64) < BATCH {
+                break;
             }
         }
     }

@@ -11,6 +11,7 @@ use std::time::Duration as StdDuration;
 use ringfence_core::audit::{AuditActor, loggable};
 use ringfence_core::clock::Clock;
 use ringfence_core::ids::FirmId;
+use ringfence_core::principal::{Principal, SystemTask};
 use ringfence_mail::Mailer;
 use ringfence_store::blob_sweep::SWEEP_GRACE;
 use ringfence_store::blobs::BlobStore;
@@ -20,7 +21,7 @@ use ringfence_store::{KEY_SETTLE, Storage, StoreError};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::Mutex;
 
-use crate::app::retention;
+use crate::app::{AppError, retention};
 use crate::audit_shipping::{self, Sink};
 use crate::error::ErrorChain;
 
@@ -44,6 +45,8 @@ pub enum Job {
     /// Tells the leads of closed matters nearing the end of their firm's retention window,
     /// and deletes those whose notice has run (firms that delete automatically only).
     ApplyRetention,
+    /// Shreds a terminated firm once its retention has ended; queued when it was terminated.
+    ShredFirm(FirmId),
 }
 
 /// The work done on a schedule, once per deployment, with the time between runs.
@@ -72,19 +75,35 @@ impl Job {
             Job::FinishRotation(_) => "keys.finish-rotation",
             Job::SweepBlobs => "blobs.sweep",
             Job::ApplyRetention => "lifecycle.retention",
+            Job::ShredFirm(_) => "firm.shred",
         }
     }
 
+    /// The firm the job works on.
     fn firm(self) -> Option<FirmId> {
         match self {
-            Job::FinishRotation(firm) => Some(firm),
-            _ => None,
+            Job::FinishRotation(firm) | Job::ShredFirm(firm) => Some(firm),
+            Job::ShipAudit
+            | Job::SignCheckpoints
+            | Job::PurgeAudit
+            | Job::FinishRotations
+            | Job::SweepBlobs
+            | Job::ApplyRetention => None,
+        }
+    }
+
+    /// The firm its queue row names in `firm_id`. A shred names its firm in its payload
+    /// instead: it deletes the firm's row, which that column refers to.
+    fn firm_column(self) -> Option<FirmId> {
+        match self {
+            Job::ShredFirm(_) => None,
+            other => other.firm(),
         }
     }
 
     /// The job a queue row holds; `None` for a kind this binary does not know (a newer
     /// server's).
-    pub fn of(kind: &str, firm: Option<FirmId>) -> Option<Job> {
+    pub fn of(kind: &str, firm: Option<FirmId>, payload: &str) -> Option<Job> {
         let job = match (kind, firm) {
             ("audit.ship", None) => Job::ShipAudit,
             ("audit.checkpoint", None) => Job::SignCheckpoints,
@@ -93,23 +112,36 @@ impl Job {
             ("keys.finish-rotation", Some(firm)) => Job::FinishRotation(firm),
             ("blobs.sweep", None) => Job::SweepBlobs,
             ("lifecycle.retention", None) => Job::ApplyRetention,
+            ("firm.shred", None) => Job::ShredFirm(payload_firm(payload)?),
             _ => return None,
         };
         Some(job)
     }
 
+    /// The key that keeps one such job on the queue at a time, per kind and firm.
+    pub fn dedupe_key(self) -> String {
+        match self.firm() {
+            Some(firm) => format!("{}:{firm}", self.kind()),
+            None => self.kind().to_owned(),
+        }
+    }
+
     /// The queue row for a one-off run of this job at `run_at`; one per kind and firm
     /// waits at a time.
     pub fn once_at(self, run_at: OffsetDateTime) -> NewJob {
+        // A firm the row's column does not name is named in the payload.
+        let payload = match self.firm() {
+            Some(firm) if self.firm_column().is_none() => {
+                serde_json::json!({ "firm": firm.to_string() }).to_string()
+            }
+            _ => "{}".to_owned(),
+        };
         NewJob {
             kind: self.kind().to_owned(),
-            firm: self.firm(),
-            payload: "{}".to_owned(),
+            firm: self.firm_column(),
+            payload,
             run_at,
-            dedupe_key: Some(match self.firm() {
-                Some(firm) => format!("{}:{firm}", self.kind()),
-                None => self.kind().to_owned(),
-            }),
+            dedupe_key: Some(self.dedupe_key()),
             max_attempts: MAX_ATTEMPTS,
             every: None,
         }
@@ -123,6 +155,12 @@ impl Job {
             ..self.once_at(first)
         }
     }
+}
+
+/// The firm a job's payload names (`{"firm": "<id>"}`).
+fn payload_firm(payload: &str) -> Option<FirmId> {
+    let payload: serde_json::Value = serde_json::from_str(payload).ok()?;
+    payload.get("firm")?.as_str()?.parse().ok()
 }
 
 /// The job that finishes a firm's rotation, for [`Storage::rotate_firm_key`] to enqueue with
@@ -267,7 +305,7 @@ impl Worker {
         };
         // A kind this binary does not know (a newer server's) fails like any other error:
         // retried, by then perhaps on a server that knows it, and dead if none ever does.
-        let result = match Job::of(&claimed.kind, claimed.firm) {
+        let result = match Job::of(&claimed.kind, claimed.firm, &claimed.payload) {
             Some(job) => self.run_leased(job, &claimed).await,
             None => Err(format!("this server does not know jobs of kind `{}`", claimed.kind)),
         }
@@ -368,23 +406,60 @@ impl Worker {
                 let mailer = self.mailer.as_ref();
                 each_firm(storage, |firm| retention::apply(storage, mailer, firm, now)).await
             }
+            Job::ShredFirm(firm) => {
+                // The firm's log goes with it: whatever the sinks have not had yet is sent
+                // first, and a sink that cannot take it holds the shred back (to be retried)
+                // rather than lose the entries.
+                let mut sinks = self.sinks.lock().await;
+                audit_shipping::ship_firm(storage, firm, &mut sinks)
+                    .await
+                    .map_err(|e| ErrorChain(&e).to_string())?;
+                drop(sinks);
+                let by = Principal::System(SystemTask::Shredding);
+                let tombstone = storage
+                    .shred_firm(&self.blobs, firm, now, &by, None)
+                    .await
+                    .map_err(|e| ErrorChain(&e).to_string())?;
+                tracing::info!(%firm, slug = %tombstone.slug, "the terminated firm's retention ended: it is shredded");
+                Ok(())
+            }
         }
     }
 }
 
+/// An error of one firm's part of a job, which may be that the firm was shredded meanwhile.
+trait FirmWorkError: std::error::Error {
+    fn firm_gone(&self) -> bool;
+}
+
+impl FirmWorkError for StoreError {
+    fn firm_gone(&self) -> bool {
+        matches!(self, StoreError::UnknownFirmId)
+    }
+}
+
+impl FirmWorkError for AppError {
+    fn firm_gone(&self) -> bool {
+        matches!(self, AppError::Store(StoreError::UnknownFirmId))
+    }
+}
+
 /// Runs `work` for every firm; one firm's failure does not stop the others, and the job
-/// fails (to be retried) naming every firm that failed.
+/// fails (to be retried) naming every firm that failed. A firm shredded meanwhile is passed
+/// over.
 async fn each_firm<F, Fut, E>(storage: &Storage, work: F) -> Result<(), String>
 where
     F: Fn(FirmId) -> Fut,
     Fut: std::future::Future<Output = Result<(), E>>,
-    E: std::error::Error,
+    E: FirmWorkError,
 {
     let firms = storage.list_firms().await.map_err(|e| ErrorChain(&e).to_string())?;
     let mut failures = Vec::new();
     for firm in firms {
-        if let Err(e) = work(firm.id).await {
-            failures.push(format!("firm {}: {}", firm.id, ErrorChain(&e)));
+        match work(firm.id).await {
+            Ok(()) => {}
+            Err(e) if e.firm_gone() => {}
+            Err(e) => failures.push(format!("firm {}: {}", firm.id, ErrorChain(&e))),
         }
     }
     if failures.is_empty() { Ok(()) } else { Err(failures.join("; ")) }

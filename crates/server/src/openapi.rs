@@ -19,6 +19,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use axum::Json;
+use http::Method;
 use ringfence_core::auth::SecondFactor;
 use ringfence_core::matter::MatterRole;
 use ringfence_core::user::FirmRole;
@@ -27,6 +28,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{Content, HeaderBuilder, RefOr, Response, ResponseBuilder};
 use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
 
+use crate::access::Effect;
 use crate::api::{
     audit, clients, firm_settings, invitations, matters, me, passkey_sign_in, passkeys, retention, sign_in,
     users,
@@ -130,10 +132,11 @@ use crate::error::ErrorBody;
             Unavailable,
             RangeNotSatisfiable,
             SignInRefused,
-            StorageFull
+            StorageFull,
+            FirmTerminated
         ),
     ),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &ReadOnlyFirms),
     tags(
         (name = "account", description = "The signed-in user's own account"),
         (name = "audit", description = "The audit log, for auditors and administrators"),
@@ -202,6 +205,33 @@ impl Modify for SecuritySchemes {
                  `session_cookie` on state-changing requests; unused with `bearer`.",
             ))),
         );
+    }
+}
+
+/// Adds the 423 of a terminated firm to every API route that writes, as the route table
+/// declares them (`crate::access::Effect`): the refusal comes from the route guard, in front
+/// of every such handler, so it is documented from the same table.
+struct ReadOnlyFirms;
+
+impl Modify for ReadOnlyFirms {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let refused = RefOr::Ref(Ref::from_response_name(<FirmTerminated as ToResponse>::response().0));
+        for spec in crate::routes::route_table().specs() {
+            if spec.effect != Effect::Writes || !spec.path.starts_with("/api/") {
+                continue;
+            }
+            let Some(item) = openapi.paths.paths.get_mut(spec.path) else { continue };
+            let operation = match spec.method {
+                Method::POST => item.post.as_mut(),
+                Method::PUT => item.put.as_mut(),
+                Method::PATCH => item.patch.as_mut(),
+                Method::DELETE => item.delete.as_mut(),
+                _ => None,
+            };
+            if let Some(operation) = operation {
+                operation.responses.responses.insert("423".to_owned(), refused.clone());
+            }
+        }
     }
 }
 
@@ -308,6 +338,9 @@ error_responses! {
                       (`challenge_expired`), a wrong, expired or used code (`invalid_code`, \
                       `code_expired`, `code_reused`), or a passkey that could not be verified \
                       (`passkey_refused`)";
+    /// 423: the route writes, and the caller's firm was terminated.
+    FirmTerminated => "The caller's firm was terminated: it is read-only, for reading and export, \
+                       until it is shredded (`firm_terminated`); nothing can be changed";
     /// 500: the cause is in the server's log under the request id.
     Internal => "An internal error (`internal`); quote the `X-Request-Id` header when reporting it";
 }

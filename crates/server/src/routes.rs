@@ -1,4 +1,7 @@
-//! The route table, top to bottom: every route with the access policy that guards it.
+//! The route table, top to bottom: every route with the access policy that guards it. A
+//! route whose method is not GET changes the firm's data and is refused to the people of a
+//! terminated firm, unless its policy says it only reads (`only_reads`) or only ends the
+//! caller's sessions (`ends_sessions`).
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -8,7 +11,10 @@ use ringfence_store::firm::access::{
 };
 
 use crate::AppState;
-use crate::access::{ADMIN, AUDITORS, CLIENT_KEEPERS, MATTER_OPENERS, Matter, PUBLIC, RouteTable, SIGNED_IN};
+use crate::access::{
+    ADMIN, AUDITORS, CLIENT_KEEPERS, MATTER_OPENERS, Matter, PUBLIC, RouteTable, SIGNED_IN, ends_sessions,
+    only_reads,
+};
 use crate::api::{
     audit, clients, documents, firm_settings, health, invitations, matters, me, notes, passkey_sign_in,
     passkeys, retention, search, sign_in, users,
@@ -32,9 +38,9 @@ pub fn route_table() -> RouteTable<AppState> {
         .get("/sign-in", PUBLIC, pages::sign_in_page)
         .post("/sign-in", PUBLIC, pages::sign_in)
         .post("/sign-in/code", PUBLIC, pages::sign_in_code)
-        .post("/sign-out", SIGNED_IN, pages::sign_out)
+        .post("/sign-out", ends_sessions(SIGNED_IN), pages::sign_out)
         .get("/home", SIGNED_IN, pages::home)
-        .post("/home", SIGNED_IN, pages::filter_home)
+        .post("/home", only_reads(SIGNED_IN), pages::filter_home)
         .get("/invite", PUBLIC, pages::invite_page)
         .post("/invite", PUBLIC, pages::accept_invite)
         .get("/matters/new", MATTER_OPENERS, pages::new_matter_page)
@@ -51,7 +57,7 @@ pub fn route_table() -> RouteTable<AppState> {
         .post("/matters/{id}/members", Matter(ManageMembers), pages::add_member)
         .post("/matters/{id}/members/{user_id}/remove", Matter(ManageMembers), pages::remove_member)
         .get("/search", SIGNED_IN, pages::search_page)
-        .post("/search", SIGNED_IN, pages::run_search)
+        .post("/search", only_reads(SIGNED_IN), pages::run_search)
         .get("/account", SIGNED_IN, pages::account)
         .get("/audit", AUDITORS, pages::audit_log)
         .get("/admin/users", ADMIN, pages::users)
@@ -62,8 +68,8 @@ pub fn route_table() -> RouteTable<AppState> {
         .post("/admin/users", ADMIN, pages::invite_user)
         .post("/admin/users/{id}", ADMIN, pages::change_user)
         .post("/admin/time-zone", ADMIN, pages::set_time_zone)
-        .post("/account/sessions/{id}/end", SIGNED_IN, pages::end_session)
-        .post("/account/sessions/end-all", SIGNED_IN, pages::end_all_sessions)
+        .post("/account/sessions/{id}/end", ends_sessions(SIGNED_IN), pages::end_session)
+        .post("/account/sessions/end-all", ends_sessions(SIGNED_IN), pages::end_all_sessions)
         .post("/account/password", SIGNED_IN, pages::change_password)
         .post("/account/totp", SIGNED_IN, pages::enrol_totp)
         .post("/account/totp/confirm", SIGNED_IN, pages::confirm_totp)
@@ -77,12 +83,12 @@ pub fn route_table() -> RouteTable<AppState> {
         .post("/api/v1/auth/passkey-options", PUBLIC, passkey_sign_in::second_factor_options)
         .post("/api/v1/auth/passkey/start", PUBLIC, passkey_sign_in::start)
         .post("/api/v1/auth/passkey/finish", PUBLIC, passkey_sign_in::finish)
-        .post("/api/v1/auth/logout", SIGNED_IN, sign_in::logout)
+        .post("/api/v1/auth/logout", ends_sessions(SIGNED_IN), sign_in::logout)
         // One's own account
         .get("/api/v1/me", SIGNED_IN, me::me)
         .get("/api/v1/me/sessions", SIGNED_IN, me::list_sessions)
-        .delete("/api/v1/me/sessions", SIGNED_IN, me::end_all_sessions)
-        .delete("/api/v1/me/sessions/{id}", SIGNED_IN, me::end_session)
+        .delete("/api/v1/me/sessions", ends_sessions(SIGNED_IN), me::end_all_sessions)
+        .delete("/api/v1/me/sessions/{id}", ends_sessions(SIGNED_IN), me::end_session)
         .post("/api/v1/me/password", SIGNED_IN, me::change_password)
         .post("/api/v1/me/totp", SIGNED_IN, me::enrol_totp)
         .post("/api/v1/me/totp/confirm", SIGNED_IN, me::confirm_totp)

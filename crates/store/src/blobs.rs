@@ -166,6 +166,30 @@ impl BlobStore {
         }
     }
 
+    /// Removes everything stored for a firm: every object under its prefix, and in a local
+    /// store its directory with any staged files. Returns how many objects were removed;
+    /// safe to run again, since what is gone already is no error.
+    pub async fn delete_firm(&self, firm: FirmId) -> Result<u64, StoreError> {
+        let prefix = self.root.clone().join("firms").join(firm.to_string());
+        let objects: Vec<_> = self.store.list(Some(&prefix)).collect().await;
+        let mut removed = 0;
+        for object in objects {
+            match self.store.delete(&object.map_err(blob_error)?.location).await {
+                Ok(()) => removed += 1,
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(blob_error(e)),
+            }
+        }
+        if let Some(dir) = &self.local_dir {
+            let dir = dir.join("firms").join(firm.to_string());
+            match tokio::fs::remove_dir_all(&dir).await {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(StoreError::io(&dir, e)),
+                _ => {}
+            }
+        }
+        Ok(removed)
+    }
+
     /// Removes a blob; one that is already gone is not an error.
     pub async fn delete(&self, firm: FirmId, blob: Uuid) -> Result<(), StoreError> {
         match self.store.delete(&self.path(firm, blob)).await {

@@ -1,5 +1,12 @@
 use ringfence_crypto::CryptoError;
 use thiserror::Error;
+use time::OffsetDateTime;
+
+/// A moment as an operator reads it in a message: `2027-06-01 09:30 UTC`.
+fn day(at: &OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!("{} {:02}:{:02} UTC", at.date(), at.hour(), at.minute())
+}
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -15,8 +22,20 @@ pub enum StoreError {
     SlugTaken(String),
     #[error("the email address `{0}` already belongs to a user")]
     EmailTaken(String),
+    #[error(
+        "the slug `{0}` belonged to a firm that was shredded: a shredded firm's slug is never given to another firm"
+    )]
+    SlugRetired(String),
     #[error("no firm with the slug `{0}`")]
     UnknownFirm(String),
+    #[error("the firm was terminated already, on {}; it is shredded after {}", day(.since), day(.shred_after))]
+    AlreadyTerminated { since: OffsetDateTime, shred_after: OffsetDateTime },
+    #[error("the firm is not terminated")]
+    NotTerminated,
+    #[error("the firm is kept, read-only, until {}: it can be shredded only after that", day(.until))]
+    RetentionRunning { until: OffsetDateTime },
+    #[error("the firm `{slug}` was shredded on {}: its keys, data and files are destroyed", day(.at))]
+    Shredded { slug: String, at: OffsetDateTime },
     #[error("no such firm")]
     UnknownFirmId,
     #[error(

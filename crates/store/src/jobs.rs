@@ -72,6 +72,12 @@ impl Storage {
         jobs::extend(&mut *self.control.acquire().await?, job, now, lease).await
     }
 
+    /// Takes the job with this dedupe key off the queue, whatever its state: the work it
+    /// stood for was done otherwise, or undone. False when there was none.
+    pub async fn cancel_job(&self, dedupe_key: &str) -> Result<bool, StoreError> {
+        jobs::cancel(&mut *self.control.acquire().await?, dedupe_key).await
+    }
+
     /// Every job on the queue, dead ones first.
     pub async fn list_jobs(&self, now: OffsetDateTime) -> Result<Vec<JobRow>, StoreError> {
         jobs::list(&mut *self.control.acquire().await?, now).await

@@ -22,10 +22,12 @@ mod master_key;
 pub mod migrate;
 pub mod rotation;
 mod storage;
+mod termination;
 mod wal_sync;
 
 pub use backend::{Backend, DEFAULT_POSTGRES_POOL_SIZE, StorageLocation};
 pub use control::sign_in_failures::ThrottleKey;
+pub use control::terminations::Tombstone;
 pub use error::{StorageFault, StoreError};
 pub use firm::FirmTx;
 pub use master_key::MasterKeyOrigin;

@@ -26,8 +26,8 @@ macro_rules! migrations {
     };
 }
 
-const SQLITE_CONTROL: &[Migration] = migrations!("sqlite/control": 1 "0001_firms_and_keys", 2 "0002_sign_in_failures", 3 "0003_passkey_sign_ins", 4 "0004_jobs");
-const POSTGRES_CONTROL: &[Migration] = migrations!("postgres/control": 1 "0001_firms_and_keys", 2 "0002_sign_in_failures", 3 "0003_passkey_sign_ins", 4 "0004_jobs");
+const SQLITE_CONTROL: &[Migration] = migrations!("sqlite/control": 1 "0001_firms_and_keys", 2 "0002_sign_in_failures", 3 "0003_passkey_sign_ins", 4 "0004_jobs", 6 "0006_firm_termination");
+const POSTGRES_CONTROL: &[Migration] = migrations!("postgres/control": 1 "0001_firms_and_keys", 2 "0002_sign_in_failures", 3 "0003_passkey_sign_ins", 4 "0004_jobs", 6 "0006_firm_termination");
 const SQLITE_FIRM: &[Migration] = migrations!("sqlite/firm": 1 "0001_users", 2 "0002_invitations", 3 "0003_sign_in", 4 "0004_sign_in_policy", 5 "0005_audit", 6 "0006_audit_shipping", 7 "0007_audit_retention", 8 "0008_matters", 9 "0009_row_level_security", 10 "0010_matter_access_history", 11 "0011_membership_row_security", 12 "0012_totp_pending", 13 "0013_code_sends", 14 "0014_documents", 15 "0015_search", 16 "0016_key_rotation", 17 "0017_passkeys", 18 "0018_firm_preferences", 19 "0019_audit_matter_activity", 20 "0020_row_security_plans", 21 "0021_audit_key_certificates", 22 "0022_client_walls", 27 "0027_retention");
 const POSTGRES_FIRM: &[Migration] = migrations!("postgres/firm": 1 "0001_users", 2 "0002_invitations", 3 "0003_sign_in", 4 "0004_sign_in_policy", 5 "0005_audit", 6 "0006_audit_shipping", 7 "0007_audit_retention", 8 "0008_matters", 9 "0009_row_level_security", 10 "0010_matter_access_history", 11 "0011_membership_row_security", 12 "0012_totp_pending", 13 "0013_code_sends", 14 "0014_documents", 15 "0015_search", 16 "0016_key_rotation", 17 "0017_passkeys", 18 "0018_firm_preferences", 19 "0019_audit_matter_activity", 20 "0020_row_security_plans", 21 "0021_audit_key_certificates", 22 "0022_client_walls", 27 "0027_retention");
 

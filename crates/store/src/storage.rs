@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use ringfence_core::audit::{AuditAction, AuditActor, AuditRecord, Origin, Outcome};
 use ringfence_core::clock::unix_millis;
-use ringfence_core::firm::{Firm, FirmName, FirmSlug};
+use ringfence_core::firm::{Firm, FirmName, FirmSlug, FirmStanding};
 use ringfence_core::ids::{FirmId, UserId};
 use ringfence_core::principal::{Principal, SystemTask};
 use ringfence_core::throttle::{FailureRecord, ThrottleRule};
@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::backend::{self, Intent, PgFirmNames, on_behalf_of};
 use crate::control::sign_in_failures::{self, ThrottleKey};
-use crate::control::{firms, passkey_sign_ins};
+use crate::control::{firms, passkey_sign_ins, terminations};
 use crate::firm::users::{self, NewUser, UserStatus};
 use crate::firm::{FirmTx, audit, invitations};
 use crate::health;
@@ -85,6 +85,8 @@ pub struct FirmStore {
     /// begins its next transaction with the new keyring.
     keyring: std::sync::RwLock<Arc<FirmKeyring>>,
     keys_checked: std::sync::Mutex<std::time::Instant>,
+    /// Active or terminated (read-only), as the control store said at the last check.
+    standing: std::sync::RwLock<FirmStanding>,
     audit_queue: AuditQueue,
     /// SQLite only: where write transactions run.
     writer: Option<SqliteWriter>,
@@ -240,6 +242,16 @@ impl FirmStore {
             Ok(keyring) => keyring.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
+    }
+
+    /// Whether the firm is in service or terminated (read-only), as this server last heard:
+    /// at most 5 seconds ago, and at once for a change made in this process.
+    pub fn standing(&self) -> FirmStanding {
+        *self.standing.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn set_standing(&self, standing: FirmStanding) {
+        *self.standing.write().unwrap_or_else(std::sync::PoisonError::into_inner) = standing;
     }
 
     /// The key version new data is sealed under.
@@ -639,7 +651,7 @@ impl Storage {
             // The keys are not committed to the control store yet, so the new store is
             // opened from the key in hand rather than from its wrapped form.
             let keyring = FirmKeyring::new(&firm.id.to_string(), [(KeyVersion(1), firm_key)])?;
-            let store = self.open_firm_store(firm.id, keyring).await?;
+            let store = self.open_firm_store(firm.id, keyring, FirmStanding::Active).await?;
             self.firms.write().await.insert(firm.id, store.clone());
             self.migrate_firm(firm.id, schema_target).await?;
             let mut tx = store.begin(&Principal::System(SystemTask::Provisioning)).await?;
@@ -713,7 +725,9 @@ impl Storage {
 
     /// The open store of a firm, opening it (and unwrapping its keys) on first use. Every
     /// few seconds it also checks for a newer key version, so that a rotation made anywhere
-    /// is used by every server for new data.
+    /// is used by every server for new data, and for the firm's standing, so that every
+    /// server treats a terminated firm as read-only; a firm whose keys are gone (shredded,
+    /// perhaps by another server) is closed and unknown from then on.
     pub async fn firm(&self, id: FirmId) -> Result<Arc<FirmStore>, StoreError> {
         let open = self.firms.read().await.get(&id).cloned();
         let Some(store) = open else {
@@ -721,19 +735,28 @@ impl Storage {
             if let Some(store) = firms.get(&id) {
                 return Ok(store.clone());
             }
-            let store = self.open_firm_store(id, self.keyring(id).await?).await?;
+            let keyring = self.keyring(id).await?;
+            let standing = terminations::standing(&mut *self.control.acquire().await?, id).await?;
+            let store = self.open_firm_store(id, keyring, standing).await?;
             firms.insert(id, store.clone());
             return Ok(store);
         };
         if !store.keys_due_for_check() {
             return Ok(store);
         }
-        let latest = firms::latest_key_version(&mut *self.control.acquire().await?, id).await?;
-        if latest == Some(store.key_version()) {
-            store.keys_checked_now();
-            return Ok(store);
+        let (latest, standing) = firms::status(&mut *self.control.acquire().await?, id).await?;
+        store.set_standing(standing);
+        match latest {
+            None => {
+                self.forget_firm(id).await;
+                Err(StoreError::UnknownFirmId)
+            }
+            Some(latest) if latest == store.key_version() => {
+                store.keys_checked_now();
+                Ok(store)
+            }
+            Some(_) => self.reload_keys(id).await,
         }
-        self.reload_keys(id).await
     }
 
     /// Reloads a firm's keyring from the control store (after its keys changed).
@@ -744,14 +767,18 @@ impl Storage {
             open.replace_keyring(keyring);
             return Ok(open.clone());
         }
-        let store = self.open_firm_store(id, keyring).await?;
+        let standing = terminations::standing(&mut *self.control.acquire().await?, id).await?;
+        let store = self.open_firm_store(id, keyring, standing).await?;
         firms.insert(id, store.clone());
         Ok(store)
     }
 
-    /// Every version of a firm's key, unwrapped.
+    /// Every version of a firm's key, unwrapped. A firm without keys is none (any more).
     async fn keyring(&self, id: FirmId) -> Result<FirmKeyring, StoreError> {
         let wrapped = firms::wrapped_keys(&mut *self.control.acquire().await?, id).await?;
+        if wrapped.is_empty() {
+            return Err(StoreError::UnknownFirmId);
+        }
         let keys = wrapped
             .iter()
             .map(|(version, wrapped)| Ok((*version, self.master.unwrap(&id.to_string(), *version, wrapped)?)))
@@ -759,7 +786,12 @@ impl Storage {
         Ok(FirmKeyring::new(&id.to_string(), keys)?)
     }
 
-    async fn open_firm_store(&self, id: FirmId, keyring: FirmKeyring) -> Result<Arc<FirmStore>, StoreError> {
+    async fn open_firm_store(
+        &self,
+        id: FirmId,
+        keyring: FirmKeyring,
+        standing: FirmStanding,
+    ) -> Result<Arc<FirmStore>, StoreError> {
         let (pool, writer, pg) = match self.backend {
             Backend::Sqlite => {
                 let path = backend::firm_db_path(&self.data_dir, id);
@@ -778,12 +810,14 @@ impl Storage {
             pg,
             keyring: std::sync::RwLock::new(Arc::new(keyring)),
             keys_checked: std::sync::Mutex::new(std::time::Instant::now()),
+            standing: std::sync::RwLock::new(standing),
             writer,
             audit_queue: AuditQueue::default(),
         }))
     }
 
-    async fn forget_firm(&self, id: FirmId) {
+    /// Closes the firm's open store in this process (its SQLite files are then free to go).
+    pub(crate) async fn forget_firm(&self, id: FirmId) {
         if let Some(store) = self.firms.write().await.remove(&id)
             && store.pg.is_none()
         {
@@ -802,7 +836,9 @@ impl Storage {
         }
     }
 
-    async fn deprovision_firm(&self, id: FirmId) -> Result<(), StoreError> {
+    /// Removes the firm's database: its SQLite directory (the file with its `-wal` and
+    /// `-shm`), or its PostgreSQL schema and roles. What is gone already is no error.
+    pub(crate) async fn deprovision_firm(&self, id: FirmId) -> Result<(), StoreError> {
         match self.backend {
             Backend::Sqlite => {
                 let dir = backend::firm_db_path(&self.data_dir, id);

@@ -20,6 +20,7 @@ mod outage;
 mod plaintext;
 mod postgres;
 mod serve;
+mod termination;
 mod two_servers;
 mod upgrades;
 

@@ -5,12 +5,12 @@
 //! Severity, reasoned once here rather than by each reader of the log:
 //! - `Warning`: something was refused or failed — a refusal, a wrong password or code, a
 //!   replayed code, a throttle or lock, a stored file failing its integrity check, a
-//!   quarantined upload — or someone gave themselves a role on a matter. These are where
-//!   an attack or a fault shows first.
+//!   quarantined upload — or someone gave themselves a role on a matter, or shredded a firm
+//!   overriding any legal hold. These are where an attack or a fault shows first.
 //! - `Notice`: someone changed who may see or do what, or how the firm is protected —
 //!   walls, firm and matter roles, keys, second factors, the sign-in policy, the log's own
 //!   retention, export and purge, disabled and new users, deleted matters, notes and
-//!   documents.
+//!   documents, the firm's termination, reinstatement and shredding.
 //! - `Info`: the day's ordinary work — reading, listing, writing, signing in and out.
 
 /// The area an action belongs to, for grouping and filtering a log.
@@ -233,6 +233,10 @@ audit_actions! {
     FirmAuditRetentionChanged = "firm.audit_retention.changed", "changed how long the audit log is kept", Firm, Notice;
     FirmTimeZoneChanged = "firm.time_zone.changed", "changed the firm's time zone", Firm, Info;
     FirmRetentionPolicyChanged = "firm.retention_policy.changed", "changed how long closed matters are kept", Firm, Notice;
+    FirmTerminated = "firm.terminated", "terminated the firm: read-only until it is shredded", Firm, Notice;
+    FirmReinstated = "firm.reinstated", "reinstated the terminated firm", Firm, Notice;
+    FirmShredStarted = "firm.shred.started", "began destroying the firm's keys, data and files", Firm, Notice;
+    FirmShredForced = "firm.shred.forced", "began destroying the firm's keys, data and files, overriding any legal hold for a recorded reason", Firm, Warning;
 
     // The firm's keys.
     FirmKeyCreated = "firm.key.created", "created the firm's key", Keys, Notice;

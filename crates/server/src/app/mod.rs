@@ -17,6 +17,7 @@ pub mod notes;
 pub mod retention;
 pub mod search;
 pub mod sign_in;
+pub mod termination;
 pub mod users;
 
 pub use error::AppError;

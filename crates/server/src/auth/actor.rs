@@ -166,7 +166,11 @@ async fn resolve(
     if !state.storage.firm_exists(firm).await.map_err(ApiError::from)? {
         return Ok(None);
     }
-    let store = state.storage.firm(firm).await.map_err(ApiError::from)?;
+    let store = match state.storage.firm(firm).await {
+        // Shredded since this server last looked: its sessions went with it.
+        Err(ringfence_store::StoreError::UnknownFirmId) => return Ok(None),
+        opened => opened.map_err(ApiError::from)?,
+    };
     let now = state.clock.now();
     let TokenHash(hash) = token.hash();
     let mut tx = store.begin_read(&Principal::Anonymous).await.map_err(ApiError::from)?;

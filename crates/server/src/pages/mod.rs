@@ -9,6 +9,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use ringfence_core::audit::{AuditAction, StoredAuditEntry, words_for};
 use ringfence_core::auth::SecondFactor;
+use ringfence_core::firm::FirmStanding;
 use ringfence_core::local_time::FirmTimeZone;
 use ringfence_core::policy::CLIENT_KEEPERS;
 use ringfence_core::user::FirmRole;
@@ -54,6 +55,9 @@ pub struct SignedInUser {
     pub administers: bool,
     /// Seconds without use after which the session ends (0: not a browser session).
     pub idle_seconds: i64,
+    /// The day a terminated firm's data is destroyed: until then every page says it is
+    /// read-only.
+    pub read_only_until: Option<String>,
 }
 
 fn signed_in(actor: &Actor, session: &Option<Extension<BrowserSession>>) -> Option<SignedInUser> {
@@ -63,7 +67,18 @@ fn signed_in(actor: &Actor, session: &Option<Extension<BrowserSession>>) -> Opti
         .unwrap_or_default();
     let reads_audit = actor.has_any_role(ringfence_core::policy::AUDITORS.firm_roles());
     let administers = actor.has_any_role(&[FirmRole::Admin]);
-    Some(SignedInUser { email: actor.email.to_string(), csrf, reads_audit, administers, idle_seconds })
+    let read_only_until = match actor.store.standing() {
+        FirmStanding::Terminated(termination) => Some(termination.shred_after.date().to_string()),
+        FirmStanding::Active => None,
+    };
+    Some(SignedInUser {
+        email: actor.email.to_string(),
+        csrf,
+        reads_audit,
+        administers,
+        idle_seconds,
+        read_only_until,
+    })
 }
 
 /// Times as the firm's people read them: on the firm's clock, in its time zone.
@@ -228,6 +243,19 @@ pub fn not_found() -> Response {
 /// The page for a signed-in user whose firm role does not allow a page.
 pub fn refused() -> Response {
     failure_page(AppError::Forbidden("your firm role does not allow this"), None)
+}
+
+/// The page for a change asked of a terminated firm, which is read-only: `message` says
+/// until when.
+pub fn read_only(message: &str) -> Response {
+    let page = MessagePage {
+        signed_in: None,
+        heading: "Read-only",
+        message,
+        link: "/home",
+        link_text: "Back to your matters",
+    };
+    render(&page, StatusCode::LOCKED)
 }
 
 /// A use case's failure told inside the page of a form, in the API's words for it, with

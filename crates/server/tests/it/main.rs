@@ -28,6 +28,7 @@ mod shipping;
 mod sign_in;
 mod sign_in_harness;
 mod sign_in_limits;
+mod termination;
 
 use std::sync::{Arc, Mutex};
 

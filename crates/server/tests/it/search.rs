@@ -300,3 +300,11 @@ both_backends!(a_document_indexes_at_most_the_term_cap, |env: TestEnv| async mov
     let last = format!("w{}", cap + 99);
     assert!(s.search(&s.lead, &last).await.is_empty(), "words past the cap are not indexed");
 });
+
+both_backends!(a_search_before_anything_is_indexed_finds_nothing, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let found = h.call("GET", "/api/v1/search?q=settlement", Some(&admin), None).await;
+    assert_eq!(found.status, 200, "{}", found.body);
+    assert_eq!(found.body["items"], json!([]), "{}", found.body);
+});

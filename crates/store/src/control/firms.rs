@@ -1,7 +1,7 @@
 //! Firms, their wrapped keys and the email → firm directory.
 
 use ringfence_core::clock::{from_unix_millis, unix_millis};
-use ringfence_core::firm::{Firm, FirmName, FirmSlug};
+use ringfence_core::firm::{Firm, FirmName, FirmSlug, FirmStanding, Termination};
 use ringfence_core::ids::{FirmId, UserId};
 use ringfence_core::user::Email;
 use ringfence_crypto::{KeyVersion, WrappedFirmKey};
@@ -12,6 +12,9 @@ use sqlx::any::AnyRow;
 use crate::StoreError;
 
 pub(crate) async fn insert_firm(conn: &mut AnyConnection, firm: &Firm) -> Result<(), StoreError> {
+    if super::terminations::slug_retired(conn, &firm.slug).await? {
+        return Err(StoreError::SlugRetired(firm.slug.to_string()));
+    }
     sqlx::query("INSERT INTO firms (id, slug, name, created_at) VALUES ($1, $2, $3, $4)")
         .bind(firm.id.to_string())
         .bind(firm.slug.as_str())
@@ -84,6 +87,35 @@ pub(crate) async fn latest_key_version(
     version
         .map(|v| u32::try_from(v).map(KeyVersion).map_err(|e| sqlx::Error::Decode(e.into()).into()))
         .transpose()
+}
+
+/// The firm's newest key version (none once its keys are destroyed) and its standing, in
+/// one statement: what every server asks about each open firm every few seconds.
+pub(crate) async fn status(
+    conn: &mut AnyConnection,
+    firm: FirmId,
+) -> Result<(Option<KeyVersion>, FirmStanding), StoreError> {
+    let row = sqlx::query(
+        "SELECT (SELECT MAX(version) FROM firm_keys WHERE firm_id = $1) AS latest, t.terminated_at, t.shred_after
+         FROM (SELECT 1 AS one) AS probe LEFT JOIN firm_terminations t ON t.firm_id = $1",
+    )
+    .bind(firm.to_string())
+    .fetch_one(conn)
+    .await?;
+    let latest: Option<i64> = row.try_get("latest")?;
+    let latest = latest
+        .map(|v| u32::try_from(v).map(KeyVersion).map_err(|e| sqlx::Error::Decode(e.into())))
+        .transpose()?;
+    let terminated_at: Option<i64> = row.try_get("terminated_at")?;
+    let shred_after: Option<i64> = row.try_get("shred_after")?;
+    let standing = match terminated_at.zip(shred_after) {
+        Some((since, shred_after)) => FirmStanding::Terminated(Termination {
+            since: from_unix_millis(since),
+            shred_after: from_unix_millis(shred_after),
+        }),
+        None => FirmStanding::Active,
+    };
+    Ok((latest, standing))
 }
 
 /// Replaces one wrapped key version (master key rotation).

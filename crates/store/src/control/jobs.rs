@@ -143,6 +143,14 @@ pub(crate) async fn enqueue(
     Ok(if added.rows_affected() == 1 { Enqueued::Added(id) } else { Enqueued::AlreadyThere })
 }
 
+/// Removes the job with this dedupe key, whatever its state: the change that caused it was
+/// undone. A server running it meanwhile can then neither finish nor fail it (its lease is
+/// gone with the row). False when there was none.
+pub(crate) async fn cancel(conn: &mut AnyConnection, dedupe_key: &str) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM jobs WHERE dedupe_key = $1").bind(dedupe_key).execute(conn).await?;
+    Ok(done.rows_affected() > 0)
+}
+
 /// Takes the lease of the job due longest, if any: a queued job whose run time has come
 /// and that nobody holds (or whose holder's lease ran out). PostgreSQL skips rows another
 /// server is claiming this instant; SQLite runs the statement under its one writer.

@@ -1,8 +1,9 @@
-//! The control store: the deployment's firms, their wrapped keys, the email directory, and
-//! the job queue.
+//! The control store: the deployment's firms, their wrapped keys, the email directory, the
+//! job queue, and the tombstones of shredded firms.
 //! It holds no case data and no firm's plaintext key.
 
 pub mod firms;
 pub mod jobs;
 pub mod passkey_sign_ins;
 pub mod sign_in_failures;
+pub mod terminations;

@@ -213,7 +213,9 @@ pub async fn find(
     terms: &[String],
     limit: i64,
 ) -> Result<BTreeMap<Uuid, Vec<Candidate>>, StoreError> {
-    let key = search_key(tx).await?;
+    // No key yet means nothing was ever indexed; making one here would write in what may
+    // be a read-only transaction (PostgreSQL refuses it).
+    let Some(key) = stored_key(tx).await? else { return Ok(BTreeMap::new()) };
     let placeholders: Vec<String> = (2..terms.len() + 2).map(|i| format!("${i}")).collect();
     // Only matters the reader holds a role on and no wall screens it from: the cap on candidates
     // must not be spent on the rest of the firm's matters (the caller still checks each).
