@@ -365,6 +365,26 @@ async function main() {
     await adminPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Directory" }).click();
     assert.match(await adminPage.locator("tbody").innerText(), /Acme Holdings v Widget Ltd\s+open\s+ann@smith-jones\.example/);
     await checkAccessibility(adminPage, "matter directory");
+    // Acme's contact asks what the firm holds: the administrator registers the request and
+    // reads the report, which names the matter by number only, and downloads it.
+    await adminPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Data subjects" }).click();
+    await checkAccessibility(adminPage, "data subjects' requests");
+    await adminPage.getByLabel("Kind").selectOption("access");
+    await adminPage.getByLabel("The client it is about").selectOption({ label: "Acme Holdings" });
+    await adminPage.getByRole("button", { name: "Register the request" }).click();
+    await adminPage.getByRole("heading", { name: "What the firm holds on them" }).waitFor();
+    const held = await adminPage.locator("#main").innerText();
+    assert.match(held, /SMITH-JONES-\d{4}-\d{4}\s+open/);
+    assert.doesNotMatch(held, /Widget/, "no matter title in the report");
+    await checkAccessibility(adminPage, "data subject's request");
+    await shoot(adminPage, "data-subject-request");
+    const [report] = await Promise.all([adminPage.waitForEvent("download"), adminPage.getByRole("link", { name: "Download the report as JSON" }).click()]);
+    const reported = JSON.parse(readFileSync(await report.path(), "utf8"));
+    assert.equal(reported.client.name, "Acme Holdings");
+    assert.equal(reported.matters.length, 1);
+    await adminPage.getByRole("link", { name: "Data subjects' requests" }).click();
+    assert.match(await adminPage.locator("tbody").innerText(), /Acme Holdings\s+access/);
+    await shoot(adminPage, "data-subjects");
     await annPage.goto(`${server.base}/clients`);
     await annPage.getByRole("link", { name: "Acme Holdings" }).click();
     await annPage.getByRole("heading", { name: "Acme Holdings" }).waitFor();
@@ -397,7 +417,7 @@ async function main() {
     await annPage.waitForURL(/\/sign-in$/);
     await annPage.goto(`${server.base}/home`);
     assert.match(annPage.url(), /\/sign-in$/);
-    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, team, download of both versions, search, authenticator app, passkey as second factor and alone, typed text kept across a lost session and an idle timeout, not-found, audit log and CSV, users, directory, clients, sign-out; axe on every page)");
+    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, team, download of both versions, search, authenticator app, passkey as second factor and alone, typed text kept across a lost session and an idle timeout, not-found, audit log and CSV, users, directory, a data subject's request and its report, clients, sign-out; axe on every page)");
   } finally {
     await browser.close();
     server.child.kill("SIGTERM");

@@ -81,6 +81,10 @@ id_type!(
     ClientId
 );
 id_type!(
+    /// A data subject's request (access, correction, erasure, objection) on the firm's register.
+    SubjectRequestId
+);
+id_type!(
     /// A note on a matter.
     NoteId
 );

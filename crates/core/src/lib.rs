@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod auth;
 pub mod clock;
+pub mod data_subject;
 pub mod document;
 pub mod extract;
 pub mod firm;

@@ -169,10 +169,14 @@ pub enum ClientAction {
     ReadDetails,
     /// Change any of the client's fields.
     EditDetails,
+    /// Erase the client's personal information for good: the outcome of a data subject's
+    /// erasure request, never a day's work on a file.
+    Erase,
 }
 
 impl ClientAction {
-    pub const ALL: [ClientAction; 2] = [ClientAction::ReadDetails, ClientAction::EditDetails];
+    pub const ALL: [ClientAction; 3] =
+        [ClientAction::ReadDetails, ClientAction::EditDetails, ClientAction::Erase];
 }
 
 /// The caller's standing on one client, as the store found it.
@@ -197,17 +201,58 @@ pub fn role_allows_on_client(role: MatterRole, action: ClientAction) -> bool {
         // Viewers read the file; billing sends the invoices.
         (R::Viewer | R::Billing, A::ReadDetails) => true,
         (R::Viewer | R::Billing, A::EditDetails) => false,
+        // Only a data-subject request erases a client (see `firm_role_allows_on_subject`).
+        (R::Lead | R::Member | R::Viewer | R::Billing, A::Erase) => false,
     }
 }
 
 /// Decides an action on a client's details: a wall on the client overrides everything;
 /// otherwise whoever took the client in (until its first matter is opened) or a role on
-/// one of its matters may allow it.
+/// one of its matters may allow it. Erasure is never allowed this way.
 pub fn client_allows(standing: &ClientStanding, action: ClientAction) -> bool {
     if standing.walled {
         return false;
     }
-    standing.intake || standing.matter_roles.iter().any(|role| role_allows_on_client(*role, action))
+    match action {
+        ClientAction::ReadDetails | ClientAction::EditDetails => {
+            standing.intake || standing.matter_roles.iter().any(|role| role_allows_on_client(*role, action))
+        }
+        ClientAction::Erase => false,
+    }
+}
+
+/// What a firm role allows on a client's details through a data-subject request registered
+/// about the client (POPIA ss 23-25, GDPR arts 15-17): the report of what is held (read),
+/// its correction (edit) and its erasure. The firm has no information-officer role, so
+/// administrators handle the requests; every other role handles none.
+pub fn firm_role_allows_on_subject(role: FirmRole, action: ClientAction) -> bool {
+    use ClientAction as A;
+    match (role, action) {
+        (FirmRole::Admin, A::ReadDetails | A::EditDetails | A::Erase) => true,
+        (
+            FirmRole::Attorney
+            | FirmRole::Paralegal
+            | FirmRole::Secretary
+            | FirmRole::Billing
+            | FirmRole::Auditor,
+            A::ReadDetails | A::EditDetails | A::Erase,
+        ) => false,
+    }
+}
+
+/// The handler's standing on a data subject who is a client, as the store found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectStanding {
+    pub firm_roles: BTreeSet<FirmRole>,
+    /// A wall screens the handler from the client or from any of its matters. The report
+    /// names every matter and erasure weighs them all, so a handler who may not see one of
+    /// them leaves the request to another.
+    pub screened: bool,
+}
+
+/// Decides an action on a client's details through a data-subject request.
+pub fn subject_request_allows(standing: &SubjectStanding, action: ClientAction) -> bool {
+    !standing.screened && standing.firm_roles.iter().any(|role| firm_role_allows_on_subject(*role, action))
 }
 
 #[cfg(test)]
@@ -264,7 +309,7 @@ mod tests {
             intake,
             walled,
         };
-        for action in ClientAction::ALL {
+        for action in [ClientAction::ReadDetails, ClientAction::EditDetails] {
             assert!(!client_allows(&on(&[], false, false), action), "no role, no details");
             assert!(client_allows(&on(&[MatterRole::Member], false, false), action));
             assert!(client_allows(&on(&[], true, false), action), "intake");
@@ -272,6 +317,31 @@ mod tests {
         }
         assert!(client_allows(&on(&[MatterRole::Billing], false, false), ClientAction::ReadDetails));
         assert!(!client_allows(&on(&[MatterRole::Viewer], false, false), ClientAction::EditDetails));
+    }
+
+    #[test]
+    fn no_matter_role_erases_a_client_and_only_administrators_handle_subject_requests() {
+        let every_role = MatterRole::ALL.to_vec();
+        assert!(!client_allows(
+            &ClientStanding { matter_roles: every_role.into_iter().collect(), intake: true, walled: false },
+            ClientAction::Erase
+        ));
+        let handler = |roles: &[FirmRole], screened| SubjectStanding {
+            firm_roles: roles.iter().copied().collect(),
+            screened,
+        };
+        for action in ClientAction::ALL {
+            assert!(subject_request_allows(&handler(&[FirmRole::Admin], false), action));
+            assert!(!subject_request_allows(&handler(&[FirmRole::Admin], true), action), "screened");
+            let others = [
+                FirmRole::Attorney,
+                FirmRole::Paralegal,
+                FirmRole::Secretary,
+                FirmRole::Billing,
+                FirmRole::Auditor,
+            ];
+            assert!(!subject_request_allows(&handler(&others, false), action));
+        }
     }
 
     #[test]

@@ -30,6 +30,10 @@ pub const CLIENT_KEEPERS: AccessPolicy =
 pub const MATTER_OPENERS: AccessPolicy = AccessPolicy::FirmRole(&[FirmRole::Attorney, FirmRole::Paralegal]);
 /// Those who read the audit log: audit officers and administrators.
 pub const AUDITORS: AccessPolicy = AccessPolicy::FirmRole(&[FirmRole::Auditor, FirmRole::Admin]);
+/// Those who keep the register of data-subject requests and handle them: the roles
+/// `matter::firm_role_allows_on_subject` allows (administrators; the firm has no
+/// information-officer role).
+pub const DATA_SUBJECT_HANDLERS: AccessPolicy = AccessPolicy::FirmRole(&[FirmRole::Admin]);
 
 impl AccessPolicy {
     /// The firm roles a `FirmRole` policy admits (none for the others).
@@ -49,6 +53,21 @@ impl AccessPolicy {
                 format!("firm role: {}", names.join(" or "))
             }
             AccessPolicy::Matter(action) => format!("matter: {action:?}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matter::{ClientAction, firm_role_allows_on_subject};
+
+    #[test]
+    fn the_register_admits_exactly_the_roles_that_handle_subject_requests() {
+        for role in FirmRole::ALL {
+            let handles =
+                ClientAction::ALL.into_iter().any(|action| firm_role_allows_on_subject(role, action));
+            assert_eq!(DATA_SUBJECT_HANDLERS.firm_roles().contains(&role), handles, "{role:?}");
         }
     }
 }

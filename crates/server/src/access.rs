@@ -104,6 +104,7 @@ pub const ADMIN: Guard = Guard(policy::ADMIN);
 pub const AUDITORS: Guard = Guard(policy::AUDITORS);
 pub const CLIENT_KEEPERS: Guard = Guard(policy::CLIENT_KEEPERS);
 pub const MATTER_OPENERS: Guard = Guard(policy::MATTER_OPENERS);
+pub const DATA_SUBJECT_HANDLERS: Guard = Guard(policy::DATA_SUBJECT_HANDLERS);
 
 /// A route on one matter, or on a note or document of one, for the matter action `A`: its
 /// handler must take `On<A, _>` as its first argument, and only that reaches the data.

@@ -30,8 +30,8 @@ use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToResponse, ToSchema
 
 use crate::access::Effect;
 use crate::api::{
-    audit, clients, firm_settings, invitations, matters, me, passkey_sign_in, passkeys, retention, sign_in,
-    users,
+    audit, clients, data_subjects, firm_settings, invitations, matters, me, passkey_sign_in, passkeys,
+    retention, sign_in, users,
 };
 use crate::auth::cookie::{CSRF_HEADER, SESSION_COOKIE};
 use crate::error::ErrorBody;
@@ -116,6 +116,15 @@ use crate::error::ErrorBody;
         clients::update,
         clients::place_wall,
         clients::lift_wall,
+        data_subjects::register,
+        data_subjects::list,
+        data_subjects::get,
+        data_subjects::report,
+        data_subjects::correct,
+        data_subjects::erase,
+        data_subjects::close,
+        data_subjects::get_response_days,
+        data_subjects::set_response_days,
     ),
     components(
         schemas(ErrorBody, FirmRoleSchema, SecondFactorSchema, crate::app::users::UserView, MatterRoleSchema),
@@ -141,6 +150,7 @@ use crate::error::ErrorBody;
         (name = "account", description = "The signed-in user's own account"),
         (name = "audit", description = "The audit log, for auditors and administrators"),
         (name = "clients", description = "The firm's clients: names for everyone, details through the client access check"),
+        (name = "data-subjects", description = "Data subjects' requests (POPIA ss 23-25, GDPR arts 15-17): the register, and a client subject's report, correction and erasure"),
         (name = "firm", description = "Firm-wide settings"),
         (name = "matters", description = "Matters, their teams and ethical walls"),
         (name = "meta", description = "About the API itself"),

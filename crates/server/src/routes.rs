@@ -12,12 +12,12 @@ use ringfence_store::firm::access::{
 
 use crate::AppState;
 use crate::access::{
-    ADMIN, AUDITORS, CLIENT_KEEPERS, MATTER_OPENERS, Matter, PUBLIC, RouteTable, SIGNED_IN, ends_sessions,
-    only_reads,
+    ADMIN, AUDITORS, CLIENT_KEEPERS, DATA_SUBJECT_HANDLERS, MATTER_OPENERS, Matter, PUBLIC, RouteTable,
+    SIGNED_IN, ends_sessions, only_reads,
 };
 use crate::api::{
-    audit, clients, documents, firm_settings, health, invitations, matters, me, notes, passkey_sign_in,
-    passkeys, retention, search, sign_in, users,
+    audit, clients, data_subjects, documents, firm_settings, health, invitations, matters, me, notes,
+    passkey_sign_in, passkeys, retention, search, sign_in, users,
 };
 use crate::auth::authenticate;
 use crate::auth::cookie::MAX_FORM_BYTES;
@@ -70,6 +70,13 @@ pub fn route_table() -> RouteTable<AppState> {
         .post("/admin/time-zone", ADMIN, pages::set_time_zone)
         .post("/account/sessions/{id}/end", ends_sessions(SIGNED_IN), pages::end_session)
         .post("/account/sessions/end-all", ends_sessions(SIGNED_IN), pages::end_all_sessions)
+        .get("/admin/data-subjects", DATA_SUBJECT_HANDLERS, pages::subject_register)
+        .post("/admin/data-subjects", DATA_SUBJECT_HANDLERS, pages::register_subject_request)
+        .post("/admin/data-subjects/response-days", DATA_SUBJECT_HANDLERS, pages::set_subject_response_days)
+        .get("/admin/data-subjects/{id}", DATA_SUBJECT_HANDLERS, pages::subject_request)
+        .post("/admin/data-subjects/{id}/correction", DATA_SUBJECT_HANDLERS, pages::correct_subject)
+        .post("/admin/data-subjects/{id}/erasure", DATA_SUBJECT_HANDLERS, pages::erase_subject)
+        .post("/admin/data-subjects/{id}/close", DATA_SUBJECT_HANDLERS, pages::close_subject_request)
         .post("/account/password", SIGNED_IN, pages::change_password)
         .post("/account/totp", SIGNED_IN, pages::enrol_totp)
         .post("/account/totp/confirm", SIGNED_IN, pages::confirm_totp)
@@ -114,6 +121,15 @@ pub fn route_table() -> RouteTable<AppState> {
         .patch("/api/v1/clients/{id}", CLIENT_KEEPERS, clients::update)
         .put("/api/v1/clients/{id}/walls/{user_id}", ADMIN, clients::place_wall)
         .delete("/api/v1/clients/{id}/walls/{user_id}", ADMIN, clients::lift_wall)
+        // Data subjects' requests: the register's handlers reach a client's details through
+        // a registered request only
+        .post("/api/v1/data-subject-requests", DATA_SUBJECT_HANDLERS, data_subjects::register)
+        .get("/api/v1/data-subject-requests", DATA_SUBJECT_HANDLERS, data_subjects::list)
+        .get("/api/v1/data-subject-requests/{id}", DATA_SUBJECT_HANDLERS, data_subjects::get)
+        .get("/api/v1/data-subject-requests/{id}/report", DATA_SUBJECT_HANDLERS, data_subjects::report)
+        .post("/api/v1/data-subject-requests/{id}/correction", DATA_SUBJECT_HANDLERS, data_subjects::correct)
+        .post("/api/v1/data-subject-requests/{id}/erasure", DATA_SUBJECT_HANDLERS, data_subjects::erase)
+        .post("/api/v1/data-subject-requests/{id}/close", DATA_SUBJECT_HANDLERS, data_subjects::close)
         // Matters: every route on one matter needs the access check's proof
         .post("/api/v1/matters", MATTER_OPENERS, matters::create)
         .get("/api/v1/matters", SIGNED_IN, matters::list)
@@ -156,6 +172,16 @@ pub fn route_table() -> RouteTable<AppState> {
         .get("/api/v1/firm/retention-policy", ADMIN, retention::get_policy)
         .put("/api/v1/firm/retention-policy", ADMIN, retention::set_policy)
         .get("/api/v1/firm/disposals", ADMIN, retention::due)
+        .get(
+            "/api/v1/firm/data-subject-response-days",
+            DATA_SUBJECT_HANDLERS,
+            data_subjects::get_response_days,
+        )
+        .put(
+            "/api/v1/firm/data-subject-response-days",
+            DATA_SUBJECT_HANDLERS,
+            data_subjects::set_response_days,
+        )
 }
 
 /// The whole HTTPS application.

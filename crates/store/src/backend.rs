@@ -375,6 +375,14 @@ impl PgFirmNames {
     }
 }
 
+/// What a lock on the rows a query reads, held until the transaction ends, says: on
+/// PostgreSQL `FOR UPDATE`, which also waits for (and then holds off) any transaction adding
+/// a row that references them; SQLite's one writer already holds the whole database, and
+/// takes no row locks.
+pub(crate) fn rows_held(conn: &sqlx::AnyConnection) -> &'static str {
+    if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME { "FOR UPDATE" } else { "" }
+}
+
 /// What a job claim's row lock says: PostgreSQL skips rows another server is claiming this
 /// instant, so servers never wait on each other for the queue; SQLite has one writer, which
 /// the claim's single statement runs under, and no row locks to take.

@@ -23,6 +23,8 @@ pub enum AuditCategory {
     Users,
     Matters,
     Clients,
+    /// Data subjects' requests about the personal information the firm holds on them.
+    DataSubjects,
     Notes,
     Documents,
     Search,
@@ -36,12 +38,13 @@ pub enum AuditCategory {
 }
 
 impl AuditCategory {
-    pub const ALL: [AuditCategory; 12] = [
+    pub const ALL: [AuditCategory; 13] = [
         AuditCategory::SignIn,
         AuditCategory::Account,
         AuditCategory::Users,
         AuditCategory::Matters,
         AuditCategory::Clients,
+        AuditCategory::DataSubjects,
         AuditCategory::Notes,
         AuditCategory::Documents,
         AuditCategory::Search,
@@ -59,6 +62,7 @@ impl AuditCategory {
             AuditCategory::Users => "users",
             AuditCategory::Matters => "matters",
             AuditCategory::Clients => "clients",
+            AuditCategory::DataSubjects => "data_subjects",
             AuditCategory::Notes => "notes",
             AuditCategory::Documents => "documents",
             AuditCategory::Search => "search",
@@ -205,6 +209,17 @@ audit_actions! {
     ClientWallPlaced = "client.wall.placed", "walled someone off from a client", Clients, Notice;
     ClientWallRemoved = "client.wall.removed", "lifted a wall on a client", Clients, Notice;
 
+    // Data subjects' requests: entries name the request (and through it the client), never
+    // the person.
+    SubjectRequestRegistered = "data_subject.request.registered", "registered a data subject's request", DataSubjects, Notice;
+    SubjectRegisterViewed = "data_subject.register.viewed", "viewed the register of data subjects' requests", DataSubjects, Info;
+    SubjectRequestViewed = "data_subject.request.viewed", "viewed a data subject's request", DataSubjects, Info;
+    SubjectReportProduced = "data_subject.report.produced", "produced a report of the personal information held on a data subject", DataSubjects, Notice;
+    SubjectCorrected = "data_subject.corrected", "corrected a data subject's personal information", DataSubjects, Notice;
+    SubjectErased = "data_subject.erased", "erased a data subject's personal information", DataSubjects, Notice;
+    SubjectErasureRefused = "data_subject.erasure.refused", "refused a data subject's erasure request, recording why", DataSubjects, Notice;
+    SubjectRequestClosed = "data_subject.request.closed", "closed a data subject's request with its outcome", DataSubjects, Notice;
+
     // Notes.
     NoteCreated = "note.created", "added a note", Notes, Info;
     NoteChanged = "note.changed", "edited a note", Notes, Info;
@@ -237,6 +252,7 @@ audit_actions! {
     FirmReinstated = "firm.reinstated", "reinstated the terminated firm", Firm, Notice;
     FirmShredStarted = "firm.shred.started", "began destroying the firm's keys, data and files", Firm, Notice;
     FirmShredForced = "firm.shred.forced", "began destroying the firm's keys, data and files, overriding any legal hold for a recorded reason", Firm, Warning;
+    FirmSubjectResponseDaysChanged = "firm.subject_response_days.changed", "changed how many days the firm takes to answer a data subject's request", Firm, Notice;
 
     // The firm's keys.
     FirmKeyCreated = "firm.key.created", "created the firm's key", Keys, Notice;

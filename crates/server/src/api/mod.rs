@@ -1,5 +1,6 @@
 pub mod audit;
 pub mod clients;
+pub mod data_subjects;
 pub mod documents;
 pub mod firm_settings;
 pub mod health;

@@ -59,7 +59,8 @@ impl Valid {
     }
 }
 
-fn text(field: &'static str, value: &str, max: usize) -> Result<String, AppError> {
+/// A line of text: trimmed, 1 to `max` characters, no control characters.
+pub(super) fn text(field: &'static str, value: &str, max: usize) -> Result<String, AppError> {
     let value = value.trim();
     if value.is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
         return Err(AppError::invalid(field, format!("1 to {max} characters, no control characters")));
@@ -67,34 +68,43 @@ fn text(field: &'static str, value: &str, max: usize) -> Result<String, AppError
     Ok(value.to_owned())
 }
 
+/// A client's name, as every form and request takes it.
+pub(super) fn client_name(raw: &str) -> Result<String, AppError> {
+    text("name", raw, 200)
+}
+
+/// An email address, in the form it is kept.
+pub(super) fn email(field: &'static str, raw: &str) -> Result<String, AppError> {
+    Email::parse(raw).map(|e| e.to_string()).map_err(|e| AppError::invalid(field, e.to_string()))
+}
+
+/// A phone number: digits, spaces and `+ - ( )`.
+pub(super) fn phone(raw: String) -> Result<String, AppError> {
+    let ok = raw.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c)) && (6..=32).contains(&raw.len());
+    if ok {
+        Ok(raw)
+    } else {
+        Err(AppError::invalid("phone", "digits, spaces and + - ( ), 6 to 32 characters"))
+    }
+}
+
+/// An identity or registration number.
+pub(super) fn id_number(raw: &str) -> Result<String, AppError> {
+    text("id_number", raw, 64)
+}
+
 fn validate(input: ClientInput) -> Result<Valid, AppError> {
     if !matches!(input.kind.as_str(), "person" | "organisation") {
         return Err(AppError::invalid("kind", "person or organisation"));
     }
-    let email = input
-        .email
-        .map(|e| {
-            Email::parse(&e).map(|e| e.to_string()).map_err(|e| AppError::invalid("email", e.to_string()))
-        })
-        .transpose()?;
-    let phone = input
-        .phone
-        .map(|p| {
-            let ok =
-                p.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c)) && (6..=32).contains(&p.len());
-            if ok {
-                Ok(p)
-            } else {
-                Err(AppError::invalid("phone", "digits, spaces and + - ( ), 6 to 32 characters"))
-            }
-        })
-        .transpose()?;
+    let email = input.email.map(|e| email("email", &e)).transpose()?;
+    let phone = input.phone.map(phone).transpose()?;
     Ok(Valid {
-        name: text("name", &input.name, 200)?,
+        name: client_name(&input.name)?,
         kind: input.kind,
         email,
         phone,
-        id_number: input.id_number.map(|n| text("id_number", &n, 64)).transpose()?,
+        id_number: input.id_number.map(|n| id_number(&n)).transpose()?,
     })
 }
 

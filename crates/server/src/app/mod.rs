@@ -8,6 +8,7 @@ pub mod access;
 pub mod account;
 pub mod audit;
 pub mod clients;
+pub mod data_subjects;
 pub mod documents;
 mod error;
 pub mod firm_settings;

@@ -9,9 +9,10 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use ringfence_core::audit::{AuditAction, StoredAuditEntry, words_for};
 use ringfence_core::auth::SecondFactor;
+use ringfence_core::data_subject::{RequestKind, RequestStatus};
 use ringfence_core::firm::FirmStanding;
 use ringfence_core::local_time::FirmTimeZone;
-use ringfence_core::policy::CLIENT_KEEPERS;
+use ringfence_core::policy::{CLIENT_KEEPERS, DATA_SUBJECT_HANDLERS};
 use ringfence_core::user::FirmRole;
 use ringfence_store::firm::access::{Edit, ManageMembers, ManageWalls, View, WriteContent};
 
@@ -37,11 +38,13 @@ use ringfence_core::matter::MatterAction;
 
 mod account;
 mod admin;
+mod data_subjects;
 mod entry;
 mod work;
 
 pub(crate) use account::*;
 pub(crate) use admin::*;
+pub(crate) use data_subjects::*;
 pub(crate) use entry::*;
 pub(crate) use work::*;
 
@@ -53,6 +56,8 @@ pub struct SignedInUser {
     pub reads_audit: bool,
     /// Administrators get a link to the users page.
     pub administers: bool,
+    /// The register's handlers get a link to data subjects' requests.
+    pub handles_subject_requests: bool,
     /// Seconds without use after which the session ends (0: not a browser session).
     pub idle_seconds: i64,
     /// The day a terminated firm's data is destroyed: until then every page says it is
@@ -71,11 +76,13 @@ fn signed_in(actor: &Actor, session: &Option<Extension<BrowserSession>>) -> Opti
         FirmStanding::Terminated(termination) => Some(termination.shred_after.date().to_string()),
         FirmStanding::Active => None,
     };
+    let handles_subject_requests = actor.has_any_role(DATA_SUBJECT_HANDLERS.firm_roles());
     Some(SignedInUser {
         email: actor.email.to_string(),
         csrf,
         reads_audit,
         administers,
+        handles_subject_requests,
         idle_seconds,
         read_only_until,
     })

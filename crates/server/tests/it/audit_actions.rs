@@ -121,6 +121,32 @@ async fn a_busy_day(h: &Harness) {
         Some(json!({ "role": "lead" })),
     )
     .await;
+    // A data subject's requests about the client, and one about someone who is not one.
+    let register = "/api/v1/data-subject-requests";
+    let mut requests = Vec::new();
+    for body in [
+        json!({ "client_id": client, "kind": "correction" }),
+        json!({ "client_id": client, "kind": "erasure" }),
+        json!({ "subject_name": "A contact", "kind": "objection" }),
+    ] {
+        let registered = h.call("POST", register, Some(&admin), Some(body)).await;
+        requests.push(format!("{register}/{}", registered.body["id"].as_str().unwrap()));
+    }
+    let (correction, erasure, objection) = (&requests[0], &requests[1], &requests[2]);
+    h.call("GET", register, Some(&admin), None).await;
+    h.call("GET", correction, Some(&admin), None).await;
+    h.call("GET", &format!("{correction}/report"), Some(&admin), None).await;
+    h.call(
+        "POST",
+        &format!("{correction}/correction"),
+        Some(&admin),
+        Some(json!({ "phone": "021 555 0100" })),
+    )
+    .await;
+    h.call("POST", &format!("{erasure}/erasure"), Some(&admin), None).await;
+    let outcome = json!({ "outcome": "completed", "reason": "done" });
+    h.call("POST", &format!("{objection}/close"), Some(&admin), Some(outcome)).await;
+    h.call("PUT", "/api/v1/firm/data-subject-response-days", Some(&admin), Some(json!({ "days": 20 }))).await;
     h.call("POST", &on("/close"), Some(&lead), None).await;
     h.call("DELETE", &on(""), Some(&admin), None).await;
     h.call("POST", &on("/restore"), Some(&admin), None).await;

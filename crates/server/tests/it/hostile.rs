@@ -88,6 +88,8 @@ fn plausible(field: &str, ids: &Ids) -> Value {
         "time_zone" | "zone" => json!("Africa/Johannesburg"),
         "factors" | "allowed" => json!(["email", "totp"]),
         "idle_minutes" => json!(30),
+        "days" => json!(30),
+        "outcome" => json!("refused"),
         _ => json!("plain text"),
     }
 }
@@ -98,6 +100,7 @@ struct Ids {
     document: String,
     client: String,
     victim: String,
+    subject_request: String,
 }
 
 impl Ids {
@@ -110,6 +113,9 @@ impl Ids {
             _ if about("/notes/{id}") => self.note.clone(),
             _ if about("/documents/{id}") => self.document.clone(),
             _ if about("/clients/{id}") => self.client.clone(),
+            _ if about("/data-subject-requests/{id}") || about("/data-subjects/{id}") => {
+                self.subject_request.clone()
+            }
             _ if about("/users/{id}") => self.victim.clone(),
             // Sessions and passkeys: never one of the caller's own.
             _ => uuid::Uuid::new_v4().to_string(),
@@ -323,8 +329,20 @@ async fn hostile_input_test(env: TestEnv) {
             .as_str()
             .unwrap()
             .to_owned();
-    let ids =
-        Ids { matter, note, document: document.body["id"].as_str().unwrap().to_owned(), client, victim };
+    let request = json!({ "client_id": client, "kind": "correction" });
+    let subject_request =
+        h.call("POST", "/api/v1/data-subject-requests", Some(&admin), Some(request)).await.body["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let ids = Ids {
+        matter,
+        note,
+        document: document.body["id"].as_str().unwrap().to_owned(),
+        client,
+        victim,
+        subject_request,
+    };
 
     let running = start(&h.env, app(h.state.clone()), TlsMin::Tls12);
     let target = Target {

@@ -7,6 +7,7 @@
 mod audit;
 mod audit_actions;
 mod authenticator;
+mod data_subjects;
 mod documents;
 mod errors;
 mod extraction;

@@ -10,13 +10,19 @@ use super::sign_in_harness::*;
 
 const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
 
-struct Page {
-    status: u16,
-    headers: http::HeaderMap,
-    html: String,
+pub(super) struct Page {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub html: String,
 }
 
-async fn page(h: &Harness, method: &str, path: &str, cookie: Option<&str>, form: Option<String>) -> Page {
+pub(super) async fn page(
+    h: &Harness,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    form: Option<String>,
+) -> Page {
     let cookie_header = cookie.map(|c| format!("__Host-ringfence-session={c}"));
     let mut headers: Vec<(&str, &str)> = Vec::new();
     if let Some(cookie) = &cookie_header {
@@ -36,19 +42,19 @@ async fn page(h: &Harness, method: &str, path: &str, cookie: Option<&str>, form:
     Page { status, headers, html: String::from_utf8(bytes.to_vec()).unwrap() }
 }
 
-fn encode(fields: &[(&str, &str)]) -> String {
+pub(super) fn encode(fields: &[(&str, &str)]) -> String {
     form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish()
 }
 
 /// The value of the hidden input `name` in a page.
-fn hidden(html: &str, name: &str) -> String {
+pub(super) fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
     html[start..].split('"').next().unwrap().to_owned()
 }
 
 /// Signs in through the pages as a browser would: the session cookie's value.
-async fn browser_sign_in(h: &Harness, email: &str, password: &str) -> String {
+pub(super) async fn browser_sign_in(h: &Harness, email: &str, password: &str) -> String {
     let started =
         page(h, "POST", "/sign-in", None, Some(encode(&[("email", email), ("password", password)]))).await;
     assert_eq!(started.status, 200, "{}", started.html);

@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use std::marker::PhantomData;
 
 use ringfence_core::ids::UserId;
-use ringfence_core::matter::{self, ClientAction, ClientStanding, MatterAction, MatterRole, Standing};
+use ringfence_core::matter::{
+    self, ClientAction, ClientStanding, MatterAction, MatterRole, Standing, SubjectStanding,
+};
 use ringfence_core::user::FirmRole;
 use sqlx::Row;
 use uuid::Uuid;
@@ -241,6 +243,14 @@ impl ClientDetails for EditDetails {
     const ACTION: ClientAction = ClientAction::EditDetails;
 }
 
+/// Erasing the client's personal information: only through a data-subject request
+/// ([`check_subject`]); the client access check never allows it.
+#[derive(Debug, Clone, Copy)]
+pub struct Erase;
+impl ClientDetails for Erase {
+    const ACTION: ClientAction = ClientAction::Erase;
+}
+
 /// Proof that `user` may perform `A` on the client's details, checked in this transaction.
 #[derive(Debug)]
 pub struct ClientAccess<A: ClientDetails> {
@@ -296,6 +306,62 @@ pub async fn check_client<A: ClientDetails>(
         walled: walls > 0,
     };
     Ok(matter::client_allows(&standing, A::ACTION).then_some(ClientAccess {
+        client,
+        user,
+        action: PhantomData,
+    }))
+}
+
+/// Checks the handler of data-subject request `request` on the client it is about, for
+/// `A`: a firm role that handles such requests, and no wall screening the handler from the
+/// client or from any of its matters (the report names every matter, and erasure weighs
+/// them all). On PostgreSQL row security hides a matter the handler is walled from, and
+/// the handler's own wall with it: the matters it sees are compared with how many the
+/// client has (`client_matter_totals`), so a hidden one screens it too. A check for a
+/// change first locks the client's row, so that no matter is opened for the client between
+/// the check and the change. `None` for an unknown request, one about someone who is not a
+/// client, and a refusal alike.
+pub async fn check_subject<A: ClientDetails>(
+    tx: &mut FirmTx,
+    user: UserId,
+    firm_roles: &BTreeSet<FirmRole>,
+    request: Uuid,
+) -> Result<Option<ClientAccess<A>>, StoreError> {
+    let client: Option<String> = sqlx::query_scalar(
+        "SELECT client_id FROM data_subject_requests WHERE id = $1 AND client_id IS NOT NULL",
+    )
+    .bind(request.to_string())
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(client) = client else { return Ok(None) };
+    if A::ACTION != ClientAction::ReadDetails {
+        let lock = crate::backend::rows_held(tx.conn());
+        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT id FROM clients WHERE id = $1 {lock}")))
+            .bind(&client)
+            .fetch_one(tx.conn())
+            .await?;
+    }
+    let row = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM client_walls
+                 WHERE client_id = $1 AND user_id = $2 AND lifted_at IS NULL) AS client_walls,
+                (SELECT COUNT(*) FROM matter_walls w JOIN matters m ON m.id = w.matter_id
+                 WHERE m.client_id = $1 AND w.user_id = $2) AS matter_walls,
+                (SELECT COUNT(*) FROM matters WHERE client_id = $1) AS seen,
+                (SELECT matters FROM client_matter_totals WHERE client_id = $1) AS held",
+    )
+    .bind(&client)
+    .bind(user.to_string())
+    .fetch_one(tx.conn())
+    .await?;
+    let walls: i64 = row.try_get::<i64, _>("client_walls")? + row.try_get::<i64, _>("matter_walls")?;
+    let seen: i64 = row.try_get("seen")?;
+    let held: Option<i64> = row.try_get("held")?;
+    let standing =
+        SubjectStanding { firm_roles: firm_roles.clone(), screened: walls > 0 || held.unwrap_or(0) != seen };
+    let client = client
+        .parse()
+        .map_err(|_| StoreError::Database(sqlx::Error::Decode("data_subject_requests.client_id".into())))?;
+    Ok(matter::subject_request_allows(&standing, A::ACTION).then_some(ClientAccess {
         client,
         user,
         action: PhantomData,

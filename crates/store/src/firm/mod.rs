@@ -6,6 +6,7 @@ pub mod access;
 pub mod audit;
 pub mod challenges;
 pub mod clients;
+pub mod data_subjects;
 pub mod documents;
 pub mod invitations;
 pub mod matters;
