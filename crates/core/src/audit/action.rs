@@ -379,8 +379,9 @@ mod tests {
     #[test]
     fn the_home_pages_activity_is_the_changes_to_matters() {
         let changes: Vec<&str> = AuditAction::matter_changes().map(AuditAction::name).collect();
-        assert_eq!(changes.len(), 17);
+        assert_eq!(changes.len(), 18);
         assert!(changes.contains(&"matter.created") && changes.contains(&"document.quarantined"));
+        assert!(changes.contains(&"matter.disposed"));
         assert!(!AuditAction::MatterViewed.is_matter_change());
         assert!(!AuditAction::NoteListed.is_matter_change());
     }
