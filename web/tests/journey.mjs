@@ -365,6 +365,28 @@ async function main() {
     await adminPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Directory" }).click();
     assert.match(await adminPage.locator("tbody").innerText(), /Acme Holdings v Widget Ltd\s+open\s+ann@smith-jones\.example/);
     await checkAccessibility(adminPage, "matter directory");
+    // A letter of demand arrives: the administrator puts the matter on legal hold from its
+    // directory entry; Ann sees the hold on her matter, not its reason; the hold is lifted
+    // from the list of holds.
+    await adminPage.getByRole("link", { name: "Acme Holdings v Widget Ltd" }).click();
+    await adminPage.getByLabel("Reason for a hold").fill("Letter of demand from Widget Ltd: preserve everything");
+    await adminPage.getByRole("button", { name: "Place a legal hold" }).click();
+    await adminPage.getByText("On legal hold since").waitFor();
+    await checkAccessibility(adminPage, "directory entry on legal hold");
+    const annMatter = annPage.url();
+    await annPage.goto(`${server.base}/matters/${matterId}`);
+    assert.match(await annPage.locator("#main").innerText(), /on legal hold/);
+    assert.doesNotMatch(await annPage.locator("#main").innerText(), /Letter of demand/);
+    await annPage.goto(annMatter);
+    await adminPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Legal holds" }).click();
+    assert.match(await adminPage.locator("tbody").innerText(), /Letter of demand from Widget Ltd/);
+    await checkAccessibility(adminPage, "legal holds");
+    await shoot(adminPage, "legal-holds");
+    await adminPage.getByLabel("Why it is lifted").fill("Widget Ltd withdrew the demand");
+    await adminPage.getByRole("button", { name: /Lift the hold/ }).click();
+    await adminPage.getByText("Not on legal hold.").waitFor();
+    await adminPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Legal holds" }).click();
+    assert.match(await adminPage.locator("tbody").innerText(), /Widget Ltd withdrew the demand/);
     // Acme's contact asks what the firm holds: the administrator registers the request and
     // reads the report, which names the matter by number only, and downloads it.
     await adminPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Data subjects" }).click();
@@ -417,7 +439,7 @@ async function main() {
     await annPage.waitForURL(/\/sign-in$/);
     await annPage.goto(`${server.base}/home`);
     assert.match(annPage.url(), /\/sign-in$/);
-    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, team, download of both versions, search, authenticator app, passkey as second factor and alone, typed text kept across a lost session and an idle timeout, not-found, audit log and CSV, users, directory, a data subject's request and its report, clients, sign-out; axe on every page)");
+    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, team, download of both versions, search, authenticator app, passkey as second factor and alone, typed text kept across a lost session and an idle timeout, not-found, audit log and CSV, users, directory, a legal hold placed and lifted, a data subject's request and its report, clients, sign-out; axe on every page)");
   } finally {
     await browser.close();
     server.child.kill("SIGTERM");

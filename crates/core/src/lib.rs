@@ -15,6 +15,7 @@ pub mod local_time;
 pub mod matter;
 pub mod policy;
 pub mod principal;
+pub mod reason;
 pub mod retention;
 pub mod search;
 pub mod throttle;

@@ -81,10 +81,13 @@ pub enum MatterAction {
     /// Delete a closed matter past the firm's retention window: administrators only, who
     /// review the matters due for disposal without reading them.
     Dispose,
+    /// Place or lift a legal hold: administrators only, who answer for what the firm must
+    /// keep, whatever the matter's team would delete.
+    Hold,
 }
 
 impl MatterAction {
-    pub const ALL: [MatterAction; 9] = [
+    pub const ALL: [MatterAction; 10] = [
         MatterAction::View,
         MatterAction::Edit,
         MatterAction::Lifecycle,
@@ -94,6 +97,7 @@ impl MatterAction {
         MatterAction::WriteContent,
         MatterAction::AccessHistory,
         MatterAction::Dispose,
+        MatterAction::Hold,
     ];
 }
 
@@ -121,7 +125,7 @@ pub fn role_allows(role: MatterRole, action: MatterAction) -> bool {
         (R::Billing, A::View) => true,
         (R::Billing, A::Edit | A::Lifecycle | A::ManageMembers | A::ReadContent | A::WriteContent) => false,
         (R::Billing, A::AccessHistory) => false,
-        (R::Lead | R::Member | R::Viewer | R::Billing, A::ManageWalls | A::Dispose) => false,
+        (R::Lead | R::Member | R::Viewer | R::Billing, A::ManageWalls | A::Dispose | A::Hold) => false,
     }
 }
 
@@ -131,7 +135,9 @@ pub fn role_allows(role: MatterRole, action: MatterAction) -> bool {
 pub fn firm_role_allows(role: FirmRole, action: MatterAction) -> bool {
     use MatterAction as A;
     match (role, action) {
-        (FirmRole::Admin, A::ManageMembers | A::ManageWalls | A::AccessHistory | A::Dispose) => true,
+        (FirmRole::Admin, A::ManageMembers | A::ManageWalls | A::AccessHistory | A::Dispose | A::Hold) => {
+            true
+        }
         (FirmRole::Auditor, A::AccessHistory) => true,
         (FirmRole::Admin, A::View | A::Edit | A::Lifecycle | A::ReadContent | A::WriteContent) => false,
         (
@@ -143,7 +149,8 @@ pub fn firm_role_allows(role: FirmRole, action: MatterAction) -> bool {
             | A::ManageWalls
             | A::ReadContent
             | A::WriteContent
-            | A::Dispose,
+            | A::Dispose
+            | A::Hold,
         ) => false,
         (FirmRole::Attorney | FirmRole::Paralegal | FirmRole::Secretary | FirmRole::Billing, _) => false,
     }
@@ -286,6 +293,8 @@ mod tests {
         assert!(firm_role_allows(FirmRole::Admin, A::ManageWalls));
         assert!(firm_role_allows(FirmRole::Admin, A::Dispose));
         assert!(!firm_role_allows(FirmRole::Auditor, A::Dispose));
+        assert!(firm_role_allows(FirmRole::Admin, A::Hold));
+        assert!(!firm_role_allows(FirmRole::Auditor, A::Hold));
         assert!(firm_role_allows(FirmRole::Auditor, A::AccessHistory));
         assert!(!firm_role_allows(FirmRole::Auditor, A::View));
         expect(MatterRole::Member, &[A::View, A::Edit, A::ReadContent, A::WriteContent]);

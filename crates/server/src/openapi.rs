@@ -30,8 +30,8 @@ use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToResponse, ToSchema
 
 use crate::access::Effect;
 use crate::api::{
-    audit, clients, data_subjects, firm_settings, invitations, matters, me, passkey_sign_in, passkeys,
-    retention, sign_in, users,
+    audit, clients, data_subjects, firm_settings, invitations, legal_holds, matters, me, passkey_sign_in,
+    passkeys, retention, sign_in, users,
 };
 use crate::auth::cookie::{CSRF_HEADER, SESSION_COOKIE};
 use crate::error::ErrorBody;
@@ -73,6 +73,9 @@ use crate::error::ErrorBody;
         retention::get_policy,
         retention::set_policy,
         retention::due,
+        legal_holds::list,
+        legal_holds::place_on_client,
+        legal_holds::lift_on_client,
         crate::api::notes::create,
         crate::api::notes::list,
         crate::api::notes::get,
@@ -94,6 +97,8 @@ use crate::error::ErrorBody;
         matters::close,
         matters::restore,
         retention::dispose,
+        legal_holds::place_on_matter,
+        legal_holds::lift_on_matter,
         matters::members,
         matters::set_member,
         matters::remove_member,

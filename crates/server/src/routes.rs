@@ -7,7 +7,8 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use ringfence_store::firm::access::{
-    AccessHistory, Dispose, Edit, Lifecycle, ManageMembers, ManageWalls, ReadContent, View, WriteContent,
+    AccessHistory, Dispose, Edit, Hold, Lifecycle, ManageMembers, ManageWalls, ReadContent, View,
+    WriteContent,
 };
 
 use crate::AppState;
@@ -16,8 +17,8 @@ use crate::access::{
     SIGNED_IN, ends_sessions, only_reads,
 };
 use crate::api::{
-    audit, clients, data_subjects, documents, firm_settings, health, invitations, matters, me, notes,
-    passkey_sign_in, passkeys, retention, search, sign_in, users,
+    audit, clients, data_subjects, documents, firm_settings, health, invitations, legal_holds, matters, me,
+    notes, passkey_sign_in, passkeys, retention, search, sign_in, users,
 };
 use crate::auth::authenticate;
 use crate::auth::cookie::MAX_FORM_BYTES;
@@ -65,6 +66,11 @@ pub fn route_table() -> RouteTable<AppState> {
         .get("/admin/matters/{id}", Matter(ManageWalls), pages::directory_entry)
         .post("/matters/{id}/walls", Matter(ManageWalls), pages::place_wall)
         .post("/matters/{id}/walls/{user_id}/remove", Matter(ManageWalls), pages::lift_wall)
+        .post("/matters/{id}/legal-hold", Matter(Hold), pages::hold_matter)
+        .post("/matters/{id}/legal-hold/lift", Matter(Hold), pages::lift_matter_hold)
+        .get("/admin/legal-holds", ADMIN, pages::legal_holds)
+        .post("/admin/legal-holds/clients", ADMIN, pages::hold_client)
+        .post("/admin/legal-holds/clients/{id}/lift", ADMIN, pages::lift_client_hold)
         .post("/admin/users", ADMIN, pages::invite_user)
         .post("/admin/users/{id}", ADMIN, pages::change_user)
         .post("/admin/time-zone", ADMIN, pages::set_time_zone)
@@ -121,6 +127,8 @@ pub fn route_table() -> RouteTable<AppState> {
         .patch("/api/v1/clients/{id}", CLIENT_KEEPERS, clients::update)
         .put("/api/v1/clients/{id}/walls/{user_id}", ADMIN, clients::place_wall)
         .delete("/api/v1/clients/{id}/walls/{user_id}", ADMIN, clients::lift_wall)
+        .post("/api/v1/clients/{id}/legal-hold", ADMIN, legal_holds::place_on_client)
+        .post("/api/v1/clients/{id}/legal-hold/lift", ADMIN, legal_holds::lift_on_client)
         // Data subjects' requests: the register's handlers reach a client's details through
         // a registered request only
         .post("/api/v1/data-subject-requests", DATA_SUBJECT_HANDLERS, data_subjects::register)
@@ -139,6 +147,8 @@ pub fn route_table() -> RouteTable<AppState> {
         .post("/api/v1/matters/{id}/close", Matter(Lifecycle), matters::close)
         .post("/api/v1/matters/{id}/restore", Matter(Lifecycle), matters::restore)
         .post("/api/v1/matters/{id}/dispose", Matter(Dispose), retention::dispose)
+        .post("/api/v1/matters/{id}/legal-hold", Matter(Hold), legal_holds::place_on_matter)
+        .post("/api/v1/matters/{id}/legal-hold/lift", Matter(Hold), legal_holds::lift_on_matter)
         .get("/api/v1/matters/{id}/members", Matter(ManageMembers), matters::members)
         .put("/api/v1/matters/{id}/members/{user_id}", Matter(ManageMembers), matters::set_member)
         .delete("/api/v1/matters/{id}/members/{user_id}", Matter(ManageMembers), matters::remove_member)
@@ -172,6 +182,7 @@ pub fn route_table() -> RouteTable<AppState> {
         .get("/api/v1/firm/retention-policy", ADMIN, retention::get_policy)
         .put("/api/v1/firm/retention-policy", ADMIN, retention::set_policy)
         .get("/api/v1/firm/disposals", ADMIN, retention::due)
+        .get("/api/v1/firm/legal-holds", ADMIN, legal_holds::list)
         .get(
             "/api/v1/firm/data-subject-response-days",
             DATA_SUBJECT_HANDLERS,

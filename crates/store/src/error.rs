@@ -34,6 +34,10 @@ pub enum StoreError {
     NotTerminated,
     #[error("the firm is kept, read-only, until {}: it can be shredded only after that", day(.until))]
     RetentionRunning { until: OffsetDateTime },
+    #[error(
+        "a legal hold stands in the firm: it can be shredded once every hold is lifted, or when forced for a recorded reason"
+    )]
+    UnderLegalHold,
     #[error("the firm `{slug}` was shredded on {}: its keys, data and files are destroyed", day(.at))]
     Shredded { slug: String, at: OffsetDateTime },
     #[error("no such firm")]

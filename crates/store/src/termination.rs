@@ -167,6 +167,9 @@ impl Storage {
             FirmStanding::Terminated(_) => {}
         }
         let store = self.firm(id).await?;
+        if force_reason.is_none() && store.any_legal_hold().await? {
+            return Err(StoreError::UnderLegalHold);
+        }
         // Entries still queued (a failed sign-in's) are written before the last one.
         store.flush_audit().await?;
         let checkpoint = final_checkpoint(&store, by, force_reason.is_some(), now).await?;

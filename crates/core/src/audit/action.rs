@@ -198,6 +198,8 @@ audit_actions! {
     MatterRoleRevoked = "matter.role.revoked", "removed someone's role", Matters, Notice;
     MatterWallPlaced = "matter.wall.placed", "walled someone off", Matters, Notice;
     MatterWallRemoved = "matter.wall.removed", "lifted a wall", Matters, Notice;
+    MatterLegalHoldPlaced = "matter.legal_hold.placed", "placed the matter on legal hold", Matters, Notice;
+    MatterLegalHoldLifted = "matter.legal_hold.lifted", "lifted the matter's legal hold", Matters, Notice;
     MatterViewed = "matter.viewed", "viewed the matter", Matters, Info;
     MatterAccessHistoryViewed = "matter.access_history.viewed", "viewed the matter's access history", Matters, Info;
     MatterDirectoryViewed = "matter.directory.viewed", "viewed the directory of matters", Matters, Info;
@@ -208,6 +210,8 @@ audit_actions! {
     ClientViewed = "client.viewed", "viewed a client", Clients, Info;
     ClientWallPlaced = "client.wall.placed", "walled someone off from a client", Clients, Notice;
     ClientWallRemoved = "client.wall.removed", "lifted a wall on a client", Clients, Notice;
+    ClientLegalHoldPlaced = "client.legal_hold.placed", "placed a client and all its matters on legal hold", Clients, Notice;
+    ClientLegalHoldLifted = "client.legal_hold.lifted", "lifted a client's legal hold", Clients, Notice;
 
     // Data subjects' requests: entries name the request (and through it the client), never
     // the person.
@@ -248,6 +252,7 @@ audit_actions! {
     FirmAuditRetentionChanged = "firm.audit_retention.changed", "changed how long the audit log is kept", Firm, Notice;
     FirmTimeZoneChanged = "firm.time_zone.changed", "changed the firm's time zone", Firm, Info;
     FirmRetentionPolicyChanged = "firm.retention_policy.changed", "changed how long closed matters are kept", Firm, Notice;
+    FirmLegalHoldsViewed = "firm.legal_holds.viewed", "viewed the firm's legal holds and their reasons", Firm, Info;
     FirmTerminated = "firm.terminated", "terminated the firm: read-only until it is shredded", Firm, Notice;
     FirmReinstated = "firm.reinstated", "reinstated the terminated firm", Firm, Notice;
     FirmShredStarted = "firm.shred.started", "began destroying the firm's keys, data and files", Firm, Notice;
@@ -295,6 +300,8 @@ impl AuditAction {
                 | MatterRoleRevoked
                 | MatterWallPlaced
                 | MatterWallRemoved
+                | MatterLegalHoldPlaced
+                | MatterLegalHoldLifted
                 | NoteCreated
                 | NoteChanged
                 | NoteDeleted
@@ -379,9 +386,9 @@ mod tests {
     #[test]
     fn the_home_pages_activity_is_the_changes_to_matters() {
         let changes: Vec<&str> = AuditAction::matter_changes().map(AuditAction::name).collect();
-        assert_eq!(changes.len(), 18);
+        assert_eq!(changes.len(), 20);
         assert!(changes.contains(&"matter.created") && changes.contains(&"document.quarantined"));
-        assert!(changes.contains(&"matter.disposed"));
+        assert!(changes.contains(&"matter.disposed") && changes.contains(&"matter.legal_hold.placed"));
         assert!(!AuditAction::MatterViewed.is_matter_change());
         assert!(!AuditAction::NoteListed.is_matter_change());
     }

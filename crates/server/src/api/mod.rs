@@ -5,6 +5,7 @@ pub mod documents;
 pub mod firm_settings;
 pub mod health;
 pub mod invitations;
+pub mod legal_holds;
 pub mod matters;
 pub mod me;
 pub mod notes;

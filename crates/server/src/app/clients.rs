@@ -258,15 +258,14 @@ pub async fn update(ctx: &Ctx, id: ClientId, input: ClientInput) -> Result<Clien
     Ok(updated.into())
 }
 
-/// The client named in a wall route, for an administrator no wall screens from it: an
-/// administrator walled off a client cannot see, place or lift its walls.
-/// The refusal is recorded once `tx` has ended: the log's writer must not wait for it.
-async fn wall_target(
+/// The client an administrator's route names (its walls, its legal hold), for an
+/// administrator no wall screens from it: one walled off a client cannot see or change
+/// either. The refusal is recorded once `tx` has ended: the log's writer must not wait for it.
+pub(super) async fn admin_target(
     ctx: &Ctx,
     mut tx: FirmTx,
     id: ClientId,
-    user: UserId,
-) -> Result<(FirmTx, ClientSummary, users::User), AppError> {
+) -> Result<(FirmTx, ClientSummary), AppError> {
     let summary = if clients::walled_from(&mut tx, id.as_uuid(), ctx.actor.user).await? {
         None
     } else {
@@ -276,6 +275,17 @@ async fn wall_target(
         drop(tx);
         return Err(refuse(ctx, id).await?);
     };
+    Ok((tx, summary))
+}
+
+/// The client and user named in a wall route (see [`admin_target`]).
+async fn wall_target(
+    ctx: &Ctx,
+    tx: FirmTx,
+    id: ClientId,
+    user: UserId,
+) -> Result<(FirmTx, ClientSummary, users::User), AppError> {
+    let (mut tx, summary) = admin_target(ctx, tx, id).await?;
     let user = users::get(&mut tx, user)
         .await?
         .ok_or_else(|| AppError::invalid("user_id", "no such user in this firm"))?;

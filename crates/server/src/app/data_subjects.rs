@@ -26,6 +26,7 @@ use ringfence_core::data_subject::{
     self, RequestKind, RequestStatus, ResponseDays, format_day, overdue, parse_day, parse_received,
 };
 use ringfence_core::ids::{ClientId, SubjectRequestId, UserId};
+use ringfence_core::reason::Reason;
 use ringfence_store::FirmTx;
 use ringfence_store::firm::access::{self, ClientAccess, EditDetails, Erase, ReadDetails};
 use ringfence_store::firm::clients::{self, ClientFields};
@@ -33,7 +34,7 @@ use ringfence_store::firm::data_subjects::{
     self as register, HeldMatter, NewRequest, NewSubject, RegisterAfter, RegisterFilter, Subject,
     SubjectRequest,
 };
-use ringfence_store::firm::{preferences, users};
+use ringfence_store::firm::{legal_holds, preferences, users};
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
@@ -42,8 +43,6 @@ use uuid::Uuid;
 use super::clients::{ClientView, client_name, email, id_number, phone, text};
 use super::{AppError, Ctx};
 
-/// The longest outcome reason taken.
-const MAX_REASON_CHARS: usize = 2000;
 const DEFAULT_PAGE: usize = 50;
 const MAX_PAGE: usize = 500;
 
@@ -494,10 +493,14 @@ pub async fn correct(
 /// What keeps the firm from erasing a client's personal information now, as the reason
 /// recorded with the refusal; `None` when nothing does.
 ///
-/// A retention duty: every matter held on the client, open, closed or soft-deleted, is a
-/// record the firm must keep (and the client's identity with it) until the matter is
-/// disposed of; a purged matter is no longer held and bars nothing.
-fn erasure_bar(matters: &[HeldMatter]) -> Option<String> {
+/// A legal hold on the client or on any of its matters (`on_hold`) bars it whatever else.
+/// So does a retention duty: every matter held on the client, open, closed or
+/// soft-deleted, is a record the firm must keep (and the client's identity with it) until
+/// the matter is disposed of; a purged matter is no longer held and bars nothing.
+fn erasure_bar(on_hold: bool, matters: &[HeldMatter]) -> Option<String> {
+    if on_hold {
+        return Some("legal hold: the client or one of its matters is on legal hold".to_owned());
+    }
     if matters.is_empty() {
         return None;
     }
@@ -522,7 +525,8 @@ pub async fn erase(ctx: &Ctx, id: SubjectRequestId) -> Result<RequestView, AppEr
     // The check locks the client's row: no matter can be opened for it until this ends.
     let (mut tx, access) = subject_access::<Erase>(ctx, tx, id, client).await?;
     let matters = register::held_matters(&mut tx, &access).await?;
-    match erasure_bar(&matters) {
+    let on_hold = legal_holds::holds_client(&mut tx, client.as_uuid()).await?;
+    match erasure_bar(on_hold, &matters) {
         Some(reason) => {
             finish(ctx, tx, id, RequestStatus::Refused, &reason, AuditAction::SubjectErasureRefused).await
         }
@@ -545,14 +549,7 @@ pub async fn close(ctx: &Ctx, id: SubjectRequestId, input: CloseInput) -> Result
         "refused" => RequestStatus::Refused,
         _ => return Err(AppError::invalid("outcome", "completed or refused")),
     };
-    let reason = input.reason.trim();
-    let printable = !reason.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'));
-    if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS || !printable {
-        return Err(AppError::invalid(
-            "reason",
-            "1 to 2000 characters, no control characters but line breaks",
-        ));
-    }
+    let reason = Reason::parse(&input.reason).map_err(|e| AppError::invalid("reason", e.to_string()))?;
     let mut tx = ctx.actor.begin().await?;
     let request = register::get(&mut tx, id.as_uuid()).await?.ok_or(AppError::NotFound)?;
     if request.status != RequestStatus::Open {
@@ -565,7 +562,7 @@ pub async fn close(ctx: &Ctx, id: SubjectRequestId, input: CloseInput) -> Result
             format!("a {} request about a client is completed by its action, not by hand", request.kind),
         ));
     }
-    finish(ctx, tx, id, status, reason, AuditAction::SubjectRequestClosed).await
+    finish(ctx, tx, id, status, reason.as_str(), AuditAction::SubjectRequestClosed).await
 }
 
 /// Closes the open request `id` with its outcome in `tx`, records `action` and commits.

@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::access::{self, On};
+use super::legal_holds::refuse_if_held;
 use super::{AppError, Ctx};
 use crate::AppState;
 use crate::audit;
@@ -175,9 +176,11 @@ pub async fn versions(ctx: &Ctx, on: On<ReadContent, DocumentId>) -> Result<Vers
     Ok(VersionList { items, next_cursor: None })
 }
 
-/// Deletes a document (all its versions); answers the matter it was on.
+/// Deletes a document (all its versions); answers the matter it was on. Not while a legal
+/// hold keeps the matter.
 pub async fn delete(ctx: &Ctx, on: On<WriteContent, DocumentId>) -> Result<MatterId, AppError> {
     let (mut tx, access) = access::record(ctx, ctx.actor.begin().await?, on, documents::matter_of).await?;
+    refuse_if_held(&mut tx, access.matter()).await?;
     if !documents::delete(&mut tx, &access, on.id().as_uuid(), ctx.now()).await? {
         return Err(AppError::NotFound);
     }

@@ -13,6 +13,7 @@ use ringfence_store::firm::access::{
     SeesMatter, View,
 };
 use ringfence_store::firm::documents::{self, Document, Version};
+use ringfence_store::firm::legal_holds::{self, StandingHold};
 use ringfence_store::firm::matters::{self, Matter};
 use ringfence_store::firm::notes::{self, Note};
 use ringfence_store::firm::{audit as audit_log, clients, preferences, users};
@@ -22,6 +23,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::access::{self, On};
+use super::legal_holds::refuse_if_held;
 use super::{AppError, Ctx};
 use crate::audit;
 
@@ -40,6 +42,10 @@ pub struct MatterView {
     pub opened_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
     pub closed_at: Option<OffsetDateTime>,
+    /// Since when a legal hold keeps the matter from deletion, its own or its client's;
+    /// `null` when none does.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub held_since: Option<OffsetDateTime>,
 }
 
 impl From<Matter> for MatterView {
@@ -53,6 +59,7 @@ impl From<Matter> for MatterView {
             status: matter.status,
             opened_at: matter.opened_at,
             closed_at: matter.closed_at,
+            held_since: matter.held_since,
         }
     }
 }
@@ -195,6 +202,8 @@ pub async fn create(ctx: &Ctx, storage: &Storage, input: NewMatter) -> Result<Ma
     );
     entry.matter_id = Some(id.to_string());
     audit_log::append(&mut tx, &entry).await?;
+    // A hold on the client holds every matter opened for it from then on.
+    let held_since = legal_holds::standing_on_matter(&mut tx, id).await?.map(|hold| hold.placed_at);
     tx.commit().await?;
     Ok(MatterView {
         id,
@@ -205,6 +214,7 @@ pub async fn create(ctx: &Ctx, storage: &Storage, input: NewMatter) -> Result<Ma
         status: "open".to_owned(),
         opened_at: now,
         closed_at: None,
+        held_since,
     })
 }
 
@@ -352,9 +362,10 @@ pub async fn close(ctx: &Ctx, on: On<Lifecycle, MatterId>) -> Result<MatterView,
     after_change(tx, &access).await
 }
 
-/// Deletes a matter softly: it can be restored for 30 days.
+/// Deletes a matter softly: it can be restored for 30 days. Not while a legal hold keeps it.
 pub async fn delete(ctx: &Ctx, on: On<Lifecycle, MatterId>) -> Result<(), AppError> {
     let (mut tx, access) = access::matter(ctx, ctx.actor.begin().await?, on).await?;
+    refuse_if_held(&mut tx, access.matter()).await?;
     if !matters::soft_delete(&mut tx, &access, ctx.now()).await? {
         return Err(AppError::NotFound);
     }
@@ -597,7 +608,7 @@ pub async fn directory(ctx: &Ctx) -> Result<Vec<DirectoryRow>, AppError> {
 }
 
 /// One matter for an administrator: who holds which role, who is walled off (user id and
-/// address). No content.
+/// address), and the legal hold standing on it. No content.
 #[derive(Debug, Clone)]
 pub struct DirectoryEntryPage {
     pub id: Uuid,
@@ -607,6 +618,7 @@ pub struct DirectoryEntryPage {
     pub members: Vec<(String, MatterRole)>,
     /// (user, address)
     pub walled: Vec<(UserId, String)>,
+    pub legal_hold: Option<StandingHold>,
 }
 
 /// One matter of the directory, for those who manage its walls.
@@ -624,8 +636,16 @@ pub async fn directory_entry(
     for user in matters::walled(&mut tx, &walls).await? {
         walled.push((user, email_of(&mut tx, user).await?.unwrap_or_default()));
     }
+    let legal_hold = legal_holds::standing_on_matter(&mut tx, walls.matter()).await?;
     tx.commit().await?;
-    Ok(DirectoryEntryPage { id: entry.id, number: entry.number, title: entry.title, members, walled })
+    Ok(DirectoryEntryPage {
+        id: entry.id,
+        number: entry.number,
+        title: entry.title,
+        members,
+        walled,
+        legal_hold,
+    })
 }
 
 /// Who could read the matter at `at` (now by default), and who granted it: the report

@@ -13,6 +13,7 @@ pub mod documents;
 mod error;
 pub mod firm_settings;
 pub mod home;
+pub mod legal_holds;
 pub mod matters;
 pub mod notes;
 pub mod retention;

@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::access::{self, On};
+use super::legal_holds::refuse_if_held;
 use super::{AppError, Ctx};
 
 /// The longest note body, in characters.
@@ -196,9 +197,10 @@ pub async fn update(
     Ok(updated.into())
 }
 
-/// Deletes a note.
+/// Deletes a note; not while a legal hold keeps its matter.
 pub async fn delete(ctx: &Ctx, on: On<WriteContent, NoteId>) -> Result<(), AppError> {
     let (mut tx, access) = access::record(ctx, ctx.actor.begin().await?, on, notes::matter_of).await?;
+    refuse_if_held(&mut tx, access.matter()).await?;
     if !notes::delete(&mut tx, &access, on.id().as_uuid(), ctx.now()).await? {
         return Err(AppError::NotFound);
     }

@@ -4,6 +4,7 @@
 //! Disposal is a soft delete, purged after the grace period like any other deletion.
 
 use ringfence_core::audit::AuditAction;
+use ringfence_core::firm::FirmStanding;
 use ringfence_core::ids::{FirmId, MatterId};
 use ringfence_core::retention::{RetentionPolicy, RetentionPolicyView};
 use ringfence_mail::{Mail, Mailer};
@@ -16,6 +17,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::access::{self, On};
+use super::legal_holds::refuse_if_held;
 use super::{AppError, Ctx};
 
 /// How long the firm keeps a closed matter.
@@ -116,6 +118,7 @@ fn due_matter(policy: &RetentionPolicy, matter: ClosedMatter) -> Option<DueMatte
 /// grace period, then purged.
 pub async fn dispose(ctx: &Ctx, on: On<Dispose, MatterId>) -> Result<(), AppError> {
     let (mut tx, access) = access::matter(ctx, ctx.actor.begin().await?, on).await?;
+    refuse_if_held(&mut tx, access.matter()).await?;
     let policy = retention::policy(&mut tx).await?;
     let disposed = match policy.closed_by_for_disposal(ctx.now()) {
         Some(closed_by) => retention::dispose(&mut tx, &access, closed_by, ctx.now()).await?,
@@ -136,13 +139,18 @@ pub async fn dispose(ctx: &Ctx, on: On<Dispose, MatterId>) -> Result<(), AppErro
 /// The scheduled work for one firm: tells the leads of matters entering the notice period
 /// (mail first, then the record, so a failed mail is tried again rather than skipped), then
 /// deletes the matters whose notice has run. Does nothing unless the firm deletes
-/// automatically.
+/// automatically, nor for a terminated firm; a matter on legal hold is neither noticed nor
+/// deleted.
 pub async fn apply(
     storage: &Storage,
     mailer: &Mailer,
     firm: FirmId,
     now: OffsetDateTime,
 ) -> Result<(), AppError> {
+    // A terminated firm is read-only until its shred: nothing of it is deleted meanwhile.
+    if let FirmStanding::Terminated(_) = storage.firm_standing(firm).await? {
+        return Ok(());
+    }
     let store = storage.firm(firm).await?;
     for notice in store.retention_notices_due(now).await? {
         let ClosedMatter { id, number, closed_at, .. } = &notice.matter;

@@ -147,6 +147,7 @@ fn refusal(error: StoreError) -> AppError {
         StoreError::AlreadyTerminated { .. } => "already_terminated",
         StoreError::NotTerminated => "not_terminated",
         StoreError::RetentionRunning { .. } => "retention_running",
+        StoreError::UnderLegalHold => "legal_hold",
         StoreError::Shredded { .. } => "shredded",
         _ => return error.into(),
     };

@@ -317,17 +317,21 @@ struct DirectoryEntryPage {
     members: Vec<(String, String)>,
     /// (user id, email)
     walled: Vec<(String, String)>,
+    /// Since when a hold stands on it, in words, and whether it is the matter's own.
+    held: Option<(String, bool)>,
 }
 
-/// One matter for an administrator: who holds which role, who is walled off, and the
-/// forms to place and lift walls. No content.
+/// One matter for an administrator: who holds which role, who is walled off, its legal
+/// hold, and the forms to place and lift walls and the matter's own hold. No content.
 pub async fn directory_entry(
     on: On<ManageWalls, MatterId>,
     ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
 ) -> Response {
-    match app::matters::directory_entry(&ctx, on).await {
-        Ok(entry) => {
+    let loaded =
+        async { Ok::<_, AppError>((app::matters::directory_entry(&ctx, on).await?, Dates::of(&ctx).await?)) };
+    match loaded.await {
+        Ok((entry, dates)) => {
             let page = DirectoryEntryPage {
                 signed_in: signed_in(&ctx.actor, &csrf),
                 id: entry.id.to_string(),
@@ -335,6 +339,7 @@ pub async fn directory_entry(
                 title: entry.title,
                 members: entry.members.into_iter().map(|(email, role)| (email, role.to_string())).collect(),
                 walled: entry.walled.into_iter().map(|(user, email)| (user.to_string(), email)).collect(),
+                held: entry.legal_hold.map(|hold| (dates.day(hold.placed_at), !hold.on_client)),
             };
             render(&page, StatusCode::OK)
         }

@@ -40,12 +40,14 @@ mod account;
 mod admin;
 mod data_subjects;
 mod entry;
+mod legal_holds;
 mod work;
 
 pub(crate) use account::*;
 pub(crate) use admin::*;
 pub(crate) use data_subjects::*;
 pub(crate) use entry::*;
+pub(crate) use legal_holds::*;
 pub(crate) use work::*;
 
 /// Who the page is for, as the layout shows it.

@@ -150,6 +150,8 @@ struct MatterPage {
     title: String,
     status: String,
     opened: String,
+    /// The day a legal hold was placed on it, its own or its client's.
+    held_since: Option<String>,
     description: Option<String>,
     content: Option<MatterContent>,
     team: Option<Team>,
@@ -228,6 +230,7 @@ fn matter_page(
         title: matter.title,
         status: matter.status,
         opened: dates.day(matter.opened_at),
+        held_since: matter.held_since.map(|at| dates.day(at)),
         description: matter.description,
         content,
     }

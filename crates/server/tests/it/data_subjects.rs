@@ -282,24 +282,6 @@ both_backends!(
     }
 );
 
-/// A connection to the firm's database past the application (and row security).
-async fn raw(h: &Harness) -> sqlx::AnyConnection {
-    use sqlx::{AssertSqlSafe, Connection, Executor};
-    sqlx::any::install_default_drivers();
-    match h.env.database_url() {
-        None => {
-            let path = h.env.data_dir().join("firms").join(h.firm.to_string()).join("firm.db");
-            sqlx::AnyConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap()
-        }
-        Some(url) => {
-            let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
-            let schema = format!("firm_{}", h.firm.simple());
-            conn.execute(AssertSqlSafe(format!(r#"SET search_path TO "{schema}""#))).await.unwrap();
-            conn
-        }
-    }
-}
-
 /// Every row of every table of the firm's database, as text.
 async fn every_row(h: &Harness, conn: &mut sqlx::AnyConnection) -> Vec<String> {
     use sqlx::{AssertSqlSafe, Row};
@@ -375,7 +357,7 @@ both_backends!(
         let placeholder = format!("Erased data subject {}", &gone.replace('-', "")[..8]);
         assert_eq!(erased.body["subject"]["name"], placeholder.as_str());
 
-        let mut conn = raw(&f.h).await;
+        let mut conn = f.h.raw_firm().await;
         let row: (String, String, Option<String>, Option<String>, Option<Vec<u8>>) =
             sqlx::query_as("SELECT name, kind, email, phone, id_number_sealed FROM clients WHERE id = $1")
                 .bind(&gone)
@@ -618,3 +600,36 @@ both_backends!(the_pages_register_report_and_answer_a_request, |env: TestEnv| as
     assert_eq!(not_allowed.status, 403);
     assert!(!page(&f.h, "GET", "/home", Some(&lawyer), None).await.html.contains("/admin/data-subjects"));
 });
+
+both_backends!(
+    erasure_is_refused_under_a_legal_hold_even_when_the_client_has_no_matter,
+    |env: TestEnv| async move {
+        let f = firm(env).await;
+        let client =
+            f.client(json!({ "name": "Ivy Held", "kind": "person", "email": "ivy@held.example" })).await;
+        let hold = json!({ "reason": "Fraud investigation: keep everything on Ivy Held" });
+        let held =
+            f.h.call("POST", &format!("/api/v1/clients/{client}/legal-hold"), Some(&f.admin), Some(hold))
+                .await;
+        assert_eq!(held.status, 201, "{}", held.body);
+        let request = f.register(json!({ "client_id": client, "kind": "erasure" })).await;
+        let refused = f.on(&f.admin, "POST", &request, "/erasure", None).await;
+        assert_eq!(refused.status, 200, "{}", refused.body);
+        assert_eq!(refused.body["status"], "refused");
+        let reason = refused.body["outcome"].as_str().unwrap();
+        assert!(reason.starts_with("legal hold"), "{reason}");
+        let record = f.h.call("GET", &format!("/api/v1/clients/{client}"), Some(&f.lead), None).await;
+        assert_eq!(record.body["email"], "ivy@held.example", "{}", record.body);
+
+        // Lifted, a new request erases it.
+        let lift = json!({ "reason": "Investigation closed" });
+        let lifted = f
+            .h
+            .call("POST", &format!("/api/v1/clients/{client}/legal-hold/lift"), Some(&f.admin), Some(lift))
+            .await;
+        assert_eq!(lifted.status, 200, "{}", lifted.body);
+        let request = f.register(json!({ "client_id": client, "kind": "erasure" })).await;
+        let erased = f.on(&f.admin, "POST", &request, "/erasure", None).await;
+        assert_eq!(erased.body["status"], "completed", "{}", erased.body);
+    }
+);

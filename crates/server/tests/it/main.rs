@@ -14,6 +14,7 @@ mod extraction;
 mod headers;
 mod hostile;
 mod jobs;
+mod legal_holds;
 mod matters;
 mod openapi;
 mod pages;

@@ -277,7 +277,7 @@ async fn call_route(
                 headers.push(("authorization", auth));
             }
             let form = axum::body::Body::from(
-                "kind=note&body=a+matrix+note&email=auditor%40firm.example&role=viewer",
+                "kind=note&body=a+matrix+note&email=auditor%40firm.example&role=viewer&reason=a+matrix+hold",
             );
             Harness::reply(c.h.respond(method.as_str(), path, None, form, &headers).await).await
         }
@@ -302,6 +302,7 @@ fn request(path: &str, method: &http::Method, on: &Targets, target: &str) -> (St
         ("PATCH", p) if p.starts_with("/api/v1/notes/") => Some(json!({ "body": "edited in the matrix" })),
         ("PATCH", _) => Some(json!({ "title": "Renamed in the matrix" })),
         ("PUT", p) if p.contains("/members/") => Some(json!({ "role": "viewer" })),
+        ("POST", p) if p.contains("/legal-hold") => Some(json!({ "reason": "a matrix hold" })),
         _ => None,
     };
     (filled, body)

@@ -38,8 +38,9 @@ async fn closed_matter(h: &Harness, lead: &str, title: &str) -> (String, String)
     (id, matter.body["number"].as_str().unwrap().to_owned())
 }
 
-/// Runs the scheduled work due at the test clock, as a deployment's workers would.
-async fn run_schedules(h: &Harness) {
+/// Runs the scheduled work due at the test clock, as a deployment's workers would, and
+/// checks the retention job ran.
+pub(super) async fn run_schedules(h: &Harness) {
     let state = &h.state;
     let worker = ringfence_server::jobs::Worker::new(
         state.storage.clone(),

@@ -233,6 +233,24 @@ impl Harness {
         matter.body["id"].as_str().unwrap().to_owned()
     }
 
+    /// A connection to the firm's database past the application (and row security).
+    pub async fn raw_firm(&self) -> sqlx::AnyConnection {
+        use sqlx::{AssertSqlSafe, Connection, Executor};
+        sqlx::any::install_default_drivers();
+        match self.env.database_url() {
+            None => {
+                let path = self.env.data_dir().join("firms").join(self.firm.to_string()).join("firm.db");
+                sqlx::AnyConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap()
+            }
+            Some(url) => {
+                let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
+                let schema = format!("firm_{}", self.firm.simple());
+                conn.execute(AssertSqlSafe(format!(r#"SET search_path TO "{schema}""#))).await.unwrap();
+                conn
+            }
+        }
+    }
+
     pub fn invitation_token(&self, email: &str) -> String {
         let mail = self.latest_mail(email);
         let link = mail.lines().find(|l| l.contains("/invite#")).expect("invitation link");

@@ -558,3 +558,32 @@ both_backends!(
         assert!(run_due_jobs(&h.state).await.iter().all(|r| r.kind != "firm.shred"));
     }
 );
+
+both_backends!(a_legal_hold_keeps_the_firm_from_its_shred_unless_forced, |env: TestEnv| async move {
+    let p = practice(env).await;
+    let h = &p.h;
+    let hold = json!({ "reason": "Litigation against the firm's former client" });
+    let held =
+        h.call("POST", &format!("/api/v1/matters/{}/legal-hold", p.matter), Some(&p.admin), Some(hold)).await;
+    assert_eq!(held.status, 201, "{}", held.body);
+    terminate(h, RetentionDays::parse(30).unwrap()).await;
+    h.clock.advance(Duration::days(31));
+
+    // The job does not shred: it fails, saying why, and is tried again later.
+    let ran = run_due_jobs(&h.state).await;
+    let shred: Vec<_> = kinds(&ran).into_iter().filter(|(kind, _)| *kind == "firm.shred").collect();
+    assert!(matches!(shred.as_slice(), [(_, Outcome::RetryAt(_))]), "{ran:?}");
+    let listed = h.state.storage.list_jobs(h.clock.now()).await.unwrap();
+    let job = listed.iter().find(|job| job.kind == "firm.shred").expect("the shred stays queued");
+    assert!(job.last_error.as_deref().unwrap_or("").contains("legal hold"), "{job:?}");
+    assert_eq!(key_rows(h, h.firm).await, 1, "nothing was destroyed");
+    assert_eq!(firm_database_left(h, h.firm).await, if h.env.backend == Backend::Sqlite { 1 } else { 3 });
+
+    // Nor does the operator, unless forcing it with a reason, which the tombstone keeps.
+    let refused = termination::shred(&operator(h), &h.state.blobs, &slug(), None).await.unwrap_err();
+    assert_eq!(conflict_code(refused), "legal_hold");
+    let reason = ForceReason::parse("court order 2027/118: hold released by the court").unwrap();
+    let tombstone = termination::shred(&operator(h), &h.state.blobs, &slug(), Some(&reason)).await.unwrap();
+    assert_eq!(tombstone.force_reason.as_deref(), Some(reason.as_str()));
+    assert_eq!(firm_database_left(h, h.firm).await, 0);
+});

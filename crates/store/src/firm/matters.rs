@@ -14,6 +14,7 @@ use super::access::{
     AccessHistory, Edit, Lifecycle, ManageMembers, ManageWalls, ManagesTeam, MatterAccess, SeesMatter,
     screened,
 };
+use super::legal_holds::held_since_sql;
 use super::search::{self, Kind};
 use super::{FirmTx, SealedText};
 use crate::StoreError;
@@ -29,6 +30,8 @@ pub struct Matter {
     pub opened_at: OffsetDateTime,
     pub closed_at: Option<OffsetDateTime>,
     pub deleted_at: Option<OffsetDateTime>,
+    /// Since when a legal hold keeps it, its own or its client's; `None` when none does.
+    pub held_since: Option<OffsetDateTime>,
 }
 
 fn field<'a>(id: &'a str, name: &'a str) -> FieldRef<'a> {
@@ -50,6 +53,7 @@ fn matter_from(tx: &FirmTx, row: &AnyRow) -> Result<Matter, StoreError> {
     let description: Option<Vec<u8>> = row.try_get("description_sealed")?;
     let closed: Option<i64> = row.try_get("closed_at")?;
     let deleted: Option<i64> = row.try_get("deleted_at")?;
+    let held: Option<i64> = row.try_get("held_since")?;
     Ok(Matter {
         title: open_text(tx, &id, "title", &title)?,
         description: description.map(|d| open_text(tx, &id, "description", &d)).transpose()?,
@@ -60,10 +64,15 @@ fn matter_from(tx: &FirmTx, row: &AnyRow) -> Result<Matter, StoreError> {
         opened_at: from_unix_millis(row.try_get("opened_at")?),
         closed_at: closed.map(from_unix_millis),
         deleted_at: deleted.map(from_unix_millis),
+        held_since: held.map(from_unix_millis),
     })
 }
 
-const COLUMNS: &str = "m.id, m.number, m.title_sealed, m.client_id, m.description_sealed, m.status, m.opened_at, m.closed_at, m.deleted_at";
+const COLUMNS: &str = concat!(
+    "m.id, m.number, m.title_sealed, m.client_id, m.description_sealed, m.status, m.opened_at, m.closed_at, m.deleted_at, ",
+    held_since_sql!(),
+    " AS held_since"
+);
 
 /// Creates a matter with `creator` as its lead. `prefix` starts the human number
 /// (`ACME-2026-0042`); numbers are unique per firm and counted per year.

@@ -9,6 +9,7 @@ pub mod clients;
 pub mod data_subjects;
 pub mod documents;
 pub mod invitations;
+pub mod legal_holds;
 pub mod matters;
 pub mod notes;
 pub mod passkeys;

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::FirmTx;
 use super::access::{Dispose, MatterAccess};
+use super::legal_holds::HELD;
 use crate::StoreError;
 
 fn invalid(what: &str) -> StoreError {
@@ -57,13 +58,14 @@ pub struct ClosedMatter {
     pub closed_at: OffsetDateTime,
 }
 
-/// Live matters closed at or before `closed_by`, oldest first.
+/// Live matters closed at or before `closed_by`, oldest first; not those on legal hold,
+/// which are kept whatever the window says.
 pub async fn closed_by(tx: &mut FirmTx, closed_by: OffsetDateTime) -> Result<Vec<ClosedMatter>, StoreError> {
-    let rows = sqlx::query(
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT m.id, m.number, c.name, m.closed_at FROM matters m JOIN clients c ON c.id = m.client_id
-         WHERE m.status = 'closed' AND m.deleted_at IS NULL AND m.closed_at <= $1
-         ORDER BY m.closed_at, m.number",
-    )
+         WHERE m.status = 'closed' AND m.deleted_at IS NULL AND m.closed_at <= $1 AND NOT {HELD}
+         ORDER BY m.closed_at, m.number"
+    )))
     .bind(unix_millis(closed_by))
     .fetch_all(tx.conn())
     .await?;
@@ -81,7 +83,8 @@ pub async fn closed_by(tx: &mut FirmTx, closed_by: OffsetDateTime) -> Result<Vec
 }
 
 /// Deletes (softly) a matter an administrator disposes of: only a live matter closed at or
-/// before `closed_by`. False when it is not (still open, closed too recently, deleted).
+/// before `closed_by` and not on legal hold. False when it is not (still open, closed too
+/// recently, deleted, held).
 pub async fn dispose(
     tx: &mut FirmTx,
     access: &MatterAccess<Dispose>,
@@ -97,10 +100,11 @@ pub(crate) async fn dispose_one(
     closed_by: OffsetDateTime,
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query(
+    let done = sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE matters SET deleted_at = $3
-         WHERE id = $1 AND status = 'closed' AND deleted_at IS NULL AND closed_at <= $2",
-    )
+         WHERE id IN (SELECT m.id FROM matters m WHERE m.id = $1 AND m.status = 'closed'
+                      AND m.deleted_at IS NULL AND m.closed_at <= $2 AND NOT {HELD})"
+    )))
     .bind(matter.to_string())
     .bind(unix_millis(closed_by))
     .bind(unix_millis(now))
