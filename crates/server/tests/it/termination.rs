@@ -587,3 +587,22 @@ both_backends!(a_legal_hold_keeps_the_firm_from_its_shred_unless_forced, |env: T
     assert_eq!(tombstone.force_reason.as_deref(), Some(reason.as_str()));
     assert_eq!(firm_database_left(h, h.firm).await, 0);
 });
+
+both_backends!(a_terminated_firms_closed_matters_wait_for_its_shred, |env: TestEnv| async move {
+    let p = practice(env).await;
+    let h = &p.h;
+    let closed = h.call("POST", &format!("/api/v1/matters/{}/close", p.matter), Some(&p.lead), None).await;
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    let policy = json!({ "window_days": 90, "auto_delete": true, "notice_days": 30 });
+    let set = h.call("PUT", "/api/v1/firm/retention-policy", Some(&p.admin), Some(policy)).await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    terminate(h, RetentionDays::SIX_MONTHS).await;
+    // Past the window and any notice, the daily job leaves the read-only firm alone.
+    h.clock.advance(Duration::days(150));
+    crate::retention::run_schedules(h).await;
+    let lead = h.sign_in(LEAD, PASSWORD).await;
+    let read = h.call("GET", &format!("/api/v1/matters/{}", p.matter), Some(&lead), None).await;
+    assert_eq!(read.status, 200, "{}", read.body);
+    assert!(h.outbox().iter().all(|mail| !mail.contains("end of its retention")), "no notice either");
+    h.env.expect_jobs_left("firm.shred");
+});
