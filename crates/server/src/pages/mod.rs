@@ -33,18 +33,20 @@ use crate::auth::Actor;
 use crate::auth::cookie::{self, BrowserSession};
 use crate::edge::{PathId, PathUser};
 use crate::error::ApiError;
-use ringfence_core::ids::{ClientId, DocumentId, MatterId, UserId};
+use ringfence_core::ids::{ClientId, DocumentId, MatterId, NoteId, UserId};
 use ringfence_core::matter::MatterAction;
 
 mod account;
 mod admin;
 mod data_subjects;
+mod deleted;
 mod entry;
 mod work;
 
 pub(crate) use account::*;
 pub(crate) use admin::*;
 pub(crate) use data_subjects::*;
+pub(crate) use deleted::*;
 pub(crate) use entry::*;
 pub(crate) use work::*;
 
@@ -165,6 +167,7 @@ fn failure(error: AppError) -> Failure {
             (StatusCode::UNAUTHORIZED, "That did not work", reason.clone())
         }
         AppError::Conflict { reason, .. } => (StatusCode::CONFLICT, "That did not work", reason.clone()),
+        AppError::Gone { reason, .. } => (StatusCode::GONE, "No longer there", reason.clone()),
         AppError::Unavailable { reason, .. } => {
             (StatusCode::SERVICE_UNAVAILABLE, "Not available just now", reason.clone())
         }

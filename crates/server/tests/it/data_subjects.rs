@@ -283,7 +283,7 @@ both_backends!(
 );
 
 /// A connection to the firm's database past the application (and row security).
-async fn raw(h: &Harness) -> sqlx::AnyConnection {
+pub(super) async fn raw(h: &Harness) -> sqlx::AnyConnection {
     use sqlx::{AssertSqlSafe, Connection, Executor};
     sqlx::any::install_default_drivers();
     match h.env.database_url() {
