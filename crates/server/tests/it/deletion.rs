@@ -404,3 +404,36 @@ both_backends!(the_purge_is_one_schedule_per_deployment, |env: TestEnv| async mo
     let jobs = s.h.state.storage.list_jobs(s.h.clock.now()).await.unwrap();
     assert_eq!(jobs.iter().filter(|job| job.kind == "lifecycle.purge").count(), 1);
 });
+
+both_backends!(a_purge_cut_short_after_its_rows_is_finished_by_the_next_run, |env: TestEnv| async move {
+    let s = scene(env).await;
+    let firm = s.h.firm;
+    // A purge whose transaction committed (rows gone, outbox line written) and whose
+    // server stopped before the ledger line and the blob's deletion.
+    let blob = Uuid::now_v7();
+    let mut writer = s.h.state.blobs.writer(firm, blob);
+    writer.write(b"sealed bytes of a purged version".to_vec()).await.unwrap();
+    writer.finish().await.unwrap();
+    let mut conn = raw(&s.h).await;
+    let at = ringfence_core::clock::unix_millis(s.h.clock.now());
+    let version = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO purge_outbox (kind, object_id, blobs, deleted_at, purged_at)
+         VALUES ('document_version', $1, $2, $3, $4)",
+    )
+    .bind(version.to_string())
+    .bind(blob.to_string())
+    .bind(at - 1)
+    .bind(at)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let before = s.h.clock.now() - Duration::seconds(1);
+    let ran = s.run_jobs().await;
+    assert!(ran.iter().any(|r| r.kind == "lifecycle.purge" && r.outcome == Outcome::Done), "{ran:?}");
+    assert!(s.h.state.blobs.size(firm, blob).await.is_err(), "the blob is deleted");
+    assert_eq!(count(&mut conn, "purge_outbox", "1 = 1").await, 0, "the outbox line is done");
+    let replayed =
+        s.h.state.storage.replay_purges(&s.h.state.blobs, firm, before, s.h.clock.now()).await.unwrap();
+    assert_eq!(replayed.purges, 1, "the ledger holds its line");
+});
