@@ -437,3 +437,16 @@ both_backends!(a_purge_cut_short_after_its_rows_is_finished_by_the_next_run, |en
         s.h.state.storage.replay_purges(&s.h.state.blobs, firm, before, s.h.clock.now()).await.unwrap();
     assert_eq!(replayed.purges, 1, "the ledger holds its line");
 });
+
+both_backends!(the_purge_leaves_a_terminated_firm_as_it_is, |env: TestEnv| async move {
+    let mut s = scene(env).await;
+    assert_eq!(s.call("DELETE", &format!("/api/v1/notes/{}", s.note), &s.lead).await.status, 204);
+    super::termination::terminate(&s.h, ringfence_core::firm::RetentionDays::SIX_MONTHS).await;
+    s.h.env.expect_jobs_left("firm.shred");
+    s.h.clock.advance(Duration::days(31));
+    s.sign_in_again().await;
+    let ran = s.run_jobs().await;
+    assert!(ran.iter().any(|r| r.kind == "lifecycle.purge" && r.outcome == Outcome::Done), "{ran:?}");
+    let mut conn = raw(&s.h).await;
+    assert_eq!(count(&mut conn, "notes", &format!("id = '{}'", s.note)).await, 1, "read-only until shredded");
+});

@@ -82,7 +82,7 @@ fn operator(h: &Harness) -> OperatorCtx<'_> {
     }
 }
 
-async fn terminate(h: &Harness, retain: RetentionDays) -> Terminated {
+pub(super) async fn terminate(h: &Harness, retain: RetentionDays) -> Terminated {
     termination::terminate(&operator(h), &h.state.mailer, &slug(), retain).await.unwrap()
 }
 
