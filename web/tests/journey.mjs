@@ -262,6 +262,19 @@ async function main() {
     await checkAccessibility(annPage, "search");
     await shoot(annPage, "search");
 
+    // She deletes the note, finds it under Recently deleted, and restores it.
+    await annPage.goto(`${server.base}/matters/${matterId}`);
+    await annPage.getByRole("button", { name: "Delete this strategy" }).click();
+    await annPage.getByRole("heading", { name: "Notes" }).waitFor();
+    assert.equal(await annPage.getByText("Offer to settle below two million.").count(), 0);
+    await annPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Recently deleted" }).click();
+    await annPage.getByRole("heading", { name: "Recently deleted" }).waitFor();
+    await checkAccessibility(annPage, "recently deleted");
+    await annPage.getByRole("button", { name: /^Restore Note/ }).click();
+    await annPage.getByText("Nothing was deleted recently.").waitFor();
+    await annPage.goto(`${server.base}/matters/${matterId}`);
+    await annPage.getByText("Offer to settle below two million.").waitFor();
+
     // She sets up an authenticator app and signs in with it.
     await annPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Account" }).click();
     await checkAccessibility(annPage, "account");
@@ -439,7 +452,7 @@ async function main() {
     await annPage.waitForURL(/\/sign-in$/);
     await annPage.goto(`${server.base}/home`);
     assert.match(annPage.url(), /\/sign-in$/);
-    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, team, download of both versions, search, authenticator app, passkey as second factor and alone, typed text kept across a lost session and an idle timeout, not-found, audit log and CSV, users, directory, a legal hold placed and lifted, a data subject's request and its report, clients, sign-out; axe on every page)");
+    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, team, download of both versions, search, a note deleted and restored, authenticator app, passkey as second factor and alone, typed text kept across a lost session and an idle timeout, not-found, audit log and CSV, users, directory, a legal hold placed and lifted, a data subject's request and its report, clients, sign-out; axe on every page)");
   } finally {
     await browser.close();
     server.child.kill("SIGTERM");

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod data_subject;
+pub mod deletion;
 pub mod document;
 pub mod extract;
 pub mod firm;

@@ -247,6 +247,28 @@ pub fn firm_role_allows_on_subject(role: FirmRole, action: ClientAction) -> bool
     }
 }
 
+/// Whether a firm role may delete a client record, or restore a deleted one, by itself. A
+/// client with a matter (deleted or not, until purged) or on the register of data
+/// subjects' requests is never deleted (the store refuses it), so this is about records
+/// nothing else refers to: administrators keep the firm's records.
+pub fn firm_role_deletes_clients(role: FirmRole) -> bool {
+    match role {
+        FirmRole::Admin => true,
+        FirmRole::Attorney
+        | FirmRole::Paralegal
+        | FirmRole::Secretary
+        | FirmRole::Billing
+        | FirmRole::Auditor => false,
+    }
+}
+
+/// Decides deleting or restoring a client record: a wall on the client overrides
+/// everything; otherwise whoever took it in (while no matter was opened for it) or a firm
+/// role that keeps the firm's records.
+pub fn client_lifecycle_allows(firm_roles: &BTreeSet<FirmRole>, intake: bool, walled: bool) -> bool {
+    !walled && (intake || firm_roles.iter().any(|role| firm_role_deletes_clients(*role)))
+}
+
 /// The handler's standing on a data subject who is a client, as the store found it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubjectStanding {
@@ -351,6 +373,15 @@ mod tests {
             ];
             assert!(!subject_request_allows(&handler(&others, false), action));
         }
+    }
+
+    #[test]
+    fn administrators_and_whoever_took_it_in_delete_a_client_unless_walled() {
+        let roles = |r: &[FirmRole]| r.iter().copied().collect::<BTreeSet<_>>();
+        assert!(client_lifecycle_allows(&roles(&[FirmRole::Admin]), false, false));
+        assert!(client_lifecycle_allows(&roles(&[FirmRole::Paralegal]), true, false));
+        assert!(!client_lifecycle_allows(&roles(&[FirmRole::Attorney, FirmRole::Auditor]), false, false));
+        assert!(!client_lifecycle_allows(&roles(&[FirmRole::Admin]), true, true), "walled");
     }
 
     #[test]

@@ -45,6 +45,9 @@ pub enum Job {
     /// Tells the leads of closed matters nearing the end of their firm's retention window,
     /// and deletes those whose notice has run (firms that delete automatically only).
     ApplyRetention,
+    /// Purges for good what was deleted longer ago than each firm's grace period: rows,
+    /// search terms and blobs.
+    PurgeDeleted,
     /// Shreds a terminated firm once its retention has ended; queued when it was terminated.
     ShredFirm(FirmId),
 }
@@ -57,6 +60,7 @@ pub const SCHEDULES: &[(Job, Duration)] = &[
     (Job::FinishRotations, Duration::minutes(10)),
     (Job::SweepBlobs, Duration::hours(6)),
     (Job::ApplyRetention, Duration::days(1)),
+    (Job::PurgeDeleted, Duration::days(1)),
 ];
 
 /// Attempts before a job is given up: with the backoff, over an hour and a half of trouble.
@@ -75,6 +79,7 @@ impl Job {
             Job::FinishRotation(_) => "keys.finish-rotation",
             Job::SweepBlobs => "blobs.sweep",
             Job::ApplyRetention => "lifecycle.retention",
+            Job::PurgeDeleted => "lifecycle.purge",
             Job::ShredFirm(_) => "firm.shred",
         }
     }
@@ -88,7 +93,8 @@ impl Job {
             | Job::PurgeAudit
             | Job::FinishRotations
             | Job::SweepBlobs
-            | Job::ApplyRetention => None,
+            | Job::ApplyRetention
+            | Job::PurgeDeleted => None,
         }
     }
 
@@ -112,6 +118,7 @@ impl Job {
             ("keys.finish-rotation", Some(firm)) => Job::FinishRotation(firm),
             ("blobs.sweep", None) => Job::SweepBlobs,
             ("lifecycle.retention", None) => Job::ApplyRetention,
+            ("lifecycle.purge", None) => Job::PurgeDeleted,
             ("firm.shred", None) => Job::ShredFirm(payload_firm(payload)?),
             _ => return None,
         };
@@ -405,6 +412,17 @@ impl Worker {
             Job::ApplyRetention => {
                 let mailer = self.mailer.as_ref();
                 each_firm(storage, |firm| retention::apply(storage, mailer, firm, now)).await
+            }
+            Job::PurgeDeleted => {
+                let blobs = &self.blobs;
+                each_firm(storage, |firm| async move {
+                    let purged = storage.purge_deleted(blobs, firm, now).await?;
+                    if purged > 0 {
+                        tracing::info!(%firm, purged, "purged what was deleted longer ago than the grace period");
+                    }
+                    Ok::<_, StoreError>(())
+                })
+                .await
             }
             Job::ShredFirm(firm) => {
                 // The firm's log goes with it: whatever the sinks have not had yet is sent

@@ -30,8 +30,8 @@ use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToResponse, ToSchema
 
 use crate::access::Effect;
 use crate::api::{
-    audit, clients, data_subjects, firm_settings, invitations, legal_holds, matters, me, passkey_sign_in,
-    passkeys, retention, sign_in, users,
+    audit, clients, data_subjects, deletion, firm_settings, invitations, legal_holds, matters, me,
+    passkey_sign_in, passkeys, retention, sign_in, users,
 };
 use crate::auth::cookie::{CSRF_HEADER, SESSION_COOKIE};
 use crate::error::ErrorBody;
@@ -130,6 +130,15 @@ use crate::error::ErrorBody;
         data_subjects::close,
         data_subjects::get_response_days,
         data_subjects::set_response_days,
+        deletion::restore_note,
+        deletion::restore_document,
+        deletion::delete_version,
+        deletion::restore_version,
+        deletion::delete_client,
+        deletion::restore_client,
+        deletion::list,
+        deletion::get_grace,
+        deletion::set_grace,
     ),
     components(
         schemas(ErrorBody, FirmRoleSchema, SecondFactorSchema, crate::app::users::UserView, MatterRoleSchema),
@@ -139,6 +148,7 @@ use crate::error::ErrorBody;
             Forbidden,
             NotFound,
             Conflict,
+            Gone,
             TooLarge,
             UnsupportedMediaType,
             TooManyRequests,
@@ -335,6 +345,9 @@ error_responses! {
     NotFound => "Not found, or not visible to the caller (`not_found`)";
     /// 409.
     Conflict => "The request conflicts with the current state; the code says how";
+    /// 410.
+    Gone => "Deleted longer ago than the firm's grace period: it cannot be restored \
+             (`grace_period_passed`)";
     /// 413.
     TooLarge => "The request body is too large (`too_large`)";
     /// 415.

@@ -17,8 +17,8 @@ use crate::access::{
     SIGNED_IN, ends_sessions, only_reads,
 };
 use crate::api::{
-    audit, clients, data_subjects, documents, firm_settings, health, invitations, legal_holds, matters, me,
-    notes, passkey_sign_in, passkeys, retention, search, sign_in, users,
+    audit, clients, data_subjects, deletion, documents, firm_settings, health, invitations, legal_holds,
+    matters, me, notes, passkey_sign_in, passkeys, retention, search, sign_in, users,
 };
 use crate::auth::authenticate;
 use crate::auth::cookie::MAX_FORM_BYTES;
@@ -55,6 +55,13 @@ pub fn route_table() -> RouteTable<AppState> {
         .post("/matters/{id}/edit", Matter(Edit), pages::edit_matter)
         .post("/matters/{id}/notes", Matter(WriteContent), pages::add_note)
         .post("/documents/{id}/delete", Matter(WriteContent), pages::delete_document)
+        .post("/notes/{id}/delete", Matter(WriteContent), pages::delete_note)
+        .get("/deleted", SIGNED_IN, pages::deleted)
+        .post("/matters/{id}/restore", Matter(Lifecycle), pages::restore_matter)
+        .post("/notes/{id}/restore", Matter(WriteContent), pages::restore_note)
+        .post("/documents/{id}/restore", Matter(WriteContent), pages::restore_document)
+        .post("/documents/{id}/versions/{version}/restore", Matter(WriteContent), pages::restore_version)
+        .post("/clients/{id}/restore", CLIENT_KEEPERS, pages::restore_client)
         .post("/matters/{id}/members", Matter(ManageMembers), pages::add_member)
         .post("/matters/{id}/members/{user_id}/remove", Matter(ManageMembers), pages::remove_member)
         .get("/search", SIGNED_IN, pages::search_page)
@@ -125,6 +132,8 @@ pub fn route_table() -> RouteTable<AppState> {
         .get("/api/v1/clients", SIGNED_IN, clients::list)
         .get("/api/v1/clients/{id}", SIGNED_IN, clients::get)
         .patch("/api/v1/clients/{id}", CLIENT_KEEPERS, clients::update)
+        .delete("/api/v1/clients/{id}", CLIENT_KEEPERS, deletion::delete_client)
+        .post("/api/v1/clients/{id}/restore", CLIENT_KEEPERS, deletion::restore_client)
         .put("/api/v1/clients/{id}/walls/{user_id}", ADMIN, clients::place_wall)
         .delete("/api/v1/clients/{id}/walls/{user_id}", ADMIN, clients::lift_wall)
         .post("/api/v1/clients/{id}/legal-hold", ADMIN, legal_holds::place_on_client)
@@ -162,6 +171,7 @@ pub fn route_table() -> RouteTable<AppState> {
         .get("/api/v1/notes/{id}", Matter(ReadContent), notes::get)
         .patch("/api/v1/notes/{id}", Matter(WriteContent), notes::update)
         .delete("/api/v1/notes/{id}", Matter(WriteContent), notes::delete)
+        .post("/api/v1/notes/{id}/restore", Matter(WriteContent), deletion::restore_note)
         // Documents
         .post("/api/v1/matters/{id}/documents", Matter(WriteContent), documents::upload)
         .get("/api/v1/matters/{id}/documents", Matter(ReadContent), documents::list)
@@ -170,6 +180,15 @@ pub fn route_table() -> RouteTable<AppState> {
         .get("/api/v1/documents/{id}/content", Matter(ReadContent), documents::content)
         .get("/api/v1/documents/{id}/versions", Matter(ReadContent), documents::versions)
         .post("/api/v1/documents/{id}/versions", Matter(WriteContent), documents::add_version)
+        .post("/api/v1/documents/{id}/restore", Matter(WriteContent), deletion::restore_document)
+        .delete("/api/v1/documents/{id}/versions/{version}", Matter(WriteContent), deletion::delete_version)
+        .post(
+            "/api/v1/documents/{id}/versions/{version}/restore",
+            Matter(WriteContent),
+            deletion::restore_version,
+        )
+        // What was recently deleted, on the matters one leads (administrators: the firm's)
+        .get("/api/v1/deleted", SIGNED_IN, deletion::list)
         // Search: candidates from the index go through the matter check one by one
         .get("/api/v1/search", SIGNED_IN, search::search)
         // Firm settings
@@ -183,6 +202,8 @@ pub fn route_table() -> RouteTable<AppState> {
         .put("/api/v1/firm/retention-policy", ADMIN, retention::set_policy)
         .get("/api/v1/firm/disposals", ADMIN, retention::due)
         .get("/api/v1/firm/legal-holds", ADMIN, legal_holds::list)
+        .get("/api/v1/firm/deletion-grace", ADMIN, deletion::get_grace)
+        .put("/api/v1/firm/deletion-grace", ADMIN, deletion::set_grace)
         .get(
             "/api/v1/firm/data-subject-response-days",
             DATA_SUBJECT_HANDLERS,

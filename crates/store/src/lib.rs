@@ -20,6 +20,7 @@ pub mod jobs;
 mod jobs_tests;
 mod master_key;
 pub mod migrate;
+pub mod purge;
 pub mod rotation;
 mod storage;
 mod termination;

@@ -9,8 +9,8 @@
 //!   overriding any legal hold. These are where an attack or a fault shows first.
 //! - `Notice`: someone changed who may see or do what, or how the firm is protected —
 //!   walls, firm and matter roles, keys, second factors, the sign-in policy, the log's own
-//!   retention, export and purge, disabled and new users, deleted matters, notes and
-//!   documents, the firm's termination, reinstatement and shredding.
+//!   retention, export and purge, disabled and new users, deleted, restored and purged
+//!   matters, notes, documents and clients, the firm's termination, reinstatement and shredding.
 //! - `Info`: the day's ordinary work — reading, listing, writing, signing in and out.
 
 /// The area an action belongs to, for grouping and filtering a log.
@@ -192,6 +192,8 @@ audit_actions! {
     MatterDeleted = "matter.deleted", "deleted the matter", Matters, Notice;
     MatterRestored = "matter.restored", "restored the matter", Matters, Notice;
     MatterDisposed = "matter.disposed", "deleted the matter at the end of its retention", Matters, Notice;
+    MatterPurged = "matter.purged", "purged the deleted matter for good, with its notes, documents and files", Matters, Notice;
+    DeletedListed = "deleted.listed", "listed the things recently deleted", Matters, Info;
     MatterRetentionNoticeSent = "matter.retention_notice.sent", "told the matter's leads it will be deleted at the end of its retention", Matters, Info;
     MatterRoleGranted = "matter.role.granted", "gave someone a role", Matters, Notice;
     MatterRoleSelfGranted = "matter.role.self_granted", "took a role", Matters, Warning;
@@ -212,6 +214,9 @@ audit_actions! {
     ClientWallRemoved = "client.wall.removed", "lifted a wall on a client", Clients, Notice;
     ClientLegalHoldPlaced = "client.legal_hold.placed", "placed a client and all its matters on legal hold", Clients, Notice;
     ClientLegalHoldLifted = "client.legal_hold.lifted", "lifted a client's legal hold", Clients, Notice;
+    ClientDeleted = "client.deleted", "deleted a client", Clients, Notice;
+    ClientRestored = "client.restored", "restored a deleted client", Clients, Notice;
+    ClientPurged = "client.purged", "purged a deleted client for good", Clients, Notice;
 
     // Data subjects' requests: entries name the request (and through it the client), never
     // the person.
@@ -228,6 +233,8 @@ audit_actions! {
     NoteCreated = "note.created", "added a note", Notes, Info;
     NoteChanged = "note.changed", "edited a note", Notes, Info;
     NoteDeleted = "note.deleted", "deleted a note", Notes, Notice;
+    NoteRestored = "note.restored", "restored a deleted note", Notes, Notice;
+    NotePurged = "note.purged", "purged a deleted note for good", Notes, Notice;
     NoteListed = "note.listed", "listed the notes", Notes, Info;
     NoteViewed = "note.viewed", "read a note", Notes, Info;
 
@@ -235,6 +242,11 @@ audit_actions! {
     DocumentUploaded = "document.uploaded", "uploaded a document", Documents, Info;
     DocumentVersionAdded = "document.version_added", "uploaded a new version", Documents, Info;
     DocumentDeleted = "document.deleted", "deleted a document", Documents, Notice;
+    DocumentRestored = "document.restored", "restored a deleted document", Documents, Notice;
+    DocumentPurged = "document.purged", "purged a deleted document and its files for good", Documents, Notice;
+    DocumentVersionDeleted = "document.version_deleted", "deleted a version of a document", Documents, Notice;
+    DocumentVersionRestored = "document.version_restored", "restored a deleted version of a document", Documents, Notice;
+    DocumentVersionPurged = "document.version_purged", "purged a deleted version of a document and its file for good", Documents, Notice;
     DocumentQuarantined = "document.quarantined", "uploaded a file that was quarantined", Documents, Warning;
     DocumentListed = "document.listed", "listed the documents", Documents, Info;
     DocumentViewed = "document.viewed", "looked at a document's details", Documents, Info;
@@ -258,6 +270,8 @@ audit_actions! {
     FirmShredStarted = "firm.shred.started", "began destroying the firm's keys, data and files", Firm, Notice;
     FirmShredForced = "firm.shred.forced", "began destroying the firm's keys, data and files, overriding any legal hold for a recorded reason", Firm, Warning;
     FirmSubjectResponseDaysChanged = "firm.subject_response_days.changed", "changed how many days the firm takes to answer a data subject's request", Firm, Notice;
+    FirmDeletionGraceChanged = "firm.deletion_grace.changed", "changed how many days deleted things can be restored", Firm, Notice;
+    PurgesReplayed = "purge.replayed", "re-applied the purges recorded since a restored backup was taken", Firm, Notice;
 
     // The firm's keys.
     FirmKeyCreated = "firm.key.created", "created the firm's key", Keys, Notice;
@@ -305,9 +319,13 @@ impl AuditAction {
                 | NoteCreated
                 | NoteChanged
                 | NoteDeleted
+                | NoteRestored
                 | DocumentUploaded
                 | DocumentVersionAdded
                 | DocumentDeleted
+                | DocumentRestored
+                | DocumentVersionDeleted
+                | DocumentVersionRestored
                 | DocumentQuarantined
         )
     }
@@ -386,7 +404,7 @@ mod tests {
     #[test]
     fn the_home_pages_activity_is_the_changes_to_matters() {
         let changes: Vec<&str> = AuditAction::matter_changes().map(AuditAction::name).collect();
-        assert_eq!(changes.len(), 20);
+        assert_eq!(changes.len(), 24);
         assert!(changes.contains(&"matter.created") && changes.contains(&"document.quarantined"));
         assert!(changes.contains(&"matter.disposed") && changes.contains(&"matter.legal_hold.placed"));
         assert!(!AuditAction::MatterViewed.is_matter_change());

@@ -1,6 +1,7 @@
 pub mod audit;
 pub mod clients;
 pub mod data_subjects;
+pub mod deletion;
 pub mod documents;
 pub mod firm_settings;
 pub mod health;

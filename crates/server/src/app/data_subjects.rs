@@ -305,7 +305,7 @@ pub async fn register(ctx: &Ctx, input: NewRequestInput) -> Result<RequestView, 
     };
     let subject = match &who {
         Who::Client(client) => {
-            if clients::summary(&mut tx, client.as_uuid()).await?.is_none() {
+            if clients::summary_held(&mut tx, client.as_uuid()).await?.is_none() {
                 return Err(AppError::invalid("client_id", "no such client"));
             }
             NewSubject::Client(client.as_uuid())

@@ -180,7 +180,7 @@ pub async fn create(ctx: &Ctx, storage: &Storage, input: NewMatter) -> Result<Ma
     let mut tx = ctx.actor.begin().await?;
     // A client the opener is walled from is not one it can open a matter for.
     let no_such_client = || AppError::invalid("client_id", "no such client");
-    if clients::summary(&mut tx, client).await?.is_none() {
+    if clients::summary_held(&mut tx, client).await?.is_none() {
         return Err(no_such_client());
     }
     if clients::walled_from(&mut tx, client, ctx.actor.user).await? {
@@ -362,7 +362,8 @@ pub async fn close(ctx: &Ctx, on: On<Lifecycle, MatterId>) -> Result<MatterView,
     after_change(tx, &access).await
 }
 
-/// Deletes a matter softly: it can be restored for 30 days. Not while a legal hold keeps it.
+/// Deletes a matter softly: it can be restored for the firm's grace period (30 days unless
+/// set longer), then it is purged. Not while a legal hold keeps it.
 pub async fn delete(ctx: &Ctx, on: On<Lifecycle, MatterId>) -> Result<(), AppError> {
     let (mut tx, access) = access::matter(ctx, ctx.actor.begin().await?, on).await?;
     refuse_if_held(&mut tx, access.matter()).await?;
@@ -378,12 +379,7 @@ pub async fn delete(ctx: &Ctx, on: On<Lifecycle, MatterId>) -> Result<(), AppErr
 /// Brings a deleted matter back within its grace period.
 pub async fn restore(ctx: &Ctx, on: On<Lifecycle, MatterId>) -> Result<MatterView, AppError> {
     let (mut tx, access) = access::matter(ctx, ctx.actor.begin().await?, on).await?;
-    if !matters::restore(&mut tx, &access, ctx.now()).await? {
-        return Err(AppError::conflict(
-            "not_restorable",
-            "the matter is not deleted, or its 30-day grace period has passed",
-        ));
-    }
+    super::deletion::restored(Some(matters::restore(&mut tx, &access, ctx.now()).await?))?;
     access::note_done(&mut tx, ctx, &access, AuditAction::MatterRestored, ("matter", on.id().to_string()))
         .await?;
     after_change(tx, &access).await

@@ -9,6 +9,7 @@ pub mod account;
 pub mod audit;
 pub mod clients;
 pub mod data_subjects;
+pub mod deletion;
 pub mod documents;
 mod error;
 pub mod firm_settings;

@@ -197,8 +197,9 @@ pub async fn update(
     Ok(updated.into())
 }
 
-/// Deletes a note; not while a legal hold keeps its matter.
-pub async fn delete(ctx: &Ctx, on: On<WriteContent, NoteId>) -> Result<(), AppError> {
+/// Deletes a note (softly: it can be restored for the firm's grace period); answers the
+/// matter it was on. Not while a legal hold keeps the matter.
+pub async fn delete(ctx: &Ctx, on: On<WriteContent, NoteId>) -> Result<MatterId, AppError> {
     let (mut tx, access) = access::record(ctx, ctx.actor.begin().await?, on, notes::matter_of).await?;
     refuse_if_held(&mut tx, access.matter()).await?;
     if !notes::delete(&mut tx, &access, on.id().as_uuid(), ctx.now()).await? {
@@ -206,5 +207,5 @@ pub async fn delete(ctx: &Ctx, on: On<WriteContent, NoteId>) -> Result<(), AppEr
     }
     access::note_done(&mut tx, ctx, &access, AuditAction::NoteDeleted, ("note", on.id().to_string())).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(MatterId::from(access.matter()))
 }

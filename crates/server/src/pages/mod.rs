@@ -33,12 +33,13 @@ use crate::auth::Actor;
 use crate::auth::cookie::{self, BrowserSession};
 use crate::edge::{PathId, PathUser};
 use crate::error::ApiError;
-use ringfence_core::ids::{ClientId, DocumentId, MatterId, UserId};
+use ringfence_core::ids::{ClientId, DocumentId, MatterId, NoteId, UserId};
 use ringfence_core::matter::MatterAction;
 
 mod account;
 mod admin;
 mod data_subjects;
+mod deleted;
 mod entry;
 mod legal_holds;
 mod work;
@@ -46,6 +47,7 @@ mod work;
 pub(crate) use account::*;
 pub(crate) use admin::*;
 pub(crate) use data_subjects::*;
+pub(crate) use deleted::*;
 pub(crate) use entry::*;
 pub(crate) use legal_holds::*;
 pub(crate) use work::*;
@@ -167,6 +169,7 @@ fn failure(error: AppError) -> Failure {
             (StatusCode::UNAUTHORIZED, "That did not work", reason.clone())
         }
         AppError::Conflict { reason, .. } => (StatusCode::CONFLICT, "That did not work", reason.clone()),
+        AppError::Gone { reason, .. } => (StatusCode::GONE, "No longer there", reason.clone()),
         AppError::Unavailable { reason, .. } => {
             (StatusCode::SERVICE_UNAVAILABLE, "Not available just now", reason.clone())
         }

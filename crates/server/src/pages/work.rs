@@ -121,6 +121,7 @@ struct DocumentRow {
 }
 
 struct NoteRow {
+    id: String,
     kind: String,
     privileged: bool,
     body: String,
@@ -201,6 +202,7 @@ fn matter_page(
         notes: notes
             .into_iter()
             .map(|n| NoteRow {
+                id: n.id.to_string(),
                 kind: n.kind,
                 privileged: n.privileged,
                 body: n.body,
@@ -411,6 +413,18 @@ pub async fn delete_document(
 ) -> Response {
     let done = app::documents::delete(&ctx, on).await;
     let to = done.as_ref().map(|matter| format!("/matters/{matter}#documents")).unwrap_or_default();
+    done_or_failure(done, &to, &ctx.actor, &csrf)
+}
+
+/// Deletes a note (softly: it can be restored within the grace period) from the matter
+/// page.
+pub async fn delete_note(
+    on: On<WriteContent, NoteId>,
+    ctx: Ctx,
+    csrf: Option<Extension<BrowserSession>>,
+) -> Response {
+    let done = app::notes::delete(&ctx, on).await;
+    let to = done.as_ref().map(|matter| format!("/matters/{matter}#notes")).unwrap_or_default();
     done_or_failure(done, &to, &ctx.actor, &csrf)
 }
 

@@ -33,16 +33,16 @@ const DOCUMENT: &[u8] = b"the signed settlement, plain text";
 
 /// A firm in use: its administrator and an attorney leading a matter with a note and a
 /// document.
-struct Practice {
-    h: Harness,
-    admin: String,
-    lead: String,
-    matter: String,
-    note: String,
-    document: String,
+pub(super) struct Practice {
+    pub(super) h: Harness,
+    pub(super) admin: String,
+    pub(super) lead: String,
+    pub(super) matter: String,
+    pub(super) note: String,
+    pub(super) document: String,
 }
 
-async fn practice(env: TestEnv) -> Practice {
+pub(super) async fn practice(env: TestEnv) -> Practice {
     let h = Harness::new(env).await;
     let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     h.add_user(&admin, LEAD, &["attorney"], PASSWORD).await;
@@ -82,7 +82,7 @@ fn operator(h: &Harness) -> OperatorCtx<'_> {
     }
 }
 
-async fn terminate(h: &Harness, retain: RetentionDays) -> Terminated {
+pub(super) async fn terminate(h: &Harness, retain: RetentionDays) -> Terminated {
     termination::terminate(&operator(h), &h.state.mailer, &slug(), retain).await.unwrap()
 }
 

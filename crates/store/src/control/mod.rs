@@ -5,5 +5,6 @@
 pub mod firms;
 pub mod jobs;
 pub mod passkey_sign_ins;
+pub mod purge_ledger;
 pub mod sign_in_failures;
 pub mod terminations;

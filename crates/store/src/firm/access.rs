@@ -270,6 +270,41 @@ impl<A: ClientDetails> ClientAccess<A> {
     }
 }
 
+/// What the client record says of `user`: whether it took the client in and no matter was
+/// opened for it yet, and whether a standing wall screens it. `None` when there is no such
+/// client (or, with `live_only`, no such client that is not deleted).
+struct IntakeAndWalls {
+    intake: bool,
+    walled: bool,
+}
+
+async fn intake_and_walls(
+    tx: &mut FirmTx,
+    user: UserId,
+    client: Uuid,
+    live_only: bool,
+) -> Result<Option<IntakeAndWalls>, StoreError> {
+    let row = sqlx::query(
+        "SELECT c.created_by, c.first_matter_at,
+                (SELECT COUNT(*) FROM client_walls
+                 WHERE client_id = c.id AND user_id = $2 AND lifted_at IS NULL) AS walls
+         FROM clients c WHERE c.id = $1 AND ($3 = 0 OR c.deleted_at IS NULL)",
+    )
+    .bind(client.to_string())
+    .bind(user.to_string())
+    .bind(i64::from(live_only))
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let created_by: String = row.try_get("created_by")?;
+    let first_matter: Option<i64> = row.try_get("first_matter_at")?;
+    let walls: i64 = row.try_get("walls")?;
+    Ok(Some(IntakeAndWalls {
+        intake: first_matter.is_none() && created_by == user.to_string(),
+        walled: walls > 0,
+    }))
+}
+
 /// Checks `user`'s standing on `client` for `A`: its roles on the client's live matters
 /// that no wall screens, whether it took the client in before any matter was opened, and
 /// any wall on the client. `None` both for an unknown client and a refusal.
@@ -278,20 +313,9 @@ pub async fn check_client<A: ClientDetails>(
     user: UserId,
     client: Uuid,
 ) -> Result<Option<ClientAccess<A>>, StoreError> {
-    let row = sqlx::query(
-        "SELECT c.created_by, c.first_matter_at,
-                (SELECT COUNT(*) FROM client_walls
-                 WHERE client_id = c.id AND user_id = $2 AND lifted_at IS NULL) AS walls
-         FROM clients c WHERE c.id = $1",
-    )
-    .bind(client.to_string())
-    .bind(user.to_string())
-    .fetch_optional(tx.conn())
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let created_by: String = row.try_get("created_by")?;
-    let first_matter: Option<i64> = row.try_get("first_matter_at")?;
-    let walls: i64 = row.try_get("walls")?;
+    let Some(IntakeAndWalls { intake, walled }) = intake_and_walls(tx, user, client, true).await? else {
+        return Ok(None);
+    };
     let roles: Vec<String> = sqlx::query_scalar(
         "SELECT mm.role FROM matter_members mm JOIN matters m ON m.id = mm.matter_id
          WHERE m.client_id = $1 AND mm.user_id = $2 AND m.deleted_at IS NULL
@@ -303,14 +327,47 @@ pub async fn check_client<A: ClientDetails>(
     .await?;
     let standing = ClientStanding {
         matter_roles: roles.iter().filter_map(|r| r.parse().ok()).collect(),
-        intake: first_matter.is_none() && created_by == user.to_string(),
-        walled: walls > 0,
+        intake,
+        walled,
     };
     Ok(matter::client_allows(&standing, A::ACTION).then_some(ClientAccess {
         client,
         user,
         action: PhantomData,
     }))
+}
+
+/// Proof that `user` may delete the client record, or restore it, checked in this
+/// transaction (see `ringfence_core::matter::client_lifecycle_allows`).
+#[derive(Debug)]
+pub struct ClientKeeping {
+    client: Uuid,
+    user: UserId,
+}
+
+impl ClientKeeping {
+    pub fn client(&self) -> Uuid {
+        self.client
+    }
+
+    pub fn user(&self) -> UserId {
+        self.user
+    }
+}
+
+/// Checks `user`'s standing on `client`, deleted or not, for deleting or restoring it:
+/// whoever took it in (while no matter was opened for it) or an administrator, unless a
+/// wall on the client screens them. `None` both for an unknown client and a refusal.
+pub async fn check_client_keeping(
+    tx: &mut FirmTx,
+    user: UserId,
+    firm_roles: &BTreeSet<FirmRole>,
+    client: Uuid,
+) -> Result<Option<ClientKeeping>, StoreError> {
+    let Some(IntakeAndWalls { intake, walled }) = intake_and_walls(tx, user, client, false).await? else {
+        return Ok(None);
+    };
+    Ok(matter::client_lifecycle_allows(firm_roles, intake, walled).then_some(ClientKeeping { client, user }))
 }
 
 /// Checks the handler of data-subject request `request` on the client it is about, for

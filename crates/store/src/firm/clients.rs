@@ -3,6 +3,7 @@
 //! changed only with a [`ClientAccess`] from the access check. Walls on a client live here.
 
 use ringfence_core::clock::{from_unix_millis, unix_millis};
+use ringfence_core::deletion::Restore;
 use ringfence_core::ids::UserId;
 use ringfence_crypto::FieldRef;
 use sqlx::Row;
@@ -11,7 +12,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::FirmTx;
-use super::access::{ClientAccess, ClientDetails, EditDetails};
+use super::access::{ClientAccess, ClientDetails, ClientKeeping, EditDetails};
 use crate::StoreError;
 
 /// What everyone in the firm sees of a client.
@@ -138,17 +139,31 @@ fn summary_from(row: &AnyRow) -> Result<ClientSummary, StoreError> {
 
 /// A client's name and kind.
 pub async fn summary(tx: &mut FirmTx, id: Uuid) -> Result<Option<ClientSummary>, StoreError> {
-    let row = sqlx::query("SELECT id, kind, name FROM clients WHERE id = $1")
+    let row = sqlx::query("SELECT id, kind, name FROM clients WHERE id = $1 AND deleted_at IS NULL")
         .bind(id.to_string())
         .fetch_optional(tx.conn())
         .await?;
     row.as_ref().map(summary_from).transpose()
 }
 
+/// [`summary`], holding the client's row until the transaction ends (PostgreSQL; SQLite
+/// has one writer): a matter opened for a client and the client's deletion never cross.
+pub async fn summary_held(tx: &mut FirmTx, id: Uuid) -> Result<Option<ClientSummary>, StoreError> {
+    let lock = crate::backend::rows_held(tx.conn());
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT id, kind, name FROM clients WHERE id = $1 AND deleted_at IS NULL {lock}"
+    )))
+    .bind(id.to_string())
+    .fetch_optional(tx.conn())
+    .await?;
+    row.as_ref().map(summary_from).transpose()
+}
+
 /// Every client's name and kind.
 pub async fn list(tx: &mut FirmTx) -> Result<Vec<ClientSummary>, StoreError> {
-    let rows =
-        sqlx::query("SELECT id, kind, name FROM clients ORDER BY name, id").fetch_all(tx.conn()).await?;
+    let rows = sqlx::query("SELECT id, kind, name FROM clients WHERE deleted_at IS NULL ORDER BY name, id")
+        .fetch_all(tx.conn())
+        .await?;
     rows.iter().map(summary_from).collect()
 }
 
@@ -248,4 +263,53 @@ pub async fn matters_of(tx: &mut FirmTx, client: Uuid, viewer: UserId) -> Result
         .fetch_all(tx.conn())
         .await?;
     ids.iter().map(|id| id.parse().map_err(|_| decode("matters.id"))).collect()
+}
+
+/// What deleting a client came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientDeletion {
+    Deleted,
+    /// A matter of the client (deleted or not, until purged) or a data subject's request
+    /// about it refers to it: the firm keeps the record.
+    InUse,
+    /// It is deleted already.
+    NotLive,
+}
+
+/// Soft-deletes a client nothing refers to: it leaves every list and read, and is purged
+/// after the grace period. Its row is held first, so no matter is opened for it meanwhile.
+pub async fn delete(
+    tx: &mut FirmTx,
+    access: &ClientKeeping,
+    now: OffsetDateTime,
+) -> Result<ClientDeletion, StoreError> {
+    let key = access.client().to_string();
+    if summary_held(tx, access.client()).await?.is_none() {
+        return Ok(ClientDeletion::NotLive);
+    }
+    let row = sqlx::query("SELECT matters, requests FROM client_references WHERE client_id = $1")
+        .bind(&key)
+        .fetch_one(tx.conn())
+        .await?;
+    let (matters, requests): (i64, i64) = (row.try_get("matters")?, row.try_get("requests")?);
+    if matters > 0 || requests > 0 {
+        return Ok(ClientDeletion::InUse);
+    }
+    sqlx::query("UPDATE clients SET deleted_at = $2 WHERE id = $1")
+        .bind(&key)
+        .bind(unix_millis(now))
+        .execute(tx.conn())
+        .await?;
+    Ok(ClientDeletion::Deleted)
+}
+
+/// Brings a deleted client back within the firm's grace period.
+pub async fn restore(
+    tx: &mut FirmTx,
+    access: &ClientKeeping,
+    now: OffsetDateTime,
+) -> Result<Restore, StoreError> {
+    let key = access.client().to_string();
+    let done = super::deletion::restore_row(tx, "clients", "id = $1", &[&key], now).await?;
+    done.ok_or_else(|| decode("id"))
 }

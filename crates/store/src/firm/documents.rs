@@ -6,6 +6,7 @@
 use std::ops::Range;
 
 use ringfence_core::clock::{from_unix_millis, unix_millis};
+use ringfence_core::deletion::Restore;
 use ringfence_core::document::{SNIFF_LEN, Scan, sniff_content_type};
 use ringfence_core::extract;
 use ringfence_core::ids::{FirmId, UserId};
@@ -387,6 +388,15 @@ pub async fn matter_of(tx: &mut FirmTx, document: Uuid) -> Result<Option<Uuid>, 
     Ok(matter.and_then(|m| m.parse().ok()))
 }
 
+/// [`matter_of`] for a document deleted or not: what restoring one checks access on.
+pub async fn matter_of_any(tx: &mut FirmTx, document: Uuid) -> Result<Option<Uuid>, StoreError> {
+    let matter: Option<String> = sqlx::query_scalar("SELECT matter_id FROM documents WHERE id = $1")
+        .bind(document.to_string())
+        .fetch_optional(tx.conn())
+        .await?;
+    Ok(matter.and_then(|m| m.parse().ok()))
+}
+
 pub async fn list(tx: &mut FirmTx, access: &MatterAccess<ReadContent>) -> Result<Vec<Document>, StoreError> {
     let rows = sqlx::query(document_query("d.matter_id = $1 ORDER BY d.created_at, d.id"))
         .bind(access.matter().to_string())
@@ -416,7 +426,8 @@ pub async fn versions(
 ) -> Result<Vec<Version>, StoreError> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {VERSION_COLUMNS} FROM document_versions v JOIN documents d ON d.id = v.document_id
-         WHERE d.id = $1 AND d.matter_id = $2 AND d.deleted_at IS NULL ORDER BY v.version"
+         WHERE d.id = $1 AND d.matter_id = $2 AND d.deleted_at IS NULL AND v.deleted_at IS NULL
+         ORDER BY v.version"
     )))
     .bind(document.to_string())
     .bind(access.matter().to_string())
@@ -443,6 +454,153 @@ pub async fn delete(
     .await?;
     search::forget(tx, Kind::Document, document).await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Brings a deleted document back within the firm's grace period, and into the search
+/// index. `None` when the matter has no such document.
+pub async fn restore(
+    tx: &mut FirmTx,
+    access: &MatterAccess<WriteContent>,
+    document: Uuid,
+    now: OffsetDateTime,
+) -> Result<Option<Restore>, StoreError> {
+    let key = document.to_string();
+    let matter = access.matter().to_string();
+    let done =
+        super::deletion::restore_row(tx, "documents", "id = $1 AND matter_id = $2", &[&key, &matter], now)
+            .await?;
+    if done == Some(Restore::Restored) {
+        reindex(tx, document, access.matter()).await?;
+    }
+    Ok(done)
+}
+
+/// What deleting one version came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionDeletion {
+    Deleted,
+    /// No such live version of a live document on the matter.
+    Missing,
+    /// It is the document's only live version: delete the document instead.
+    LastVersion,
+}
+
+/// The live document's version row id with number `version`, deleted or not.
+async fn version_row(
+    tx: &mut FirmTx,
+    access: &MatterAccess<WriteContent>,
+    document: Uuid,
+    version: i64,
+) -> Result<Option<(String, Option<i64>)>, StoreError> {
+    let row = sqlx::query(
+        "SELECT v.id, v.deleted_at FROM document_versions v JOIN documents d ON d.id = v.document_id
+         WHERE d.id = $1 AND d.matter_id = $2 AND d.deleted_at IS NULL AND v.version = $3",
+    )
+    .bind(document.to_string())
+    .bind(access.matter().to_string())
+    .bind(version)
+    .fetch_optional(tx.conn())
+    .await?;
+    row.map(|row| Ok((row.try_get("id")?, row.try_get("deleted_at")?))).transpose()
+}
+
+/// Makes the newest live version the current one, and indexes it.
+async fn settle_current(
+    tx: &mut FirmTx,
+    document: Uuid,
+    matter: Uuid,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE documents SET updated_at = $2, current_version =
+            (SELECT MAX(version) FROM document_versions WHERE document_id = $1 AND deleted_at IS NULL)
+         WHERE id = $1",
+    )
+    .bind(document.to_string())
+    .bind(unix_millis(now))
+    .execute(tx.conn())
+    .await?;
+    reindex(tx, document, matter).await
+}
+
+/// Soft-deletes one version of a live document; the one before it becomes current when it
+/// was. Its blob stays until the purge after the grace period.
+pub async fn delete_version(
+    tx: &mut FirmTx,
+    access: &MatterAccess<WriteContent>,
+    document: Uuid,
+    version: i64,
+    now: OffsetDateTime,
+) -> Result<VersionDeletion, StoreError> {
+    let Some((id, None)) = version_row(tx, access, document, version).await? else {
+        return Ok(VersionDeletion::Missing);
+    };
+    let live: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM document_versions WHERE document_id = $1 AND deleted_at IS NULL",
+    )
+    .bind(document.to_string())
+    .fetch_one(tx.conn())
+    .await?;
+    if live <= 1 {
+        return Ok(VersionDeletion::LastVersion);
+    }
+    sqlx::query("UPDATE document_versions SET deleted_at = $2 WHERE id = $1")
+        .bind(&id)
+        .bind(unix_millis(now))
+        .execute(tx.conn())
+        .await?;
+    settle_current(tx, document, access.matter(), now).await?;
+    Ok(VersionDeletion::Deleted)
+}
+
+/// Brings a deleted version of a live document back within the firm's grace period; the
+/// newest live version is current again. `None` when there is no such version.
+pub async fn restore_version(
+    tx: &mut FirmTx,
+    access: &MatterAccess<WriteContent>,
+    document: Uuid,
+    version: i64,
+    now: OffsetDateTime,
+) -> Result<Option<Restore>, StoreError> {
+    let Some((id, _)) = version_row(tx, access, document, version).await? else { return Ok(None) };
+    let key = document.to_string();
+    let done = super::deletion::restore_row(
+        tx,
+        "document_versions",
+        "id = $1 AND document_id = $2",
+        &[&id, &key],
+        now,
+    )
+    .await?;
+    if done == Some(Restore::Restored) {
+        settle_current(tx, document, access.matter(), now).await?;
+    }
+    Ok(done)
+}
+
+/// Indexes a live document anew from what is stored: its title, its current version's
+/// name and that version's text.
+async fn reindex(tx: &mut FirmTx, document: Uuid, matter: Uuid) -> Result<(), StoreError> {
+    let key = document.to_string();
+    let row = sqlx::query(
+        "SELECT d.title_sealed, v.id AS version_id, v.name_sealed, v.text_sealed
+         FROM documents d JOIN document_versions v ON v.document_id = d.id AND v.version = d.current_version
+         WHERE d.id = $1",
+    )
+    .bind(&key)
+    .fetch_one(tx.conn())
+    .await?;
+    let version: String = row.try_get("version_id")?;
+    let title = text(tx, field("documents", &key, "title"), &row.try_get::<Vec<u8>, _>("title_sealed")?)?;
+    let name =
+        text(tx, field("document_versions", &version, "name"), &row.try_get::<Vec<u8>, _>("name_sealed")?)?;
+    let body = row
+        .try_get::<Option<Vec<u8>>, _>("text_sealed")?
+        .map(|t| text(tx, field("document_versions", &version, "text"), &t))
+        .transpose()?
+        .unwrap_or_default();
+    let all = Zeroizing::new(format!("{title}\n{name}\n{body}"));
+    search::index(tx, Kind::Document, document, matter, &all).await
 }
 
 /// A document as stored, for a search result opened later.
@@ -503,7 +661,7 @@ pub async fn readable(
 ) -> Result<Option<Readable>, StoreError> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {VERSION_COLUMNS}, v.data_key_sealed FROM document_versions v JOIN documents d ON d.id = v.document_id
-         WHERE d.id = $1 AND d.matter_id = $2 AND d.deleted_at IS NULL
+         WHERE d.id = $1 AND d.matter_id = $2 AND d.deleted_at IS NULL AND v.deleted_at IS NULL
            AND v.version = COALESCE($3, d.current_version)"
     )))
     .bind(document.to_string())

@@ -2,6 +2,7 @@
 //! [`MatterAccess`]; the caller's own list is fenced in SQL by membership and walls.
 
 use ringfence_core::clock::{from_unix_millis, unix_millis};
+use ringfence_core::deletion::Restore;
 use ringfence_core::ids::UserId;
 use ringfence_core::matter::{self as policy, MatterAction, MatterRole};
 use ringfence_crypto::FieldRef;
@@ -218,9 +219,6 @@ pub async fn update(
     search::index(tx, Kind::Matter, access.matter(), access.matter(), &text).await
 }
 
-/// How long a deleted matter can be restored.
-pub const RESTORE_WINDOW: time::Duration = time::Duration::days(30);
-
 pub async fn close(
     tx: &mut FirmTx,
     access: &MatterAccess<Lifecycle>,
@@ -247,20 +245,15 @@ pub async fn soft_delete(
     Ok(done.rows_affected() == 1)
 }
 
-/// Restores a deleted matter within the grace period; false if it is not deleted or too old.
+/// Restores a deleted matter within the firm's grace period.
 pub async fn restore(
     tx: &mut FirmTx,
     access: &MatterAccess<Lifecycle>,
     now: OffsetDateTime,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE matters SET deleted_at = NULL WHERE id = $1 AND deleted_at IS NOT NULL AND deleted_at > $2",
-    )
-    .bind(access.matter().to_string())
-    .bind(unix_millis(now - RESTORE_WINDOW))
-    .execute(tx.conn())
-    .await?;
-    Ok(done.rows_affected() == 1)
+) -> Result<Restore, StoreError> {
+    let key = access.matter().to_string();
+    let done = super::deletion::restore_row(tx, "matters", "id = $1", &[&key], now).await?;
+    done.ok_or_else(|| decode("id"))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

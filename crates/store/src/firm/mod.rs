@@ -7,6 +7,7 @@ pub mod audit;
 pub mod challenges;
 pub mod clients;
 pub mod data_subjects;
+pub mod deletion;
 pub mod documents;
 pub mod invitations;
 pub mod legal_holds;

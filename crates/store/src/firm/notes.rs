@@ -2,6 +2,7 @@
 //! body is sealed and bound to its note; every edit keeps the previous body as a version.
 
 use ringfence_core::clock::{from_unix_millis, unix_millis};
+use ringfence_core::deletion::Restore;
 use ringfence_core::ids::UserId;
 use ringfence_crypto::FieldRef;
 use sqlx::Row;
@@ -105,6 +106,15 @@ pub async fn matter_of(tx: &mut FirmTx, note: Uuid) -> Result<Option<Uuid>, Stor
             .bind(note.to_string())
             .fetch_optional(tx.conn())
             .await?;
+    Ok(matter.and_then(|m| m.parse().ok()))
+}
+
+/// [`matter_of`] for a note deleted or not: what restoring one checks access on.
+pub async fn matter_of_any(tx: &mut FirmTx, note: Uuid) -> Result<Option<Uuid>, StoreError> {
+    let matter: Option<String> = sqlx::query_scalar("SELECT matter_id FROM notes WHERE id = $1")
+        .bind(note.to_string())
+        .fetch_optional(tx.conn())
+        .await?;
     Ok(matter.and_then(|m| m.parse().ok()))
 }
 
@@ -273,4 +283,29 @@ pub async fn delete(
     .await?;
     search::forget(tx, Kind::Note, note).await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Brings a deleted note back within the firm's grace period, and into the search index.
+/// `None` when the matter has no such note.
+pub async fn restore(
+    tx: &mut FirmTx,
+    access: &MatterAccess<WriteContent>,
+    note: Uuid,
+    now: OffsetDateTime,
+) -> Result<Option<Restore>, StoreError> {
+    let key = note.to_string();
+    let matter = access.matter().to_string();
+    let done = super::deletion::restore_row(tx, "notes", "id = $1 AND matter_id = $2", &[&key, &matter], now)
+        .await?;
+    if done == Some(Restore::Restored) {
+        let sealed: Vec<u8> = sqlx::query_scalar("SELECT body_sealed FROM notes WHERE id = $1")
+            .bind(&key)
+            .fetch_one(tx.conn())
+            .await?;
+        let body = zeroize::Zeroizing::new(
+            String::from_utf8_lossy(&tx.open(body_field(&key), &sealed)?).into_owned(),
+        );
+        search::index(tx, Kind::Note, note, access.matter(), &body).await?;
+    }
+    Ok(done)
 }

@@ -21,8 +21,9 @@ CREATE UNIQUE INDEX legal_holds_standing_on_client ON legal_holds (client_id) WH
 CREATE INDEX legal_holds_by_placed ON legal_holds (placed_at, id);
 
 -- Administrators (and the deployment's own firm-wide work) see every hold; anyone else,
--- the holds on a matter it sees or on the client of one, so that deleting it is refused
--- for the hold and the matter shows it is held. Only administrators place and lift them.
+-- the holds on a matter it sees, on the client of one, or on a client it took in, so that
+-- deleting any of these is refused for the hold and a matter shows it is held. Only
+-- administrators place and lift them.
 -- Not FORCEd, so the owner role re-seals the reasons when the firm key rotates.
 ALTER TABLE legal_holds ENABLE ROW LEVEL SECURITY;
 CREATE POLICY legal_holds_read ON legal_holds FOR SELECT
@@ -31,6 +32,8 @@ CREATE POLICY legal_holds_read ON legal_holds FOR SELECT
         OR (matter_id IS NOT NULL AND ringfence_sees_matter(matter_id))
         OR (client_id IS NOT NULL AND EXISTS (SELECT 1 FROM matters m WHERE m.client_id = legal_holds.client_id
                                               AND ringfence_sees_matter(m.id)))
+        OR (client_id IS NOT NULL AND EXISTS (SELECT 1 FROM clients c WHERE c.id = legal_holds.client_id
+                                              AND c.created_by = ringfence_user()))
     );
 CREATE POLICY legal_holds_place ON legal_holds FOR INSERT WITH CHECK (ringfence_is_admin());
 CREATE POLICY legal_holds_lift ON legal_holds FOR UPDATE USING (ringfence_is_admin()) WITH CHECK (ringfence_is_admin());
