@@ -30,8 +30,8 @@ use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToResponse, ToSchema
 
 use crate::access::Effect;
 use crate::api::{
-    audit, clients, data_subjects, firm_settings, invitations, matters, me, passkey_sign_in, passkeys,
-    retention, sign_in, users,
+    audit, clients, data_subjects, exports, firm_settings, invitations, matters, me, passkey_sign_in,
+    passkeys, retention, sign_in, users,
 };
 use crate::auth::cookie::{CSRF_HEADER, SESSION_COOKIE};
 use crate::error::ErrorBody;
@@ -125,6 +125,14 @@ use crate::error::ErrorBody;
         data_subjects::close,
         data_subjects::get_response_days,
         data_subjects::set_response_days,
+        exports::request_matter,
+        exports::list_matter,
+        exports::get_matter,
+        exports::download_matter,
+        exports::request_firm,
+        exports::list_firm,
+        exports::get_firm,
+        exports::download_firm,
     ),
     components(
         schemas(ErrorBody, FirmRoleSchema, SecondFactorSchema, crate::app::users::UserView, MatterRoleSchema),
@@ -134,6 +142,7 @@ use crate::error::ErrorBody;
             Forbidden,
             NotFound,
             Conflict,
+            Gone,
             TooLarge,
             UnsupportedMediaType,
             TooManyRequests,
@@ -151,6 +160,7 @@ use crate::error::ErrorBody;
         (name = "audit", description = "The audit log, for auditors and administrators"),
         (name = "clients", description = "The firm's clients: names for everyone, details through the client access check"),
         (name = "data-subjects", description = "Data subjects' requests (POPIA ss 23-25, GDPR arts 15-17): the register, and a client subject's report, correction and erasure"),
+        (name = "exports", description = "Full exports as one ZIP: a matter's by its lead, the whole firm's by an administrator; downloaded once"),
         (name = "firm", description = "Firm-wide settings"),
         (name = "matters", description = "Matters, their teams and ethical walls"),
         (name = "meta", description = "About the API itself"),
@@ -330,6 +340,9 @@ error_responses! {
     NotFound => "Not found, or not visible to the caller (`not_found`)";
     /// 409.
     Conflict => "The request conflicts with the current state; the code says how";
+    /// 410.
+    Gone => "It existed but is gone for good: an export downloaded already or past its day \
+             (`export_gone`), or one that failed to build (`export_failed`)";
     /// 413.
     TooLarge => "The request body is too large (`too_large`)";
     /// 415.

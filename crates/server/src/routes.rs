@@ -7,17 +7,18 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use ringfence_store::firm::access::{
-    AccessHistory, Dispose, Edit, Lifecycle, ManageMembers, ManageWalls, ReadContent, View, WriteContent,
+    AccessHistory, Dispose, Edit, Export, Lifecycle, ManageMembers, ManageWalls, ReadContent, View,
+    WriteContent,
 };
 
 use crate::AppState;
 use crate::access::{
     ADMIN, AUDITORS, CLIENT_KEEPERS, DATA_SUBJECT_HANDLERS, MATTER_OPENERS, Matter, PUBLIC, RouteTable,
-    SIGNED_IN, ends_sessions, only_reads,
+    SIGNED_IN, ends_sessions, only_reads, takes_data_out,
 };
 use crate::api::{
-    audit, clients, data_subjects, documents, firm_settings, health, invitations, matters, me, notes,
-    passkey_sign_in, passkeys, retention, search, sign_in, users,
+    audit, clients, data_subjects, documents, exports, firm_settings, health, invitations, matters, me,
+    notes, passkey_sign_in, passkeys, retention, search, sign_in, users,
 };
 use crate::auth::authenticate;
 use crate::auth::cookie::MAX_FORM_BYTES;
@@ -54,6 +55,7 @@ pub fn route_table() -> RouteTable<AppState> {
         .post("/matters/{id}/edit", Matter(Edit), pages::edit_matter)
         .post("/matters/{id}/notes", Matter(WriteContent), pages::add_note)
         .post("/documents/{id}/delete", Matter(WriteContent), pages::delete_document)
+        .post("/matters/{id}/exports", takes_data_out(Matter(Export)), pages::request_matter_export)
         .post("/matters/{id}/members", Matter(ManageMembers), pages::add_member)
         .post("/matters/{id}/members/{user_id}/remove", Matter(ManageMembers), pages::remove_member)
         .get("/search", SIGNED_IN, pages::search_page)
@@ -62,6 +64,8 @@ pub fn route_table() -> RouteTable<AppState> {
         .get("/audit", AUDITORS, pages::audit_log)
         .get("/admin/users", ADMIN, pages::users)
         .get("/admin/matters", ADMIN, pages::directory)
+        .get("/admin/exports", ADMIN, pages::firm_exports)
+        .post("/admin/exports", takes_data_out(ADMIN), pages::request_firm_export)
         .get("/admin/matters/{id}", Matter(ManageWalls), pages::directory_entry)
         .post("/matters/{id}/walls", Matter(ManageWalls), pages::place_wall)
         .post("/matters/{id}/walls/{user_id}/remove", Matter(ManageWalls), pages::lift_wall)
@@ -160,6 +164,16 @@ pub fn route_table() -> RouteTable<AppState> {
         .get("/api/v1/documents/{id}/content", Matter(ReadContent), documents::content)
         .get("/api/v1/documents/{id}/versions", Matter(ReadContent), documents::versions)
         .post("/api/v1/documents/{id}/versions", Matter(WriteContent), documents::add_version)
+        // Full exports as one ZIP: a matter's by its lead, the firm's by an administrator;
+        // each is its requester's alone and downloaded once
+        .post("/api/v1/matters/{id}/exports", takes_data_out(Matter(Export)), exports::request_matter)
+        .get("/api/v1/matters/{id}/exports", Matter(Export), exports::list_matter)
+        .get("/api/v1/matters/{id}/exports/{export_id}", Matter(Export), exports::get_matter)
+        .get("/api/v1/matters/{id}/exports/{export_id}/download", Matter(Export), exports::download_matter)
+        .post("/api/v1/firm/exports", takes_data_out(ADMIN), exports::request_firm)
+        .get("/api/v1/firm/exports", ADMIN, exports::list_firm)
+        .get("/api/v1/firm/exports/{id}", ADMIN, exports::get_firm)
+        .get("/api/v1/firm/exports/{id}/download", ADMIN, exports::download_firm)
         // Search: candidates from the index go through the matter check one by one
         .get("/api/v1/search", SIGNED_IN, search::search)
         // Firm settings

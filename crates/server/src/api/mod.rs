@@ -2,6 +2,7 @@ pub mod audit;
 pub mod clients;
 pub mod data_subjects;
 pub mod documents;
+pub mod exports;
 pub mod firm_settings;
 pub mod health;
 pub mod invitations;

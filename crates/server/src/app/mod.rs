@@ -11,6 +11,8 @@ pub mod clients;
 pub mod data_subjects;
 pub mod documents;
 mod error;
+mod export_build;
+pub mod exports;
 pub mod firm_settings;
 pub mod home;
 pub mod matters;

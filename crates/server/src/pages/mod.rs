@@ -40,12 +40,14 @@ mod account;
 mod admin;
 mod data_subjects;
 mod entry;
+mod exports;
 mod work;
 
 pub(crate) use account::*;
 pub(crate) use admin::*;
 pub(crate) use data_subjects::*;
 pub(crate) use entry::*;
+pub(crate) use exports::{firm_exports, request_firm_export, request_matter_export};
 pub(crate) use work::*;
 
 /// Who the page is for, as the layout shows it.
@@ -165,6 +167,7 @@ fn failure(error: AppError) -> Failure {
             (StatusCode::UNAUTHORIZED, "That did not work", reason.clone())
         }
         AppError::Conflict { reason, .. } => (StatusCode::CONFLICT, "That did not work", reason.clone()),
+        AppError::Gone { reason, .. } => (StatusCode::GONE, "No longer here", reason.clone()),
         AppError::Unavailable { reason, .. } => {
             (StatusCode::SERVICE_UNAVAILABLE, "Not available just now", reason.clone())
         }

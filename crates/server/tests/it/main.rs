@@ -10,6 +10,7 @@ mod authenticator;
 mod data_subjects;
 mod documents;
 mod errors;
+mod exports;
 mod extraction;
 mod headers;
 mod hostile;

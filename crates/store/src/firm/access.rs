@@ -44,6 +44,7 @@ actions!(
     WriteContent => WriteContent,
     AccessHistory => AccessHistory,
     Dispose => Dispose,
+    Export => Export,
 );
 
 /// Proof that `user` may perform `A` on `matter`, checked in this transaction.

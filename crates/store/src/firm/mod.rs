@@ -8,6 +8,7 @@ pub mod challenges;
 pub mod clients;
 pub mod data_subjects;
 pub mod documents;
+pub mod exports;
 pub mod invitations;
 pub mod matters;
 pub mod notes;
