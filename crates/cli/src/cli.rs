@@ -193,12 +193,20 @@ pub enum AuditCommand {
     /// removed, inserted or reordered
     Verify {
         /// The firm's slug
-        #[arg(long, value_parser = |s: &str| FirmSlug::parse(s).map_err(|e| e.to_string()))]
-        firm: FirmSlug,
+        #[arg(long, value_parser = |s: &str| FirmSlug::parse(s).map_err(|e| e.to_string()), required_unless_present = "export", conflicts_with = "export")]
+        firm: Option<FirmSlug>,
         /// Also compare the log with checkpoints kept outside the database: JSON lines from
         /// GET /api/v1/audit/checkpoint, the --audit-jsonl file, or syslog lines
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", conflicts_with = "export")]
         against: Option<PathBuf>,
+        /// Check a full export's ZIP instead, offline and without any key: every file
+        /// against its manifest, and the audit log against its signed checkpoints and the
+        /// public keys it holds
+        #[arg(long, value_name = "FILE.zip")]
+        export: Option<PathBuf>,
+        /// The export's passphrase, read from standard input (an encrypted export)
+        #[arg(long, requires = "export")]
+        passphrase_stdin: bool,
     },
 }
 

@@ -51,8 +51,14 @@ fn main() -> ExitCode {
             Command::Firm { command: FirmCommand::Shred(args) } => {
                 commands::firm::shred(&settings, args).await
             }
-            Command::Audit { command: AuditCommand::Verify { firm, against } } => {
-                commands::audit::verify(&settings, &firm, against.as_deref()).await
+            Command::Audit {
+                command: AuditCommand::Verify { export: Some(export), passphrase_stdin, .. },
+            } => commands::audit::verify_export(&export, passphrase_stdin),
+            Command::Audit {
+                command: AuditCommand::Verify { firm: Some(firm), against, export: None, .. },
+            } => commands::audit::verify(&settings, &firm, against.as_deref()).await,
+            Command::Audit { command: AuditCommand::Verify { firm: None, export: None, .. } } => {
+                Err("audit verify needs --firm or --export".into())
             }
             Command::Audit { command: AuditCommand::Purge { firm } } => {
                 commands::audit::purge(&settings, &firm).await

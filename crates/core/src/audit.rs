@@ -3,7 +3,7 @@
 //! A record names who did what to which resource, when, from where, and how it ended —
 //! never the content involved (no note text, no passwords, codes or tokens).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::clock::unix_millis;
@@ -100,7 +100,7 @@ pub struct AuditRecord {
 
 /// The same fields as stored and read back. The action is then its stored name, which an
 /// older or altered log may hold outside [`AuditAction`]'s table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredAuditEntry {
     pub seq: i64,
     #[serde(with = "time::serde::rfc3339")]

@@ -84,10 +84,13 @@ pub enum MatterAction {
     /// Place or lift a legal hold: administrators only, who answer for what the firm must
     /// keep, whatever the matter's team would delete.
     Hold,
+    /// Take everything of the matter away as one ZIP (documents, notes with their history,
+    /// its client, team, walls and audit trail): its leads only.
+    Export,
 }
 
 impl MatterAction {
-    pub const ALL: [MatterAction; 10] = [
+    pub const ALL: [MatterAction; 11] = [
         MatterAction::View,
         MatterAction::Edit,
         MatterAction::Lifecycle,
@@ -98,6 +101,7 @@ impl MatterAction {
         MatterAction::AccessHistory,
         MatterAction::Dispose,
         MatterAction::Hold,
+        MatterAction::Export,
     ];
 }
 
@@ -117,14 +121,15 @@ pub fn role_allows(role: MatterRole, action: MatterAction) -> bool {
     use MatterRole as R;
     match (role, action) {
         (R::Lead, A::View | A::Edit | A::Lifecycle | A::ManageMembers) => true,
-        (R::Lead, A::ReadContent | A::WriteContent | A::AccessHistory) => true,
+        (R::Lead, A::ReadContent | A::WriteContent | A::AccessHistory | A::Export) => true,
         (R::Member, A::View | A::Edit | A::ReadContent | A::WriteContent) => true,
-        (R::Member, A::Lifecycle | A::ManageMembers | A::AccessHistory) => false,
+        (R::Member, A::Lifecycle | A::ManageMembers | A::AccessHistory | A::Export) => false,
         (R::Viewer, A::View | A::ReadContent) => true,
         (R::Viewer, A::Edit | A::Lifecycle | A::ManageMembers | A::WriteContent | A::AccessHistory) => false,
+        (R::Viewer, A::Export) => false,
         (R::Billing, A::View) => true,
         (R::Billing, A::Edit | A::Lifecycle | A::ManageMembers | A::ReadContent | A::WriteContent) => false,
-        (R::Billing, A::AccessHistory) => false,
+        (R::Billing, A::AccessHistory | A::Export) => false,
         (R::Lead | R::Member | R::Viewer | R::Billing, A::ManageWalls | A::Dispose | A::Hold) => false,
     }
 }
@@ -139,7 +144,10 @@ pub fn firm_role_allows(role: FirmRole, action: MatterAction) -> bool {
             true
         }
         (FirmRole::Auditor, A::AccessHistory) => true,
-        (FirmRole::Admin, A::View | A::Edit | A::Lifecycle | A::ReadContent | A::WriteContent) => false,
+        (
+            FirmRole::Admin,
+            A::View | A::Edit | A::Lifecycle | A::ReadContent | A::WriteContent | A::Export,
+        ) => false,
         (
             FirmRole::Auditor,
             A::View
@@ -150,7 +158,8 @@ pub fn firm_role_allows(role: FirmRole, action: MatterAction) -> bool {
             | A::ReadContent
             | A::WriteContent
             | A::Dispose
-            | A::Hold,
+            | A::Hold
+            | A::Export,
         ) => false,
         (FirmRole::Attorney | FirmRole::Paralegal | FirmRole::Secretary | FirmRole::Billing, _) => false,
     }
@@ -310,8 +319,12 @@ mod tests {
                 A::ReadContent,
                 A::WriteContent,
                 A::AccessHistory,
+                A::Export,
             ],
         );
+        for role in FirmRole::ALL {
+            assert!(!firm_role_allows(role, A::Export), "{role:?} exports no matter by its firm role");
+        }
         assert!(firm_role_allows(FirmRole::Admin, A::ManageWalls));
         assert!(firm_role_allows(FirmRole::Admin, A::Dispose));
         assert!(!firm_role_allows(FirmRole::Auditor, A::Dispose));

@@ -49,6 +49,8 @@ pub enum SystemTask {
     SearchIndex,
     /// Telling leads of matters coming to the end of their retention, and deleting them.
     Retention,
+    /// Building a full export, and removing exports past their day.
+    Export,
     /// An operator at the command line.
     CommandLine,
     /// Filling a store with benchmark data.

@@ -83,6 +83,13 @@ pub fn only_reads<P>(policy: P) -> Declaring<P> {
     Declaring { policy, effect: Effect::Reads }
 }
 
+/// `policy`, on a route that takes the firm's data out and writes nothing but its own
+/// bookkeeping: asking for a full export, which the people of a terminated firm must still
+/// be able to do (its retention is for them to take their data with them).
+pub fn takes_data_out<P>(policy: P) -> Declaring<P> {
+    Declaring { policy, effect: Effect::Reads }
+}
+
 /// `policy`, on a route that only ends the caller's own sessions.
 pub fn ends_sessions<P>(policy: P) -> Declaring<P> {
     Declaring { policy, effect: Effect::EndsSessions }

@@ -105,6 +105,18 @@ impl<S: Send + Sync> FromRequestParts<S> for PathVersion {
     }
 }
 
+/// The export a matter route's `{export_id}` names.
+#[derive(Debug, Clone, Copy)]
+pub struct PathExport(pub uuid::Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathExport {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(named(parts, state, "export_id").await?))
+    }
+}
+
 /// The `{id}` and `{user_id}` a route names (a user's wall on a client).
 pub struct PathIds<I, J>(pub I, pub J);
 

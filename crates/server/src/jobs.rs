@@ -20,8 +20,9 @@ use ringfence_store::jobs::Claim;
 use ringfence_store::{KEY_SETTLE, Storage, StoreError};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::Mutex;
+use uuid::Uuid;
 
-use crate::app::{AppError, retention};
+use crate::app::{AppError, exports, retention};
 use crate::audit_shipping::{self, Sink};
 use crate::error::ErrorChain;
 
@@ -50,6 +51,10 @@ pub enum Job {
     PurgeDeleted,
     /// Shreds a terminated firm once its retention has ended; queued when it was terminated.
     ShredFirm(FirmId),
+    /// Builds one full export of a firm (its id in the payload), queued when it was asked for.
+    BuildExport { firm: FirmId, export: Uuid },
+    /// Removes exports past their day, and the files of those downloaded.
+    ExpireExports,
 }
 
 /// The work done on a schedule, once per deployment, with the time between runs.
@@ -61,6 +66,7 @@ pub const SCHEDULES: &[(Job, Duration)] = &[
     (Job::SweepBlobs, Duration::hours(6)),
     (Job::ApplyRetention, Duration::days(1)),
     (Job::PurgeDeleted, Duration::days(1)),
+    (Job::ExpireExports, Duration::minutes(15)),
 ];
 
 /// Attempts before a job is given up: with the backoff, over an hour and a half of trouble.
@@ -81,13 +87,15 @@ impl Job {
             Job::ApplyRetention => "lifecycle.retention",
             Job::PurgeDeleted => "lifecycle.purge",
             Job::ShredFirm(_) => "firm.shred",
+            Job::BuildExport { .. } => "export.build",
+            Job::ExpireExports => "export.expire",
         }
     }
 
     /// The firm the job works on.
     fn firm(self) -> Option<FirmId> {
         match self {
-            Job::FinishRotation(firm) | Job::ShredFirm(firm) => Some(firm),
+            Job::FinishRotation(firm) | Job::ShredFirm(firm) | Job::BuildExport { firm, .. } => Some(firm),
             Job::ShipAudit
             | Job::SignCheckpoints
             | Job::PurgeAudit
@@ -95,6 +103,7 @@ impl Job {
             | Job::SweepBlobs
             | Job::ApplyRetention
             | Job::PurgeDeleted => None,
+            Job::ExpireExports => None,
         }
     }
 
@@ -120,6 +129,8 @@ impl Job {
             ("lifecycle.retention", None) => Job::ApplyRetention,
             ("lifecycle.purge", None) => Job::PurgeDeleted,
             ("firm.shred", None) => Job::ShredFirm(payload_firm(payload)?),
+            ("export.build", Some(firm)) => Job::BuildExport { firm, export: payload_export(payload)? },
+            ("export.expire", None) => Job::ExpireExports,
             _ => return None,
         };
         Some(job)
@@ -127,6 +138,9 @@ impl Job {
 
     /// The key that keeps one such job on the queue at a time, per kind and firm.
     pub fn dedupe_key(self) -> String {
+        if let Job::BuildExport { firm, export } = self {
+            return format!("{}:{firm}:{export}", self.kind());
+        }
         match self.firm() {
             Some(firm) => format!("{}:{firm}", self.kind()),
             None => self.kind().to_owned(),
@@ -137,8 +151,11 @@ impl Job {
     /// waits at a time.
     pub fn once_at(self, run_at: OffsetDateTime) -> NewJob {
         // A firm the row's column does not name is named in the payload.
-        let payload = match self.firm() {
-            Some(firm) if self.firm_column().is_none() => {
+        let payload = match (self, self.firm()) {
+            (Job::BuildExport { export, .. }, _) => {
+                serde_json::json!({ "export": export.to_string() }).to_string()
+            }
+            (_, Some(firm)) if self.firm_column().is_none() => {
                 serde_json::json!({ "firm": firm.to_string() }).to_string()
             }
             _ => "{}".to_owned(),
@@ -166,8 +183,17 @@ impl Job {
 
 /// The firm a job's payload names (`{"firm": "<id>"}`).
 fn payload_firm(payload: &str) -> Option<FirmId> {
+    payload_id(payload, "firm")
+}
+
+/// The export a job's payload names (`{"export": "<id>"}`).
+fn payload_export(payload: &str) -> Option<Uuid> {
+    payload_id(payload, "export")
+}
+
+fn payload_id<T: std::str::FromStr>(payload: &str, name: &str) -> Option<T> {
     let payload: serde_json::Value = serde_json::from_str(payload).ok()?;
-    payload.get("firm")?.as_str()?.parse().ok()
+    payload.get(name)?.as_str()?.parse().ok()
 }
 
 /// The job that finishes a firm's rotation, for [`Storage::rotate_firm_key`] to enqueue with
@@ -440,6 +466,15 @@ impl Worker {
                     .map_err(|e| ErrorChain(&e).to_string())?;
                 tracing::info!(%firm, slug = %tombstone.slug, "the terminated firm's retention ended: it is shredded");
                 Ok(())
+            }
+            Job::BuildExport { firm, export } => {
+                exports::build(storage, &self.blobs, &self.mailer, firm, export, now)
+                    .await
+                    .map_err(|e| ErrorChain(&e).to_string())
+            }
+            Job::ExpireExports => {
+                let blobs = &self.blobs;
+                each_firm(storage, |firm| exports::expire(storage, blobs, firm, now)).await
             }
         }
     }

@@ -30,7 +30,7 @@ use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToResponse, ToSchema
 
 use crate::access::Effect;
 use crate::api::{
-    audit, clients, data_subjects, deletion, firm_settings, invitations, legal_holds, matters, me,
+    audit, clients, data_subjects, deletion, exports, firm_settings, invitations, legal_holds, matters, me,
     passkey_sign_in, passkeys, retention, sign_in, users,
 };
 use crate::auth::cookie::{CSRF_HEADER, SESSION_COOKIE};
@@ -139,6 +139,14 @@ use crate::error::ErrorBody;
         deletion::list,
         deletion::get_grace,
         deletion::set_grace,
+        exports::request_matter,
+        exports::list_matter,
+        exports::get_matter,
+        exports::download_matter,
+        exports::request_firm,
+        exports::list_firm,
+        exports::get_firm,
+        exports::download_firm,
     ),
     components(
         schemas(ErrorBody, FirmRoleSchema, SecondFactorSchema, crate::app::users::UserView, MatterRoleSchema),
@@ -166,6 +174,7 @@ use crate::error::ErrorBody;
         (name = "audit", description = "The audit log, for auditors and administrators"),
         (name = "clients", description = "The firm's clients: names for everyone, details through the client access check"),
         (name = "data-subjects", description = "Data subjects' requests (POPIA ss 23-25, GDPR arts 15-17): the register, and a client subject's report, correction and erasure"),
+        (name = "exports", description = "Full exports as one ZIP: a matter's by its lead, the whole firm's by an administrator; downloaded once"),
         (name = "firm", description = "Firm-wide settings"),
         (name = "matters", description = "Matters, their teams and ethical walls"),
         (name = "meta", description = "About the API itself"),
@@ -346,8 +355,9 @@ error_responses! {
     /// 409.
     Conflict => "The request conflicts with the current state; the code says how";
     /// 410.
-    Gone => "Deleted longer ago than the firm's grace period: it cannot be restored \
-             (`grace_period_passed`)";
+    Gone => "It existed but is gone for good: deleted longer ago than the firm's grace period, so it \
+             cannot be restored (`grace_period_passed`), an export downloaded already or past its day \
+             (`export_gone`), or one that failed to build (`export_failed`)";
     /// 413.
     TooLarge => "The request body is too large (`too_large`)";
     /// 415.

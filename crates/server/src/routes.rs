@@ -7,18 +7,18 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use ringfence_store::firm::access::{
-    AccessHistory, Dispose, Edit, Hold, Lifecycle, ManageMembers, ManageWalls, ReadContent, View,
+    AccessHistory, Dispose, Edit, Export, Hold, Lifecycle, ManageMembers, ManageWalls, ReadContent, View,
     WriteContent,
 };
 
 use crate::AppState;
 use crate::access::{
     ADMIN, AUDITORS, CLIENT_KEEPERS, DATA_SUBJECT_HANDLERS, MATTER_OPENERS, Matter, PUBLIC, RouteTable,
-    SIGNED_IN, ends_sessions, only_reads,
+    SIGNED_IN, ends_sessions, only_reads, takes_data_out,
 };
 use crate::api::{
-    audit, clients, data_subjects, deletion, documents, firm_settings, health, invitations, legal_holds,
-    matters, me, notes, passkey_sign_in, passkeys, retention, search, sign_in, users,
+    audit, clients, data_subjects, deletion, documents, exports, firm_settings, health, invitations,
+    legal_holds, matters, me, notes, passkey_sign_in, passkeys, retention, search, sign_in, users,
 };
 use crate::auth::authenticate;
 use crate::auth::cookie::MAX_FORM_BYTES;
@@ -62,6 +62,7 @@ pub fn route_table() -> RouteTable<AppState> {
         .post("/documents/{id}/restore", Matter(WriteContent), pages::restore_document)
         .post("/documents/{id}/versions/{version}/restore", Matter(WriteContent), pages::restore_version)
         .post("/clients/{id}/restore", CLIENT_KEEPERS, pages::restore_client)
+        .post("/matters/{id}/exports", takes_data_out(Matter(Export)), pages::request_matter_export)
         .post("/matters/{id}/members", Matter(ManageMembers), pages::add_member)
         .post("/matters/{id}/members/{user_id}/remove", Matter(ManageMembers), pages::remove_member)
         .get("/search", SIGNED_IN, pages::search_page)
@@ -70,6 +71,8 @@ pub fn route_table() -> RouteTable<AppState> {
         .get("/audit", AUDITORS, pages::audit_log)
         .get("/admin/users", ADMIN, pages::users)
         .get("/admin/matters", ADMIN, pages::directory)
+        .get("/admin/exports", ADMIN, pages::firm_exports)
+        .post("/admin/exports", takes_data_out(ADMIN), pages::request_firm_export)
         .get("/admin/matters/{id}", Matter(ManageWalls), pages::directory_entry)
         .post("/matters/{id}/walls", Matter(ManageWalls), pages::place_wall)
         .post("/matters/{id}/walls/{user_id}/remove", Matter(ManageWalls), pages::lift_wall)
@@ -189,6 +192,16 @@ pub fn route_table() -> RouteTable<AppState> {
         )
         // What was recently deleted, on the matters one leads (administrators: the firm's)
         .get("/api/v1/deleted", SIGNED_IN, deletion::list)
+        // Full exports as one ZIP: a matter's by its lead, the firm's by an administrator;
+        // each is its requester's alone and downloaded once
+        .post("/api/v1/matters/{id}/exports", takes_data_out(Matter(Export)), exports::request_matter)
+        .get("/api/v1/matters/{id}/exports", Matter(Export), exports::list_matter)
+        .get("/api/v1/matters/{id}/exports/{export_id}", Matter(Export), exports::get_matter)
+        .get("/api/v1/matters/{id}/exports/{export_id}/download", Matter(Export), exports::download_matter)
+        .post("/api/v1/firm/exports", takes_data_out(ADMIN), exports::request_firm)
+        .get("/api/v1/firm/exports", ADMIN, exports::list_firm)
+        .get("/api/v1/firm/exports/{id}", ADMIN, exports::get_firm)
+        .get("/api/v1/firm/exports/{id}/download", ADMIN, exports::download_firm)
         // Search: candidates from the index go through the matter check one by one
         .get("/api/v1/search", SIGNED_IN, search::search)
         // Firm settings

@@ -1,5 +1,5 @@
-//! Removing what uploads leave behind in the blob store: blobs no document version
-//! records (an upload cancelled, refused or cut off by a crash after its bytes were stored,
+//! Removing what uploads leave behind in the blob store: blobs no document version (nor
+//! export) records (an upload cancelled, refused or cut off by a crash after its bytes were stored,
 //! before or instead of their record) and a local store's staged, never published files.
 //!
 //! Several servers may share one database and one bucket, and an upload in flight on any
@@ -97,7 +97,11 @@ impl Storage {
         let mut recorded = Vec::new();
         for chunk in ids.chunks(IDS_PER_QUERY) {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
-            let sql = format!("SELECT id FROM document_versions WHERE id IN ({})", placeholders.join(", "));
+            // A built export's ZIP is a blob too, recorded by its export until it is removed.
+            let list = placeholders.join(", ");
+            let sql = format!(
+                "SELECT id FROM document_versions WHERE id IN ({list}) UNION SELECT blob_id FROM exports WHERE blob_id IN ({list})"
+            );
             let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
             for id in chunk {
                 query = query.bind(id.to_string());

@@ -286,12 +286,15 @@ async fn run(tx: &mut FirmTx, sql: &'static str, id: &str) -> Result<(), StoreEr
 }
 
 /// Removes the thing's rows, whatever refers to them and its search terms, deleted or not;
-/// the ids of the blobs they named. Removing what is not there removes nothing.
+/// the ids of the blobs they named (an export's among them). Removing what is not there
+/// removes nothing.
 async fn remove_rows(tx: &mut FirmTx, kind: DeletedKind, id: Uuid) -> Result<Vec<Uuid>, StoreError> {
     let key = id.to_string();
     let blobs_sql = match kind {
+        // An export of the matter still on hand holds its content too.
         DeletedKind::Matter => Some(
-            "SELECT v.id FROM document_versions v JOIN documents d ON d.id = v.document_id WHERE d.matter_id = $1",
+            "SELECT v.id FROM document_versions v JOIN documents d ON d.id = v.document_id WHERE d.matter_id = $1
+             UNION SELECT blob_id FROM exports WHERE matter_id = $1 AND blob_id IS NOT NULL",
         ),
         DeletedKind::Document => Some("SELECT id FROM document_versions WHERE document_id = $1"),
         DeletedKind::DocumentVersion => Some("SELECT id FROM document_versions WHERE id = $1"),
@@ -315,6 +318,7 @@ async fn remove_rows(tx: &mut FirmTx, kind: DeletedKind, id: Uuid) -> Result<Vec
                 "DELETE FROM retention_notices WHERE matter_id = $1",
                 // Only lifted holds are left on a matter purged: a standing one keeps it.
                 "DELETE FROM legal_holds WHERE matter_id = $1",
+                "DELETE FROM exports WHERE matter_id = $1",
                 "DELETE FROM matters WHERE id = $1",
             ] {
                 run(tx, sql, &key).await?;

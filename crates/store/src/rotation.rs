@@ -75,6 +75,8 @@ pub const SEALED: &[SealedColumn] = &[
     sealed!("document_versions"."sha256_sealed" => "sha256"),
     sealed!("document_versions"."data_key_sealed" => "data_key"),
     sealed!("document_versions"."text_sealed" => "text"),
+    sealed!("exports"."passphrase_sealed" => "passphrase"),
+    sealed!("exports"."data_key_sealed" => "data_key"),
     SealedColumn {
         table: "search_keys",
         column: "key_sealed",

@@ -10,6 +10,7 @@ mod audit;
 mod blobs;
 mod config;
 mod crash;
+mod exports;
 mod extract;
 mod firms;
 mod jobs;

@@ -33,12 +33,14 @@ pub enum AuditCategory {
     /// The firm's encryption keys.
     Keys,
     AuditLog,
+    /// Full exports of a matter or of the firm as one ZIP.
+    Exports,
     /// Requests refused by an access rule, whatever they were about.
     Refusals,
 }
 
 impl AuditCategory {
-    pub const ALL: [AuditCategory; 13] = [
+    pub const ALL: [AuditCategory; 14] = [
         AuditCategory::SignIn,
         AuditCategory::Account,
         AuditCategory::Users,
@@ -51,6 +53,7 @@ impl AuditCategory {
         AuditCategory::Firm,
         AuditCategory::Keys,
         AuditCategory::AuditLog,
+        AuditCategory::Exports,
         AuditCategory::Refusals,
     ];
 
@@ -69,6 +72,7 @@ impl AuditCategory {
             AuditCategory::Firm => "firm",
             AuditCategory::Keys => "keys",
             AuditCategory::AuditLog => "audit_log",
+            AuditCategory::Exports => "exports",
             AuditCategory::Refusals => "refusals",
         }
     }
@@ -282,6 +286,13 @@ audit_actions! {
     AuditViewed = "audit.viewed", "read the audit log", AuditLog, Info;
     AuditExported = "audit.exported", "exported the audit log", AuditLog, Notice;
     AuditPurged = "audit.purged", "removed audit entries past the firm's retention", AuditLog, Notice;
+
+    // Full exports: a matter's (by its lead) or the firm's (by an administrator).
+    ExportRequested = "export.requested", "asked for a full export", Exports, Notice;
+    ExportBuilt = "export.built", "had a full export built, ready for download", Exports, Notice;
+    ExportFailed = "export.failed", "had a full export fail to build", Exports, Warning;
+    ExportDownloaded = "export.downloaded", "downloaded a full export", Exports, Warning;
+    ExportExpired = "export.expired", "had a full export removed unread after its day", Exports, Info;
 
     // Refusals.
     AccessDenied = "access.denied", "was refused something their firm role does not allow", Refusals, Warning;

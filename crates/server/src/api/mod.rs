@@ -3,6 +3,7 @@ pub mod clients;
 pub mod data_subjects;
 pub mod deletion;
 pub mod documents;
+pub mod exports;
 pub mod firm_settings;
 pub mod health;
 pub mod invitations;

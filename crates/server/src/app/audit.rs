@@ -6,7 +6,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use futures_util::Stream;
-use ringfence_core::audit::{AuditAction, Outcome, StoredAuditEntry};
+use ringfence_core::audit::{AuditAction, Outcome, StoredAuditEntry, words_for};
 use ringfence_core::ids::{FirmId, parse_id};
 use ringfence_store::firm::audit::{self as audit_log, AuditFilter};
 use serde::{Deserialize, Serialize};
@@ -238,6 +238,68 @@ pub async fn export(
             Ok(Some((entries, next)))
         }
     }))
+}
+
+/// Makes a cell safe to open in a spreadsheet: text that would start a formula is
+/// prefixed with an apostrophe (OWASP's CSV injection advice).
+fn safe_cell(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}").into() } else { text.into() }
+}
+
+/// The stored columns in their place, then the action as a person reads it: its words (the
+/// stored name when no table describes it), category and severity (blank when unknown).
+const CSV_HEADER: [&str; 16] = [
+    "seq",
+    "at",
+    "actor_kind",
+    "actor_id",
+    "actor_email",
+    "action",
+    "resource_type",
+    "resource_id",
+    "matter",
+    "outcome",
+    "ip",
+    "user_agent",
+    "request_id",
+    "words",
+    "category",
+    "severity",
+];
+
+/// A page of entries as CSV rows (RFC 4180), after the header row when `header`: what the
+/// CSV export streams, and what a full export holds.
+pub fn csv_page(entries: &[StoredAuditEntry], header: bool) -> Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    if header {
+        writer.write_record(CSV_HEADER)?;
+    }
+    for e in entries {
+        let seq = e.seq.to_string();
+        let at = e.at.format(&Rfc3339).unwrap_or_default();
+        let optional = |v: &Option<String>| v.clone().unwrap_or_default();
+        let action = AuditAction::from_name(&e.action);
+        let cells = [
+            seq,
+            at,
+            e.actor_kind.clone(),
+            optional(&e.actor_id),
+            optional(&e.actor_email),
+            e.action.clone(),
+            optional(&e.resource_type),
+            optional(&e.resource_id),
+            optional(&e.matter_id),
+            e.outcome.clone(),
+            optional(&e.ip),
+            optional(&e.user_agent),
+            optional(&e.request_id),
+            words_for(&e.action).to_owned(),
+            action.map(|a| a.category().as_str().to_owned()).unwrap_or_default(),
+            action.map(|a| a.severity().as_str().to_owned()).unwrap_or_default(),
+        ];
+        writer.write_record(cells.iter().map(|c| safe_cell(c).into_owned()))?;
+    }
+    writer.into_inner().map_err(|e| e.into_error().into())
 }
 
 /// A signed checkpoint of the log, with the public key that checks it.

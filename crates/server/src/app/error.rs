@@ -26,7 +26,8 @@ pub enum AppError {
     /// The data's state does not allow the change: a stable code and the reason.
     #[error("{reason}")]
     Conflict { code: &'static str, reason: String },
-    /// What was asked for is gone for good, or is about to be: a stable code and the reason.
+    /// What was asked for existed but is gone for good (deleted longer ago than the grace
+    /// period, an export downloaded already or past its day): a stable code and the reason.
     #[error("{reason}")]
     Gone { code: &'static str, reason: String },
     /// The caller has not proved who they are (a wrong password or code, a dead sign-in, a

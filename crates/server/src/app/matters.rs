@@ -9,10 +9,11 @@ use ringfence_core::matter::MatterRole;
 use ringfence_core::user::Email;
 use ringfence_mail::{Mail, Mailer};
 use ringfence_store::firm::access::{
-    AccessHistory, Capabilities, Edit, Lifecycle, ManageMembers, ManageWalls, MatterAccess, ReadContent,
-    SeesMatter, View,
+    AccessHistory, Capabilities, Edit, Export, Lifecycle, ManageMembers, ManageWalls, MatterAccess,
+    ReadContent, SeesMatter, View,
 };
 use ringfence_store::firm::documents::{self, Document, Version};
+use ringfence_store::firm::exports::{self, ExportScope};
 use ringfence_store::firm::legal_holds::{self, StandingHold};
 use ringfence_store::firm::matters::{self, Matter};
 use ringfence_store::firm::notes::{self, Note};
@@ -269,6 +270,8 @@ pub struct MatterPageView {
     pub trail: Option<Vec<StoredAuditEntry>>,
     /// The firm's time zone, which the page shows times in.
     pub time_zone: FirmTimeZone,
+    /// The caller's own exports of the matter, for those who may export it.
+    pub exports: Option<Vec<super::exports::ExportView>>,
 }
 
 /// The matter page: the caller's standing is read once, and every part of the page the
@@ -302,8 +305,18 @@ pub async fn page(ctx: &Ctx, on: On<View, MatterId>) -> Result<MatterPageView, A
         Some(history) => Some(audit_log::matter_trail(&mut tx, &history, 50).await?),
         None => None,
     };
+    let exports = match standing.proof::<Export>() {
+        Some(export) => Some(
+            exports::list(&mut tx, ctx.actor.user, ExportScope::Matter(export.matter()))
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        ),
+        None => None,
+    };
     access::note_read(tx, ctx, &view, AuditAction::MatterViewed, ("matter", on.id().to_string())).await?;
-    Ok(MatterPageView { matter, may: standing.capabilities(), content, team, trail, time_zone })
+    Ok(MatterPageView { matter, may: standing.capabilities(), content, team, trail, time_zone, exports })
 }
 
 async fn email_of(tx: &mut FirmTx, user: UserId) -> Result<Option<String>, AppError> {

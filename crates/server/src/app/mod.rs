@@ -12,6 +12,8 @@ pub mod data_subjects;
 pub mod deletion;
 pub mod documents;
 mod error;
+mod export_build;
+pub mod exports;
 pub mod firm_settings;
 pub mod home;
 pub mod legal_holds;

@@ -41,6 +41,7 @@ mod admin;
 mod data_subjects;
 mod deleted;
 mod entry;
+mod exports;
 mod legal_holds;
 mod work;
 
@@ -49,6 +50,7 @@ pub(crate) use admin::*;
 pub(crate) use data_subjects::*;
 pub(crate) use deleted::*;
 pub(crate) use entry::*;
+pub(crate) use exports::{firm_exports, request_firm_export, request_matter_export};
 pub(crate) use legal_holds::*;
 pub(crate) use work::*;
 

@@ -158,9 +158,13 @@ struct MatterPage {
     team: Option<Team>,
     /// The matter's own audit trail, for those who may read its access history.
     trail: Option<Vec<ActivityRow>>,
+    /// The caller's exports of the matter, for those who may export it.
+    exports: Option<Vec<super::exports::ExportRow>>,
+    /// Where the export form posts.
+    export_action: String,
 }
 
-fn size(bytes: u64) -> String {
+pub(super) fn size(bytes: u64) -> String {
     match bytes {
         b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / f64::from(1u32 << 30)),
         b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / f64::from(1u32 << 20)),
@@ -220,9 +224,12 @@ fn matter_page(
     });
     let trail =
         view.trail.map(|entries| entries.iter().map(|entry| activity_row(dates, entry, None)).collect());
+    let exports = view.exports.map(|exports| super::exports::export_rows(dates, exports));
     let matter = view.matter;
     MatterPage {
         signed_in: signed_in(&ctx.actor, csrf),
+        exports,
+        export_action: format!("/matters/{}/exports", matter.id),
         id: matter.id.to_string(),
         writable: view.may.may(MatterAction::WriteContent),
         editable: view.may.may(MatterAction::Edit),

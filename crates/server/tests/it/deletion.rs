@@ -496,3 +496,26 @@ both_backends!(
         assert_eq!(count(&mut conn, "notes", &note).await, 0, "purged once the hold is lifted");
     }
 );
+
+both_backends!(a_matter_exported_before_its_deletion_is_purged_with_its_export, |env: TestEnv| async move {
+    let mut s = scene(env).await;
+    let asked =
+        s.h.call("POST", &format!("/api/v1/matters/{}/exports", s.matter), Some(&s.lead), Some(json!({})))
+            .await;
+    assert_eq!(asked.status, 202, "{}", asked.body);
+    let ran = s.run_jobs().await;
+    assert!(ran.iter().any(|r| r.kind == "export.build" && r.outcome == Outcome::Done), "{ran:?}");
+    let stored = s.h.state.blobs.list(s.h.firm).await.unwrap().len();
+    assert_eq!(s.call("DELETE", &format!("/api/v1/matters/{}", s.matter), &s.lead).await.status, 204);
+    s.h.clock.advance(Duration::days(31));
+    s.sign_in_again().await;
+    let ran = s.run_jobs().await;
+    assert!(ran.iter().all(|r| r.outcome == Outcome::Done), "{ran:?}");
+    let mut conn = s.h.raw_firm().await;
+    let matter = format!("id = '{}'", s.matter);
+    assert_eq!(count(&mut conn, "matters", &matter).await, 0, "the matter is purged");
+    let exports = format!("matter_id = '{}'", s.matter);
+    assert_eq!(count(&mut conn, "exports", &exports).await, 0, "and its export with it");
+    assert!(s.h.state.blobs.list(s.h.firm).await.unwrap().len() < stored, "the blobs are gone");
+    assert!(s.h.state.blobs.list(s.h.firm).await.unwrap().is_empty());
+});

@@ -11,6 +11,7 @@ mod data_subjects;
 mod deletion;
 mod documents;
 mod errors;
+mod exports;
 mod extraction;
 mod headers;
 mod hostile;

@@ -261,7 +261,8 @@ both_backends!(every_route_that_writes_is_refused_and_every_other_is_not, |env: 
         let path = spec
             .path
             .replace("{id}", &uuid::Uuid::new_v4().to_string())
-            .replace("{user_id}", &uuid::Uuid::new_v4().to_string());
+            .replace("{user_id}", &uuid::Uuid::new_v4().to_string())
+            .replace("{export_id}", &uuid::Uuid::new_v4().to_string());
         let (body, headers) = if spec.path.starts_with("/api/") {
             (Body::from("{}"), [("content-type", "application/json")])
         } else {
@@ -296,7 +297,8 @@ both_backends!(every_route_that_writes_is_refused_and_every_other_is_not, |env: 
     println!("a terminated firm: {refused} routes refused, {let_through} let through");
     assert!(refused >= 40, "{refused}");
     // What a terminated firm's people may still send besides reads: searches and filters,
-    // and the ends of their own sessions. Anything else here would be a way to change it.
+    // asking for full exports (to take their data with them), and the ends of their own
+    // sessions. Anything else here would be a way to change it.
     ending.sort();
     assert_eq!(
         ending,
@@ -305,13 +307,19 @@ both_backends!(every_route_that_writes_is_refused_and_every_other_is_not, |env: 
             "DELETE /api/v1/me/sessions/{id}",
             "POST /account/sessions/end-all",
             "POST /account/sessions/{id}/end",
+            "POST /admin/exports",
             "POST /api/v1/auth/logout",
+            "POST /api/v1/firm/exports",
+            "POST /api/v1/matters/{id}/exports",
             "POST /home",
+            "POST /matters/{id}/exports",
             "POST /search",
             "POST /sign-out",
         ]
     );
     h.env.expect_jobs_left("firm.shred");
+    // The firm's export it asked for waits on the queue for its build.
+    h.env.expect_jobs_left("export.build");
 });
 
 both_backends!(reinstating_restores_changes_and_cancels_the_shred, |env: TestEnv| async move {

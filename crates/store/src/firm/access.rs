@@ -45,6 +45,7 @@ actions!(
     AccessHistory => AccessHistory,
     Dispose => Dispose,
     Hold => Hold,
+    Export => Export,
 );
 
 /// Proof that `user` may perform `A` on `matter`, checked in this transaction.

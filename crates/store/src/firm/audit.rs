@@ -31,7 +31,7 @@ pub const CHECKPOINT_AFTER: Duration = Duration::minutes(10);
 /// Whether entry `seq`, stamped `at`, is promised a checkpoint, the previous one having
 /// been signed at `checkpoint_at` (unknown only to a verify that starts after a purge).
 /// What every append keeps and verify replays, so they cannot drift apart.
-fn checkpoint_due(seq: i64, at: i64, checkpoint_at: Option<i64>) -> bool {
+pub fn checkpoint_due(seq: i64, at: i64, checkpoint_at: Option<i64>) -> bool {
     seq % CHECKPOINT_EVERY == 0
         || checkpoint_at.is_some_and(|t| at - t >= CHECKPOINT_AFTER.whole_milliseconds() as i64)
 }
@@ -338,7 +338,7 @@ pub struct AuditFilter {
     pub screened: Option<super::access::Screens>,
 }
 
-fn entry_from(row: &AnyRow) -> Result<StoredAuditEntry, StoreError> {
+pub(crate) fn entry_from(row: &AnyRow) -> Result<StoredAuditEntry, StoreError> {
     Ok(StoredAuditEntry {
         seq: row.try_get("seq")?,
         at: from_unix_millis(row.try_get("at")?),

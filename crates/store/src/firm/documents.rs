@@ -126,6 +126,12 @@ impl Upload {
 }
 
 impl Uploaded {
+    /// The blob it was stored as, and the key that opens it: for a record other than a
+    /// document version to keep (an export's).
+    pub(crate) fn stored(&self) -> (Uuid, &DataKey) {
+        (self.version_id, &self.key)
+    }
+
     /// Whether [`Self::text_source`] would read the file back: a type with text, small
     /// enough to read whole.
     pub fn has_text_source(&self) -> bool {
@@ -238,7 +244,7 @@ fn document_from(tx: &FirmTx, row: &AnyRow) -> Result<Document, StoreError> {
     let created_by: String = row.try_get("created_by")?;
     let privileged: i64 = row.try_get("privileged")?;
     Ok(Document {
-        title: text(tx, field("documents", &id, "title"), &row.try_get::<Vec<u8>, _>("title_sealed")?)?,
+        title: title_from(tx, row)?,
         id: id.parse().map_err(|_| decode("id"))?,
         matter_id: matter.parse().map_err(|_| decode("matter_id"))?,
         privileged: privileged == 1,
@@ -248,7 +254,7 @@ fn document_from(tx: &FirmTx, row: &AnyRow) -> Result<Document, StoreError> {
     })
 }
 
-const VERSION_COLUMNS: &str = "v.id AS version_id, v.version, v.name_sealed, v.content_type, v.size, \
+pub(crate) const VERSION_COLUMNS: &str = "v.id AS version_id, v.version, v.name_sealed, v.content_type, v.size, \
      v.sha256_sealed, v.scan, v.uploaded_by, v.uploaded_at";
 
 fn document_query(filter: &str) -> sqlx::AssertSqlSafe<String> {
@@ -669,15 +675,25 @@ pub async fn readable(
     .bind(version)
     .fetch_optional(tx.conn())
     .await?;
-    let Some(row) = row else { return Ok(None) };
+    row.map(|row| readable_from(tx, &row)).transpose()
+}
+
+/// A version's facts and key from a row of [`VERSION_COLUMNS`] and `v.data_key_sealed`.
+pub(crate) fn readable_from(tx: &FirmTx, row: &AnyRow) -> Result<Readable, StoreError> {
     let version_id: String = row.try_get("version_id")?;
     let sealed_key: Vec<u8> = row.try_get("data_key_sealed")?;
     let key = Zeroizing::new(tx.open(field("document_versions", &version_id, "data_key"), &sealed_key)?);
-    Ok(Some(Readable {
-        version: version_from(tx, &row)?,
+    Ok(Readable {
+        version: version_from(tx, row)?,
         version_id: version_id.parse().map_err(|_| decode("version_id"))?,
         key: DataKey::from_slice(&key)?,
-    }))
+    })
+}
+
+/// A document's title, opened, from a row holding `d.id` and `d.title_sealed`.
+pub(crate) fn title_from(tx: &FirmTx, row: &AnyRow) -> Result<String, StoreError> {
+    let id: String = row.try_get("id")?;
+    text(tx, field("documents", &id, "title"), &row.try_get::<Vec<u8>, _>("title_sealed")?)
 }
 
 /// The plaintext of one stored version, read a span at a time.
@@ -702,7 +718,7 @@ impl Content {
         Self::of(blobs, firm, readable.version_id, &readable.key, readable.version.size).await
     }
 
-    async fn of(
+    pub(crate) async fn of(
         blobs: &BlobStore,
         firm: FirmId,
         version_id: Uuid,

@@ -9,6 +9,7 @@ pub mod clients;
 pub mod data_subjects;
 pub mod deletion;
 pub mod documents;
+pub mod exports;
 pub mod invitations;
 pub mod legal_holds;
 pub mod matters;

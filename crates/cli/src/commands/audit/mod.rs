@@ -1,3 +1,4 @@
+mod export;
 mod external;
 
 use std::path::Path;
@@ -44,6 +45,37 @@ pub async fn verify(settings: &Settings, slug: &FirmSlug, against: Option<&Path>
         )
         .into()),
     }
+}
+
+/// Checks a full export's ZIP offline (see `export`): exit 1 naming the first problem.
+pub fn verify_export(path: &Path, passphrase_stdin: bool) -> CommandResult {
+    let passphrase = if passphrase_stdin {
+        let mut line = zeroize::Zeroizing::new(String::new());
+        std::io::stdin().read_line(&mut line)?;
+        Some(zeroize::Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned()))
+    } else {
+        None
+    };
+    let checked = export::check(path, passphrase)?;
+    let (key_id, public_key) = &checked.anchor;
+    println!(
+        "The export {} ({} scope) is intact: {} files match its manifest; its audit log holds {} entries, \
+         {} of them covered by its {} signed checkpoints, signed by {} audit keys.",
+        path.display(),
+        checked.scope,
+        checked.files,
+        checked.entries,
+        checked.covered,
+        checked.checkpoints,
+        checked.keys,
+    );
+    if !key_id.is_empty() {
+        println!(
+            "Every key is proven through the newest, {key_id} (public key {public_key}): compare it with a \
+             checkpoint or public key kept outside the firm's database."
+        );
+    }
+    Ok(())
 }
 
 /// Applies the firm's audit retention now.
