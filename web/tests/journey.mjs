@@ -400,6 +400,14 @@ async function main() {
     await adminPage.getByText("Not on legal hold.").waitFor();
     await adminPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Legal holds" }).click();
     assert.match(await adminPage.locator("tbody").innerText(), /Widget Ltd withdrew the demand/);
+    // The firm's retention: kept indefinitely until an administrator sets a window.
+    await adminPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Retention" }).click();
+    await adminPage.getByText("No closed matter is past the firm's window.").waitFor();
+    await checkAccessibility(adminPage, "retention");
+    await adminPage.getByLabel(/Days a closed matter is kept/).fill("365");
+    await adminPage.getByRole("button", { name: "Save the policy" }).click();
+    await adminPage.getByText("Saved: the firm keeps closed matters as set below.").waitFor();
+    assert.equal(await adminPage.getByLabel(/Days a closed matter is kept/).inputValue(), "365");
     // Acme's contact asks what the firm holds: the administrator registers the request and
     // reads the report, which names the matter by number only, and downloads it.
     await adminPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Data subjects" }).click();
@@ -452,7 +460,7 @@ async function main() {
     await annPage.waitForURL(/\/sign-in$/);
     await annPage.goto(`${server.base}/home`);
     assert.match(annPage.url(), /\/sign-in$/);
-    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, team, download of both versions, search, a note deleted and restored, authenticator app, passkey as second factor and alone, typed text kept across a lost session and an idle timeout, not-found, audit log and CSV, users, directory, a legal hold placed and lifted, a data subject's request and its report, clients, sign-out; axe on every page)");
+    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, team, download of both versions, search, a note deleted and restored, authenticator app, passkey as second factor and alone, typed text kept across a lost session and an idle timeout, not-found, audit log and CSV, users, directory, a legal hold placed and lifted, the retention policy, a data subject's request and its report, clients, sign-out; axe on every page)");
   } finally {
     await browser.close();
     server.child.kill("SIGTERM");

@@ -43,6 +43,7 @@ mod deleted;
 mod entry;
 mod exports;
 mod legal_holds;
+mod retention;
 mod work;
 
 pub(crate) use account::*;
@@ -52,6 +53,7 @@ pub(crate) use deleted::*;
 pub(crate) use entry::*;
 pub(crate) use exports::{firm_exports, request_firm_export, request_matter_export};
 pub(crate) use legal_holds::*;
+pub(crate) use retention::*;
 pub(crate) use work::*;
 
 /// Who the page is for, as the layout shows it.

@@ -228,3 +228,46 @@ both_backends!(
         assert_eq!(h.call("GET", &format!("/api/v1/matters/{matter}"), Some(&lead), None).await.status, 404);
     }
 );
+
+both_backends!(administrators_set_the_policy_and_dispose_through_the_page, |env: TestEnv| async move {
+    use super::pages::{browser_sign_in, encode, hidden, page};
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    h.add_user(&admin, LEAD, &["attorney"], PASSWORD).await;
+    let lead = h.sign_in(LEAD, PASSWORD).await;
+    let (matter, number) = closed_matter(&h, &lead, "Closed long ago").await;
+    h.clock.advance(Duration::days(100));
+    let browser = browser_sign_in(&h, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let shown = page(&h, "GET", "/admin/retention", Some(&browser), None).await;
+    assert_eq!(shown.status, 200);
+    assert!(shown.html.contains("No closed matter is past the firm's window."), "{}", shown.html);
+    let csrf = hidden(&shown.html, "_csrf");
+    // What the policy refuses comes back on the page, naming the field.
+    let bad = encode(&[("_csrf", &csrf), ("window_days", "30"), ("notice_days", "30")]);
+    let refused = page(&h, "POST", "/admin/retention", Some(&browser), Some(bad)).await;
+    assert_eq!(refused.status, 400, "{}", refused.html);
+    assert!(refused.html.contains("window_days"), "{}", refused.html);
+    let junk = encode(&[("_csrf", &csrf), ("window_days", "ninety"), ("notice_days", "30")]);
+    assert_eq!(page(&h, "POST", "/admin/retention", Some(&browser), Some(junk)).await.status, 400);
+    let form = encode(&[("_csrf", &csrf), ("window_days", "90"), ("notice_days", "14")]);
+    let saved = page(&h, "POST", "/admin/retention", Some(&browser), Some(form)).await;
+    assert_eq!(saved.status, 303, "{}", saved.html);
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let policy = h.call("GET", "/api/v1/firm/retention-policy", Some(&admin), None).await;
+    assert_eq!(policy.body, json!({ "window_days": 90, "auto_delete": false, "notice_days": 14 }));
+    let shown = page(&h, "GET", "/admin/retention", Some(&browser), None).await;
+    assert!(shown.html.contains(&number) && !shown.html.contains("Closed long ago"), "{}", shown.html);
+    let disposed = page(
+        &h,
+        "POST",
+        &format!("/matters/{matter}/dispose"),
+        Some(&browser),
+        Some(encode(&[("_csrf", &csrf)])),
+    )
+    .await;
+    assert_eq!(disposed.status, 303, "{}", disposed.html);
+    let lead = h.sign_in(LEAD, PASSWORD).await;
+    assert_eq!(h.call("GET", &format!("/api/v1/matters/{matter}"), Some(&lead), None).await.status, 404);
+    let browser_lead = browser_sign_in(&h, LEAD, PASSWORD).await;
+    assert_eq!(page(&h, "GET", "/admin/retention", Some(&browser_lead), None).await.status, 403);
+});
