@@ -270,6 +270,8 @@ struct Counts {
     audit_entries: usize,
     checkpoints: usize,
     audit_keys: usize,
+    /// Matters a wall screens the requester from, left out.
+    withheld_matters: usize,
 }
 
 /// A document version as `documents.jsonl` lists it, with its place in the ZIP.
@@ -298,7 +300,7 @@ async fn produce(
     head: serde_json::Value,
     feed: Feed,
 ) -> Result<(), BuildError> {
-    let mut counts = Counts::default();
+    let mut counts = Counts { withheld_matters: grant.withheld_matters(), ..Counts::default() };
     let clients = store.export_clients(grant).await?;
     counts.clients = clients.len();
     feed.json_lines("clients.jsonl".to_owned(), &clients).await?;

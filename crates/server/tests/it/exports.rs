@@ -449,3 +449,52 @@ both_backends!(
         }
     }
 );
+
+both_backends!(a_wall_binds_an_administrators_firm_export, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let lead = h.signed_in_user(&admin, LEAD, &["attorney"]).await;
+    let open = h
+        .open_matter(&lead, json!({ "name": "Open Co", "kind": "organisation" }), json!({ "title": "Open" }))
+        .await;
+    let screened = h
+        .open_matter(
+            &lead,
+            json!({ "name": "Screened Co", "kind": "organisation", "email": "x@screened.example" }),
+            json!({ "title": "Screened" }),
+        )
+        .await;
+    let second = h.signed_in_user(&admin, "second@firm.example", &["admin"]).await;
+    let second_id = h.call("GET", "/api/v1/me", Some(&second), None).await.body["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let walled =
+        h.call("PUT", &format!("/api/v1/matters/{screened}/walls/{second_id}"), Some(&admin), None).await;
+    assert_eq!(walled.status, 204, "{}", walled.body);
+    let secret = b"the screened matter's privileged memo";
+    let up = h.upload(&format!("/api/v1/matters/{screened}/documents"), &lead, "memo.txt", secret, &[]).await;
+    assert_eq!(up.status, 201, "{}", up.body);
+
+    let asked = h.call("POST", "/api/v1/firm/exports", Some(&second), Some(json!({}))).await;
+    assert_eq!(asked.status, 202, "{}", asked.body);
+    build_exports(&h).await;
+    let export = asked.body["id"].as_str().unwrap();
+    let seen = h.call("GET", &format!("/api/v1/firm/exports/{export}"), Some(&second), None).await;
+    let (status, zip) = download(&h, seen.body["download"].as_str().unwrap(), &second).await;
+    assert_eq!(status, 200);
+    let files = unzip(&zip, None);
+    let manifest = check_manifest(&files);
+    assert_eq!(manifest["counts"]["matters"], 1, "{manifest}");
+    assert_eq!(manifest["counts"]["withheld_matters"], 1, "{manifest}");
+    let matters = lines(&files["matters.jsonl"]);
+    assert_eq!(matters[0]["id"], open.as_str());
+    for (name, bytes) in &files {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(
+            !text.contains("the screened matter's privileged memo"),
+            "{name} holds the screened document"
+        );
+        assert!(!text.contains("\"Screened\""), "{name} holds the screened matter's title");
+    }
+});

@@ -289,15 +289,32 @@ pub struct ToBuild {
     pub matter_number: Option<String>,
 }
 
-/// What the build may read: made only once the requester is found still entitled.
-#[derive(Debug, Clone, Copy)]
+/// What the build may read: made only once the requester is found still entitled. A wall
+/// binds an administrator's firm export too: the matters and clients it screens the
+/// requester from are withheld, and counted.
+#[derive(Debug, Clone)]
 pub struct ExportGrant {
     scope: ExportScope,
+    withheld_matters: BTreeSet<Uuid>,
+    withheld_clients: BTreeSet<Uuid>,
 }
 
 impl ExportGrant {
     pub fn scope(&self) -> ExportScope {
         self.scope
+    }
+
+    /// How many matters a wall keeps out of the export.
+    pub fn withheld_matters(&self) -> usize {
+        self.withheld_matters.len()
+    }
+
+    fn covers_matter(&self, matter: Uuid) -> bool {
+        let in_scope = match self.scope {
+            ExportScope::Matter(granted) => granted == matter,
+            ExportScope::Firm => true,
+        };
+        in_scope && !self.withheld_matters.contains(&matter)
     }
 }
 
@@ -447,6 +464,29 @@ fn opened(tx: &FirmTx, table: &str, id: &str, name: &str, sealed: &[u8]) -> Resu
 }
 
 /// `matter_id` of the scope for queries that take all matters (firm) or one.
+/// The matters and clients a wall screens `user` from: what its export leaves out.
+async fn screened_from(
+    tx: &mut FirmTx,
+    user: UserId,
+) -> Result<(BTreeSet<Uuid>, BTreeSet<Uuid>), StoreError> {
+    let ids = |raw: Vec<String>| -> Result<BTreeSet<Uuid>, StoreError> {
+        raw.iter().map(|id| id.parse().map_err(|_| decode("screened id"))).collect()
+    };
+    let matters: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT m.id FROM matters m WHERE {}",
+        access::screened("m.id", "$1")
+    )))
+    .bind(user.to_string())
+    .fetch_all(tx.conn())
+    .await?;
+    let clients: Vec<String> =
+        sqlx::query_scalar("SELECT client_id FROM client_walls WHERE user_id = $1 AND lifted_at IS NULL")
+            .bind(user.to_string())
+            .fetch_all(tx.conn())
+            .await?;
+    Ok((ids(matters)?, ids(clients)?))
+}
+
 fn scope_filter(grant: &ExportGrant) -> String {
     grant.scope.matter().map(|m| m.to_string()).unwrap_or_default()
 }
@@ -496,12 +536,13 @@ impl FirmStore {
                 (entitled, number)
             }
         };
+        let (withheld_matters, withheld_clients) = screened_from(&mut tx, record.requested_by).await?;
         tx.commit().await?;
         if !entitled {
             self.export_failed(&record, "the requester may no longer export this", now).await?;
             return Ok(None);
         }
-        let grant = ExportGrant { scope: record.scope };
+        let grant = ExportGrant { scope: record.scope, withheld_matters, withheld_clients };
         Ok(Some((ToBuild { record, passphrase, matter_number }, grant)))
     }
 
@@ -551,6 +592,7 @@ impl FirmStore {
             })
         })
         .await
+        .map(|matters| matters.into_iter().filter(|m| grant.covers_matter(m.id)).collect())
     }
 
     /// The firm's clients, or the matter's own client, with every detail.
@@ -572,6 +614,7 @@ impl FirmStore {
             })
         })
         .await
+        .map(|clients| clients.into_iter().filter(|c| !grant.withheld_clients.contains(&c.id)).collect())
     }
 
     /// Who holds which role on the matters the grant covers.
@@ -593,6 +636,7 @@ impl FirmStore {
             })
         })
         .await
+        .map(|members| members.into_iter().filter(|m| grant.covers_matter(m.matter_id)).collect())
     }
 
     /// The walls on the matters the grant covers and on their clients, lifted ones too.
@@ -620,6 +664,15 @@ impl FirmStore {
             })
         })
         .await
+        .map(|walls| {
+            walls
+                .into_iter()
+                .filter(|w| match w.on {
+                    "matter" => grant.covers_matter(w.target_id),
+                    _ => !grant.withheld_clients.contains(&w.target_id),
+                })
+                .collect()
+        })
     }
 
     /// The live notes of `matter` (the grant must cover it) with their whole history:
@@ -629,7 +682,7 @@ impl FirmStore {
         grant: &ExportGrant,
         matter: Uuid,
     ) -> Result<Vec<ExportedNoteVersion>, StoreError> {
-        if !covers(grant, matter) {
+        if !grant.covers_matter(matter) {
             return Ok(Vec::new());
         }
         let sql = "SELECT n.id, n.kind, n.privileged, n.version, CAST(1 AS BIGINT) AS is_current, n.body_sealed,
@@ -672,7 +725,7 @@ impl FirmStore {
         grant: &ExportGrant,
         matter: Uuid,
     ) -> Result<Vec<ExportedDocumentVersion>, StoreError> {
-        if !covers(grant, matter) {
+        if !grant.covers_matter(matter) {
             return Ok(Vec::new());
         }
         let sql = sqlx::AssertSqlSafe(format!(
@@ -897,14 +950,6 @@ impl FirmStore {
         .await?;
         tx.commit().await?;
         Ok(recipients)
-    }
-}
-
-/// Whether the grant covers `matter`: a matter's export reads that matter alone.
-fn covers(grant: &ExportGrant, matter: Uuid) -> bool {
-    match grant.scope {
-        ExportScope::Matter(granted) => granted == matter,
-        ExportScope::Firm => true,
     }
 }
 
