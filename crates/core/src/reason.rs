@@ -12,7 +12,7 @@ pub const MAX_REASON_CHARS: usize = 2000;
 pub struct Reason(String);
 
 #[derive(Debug, Error, PartialEq, Eq)]
-#[error("1 to 2000 characters, no control characters but line breaks")]
+#[error("1 to 2000 characters, no control characters but line breaks and tabs")]
 pub struct ReasonError;
 
 impl Reason {

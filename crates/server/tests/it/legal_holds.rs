@@ -325,3 +325,60 @@ both_backends!(administrators_place_and_lift_holds_through_the_pages, |env: Test
     let list = page(&f.h, "GET", "/admin/legal-holds", Some(&admin), None).await;
     assert_eq!(list.html.matches("Released").count(), 2, "{}", list.html);
 });
+
+/// On PostgreSQL a deletion's hold check and a hold being placed run side by side: the
+/// check locks the matter and its client until the deletion commits, so the hold waits for
+/// it (and a check after the hold sees it). SQLite's one writer runs them one after the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hold_placed_while_a_deletion_checks_waits_for_it_on_postgres() {
+    use ringfence_core::clock::Clock;
+    use ringfence_core::ids::{SessionId, UserId};
+    use ringfence_core::principal::{FirmUser, Principal};
+    use ringfence_core::user::{Email, FirmRole};
+    use ringfence_store::firm::access::{self, Hold};
+    use ringfence_store::firm::legal_holds;
+    let Some(env) = TestEnv::new(ringfence_testkit::Backend::Postgres).await else { return };
+    let f = firm(env).await;
+    let client = f.client("Acme").await;
+    let (matter, _) = f.matter(&client).await;
+    let matter: uuid::Uuid = matter.parse().unwrap();
+    let principal = |token: &str, email: &str, role: FirmRole| {
+        let h = &f.h;
+        let token = token.to_owned();
+        let email = email.to_owned();
+        async move {
+            let me = h.call("GET", "/api/v1/me", Some(&token), None).await;
+            Principal::FirmUser(FirmUser {
+                firm: h.firm,
+                user: me.body["user"]["id"].as_str().unwrap().parse::<UserId>().unwrap(),
+                email: Email::parse(&email).unwrap(),
+                roles: [role].into_iter().collect(),
+                session: SessionId::random(),
+            })
+        }
+    };
+    let lead = principal(&f.lead, LEAD, FirmRole::Attorney).await;
+    let admin = principal(&f.admin, ADMIN_EMAIL, FirmRole::Admin).await;
+    let store = f.h.state.storage.firm(f.h.firm).await.unwrap();
+
+    let mut deleting = store.begin(&lead).await.unwrap();
+    assert!(!legal_holds::holds_matter(&mut deleting, matter).await.unwrap());
+    let (placer, now) = (store.clone(), f.h.clock.now());
+    let placing = tokio::spawn(async move {
+        let user = admin.firm_user().unwrap().clone();
+        let mut tx = placer.begin(&admin).await.unwrap();
+        let proof = access::check::<Hold>(&mut tx, user.user, &user.roles, matter).await.unwrap().unwrap();
+        let placed = legal_holds::place(&mut tx, legal_holds::On::Matter(&proof), "raced", user.user, now)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        placed
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!placing.is_finished(), "the hold waits for the deletion that checked for holds");
+    deleting.commit().await.unwrap();
+    assert!(placing.await.unwrap().is_some(), "then it is placed");
+    let mut after = store.begin(&lead).await.unwrap();
+    assert!(legal_holds::holds_matter(&mut after, matter).await.unwrap(), "and seen by the next check");
+    after.commit().await.unwrap();
+}

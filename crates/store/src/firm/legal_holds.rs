@@ -99,14 +99,38 @@ pub async fn standing_on_matter(tx: &mut FirmTx, matter: Uuid) -> Result<Option<
     .transpose()
 }
 
-/// Whether a hold stands on the matter, by itself or through its client.
+/// Locks the rows `sql` names (by `$1`) until the transaction ends, against a hold being
+/// placed on them meanwhile (see [`place`]): what a check reads of holds stays true until
+/// the deletion it allows is committed. SQLite's one writer holds the whole database already.
+async fn hold_off_placing(tx: &mut FirmTx, sql: &str, id: Uuid) -> Result<(), StoreError> {
+    let lock = crate::backend::rows_shared(tx.conn());
+    if !lock.is_empty() {
+        sqlx::query(sqlx::AssertSqlSafe(format!("{sql} {lock}")))
+            .bind(id.to_string())
+            .fetch_all(tx.conn())
+            .await?;
+    }
+    Ok(())
+}
+
+/// Whether a hold stands on the matter, by itself or through its client. In a writing
+/// transaction only: no hold can be placed on either until it ends.
 pub async fn holds_matter(tx: &mut FirmTx, matter: Uuid) -> Result<bool, StoreError> {
+    hold_off_placing(tx, "SELECT id FROM matters WHERE id = $1", matter).await?;
+    hold_off_placing(
+        tx,
+        "SELECT id FROM clients WHERE id = (SELECT client_id FROM matters WHERE id = $1)",
+        matter,
+    )
+    .await?;
     Ok(standing_on_matter(tx, matter).await?.is_some())
 }
 
 /// Whether a hold stands on the client or on any of its matters: what keeps its personal
-/// information from erasure.
+/// information from erasure. In a writing transaction only, as [`holds_matter`].
 pub async fn holds_client(tx: &mut FirmTx, client: Uuid) -> Result<bool, StoreError> {
+    hold_off_placing(tx, "SELECT id FROM clients WHERE id = $1", client).await?;
+    hold_off_placing(tx, "SELECT id FROM matters WHERE client_id = $1", client).await?;
     let held: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM legal_holds lh WHERE lh.lifted_at IS NULL
          AND (lh.client_id = $1 OR lh.matter_id IN (SELECT id FROM matters WHERE client_id = $1))",
@@ -142,6 +166,25 @@ impl On<'_> {
     }
 }
 
+/// Locks the matter or client a hold is placed on or lifted from until the transaction
+/// ends: it waits for any deletion that checked for holds there to end, and holds off the
+/// next (see [`holds_matter`]); two administrators placing the same hold take turns.
+async fn lock_target(tx: &mut FirmTx, on: On<'_>) -> Result<(), StoreError> {
+    let lock = crate::backend::rows_held(tx.conn());
+    if lock.is_empty() {
+        return Ok(());
+    }
+    let (table, id) = match on {
+        On::Matter(access) => ("matters", access.matter()),
+        On::Client(client) => ("clients", client),
+    };
+    sqlx::query(sqlx::AssertSqlSafe(format!("SELECT id FROM {table} WHERE id = $1 {lock}")))
+        .bind(id.to_string())
+        .fetch_all(tx.conn())
+        .await?;
+    Ok(())
+}
+
 /// The id of the hold standing there, by itself (not through a client).
 async fn standing(tx: &mut FirmTx, on: On<'_>) -> Result<Option<String>, StoreError> {
     let (column, target) = on.column_and_id();
@@ -161,6 +204,7 @@ pub async fn place(
     by: UserId,
     now: OffsetDateTime,
 ) -> Result<Option<Uuid>, StoreError> {
+    lock_target(tx, on).await?;
     if standing(tx, on).await?.is_some() {
         return Ok(None);
     }
@@ -189,6 +233,7 @@ pub async fn lift(
     by: UserId,
     now: OffsetDateTime,
 ) -> Result<Option<Uuid>, StoreError> {
+    lock_target(tx, on).await?;
     let Some(key) = standing(tx, on).await? else { return Ok(None) };
     let sealed = tx.seal(field(&key, "lift_reason"), reason.as_bytes())?;
     sqlx::query(
