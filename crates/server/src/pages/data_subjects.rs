@@ -88,12 +88,7 @@ async fn register_page(
         kinds: RequestKind::ALL.iter().map(|k| k.as_str()).collect(),
         response_days: days.days,
     };
-    let status = problem.as_ref().map_or(StatusCode::OK, |p| p.status);
-    let response = render(&page, status);
-    match &problem {
-        Some(problem) => problem.mark(response),
-        None => response,
-    }
+    render_with(&page, problem.as_ref())
 }
 
 #[derive(Deserialize)]

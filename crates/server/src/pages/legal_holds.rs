@@ -73,12 +73,7 @@ async fn holds_page(
         holds: listed.items.into_iter().map(|h| HoldRow::of(h, &dates)).collect(),
         clients: clients.items.into_iter().map(|c| (c.id.to_string(), c.name)).collect(),
     };
-    let status = problem.as_ref().map_or(StatusCode::OK, |p| p.status);
-    let response = render(&page, status);
-    match &problem {
-        Some(problem) => problem.mark(response),
-        None => response,
-    }
+    render_with(&page, problem.as_ref())
 }
 
 /// The firm's holds, standing first, with the form to hold a client.

@@ -300,6 +300,16 @@ impl Problem {
     }
 }
 
+/// A form's page, with the problem a submission ran into if any: its status, and marked
+/// so that a refusal the use case put on the record is not recorded again.
+fn render_with(template: &impl Template, problem: Option<&Problem>) -> Response {
+    let response = render(template, problem.map_or(StatusCode::OK, |p| p.status));
+    match problem {
+        Some(problem) => problem.mark(response),
+        None => response,
+    }
+}
+
 pub async fn stylesheet() -> Response {
     asset("text/css; charset=utf-8", include_str!("../../../../web/static/app.css"))
 }

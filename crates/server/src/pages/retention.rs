@@ -59,12 +59,7 @@ async fn retention_page(
             })
             .collect(),
     };
-    let status = problem.as_ref().map_or(StatusCode::OK, |p| p.status);
-    let response = render(&page, status);
-    match &problem {
-        Some(problem) => problem.mark(response),
-        None => response,
-    }
+    render_with(&page, problem.as_ref())
 }
 
 #[derive(Deserialize)]

@@ -267,12 +267,7 @@ async fn new_matter_form(
                 problem: problem.as_ref().map(|p| p.message.clone()),
                 clients,
             };
-            let response = render(&page, problem.as_ref().map_or(StatusCode::OK, |p| p.status));
-            // A refusal the use case put on the record is not recorded again.
-            match &problem {
-                Some(problem) => problem.mark(response),
-                None => response,
-            }
+            render_with(&page, problem.as_ref())
         }
         Err(error) => failure_page(error, signed_in(&ctx.actor, csrf)),
     }
