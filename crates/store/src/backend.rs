@@ -383,12 +383,6 @@ pub(crate) fn rows_held(conn: &sqlx::AnyConnection) -> &'static str {
     if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME { "FOR UPDATE" } else { "" }
 }
 
-/// [`rows_held`]'s lighter kin: `FOR SHARE` on PostgreSQL, which lets other readers lock
-/// the rows alike but holds off anyone locking them to change what refers to them.
-pub(crate) fn rows_shared(conn: &sqlx::AnyConnection) -> &'static str {
-    if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME { "FOR SHARE" } else { "" }
-}
-
 /// What a job claim's row lock says: PostgreSQL skips rows another server is claiming this
 /// instant, so servers never wait on each other for the queue; SQLite has one writer, which
 /// the claim's single statement runs under, and no row locks to take.

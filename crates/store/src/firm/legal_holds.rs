@@ -101,9 +101,11 @@ pub async fn standing_on_matter(tx: &mut FirmTx, matter: Uuid) -> Result<Option<
 
 /// Locks the rows `sql` names (by `$1`) until the transaction ends, against a hold being
 /// placed on them meanwhile (see [`place`]): what a check reads of holds stays true until
-/// the deletion it allows is committed. SQLite's one writer holds the whole database already.
+/// the deletion it allows is committed. An exclusive lock, not a shared one: two deletions
+/// of one matter holding it shared would each wait for the other to write it (a deadlock).
+/// SQLite's one writer holds the whole database already.
 async fn hold_off_placing(tx: &mut FirmTx, sql: &str, id: Uuid) -> Result<(), StoreError> {
-    let lock = crate::backend::rows_shared(tx.conn());
+    let lock = crate::backend::rows_held(tx.conn());
     if !lock.is_empty() {
         sqlx::query(sqlx::AssertSqlSafe(format!("{sql} {lock}")))
             .bind(id.to_string())
