@@ -15,7 +15,8 @@ use sha2::Sha256;
 use crate::gcm::Gcm;
 use crate::{CryptoError, SecretBytes, aad};
 
-const FORMAT: u8 = 1;
+/// The first byte of every value sealed under a firm key.
+pub const FORMAT: [u8; 1] = [1];
 const HEADER_LEN: usize = 1 + 4 + 12;
 
 /// A version of a firm's key. Rotation adds a version; old ones stay until nothing uses them.
@@ -102,6 +103,10 @@ impl FirmKeyring {
         crate::otp::keyed_hash(&self.code_hash_key, &bound)
     }
 
+    pub fn firm_id(&self) -> &str {
+        &self.firm_id
+    }
+
     pub fn current_version(&self) -> KeyVersion {
         self.current
     }
@@ -109,7 +114,7 @@ impl FirmKeyring {
     pub fn seal(&self, at: FieldRef<'_>, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let nonce: [u8; 12] = crate::random_array()?;
         let mut out = Vec::with_capacity(HEADER_LEN + plaintext.len() + 16);
-        out.push(FORMAT);
+        out.extend_from_slice(&FORMAT);
         out.extend_from_slice(&self.current.0.to_be_bytes());
         out.extend_from_slice(&nonce);
         let aad = self.aad(at, &out);
@@ -119,7 +124,7 @@ impl FirmKeyring {
     }
 
     pub fn open(&self, at: FieldRef<'_>, sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        if sealed.len() < HEADER_LEN + 16 || sealed[0] != FORMAT {
+        if sealed.len() < HEADER_LEN + 16 || sealed[..1] != FORMAT {
             return Err(CryptoError::Malformed);
         }
         let (header, body) = sealed.split_at(HEADER_LEN);

@@ -1,5 +1,6 @@
 //! Ringfence's cryptography: the master key, per-firm keys wrapped by it (envelope
-//! encryption), sealed fields bound to their record, and password hashing.
+//! encryption), each matter's own key wrapped by its firm's, sealed fields bound to their
+//! record, and password hashing.
 //!
 //! The primitives come from RustCrypto and `ring` (AES-GCM and Ed25519); this crate only
 //! fixes how they are combined.
@@ -11,6 +12,7 @@ pub mod blob;
 pub mod firm_key;
 mod gcm;
 pub mod master;
+pub mod matter_key;
 pub mod otp;
 pub mod password;
 pub mod search;
@@ -20,6 +22,7 @@ pub mod token;
 pub use blob::DataKey;
 pub use firm_key::{FieldRef, FirmKey, FirmKeyring, KeyVersion};
 pub use master::{MasterKey, WrappedFirmKey};
+pub use matter_key::MatterKey;
 pub use secret::{SecretBytes, SecretText};
 
 use thiserror::Error;

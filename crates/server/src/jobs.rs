@@ -41,6 +41,8 @@ pub enum Job {
     FinishRotations,
     /// One firm's rotation, soon after its new key was made (in the same transaction).
     FinishRotation(FirmId),
+    /// Moves every firm's matters opened before matters had keys of their own onto one.
+    MigrateMatterKeys,
     /// Removes blobs no record names, left by interrupted uploads.
     SweepBlobs,
     /// Tells the leads of closed matters nearing the end of their firm's retention window,
@@ -63,6 +65,7 @@ pub const SCHEDULES: &[(Job, Duration)] = &[
     (Job::SignCheckpoints, Duration::minutes(10)),
     (Job::PurgeAudit, Duration::days(1)),
     (Job::FinishRotations, Duration::minutes(10)),
+    (Job::MigrateMatterKeys, Duration::minutes(10)),
     (Job::SweepBlobs, Duration::hours(6)),
     (Job::ApplyRetention, Duration::days(1)),
     (Job::PurgeDeleted, Duration::days(1)),
@@ -83,6 +86,7 @@ impl Job {
             Job::PurgeAudit => "audit.purge",
             Job::FinishRotations => "keys.finish-rotations",
             Job::FinishRotation(_) => "keys.finish-rotation",
+            Job::MigrateMatterKeys => "keys.matter-keys",
             Job::SweepBlobs => "blobs.sweep",
             Job::ApplyRetention => "lifecycle.retention",
             Job::PurgeDeleted => "lifecycle.purge",
@@ -100,6 +104,7 @@ impl Job {
             | Job::SignCheckpoints
             | Job::PurgeAudit
             | Job::FinishRotations
+            | Job::MigrateMatterKeys
             | Job::SweepBlobs
             | Job::ApplyRetention
             | Job::PurgeDeleted => None,
@@ -125,6 +130,7 @@ impl Job {
             ("audit.purge", None) => Job::PurgeAudit,
             ("keys.finish-rotations", None) => Job::FinishRotations,
             ("keys.finish-rotation", Some(firm)) => Job::FinishRotation(firm),
+            ("keys.matter-keys", None) => Job::MigrateMatterKeys,
             ("blobs.sweep", None) => Job::SweepBlobs,
             ("lifecycle.retention", None) => Job::ApplyRetention,
             ("lifecycle.purge", None) => Job::PurgeDeleted,
@@ -425,6 +431,16 @@ impl Worker {
             }
             Job::FinishRotation(firm) => {
                 storage.finish_rotation(firm, now, RETIRE_GRACE).await.map_err(|e| ErrorChain(&e).to_string())
+            }
+            Job::MigrateMatterKeys => {
+                each_firm(storage, |firm| async move {
+                    let report = storage.migrate_matter_keys(firm, now, None).await?;
+                    if report.matters > 0 {
+                        tracing::info!(%firm, matters = report.matters, moved = report.moved, "matters moved onto keys of their own");
+                    }
+                    Ok::<_, StoreError>(())
+                })
+                .await
             }
             Job::SweepBlobs => {
                 let blobs = &self.blobs;

@@ -66,9 +66,10 @@ pub const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous 
 
 /// Set on a firm store's SQLite connections: as [`SQLITE_PRAGMAS`], but a commit does not
 /// sync the log itself; the firm store's writers share syncs (`wal_sync`), each answered
-/// only once its commit is on disk.
+/// only once its commit is on disk. Deleted content is overwritten with zeros: a purged
+/// matter's key must not linger in a free page of the file.
 pub(crate) const SQLITE_FIRM_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA secure_delete = ON;";
 
 /// How long a caller waits for a pooled connection before the store counts as unavailable:
 /// an outage is answered within seconds, not after a long hang.

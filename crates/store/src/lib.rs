@@ -19,6 +19,7 @@ pub mod jobs;
 #[cfg(test)]
 mod jobs_tests;
 mod master_key;
+pub mod matter_keys;
 pub mod migrate;
 pub mod purge;
 pub mod rotation;

@@ -60,6 +60,9 @@ impl Storage {
                 purged += 1;
             }
         }
+        if purged > 0 && !store.truncate_write_ahead_log().await? {
+            tracing::warn!(%firm, "the write-ahead log still holds purged pages: a reader needed it; the next purge cuts it");
+        }
         Ok(purged)
     }
 
@@ -319,6 +322,10 @@ async fn remove_rows(tx: &mut FirmTx, kind: DeletedKind, id: Uuid) -> Result<Vec
                 // Only lifted holds are left on a matter purged: a standing one keeps it.
                 "DELETE FROM legal_holds WHERE matter_id = $1",
                 "DELETE FROM exports WHERE matter_id = $1",
+                // With its key goes the only way to open any copy of the matter's content
+                // left where Ringfence cannot reach (replicas, WAL archives, old object
+                // versions, backups).
+                "DELETE FROM matter_keys WHERE matter_id = $1",
                 "DELETE FROM matters WHERE id = $1",
             ] {
                 run(tx, sql, &key).await?;

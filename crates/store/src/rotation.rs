@@ -7,10 +7,15 @@
 //! 3. [`Storage::retire_old_keys`] deletes old versions, only once nothing uses them.
 //!
 //! Every sealed column is listed in [`SEALED`]; a test checks the list against the schema.
+//! A matter's content is sealed under the matter's own key (see `matter_keys`), which is
+//! itself a value sealed under the firm key: rotation re-wraps that key and leaves the
+//! content as it is. Content still under the firm key (sealed before its matter had a key)
+//! is re-sealed like any other value until the migration moves it.
 
 use ringfence_core::audit::{AuditAction, AuditActor, AuditRecord, Origin, Outcome};
 use ringfence_core::clock::unix_millis;
 use ringfence_core::ids::FirmId;
+use ringfence_crypto::firm_key::FORMAT as FIRM_FORMAT;
 use ringfence_crypto::{FieldRef, FirmKey, KeyVersion, MasterKey};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -35,16 +40,38 @@ pub struct SealedColumn {
     /// The row's key columns.
     keys: &'static [(&'static str, KeyKind)],
     /// SQL giving the record the seal is bound to, as text.
-    record: &'static str,
+    pub(crate) record: &'static str,
     /// The field the seal is bound to: (table, field).
-    bound_to: (&'static str, &'static str),
+    pub(crate) bound_to: (&'static str, &'static str),
+    /// For a matter's content, SQL giving the matter of the row: the value is sealed under
+    /// the matter's key (or, if sealed before the matter had one, under the firm key).
+    pub matter: Option<&'static str>,
 }
 
 const ID: &[(&str, KeyKind)] = &[("id", KeyKind::Text)];
+const DOCUMENT_MATTER: &str =
+    "(SELECT matter_id FROM documents WHERE documents.id = document_versions.document_id)";
 
 macro_rules! sealed {
     ($table:literal . $column:literal => $field:literal) => {
-        SealedColumn { table: $table, column: $column, keys: ID, record: "id", bound_to: ($table, $field) }
+        SealedColumn {
+            table: $table,
+            column: $column,
+            keys: ID,
+            record: "id",
+            bound_to: ($table, $field),
+            matter: None,
+        }
+    };
+    ($table:literal . $column:literal => $field:literal, of matter $matter:expr) => {
+        SealedColumn {
+            table: $table,
+            column: $column,
+            keys: ID,
+            record: "id",
+            bound_to: ($table, $field),
+            matter: Some($matter),
+        }
     };
 }
 
@@ -59,9 +86,18 @@ pub const SEALED: &[SealedColumn] = &[
     sealed!("data_subject_requests"."outcome_sealed" => "outcome"),
     sealed!("legal_holds"."reason_sealed" => "reason"),
     sealed!("legal_holds"."lift_reason_sealed" => "lift_reason"),
-    sealed!("matters"."title_sealed" => "title"),
-    sealed!("matters"."description_sealed" => "description"),
-    sealed!("notes"."body_sealed" => "body"),
+    // Each matter's key, under which its content is sealed.
+    SealedColumn {
+        table: "matter_keys",
+        column: "key_sealed",
+        keys: &[("matter_id", KeyKind::Text)],
+        record: "matter_id",
+        bound_to: ("matter_keys", "key"),
+        matter: None,
+    },
+    sealed!("matters"."title_sealed" => "title", of matter "id"),
+    sealed!("matters"."description_sealed" => "description", of matter "id"),
+    sealed!("notes"."body_sealed" => "body", of matter "matter_id"),
     // A note's earlier bodies stay bound to the note itself.
     SealedColumn {
         table: "note_versions",
@@ -69,12 +105,13 @@ pub const SEALED: &[SealedColumn] = &[
         keys: &[("note_id", KeyKind::Text), ("version", KeyKind::Integer)],
         record: "note_id",
         bound_to: ("notes", "body"),
+        matter: Some("(SELECT matter_id FROM notes WHERE notes.id = note_versions.note_id)"),
     },
-    sealed!("documents"."title_sealed" => "title"),
-    sealed!("document_versions"."name_sealed" => "name"),
-    sealed!("document_versions"."sha256_sealed" => "sha256"),
-    sealed!("document_versions"."data_key_sealed" => "data_key"),
-    sealed!("document_versions"."text_sealed" => "text"),
+    sealed!("documents"."title_sealed" => "title", of matter "matter_id"),
+    sealed!("document_versions"."name_sealed" => "name", of matter DOCUMENT_MATTER),
+    sealed!("document_versions"."sha256_sealed" => "sha256", of matter DOCUMENT_MATTER),
+    sealed!("document_versions"."data_key_sealed" => "data_key", of matter DOCUMENT_MATTER),
+    sealed!("document_versions"."text_sealed" => "text", of matter DOCUMENT_MATTER),
     sealed!("exports"."passphrase_sealed" => "passphrase"),
     sealed!("exports"."data_key_sealed" => "data_key"),
     SealedColumn {
@@ -83,6 +120,7 @@ pub const SEALED: &[SealedColumn] = &[
         keys: &[("id", KeyKind::Integer)],
         record: "CAST(id AS TEXT)",
         bound_to: ("search_keys", "key"),
+        matter: None,
     },
 ];
 
@@ -121,30 +159,68 @@ pub struct Rewrapped {
     pub remaining: u64,
 }
 
+/// Which sealed values of a column to re-seal.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Reseal<'a> {
+    /// Those under a firm key version other than this one.
+    OlderThan(&'a [u8; 4]),
+    /// This matter's, where still under the firm key.
+    MatterUnderFirmKey(&'a str),
+}
+
 impl SealedColumn {
-    fn stale(&self) -> String {
-        format!("{c} IS NOT NULL AND substr({c}, 2, 4) <> $1", c = self.column)
+    /// The condition picking the values `which` names, with its parameters $1 and $2.
+    fn picking(&self, which: Reseal<'_>) -> String {
+        let column = self.column;
+        // Every value sealed under the firm key starts with its format byte, then its version.
+        let under_firm_key = format!("{column} IS NOT NULL AND substr({column}, 1, 1) = $1");
+        match which {
+            Reseal::OlderThan(_) => format!("{under_firm_key} AND substr({column}, 2, 4) <> $2"),
+            Reseal::MatterUnderFirmKey(_) => {
+                format!("{under_firm_key} AND {} = $2", self.matter.unwrap_or("NULL"))
+            }
+        }
     }
 
-    async fn count_stale(&self, tx: &mut FirmTx, current: &[u8]) -> Result<u64, StoreError> {
-        let sql = format!("SELECT COUNT(*) FROM {} WHERE {}", self.table, self.stale());
-        let count: i64 =
-            sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(current).fetch_one(tx.conn()).await?;
+    fn bind_picking<'q>(
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+        which: Reseal<'_>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+        let query = query.bind(FIRM_FORMAT.to_vec());
+        match which {
+            Reseal::OlderThan(current) => query.bind(current.to_vec()),
+            Reseal::MatterUnderFirmKey(matter) => query.bind(matter.to_owned()),
+        }
+    }
+
+    pub(crate) async fn count(&self, tx: &mut FirmTx, which: Reseal<'_>) -> Result<u64, StoreError> {
+        let sql = format!("SELECT COUNT(*) FROM {} WHERE {}", self.table, self.picking(which));
+        let count: i64 = Self::bind_picking(sqlx::query(sqlx::AssertSqlSafe(sql)), which)
+            .fetch_one(tx.conn())
+            .await?
+            .try_get(0)?;
         Ok(u64::try_from(count).unwrap_or_default())
     }
 
-    /// Re-seals one batch under the current version; how many were moved.
-    async fn rewrap_batch(&self, tx: &mut FirmTx, current: &[u8]) -> Result<u64, StoreError> {
+    /// Re-seals one batch of the values `which` names with `seal` (the current firm key
+    /// version, or the matter's key); how many were moved.
+    pub(crate) async fn reseal_batch(
+        &self,
+        tx: &mut FirmTx,
+        which: Reseal<'_>,
+        seal: impl Fn(&FirmTx, FieldRef<'_>, &[u8]) -> Result<Vec<u8>, StoreError>,
+    ) -> Result<u64, StoreError> {
         let keys: Vec<&str> = self.keys.iter().map(|(name, _)| *name).collect();
         let sql = format!(
-            "SELECT {keys}, {record} AS bound_record, {column} AS sealed FROM {table} WHERE {stale} LIMIT {BATCH}",
+            "SELECT {keys}, {record} AS bound_record, {column} AS sealed FROM {table} WHERE {picking} LIMIT {BATCH}",
             keys = keys.join(", "),
             record = self.record,
             column = self.column,
             table = self.table,
-            stale = self.stale(),
+            picking = self.picking(which),
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(current).fetch_all(tx.conn()).await?;
+        let rows =
+            Self::bind_picking(sqlx::query(sqlx::AssertSqlSafe(sql)), which).fetch_all(tx.conn()).await?;
         let conditions: Vec<String> =
             keys.iter().enumerate().map(|(i, k)| format!("{k} = ${}", i + 3)).collect();
         let update = format!(
@@ -159,7 +235,7 @@ impl SealedColumn {
             let old: Vec<u8> = row.try_get("sealed")?;
             let at = FieldRef { table: self.bound_to.0, record: &record, field: self.bound_to.1 };
             let plain = zeroize::Zeroizing::new(tx.open(at, &old)?);
-            let new = tx.seal(at, &plain)?;
+            let new = seal(tx, at, &plain)?;
             let mut query = sqlx::query(sqlx::AssertSqlSafe(update.clone())).bind(new).bind(old);
             for (name, kind) in self.keys {
                 query = bind_key(query, row, name, *kind)?;
@@ -285,6 +361,7 @@ impl Storage {
     pub async fn rewrap_firm(&self, id: FirmId, now: OffsetDateTime) -> Result<Rewrapped, StoreError> {
         let store = self.firm(id).await?;
         let current = store.key_version().0.to_be_bytes();
+        let older = Reseal::OlderThan(&current);
         let mut report = Rewrapped::default();
         {
             let mut tx = store.begin_as_owner().await?;
@@ -296,7 +373,7 @@ impl Storage {
         for column in SEALED {
             loop {
                 let mut tx = store.begin_as_owner().await?;
-                let moved = column.rewrap_batch(&mut tx, &current).await?;
+                let moved = column.reseal_batch(&mut tx, older, |tx, at, plain| tx.seal(at, plain)).await?;
                 tx.commit().await?;
                 report.moved += moved;
                 if moved == 0 {
@@ -315,7 +392,7 @@ impl Storage {
         let mut tx = store.begin_as_owner().await?;
         let mut stale = 0;
         for column in SEALED {
-            stale += column.count_stale(&mut tx, &current).await?;
+            stale += column.count(&mut tx, Reseal::OlderThan(&current)).await?;
         }
         if audit::signing_key_version(&mut tx).await?.is_some_and(|v| v != store.key_version()) {
             stale += 1;

@@ -130,6 +130,17 @@ impl AuditQueue {
 }
 
 impl FirmStore {
+    /// SQLite: moves the write-ahead log into the database file and cuts the log to nothing,
+    /// so that rows deleted for good (overwritten with zeros in the file: `secure_delete`)
+    /// leave no earlier copy of their pages behind in the log. True when done; false when
+    /// a reader still needed the log (the next call does it). Nothing to do on PostgreSQL.
+    pub(crate) async fn truncate_write_ahead_log(&self) -> Result<bool, StoreError> {
+        let Some(writer) = &self.writer else { return Ok(true) };
+        let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&writer.pool).await?;
+        let busy: i64 = sqlx::Row::try_get(&row, 0)?;
+        Ok(busy == 0)
+    }
+
     /// Appends an entry to the audit log in a transaction of its own, answering once it is
     /// committed. Concurrent calls share one transaction — one commit, one fsync — instead
     /// of queueing for the log's head one by one: whoever gets the writer's turn writes out

@@ -283,6 +283,7 @@ both_backends!(
 /// The tables a purged matter leaves rows in, in the order they can be put back.
 const MATTER_TABLES: &[(&str, &str)] = &[
     ("matters", "id = '{m}'"),
+    ("matter_keys", "matter_id = '{m}'"),
     ("matter_members", "matter_id = '{m}'"),
     ("matter_access_history", "matter_id = '{m}'"),
     ("notes", "matter_id = '{m}'"),
@@ -394,6 +395,55 @@ both_backends!(
         }
     }
 );
+
+/// On SQLite a purged matter's key and content are gone from the database file and its
+/// log, not only from the tables: deleted pages are overwritten, and the log is cut.
+#[tokio::test]
+async fn a_purged_matters_key_and_content_leave_no_bytes_in_the_sqlite_files() {
+    let env = TestEnv::new(ringfence_testkit::Backend::Sqlite).await.unwrap();
+    let mut s = scene(env).await;
+    let matter = s.matter.clone();
+    let mut conn = s.h.raw_firm().await;
+    let mut secrets: Vec<Vec<u8>> = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT key_sealed FROM matter_keys WHERE matter_id = '{matter}'"
+    )))
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(secrets.len(), 1, "the matter has its key");
+    let content: Vec<Vec<u8>> = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT title_sealed FROM matters WHERE id = '{matter}'
+         UNION ALL SELECT body_sealed FROM notes WHERE matter_id = '{matter}'
+         UNION ALL SELECT data_key_sealed FROM document_versions
+                   WHERE document_id IN (SELECT id FROM documents WHERE matter_id = '{matter}')"
+    )))
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert!(content.len() >= 4, "{}", content.len());
+    secrets.extend(content);
+    drop(conn);
+    let dir = s.h.env.data_dir().join("firms").join(s.h.firm.to_string());
+    let holds = |secret: &[u8]| {
+        // Past the format byte and nonce: the ciphertext itself.
+        let tail = &secret[secret.len() - 24..];
+        ["firm.db", "firm.db-wal"].iter().any(|file| {
+            let bytes = std::fs::read(dir.join(file)).unwrap_or_default();
+            bytes.windows(tail.len()).any(|w| w == tail)
+        })
+    };
+    assert!(secrets.iter().all(|secret| holds(secret)), "the files hold every value before the purge");
+    assert_eq!(s.call("DELETE", &format!("/api/v1/matters/{matter}"), &s.lead).await.status, 204);
+    s.h.clock.advance(Duration::days(30) + Duration::seconds(1));
+    s.sign_in_again().await;
+    let ran = s.run_jobs().await;
+    assert!(ran.iter().any(|r| r.kind == "lifecycle.purge" && r.outcome == Outcome::Done), "{ran:?}");
+    assert_eq!(s.audit_count("matter.purged").await, 1);
+
+    for (i, secret) in secrets.iter().enumerate() {
+        assert!(!holds(secret), "the files still hold sealed value {i}");
+    }
+}
 
 both_backends!(the_purge_is_one_schedule_per_deployment, |env: TestEnv| async move {
     let s = scene(env).await;

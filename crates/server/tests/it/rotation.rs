@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use futures_util::StreamExt;
-use ringfence_crypto::KeyVersion;
+use ringfence_crypto::{KeyVersion, matter_key};
 use ringfence_server::jobs::{Outcome, Ran, after_rotation};
 use ringfence_store::Storage;
 use ringfence_store::firm::audit::{self, Verification};
@@ -94,9 +94,24 @@ both_backends!(
             )
             .await;
         assert_eq!(second.status(), 201);
+        let edited_matter =
+            f.h.call(
+                "PATCH",
+                &format!("/api/v1/matters/{}", f.matter),
+                Some(&f.lead),
+                Some(json!({ "description": "Probate and the house" })),
+            )
+            .await;
+        assert_eq!(edited_matter.status, 200, "{}", edited_matter.body);
         let firm_id = f.h.firm;
         let now = f.h.clock.now();
         assert_eq!(f.storage().stale_values(firm_id).await.unwrap(), 0);
+        // Every way of writing a matter's content seals it under the matter's own key.
+        let content = content_values(&f.h).await;
+        assert!(content.len() >= 10, "{content:?}");
+        for (column, value) in &content {
+            assert!(!matter_key::under_firm_key(value), "{column} is under the firm key");
+        }
 
         let version = f.storage().rotate_firm_key(firm_id, now, &after_rotation(firm_id, now)).await.unwrap();
         assert_eq!(version, KeyVersion(2));
@@ -106,7 +121,10 @@ both_backends!(
             "used here at once"
         );
         let stale = f.storage().stale_values(firm_id).await.unwrap();
-        assert!(stale >= 10, "names, notes, versions, documents, data keys, the search key: {stale}");
+        assert!(
+            (4..10).contains(&stale),
+            "names, the client's id number, the matter's key, the search key, the audit key: {stale}"
+        );
         f.note("written after the rotation").await;
         assert_eq!(
             f.storage().stale_values(firm_id).await.unwrap(),
@@ -124,6 +142,12 @@ both_backends!(
         let ran = crate::run_due_jobs(&f.h.state).await;
         assert_eq!(ran, [Ran { kind: "keys.finish-rotation".to_owned(), outcome: Outcome::Done }]);
         assert_eq!(f.storage().stale_values(firm_id).await.unwrap(), 0);
+        let after = content_values(&f.h).await;
+        assert_eq!(after.len(), content.len() + 1, "the note written since is the one value more");
+        assert!(
+            content.iter().all(|value| after.contains(value)),
+            "the matter's key was re-wrapped, its content left as it was"
+        );
         let now = f.h.clock.now();
         assert!(matches!(
             f.storage().retire_old_keys(firm_id, now, time::Duration::hours(1)).await.unwrap(),
@@ -221,6 +245,20 @@ async fn another_server_uses_a_new_key_version_within_seconds() {
     f.h.env.expect_jobs_left("keys.finish-rotation");
     tokio::time::sleep(std::time::Duration::from_millis(5500)).await;
     assert_eq!(other.firm(firm_id).await.unwrap().key_version(), KeyVersion(2));
+}
+
+/// Every value of every matter-content column, named by its column.
+async fn content_values(h: &Harness) -> Vec<(String, Vec<u8>)> {
+    let mut conn = h.raw_firm().await;
+    let mut values = Vec::new();
+    for column in SEALED.iter().filter(|c| c.matter.is_some()) {
+        let sql =
+            format!("SELECT {0} FROM {1} WHERE {0} IS NOT NULL ORDER BY {0}", column.column, column.table);
+        let found: Vec<Vec<u8>> =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_all(&mut conn).await.unwrap();
+        values.extend(found.into_iter().map(|v| (format!("{}.{}", column.table, column.column), v)));
+    }
+    values
 }
 
 /// Every sealed column the schema holds is either re-wrapped or deliberately left alone.

@@ -4,6 +4,7 @@
 //! chunks at a time, and refuses any byte that fails authentication.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use ringfence_core::clock::{from_unix_millis, unix_millis};
 use ringfence_core::deletion::Restore;
@@ -11,7 +12,7 @@ use ringfence_core::document::{SNIFF_LEN, Scan, sniff_content_type};
 use ringfence_core::extract;
 use ringfence_core::ids::{FirmId, UserId};
 use ringfence_crypto::blob::{self, BlobOpener, BlobSealer, DataKey};
-use ringfence_crypto::{CryptoError, FieldRef};
+use ringfence_crypto::{CryptoError, FieldRef, MatterKey};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -21,7 +22,7 @@ use zeroize::Zeroizing;
 
 use super::access::{MatterAccess, ReadContent, ReadsContent, WriteContent};
 use super::search::{self, Kind};
-use super::{FirmTx, SealedText};
+use super::{FirmTx, SealedText, matter_key_sql};
 use crate::StoreError;
 use crate::blobs::{BlobStore, BlobWriter};
 use crate::storage::FirmStore;
@@ -216,19 +217,31 @@ fn decode(what: &str) -> StoreError {
     StoreError::Database(sqlx::Error::Decode(format!("documents.{what}").into()))
 }
 
-fn text(tx: &FirmTx, at: FieldRef<'_>, sealed: &[u8]) -> Result<String, StoreError> {
-    Ok(String::from_utf8_lossy(&tx.open(at, sealed)?).into_owned())
+fn text(tx: &FirmTx, key: Option<&MatterKey>, at: FieldRef<'_>, sealed: &[u8]) -> Result<String, StoreError> {
+    Ok(String::from_utf8_lossy(&tx.open_content(key, at, sealed)?).into_owned())
+}
+
+/// The key of the matter of a row of [`VERSION_COLUMNS`].
+fn matter_key_of(tx: &FirmTx, row: &AnyRow) -> Result<Option<Arc<MatterKey>>, StoreError> {
+    tx.matter_key_in(&row.try_get::<String, _>("document_matter")?, row)
 }
 
 fn version_from(tx: &FirmTx, row: &AnyRow) -> Result<Version, StoreError> {
     let id: String = row.try_get("version_id")?;
     let size: i64 = row.try_get("size")?;
     let uploaded_by: String = row.try_get("uploaded_by")?;
+    let key = matter_key_of(tx, row)?;
+    let key = key.as_deref();
     let sha: Vec<u8> = row.try_get("sha256_sealed")?;
-    let sha = tx.open(field("document_versions", &id, "sha256"), &sha)?;
+    let sha = tx.open_content(key, field("document_versions", &id, "sha256"), &sha)?;
     Ok(Version {
         version: row.try_get("version")?,
-        name: text(tx, field("document_versions", &id, "name"), &row.try_get::<Vec<u8>, _>("name_sealed")?)?,
+        name: text(
+            tx,
+            key,
+            field("document_versions", &id, "name"),
+            &row.try_get::<Vec<u8>, _>("name_sealed")?,
+        )?,
         content_type: row.try_get("content_type")?,
         size: u64::try_from(size).map_err(|_| decode("size"))?,
         sha256: sha.iter().map(|b| format!("{b:02x}")).collect(),
@@ -254,8 +267,11 @@ fn document_from(tx: &FirmTx, row: &AnyRow) -> Result<Document, StoreError> {
     })
 }
 
-pub(crate) const VERSION_COLUMNS: &str = "v.id AS version_id, v.version, v.name_sealed, v.content_type, v.size, \
-     v.sha256_sealed, v.scan, v.uploaded_by, v.uploaded_at";
+pub(crate) const VERSION_COLUMNS: &str = concat!(
+    "v.id AS version_id, v.version, v.name_sealed, v.content_type, v.size, v.sha256_sealed, v.scan, \
+     v.uploaded_by, v.uploaded_at, d.matter_id AS document_matter, ",
+    matter_key_sql!("d.matter_id")
+);
 
 fn document_query(filter: &str) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(format!(
@@ -267,21 +283,22 @@ fn document_query(filter: &str) -> sqlx::AssertSqlSafe<String> {
 
 async fn insert_version(
     tx: &mut FirmTx,
+    access: &MatterAccess<WriteContent>,
     document: &str,
     version: i64,
     uploaded: &Uploaded,
     scan: Scan,
-    by: UserId,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
     let id = uploaded.version_id.to_string();
-    let name = tx.seal(field("document_versions", &id, "name"), uploaded.name.as_bytes())?;
-    let sha = tx.seal(field("document_versions", &id, "sha256"), &uploaded.sha256)?;
-    let key = tx.seal(field("document_versions", &id, "data_key"), uploaded.key.expose())?;
+    let matter_key = tx.matter_key(&access.matter().to_string()).await?;
+    let name = matter_key.seal(field("document_versions", &id, "name"), uploaded.name.as_bytes())?;
+    let sha = matter_key.seal(field("document_versions", &id, "sha256"), &uploaded.sha256)?;
+    let key = matter_key.seal(field("document_versions", &id, "data_key"), uploaded.key.expose())?;
     let text = uploaded
         .text
         .as_ref()
-        .map(|t| tx.seal(field("document_versions", &id, "text"), t.as_bytes()))
+        .map(|t| matter_key.seal(field("document_versions", &id, "text"), t.as_bytes()))
         .transpose()?;
     sqlx::query(
         "INSERT INTO document_versions (id, document_id, version, name_sealed, content_type, size, sha256_sealed,
@@ -297,7 +314,7 @@ async fn insert_version(
     .bind(sha)
     .bind(key)
     .bind(scan.as_str())
-    .bind(by.to_string())
+    .bind(access.user().to_string())
     .bind(unix_millis(now))
     .bind(text)
     .execute(tx.conn())
@@ -334,20 +351,22 @@ pub async fn create(
 ) -> Result<Uuid, StoreError> {
     let id = Uuid::now_v7();
     let key = id.to_string();
-    let title_sealed = tx.seal(field("documents", &key, "title"), title.as_bytes())?;
+    let matter = access.matter().to_string();
+    let title_sealed =
+        tx.matter_key(&matter).await?.seal(field("documents", &key, "title"), title.as_bytes())?;
     sqlx::query(
         "INSERT INTO documents (id, matter_id, title_sealed, privileged, current_version, created_by, created_at, updated_at)
          VALUES ($1, $2, $3, $4, 1, $5, $6, $6)",
     )
     .bind(&key)
-    .bind(access.matter().to_string())
+    .bind(&matter)
     .bind(title_sealed)
     .bind(i64::from(privileged))
     .bind(access.user().to_string())
     .bind(unix_millis(now))
     .execute(tx.conn())
     .await?;
-    insert_version(tx, &key, 1, uploaded, scan, access.user(), now).await?;
+    insert_version(tx, access, &key, 1, uploaded, scan, now).await?;
     index(tx, id, access.matter(), title, uploaded).await?;
     Ok(id)
 }
@@ -363,22 +382,24 @@ pub async fn add_version(
     now: OffsetDateTime,
 ) -> Result<Option<i64>, StoreError> {
     let key = document.to_string();
+    let matter = access.matter().to_string();
     let next: Option<i64> = sqlx::query_scalar(
         "UPDATE documents SET current_version = current_version + 1, updated_at = $3
          WHERE id = $1 AND matter_id = $2 AND deleted_at IS NULL RETURNING current_version",
     )
     .bind(&key)
-    .bind(access.matter().to_string())
+    .bind(&matter)
     .bind(unix_millis(now))
     .fetch_optional(tx.conn())
     .await?;
     let Some(next) = next else { return Ok(None) };
-    insert_version(tx, &key, next, uploaded, scan, access.user(), now).await?;
+    insert_version(tx, access, &key, next, uploaded, scan, now).await?;
     let title: Vec<u8> = sqlx::query_scalar("SELECT title_sealed FROM documents WHERE id = $1")
         .bind(&key)
         .fetch_one(tx.conn())
         .await?;
-    let title = text(tx, field("documents", &key, "title"), &title)?;
+    let matter_key = tx.matter_key(&matter).await?;
+    let title = text(tx, Some(&matter_key), field("documents", &key, "title"), &title)?;
     index(tx, document, access.matter(), &title, uploaded).await?;
     Ok(Some(next))
 }
@@ -597,12 +618,19 @@ async fn reindex(tx: &mut FirmTx, document: Uuid, matter: Uuid) -> Result<(), St
     .fetch_one(tx.conn())
     .await?;
     let version: String = row.try_get("version_id")?;
-    let title = text(tx, field("documents", &key, "title"), &row.try_get::<Vec<u8>, _>("title_sealed")?)?;
-    let name =
-        text(tx, field("document_versions", &version, "name"), &row.try_get::<Vec<u8>, _>("name_sealed")?)?;
+    let matter_key = tx.matter_key(&matter.to_string()).await?;
+    let matter_key = Some(&*matter_key);
+    let title =
+        text(tx, matter_key, field("documents", &key, "title"), &row.try_get::<Vec<u8>, _>("title_sealed")?)?;
+    let name = text(
+        tx,
+        matter_key,
+        field("document_versions", &version, "name"),
+        &row.try_get::<Vec<u8>, _>("name_sealed")?,
+    )?;
     let body = row
         .try_get::<Option<Vec<u8>>, _>("text_sealed")?
-        .map(|t| text(tx, field("document_versions", &version, "text"), &t))
+        .map(|t| text(tx, matter_key, field("document_versions", &version, "text"), &t))
         .transpose()?
         .unwrap_or_default();
     let all = Zeroizing::new(format!("{title}\n{name}\n{body}"));
@@ -626,12 +654,13 @@ pub async fn sealed<A: ReadsContent>(
     document: Uuid,
     max_text: usize,
 ) -> Result<Option<SealedDocument>, StoreError> {
-    let row = sqlx::query(
+    let row = sqlx::query(concat!(
         "SELECT d.id, d.privileged, d.title_sealed, v.id AS version_id,
-                CASE WHEN LENGTH(v.text_sealed) <= $3 THEN v.text_sealed END AS text_sealed
-         FROM documents d JOIN document_versions v ON v.document_id = d.id AND v.version = d.current_version
-         WHERE d.id = $1 AND d.matter_id = $2 AND d.deleted_at IS NULL",
-    )
+                    CASE WHEN LENGTH(v.text_sealed) <= $3 THEN v.text_sealed END AS text_sealed, ",
+        matter_key_sql!("d.matter_id"),
+        " FROM documents d JOIN document_versions v ON v.document_id = d.id AND v.version = d.current_version
+         WHERE d.id = $1 AND d.matter_id = $2 AND d.deleted_at IS NULL"
+    ))
     .bind(document.to_string())
     .bind(access.matter().to_string())
     .bind(i64::try_from(max_text).unwrap_or(i64::MAX))
@@ -641,11 +670,12 @@ pub async fn sealed<A: ReadsContent>(
     let id: String = row.try_get("id")?;
     let version: String = row.try_get("version_id")?;
     let privileged: i64 = row.try_get("privileged")?;
+    let key = tx.matter_key_in(&access.matter().to_string(), &row)?;
     Ok(Some(SealedDocument {
-        title: SealedText::new("documents", &id, "title", row.try_get("title_sealed")?),
+        title: SealedText::new(key.clone(), "documents", &id, "title", row.try_get("title_sealed")?),
         text: row
             .try_get::<Option<Vec<u8>>, _>("text_sealed")?
-            .map(|t| SealedText::new("document_versions", &version, "text", t)),
+            .map(|t| SealedText::new(key, "document_versions", &version, "text", t)),
         id: id.parse().map_err(|_| decode("id"))?,
         privileged: privileged == 1,
     }))
@@ -682,7 +712,12 @@ pub async fn readable(
 pub(crate) fn readable_from(tx: &FirmTx, row: &AnyRow) -> Result<Readable, StoreError> {
     let version_id: String = row.try_get("version_id")?;
     let sealed_key: Vec<u8> = row.try_get("data_key_sealed")?;
-    let key = Zeroizing::new(tx.open(field("document_versions", &version_id, "data_key"), &sealed_key)?);
+    let matter_key = matter_key_of(tx, row)?;
+    let key = Zeroizing::new(tx.open_content(
+        matter_key.as_deref(),
+        field("document_versions", &version_id, "data_key"),
+        &sealed_key,
+    )?);
     Ok(Readable {
         version: version_from(tx, row)?,
         version_id: version_id.parse().map_err(|_| decode("version_id"))?,
@@ -690,10 +725,12 @@ pub(crate) fn readable_from(tx: &FirmTx, row: &AnyRow) -> Result<Readable, Store
     })
 }
 
-/// A document's title, opened, from a row holding `d.id` and `d.title_sealed`.
+/// A document's title, opened, from a row holding `d.id`, `d.title_sealed` and
+/// [`VERSION_COLUMNS`].
 pub(crate) fn title_from(tx: &FirmTx, row: &AnyRow) -> Result<String, StoreError> {
     let id: String = row.try_get("id")?;
-    text(tx, field("documents", &id, "title"), &row.try_get::<Vec<u8>, _>("title_sealed")?)
+    let key = matter_key_of(tx, row)?;
+    text(tx, key.as_deref(), field("documents", &id, "title"), &row.try_get::<Vec<u8>, _>("title_sealed")?)
 }
 
 /// The plaintext of one stored version, read a span at a time.

@@ -17,18 +17,18 @@ use ringfence_core::clock::{from_unix_millis, unix_millis};
 use ringfence_core::ids::UserId;
 use ringfence_core::matter::MatterAction;
 use ringfence_core::user::FirmRole;
-use ringfence_crypto::FieldRef;
 use ringfence_crypto::blob::DataKey;
+use ringfence_crypto::{FieldRef, MatterKey};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use super::FirmTx;
 use super::access::{self, Export, MatterAccess};
 use super::documents::{self, Content, Uploaded};
 use super::users::{self, UserStatus};
+use super::{FirmTx, matter_key_sql};
 use crate::StoreError;
 use crate::blobs::BlobStore;
 use crate::storage::FirmStore;
@@ -458,9 +458,18 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn opened(tx: &FirmTx, table: &str, id: &str, name: &str, sealed: &[u8]) -> Result<String, StoreError> {
+/// A sealed field opened: matter content under `key` (or the firm key, if sealed before its
+/// matter had a key), anything else under the firm key (`key` is then `None`).
+fn opened(
+    tx: &FirmTx,
+    key: Option<&MatterKey>,
+    table: &str,
+    id: &str,
+    name: &str,
+    sealed: &[u8],
+) -> Result<String, StoreError> {
     let at = FieldRef { table, record: id, field: name };
-    Ok(String::from_utf8_lossy(&tx.open(at, sealed)?).into_owned())
+    Ok(String::from_utf8_lossy(&tx.open_content(key, at, sealed)?).into_owned())
 }
 
 /// `matter_id` of the scope for queries that take all matters (firm) or one.
@@ -569,18 +578,22 @@ impl FirmStore {
     /// The matters the grant covers: every matter of the firm (soft-deleted ones not yet
     /// purged among them), or the one.
     pub async fn export_matters(&self, grant: &ExportGrant) -> Result<Vec<ExportedMatter>, StoreError> {
-        let sql =
+        let sql = concat!(
             "SELECT id, number, title_sealed, description_sealed, client_id, status, opened_at, closed_at,
-                          deleted_at, created_by
-                   FROM matters WHERE $1 = '' OR id = $1 ORDER BY number";
+                        deleted_at, created_by, ",
+            matter_key_sql!("matters.id"),
+            " FROM matters WHERE $1 = '' OR id = $1 ORDER BY number"
+        );
         self.read_all(sql, Some(scope_filter(grant)), |tx, row| {
             let id: String = row.try_get("id")?;
+            let key = tx.matter_key_in(&id, row)?;
+            let key = key.as_deref();
             let description: Option<Vec<u8>> = row.try_get("description_sealed")?;
             Ok(ExportedMatter {
                 number: row.try_get("number")?,
-                title: opened(tx, "matters", &id, "title", &row.try_get::<Vec<u8>, _>("title_sealed")?)?,
+                title: opened(tx, key, "matters", &id, "title", &row.try_get::<Vec<u8>, _>("title_sealed")?)?,
                 description: description
-                    .map(|d| opened(tx, "matters", &id, "description", &d))
+                    .map(|d| opened(tx, key, "matters", &id, "description", &d))
                     .transpose()?,
                 client_id: uuid_of(row, "client_id")?,
                 status: row.try_get("status")?,
@@ -607,7 +620,9 @@ impl FirmStore {
                 name: row.try_get("name")?,
                 email: row.try_get("email")?,
                 phone: row.try_get("phone")?,
-                id_number: id_number.map(|n| opened(tx, "clients", &id, "id_number", &n)).transpose()?,
+                id_number: id_number
+                    .map(|n| opened(tx, None, "clients", &id, "id_number", &n))
+                    .transpose()?,
                 created_at: from_unix_millis(row.try_get("created_at")?),
                 created_by: row.try_get("created_by")?,
                 id: id.parse().map_err(|_| decode("clients.id"))?,
@@ -685,12 +700,14 @@ impl FirmStore {
         if !grant.covers_matter(matter) {
             return Ok(Vec::new());
         }
-        let sql = "SELECT n.id, n.kind, n.privileged, n.version, CAST(1 AS BIGINT) AS is_current, n.body_sealed,
+        let sql = concat!(
+            "SELECT n.id, n.kind, n.privileged, n.version, CAST(1 AS BIGINT) AS is_current, n.body_sealed,
                           CASE WHEN n.version = 1 THEN n.author_id
                                ELSE (SELECT edited_by FROM note_versions h WHERE h.note_id = n.id AND h.version = n.version - 1)
                           END AS by_user,
-                          CASE WHEN n.version = 1 THEN n.created_at ELSE n.updated_at END AS at
-                   FROM notes n WHERE n.matter_id = $1 AND n.deleted_at IS NULL
+                          CASE WHEN n.version = 1 THEN n.created_at ELSE n.updated_at END AS at, ",
+            matter_key_sql!("n.matter_id"),
+            " FROM notes n WHERE n.matter_id = $1 AND n.deleted_at IS NULL
                    UNION ALL
                    SELECT n.id, n.kind, n.privileged, h.version, CAST(0 AS BIGINT), h.body_sealed,
                           CASE WHEN h.version = 1 THEN n.author_id
@@ -698,18 +715,28 @@ impl FirmStore {
                           END,
                           CASE WHEN h.version = 1 THEN n.created_at
                                ELSE (SELECT edited_at FROM note_versions p WHERE p.note_id = n.id AND p.version = h.version - 1)
-                          END
-                   FROM note_versions h JOIN notes n ON n.id = h.note_id
+                          END, ",
+            matter_key_sql!("n.matter_id"),
+            " FROM note_versions h JOIN notes n ON n.id = h.note_id
                    WHERE n.matter_id = $1 AND n.deleted_at IS NULL
-                   ORDER BY 1, 4";
+                   ORDER BY 1, 4"
+        );
         self.read_all(sql, Some(matter.to_string()), |tx, row| {
             let id: String = row.try_get("id")?;
+            let key = tx.matter_key_in(&matter.to_string(), row)?;
             Ok(ExportedNoteVersion {
                 kind: row.try_get("kind")?,
                 privileged: row.try_get::<i64, _>("privileged")? == 1,
                 version: row.try_get("version")?,
                 current: row.try_get::<i64, _>("is_current")? == 1,
-                body: opened(tx, "notes", &id, "body", &row.try_get::<Vec<u8>, _>("body_sealed")?)?,
+                body: opened(
+                    tx,
+                    key.as_deref(),
+                    "notes",
+                    &id,
+                    "body",
+                    &row.try_get::<Vec<u8>, _>("body_sealed")?,
+                )?,
                 by: row.try_get("by_user")?,
                 at: from_unix_millis(row.try_get("at")?),
                 note_id: id.parse().map_err(|_| decode("notes.id"))?,

@@ -5,7 +5,7 @@ use ringfence_core::clock::{from_unix_millis, unix_millis};
 use ringfence_core::deletion::Restore;
 use ringfence_core::ids::UserId;
 use ringfence_core::matter::{self as policy, MatterAction, MatterRole};
-use ringfence_crypto::FieldRef;
+use ringfence_crypto::{FieldRef, MatterKey};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
@@ -17,7 +17,7 @@ use super::access::{
 };
 use super::legal_holds::held_since_sql;
 use super::search::{self, Kind};
-use super::{FirmTx, SealedText};
+use super::{FirmTx, SealedText, matter_key_sql};
 use crate::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,12 +43,20 @@ fn decode(what: &str) -> StoreError {
     StoreError::Database(sqlx::Error::Decode(format!("matters.{what}").into()))
 }
 
-fn open_text(tx: &FirmTx, id: &str, name: &str, sealed: &[u8]) -> Result<String, StoreError> {
-    Ok(String::from_utf8_lossy(&tx.open(field(id, name), sealed)?).into_owned())
+fn open_text(
+    tx: &FirmTx,
+    key: Option<&MatterKey>,
+    id: &str,
+    name: &str,
+    sealed: &[u8],
+) -> Result<String, StoreError> {
+    Ok(String::from_utf8_lossy(&tx.open_content(key, field(id, name), sealed)?).into_owned())
 }
 
 fn matter_from(tx: &FirmTx, row: &AnyRow) -> Result<Matter, StoreError> {
     let id: String = row.try_get("id")?;
+    let key = tx.matter_key_in(&id, row)?;
+    let key = key.as_deref();
     let client: String = row.try_get("client_id")?;
     let title: Vec<u8> = row.try_get("title_sealed")?;
     let description: Option<Vec<u8>> = row.try_get("description_sealed")?;
@@ -56,8 +64,8 @@ fn matter_from(tx: &FirmTx, row: &AnyRow) -> Result<Matter, StoreError> {
     let deleted: Option<i64> = row.try_get("deleted_at")?;
     let held: Option<i64> = row.try_get("held_since")?;
     Ok(Matter {
-        title: open_text(tx, &id, "title", &title)?,
-        description: description.map(|d| open_text(tx, &id, "description", &d)).transpose()?,
+        title: open_text(tx, key, &id, "title", &title)?,
+        description: description.map(|d| open_text(tx, key, &id, "description", &d)).transpose()?,
         id: id.parse().map_err(|_| decode("id"))?,
         number: row.try_get("number")?,
         client_id: client.parse().map_err(|_| decode("client_id"))?,
@@ -72,7 +80,8 @@ fn matter_from(tx: &FirmTx, row: &AnyRow) -> Result<Matter, StoreError> {
 const COLUMNS: &str = concat!(
     "m.id, m.number, m.title_sealed, m.client_id, m.description_sealed, m.status, m.opened_at, m.closed_at, m.deleted_at, ",
     held_since_sql!(),
-    " AS held_since"
+    " AS held_since, ",
+    matter_key_sql!("m.id")
 );
 
 /// Creates a matter with `creator` as its lead. `prefix` starts the human number
@@ -97,9 +106,10 @@ pub async fn create(
     let number = format!("{prefix}-{year}-{next:04}");
     let id = Uuid::new_v4();
     let key = id.to_string();
-    let title_sealed = tx.seal(field(&key, "title"), title.as_bytes())?;
+    let (matter_key, matter_key_sealed) = tx.new_matter_key(&key)?;
+    let title_sealed = matter_key.seal(field(&key, "title"), title.as_bytes())?;
     let description_sealed =
-        description.map(|d| tx.seal(field(&key, "description"), d.as_bytes())).transpose()?;
+        description.map(|d| matter_key.seal(field(&key, "description"), d.as_bytes())).transpose()?;
     sqlx::query(
         "INSERT INTO matters (id, number, title_sealed, client_id, description_sealed, status, opened_at, created_by)
          VALUES ($1, $2, $3, $4, $5, 'open', $6, $7)",
@@ -114,6 +124,8 @@ pub async fn create(
     .execute(tx.conn())
     .await?;
     set_member_unchecked(tx, id, creator, MatterRole::Lead, creator, now).await?;
+    // After the membership: row security lets only those who see a matter store its key.
+    tx.insert_matter_key(matter_key, &matter_key_sealed, now).await?;
     super::clients::note_first_matter(tx, client, now).await?;
     search::index_new(tx, Kind::Matter, id, id, &format!("{title}\n{}", description.unwrap_or_default()))
         .await?;
@@ -151,17 +163,22 @@ pub async fn sealed<A: SeesMatter>(
     access: &MatterAccess<A>,
 ) -> Result<SealedMatter, StoreError> {
     let id = access.matter().to_string();
-    let row = sqlx::query("SELECT title_sealed, description_sealed FROM matters WHERE id = $1")
-        .bind(&id)
-        .fetch_optional(tx.conn())
-        .await?
-        .ok_or_else(|| decode("id"))?;
+    let row = sqlx::query(concat!(
+        "SELECT title_sealed, description_sealed, ",
+        matter_key_sql!("id"),
+        " FROM matters WHERE id = $1"
+    ))
+    .bind(&id)
+    .fetch_optional(tx.conn())
+    .await?
+    .ok_or_else(|| decode("id"))?;
+    let key = tx.matter_key_in(&id, &row)?;
     Ok(SealedMatter {
-        title: SealedText::new("matters", &id, "title", row.try_get("title_sealed")?),
+        title: SealedText::new(key.clone(), "matters", &id, "title", row.try_get("title_sealed")?),
         description: row
             .try_get::<Option<Vec<u8>>, _>("description_sealed")?
             .filter(|_| access.reads_content())
-            .map(|d| SealedText::new("matters", &id, "description", d)),
+            .map(|d| SealedText::new(key, "matters", &id, "description", d)),
     })
 }
 
@@ -198,8 +215,9 @@ pub async fn update(
     description: Option<&str>,
 ) -> Result<(), StoreError> {
     let key = access.matter().to_string();
+    let matter_key = tx.matter_key(&key).await?;
     if let Some(title) = title {
-        let sealed = tx.seal(field(&key, "title"), title.as_bytes())?;
+        let sealed = matter_key.seal(field(&key, "title"), title.as_bytes())?;
         sqlx::query("UPDATE matters SET title_sealed = $2 WHERE id = $1")
             .bind(&key)
             .bind(sealed)
@@ -207,7 +225,7 @@ pub async fn update(
             .await?;
     }
     if let Some(description) = description {
-        let sealed = tx.seal(field(&key, "description"), description.as_bytes())?;
+        let sealed = matter_key.seal(field(&key, "description"), description.as_bytes())?;
         sqlx::query("UPDATE matters SET description_sealed = $2 WHERE id = $1")
             .bind(&key)
             .bind(sealed)
@@ -568,9 +586,10 @@ async fn directory_rows(
     viewer: UserId,
 ) -> Result<Vec<DirectoryEntry>, StoreError> {
     let sql = format!(
-        "SELECT m.id, m.number, m.title_sealed, m.status,
+        "SELECT m.id, m.number, m.title_sealed, m.status, {},
                 (SELECT user_id FROM matter_members WHERE matter_id = m.id AND role = 'lead' ORDER BY granted_at LIMIT 1) AS lead
          FROM matters m WHERE m.deleted_at IS NULL AND ($1 IS NULL OR m.id = $1) AND NOT {} ORDER BY m.number",
+        matter_key_sql!("m.id"),
         screened("m.id", "$2")
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -583,8 +602,9 @@ async fn directory_rows(
             let id: String = row.try_get("id")?;
             let title: Vec<u8> = row.try_get("title_sealed")?;
             let lead: Option<String> = row.try_get("lead")?;
+            let key = tx.matter_key_in(&id, row)?;
             Ok(DirectoryEntry {
-                title: open_text(tx, &id, "title", &title)?,
+                title: open_text(tx, key.as_deref(), &id, "title", &title)?,
                 id: id.parse().map_err(|_| decode("id"))?,
                 number: row.try_get("number")?,
                 status: row.try_get("status")?,

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::access::{MatterAccess, ReadContent, ReadsContent, WriteContent};
 use super::search::{self, Kind};
-use super::{FirmTx, SealedText};
+use super::{FirmTx, SealedText, matter_key_sql};
 use crate::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,8 +42,10 @@ fn note_from(tx: &FirmTx, row: &AnyRow) -> Result<Note, StoreError> {
     let author: String = row.try_get("author_id")?;
     let sealed: Vec<u8> = row.try_get("body_sealed")?;
     let privileged: i64 = row.try_get("privileged")?;
+    let key = tx.matter_key_in(&matter, row)?;
     Ok(Note {
-        body: String::from_utf8_lossy(&tx.open(body_field(&id), &sealed)?).into_owned(),
+        body: String::from_utf8_lossy(&tx.open_content(key.as_deref(), body_field(&id), &sealed)?)
+            .into_owned(),
         id: id.parse().map_err(|_| decode("id"))?,
         matter_id: matter.parse().map_err(|_| decode("matter_id"))?,
         kind: row.try_get("kind")?,
@@ -55,8 +57,10 @@ fn note_from(tx: &FirmTx, row: &AnyRow) -> Result<Note, StoreError> {
     })
 }
 
-const COLUMNS: &str =
-    "id, matter_id, kind, privileged, body_sealed, version, author_id, created_at, updated_at";
+const COLUMNS: &str = concat!(
+    "id, matter_id, kind, privileged, body_sealed, version, author_id, created_at, updated_at, ",
+    matter_key_sql!("notes.matter_id")
+);
 
 pub async fn create(
     tx: &mut FirmTx,
@@ -68,7 +72,8 @@ pub async fn create(
 ) -> Result<Note, StoreError> {
     let id = Uuid::new_v4();
     let key = id.to_string();
-    let sealed = tx.seal(body_field(&key), body.as_bytes())?;
+    let sealed =
+        tx.matter_key(&access.matter().to_string()).await?.seal(body_field(&key), body.as_bytes())?;
     sqlx::query(
         "INSERT INTO notes (id, matter_id, kind, privileged, body_sealed, version, author_id, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $7)",
@@ -192,8 +197,11 @@ pub async fn sealed<A: ReadsContent>(
     max_body: usize,
 ) -> Result<Option<SealedNote>, StoreError> {
     let row = sqlx::query(
-        "SELECT id, kind, privileged, CASE WHEN LENGTH(body_sealed) <= $3 THEN body_sealed END AS body_sealed
-         FROM notes WHERE id = $1 AND matter_id = $2 AND deleted_at IS NULL",
+        concat!(
+            "SELECT id, kind, privileged, CASE WHEN LENGTH(body_sealed) <= $3 THEN body_sealed END AS body_sealed, ",
+            matter_key_sql!("notes.matter_id"),
+            " FROM notes WHERE id = $1 AND matter_id = $2 AND deleted_at IS NULL"
+        ),
     )
     .bind(note.to_string())
     .bind(access.matter().to_string())
@@ -203,10 +211,11 @@ pub async fn sealed<A: ReadsContent>(
     let Some(row) = row else { return Ok(None) };
     let id: String = row.try_get("id")?;
     let privileged: i64 = row.try_get("privileged")?;
+    let key = tx.matter_key_in(&access.matter().to_string(), &row)?;
     Ok(Some(SealedNote {
         body: row
             .try_get::<Option<Vec<u8>>, _>("body_sealed")?
-            .map(|b| SealedText::new("notes", &id, "body", b)),
+            .map(|b| SealedText::new(key, "notes", &id, "body", b)),
         id: id.parse().map_err(|_| decode("id"))?,
         kind: row.try_get("kind")?,
         privileged: privileged == 1,
@@ -245,7 +254,8 @@ pub async fn update(
         .bind(unix_millis(now))
         .execute(tx.conn())
         .await?;
-        let sealed = tx.seal(body_field(&key), body.as_bytes())?;
+        let sealed =
+            tx.matter_key(&access.matter().to_string()).await?.seal(body_field(&key), body.as_bytes())?;
         sqlx::query(
             "UPDATE notes SET body_sealed = $2, version = version + 1, updated_at = $3 WHERE id = $1",
         )
@@ -302,8 +312,10 @@ pub async fn restore(
             .bind(&key)
             .fetch_one(tx.conn())
             .await?;
+        let matter_key = tx.matter_key(&matter).await?;
         let body = zeroize::Zeroizing::new(
-            String::from_utf8_lossy(&tx.open(body_field(&key), &sealed)?).into_owned(),
+            String::from_utf8_lossy(&tx.open_content(Some(&matter_key), body_field(&key), &sealed)?)
+                .into_owned(),
         );
         search::index(tx, Kind::Note, note, access.matter(), &body).await?;
     }
