@@ -4,8 +4,8 @@
 //!   serve`, measures every scenario over HTTPS on loopback, and writes the figures as JSON;
 //! - `baseline` measures the yardsticks (a loopback TCP copy, Ringfence's own blob cipher);
 //! - `report` turns those JSON files into the Markdown tables of `bench/RESULTS.md`;
-//! - `merge-two-servers` puts the two-server section of a suite run with `--only
-//!   two-servers` into an existing `bench/RESULTS.md`, in place of its old version.
+//! - `merge` puts the section of a part run alone (`suite --only`) into an existing
+//!   `bench/RESULTS.md`, in place of its old version.
 
 mod audit_fill;
 mod baseline;
@@ -106,16 +106,20 @@ enum Command {
         #[arg(required = true)]
         results: Vec<PathBuf>,
     },
-    /// Render the two-server section from a PostgreSQL suite's JSON and put it into a
+    /// Render the section of a part run alone from its suites' JSON and put it into a
     /// results file in place of its old version (or at the end), keeping the rest.
-    MergeTwoServers {
+    Merge {
+        #[arg(long, value_enum)]
+        part: suite::Part,
         /// Which run the section comes from, said under its heading.
         #[arg(long)]
         provenance: String,
         /// The results file (made if missing).
         #[arg(long)]
         into: PathBuf,
-        result: PathBuf,
+        /// The JSON of each backend's suite.
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
     },
 }
 
@@ -166,15 +170,16 @@ async fn run(cli: Cli) -> BenchResult<()> {
             let results = results.iter().map(read_json).collect::<BenchResult<Vec<_>>>()?;
             print!("{}", report::render(&baselines, &results));
         }
-        Command::MergeTwoServers { provenance, into, result } => {
-            let section = report::two_servers(&read_json(&result)?, Some(&provenance));
+        Command::Merge { part, provenance, into, results } => {
+            let results = results.iter().map(read_json).collect::<BenchResult<Vec<_>>>()?;
+            let section = report::section(part, &results, Some(&provenance));
             let document = match std::fs::read_to_string(&into) {
                 Ok(document) => document,
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
                 Err(err) => return Err(err.into()),
             };
             let written = into.with_extension("md.tmp");
-            std::fs::write(&written, report::merge_two_servers(&document, &section))?;
+            std::fs::write(&written, report::merge(&document, part, &section))?;
             std::fs::rename(written, into)?;
         }
     }

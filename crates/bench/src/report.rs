@@ -3,9 +3,11 @@
 
 use std::fmt::Write;
 
+use clap::ValueEnum;
 use serde_json::Value;
 
 use crate::load::median;
+use crate::suite::Part;
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -377,27 +379,82 @@ pub fn render(baselines: &Baselines, results: &[Value]) -> String {
             f(&r["export"]["fill_seconds"])
         );
     }
-    for r in results.iter().filter(|r| r["two_servers"].is_object()) {
-        out.push('\n');
-        out.push_str(&two_servers(r, None));
+    for &part in Part::value_variants() {
+        if results.iter().any(|r| r[section_of(part).field].is_object()) {
+            out.push('\n');
+            out.push_str(&section(part, results, None));
+        }
     }
     out
 }
 
-/// Where the two-server section begins and ends, so a run of that part alone can put its
-/// figures in place of the old ones and keep the rest of the file.
-const TWO_SERVERS_BEGIN: &str = "<!-- two-servers: begin -->";
-const TWO_SERVERS_END: &str = "<!-- two-servers: end -->";
+/// How a part that can be run alone appears in the results file.
+struct SectionOf {
+    /// Names the comments that begin and end its section, so a run of that part alone can
+    /// put its figures in place of the old ones and keep the rest of the file.
+    marker: &'static str,
+    /// Its figures in a suite's JSON.
+    field: &'static str,
+    heading: &'static str,
+}
 
-/// The two-server section of one PostgreSQL suite, between its markers. `provenance` says
-/// which run it comes from when that is not the run the rest of the file comes from.
-pub fn two_servers(results: &Value, provenance: Option<&str>) -> String {
-    let t = &results["two_servers"];
+fn section_of(part: Part) -> SectionOf {
+    match part {
+        Part::TwoServers => SectionOf {
+            marker: "two-servers",
+            field: "two_servers",
+            heading: "Two servers on one PostgreSQL database",
+        },
+        Part::KeyRotation => {
+            SectionOf { marker: "key-rotation", field: "key_rotation", heading: "Key rotation" }
+        }
+    }
+}
+
+fn markers(part: Part) -> (String, String) {
+    let marker = section_of(part).marker;
+    (format!("<!-- {marker}: begin -->"), format!("<!-- {marker}: end -->"))
+}
+
+/// The section of `part` from the suites that measured it, between its markers.
+/// `provenance` says which run it comes from when that is not the run the rest of the file
+/// comes from.
+pub fn section(part: Part, results: &[Value], provenance: Option<&str>) -> String {
+    let (begin, end) = markers(part);
+    let of = section_of(part);
+    let measured: Vec<&Value> = results.iter().filter(|r| r[of.field].is_object()).collect();
     let mut out = String::new();
-    let _ = writeln!(out, "{TWO_SERVERS_BEGIN}\n## Two servers on one PostgreSQL database\n");
+    let _ = writeln!(out, "{begin}\n## {}\n", of.heading);
     if let Some(provenance) = provenance {
         let _ = writeln!(out, "{provenance}\n");
     }
+    match part {
+        Part::TwoServers => measured.iter().for_each(|r| two_servers(&mut out, r)),
+        Part::KeyRotation => key_rotation(&mut out, &measured),
+    }
+    let _ = writeln!(out, "{end}");
+    out
+}
+
+/// `document` with the section of `part` replaced by `section`, or with `section` added at
+/// the end when it has none.
+pub fn merge(document: &str, part: Part, section: &str) -> String {
+    let (begin, end) = markers(part);
+    let from = document.find(&begin);
+    let to = document.find(&end).map(|at| at + end.len());
+    match (from, to) {
+        (Some(from), Some(to)) if from < to => {
+            let after = document[to..].strip_prefix('\n').unwrap_or(&document[to..]);
+            format!("{}{section}{after}", &document[..from])
+        }
+        _ if document.is_empty() => section.to_owned(),
+        _ => format!("{}\n\n{section}", document.trim_end_matches('\n')),
+    }
+}
+
+/// The two-server comparison of one PostgreSQL suite.
+fn two_servers(out: &mut String, results: &Value) {
+    let t = &results["two_servers"];
     let _ = writeln!(
         out,
         "**Both servers, PostgreSQL and the load generator share the same {} cores**, so this shows \
@@ -447,22 +504,42 @@ pub fn two_servers(results: &Value, provenance: Option<&str>) -> String {
             f(&m["errors"]),
         );
     }
-    let _ = writeln!(out, "{TWO_SERVERS_END}");
-    out
 }
 
-/// `document` with its two-server section replaced by `section`, or with `section` added at
-/// the end when it has none.
-pub fn merge_two_servers(document: &str, section: &str) -> String {
-    let begin = document.find(TWO_SERVERS_BEGIN);
-    let end = document.find(TWO_SERVERS_END).map(|at| at + TWO_SERVERS_END.len());
-    match (begin, end) {
-        (Some(begin), Some(end)) if begin < end => {
-            let after = document[end..].strip_prefix('\n').unwrap_or(&document[end..]);
-            format!("{}{section}{after}", &document[..begin])
-        }
-        _ if document.is_empty() => section.to_owned(),
-        _ => format!("{}\n\n{section}", document.trim_end_matches('\n')),
+/// The key rotation of each backend's suite.
+fn key_rotation(out: &mut String, results: &[&Value]) {
+    let Some(first) = results.first() else { return };
+    let firm = if first["key_rotation"]["alone"].as_bool().unwrap_or(false) {
+        "as seeded"
+    } else {
+        "with all that the parts above wrote into it"
+    };
+    let _ = writeln!(
+        out,
+        "What `ringfence keys rotate` does, through the store library, once, with no server running: \
+         rotation is `Storage::rotate_firm_key` (the new key version, the job that would finish the \
+         rotation, a new audit signing key), re-seal is `Storage::rewrap_firm` (every sealed value \
+         opened and sealed again under the new version, a batch of rows per transaction). On the bench firm of \
+         {} matters and {} notes, {firm}. The command's wait for servers to see the new key is not \
+         counted. Values/s: values re-sealed over the re-seal's seconds.\n",
+        first["sizes"]["matters"], first["sizes"]["notes"],
+    );
+    let _ = writeln!(
+        out,
+        "| backend | values re-sealed | left under the old key | rotation seconds | re-seal seconds | values/s |\n|---|---:|---:|---:|---:|---:|"
+    );
+    for r in results {
+        let k = &r["key_rotation"];
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.3} | {:.2} | {:.0} |",
+            title(&r["backend"]),
+            k["moved"],
+            k["remaining"],
+            f(&k["rotate_seconds"]),
+            f(&k["rewrap_seconds"]),
+            f(&k["moved"]) / f(&k["rewrap_seconds"]),
+        );
     }
 }
 
@@ -470,22 +547,38 @@ pub fn merge_two_servers(document: &str, section: &str) -> String {
 mod tests {
     use super::*;
 
-    fn section(figure: &str) -> String {
-        format!("{TWO_SERVERS_BEGIN}\n## Two servers\n\n{figure}\n{TWO_SERVERS_END}\n")
+    fn marked(part: Part, figure: &str) -> String {
+        let (begin, end) = markers(part);
+        format!("{begin}\n## {}\n\n{figure}\n{end}\n", section_of(part).heading)
     }
 
     #[test]
-    fn a_two_server_section_is_added_after_the_rest_of_the_file() {
-        let merged = merge_two_servers("# Results\n\n## Seeding\n\n| a |\n", &section("old"));
-        assert_eq!(merged, format!("# Results\n\n## Seeding\n\n| a |\n\n{}", section("old")));
+    fn a_section_is_added_after_the_rest_of_the_file() {
+        let merged =
+            merge("# Results\n\n## Seeding\n\n| a |\n", Part::TwoServers, &marked(Part::TwoServers, "old"));
+        assert_eq!(
+            merged,
+            format!("# Results\n\n## Seeding\n\n| a |\n\n{}", marked(Part::TwoServers, "old"))
+        );
     }
 
     #[test]
-    fn a_two_server_section_replaces_its_old_version_and_keeps_the_rest() {
-        let before = format!("# Results\n\n{}\n## Later\n", section("old"));
-        let merged = merge_two_servers(&before, &section("new"));
-        assert_eq!(merged, format!("# Results\n\n{}\n## Later\n", section("new")));
-        assert_eq!(merge_two_servers(&merged, &section("new")), merged);
+    fn a_section_replaces_its_old_version_and_keeps_the_rest() {
+        let before = format!("# Results\n\n{}\n## Later\n", marked(Part::TwoServers, "old"));
+        let merged = merge(&before, Part::TwoServers, &marked(Part::TwoServers, "new"));
+        assert_eq!(merged, format!("# Results\n\n{}\n## Later\n", marked(Part::TwoServers, "new")));
+        assert_eq!(merge(&merged, Part::TwoServers, &marked(Part::TwoServers, "new")), merged);
+    }
+
+    #[test]
+    fn each_part_replaces_only_its_own_section() {
+        let two = marked(Part::TwoServers, "two");
+        let before = format!("# Results\n\n{two}\n{}", marked(Part::KeyRotation, "old"));
+        let merged = merge(&before, Part::KeyRotation, &marked(Part::KeyRotation, "new"));
+        assert_eq!(merged, format!("# Results\n\n{two}\n{}", marked(Part::KeyRotation, "new")));
+        let added =
+            merge(&format!("# Results\n\n{two}"), Part::KeyRotation, &marked(Part::KeyRotation, "new"));
+        assert_eq!(added, merged);
     }
 
     #[test]
@@ -502,11 +595,33 @@ mod tests {
                 "points": [point(1, 1000.0), point(2, 1100.0)], "cores": 2, "audit_verify": "intact",
             },
         });
-        let rendered = two_servers(&results, Some("From its own run."));
-        assert!(
-            rendered.starts_with(TWO_SERVERS_BEGIN) && rendered.ends_with(&format!("{TWO_SERVERS_END}\n"))
-        );
+        let rendered = section(Part::TwoServers, &[results], Some("From its own run."));
+        let (begin, end) = markers(Part::TwoServers);
+        assert!(rendered.starts_with(&begin) && rendered.ends_with(&format!("{end}\n")));
         assert!(rendered.contains("From its own run."));
         assert!(rendered.contains("| 16 | 2 | 1100 | 1.00 | 2.00 | 110% | 150% | 0 |"), "{rendered}");
+    }
+
+    #[test]
+    fn the_key_rotation_section_has_a_row_per_backend() {
+        let rotated = |backend: &str, moved: u64, rewrap_seconds: f64| {
+            serde_json::json!({
+                "backend": backend, "sizes": { "matters": 20000, "notes": 100000 },
+                "key_rotation": {
+                    "alone": true, "moved": moved, "remaining": 0,
+                    "rotate_seconds": 0.25, "rewrap_seconds": rewrap_seconds,
+                },
+            })
+        };
+        // The two-server figures of another run do not make a key rotation section.
+        let other = serde_json::json!({ "backend": "postgres", "two_servers": { "points": [] } });
+        let results = [rotated("sqlite", 150000, 30.0), rotated("postgres", 150000, 60.0), other];
+        let rendered = section(Part::KeyRotation, &results, None);
+        let (begin, end) = markers(Part::KeyRotation);
+        assert!(rendered.starts_with(&format!("{begin}\n## Key rotation\n")), "{rendered}");
+        assert!(rendered.ends_with(&format!("{end}\n")));
+        assert!(rendered.contains("20000 matters and 100000 notes, as seeded"), "{rendered}");
+        assert!(rendered.contains("| SQLite | 150000 | 0 | 0.250 | 30.00 | 5000 |"), "{rendered}");
+        assert!(rendered.contains("| PostgreSQL | 150000 | 0 | 0.250 | 60.00 | 2500 |"), "{rendered}");
     }
 }

@@ -17,6 +17,7 @@ use crate::seed::{self, Firm, Sizes};
 use crate::server::{self, RssSampler, Server, ServerCommand};
 use crate::{BenchResult, fail, http, raw};
 
+mod key_rotation;
 mod two_servers;
 
 /// A part of the suite that can be run alone.
@@ -24,6 +25,8 @@ mod two_servers;
 pub enum Part {
     /// One server against two on the same PostgreSQL database.
     TwoServers,
+    /// Rotating the firm's key and re-sealing its values under the new one.
+    KeyRotation,
 }
 
 pub struct Options {
@@ -242,6 +245,10 @@ async fn measure(
     figures["footprint"]["cold_start_ms"] = json!({ "runs": cold_ms, "median": median(&cold_ms) });
     server.stop().await?;
     outcome?;
+    if options.only.is_none_or(|part| part == Part::KeyRotation) {
+        let alone = options.only.is_some();
+        figures["key_rotation"] = key_rotation::measure(&location, data_dir, firm.id, alone).await?;
+    }
     Ok(figures)
 }
 
@@ -378,11 +385,15 @@ async fn scenarios(
         token,
     };
 
-    if options.only == Some(Part::TwoServers) {
-        return two_servers::measure(&ctx, firm, command, figures).await;
+    match options.only {
+        Some(Part::TwoServers) => return two_servers::measure(&ctx, firm, command, figures).await,
+        // Measured in `measure`, once the server has stopped.
+        Some(Part::KeyRotation) => return Ok(()),
+        None => {}
     }
-    // The storm goes last: the memory its Argon2id work leaves behind would otherwise be
-    // the floor of every peak measured after it.
+    // The storm goes last of these (key rotation follows, once the server has stopped): the
+    // memory its Argon2id work leaves behind would otherwise be the floor of every peak
+    // measured after it.
     reads(&ctx, firm, figures).await?;
     search(&ctx, firm, figures).await?;
     writes(&ctx, firm, figures).await?;
