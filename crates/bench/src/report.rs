@@ -518,8 +518,9 @@ fn key_rotation(out: &mut String, results: &[&Value]) {
         out,
         "What `ringfence keys rotate` does, through the store library, once, with no server running: \
          rotation is `Storage::rotate_firm_key` (the new key version, the job that would finish the \
-         rotation, a new audit signing key), re-seal is `Storage::rewrap_firm` (every sealed value \
-         opened and sealed again under the new version, a batch of rows per transaction). On the bench firm of \
+         rotation, a new audit signing key), re-seal is `Storage::rewrap_firm` (every value sealed \
+         under the firm key, each matter's key among them, opened and sealed again under the new version, a \
+         batch of rows per transaction; matter content, under the matter keys, is not touched). On the bench firm of \
          {} matters and {} notes, {firm}. The command's wait for servers to see the new key is not \
          counted. Values/s: values re-sealed over the re-seal's seconds.\n",
         first["sizes"]["matters"], first["sizes"]["notes"],
