@@ -319,6 +319,29 @@ async function main() {
     await annPage.waitForURL(/\/home$/);
     assert.match(await annPage.locator("header").innerText(), /ann@smith-jones\.example/);
 
+    // She exports the matter: one ZIP, built in the background, downloaded once.
+    await annPage.goto(`${server.base}/matters/${matterId}#exports`);
+    await annPage.getByText("You have asked for no export yet.").waitFor();
+    await annPage.getByRole("button", { name: "Export the matter" }).click();
+    const exportLink = annPage.locator("section", { has: annPage.locator("#exports") }).getByRole("link", { name: "Download" });
+    for (let tries = 0; (await exportLink.count()) === 0; tries++) {
+      assert.ok(tries < 120, "the export is built within a minute");
+      await annPage.waitForTimeout(500);
+      await annPage.reload();
+    }
+    await checkAccessibility(annPage, "matter with an export ready");
+    const [zipDownload] = await Promise.all([annPage.waitForEvent("download"), exportLink.click()]);
+    const zipFile = await zipDownload.path();
+    const listing = spawnSync("7z", ["l", zipFile], { encoding: "utf8" });
+    assert.equal(listing.status, 0, listing.stderr);
+    for (const entry of ["manifest.json", "notes", "documents", "audit"]) {
+      assert.match(listing.stdout, new RegExp(entry), `the export holds ${entry}`);
+    }
+    // Its audit trail verifies offline, with no key of the firm's.
+    assert.match(ringfence(["audit", "verify", "--export", zipFile]), /is intact/);
+    await annPage.reload();
+    await annPage.getByText("downloaded, and removed").waitFor();
+
     // Her session ends while she types a note: the text is kept and comes back after she
     // signs in again.
     await annPage.goto(`${server.base}/matters/${matterId}`);
@@ -460,7 +483,7 @@ async function main() {
     await annPage.waitForURL(/\/sign-in$/);
     await annPage.goto(`${server.base}/home`);
     assert.match(annPage.url(), /\/sign-in$/);
-    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, team, download of both versions, search, a note deleted and restored, authenticator app, passkey as second factor and alone, typed text kept across a lost session and an idle timeout, not-found, audit log and CSV, users, directory, a legal hold placed and lifted, the retention policy, a data subject's request and its report, clients, sign-out; axe on every page)");
+    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, team, download of both versions, search, a note deleted and restored, authenticator app, the matter exported as a ZIP and downloaded once, passkey as second factor and alone, typed text kept across a lost session and an idle timeout, not-found, audit log and CSV, users, directory, a legal hold placed and lifted, the retention policy, a data subject's request and its report, clients, sign-out; axe on every page)");
   } finally {
     await browser.close();
     server.child.kill("SIGTERM");
