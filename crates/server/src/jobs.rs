@@ -438,6 +438,10 @@ impl Worker {
                     if report.matters > 0 {
                         tracing::info!(%firm, matters = report.matters, moved = report.moved, "matters moved onto keys of their own");
                     }
+                    if report.failed > 0 {
+                        // Shown as failing in `ringfence jobs list`; every other matter went on.
+                        return Err(StoreError::MattersNotMigrated(report.failed));
+                    }
                     Ok::<_, StoreError>(())
                 })
                 .await

@@ -56,6 +56,10 @@ pub enum StoreError {
     ProbeFailed(String),
     #[error("blob store error: {0}")]
     Blob(String),
+    #[error("the write-ahead log still holds pages of what was purged: a reader was in it; the next run cuts it")]
+    LogNotCut,
+    #[error("{0} matters could not be moved onto keys of their own; the log names them")]
+    MattersNotMigrated(u64),
     #[error("a stored file's bytes are missing from the blob store")]
     BlobMissing,
     #[error("a stored file failed its integrity check: its bytes were altered, cut short or swapped")]

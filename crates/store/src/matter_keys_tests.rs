@@ -147,9 +147,18 @@ async fn open_matter(
     matter
 }
 
-both_backends!(matters_move_onto_their_own_keys_in_steps_while_in_use, |env: TestEnv| async move {
-    let now = SystemClock.now();
-    let storage = Storage::open(&location(&env), env.data_dir(), None, now).await.expect("open");
+/// A firm whose lead has opened `count` matters, each with an edited note and a document.
+struct Firm {
+    storage: Storage,
+    blobs: BlobStore,
+    store: std::sync::Arc<FirmStore>,
+    firm: ringfence_core::ids::FirmId,
+    user: UserId,
+    matters: Vec<Uuid>,
+}
+
+async fn firm_with_matters(env: &TestEnv, count: usize, now: OffsetDateTime) -> Firm {
+    let storage = Storage::open(&location(env), env.data_dir(), None, now).await.expect("open");
     let blobs = BlobStore::open(&BlobLocation::Local(env.data_dir().join("blobs"))).expect("blobs");
     let created = storage
         .create_firm(
@@ -175,9 +184,16 @@ both_backends!(matters_move_onto_their_own_keys_in_steps_while_in_use, |env: Tes
         client
     };
     let mut matters = Vec::new();
-    for n in 0..3 {
+    for n in 0..count {
         matters.push(open_matter(&store, &blobs, user, client, n, now).await);
     }
+    matters.sort();
+    Firm { storage, blobs, store, firm, user, matters }
+}
+
+both_backends!(matters_move_onto_their_own_keys_in_steps_while_in_use, |env: TestEnv| async move {
+    let now = SystemClock.now();
+    let Firm { storage, blobs, store, firm, user, matters } = firm_with_matters(&env, 3, now).await;
     let mut expected = Vec::new();
     for matter in &matters {
         expected.push(read_matter(&store, &blobs, user, *matter).await);
@@ -279,4 +295,31 @@ both_backends!(matters_move_onto_their_own_keys_in_steps_while_in_use, |env: Tes
             "readable under the new firm key"
         );
     }
+});
+
+both_backends!(a_matter_whose_key_will_not_open_holds_up_no_other, |env: TestEnv| async move {
+    let now = SystemClock.now();
+    let f = firm_with_matters(&env, 3, now).await;
+    as_before_matter_keys(&f.store).await;
+    // A key row that opens nothing (written by hand, or copied from another matter) on the
+    // first matter in the migration's order.
+    let mut tx = f.store.begin_as_owner().await.expect("begin");
+    let copied = tx.new_matter_key(&f.matters[1].to_string()).expect("key").1;
+    sqlx::query("INSERT INTO matter_keys (matter_id, key_sealed) VALUES ($1, $2)")
+        .bind(f.matters[0].to_string())
+        .bind(copied)
+        .execute(tx.conn())
+        .await
+        .expect("junk key");
+    tx.commit().await.expect("commit");
+
+    let run = f.storage.migrate_matter_keys(f.firm, now, None).await.expect("migrate");
+    assert_eq!((run.matters, run.failed, run.remaining), (2, 1, 1), "the others are migrated: {run:?}");
+    let again = f.storage.migrate_matter_keys(f.firm, now, None).await.expect("again");
+    assert_eq!((again.matters, again.failed, again.remaining), (0, 1, 1));
+    for matter in &f.matters[1..] {
+        let read = read_matter(&f.store, &f.blobs, f.user, *matter).await;
+        assert!(read.0.starts_with("Estate of Ann"), "{read:?}");
+    }
+    assert_eq!(under_firm_key(&content_values(&f.store).await), 8, "the first matter's content only");
 });

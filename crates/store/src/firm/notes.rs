@@ -232,9 +232,12 @@ pub async fn update(
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
     let key = note.to_string();
-    let row = sqlx::query(
-        "SELECT body_sealed, version FROM notes WHERE id = $1 AND matter_id = $2 AND deleted_at IS NULL",
-    )
+    // Held until the edit commits: the body read here is the one kept as the earlier
+    // version, so no other edit, nor the matter key migration re-sealing it, may come between.
+    let lock = crate::backend::rows_held(tx.conn());
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT body_sealed, version FROM notes WHERE id = $1 AND matter_id = $2 AND deleted_at IS NULL {lock}"
+    )))
     .bind(&key)
     .bind(access.matter().to_string())
     .fetch_optional(tx.conn())
