@@ -60,9 +60,8 @@ impl Storage {
                 purged += 1;
             }
         }
-        if purged > 0 && !store.truncate_write_ahead_log().await? {
-            tracing::warn!(%firm, "the write-ahead log still holds purged pages: a reader needed it; the next purge cuts it");
-        }
+        // Every run, not only one that purged: a cut held off last time is made now.
+        cut_log(&store).await?;
         Ok(purged)
     }
 
@@ -203,7 +202,19 @@ impl Storage {
                 blobs.delete(firm, *blob).await?;
             }
         }
+        cut_log(&store).await?;
         Ok(replayed)
+    }
+}
+
+/// Cuts a SQLite firm's write-ahead log after a purge, so that no earlier copy of a purged
+/// page stays in it. A reader still in the log holds the cut off: the job then fails, to be
+/// retried shortly, rather than wait a day for the next purge.
+async fn cut_log(store: &FirmStore) -> Result<(), StoreError> {
+    if store.truncate_write_ahead_log().await? {
+        Ok(())
+    } else {
+        Err(StoreError::LogNotCut)
     }
 }
 
@@ -322,9 +333,8 @@ async fn remove_rows(tx: &mut FirmTx, kind: DeletedKind, id: Uuid) -> Result<Vec
                 // Only lifted holds are left on a matter purged: a standing one keeps it.
                 "DELETE FROM legal_holds WHERE matter_id = $1",
                 "DELETE FROM exports WHERE matter_id = $1",
-                // With its key goes the only way to open any copy of the matter's content
-                // left where Ringfence cannot reach (replicas, WAL archives, old object
-                // versions, backups).
+                // With its key goes the means to open any copy of the matter's content kept
+                // outside the database (earlier object versions of its files, say).
                 "DELETE FROM matter_keys WHERE matter_id = $1",
                 "DELETE FROM matters WHERE id = $1",
             ] {

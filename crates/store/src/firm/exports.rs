@@ -261,7 +261,7 @@ pub async fn take(tx: &mut FirmTx, user: UserId, id: Uuid, now: OffsetDateTime) 
     let row = sqlx::query(
         "UPDATE exports SET status = 'downloaded', downloaded_at = $3
          WHERE id = $1 AND requested_by = $2 AND status = 'ready' AND expires_at > $3
-         RETURNING blob_id, data_key_sealed, size",
+         RETURNING blob_id, data_key_sealed, size, matter_id",
     )
     .bind(id.to_string())
     .bind(user.to_string())
@@ -270,7 +270,15 @@ pub async fn take(tx: &mut FirmTx, user: UserId, id: Uuid, now: OffsetDateTime) 
     .await?;
     let Some(row) = row else { return Ok(Taken::NotReady(record)) };
     let key_sealed: Vec<u8> = row.try_get("data_key_sealed")?;
-    let key = Zeroizing::new(tx.open(field(&id.to_string(), "data_key"), &key_sealed)?);
+    let matter_key = match row.try_get::<Option<String>, _>("matter_id")? {
+        Some(matter) => Some(tx.matter_key(&matter).await?),
+        None => None,
+    };
+    let key = Zeroizing::new(tx.open_content(
+        matter_key.as_deref(),
+        field(&id.to_string(), "data_key"),
+        &key_sealed,
+    )?);
     let size: i64 = row.try_get("size")?;
     Ok(Taken::File(ExportFile {
         blob: uuid_of(&row, "blob_id")?,
@@ -884,7 +892,14 @@ impl FirmStore {
         let mut tx = self.begin_as_owner().await?;
         let id = record.id.to_string();
         let (blob, key) = zip.stored();
-        let key_sealed = tx.seal(field(&id, "data_key"), key.expose())?;
+        // A matter's export is the matter's content: its key goes under the matter's key, and
+        // with that key when the matter is purged.
+        let key_sealed = match record.scope.matter() {
+            Some(matter) => {
+                tx.matter_key(&matter.to_string()).await?.seal(field(&id, "data_key"), key.expose())?
+            }
+            None => tx.seal(field(&id, "data_key"), key.expose())?,
+        };
         sqlx::query(
             "UPDATE exports SET status = 'ready', passphrase_sealed = NULL, blob_id = $2, data_key_sealed = $3,
                     size = $4, sha256 = $5, built_at = $6, expires_at = $7
