@@ -56,7 +56,9 @@ pub enum StoreError {
     ProbeFailed(String),
     #[error("blob store error: {0}")]
     Blob(String),
-    #[error("the write-ahead log still holds pages of what was purged: a reader was in it; the next run cuts it")]
+    #[error(
+        "the write-ahead log still holds pages of what was purged: a reader was in it; the next run cuts it"
+    )]
     LogNotCut,
     #[error("{0} matters could not be moved onto keys of their own; the log names them")]
     MattersNotMigrated(u64),

@@ -211,11 +211,7 @@ impl Storage {
 /// page stays in it. A reader still in the log holds the cut off: the job then fails, to be
 /// retried shortly, rather than wait a day for the next purge.
 async fn cut_log(store: &FirmStore) -> Result<(), StoreError> {
-    if store.truncate_write_ahead_log().await? {
-        Ok(())
-    } else {
-        Err(StoreError::LogNotCut)
-    }
+    if store.truncate_write_ahead_log().await? { Ok(()) } else { Err(StoreError::LogNotCut) }
 }
 
 fn invalid(what: &str) -> StoreError {

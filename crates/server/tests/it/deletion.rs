@@ -558,11 +558,13 @@ both_backends!(a_matter_exported_before_its_deletion_is_purged_with_its_export, 
     let stored = s.h.state.blobs.list(s.h.firm).await.unwrap().len();
     // The export is the matter's content: the key of its file is under the matter's key.
     let mut conn = s.h.raw_firm().await;
-    let key: Vec<u8> =
-        sqlx::query_scalar(AssertSqlSafe(format!("SELECT data_key_sealed FROM exports WHERE matter_id = '{}'", s.matter)))
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+    let key: Vec<u8> = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT data_key_sealed FROM exports WHERE matter_id = '{}'",
+        s.matter
+    )))
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
     assert!(!ringfence_crypto::matter_key::under_firm_key(&key));
     drop(conn);
     assert_eq!(s.call("DELETE", &format!("/api/v1/matters/{}", s.matter), &s.lead).await.status, 204);
