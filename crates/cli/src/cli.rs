@@ -121,6 +121,73 @@ pub enum Command {
         #[command(subcommand)]
         command: JobsCommand,
     },
+    /// Back firms up, and list, verify and restore their backups
+    Backup {
+        #[command(subcommand)]
+        command: BackupCommand,
+    },
+}
+
+/// Where backups are, and the blob store they copy documents from and back to.
+#[derive(Debug, Args, Default)]
+pub struct BackupPlaceArgs {
+    /// Where backups are kept: local:/absolute/dir or s3://bucket[/prefix], apart from the
+    /// data directory and the blob store [default: none]
+    #[arg(long, env = "RINGFENCE_BACKUP_TARGET", value_name = "WHERE")]
+    pub backup_target: Option<String>,
+
+    /// The blob store, as for `serve` [default: local]
+    #[arg(long, env = "RINGFENCE_BLOB_STORE", value_name = "WHERE")]
+    pub blob_store: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Back up every firm (or one) and the control store now, and prove each backup by
+    /// restoring it into a scratch store
+    Create {
+        /// Only this firm (and no control store) [default: every firm]
+        #[arg(long, value_parser = parse_slug)]
+        firm: Option<FirmSlug>,
+        #[command(flatten)]
+        place: BackupPlaceArgs,
+    },
+    /// List the backups on the target, newest first
+    List {
+        /// Only this firm's [default: every backup]
+        #[arg(long, value_parser = parse_slug)]
+        firm: Option<FirmSlug>,
+        #[command(flatten)]
+        place: BackupPlaceArgs,
+    },
+    /// Restore a backup into a scratch store and check it: every table's rows, every
+    /// document's chunks and hash, the audit chain
+    Verify {
+        /// The firm whose backup it is [default: the control store's]
+        #[arg(long, value_parser = parse_slug)]
+        firm: Option<FirmSlug>,
+        /// The backup, as `backup list` shows it [default: the newest]
+        #[arg(long, value_name = "ID")]
+        id: Option<uuid::Uuid>,
+        #[command(flatten)]
+        place: BackupPlaceArgs,
+    },
+    /// Restore a firm from one of its backups, in place: the firm is closed to requests
+    /// while it runs. Works on a machine with nothing but the target and the master key.
+    Restore {
+        /// The firm's slug
+        #[arg(long, value_parser = parse_slug)]
+        firm: FirmSlug,
+        /// The backup, as `backup list` shows it
+        #[arg(long, value_name = "ID")]
+        from: uuid::Uuid,
+        /// Seconds to wait after closing the firm, for every server to see it closed and
+        /// for requests under way to end
+        #[arg(long, default_value_t = 15, value_name = "SECONDS")]
+        settle_seconds: u64,
+        #[command(flatten)]
+        place: BackupPlaceArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -277,6 +344,29 @@ pub struct ServeArgs {
     #[arg(long, env = "RINGFENCE_BLOB_STORE", value_name = "WHERE")]
     pub blob_store: Option<String>,
 
+    /// Back every firm up here on a schedule: local:/absolute/dir or s3://bucket[/prefix],
+    /// apart from the data directory and the blob store [default: none, no backups]
+    #[arg(long, env = "RINGFENCE_BACKUP_TARGET", value_name = "WHERE")]
+    pub backup_target: Option<String>,
+
+    /// Hours between scheduled backups, 1 to 168 [default: 24]
+    #[arg(long, env = "RINGFENCE_BACKUP_EVERY_HOURS", value_name = "HOURS")]
+    pub backup_every_hours: Option<i64>,
+
+    /// Time of day (UTC, HH:MM) the scheduled backups start from [default: 02:00]
+    #[arg(long, env = "RINGFENCE_BACKUP_AT", value_name = "HH:MM")]
+    pub backup_at: Option<String>,
+
+    /// Backups kept: the newest of each of this many days, weeks and months, each 0 to 1000
+    /// [default: 7,4,12]
+    #[arg(long, env = "RINGFENCE_BACKUP_KEEP", value_name = "DAYS,WEEKS,MONTHS")]
+    pub backup_keep: Option<String>,
+
+    /// The operator's address, mailed whenever a backup or its verification fails (the
+    /// firm's administrators are mailed too) [default: none]
+    #[arg(long, env = "RINGFENCE_BACKUP_ALERT_EMAIL", value_name = "ADDRESS")]
+    pub backup_alert_email: Option<String>,
+
     /// A ClamAV daemon (clamd TCPSocket) that scans every new document before it is kept;
     /// it receives plaintext, so run it on this host or a trusted network [default: off]
     #[arg(long, env = "RINGFENCE_CLAMAV", value_name = "HOST:PORT")]
@@ -385,6 +475,10 @@ pub struct FirmShredArgs {
     /// The blob store, as for `serve` [default: local]
     #[arg(long, env = "RINGFENCE_BLOB_STORE", value_name = "WHERE")]
     pub blob_store: Option<String>,
+
+    /// The backup target, as for `serve`: the firm's backups are deleted from it too
+    #[arg(long, env = "RINGFENCE_BACKUP_TARGET", value_name = "WHERE")]
+    pub backup_target: Option<String>,
 }
 
 /// Outgoing mail, for the commands that mail a firm's administrators.

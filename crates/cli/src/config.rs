@@ -12,6 +12,7 @@ use ringfence_server::acme::AcmeSettings;
 use ringfence_server::audit_shipping::SyslogTarget;
 use ringfence_server::forwarded::{ProxyHeader, TrustedProxies};
 use ringfence_server::tls::{TlsFiles, TlsMin};
+use ringfence_store::backup::{BackupTarget, Generations};
 use ringfence_store::blobs::BlobLocation;
 use ringfence_store::{DEFAULT_POSTGRES_POOL_SIZE, StorageLocation};
 use serde::Deserialize;
@@ -19,8 +20,8 @@ use thiserror::Error;
 use zeroize::Zeroizing;
 
 use crate::cli::{
-    BlobsCommand, Cli, Command, FirmCommand, FirmReinstateArgs, FirmShredArgs, FirmTerminateArgs, LogFormat,
-    RoleArg, ServeArgs, TlsMinArg,
+    BackupCommand, BackupPlaceArgs, BlobsCommand, Cli, Command, FirmCommand, FirmReinstateArgs,
+    FirmShredArgs, FirmTerminateArgs, LogFormat, RoleArg, ServeArgs, TlsMinArg,
 };
 
 pub const MASTER_KEY_VAR: &str = "RINGFENCE_MASTER_KEY";
@@ -63,6 +64,11 @@ struct FileConfig {
     session_idle_minutes: Option<i64>,
     session_hours: Option<i64>,
     blob_store: Option<String>,
+    backup_target: Option<String>,
+    backup_every_hours: Option<i64>,
+    backup_at: Option<String>,
+    backup_keep: Option<String>,
+    backup_alert_email: Option<String>,
     clamav: Option<String>,
     max_upload_mib: Option<u64>,
     audit_jsonl: Option<PathBuf>,
@@ -107,6 +113,8 @@ pub struct ServeSettings {
     pub mail_from: String,
     pub session_limits: SessionLimits,
     pub blob_store: BlobLocation,
+    /// Where and when every firm is backed up; `None`: no backups.
+    pub backup: Option<BackupSettings>,
     /// `host:port` of clamd, when uploads are scanned.
     pub clamav: Option<String>,
     pub max_upload_bytes: u64,
@@ -115,6 +123,17 @@ pub struct ServeSettings {
     pub trusted_proxies: TrustedProxies,
     /// Plain HTTP for the trusted proxies, which end TLS.
     pub proxy_http_listen: Option<SocketAddr>,
+}
+
+/// The backup settings.
+#[derive(Debug, Clone)]
+pub struct BackupSettings {
+    pub target: BlobLocation,
+    pub every: time::Duration,
+    /// UTC.
+    pub at: time::Time,
+    pub keep: Generations,
+    pub alert: Option<Email>,
 }
 
 impl Settings {
@@ -255,9 +274,54 @@ impl Settings {
             }
             _ => serve.blob_store.as_deref(),
         };
+        let blob_store_flag = match &cli.command {
+            Command::Backup { command } => backup_place(command).blob_store.as_deref(),
+            _ => blob_store_flag,
+        };
         let blob_store =
             BlobLocation::parse(blob_store_flag.or(file.blob_store.as_deref()).unwrap_or("local"), &data_dir)
                 .map_err(|problem| bad("blob_store", problem))?;
+        let backup_target_flag = match &cli.command {
+            Command::Backup { command } => backup_place(command).backup_target.as_deref(),
+            Command::Firm { command: FirmCommand::Shred(FirmShredArgs { backup_target, .. }) } => {
+                backup_target.as_deref()
+            }
+            _ => serve.backup_target.as_deref(),
+        };
+        let backup = match backup_target_flag.or(file.backup_target.as_deref()) {
+            None => None,
+            Some(target) => Some(BackupSettings {
+                target: BackupTarget::parse(target).map_err(|problem| bad("backup_target", problem))?,
+                every: {
+                    let hours = serve.backup_every_hours.or(file.backup_every_hours).unwrap_or(24);
+                    if !(1..=168).contains(&hours) {
+                        return Err(bad("backup_every_hours", "1 to 168"));
+                    }
+                    time::Duration::hours(hours)
+                },
+                at: parse_time_of_day(
+                    serve.backup_at.as_deref().or(file.backup_at.as_deref()).unwrap_or("02:00"),
+                )
+                .ok_or_else(|| bad("backup_at", "a time of day, HH:MM (UTC), e.g. 02:00"))?,
+                keep: parse_generations(
+                    serve.backup_keep.as_deref().or(file.backup_keep.as_deref()).unwrap_or("7,4,12"),
+                )
+                .ok_or_else(|| {
+                    bad(
+                        "backup_keep",
+                        "DAYS,WEEKS,MONTHS: three whole numbers 0 to 1000, not all 0, e.g. 7,4,12",
+                    )
+                })?,
+                alert: serve
+                    .backup_alert_email
+                    .clone()
+                    .or(file.backup_alert_email)
+                    .map(|address| {
+                        Email::parse(&address).map_err(|e| bad("backup_alert_email", e.to_string()))
+                    })
+                    .transpose()?,
+            }),
+        };
         let max_upload_mib = serve.max_upload_mib.or(file.max_upload_mib).unwrap_or(2048);
         if !(1..=1024 * 1024).contains(&max_upload_mib) {
             return Err(bad("max_upload_mib", "1 to 1048576"));
@@ -318,6 +382,7 @@ impl Settings {
                 .unwrap_or_else(|| "Ringfence <ringfence@localhost>".to_owned()),
             session_limits,
             blob_store,
+            backup,
             clamav,
             max_upload_bytes: max_upload_mib * 1024 * 1024,
             audit_jsonl: serve.audit_jsonl.clone().or(file.audit_jsonl),
@@ -413,6 +478,33 @@ fn acme_host(public_url: &str) -> Result<String, &'static str> {
         return Err("ACME certifies a DNS host name: the public URL's host must be one, not an IP address");
     }
     Ok(host)
+}
+
+fn backup_place(command: &BackupCommand) -> &BackupPlaceArgs {
+    match command {
+        BackupCommand::Create { place, .. }
+        | BackupCommand::List { place, .. }
+        | BackupCommand::Verify { place, .. }
+        | BackupCommand::Restore { place, .. } => place,
+    }
+}
+
+/// `HH:MM`, 00:00 to 23:59.
+fn parse_time_of_day(text: &str) -> Option<time::Time> {
+    let (hours, minutes) = text.split_once(':')?;
+    if hours.len() != 2 || minutes.len() != 2 {
+        return None;
+    }
+    time::Time::from_hms(hours.parse().ok()?, minutes.parse().ok()?, 0).ok()
+}
+
+/// `DAYS,WEEKS,MONTHS`.
+fn parse_generations(text: &str) -> Option<Generations> {
+    let counts: Vec<usize> =
+        text.split(',').map(|n| n.trim().parse().ok().filter(|n| *n <= 1000)).collect::<Option<_>>()?;
+    let [daily, weekly, monthly] = counts.as_slice() else { return None };
+    let keep = Generations { daily: *daily, weekly: *weekly, monthly: *monthly };
+    (keep.daily + keep.weekly + keep.monthly > 0).then_some(keep)
 }
 
 #[cfg(test)]
@@ -616,5 +708,58 @@ mod tests {
     fn public_urls_lose_their_trailing_slash() {
         assert_eq!(parse_public_url("https://firm.example/").unwrap(), "https://firm.example");
         assert!(parse_public_url("https://user@firm.example").is_err());
+    }
+
+    #[test]
+    fn backups_are_off_unless_a_target_is_set_and_every_backup_setting_is_checked() {
+        assert!(resolve(&["ringfence", "serve"]).unwrap().serve.backup.is_none());
+        let target = "--backup-target=local:/srv/ringfence-backups";
+        let settings = resolve(&["ringfence", "serve", target]).unwrap();
+        let backup = settings.serve.backup.unwrap();
+        assert_eq!(backup.target, BlobLocation::Local(PathBuf::from("/srv/ringfence-backups")));
+        assert_eq!(
+            (backup.every, backup.at),
+            (time::Duration::hours(24), time::Time::from_hms(2, 0, 0).unwrap())
+        );
+        assert_eq!(backup.keep, Generations { daily: 7, weekly: 4, monthly: 12 });
+        let set = resolve(&[
+            "ringfence",
+            "serve",
+            target,
+            "--backup-every-hours=6",
+            "--backup-at=23:30",
+            "--backup-keep=14,0,3",
+            "--backup-alert-email=ops@hosting.example",
+        ])
+        .unwrap()
+        .serve
+        .backup
+        .unwrap();
+        assert_eq!((set.every, set.at), (time::Duration::hours(6), time::Time::from_hms(23, 30, 0).unwrap()));
+        assert_eq!(set.keep, Generations { daily: 14, weekly: 0, monthly: 3 });
+        assert_eq!(set.alert.unwrap().as_str(), "ops@hosting.example");
+        for (setting, refused) in [
+            ("backup_target", "--backup-target=local"),
+            ("backup_target", "--backup-target=local:relative/dir"),
+            ("backup_target", "--backup-target=ftp://host/dir"),
+            ("backup_every_hours", "--backup-every-hours=0"),
+            ("backup_every_hours", "--backup-every-hours=169"),
+            ("backup_at", "--backup-at=24:00"),
+            ("backup_at", "--backup-at=2:00"),
+            ("backup_at", "--backup-at=02:00\n"),
+            ("backup_keep", "--backup-keep=0,0,0"),
+            ("backup_keep", "--backup-keep=7,4"),
+            ("backup_keep", "--backup-keep=7,4,-1"),
+            ("backup_keep", "--backup-keep=1001,0,0"),
+            ("backup_alert_email", "--backup-alert-email=not an address"),
+        ] {
+            let args: &[&str] = if setting == "backup_target" {
+                &["ringfence", "serve", refused]
+            } else {
+                &["ringfence", "serve", target, refused]
+            };
+            let err = resolve(args).unwrap_err();
+            assert_eq!(err.setting, setting, "{refused}");
+        }
     }
 }

@@ -11,7 +11,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{AuditCommand, BlobsCommand, Cli, Command, FirmCommand, JobsCommand, KeysCommand};
+use crate::cli::{
+    AuditCommand, BackupCommand, BlobsCommand, Cli, Command, FirmCommand, JobsCommand, KeysCommand,
+};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -82,6 +84,18 @@ fn main() -> ExitCode {
             Command::Jobs { command: JobsCommand::List } => commands::jobs::list(&settings).await,
             Command::Jobs { command: JobsCommand::Retry { id } } => {
                 commands::jobs::retry(&settings, id).await
+            }
+            Command::Backup { command: BackupCommand::Create { firm, .. } } => {
+                commands::backup::create(&settings, firm.as_ref()).await
+            }
+            Command::Backup { command: BackupCommand::List { firm, .. } } => {
+                commands::backup::list(&settings, firm.as_ref()).await
+            }
+            Command::Backup { command: BackupCommand::Verify { firm, id, .. } } => {
+                commands::backup::verify(&settings, firm.as_ref(), id).await
+            }
+            Command::Backup { command: BackupCommand::Restore { firm, from, settle_seconds, .. } } => {
+                commands::backup::restore(&settings, &firm, from, settle_seconds).await
             }
         }
     });

@@ -114,6 +114,16 @@ fn looks_like_text(head: &[u8]) -> bool {
     }
 }
 
+/// A size as people read it: `512 bytes`, `3.2 MiB`, `1.5 GiB`.
+pub fn readable_size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / f64::from(1u32 << 30)),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / f64::from(1u32 << 20)),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} bytes"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,6 +51,8 @@ pub enum SystemTask {
     Retention,
     /// Building a full export, and removing exports past their day.
     Export,
+    /// Backing a firm up, and telling its administrators when a backup fails.
+    Backup,
     /// An operator at the command line.
     CommandLine,
     /// Filling a store with benchmark data.

@@ -16,7 +16,7 @@ use crate::gcm::{Gcm, NONCE_LEN, TAG_LEN};
 use crate::{CryptoError, aad};
 
 pub const CHUNK_LEN: usize = 64 * 1024;
-const SEALED_CHUNK_LEN: u64 = (CHUNK_LEN + TAG_LEN) as u64;
+pub const SEALED_CHUNK_LEN: u64 = (CHUNK_LEN + TAG_LEN) as u64;
 const MAGIC: [u8; 4] = *b"RFB\x01";
 const PREFIX_LEN: usize = 7;
 pub const HEADER_LEN: usize = MAGIC.len() + PREFIX_LEN;
@@ -30,6 +30,18 @@ impl DataKey {
     fn cipher(&self) -> Result<Gcm, CryptoError> {
         Gcm::new(self.0.expose())
     }
+}
+
+/// The plaintext length of a sealed stream `sealed_len` bytes long; `None` when no stream
+/// is that long (it was cut mid-chunk, or is shorter than a header and one tag).
+pub fn plain_len(sealed: u64) -> Option<u64> {
+    let body = sealed.checked_sub(HEADER_LEN as u64)?;
+    let (full, rest) = (body / SEALED_CHUNK_LEN, body % SEALED_CHUNK_LEN);
+    let plain = match rest {
+        0 if full > 0 => full * CHUNK_LEN as u64,
+        rest => full * CHUNK_LEN as u64 + rest.checked_sub(TAG_LEN as u64)?,
+    };
+    (sealed_len(plain) == sealed).then_some(plain)
 }
 
 /// How many chunks a file of `plain_len` bytes is sealed into (an empty file has one).
@@ -191,6 +203,20 @@ mod tests {
     use super::*;
 
     const BINDING: &[&[u8]] = &[b"firm-a", b"version-1"];
+
+    #[test]
+    fn a_sealed_length_gives_back_its_plain_length_and_no_other_length_passes() {
+        let chunk = CHUNK_LEN as u64;
+        for plain in [0, 1, 15, 16, 17, chunk - 1, chunk, chunk + 1, 3 * chunk, 3 * chunk + 5] {
+            assert_eq!(plain_len(sealed_len(plain)), Some(plain), "{plain}");
+        }
+        let mut sealed_lengths: Vec<u64> = (0..3 * chunk + 40).map(sealed_len).collect();
+        sealed_lengths.dedup();
+        let lengths: std::collections::BTreeSet<u64> = sealed_lengths.into_iter().collect();
+        for length in 0..sealed_len(3 * chunk + 40) {
+            assert_eq!(plain_len(length).is_some(), lengths.contains(&length), "{length}");
+        }
+    }
 
     fn seal(key: &DataKey, plain: &[u8], piece: usize) -> Result<Vec<u8>, CryptoError> {
         let mut out = Vec::new();

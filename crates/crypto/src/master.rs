@@ -9,6 +9,7 @@ use hkdf::Hkdf;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
+use crate::blob::DataKey;
 use crate::firm_key::{FirmKey, KeyVersion};
 use crate::gcm::{Gcm, NONCE_LEN, TAG_LEN};
 use crate::{CryptoError, SecretBytes, aad};
@@ -101,6 +102,17 @@ impl MasterKey {
         Ok(FirmKey::from_secret(SecretBytes::new(bytes)))
     }
 
+    /// The key a backup of `scope` (a firm's id, or `control`) is sealed under. Derived,
+    /// not stored: a machine with nothing but the backup target and this master key can
+    /// open the backup, and every firm's backups have a key of their own.
+    pub fn backup_key(&self, scope: &str) -> Result<DataKey, CryptoError> {
+        let mut key = Zeroizing::new([0u8; 32]);
+        Hkdf::<Sha256>::new(Some(b"ringfence backup key v1"), self.key.expose())
+            .expand(scope.as_bytes(), key.as_mut())
+            .map_err(|_| CryptoError::Malformed)?;
+        DataKey::from_slice(key.as_ref())
+    }
+
     fn cipher(&self) -> Result<Gcm, CryptoError> {
         Gcm::new(self.key.expose())
     }
@@ -116,6 +128,17 @@ mod tests {
 
     fn master() -> MasterKey {
         MasterKey::from_base64(&STANDARD.encode([7u8; 32])).unwrap_or_else(|e| unreachable!("{e}"))
+    }
+
+    #[test]
+    fn each_scope_has_its_own_backup_key_and_only_this_master_key_makes_it() -> Result<(), CryptoError> {
+        let firm_a = master().backup_key("firm-a")?;
+        assert_eq!(firm_a.expose(), master().backup_key("firm-a")?.expose());
+        assert_ne!(firm_a.expose(), master().backup_key("firm-b")?.expose());
+        assert_ne!(firm_a.expose(), master().backup_key("control")?.expose());
+        assert_ne!(firm_a.expose(), MasterKey::generate()?.backup_key("firm-a")?.expose());
+        assert_ne!(firm_a.expose(), master().key.expose());
+        Ok(())
     }
 
     #[test]

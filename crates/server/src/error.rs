@@ -192,6 +192,12 @@ impl From<ringfence_store::StoreError> for ApiError {
             StoreError::SlugTaken(_) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", "slug: already taken")
             }
+            StoreError::FirmRestoring => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "firm_restoring",
+                "the firm is being restored from a backup; it opens again when the restore ends",
+            )
+            .with_retry_after(60),
             other if other.is_refused_value() => {
                 tracing::info!(error = %ErrorChain(&other), "a value was refused by the database");
                 ApiError::invalid(

@@ -22,6 +22,7 @@ use time::{Duration, OffsetDateTime};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
+use crate::app::backups::{self, BackupPlan};
 use crate::app::{AppError, exports, retention};
 use crate::audit_shipping::{self, Sink};
 use crate::error::ErrorChain;
@@ -57,6 +58,10 @@ pub enum Job {
     BuildExport { firm: FirmId, export: Uuid },
     /// Removes exports past their day, and the files of those downloaded.
     ExpireExports,
+    /// Backs every firm and the control store up, on the deployment's backup schedule.
+    BackUp,
+    /// Proves one backup (a firm's, or the control store's when `None`) by restoring it.
+    VerifyBackup { firm: Option<FirmId>, backup: Uuid },
 }
 
 /// The work done on a schedule, once per deployment, with the time between runs.
@@ -93,6 +98,8 @@ impl Job {
             Job::ShredFirm(_) => "firm.shred",
             Job::BuildExport { .. } => "export.build",
             Job::ExpireExports => "export.expire",
+            Job::BackUp => "backup.create",
+            Job::VerifyBackup { .. } => "backup.verify",
         }
     }
 
@@ -100,6 +107,7 @@ impl Job {
     fn firm(self) -> Option<FirmId> {
         match self {
             Job::FinishRotation(firm) | Job::ShredFirm(firm) | Job::BuildExport { firm, .. } => Some(firm),
+            Job::VerifyBackup { firm, .. } => firm,
             Job::ShipAudit
             | Job::SignCheckpoints
             | Job::PurgeAudit
@@ -108,7 +116,7 @@ impl Job {
             | Job::SweepBlobs
             | Job::ApplyRetention
             | Job::PurgeDeleted => None,
-            Job::ExpireExports => None,
+            Job::ExpireExports | Job::BackUp => None,
         }
     }
 
@@ -137,6 +145,8 @@ impl Job {
             ("firm.shred", None) => Job::ShredFirm(payload_firm(payload)?),
             ("export.build", Some(firm)) => Job::BuildExport { firm, export: payload_export(payload)? },
             ("export.expire", None) => Job::ExpireExports,
+            ("backup.create", None) => Job::BackUp,
+            ("backup.verify", firm) => Job::VerifyBackup { firm, backup: payload_id(payload, "backup")? },
             _ => return None,
         };
         Some(job)
@@ -146,6 +156,9 @@ impl Job {
     pub fn dedupe_key(self) -> String {
         if let Job::BuildExport { firm, export } = self {
             return format!("{}:{firm}:{export}", self.kind());
+        }
+        if let Job::VerifyBackup { backup, .. } = self {
+            return format!("{}:{backup}", self.kind());
         }
         match self.firm() {
             Some(firm) => format!("{}:{firm}", self.kind()),
@@ -160,6 +173,9 @@ impl Job {
         let payload = match (self, self.firm()) {
             (Job::BuildExport { export, .. }, _) => {
                 serde_json::json!({ "export": export.to_string() }).to_string()
+            }
+            (Job::VerifyBackup { backup, .. }, _) => {
+                serde_json::json!({ "backup": backup.to_string() }).to_string()
             }
             (_, Some(firm)) if self.firm_column().is_none() => {
                 serde_json::json!({ "firm": firm.to_string() }).to_string()
@@ -244,6 +260,8 @@ pub struct Worker {
     mailer: Arc<Mailer>,
     clock: Arc<dyn Clock>,
     sinks: Mutex<Vec<Sink>>,
+    /// Where and when backups are made; none configured, none are.
+    backups: Option<Arc<BackupPlan>>,
     /// This worker's name on the leases it holds.
     name: String,
 }
@@ -262,7 +280,12 @@ impl Worker {
             std::process::id(),
             uuid::Uuid::new_v4().simple()
         );
-        Self { storage, blobs, mailer, clock, sinks: Mutex::new(sinks), name }
+        Self { storage, blobs, mailer, clock, sinks: Mutex::new(sinks), backups: None, name }
+    }
+
+    /// Backs up by `plan`: its schedule is put on the queue with the others.
+    pub fn with_backups(self, plan: Arc<BackupPlan>) -> Self {
+        Self { backups: Some(plan), ..self }
     }
 
     /// Puts every schedule on the queue unless it is there already (put there by another
@@ -271,6 +294,9 @@ impl Worker {
         let now = self.clock.now();
         for (job, every) in SCHEDULES {
             self.storage.enqueue_job(&job.every(*every, now), now).await?;
+        }
+        if let Some(plan) = &self.backups {
+            self.storage.enqueue_job(&Job::BackUp.every(plan.every, plan.first_run(now)), now).await?;
         }
         Ok(())
     }
@@ -395,6 +421,12 @@ impl Worker {
         }
     }
 
+    /// The backup plan, which a server without a backup target does not have: a backup job
+    /// claimed there fails, to be taken by one that has.
+    fn plan(&self) -> Result<&BackupPlan, String> {
+        self.backups.as_deref().ok_or_else(|| "this server has no backup target (`backup-target`)".to_owned())
+    }
+
     async fn perform(&self, job: Job) -> Result<(), String> {
         let now = self.clock.now();
         let storage = self.storage.as_ref();
@@ -481,7 +513,14 @@ impl Worker {
                 drop(sinks);
                 let by = Principal::System(SystemTask::Shredding);
                 let tombstone = storage
-                    .shred_firm(&self.blobs, firm, now, &by, None)
+                    .shred_firm(
+                        &self.blobs,
+                        self.backups.as_deref().map(|plan| &plan.target),
+                        firm,
+                        now,
+                        &by,
+                        None,
+                    )
                     .await
                     .map_err(|e| ErrorChain(&e).to_string())?;
                 tracing::info!(%firm, slug = %tombstone.slug, "the terminated firm's retention ended: it is shredded");
@@ -495,6 +534,10 @@ impl Worker {
             Job::ExpireExports => {
                 let blobs = &self.blobs;
                 each_firm(storage, |firm| exports::expire(storage, blobs, firm, now)).await
+            }
+            Job::BackUp => backups::back_up_all(storage, &self.blobs, &self.mailer, self.plan()?, now).await,
+            Job::VerifyBackup { firm, backup } => {
+                backups::verify(storage, &self.mailer, self.plan()?, firm, backup, now).await
             }
         }
     }

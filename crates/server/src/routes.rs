@@ -80,6 +80,7 @@ pub fn route_table() -> RouteTable<AppState> {
         .post("/matters/{id}/legal-hold/lift", Matter(Hold), pages::lift_matter_hold)
         .get("/admin/legal-holds", ADMIN, pages::legal_holds)
         .get("/admin/retention", ADMIN, pages::retention)
+        .get("/admin/backups", ADMIN, pages::backups)
         .post("/admin/retention", ADMIN, pages::set_retention)
         .post("/matters/{id}/dispose", Matter(Dispose), pages::dispose)
         .post("/admin/legal-holds/clients", ADMIN, pages::hold_client)

@@ -217,6 +217,18 @@ pub(crate) fn on_behalf_of(principal: &Principal) -> Option<(String, Reach)> {
 pub(crate) enum Intent {
     Read,
     Write,
+    /// Reads that must all see one moment of the database, however long they take (a
+    /// backup): PostgreSQL's repeatable read; a SQLite reader sees one snapshot anyway.
+    Snapshot,
+}
+
+/// The statement that begins a PostgreSQL transaction of `intent`.
+fn postgres_begin(intent: Intent) -> &'static str {
+    match intent {
+        Intent::Read => "BEGIN READ ONLY",
+        Intent::Write => "BEGIN",
+        Intent::Snapshot => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+    }
 }
 
 /// Opens a firm-scoped transaction. On SQLite a writer takes the write lock up front (so
@@ -244,11 +256,28 @@ pub(crate) async fn begin_control(
     pool: &AnyPool,
     backend: Backend,
 ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+    begin_control_for(pool, backend, Intent::Write).await
+}
+
+/// A transaction on the control store that reads one moment of it (a backup).
+pub(crate) async fn begin_control_snapshot(
+    pool: &AnyPool,
+    backend: Backend,
+) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+    begin_control_for(pool, backend, Intent::Snapshot).await
+}
+
+async fn begin_control_for(
+    pool: &AnyPool,
+    backend: Backend,
+    intent: Intent,
+) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
     let pool = pool.clone();
     finish_even_if_cancelled(async move {
-        Ok(match backend {
-            Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => pool.begin().await?,
+        Ok(match (backend, intent) {
+            (Backend::Sqlite, Intent::Write) => pool.begin_with("BEGIN IMMEDIATE").await?,
+            (Backend::Sqlite, Intent::Read | Intent::Snapshot) => pool.begin().await?,
+            (Backend::Postgres, intent) => pool.begin_with(postgres_begin(intent)).await?,
         })
     })
     .await
@@ -275,14 +304,11 @@ async fn enter_firm(
 ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
     match pg {
         None => Ok(match intent {
-            Intent::Read => pool.begin().await?,
+            Intent::Read | Intent::Snapshot => pool.begin().await?,
             Intent::Write => pool.begin_with("BEGIN IMMEDIATE").await?,
         }),
         Some(names) => {
-            let mut tx = match intent {
-                Intent::Read => pool.begin_with("BEGIN READ ONLY").await?,
-                Intent::Write => pool.begin().await?,
-            };
+            let mut tx = pool.begin_with(postgres_begin(intent)).await?;
             let role = if as_owner { &names.owner_role } else { &names.runtime_role };
             sqlx::raw_sql(AssertSqlSafe(names.enter(role))).execute(&mut *tx).await?;
             // Row-level security reads these: without a user, no matter row is visible.

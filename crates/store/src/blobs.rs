@@ -190,6 +190,68 @@ impl BlobStore {
         Ok(removed)
     }
 
+    /// Copies a blob to the same place in `other` as the bytes stored (sealed), a part at a
+    /// time; the size copied.
+    pub async fn copy_to(&self, other: &BlobStore, firm: FirmId, blob: Uuid) -> Result<u64, StoreError> {
+        let mut source = self.store.get(&self.path(firm, blob)).await.map_err(blob_error)?.into_stream();
+        let mut writer = other.writer(firm, blob);
+        let mut copied = 0;
+        while let Some(bytes) = source.next().await {
+            let bytes = bytes.map_err(blob_error)?;
+            copied += bytes.len() as u64;
+            writer.write(bytes.into()).await?;
+        }
+        writer.finish().await?;
+        Ok(copied)
+    }
+
+    /// Whether the blob is stored.
+    pub async fn contains(&self, firm: FirmId, blob: Uuid) -> Result<bool, StoreError> {
+        match self.size(firm, blob).await {
+            Ok(_) => Ok(true),
+            Err(StoreError::BlobMissing) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The object at `parts` under this store's root (a backup's files beside the blobs).
+    pub(crate) fn object(&self, parts: &[&str]) -> ObjectPath {
+        parts.iter().fold(self.root.clone(), |path, part| path.join(*part))
+    }
+
+    pub(crate) fn object_writer(&self, path: ObjectPath) -> BlobWriter {
+        BlobWriter { inner: Some(BufWriter::with_capacity(self.store.clone(), path, PART_LEN)) }
+    }
+
+    pub(crate) async fn object_size(&self, path: &ObjectPath) -> Result<u64, StoreError> {
+        Ok(self.store.head(path).await.map_err(blob_error)?.size)
+    }
+
+    pub(crate) async fn read_object(
+        &self,
+        path: &ObjectPath,
+        range: Range<u64>,
+    ) -> Result<bytes::Bytes, StoreError> {
+        self.store.get_range(path, range).await.map_err(blob_error)
+    }
+
+    /// The objects under `prefix`, with their sizes.
+    pub(crate) async fn list_objects(
+        &self,
+        prefix: &ObjectPath,
+    ) -> Result<Vec<(ObjectPath, u64)>, StoreError> {
+        let objects: Vec<_> = self.store.list(Some(prefix)).collect().await;
+        objects.into_iter().map(|o| o.map(|o| (o.location, o.size)).map_err(blob_error)).collect()
+    }
+
+    /// Removes an object; one already gone is not an error.
+    pub(crate) async fn delete_object(&self, path: &ObjectPath) -> Result<(), StoreError> {
+        match self.store.delete(path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(blob_error(e)),
+        }
+    }
+
     /// Removes a blob; one that is already gone is not an error.
     pub async fn delete(&self, firm: FirmId, blob: Uuid) -> Result<(), StoreError> {
         match self.store.delete(&self.path(firm, blob)).await {

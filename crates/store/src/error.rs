@@ -42,6 +42,16 @@ pub enum StoreError {
     Shredded { slug: String, at: OffsetDateTime },
     #[error("no such firm")]
     UnknownFirmId,
+    #[error("the firm is being restored from a backup: it is closed until the restore ends")]
+    FirmRestoring,
+    #[error(
+        "the backup target must be apart from the data: not the blob store, the data directory, or inside or around either"
+    )]
+    BackupTargetNotApart,
+    #[error("no backup `{0}` on the backup target")]
+    UnknownBackup(String),
+    #[error("the backup cannot be used: {0}")]
+    BackupUnreadable(String),
     #[error(
         "the master key does not match this deployment: its data was written under master key `{recorded}`, but the key given has id `{given}`"
     )]

@@ -9,6 +9,7 @@
 //! lives in [`backend`] alone.
 
 pub mod backend;
+pub mod backup;
 pub mod blob_sweep;
 pub mod blobs;
 pub mod control;

@@ -172,6 +172,18 @@ impl Storage {
         now: OffsetDateTime,
     ) -> Result<Replayed, StoreError> {
         let store = self.firm(firm).await?;
+        self.replay_purges_in(blobs, &store, since, now).await
+    }
+
+    /// [`Self::replay_purges`] on a store in hand: one being restored, closed to the rest.
+    pub(crate) async fn replay_purges_in(
+        &self,
+        blobs: &BlobStore,
+        store: &FirmStore,
+        since: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Replayed, StoreError> {
+        let firm = store.id();
         let purges = purge_ledger::since(&mut *self.control.acquire().await?, firm, since).await?;
         let mut replayed = Replayed { purges: purges.len(), found: 0 };
         if purges.is_empty() {
@@ -202,7 +214,7 @@ impl Storage {
                 blobs.delete(firm, *blob).await?;
             }
         }
-        cut_log(&store).await?;
+        cut_log(store).await?;
         Ok(replayed)
     }
 }

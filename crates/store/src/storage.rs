@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::backend::{self, Intent, PgFirmNames, on_behalf_of};
 use crate::control::sign_in_failures::{self, ThrottleKey};
-use crate::control::{firms, passkey_sign_ins, terminations};
+use crate::control::{backups, firms, passkey_sign_ins, terminations};
 use crate::firm::users::{self, NewUser, UserStatus};
 use crate::firm::{FirmTx, audit, invitations};
 use crate::health;
@@ -42,7 +42,7 @@ pub struct Storage {
 }
 
 /// `err` and its causes, on one line.
-fn causes(err: &StoreError) -> String {
+pub(crate) fn causes(err: &StoreError) -> String {
     let mut text = err.to_string();
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
@@ -75,6 +75,13 @@ const PROBE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 /// then may values be re-sealed under it, or a server not yet aware could not open them.
 pub const KEY_SETTLE: std::time::Duration = std::time::Duration::from_secs(12);
 
+/// A place's PostgreSQL names.
+fn pg_names(place: Place) -> PgFirmNames {
+    match place {
+        Place::Live(id) | Place::Scratch(id) => PgFirmNames::of(id),
+    }
+}
+
 /// One firm's open store and its keyring.
 #[derive(Debug)]
 pub struct FirmStore {
@@ -90,6 +97,17 @@ pub struct FirmStore {
     audit_queue: AuditQueue,
     /// SQLite only: where write transactions run.
     writer: Option<SqliteWriter>,
+    /// When the last in-place restore of the firm began, as the control store said when
+    /// this store was opened: a later one means the store must be opened anew.
+    restored_at: Option<i64>,
+}
+
+/// Where a firm's store lives: its own place, or a scratch place a backup is restored into
+/// to be checked (a temporary SQLite file or PostgreSQL schema, named by a random id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    Live(FirmId),
+    Scratch(FirmId),
 }
 
 /// A SQLite firm store's writing side.
@@ -130,6 +148,16 @@ impl AuditQueue {
 }
 
 impl FirmStore {
+    /// Closes the store's SQLite connections (a PostgreSQL store shares the deployment's).
+    pub(crate) async fn close(&self) {
+        if self.pg.is_none() {
+            self.pool.close().await;
+            if let Some(writer) = &self.writer {
+                writer.pool.close().await;
+            }
+        }
+    }
+
     /// SQLite: moves the write-ahead log into the database file and cuts the log to nothing,
     /// so that rows deleted for good (overwritten with zeros in the file: `secure_delete`)
     /// leave no earlier copy of their pages behind in the log. True when done; false when
@@ -328,6 +356,12 @@ impl FirmStore {
     /// matter's documents (row-level security fences the runtime role by user).
     pub(crate) async fn begin_read_as_owner(&self) -> Result<FirmTx, StoreError> {
         self.open(true, None, Intent::Read).await
+    }
+
+    /// [`Self::begin_read_as_owner`], every read in it seeing one moment of the store: a
+    /// backup's.
+    pub(crate) async fn begin_snapshot_as_owner(&self) -> Result<FirmTx, StoreError> {
+        self.open(true, None, Intent::Snapshot).await
     }
 
     /// A transaction that sees every matter (PostgreSQL row
@@ -747,8 +781,15 @@ impl Storage {
                 return Ok(store.clone());
             }
             let keyring = self.keyring(id).await?;
-            let standing = terminations::standing(&mut *self.control.acquire().await?, id).await?;
-            let store = self.open_firm_store(id, keyring, standing).await?;
+            let mut control = self.control.acquire().await?;
+            let standing = terminations::standing(&mut control, id).await?;
+            let restore = backups::restore_status(&mut control, id).await?;
+            drop(control);
+            if restore.in_progress {
+                return Err(StoreError::FirmRestoring);
+            }
+            let store =
+                self.open_firm_store_at(id, Place::Live(id), keyring, standing, restore.started_at).await?;
             firms.insert(id, store.clone());
             return Ok(store);
         };
@@ -756,6 +797,16 @@ impl Storage {
             return Ok(store);
         }
         let (latest, standing) = firms::status(&mut *self.control.acquire().await?, id).await?;
+        let restore = backups::restore_status(&mut *self.control.acquire().await?, id).await?;
+        if restore.in_progress || restore.started_at != store.restored_at {
+            // Restored in place (or being restored) since this store was opened: its old
+            // connections must not be used again.
+            self.forget_firm(id).await;
+            if restore.in_progress {
+                return Err(StoreError::FirmRestoring);
+            }
+            return Box::pin(self.firm(id)).await;
+        }
         store.set_standing(standing);
         match latest {
             None => {
@@ -785,7 +836,7 @@ impl Storage {
     }
 
     /// Every version of a firm's key, unwrapped. A firm without keys is none (any more).
-    async fn keyring(&self, id: FirmId) -> Result<FirmKeyring, StoreError> {
+    pub(crate) async fn keyring(&self, id: FirmId) -> Result<FirmKeyring, StoreError> {
         let wrapped = firms::wrapped_keys(&mut *self.control.acquire().await?, id).await?;
         if wrapped.is_empty() {
             return Err(StoreError::UnknownFirmId);
@@ -803,9 +854,22 @@ impl Storage {
         keyring: FirmKeyring,
         standing: FirmStanding,
     ) -> Result<Arc<FirmStore>, StoreError> {
+        self.open_firm_store_at(id, Place::Live(id), keyring, standing, None).await
+    }
+
+    /// Opens the store of firm `id` kept at `place`: the firm's own, or a scratch one that
+    /// holds the firm's rows (sealed under its keys, bound to its id) to be checked.
+    pub(crate) async fn open_firm_store_at(
+        &self,
+        id: FirmId,
+        place: Place,
+        keyring: FirmKeyring,
+        standing: FirmStanding,
+        restored_at: Option<i64>,
+    ) -> Result<Arc<FirmStore>, StoreError> {
         let (pool, writer, pg) = match self.backend {
             Backend::Sqlite => {
-                let path = backend::firm_db_path(&self.data_dir, id);
+                let path = self.sqlite_path(place);
                 let pool = backend::open_sqlite(&path, backend::SQLITE_FIRM_PRAGMAS, SQLITE_READERS).await?;
                 let writer = SqliteWriter {
                     pool: backend::open_sqlite(&path, backend::SQLITE_FIRM_PRAGMAS, 1).await?,
@@ -813,7 +877,7 @@ impl Storage {
                 };
                 (pool, Some(writer), None)
             }
-            Backend::Postgres => (self.control.clone(), None, Some(PgFirmNames::of(id))),
+            Backend::Postgres => (self.control.clone(), None, Some(pg_names(place))),
         };
         Ok(Arc::new(FirmStore {
             id,
@@ -824,42 +888,76 @@ impl Storage {
             standing: std::sync::RwLock::new(standing),
             writer,
             audit_queue: AuditQueue::default(),
+            restored_at,
         }))
+    }
+
+    fn sqlite_path(&self, place: Place) -> PathBuf {
+        match place {
+            Place::Live(id) => backend::firm_db_path(&self.data_dir, id),
+            Place::Scratch(id) => self.scratch_dir().join(id.to_string()).join("firm.db"),
+        }
+    }
+
+    /// Where backups are restored to be checked (SQLite), inside the data directory.
+    pub(crate) fn scratch_dir(&self) -> PathBuf {
+        self.data_dir.join("scratch")
     }
 
     /// Closes the firm's open store in this process (its SQLite files are then free to go).
     pub(crate) async fn forget_firm(&self, id: FirmId) {
-        if let Some(store) = self.firms.write().await.remove(&id)
-            && store.pg.is_none()
-        {
-            store.pool.close().await;
-            if let Some(writer) = &store.writer {
-                writer.pool.close().await;
-            }
+        if let Some(store) = self.firms.write().await.remove(&id) {
+            store.close().await;
         }
     }
 
     async fn provision_firm(&self, id: FirmId) -> Result<(), StoreError> {
+        self.provision_at(Place::Live(id)).await
+    }
+
+    pub(crate) async fn provision_at(&self, place: Place) -> Result<(), StoreError> {
         match self.backend {
             // The database file is created when the firm's pool first opens.
             Backend::Sqlite => Ok(()),
-            Backend::Postgres => PgFirmNames::of(id).provision(&self.control).await,
+            Backend::Postgres => pg_names(place).provision(&self.control).await,
         }
     }
 
     /// Removes the firm's database: its SQLite directory (the file with its `-wal` and
     /// `-shm`), or its PostgreSQL schema and roles. What is gone already is no error.
     pub(crate) async fn deprovision_firm(&self, id: FirmId) -> Result<(), StoreError> {
+        self.deprovision_at(Place::Live(id)).await
+    }
+
+    pub(crate) async fn deprovision_at(&self, place: Place) -> Result<(), StoreError> {
         match self.backend {
             Backend::Sqlite => {
-                let dir = backend::firm_db_path(&self.data_dir, id);
-                let dir = dir.parent().unwrap_or(&self.data_dir);
+                let path = self.sqlite_path(place);
+                let dir = path.parent().unwrap_or(&self.data_dir);
                 match tokio::fs::remove_dir_all(dir).await {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::io(dir, e)),
                     _ => Ok(()),
                 }
             }
-            Backend::Postgres => PgFirmNames::of(id).deprovision(&self.control).await,
+            Backend::Postgres => pg_names(place).deprovision(&self.control).await,
+        }
+    }
+
+    /// Applies a store's migrations up to `target` (all when `None`).
+    pub(crate) async fn migrate_store(
+        &self,
+        store: &FirmStore,
+        target: Option<i64>,
+    ) -> Result<Vec<i64>, StoreError> {
+        match &store.pg {
+            None => {
+                let mut conn = store.pool.acquire().await?;
+                migrate::run(&mut conn, self.backend, StoreKind::Firm, None, target).await
+            }
+            Some(names) => {
+                let mut conn = self.control.acquire().await?;
+                migrate::run(&mut conn, self.backend, StoreKind::Firm, Some(names), target).await
+            }
         }
     }
 

@@ -25,6 +25,7 @@ use ringfence_core::ids::FirmId;
 use ringfence_core::principal::{Principal, SystemTask};
 use time::OffsetDateTime;
 
+use crate::backup::BackupTarget;
 use crate::blobs::BlobStore;
 use crate::control::firms;
 use crate::control::jobs::{self, NewJob};
@@ -123,6 +124,7 @@ impl Storage {
     pub async fn shred_firm(
         &self,
         blobs: &BlobStore,
+        backups: Option<&BackupTarget>,
         id: FirmId,
         now: OffsetDateTime,
         by: &Principal,
@@ -141,7 +143,7 @@ impl Storage {
         };
         match tombstone.shredded_at {
             Some(_) => Ok(tombstone),
-            None => self.remove_remains(blobs, tombstone, now).await,
+            None => self.remove_remains(blobs, backups, tombstone, now).await,
         }
     }
 
@@ -203,11 +205,17 @@ impl Storage {
     async fn remove_remains(
         &self,
         blobs: &BlobStore,
+        backups: Option<&BackupTarget>,
         tombstone: Tombstone,
         now: OffsetDateTime,
     ) -> Result<Tombstone, StoreError> {
         let id = tombstone.firm;
         self.forget_firm(id).await;
+        // Its backups first: a backup left behind would bring back what the shred destroys.
+        if let Some(target) = backups {
+            let removed = self.delete_firm_backups(target, id).await?;
+            tracing::info!(firm = %id, objects = removed, "deleted a shredded firm's backups");
+        }
         let removed = blobs.delete_firm(id).await?;
         self.deprovision_firm(id).await?;
         terminations::mark_shredded(&mut *self.control.acquire().await?, id, now).await?;

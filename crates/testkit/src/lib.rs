@@ -375,6 +375,63 @@ fn decode_quoted_printable(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A backup target apart from the test's data and blob store, of the deployment's shape: a
+/// directory of its own (kept by the returned guard) beside SQLite, a fresh S3 prefix beside
+/// PostgreSQL.
+pub fn backup_location(backend: Backend) -> (BlobLocation, TempDir) {
+    let dir = tempfile::tempdir().expect("temporary backup dir");
+    let location = match backend {
+        Backend::Postgres => s3_location(),
+        Backend::Sqlite => None,
+    };
+    (location.unwrap_or_else(|| BlobLocation::Local(dir.path().join("backups"))), dir)
+}
+
+/// The object store at `location`, and the prefix it is under.
+fn object_store_at(
+    location: &BlobLocation,
+) -> (Box<dyn object_store::ObjectStore>, object_store::path::Path) {
+    match location {
+        BlobLocation::Local(dir) => (
+            Box::new(object_store::local::LocalFileSystem::new_with_prefix(dir).expect("local store")),
+            Default::default(),
+        ),
+        BlobLocation::S3(url) => {
+            let rest = url.trim_start_matches("s3://");
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            let s3 = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .build()
+                .expect("S3 store");
+            (Box::new(s3), object_store::path::Path::from(prefix))
+        }
+    }
+}
+
+/// Replaces the object at `path` (as [`stored_objects`] names it): what a test does to
+/// damage a stored file.
+pub async fn put_object(location: &BlobLocation, path: &str, bytes: Vec<u8>) {
+    use object_store::ObjectStoreExt;
+    let (store, _) = object_store_at(location);
+    store.put(&object_store::path::Path::from(path), bytes.into()).await.expect("object written");
+}
+
+/// Every object stored at `location` (a directory or an S3 prefix), with its bytes: what
+/// a test searches for plaintext.
+pub async fn stored_objects(location: &BlobLocation) -> Vec<(String, Vec<u8>)> {
+    use futures_util::StreamExt;
+    use object_store::ObjectStoreExt;
+    let (store, prefix) = object_store_at(location);
+    let listed: Vec<_> = store.list(Some(&prefix)).collect().await;
+    let mut objects = Vec::new();
+    for object in listed {
+        let location = object.expect("listed object").location;
+        let bytes = store.get(&location).await.expect("object").bytes().await.expect("object bytes");
+        objects.push((location.to_string(), bytes.to_vec()));
+    }
+    objects
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

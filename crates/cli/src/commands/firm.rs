@@ -6,6 +6,7 @@ use ringfence_core::principal::{Principal, SystemTask};
 use ringfence_core::user::{Email, Password};
 use ringfence_mail::Mailer;
 use ringfence_server::app::termination::{self, Notices, OperatorCtx};
+use ringfence_store::backup::BackupTarget;
 use ringfence_store::blobs::BlobStore;
 use ringfence_store::firm::invitations::INVITATION_LIFETIME;
 use ringfence_store::{NewFirm, Storage};
@@ -147,8 +148,20 @@ pub async fn reinstate(settings: &Settings, args: FirmReinstateArgs) -> CommandR
 pub async fn shred(settings: &Settings, args: FirmShredArgs) -> CommandResult {
     let storage = open_storage(settings).await?;
     let blobs = BlobStore::open(&settings.serve.blob_store)?;
-    let tombstone =
-        termination::shred(&operator(&storage), &blobs, &args.firm, args.force_reason.as_ref()).await?;
+    let backups = settings
+        .serve
+        .backup
+        .as_ref()
+        .map(|backup| BackupTarget::open(&backup.target, &settings.serve.blob_store, &settings.data_dir))
+        .transpose()?;
+    let tombstone = termination::shred(
+        &operator(&storage),
+        &blobs,
+        backups.as_ref(),
+        &args.firm,
+        args.force_reason.as_ref(),
+    )
+    .await?;
     let shredded_at = tombstone.shredded_at.unwrap_or(tombstone.shred_started_at);
     println!(
         "Firm {} ({}) is shredded: its keys, database and files were destroyed by {} at {}. Its tombstone \

@@ -1,4 +1,5 @@
 pub mod audit;
+pub mod backup;
 pub mod blobs;
 pub mod firm;
 pub mod jobs;

@@ -12,6 +12,7 @@ use ringfence_server::malware::Scanner;
 use ringfence_server::serve::{Bound, ServeOptions, shutdown_signal};
 use ringfence_server::{AppState, HttpSettings, app, tls};
 use ringfence_store::Storage;
+use ringfence_store::backup::BackupTarget;
 use ringfence_store::blobs::BlobStore;
 
 use super::{CommandResult, open_storage};
@@ -25,6 +26,7 @@ pub async fn run(settings: &Settings) -> CommandResult {
     let clock = Arc::new(SystemClock);
     let mailer = Arc::new(Mailer::new(serve.mail.as_deref(), &settings.data_dir, &serve.mail_from)?);
     let shutdown = shutdown_signal()?;
+    let backups = backup_plan(settings)?;
 
     let (stop_worker, worker_stopping) = tokio::sync::watch::channel(false);
     let worker = match serve.role.worker {
@@ -36,6 +38,15 @@ pub async fn run(settings: &Settings) -> CommandResult {
                 clock.clone(),
                 audit_sinks(settings)?,
             );
+            let worker = match backups {
+                Some(plan) => worker.with_backups(Arc::new(plan)),
+                None => {
+                    tracing::warn!(
+                        "no backup target (backup-target): no firm is backed up by this deployment"
+                    );
+                    worker
+                }
+            };
             let mut stopping = worker_stopping;
             let stop = async move {
                 let _ = stopping.wait_for(|stop| *stop).await;
@@ -60,6 +71,19 @@ pub async fn run(settings: &Settings) -> CommandResult {
     storage.flush_audits().await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The backup schedule, when a target is set; a target that is not apart from the data is
+/// refused here, at start-up.
+fn backup_plan(settings: &Settings) -> Result<Option<app::backups::BackupPlan>, ringfence_store::StoreError> {
+    let Some(backup) = &settings.serve.backup else { return Ok(None) };
+    Ok(Some(app::backups::BackupPlan {
+        target: BackupTarget::open(&backup.target, &settings.serve.blob_store, &settings.data_dir)?,
+        every: backup.every,
+        at: backup.at,
+        keep: backup.keep,
+        operator: backup.alert.clone(),
+    }))
 }
 
 /// Where this worker ships audit entries: every worker of a deployment should have the same.

@@ -7,6 +7,7 @@
 mod acme;
 mod api;
 mod audit;
+mod backups;
 mod blobs;
 mod config;
 mod crash;

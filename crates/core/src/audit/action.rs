@@ -276,6 +276,8 @@ audit_actions! {
     FirmSubjectResponseDaysChanged = "firm.subject_response_days.changed", "changed how many days the firm takes to answer a data subject's request", Firm, Notice;
     FirmDeletionGraceChanged = "firm.deletion_grace.changed", "changed how many days deleted things can be restored", Firm, Notice;
     PurgesReplayed = "purge.replayed", "re-applied the purges recorded since a restored backup was taken", Firm, Notice;
+    BackupRestored = "backup.restored", "restored the firm from a backup", Firm, Warning;
+    BackupsViewed = "backups.viewed", "viewed the firm's list of backups", Firm, Info;
 
     // The firm's keys.
     FirmKeyCreated = "firm.key.created", "created the firm's key", Keys, Notice;

@@ -7,6 +7,7 @@
 pub mod access;
 pub mod account;
 pub mod audit;
+pub mod backups;
 pub mod clients;
 pub mod data_subjects;
 pub mod deletion;

@@ -10,6 +10,7 @@ use ringfence_core::firm::{Firm, FirmSlug, ForceReason, RetentionDays};
 use ringfence_core::principal::Principal;
 use ringfence_core::user::{Email, FirmRole};
 use ringfence_mail::{Mail, Mailer};
+use ringfence_store::backup::BackupTarget;
 use ringfence_store::blobs::BlobStore;
 use ringfence_store::firm::users::{self, UserStatus};
 use ringfence_store::{Storage, StoreError, Tombstone};
@@ -111,6 +112,7 @@ pub async fn reinstate(
 pub async fn shred(
     ctx: &OperatorCtx<'_>,
     blobs: &BlobStore,
+    backups: Option<&BackupTarget>,
     slug: &FirmSlug,
     force_reason: Option<&ForceReason>,
 ) -> Result<Tombstone, AppError> {
@@ -122,8 +124,11 @@ pub async fn shred(
         },
         Err(e) => return Err(e.into()),
     };
-    let tombstone =
-        ctx.storage.shred_firm(blobs, id, ctx.now, &ctx.principal, force_reason).await.map_err(refusal)?;
+    let tombstone = ctx
+        .storage
+        .shred_firm(blobs, backups, id, ctx.now, &ctx.principal, force_reason)
+        .await
+        .map_err(refusal)?;
     ctx.storage.cancel_job(&Job::ShredFirm(id).dedupe_key()).await?;
     Ok(tombstone)
 }
@@ -156,7 +161,7 @@ fn refusal(error: StoreError) -> AppError {
 
 /// Mails `body` to each of the firm's active administrators; one that cannot be reached
 /// does not keep the others from being told.
-async fn tell_admins(
+pub(crate) async fn tell_admins(
     ctx: &OperatorCtx<'_>,
     mailer: &Mailer,
     firm: &Firm,

@@ -38,6 +38,7 @@ use ringfence_core::matter::MatterAction;
 
 mod account;
 mod admin;
+mod backups;
 mod data_subjects;
 mod deleted;
 mod entry;
@@ -48,6 +49,7 @@ mod work;
 
 pub(crate) use account::*;
 pub(crate) use admin::*;
+pub(crate) use backups::*;
 pub(crate) use data_subjects::*;
 pub(crate) use deleted::*;
 pub(crate) use entry::*;

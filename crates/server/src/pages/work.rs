@@ -164,14 +164,7 @@ struct MatterPage {
     export_action: String,
 }
 
-pub(super) fn size(bytes: u64) -> String {
-    match bytes {
-        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / f64::from(1u32 << 30)),
-        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / f64::from(1u32 << 20)),
-        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
-        b => format!("{b} bytes"),
-    }
-}
+pub(super) use ringfence_core::document::readable_size as size;
 
 pub async fn matter(on: On<View, MatterId>, ctx: Ctx, csrf: Option<Extension<BrowserSession>>) -> Response {
     match app::matters::page(&ctx, on).await {

@@ -7,6 +7,7 @@
 mod audit;
 mod audit_actions;
 mod authenticator;
+mod backups;
 mod data_subjects;
 mod deletion;
 mod documents;

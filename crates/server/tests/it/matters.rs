@@ -1308,6 +1308,7 @@ both_backends!(a_transaction_reaches_what_its_principal_may_and_no_more, |env: T
         SystemTask::SearchIndex,
         SystemTask::Retention,
         SystemTask::Export,
+        SystemTask::Backup,
         SystemTask::CommandLine,
         SystemTask::Benchmark,
     ];

@@ -425,7 +425,7 @@ both_backends!(after_six_months_the_shred_destroys_keys_database_and_files, |env
     assert_eq!(h.call("GET", "/api/v1/me", Some(&lead), None).await.status, 401);
 
     // Shredding again changes nothing; neither reinstatement nor the slug come back.
-    let again = termination::shred(&operator(h), &h.state.blobs, &slug(), None).await.unwrap();
+    let again = termination::shred(&operator(h), &h.state.blobs, None, &slug(), None).await.unwrap();
     assert_eq!(again, tombstone);
     let reinstate = termination::reinstate(&operator(h), &h.state.mailer, &slug()).await.unwrap_err();
     assert!(reinstate.to_string().contains("was shredded"), "{reinstate}");
@@ -547,17 +547,17 @@ both_backends!(
     |env: TestEnv| async move {
         let p = practice(env).await;
         let h = &p.h;
-        let early = termination::shred(&operator(h), &h.state.blobs, &slug(), None).await.unwrap_err();
+        let early = termination::shred(&operator(h), &h.state.blobs, None, &slug(), None).await.unwrap_err();
         assert_eq!(conflict_code(early), "not_terminated");
         terminate(h, RetentionDays::parse(30).unwrap()).await;
         h.clock.advance(Duration::days(29));
-        let early = termination::shred(&operator(h), &h.state.blobs, &slug(), None).await.unwrap_err();
+        let early = termination::shred(&operator(h), &h.state.blobs, None, &slug(), None).await.unwrap_err();
         assert_eq!(conflict_code(early), "retention_running");
 
         h.clock.advance(Duration::days(2));
         let reason = ForceReason::parse("court order 2027/118: hold released by the court").unwrap();
         let tombstone =
-            termination::shred(&operator(h), &h.state.blobs, &slug(), Some(&reason)).await.unwrap();
+            termination::shred(&operator(h), &h.state.blobs, None, &slug(), Some(&reason)).await.unwrap();
         assert_eq!(tombstone.force_reason.as_deref(), Some(reason.as_str()));
         assert_eq!(tombstone.shredded_by, "cli");
         assert!(tombstone.shredded_at.is_some());
@@ -588,10 +588,11 @@ both_backends!(a_legal_hold_keeps_the_firm_from_its_shred_unless_forced, |env: T
     assert_eq!(firm_database_left(h, h.firm).await, if h.env.backend == Backend::Sqlite { 1 } else { 3 });
 
     // Nor does the operator, unless forcing it with a reason, which the tombstone keeps.
-    let refused = termination::shred(&operator(h), &h.state.blobs, &slug(), None).await.unwrap_err();
+    let refused = termination::shred(&operator(h), &h.state.blobs, None, &slug(), None).await.unwrap_err();
     assert_eq!(conflict_code(refused), "legal_hold");
     let reason = ForceReason::parse("court order 2027/118: hold released by the court").unwrap();
-    let tombstone = termination::shred(&operator(h), &h.state.blobs, &slug(), Some(&reason)).await.unwrap();
+    let tombstone =
+        termination::shred(&operator(h), &h.state.blobs, None, &slug(), Some(&reason)).await.unwrap();
     assert_eq!(tombstone.force_reason.as_deref(), Some(reason.as_str()));
     assert_eq!(firm_database_left(h, h.firm).await, 0);
 });

@@ -2,6 +2,7 @@
 //! job queue, and the tombstones of shredded firms.
 //! It holds no case data and no firm's plaintext key.
 
+pub mod backups;
 pub mod firms;
 pub mod jobs;
 pub mod passkey_sign_ins;

@@ -804,3 +804,40 @@ impl Content {
         Ok(plain)
     }
 }
+
+/// Every version of every document, deleted or not, with its key and its recorded SHA-256:
+/// what a backup's verification checks its copies of the blobs against (as the owner,
+/// who sees every matter).
+pub(crate) async fn every_version_for_backup(
+    tx: &mut FirmTx,
+) -> Result<Vec<crate::backup::VersionToCheck>, StoreError> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {VERSION_COLUMNS}, v.data_key_sealed FROM document_versions v JOIN documents d ON d.id = v.document_id
+         ORDER BY v.id"
+    )))
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let readable = readable_from(tx, row)?;
+            let sha256 = hex_digest(&readable.version.sha256).ok_or_else(|| decode("sha256"))?;
+            Ok(crate::backup::VersionToCheck {
+                id: readable.version_id,
+                size: readable.version.size,
+                key: readable.key,
+                sha256,
+            })
+        })
+        .collect()
+}
+
+fn hex_digest(hex: &str) -> Option<[u8; 32]> {
+    let mut digest = [0u8; 32];
+    if hex.len() != 64 {
+        return None;
+    }
+    for (i, byte) in digest.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(digest)
+}
