@@ -133,6 +133,9 @@ pub(crate) async fn open_postgres(url: &str, connections: u32) -> Result<AnyPool
     Ok(pool)
 }
 
+/// What the names of scratch schemas (and SQLite scratch directories' parents) begin with.
+pub(crate) const SCRATCH_PREFIX: &str = "scratch_";
+
 /// A firm's PostgreSQL names, all derived from its id (hex digits only, so safe to quote).
 #[derive(Debug, Clone)]
 pub(crate) struct PgFirmNames {
@@ -150,6 +153,17 @@ impl PgFirmNames {
             schema: format!("firm_{hex}"),
             owner_role: format!("rf_{hex}_owner"),
             runtime_role: format!("rf_{hex}"),
+        }
+    }
+
+    /// The names of a scratch store a backup is restored into to be checked: apart from
+    /// every firm's, and known as scratch by their prefix.
+    pub fn scratch(id: uuid::Uuid) -> Self {
+        let hex = id.simple();
+        Self {
+            schema: format!("{SCRATCH_PREFIX}{hex}"),
+            owner_role: format!("rf_scratch_{hex}_owner"),
+            runtime_role: format!("rf_scratch_{hex}"),
         }
     }
 

@@ -78,7 +78,8 @@ pub const KEY_SETTLE: std::time::Duration = std::time::Duration::from_secs(12);
 /// A place's PostgreSQL names.
 fn pg_names(place: Place) -> PgFirmNames {
     match place {
-        Place::Live(id) | Place::Scratch(id) => PgFirmNames::of(id),
+        Place::Live(id) => PgFirmNames::of(id),
+        Place::Scratch(id) => PgFirmNames::scratch(id),
     }
 }
 
@@ -103,11 +104,12 @@ pub struct FirmStore {
 }
 
 /// Where a firm's store lives: its own place, or a scratch place a backup is restored into
-/// to be checked (a temporary SQLite file or PostgreSQL schema, named by a random id).
+/// to be checked (a temporary SQLite file or PostgreSQL schema), named by a time-ordered
+/// id, so that one a crash left behind is known by its age.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Place {
     Live(FirmId),
-    Scratch(FirmId),
+    Scratch(Uuid),
 }
 
 /// A SQLite firm store's writing side.
@@ -895,7 +897,7 @@ impl Storage {
     fn sqlite_path(&self, place: Place) -> PathBuf {
         match place {
             Place::Live(id) => backend::firm_db_path(&self.data_dir, id),
-            Place::Scratch(id) => self.scratch_dir().join(id.to_string()).join("firm.db"),
+            Place::Scratch(id) => self.scratch_dir().join(id.simple().to_string()).join("firm.db"),
         }
     }
 

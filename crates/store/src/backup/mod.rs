@@ -474,6 +474,7 @@ impl Storage {
         id: Uuid,
         now: OffsetDateTime,
     ) -> Result<VerifiedBackup, StoreError> {
+        self.clear_stale_scratch(now).await?;
         let verified = match self.read_manifest(target, firm, id).await {
             Ok(manifest) => match firm {
                 Some(firm) => self.verify_firm_backup(target, firm, &manifest).await,
@@ -503,7 +504,7 @@ impl Storage {
         manifest: &Manifest,
     ) -> Result<VerifiedBackup, StoreError> {
         self.check_restorable(manifest)?;
-        let scratch = FirmId::random();
+        let scratch = Uuid::now_v7();
         let keyring = self.keyring_of_manifest(firm, manifest)?;
         self.provision_at(Place::Scratch(scratch)).await?;
         let checked = async {
@@ -606,6 +607,49 @@ impl Storage {
         })
     }
 
+    /// Removes the scratch stores a verification left behind more than a day ago (its
+    /// process stopped before it could): they hold sealed copies of a firm's rows.
+    async fn clear_stale_scratch(&self, now: OffsetDateTime) -> Result<(), StoreError> {
+        let stale = |name: &str| {
+            let hex = name.strip_prefix(backend::SCRATCH_PREFIX).unwrap_or(name);
+            let made = Uuid::try_parse(hex).ok().and_then(|id| id.get_timestamp()).map(|t| t.to_unix().0);
+            made.is_none_or(|seconds| {
+                i64::try_from(seconds).is_ok_and(|s| s < (now - time::Duration::days(1)).unix_timestamp())
+            })
+        };
+        match self.backend() {
+            Backend::Sqlite => {
+                let dir = self.scratch_dir();
+                let mut entries = match tokio::fs::read_dir(&dir).await {
+                    Ok(entries) => entries,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                    Err(e) => return Err(StoreError::io(&dir, e)),
+                };
+                while let Some(entry) = entries.next_entry().await.map_err(|e| StoreError::io(&dir, e))? {
+                    if entry.file_name().to_str().is_some_and(stale) {
+                        let path = entry.path();
+                        tokio::fs::remove_dir_all(&path).await.map_err(|e| StoreError::io(&path, e))?;
+                    }
+                }
+            }
+            Backend::Postgres => {
+                let schemas: Vec<String> = sqlx::query_scalar(
+                    "SELECT nspname::text FROM pg_namespace WHERE starts_with(nspname, $1)",
+                )
+                .bind(backend::SCRATCH_PREFIX)
+                .fetch_all(&self.control)
+                .await?;
+                for schema in schemas.iter().filter(|s| stale(s)) {
+                    let hex = schema.trim_start_matches(backend::SCRATCH_PREFIX);
+                    if let Ok(id) = Uuid::try_parse(hex) {
+                        self.deprovision_at(Place::Scratch(id)).await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn check_restorable(&self, manifest: &Manifest) -> Result<(), StoreError> {
         if manifest.backend != backend_name(self.backend()) {
             return Err(StoreError::BackupUnreadable(format!(
@@ -685,7 +729,7 @@ impl Storage {
         target: &BackupTarget,
         manifest: &Manifest,
     ) -> Result<BTreeMap<String, u64>, StoreError> {
-        let scratch = FirmId::random().simple();
+        let scratch = Uuid::now_v7().simple().to_string();
         let mut lines = self.store_lines(target, manifest).await?;
         match self.backend() {
             Backend::Sqlite => {
@@ -713,7 +757,7 @@ impl Storage {
                 loaded
             }
             Backend::Postgres => {
-                let schema = format!("scratch_{scratch}");
+                let schema = format!("{}{scratch}", backend::SCRATCH_PREFIX);
                 let mut conn = self.control.acquire().await?;
                 let loaded = async {
                     // The name is made of hex digits only.
@@ -1146,7 +1190,86 @@ pub(crate) struct VersionToCheck {
 
 #[cfg(test)]
 mod tests {
+    use ringfence_core::clock::{Clock, SystemClock};
+    use ringfence_core::firm::{FirmName, FirmSlug};
+    use ringfence_core::user::Email;
+    use ringfence_testkit::{TestEnv, both_backends};
+
     use super::*;
+    use crate::NewFirm;
+    use crate::blobs::BlobLocation;
+
+    fn location_of(env: &TestEnv) -> crate::StorageLocation {
+        match env.database_url() {
+            Some(url) => crate::StorageLocation::postgres(url.to_owned()),
+            None => crate::StorageLocation::Sqlite,
+        }
+    }
+
+    /// Whether the scratch place is there: its directory, or its schema.
+    async fn scratch_exists(storage: &Storage, id: Uuid) -> bool {
+        match storage.backend() {
+            Backend::Sqlite => storage.scratch_dir().join(id.simple().to_string()).exists(),
+            Backend::Postgres => {
+                let schema = format!("{}{}", backend::SCRATCH_PREFIX, id.simple());
+                let found: Option<String> =
+                    sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE nspname = $1")
+                        .bind(schema)
+                        .fetch_optional(&storage.control)
+                        .await
+                        .unwrap_or_else(|e| unreachable!("{e}"));
+                found.is_some()
+            }
+        }
+    }
+
+    both_backends!(
+        a_scratch_store_a_stopped_verification_left_is_removed_by_a_later_one,
+        |env: TestEnv| async move {
+            let now = SystemClock.now();
+            let storage = Storage::open(&location_of(&env), env.data_dir(), None, now)
+                .await
+                .unwrap_or_else(|e| unreachable!("{e}"));
+            let firm = NewFirm {
+                slug: FirmSlug::parse("scratched").unwrap_or_else(|e| unreachable!("{e}")),
+                name: FirmName::parse("Scratch & Co").unwrap_or_else(|e| unreachable!("{e}")),
+                admin_email: Email::parse("admin@scratch.example").unwrap_or_else(|e| unreachable!("{e}")),
+                admin_name: None,
+                admin_password_hash: None,
+            };
+            let firm = storage.create_firm(firm, now).await.unwrap_or_else(|e| unreachable!("{e}")).firm.id;
+            // The test crate's own types: a local blob store and target, on either backend.
+            let blob_location = BlobLocation::Local(env.data_dir().join("blobs"));
+            let blobs = BlobStore::open(&blob_location).unwrap_or_else(|e| unreachable!("{e}"));
+            let kept = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+            let location = BlobLocation::Local(kept.path().join("backups"));
+            let target = BackupTarget::open(&location, &blob_location, env.data_dir())
+                .unwrap_or_else(|e| unreachable!("{e}"));
+            let backup = storage
+                .back_up_firm(&target, &blobs, firm, now)
+                .await
+                .unwrap_or_else(|e| unreachable!("{e}"));
+            // One left two days ago; one of a verification running now.
+            let (old, running) =
+                (backup_id(now - time::Duration::days(2)), backup_id(now - time::Duration::hours(1)));
+            for id in [old, running] {
+                storage.provision_at(Place::Scratch(id)).await.unwrap_or_else(|e| unreachable!("{e}"));
+                if storage.backend() == Backend::Sqlite {
+                    std::fs::create_dir_all(storage.scratch_dir().join(id.simple().to_string()))
+                        .unwrap_or_else(|e| unreachable!("{e}"));
+                }
+                assert!(scratch_exists(&storage, id).await);
+            }
+            let verified = storage
+                .verify_backup(&target, Some(firm), backup.id, now)
+                .await
+                .unwrap_or_else(|e| unreachable!("{e}"));
+            assert_eq!(verified.problem, None);
+            assert!(!scratch_exists(&storage, old).await, "the stale scratch store is gone");
+            assert!(scratch_exists(&storage, running).await, "a running verification's is left alone");
+            storage.deprovision_at(Place::Scratch(running)).await.unwrap_or_else(|e| unreachable!("{e}"));
+        }
+    );
 
     fn at(text: &str) -> OffsetDateTime {
         OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
