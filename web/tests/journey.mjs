@@ -431,6 +431,15 @@ async function main() {
     await adminPage.getByRole("button", { name: "Save the policy" }).click();
     await adminPage.getByText("Saved: the firm keeps closed matters as set below.").waitFor();
     assert.equal(await adminPage.getByLabel(/Days a closed matter is kept/).inputValue(), "365");
+    // The operator backs the firm up (to a directory apart from the data), and the
+    // administrator sees the backup, proven by a restore; there is nothing to download.
+    const backupDir = mkdtempSync(join(tmpdir(), "ringfence-backups-"));
+    assert.match(ringfence(["backup", "create", "--backup-target", `local:${backupDir}`]), /verified smith-jones's backup by restoring it/);
+    await adminPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Backups" }).click();
+    await adminPage.getByRole("cell", { name: "Verified by a restore" }).waitFor();
+    assert.equal(await adminPage.locator("#main").getByRole("link", { name: /download/i }).count(), 0);
+    await checkAccessibility(adminPage, "backups");
+    rmSync(backupDir, { recursive: true, force: true });
     // Acme's contact asks what the firm holds: the administrator registers the request and
     // reads the report, which names the matter by number only, and downloads it.
     await adminPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Data subjects" }).click();
@@ -483,7 +492,7 @@ async function main() {
     await annPage.waitForURL(/\/sign-in$/);
     await annPage.goto(`${server.base}/home`);
     assert.match(annPage.url(), /\/sign-in$/);
-    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, team, download of both versions, search, a note deleted and restored, authenticator app, the matter exported as a ZIP and downloaded once, passkey as second factor and alone, typed text kept across a lost session and an idle timeout, not-found, audit log and CSV, users, directory, a legal hold placed and lifted, the retention policy, a data subject's request and its report, clients, sign-out; axe on every page)");
+    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, team, download of both versions, search, a note deleted and restored, authenticator app, the matter exported as a ZIP and downloaded once, passkey as second factor and alone, typed text kept across a lost session and an idle timeout, not-found, audit log and CSV, users, directory, a legal hold placed and lifted, the retention policy, a backup made and shown verified, a data subject's request and its report, clients, sign-out; axe on every page)");
   } finally {
     await browser.close();
     server.child.kill("SIGTERM");

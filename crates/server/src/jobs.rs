@@ -296,7 +296,12 @@ impl Worker {
             self.storage.enqueue_job(&job.every(*every, now), now).await?;
         }
         if let Some(plan) = &self.backups {
-            self.storage.enqueue_job(&Job::BackUp.every(plan.every, plan.first_run(now)), now).await?;
+            // The timing is a setting: a changed one re-times the queued schedule.
+            let timing =
+                serde_json::json!({ "every_minutes": plan.every.whole_minutes(), "at": plan.at.to_string() });
+            let schedule =
+                NewJob { payload: timing.to_string(), ..Job::BackUp.every(plan.every, plan.first_run(now)) };
+            self.storage.schedule_job(&schedule, now).await?;
         }
         Ok(())
     }

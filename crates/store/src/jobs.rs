@@ -24,6 +24,12 @@ impl Storage {
         jobs::enqueue(&mut *self.control.acquire().await?, job, now).await
     }
 
+    /// Puts a schedule whose timing is a setting on the queue, re-timing its row when the
+    /// setting changed (see `control::jobs::schedule`).
+    pub async fn schedule_job(&self, job: &NewJob, now: OffsetDateTime) -> Result<(), StoreError> {
+        jobs::schedule(&mut *self.control.acquire().await?, job, now).await
+    }
+
     /// Takes the lease of the job due longest, if any. A one-off job whose lease ran out on
     /// its last attempt (its server died each time) is not run again but marked dead.
     pub async fn claim_job(

@@ -464,6 +464,21 @@ both_backends!(
         let html =
             s.h.call("GET", "/admin/backups", Some(&s.admin), None).await.body.as_str().unwrap().to_owned();
         assert!(html.contains("FAILED"), "{html}");
+
+        // A changed schedule re-times the queued one; the same schedule leaves it be.
+        let queued = async |h: &Harness| {
+            let jobs = h.state.storage.list_jobs(h.clock.now()).await.unwrap();
+            let job = jobs.into_iter().find(|j| j.kind == "backup.create").unwrap();
+            (job.run_at, job.every)
+        };
+        let before = queued(&s.h).await;
+        worker.ensure_schedules().await.unwrap();
+        assert_eq!(queued(&s.h).await, before);
+        let mut retimed = (*plan).clone();
+        (retimed.at, retimed.every) = (time::Time::from_hms(14, 30, 0).unwrap(), Duration::hours(12));
+        let retimed = Arc::new(retimed);
+        self::worker(&s.h, &retimed).ensure_schedules().await.unwrap();
+        assert_eq!(queued(&s.h).await, (retimed.first_run(s.h.clock.now()), Some(Duration::hours(12))));
         s.h.env.expect_jobs_left("backup.create");
     }
 );

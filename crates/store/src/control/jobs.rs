@@ -143,6 +143,36 @@ pub(crate) async fn enqueue(
     Ok(if added.rows_affected() == 1 { Enqueued::Added(id) } else { Enqueued::AlreadyThere })
 }
 
+/// Puts a schedule whose timing is a setting on the queue, or, when its row is there with
+/// another timing (the setting changed since), re-times that row. The timing is told by
+/// the job's payload: a row whose payload is the same is left as it is.
+pub(crate) async fn schedule(
+    conn: &mut AnyConnection,
+    job: &NewJob,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, firm_id, payload, run_at, state, attempts, max_attempts, dedupe_key,
+                           every_ms, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $7, $8, $9, $9)
+         ON CONFLICT (dedupe_key) DO UPDATE SET payload = excluded.payload, run_at = excluded.run_at,
+             every_ms = excluded.every_ms, updated_at = excluded.updated_at
+         WHERE jobs.payload <> excluded.payload",
+    )
+    .bind(Uuid::new_v4().to_string())
+    .bind(&job.kind)
+    .bind(job.firm.map(|f| f.to_string()))
+    .bind(&job.payload)
+    .bind(unix_millis(job.run_at))
+    .bind(job.max_attempts.max(1))
+    .bind(job.dedupe_key.as_deref())
+    .bind(job.every.map(|every| every.whole_milliseconds() as i64))
+    .bind(unix_millis(now))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Removes the job with this dedupe key, whatever its state: the change that caused it was
 /// undone. A server running it meanwhile can then neither finish nor fail it (its lease is
 /// gone with the row). False when there was none.
