@@ -235,13 +235,21 @@ impl BlobStore {
         self.store.get_range(path, range).await.map_err(blob_error)
     }
 
-    /// The objects under `prefix`, with their sizes.
+    /// The objects under `prefix`, with their sizes and when each was last written.
     pub(crate) async fn list_objects(
         &self,
         prefix: &ObjectPath,
-    ) -> Result<Vec<(ObjectPath, u64)>, StoreError> {
+    ) -> Result<Vec<(ObjectPath, u64, OffsetDateTime)>, StoreError> {
         let objects: Vec<_> = self.store.list(Some(prefix)).collect().await;
-        objects.into_iter().map(|o| o.map(|o| (o.location, o.size)).map_err(blob_error)).collect()
+        objects
+            .into_iter()
+            .map(|object| {
+                let object = object.map_err(blob_error)?;
+                let modified = OffsetDateTime::from_unix_timestamp(object.last_modified.timestamp())
+                    .map_err(|e| StoreError::Blob(e.to_string()))?;
+                Ok((object.location, object.size, modified))
+            })
+            .collect()
     }
 
     /// Removes an object; one already gone is not an error.

@@ -63,6 +63,11 @@ pub async fn back_up_all(
 ) -> Result<(), String> {
     let firms = storage.list_firms().await.map_err(|e| ErrorChain(&e).to_string())?;
     let mut failures = Vec::new();
+    match storage.delete_shredded_backups(&plan.target).await {
+        Ok(0) => {}
+        Ok(firms) => tracing::info!(firms, "deleted the backups of firms shredded here"),
+        Err(e) => failures.push(format!("shredded firms' backups: {}", ErrorChain(&e))),
+    }
     for firm in firms {
         let made = storage.back_up_firm(&plan.target, blobs, firm.id, now).await;
         match made {
@@ -148,8 +153,8 @@ pub async fn verify(
 }
 
 /// Tells the firm's administrators (when it is a firm's) and the operator that a backup
-/// failed. What is said is ids, times and the error: no firm data. A mail that cannot be
-/// sent is logged; the failure is on record anyway.
+/// failed: the operator why (ids, times and the error: no firm data), the administrators
+/// only that it did. A mail that cannot be sent is logged; the failure is on record anyway.
 async fn alert(
     storage: &Storage,
     mailer: &Mailer,
@@ -161,15 +166,18 @@ async fn alert(
 ) {
     let scope = firm.map_or_else(|| "the deployment's control store".to_owned(), |f| format!("firm {f}"));
     let subject = format!("Ringfence: {what}");
-    let body = format!(
-        "The backup of {scope} at {now} UTC: {what}.\n\n{problem}\n\n\
-         Ringfence tries again at the next scheduled backup. Until a backup succeeds and is verified, \
-         the newest good backup is older than it should be."
+    let next = "Ringfence tries again at the next scheduled backup. Until a backup succeeds and is verified, \
+                the newest good backup is older than it should be.";
+    // The operator is told why; the firm's administrators that it failed and that the
+    // operator knows why (the error names the deployment's storage, not theirs to see).
+    let body = format!("The backup of {scope} at {now} UTC: {what}.\n\n{problem}\n\n{next}");
+    let admins_body = format!(
+        "The backup of your firm at {now} UTC: {what}. Your hosting operator has been told why.\n\n{next}"
     );
     if let Some(firm) = firm {
         let ctx = OperatorCtx { storage, principal: Principal::System(SystemTask::Backup), now };
         match storage.firm_by_id(firm).await {
-            Ok(found) => match tell_admins(&ctx, mailer, &found, &subject, &body).await {
+            Ok(found) => match tell_admins(&ctx, mailer, &found, &subject, &admins_body).await {
                 Ok(notices) => {
                     for (to, error) in notices.failed {
                         tracing::warn!(%to, %error, "could not mail an administrator of a backup's failure");
@@ -197,8 +205,6 @@ pub struct BackupSeen {
     pub covered_bytes: u64,
     pub state: BackupState,
     pub verified_at: Option<OffsetDateTime>,
-    /// Why it failed, when it did.
-    pub problem: Option<String>,
 }
 
 /// The firm's most recent backups, newest first (administrators only: the route says so).
@@ -215,7 +221,6 @@ pub async fn recent(ctx: &Ctx, storage: &Storage) -> Result<Vec<BackupSeen>, App
             covered_bytes: r.covered_bytes,
             state: r.state,
             verified_at: r.verified_at,
-            problem: r.problem,
         })
         .collect())
 }

@@ -12,7 +12,7 @@ struct BackupRow {
     size: String,
     state: &'static str,
     verified: String,
-    problem: Option<String>,
+    failed: bool,
 }
 
 #[derive(Template)]
@@ -45,11 +45,11 @@ pub async fn backups(
                 state: match b.state {
                     BackupState::Verified => "Verified by a restore",
                     BackupState::Made => "Made, not yet verified",
-                    BackupState::Failed => "FAILED",
+                    BackupState::Failed => "FAILED: the operator has been told why",
                     BackupState::Rotated => "Deleted by the rotation",
                 },
                 verified: b.verified_at.map(|at| dates.moment(at)).unwrap_or_default(),
-                problem: b.problem,
+                failed: b.state == BackupState::Failed,
             })
             .collect(),
     };

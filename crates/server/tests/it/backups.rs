@@ -338,8 +338,19 @@ both_backends!(
         let other = TestEnv::new(s.h.env.backend).await.unwrap();
         let state = state(&other, false).await;
         let target = BackupTarget::open(&location, &other.blob_location(), other.data_dir()).unwrap();
-        let foreign = state.storage.list_backups(&target, None).await.unwrap_err();
-        assert!(matches!(foreign, StoreError::BackupUnreadable(_)), "{foreign:?}");
+        let foreign = state.storage.list_backups(&target, None).await.unwrap();
+        assert!(
+            foreign.len() >= 2 && foreign.iter().all(|b| b.problem.is_some() && b.slug.is_none()),
+            "{foreign:?}"
+        );
+        let refused = state
+            .storage
+            .verify_backup(&target, Some(firm), second.id, now)
+            .await
+            .unwrap()
+            .problem
+            .unwrap_or_default();
+        assert!(refused.contains("master key"), "{refused}");
     }
 );
 
@@ -515,3 +526,40 @@ both_backends!(a_shredded_firms_backups_are_shredded_with_it, |env: TestEnv| asy
     assert!(storage.backup_records(Some(firm), 10).await.unwrap().is_empty());
     assert_eq!(left.len(), 2, "the control store's backup stays");
 });
+
+both_backends!(
+    a_firm_shredded_without_the_target_at_hand_has_its_backups_deleted_by_the_next_round_and_is_never_restored,
+    |env: TestEnv| async move {
+        let s = scene(env).await;
+        let (location, _kept) = backup_location(s.h.env.backend);
+        let plan = plan(&location, &s.h, Generations::default());
+        let (storage, firm) = (s.h.state.storage.clone(), s.h.firm);
+        let backup = storage.back_up_firm(&plan.target, &s.h.state.blobs, firm, s.h.clock.now()).await.unwrap();
+        let slug = ringfence_core::firm::FirmSlug::parse("firm").unwrap();
+        let operator = |now| OperatorCtx { storage: &storage, principal: Principal::System(SystemTask::CommandLine), now };
+        termination::terminate(
+            &operator(s.h.clock.now()),
+            &s.h.state.mailer,
+            &slug,
+            ringfence_core::firm::RetentionDays::parse(1).unwrap(),
+        )
+        .await
+        .unwrap();
+        s.h.clock.advance(Duration::days(2));
+        // Shredded at the command line with no backup target given.
+        termination::shred(&operator(s.h.clock.now()), &s.h.state.blobs, None, &slug, None).await.unwrap();
+        let on_target = |objects: Vec<(String, Vec<u8>)>| objects.iter().filter(|(p, _)| p.contains(&firm.to_string())).count();
+        assert!(on_target(stored_objects(&location).await) >= 3, "its backups are still there");
+        let refused = storage.restore_firm(&plan.target, &s.h.state.blobs, firm, backup.id, AT_ONCE, s.h.clock.now()).await.unwrap_err();
+        assert!(matches!(refused, StoreError::Shredded { .. }), "{refused:?}");
+
+        // The next backup round deletes them.
+        let worker = worker(&s.h, &plan);
+        worker.ensure_schedules().await.unwrap();
+        s.h.clock.advance(Duration::days(1));
+        let ran = worker.run_due().await.unwrap();
+        assert!(ran.iter().any(|r| r.kind == "backup.create" && r.outcome == Outcome::Done), "{ran:?}");
+        assert_eq!(on_target(stored_objects(&location).await), 0);
+        s.h.env.expect_jobs_left("backup.create");
+    }
+);

@@ -33,6 +33,7 @@ use self::sealed::{Lines, SealedReader, SealedWriter};
 pub use self::target::BackupTarget;
 use crate::blobs::BlobStore;
 use crate::control::backups::{self, BackupRecord, BackupState};
+use crate::control::terminations;
 use crate::firm::{audit, documents};
 use crate::migrate::{self, StoreKind};
 use crate::storage::{FirmStore, Place, causes};
@@ -89,6 +90,8 @@ pub struct BackupSummary {
     pub rows: u64,
     pub documents: usize,
     pub covered_bytes: u64,
+    /// Why this deployment cannot open it, when it cannot.
+    pub problem: Option<String>,
 }
 
 /// What a verification found: all there and whole, or the first problem.
@@ -276,8 +279,16 @@ impl Storage {
         let mut documents = Vec::with_capacity(versions.len());
         for version in versions {
             let blob: Uuid = version.parse().map_err(|_| rows::invalid("a document version id"))?;
-            let bytes = if target.store.contains(firm, blob).await? {
-                target.store.size(firm, blob).await?
+            // A copy already there is taken as it is when its size is the live blob's; one cut
+            // short (a copy interrupted, or damaged) is copied again.
+            let live = blobs.size(firm, blob).await?;
+            let copied = match target.store.size(firm, blob).await {
+                Ok(size) => Some(size),
+                Err(StoreError::BlobMissing) => None,
+                Err(e) => return Err(e),
+            };
+            let bytes = if copied == Some(live) {
+                live
             } else {
                 let copied = blobs.copy_to(&target.store, firm, blob).await?;
                 added += copied;
@@ -435,16 +446,32 @@ impl Storage {
     ) -> Result<Vec<BackupSummary>, StoreError> {
         let mut found = Vec::new();
         for (firm, id) in backup_ids(target, scope).await? {
-            let manifest = self.read_manifest(target, firm, id).await?;
-            found.push(BackupSummary {
-                id,
-                firm,
-                slug: manifest.slug.clone(),
-                taken_at: from_unix_millis(manifest.taken_at),
-                rows: manifest.tables.iter().map(|(_, rows)| rows).sum(),
-                documents: manifest.documents.len(),
-                covered_bytes: manifest.covered_bytes(),
-            });
+            // One backup this deployment cannot open (another master key's, or damaged)
+            // is listed as such, and keeps no other from being listed.
+            let summary = match self.read_manifest(target, firm, id).await {
+                Ok(manifest) => BackupSummary {
+                    id,
+                    firm,
+                    slug: manifest.slug.clone(),
+                    taken_at: from_unix_millis(manifest.taken_at),
+                    rows: manifest.tables.iter().map(|(_, rows)| rows).sum(),
+                    documents: manifest.documents.len(),
+                    covered_bytes: manifest.covered_bytes(),
+                    problem: None,
+                },
+                Err(StoreError::BackupUnreadable(problem)) => BackupSummary {
+                    id,
+                    firm,
+                    slug: None,
+                    taken_at: id_moment(id),
+                    rows: 0,
+                    documents: 0,
+                    covered_bytes: 0,
+                    problem: Some(problem),
+                },
+                Err(e) => return Err(e),
+            };
+            found.push(summary);
         }
         found.sort_by(|a, b| b.taken_at.cmp(&a.taken_at).then(b.id.cmp(&a.id)));
         Ok(found)
@@ -492,8 +519,14 @@ impl Storage {
                 problem: Some(causes(&e)),
             },
         };
-        backups::set_verified(&mut *self.control.acquire().await?, id, now, verified.problem.as_deref())
-            .await?;
+        backups::set_verified(
+            &mut *self.control.acquire().await?,
+            firm,
+            id,
+            now,
+            verified.problem.as_deref(),
+        )
+        .await?;
         Ok(verified)
     }
 
@@ -758,13 +791,16 @@ impl Storage {
             }
             Backend::Postgres => {
                 let schema = format!("{}{scratch}", backend::SCRATCH_PREFIX);
-                let mut conn = self.control.acquire().await?;
+                // A connection of its own, never given back to the pool: its search path
+                // points at the scratch schema, and a verification stopped halfway must
+                // not leave it there for the control store's next user.
+                let mut conn = self.control.acquire().await?.detach();
                 let loaded = async {
                     // The name is made of hex digits only.
                     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
                         "CREATE SCHEMA \"{schema}\"; SET search_path TO \"{schema}\""
                     )))
-                    .execute(&mut *conn)
+                    .execute(&mut conn)
                     .await?;
                     migrate::run(
                         &mut conn,
@@ -774,7 +810,7 @@ impl Storage {
                         Some(manifest.schema_version),
                     )
                     .await?;
-                    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                    let mut tx = sqlx::Connection::begin(&mut conn).await?;
                     let loaded = load_lines(&mut tx, &mut lines, false, &Unwatched).await?;
                     tx.commit().await?;
                     Ok::<_, StoreError>(loaded)
@@ -783,12 +819,10 @@ impl Storage {
                 let dropped = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
                     "SET search_path TO control; DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
                 )))
-                .execute(&mut *conn)
+                .execute(&mut conn)
                 .await;
-                if dropped.is_err() {
-                    // Never hand a connection pointed at the scratch schema back to the pool.
-                    conn.detach();
-                }
+                // Closed, not pooled: see above.
+                let _ = sqlx::Connection::close(conn).await;
                 dropped?;
                 loaded
             }
@@ -810,6 +844,15 @@ impl Storage {
         now: OffsetDateTime,
     ) -> Result<RestoredFirm, StoreError> {
         let Restoring { settle, progress } = how;
+        if let Some(tombstone) = terminations::tombstone(&mut *self.control.acquire().await?, firm).await? {
+            return Err(StoreError::Shredded {
+                slug: tombstone.slug.to_string(),
+                at: tombstone.shred_started_at,
+            });
+        }
+        if backups::restore_status(&mut *self.control.acquire().await?, firm).await?.in_progress {
+            tracing::warn!(%firm, "a restore of the firm did not finish: this one takes its place");
+        }
         let manifest = self.read_manifest(target, Some(firm), id).await?;
         self.check_restorable(&manifest)?;
         if manifest.master_key_id != self.master.id() {
@@ -829,23 +872,8 @@ impl Storage {
             return Err(StoreError::BackupUnreadable(problem));
         }
 
-        progress.stage("closing the firm");
-        let addresses_taken = self.restore_control_rows(firm, &manifest, newest.as_ref()).await?;
-        backups::start_restore(&mut *self.control.acquire().await?, firm, id, now).await?;
-        self.forget_firm(firm).await;
-        tokio::time::sleep(settle).await;
-        self.forget_firm(firm).await;
-
-        progress.stage("restoring the database");
-        let keyring = self.keyring(firm).await?;
-        self.deprovision_at(Place::Live(firm)).await?;
-        self.provision_at(Place::Live(firm)).await?;
-        let store =
-            self.open_firm_store_at(firm, Place::Live(firm), keyring, FirmStanding::Active, None).await?;
-        self.migrate_store(&store, Some(manifest.schema_version)).await?;
-        let rows = self.load_store(target, &store, &manifest, progress).await?;
-        self.migrate_store(&store, None).await?;
-
+        // Documents first: copying them back touches nothing the firm uses yet, and a copy
+        // that fails leaves the firm as it was.
         progress.stage("copying documents");
         let mut documents_copied = 0;
         for (blob, bytes) in &manifest.documents {
@@ -856,9 +884,30 @@ impl Storage {
             progress.advance(*bytes);
         }
 
+        progress.stage("closing the firm");
+        let addresses_taken = self.restore_control_rows(firm, &manifest, newest.as_ref()).await?;
+        backups::start_restore(&mut *self.control.acquire().await?, firm, id, now).await?;
+        self.forget_firm(firm).await;
+        tokio::time::sleep(settle).await;
+        self.forget_firm(firm).await;
+
+        // From here until the restore is finished the firm is closed: a restore that stops
+        // now leaves it closed, and is run again.
+        progress.stage("restoring the database");
+        let keyring = self.keyring(firm).await?;
+        self.deprovision_at(Place::Live(firm)).await?;
+        self.provision_at(Place::Live(firm)).await?;
+        let store =
+            self.open_firm_store_at(firm, Place::Live(firm), keyring, FirmStanding::Active, None).await?;
+        self.migrate_store(&store, Some(manifest.schema_version)).await?;
+        let rows = self.load_store(target, &store, &manifest, progress).await?;
+        self.migrate_store(&store, None).await?;
+
+        // Every purge the ledger holds, not only those after the backup's moment: a purge
+        // that began before the backup was taken may have committed after its snapshot, and
+        // re-applying one whose rows are not there changes nothing.
         progress.stage("re-applying purges");
-        let purges_replayed =
-            self.replay_purges_in(blobs, &store, from_unix_millis(manifest.taken_at), now).await?;
+        let purges_replayed = self.replay_purges_in(blobs, &store, OffsetDateTime::UNIX_EPOCH, now).await?;
         let mut tx = store.begin_as_owner().await?;
         audit::append(
             &mut tx,
@@ -898,7 +947,7 @@ impl Storage {
             .is_none();
         let mut taken = 0;
         for (head, found) in &manifest.control {
-            let mut loader = Loader::new(head.clone(), true);
+            let mut loader = Loader::new(rows::checked_head(head.clone())?, true);
             let rows_of = |found: &[serde_json::Value]| {
                 found
                     .iter()
@@ -955,8 +1004,21 @@ impl Storage {
         keep: Generations,
         now: OffsetDateTime,
     ) -> Result<usize, StoreError> {
+        if let Some(firm) = firm
+            && backups::restore_status(&mut *self.control.acquire().await?, firm).await?.in_progress
+        {
+            // The backup being restored from must stay where it is.
+            return Ok(0);
+        }
         let ids: Vec<Uuid> = backup_ids(target, Some(firm)).await?.into_iter().map(|(_, id)| id).collect();
-        let kept = kept_generations(&ids, keep);
+        let mut kept = kept_generations(&ids, keep);
+        // The newest backup proven by a restore stays, however many newer ones failed.
+        let records = backups::list(&mut *self.control.acquire().await?, firm, 1000).await?;
+        if let Some(verified) =
+            records.iter().find(|r| r.state == BackupState::Verified && ids.contains(&r.id))
+        {
+            kept.insert(verified.id);
+        }
         let mut deleted = 0;
         for id in ids.iter().filter(|id| !kept.contains(id)) {
             // The manifest first: a backup half deleted is no backup.
@@ -965,22 +1027,62 @@ impl Storage {
             backups::set_rotated(&mut *self.control.acquire().await?, *id).await?;
             deleted += 1;
         }
+        // What a backup that failed before its manifest was written left: its rows, which
+        // may hold what was purged since. Left alone for hours: it may be one being written.
+        let settled = now - time::Duration::hours(6);
+        let dir = backup_dir(firm, Uuid::nil());
+        let dir = target.store.object(&dir[..dir.len() - 1].iter().map(String::as_str).collect::<Vec<_>>());
+        for (path, _, modified) in target.store.list_objects(&dir).await? {
+            let parts: Vec<String> = path.parts().map(|p| p.as_ref().to_owned()).collect();
+            if let [.., id, name] = parts.as_slice()
+                && name == "store"
+                && let Ok(id) = id.parse::<Uuid>()
+                && !ids.contains(&id)
+                && modified < settled
+            {
+                target.store.delete_object(&path).await?;
+            }
+        }
         if let Some(firm) = firm {
             let mut named = BTreeSet::new();
             for id in &kept {
-                named.extend(
-                    self.read_manifest(target, Some(firm), *id)
-                        .await?
-                        .documents
-                        .into_iter()
-                        .map(|(id, _)| id),
-                );
+                match self.read_manifest(target, Some(firm), *id).await {
+                    Ok(manifest) => named.extend(manifest.documents.into_iter().map(|(id, _)| id)),
+                    // Which documents it names is unknown: none is deleted this time.
+                    Err(StoreError::BackupUnreadable(_) | StoreError::UnknownBackup(_)) => {
+                        return Ok(deleted);
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             // A document copied in the last hours may belong to a backup still being written.
             for stored in target.store.list_with_times(firm).await? {
-                if !named.contains(&stored.id) && stored.modified < now - time::Duration::hours(6) {
+                if !named.contains(&stored.id) && stored.modified < settled {
                     target.store.delete(firm, stored.id).await?;
                 }
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Deletes from the target the backups of every firm shredded here: one shredded by a
+    /// process that had no backup target, or backed up while it was being shredded. The
+    /// number of firms whose backups went.
+    pub async fn delete_shredded_backups(&self, target: &BackupTarget) -> Result<usize, StoreError> {
+        let mut firms = BTreeSet::new();
+        for (path, _, _) in target.store.list_objects(&target.store.object(&["firms"])).await? {
+            let parts: Vec<String> = path.parts().map(|p| p.as_ref().to_owned()).collect();
+            if let Some(at) = parts.iter().rposition(|p| p == "firms")
+                && let Some(firm) = parts.get(at + 1).and_then(|f| f.parse::<FirmId>().ok())
+            {
+                firms.insert(firm);
+            }
+        }
+        let mut deleted = 0;
+        for firm in firms {
+            if terminations::tombstone(&mut *self.control.acquire().await?, firm).await?.is_some() {
+                self.delete_firm_backups(target, firm).await?;
+                deleted += 1;
             }
         }
         Ok(deleted)
@@ -1062,7 +1164,7 @@ async fn load_lines(
             }
             let head: TableHead = serde_json::from_slice(&line)
                 .map_err(|_| rows::invalid("a table head that is not readable"))?;
-            loader = Some(Loader::new(head, keep_existing));
+            loader = Some(Loader::new(rows::checked_head(head)?, keep_existing));
         } else {
             let current = loader.as_mut().ok_or_else(|| rows::invalid("rows before their table"))?;
             let row = rows::parse_row(&line, current.head().columns.len())?;
@@ -1117,7 +1219,7 @@ async fn backup_ids(
     let mut found = Vec::new();
     for prefix in prefixes {
         let prefix = target.store.object(&prefix.iter().map(String::as_str).collect::<Vec<_>>());
-        for (path, _) in target.store.list_objects(&prefix).await? {
+        for (path, _, _) in target.store.list_objects(&prefix).await? {
             let parts: Vec<String> = path.parts().map(|p| p.as_ref().to_owned()).collect();
             // …/firms/<firm>/backups/<id>/manifest or …/control/backups/<id>/manifest
             let backup = match parts.as_slice() {
@@ -1139,19 +1241,19 @@ async fn backup_ids(
     Ok(found)
 }
 
+/// The moment a backup's id holds (see [`backup_id`]).
+fn id_moment(id: Uuid) -> OffsetDateTime {
+    let (seconds, nanos) = id.get_timestamp().map(|t| t.to_unix()).unwrap_or((0, 0));
+    OffsetDateTime::from_unix_timestamp(i64::try_from(seconds).unwrap_or(0))
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        + time::Duration::nanoseconds(i64::from(nanos))
+}
+
 /// The backups a rotation keeps, by id (time-ordered: a UUID v7 holds its moment): the
 /// newest of each of the last `daily` days, `weekly` ISO weeks and `monthly` months that
 /// have one, and always the newest of all.
 fn kept_generations(ids: &[Uuid], keep: Generations) -> BTreeSet<Uuid> {
-    let mut newest_first: Vec<(OffsetDateTime, Uuid)> = ids
-        .iter()
-        .filter_map(|id| {
-            let (seconds, nanos) = id.get_timestamp()?.to_unix();
-            let at = OffsetDateTime::from_unix_timestamp(i64::try_from(seconds).ok()?).ok()?
-                + time::Duration::nanoseconds(i64::from(nanos));
-            Some((at, *id))
-        })
-        .collect();
+    let mut newest_first: Vec<(OffsetDateTime, Uuid)> = ids.iter().map(|id| (id_moment(*id), *id)).collect();
     newest_first.sort_by(|a, b| b.cmp(a));
     let mut kept = BTreeSet::new();
     if let Some((_, newest)) = newest_first.first() {

@@ -152,6 +152,17 @@ fn checked_name(name: String) -> Result<String, StoreError> {
     if plain { Ok(name) } else { Err(invalid(&format!("a table or column named `{name}`"))) }
 }
 
+/// A table head read back from a backup, its names checked as a catalogue's are: they go
+/// into SQL.
+pub(crate) fn checked_head(head: TableHead) -> Result<TableHead, StoreError> {
+    let TableHead { table, columns } = head;
+    let columns = columns
+        .into_iter()
+        .map(|(name, kind)| Ok((checked_name(name)?, kind)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(TableHead { table: checked_name(table)?, columns })
+}
+
 /// The tables the connection's store holds (the firm's schema on PostgreSQL, as the
 /// transaction's search path names it), with their columns, in the order a load needs.
 /// The migrations' own record is left out: a restore applies the migrations instead.

@@ -73,18 +73,21 @@ pub(crate) async fn insert(conn: &mut AnyConnection, record: &BackupRecord) -> R
 /// Records a verification's outcome: verified, or failed with its problem.
 pub(crate) async fn set_verified(
     conn: &mut AnyConnection,
+    firm: Option<FirmId>,
     id: Uuid,
     at: OffsetDateTime,
     problem: Option<&str>,
 ) -> Result<(), StoreError> {
     let state = if problem.is_some() { BackupState::Failed } else { BackupState::Verified };
     sqlx::query(
-        "UPDATE backups SET state = $2, verified_at = $3, problem = $4 WHERE id = $1 AND state <> 'rotated'",
+        "UPDATE backups SET state = $2, verified_at = $3, problem = $4
+         WHERE id = $1 AND firm_id IS NOT DISTINCT FROM $5 AND state <> 'rotated'",
     )
     .bind(id.to_string())
     .bind(state.as_str())
     .bind(unix_millis(at))
     .bind(problem)
+    .bind(firm.map(|f| f.to_string()))
     .execute(conn)
     .await?;
     Ok(())
