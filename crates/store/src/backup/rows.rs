@@ -335,11 +335,16 @@ impl Loader {
         let width = self.head.columns.len();
         let list =
             self.head.columns.iter().map(|(name, _)| format!("\"{name}\"")).collect::<Vec<_>>().join(", ");
+        // SQLite finds a named parameter (`$n`) by a search through the statement's names,
+        // so binding a batch of them costs the square of its size; its anonymous `?` are
+        // bound in order. PostgreSQL takes only `$n`.
+        let sqlite = conn.backend_name() == <sqlx::Sqlite as sqlx::Database>::NAME;
+        let placeholder = |n: usize| if sqlite { "?".to_owned() } else { format!("${n}") };
         let tuples = (0..self.waiting.len())
             .map(|r| {
                 format!(
                     "({})",
-                    (1..=width).map(|c| format!("${}", r * width + c)).collect::<Vec<_>>().join(", ")
+                    (1..=width).map(|c| placeholder(r * width + c)).collect::<Vec<_>>().join(", ")
                 )
             })
             .collect::<Vec<_>>()
