@@ -72,6 +72,8 @@ impl Plan {
                 storm_users: storm_signins * runs,
                 vocabulary: 5_000,
                 words_per_note: 12,
+                documents: 8,
+                document_bytes: 512 << 10,
             }
         } else {
             Sizes {
@@ -84,6 +86,9 @@ impl Plan {
                 storm_users: storm_signins * runs,
                 vocabulary: 5_000,
                 words_per_note: 12,
+                // 1 GiB of documents.
+                documents: 256,
+                document_bytes: 4 << 20,
             }
         };
         Plan {
@@ -232,6 +237,8 @@ async fn measure(
             "notes": plan.sizes.matters * plan.sizes.notes_per_matter,
             "audit_entries": plan.sizes.audit_entries,
             "document_bytes": plan.document_bytes,
+            "seeded_documents": plan.sizes.documents,
+            "seeded_document_bytes": plan.sizes.documents as u64 * plan.sizes.document_bytes,
         },
         "point_seconds": plan.point.as_secs_f64(),
         "runs": plan.runs,
