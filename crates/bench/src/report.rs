@@ -585,7 +585,7 @@ fn backups(out: &mut String, results: &[&Value]) {
     for r in results {
         let b = &r["backups"];
         let covered = f(&b["first"]["covered_bytes"]);
-        let rate = |seconds: &Value| format!("{:.0}", covered / MIB / f(seconds));
+        let rate = |seconds: &Value| format!("{:.1}", covered / MIB / f(seconds));
         let _ = writeln!(
             out,
             "| {} | {} | {:.1} | {} | {:.1} | {} | {:.1} | {} | {} |",
@@ -744,10 +744,10 @@ mod tests {
         assert!(rendered.ends_with(&format!("{end}\n")));
         assert!(rendered.contains("1000000 audit entries and 256 documents of 1024 MiB"), "{rendered}");
         assert!(
-            rendered.contains("| SQLite | 1024.0 | 10.0 | 102 | 20.0 | 51 | 32.0 | 32 | 1200000 |"),
+            rendered.contains("| SQLite | 1024.0 | 10.0 | 102.4 | 20.0 | 51.2 | 32.0 | 32.0 | 1200000 |"),
             "{rendered}"
         );
-        assert!(rendered.contains("| PostgreSQL | 1024.0 | 16.0 | 64 |"), "{rendered}");
+        assert!(rendered.contains("| PostgreSQL | 1024.0 | 16.0 | 64.0 |"), "{rendered}");
         assert!(
             rendered.contains("| SQLite | 512.0 | 1536.0 | 1024.0 | 50% | 3.0 | 2.0 | 1027.0 |"),
             "{rendered}"
