@@ -408,6 +408,7 @@ fn section_of(part: Part) -> SectionOf {
         Part::KeyRotation => {
             SectionOf { marker: "key-rotation", field: "key_rotation", heading: "Key rotation" }
         }
+        Part::Backups => SectionOf { marker: "backups", field: "backups", heading: "Backups" },
     }
 }
 
@@ -431,6 +432,7 @@ pub fn section(part: Part, results: &[Value], provenance: Option<&str>) -> Strin
     match part {
         Part::TwoServers => measured.iter().for_each(|r| two_servers(&mut out, r)),
         Part::KeyRotation => key_rotation(&mut out, &measured),
+        Part::Backups => backups(&mut out, &measured),
     }
     let _ = writeln!(out, "{end}");
     out
@@ -544,6 +546,107 @@ fn key_rotation(out: &mut String, results: &[&Value]) {
     }
 }
 
+/// Bytes as MiB, one decimal.
+fn in_mib(bytes: &Value) -> String {
+    format!("{:.1}", f(bytes) / MIB)
+}
+
+/// The backups of each backend's suite.
+fn backups(out: &mut String, results: &[&Value]) {
+    let Some(first) = results.first() else { return };
+    let firm = if first["backups"]["alone"].as_bool().unwrap_or(false) {
+        "as seeded, its audit log filled"
+    } else {
+        "with all that the parts above wrote into it"
+    };
+    let _ = writeln!(
+        out,
+        "What `ringfence backup create`, `verify` and `restore` do, through the store library, with no \
+         server running, to a local directory beside the data dir (the target, on the same disk). On the \
+         bench firm of {} matters, {} notes, {} audit entries and {} documents of {:.0} MiB seeded, {firm}. \
+         Backup: `Storage::back_up_firm` (every row read in one snapshot and sealed under the firm's \
+         backup key, each document's blob copied as the ciphertext it is, the manifest). Verify: \
+         `Storage::verify_backup` (the backup restored into a scratch store, every table's rows counted, \
+         every document opened, authenticated and hashed from the target, the audit chain walked). \
+         Restore: `Storage::restore_firm` in place, after the firm's documents were deleted from the blob \
+         store (so every document is copied back); it verifies the backup in a scratch store first, then \
+         replaces the firm's store. MiB/s: the bytes the backup covers (sealed store and documents) over \
+         the seconds.\n",
+        first["sizes"]["matters"],
+        first["sizes"]["notes"],
+        first["backups"]["verify"]["audit_entries"],
+        first["sizes"]["seeded_documents"],
+        f(&first["sizes"]["seeded_document_bytes"]) / MIB,
+    );
+    let _ = writeln!(
+        out,
+        "| backend | backup covers MiB | backup s | MiB/s | verify s | MiB/s | restore s | MiB/s | rows restored |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for r in results {
+        let b = &r["backups"];
+        let covered = f(&b["first"]["covered_bytes"]);
+        let rate = |seconds: &Value| format!("{:.1}", covered / MIB / f(seconds));
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.1} | {} | {:.1} | {} | {:.1} | {} | {} |",
+            title(&r["backend"]),
+            in_mib(&b["first"]["covered_bytes"]),
+            f(&b["first"]["seconds"]),
+            rate(&b["first"]["seconds"]),
+            f(&b["verify"]["seconds"]),
+            rate(&b["verify"]["seconds"]),
+            f(&b["restore"]["seconds"]),
+            rate(&b["restore"]["seconds"]),
+            b["restore"]["rows"],
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nThe target against the live data: the firm's database (SQLite: `firm.db` and its WAL; \
+         PostgreSQL: its schema's tables with their indexes and TOAST) and its documents' blobs as stored \
+         (sealed). The second backup, taken right after the first, copies no document again: what it \
+         adds is its sealed rows and manifest.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| backend | live database MiB | live documents MiB | target after one backup MiB | target / live | second backup adds MiB | second backup s | target after two MiB |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for r in results {
+        let b = &r["backups"];
+        let live = f(&b["live"]["database_bytes"]) + f(&b["live"]["document_bytes"]);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {:.1} | {} |",
+            title(&r["backend"]),
+            in_mib(&b["live"]["database_bytes"]),
+            in_mib(&b["live"]["document_bytes"]),
+            in_mib(&b["first"]["target_bytes"]),
+            pct(f(&b["first"]["target_bytes"]) / live),
+            in_mib(&b["second"]["added_bytes"]),
+            f(&b["second"]["seconds"]),
+            in_mib(&b["second"]["target_bytes"]),
+        );
+    }
+    let _ = writeln!(out, "\nThe restore's seconds, stage by stage:\n");
+    let stages: Vec<&str> = first["backups"]["restore"]["stages"]
+        .as_array()
+        .map(|s| s.iter().filter_map(|s| s["stage"].as_str()).collect())
+        .unwrap_or_default();
+    let _ = writeln!(out, "| backend | {} |\n|---|{}", stages.join(" | "), "---:|".repeat(stages.len()));
+    for r in results {
+        let seconds: Vec<String> = stages
+            .iter()
+            .map(|stage| {
+                r["backups"]["restore"]["stages"]
+                    .as_array()
+                    .and_then(|s| s.iter().find(|s| s["stage"] == *stage))
+                    .map_or_else(|| "".to_owned(), |s| format!("{:.1}", f(&s["seconds"])))
+            })
+            .collect();
+        let _ = writeln!(out, "| {} | {} |", title(&r["backend"]), seconds.join(" | "));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -601,6 +704,56 @@ mod tests {
         assert!(rendered.starts_with(&begin) && rendered.ends_with(&format!("{end}\n")));
         assert!(rendered.contains("From its own run."));
         assert!(rendered.contains("| 16 | 2 | 1100 | 1.00 | 2.00 | 110% | 150% | 0 |"), "{rendered}");
+    }
+
+    #[test]
+    fn the_backups_section_compares_the_target_with_the_live_data() {
+        let backed_up = |backend: &str, backup_seconds: f64| {
+            serde_json::json!({
+                "backend": backend,
+                "sizes": {
+                    "matters": 20000, "notes": 100000,
+                    "seeded_documents": 256, "seeded_document_bytes": 1u64 << 30,
+                },
+                "backups": {
+                    "alone": true,
+                    "live": { "database_bytes": 512u64 << 20, "document_bytes": 1536u64 << 20, "documents": 256 },
+                    "first": {
+                        "seconds": backup_seconds, "covered_bytes": 1024u64 << 20,
+                        "added_bytes": 1024u64 << 20, "target_bytes": 1024u64 << 20,
+                    },
+                    "verify": { "seconds": 20.0, "audit_entries": 1000000 },
+                    "second": {
+                        "seconds": 2.0, "covered_bytes": 1024u64 << 20,
+                        "added_bytes": 3u64 << 20, "target_bytes": 1027u64 << 20,
+                    },
+                    "restore": {
+                        "seconds": 32.0, "rows": 1200000, "documents_copied": 256,
+                        "stages": [
+                            { "stage": "verifying the backup", "seconds": 20.0 },
+                            { "stage": "copying documents", "seconds": 12.0 },
+                        ],
+                    },
+                },
+            })
+        };
+        let results = [backed_up("sqlite", 10.0), backed_up("postgres", 16.0)];
+        let rendered = section(Part::Backups, &results, None);
+        let (begin, end) = markers(Part::Backups);
+        assert!(rendered.starts_with(&format!("{begin}\n## Backups\n")), "{rendered}");
+        assert!(rendered.ends_with(&format!("{end}\n")));
+        assert!(rendered.contains("1000000 audit entries and 256 documents of 1024 MiB"), "{rendered}");
+        assert!(
+            rendered.contains("| SQLite | 1024.0 | 10.0 | 102.4 | 20.0 | 51.2 | 32.0 | 32.0 | 1200000 |"),
+            "{rendered}"
+        );
+        assert!(rendered.contains("| PostgreSQL | 1024.0 | 16.0 | 64.0 |"), "{rendered}");
+        assert!(
+            rendered.contains("| SQLite | 512.0 | 1536.0 | 1024.0 | 50% | 3.0 | 2.0 | 1027.0 |"),
+            "{rendered}"
+        );
+        assert!(rendered.contains("| backend | verifying the backup | copying documents |"), "{rendered}");
+        assert!(rendered.contains("| PostgreSQL | 20.0 | 12.0 |"), "{rendered}");
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! runs (sealing, the search index, the audit chain, row-level security on PostgreSQL),
 //! only in large transactions rather than one request at a time. Users get the same
 //! password hash (one Argon2id run instead of hundreds); sign-ins still verify it for real.
+//! Documents are uploaded as the server receives them: sealed as they stream into the blob
+//! store, then recorded on their matter, one transaction each.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -10,18 +12,22 @@ use std::time::Instant;
 use ringfence_core::audit::{AuditAction, AuditActor, AuditRecord, Origin, Outcome};
 use ringfence_core::auth::{FactorPolicy, SecondFactor};
 use ringfence_core::clock::{Clock, SystemClock};
+use ringfence_core::document::Scan;
 use ringfence_core::firm::{FirmName, FirmSlug};
 use ringfence_core::ids::{FirmId, SessionId, UserId};
 use ringfence_core::principal::{FirmUser, Principal, SystemTask};
 use ringfence_core::user::{Email, FirmRole};
+use ringfence_store::blobs::{BlobLocation, BlobStore};
 use ringfence_store::firm::access::{self, WriteContent};
 use ringfence_store::firm::clients::{self, ClientFields};
+use ringfence_store::firm::documents::{self, Upload};
 use ringfence_store::firm::users::{self, NewUser, UserStatus};
 use ringfence_store::firm::{audit, matters, notes, sign_in_policy};
 use ringfence_store::{FirmStore, NewFirm, Storage, StorageLocation};
 use uuid::Uuid;
 
 use crate::audit_fill::AuditWriter;
+use crate::documents::Generated;
 use crate::words::{Rng, Vocabulary};
 use crate::{BenchResult, fail};
 
@@ -39,6 +45,9 @@ pub struct Sizes {
     pub storm_users: usize,
     pub vocabulary: usize,
     pub words_per_note: usize,
+    /// Documents spread over the matters, each a first version of `document_bytes`.
+    pub documents: usize,
+    pub document_bytes: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -232,21 +241,30 @@ pub async fn seed(
     owned.sort_by_key(|o| o.index);
     timings.push(("matters and notes", started.elapsed().as_secs_f64()));
 
+    let matters_made: Vec<(&SeedUser, Uuid)> =
+        owned.iter().flat_map(|o| o.matters.iter().map(move |m| (o.lead, *m))).collect();
+    let started = Instant::now();
+    let blobs = BlobStore::open(&BlobLocation::Local(data_dir.join("blobs")))?;
+    let documents_made = upload_documents(&store, &blobs, &matters_made, sizes).await?;
+    if sizes.documents > 0 {
+        timings.push(("documents", started.elapsed().as_secs_f64()));
+    }
+
     // The audit entries all that would have made, chained onto the firm's log.
     let started = Instant::now();
     let audit = AuditWriter::new(store.clone());
-    let matters_made: Vec<(&SeedUser, Uuid)> =
-        owned.iter().flat_map(|o| o.matters.iter().map(move |m| (o.lead, *m))).collect();
     let notes_made: Vec<(&SeedUser, Uuid, Uuid)> =
         owned.iter().flat_map(|o| o.notes.iter().map(move |(m, n)| (o.lead, *m, *n))).collect();
+    let (made, noted) = (matters_made.len(), notes_made.len());
     audit
-        .append(matters_made.len() + notes_made.len(), |i| match matters_made.get(i) {
-            Some((lead, matter)) => {
+        .append(made + noted + documents_made.len(), |i| {
+            if let Some((lead, matter)) = matters_made.get(i) {
                 user_record(lead, AuditAction::MatterCreated, ("matter", matter.to_string()), *matter)
-            }
-            None => {
-                let (lead, matter, note) = notes_made[i - matters_made.len()];
-                user_record(lead, AuditAction::NoteCreated, ("note", note.to_string()), matter)
+            } else if let Some((lead, matter, note)) = notes_made.get(i - made) {
+                user_record(lead, AuditAction::NoteCreated, ("note", note.to_string()), *matter)
+            } else {
+                let (lead, matter, document) = documents_made[i - made - noted];
+                user_record(lead, AuditAction::DocumentUploaded, ("document", document.to_string()), matter)
             }
         })
         .await?;
@@ -260,10 +278,11 @@ pub async fn seed(
         .take(5000)
         .collect();
     eprintln!(
-        "seeded {} users, {} matters, {} notes in {:.1} s",
+        "seeded {} users, {} matters, {} notes, {} documents in {:.1} s",
         people.len(),
         matters_made.len(),
         notes_made.len(),
+        documents_made.len(),
         timings.iter().map(|(_, s)| s).sum::<f64>()
     );
     let storm_users = others.iter().take(sizes.storm_users).cloned().collect();
@@ -288,6 +307,53 @@ struct Opened<'a> {
     notes: Vec<(Uuid, Uuid)>,
 }
 
+/// `user` as signed in, leading its matters as an attorney (its session does not matter).
+fn signed_in(store: &FirmStore, user: &SeedUser) -> BenchResult<Principal> {
+    Ok(Principal::FirmUser(FirmUser {
+        firm: store.id(),
+        user: user.id,
+        email: Email::parse(&user.email)?,
+        roles: BTreeSet::from(ROLES),
+        session: SessionId::random(),
+    }))
+}
+
+/// Uploads `sizes.documents` files spread evenly over `matters`, each by its matter's lead
+/// as the server would take it: sealed as it streams into the blob store, its terms blinded,
+/// then recorded on the matter in a transaction of its own. Returns who uploaded what where.
+async fn upload_documents<'a>(
+    store: &FirmStore,
+    blobs: &BlobStore,
+    matters: &[(&'a SeedUser, Uuid)],
+    sizes: Sizes,
+) -> BenchResult<Vec<(&'a SeedUser, Uuid, Uuid)>> {
+    let roles = BTreeSet::from(ROLES);
+    let file = Generated::new(sizes.document_bytes);
+    let mut made = Vec::with_capacity(sizes.documents);
+    for i in 0..sizes.documents {
+        let Some(&(lead, matter)) = matters.get(i * matters.len() / sizes.documents) else {
+            return Err(fail("documents to seed, but no matters to put them on"));
+        };
+        let mut upload = Upload::start(blobs, store.id())?;
+        for block in 0..file.blocks() {
+            upload.push(&file.block(block)).await?;
+        }
+        let mut uploaded = upload.finish(format!("exhibit-{i:04}.bin")).await?;
+        uploaded.blind_terms(store).await?;
+        let mut tx = store.begin(&signed_in(store, lead)?).await?;
+        let proof = access::check::<WriteContent>(&mut tx, lead.id, &roles, matter)
+            .await?
+            .ok_or_else(|| fail("the lead of a matter may not write to it"))?;
+        let title = format!("Exhibit {i}");
+        let id =
+            documents::create(&mut tx, &proof, &title, false, &uploaded, Scan::Unscanned, SystemClock.now())
+                .await?;
+        tx.commit().await?;
+        made.push((lead, matter, id));
+    }
+    Ok(made)
+}
+
 /// Opens `count` matters led by `lead`, each with its notes, in one transaction.
 #[allow(clippy::too_many_arguments)]
 async fn open_matters<'a>(
@@ -301,15 +367,7 @@ async fn open_matters<'a>(
     at: time::OffsetDateTime,
 ) -> BenchResult<Opened<'a>> {
     let roles = BTreeSet::from(ROLES);
-    // The lead opens its own matters, as it would signed in (its session does not matter).
-    let as_lead = Principal::FirmUser(FirmUser {
-        firm: store.id(),
-        user: lead.id,
-        email: Email::parse(&lead.email)?,
-        roles: BTreeSet::from([FirmRole::Attorney]),
-        session: SessionId::random(),
-    });
-    let mut tx = store.begin(&as_lead).await?;
+    let mut tx = store.begin(&signed_in(store, lead)?).await?;
     let mut opened = Opened { index: 0, lead, matters: Vec::with_capacity(count), notes: Vec::new() };
     for _ in 0..count {
         let title = format!("{} v {}", vocabulary.sentence(rng, 2), vocabulary.sentence(rng, 2));
@@ -387,6 +445,8 @@ mod tests {
             storm_users: 0,
             vocabulary: 200,
             words_per_note: 4,
+            documents: 0,
+            document_bytes: 0,
         };
         let firm = seed(&location, env.data_dir(), sizes, 4).await.expect("seeded");
         assert_eq!(firm.bench_matters.len(), sizes.bench_matters);

@@ -17,6 +17,7 @@ use crate::seed::{self, Firm, Sizes};
 use crate::server::{self, RssSampler, Server, ServerCommand};
 use crate::{BenchResult, fail, http, raw};
 
+mod backups;
 mod key_rotation;
 mod two_servers;
 
@@ -27,6 +28,8 @@ pub enum Part {
     TwoServers,
     /// Rotating the firm's key and re-sealing its values under the new one.
     KeyRotation,
+    /// Backing the firm up, verifying the backup, and restoring it in place.
+    Backups,
 }
 
 pub struct Options {
@@ -72,6 +75,8 @@ impl Plan {
                 storm_users: storm_signins * runs,
                 vocabulary: 5_000,
                 words_per_note: 12,
+                documents: 8,
+                document_bytes: 512 << 10,
             }
         } else {
             Sizes {
@@ -84,6 +89,9 @@ impl Plan {
                 storm_users: storm_signins * runs,
                 vocabulary: 5_000,
                 words_per_note: 12,
+                // 1 GiB of documents.
+                documents: 256,
+                document_bytes: 4 << 20,
             }
         };
         Plan {
@@ -232,6 +240,8 @@ async fn measure(
             "notes": plan.sizes.matters * plan.sizes.notes_per_matter,
             "audit_entries": plan.sizes.audit_entries,
             "document_bytes": plan.document_bytes,
+            "seeded_documents": plan.sizes.documents,
+            "seeded_document_bytes": plan.sizes.documents as u64 * plan.sizes.document_bytes,
         },
         "point_seconds": plan.point.as_secs_f64(),
         "runs": plan.runs,
@@ -248,6 +258,18 @@ async fn measure(
     if options.only.is_none_or(|part| part == Part::KeyRotation) {
         let alone = options.only.is_some();
         figures["key_rotation"] = key_rotation::measure(&location, data_dir, firm.id, alone).await?;
+    }
+    // Last: the restore replaces the firm's store with the backup's.
+    if options.only.is_none_or(|part| part == Part::Backups) {
+        let alone = options.only.is_some();
+        if alone {
+            // The full run fills the log for the audit export; alone, it is filled here.
+            let target = plan.sizes.audit_entries;
+            log(&format!("{name}: filling the audit log to {target} entries"));
+            firm.fill_audit_log(target).await?;
+        }
+        let target_dir = options.work_dir.join(format!("{name}-backups"));
+        figures["backups"] = backups::measure(&location, data_dir, &target_dir, firm.id, alone).await?;
     }
     Ok(figures)
 }
@@ -388,12 +410,12 @@ async fn scenarios(
     match options.only {
         Some(Part::TwoServers) => return two_servers::measure(&ctx, firm, command, figures).await,
         // Measured in `measure`, once the server has stopped.
-        Some(Part::KeyRotation) => return Ok(()),
+        Some(Part::KeyRotation | Part::Backups) => return Ok(()),
         None => {}
     }
-    // The storm goes last of these (key rotation follows, once the server has stopped): the
-    // memory its Argon2id work leaves behind would otherwise be the floor of every peak
-    // measured after it.
+    // The storm goes last of these (key rotation and backups follow, once the server has
+    // stopped): the memory its Argon2id work leaves behind would otherwise be the floor of
+    // every peak measured after it.
     reads(&ctx, firm, figures).await?;
     search(&ctx, firm, figures).await?;
     writes(&ctx, firm, figures).await?;

@@ -73,6 +73,8 @@ mod tests {
             storm_users: 0,
             vocabulary: 50,
             words_per_note: 4,
+            documents: 0,
+            document_bytes: 0,
         };
         let firm = seed::seed(&location, env.data_dir(), sizes, 1).await.expect("seeded");
         let rotated = measure(&location, env.data_dir(), firm.id, true).await.expect("rotated");
