@@ -334,7 +334,7 @@ async fn upload_documents<'a>(
         let Some(&(lead, matter)) = matters.get(i * matters.len() / sizes.documents) else {
             return Err(fail("documents to seed, but no matters to put them on"));
         };
-        let mut upload = Upload::start(blobs, store.id())?;
+        let mut upload = Upload::start(blobs, store)?;
         for block in 0..file.blocks() {
             upload.push(&file.block(block)).await?;
         }

@@ -172,8 +172,9 @@ pub enum BackupCommand {
         #[command(flatten)]
         place: BackupPlaceArgs,
     },
-    /// Restore a firm from one of its backups, in place: the firm is closed to requests
-    /// while it runs. Works on a machine with nothing but the target and the master key.
+    /// Restore a firm from one of its backups, in place (the firm is closed to requests
+    /// while it runs), or with --as as a new firm beside it, for inspection. Works on a
+    /// machine with nothing but the target and the master key.
     Restore {
         /// The firm's slug
         #[arg(long, value_parser = parse_slug)]
@@ -181,6 +182,17 @@ pub enum BackupCommand {
         /// The backup, as `backup list` shows it
         #[arg(long, value_name = "ID")]
         from: uuid::Uuid,
+        /// Restore it as a new firm with this slug, beside the original (left untouched);
+        /// none of the original's people can sign in to it: --admin-email is invited
+        #[arg(long = "as", value_parser = parse_slug, value_name = "NEW-SLUG", requires = "admin_email")]
+        as_slug: Option<FirmSlug>,
+        /// With --as: the address of the copy's administrator, one that signs in to no firm
+        /// here
+        #[arg(long, value_parser = |s: &str| Email::parse(s).map_err(|e| e.to_string()), requires = "as_slug")]
+        admin_email: Option<Email>,
+        /// With --as: the administrator's name
+        #[arg(long, requires = "as_slug")]
+        admin_name: Option<String>,
         /// Seconds to wait after closing the firm, for every server to see it closed and
         /// for requests under way to end
         #[arg(long, default_value_t = 15, value_name = "SECONDS")]

@@ -10,6 +10,7 @@ mod logging;
 use std::process::ExitCode;
 
 use clap::Parser;
+use ringfence_store::backup::NewCopy;
 
 use crate::cli::{
     AuditCommand, BackupCommand, BlobsCommand, Cli, Command, FirmCommand, JobsCommand, KeysCommand,
@@ -93,6 +94,20 @@ fn main() -> ExitCode {
             }
             Command::Backup { command: BackupCommand::Verify { firm, id, .. } } => {
                 commands::backup::verify(&settings, firm.as_ref(), id).await
+            }
+            Command::Backup {
+                command:
+                    BackupCommand::Restore {
+                        firm,
+                        from,
+                        as_slug: Some(slug),
+                        admin_email: Some(admin_email),
+                        admin_name,
+                        ..
+                    },
+            } => {
+                let copy = NewCopy { slug, admin_email, admin_name: admin_name.as_deref() };
+                commands::backup::restore_as(&settings, &firm, from, copy).await
             }
             Command::Backup { command: BackupCommand::Restore { firm, from, settle_seconds, .. } } => {
                 commands::backup::restore(&settings, &firm, from, settle_seconds).await

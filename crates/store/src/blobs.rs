@@ -190,11 +190,17 @@ impl BlobStore {
         Ok(removed)
     }
 
-    /// Copies a blob to the same place in `other` as the bytes stored (sealed), a part at a
-    /// time; the size copied.
-    pub async fn copy_to(&self, other: &BlobStore, firm: FirmId, blob: Uuid) -> Result<u64, StoreError> {
+    /// Copies `firm`'s blob to `other`, as `into`'s (the same firm but for a copy restored
+    /// beside it), as the bytes stored (sealed), a part at a time; the size copied.
+    pub async fn copy_to(
+        &self,
+        other: &BlobStore,
+        firm: FirmId,
+        blob: Uuid,
+        into: FirmId,
+    ) -> Result<u64, StoreError> {
         let mut source = self.store.get(&self.path(firm, blob)).await.map_err(blob_error)?.into_stream();
-        let mut writer = other.writer(firm, blob);
+        let mut writer = other.writer(into, blob);
         let mut copied = 0;
         while let Some(bytes) = source.next().await {
             let bytes = bytes.map_err(blob_error)?;

@@ -38,6 +38,11 @@ pub enum StoreError {
         "a legal hold stands in the firm: it can be shredded once every hold is lifted, or when forced for a recorded reason"
     )]
     UnderLegalHold,
+    #[error(
+        "copies of the firm restored from its backups hold its keys: {}; shred them first (firm terminate, then firm shred)",
+        .0.join(", ")
+    )]
+    CopiesRemain(Vec<String>),
     #[error("the firm `{slug}` was shredded on {}: its keys, data and files are destroyed", day(.at))]
     Shredded { slug: String, at: OffsetDateTime },
     #[error("no such firm")]

@@ -58,7 +58,7 @@ async fn read_matter(store: &FirmStore, blobs: &BlobStore, user: UserId, matter:
     for document in documents::list(&mut tx, &access).await.expect("documents") {
         let readable =
             documents::readable(&mut tx, &access, document.id, None).await.expect("read").expect("doc");
-        let content = Content::open(blobs, store.id(), &readable).await.expect("blob");
+        let content = Content::open(blobs, store, &readable).await.expect("blob");
         let bytes = content.read(0..content.size()).await.expect("bytes");
         files.push((document.title, document.current.name, bytes));
     }
@@ -137,7 +137,7 @@ async fn open_matter(
     let note =
         notes::create(&mut tx, &access, "strategy", true, "settle below 40k", now).await.expect("note");
     notes::update(&mut tx, &access, note.id, Some("settle below 35k"), None, now).await.expect("edit");
-    let mut upload = Upload::start(blobs, store.id()).expect("upload");
+    let mut upload = Upload::start(blobs, store).expect("upload");
     upload.push(format!("I leave everything to cat {n}").as_bytes()).await.expect("push");
     let uploaded = upload.finish("will.txt".to_owned()).await.expect("finish");
     documents::create(&mut tx, &access, "Last will", true, &uploaded, Scan::Clean, now)

@@ -278,6 +278,13 @@ impl FirmStore {
         self.id
     }
 
+    /// The id the firm's keys, sealed values, documents and audit chain are bound to: its
+    /// own, or for a copy restored beside its original (`backup restore --as`), the
+    /// original's, so that what the backup holds opens unchanged.
+    pub fn sealed_as(&self) -> String {
+        self.keyring().firm_id().to_owned()
+    }
+
     fn keyring(&self) -> Arc<FirmKeyring> {
         match self.keyring.read() {
             Ok(keyring) => keyring.clone(),
@@ -839,15 +846,17 @@ impl Storage {
 
     /// Every version of a firm's key, unwrapped. A firm without keys is none (any more).
     pub(crate) async fn keyring(&self, id: FirmId) -> Result<FirmKeyring, StoreError> {
-        let wrapped = firms::wrapped_keys(&mut *self.control.acquire().await?, id).await?;
+        let mut control = self.control.acquire().await?;
+        let wrapped = firms::wrapped_keys(&mut control, id).await?;
         if wrapped.is_empty() {
             return Err(StoreError::UnknownFirmId);
         }
+        let sealed_as = firms::sealed_as(&mut control, id).await?.to_string();
         let keys = wrapped
             .iter()
-            .map(|(version, wrapped)| Ok((*version, self.master.unwrap(&id.to_string(), *version, wrapped)?)))
+            .map(|(version, wrapped)| Ok((*version, self.master.unwrap(&sealed_as, *version, wrapped)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(FirmKeyring::new(&id.to_string(), keys)?)
+        Ok(FirmKeyring::new(&sealed_as, keys)?)
     }
 
     async fn open_firm_store(

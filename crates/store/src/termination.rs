@@ -168,6 +168,10 @@ impl Storage {
             }
             FirmStanding::Terminated(_) => {}
         }
+        let copies = firms::copies_of(&mut *self.control.acquire().await?, id).await?;
+        if !copies.is_empty() {
+            return Err(StoreError::CopiesRemain(copies));
+        }
         let store = self.firm(id).await?;
         if force_reason.is_none() && store.any_legal_hold().await? {
             return Err(StoreError::UnderLegalHold);

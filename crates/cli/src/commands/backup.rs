@@ -9,8 +9,9 @@ use ringfence_core::clock::{Clock, SystemClock};
 use ringfence_core::document::readable_size as size;
 use ringfence_core::firm::FirmSlug;
 use ringfence_core::ids::FirmId;
-use ringfence_store::backup::{BackupSummary, BackupTarget, Progress, Restoring, VerifiedBackup};
+use ringfence_store::backup::{BackupSummary, BackupTarget, NewCopy, Progress, Restoring, VerifiedBackup};
 use ringfence_store::blobs::BlobStore;
+use ringfence_store::firm::invitations::INVITATION_LIFETIME;
 use ringfence_store::{Storage, StoreError};
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
@@ -150,7 +151,20 @@ pub async fn verify(settings: &Settings, firm: Option<&FirmSlug>, id: Option<Uui
     }
 }
 
-pub async fn restore(settings: &Settings, slug: &FirmSlug, from: Uuid, settle: u64) -> CommandResult {
+/// What a restore starts from: the firm, and its backup as the target lists it.
+struct Restorable {
+    storage: Storage,
+    target: BackupTarget,
+    blobs: BlobStore,
+    firm: FirmId,
+    backup: BackupSummary,
+}
+
+async fn restorable(
+    settings: &Settings,
+    slug: &FirmSlug,
+    from: Uuid,
+) -> Result<Restorable, Box<dyn std::error::Error + Send + Sync>> {
     let storage = open_storage(settings).await?;
     let target = target(settings)?;
     let blobs = BlobStore::open(&settings.serve.blob_store)?;
@@ -158,11 +172,17 @@ pub async fn restore(settings: &Settings, slug: &FirmSlug, from: Uuid, settle: u
         return Err(format!("{slug} was shredded: a shredded firm is never restored").into());
     }
     let firm = firm_id(&storage, &target, slug, Some(from)).await?;
-    let listed = storage.list_backups(&target, Some(Some(firm))).await?;
-    let backup = listed
-        .iter()
+    let backup = storage
+        .list_backups(&target, Some(Some(firm)))
+        .await?
+        .into_iter()
         .find(|b| b.id == from)
         .ok_or_else(|| format!("backup {from} is not one of {slug}'s"))?;
+    Ok(Restorable { storage, target, blobs, firm, backup })
+}
+
+pub async fn restore(settings: &Settings, slug: &FirmSlug, from: Uuid, settle: u64) -> CommandResult {
+    let Restorable { storage, target, blobs, firm, backup } = restorable(settings, slug, from).await?;
     println!(
         "Restoring {slug} from backup {from}, taken {}: the firm is closed to requests until it is done.",
         backup.taken_at.format(&Rfc3339)?
@@ -193,6 +213,46 @@ pub async fn restore(settings: &Settings, slug: &FirmSlug, from: Uuid, settle: u
         );
     }
     println!("The firm is open again. Its audit log records the restore and the backup it came from.");
+    Ok(())
+}
+
+pub async fn restore_as(
+    settings: &Settings,
+    slug: &FirmSlug,
+    from: Uuid,
+    copy: NewCopy<'_>,
+) -> CommandResult {
+    let Restorable { storage, target, blobs, firm, backup } = restorable(settings, slug, from).await?;
+    let admin_email = copy.admin_email.clone();
+    println!(
+        "Restoring {slug}'s backup {from}, taken {}, as the new firm {}; {slug} is not touched.",
+        backup.taken_at.format(&Rfc3339)?,
+        copy.slug
+    );
+    let bar = Bar::new();
+    let now = SystemClock.now();
+    let restored = storage.restore_firm_as(&target, &blobs, (firm, from), copy, &bar, now).await?;
+    bar.done();
+    println!(
+        "Restored the copy \"{}\" ({}), id {}: {} rows, {} documents, {} purges re-applied ({} found again).",
+        restored.firm.name.as_str(),
+        restored.firm.slug,
+        restored.firm.id,
+        restored.rows,
+        restored.documents_copied,
+        restored.purges_replayed.purges,
+        restored.purges_replayed.found
+    );
+    println!(
+        "None of {slug}'s people can sign in to it. Its administrator {admin_email} is invited; send them this one-time link (valid until {}):",
+        (now + INVITATION_LIFETIME).format(&Rfc3339)?
+    );
+    let link = ringfence_crypto::token::scoped(&restored.firm.id.simple(), &restored.invitation);
+    println!("  {}/invite#{}", settings.public_url_for(settings.serve.listen.port()), link.as_str());
+    println!(
+        "Its audit log records the backup it came from. When the inspection is over: ringfence firm terminate --firm {0} --retain-days 1, then ringfence firm shred --firm {0}",
+        restored.firm.slug
+    );
     Ok(())
 }
 

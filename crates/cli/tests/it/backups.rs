@@ -75,6 +75,44 @@ both_backends!(
         let nobody = backup(&env, &target, &blobs, &["restore", "--firm", "nobody", "--from", &id]);
         assert_eq!(nobody.status.code(), Some(1), "{}", stderr(&nobody));
 
+        // Beside the original, as a new firm for inspection: its administrator is invited.
+        let alone = backup(
+            &env,
+            &target,
+            &blobs,
+            &["restore", "--firm", "keepers2", "--from", &id, "--as", "keepers2-copy"],
+        );
+        assert_eq!(alone.status.code(), Some(2), "--as needs --admin-email: {}", stderr(&alone));
+        let copy_as = |admin: &str| {
+            let args = [
+                "restore",
+                "--firm",
+                "keepers2",
+                "--from",
+                &id,
+                "--as",
+                "keepers2-copy",
+                "--admin-email",
+                admin,
+            ];
+            backup(&env, &target, &blobs, &args)
+        };
+        let copied = copy_as("inspector@keepers2.example");
+        assert!(copied.status.success(), "{}{}", stdout(&copied), stderr(&copied));
+        assert!(stdout(&copied).contains("/invite#"), "{}", stdout(&copied));
+        let verified = run(
+            {
+                let mut c = ringfence(&env);
+                c.args(["audit", "verify", "--firm", "keepers2-copy"]);
+                c
+            },
+            None,
+        );
+        assert!(verified.status.success(), "{}{}", stdout(&verified), stderr(&verified));
+        let again = copy_as("other@keepers2.example");
+        assert_eq!(again.status.code(), Some(1), "{}", stderr(&again));
+        assert!(stderr(&again).contains("keepers2-copy"), "{}", stderr(&again));
+
         // The machine is lost; a fresh one has only the target and the master key.
         let (backend, master_key) = (env.backend, std::fs::read(env.data_dir().join("master.key")).unwrap());
         drop(env);

@@ -88,7 +88,7 @@ async fn receive(state: &AppState, ctx: &Ctx, headers: &HeaderMap, body: Body) -
             match name {
                 "file" => {
                     let name = sanitize_file_name(field.file_name().unwrap_or_default());
-                    upload = Some((Upload::start(&state.blobs, firm)?, name));
+                    upload = Some((Upload::start(&state.blobs, &ctx.actor.store)?, name));
                     while let Some(bytes) = field.chunk().await.map_err(|e| form_error(&e, limit))? {
                         let (receiving, _) = upload.as_mut().ok_or_else(ApiError::not_found)?;
                         if receiving.size() + bytes.len() as u64 > limit {

@@ -228,7 +228,7 @@ pub async fn download(
     .await?;
     tx.commit().await?;
     let matter = MatterId::from(access.matter());
-    let content = match Content::open(&state.blobs, ctx.actor.firm, &readable).await {
+    let content = match Content::open(&state.blobs, &ctx.actor.store, &readable).await {
         Ok(content) => content,
         Err(StoreError::BlobIntegrity) => {
             record_integrity_failure(ctx, matter, on.id()).await;
@@ -380,7 +380,7 @@ async fn check(ctx: &Ctx, state: &AppState, received: Received) -> Result<Checke
     let extractor = &state.settings.extractor;
     let slot = if uploaded.has_text_source() { extractor.slot().await.ok() } else { None };
     if let Some(slot) = slot {
-        match uploaded.text_source(&state.blobs, firm).await {
+        match uploaded.text_source(&state.blobs, &ctx.actor.store).await {
             Ok(Some(bytes)) => {
                 if let Some(text) = extractor.text_of(slot, uploaded.content_type, &bytes).await {
                     uploaded.set_text(&text);
@@ -408,7 +408,7 @@ async fn check(ctx: &Ctx, state: &AppState, received: Received) -> Result<Checke
 /// become downloadable where scanning is required.
 async fn scan(state: &AppState, ctx: &Ctx, uploaded: &Uploaded) -> Result<(Scan, Option<String>), AppError> {
     let Some(scanner) = &state.settings.malware_scanner else { return Ok((Scan::Unscanned, None)) };
-    let content = uploaded.content(&state.blobs, ctx.actor.firm).await?;
+    let content = uploaded.content(&state.blobs, &ctx.actor.store).await?;
     match scanner.scan(&content).await {
         Ok(Verdict::Clean) => Ok((Scan::Clean, None)),
         Ok(Verdict::Infected(signature)) => Ok((Scan::Infected, Some(signature))),

@@ -360,7 +360,7 @@ async fn produce(
         feed.json_lines(format!("{folder}/documents.jsonl"), &lines).await?;
         drop(lines);
         for (version, path) in versions.iter().zip(paths) {
-            let content = Content::open(blobs, store.id(), &version.readable).await?;
+            let content = Content::open(blobs, store, &version.readable).await?;
             let large = content.size() >= u64::from(u32::MAX) - SPAN;
             feed.send(Piece::File { path, stored: true, large }).await?;
             let mut at = 0;
@@ -424,7 +424,7 @@ async fn write(
     let (pieces_to, pieces) = mpsc::channel(PIECES_IN_FLIGHT);
     let (output_to, mut output) = mpsc::channel::<Vec<u8>>(OUTPUT_IN_FLIGHT);
     let writer = tokio::task::spawn_blocking(move || write_zip(pieces, output_to, passphrase));
-    let mut upload = Upload::start(blobs, store.id())?;
+    let mut upload = Upload::start(blobs, store)?;
     let storing = async {
         while let Some(bytes) = output.recv().await {
             upload.push(&bytes).await?;

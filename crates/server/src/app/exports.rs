@@ -277,7 +277,7 @@ pub async fn download(ctx: &Ctx, blobs: &BlobStore, place: Place, id: Uuid) -> R
     entry.matter_id = scope.matter().map(|m| m.to_string());
     audit_log::append(&mut tx, &entry).await?;
     tx.commit().await?;
-    let content = file.open(blobs, ctx.actor.firm).await?;
+    let content = file.open(blobs, &ctx.actor.store).await?;
     let kind = match scope {
         ExportScope::Firm => "firm",
         ExportScope::Matter(_) => "matter",

@@ -153,6 +153,7 @@ fn refusal(error: StoreError) -> AppError {
         StoreError::NotTerminated => "not_terminated",
         StoreError::RetentionRunning { .. } => "retention_running",
         StoreError::UnderLegalHold => "legal_hold",
+        StoreError::CopiesRemain(_) => "copies_remain",
         StoreError::Shredded { .. } => "shredded",
         _ => return error.into(),
     };

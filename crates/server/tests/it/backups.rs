@@ -5,12 +5,14 @@
 
 use std::sync::Arc;
 
+use ringfence_core::firm::FirmSlug;
 use ringfence_core::principal::{Principal, SystemTask};
+use ringfence_core::user::Email;
 use ringfence_server::app::backups::BackupPlan;
 use ringfence_server::app::termination::{self, OperatorCtx};
-use ringfence_server::jobs::Worker;
+use ringfence_server::jobs::{Worker, after_rotation};
 use ringfence_store::StoreError;
-use ringfence_store::backup::{BackupTarget, Generations, Restoring, Unwatched};
+use ringfence_store::backup::{BackupTarget, Generations, NewCopy, Restoring, Unwatched};
 use ringfence_store::blobs::BlobLocation;
 use ringfence_store::control::backups::BackupState;
 use ringfence_store::firm::audit::{self as audit_log, Verification};
@@ -24,6 +26,7 @@ use super::*;
 
 const LEAD: &str = "lead@firm.example";
 const LEAD_PASSWORD: &str = "a long shared test passphrase";
+const INSPECTOR: &str = "inspector@firm.example";
 const SECRET_NOTE: &str = "Privileged strategy: settle below four point two million";
 const SECRET_CLIENT: &str = "Zebediah Quartermain Holdings";
 const SECRET_TITLE: &str = "Quartermain against Widgetry";
@@ -51,6 +54,27 @@ async fn scene(env: TestEnv) -> Practice {
             .await;
     assert_eq!(upload.status, 201, "{}", upload.body);
     s
+}
+
+/// The id of the scene's matter whose title is [`SECRET_TITLE`].
+async fn secret_matter(s: &Practice) -> String {
+    let matters = s.h.call("GET", "/api/v1/matters", Some(&s.lead), None).await;
+    let matter =
+        matters.body["items"].as_array().unwrap().iter().find(|m| m["title"] == SECRET_TITLE).unwrap();
+    matter["id"].as_str().unwrap().to_owned()
+}
+
+/// A note `lead` writes on the scene's first matter.
+async fn write_note(s: &Practice, lead: &str, body: &str) {
+    let note =
+        s.h.call(
+            "POST",
+            &format!("/api/v1/matters/{}/notes", s.matter),
+            Some(lead),
+            Some(json!({ "kind": "note", "body": body, "privileged": false })),
+        )
+        .await;
+    assert_eq!(note.status, 201, "{}", note.body);
 }
 
 fn target_of(h: &Harness, location: &BlobLocation) -> BackupTarget {
@@ -183,16 +207,7 @@ both_backends!(
         let target = target_of(&s.h, &location);
         let storage = s.h.state.storage.clone();
         let (firm, blobs) = (s.h.firm, s.h.state.blobs.clone());
-        let matters = s.h.call("GET", "/api/v1/matters", Some(&s.lead), None).await;
-        let doomed = matters.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["title"] == SECRET_TITLE)
-            .unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let doomed = secret_matter(&s).await;
         let doomed_files =
             s.h.call("GET", &format!("/api/v1/matters/{doomed}/documents"), Some(&s.lead), None).await;
         let doomed_file = doomed_files.body["items"][0]["id"].as_str().unwrap().to_owned();
@@ -203,15 +218,7 @@ both_backends!(
         let backup = storage.back_up_firm(&target, &blobs, firm, s.h.clock.now()).await.unwrap();
 
         // After the backup: a note written, and the deleted matter purged for good.
-        let later =
-            s.h.call(
-                "POST",
-                &format!("/api/v1/matters/{}/notes", s.matter),
-                Some(&s.lead),
-                Some(json!({ "kind": "note", "body": "written after the backup", "privileged": false })),
-            )
-            .await;
-        assert_eq!(later.status, 201, "{}", later.body);
+        write_note(&s, &s.lead, "written after the backup").await;
         s.h.clock.advance(Duration::days(31));
         assert_eq!(storage.purge_deleted(&blobs, firm, s.h.clock.now()).await.unwrap(), 1);
         let mut conn = s.h.raw_firm().await;
@@ -271,6 +278,200 @@ both_backends!(
             let log = s.h.call("GET", &format!("/api/v1/audit?action={action}"), Some(&admin), None).await;
             assert_eq!(log.body["items"].as_array().unwrap().len(), 1, "{action}: {}", log.body);
         }
+    }
+);
+
+both_backends!(
+    a_backup_restored_as_a_new_firm_sits_beside_the_original_and_opens_only_to_its_named_administrator,
+    |env: TestEnv| async move {
+        let s = scene(env).await;
+        let (location, _kept) = backup_location(s.h.env.backend);
+        let target = target_of(&s.h, &location);
+        let storage = s.h.state.storage.clone();
+        let (firm, blobs) = (s.h.firm, s.h.state.blobs.clone());
+        let backup = storage.back_up_firm(&target, &blobs, firm, s.h.clock.now()).await.unwrap();
+        let secret_matter = secret_matter(&s).await;
+
+        // After the backup, the original moves on: a note written, a matter purged for good.
+        write_note(&s, &s.lead, "written after the backup").await;
+        let deleted =
+            s.h.call("DELETE", &format!("/api/v1/matters/{secret_matter}"), Some(&s.lead), None).await;
+        assert_eq!(deleted.status, 204);
+        s.h.clock.advance(Duration::days(31));
+        assert_eq!(storage.purge_deleted(&blobs, firm, s.h.clock.now()).await.unwrap(), 1);
+        let admin = s.h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let lead = s.h.sign_in(LEAD, LEAD_PASSWORD).await;
+        let original_before = answers(&s.h, &admin, &lead).await;
+
+        // Refused, leaving nothing behind: a slug in use, an address that signs in already,
+        // a shredded or unknown backup.
+        let copy = |slug: &str, email: &str| NewCopy {
+            slug: FirmSlug::parse(slug).unwrap(),
+            admin_email: Email::parse(email).unwrap(),
+            admin_name: Some("Inspector"),
+        };
+        let now = s.h.clock.now();
+        let taken = storage
+            .restore_firm_as(&target, &blobs, (firm, backup.id), copy("firm", INSPECTOR), &Unwatched, now)
+            .await
+            .unwrap_err();
+        assert!(matches!(taken, StoreError::SlugTaken(_)), "{taken:?}");
+        let signs_in = storage
+            .restore_firm_as(&target, &blobs, (firm, backup.id), copy("firm-copy", LEAD), &Unwatched, now)
+            .await
+            .unwrap_err();
+        assert!(matches!(signs_in, StoreError::EmailTaken(_)), "{signs_in:?}");
+        let unknown = storage
+            .restore_firm_as(
+                &target,
+                &blobs,
+                (firm, uuid::Uuid::now_v7()),
+                copy("firm-copy", INSPECTOR),
+                &Unwatched,
+                now,
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(unknown, StoreError::UnknownBackup(_)), "{unknown:?}");
+        assert_eq!(storage.list_firms().await.unwrap().len(), 1, "no half-made copy is left");
+
+        let restored = storage
+            .restore_firm_as(
+                &target,
+                &blobs,
+                (firm, backup.id),
+                copy("firm-copy", INSPECTOR),
+                &Unwatched,
+                now,
+            )
+            .await
+            .unwrap();
+        let made = restored.firm.id;
+        assert_ne!(made, firm);
+        assert_eq!(restored.firm.name.as_str(), "The Firm (copy)");
+        assert_eq!((restored.documents_copied, restored.purges_replayed.found), (2, 1));
+        assert_eq!(answers(&s.h, &admin, &lead).await, original_before, "the original is untouched");
+
+        // The original's people cannot get in: their addresses still sign in to the
+        // original, and their sessions (scoped by firm) do not open the copy.
+        for token in [&admin, &lead] {
+            let (_, secret) = token.split_once('.').unwrap();
+            let moved = format!("{}.{secret}", made.simple());
+            assert_eq!(s.h.call("GET", "/api/v1/matters", Some(&moved), None).await.status, 401);
+        }
+        assert!(s.h.sign_in(LEAD, LEAD_PASSWORD).await.starts_with(&firm.simple().to_string()));
+
+        // Its administrator, invited, sees the firm as it was at the backup: its people,
+        // its matters, and once a member (as an administrator of the original could make
+        // themself) the content and the documents' bytes, minus what was purged since.
+        let invitation = ringfence_crypto::token::scoped(&made.simple(), &restored.invitation);
+        let accepted =
+            s.h.call(
+                "POST",
+                "/api/v1/auth/accept-invite",
+                None,
+                Some(json!({ "token": invitation.as_str(), "password": LEAD_PASSWORD })),
+            )
+            .await;
+        assert_eq!(accepted.status, 204, "{}", accepted.body);
+        let inspector = s.h.sign_in(INSPECTOR, LEAD_PASSWORD).await;
+        assert!(inspector.starts_with(&made.simple().to_string()));
+        let users = s.h.call("GET", "/api/v1/users", Some(&inspector), None).await;
+        let people = users.body.to_string();
+        assert!(
+            people.contains(LEAD) && people.contains(ADMIN_EMAIL) && people.contains(INSPECTOR),
+            "{people}"
+        );
+        let matters = s.h.call("GET", "/api/v1/admin/matters", Some(&inspector), None).await;
+        assert_eq!(matters.status, 200, "{}", matters.body);
+        assert!(
+            !matters.body.to_string().contains(&secret_matter),
+            "purged since the backup: {}",
+            matters.body
+        );
+        let me =
+            users.body["items"].as_array().unwrap().iter().find(|u| u["email"] == INSPECTOR).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+        let joined =
+            s.h.call(
+                "PUT",
+                &format!("/api/v1/matters/{}/members/{me}", s.matter),
+                Some(&inspector),
+                Some(json!({ "role": "viewer" })),
+            )
+            .await;
+        assert!(joined.status < 300, "{}", joined.body);
+        let notes =
+            s.h.call("GET", &format!("/api/v1/matters/{}/notes", s.matter), Some(&inspector), None).await;
+        assert_eq!(notes.status, 200, "{}", notes.body);
+        assert!(notes.body.to_string().contains("first"), "{}", notes.body);
+        assert!(!notes.body.to_string().contains("written after the backup"), "{}", notes.body);
+        let original_bytes =
+            s.h.call("GET", &format!("/api/v1/documents/{}/content", s.document), Some(&lead), None).await;
+        let copied_bytes =
+            s.h.call("GET", &format!("/api/v1/documents/{}/content", s.document), Some(&inspector), None)
+                .await;
+        assert_eq!(copied_bytes.status, 200, "{}", copied_bytes.body);
+        assert_eq!(copied_bytes.body, original_bytes.body);
+
+        // On the copy's record, which verifies (its chain is the original's, continued).
+        let log = s.h.call("GET", "/api/v1/audit?action=backup.restored", Some(&inspector), None).await;
+        let entry = log.body["items"][0]["resource"]["id"].as_str().unwrap().to_owned();
+        assert!(entry.contains(&backup.id.to_string()) && entry.contains("beside"), "{entry}");
+        for id in [made, firm] {
+            let store = storage.firm(id).await.unwrap();
+            let mut tx = store.begin(&Principal::Anonymous).await.unwrap();
+            assert!(matches!(audit_log::verify(&mut tx).await.unwrap(), Verification::Intact { .. }), "{id}");
+            tx.commit().await.unwrap();
+        }
+
+        // A copy is a firm of its own: backed up, and restored in place, like any other.
+        let of_copy = storage.back_up_firm(&target, &blobs, made, s.h.clock.now()).await.unwrap();
+        assert_eq!(
+            storage.verify_backup(&target, Some(made), of_copy.id, s.h.clock.now()).await.unwrap().problem,
+            None
+        );
+        storage.restore_firm(&target, &blobs, made, of_copy.id, AT_ONCE, s.h.clock.now()).await.unwrap();
+        let inspector = s.h.sign_in(INSPECTOR, LEAD_PASSWORD).await;
+        let again =
+            s.h.call("GET", &format!("/api/v1/documents/{}/content", s.document), Some(&inspector), None)
+                .await;
+        assert_eq!(again.body, original_bytes.body);
+
+        // Its key rotated, everything still opens in both.
+        let rotated =
+            storage.rotate_firm_key(made, s.h.clock.now(), &after_rotation(made, s.h.clock.now())).await;
+        assert!(rotated.is_ok(), "{rotated:?}");
+        for (token, id) in [(&inspector, made), (&lead, firm)] {
+            storage.reload_keys(id).await.unwrap();
+            let bytes =
+                s.h.call("GET", &format!("/api/v1/documents/{}/content", s.document), Some(token), None)
+                    .await;
+            assert_eq!(bytes.body, original_bytes.body, "{id}");
+        }
+
+        // The copy holds the original's keys: the original is not shredded while it stands.
+        let operator = |now| OperatorCtx {
+            storage: &storage,
+            principal: Principal::System(SystemTask::CommandLine),
+            now,
+        };
+        let one_day = ringfence_core::firm::RetentionDays::parse(1).unwrap();
+        for slug in ["firm", "firm-copy"] {
+            let slug = FirmSlug::parse(slug).unwrap();
+            termination::terminate(&operator(s.h.clock.now()), &s.h.state.mailer, &slug, one_day)
+                .await
+                .unwrap();
+        }
+        s.h.clock.advance(Duration::days(2));
+        let (original, of_copy) = (FirmSlug::parse("firm").unwrap(), FirmSlug::parse("firm-copy").unwrap());
+        let refused =
+            termination::shred(&operator(s.h.clock.now()), &blobs, None, &original, None).await.unwrap_err();
+        assert!(format!("{refused:?}").contains("copies_remain"), "{refused:?}");
+        termination::shred(&operator(s.h.clock.now()), &blobs, Some(&target), &of_copy, None).await.unwrap();
+        termination::shred(&operator(s.h.clock.now()), &blobs, Some(&target), &original, None).await.unwrap();
     }
 );
 

@@ -11,6 +11,7 @@
 //! PostgreSQL schema): every table's rows counted against the manifest, every document's
 //! chunks authenticated and hashed, the audit chain verified.
 
+mod copy;
 mod rows;
 mod sealed;
 pub mod target;
@@ -28,6 +29,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use self::copy::{NewCopy, RestoredCopy};
 use self::rows::{Loader, TableHead};
 use self::sealed::{Lines, SealedReader, SealedWriter};
 pub use self::target::BackupTarget;
@@ -290,7 +292,7 @@ impl Storage {
             let bytes = if copied == Some(live) {
                 live
             } else {
-                let copied = blobs.copy_to(&target.store, firm, blob).await?;
+                let copied = blobs.copy_to(&target.store, firm, blob, firm).await?;
                 added += copied;
                 copied
             };
@@ -544,7 +546,7 @@ impl Storage {
             let store = self
                 .open_firm_store_at(firm, Place::Scratch(scratch), keyring, FirmStanding::Active, None)
                 .await?;
-            let result = self.check_in_scratch(target, &store, firm, manifest).await;
+            let result = self.check_in_scratch(target, &store, manifest).await;
             store.close().await;
             result
         }
@@ -557,7 +559,6 @@ impl Storage {
         &self,
         target: &BackupTarget,
         store: &FirmStore,
-        firm: FirmId,
         manifest: &Manifest,
     ) -> Result<VerifiedBackup, StoreError> {
         self.migrate_store(store, Some(manifest.schema_version)).await?;
@@ -584,7 +585,7 @@ impl Storage {
         }
         for version in &versions {
             let content =
-                documents::Content::of(&target.store, firm, version.id, &version.key, version.size).await;
+                documents::Content::of(&target.store, store, version.id, &version.key, version.size).await;
             let hash = match content {
                 Ok(content) => hash_all(&content).await,
                 Err(e) => Err(e),
@@ -702,19 +703,10 @@ impl Storage {
 
     /// The firm's keyring from the keys its backup holds (wrapped under the master key).
     fn keyring_of_manifest(&self, firm: FirmId, manifest: &Manifest) -> Result<FirmKeyring, StoreError> {
-        let (head, keys) = manifest
-            .control
-            .iter()
-            .find(|(head, _)| head.table == "firm_keys")
-            .ok_or_else(|| rows::invalid("no firm keys"))?;
-        let column = |name: &str| {
-            head.columns
-                .iter()
-                .position(|(c, _)| c == name)
-                .ok_or_else(|| rows::invalid("a key row without its columns"))
-        };
+        let (head, keys) = control_rows(manifest, "firm_keys")?;
         let (version_at, master_at, wrapped_at) =
-            (column("version")?, column("master_key_id")?, column("wrapped")?);
+            (column_at(head, "version")?, column_at(head, "master_key_id")?, column_at(head, "wrapped")?);
+        let sealed_as = sealed_as_of(manifest, firm)?.to_string();
         let mut unwrapped = Vec::with_capacity(keys.len());
         for key in keys {
             let row = rows::parse_json_row(key, head.columns.len())?;
@@ -730,9 +722,9 @@ impl Storage {
                 KeyVersion(u32::try_from(*version).map_err(|_| rows::invalid("a key version out of range"))?);
             let wrapped =
                 WrappedFirmKey { master_key_id: master_key_id.clone(), ciphertext: ciphertext.clone() };
-            unwrapped.push((version, self.master.unwrap(&firm.to_string(), version, &wrapped)?));
+            unwrapped.push((version, self.master.unwrap(&sealed_as, version, &wrapped)?));
         }
-        Ok(FirmKeyring::new(&firm.to_string(), unwrapped)?)
+        Ok(FirmKeyring::new(&sealed_as, unwrapped)?)
     }
 
     /// Loads a backup's rows into an empty store at the backup's schema version, in one
@@ -829,6 +821,41 @@ impl Storage {
         }
     }
 
+    /// A backup about to be restored, proven first in a scratch store (a backup that
+    /// cannot be restored whole must not take the firm's place), and the firm's newest
+    /// backup when it is another (its purge ledger may be newer). A shredded firm's is
+    /// never restored.
+    async fn proven_for_restore(
+        &self,
+        target: &BackupTarget,
+        firm: FirmId,
+        id: Uuid,
+        progress: &dyn Progress,
+    ) -> Result<(Manifest, Option<Manifest>), StoreError> {
+        if let Some(tombstone) = terminations::tombstone(&mut *self.control.acquire().await?, firm).await? {
+            return Err(StoreError::Shredded {
+                slug: tombstone.slug.to_string(),
+                at: tombstone.shred_started_at,
+            });
+        }
+        let manifest = self.read_manifest(target, Some(firm), id).await?;
+        self.check_restorable(&manifest)?;
+        if manifest.master_key_id != self.master.id() {
+            return Err(StoreError::BackupUnreadable("it was taken under another master key".into()));
+        }
+        let newest = backup_ids(target, Some(Some(firm))).await?.into_iter().map(|(_, id)| id).max();
+        let newest = match newest {
+            Some(newest) if newest != id => Some(self.read_manifest(target, Some(firm), newest).await?),
+            _ => None,
+        };
+        progress.total(manifest.store_plain_bytes + manifest.documents.iter().map(|(_, b)| b).sum::<u64>());
+        progress.stage("verifying the backup");
+        if let Some(problem) = self.verify_firm_backup(target, firm, &manifest).await?.problem {
+            return Err(StoreError::BackupUnreadable(problem));
+        }
+        Ok((manifest, newest))
+    }
+
     /// Restores a firm from one of its backups, in place: the firm is closed to requests
     /// (every server sees it within `settle`), its store is replaced by the backup's, its
     /// documents are copied back, every purge recorded since the backup is re-applied, and
@@ -844,33 +871,10 @@ impl Storage {
         now: OffsetDateTime,
     ) -> Result<RestoredFirm, StoreError> {
         let Restoring { settle, progress } = how;
-        if let Some(tombstone) = terminations::tombstone(&mut *self.control.acquire().await?, firm).await? {
-            return Err(StoreError::Shredded {
-                slug: tombstone.slug.to_string(),
-                at: tombstone.shred_started_at,
-            });
-        }
         if backups::restore_status(&mut *self.control.acquire().await?, firm).await?.in_progress {
             tracing::warn!(%firm, "a restore of the firm did not finish: this one takes its place");
         }
-        let manifest = self.read_manifest(target, Some(firm), id).await?;
-        self.check_restorable(&manifest)?;
-        if manifest.master_key_id != self.master.id() {
-            return Err(StoreError::BackupUnreadable("it was taken under another master key".into()));
-        }
-        let newest = backup_ids(target, Some(Some(firm))).await?.into_iter().map(|(_, id)| id).max();
-        let newest = match newest {
-            Some(newest) if newest != id => Some(self.read_manifest(target, Some(firm), newest).await?),
-            _ => None,
-        };
-        progress.total(manifest.store_plain_bytes + manifest.documents.iter().map(|(_, b)| b).sum::<u64>());
-
-        // Proven first, in a scratch store: a backup that cannot be restored whole must not
-        // take the firm's place.
-        progress.stage("verifying the backup");
-        if let Some(problem) = self.verify_firm_backup(target, firm, &manifest).await?.problem {
-            return Err(StoreError::BackupUnreadable(problem));
-        }
+        let (manifest, newest) = self.proven_for_restore(target, firm, id, progress).await?;
 
         // Documents first: copying them back touches nothing the firm uses yet, and a copy
         // that fails leaves the firm as it was.
@@ -878,7 +882,7 @@ impl Storage {
         let mut documents_copied = 0;
         for (blob, bytes) in &manifest.documents {
             if !blobs.contains(firm, *blob).await? {
-                target.store.copy_to(blobs, firm, *blob).await?;
+                target.store.copy_to(blobs, firm, *blob, firm).await?;
                 documents_copied += 1;
             }
             progress.advance(*bytes);
@@ -1288,6 +1292,44 @@ pub(crate) struct VersionToCheck {
     pub key: DataKey,
     pub size: u64,
     pub sha256: [u8; 32],
+}
+
+/// A table of what the control store held for the firm, as its backup has it.
+fn control_rows<'m>(
+    manifest: &'m Manifest,
+    table: &str,
+) -> Result<(&'m TableHead, &'m [serde_json::Value]), StoreError> {
+    manifest
+        .control
+        .iter()
+        .find(|(head, _)| head.table == table)
+        .map(|(head, found)| (head, found.as_slice()))
+        .ok_or_else(|| rows::invalid(&format!("no {table} rows")))
+}
+
+fn column_at(head: &TableHead, name: &str) -> Result<usize, StoreError> {
+    head.columns
+        .iter()
+        .position(|(c, _)| c == name)
+        .ok_or_else(|| rows::invalid(&format!("{} rows without a `{name}` column", head.table)))
+}
+
+/// The id `firm`'s keys and sealed values are bound to, as its backup says: its own, or
+/// for a copy, its original's (a backup from before copies existed has no such column).
+fn sealed_as_of(manifest: &Manifest, firm: FirmId) -> Result<FirmId, StoreError> {
+    let (head, found) = control_rows(manifest, "firms")?;
+    let Some(at) = head.columns.iter().position(|(c, _)| c == "sealed_as") else {
+        return Ok(firm);
+    };
+    match found.first().map(|row| rows::parse_json_row(row, head.columns.len())).transpose()? {
+        Some(row) => match &row[at] {
+            rows::Value::Text(original) => {
+                original.parse().map_err(|_| rows::invalid("a sealed_as of the wrong shape"))
+            }
+            _ => Ok(firm),
+        },
+        None => Ok(firm),
+    }
 }
 
 #[cfg(test)]

@@ -32,6 +32,42 @@ pub(crate) async fn insert_firm(conn: &mut AnyConnection, firm: &Firm) -> Result
     Ok(())
 }
 
+/// The id `firm`'s keys, sealed values, documents and audit chain are bound to: its own,
+/// or for a copy restored beside its original, the original's.
+pub(crate) async fn sealed_as(conn: &mut AnyConnection, firm: FirmId) -> Result<FirmId, StoreError> {
+    let sealed_as: Option<Option<String>> = sqlx::query_scalar("SELECT sealed_as FROM firms WHERE id = $1")
+        .bind(firm.to_string())
+        .fetch_optional(conn)
+        .await?;
+    match sealed_as.flatten() {
+        Some(original) => original
+            .parse()
+            .map_err(|_| sqlx::Error::Decode("firms.sealed_as holds an invalid value".into()).into()),
+        None => Ok(firm),
+    }
+}
+
+/// The slugs of the firms restored as copies of `firm` (which hold its keys).
+pub(crate) async fn copies_of(conn: &mut AnyConnection, firm: FirmId) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT slug FROM firms WHERE sealed_as = $1 ORDER BY slug")
+        .bind(firm.to_string())
+        .fetch_all(conn)
+        .await?)
+}
+
+pub(crate) async fn set_sealed_as(
+    conn: &mut AnyConnection,
+    firm: FirmId,
+    sealed_as: FirmId,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE firms SET sealed_as = $1 WHERE id = $2")
+        .bind(sealed_as.to_string())
+        .bind(firm.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub(crate) async fn insert_key(
     conn: &mut AnyConnection,
     firm: FirmId,

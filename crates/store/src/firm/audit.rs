@@ -56,7 +56,7 @@ pub async fn append(tx: &mut FirmTx, record: &AuditRecord) -> Result<i64, StoreE
                 "INSERT INTO audit_head (singleton, seq, hash, checkpoint_at) VALUES (1, 0, $1, $2)
                  ON CONFLICT (singleton) DO NOTHING",
             )
-            .bind(audit_chain::genesis(&tx.firm().to_string()).to_vec())
+            .bind(audit_chain::genesis(tx.sealed_as()).to_vec())
             .bind(at)
             .execute(tx.conn())
             .await?;
@@ -168,7 +168,7 @@ pub(crate) async fn start_signing_key(
         .bind(created_at)
         .execute(tx.conn())
         .await?;
-    let firm = tx.firm().to_string();
+    let firm = tx.sealed_as().to_owned();
     for (earlier_id, earlier_public, earlier_sealed) in earlier {
         if genuine(tx, &earlier_id, &earlier_public, &earlier_sealed).is_none() {
             continue;
@@ -190,7 +190,7 @@ pub(crate) async fn start_signing_key(
 async fn proven_keys(
     tx: &mut FirmTx,
 ) -> Result<(std::collections::HashMap<String, Vec<u8>>, Vec<String>), StoreError> {
-    let firm = tx.firm().to_string();
+    let firm = tx.sealed_as().to_owned();
     let keys = all_keys(tx).await?;
     let mut proven = std::collections::HashMap::new();
     let mut pending = std::collections::HashMap::new();
@@ -253,7 +253,7 @@ async fn sign_checkpoint_with(
     hash: &[u8; 32],
     at: i64,
 ) -> Result<(), StoreError> {
-    let signature = key.sign_checkpoint(&tx.firm().to_string(), seq, hash, at)?;
+    let signature = key.sign_checkpoint(tx.sealed_as(), seq, hash, at)?;
     sqlx::query(
         "INSERT INTO audit_checkpoints (seq, at, hash, signature, key_id) VALUES ($1, $2, $3, $4, $5)",
     )
@@ -476,7 +476,7 @@ pub async fn verify_against(
     tx: &mut FirmTx,
     external: &[ExternalCheckpoint],
 ) -> Result<Verification, StoreError> {
-    let firm = tx.firm().to_string();
+    let firm = tx.sealed_as().to_owned();
     let (proven, unproven) = proven_keys(tx).await?;
     if let Some(key_id) = unproven.into_iter().next() {
         return Ok(Verification::UnprovenKey { key_id });

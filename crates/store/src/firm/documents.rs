@@ -63,11 +63,12 @@ pub struct Uploaded {
 }
 
 impl Upload {
-    pub fn start(blobs: &BlobStore, firm: FirmId) -> Result<Self, StoreError> {
+    pub fn start(blobs: &BlobStore, store: &FirmStore) -> Result<Self, StoreError> {
+        let firm = store.id();
         let version_id = Uuid::now_v7();
         let key = DataKey::generate()?;
         let mut sealed = Vec::with_capacity(WRITE_LEN + blob::CHUNK_LEN);
-        let [firm_part, version_part] = binding(&firm.to_string(), &version_id.to_string());
+        let [firm_part, version_part] = binding(&store.sealed_as(), &version_id.to_string());
         let sealer = BlobSealer::start(&key, &[&firm_part, &version_part], &mut sealed)?;
         Ok(Self {
             firm,
@@ -144,12 +145,12 @@ impl Uploaded {
     pub async fn text_source(
         &self,
         blobs: &BlobStore,
-        firm: FirmId,
+        store: &FirmStore,
     ) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
         if !self.has_text_source() {
             return Ok(None);
         }
-        let content = Content::of(blobs, firm, self.version_id, &self.key, self.size).await?;
+        let content = Content::of(blobs, store, self.version_id, &self.key, self.size).await?;
         Ok(Some(Zeroizing::new(content.read(0..self.size).await?)))
     }
 
@@ -173,8 +174,8 @@ impl Uploaded {
     }
 
     /// The stored bytes, to read back (for the malware scanner).
-    pub async fn content(&self, blobs: &BlobStore, firm: FirmId) -> Result<Content, StoreError> {
-        Content::of(blobs, firm, self.version_id, &self.key, self.size).await
+    pub async fn content(&self, blobs: &BlobStore, store: &FirmStore) -> Result<Content, StoreError> {
+        Content::of(blobs, store, self.version_id, &self.key, self.size).await
     }
 
     /// Removes a stored blob whose record could not be written (for example because the
@@ -751,22 +752,23 @@ fn integrity(e: CryptoError) -> StoreError {
 
 impl Content {
     /// Opens a version's blob; one cut short or grown fails here, before any byte is served.
-    pub async fn open(blobs: &BlobStore, firm: FirmId, readable: &Readable) -> Result<Self, StoreError> {
-        Self::of(blobs, firm, readable.version_id, &readable.key, readable.version.size).await
+    pub async fn open(blobs: &BlobStore, store: &FirmStore, readable: &Readable) -> Result<Self, StoreError> {
+        Self::of(blobs, store, readable.version_id, &readable.key, readable.version.size).await
     }
 
     pub(crate) async fn of(
         blobs: &BlobStore,
-        firm: FirmId,
+        store: &FirmStore,
         version_id: Uuid,
         key: &DataKey,
         size: u64,
     ) -> Result<Self, StoreError> {
+        let firm = store.id();
         if blobs.size(firm, version_id).await? != blob::sealed_len(size) {
             return Err(StoreError::BlobIntegrity);
         }
         let header = blobs.read(firm, version_id, 0..blob::HEADER_LEN as u64).await?;
-        let [firm_part, version_part] = binding(&firm.to_string(), &version_id.to_string());
+        let [firm_part, version_part] = binding(&store.sealed_as(), &version_id.to_string());
         let opener = BlobOpener::new(key, &[&firm_part, &version_part], &header, size).map_err(integrity)?;
         Ok(Self { blobs: blobs.clone(), firm, version_id, opener, size })
     }

@@ -245,12 +245,8 @@ impl ExportFile {
         self.blob
     }
 
-    pub async fn open(
-        &self,
-        blobs: &BlobStore,
-        firm: ringfence_core::ids::FirmId,
-    ) -> Result<Content, StoreError> {
-        Content::of(blobs, firm, self.blob, &self.key, self.size).await
+    pub async fn open(&self, blobs: &BlobStore, store: &FirmStore) -> Result<Content, StoreError> {
+        Content::of(blobs, store, self.blob, &self.key, self.size).await
     }
 }
 
@@ -804,7 +800,7 @@ impl FirmStore {
         .bind(limit)
         .fetch_all(tx.conn())
         .await?;
-        let firm = self.id().to_string();
+        let firm = self.sealed_as();
         let mut entries = Vec::with_capacity(rows.len());
         for row in &rows {
             let entry = super::audit::entry_from(row)?;

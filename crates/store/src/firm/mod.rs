@@ -70,6 +70,12 @@ impl FirmTx {
         self.firm
     }
 
+    /// The id the firm's sealed values, documents and audit chain are bound to (see
+    /// [`crate::storage::FirmStore::sealed_as`]).
+    pub(crate) fn sealed_as(&self) -> &str {
+        self.keyring.firm_id()
+    }
+
     /// Commits, and returns once the commit is durable. A SQLite writer hands its
     /// connection on before that, so the next writer's work overlaps this one's wait for
     /// the disk.
