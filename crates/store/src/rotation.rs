@@ -280,10 +280,10 @@ impl Storage {
         let mut tx = backend::begin_control(&self.control, self.backend()).await?;
         let mut rewrapped = std::collections::BTreeSet::new();
         for firm in firms::list(&mut tx).await? {
-            let sealed_as = firms::sealed_as(&mut tx, firm.id).await?.to_string();
+            let context = firms::wrap_context(firm.id, firms::sealed_as(&mut tx, firm.id).await?);
             for (version, wrapped) in firms::wrapped_keys(&mut tx, firm.id).await? {
-                let key = self.master.unwrap(&sealed_as, version, &wrapped)?;
-                let again = new.wrap(&sealed_as, version, &key)?;
+                let key = self.master.unwrap(&context, version, &wrapped)?;
+                let again = new.wrap(&context, version, &key)?;
                 firms::replace_key(&mut tx, firm.id, version, &again).await?;
                 rewrapped.insert(firm.id);
             }
@@ -327,8 +327,8 @@ impl Storage {
         let mut control = self.control.begin().await?;
         let current = firms::latest_key_version(&mut control, id).await?.ok_or(StoreError::UnknownFirmId)?;
         let next = KeyVersion(current.0 + 1);
-        let sealed_as = firms::sealed_as(&mut control, id).await?.to_string();
-        let wrapped = self.master.wrap(&sealed_as, next, &FirmKey::generate()?)?;
+        let context = firms::wrap_context(id, firms::sealed_as(&mut control, id).await?);
+        let wrapped = self.master.wrap(&context, next, &FirmKey::generate()?)?;
         firms::insert_key(&mut control, id, next, &wrapped, unix_millis(now)).await?;
         jobs::enqueue(&mut control, finish, now).await?;
         control.commit().await?;

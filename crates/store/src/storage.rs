@@ -87,6 +87,8 @@ fn pg_names(place: Place) -> PgFirmNames {
 #[derive(Debug)]
 pub struct FirmStore {
     id: FirmId,
+    /// See [`FirmStore::sealed_as`]: the id its keyring is bound to, which never changes.
+    sealed_as: FirmId,
     pool: AnyPool,
     pg: Option<PgFirmNames>,
     /// Replaced in place when the firm's keys change, so every holder of this store
@@ -281,8 +283,8 @@ impl FirmStore {
     /// The id the firm's keys, sealed values, documents and audit chain are bound to: its
     /// own, or for a copy restored beside its original (`backup restore --as`), the
     /// original's, so that what the backup holds opens unchanged.
-    pub fn sealed_as(&self) -> String {
-        self.keyring().firm_id().to_owned()
+    pub fn sealed_as(&self) -> FirmId {
+        self.sealed_as
     }
 
     fn keyring(&self) -> Arc<FirmKeyring> {
@@ -851,12 +853,13 @@ impl Storage {
         if wrapped.is_empty() {
             return Err(StoreError::UnknownFirmId);
         }
-        let sealed_as = firms::sealed_as(&mut control, id).await?.to_string();
+        let sealed_as = firms::sealed_as(&mut control, id).await?;
+        let context = firms::wrap_context(id, sealed_as);
         let keys = wrapped
             .iter()
-            .map(|(version, wrapped)| Ok((*version, self.master.unwrap(&sealed_as, *version, wrapped)?)))
+            .map(|(version, wrapped)| Ok((*version, self.master.unwrap(&context, *version, wrapped)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(FirmKeyring::new(&sealed_as, keys)?)
+        Ok(FirmKeyring::new(&sealed_as.to_string(), keys)?)
     }
 
     async fn open_firm_store(
@@ -878,6 +881,7 @@ impl Storage {
         standing: FirmStanding,
         restored_at: Option<i64>,
     ) -> Result<Arc<FirmStore>, StoreError> {
+        let sealed_as: FirmId = keyring.firm_id().parse().map_err(|_| StoreError::UnknownFirmId)?;
         let (pool, writer, pg) = match self.backend {
             Backend::Sqlite => {
                 let path = self.sqlite_path(place);
@@ -892,6 +896,7 @@ impl Storage {
         };
         Ok(Arc::new(FirmStore {
             id,
+            sealed_as,
             pool,
             pg,
             keyring: std::sync::RwLock::new(Arc::new(keyring)),

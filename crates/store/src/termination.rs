@@ -168,10 +168,8 @@ impl Storage {
             }
             FirmStanding::Terminated(_) => {}
         }
-        let copies = firms::copies_of(&mut *self.control.acquire().await?, id).await?;
-        if !copies.is_empty() {
-            return Err(StoreError::CopiesRemain(copies));
-        }
+        // Asked first too, so that a refused shred leaves no last entry in the log.
+        firms::no_copies(&mut *self.control.acquire().await?, id).await?;
         let store = self.firm(id).await?;
         if force_reason.is_none() && store.any_legal_hold().await? {
             return Err(StoreError::UnderLegalHold);
@@ -181,6 +179,10 @@ impl Storage {
         let checkpoint = final_checkpoint(&store, by, force_reason.is_some(), now).await?;
 
         let mut control = backend::begin_control(&self.control, self.backend()).await?;
+        // Checked in the transaction that destroys the keys, the firm's row held: a copy
+        // being made meanwhile either stands before (and stops this) or finds the firm gone.
+        firms::hold(&mut control, id).await?;
+        firms::no_copies(&mut control, id).await?;
         // Taken only now: a reinstatement in the meantime wins, and nothing is destroyed.
         let Some(Termination { since, shred_after }) = terminations::take(&mut control, id).await? else {
             return Err(StoreError::NotTerminated);

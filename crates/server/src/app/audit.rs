@@ -334,7 +334,8 @@ pub async fn checkpoint(ctx: &Ctx) -> Result<CheckpointView, AppError> {
     let checkpoint = latest.ok_or(AppError::NotFound)?;
     let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
     Ok(CheckpointView {
-        firm: ctx.actor.firm,
+        // The id the chain and its signatures are bound to (a copy's original's).
+        firm: ctx.actor.store.sealed_as(),
         seq: checkpoint.seq,
         at: checkpoint.at,
         at_millis: ringfence_core::clock::unix_millis(checkpoint.at),

@@ -463,7 +463,8 @@ pub async fn build(
     let ToBuild { record, passphrase, matter_number } = to_build;
     let head = json!({
         "format": FORMAT,
-        "firm": firm.to_string(),
+        // The id its audit entries and their signatures are bound to (a copy's original's).
+        "firm": store.sealed_as().to_string(),
         "scope": match record.scope { ExportScope::Firm => "firm", ExportScope::Matter(_) => "matter" },
         "matter": record.scope.matter().map(|id| json!({ "id": id.to_string(), "number": matter_number })),
         "export": record.id.to_string(),

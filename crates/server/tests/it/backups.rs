@@ -416,6 +416,19 @@ both_backends!(
         assert_eq!(copied_bytes.status, 200, "{}", copied_bytes.body);
         assert_eq!(copied_bytes.body, original_bytes.body);
 
+        // Its log goes on apart: checkpoints bound to the original's chain, signed by a
+        // key of the copy's own.
+        let checkpoint_of = |token: String| {
+            let h = &s.h;
+            async move { h.call("GET", "/api/v1/audit/checkpoint", Some(&token), None).await.body }
+        };
+        let (theirs, ours) = (checkpoint_of(admin.clone()).await, checkpoint_of(inspector.clone()).await);
+        assert_eq!(
+            (theirs["firm"].as_str(), ours["firm"].as_str()),
+            (Some(&*firm.to_string()), Some(&*firm.to_string()))
+        );
+        assert_ne!(theirs["key_id"], ours["key_id"], "{theirs} {ours}");
+
         // On the copy's record, which verifies (its chain is the original's, continued).
         let log = s.h.call("GET", "/api/v1/audit?action=backup.restored", Some(&inspector), None).await;
         let entry = log.body["items"][0]["resource"]["id"].as_str().unwrap().to_owned();
@@ -452,6 +465,29 @@ both_backends!(
             assert_eq!(bytes.body, original_bytes.body, "{id}");
         }
 
+        // A copy that stopped halfway (its process ended) is made again in its place.
+        control_execute(
+            &s.h,
+            "UPDATE {control}firm_restores SET finished_at = NULL WHERE firm_id = $1",
+            made,
+        )
+        .await;
+        let again = storage
+            .restore_firm_as(
+                &target,
+                &blobs,
+                (firm, backup.id),
+                copy("firm-copy", INSPECTOR),
+                &Unwatched,
+                s.h.clock.now(),
+            )
+            .await
+            .unwrap();
+        assert_ne!(again.firm.id, made);
+        assert!(matches!(storage.firm(made).await.err(), Some(StoreError::UnknownFirmId)));
+        let reader = storage.firm(again.firm.id).await.unwrap();
+        assert_eq!(reader.sealed_as(), firm);
+
         // The copy holds the original's keys: the original is not shredded while it stands.
         let operator = |now| OperatorCtx {
             storage: &storage,
@@ -465,6 +501,19 @@ both_backends!(
                 .await
                 .unwrap();
         }
+        // Nor is a terminated firm copied.
+        let late = storage
+            .restore_firm_as(
+                &target,
+                &blobs,
+                (firm, backup.id),
+                copy("firm-late", "late@firm.example"),
+                &Unwatched,
+                s.h.clock.now(),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(late, StoreError::AlreadyTerminated { .. }), "{late:?}");
         s.h.clock.advance(Duration::days(2));
         let (original, of_copy) = (FirmSlug::parse("firm").unwrap(), FirmSlug::parse("firm-copy").unwrap());
         let refused =
@@ -474,6 +523,26 @@ both_backends!(
         termination::shred(&operator(s.h.clock.now()), &blobs, Some(&target), &original, None).await.unwrap();
     }
 );
+
+/// Runs `sql` on the control store past the application, `$1` bound to `firm` (`{control}`
+/// names the control store's schema on PostgreSQL).
+async fn control_execute(h: &Harness, sql: &str, firm: ringfence_core::ids::FirmId) {
+    use sqlx::Connection;
+    match h.env.database_url() {
+        None => {
+            let path = h.env.data_dir().join("control.db");
+            let mut conn =
+                sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+            let sql = sql.replace("{control}", "");
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(firm.to_string()).execute(&mut conn).await.unwrap();
+        }
+        Some(url) => {
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            let sql = sql.replace("{control}", "control.");
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(firm.to_string()).execute(&mut conn).await.unwrap();
+        }
+    }
+}
 
 /// Flips one byte in the middle of the object at `path` under a target's location.
 async fn corrupt(location: &BlobLocation, ends_with: &str) -> String {

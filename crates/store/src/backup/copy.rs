@@ -12,6 +12,7 @@
 use std::collections::BTreeSet;
 
 use ringfence_core::audit::{AuditAction, AuditActor, AuditRecord, Origin, Outcome};
+use ringfence_core::clock::unix_millis;
 use ringfence_core::firm::{Firm, FirmName, FirmSlug, FirmStanding};
 use ringfence_core::ids::{FirmId, UserId};
 use ringfence_core::user::{Email, FirmRole};
@@ -22,7 +23,7 @@ use uuid::Uuid;
 use super::rows::{self, Loader, Value};
 use super::{BackupTarget, Manifest, Progress};
 use crate::blobs::BlobStore;
-use crate::control::{backups, firms};
+use crate::control::{backups, firms, terminations};
 use crate::firm::users::{self, NewUser, UserStatus};
 use crate::firm::{FirmTx, audit, invitations};
 use crate::storage::Place;
@@ -79,6 +80,7 @@ impl Storage {
         progress: &dyn Progress,
         now: OffsetDateTime,
     ) -> Result<RestoredCopy, StoreError> {
+        self.discard_stopped_copy(blobs, &copy.slug).await?;
         let (manifest, newest) = self.proven_for_restore(target, firm, id, progress).await?;
         let original = original_firm(&manifest)?;
         let name = FirmName::parse(&format!("{} (copy)", original.name.as_str())).unwrap_or(original.name);
@@ -110,9 +112,10 @@ impl Storage {
         }
     }
 
-    /// The copy's control rows: the firm (closed until it is whole), the original's keys,
-    /// its administrator's address, and every purge the original's ledger and backups
-    /// record, as the copy's own.
+    /// The copy's control rows: the firm (closed until it is whole), the keys of the
+    /// backup re-wrapped for it, its administrator's address, and every purge the
+    /// original's ledger and backups record, as the copy's own. The original's row is held
+    /// meanwhile: a firm shredded or terminated is not copied.
     async fn add_copy_to_control(
         &self,
         c: &Copying<'_>,
@@ -120,8 +123,34 @@ impl Storage {
     ) -> Result<(), StoreError> {
         let made = c.made.id.to_string();
         let mut tx = backend::begin_control(&self.control, self.backend()).await?;
+        firms::hold(&mut tx, c.firm).await?;
+        if let Some(tombstone) = terminations::tombstone(&mut tx, c.firm).await? {
+            return Err(StoreError::Shredded {
+                slug: tombstone.slug.to_string(),
+                at: tombstone.shred_started_at,
+            });
+        }
+        if let FirmStanding::Terminated(termination) = terminations::standing(&mut tx, c.firm).await? {
+            return Err(StoreError::AlreadyTerminated {
+                since: termination.since,
+                shred_after: termination.shred_after,
+            });
+        }
         firms::insert_firm(&mut tx, &c.made).await?;
-        firms::set_sealed_as(&mut tx, c.made.id, super::sealed_as_of(c.manifest, c.firm)?).await?;
+        let sealed_as = super::sealed_as_of(c.manifest, c.firm)?;
+        firms::set_sealed_as(&mut tx, c.made.id, sealed_as).await?;
+        let (from, to) = (firms::wrap_context(c.firm, sealed_as), firms::wrap_context(c.made.id, sealed_as));
+        for (version, wrapped) in super::wrapped_keys_of(c.manifest)? {
+            let key = self.master.unwrap(&from, version, &wrapped)?;
+            firms::insert_key(
+                &mut tx,
+                c.made.id,
+                version,
+                &self.master.wrap(&to, version, &key)?,
+                unix_millis(c.now),
+            )
+            .await?;
+        }
         firms::claim_email(&mut tx, &c.copy.admin_email, c.made.id, c.admin).await?;
         sqlx::query(
             "INSERT INTO purge_ledger (firm_id, kind, object_id, blobs, deleted_at, purged_at)
@@ -132,19 +161,15 @@ impl Storage {
         .execute(&mut *tx)
         .await?;
         for from in std::iter::once(c.manifest).chain(newest) {
-            for (head, found) in &from.control {
-                if !matches!(head.table.as_str(), "firm_keys" | "purge_ledger") {
-                    continue;
-                }
-                let at = super::column_at(head, "firm_id")?;
-                let mut loader = Loader::new(rows::checked_head(head.clone())?, true);
-                for row in found {
-                    let mut row = rows::parse_json_row(row, head.columns.len())?;
-                    row[at] = Value::Text(made.clone());
-                    loader.push(&mut tx, row).await?;
-                }
-                loader.flush(&mut tx).await?;
+            let (head, found) = super::control_rows(from, "purge_ledger")?;
+            let at = super::column_at(head, "firm_id")?;
+            let mut loader = Loader::new(rows::checked_head(head.clone())?, true);
+            for row in found {
+                let mut row = rows::parse_json_row(row, head.columns.len())?;
+                row[at] = Value::Text(made.clone());
+                loader.push(&mut tx, row).await?;
             }
+            loader.flush(&mut tx).await?;
         }
         backups::start_restore(&mut tx, c.made.id, c.backup, c.now).await?;
         Ok(tx.commit().await?)
@@ -185,20 +210,37 @@ impl Storage {
         filled
     }
 
-    /// Removes what a copy that failed halfway left: its store, documents and control rows.
+    /// A copy of this slug that stopped halfway (its process ended before it was whole):
+    /// removed, so that the copy can be made again.
+    async fn discard_stopped_copy(&self, blobs: &BlobStore, slug: &FirmSlug) -> Result<(), StoreError> {
+        let mut control = self.control.acquire().await?;
+        let Some(found) = firms::by_slug(&mut control, slug).await? else { return Ok(()) };
+        let stopped = firms::sealed_as(&mut control, found.id).await? != found.id
+            && backups::restore_status(&mut control, found.id).await?.in_progress;
+        drop(control);
+        if stopped {
+            tracing::warn!(firm = %found.id, %slug, "a copy that stopped halfway is removed, to be made again");
+            self.discard_copy(blobs, found.id).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes what a copy that failed halfway left: its control rows first (with its keys
+    /// goes every way to read what else is left), then its store and documents.
     async fn discard_copy(&self, blobs: &BlobStore, copy: FirmId) -> Result<(), StoreError> {
         self.forget_firm(copy).await;
-        self.deprovision_at(Place::Live(copy)).await?;
-        blobs.delete_firm(copy).await?;
         let mut tx = backend::begin_control(&self.control, self.backend()).await?;
-        for table in ["directory", "firm_keys", "purge_ledger", "firm_restores"] {
+        for table in ["purge_ledger", "firm_restores", "backups"] {
             sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE firm_id = $1")))
                 .bind(copy.to_string())
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("DELETE FROM firms WHERE id = $1").bind(copy.to_string()).execute(&mut *tx).await?;
-        Ok(tx.commit().await?)
+        terminations::erase_firm(&mut tx, copy).await?;
+        tx.commit().await?;
+        self.deprovision_at(Place::Live(copy)).await?;
+        blobs.delete_firm(copy).await?;
+        Ok(())
     }
 }
 
@@ -229,6 +271,10 @@ async fn open_copy_to_its_administrator(tx: &mut FirmTx, c: &Copying<'_>) -> Res
     for table in WAYS_IN {
         sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}"))).execute(tx.conn()).await?;
     }
+    // The log goes on apart from the original's: signed from here by a key of the copy's
+    // own (its checkpoints are then never the original's keys' word); what the original
+    // shipped already is not sent again.
+    audit::part_from_original(tx, unix_millis(c.now)).await?;
     if users::credentials_by_email(tx, &c.copy.admin_email).await?.is_some() {
         return Err(StoreError::EmailTaken(c.copy.admin_email.to_string()));
     }

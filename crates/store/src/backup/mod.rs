@@ -35,7 +35,7 @@ use self::sealed::{Lines, SealedReader, SealedWriter};
 pub use self::target::BackupTarget;
 use crate::blobs::BlobStore;
 use crate::control::backups::{self, BackupRecord, BackupState};
-use crate::control::terminations;
+use crate::control::{firms, terminations};
 use crate::firm::{audit, documents};
 use crate::migrate::{self, StoreKind};
 use crate::storage::{FirmStore, Place, causes};
@@ -703,28 +703,13 @@ impl Storage {
 
     /// The firm's keyring from the keys its backup holds (wrapped under the master key).
     fn keyring_of_manifest(&self, firm: FirmId, manifest: &Manifest) -> Result<FirmKeyring, StoreError> {
-        let (head, keys) = control_rows(manifest, "firm_keys")?;
-        let (version_at, master_at, wrapped_at) =
-            (column_at(head, "version")?, column_at(head, "master_key_id")?, column_at(head, "wrapped")?);
-        let sealed_as = sealed_as_of(manifest, firm)?.to_string();
-        let mut unwrapped = Vec::with_capacity(keys.len());
-        for key in keys {
-            let row = rows::parse_json_row(key, head.columns.len())?;
-            let (
-                rows::Value::Integer(version),
-                rows::Value::Text(master_key_id),
-                rows::Value::Bytes(ciphertext),
-            ) = (&row[version_at], &row[master_at], &row[wrapped_at])
-            else {
-                return Err(rows::invalid("a key row of the wrong shape"));
-            };
-            let version =
-                KeyVersion(u32::try_from(*version).map_err(|_| rows::invalid("a key version out of range"))?);
-            let wrapped =
-                WrappedFirmKey { master_key_id: master_key_id.clone(), ciphertext: ciphertext.clone() };
-            unwrapped.push((version, self.master.unwrap(&sealed_as, version, &wrapped)?));
-        }
-        Ok(FirmKeyring::new(&sealed_as, unwrapped)?)
+        let sealed_as = sealed_as_of(manifest, firm)?;
+        let context = firms::wrap_context(firm, sealed_as);
+        let unwrapped = wrapped_keys_of(manifest)?
+            .into_iter()
+            .map(|(version, wrapped)| Ok((version, self.master.unwrap(&context, version, &wrapped)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(FirmKeyring::new(&sealed_as.to_string(), unwrapped)?)
     }
 
     /// Loads a backup's rows into an empty store at the backup's schema version, in one
@@ -1305,6 +1290,32 @@ fn control_rows<'m>(
         .find(|(head, _)| head.table == table)
         .map(|(head, found)| (head, found.as_slice()))
         .ok_or_else(|| rows::invalid(&format!("no {table} rows")))
+}
+
+/// The firm's key versions its backup holds, wrapped under the master key.
+fn wrapped_keys_of(manifest: &Manifest) -> Result<Vec<(KeyVersion, WrappedFirmKey)>, StoreError> {
+    let (head, keys) = control_rows(manifest, "firm_keys")?;
+    let (version_at, master_at, wrapped_at) =
+        (column_at(head, "version")?, column_at(head, "master_key_id")?, column_at(head, "wrapped")?);
+    keys.iter()
+        .map(|key| {
+            let row = rows::parse_json_row(key, head.columns.len())?;
+            let (
+                rows::Value::Integer(version),
+                rows::Value::Text(master_key_id),
+                rows::Value::Bytes(ciphertext),
+            ) = (&row[version_at], &row[master_at], &row[wrapped_at])
+            else {
+                return Err(rows::invalid("a key row of the wrong shape"));
+            };
+            let version =
+                KeyVersion(u32::try_from(*version).map_err(|_| rows::invalid("a key version out of range"))?);
+            Ok((
+                version,
+                WrappedFirmKey { master_key_id: master_key_id.clone(), ciphertext: ciphertext.clone() },
+            ))
+        })
+        .collect()
 }
 
 fn column_at(head: &TableHead, name: &str) -> Result<usize, StoreError> {

@@ -47,12 +47,33 @@ pub(crate) async fn sealed_as(conn: &mut AnyConnection, firm: FirmId) -> Result<
     }
 }
 
-/// The slugs of the firms restored as copies of `firm` (which hold its keys).
-pub(crate) async fn copies_of(conn: &mut AnyConnection, firm: FirmId) -> Result<Vec<String>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT slug FROM firms WHERE sealed_as = $1 ORDER BY slug")
+/// What a firm's wrapped keys are bound to: its own id, or for a copy, its id and its
+/// original's, so that a key row moved to another firm, or a `sealed_as` set by hand,
+/// opens nothing.
+pub(crate) fn wrap_context(firm: FirmId, sealed_as: FirmId) -> String {
+    if firm == sealed_as { firm.to_string() } else { format!("{sealed_as} copied as {firm}") }
+}
+
+/// Holds `firm`'s row until the transaction ends (PostgreSQL; a SQLite write transaction
+/// holds the whole store): a shred and a copy of one firm do not pass each other.
+pub(crate) async fn hold(conn: &mut AnyConnection, firm: FirmId) -> Result<(), StoreError> {
+    let postgres = conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME;
+    let sql = if postgres {
+        "SELECT id FROM firms WHERE id = $1 FOR UPDATE"
+    } else {
+        "SELECT id FROM firms WHERE id = $1"
+    };
+    sqlx::query(sql).bind(firm.to_string()).fetch_optional(conn).await?;
+    Ok(())
+}
+
+/// Refuses when firms restored as copies of `firm` stand: they hold its keys.
+pub(crate) async fn no_copies(conn: &mut AnyConnection, firm: FirmId) -> Result<(), StoreError> {
+    let copies: Vec<String> = sqlx::query_scalar("SELECT slug FROM firms WHERE sealed_as = $1 ORDER BY slug")
         .bind(firm.to_string())
         .fetch_all(conn)
-        .await?)
+        .await?;
+    if copies.is_empty() { Ok(()) } else { Err(StoreError::CopiesRemain(copies)) }
 }
 
 pub(crate) async fn set_sealed_as(

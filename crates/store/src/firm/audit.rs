@@ -186,6 +186,18 @@ pub(crate) async fn start_signing_key(
     Ok((id, key))
 }
 
+/// For a firm restored as a copy beside its original: a signing key of its own, the
+/// newest, so every checkpoint from here is signed by it and none by the original's keys
+/// (it certifies them, so their checkpoints still verify); and the sinks' positions set
+/// to the log's end, so that what the original shipped is not shipped again.
+pub(crate) async fn part_from_original(tx: &mut FirmTx, now: i64) -> Result<(), StoreError> {
+    start_signing_key(tx, now).await?;
+    sqlx::query("UPDATE audit_shipping SET seq = (SELECT COALESCE(MAX(seq), 0) FROM audit_log)")
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
 /// The audit keys proven the firm's, by id with their public keys, and those that are not.
 async fn proven_keys(
     tx: &mut FirmTx,

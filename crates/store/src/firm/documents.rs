@@ -68,7 +68,7 @@ impl Upload {
         let version_id = Uuid::now_v7();
         let key = DataKey::generate()?;
         let mut sealed = Vec::with_capacity(WRITE_LEN + blob::CHUNK_LEN);
-        let [firm_part, version_part] = binding(&store.sealed_as(), &version_id.to_string());
+        let [firm_part, version_part] = binding(&store.sealed_as().to_string(), &version_id.to_string());
         let sealer = BlobSealer::start(&key, &[&firm_part, &version_part], &mut sealed)?;
         Ok(Self {
             firm,
@@ -768,7 +768,7 @@ impl Content {
             return Err(StoreError::BlobIntegrity);
         }
         let header = blobs.read(firm, version_id, 0..blob::HEADER_LEN as u64).await?;
-        let [firm_part, version_part] = binding(&store.sealed_as(), &version_id.to_string());
+        let [firm_part, version_part] = binding(&store.sealed_as().to_string(), &version_id.to_string());
         let opener = BlobOpener::new(key, &[&firm_part, &version_part], &header, size).map_err(integrity)?;
         Ok(Self { blobs: blobs.clone(), firm, version_id, opener, size })
     }

@@ -800,7 +800,7 @@ impl FirmStore {
         .bind(limit)
         .fetch_all(tx.conn())
         .await?;
-        let firm = self.sealed_as();
+        let firm = self.sealed_as().to_string();
         let mut entries = Vec::with_capacity(rows.len());
         for row in &rows {
             let entry = super::audit::entry_from(row)?;
