@@ -310,42 +310,20 @@ both_backends!(
             admin_email: Email::parse(email).unwrap(),
             admin_name: Some("Inspector"),
         };
-        let now = s.h.clock.now();
-        let taken = storage
-            .restore_firm_as(&target, &blobs, (firm, backup.id), copy("firm", INSPECTOR), &Unwatched, now)
-            .await
-            .unwrap_err();
+        let make_copy = async |id: uuid::Uuid, slug: &str, email: &str| {
+            storage
+                .restore_firm_as(&target, &blobs, (firm, id), copy(slug, email), &Unwatched, s.h.clock.now())
+                .await
+        };
+        let taken = make_copy(backup.id, "firm", INSPECTOR).await.unwrap_err();
         assert!(matches!(taken, StoreError::SlugTaken(_)), "{taken:?}");
-        let signs_in = storage
-            .restore_firm_as(&target, &blobs, (firm, backup.id), copy("firm-copy", LEAD), &Unwatched, now)
-            .await
-            .unwrap_err();
+        let signs_in = make_copy(backup.id, "firm-copy", LEAD).await.unwrap_err();
         assert!(matches!(signs_in, StoreError::EmailTaken(_)), "{signs_in:?}");
-        let unknown = storage
-            .restore_firm_as(
-                &target,
-                &blobs,
-                (firm, uuid::Uuid::now_v7()),
-                copy("firm-copy", INSPECTOR),
-                &Unwatched,
-                now,
-            )
-            .await
-            .unwrap_err();
+        let unknown = make_copy(uuid::Uuid::now_v7(), "firm-copy", INSPECTOR).await.unwrap_err();
         assert!(matches!(unknown, StoreError::UnknownBackup(_)), "{unknown:?}");
         assert_eq!(storage.list_firms().await.unwrap().len(), 1, "no half-made copy is left");
 
-        let restored = storage
-            .restore_firm_as(
-                &target,
-                &blobs,
-                (firm, backup.id),
-                copy("firm-copy", INSPECTOR),
-                &Unwatched,
-                now,
-            )
-            .await
-            .unwrap();
+        let restored = make_copy(backup.id, "firm-copy", INSPECTOR).await.unwrap();
         let made = restored.firm.id;
         assert_ne!(made, firm);
         assert_eq!(restored.firm.name.as_str(), "The Firm (copy)");
@@ -472,17 +450,7 @@ both_backends!(
             made,
         )
         .await;
-        let again = storage
-            .restore_firm_as(
-                &target,
-                &blobs,
-                (firm, backup.id),
-                copy("firm-copy", INSPECTOR),
-                &Unwatched,
-                s.h.clock.now(),
-            )
-            .await
-            .unwrap();
+        let again = make_copy(backup.id, "firm-copy", INSPECTOR).await.unwrap();
         assert_ne!(again.firm.id, made);
         assert!(matches!(storage.firm(made).await.err(), Some(StoreError::UnknownFirmId)));
         let reader = storage.firm(again.firm.id).await.unwrap();
@@ -502,17 +470,7 @@ both_backends!(
                 .unwrap();
         }
         // Nor is a terminated firm copied.
-        let late = storage
-            .restore_firm_as(
-                &target,
-                &blobs,
-                (firm, backup.id),
-                copy("firm-late", "late@firm.example"),
-                &Unwatched,
-                s.h.clock.now(),
-            )
-            .await
-            .unwrap_err();
+        let late = make_copy(backup.id, "firm-late", "late@firm.example").await.unwrap_err();
         assert!(matches!(late, StoreError::AlreadyTerminated { .. }), "{late:?}");
         s.h.clock.advance(Duration::days(2));
         let (original, of_copy) = (FirmSlug::parse("firm").unwrap(), FirmSlug::parse("firm-copy").unwrap());
