@@ -49,17 +49,13 @@ function serve() {
   });
 }
 
-/** Mail files as text, oldest first, quoted-printable undone. */
+/** Mail files as they are, oldest first: mail is never quoted-printable, so a link is one line. */
 function outbox() {
   const dir = join(dataDir, "outbox");
   return readdirSync(dir)
     .filter((name) => name.endsWith(".eml"))
     .sort()
-    .map((name) =>
-      readFileSync(join(dir, name), "utf8")
-        .replace(/=\r?\n/g, "")
-        .replace(/=([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16))),
-    );
+    .map((name) => readFileSync(join(dir, name), "utf8"));
 }
 
 function latestMailTo(email) {

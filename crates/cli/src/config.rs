@@ -83,6 +83,8 @@ struct FileConfig {
 #[derive(Debug)]
 pub struct Settings {
     pub data_dir: PathBuf,
+    /// The TOML file the settings were read from, if any.
+    pub config_file: Option<PathBuf>,
     pub storage: StorageLocation,
     /// Without a trailing slash. `None`: `https://localhost:<bound HTTPS port>`.
     pub public_url: Option<String>,
@@ -392,6 +394,7 @@ impl Settings {
         };
         Ok(Self {
             data_dir,
+            config_file: global.config.clone(),
             storage,
             public_url,
             log_format: global.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
@@ -401,9 +404,44 @@ impl Settings {
     }
 
     /// The public URL, given or derived from the HTTPS port actually bound.
+    /// This program, as another terminal on this machine would run it against the same
+    /// data: its full path (it may not be on the PATH, as under `cargo run`), and the
+    /// settings that say where the data is. A database password is not printed: the
+    /// command then reads the URL from the environment.
+    pub fn command_line(&self) -> String {
+        let absolute = |path: &Path| std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+        let program = std::env::current_exe()
+            .map_or_else(|_| "ringfence".to_owned(), |p| shell_word(&p.display().to_string()));
+        let mut line =
+            format!("{program} --data-dir {}", shell_word(&absolute(&self.data_dir).display().to_string()));
+        if let Some(config) = &self.config_file {
+            line.push_str(&format!(" --config {}", shell_word(&absolute(config).display().to_string())));
+        }
+        if let StorageLocation::Postgres { url, .. } = &self.storage {
+            let authority =
+                url.split_once("://").map_or("", |(_, rest)| rest.split('/').next().unwrap_or(""));
+            let has_password =
+                authority.rsplit_once('@').is_some_and(|(user_info, _)| user_info.contains(':'));
+            if has_password {
+                line.push_str(" --database-url \"$RINGFENCE_DATABASE_URL\"");
+            } else {
+                line.push_str(&format!(" --database-url {}", shell_word(url)));
+            }
+        }
+        line
+    }
+
     pub fn public_url_for(&self, https_port: u16) -> String {
         self.public_url.clone().unwrap_or_else(|| format!("https://localhost:{https_port}"))
     }
+}
+
+/// `word` as one word of a POSIX shell: as it is when it holds nothing the shell reads
+/// specially, else in single quotes.
+fn shell_word(word: &str) -> String {
+    let plain =
+        !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "/._-:@%+=,".contains(c));
+    if plain { word.to_owned() } else { format!("'{}'", word.replace('\'', "'\\''")) }
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {

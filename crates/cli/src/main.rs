@@ -29,7 +29,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    logging::init(settings.log_format);
+    logging::init(
+        settings.log_format,
+        if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" },
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {

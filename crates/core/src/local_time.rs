@@ -41,6 +41,19 @@ impl FirmTimeZone {
     }
 }
 
+impl FirmTimeZone {
+    /// The moment as people read it: "Thursday 3 December 2026 at 14:05 (Africa/Johannesburg)".
+    pub fn in_words(&self, at: OffsetDateTime) -> String {
+        let local = self.local(at);
+        let words = local
+            .format(time::macros::format_description!(
+                "[weekday] [day padding:none] [month repr:long] [year] at [hour]:[minute]"
+            ))
+            .unwrap_or_default();
+        format!("{words} ({})", self.name)
+    }
+}
+
 impl fmt::Debug for FirmTimeZone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.name)
@@ -52,6 +65,19 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
+
+    #[test]
+    fn a_moment_in_words_is_on_the_firms_clock() {
+        let joburg = FirmTimeZone::parse("Africa/Johannesburg").unwrap();
+        assert_eq!(
+            joburg.in_words(datetime!(2026-12-03 12:05:59.123456 UTC)),
+            "Thursday 3 December 2026 at 14:05 (Africa/Johannesburg)"
+        );
+        assert_eq!(
+            FirmTimeZone::utc().in_words(datetime!(2026-01-09 00:00 UTC)),
+            "Friday 9 January 2026 at 00:00 (UTC)"
+        );
+    }
 
     #[test]
     fn times_follow_the_zone_and_its_daylight_saving() {

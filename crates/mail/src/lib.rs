@@ -8,8 +8,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use lettre::message::Mailbox;
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use thiserror::Error;
 
@@ -30,6 +30,8 @@ pub enum MailError {
 /// One message: plain text, to one recipient.
 pub struct Mail<'a> {
     pub to: &'a str,
+    /// The recipient's name, shown beside the address when known.
+    pub to_name: Option<&'a str>,
     pub subject: &'a str,
     pub body: String,
 }
@@ -54,6 +56,12 @@ impl Mailer {
         }
     }
 
+    /// Whether mail goes to the outbox folder rather than out: people waiting for a mail
+    /// must then be told where it is.
+    pub fn is_outbox(&self) -> bool {
+        matches!(self, Mailer::Outbox { .. })
+    }
+
     pub async fn send(&self, mail: Mail<'_>) -> Result<(), MailError> {
         match self {
             Mailer::Smtp { transport, from } => {
@@ -70,14 +78,35 @@ impl Mailer {
     }
 }
 
+/// A MIME message with its own Message-ID. The text goes as it is (7bit, or 8bit for text
+/// beyond ASCII), never quoted-printable: a link in it is one line in the file as in the
+/// mail, and survives being copied from either.
 fn build(from: &Mailbox, mail: Mail<'_>) -> Result<lettre::Message, MailError> {
-    let to: Mailbox = mail.to.parse().map_err(|_| MailError::Address(mail.to.to_owned()))?;
+    let address = mail.to.parse().map_err(|_| MailError::Address(mail.to.to_owned()))?;
+    let to = Mailbox::new(mail.to_name.map(str::to_owned), address);
+    let body = as_written(&mail.body).unwrap_or_else(|| Body::new(mail.body));
+    let id = format!("<{}@{}>", uuid::Uuid::new_v4().simple(), from.email.domain());
     Ok(lettre::Message::builder()
         .from(from.clone())
         .to(to)
         .subject(mail.subject)
-        .header(ContentType::TEXT_PLAIN)
-        .body(mail.body)?)
+        .message_id(Some(id))
+        .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(body))?)
+}
+
+/// The text as it is, lines ending in CRLF: 7bit when it is ASCII, 8bit otherwise. lettre
+/// would quote-print any line over 78 characters (a link); RFC 5322 allows 998, and a text
+/// that breaks that (or holds a NUL) gets lettre's own encoding instead.
+fn as_written(text: &str) -> Option<Body> {
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.iter().any(|line| line.len() > 998) || text.contains('\0') || text.contains('\r') {
+        return None;
+    }
+    let mut crlf = lines.join("\r\n");
+    crlf.push_str("\r\n");
+    let encoding =
+        if crlf.is_ascii() { ContentTransferEncoding::SevenBit } else { ContentTransferEncoding::EightBit };
+    Some(Body::dangerous_pre_encoded(crlf.into_bytes(), encoding))
 }
 
 /// Writes the message whole or not at all (a temporary file renamed into place), readable
@@ -156,8 +185,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("smtp://127.0.0.1:{port}");
         let mailer = Mailer::new(Some(&url), dir.path(), "Ringfence <ringfence@firm.example>").unwrap();
-        let mail =
-            Mail { to: "ann@firm.example", subject: "Your sign-in code", body: "Code 123456\n".to_owned() };
+        let mail = Mail {
+            to: "ann@firm.example",
+            to_name: None,
+            subject: "Your sign-in code",
+            body: "Code 123456\n".to_owned(),
+        };
         mailer.send(mail).await.unwrap();
         drop(mailer);
         let (commands, data) =
@@ -174,7 +207,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mailer = Mailer::new(None, dir.path(), "ringfence@localhost").unwrap();
         for n in 0..3 {
-            let mail = Mail { to: "ann@firm.example", subject: "Notice", body: format!("message {n}\n") };
+            let mail = Mail {
+                to: "ann@firm.example",
+                to_name: None,
+                subject: "Notice",
+                body: format!("message {n}\n"),
+            };
             mailer.send(mail).await.unwrap();
         }
         let mut files: Vec<_> =
@@ -193,6 +231,32 @@ mod tests {
                     & 0o777,
                 0o600
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_message_is_mime_with_an_id_and_its_long_links_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mailer = Mailer::new(None, dir.path(), "Ringfence <ringfence@firm.example>").unwrap();
+        let link = format!("https://ringfence.firm.example/invite#{}.{}", "a".repeat(32), "b".repeat(43));
+        for body in [format!("Set your password:\n{link}\n"), format!("Zoë Müller invited you.\n{link}\n")]
+        {
+            let mail =
+                Mail { to: "ann@firm.example", to_name: Some("Ann Pérez"), subject: "Invitation", body };
+            mailer.send(mail).await.unwrap();
+        }
+        for file in std::fs::read_dir(dir.path().join("outbox")).unwrap() {
+            let raw = std::fs::read_to_string(file.unwrap().path()).unwrap();
+            assert!(raw.contains("MIME-Version: 1.0\r\n"), "{raw}");
+            assert!(raw.contains("Message-ID: <") && raw.contains("@firm.example>"), "{raw}");
+            assert!(
+                raw.contains("Content-Transfer-Encoding: 7bit")
+                    || raw.contains("Content-Transfer-Encoding: 8bit"),
+                "{raw}"
+            );
+            assert!(raw.lines().any(|line| line == link), "the link on one line, as sent: {raw}");
+            let to = raw.lines().find(|line| line.starts_with("To: ")).unwrap();
+            assert!(to.ends_with(" <ann@firm.example>") && to != "To: <ann@firm.example>", "named: {to}");
         }
     }
 

@@ -75,6 +75,12 @@ impl KnownWords<'_> {
     }
 }
 
+/// `text` as a sentence: ending with a full stop.
+fn sentence(text: &str) -> String {
+    let text = text.trim();
+    if text.ends_with(['.', '!', '?']) { text.to_owned() } else { format!("{text}.") }
+}
+
 /// A password a person chose: 12 to 256 characters, and not guessable (zxcvbn score of at
 /// least 3, counting the person's and the firm's own words and the product's name as known).
 pub fn strong(raw: &str, known: &KnownWords<'_>) -> Result<Password, AppError> {
@@ -83,13 +89,15 @@ pub fn strong(raw: &str, known: &KnownWords<'_>) -> Result<Password, AppError> {
     let inputs: Vec<&str> = words.iter().map(String::as_str).collect();
     let estimate = zxcvbn::zxcvbn(raw, &inputs);
     if (estimate.score() as u8) < 3 {
-        let mut reason = String::from("too easy to guess");
+        // zxcvbn's warning and tip are sentences of their own: "too easy to guess. This is
+        // a very common password. Add another word or two."
+        let mut reason = String::from("too easy to guess.");
         if let Some(feedback) = estimate.feedback() {
             if let Some(warning) = feedback.warning() {
-                reason.push_str(&format!(" ({warning})"));
+                reason.push_str(&format!(" {}", sentence(&warning.to_string())));
             }
             if let Some(tip) = feedback.suggestions().first() {
-                reason.push_str(&format!("; {tip}"));
+                reason.push_str(&format!(" {}", sentence(&tip.to_string())));
             }
         }
         return Err(AppError::invalid("password", reason));

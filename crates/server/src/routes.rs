@@ -36,6 +36,8 @@ pub fn route_table() -> RouteTable<AppState> {
         .get("/", PUBLIC, pages::root)
         .get("/assets/app.css", PUBLIC, pages::stylesheet)
         .get("/assets/app.js", PUBLIC, pages::script)
+        .get("/assets/favicon.svg", PUBLIC, pages::icon)
+        .get("/favicon.ico", PUBLIC, pages::icon)
         .get("/sign-in", PUBLIC, pages::sign_in_page)
         .post("/sign-in", PUBLIC, pages::sign_in)
         .post("/sign-in/code", PUBLIC, pages::sign_in_code)

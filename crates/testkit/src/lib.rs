@@ -344,35 +344,7 @@ pub fn outbox(data_dir: &Path) -> Vec<String> {
         })
         .unwrap_or_default();
     files.sort();
-    files
-        .iter()
-        .map(|path| decode_quoted_printable(&std::fs::read_to_string(path).expect("read mail")))
-        .collect()
-}
-
-/// Undoes quoted-printable (RFC 2045 6.7), which mail uses for lines longer than 76
-/// characters, such as invitation links: soft line breaks and `=XX` escapes.
-fn decode_quoted_printable(text: &str) -> String {
-    let joined = text.replace("=\r\n", "").replace("=\n", "");
-    let bytes = joined.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'=' && i + 2 < bytes.len())
-            .then(|| u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?, 16).ok())
-            .flatten();
-        match escaped {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    files.iter().map(|path| std::fs::read_to_string(path).expect("read mail")).collect()
 }
 
 /// A backup target apart from the test's data and blob store, of the deployment's shape: a

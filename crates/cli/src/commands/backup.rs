@@ -245,7 +245,7 @@ pub async fn restore_as(
     );
     println!(
         "None of {slug}'s people can sign in to it. Its administrator {admin_email} is invited; send them this one-time link (valid until {}):",
-        (now + INVITATION_LIFETIME).format(&Rfc3339)?
+        ringfence_core::local_time::FirmTimeZone::utc().in_words(now + INVITATION_LIFETIME)
     );
     let link = ringfence_crypto::token::scoped(&restored.firm.id.simple(), &restored.invitation);
     println!("  {}/invite#{}", settings.public_url_for(settings.serve.listen.port()), link.as_str());

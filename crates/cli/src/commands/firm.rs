@@ -2,6 +2,7 @@ use std::io::Read;
 
 use ringfence_core::clock::{Clock, SystemClock};
 use ringfence_core::firm::{FirmStanding, RetentionDays};
+use ringfence_core::local_time::FirmTimeZone;
 use ringfence_core::principal::{Principal, SystemTask};
 use ringfence_core::user::{Email, Password};
 use ringfence_mail::Mailer;
@@ -51,7 +52,8 @@ pub async fn create(settings: &Settings, args: FirmCreateArgs) -> CommandResult 
     match created.invitation {
         Some(token) => {
             let public_url = settings.public_url_for(settings.serve.listen.port());
-            let expires = (now + INVITATION_LIFETIME).format(&Rfc3339)?;
+            // A new firm's clock is UTC until its administrator sets its time zone.
+            let expires = FirmTimeZone::utc().in_words(now + INVITATION_LIFETIME);
             println!(
                 "Administrator {} is invited. Send them this one-time link (valid until {expires}):",
                 args.admin_email

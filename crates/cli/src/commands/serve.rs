@@ -147,11 +147,33 @@ async fn serve_web(
             tls_files.cert.display()
         );
     }
+    if serve.mail.is_none() {
+        println!(
+            "Mail is not sent: each message (sign-in codes, invitations) is written to {} as an .eml file. \
+             Give --mail smtp://host:port to send it.",
+            std::path::absolute(settings.data_dir.join("outbox"))
+                .unwrap_or_else(|_| settings.data_dir.join("outbox"))
+                .display()
+        );
+    }
+    if https_addr.ip().is_loopback() {
+        println!(
+            "Only this machine can reach it. To open it to the office network, start it with \
+             --listen 0.0.0.0:{port} --public-url https://THIS-MACHINE'S-NAME:{port} (the name colleagues use), \
+             and allow port {port} through the firewall.",
+            port = https_addr.port()
+        );
+    } else if settings.public_url.is_none() {
+        println!(
+            "Colleagues reach it at https://THIS-MACHINE'S-NAME:{}; give that as --public-url so links in mail work for them.",
+            https_addr.port()
+        );
+    }
     if firms.is_empty() {
         println!("No firm exists yet. Create the first one, with its administrator, in another terminal:");
         println!(
-            "  ringfence --data-dir {} firm create --name \"Your Firm\" --slug your-firm --admin-email you@your-firm.example",
-            settings.data_dir.display()
+            "  {} firm create --name \"Your Firm\" --slug your-firm --admin-email you@your-firm.example",
+            settings.command_line()
         );
         println!(
             "It prints a one-time invitation link: open it to set the administrator's password, then sign in."

@@ -6,6 +6,9 @@ both_backends!(serve_answers_over_https_and_exits_0_on_sigterm, |env: TestEnv| a
     let server = Server::start(&env, &[]);
     assert!(server.banner.contains("No firm exists yet"), "{}", server.banner);
     assert!(server.banner.contains("firm create"), "{}", server.banner);
+    let outbox = std::path::absolute(env.data_dir().join("outbox")).unwrap();
+    assert!(server.banner.contains(&format!("written to {}", outbox.display())), "{}", server.banner);
+    assert!(server.banner.contains("--listen 0.0.0.0:"), "how to open it to the office: {}", server.banner);
     let client = server.client();
     for path in ["/healthz", "/readyz"] {
         let response = client.get(server.url(path)).send().await.expect("request");
@@ -54,4 +57,34 @@ both_backends!(plain_http_redirects_permanently_to_https, |env: TestEnv| async m
         response.headers()["location"],
         format!("https://localhost:{}/any/path?q=1", server.https.port()).as_str()
     );
+});
+
+both_backends!(the_first_run_hint_works_as_printed_from_anywhere, |env: TestEnv| async move {
+    let server = Server::start(&env, &[]);
+    let hint =
+        server.banner.lines().find(|l| l.contains(" firm create ")).expect("the hint").trim().to_owned();
+    assert!(
+        hint.starts_with('/'),
+        "the program by its full path, as `cargo run` leaves it off the PATH: {hint}"
+    );
+    // Run by a shell elsewhere, with nothing of the server's environment.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let mut shell = std::process::Command::new("sh");
+    shell.arg("-c").arg(&hint).current_dir(elsewhere.path()).env_clear().env("PATH", "/usr/bin:/bin");
+    for var in ["AWS_ENDPOINT", "AWS_ALLOW_HTTP", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+    {
+        if let Ok(value) = std::env::var(var) {
+            shell.env(var, value);
+        }
+    }
+    let created = run(shell, None);
+    assert!(created.status.success(), "{hint}\n{}{}", stdout(&created), stderr(&created));
+    // Only its answer: no log lines, and the link's expiry in words.
+    assert_eq!(stderr(&created), "", "{}", stderr(&created));
+    let answer = stdout(&created);
+    assert!(answer.starts_with("Created firm \"Your Firm\" (your-firm)"), "{answer}");
+    let timestamp = ["T0", "T1", "T2"].iter().any(|t| answer.contains(t));
+    assert!(answer.contains(" at ") && answer.contains("(UTC)") && !timestamp, "{answer}");
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0, "nothing made where it ran");
+    drop(server);
 });

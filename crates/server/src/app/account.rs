@@ -293,6 +293,7 @@ pub async fn confirm_totp(ctx: &Ctx, state: &AppState, code: &str) -> Result<(),
         .mailer
         .send(Mail {
             to: actor.email.as_str(),
+            to_name: None,
             subject: "Ringfence: an authenticator app was set up",
             body: notice,
         })
@@ -387,7 +388,12 @@ pub async fn finish_passkey(
     );
     state
         .mailer
-        .send(Mail { to: actor.email.as_str(), subject: "Ringfence: a passkey was added", body: notice })
+        .send(Mail {
+            to: actor.email.as_str(),
+            to_name: None,
+            subject: "Ringfence: a passkey was added",
+            body: notice,
+        })
         .await?;
     Ok(NewPasskeyView { id, name, created_at: now })
 }

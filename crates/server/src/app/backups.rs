@@ -191,8 +191,9 @@ async fn alert(
         }
     }
     if let Some(operator) = &plan.operator
-        && let Err(e) =
-            mailer.send(Mail { to: operator.as_str(), subject: &subject, body: body.clone() }).await
+        && let Err(e) = mailer
+            .send(Mail { to: operator.as_str(), to_name: None, subject: &subject, body: body.clone() })
+            .await
     {
         tracing::warn!(error = %ErrorChain(&e), "could not mail the operator of a backup's failure");
     }

@@ -520,7 +520,8 @@ async fn tell(
         }
     };
     for to in &recipients {
-        let mail = Mail { to, subject: "Ringfence: a full export is ready", body: body.clone() };
+        let mail =
+            Mail { to, to_name: None, subject: "Ringfence: a full export is ready", body: body.clone() };
         if let Err(e) = mailer.send(mail).await {
             tracing::warn!(export = %record.id, error = %crate::error::ErrorChain(&e), "could not mail that an export is ready");
         }

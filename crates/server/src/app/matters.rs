@@ -468,7 +468,12 @@ async fn notify_leads(
             ctx.actor.email
         );
         mailer
-            .send(Mail { to: lead.as_str(), subject: "Ringfence: an administrator joined your matter", body })
+            .send(Mail {
+                to: lead.as_str(),
+                to_name: None,
+                subject: "Ringfence: an administrator joined your matter",
+                body,
+            })
             .await?;
     }
     Ok(())
@@ -553,12 +558,22 @@ pub(crate) async fn tell_of_wall(
              matter with them or share its documents.\n"
         );
         mailer
-            .send(Mail { to: colleague.as_str(), subject: "Ringfence: an ethical wall on your matter", body })
+            .send(Mail {
+                to: colleague.as_str(),
+                to_name: None,
+                subject: "Ringfence: an ethical wall on your matter",
+                body,
+            })
             .await?;
     }
     let body = format!("An ethical wall now screens you from {told}.\n");
     mailer
-        .send(Mail { to: screened.as_str(), subject: "Ringfence: an ethical wall applies to you", body })
+        .send(Mail {
+            to: screened.as_str(),
+            to_name: None,
+            subject: "Ringfence: an ethical wall applies to you",
+            body,
+        })
         .await?;
     Ok(())
 }

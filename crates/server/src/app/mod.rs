@@ -20,6 +20,7 @@ pub mod home;
 pub mod legal_holds;
 pub mod matters;
 pub mod notes;
+pub mod onboarding;
 pub mod retention;
 pub mod search;
 pub mod sign_in;

@@ -165,6 +165,7 @@ pub async fn apply(
             mailer
                 .send(Mail {
                     to,
+                    to_name: None,
                     subject: "Ringfence: a matter will be deleted at the end of its retention",
                     body: body.clone(),
                 })

@@ -375,7 +375,10 @@ async fn send_code(state: &AppState, email: &Email, code: &EmailCode) -> Result<
          If you did not try to sign in, someone knows your password: change it now.\n",
         code.expose()
     );
-    state.mailer.send(Mail { to: email.as_str(), subject: "Your Ringfence sign-in code", body }).await?;
+    state
+        .mailer
+        .send(Mail { to: email.as_str(), to_name: None, subject: "Your Ringfence sign-in code", body })
+        .await?;
     Ok(())
 }
 
@@ -613,7 +616,12 @@ async fn warn_of_replay(state: &AppState, email: &Email) -> Result<(), AppError>
         .to_owned();
     state
         .mailer
-        .send(Mail { to: email.as_str(), subject: "Ringfence: a used sign-in code was tried again", body })
+        .send(Mail {
+            to: email.as_str(),
+            to_name: None,
+            subject: "Ringfence: a used sign-in code was tried again",
+            body,
+        })
         .await?;
     Ok(())
 }

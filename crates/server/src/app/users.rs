@@ -13,9 +13,8 @@ use ringfence_crypto::token;
 use ringfence_mail::Mail;
 use ringfence_store::ThrottleKey;
 use ringfence_store::firm::users::{self, NewUser, User, UserStatus};
-use ringfence_store::firm::{audit as audit_log, challenges, invitations, sessions};
+use ringfence_store::firm::{audit as audit_log, challenges, invitations, preferences, sessions};
 use serde::{Deserialize, Serialize};
-use time::format_description::well_known::Rfc3339;
 
 use super::{AppError, Ctx};
 use crate::{AppState, audit};
@@ -86,13 +85,25 @@ pub struct NewUserInput {
     pub roles: Vec<String>,
 }
 
+/// What an invitation mail says, read in the transaction that makes it.
+struct Invited {
+    token: token::SecretToken,
+    inviter: Option<User>,
+    zone: ringfence_core::local_time::FirmTimeZone,
+}
+
+/// A person as others read them: their name, or their address when they gave none.
+pub fn display_name(user: &User) -> String {
+    user.name.clone().unwrap_or_else(|| user.email.to_string())
+}
+
 /// Creates a user, invited: the invitation is mailed with a link that works once.
 pub async fn create(ctx: &Ctx, state: &AppState, input: NewUserInput) -> Result<UserView, AppError> {
     let email = Email::parse(&input.email).map_err(|e| AppError::invalid("email", e.to_string()))?;
     let name = parse_name(&input.name)?;
     let roles = parse_roles(&input.roles)?;
     let now = ctx.now();
-    let (user, token) = state
+    let (user, invited) = state
         .storage
         .create_user(ctx.actor.firm, &ctx.actor.principal(), &email, async |id, tx| {
             let new = NewUser {
@@ -106,6 +117,8 @@ pub async fn create(ctx: &Ctx, state: &AppState, input: NewUserInput) -> Result<
             };
             users::insert(tx, new).await?;
             let token = invitations::create(tx, id, now).await?;
+            let inviter = users::get(tx, ctx.actor.user).await?;
+            let zone = preferences::time_zone(tx).await?;
             let target = Some(("user", id.to_string()));
             let entry = audit::record(
                 ctx.actor.audit_actor(),
@@ -117,18 +130,22 @@ pub async fn create(ctx: &Ctx, state: &AppState, input: NewUserInput) -> Result<
             );
             audit_log::append(tx, &entry).await?;
             let user = users::get(tx, id).await?;
-            Ok((user, token))
+            Ok((user, Invited { token, inviter, zone }))
         })
         .await?;
     let user = user.ok_or(AppError::NotFound)?;
-    let link = token::scoped(&ctx.actor.firm.simple(), &token);
-    let expires = (now + invitations::INVITATION_LIFETIME).format(&Rfc3339).unwrap_or_default();
+    let firm = state.storage.firm_by_id(ctx.actor.firm).await?;
+    let inviter = invited.inviter.map_or_else(|| ctx.actor.email.to_string(), |u| display_name(&u));
+    let link = token::scoped(&ctx.actor.firm.simple(), &invited.token);
+    let subject = format!("{inviter} invited you to {} on Ringfence", firm.name.as_str());
     let body = format!(
-        "You have been invited to your firm's Ringfence.\n\nSet your password here (the link works once, until {expires}):\n{}/invite#{}\n",
-        state.settings.public_url,
-        link.as_str()
+        "Dear {name},\n\n{inviter} has invited you to {firm}'s Ringfence, where the firm keeps its matters, documents and notes.\n\nSet your password with this link. It works once, until {expires}:\n\n{url}/invite#{link}\n\nThen sign in at {url} with {email}. If you did not expect this invitation, ignore it.\n",
+        firm = firm.name.as_str(),
+        expires = invited.zone.in_words(now + invitations::INVITATION_LIFETIME),
+        url = state.settings.public_url,
+        link = link.as_str(),
     );
-    state.mailer.send(Mail { to: email.as_str(), subject: "Your Ringfence invitation", body }).await?;
+    state.mailer.send(Mail { to: email.as_str(), to_name: Some(&name), subject: &subject, body }).await?;
     Ok(UserView::from(&user))
 }
 
@@ -247,6 +264,14 @@ pub struct UserChanges {
 /// Changes a user's roles or disables it; the firm keeps an enabled administrator.
 pub async fn update(ctx: &Ctx, id: UserId, changes: UserChanges) -> Result<UserView, AppError> {
     let roles = changes.roles.as_deref().map(parse_roles).transpose()?;
+    // Disabling one's own account would end the session making the change, and leave the
+    // firm to find out why: another administrator does it.
+    if id == ctx.actor.user && changes.disabled == Some(true) {
+        return Err(AppError::conflict(
+            "own_account",
+            "you cannot disable your own account; another administrator can",
+        ));
+    }
     let mut tx = ctx.actor.begin().await?;
     let user = users::get(&mut tx, id).await?.ok_or(AppError::NotFound)?;
     let mut recorded: Vec<(AuditAction, String)> = Vec::new();
@@ -314,7 +339,12 @@ pub async fn unlock(ctx: &Ctx, state: &AppState, id: UserId) -> Result<(), AppEr
     );
     state
         .mailer
-        .send(Mail { to: user.email.as_str(), subject: "Ringfence: your sign-in lock was cleared", body })
+        .send(Mail {
+            to: user.email.as_str(),
+            to_name: None,
+            subject: "Ringfence: your sign-in lock was cleared",
+            body,
+        })
         .await?;
     Ok(())
 }
@@ -342,7 +372,12 @@ pub async fn reset_second_factor(ctx: &Ctx, state: &AppState, id: UserId) -> Res
     );
     state
         .mailer
-        .send(Mail { to: user.email.as_str(), subject: "Ringfence: your second factor was reset", body })
+        .send(Mail {
+            to: user.email.as_str(),
+            to_name: None,
+            subject: "Ringfence: your second factor was reset",
+            body,
+        })
         .await?;
     Ok(())
 }

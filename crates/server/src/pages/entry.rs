@@ -25,6 +25,8 @@ struct CodePage {
     problem: Option<String>,
     challenge_id: String,
     emailed: bool,
+    /// Mail is written to the data directory's outbox folder, not sent.
+    outbox: bool,
     /// The factors answered with a typed code: (value, label).
     factors: Vec<(&'static str, &'static str)>,
     passkey: bool,
@@ -45,6 +47,7 @@ impl CodePage {
             problem,
             challenge_id,
             emailed: false,
+            outbox: false,
             factors: codes,
             passkey: factors.contains(&SecondFactor::Passkey),
         }
@@ -68,7 +71,9 @@ pub async fn sign_in(ctx: PublicCtx, headers: HeaderMap, PageForm(form): PageFor
     match started {
         Ok(Started::Challenge(started)) => {
             let emailed = started.factors.contains(&SecondFactor::Email);
-            let page = CodePage { emailed, ..CodePage::new(started.challenge_id, &started.factors, None) };
+            let outbox = emailed && ctx.state.mailer.is_outbox();
+            let page =
+                CodePage { emailed, outbox, ..CodePage::new(started.challenge_id, &started.factors, None) };
             render(&page, StatusCode::OK)
         }
         // Only a sign-in carrying an authenticator code comes to a session at once.

@@ -169,7 +169,7 @@ fn failure(error: AppError) -> Failure {
         }
         AppError::NotPermitted { reason, .. } => (StatusCode::FORBIDDEN, "Not allowed", (*reason).to_owned()),
         AppError::Invalid { .. } | AppError::RefusedInput { .. } => {
-            (StatusCode::BAD_REQUEST, "That did not work", error.to_string())
+            (StatusCode::BAD_REQUEST, "That did not work", refusal_words(&error).unwrap_or_default())
         }
         AppError::Unauthenticated { reason, .. } => {
             (StatusCode::UNAUTHORIZED, "That did not work", reason.clone())
@@ -189,6 +189,27 @@ fn failure(error: AppError) -> Failure {
         }
     };
     Failure { status, heading, message }
+}
+
+/// A refusal of something sent, in words for people (the API keeps its field names): the
+/// field by its label, or not at all where the reason says it, and the reason as a
+/// sentence. "client_id: no such client" reads "Client: no such client."
+fn plain_words(field: &str, reason: &str) -> String {
+    let mut reason = reason.trim().to_owned();
+    if !reason.ends_with(['.', '!', '?']) {
+        reason.push('.');
+    }
+    // Fields people do not type (a link's token, a hidden id) are not named.
+    if matches!(field, "token" | "challenge_id" | "_csrf" | "cursor") {
+        return capitalized(&reason);
+    }
+    let label = field.strip_suffix("_id").unwrap_or(field).replace('_', " ");
+    format!("{}: {reason}", capitalized(&label))
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// A use case's failure as a page.
@@ -287,8 +308,19 @@ struct Problem {
 
 impl From<AppError> for Problem {
     fn from(error: AppError) -> Self {
+        let plain = refusal_words(&error);
         let error = ApiError::from(error);
-        Self { message: error.message, status: error.status, recorded: error.recorded }
+        Self { message: plain.unwrap_or(error.message), status: error.status, recorded: error.recorded }
+    }
+}
+
+/// What was wrong with something sent, in words for people; `None` for other failures.
+fn refusal_words(error: &AppError) -> Option<String> {
+    match error {
+        AppError::Invalid { field, reason } | AppError::RefusedInput { field, reason } => {
+            Some(plain_words(field, reason))
+        }
+        _ => None,
     }
 }
 
@@ -318,6 +350,11 @@ pub async fn stylesheet() -> Response {
 
 pub async fn script() -> Response {
     asset("text/javascript; charset=utf-8", include_str!("../../../../web/static/app.js"))
+}
+
+/// The tab's icon, also where browsers look for it unasked (`/favicon.ico`).
+pub async fn icon() -> Response {
+    asset("image/svg+xml", include_str!("../../../../web/static/favicon.svg"))
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

@@ -35,6 +35,8 @@ fn activity_row(dates: &Dates, entry: &StoredAuditEntry, matter: Option<(String,
 #[template(path = "home.html")]
 struct HomePage {
     signed_in: Option<SignedInUser>,
+    /// An administrator's first steps, until every one is done.
+    first_steps: Option<Vec<app::onboarding::Step>>,
     matters: Vec<MatterRow>,
     recent: Vec<MatterRow>,
     activity: Vec<ActivityRow>,
@@ -75,22 +77,35 @@ fn matter_row(dates: &Dates, m: matters::Matter) -> MatterRow {
     }
 }
 
-pub async fn home(ctx: Ctx, csrf: Option<Extension<BrowserSession>>) -> Response {
-    home_page(&ctx, &csrf, MatterFilter::default()).await
+pub async fn home(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    csrf: Option<Extension<BrowserSession>>,
+) -> Response {
+    home_page(&state, &ctx, &csrf, MatterFilter::default()).await
 }
 
 /// My matters, filtered: the words are posted, not put in the URL (titles name clients).
 pub async fn filter_home(
+    State(state): State<AppState>,
     ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
     PageForm(filter): PageForm<MatterFilter>,
 ) -> Response {
-    home_page(&ctx, &csrf, filter).await
+    home_page(&state, &ctx, &csrf, filter).await
 }
 
-async fn home_page(ctx: &Ctx, csrf: &Option<Extension<BrowserSession>>, filter: MatterFilter) -> Response {
-    let overview = match app::home::overview(ctx).await {
-        Ok(overview) => overview,
+async fn home_page(
+    state: &AppState,
+    ctx: &Ctx,
+    csrf: &Option<Extension<BrowserSession>>,
+    filter: MatterFilter,
+) -> Response {
+    let read = async {
+        Ok::<_, AppError>((app::home::overview(ctx).await?, app::onboarding::checklist(ctx, state).await?))
+    };
+    let (overview, first_steps) = match read.await {
+        Ok(read) => read,
         Err(error) => return failure_page(error, signed_in(&ctx.actor, csrf)),
     };
     let dates = Dates(overview.time_zone);
@@ -105,7 +120,15 @@ async fn home_page(ctx: &Ctx, csrf: &Option<Extension<BrowserSession>>, filter: 
     let held = overview.matters.len();
     let matters =
         overview.matters.into_iter().filter(|m| filter.keeps(m)).map(|m| matter_row(&dates, m)).collect();
-    let page = HomePage { signed_in: signed_in(&ctx.actor, csrf), matters, recent, activity, filter, held };
+    let page = HomePage {
+        signed_in: signed_in(&ctx.actor, csrf),
+        first_steps,
+        matters,
+        recent,
+        activity,
+        filter,
+        held,
+    };
     render(&page, StatusCode::OK)
 }
 
@@ -391,7 +414,7 @@ async fn search(ctx: &Ctx, csrf: &Option<Extension<BrowserSession>>, words: Opti
         }
         // What was wrong with the words is said beside them, in the form.
         Err(error @ AppError::Invalid { .. }) => {
-            let problem = Some(error.to_string());
+            let problem = refusal_words(&error);
             let page = SearchPage { signed_in, query, searched: false, problem, hits: Vec::new() };
             render(&page, StatusCode::BAD_REQUEST)
         }

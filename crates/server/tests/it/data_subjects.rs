@@ -585,12 +585,12 @@ both_backends!(the_pages_register_report_and_answer_a_request, |env: TestEnv| as
         encode(&[("_csrf", &csrf), ("kind", "access"), ("subject_name", "x"), ("received_on", "2026-02-30")]);
     let refused = page(&f.h, "POST", "/admin/data-subjects", Some(&cookie), Some(bad)).await;
     assert_eq!(refused.status, 400);
-    assert!(refused.html.contains("received_on: a date is written YYYY-MM-DD"), "{}", refused.html);
+    assert!(refused.html.contains("Received on: a date is written YYYY-MM-DD"), "{}", refused.html);
     let nul = encode(&[("_csrf", &csrf), ("kind", "access"), ("subject_name", "Nul\0Byte")]);
     let refused = page(&f.h, "POST", "/admin/data-subjects", Some(&cookie), Some(nul)).await;
     assert_eq!(refused.status, 400);
     assert!(
-        refused.html.contains("subject_name: 1 to 200 characters, no control characters"),
+        refused.html.contains("Subject name: 1 to 200 characters, no control characters."),
         "{}",
         refused.html
     );

@@ -112,6 +112,8 @@ fn every_route_declares_an_access_policy() {
             "/",
             "/assets/app.css",
             "/assets/app.js",
+            "/assets/favicon.svg",
+            "/favicon.ico",
             "/sign-in",
             "/sign-in",
             "/sign-in/code",

@@ -289,7 +289,7 @@ both_backends!(administrators_place_and_lift_holds_through_the_pages, |env: Test
     let refused =
         page(&f.h, "POST", &format!("/matters/{matter}/legal-hold"), Some(&admin), Some(blank)).await;
     assert_eq!(refused.status, 400, "{}", refused.html);
-    assert!(refused.html.contains("reason"), "{}", refused.html);
+    assert!(refused.html.contains("Reason: "), "{}", refused.html);
     let form = encode(&[("_csrf", &csrf), ("reason", "Subpoena received")]);
     let placed = page(&f.h, "POST", &format!("/matters/{matter}/legal-hold"), Some(&admin), Some(form)).await;
     assert_eq!(placed.status, 303, "{}", placed.html);

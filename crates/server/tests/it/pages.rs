@@ -2,6 +2,7 @@
 //! the home and matter pages, and the same not-found page for a matter one may not see.
 
 use axum::body::Body;
+use ringfence_core::clock::Clock;
 use ringfence_core::matter::{self, MatterAction, MatterRole, Standing};
 use ringfence_testkit::{TestEnv, both_backends};
 use serde_json::json;
@@ -58,6 +59,8 @@ pub(super) async fn browser_sign_in(h: &Harness, email: &str, password: &str) ->
     let started =
         page(h, "POST", "/sign-in", None, Some(encode(&[("email", email), ("password", password)]))).await;
     assert_eq!(started.status, 200, "{}", started.html);
+    // The harness's mail goes to the outbox: the page says where the code is.
+    assert!(started.html.contains("ringfence-data/outbox"), "{}", started.html);
     let challenge = hidden(&started.html, "challenge_id");
     let code = h.latest_code(email);
     let form = encode(&[("challenge_id", &challenge), ("factor", "email"), ("code", &code)]);
@@ -166,6 +169,22 @@ both_backends!(sign_in_forms_explain_refusals_and_refuse_other_sites, |env: Test
     assert_eq!(cross_site.status(), 403);
     let css = page(&h, "GET", "/assets/app.css", None, None).await;
     assert_eq!((css.status, css.headers["content-type"].to_str().unwrap()), (200, "text/css; charset=utf-8"));
+    // Every page names its icon, and the place browsers ask for one unasked answers too.
+    assert!(
+        page(&h, "GET", "/sign-in", None, None)
+            .await
+            .html
+            .contains(r#"rel="icon" href="/assets/favicon.svg""#)
+    );
+    for path in ["/favicon.ico", "/assets/favicon.svg"] {
+        let icon = page(&h, "GET", path, None, None).await;
+        assert_eq!(
+            (icon.status, icon.headers["content-type"].to_str().unwrap()),
+            (200, "image/svg+xml"),
+            "{path}"
+        );
+        assert!(icon.html.starts_with("<svg"), "{path}");
+    }
 });
 
 both_backends!(forms_open_clients_matters_and_notes_with_their_csrf_token, |env: TestEnv| async move {
@@ -594,7 +613,7 @@ both_backends!(pages_show_times_in_the_firms_time_zone, |env: TestEnv| async mov
     let bad = [("_csrf", csrf.as_str()), ("time_zone", "Mars/Olympus")];
     let refused = page(&h, "POST", "/admin/time-zone", Some(&cookie), Some(encode(&bad))).await;
     assert_eq!(refused.status, 400);
-    assert!(refused.html.contains("time_zone: not a time zone of the tz database"), "{}", refused.html);
+    assert!(refused.html.contains("Time zone: not a time zone of the tz database"), "{}", refused.html);
     let good = [("_csrf", csrf.as_str()), ("time_zone", "Asia/Kolkata")];
     let saved = page(&h, "POST", "/admin/time-zone", Some(&cookie), Some(encode(&good))).await;
     assert_eq!(saved.status, 303);
@@ -907,7 +926,7 @@ both_backends!(
             page(&h, "POST", &format!("/matters/{matter}/notes"), Some(&cookie), Some(note("memo"))).await;
         assert_eq!(unknown.status, 400);
         assert!(
-            unknown.html.contains("kind: note, strategy, statement or communication"),
+            unknown.html.contains("Kind: note, strategy, statement or communication"),
             "{}",
             unknown.html
         );
@@ -1009,5 +1028,76 @@ both_backends!(
                 }
             }
         }
+    }
+);
+
+/// The home page's HTML, apostrophes as written (the page escapes them).
+async fn home(h: &Harness, cookie: &str) -> String {
+    page(h, "GET", "/home", Some(cookie), None).await.html.replace("&#x27;", "'").replace("&#39;", "'")
+}
+
+both_backends!(
+    a_new_firms_administrator_sees_its_first_steps_until_each_is_done,
+    |env: TestEnv| async move {
+        let mut h = Harness::new(env).await;
+        let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let desk = browser_sign_in(&h, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let first = home(&h, &desk).await;
+        assert!(first.contains("Setting up your firm"), "{first}");
+        assert_eq!(first.matches("To do:").count(), 4, "{first}");
+        assert!(first.contains(r#"<a href="/admin/users">Invite your team</a>"#), "{first}");
+        assert!(first.contains("invite them"), "an administrator is told who opens matters: {first}");
+
+        // Each step is found done from the firm's own state.
+        h.add_user(&admin, "lead@firm.example", &["attorney"], "a long shared test passphrase").await;
+        let lead = browser_sign_in(&h, "lead@firm.example", "a long shared test passphrase").await;
+        let theirs = home(&h, &lead).await;
+        assert!(!theirs.contains("Setting up your firm"), "for administrators only: {theirs}");
+        assert!(theirs.contains("New matter"), "{theirs}");
+        let zone =
+            h.call("PUT", "/api/v1/firm/time-zone", Some(&admin), Some(json!({ "time_zone": "UTC" }))).await;
+        assert!(zone.status < 300, "{}", zone.body);
+        let enrol = h
+            .call(
+                "POST",
+                "/api/v1/me/totp",
+                Some(&admin),
+                Some(json!({ "current_password": ADMIN_PASSWORD })),
+            )
+            .await;
+        let secret =
+            ringfence_crypto::otp::TotpSecret::from_base32(enrol.body["secret"].as_str().unwrap()).unwrap();
+        let code = secret.code_at(h.clock.now().unix_timestamp() as u64).unwrap();
+        let confirmed =
+            h.call("POST", "/api/v1/me/totp/confirm", Some(&admin), Some(json!({ "code": code }))).await;
+        assert_eq!(confirmed.status, 204, "{}", confirmed.body);
+        let later = home(&h, &desk).await;
+        for step in
+            ["Invite your team", "Set the firm's time zone", "Enrol an authenticator app or a passkey"]
+        {
+            assert!(later.contains(&format!("Done:</span> {step} <span")), "{step}: {later}");
+        }
+        assert_eq!(later.matches("To do:").count(), 1, "outgoing mail: {later}");
+
+        // Mail sent out, the list is gone; a first backup brings a step back until it is seen.
+        let mailer = ringfence_mail::Mailer::new(
+            Some("smtp://127.0.0.1:9"),
+            h.env.data_dir(),
+            "ringfence@firm.example",
+        );
+        h.state.mailer = std::sync::Arc::new(mailer.unwrap());
+        assert!(!home(&h, &desk).await.contains("Setting up your firm"));
+        let (location, _kept) = ringfence_testkit::backup_location(h.env.backend);
+        let target =
+            ringfence_store::backup::BackupTarget::open(&location, &h.env.blob_location(), h.env.data_dir())
+                .unwrap();
+        h.state.storage.back_up_firm(&target, &h.state.blobs, h.firm, h.clock.now()).await.unwrap();
+        let backed_up = home(&h, &desk).await;
+        assert!(
+            backed_up.contains(r#"<a href="/admin/backups">Look at the firm's last backup</a>"#),
+            "{backed_up}"
+        );
+        assert_eq!(page(&h, "GET", "/admin/backups", Some(&desk), None).await.status, 200);
+        assert!(!home(&h, &desk).await.contains("Setting up your firm"));
     }
 );

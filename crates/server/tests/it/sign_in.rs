@@ -351,6 +351,24 @@ both_backends!(invitations_set_a_strong_password_once_before_they_expire, |env: 
         .await;
     assert_eq!(created.status, 201);
     assert_eq!(created.body["status"], "invited");
+    // The mail says who invites whom to which firm, until when on the firm's clock, and
+    // is a MIME message whose link is one line.
+    let mail = h.latest_mail("ivy@firm.example");
+    for said in [
+        "Subject: Ada Admin invited you to The Firm on Ringfence",
+        "To: Ivy <ivy@firm.example>",
+        "MIME-Version: 1.0",
+        "Message-ID: <",
+        "Dear Ivy,",
+        "Ada Admin has invited you to The Firm's Ringfence",
+        "(UTC):",
+    ] {
+        assert!(mail.contains(said), "{said}: {mail}");
+    }
+    assert!(
+        mail.lines().any(|l| l.starts_with("https://") && l.contains("/invite#") && !l.ends_with('=')),
+        "{mail}"
+    );
     let token = h.invitation_token("ivy@firm.example");
     let accept = |password: &'static str, token: String| {
         let h = &h;
@@ -417,7 +435,7 @@ both_backends!(user_management_is_for_admins_and_keeps_one_admin, |env: TestEnv|
     let last = h
         .call("PATCH", &format!("/api/v1/users/{admin_id}"), Some(&admin), Some(json!({ "disabled": true })))
         .await;
-    assert_eq!((last.status, last.code()), (409, "last_admin"));
+    assert_eq!((last.status, last.code()), (409, "own_account"));
     let demote = h
         .call(
             "PATCH",

@@ -21,6 +21,16 @@ pub async fn time_zone(tx: &mut FirmTx) -> Result<FirmTimeZone, StoreError> {
     }
 }
 
+/// Whether an administrator has set the firm's time zone (UTC included).
+pub async fn time_zone_chosen(tx: &mut FirmTx) -> Result<bool, StoreError> {
+    let chosen: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM firm_preferences WHERE singleton = 1 AND time_zone IS NOT NULL",
+    )
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(chosen > 0)
+}
+
 pub async fn set_time_zone(tx: &mut FirmTx, zone: &FirmTimeZone) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO firm_preferences (singleton, time_zone) VALUES (1, $1)
