@@ -36,6 +36,8 @@ pub struct Storage {
     pub(crate) master: MasterKey,
     master_origin: MasterKeyOrigin,
     firms: RwLock<HashMap<FirmId, Arc<FirmStore>>>,
+    /// Firms' names as read once (a firm's name does not change): every page shows it.
+    firm_names: RwLock<HashMap<FirmId, FirmName>>,
     /// When the write probe of [`Storage::ready`] last failed, and why: answered again
     /// for [`PROBE_INTERVAL`] rather than probed again.
     failed_probe: std::sync::Mutex<Option<(std::time::Instant, String)>>,
@@ -493,6 +495,7 @@ impl Storage {
             master,
             master_origin,
             firms: RwLock::new(HashMap::new()),
+            firm_names: RwLock::new(HashMap::new()),
             failed_probe: std::sync::Mutex::new(None),
         };
         for firm in storage.list_firms().await? {
@@ -666,6 +669,16 @@ impl Storage {
 
     pub async fn clear_sign_in_failures(&self, key: ThrottleKey<'_>) -> Result<(), StoreError> {
         sign_in_failures::clear(&mut *self.control.acquire().await?, key).await
+    }
+
+    /// The firm's name, read from the control store once per process.
+    pub async fn firm_name(&self, id: FirmId) -> Result<FirmName, StoreError> {
+        if let Some(name) = self.firm_names.read().await.get(&id) {
+            return Ok(name.clone());
+        }
+        let name = self.firm_by_id(id).await?.name;
+        self.firm_names.write().await.insert(id, name.clone());
+        Ok(name)
     }
 
     pub async fn firm_by_id(&self, id: FirmId) -> Result<Firm, StoreError> {

@@ -5,7 +5,7 @@ use ringfence_core::audit::StoredAuditEntry;
 use ringfence_core::local_time::FirmTimeZone;
 use ringfence_store::firm::audit as audit_log;
 use ringfence_store::firm::matters::{self, Matter};
-use ringfence_store::firm::preferences;
+use ringfence_store::firm::{preferences, users};
 
 use super::{AppError, Ctx};
 
@@ -22,6 +22,8 @@ pub struct Overview {
     /// caller still holds it.
     pub activity: Vec<(StoredAuditEntry, Option<Matter>)>,
     pub time_zone: FirmTimeZone,
+    /// The firm's people by id, as pages name them.
+    pub names: std::collections::HashMap<String, String>,
 }
 
 pub async fn overview(ctx: &Ctx) -> Result<Overview, AppError> {
@@ -32,6 +34,7 @@ pub async fn overview(ctx: &Ctx) -> Result<Overview, AppError> {
     let viewed = audit_log::recently_viewed_matters(&mut tx, user, 20).await?;
     let changes = audit_log::activity_on_matters_of(&mut tx, user, 10).await?;
     let time_zone = preferences::time_zone(&mut tx).await?;
+    let names = users::names(&mut tx).await?;
     tx.commit().await?;
     let recent =
         viewed.iter().filter_map(|id| mine.iter().find(|m| m.id == *id).cloned()).take(RECENT).collect();
@@ -42,5 +45,5 @@ pub async fn overview(ctx: &Ctx) -> Result<Overview, AppError> {
             (entry, on)
         })
         .collect();
-    Ok(Overview { matters: mine, recent, activity, time_zone })
+    Ok(Overview { matters: mine, recent, activity, time_zone, names })
 }

@@ -246,6 +246,7 @@ pub struct PageDocument {
 #[derive(Debug, Clone)]
 pub struct PageMember {
     pub user_id: UserId,
+    pub name: Option<String>,
     pub email: String,
     pub role: MatterRole,
 }
@@ -272,6 +273,8 @@ pub struct MatterPageView {
     pub time_zone: FirmTimeZone,
     /// The caller's own exports of the matter, for those who may export it.
     pub exports: Option<Vec<super::exports::ExportView>>,
+    /// The firm's people by id, as the page names them (in its trail).
+    pub names: std::collections::HashMap<String, String>,
 }
 
 /// The matter page: the caller's standing is read once, and every part of the page the
@@ -315,8 +318,18 @@ pub async fn page(ctx: &Ctx, on: On<View, MatterId>) -> Result<MatterPageView, A
         ),
         None => None,
     };
+    let names = if trail.is_some() { users::names(&mut tx).await? } else { Default::default() };
     access::note_read(tx, ctx, &view, AuditAction::MatterViewed, ("matter", on.id().to_string())).await?;
-    Ok(MatterPageView { matter, may: standing.capabilities(), content, team, trail, time_zone, exports })
+    Ok(MatterPageView {
+        matter,
+        may: standing.capabilities(),
+        content,
+        team,
+        trail,
+        time_zone,
+        exports,
+        names,
+    })
 }
 
 async fn email_of(tx: &mut FirmTx, user: UserId) -> Result<Option<String>, AppError> {
@@ -326,8 +339,9 @@ async fn email_of(tx: &mut FirmTx, user: UserId) -> Result<Option<String>, AppEr
 async fn team(tx: &mut FirmTx, manage: &MatterAccess<ManageMembers>) -> Result<PageTeam, AppError> {
     let mut members = Vec::new();
     for member in matters::members(tx, manage).await? {
-        let email = email_of(tx, member.user_id).await?.unwrap_or_default();
-        members.push(PageMember { user_id: member.user_id, email, role: member.role });
+        let user = users::get(tx, member.user_id).await?;
+        let (name, email) = user.map(|u| (u.name, u.email.to_string())).unwrap_or_default();
+        members.push(PageMember { user_id: member.user_id, name, email, role: member.role });
     }
     let mut walled = Vec::new();
     for user in matters::walled(tx, manage).await? {

@@ -20,6 +20,9 @@ use crate::error::ApiError;
 #[derive(Debug, Clone)]
 pub struct Actor {
     who: FirmUser,
+    /// The user's name, when they gave one; and their firm's: what pages show them by.
+    pub name: Option<String>,
+    pub firm_name: ringfence_core::firm::FirmName,
     pub store: Arc<FirmStore>,
     /// When the request was authenticated: the time its audit entries carry.
     pub at: time::OffsetDateTime,
@@ -182,6 +185,7 @@ async fn resolve(
     };
     let user = users::get(&mut tx, session.user_id).await.map_err(ApiError::from)?;
     tx.commit().await.map_err(ApiError::from)?;
+    let firm_name = state.storage.firm_name(firm).await.map_err(ApiError::from)?;
     let touch_due = sessions::touch_due(&session, now);
     Ok(user.filter(|u| u.status == UserStatus::Active).map(|user| {
         let who = FirmUser {
@@ -191,7 +195,7 @@ async fn resolve(
             roles: user.roles,
             session: SessionId::from(session.id),
         };
-        let actor = Actor { who, store: store.clone(), at: now };
+        let actor = Actor { who, name: user.name, firm_name, store: store.clone(), at: now };
         (actor, touch_due)
     }))
 }

@@ -60,6 +60,9 @@ pub(crate) use work::*;
 
 /// Who the page is for, as the layout shows it.
 pub struct SignedInUser {
+    /// The user's name (their address when they gave none) and their firm's.
+    pub name: String,
+    pub firm: String,
     pub email: String,
     pub csrf: String,
     /// Auditors and administrators get a link to the audit log.
@@ -88,6 +91,8 @@ fn signed_in(actor: &Actor, session: &Option<Extension<BrowserSession>>) -> Opti
     };
     let handles_subject_requests = actor.has_any_role(DATA_SUBJECT_HANDLERS.firm_roles());
     Some(SignedInUser {
+        name: actor.name.clone().unwrap_or_else(|| actor.email.to_string()),
+        firm: actor.firm_name.as_str().to_owned(),
         email: actor.email.to_string(),
         csrf,
         reads_audit,

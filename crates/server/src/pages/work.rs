@@ -21,10 +21,19 @@ struct ActivityRow {
     outcome: String,
 }
 
-fn activity_row(dates: &Dates, entry: &StoredAuditEntry, matter: Option<(String, String)>) -> ActivityRow {
+/// People by user id, as pages name them.
+type Names = std::collections::HashMap<String, String>;
+
+fn activity_row(
+    dates: &Dates,
+    names: &Names,
+    entry: &StoredAuditEntry,
+    matter: Option<(String, String)>,
+) -> ActivityRow {
+    let named = entry.actor_id.as_ref().and_then(|id| names.get(id)).cloned();
     ActivityRow {
         at: dates.moment(entry.at),
-        who: entry.actor_email.clone().unwrap_or_else(|| entry.actor_kind.clone()),
+        who: named.or_else(|| entry.actor_email.clone()).unwrap_or_else(|| entry.actor_kind.clone()),
         what: words_for(&entry.action).to_owned(),
         matter,
         outcome: entry.outcome.clone(),
@@ -113,7 +122,12 @@ async fn home_page(
         .activity
         .iter()
         .map(|(entry, on)| {
-            activity_row(&dates, entry, on.as_ref().map(|m| (m.id.to_string(), m.title.clone())))
+            activity_row(
+                &dates,
+                &overview.names,
+                entry,
+                on.as_ref().map(|m| (m.id.to_string(), m.title.clone())),
+            )
         })
         .collect();
     let recent = overview.recent.into_iter().map(|m| matter_row(&dates, m)).collect();
@@ -153,7 +167,8 @@ struct NoteRow {
 
 /// The team, for those who manage it: members with their roles, and who is walled off.
 struct Team {
-    members: Vec<(String, String, String)>,
+    /// (user id, name, address, role).
+    members: Vec<(String, String, String, String)>,
     walled: Vec<String>,
 }
 
@@ -234,12 +249,20 @@ fn matter_page(
         members: team
             .members
             .into_iter()
-            .map(|m| (m.user_id.to_string(), m.email, m.role.to_string()))
+            .map(|m| {
+                (
+                    m.user_id.to_string(),
+                    m.name.unwrap_or_else(|| m.email.clone()),
+                    m.email,
+                    m.role.to_string(),
+                )
+            })
             .collect(),
         walled: team.walled,
     });
-    let trail =
-        view.trail.map(|entries| entries.iter().map(|entry| activity_row(dates, entry, None)).collect());
+    let trail = view
+        .trail
+        .map(|entries| entries.iter().map(|entry| activity_row(dates, &view.names, entry, None)).collect());
     let exports = view.exports.map(|exports| super::exports::export_rows(dates, exports));
     let matter = view.matter;
     MatterPage {

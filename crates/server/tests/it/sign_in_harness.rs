@@ -35,6 +35,13 @@ impl Reply {
 }
 
 /// A multipart/form-data body: `fields` first, then the file. Returns (content type, body).
+/// The name a test user gets: their address's local part, capitalised ("para@…" is Para).
+pub fn person_named(email: &str) -> String {
+    let local = email.split('@').next().unwrap_or(email);
+    let mut chars = local.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
 pub fn multipart(name: &str, bytes: &[u8], fields: &[(&str, &str)]) -> (String, Vec<u8>) {
     let boundary = format!("ringfence-test-{}", uuid::Uuid::new_v4().simple());
     let mut body = Vec::new();
@@ -199,7 +206,7 @@ impl Harness {
                 "POST",
                 "/api/v1/users",
                 Some(admin_token),
-                Some(json!({ "email": email, "name": "Test User", "roles": roles })),
+                Some(json!({ "email": email, "name": person_named(email), "roles": roles })),
             )
             .await;
         assert_eq!(created.status, 201, "{}", created.body);

@@ -188,6 +188,16 @@ async fn roles_of(tx: &mut FirmTx, id: UserId) -> Result<BTreeSet<FirmRole>, Sto
     roles.iter().map(|r| r.parse().map_err(|_| corrupt("role"))).collect()
 }
 
+/// Every user's name as people read it (their address when they gave none), by user id:
+/// what pages show a person by.
+pub async fn names(tx: &mut FirmTx) -> Result<std::collections::HashMap<String, String>, StoreError> {
+    Ok(list(tx)
+        .await?
+        .into_iter()
+        .map(|u| (u.id.to_string(), u.name.unwrap_or_else(|| u.email.to_string())))
+        .collect())
+}
+
 pub async fn list(tx: &mut FirmTx) -> Result<Vec<User>, StoreError> {
     let ids: Vec<String> =
         sqlx::query_scalar("SELECT id FROM users ORDER BY email").fetch_all(tx.conn()).await?;
