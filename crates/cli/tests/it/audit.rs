@@ -271,7 +271,9 @@ async fn tail_of(conn: &mut AnyConnection) -> (i64, i64) {
     (last_checkpoint.unwrap_or(0), last.unwrap_or(0))
 }
 
-/// Serves until every firm's log holds `sweeps` sweeps and the sink has all of it.
+/// Serves until every firm's log holds `sweeps` sweeps and the sink has all of it, and
+/// (the server's checkpoint job runs at its start) its head has been checkpointed once:
+/// stopped before that job ran, the server would leave it due for the next start.
 async fn serve_until_shipped(env: &TestEnv, firms: &[String], sink: &std::path::Path, sweeps: i64) {
     let server = Server::start(env, &["--audit-jsonl", sink.to_str().unwrap()]);
     let mut conns = Vec::new();
@@ -287,8 +289,8 @@ async fn serve_until_shipped(env: &TestEnv, firms: &[String], sink: &std::path::
                     .fetch_one(&mut *conn)
                     .await
                     .unwrap();
-            let (_, last) = tail_of(conn).await;
-            all_shipped &= swept >= sweeps && shipped_up_to(sink, firm) == last;
+            let (last_checkpoint, last) = tail_of(conn).await;
+            all_shipped &= swept >= sweeps && shipped_up_to(sink, firm) == last && last_checkpoint > 0;
         }
         if all_shipped {
             break;
