@@ -109,6 +109,13 @@ async function shoot(page, name) {
   await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
 }
 
+/** Answers the step that asks before something is deleted or withdrawn, checked with axe. */
+async function confirmStep(page, button) {
+  await page.getByRole("button", { name: button, exact: true }).waitFor();
+  await checkAccessibility(page, `confirmation (${button})`);
+  await Promise.all([page.waitForEvent("load"), page.getByRole("button", { name: button, exact: true }).click()]);
+}
+
 async function signIn(page, base, email, password) {
   await page.goto(`${base}/`);
   assert.match(page.url(), /\/sign-in$/);
@@ -161,16 +168,36 @@ async function main() {
 
     // The administrator invites two attorneys and an audit officer on the users page.
     await adminPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Users" }).click();
-    for (const [email, role] of [["ann@smith-jones.example", "attorney"], ["bob@smith-jones.example", "attorney"], ["cy@smith-jones.example", "auditor"]]) {
+    const colleagues = [["ann@smith-jones.example", "Ann Archer", "attorney"], ["bob@smith-jones.example", "Bob Baker", "attorney"], ["cy@smith-jones.example", "Cy Clerk", "auditor"]];
+    for (const [email, name, role] of colleagues) {
       await adminPage.getByLabel("Email address").fill(email);
-      await adminPage.getByLabel("Name").fill(`Colleague ${role}`);
+      await adminPage.getByLabel("Name").fill(name);
       await adminPage.getByRole("group", { name: "Roles", exact: true }).getByLabel(role).check();
       await adminPage.getByRole("button", { name: "Send invitation" }).click();
       // The page after the invitation lists the new user (the message alone may still be
       // the previous invitation's).
       await adminPage.locator("tbody").getByText(email, { exact: true }).first().waitFor();
-      await adminPage.getByText("The invitation is on its way.").waitFor();
+      await adminPage.getByText(`The invitation to ${name} is on its way.`).waitFor();
     }
+    // Each role says what it lets its holder do.
+    assert.match(await adminPage.getByRole("group", { name: "Roles", exact: true }).innerText(), /auditor\s*Reads the audit log/);
+    // Cy's first link is replaced by a new one; an invitation sent by mistake is withdrawn.
+    const cysFirstMail = latestMailTo("cy@smith-jones.example");
+    await adminPage.getByRole("button", { name: "Send a new invitation to Cy Clerk" }).click();
+    await adminPage.getByText("A new invitation to Cy Clerk is on its way; the link sent before no longer works.").waitFor();
+    assert.notEqual(latestMailTo("cy@smith-jones.example"), cysFirstMail);
+    await adminPage.getByLabel("Email address").fill("dee@elsewhere.example");
+    await adminPage.getByLabel("Name").fill("Dee Mistaken");
+    await adminPage.getByRole("group", { name: "Roles", exact: true }).getByLabel("billing").check();
+    await adminPage.getByRole("button", { name: "Send invitation" }).click();
+    await adminPage.getByText("The invitation to Dee Mistaken is on its way.").waitFor();
+    await adminPage.getByRole("button", { name: "Withdraw the invitation to Dee Mistaken" }).click();
+    await confirmStep(adminPage, "Withdraw the invitation");
+    await adminPage.getByText("The invitation to Dee Mistaken is withdrawn and the account disabled.").waitFor();
+    // The firm's clock is picked from the tz database's list.
+    await adminPage.getByLabel("Time zone", { exact: true }).selectOption("Africa/Johannesburg");
+    await adminPage.getByRole("button", { name: "Save the time zone" }).click();
+    await adminPage.getByText("The firm's time zone is saved: pages show times on its clock.").waitFor();
     await checkAccessibility(adminPage, "users");
     await shoot(adminPage, "users");
     const api = await playwrightRequest.newContext({ baseURL: server.base, ignoreHTTPSErrors: true });
@@ -229,10 +256,13 @@ async function main() {
     await annPage.getByLabel("Colleague's email address").fill("bob@smith-jones.example");
     await annPage.getByLabel("Role", { exact: true }).selectOption("viewer");
     await annPage.getByRole("button", { name: "Give the role" }).click();
-    await annPage.getByRole("cell", { name: "bob@smith-jones.example", exact: true }).waitFor();
-    await annPage.getByRole("button", { name: "Remove bob@smith-jones.example" }).click();
+    // The team names people, with their address beside the name.
+    const bobsRow = annPage.getByRole("row").filter({ hasText: "bob@smith-jones.example" });
+    await bobsRow.getByRole("cell", { name: "Bob Baker bob@smith-jones.example", exact: true }).waitFor();
+    await annPage.getByRole("button", { name: "Remove Bob Baker" }).click();
+    await confirmStep(annPage, "Take the role away");
     await annPage.getByRole("heading", { name: "Team" }).waitFor();
-    assert.equal(await annPage.getByRole("cell", { name: "bob@smith-jones.example", exact: true }).count(), 0);
+    assert.equal(await bobsRow.count(), 0);
     await annPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "My matters" }).click();
     await checkAccessibility(annPage, "home");
     await shoot(annPage, "home");
@@ -261,6 +291,7 @@ async function main() {
     // She deletes the note, finds it under Recently deleted, and restores it.
     await annPage.goto(`${server.base}/matters/${matterId}`);
     await annPage.getByRole("button", { name: "Delete this strategy" }).click();
+    await confirmStep(annPage, "Delete the note");
     await annPage.getByRole("heading", { name: "Notes" }).waitFor();
     assert.equal(await annPage.getByText("Offer to settle below two million.").count(), 0);
     await annPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Recently deleted" }).click();
@@ -416,6 +447,7 @@ async function main() {
     await shoot(adminPage, "legal-holds");
     await adminPage.getByLabel("Why it is lifted").fill("Widget Ltd withdrew the demand");
     await adminPage.getByRole("button", { name: /Lift the hold/ }).click();
+    await confirmStep(adminPage, "Lift the hold");
     await adminPage.getByText("Not on legal hold.").waitFor();
     await adminPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Legal holds" }).click();
     assert.match(await adminPage.locator("tbody").innerText(), /Widget Ltd withdrew the demand/);

@@ -12,6 +12,10 @@ pub struct FirmTimeZone {
     zone: jiff::tz::TimeZone,
 }
 
+/// The tz database's regions: zones outside them are legacy aliases.
+const REGIONS: [&str; 9] =
+    ["Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific"];
+
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error("not a time zone of the tz database (e.g. Africa/Johannesburg, Europe/London, UTC)")]
 pub struct UnknownTimeZone;
@@ -21,6 +25,22 @@ impl FirmTimeZone {
         let name = name.trim();
         let zone = jiff::tz::db().get(name).map_err(|_| UnknownTimeZone)?;
         Ok(Self { name: zone.iana_name().unwrap_or(name).to_owned(), zone })
+    }
+
+    /// Every zone of the built-in database a firm may pick, by name: the regional zones
+    /// ("Africa/Johannesburg") and UTC, without the legacy aliases ("US/Eastern", "EST5EDT").
+    pub fn names() -> Vec<String> {
+        let mut names: Vec<String> = jiff::tz::db()
+            .available()
+            .map(|name| name.to_string())
+            .filter(|name| {
+                let region = name.split('/').next().unwrap_or_default();
+                name.contains('/') && REGIONS.contains(&region)
+            })
+            .collect();
+        names.push("UTC".to_owned());
+        names.sort();
+        names
     }
 
     pub fn utc() -> Self {
@@ -77,6 +97,19 @@ mod tests {
             FirmTimeZone::utc().in_words(datetime!(2026-01-09 00:00 UTC)),
             "Friday 9 January 2026 at 00:00 (UTC)"
         );
+    }
+
+    #[test]
+    fn the_zones_to_pick_from_are_the_regional_ones_and_utc_each_of_which_parses() {
+        let names = FirmTimeZone::names();
+        for wanted in ["Africa/Johannesburg", "Europe/London", "America/Argentina/Buenos_Aires", "UTC"] {
+            assert!(names.iter().any(|n| n == wanted), "{wanted}");
+        }
+        for legacy in ["US/Eastern", "EST5EDT", "Etc/GMT+2", "GB"] {
+            assert!(!names.iter().any(|n| n == legacy), "{legacy}");
+        }
+        assert!(names.is_sorted() && names.len() > 300, "{}", names.len());
+        assert!(names.iter().all(|n| FirmTimeZone::parse(n).is_ok()));
     }
 
     #[test]

@@ -35,6 +35,43 @@ pub const AUDITORS: AccessPolicy = AccessPolicy::FirmRole(&[FirmRole::Auditor, F
 /// information-officer role).
 pub const DATA_SUBJECT_HANDLERS: AccessPolicy = AccessPolicy::FirmRole(&[FirmRole::Admin]);
 
+/// What a firm role lets its holder do across the firm, in a sentence for whoever hands
+/// roles out. Put together from the policies above and the matter rules, so it says what the
+/// server enforces.
+pub fn firm_role_in_words(role: FirmRole) -> String {
+    use crate::matter::{MatterAction as A, firm_role_allows};
+    let holds = |policy: AccessPolicy| policy.firm_roles().contains(&role);
+    let on_every_matter = |action| firm_role_allows(role, action);
+    let powers: Vec<&str> = [
+        (holds(ADMIN), "manages the firm's users and settings"),
+        (on_every_matter(A::ManageWalls), "walls people off matters"),
+        (holds(MATTER_OPENERS), "opens matters, leading them"),
+        (holds(CLIENT_KEEPERS), "keeps client records"),
+        (holds(DATA_SUBJECT_HANDLERS), "handles data-subject requests"),
+        (holds(AUDITORS), "reads the audit log"),
+        (on_every_matter(A::AccessHistory), "reviews who opened each matter"),
+    ]
+    .into_iter()
+    .filter_map(|(held, power)| held.then_some(power))
+    .collect();
+    let powers = match powers.as_slice() {
+        [] => "No firm-wide powers".to_owned(),
+        [only] => capitalised(only),
+        [first @ .., last] => format!("{}, and {last}", capitalised(&first.join(", "))),
+    };
+    let content = if on_every_matter(A::ReadContent) {
+        "reads every matter's documents and notes"
+    } else {
+        "reads a matter's documents and notes only with a role on that matter"
+    };
+    format!("{powers}; {content}.")
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
 impl AccessPolicy {
     /// The firm roles a `FirmRole` policy admits (none for the others).
     pub fn firm_roles(&self) -> &'static [FirmRole] {
@@ -61,6 +98,36 @@ impl AccessPolicy {
 mod tests {
     use super::*;
     use crate::matter::{ClientAction, firm_role_allows_on_subject};
+
+    #[test]
+    fn each_role_is_explained_by_what_the_policies_let_it_do() {
+        let words = |role| firm_role_in_words(role);
+        assert_eq!(
+            words(FirmRole::Admin),
+            "Manages the firm's users and settings, walls people off matters, keeps client records, \
+             handles data-subject requests, reads the audit log, and reviews who opened each matter; \
+             reads a matter's documents and notes only with a role on that matter."
+        );
+        assert_eq!(
+            words(FirmRole::Attorney),
+            "Opens matters, leading them, and keeps client records; reads a matter's documents and \
+             notes only with a role on that matter."
+        );
+        assert_eq!(words(FirmRole::Attorney), words(FirmRole::Paralegal));
+        assert_eq!(
+            words(FirmRole::Secretary),
+            "Keeps client records; reads a matter's documents and notes only with a role on that matter."
+        );
+        assert_eq!(
+            words(FirmRole::Billing),
+            "No firm-wide powers; reads a matter's documents and notes only with a role on that matter."
+        );
+        assert_eq!(
+            words(FirmRole::Auditor),
+            "Reads the audit log, and reviews who opened each matter; reads a matter's documents and \
+             notes only with a role on that matter."
+        );
+    }
 
     #[test]
     fn the_register_admits_exactly_the_roles_that_handle_subject_requests() {

@@ -24,6 +24,7 @@ use crate::audit;
 use crate::auth::{Actor, not_signed_in};
 use crate::client::Client;
 use crate::error::ApiError;
+use crate::pages::{Asks, Confirmed};
 use crate::refusals::{Recorded, Refusable};
 
 /// One declared route, as listed for reviews and the access tests.
@@ -33,6 +34,19 @@ pub struct RouteSpec {
     pub path: &'static str,
     pub policy: AccessPolicy,
     pub effect: Effect,
+    /// The step that asks first, on a page that destroys or withdraws something.
+    pub confirmation: Option<Confirmation>,
+}
+
+/// The words of the step that asks before a page destroys or withdraws something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Confirmation {
+    /// The question, as the page's heading: "Delete this document?"
+    pub question: &'static str,
+    /// What follows, in a sentence or two.
+    pub consequence: &'static str,
+    /// The confirming button's words: "Delete the document".
+    pub button: &'static str,
 }
 
 /// What a route does to its firm's data, as far as a terminated (read-only) firm goes.
@@ -57,6 +71,11 @@ pub trait Policy<T> {
     fn effect(&self) -> Option<Effect> {
         None
     }
+
+    /// The step that asks first, when the route destroys or withdraws something.
+    fn confirmation(&self) -> Option<Confirmation> {
+        None
+    }
 }
 
 /// A policy on a route whose effect its method does not tell: see [`only_reads`] and
@@ -75,6 +94,10 @@ impl<T, P: Policy<T>> Policy<T> for Declaring<P> {
     fn effect(&self) -> Option<Effect> {
         Some(self.effect)
     }
+
+    fn confirmation(&self) -> Option<Confirmation> {
+        self.policy.confirmation()
+    }
 }
 
 /// `policy`, on a route whose method would say it writes but which only reads: a form that
@@ -89,6 +112,52 @@ pub fn only_reads<P>(policy: P) -> Declaring<P> {
 pub fn takes_data_out<P>(policy: P) -> Declaring<P> {
     Declaring { policy, effect: Effect::Reads }
 }
+
+/// A policy on a page route that destroys or withdraws something: see [`after_asking`].
+#[derive(Debug, Clone, Copy)]
+pub struct Asking<P, C> {
+    policy: P,
+    asks: std::marker::PhantomData<C>,
+}
+
+impl<T: EndsWith<C>, P: Policy<T>, C: Asks> Policy<T> for Asking<P, C> {
+    fn declared(&self) -> AccessPolicy {
+        self.policy.declared()
+    }
+
+    fn effect(&self) -> Option<Effect> {
+        self.policy.effect()
+    }
+
+    fn confirmation(&self) -> Option<Confirmation> {
+        Some(C::CONFIRMATION)
+    }
+}
+
+/// `policy`, on a page route that destroys or withdraws something, in the words of `C`:
+/// its handler must take [`Confirmed<C, _>`] as its last argument, which answers a post
+/// without `confirmed=yes` with a page that asks (after the access check, so it tells an
+/// outsider nothing) and lets only a confirmed post through.
+pub fn after_asking<P, C>(policy: P, _words: C) -> Asking<P, C> {
+    Asking { policy, asks: std::marker::PhantomData }
+}
+
+/// Handler argument tuples (axum's `(M, …)`) whose last argument is a [`Confirmed<C, _>`].
+pub trait EndsWith<C> {}
+
+macro_rules! ends_with {
+    ($($before:ident),*) => {
+        impl<M, C, F, $($before,)*> EndsWith<C> for (M, $($before,)* Confirmed<C, F>,) {}
+    };
+}
+
+ends_with!();
+ends_with!(T1);
+ends_with!(T1, T2);
+ends_with!(T1, T2, T3);
+ends_with!(T1, T2, T3, T4);
+ends_with!(T1, T2, T3, T4, T5);
+ends_with!(T1, T2, T3, T4, T5, T6);
 
 /// `policy`, on a route that only ends the caller's own sessions.
 pub fn ends_sessions<P>(policy: P) -> Declaring<P> {
@@ -224,14 +293,14 @@ impl<S: Clone + Send + Sync + 'static> RouteTable<S> {
         method: Method,
         filter: MethodFilter,
         path: &'static str,
-        (policy, effect): (AccessPolicy, Effect),
+        (policy, effect, confirmation): (AccessPolicy, Effect, Option<Confirmation>),
         handler: H,
     ) -> Self {
         let guarded = on(filter, handler).route_layer(axum::middleware::from_fn(
             move |request: Request, next: Next| enforce(policy, effect, request, next),
         ));
         self.router = self.router.route(path, guarded);
-        self.specs.push(RouteSpec { method, path, policy, effect });
+        self.specs.push(RouteSpec { method, path, policy, effect, confirmation });
         self
     }
 
@@ -250,10 +319,10 @@ impl<S: Clone + Send + Sync + 'static> Default for RouteTable<S> {
     }
 }
 
-/// A route's policy, and its effect: declared, or told by its method.
-fn declared<T>(method: Method, policy: &impl Policy<T>) -> (AccessPolicy, Effect) {
+/// A route's policy, its effect (declared, or told by its method) and its confirmation step.
+fn declared<T>(method: Method, policy: &impl Policy<T>) -> (AccessPolicy, Effect, Option<Confirmation>) {
     let by_method = if method == Method::GET { Effect::Reads } else { Effect::Writes };
-    (policy.declared(), policy.effect().unwrap_or(by_method))
+    (policy.declared(), policy.effect().unwrap_or(by_method), policy.confirmation())
 }
 
 /// The policy a route was declared with, as its handler's extractors read it.

@@ -112,6 +112,8 @@ use crate::error::ErrorBody;
         users::update,
         users::unlock,
         users::reset_second_factor,
+        users::resend_invitation,
+        users::revoke_invitation,
         audit::list,
         audit::export_csv,
         audit::checkpoint,

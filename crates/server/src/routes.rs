@@ -14,7 +14,7 @@ use ringfence_store::firm::access::{
 use crate::AppState;
 use crate::access::{
     ADMIN, AUDITORS, CLIENT_KEEPERS, DATA_SUBJECT_HANDLERS, MATTER_OPENERS, Matter, PUBLIC, RouteTable,
-    SIGNED_IN, ends_sessions, only_reads, takes_data_out,
+    SIGNED_IN, after_asking, ends_sessions, only_reads, takes_data_out,
 };
 use crate::api::{
     audit, clients, data_subjects, deletion, documents, exports, firm_settings, health, invitations,
@@ -56,8 +56,12 @@ pub fn route_table() -> RouteTable<AppState> {
         .get("/matters/{id}", Matter(View), pages::matter)
         .post("/matters/{id}/edit", Matter(Edit), pages::edit_matter)
         .post("/matters/{id}/notes", Matter(WriteContent), pages::add_note)
-        .post("/documents/{id}/delete", Matter(WriteContent), pages::delete_document)
-        .post("/notes/{id}/delete", Matter(WriteContent), pages::delete_note)
+        .post(
+            "/documents/{id}/delete",
+            after_asking(Matter(WriteContent), pages::DeleteDocument),
+            pages::delete_document,
+        )
+        .post("/notes/{id}/delete", after_asking(Matter(WriteContent), pages::DeleteNote), pages::delete_note)
         .get("/deleted", SIGNED_IN, pages::deleted)
         .post("/matters/{id}/restore", Matter(Lifecycle), pages::restore_matter)
         .post("/notes/{id}/restore", Matter(WriteContent), pages::restore_note)
@@ -66,7 +70,11 @@ pub fn route_table() -> RouteTable<AppState> {
         .post("/clients/{id}/restore", CLIENT_KEEPERS, pages::restore_client)
         .post("/matters/{id}/exports", takes_data_out(Matter(Export)), pages::request_matter_export)
         .post("/matters/{id}/members", Matter(ManageMembers), pages::add_member)
-        .post("/matters/{id}/members/{user_id}/remove", Matter(ManageMembers), pages::remove_member)
+        .post(
+            "/matters/{id}/members/{user_id}/remove",
+            after_asking(Matter(ManageMembers), pages::RemoveMember),
+            pages::remove_member,
+        )
         .get("/search", SIGNED_IN, pages::search_page)
         .post("/search", only_reads(SIGNED_IN), pages::run_search)
         .get("/account", SIGNED_IN, pages::account)
@@ -77,18 +85,37 @@ pub fn route_table() -> RouteTable<AppState> {
         .post("/admin/exports", takes_data_out(ADMIN), pages::request_firm_export)
         .get("/admin/matters/{id}", Matter(ManageWalls), pages::directory_entry)
         .post("/matters/{id}/walls", Matter(ManageWalls), pages::place_wall)
-        .post("/matters/{id}/walls/{user_id}/remove", Matter(ManageWalls), pages::lift_wall)
+        .post(
+            "/matters/{id}/walls/{user_id}/remove",
+            after_asking(Matter(ManageWalls), pages::LiftWall),
+            pages::lift_wall,
+        )
         .post("/matters/{id}/legal-hold", Matter(Hold), pages::hold_matter)
-        .post("/matters/{id}/legal-hold/lift", Matter(Hold), pages::lift_matter_hold)
+        .post(
+            "/matters/{id}/legal-hold/lift",
+            after_asking(Matter(Hold), pages::LiftMatterHold),
+            pages::lift_matter_hold,
+        )
         .get("/admin/legal-holds", ADMIN, pages::legal_holds)
         .get("/admin/retention", ADMIN, pages::retention)
         .get("/admin/backups", ADMIN, pages::backups)
         .post("/admin/retention", ADMIN, pages::set_retention)
-        .post("/matters/{id}/dispose", Matter(Dispose), pages::dispose)
+        .post("/matters/{id}/dispose", after_asking(Matter(Dispose), pages::DisposeMatter), pages::dispose)
         .post("/admin/legal-holds/clients", ADMIN, pages::hold_client)
-        .post("/admin/legal-holds/clients/{id}/lift", ADMIN, pages::lift_client_hold)
+        .post(
+            "/admin/legal-holds/clients/{id}/lift",
+            after_asking(ADMIN, pages::LiftClientHold),
+            pages::lift_client_hold,
+        )
         .post("/admin/users", ADMIN, pages::invite_user)
         .post("/admin/users/{id}", ADMIN, pages::change_user)
+        .post("/admin/users/{id}/disable", after_asking(ADMIN, pages::DisableUser), pages::disable_user)
+        .post("/admin/users/{id}/invitation", ADMIN, pages::resend_invitation)
+        .post(
+            "/admin/users/{id}/invitation/withdraw",
+            after_asking(ADMIN, pages::WithdrawInvitation),
+            pages::withdraw_invitation,
+        )
         .post("/admin/time-zone", ADMIN, pages::set_time_zone)
         .post("/account/sessions/{id}/end", ends_sessions(SIGNED_IN), pages::end_session)
         .post("/account/sessions/end-all", ends_sessions(SIGNED_IN), pages::end_all_sessions)
@@ -97,12 +124,20 @@ pub fn route_table() -> RouteTable<AppState> {
         .post("/admin/data-subjects/response-days", DATA_SUBJECT_HANDLERS, pages::set_subject_response_days)
         .get("/admin/data-subjects/{id}", DATA_SUBJECT_HANDLERS, pages::subject_request)
         .post("/admin/data-subjects/{id}/correction", DATA_SUBJECT_HANDLERS, pages::correct_subject)
-        .post("/admin/data-subjects/{id}/erasure", DATA_SUBJECT_HANDLERS, pages::erase_subject)
+        .post(
+            "/admin/data-subjects/{id}/erasure",
+            after_asking(DATA_SUBJECT_HANDLERS, pages::EraseSubject),
+            pages::erase_subject,
+        )
         .post("/admin/data-subjects/{id}/close", DATA_SUBJECT_HANDLERS, pages::close_subject_request)
         .post("/account/password", SIGNED_IN, pages::change_password)
         .post("/account/totp", SIGNED_IN, pages::enrol_totp)
         .post("/account/totp/confirm", SIGNED_IN, pages::confirm_totp)
-        .post("/account/passkeys/{id}/remove", SIGNED_IN, pages::remove_passkey)
+        .post(
+            "/account/passkeys/{id}/remove",
+            after_asking(SIGNED_IN, pages::RemovePasskey),
+            pages::remove_passkey,
+        )
         .get("/api/v1/openapi.json", PUBLIC, crate::openapi::openapi_json)
         // Signing in
         .post("/api/v1/auth/login", PUBLIC, sign_in::login)
@@ -132,6 +167,8 @@ pub fn route_table() -> RouteTable<AppState> {
         .patch("/api/v1/users/{id}", ADMIN, users::update)
         .delete("/api/v1/users/{id}/lock", ADMIN, users::unlock)
         .delete("/api/v1/users/{id}/second-factor", ADMIN, users::reset_second_factor)
+        .post("/api/v1/users/{id}/invitation", ADMIN, users::resend_invitation)
+        .delete("/api/v1/users/{id}/invitation", ADMIN, users::revoke_invitation)
         // The audit log
         .get("/api/v1/audit", AUDITORS, audit::list)
         .get("/api/v1/audit.csv", AUDITORS, audit::export_csv)

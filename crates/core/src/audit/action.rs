@@ -188,6 +188,8 @@ audit_actions! {
     UserEnabled = "user.enabled", "enabled a user", Users, Notice;
     UserLockCleared = "user.lock.cleared", "cleared a user's sign-in lock", Users, Notice;
     UserSecondFactorReset = "user.second_factor.reset", "reset a user's second factor", Users, Notice;
+    UserInvitationResent = "user.invitation.resent", "sent a user a new invitation", Users, Notice;
+    UserInvitationRevoked = "user.invitation.revoked", "withdrew a user's invitation", Users, Notice;
 
     // Matters.
     MatterCreated = "matter.created", "opened the matter", Matters, Info;

@@ -151,3 +151,49 @@ pub async fn reset_second_factor(
     users::reset_second_factor(&ctx, &state, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Sends an invited user a new invitation; the links sent before stop working.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/invitation",
+    operation_id = "resend_user_invitation",
+    tag = "users",
+    security(("bearer" = ["admin"]), ("session_cookie" = ["admin"], "csrf_token" = [])),
+    params(("id" = Uuid, Path, description = "The user")),
+    responses(
+        (status = 204, description = "The new invitation is mailed"),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        crate::openapi::SignedInErrors,
+    ),
+)]
+pub async fn resend_invitation(
+    PathId(id): PathId<UserId>,
+    State(state): State<AppState>,
+    ctx: Ctx,
+) -> Result<StatusCode, ApiError> {
+    users::resend_invitation(&ctx, &state, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Withdraws an invitation not yet accepted: its links stop working and the user is disabled.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{id}/invitation",
+    operation_id = "revoke_user_invitation",
+    tag = "users",
+    security(("bearer" = ["admin"]), ("session_cookie" = ["admin"], "csrf_token" = [])),
+    params(("id" = Uuid, Path, description = "The user")),
+    responses(
+        (status = 204, description = "The invitation is withdrawn and the user disabled"),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        crate::openapi::SignedInErrors,
+    ),
+)]
+pub async fn revoke_invitation(PathId(id): PathId<UserId>, ctx: Ctx) -> Result<StatusCode, ApiError> {
+    users::revoke_invitation(&ctx, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -14,6 +14,7 @@ use ringfence_core::audit::{AuditAction, AuditRecord, Outcome};
 use ringfence_core::ids::{DocumentId, MatterId, NoteId};
 use ringfence_store::firm::access::{self, Action, MatterAccess, MatterStanding};
 use ringfence_store::firm::audit as audit_log;
+use ringfence_store::firm::{documents, notes};
 use ringfence_store::{FirmTx, StoreError};
 use uuid::Uuid;
 
@@ -43,20 +44,43 @@ pub trait Target: Copy + Send + Sync + std::fmt::Display + std::str::FromStr + '
     /// How the audit log names what the id is of.
     const KIND: &'static str;
     fn uuid(&self) -> Uuid;
+
+    /// The caller's access for `A` to the matter this names, or whose live record it is:
+    /// [`matter`] or [`record`].
+    fn check<A: Action>(
+        ctx: &Ctx,
+        tx: FirmTx,
+        on: On<A, Self>,
+    ) -> impl Future<Output = Result<(FirmTx, MatterAccess<A>), AppError>> + Send;
 }
 
 macro_rules! targets {
-    ($($id:ty => $kind:literal),* $(,)?) => {$(
+    ($($id:ty => $kind:literal, |$ctx:ident, $tx:ident, $on:ident| $check:expr);* $(;)?) => {$(
         impl Target for $id {
             const KIND: &'static str = $kind;
             fn uuid(&self) -> Uuid {
                 self.as_uuid()
             }
+            async fn check<A: Action>($ctx: &Ctx, $tx: FirmTx, $on: On<A, Self>) -> Result<(FirmTx, MatterAccess<A>), AppError> {
+                $check.await
+            }
         }
     )*};
 }
 
-targets!(MatterId => "matter", NoteId => "record", DocumentId => "record");
+targets! {
+    MatterId => "matter", |ctx, tx, on| matter(ctx, tx, on);
+    NoteId => "record", |ctx, tx, on| record(ctx, tx, on, notes::matter_of);
+    DocumentId => "record", |ctx, tx, on| record(ctx, tx, on, documents::matter_of);
+}
+
+/// Whether the caller may do `A` on what `on` names, without doing it: for a page that
+/// asks before it acts. A refusal is recorded and concealed, as every other.
+pub async fn may<A: Action, I: Target>(ctx: &Ctx, on: On<A, I>) -> Result<(), AppError> {
+    let (tx, _) = I::check(ctx, ctx.actor.begin_read().await?, on).await?;
+    tx.commit().await?;
+    Ok(())
+}
 
 /// Checks the caller's access to the matter `on` names, inside `tx`, and hands the
 /// transaction back with the proof. On refusal the transaction ends (it holds nothing

@@ -11,9 +11,9 @@ use ringfence_core::throttle;
 use ringfence_core::user::{Email, FirmRole};
 use ringfence_crypto::token;
 use ringfence_mail::Mail;
-use ringfence_store::ThrottleKey;
 use ringfence_store::firm::users::{self, NewUser, User, UserStatus};
 use ringfence_store::firm::{audit as audit_log, challenges, invitations, preferences, sessions};
+use ringfence_store::{FirmTx, ThrottleKey};
 use serde::{Deserialize, Serialize};
 
 use super::{AppError, Ctx};
@@ -85,16 +85,10 @@ pub struct NewUserInput {
     pub roles: Vec<String>,
 }
 
-/// What an invitation mail says, read in the transaction that makes it.
+/// What an invitation mail needs from the transaction that makes it.
 struct Invited {
     token: token::SecretToken,
-    inviter: Option<User>,
     zone: ringfence_core::local_time::FirmTimeZone,
-}
-
-/// A person as others read them: their name, or their address when they gave none.
-pub fn display_name(user: &User) -> String {
-    user.name.clone().unwrap_or_else(|| user.email.to_string())
 }
 
 /// Creates a user, invited: the invitation is mailed with a link that works once.
@@ -117,7 +111,6 @@ pub async fn create(ctx: &Ctx, state: &AppState, input: NewUserInput) -> Result<
             };
             users::insert(tx, new).await?;
             let token = invitations::create(tx, id, now).await?;
-            let inviter = users::get(tx, ctx.actor.user).await?;
             let zone = preferences::time_zone(tx).await?;
             let target = Some(("user", id.to_string()));
             let entry = audit::record(
@@ -130,23 +123,79 @@ pub async fn create(ctx: &Ctx, state: &AppState, input: NewUserInput) -> Result<
             );
             audit_log::append(tx, &entry).await?;
             let user = users::get(tx, id).await?;
-            Ok((user, Invited { token, inviter, zone }))
+            Ok((user, Invited { token, zone }))
         })
         .await?;
     let user = user.ok_or(AppError::NotFound)?;
-    let firm = state.storage.firm_by_id(ctx.actor.firm).await?;
-    let inviter = invited.inviter.map_or_else(|| ctx.actor.email.to_string(), |u| display_name(&u));
+    mail_invitation(ctx, state, &user, &invited, now).await?;
+    Ok(UserView::from(&user))
+}
+
+/// Mails a user's invitation: who invites them to which firm, and the link, once.
+async fn mail_invitation(
+    ctx: &Ctx,
+    state: &AppState,
+    user: &User,
+    invited: &Invited,
+    now: time::OffsetDateTime,
+) -> Result<(), AppError> {
+    let firm = ctx.actor.firm_name.as_str();
+    let inviter = ctx.actor.display_name();
+    let name = user.display_name();
     let link = token::scoped(&ctx.actor.firm.simple(), &invited.token);
-    let subject = format!("{inviter} invited you to {} on Ringfence", firm.name.as_str());
+    let subject = format!("{inviter} invited you to {firm} on Ringfence");
     let body = format!(
         "Dear {name},\n\n{inviter} has invited you to {firm}'s Ringfence, where the firm keeps its matters, documents and notes.\n\nSet your password with this link. It works once, until {expires}:\n\n{url}/invite#{link}\n\nThen sign in at {url} with {email}. If you did not expect this invitation, ignore it.\n",
-        firm = firm.name.as_str(),
         expires = invited.zone.in_words(now + invitations::INVITATION_LIFETIME),
         url = state.settings.public_url,
         link = link.as_str(),
+        email = user.email,
     );
-    state.mailer.send(Mail { to: email.as_str(), to_name: Some(&name), subject: &subject, body }).await?;
-    Ok(UserView::from(&user))
+    let to = Mail { to: user.email.as_str(), to_name: user.name.as_deref(), subject: &subject, body };
+    state.mailer.send(to).await?;
+    Ok(())
+}
+
+/// Sends an invited user a new invitation: the links sent before stop working. Only for a
+/// user who has not yet accepted one (a disabled user is enabled first).
+pub async fn resend_invitation(ctx: &Ctx, state: &AppState, id: UserId) -> Result<(), AppError> {
+    let (mut tx, user) = ending_invitations(ctx, id).await?;
+    let token = invitations::create(&mut tx, id, ctx.now()).await?;
+    let zone = preferences::time_zone(&mut tx).await?;
+    ctx.record(&mut tx, AuditAction::UserInvitationResent, Some(("user", id.to_string()))).await?;
+    tx.commit().await?;
+    mail_invitation(ctx, state, &user, &Invited { token, zone }, ctx.now()).await
+}
+
+/// Withdraws an invitation not yet accepted: every link sent stops working and the account
+/// is disabled (enabling it and sending a new invitation brings the person back).
+pub async fn revoke_invitation(ctx: &Ctx, id: UserId) -> Result<(), AppError> {
+    let (mut tx, _) = ending_invitations(ctx, id).await?;
+    users::set_disabled(&mut tx, id, true).await?;
+    ctx.record(&mut tx, AuditAction::UserInvitationRevoked, Some(("user", id.to_string()))).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Begins a change to the invitation of a user who has not accepted one yet: every link
+/// sent so far ends in it.
+async fn ending_invitations(ctx: &Ctx, id: UserId) -> Result<(FirmTx, User), AppError> {
+    let mut tx = ctx.actor.begin().await?;
+    let user = users::get(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    if user.status != UserStatus::Invited {
+        return Err(not_invited(&user));
+    }
+    invitations::end_live(&mut tx, id, ctx.now()).await?;
+    Ok((tx, user))
+}
+
+fn not_invited(user: &User) -> AppError {
+    let why = match user.status {
+        UserStatus::Active => "has already accepted the invitation and set a password",
+        UserStatus::Disabled => "is disabled; enable the account first",
+        UserStatus::Invited => "is invited",
+    };
+    AppError::conflict("not_invited", format!("{} {why}", user.display_name()))
 }
 
 /// Which users to list, as asked: a page after a cursor, optionally one role or status.
@@ -288,6 +337,8 @@ pub async fn update(ctx: &Ctx, id: UserId, changes: UserChanges) -> Result<UserV
         users::set_disabled(&mut tx, id, disabled).await?;
         if disabled {
             sessions::revoke_all(&mut tx, id, None, ctx.now()).await?;
+            // A link already mailed must not bring a disabled account back.
+            invitations::end_live(&mut tx, id, ctx.now()).await?;
         }
         let was_disabled = user.status == UserStatus::Disabled;
         if disabled != was_disabled {

@@ -37,6 +37,11 @@ impl std::ops::Deref for Actor {
 }
 
 impl Actor {
+    /// The caller as others read them: their name, or their address when they gave none.
+    pub fn display_name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| self.email.to_string())
+    }
+
     /// Who acts, as transactions and the audit log name it.
     pub fn principal(&self) -> Principal {
         Principal::FirmUser(self.who.clone())

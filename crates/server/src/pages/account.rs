@@ -143,6 +143,7 @@ pub async fn remove_passkey(
     ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
     PathId(id): PathId<PasskeyId>,
+    _: Confirmed<RemovePasskey>,
 ) -> Response {
     let done = app::account::remove_passkey(&ctx, id).await;
     account_done(done, "/account?done=passkey-removed", &state, &ctx, &csrf).await

@@ -127,26 +127,96 @@ pub async fn audit_log(
 struct UserRow {
     id: String,
     email: String,
+    /// Their name, or their address when they gave none.
     name: String,
     status: String,
     roles: Vec<&'static str>,
+}
+
+/// A firm role as the page offers it: its name and what it lets its holder do.
+struct RoleChoice {
+    name: &'static str,
+    words: String,
 }
 
 #[derive(Template)]
 #[template(path = "users.html")]
 struct UsersPage {
     signed_in: Option<SignedInUser>,
-    notice: Option<&'static str>,
+    notice: Option<String>,
     problem: Option<String>,
-    roles: Vec<&'static str>,
+    roles: Vec<RoleChoice>,
     users: Vec<UserRow>,
     time_zone: String,
+    zones: Vec<String>,
+}
+
+/// What a change on the users page did, to say at the top of the page after it.
+#[derive(Clone, Copy)]
+enum UsersDone {
+    Invited,
+    InvitationResent,
+    InvitationWithdrawn,
+    RolesSaved,
+    Disabled,
+    Enabled,
+    Unlocked,
+    TimeZone,
+}
+
+impl UsersDone {
+    const ALL: [UsersDone; 8] = [
+        UsersDone::Invited,
+        UsersDone::InvitationResent,
+        UsersDone::InvitationWithdrawn,
+        UsersDone::RolesSaved,
+        UsersDone::Disabled,
+        UsersDone::Enabled,
+        UsersDone::Unlocked,
+        UsersDone::TimeZone,
+    ];
+
+    fn code(self) -> &'static str {
+        match self {
+            UsersDone::Invited => "invited",
+            UsersDone::InvitationResent => "invitation-resent",
+            UsersDone::InvitationWithdrawn => "invitation-withdrawn",
+            UsersDone::RolesSaved => "roles",
+            UsersDone::Disabled => "disabled",
+            UsersDone::Enabled => "enabled",
+            UsersDone::Unlocked => "unlocked",
+            UsersDone::TimeZone => "time-zone",
+        }
+    }
+
+    /// The page to go on to, naming the person the change was about.
+    fn then(self, user: Option<UserId>) -> Response {
+        let about = user.map(|user| format!("&user={user}")).unwrap_or_default();
+        Redirect::to(&format!("/admin/users?done={}{about}", self.code())).into_response()
+    }
+
+    fn notice(self, who: &str) -> String {
+        match self {
+            UsersDone::Invited => format!("The invitation to {who} is on its way."),
+            UsersDone::InvitationResent => {
+                format!("A new invitation to {who} is on its way; the link sent before no longer works.")
+            }
+            UsersDone::InvitationWithdrawn => {
+                format!("The invitation to {who} is withdrawn and the account disabled.")
+            }
+            UsersDone::RolesSaved => format!("{who}'s roles are saved."),
+            UsersDone::Disabled => format!("{who}'s account is disabled: they are signed out everywhere."),
+            UsersDone::Enabled => format!("{who}'s account is enabled."),
+            UsersDone::Unlocked => format!("{who}'s sign-in lock is cleared; they have been told by mail."),
+            UsersDone::TimeZone => "The firm's time zone is saved: pages show times on its clock.".to_owned(),
+        }
+    }
 }
 
 async fn users_page(
     ctx: &Ctx,
     csrf: &Option<Extension<BrowserSession>>,
-    notice: Option<&'static str>,
+    done: Option<(UsersDone, Option<String>)>,
     problem: Option<AppError>,
 ) -> Response {
     let query = UserListQuery { limit: Some(500), ..UserListQuery::default() };
@@ -159,25 +229,33 @@ async fn users_page(
         Ok(loaded) => loaded,
         Err(error) => return failure_page(error, signed_in(&ctx.actor, csrf)),
     };
-    let users = listed
+    let users: Vec<UserRow> = listed
         .items
         .iter()
         .map(|u| UserRow {
             id: u.id.clone(),
             email: u.email.clone(),
-            name: u.name.clone().unwrap_or_default(),
+            name: u.name.clone().unwrap_or_else(|| u.email.clone()),
             status: u.status.to_owned(),
             roles: u.roles.iter().map(|r| r.as_str()).collect(),
         })
         .collect();
+    let notice = done.map(|(done, about)| {
+        let who = about.and_then(|id| users.iter().find(|u| u.id == id)).map(|u| u.name.as_str());
+        done.notice(who.unwrap_or("the user"))
+    });
     let problem = problem.map(Problem::from);
     let page = UsersPage {
         signed_in: signed_in(&ctx.actor, csrf),
         notice,
         problem: problem.as_ref().map(|p| p.message.clone()),
-        roles: FirmRole::ALL.iter().map(|r| r.as_str()).collect(),
+        roles: FirmRole::ALL
+            .iter()
+            .map(|r| RoleChoice { name: r.as_str(), words: firm_role_in_words(*r) })
+            .collect(),
         users,
         time_zone: zone.0.name().to_owned(),
+        zones: FirmTimeZone::names(),
     };
     render(&page, problem.map_or(StatusCode::OK, |p| p.status))
 }
@@ -185,6 +263,7 @@ async fn users_page(
 #[derive(Deserialize)]
 pub struct UsersQuery {
     done: Option<String>,
+    user: Option<String>,
 }
 
 pub async fn users(
@@ -192,22 +271,8 @@ pub async fn users(
     csrf: Option<Extension<BrowserSession>>,
     Query(query): Query<UsersQuery>,
 ) -> Response {
-    let notice = match query.done.as_deref() {
-        Some("invited") => Some("The invitation is on its way."),
-        Some("changed") => Some("Saved."),
-        Some("time-zone") => Some("The firm's time zone is saved: pages show times on its clock."),
-        _ => None,
-    };
-    users_page(&ctx, &csrf, notice, None).await
-}
-
-/// A form's fields, repeated ones (checkboxes) included.
-fn fields(body: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
-}
-
-fn field(fields: &[(String, String)], name: &str) -> String {
-    fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+    let done = query.done.and_then(|code| UsersDone::ALL.into_iter().find(|d| d.code() == code));
+    users_page(&ctx, &csrf, done.map(|done| (done, query.user)), None).await
 }
 
 fn checked(fields: &[(String, String)], name: &str) -> Vec<String> {
@@ -227,7 +292,7 @@ pub async fn invite_user(
         roles: checked(&form, "roles"),
     };
     match app::users::create(&ctx, &state, input).await {
-        Ok(_) => Redirect::to("/admin/users?done=invited").into_response(),
+        Ok(user) => UsersDone::Invited.then(user.id.parse().ok()),
         Err(error) => users_page(&ctx, &csrf, None, Some(error)).await,
     }
 }
@@ -244,11 +309,27 @@ pub async fn set_time_zone(
 ) -> Response {
     let asked = TimeZoneSetting { time_zone: form.time_zone };
     match app::firm_settings::set_time_zone(&ctx, asked).await {
-        Ok(_) => Redirect::to("/admin/users?done=time-zone").into_response(),
+        Ok(_) => UsersDone::TimeZone.then(None),
         Err(error) => users_page(&ctx, &csrf, None, Some(error)).await,
     }
 }
 
+/// After a change to one user: the page naming what was done, or the page with the problem.
+async fn user_changed(
+    done: Result<(), AppError>,
+    what: UsersDone,
+    id: UserId,
+    ctx: &Ctx,
+    csrf: &Option<Extension<BrowserSession>>,
+) -> Response {
+    match done {
+        Ok(()) => what.then(Some(id)),
+        Err(error) => users_page(ctx, csrf, None, Some(error)).await,
+    }
+}
+
+/// Roles, enabling and unlocking; disabling and withdrawing an invitation ask first, on
+/// routes of their own.
 pub async fn change_user(
     PathId(id): PathId<UserId>,
     State(state): State<AppState>,
@@ -258,17 +339,43 @@ pub async fn change_user(
 ) -> Response {
     let form = fields(&body);
     let change = |roles, disabled| app::users::update(&ctx, id, UserChanges { roles, disabled });
-    let done = match field(&form, "change").as_str() {
-        "roles" => change(Some(checked(&form, "roles")), None).await.map(drop),
-        "disable" => change(None, Some(true)).await.map(drop),
-        "enable" => change(None, Some(false)).await.map(drop),
-        "unlock" => app::users::unlock(&ctx, &state, id).await,
-        _ => Err(AppError::invalid("change", "roles, disable, enable or unlock")),
+    let (done, what) = match field(&form, "change").as_str() {
+        "roles" => (change(Some(checked(&form, "roles")), None).await.map(drop), UsersDone::RolesSaved),
+        "enable" => (change(None, Some(false)).await.map(drop), UsersDone::Enabled),
+        "unlock" => (app::users::unlock(&ctx, &state, id).await, UsersDone::Unlocked),
+        _ => (Err(AppError::invalid("change", "roles, enable or unlock")), UsersDone::RolesSaved),
     };
-    match done {
-        Ok(()) => Redirect::to("/admin/users?done=changed").into_response(),
-        Err(error) => users_page(&ctx, &csrf, None, Some(error)).await,
-    }
+    user_changed(done, what, id, &ctx, &csrf).await
+}
+
+pub async fn disable_user(
+    PathId(id): PathId<UserId>,
+    ctx: Ctx,
+    csrf: Option<Extension<BrowserSession>>,
+    _: Confirmed<DisableUser>,
+) -> Response {
+    let done = app::users::update(&ctx, id, UserChanges { roles: None, disabled: Some(true) }).await;
+    user_changed(done.map(drop), UsersDone::Disabled, id, &ctx, &csrf).await
+}
+
+pub async fn resend_invitation(
+    PathId(id): PathId<UserId>,
+    State(state): State<AppState>,
+    ctx: Ctx,
+    csrf: Option<Extension<BrowserSession>>,
+) -> Response {
+    let done = app::users::resend_invitation(&ctx, &state, id).await;
+    user_changed(done, UsersDone::InvitationResent, id, &ctx, &csrf).await
+}
+
+pub async fn withdraw_invitation(
+    PathId(id): PathId<UserId>,
+    ctx: Ctx,
+    csrf: Option<Extension<BrowserSession>>,
+    _: Confirmed<WithdrawInvitation>,
+) -> Response {
+    let done = app::users::revoke_invitation(&ctx, id).await;
+    user_changed(done, UsersDone::InvitationWithdrawn, id, &ctx, &csrf).await
 }
 
 struct DirectoryRow {
@@ -374,6 +481,7 @@ pub async fn lift_wall(
     ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
     PathUser(user): PathUser,
+    _: Confirmed<LiftWall>,
 ) -> Response {
     let done = app::matters::remove_wall(&ctx, on, user).await;
     done_or_failure(done, &format!("/admin/matters/{}", on.id()), &ctx.actor, &csrf)

@@ -276,6 +276,7 @@ pub async fn erase_subject(
     PathId(id): PathId<SubjectRequestId>,
     ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
+    _: Confirmed<EraseSubject>,
 ) -> Response {
     let done = requests::erase(&ctx, id).await;
     done_or_failure(done, &format!("/admin/data-subjects/{id}"), &ctx.actor, &csrf)

@@ -116,7 +116,7 @@ pub async fn lift_client_hold(
     PathId(client): PathId<ClientId>,
     ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
-    PageForm(form): PageForm<ReasonForm>,
+    Confirmed(form, _): Confirmed<LiftClientHold, ReasonForm>,
 ) -> Response {
     match holds::change_on_client(&ctx, client, HoldReason { reason: form.reason }, Change::Lift).await {
         Ok(_) => Redirect::to("/admin/legal-holds").into_response(),
@@ -138,7 +138,7 @@ pub async fn lift_matter_hold(
     on: On<Hold, MatterId>,
     ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
-    PageForm(form): PageForm<ReasonForm>,
+    Confirmed(form, _): Confirmed<LiftMatterHold, ReasonForm>,
 ) -> Response {
     let lifted = holds::change_on_matter(&ctx, on, HoldReason { reason: form.reason }, Change::Lift).await;
     done_or_failure(lifted, &format!("/admin/matters/{}", on.id()), &ctx.actor, &csrf)

@@ -12,7 +12,7 @@ use ringfence_core::auth::SecondFactor;
 use ringfence_core::data_subject::{RequestKind, RequestStatus};
 use ringfence_core::firm::FirmStanding;
 use ringfence_core::local_time::FirmTimeZone;
-use ringfence_core::policy::{CLIENT_KEEPERS, DATA_SUBJECT_HANDLERS};
+use ringfence_core::policy::{CLIENT_KEEPERS, DATA_SUBJECT_HANDLERS, firm_role_in_words};
 use ringfence_core::user::FirmRole;
 use ringfence_store::firm::access::{Edit, ManageMembers, ManageWalls, View, WriteContent};
 
@@ -39,6 +39,7 @@ use ringfence_core::matter::MatterAction;
 mod account;
 mod admin;
 mod backups;
+mod confirm;
 mod data_subjects;
 mod deleted;
 mod entry;
@@ -50,6 +51,11 @@ mod work;
 pub(crate) use account::*;
 pub(crate) use admin::*;
 pub(crate) use backups::*;
+pub use confirm::{Asks, Confirmed};
+pub(crate) use confirm::{
+    DeleteDocument, DeleteNote, DisableUser, DisposeMatter, EraseSubject, LiftClientHold, LiftMatterHold,
+    LiftWall, RemoveMember, RemovePasskey, WithdrawInvitation,
+};
 pub(crate) use data_subjects::*;
 pub(crate) use deleted::*;
 pub(crate) use entry::*;
@@ -57,6 +63,15 @@ pub(crate) use exports::{firm_exports, request_firm_export, request_matter_expor
 pub(crate) use legal_holds::*;
 pub(crate) use retention::*;
 pub(crate) use work::*;
+
+/// A form's fields, repeated ones (checkboxes) included.
+fn fields(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
+fn field(fields: &[(String, String)], name: &str) -> String {
+    fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+}
 
 /// Who the page is for, as the layout shows it.
 pub struct SignedInUser {
@@ -91,7 +106,7 @@ fn signed_in(actor: &Actor, session: &Option<Extension<BrowserSession>>) -> Opti
     };
     let handles_subject_requests = actor.has_any_role(DATA_SUBJECT_HANDLERS.firm_roles());
     Some(SignedInUser {
-        name: actor.name.clone().unwrap_or_else(|| actor.email.to_string()),
+        name: actor.display_name(),
         firm: actor.firm_name.as_str().to_owned(),
         email: actor.email.to_string(),
         csrf,
@@ -263,20 +278,24 @@ where
                     StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
                     _ => StatusCode::BAD_REQUEST,
                 };
-                let message = "The form was incomplete or could not be read. Go back, check every field and send it again.";
-                Err(render(
-                    &MessagePage {
-                        signed_in: None,
-                        heading: "That did not work",
-                        message,
-                        link: "/",
-                        link_text: "Back to Ringfence",
-                    },
-                    status,
-                ))
+                Err(unreadable_form(status))
             }
         }
     }
+}
+
+/// The page for a form that cannot be read: a field missing or malformed, or too large.
+fn unreadable_form(status: StatusCode) -> Response {
+    let message =
+        "The form was incomplete or could not be read. Go back, check every field and send it again.";
+    let page = MessagePage {
+        signed_in: None,
+        heading: "That did not work",
+        message,
+        link: "/",
+        link_text: "Back to Ringfence",
+    };
+    render(&page, status)
 }
 
 /// The page for a path that names nothing: an id that is not one.

@@ -125,6 +125,7 @@ pub async fn dispose(
     on: On<Dispose, MatterId>,
     ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
+    _: Confirmed<DisposeMatter>,
 ) -> Response {
     match retention::dispose(&ctx, on).await {
         Ok(()) => Redirect::to("/admin/retention?done=disposed").into_response(),

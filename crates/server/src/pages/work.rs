@@ -451,6 +451,7 @@ pub async fn delete_document(
     on: On<WriteContent, DocumentId>,
     ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
+    _: Confirmed<DeleteDocument>,
 ) -> Response {
     let done = app::documents::delete(&ctx, on).await;
     let to = done.as_ref().map(|matter| format!("/matters/{matter}#documents")).unwrap_or_default();
@@ -463,6 +464,7 @@ pub async fn delete_note(
     on: On<WriteContent, NoteId>,
     ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
+    _: Confirmed<DeleteNote>,
 ) -> Response {
     let done = app::notes::delete(&ctx, on).await;
     let to = done.as_ref().map(|matter| format!("/matters/{matter}#notes")).unwrap_or_default();
@@ -637,6 +639,7 @@ pub async fn remove_member(
     ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
     PathUser(user): PathUser,
+    _: Confirmed<RemoveMember>,
 ) -> Response {
     let done = app::matters::remove_member(&ctx, on, user).await;
     done_or_failure(done, &format!("/matters/{}#team", on.id()), &ctx.actor, &csrf)

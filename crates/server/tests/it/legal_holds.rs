@@ -317,7 +317,12 @@ both_backends!(administrators_place_and_lift_holds_through_the_pages, |env: Test
     for action in
         [format!("/matters/{matter}/legal-hold/lift"), format!("/admin/legal-holds/clients/{client}/lift")]
     {
+        // Asked first: the reason goes along with the confirmation.
         let form = encode(&[("_csrf", &csrf), ("reason", "Released")]);
+        let asked = page(&f.h, "POST", &action, Some(&admin), Some(form)).await;
+        assert!(asked.html.contains("Lift this legal hold?"), "{action}: {}", asked.html);
+        assert_eq!(hidden(&asked.html, "reason"), "Released");
+        let form = encode(&[("_csrf", &csrf), ("reason", "Released"), ("confirmed", "yes")]);
         let lifted = page(&f.h, "POST", &action, Some(&admin), Some(form)).await;
         assert_eq!(lifted.status, 303, "{action}: {}", lifted.html);
     }

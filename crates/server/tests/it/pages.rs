@@ -47,6 +47,23 @@ pub(super) fn encode(fields: &[(&str, &str)]) -> String {
     form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish()
 }
 
+/// Every page form that deletes, removes, lifts, disposes, erases, disables or withdraws
+/// asks first (its handler cannot run unconfirmed); nothing else does.
+#[test]
+fn every_page_that_destroys_or_withdraws_something_asks_first() {
+    let destroys = ["/delete", "/remove", "/lift", "/dispose", "/erasure", "/disable", "/withdraw"];
+    let table = ringfence_server::route_table();
+    let pages =
+        table.specs().iter().filter(|s| s.method == http::Method::POST && !s.path.starts_with("/api/"));
+    let mut asking = 0;
+    for spec in pages {
+        let destructive = destroys.iter().any(|end| spec.path.ends_with(end));
+        assert_eq!(spec.confirmation.is_some(), destructive, "POST {}", spec.path);
+        asking += usize::from(destructive);
+    }
+    assert!(asking >= 11, "{asking}");
+}
+
 /// The value of the hidden input `name` in a page.
 pub(super) fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
@@ -251,14 +268,21 @@ both_backends!(forms_open_clients_matters_and_notes_with_their_csrf_token, |env:
     let shown = page(&h, "GET", &matter, Some(&cookie), None).await;
     assert!(shown.html.contains("Earlier versions of draft.txt"));
     assert!(shown.html.contains(&format!("/api/v1/documents/{document}/content?version=1")));
-    let deleted = page(
-        &h,
-        "POST",
-        &format!("/documents/{document}/delete"),
-        Some(&cookie),
-        Some(encode(&[("_csrf", &csrf)])),
-    )
-    .await;
+    // Deleting asks first, naming what goes and how to come back; nothing is deleted yet.
+    let delete_path = format!("/documents/{document}/delete");
+    let back = format!("{matter}#documents");
+    let asked = [("_csrf", csrf.as_str()), ("subject", "draft.txt"), ("back", back.as_str())];
+    let asked = page(&h, "POST", &delete_path, Some(&cookie), Some(encode(&asked))).await;
+    assert_eq!(asked.status, 200, "{}", asked.html);
+    for words in ["Delete this document?", "draft.txt", "Recently deleted", "Delete the document"] {
+        assert!(asked.html.contains(words), "{words}: {}", asked.html);
+    }
+    assert!(asked.html.contains(&format!("action=\"{delete_path}\"")), "{}", asked.html);
+    assert!(asked.html.contains("name=\"confirmed\" value=\"yes\""), "{}", asked.html);
+    assert!(asked.html.contains(&format!("href=\"{back}\"")), "{}", asked.html);
+    assert!(page(&h, "GET", &matter, Some(&cookie), None).await.html.contains("draft.txt"));
+    let confirmed = [("_csrf", csrf.as_str()), ("subject", "draft.txt"), ("confirmed", "yes")];
+    let deleted = page(&h, "POST", &delete_path, Some(&cookie), Some(encode(&confirmed))).await;
     assert_eq!(deleted.headers["location"].to_str().unwrap(), format!("{matter}#documents"));
     assert!(!page(&h, "GET", &matter, Some(&cookie), None).await.html.contains("draft.txt"));
 
@@ -369,8 +393,20 @@ both_backends!(administrators_invite_change_roles_and_disable_users_on_a_page, |
         ("roles", "secretary"),
     ];
     let invited = page(&h, "POST", "/admin/users", Some(&cookie), Some(encode(&invite))).await;
-    assert_eq!(invited.headers["location"], "/admin/users?done=invited");
+    let next = invited.headers["location"].to_str().unwrap().to_owned();
+    assert!(next.starts_with("/admin/users?done=invited&user="), "{next}");
     assert!(h.latest_mail("new@firm.example").contains("/invite#"));
+    // The page after it names the person, says what each role allows, and offers the zones.
+    let after = page(&h, "GET", &next, Some(&cookie), None).await.html;
+    for said in [
+        "The invitation to New Person is on its way.",
+        "Reads the audit log, and reviews who opened each matter",
+        "<option selected>UTC</option>",
+        "<option>Africa/Johannesburg</option>",
+        "Withdraw the invitation<span class=\"visually-hidden\"> to New Person",
+    ] {
+        assert!(after.contains(said), "{said}: {after}");
+    }
     let bad = [("_csrf", csrf.as_str()), ("email", "not an address"), ("name", "X"), ("roles", "attorney")];
     let refused = page(&h, "POST", "/admin/users", Some(&cookie), Some(encode(&bad))).await;
     assert_eq!(refused.status, 400);
@@ -389,9 +425,21 @@ both_backends!(administrators_invite_change_roles_and_disable_users_on_a_page, |
     let roles = [("_csrf", csrf.as_str()), ("change", "roles"), ("roles", "attorney"), ("roles", "billing")];
     let changed =
         page(&h, "POST", &format!("/admin/users/{lead}"), Some(&cookie), Some(encode(&roles))).await;
-    assert_eq!(changed.headers["location"], "/admin/users?done=changed");
-    let disable = [("_csrf", csrf.as_str()), ("change", "disable")];
-    page(&h, "POST", &format!("/admin/users/{lead}"), Some(&cookie), Some(encode(&disable))).await;
+    assert_eq!(changed.headers["location"].to_str().unwrap(), format!("/admin/users?done=roles&user={lead}"));
+    let saved = page(&h, "GET", &format!("/admin/users?done=roles&user={lead}"), Some(&cookie), None).await;
+    assert!(saved.html.contains("Lead&#39;s roles are saved."), "{}", saved.html);
+    let disable_path = format!("/admin/users/{lead}/disable");
+    let asked =
+        page(&h, "POST", &disable_path, Some(&cookie), Some(encode(&[("_csrf", csrf.as_str())]))).await;
+    assert!(asked.html.contains("Disable this account?"), "{}", asked.html);
+    let still = h.call("GET", &format!("/api/v1/users/{lead}"), Some(&admin), None).await;
+    assert_eq!(still.body["user"]["status"], "active");
+    let disable = [("_csrf", csrf.as_str()), ("confirmed", "yes")];
+    let disabled = page(&h, "POST", &disable_path, Some(&cookie), Some(encode(&disable))).await;
+    assert_eq!(
+        disabled.headers["location"].to_str().unwrap(),
+        format!("/admin/users?done=disabled&user={lead}")
+    );
     let after = h.call("GET", &format!("/api/v1/users/{lead}"), Some(&admin), None).await;
     assert_eq!(after.body["user"]["roles"], json!(["attorney", "billing"]));
     assert_eq!(after.body["user"]["status"], "disabled");
@@ -490,7 +538,7 @@ both_backends!(a_lead_manages_the_team_on_the_matter_page, |env: TestEnv| async 
         "POST",
         &format!("/matters/{matter}/members/{para_id}/remove"),
         Some(&cookie),
-        Some(encode(&[("_csrf", &csrf)])),
+        Some(encode(&[("_csrf", &csrf), ("confirmed", "yes")])),
     )
     .await;
     assert_eq!(remove.status, 303);
@@ -745,7 +793,7 @@ both_backends!(administrators_place_and_lift_walls_from_the_directory, |env: Tes
         "POST",
         &format!("/matters/{matter}/walls/{para_id}/remove"),
         Some(&cookie),
-        Some(encode(&[("_csrf", &csrf)])),
+        Some(encode(&[("_csrf", &csrf), ("confirmed", "yes")])),
     )
     .await;
     assert_eq!(lift.status, 303, "{}", lift.html);

@@ -262,7 +262,7 @@ both_backends!(administrators_set_the_policy_and_dispose_through_the_page, |env:
         "POST",
         &format!("/matters/{matter}/dispose"),
         Some(&browser),
-        Some(encode(&[("_csrf", &csrf)])),
+        Some(encode(&[("_csrf", &csrf), ("confirmed", "yes")])),
     )
     .await;
     assert_eq!(disposed.status, 303, "{}", disposed.html);

@@ -412,6 +412,110 @@ both_backends!(invitations_set_a_strong_password_once_before_they_expire, |env: 
     assert_eq!(accept("copper lantern on the hill", late).await.status, 400, "expired");
 });
 
+// An administrator sends a new invitation (the old link stops working) or withdraws one
+// (every link stops working and the account is disabled); disabling an invited account ends
+// its links too. Each is audited; only invitations not yet accepted can be resent or withdrawn.
+both_backends!(
+    invitations_are_resent_or_withdrawn_and_the_links_sent_before_stop_working,
+    |env: TestEnv| async move {
+        let h = Harness::new(env).await;
+        let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let invite = |email: &'static str| {
+            let h = &h;
+            let admin = &admin;
+            async move {
+                let body = json!({ "email": email, "name": "Ivy Invited", "roles": ["attorney"] });
+                let created = h.call("POST", "/api/v1/users", Some(admin), Some(body)).await;
+                assert_eq!(created.status, 201, "{}", created.body);
+                created.body["id"].as_str().unwrap().to_owned()
+            }
+        };
+        let accept = |token: String| {
+            let h = &h;
+            async move {
+                let body = json!({ "token": token, "password": "copper lantern on the hill" });
+                h.call("POST", "/api/v1/auth/accept-invite", None, Some(body)).await.status
+            }
+        };
+        let status = |id: String| {
+            let h = &h;
+            let admin = &admin;
+            async move {
+                h.call("GET", &format!("/api/v1/users/{id}"), Some(admin), None).await.body["user"]["status"]
+                    .clone()
+            }
+        };
+
+        // Resent: a new mail with a new link; the first link no longer works, the new one does.
+        let ivy = invite("ivy@firm.example").await;
+        let first = h.invitation_token("ivy@firm.example");
+        let resent = h.call("POST", &format!("/api/v1/users/{ivy}/invitation"), Some(&admin), None).await;
+        assert_eq!(resent.status, 204, "{}", resent.body);
+        let second = h.invitation_token("ivy@firm.example");
+        assert_ne!(first, second);
+        assert!(h.latest_mail("ivy@firm.example").contains("Dear Ivy Invited,"));
+        assert_eq!(accept(first).await, 400);
+        assert_eq!(accept(second).await, 204);
+        // Accepted: nothing left to resend or withdraw.
+        for method in ["POST", "DELETE"] {
+            let late = h.call(method, &format!("/api/v1/users/{ivy}/invitation"), Some(&admin), None).await;
+            assert_eq!(late.status, 409, "{method}: {}", late.body);
+            assert_eq!(late.body["error"]["code"], "not_invited");
+        }
+
+        // Withdrawn: the link stops working and the account is disabled, until enabled and resent.
+        let jo = invite("jo@firm.example").await;
+        let link = h.invitation_token("jo@firm.example");
+        let withdrawn = h.call("DELETE", &format!("/api/v1/users/{jo}/invitation"), Some(&admin), None).await;
+        assert_eq!(withdrawn.status, 204, "{}", withdrawn.body);
+        assert_eq!(status(jo.clone()).await, "disabled");
+        assert_eq!(accept(link).await, 400);
+        let disabled = h.call("POST", &format!("/api/v1/users/{jo}/invitation"), Some(&admin), None).await;
+        assert_eq!(disabled.status, 409, "a disabled account is enabled first");
+        let enable = json!({ "disabled": false });
+        assert_eq!(
+            h.call("PATCH", &format!("/api/v1/users/{jo}"), Some(&admin), Some(enable)).await.status,
+            200
+        );
+        assert_eq!(status(jo.clone()).await, "invited");
+        assert_eq!(
+            h.call("POST", &format!("/api/v1/users/{jo}/invitation"), Some(&admin), None).await.status,
+            204
+        );
+        assert_eq!(accept(h.invitation_token("jo@firm.example")).await, 204);
+
+        // Disabling an invited account ends its link as well.
+        let kim = invite("kim@firm.example").await;
+        let link = h.invitation_token("kim@firm.example");
+        let disable = json!({ "disabled": true });
+        assert_eq!(
+            h.call("PATCH", &format!("/api/v1/users/{kim}"), Some(&admin), Some(disable)).await.status,
+            200
+        );
+        let enable = json!({ "disabled": false });
+        assert_eq!(
+            h.call("PATCH", &format!("/api/v1/users/{kim}"), Some(&admin), Some(enable)).await.status,
+            200
+        );
+        assert_eq!(accept(link).await, 400);
+
+        let missing = "00000000-0000-4000-8000-000000000000";
+        assert_eq!(
+            h.call("POST", &format!("/api/v1/users/{missing}/invitation"), Some(&admin), None).await.status,
+            404
+        );
+        let attorney = h.sign_in("ivy@firm.example", "copper lantern on the hill").await;
+        let refused = h.call("POST", &format!("/api/v1/users/{kim}/invitation"), Some(&attorney), None).await;
+        assert_eq!(refused.status, 403);
+        let log = h.call("GET", "/api/v1/audit?action=user.invitation.resent", Some(&admin), None).await;
+        assert_eq!(log.body["items"].as_array().unwrap().len(), 2, "{}", log.body);
+        let log = h.call("GET", "/api/v1/audit?action=user.invitation.revoked", Some(&admin), None).await;
+        let entries = log.body["items"].as_array().unwrap();
+        assert_eq!(entries.len(), 1, "{}", log.body);
+        assert_eq!(entries[0]["resource"]["id"], jo.as_str());
+    }
+);
+
 both_backends!(user_management_is_for_admins_and_keeps_one_admin, |env: TestEnv| async move {
     let h = Harness::new(env).await;
     let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;

@@ -82,8 +82,8 @@ impl Storage {
     ) -> Result<RestoredCopy, StoreError> {
         self.discard_stopped_copy(blobs, &copy.slug).await?;
         let (manifest, newest) = self.proven_for_restore(target, firm, id, progress).await?;
-        let original = original_firm(&manifest)?;
-        let name = FirmName::parse(&format!("{} (copy)", original.name.as_str())).unwrap_or(original.name);
+        let original = original_name(&manifest)?;
+        let name = FirmName::parse(&format!("{} (copy)", original.as_str())).unwrap_or(original);
         let made = Firm { id: FirmId::random(), slug: copy.slug.clone(), name, created_at: now };
         let copying = Copying {
             target,
@@ -244,26 +244,17 @@ impl Storage {
     }
 }
 
-/// The original firm as its backup describes it.
-fn original_firm(manifest: &Manifest) -> Result<Firm, StoreError> {
+/// The original firm's name, as its backup has it.
+fn original_name(manifest: &Manifest) -> Result<FirmName, StoreError> {
     let (head, found) = super::control_rows(manifest, "firms")?;
     let row = found.first().ok_or_else(|| rows::invalid("no firm row"))?;
     let row = rows::parse_json_row(row, head.columns.len())?;
-    let text = |name: &str| match &row[super::column_at(head, name)?] {
-        Value::Text(text) => Ok(text.clone()),
+    match &row[super::column_at(head, "name")?] {
+        Value::Text(name) => {
+            FirmName::parse(name).map_err(|_| rows::invalid("a firm name of the wrong shape"))
+        }
         _ => Err(rows::invalid("a firm row of the wrong shape")),
-    };
-    let (id, slug, name) = (text("id")?, text("slug")?, text("name")?);
-    let created_at = match &row[super::column_at(head, "created_at")?] {
-        Value::Integer(at) => ringfence_core::clock::from_unix_millis(*at),
-        _ => return Err(rows::invalid("a firm row of the wrong shape")),
-    };
-    Ok(Firm {
-        id: id.parse().map_err(|_| rows::invalid("a firm id of the wrong shape"))?,
-        slug: FirmSlug::parse(&slug).map_err(|_| rows::invalid("a firm slug of the wrong shape"))?,
-        name: FirmName::parse(&name).map_err(|_| rows::invalid("a firm name of the wrong shape"))?,
-        created_at,
-    })
+    }
 }
 
 /// Drops the original's ways in, invites the copy's administrator, and records both.

@@ -63,3 +63,16 @@ pub async fn peek(
     .await?;
     Ok(user.and_then(|u| u.parse().ok()))
 }
+
+/// Ends every live invitation of a user, so that no link already sent still works; returns
+/// how many were ended.
+pub async fn end_live(tx: &mut FirmTx, user: UserId, now: OffsetDateTime) -> Result<u64, StoreError> {
+    let ended = sqlx::query(
+        "UPDATE invitations SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL AND expires_at > $2",
+    )
+    .bind(user.to_string())
+    .bind(unix_millis(now))
+    .execute(tx.conn())
+    .await?;
+    Ok(ended.rows_affected())
+}

@@ -46,6 +46,13 @@ pub struct User {
     pub created_at: OffsetDateTime,
 }
 
+impl User {
+    /// The person as others read them: their name, or their address when they gave none.
+    pub fn display_name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| self.email.to_string())
+    }
+}
+
 pub struct NewUser<'a> {
     pub id: UserId,
     pub email: &'a Email,
@@ -191,11 +198,7 @@ async fn roles_of(tx: &mut FirmTx, id: UserId) -> Result<BTreeSet<FirmRole>, Sto
 /// Every user's name as people read it (their address when they gave none), by user id:
 /// what pages show a person by.
 pub async fn names(tx: &mut FirmTx) -> Result<std::collections::HashMap<String, String>, StoreError> {
-    Ok(list(tx)
-        .await?
-        .into_iter()
-        .map(|u| (u.id.to_string(), u.name.unwrap_or_else(|| u.email.to_string())))
-        .collect())
+    Ok(list(tx).await?.into_iter().map(|u| (u.id.to_string(), u.display_name())).collect())
 }
 
 pub async fn list(tx: &mut FirmTx) -> Result<Vec<User>, StoreError> {
