@@ -259,7 +259,48 @@ function restoreTypedText() {
   form.scrollIntoView();
 }
 
+// At phone width the main menu folds behind one button (without this script it wraps).
+function foldingMenu() {
+  const nav = document.querySelector("header nav");
+  if (!nav) return;
+  nav.id = "main-menu";
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "menu-toggle";
+  button.textContent = "Menu";
+  button.setAttribute("aria-controls", nav.id);
+  button.setAttribute("aria-expanded", "false");
+  button.addEventListener("click", () => {
+    const open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", String(open));
+    nav.classList.toggle("open", open);
+  });
+  nav.before(button);
+}
+
+// Each cell carries its column's heading, so that at phone width a table's rows read as
+// cards ("Status: open") rather than scrolling sideways.
+function labelledCells() {
+  document.querySelectorAll("table.list").forEach((table) => {
+    // A heading only screen readers get (a column of buttons) labels nothing.
+    const visible = (th) => {
+      const copy = th.cloneNode(true);
+      copy.querySelectorAll(".visually-hidden").forEach((hidden) => hidden.remove());
+      return copy.textContent.trim();
+    };
+    const headings = Array.from(table.querySelectorAll("thead th")).map(visible);
+    table.querySelectorAll("tbody tr").forEach((row) => {
+      Array.from(row.children).forEach((cell, i) => {
+        if (headings[i]) cell.setAttribute("data-label", headings[i]);
+      });
+    });
+    table.classList.add("cards");
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  foldingMenu();
+  labelledCells();
   keepTypedText();
   restoreTypedText();
   idleTimeout();

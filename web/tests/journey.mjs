@@ -82,7 +82,18 @@ function totp(base32, unix) {
   return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, "0");
 }
 
+/** axe at desktop width and again at phone width, where nothing may stick out sideways. */
 async function checkAccessibility(page, name) {
+  await axeFindsNothingSerious(page, name);
+  const desk = page.viewportSize();
+  await page.setViewportSize({ width: 390, height: 844 });
+  await axeFindsNothingSerious(page, `${name} (phone width)`);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `the ${name} page is ${overflow}px wider than a phone`);
+  await page.setViewportSize(desk);
+}
+
+async function axeFindsNothingSerious(page, name) {
   await page.evaluate(axeSource);
   const results = await page.evaluate(async () => await globalThis.axe.run(document, { resultTypes: ["violations"] }));
   const serious = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
@@ -228,10 +239,16 @@ async function main() {
     await annPage.getByRole("link", { name: "Add a client" }).first().click();
     await annPage.getByLabel("Name").fill("Acme Holdings");
     await annPage.getByLabel("Organisation").check();
+    await annPage.getByLabel("Phone (optional)").fill("+27 21 555 0100");
+    await annPage.getByLabel("Postal or street address (optional)").fill("1 Dock Road\nCape Town 8001");
     await checkAccessibility(annPage, "new client");
     await annPage.getByRole("button", { name: "Add client" }).click();
-    await annPage.waitForURL(/\/matters\/new$/);
-    await annPage.getByLabel("Client").selectOption({ label: "Acme Holdings" });
+    // The client's page says it is added, and opens a matter for it.
+    await annPage.getByText("Acme Holdings is added to the firm's clients.").waitFor();
+    assert.match(await annPage.locator(".facts").innerText(), /Phone\s+\+27 21 555 0100\s+Address\s+1 Dock Road\s+Cape Town 8001/);
+    await annPage.getByRole("link", { name: "Open a matter for Acme Holdings" }).click();
+    await annPage.waitForURL(/\/matters\/new\?client=/);
+    assert.equal(await annPage.getByLabel("Client").locator("option:checked").innerText(), "Acme Holdings");
     await annPage.getByLabel("Title").fill("Acme Holdings v Widget Ltd");
     await annPage.getByLabel("Description").fill("Breach of a supply contract");
     await checkAccessibility(annPage, "new matter");
@@ -400,11 +417,20 @@ async function main() {
     assert.equal(await annPage.getByLabel("Note", { exact: true }).inputValue(), "Typed before a long lunch.");
     await annPage.getByLabel("Note", { exact: true }).fill("");
 
-    // At phone width the same pages work.
+    // At phone width the menu folds behind one button and tables read as cards.
     await annPage.setViewportSize({ width: 390, height: 844 });
     await annPage.goto(`${server.base}/home`);
-    await checkAccessibility(annPage, "home (phone)");
+    const menu = annPage.getByRole("navigation", { name: "Main" });
+    assert.equal(await menu.isVisible(), false);
+    await annPage.getByRole("button", { name: "Menu" }).click();
+    await menu.getByRole("link", { name: "Clients" }).click();
+    await annPage.getByRole("heading", { name: "Clients", level: 1 }).waitFor();
+    const cell = annPage.locator("table.cards tbody td").first();
+    assert.equal(await cell.getAttribute("data-label"), "Name");
+    assert.equal(await cell.evaluate((td) => getComputedStyle(td).display), "block");
+    await annPage.goto(`${server.base}/home`);
     await shoot(annPage, "home-phone");
+    await annPage.setViewportSize(desk.viewport);
 
     // A colleague without a role gets the page a matter that does not exist gets.
     const bobContext = await browser.newContext(desk);
@@ -491,20 +517,34 @@ async function main() {
     await annPage.goto(`${server.base}/clients`);
     await annPage.getByRole("link", { name: "Acme Holdings" }).click();
     await annPage.getByRole("heading", { name: "Acme Holdings" }).waitFor();
+    // The client's page lists its matters that Ann holds a role on.
+    await annPage.getByRole("table").getByRole("link", { name: "Acme Holdings v Widget Ltd" }).waitFor();
     await checkAccessibility(annPage, "client");
+    await shoot(annPage, "client");
 
     // The audit officer filters the log and downloads it as CSV.
     const cyContext = await browser.newContext(desk);
     const cyPage = await cyContext.newPage();
     await signIn(cyPage, server.base, "cy@smith-jones.example", PASSWORD);
     await cyPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit log" }).click();
+    // People and matters are picked by name and number, not ids.
+    await cyPage.getByLabel("Person").selectOption({ label: "Ann Archer (ann@smith-jones.example)" });
+    await cyPage.getByLabel("Matter").selectOption({ index: 1 });
     await cyPage.getByLabel("Action").fill("document.downloaded");
     await cyPage.getByRole("button", { name: "Filter" }).click();
     await cyPage.waitForURL(/action=document.downloaded/);
     const actions = await cyPage.locator("tbody tr td:nth-child(3)").allInnerTexts();
     assert.ok(actions.length >= 1, "Ann's download is in the log");
-    // Each entry reads in words, with the action's name beside them for filtering.
+    // Each entry reads in words, with the action's name beside them for filtering, names
+    // who did it and what it was about, on the firm's clock.
     assert.ok(actions.every((a) => a.startsWith("downloaded a document") && a.includes("document.downloaded")), actions.join(", "));
+    assert.ok((await cyPage.locator("tbody tr td:nth-child(2)").allInnerTexts()).every((who) => who === "Ann Archer"));
+    assert.ok((await cyPage.locator("tbody tr td:nth-child(4)").allInnerTexts()).every((about) => /^document on matter \S+-\d{4}-\d{4}$/.test(about)));
+    assert.match(await cyPage.locator("thead").innerText(), /When \(Africa\/Johannesburg\)/);
+    await cyPage.getByLabel("Clock").selectOption("utc");
+    await cyPage.getByRole("button", { name: "Filter" }).click();
+    await cyPage.waitForURL(/clock=utc/);
+    assert.match(await cyPage.locator("thead").innerText(), /When \(UTC\)/);
     await checkAccessibility(cyPage, "audit log");
     await shoot(cyPage, "audit-log");
     const [csv] = await Promise.all([cyPage.waitForEvent("download"), cyPage.getByRole("link", { name: "Download these entries as CSV" }).click()]);

@@ -170,8 +170,14 @@ pub async fn seed(
     let mut client_ids = Vec::with_capacity(sizes.clients);
     for _ in 0..sizes.clients.max(1) {
         let name = format!("{} {} Ltd", vocabulary.draw(&mut rng), vocabulary.draw(&mut rng));
-        let fields =
-            ClientFields { kind: "organisation", name: &name, email: None, phone: None, id_number: None };
+        let fields = ClientFields {
+            kind: "organisation",
+            name: &name,
+            email: None,
+            phone: None,
+            address: None,
+            id_number: None,
+        };
         client_ids.push(clients::create(&mut tx, &fields, created.admin, SystemClock.now()).await?);
     }
     tx.commit().await?;

@@ -51,6 +51,19 @@ impl FirmTimeZone {
         &self.name
     }
 
+    /// The first moment of `date` on the firm's clock (midnight, or the first hour a
+    /// daylight-saving change leaves that day).
+    pub fn start_of_day(&self, date: time::Date) -> OffsetDateTime {
+        let day = jiff::civil::Date::new(date.year() as i16, date.month() as i8, date.day() as i8);
+        day.and_then(|day| {
+            day.to_datetime(jiff::civil::Time::midnight()).to_zoned_datetime(self.zone.clone())
+        })
+        .and_then(|zoned| zoned.start_of_day())
+        .ok()
+        .and_then(|start| OffsetDateTime::from_unix_timestamp(start.timestamp().as_second()).ok())
+        .unwrap_or_else(|| date.midnight().assume_utc())
+    }
+
     /// The same instant on the firm's clock (daylight saving included).
     pub fn local(&self, at: OffsetDateTime) -> OffsetDateTime {
         let offset = jiff::Timestamp::from_second(at.unix_timestamp())
@@ -110,6 +123,22 @@ mod tests {
         }
         assert!(names.is_sorted() && names.len() > 300, "{}", names.len());
         assert!(names.iter().all(|n| FirmTimeZone::parse(n).is_ok()));
+    }
+
+    #[test]
+    fn a_day_begins_at_the_firms_midnight() {
+        let joburg = FirmTimeZone::parse("Africa/Johannesburg").unwrap();
+        assert_eq!(joburg.start_of_day(time::macros::date!(2026 - 12 - 03)), datetime!(2026-12-02 22:00 UTC));
+        // São Paulo skipped midnight on 4 November 2018: that day began at 01:00 there.
+        let sao_paulo = FirmTimeZone::parse("America/Sao_Paulo").unwrap();
+        assert_eq!(
+            sao_paulo.start_of_day(time::macros::date!(2018 - 11 - 04)),
+            datetime!(2018-11-04 03:00 UTC)
+        );
+        assert_eq!(
+            FirmTimeZone::utc().start_of_day(time::macros::date!(2026 - 01 - 09)),
+            datetime!(2026-01-09 00:00 UTC)
+        );
     }
 
     #[test]

@@ -177,8 +177,14 @@ async fn firm_with_matters(env: &TestEnv, count: usize, now: OffsetDateTime) -> 
     let store = storage.firm(firm).await.expect("store");
     let client = {
         let mut tx = store.begin(&lead(&store, user)).await.expect("begin");
-        let fields =
-            ClientFields { kind: "person", name: "Ann Client", email: None, phone: None, id_number: None };
+        let fields = ClientFields {
+            kind: "person",
+            name: "Ann Client",
+            email: None,
+            phone: None,
+            address: None,
+            id_number: None,
+        };
         let client = clients::create(&mut tx, &fields, user, now).await.expect("client");
         tx.commit().await.expect("commit");
         client

@@ -9,6 +9,7 @@ use futures_util::Stream;
 use ringfence_core::audit::{AuditAction, Outcome, StoredAuditEntry, words_for};
 use ringfence_core::ids::{FirmId, parse_id};
 use ringfence_store::firm::audit::{self as audit_log, AuditFilter};
+use ringfence_store::firm::{clients, users};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -162,6 +163,33 @@ impl From<StoredAuditEntry> for AuditEntryView {
             request_id: entry.request_id,
         }
     }
+}
+
+/// Whom and what the log's entries name, as its reader may see them: the firm's people by
+/// name, the matters no wall screens the reader from by number, and clients by name
+/// (which every signed-in user sees). Titles and document names are matter content, which
+/// the log's readers see only through a matter role, so entries never name them.
+pub struct LogNames {
+    /// (id, name, email), by name.
+    pub people: Vec<(String, String, String)>,
+    /// (id, number), by number.
+    pub matters: Vec<(String, String)>,
+    /// id → name.
+    pub clients: std::collections::HashMap<String, String>,
+}
+
+pub async fn names(ctx: &Ctx) -> Result<LogNames, AppError> {
+    let mut tx = ctx.actor.begin_read().await?;
+    let mut people: Vec<(String, String, String)> = users::list(&mut tx)
+        .await?
+        .into_iter()
+        .map(|u| (u.id.to_string(), u.display_name(), u.email.to_string()))
+        .collect();
+    people.sort_by_key(|(_, name, _)| name.to_lowercase());
+    let matters = audit_log::reviewable_matters(&mut tx, ctx.actor.user).await?;
+    let clients = clients::list(&mut tx).await?.into_iter().map(|c| (c.id.to_string(), c.name)).collect();
+    tx.commit().await?;
+    Ok(LogNames { people, matters, clients })
 }
 
 /// A page of the log, newest first.

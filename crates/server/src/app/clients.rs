@@ -34,6 +34,8 @@ pub struct ClientInput {
     pub email: Option<String>,
     /// Digits, spaces and `+ - ( )`, 6 to 32 characters.
     pub phone: Option<String>,
+    /// A postal or street address: up to 10 lines, 500 characters in all.
+    pub address: Option<String>,
     /// The identity or registration number, sealed at rest; 1 to 64 characters.
     pub id_number: Option<String>,
 }
@@ -44,6 +46,7 @@ struct Valid {
     kind: String,
     email: Option<String>,
     phone: Option<String>,
+    address: Option<String>,
     id_number: Option<String>,
 }
 
@@ -54,6 +57,7 @@ impl Valid {
             name: &self.name,
             email: self.email.as_deref(),
             phone: self.phone.as_deref(),
+            address: self.address.as_deref(),
             id_number: self.id_number.as_deref(),
         }
     }
@@ -88,6 +92,19 @@ pub(super) fn phone(raw: String) -> Result<String, AppError> {
     }
 }
 
+/// A postal or street address: lines of text (line breaks kept as `\n`, blank lines and
+/// the spaces around each line dropped), no other control characters.
+pub(super) fn address(raw: String) -> Result<String, AppError> {
+    let lines: Vec<&str> = raw.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let address = lines.join("\n");
+    let clean = !address.chars().any(|c| c.is_control() && c != '\n');
+    if clean && (1..=10).contains(&lines.len()) && address.chars().count() <= 500 {
+        Ok(address)
+    } else {
+        Err(AppError::invalid("address", "1 to 10 lines, 500 characters in all, no control characters"))
+    }
+}
+
 /// An identity or registration number.
 pub(super) fn id_number(raw: &str) -> Result<String, AppError> {
     text("id_number", raw, 64)
@@ -104,6 +121,7 @@ fn validate(input: ClientInput) -> Result<Valid, AppError> {
         kind: input.kind,
         email,
         phone,
+        address: input.address.map(address).transpose()?,
         id_number: input.id_number.map(|n| id_number(&n)).transpose()?,
     })
 }
@@ -134,6 +152,8 @@ pub struct ClientView {
     pub kind: String,
     pub email: Option<String>,
     pub phone: Option<String>,
+    /// Lines separated by `\n`.
+    pub address: Option<String>,
     pub id_number: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -147,6 +167,7 @@ impl From<ClientRecord> for ClientView {
             kind: client.kind,
             email: client.email,
             phone: client.phone,
+            address: client.address,
             id_number: client.id_number,
             created_at: client.created_at,
         }
@@ -343,4 +364,22 @@ pub async fn lift_wall(ctx: &Ctx, id: ClientId, user: UserId) -> Result<(), AppE
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::address;
+
+    #[test]
+    fn an_address_keeps_its_lines_and_refuses_control_characters() {
+        assert_eq!(
+            address(" 1 Dock Road \r\n\r\n Cape Town 8001 ".to_owned()).unwrap(),
+            "1 Dock Road\nCape Town 8001"
+        );
+        let too_long = "x".repeat(501);
+        let too_many_lines = "line\n".repeat(11);
+        for bad in ["", " \n ", "a\u{0}b", "a\u{1b}[31mb", too_long.as_str(), too_many_lines.as_str()] {
+            assert!(address(bad.to_owned()).is_err(), "{bad:?}");
+        }
+    }
 }

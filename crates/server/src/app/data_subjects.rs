@@ -7,15 +7,15 @@
 //!   registered request only, by `access::check_subject`, which refuses a handler a wall
 //!   screens from the client or any of its matters: another handler must take it. Such a
 //!   refusal reads as not found and is recorded, as for any client.
-//! - **What the report holds.** The client record (name, kind, email, phone, identity number
-//!   opened) and the number, status and dates of every matter held on the client, deleted
+//! - **What the report holds.** The client record (name, kind, email, phone, address,
+//!   identity number opened) and the number, status and dates of every matter held on the client, deleted
 //!   ones included. Never a matter's title, description, notes or documents: those are case
 //!   content sealed under the ring-fence, which an administrator reads only through a
 //!   matter role, and often privileged or about others (PAIA ss 40 and 67, GDPR art.
 //!   15(4)); the matter's lead answers for them under those rules.
 //! - **Erasure** is refused, with the reason recorded, while a duty to keep the client's
 //!   records stands (see [`erasure_bar`]); otherwise the client's name becomes a placeholder
-//!   and its email, phone and sealed identity number are removed, irreversibly.
+//!   and its email, phone, address and sealed identity number are removed, irreversibly.
 //! - **The log** names the request (and through it the client), never the person: free
 //!   text (a non-client's name and email, an outcome's reason) is sealed in the register.
 
@@ -40,7 +40,7 @@ use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::clients::{ClientView, client_name, email, id_number, phone, text};
+use super::clients::{ClientView, address, client_name, email, id_number, phone, text};
 use super::{AppError, Ctx};
 
 const DEFAULT_PAGE: usize = 50;
@@ -77,7 +77,7 @@ pub struct CloseInput {
 }
 
 /// A correction of a client's record: each field left out stays as it is; an empty
-/// `email`, `phone` or `id_number` removes it.
+/// `email`, `phone`, `address` or `id_number` removes it.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = DataSubjectCorrection)]
@@ -87,6 +87,8 @@ pub struct CorrectionInput {
     pub email: Option<String>,
     /// Digits, spaces and `+ - ( )`, 6 to 32 characters.
     pub phone: Option<String>,
+    /// Up to 10 lines, 500 characters in all.
+    pub address: Option<String>,
     /// 1 to 64 characters, sealed at rest.
     pub id_number: Option<String>,
 }
@@ -457,6 +459,7 @@ pub async fn correct(
     let name = input.name.as_deref().map(client_name).transpose()?;
     let new_email = optional(input.email, &|e| email("email", &e))?;
     let new_phone = optional(input.phone, &phone)?;
+    let new_address = optional(input.address, &address)?;
     let new_id_number = optional(input.id_number, &|n| id_number(&n))?;
     let mut tx = ctx.actor.begin().await?;
     let client = open_request(&mut tx, id, RequestKind::Correction).await?;
@@ -465,11 +468,13 @@ pub async fn correct(
     let corrected_name = name.unwrap_or_else(|| current.name.clone());
     let corrected_email = new_email.unwrap_or_else(|| current.email.clone());
     let corrected_phone = new_phone.unwrap_or_else(|| current.phone.clone());
+    let corrected_address = new_address.unwrap_or_else(|| current.address.clone());
     let corrected_id_number = new_id_number.unwrap_or_else(|| current.id_number.clone());
     let changed: Vec<&str> = [
         ("name", corrected_name != current.name),
         ("email", corrected_email != current.email),
         ("phone", corrected_phone != current.phone),
+        ("address", corrected_address != current.address),
         ("identity number", corrected_id_number != current.id_number),
     ]
     .into_iter()
@@ -483,6 +488,7 @@ pub async fn correct(
         name: &corrected_name,
         email: corrected_email.as_deref(),
         phone: corrected_phone.as_deref(),
+        address: corrected_address.as_deref(),
         id_number: corrected_id_number.as_deref(),
     };
     clients::update(&mut tx, &access, &fields).await?;
@@ -534,7 +540,7 @@ pub async fn erase(ctx: &Ctx, id: SubjectRequestId) -> Result<RequestView, AppEr
             if !register::erase(&mut tx, &access, &erased_name(client)).await? {
                 return Err(AppError::NotFound);
             }
-            let reason = "erased: the name was replaced and the email address, phone number and identity number removed";
+            let reason = "erased: the name was replaced and the email address, phone number, address and identity number removed";
             finish(ctx, tx, id, RequestStatus::Completed, reason, AuditAction::SubjectErased).await
         }
     }

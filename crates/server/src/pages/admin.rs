@@ -2,7 +2,8 @@
 
 use super::*;
 
-/// The audit page's filters as typed into its form: blanks mean "any".
+/// The audit page's filters as picked in its form: blanks mean "any"; days are the firm's
+/// unless `clock` is `utc`.
 #[derive(Deserialize, Default)]
 pub struct AuditFilter {
     #[serde(default)]
@@ -17,27 +18,52 @@ pub struct AuditFilter {
     from: String,
     #[serde(default)]
     to: String,
+    #[serde(default)]
+    clock: String,
 }
 
 impl AuditFilter {
-    /// The API's query: dates are whole days in UTC.
-    fn query(&self) -> AuditQuery {
+    fn in_utc(&self) -> bool {
+        self.clock == "utc"
+    }
+
+    /// The API's query: whole days on the clock the page is read on.
+    fn query(&self, zone: &FirmTimeZone) -> AuditQuery {
         let given = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
+        let zone = if self.in_utc() { FirmTimeZone::utc() } else { zone.clone() };
+        // A day that is not one is passed on as typed, for the API to refuse by name.
+        let day = |text: &str, next: bool| {
+            let format = format_description!("[year]-[month]-[day]");
+            match time::Date::parse(text, format) {
+                Ok(date) => {
+                    let start = if next {
+                        date.next_day().map(|d| zone.start_of_day(d))
+                    } else {
+                        Some(zone.start_of_day(date))
+                    };
+                    let moment = start.map(|s| if next { s - time::Duration::milliseconds(1) } else { s });
+                    moment
+                        .and_then(|m| m.format(&time::format_description::well_known::Rfc3339).ok())
+                        .unwrap_or_else(|| text.to_owned())
+                }
+                Err(_) => text.to_owned(),
+            }
+        };
         AuditQuery {
             user: given(&self.user),
             matter: given(&self.matter),
             action: given(&self.action),
             outcome: given(&self.outcome),
-            from: given(&self.from).map(|d| format!("{d}T00:00:00Z")),
-            to: given(&self.to).map(|d| format!("{d}T23:59:59.999Z")),
+            from: given(&self.from).map(|d| day(&d, false)),
+            to: given(&self.to).map(|d| day(&d, true)),
             limit: Some(200),
             cursor: None,
         }
     }
 
     /// The same filters as a query string, for the CSV link.
-    fn csv_query(&self) -> String {
-        let query = self.query();
+    fn csv_query(&self, zone: &FirmTimeZone) -> String {
+        let query = self.query(zone);
         let pairs = [
             ("user", query.user),
             ("matter", query.matter),
@@ -77,6 +103,39 @@ struct AuditPage {
     csv_query: String,
     problem: Option<String>,
     entries: Vec<AuditRow>,
+    /// (id, name, email)
+    people: Vec<(String, String, String)>,
+    /// (id, number)
+    matters: Vec<(String, String)>,
+    /// The firm's zone, which the page reads times on unless asked for UTC.
+    zone: String,
+}
+
+/// What an entry's resource is, in words: people and clients by name, matters by number,
+/// a matter's records by the matter's number; an id only where nothing names it.
+fn resource_words(entry: &app::audit::AuditEntryView, names: &app::audit::LogNames) -> String {
+    let person = |id: &str| names.people.iter().find(|(p, _, _)| p == id).map(|(_, name, _)| name.clone());
+    let matter = |id: &str| names.matters.iter().find(|(m, _)| m == id).map(|(_, number)| number.clone());
+    let (kind, id) = (
+        entry.resource.kind.as_deref().unwrap_or_default(),
+        entry.resource.id.as_deref().unwrap_or_default(),
+    );
+    let named = match kind {
+        // A role granted or revoked is the user's id and the role.
+        "user" => {
+            let (user, role) = id.split_once('#').map_or((id, None), |(user, role)| (user, Some(role)));
+            person(user).map(|name| role.map_or_else(|| name.clone(), |role| format!("{name} ({role})")))
+        }
+        "matter" => matter(id).map(|number| format!("matter {number}")),
+        "client" => names.clients.get(id).map(|name| format!("client {name}")),
+        _ => None,
+    };
+    let on_matter = entry.matter.as_deref().and_then(matter);
+    match (named, on_matter) {
+        (Some(named), _) => named,
+        (None, Some(number)) if !kind.is_empty() => format!("{kind} on matter {number}"),
+        (None, _) => format!("{kind} {id}").trim().to_owned(),
+    }
 }
 
 pub async fn audit_log(
@@ -84,30 +143,38 @@ pub async fn audit_log(
     csrf: Option<Extension<BrowserSession>>,
     Query(filter): Query<AuditFilter>,
 ) -> Response {
-    let listed = async {
-        let found = app::audit::list(&ctx, &filter.query()).await?;
-        Ok::<_, AppError>((found, Dates::of(&ctx).await?))
+    let loaded = async {
+        let names = app::audit::names(&ctx).await?;
+        let dates = Dates::of(&ctx).await?;
+        Ok::<_, AppError>((names, dates))
     }
     .await;
-    let (entries, problem, status) = match listed {
-        Ok((found, dates)) => {
+    let (names, dates) = match loaded {
+        Ok(loaded) => loaded,
+        Err(error) => return failure_page(error, signed_in(&ctx.actor, &csrf)),
+    };
+    let zone = dates.0.clone();
+    let shown = if filter.in_utc() { Dates(FirmTimeZone::utc()) } else { Dates(zone.clone()) };
+    let (entries, problem, status) = match app::audit::list(&ctx, &filter.query(&zone)).await {
+        Ok(found) => {
             let entries = found
                 .items
-                .into_iter()
+                .iter()
                 .map(|e| AuditRow {
-                    at: dates.precise(e.at),
-                    who: e.actor.email.filter(|w| !w.is_empty()).unwrap_or(e.actor.kind),
+                    at: shown.precise(e.at),
+                    who: e
+                        .actor
+                        .id
+                        .as_deref()
+                        .and_then(|id| names.people.iter().find(|(p, _, _)| p == id))
+                        .map(|(_, name, _)| name.clone())
+                        .or_else(|| e.actor.email.clone().filter(|w| !w.is_empty()))
+                        .unwrap_or_else(|| e.actor.kind.clone()),
                     words: words_for(&e.action).to_owned(),
-                    name: AuditAction::from_name(&e.action).is_some().then_some(e.action),
-                    resource: format!(
-                        "{} {}",
-                        e.resource.kind.unwrap_or_default(),
-                        e.resource.id.unwrap_or_default()
-                    )
-                    .trim()
-                    .to_owned(),
-                    outcome: e.outcome,
-                    ip: e.ip.unwrap_or_default(),
+                    name: AuditAction::from_name(&e.action).is_some().then(|| e.action.clone()),
+                    resource: resource_words(e, &names),
+                    outcome: e.outcome.clone(),
+                    ip: e.ip.clone().unwrap_or_default(),
                 })
                 .collect();
             (entries, None, StatusCode::OK)
@@ -117,11 +184,18 @@ pub async fn audit_log(
             (Vec::new(), Some(problem.message), problem.status)
         }
     };
-    let csv_query = filter.csv_query();
-    render(
-        &AuditPage { signed_in: signed_in(&ctx.actor, &csrf), filter, csv_query, problem, entries },
-        status,
-    )
+    let csv_query = filter.csv_query(&zone);
+    let page = AuditPage {
+        signed_in: signed_in(&ctx.actor, &csrf),
+        filter,
+        csv_query,
+        problem,
+        entries,
+        people: names.people,
+        matters: names.matters,
+        zone: zone.name().to_owned(),
+    };
+    render(&page, status)
 }
 
 struct UserRow {

@@ -115,7 +115,8 @@ asks!(
 asks!(
     EraseSubject about (): "Answer this erasure request?",
     "Unless the firm must keep records of a matter held on them, the person's name is replaced \
-     and their email address, phone number and identity number are removed. This cannot be undone.",
+     and their email address, phone number, address and identity number are removed. This cannot \
+     be undone.",
     "Erase"
 );
 asks!(

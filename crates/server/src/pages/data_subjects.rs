@@ -251,6 +251,8 @@ pub struct CorrectionForm {
     #[serde(default)]
     phone: String,
     #[serde(default)]
+    address: String,
+    #[serde(default)]
     id_number: String,
 }
 
@@ -266,6 +268,7 @@ pub async fn correct_subject(
         name: Some(form.name),
         email: Some(form.email),
         phone: Some(form.phone),
+        address: Some(form.address),
         id_number: Some(form.id_number),
     };
     let done = requests::correct(&ctx, id, input).await;

@@ -12,7 +12,7 @@ use ringfence_core::auth::SecondFactor;
 use ringfence_core::data_subject::{RequestKind, RequestStatus};
 use ringfence_core::firm::FirmStanding;
 use ringfence_core::local_time::FirmTimeZone;
-use ringfence_core::policy::{CLIENT_KEEPERS, DATA_SUBJECT_HANDLERS, firm_role_in_words};
+use ringfence_core::policy::{CLIENT_KEEPERS, DATA_SUBJECT_HANDLERS, MATTER_OPENERS, firm_role_in_words};
 use ringfence_core::user::FirmRole;
 use ringfence_store::firm::access::{Edit, ManageMembers, ManageWalls, View, WriteContent};
 

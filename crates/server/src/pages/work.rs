@@ -290,12 +290,15 @@ struct NewMatterPage {
     signed_in: Option<SignedInUser>,
     problem: Option<String>,
     clients: Vec<(String, String)>,
+    /// The client chosen already: the one whose page the matter was opened from.
+    chosen: String,
 }
 
 async fn new_matter_form(
     ctx: &Ctx,
     csrf: &Option<Extension<BrowserSession>>,
     problem: Option<AppError>,
+    chosen: String,
 ) -> Response {
     match app::clients::list(ctx).await {
         Ok(all) => {
@@ -305,6 +308,7 @@ async fn new_matter_form(
                 signed_in: signed_in(&ctx.actor, csrf),
                 problem: problem.as_ref().map(|p| p.message.clone()),
                 clients,
+                chosen,
             };
             render_with(&page, problem.as_ref())
         }
@@ -312,8 +316,18 @@ async fn new_matter_form(
     }
 }
 
-pub async fn new_matter_page(ctx: Ctx, csrf: Option<Extension<BrowserSession>>) -> Response {
-    new_matter_form(&ctx, &csrf, None).await
+#[derive(Deserialize)]
+pub struct NewMatterQuery {
+    #[serde(default)]
+    client: String,
+}
+
+pub async fn new_matter_page(
+    ctx: Ctx,
+    csrf: Option<Extension<BrowserSession>>,
+    Query(query): Query<NewMatterQuery>,
+) -> Response {
+    new_matter_form(&ctx, &csrf, None, query.client).await
 }
 
 #[derive(Deserialize)]
@@ -339,7 +353,7 @@ pub async fn create_matter(
     .await;
     match opened {
         Ok(opened) => Redirect::to(&format!("/matters/{}", opened.id)).into_response(),
-        Err(error) => new_matter_form(&ctx, &csrf, Some(error)).await,
+        Err(error) => new_matter_form(&ctx, &csrf, Some(error), form.client_id).await,
     }
 }
 
@@ -360,7 +374,7 @@ pub async fn create_client(
     PageForm(form): PageForm<ClientForm>,
 ) -> Response {
     match app::clients::create(&ctx, form.into()).await {
-        Ok(_) => Redirect::to("/matters/new").into_response(),
+        Ok(client) => Redirect::to(&format!("/clients/{}?done=added", client.id)).into_response(),
         Err(AppError::Invalid { field, reason }) => {
             let problem = Some(format!("{field}: {reason}"));
             let page = NewClientPage { signed_in: signed_in(&ctx.actor, &csrf), problem };
@@ -503,50 +517,88 @@ pub async fn clients(ctx: Ctx, csrf: Option<Extension<BrowserSession>>) -> Respo
     }
 }
 
+/// A matter on its client's page: one the viewer holds a role on.
+struct ClientMatter {
+    id: String,
+    number: String,
+    title: String,
+    status: String,
+}
+
 #[derive(Template)]
 #[template(path = "client.html")]
 struct ClientPage {
     signed_in: Option<SignedInUser>,
+    notice: Option<String>,
     id: String,
     /// Those the client access check allows may change the details.
     editable: bool,
+    /// Those who open matters get a link to open one for this client.
+    opens_matters: bool,
     name: String,
     kind: String,
     email: Option<String>,
     phone: Option<String>,
+    address: Option<String>,
     id_number: Option<String>,
+    matters: Vec<ClientMatter>,
+}
+
+#[derive(Deserialize)]
+pub struct ClientPageQuery {
+    done: Option<String>,
 }
 
 pub async fn client_page(
     PathId(id): PathId<ClientId>,
     ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
+    Query(query): Query<ClientPageQuery>,
 ) -> Response {
     let shown = async {
-        let page = match app::clients::view(&ctx, id).await? {
+        let shown = app::clients::view(&ctx, id).await?;
+        // The matters shown are the viewer's own: those it holds a role on, unwalled.
+        let matters = app::matters::list(&ctx)
+            .await?
+            .items
+            .into_iter()
+            .filter(|m| m.client_id == id.as_uuid())
+            .map(|m| ClientMatter {
+                id: m.id.to_string(),
+                number: m.number,
+                title: m.title,
+                status: m.status,
+            })
+            .collect();
+        let mut page = ClientPage {
+            signed_in: signed_in(&ctx.actor, &csrf),
+            notice: None,
+            id: id.to_string(),
+            editable: false,
+            opens_matters: ctx.actor.has_any_role(MATTER_OPENERS.firm_roles()),
+            name: String::new(),
+            kind: String::new(),
+            email: None,
+            phone: None,
+            address: None,
+            id_number: None,
+            matters,
+        };
+        match shown {
             // The form only for those who may change the details (and whose firm role
             // keeps client records).
-            ClientShown::Details(c) => ClientPage {
-                signed_in: signed_in(&ctx.actor, &csrf),
-                id: c.id.to_string(),
-                editable: ctx.actor.has_any_role(CLIENT_KEEPERS.firm_roles())
-                    && app::clients::may_edit(&ctx, id).await?,
-                name: c.name,
-                kind: c.kind,
-                email: c.email,
-                phone: c.phone,
-                id_number: c.id_number,
-            },
-            ClientShown::Summary(c) => ClientPage {
-                signed_in: signed_in(&ctx.actor, &csrf),
-                id: c.id.to_string(),
-                editable: false,
-                name: c.name,
-                kind: c.kind,
-                email: None,
-                phone: None,
-                id_number: None,
-            },
+            ClientShown::Details(c) => {
+                page.editable = ctx.actor.has_any_role(CLIENT_KEEPERS.firm_roles())
+                    && app::clients::may_edit(&ctx, id).await?;
+                (page.name, page.kind, page.email, page.phone) = (c.name, c.kind, c.email, c.phone);
+                (page.address, page.id_number) = (c.address, c.id_number);
+            }
+            ClientShown::Summary(c) => (page.name, page.kind) = (c.name, c.kind),
+        }
+        page.notice = match query.done.as_deref() {
+            Some("added") => Some(format!("{} is added to the firm's clients.", page.name)),
+            Some("saved") => Some(format!("{}'s details are saved.", page.name)),
+            _ => None,
         };
         Ok::<_, AppError>(page)
     }
@@ -565,6 +617,7 @@ pub struct ClientForm {
     kind: String,
     email: Option<String>,
     phone: Option<String>,
+    address: Option<String>,
     id_number: Option<String>,
 }
 
@@ -577,6 +630,7 @@ impl From<ClientForm> for ClientInput {
             kind: form.kind,
             email: given(form.email),
             phone: given(form.phone),
+            address: given(form.address),
             id_number: given(form.id_number),
         }
     }
@@ -590,7 +644,7 @@ pub async fn update_client(
     PageForm(form): PageForm<ClientForm>,
 ) -> Response {
     let done = app::clients::update(&ctx, id, form.into()).await;
-    done_or_failure(done, &format!("/clients/{id}"), &ctx.actor, &csrf)
+    done_or_failure(done, &format!("/clients/{id}?done=saved"), &ctx.actor, &csrf)
 }
 
 #[derive(Deserialize)]

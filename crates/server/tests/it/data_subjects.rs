@@ -229,7 +229,7 @@ both_backends!(
     |env: TestEnv| async move {
         let f = firm(env).await;
         let client = f
-        .client(json!({ "name": "Eve Old", "kind": "person", "email": "eve@old.example", "phone": "021 555 0101" }))
+        .client(json!({ "name": "Eve Old", "kind": "person", "email": "eve@old.example", "phone": "021 555 0101", "address": "1 Old Road\nOldtown" }))
         .await;
         let request = f.register(json!({ "client_id": client, "kind": "correction" })).await;
         let nothing =
@@ -241,23 +241,25 @@ both_backends!(
                 "POST",
                 &request,
                 "/correction",
-                Some(json!({ "name": "Eve New", "email": "eve@new.example", "phone": "" })),
+                Some(json!({ "name": "Eve New", "email": "eve@new.example", "phone": "", "address": " 2 New Street \r\n\r\n Newtown " })),
             )
             .await;
         assert_eq!(corrected.status, 200, "{}", corrected.body);
         assert_eq!(corrected.body["status"], "completed");
-        assert_eq!(corrected.body["outcome"], "corrected: name, email, phone");
+        assert_eq!(corrected.body["outcome"], "corrected: name, email, phone, address");
         assert_eq!(corrected.body["subject"]["name"], "Eve New");
         let record = f.h.call("GET", &format!("/api/v1/clients/{client}"), Some(&f.lead), None).await;
         assert_eq!(record.body["name"], "Eve New");
         assert_eq!(record.body["email"], "eve@new.example");
         assert_eq!(record.body["phone"], Value::Null);
+        assert_eq!(record.body["address"], "2 New Street\nNewtown");
 
         let entries = f.entries("data_subject.corrected").await;
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0]["resource"]["id"], request["id"]);
         let log = f.h.call("GET", "/api/v1/audit?limit=500", Some(&f.admin), None).await.body.to_string();
-        for personal in ["Eve New", "eve@new.example", "Eve Old", "eve@old.example"] {
+        for personal in ["Eve New", "eve@new.example", "Eve Old", "eve@old.example", "New Street", "Old Road"]
+        {
             assert!(!log.contains(personal), "{personal} in the audit log");
         }
 
@@ -347,6 +349,7 @@ both_backends!(
                 "kind": "person",
                 "email": "hal@gone-marker.example",
                 "phone": "+27 11 555 0199",
+                "address": "7 Marker Lane\nGonetown",
                 "id_number": "IDMARKER7731",
             }))
             .await;
@@ -359,7 +362,7 @@ both_backends!(
 
         let mut conn = f.h.raw_firm().await;
         let row: (String, String, Option<String>, Option<String>, Option<Vec<u8>>) =
-            sqlx::query_as("SELECT name, kind, email, phone, id_number_sealed FROM clients WHERE id = $1")
+            sqlx::query_as("SELECT name, kind, email, address, id_number_sealed FROM clients WHERE id = $1")
                 .bind(&gone)
                 .fetch_one(&mut conn)
                 .await
@@ -370,7 +373,7 @@ both_backends!(
             "the raw row keeps nothing personal"
         );
         let rows = every_row(&f.h, &mut conn).await;
-        for personal in ["Gone-Marker", "gone-marker.example", "555 0199", "IDMARKER7731"] {
+        for personal in ["Gone-Marker", "gone-marker.example", "555 0199", "Marker Lane", "IDMARKER7731"] {
             let found: Vec<&String> = rows.iter().filter(|row| row.contains(personal)).collect();
             assert!(found.is_empty(), "{personal} is still held: {found:?}");
         }
@@ -382,7 +385,7 @@ both_backends!(
         let access = f.register(json!({ "client_id": gone, "kind": "access" })).await;
         let report = f.on(&f.admin, "GET", &access, "/report", None).await;
         assert_eq!(report.body["client"]["name"], placeholder.as_str());
-        for field in ["email", "phone", "id_number"] {
+        for field in ["email", "phone", "address", "id_number"] {
             assert_eq!(report.body["client"][field], Value::Null, "{field}");
         }
         assert_eq!(report.body["matters"], json!([]));

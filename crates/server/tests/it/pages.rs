@@ -64,6 +64,12 @@ fn every_page_that_destroys_or_withdraws_something_asks_first() {
     assert!(asking >= 11, "{asking}");
 }
 
+/// Where the audit page's CSV link points.
+fn csv_link(html: &str) -> String {
+    let start = html.find("href=\"/api/v1/audit.csv").expect("the CSV link") + "href=\"".len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
 /// The value of the hidden input `name` in a page.
 pub(super) fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
@@ -224,7 +230,15 @@ both_backends!(forms_open_clients_matters_and_notes_with_their_csrf_token, |env:
     assert_eq!(forged.status, 403, "a form without the CSRF token is refused");
     let fields = [("_csrf", csrf.as_str()), ("name", "Acme"), ("kind", "organisation"), ("email", "")];
     let added = page(&h, "POST", "/clients", Some(&cookie), Some(encode(&fields))).await;
-    assert_eq!((added.status, added.headers["location"].to_str().unwrap()), (303, "/matters/new"));
+    // The new client's page says it is added, and links to a matter opened for it.
+    assert_eq!(added.status, 303);
+    let client_page = added.headers["location"].to_str().unwrap().to_owned();
+    assert!(client_page.starts_with("/clients/") && client_page.ends_with("?done=added"), "{client_page}");
+    let shown = page(&h, "GET", &client_page, Some(&cookie), None).await.html;
+    assert!(shown.contains("Acme is added to the firm&#39;s clients."), "{shown}");
+    let id = client_page.trim_start_matches("/clients/").trim_end_matches("?done=added");
+    let chosen = page(&h, "GET", &format!("/matters/new?client={id}"), Some(&cookie), None).await.html;
+    assert!(chosen.contains(&format!("<option value=\"{id}\" selected>Acme</option>")), "{chosen}");
 
     let form = page(&h, "GET", "/matters/new", Some(&cookie), None).await;
     let client = hidden(&form.html.replace("<option value=", "name=\"client\" value="), "client");
@@ -353,9 +367,43 @@ both_backends!(auditors_filter_the_log_in_a_page_and_others_are_refused, |env: T
     let h = Harness::new(env).await;
     let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     h.signed_in_user(&admin, "cy@firm.example", &["auditor"]).await;
-    h.signed_in_user(&admin, "lead@firm.example", &["attorney"]).await;
+    let lead_token = h.signed_in_user(&admin, "lead@firm.example", &["attorney"]).await;
+    let client = json!({ "name": "Ann Client", "kind": "person" });
+    let matter = h.open_matter(&lead_token, client, json!({ "title": "Estate of Ann" })).await;
+    let number =
+        h.call("GET", &format!("/api/v1/matters/{matter}"), Some(&lead_token), None).await.body["number"]
+            .as_str()
+            .unwrap()
+            .to_owned();
     let auditor = browser_sign_in(&h, "cy@firm.example", "a long shared test passphrase").await;
     let lead = browser_sign_in(&h, "lead@firm.example", "a long shared test passphrase").await;
+
+    // People and matters are picked by name and number; entries name them; times are on the
+    // firm's clock unless UTC is asked for, and the days filtered are the clock's too.
+    let zone = json!({ "time_zone": "Pacific/Auckland" });
+    assert_eq!(h.call("PUT", "/api/v1/firm/time-zone", Some(&admin), Some(zone)).await.status, 200);
+    let picked = page(&h, "GET", &format!("/audit?matter={matter}"), Some(&auditor), None).await;
+    for said in [
+        format!("<option value=\"{matter}\" selected>{number}</option>"),
+        ">Ada Admin (ada@firm.example)</option>".to_owned(),
+        format!("<td>matter {number}</td>"),
+        "<td>Lead</td>".to_owned(),
+        "When (Pacific/Auckland)".to_owned(),
+    ] {
+        assert!(picked.html.contains(&said), "{said}: {}", picked.html);
+    }
+    assert!(!picked.html.contains(&format!("matter {matter}")), "no ids where a number names it");
+    let clients = page(&h, "GET", "/audit?action=client.created", Some(&auditor), None).await;
+    assert!(clients.html.contains("<td>client Ann Client</td>"), "{}", clients.html);
+    let utc = page(&h, "GET", &format!("/audit?matter={matter}&clock=utc"), Some(&auditor), None).await;
+    assert!(utc.html.contains("When (UTC)"), "{}", utc.html);
+    let today = h.clock.now().date();
+    let days = format!("/audit?from={today}&to={today}&clock=utc");
+    let csv = csv_link(&page(&h, "GET", &days, Some(&auditor), None).await.html);
+    assert!(csv.contains(&format!("from={today}T00%3A00%3A00Z")), "{csv}");
+    let local = format!("/audit?from={today}&to={today}");
+    let csv = csv_link(&page(&h, "GET", &local, Some(&auditor), None).await.html);
+    assert!(!csv.contains(&format!("from={today}T00%3A00%3A00Z")), "the firm's midnight is not UTC's: {csv}");
 
     let all = page(&h, "GET", "/audit", Some(&auditor), None).await;
     assert_eq!(all.status, 200);
@@ -463,7 +511,7 @@ both_backends!(clients_and_the_matter_directory_have_their_pages, |env: TestEnv|
     let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let lead = h.signed_in_user(&admin, "lead@firm.example", &["attorney"]).await;
     h.signed_in_user(&admin, "bill@firm.example", &["billing"]).await;
-    let client = json!({ "name": "Ann Client", "kind": "person", "id_number": "8001015009087", "email": "ann@client.example" });
+    let client = json!({ "name": "Ann Client", "kind": "person", "id_number": "8001015009087", "email": "ann@client.example", "address": "3 Quay Street\nPort Elizabeth" });
     let matter = h.open_matter(&lead, client, json!({ "title": "Estate of Ann" })).await;
     let clients = h.call("GET", "/api/v1/clients", Some(&lead), None).await;
     let client_id = clients.body["items"][0]["id"].as_str().unwrap().to_owned();
@@ -474,13 +522,19 @@ both_backends!(clients_and_the_matter_directory_have_their_pages, |env: TestEnv|
         list.html.contains(&format!("href=\"/clients/{client_id}\"")) && list.html.contains("Add a client")
     );
     let detail = page(&h, "GET", &format!("/clients/{client_id}"), Some(&lead_cookie), None).await;
-    assert!(detail.html.contains("8001015009087") && detail.html.contains("ann@client.example"));
+    for shown in ["8001015009087", "ann@client.example", "3 Quay Street\nPort Elizabeth", "Estate of Ann"] {
+        assert!(detail.html.contains(shown), "{shown}: {}", detail.html);
+    }
+    assert!(detail.html.contains(&format!("href=\"/matters/{matter}\"")), "its matter, linked");
+    assert!(detail.html.contains(&format!("href=\"/matters/new?client={client_id}\"")), "{}", detail.html);
     let billing = browser_sign_in(&h, "bill@firm.example", "a long shared test passphrase").await;
     let names_only = page(&h, "GET", &format!("/clients/{client_id}"), Some(&billing), None).await;
-    assert!(
-        names_only.html.contains("Ann Client") && !names_only.html.contains("8001015009087"),
-        "billing sees names only"
-    );
+    for hidden_from_billing in ["8001015009087", "Quay Street", "Estate of Ann", "/matters/new?client="] {
+        assert!(
+            names_only.html.contains("Ann Client") && !names_only.html.contains(hidden_from_billing),
+            "billing sees the name only, and no matter it holds no role on: {hidden_from_billing}"
+        );
+    }
     assert!(!page(&h, "GET", "/clients", Some(&billing), None).await.html.contains("Add a client"));
     assert_eq!(page(&h, "GET", "/clients/not-an-id", Some(&lead_cookie), None).await.status, 404);
 
@@ -739,6 +793,9 @@ both_backends!(matters_and_clients_are_edited_in_their_pages, |env: TestEnv| asy
     let saved =
         page(&h, "POST", &format!("/clients/{client_id}"), Some(&cookie), Some(encode(&fields))).await;
     assert_eq!(saved.status, 303, "{}", saved.html);
+    let next = saved.headers["location"].to_str().unwrap().to_owned();
+    let after = page(&h, "GET", &next, Some(&cookie), None).await.html;
+    assert!(after.contains("Acme Holdings&#39;s details are saved."), "{after}");
     let api = h.call("GET", &format!("/api/v1/clients/{client_id}"), Some(&lead), None).await;
     assert_eq!(
         (&api.body["name"], &api.body["email"]),

@@ -922,6 +922,21 @@ pub async fn reviewable_matter(
     Ok(found > 0)
 }
 
+/// The matters (live or deleted) no wall screens `reader` from, as (id, number) by number:
+/// what a reader of the log picks a matter by.
+pub async fn reviewable_matters(
+    tx: &mut FirmTx,
+    reader: ringfence_core::ids::UserId,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let sql = format!(
+        "SELECT m.id, m.number FROM matters m WHERE NOT {} ORDER BY m.number",
+        super::access::screened("m.id", "$1")
+    );
+    let found: Vec<(String, String)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(reader.to_string()).fetch_all(tx.conn()).await?;
+    Ok(found)
+}
+
 /// Everything the log holds about one matter, newest first: for those who may read the
 /// matter's access history (its lead, administrators, audit officers).
 pub async fn matter_trail(

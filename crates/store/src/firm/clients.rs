@@ -30,6 +30,8 @@ pub struct Client {
     pub name: String,
     pub email: Option<String>,
     pub phone: Option<String>,
+    /// Lines separated by `\n`.
+    pub address: Option<String>,
     pub id_number: Option<String>,
     pub created_at: OffsetDateTime,
 }
@@ -39,6 +41,7 @@ pub struct ClientFields<'a> {
     pub name: &'a str,
     pub email: Option<&'a str>,
     pub phone: Option<&'a str>,
+    pub address: Option<&'a str>,
     pub id_number: Option<&'a str>,
 }
 
@@ -56,8 +59,8 @@ pub async fn create(
     let key = id.to_string();
     let sealed = fields.id_number.map(|n| tx.seal(id_number_field(&key), n.as_bytes())).transpose()?;
     sqlx::query(
-        "INSERT INTO clients (id, kind, name, email, phone, id_number_sealed, created_at, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO clients (id, kind, name, email, phone, id_number_sealed, created_at, created_by, address)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&key)
     .bind(fields.kind)
@@ -67,6 +70,7 @@ pub async fn create(
     .bind(sealed)
     .bind(unix_millis(now))
     .bind(by.to_string())
+    .bind(fields.address)
     .execute(tx.conn())
     .await?;
     Ok(id)
@@ -80,7 +84,8 @@ pub async fn update(
     let key = access.client().to_string();
     let sealed = fields.id_number.map(|n| tx.seal(id_number_field(&key), n.as_bytes())).transpose()?;
     let done = sqlx::query(
-        "UPDATE clients SET kind = $2, name = $3, email = $4, phone = $5, id_number_sealed = $6 WHERE id = $1",
+        "UPDATE clients SET kind = $2, name = $3, email = $4, phone = $5, id_number_sealed = $6, address = $7
+         WHERE id = $1",
     )
     .bind(&key)
     .bind(fields.kind)
@@ -88,6 +93,7 @@ pub async fn update(
     .bind(fields.email)
     .bind(fields.phone)
     .bind(sealed)
+    .bind(fields.address)
     .execute(tx.conn())
     .await?;
     Ok(done.rows_affected() == 1)
@@ -105,6 +111,7 @@ fn client_from(tx: &FirmTx, row: &AnyRow) -> Result<Client, StoreError> {
         name: row.try_get("name")?,
         email: row.try_get("email")?,
         phone: row.try_get("phone")?,
+        address: row.try_get("address")?,
         id_number,
         created_at: from_unix_millis(row.try_get("created_at")?),
     })
@@ -120,7 +127,7 @@ pub async fn details<A: ClientDetails>(
     access: &ClientAccess<A>,
 ) -> Result<Client, StoreError> {
     let row = sqlx::query(
-        "SELECT id, kind, name, email, phone, id_number_sealed, created_at FROM clients WHERE id = $1",
+        "SELECT id, kind, name, email, phone, address, id_number_sealed, created_at FROM clients WHERE id = $1",
     )
     .bind(access.client().to_string())
     .fetch_one(tx.conn())

@@ -316,7 +316,7 @@ pub async fn held_matters<A: ClientDetails>(
 }
 
 /// Replaces the client's personal information for good: its name by `placeholder`, its
-/// email address, phone number and sealed identity number by nothing. Its kind stays (a
+/// email address, phone number, address and sealed identity number by nothing. Its kind stays (a
 /// person or an organisation says nothing of whom).
 pub async fn erase(
     tx: &mut FirmTx,
@@ -324,7 +324,8 @@ pub async fn erase(
     placeholder: &str,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
-        "UPDATE clients SET name = $2, email = NULL, phone = NULL, id_number_sealed = NULL WHERE id = $1",
+        "UPDATE clients SET name = $2, email = NULL, phone = NULL, address = NULL, id_number_sealed = NULL
+         WHERE id = $1",
     )
     .bind(access.client().to_string())
     .bind(placeholder)

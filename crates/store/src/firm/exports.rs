@@ -348,6 +348,7 @@ pub struct ExportedClient {
     pub name: String,
     pub email: Option<String>,
     pub phone: Option<String>,
+    pub address: Option<String>,
     pub id_number: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -614,7 +615,7 @@ impl FirmStore {
 
     /// The firm's clients, or the matter's own client, with every detail.
     pub async fn export_clients(&self, grant: &ExportGrant) -> Result<Vec<ExportedClient>, StoreError> {
-        let sql = "SELECT id, kind, name, email, phone, id_number_sealed, created_at, created_by FROM clients
+        let sql = "SELECT id, kind, name, email, phone, address, id_number_sealed, created_at, created_by FROM clients
                    WHERE $1 = '' OR id IN (SELECT client_id FROM matters WHERE id = $1) ORDER BY name, id";
         self.read_all(sql, Some(scope_filter(grant)), |tx, row| {
             let id: String = row.try_get("id")?;
@@ -624,6 +625,7 @@ impl FirmStore {
                 name: row.try_get("name")?,
                 email: row.try_get("email")?,
                 phone: row.try_get("phone")?,
+                address: row.try_get("address")?,
                 id_number: id_number
                     .map(|n| opened(tx, None, "clients", &id, "id_number", &n))
                     .transpose()?,
