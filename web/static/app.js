@@ -41,6 +41,11 @@ function uploadForm(form) {
   const drop = form.querySelector("[data-drop]");
   const send = (file) => {
     const body = new FormData();
+    // The title and privileged mark, where the form asks for them, go before the file.
+    const title = form.querySelector('[name="title"]');
+    if (title && title.value.trim()) body.append("title", title.value.trim());
+    const privileged = form.querySelector('[name="privileged"]');
+    if (privileged && privileged.checked) body.append("privileged", "true");
     body.append("file", file, file.name);
     const request = new XMLHttpRequest();
     request.open("POST", form.action);
@@ -256,6 +261,9 @@ function restoreTypedText() {
   notice.setAttribute("role", "status");
   notice.textContent = "What you typed before signing in again is filled in below: check it and send it.";
   form.prepend(notice);
+  // A form kept behind a disclosure is opened to show what was filled back in.
+  const folded = form.closest("details");
+  if (folded) folded.open = true;
   form.scrollIntoView();
 }
 

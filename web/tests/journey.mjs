@@ -256,18 +256,27 @@ async function main() {
     await annPage.waitForURL(/\/matters\/[0-9a-f-]{36}$/);
     const matterId = annPage.url().split("/").pop();
     const original = Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 31) % 256));
+    // A matter without documents offers the upload form at once; the table then says who
+    // uploaded what, when, whether it is privileged and what the scan found.
     await annPage.getByLabel("Add a document").setInputFiles({ name: "exhibit-a.bin", mimeType: "application/octet-stream", buffer: original });
-    await Promise.all([annPage.waitForEvent("load"), annPage.getByRole("button", { name: "Upload" }).click()]);
+    await annPage.getByLabel("Privileged document").check();
+    await Promise.all([annPage.waitForEvent("load"), annPage.getByRole("button", { name: "Upload", exact: true }).click()]);
     await annPage.getByRole("link", { name: "exhibit-a.bin" }).waitFor();
+    const documentRow = annPage.locator("table.documents tbody tr").first();
+    assert.match(await documentRow.innerText(), /exhibit-a\.bin\s+exhibit-a\.bin\s+1\s+195\.3 KiB\s+Ann Archer\s+\d\d \w{3} \d{4}\s+PRIVILEGED\s+not scanned/i);
     const revised = Buffer.from(original.map((b) => 255 - b));
+    const versionsOf = annPage.locator("summary", { hasText: "Versions and actions" }).first();
+    await versionsOf.click();
     await annPage.getByLabel("New version of exhibit-a.bin").setInputFiles({ name: "exhibit-a-v2.bin", mimeType: "application/octet-stream", buffer: revised });
     await Promise.all([annPage.waitForEvent("load"), annPage.getByRole("button", { name: "Upload version of exhibit-a.bin" }).click()]);
+    await versionsOf.click();
     await annPage.getByText("Earlier versions of exhibit-a.bin").waitFor();
     await annPage.getByLabel("Kind").selectOption("strategy");
     await annPage.getByLabel("Note", { exact: true }).fill("Offer to settle below two million.");
-    await annPage.getByLabel("Privileged").check();
+    await annPage.getByLabel("Privileged", { exact: true }).check();
     await annPage.getByRole("button", { name: "Add note" }).click();
     await annPage.getByText("Offer to settle below two million.").waitFor();
+    assert.match(await annPage.locator(".items li").first().innerText(), /Ann Archer · \d\d \w{3} \d{4} \d\d:\d\d/);
 
     // As the lead she gives her colleague Bob a viewer's role, then takes it back.
     await annPage.getByLabel("Colleague's email address").fill("bob@smith-jones.example");
@@ -291,7 +300,7 @@ async function main() {
     const [download] = await Promise.all([annPage.waitForEvent("download"), annPage.getByRole("link", { name: "exhibit-a.bin" }).click()]);
     assert.equal(download.suggestedFilename(), "exhibit-a-v2.bin");
     assert.ok(readFileSync(await download.path()).equals(revised), "the download is byte-identical");
-    await annPage.getByText("Earlier versions of exhibit-a.bin").click();
+    await annPage.locator("summary", { hasText: "Versions and actions" }).first().click();
     const [first] = await Promise.all([annPage.waitForEvent("download"), annPage.getByRole("link", { name: "Version 1" }).click()]);
     assert.equal(first.suggestedFilename(), "exhibit-a.bin");
     assert.ok(readFileSync(await first.path()).equals(original), "the first version is kept, byte-identical");
@@ -318,6 +327,7 @@ async function main() {
     await annPage.getByText("Nothing was deleted recently.").waitFor();
     await annPage.goto(`${server.base}/matters/${matterId}`);
     await annPage.getByText("Offer to settle below two million.").waitFor();
+    assert.match(await annPage.locator(".items li").first().innerText(), /Ann Archer · \d\d \w{3} \d{4} \d\d:\d\d/);
 
     // She sets up an authenticator app and signs in with it.
     await annPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Account" }).click();
@@ -389,6 +399,7 @@ async function main() {
     // Her session ends while she types a note: the text is kept and comes back after she
     // signs in again.
     await annPage.goto(`${server.base}/matters/${matterId}`);
+    await annPage.locator("summary", { hasText: "Add a note" }).click();
     await annPage.getByLabel("Note", { exact: true }).fill("Drafted as the session ended.");
     const elsewhere = await annContext.newPage();
     await elsewhere.goto(`${server.base}/account`);
@@ -410,12 +421,20 @@ async function main() {
     // goes back to signing in itself, keeping the text she had typed.
     await annContext.clock.install();
     await annPage.goto(`${server.base}/matters/${matterId}`);
+    await annPage.locator("summary", { hasText: "Add a note" }).click();
     await annPage.getByLabel("Note", { exact: true }).fill("Typed before a long lunch.");
     await annPage.clock.fastForward("30:10");
     await annPage.waitForURL(/\/sign-in$/);
     await annPage.goto(`${server.base}/matters/${matterId}`);
     assert.equal(await annPage.getByLabel("Note", { exact: true }).inputValue(), "Typed before a long lunch.");
     await annPage.getByLabel("Note", { exact: true }).fill("");
+
+    // She closes the matter and opens it again from its overview.
+    await annPage.getByRole("button", { name: "Close the matter" }).click();
+    await annPage.getByText("The matter is closed.").waitFor();
+    assert.match(await annPage.locator(".facts").innerText(), /Status\s+closed/);
+    await annPage.getByRole("button", { name: "Reopen the matter" }).click();
+    await annPage.getByText("The matter is open again.").waitFor();
 
     // At phone width the menu folds behind one button and tables read as cards.
     await annPage.setViewportSize({ width: 390, height: 844 });
@@ -561,6 +580,13 @@ async function main() {
     await annPage.goto(`${server.base}/home`);
     assert.match(annPage.url(), /\/sign-in$/);
     console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, team, download of both versions, search, a note deleted and restored, authenticator app, the matter exported as a ZIP and downloaded once, passkey as second factor and alone, typed text kept across a lost session and an idle timeout, not-found, audit log and CSV, users, directory, a legal hold placed and lifted, the retention policy, a backup made and shown verified, a data subject's request and its report, clients, sign-out; axe on every page)");
+  } catch (error) {
+    // What each open page showed when a step failed, to tell why.
+    for (const page of browser.contexts().flatMap((context) => context.pages())) {
+      const text = await page.locator("#main").innerText({ timeout: 2000 }).catch(() => "(unreadable)");
+      console.error(`page ${page.url()}:\n${text.slice(0, 1500)}\n`);
+    }
+    throw error;
   } finally {
     await browser.close();
     server.child.kill("SIGTERM");

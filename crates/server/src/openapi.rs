@@ -95,6 +95,7 @@ use crate::error::ErrorBody;
         matters::update,
         matters::delete,
         matters::close,
+        matters::reopen,
         matters::restore,
         retention::dispose,
         legal_holds::place_on_matter,

@@ -55,6 +55,8 @@ pub fn route_table() -> RouteTable<AppState> {
         .post("/clients/{id}", CLIENT_KEEPERS, pages::update_client)
         .get("/matters/{id}", Matter(View), pages::matter)
         .post("/matters/{id}/edit", Matter(Edit), pages::edit_matter)
+        .post("/matters/{id}/close", Matter(Lifecycle), pages::close_matter)
+        .post("/matters/{id}/reopen", Matter(Lifecycle), pages::reopen_matter)
         .post("/matters/{id}/notes", Matter(WriteContent), pages::add_note)
         .post(
             "/documents/{id}/delete",
@@ -200,6 +202,7 @@ pub fn route_table() -> RouteTable<AppState> {
         .patch("/api/v1/matters/{id}", Matter(Edit), matters::update)
         .delete("/api/v1/matters/{id}", Matter(Lifecycle), matters::delete)
         .post("/api/v1/matters/{id}/close", Matter(Lifecycle), matters::close)
+        .post("/api/v1/matters/{id}/reopen", Matter(Lifecycle), matters::reopen)
         .post("/api/v1/matters/{id}/restore", Matter(Lifecycle), matters::restore)
         .post("/api/v1/matters/{id}/dispose", Matter(Dispose), retention::dispose)
         .post("/api/v1/matters/{id}/legal-hold", Matter(Hold), legal_holds::place_on_matter)

@@ -195,6 +195,7 @@ audit_actions! {
     MatterCreated = "matter.created", "opened the matter", Matters, Info;
     MatterChanged = "matter.changed", "changed the matter's details", Matters, Info;
     MatterClosed = "matter.closed", "closed the matter", Matters, Info;
+    MatterReopened = "matter.reopened", "reopened the matter", Matters, Info;
     MatterDeleted = "matter.deleted", "deleted the matter", Matters, Notice;
     MatterRestored = "matter.restored", "restored the matter", Matters, Notice;
     MatterDisposed = "matter.disposed", "deleted the matter at the end of its retention", Matters, Notice;

@@ -135,6 +135,24 @@ pub async fn close(on: On<Lifecycle, MatterId>, ctx: Ctx) -> Result<Json<MatterV
     Ok(Json(use_cases::close(&ctx, on).await?))
 }
 
+/// Opens a closed matter again; retention stops running on it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/matters/{id}/reopen",
+    tag = "matters",
+    security(("bearer" = []), ("session_cookie" = [], "csrf_token" = [])),
+    params(("id" = Uuid, Path, description = "The matter")),
+    responses(
+        (status = 200, description = "The matter, open again", body = MatterView),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        crate::openapi::SignedInErrors,
+    ),
+)]
+pub async fn reopen(on: On<Lifecycle, MatterId>, ctx: Ctx) -> Result<Json<MatterView>, ApiError> {
+    Ok(Json(use_cases::reopen(&ctx, on).await?))
+}
+
 #[utoipa::path(
     delete,
     path = "/api/v1/matters/{id}",

@@ -318,7 +318,9 @@ pub async fn page(ctx: &Ctx, on: On<View, MatterId>) -> Result<MatterPageView, A
         ),
         None => None,
     };
-    let names = if trail.is_some() { users::names(&mut tx).await? } else { Default::default() };
+    // People by name: the trail's, the documents' uploaders and the notes' authors.
+    let names =
+        if trail.is_some() || content.is_some() { users::names(&mut tx).await? } else { Default::default() };
     access::note_read(tx, ctx, &view, AuditAction::MatterViewed, ("matter", on.id().to_string())).await?;
     Ok(MatterPageView {
         matter,
@@ -385,6 +387,17 @@ pub async fn close(ctx: &Ctx, on: On<Lifecycle, MatterId>) -> Result<MatterView,
         return Err(AppError::conflict("conflict", "the matter is already closed or deleted"));
     }
     access::note_done(&mut tx, ctx, &access, AuditAction::MatterClosed, ("matter", on.id().to_string()))
+        .await?;
+    after_change(tx, &access).await
+}
+
+/// Opens a closed matter again; retention stops running on it.
+pub async fn reopen(ctx: &Ctx, on: On<Lifecycle, MatterId>) -> Result<MatterView, AppError> {
+    let (mut tx, access) = access::matter(ctx, ctx.actor.begin().await?, on).await?;
+    if !matters::reopen(&mut tx, &access).await? {
+        return Err(AppError::conflict("conflict", "the matter is open already, or deleted"));
+    }
+    access::note_done(&mut tx, ctx, &access, AuditAction::MatterReopened, ("matter", on.id().to_string()))
         .await?;
     after_change(tx, &access).await
 }

@@ -14,7 +14,7 @@ use ringfence_core::firm::FirmStanding;
 use ringfence_core::local_time::FirmTimeZone;
 use ringfence_core::policy::{CLIENT_KEEPERS, DATA_SUBJECT_HANDLERS, MATTER_OPENERS, firm_role_in_words};
 use ringfence_core::user::FirmRole;
-use ringfence_store::firm::access::{Edit, ManageMembers, ManageWalls, View, WriteContent};
+use ringfence_store::firm::access::{Edit, Lifecycle, ManageMembers, ManageWalls, View, WriteContent};
 
 use ringfence_store::firm::matters;
 use serde::Deserialize;

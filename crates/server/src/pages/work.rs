@@ -153,6 +153,11 @@ struct DocumentRow {
     size: String,
     version: i64,
     privileged: bool,
+    /// Who uploaded the current version, by name, and on which day.
+    uploaded_by: String,
+    uploaded: String,
+    /// The malware scan of the current version, in words.
+    scan: &'static str,
     /// Earlier versions, newest first: (number, name, size, date).
     earlier: Vec<(i64, String, String, String)>,
 }
@@ -162,7 +167,11 @@ struct NoteRow {
     kind: String,
     privileged: bool,
     body: String,
+    /// Who wrote it, by name.
+    author: String,
     updated: String,
+    /// Changed since it was written.
+    edited: bool,
 }
 
 /// The team, for those who manage it: members with their roles, and who is walled off.
@@ -181,10 +190,14 @@ struct MatterContent {
 #[template(path = "matter.html")]
 struct MatterPage {
     signed_in: Option<SignedInUser>,
+    /// What the last change did, said at the top.
+    notice: Option<&'static str>,
     id: String,
     writable: bool,
     /// May change the title and description.
     editable: bool,
+    /// May close and reopen it.
+    closable: bool,
     number: String,
     title: String,
     status: String,
@@ -204,10 +217,41 @@ struct MatterPage {
 
 pub(super) use ringfence_core::document::readable_size as size;
 
-pub async fn matter(on: On<View, MatterId>, ctx: Ctx, csrf: Option<Extension<BrowserSession>>) -> Response {
+#[derive(Deserialize)]
+pub struct MatterQuery {
+    done: Option<String>,
+}
+
+pub async fn matter(
+    on: On<View, MatterId>,
+    ctx: Ctx,
+    csrf: Option<Extension<BrowserSession>>,
+    Query(query): Query<MatterQuery>,
+) -> Response {
     match app::matters::page(&ctx, on).await {
-        Ok(view) => render(&matter_page(&ctx, &csrf, view), StatusCode::OK),
+        Ok(view) => {
+            let mut page = matter_page(&ctx, &csrf, view);
+            page.notice = match query.done.as_deref() {
+                Some("saved") => Some("The matter's details are saved."),
+                Some("closed") => {
+                    Some("The matter is closed. The firm's retention of closed matters runs from today.")
+                }
+                Some("reopened") => Some("The matter is open again."),
+                _ => None,
+            };
+            render(&page, StatusCode::OK)
+        }
         Err(error) => failure_page(error, signed_in(&ctx.actor, &csrf)),
+    }
+}
+
+/// A scan's result as the documents table says it.
+fn scan_words(scan: ringfence_core::document::Scan) -> &'static str {
+    use ringfence_core::document::Scan;
+    match scan {
+        Scan::Clean => "clean",
+        Scan::Infected => "malware found",
+        Scan::Unscanned => "not scanned",
     }
 }
 
@@ -217,6 +261,9 @@ fn matter_page(
     view: app::matters::MatterPageView,
 ) -> MatterPage {
     let dates = &Dates(view.time_zone);
+    let name_of = |user: UserId| {
+        view.names.get(&user.to_string()).cloned().unwrap_or_else(|| "a former user".to_owned())
+    };
     let content = view.content.map(|(listed, notes)| MatterContent {
         documents: listed
             .into_iter()
@@ -227,6 +274,9 @@ fn matter_page(
                 size: size(shown.document.current.size),
                 version: shown.document.current.version,
                 privileged: shown.document.privileged,
+                uploaded_by: name_of(shown.document.current.uploaded_by),
+                uploaded: dates.day(shown.document.current.uploaded_at),
+                scan: scan_words(shown.document.current.scan),
                 earlier: shown
                     .earlier
                     .into_iter()
@@ -241,7 +291,9 @@ fn matter_page(
                 kind: n.kind,
                 privileged: n.privileged,
                 body: n.body,
+                author: name_of(n.author_id),
                 updated: dates.moment(n.updated_at),
+                edited: n.version > 1,
             })
             .collect(),
     });
@@ -267,11 +319,13 @@ fn matter_page(
     let matter = view.matter;
     MatterPage {
         signed_in: signed_in(&ctx.actor, csrf),
+        notice: None,
         exports,
         export_action: format!("/matters/{}/exports", matter.id),
         id: matter.id.to_string(),
         writable: view.may.may(MatterAction::WriteContent),
         editable: view.may.may(MatterAction::Edit),
+        closable: view.may.may(MatterAction::Lifecycle),
         team,
         trail,
         number: matter.number,
@@ -662,7 +716,25 @@ pub async fn edit_matter(
 ) -> Response {
     let changes = app::matters::MatterChanges { title: form.title, description: form.description };
     let done = app::matters::update(&ctx, on, changes).await;
-    done_or_failure(done, &format!("/matters/{}", on.id()), &ctx.actor, &csrf)
+    done_or_failure(done, &format!("/matters/{}?done=saved", on.id()), &ctx.actor, &csrf)
+}
+
+pub async fn close_matter(
+    on: On<Lifecycle, MatterId>,
+    ctx: Ctx,
+    csrf: Option<Extension<BrowserSession>>,
+) -> Response {
+    let done = app::matters::close(&ctx, on).await;
+    done_or_failure(done, &format!("/matters/{}?done=closed", on.id()), &ctx.actor, &csrf)
+}
+
+pub async fn reopen_matter(
+    on: On<Lifecycle, MatterId>,
+    ctx: Ctx,
+    csrf: Option<Extension<BrowserSession>>,
+) -> Response {
+    let done = app::matters::reopen(&ctx, on).await;
+    done_or_failure(done, &format!("/matters/{}?done=reopened", on.id()), &ctx.actor, &csrf)
 }
 
 #[derive(Deserialize)]

@@ -460,16 +460,7 @@ both_backends!(administrators_invite_change_roles_and_disable_users_on_a_page, |
     assert_eq!(refused.status, 400);
     assert!(refused.html.contains("role=\"alert\""));
 
-    let me = h.call("GET", "/api/v1/users", Some(&admin), None).await;
-    let lead = me.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["email"] == "lead@firm.example")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let lead = h.user_id(&admin, "lead@firm.example").await;
     let roles = [("_csrf", csrf.as_str()), ("change", "roles"), ("roles", "attorney"), ("roles", "billing")];
     let changed =
         page(&h, "POST", &format!("/admin/users/{lead}"), Some(&cookie), Some(encode(&roles))).await;
@@ -543,6 +534,119 @@ both_backends!(clients_and_the_matter_directory_have_their_pages, |env: TestEnv|
     assert!(directory.html.contains("Estate of Ann") && directory.html.contains("lead@firm.example"));
     assert!(!directory.html.contains(&format!("href=\"/matters/{matter}")), "no links into content");
     assert_eq!(page(&h, "GET", "/admin/matters", Some(&lead_cookie), None).await.status, 403);
+});
+
+// The matter workspace: documents as a table (who uploaded which version when, privileged,
+// the scan), notes with their author, and the matter closed and reopened from its overview
+// (also over the API), each change said on the page and recorded.
+both_backends!(a_lead_runs_the_matter_from_its_workspace, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let lead = h.signed_in_user(&admin, "lead@firm.example", &["attorney"]).await;
+    let viewer = h.signed_in_user(&admin, "vera@firm.example", &["paralegal"]).await;
+    let matter = h
+        .open_matter(
+            &lead,
+            json!({ "name": "Acme", "kind": "organisation" }),
+            json!({ "title": "Acme v Widget" }),
+        )
+        .await;
+    let vera = h.user_id(&admin, "vera@firm.example").await;
+    let role = json!({ "role": "viewer" });
+    let added =
+        h.call("PUT", &format!("/api/v1/matters/{matter}/members/{vera}"), Some(&lead), Some(role)).await;
+    assert!(added.status < 300, "{}", added.body);
+    let (content_type, body) =
+        multipart("brief.pdf", b"%PDF-1.4 brief", &[("title", "Heads of argument"), ("privileged", "true")]);
+    let uploaded = h
+        .respond(
+            "POST",
+            &format!("/api/v1/matters/{matter}/documents"),
+            Some(&lead),
+            Body::from(body),
+            &[("content-type", content_type.as_str())],
+        )
+        .await;
+    assert_eq!(uploaded.status(), 201);
+    let note = json!({ "kind": "strategy", "body": "Settle below two million.", "privileged": false });
+    assert_eq!(
+        h.call("POST", &format!("/api/v1/matters/{matter}/notes"), Some(&lead), Some(note)).await.status,
+        201
+    );
+
+    let cookie = browser_sign_in(&h, "lead@firm.example", "a long shared test passphrase").await;
+    let shown = page(&h, "GET", &format!("/matters/{matter}"), Some(&cookie), None).await.html;
+    let row = shown.split("<tbody>").nth(1).unwrap_or_default();
+    for cell in [
+        "Heads of argument",
+        "<td>brief.pdf</td>",
+        "<td>1</td>",
+        "<td>Lead</td>",
+        "privileged",
+        "not scanned",
+    ] {
+        assert!(row.contains(cell), "{cell}: {row}");
+    }
+    assert!(shown.contains("Lead · "), "the note names its author: {shown}");
+    assert!(shown.contains("Close the matter"), "{shown}");
+
+    let csrf = hidden(&shown, "_csrf");
+    let closed = page(
+        &h,
+        "POST",
+        &format!("/matters/{matter}/close"),
+        Some(&cookie),
+        Some(encode(&[("_csrf", &csrf)])),
+    )
+    .await;
+    assert_eq!(closed.headers["location"].to_str().unwrap(), format!("/matters/{matter}?done=closed"));
+    let after = page(&h, "GET", &format!("/matters/{matter}?done=closed"), Some(&cookie), None).await.html;
+    assert!(after.contains("The matter is closed.") && after.contains("Reopen the matter"), "{after}");
+    let reopened = page(
+        &h,
+        "POST",
+        &format!("/matters/{matter}/reopen"),
+        Some(&cookie),
+        Some(encode(&[("_csrf", &csrf)])),
+    )
+    .await;
+    assert_eq!(reopened.headers["location"].to_str().unwrap(), format!("/matters/{matter}?done=reopened"));
+    let open = h.call("GET", &format!("/api/v1/matters/{matter}"), Some(&lead), None).await;
+    assert_eq!(
+        (open.body["status"].as_str(), &open.body["closed_at"]),
+        (Some("open"), &serde_json::Value::Null)
+    );
+
+    // Over the API: reopening an open matter is a conflict; a viewer may not close or
+    // reopen (the matter answers as one that does not exist); both are on the record.
+    let again = h.call("POST", &format!("/api/v1/matters/{matter}/reopen"), Some(&lead), None).await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert_eq!(
+        h.call("POST", &format!("/api/v1/matters/{matter}/close"), Some(&lead), None).await.status,
+        200
+    );
+    assert_eq!(
+        h.call("POST", &format!("/api/v1/matters/{matter}/reopen"), Some(&viewer), None).await.status,
+        404
+    );
+    assert_eq!(
+        h.call("POST", &format!("/api/v1/matters/{matter}/reopen"), Some(&lead), None).await.status,
+        200
+    );
+    let viewed = page(
+        &h,
+        "GET",
+        &format!("/matters/{matter}"),
+        Some(&browser_sign_in(&h, "vera@firm.example", "a long shared test passphrase").await),
+        None,
+    )
+    .await
+    .html;
+    assert!(!viewed.contains("Close the matter"), "a viewer is offered no lifecycle buttons");
+    let log = h
+        .call("GET", &format!("/api/v1/audit?matter={matter}&action=matter.reopened"), Some(&admin), None)
+        .await;
+    assert_eq!(log.body["items"].as_array().unwrap().len(), 2, "{}", log.body);
 });
 
 both_backends!(a_lead_manages_the_team_on_the_matter_page, |env: TestEnv| async move {

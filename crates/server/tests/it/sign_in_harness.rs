@@ -231,6 +231,14 @@ impl Harness {
 
     /// A new client and a matter for it opened by `token` (its lead), with `matter`'s
     /// fields: the matter's id.
+    /// The id of the firm's user with this address, as the users API lists it.
+    pub async fn user_id(&self, admin_token: &str, email: &str) -> String {
+        let listed = self.call("GET", "/api/v1/users?limit=500", Some(admin_token), None).await;
+        let users = listed.body["items"].as_array().cloned().unwrap_or_default();
+        let user = users.iter().find(|u| u["email"] == email).unwrap_or_else(|| panic!("no user {email}"));
+        user["id"].as_str().unwrap().to_owned()
+    }
+
     pub async fn open_matter(&self, token: &str, client: Value, mut matter: Value) -> String {
         let client = self.call("POST", "/api/v1/clients", Some(token), Some(client)).await;
         assert_eq!(client.status, 201, "{}", client.body);

@@ -250,6 +250,22 @@ pub async fn close(
     Ok(done.rows_affected() == 1)
 }
 
+/// Opens a closed matter again: it is no longer closed, so retention no longer runs on it
+/// (a notice of its coming deletion is forgotten).
+pub async fn reopen(tx: &mut FirmTx, access: &MatterAccess<Lifecycle>) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE matters SET status = 'open', closed_at = NULL WHERE id = $1 AND deleted_at IS NULL AND status = 'closed'",
+    )
+    .bind(access.matter().to_string())
+    .execute(tx.conn())
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    super::retention::forget_notice(tx, access.matter()).await?;
+    Ok(true)
+}
+
 pub async fn soft_delete(
     tx: &mut FirmTx,
     access: &MatterAccess<Lifecycle>,
