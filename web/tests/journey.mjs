@@ -205,6 +205,10 @@ async function main() {
     await adminPage.getByRole("button", { name: "Withdraw the invitation to Dee Mistaken" }).click();
     await confirmStep(adminPage, "Withdraw the invitation");
     await adminPage.getByText("The invitation to Dee Mistaken is withdrawn and the account disabled.").waitFor();
+    // The firm's sign-in policy: attorneys too must use their authenticator app or passkey.
+    await adminPage.getByRole("group", { name: "Roles that must use an authenticator app or a passkey once they have one" }).getByLabel("attorney").check();
+    await adminPage.getByRole("button", { name: "Save the sign-in policy" }).click();
+    await adminPage.getByText("The sign-in policy is saved").waitFor();
     // The firm's clock is picked from the tz database's list.
     await adminPage.getByLabel("Time zone", { exact: true }).selectOption("Africa/Johannesburg");
     await adminPage.getByRole("button", { name: "Save the time zone" }).click();

@@ -119,6 +119,7 @@ pub fn route_table() -> RouteTable<AppState> {
             pages::withdraw_invitation,
         )
         .post("/admin/time-zone", ADMIN, pages::set_time_zone)
+        .post("/admin/sign-in-policy", ADMIN, pages::set_sign_in_policy)
         .post("/account/sessions/{id}/end", ends_sessions(SIGNED_IN), pages::end_session)
         .post("/account/sessions/end-all", ends_sessions(SIGNED_IN), pages::end_all_sessions)
         .get("/admin/data-subjects", DATA_SUBJECT_HANDLERS, pages::subject_register)

@@ -285,15 +285,17 @@ pub async fn confirm_totp(ctx: &Ctx, state: &AppState, code: &str) -> Result<(),
         .await?;
     ctx.record(&mut tx, AuditAction::UserTotpEnrolled, Some(("user", actor.user.to_string()))).await?;
     tx.commit().await?;
-    let notice = "An authenticator app was set up for your Ringfence account; sign-in codes now \
-                  come from it.\n\nIf it was not you, tell your firm's administrator now: they can \
-                  reset your second factor.\n"
-        .to_owned();
+    let notice = format!(
+        "Dear {},\n\nAn authenticator app was set up for your Ringfence account; sign-in codes now \
+         come from it.\n\nIf it was not you, tell your firm's administrator now: they can reset \
+         your second factor.\n",
+        actor.display_name()
+    );
     state
         .mailer
         .send(Mail {
             to: actor.email.as_str(),
-            to_name: None,
+            to_name: actor.name.as_deref(),
             subject: "Ringfence: an authenticator app was set up",
             body: notice,
         })
@@ -383,14 +385,15 @@ pub async fn finish_passkey(
     ctx.record(&mut tx, AuditAction::UserPasskeyAdded, Some(("passkey", id.to_string()))).await?;
     tx.commit().await?;
     let notice = format!(
-        "A passkey named \"{name}\" was added to your Ringfence account.\n\n\
-         If it was not you, remove it under Account and tell your firm's administrator.\n"
+        "Dear {},\n\nA passkey named \"{name}\" was added to your Ringfence account.\n\n\
+         If it was not you, remove it under Account and tell your firm's administrator.\n",
+        actor.display_name()
     );
     state
         .mailer
         .send(Mail {
             to: actor.email.as_str(),
-            to_name: None,
+            to_name: actor.name.as_deref(),
             subject: "Ringfence: a passkey was added",
             body: notice,
         })

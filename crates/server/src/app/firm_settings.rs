@@ -19,10 +19,10 @@ use super::{AppError, Ctx};
 pub struct SignInPolicy {
     /// The second factors anyone may sign in with; at least one.
     #[schema(value_type = BTreeSet<crate::openapi::SecondFactorSchema>)]
-    allowed_factors: BTreeSet<SecondFactor>,
+    pub allowed_factors: BTreeSet<SecondFactor>,
     /// Roles that must sign in with TOTP or a passkey, never an emailed code.
     #[schema(value_type = BTreeSet<crate::openapi::FirmRoleSchema>)]
-    strong_factor_roles: BTreeSet<FirmRole>,
+    pub strong_factor_roles: BTreeSet<FirmRole>,
 }
 
 impl From<FactorPolicy> for SignInPolicy {

@@ -3,7 +3,7 @@
 
 use ringfence_core::user::FirmRole;
 use ringfence_store::firm::audit::{self as audit_log, AuditFilter};
-use ringfence_store::firm::{passkeys, preferences, users};
+use ringfence_store::firm::{passkeys, preferences, sign_in_policy, users};
 
 use super::{AppError, Ctx};
 use crate::AppState;
@@ -29,6 +29,7 @@ pub async fn checklist(ctx: &Ctx, state: &AppState) -> Result<Option<Vec<Step>>,
     let mut tx = ctx.actor.begin_read().await?;
     let people = users::list(&mut tx).await?.len();
     let zone_chosen = preferences::time_zone_chosen(&mut tx).await?;
+    let policy_chosen = sign_in_policy::chosen(&mut tx).await?;
     let second_factor = matches!(users::totp_secret(&mut tx, me).await?, Some((_, true)))
         || !passkeys::list(&mut tx, me).await?.is_empty();
     let backups_seen = backed_up && {
@@ -52,6 +53,12 @@ pub async fn checklist(ctx: &Ctx, state: &AppState) -> Result<Option<Vec<Step>>,
             why: "every page and mail shows times on the firm's clock",
             page: Some("/admin/users#time-zone"),
             done: zone_chosen,
+        },
+        Step {
+            what: "Choose how people sign in",
+            why: "which second factors the firm accepts, and which roles must use an authenticator app or a passkey",
+            page: Some("/admin/users#sign-in"),
+            done: policy_chosen,
         },
         Step {
             what: "Enrol an authenticator app or a passkey",

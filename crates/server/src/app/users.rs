@@ -384,15 +384,16 @@ pub async fn unlock(ctx: &Ctx, state: &AppState, id: UserId) -> Result<(), AppEr
     ctx.record(&mut tx, AuditAction::UserLockCleared, Some(("user", user.id.to_string()))).await?;
     tx.commit().await?;
     let body = format!(
-        "An administrator ({}) cleared the sign-in lock on your Ringfence account, which many \
-         failed attempts had set.\n\nIf you did not ask for this, tell your firm's administrator.\n",
-        ctx.actor.email
+        "Dear {},\n\nAn administrator ({}) cleared the sign-in lock on your Ringfence account, which \
+         many failed attempts had set.\n\nIf you did not ask for this, tell your firm's administrator.\n",
+        user.display_name(),
+        ctx.actor.display_name()
     );
     state
         .mailer
         .send(Mail {
             to: user.email.as_str(),
-            to_name: None,
+            to_name: user.name.as_deref(),
             subject: "Ringfence: your sign-in lock was cleared",
             body,
         })
@@ -416,16 +417,17 @@ pub async fn reset_second_factor(ctx: &Ctx, state: &AppState, id: UserId) -> Res
     tx.commit().await?;
     state.storage.clear_sign_in_failures(ThrottleKey::SecondFactor(user.email.as_str())).await?;
     let body = format!(
-        "An administrator ({}) removed the authenticator app and passkeys from your Ringfence \
+        "Dear {},\n\nAn administrator ({}) removed the authenticator app and passkeys from your Ringfence \
          account. Sign in with a code mailed to you and set up a new one under Account.\n\n\
          If you did not ask for this, tell your firm's administrator now.\n",
-        ctx.actor.email
+        user.display_name(),
+        ctx.actor.display_name()
     );
     state
         .mailer
         .send(Mail {
             to: user.email.as_str(),
-            to_name: None,
+            to_name: user.name.as_deref(),
             subject: "Ringfence: your second factor was reset",
             body,
         })

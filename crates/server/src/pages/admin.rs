@@ -223,6 +223,10 @@ struct UsersPage {
     users: Vec<UserRow>,
     time_zone: String,
     zones: Vec<String>,
+    /// The sign-in policy: each second factor and whether it is allowed; each role and
+    /// whether it must use a strong one.
+    factors: Vec<(&'static str, bool)>,
+    strong_roles: Vec<(&'static str, bool)>,
 }
 
 /// What a change on the users page did, to say at the top of the page after it.
@@ -236,10 +240,11 @@ enum UsersDone {
     Enabled,
     Unlocked,
     TimeZone,
+    SignInPolicy,
 }
 
 impl UsersDone {
-    const ALL: [UsersDone; 8] = [
+    const ALL: [UsersDone; 9] = [
         UsersDone::Invited,
         UsersDone::InvitationResent,
         UsersDone::InvitationWithdrawn,
@@ -248,6 +253,7 @@ impl UsersDone {
         UsersDone::Enabled,
         UsersDone::Unlocked,
         UsersDone::TimeZone,
+        UsersDone::SignInPolicy,
     ];
 
     fn code(self) -> &'static str {
@@ -260,6 +266,7 @@ impl UsersDone {
             UsersDone::Enabled => "enabled",
             UsersDone::Unlocked => "unlocked",
             UsersDone::TimeZone => "time-zone",
+            UsersDone::SignInPolicy => "sign-in-policy",
         }
     }
 
@@ -283,6 +290,9 @@ impl UsersDone {
             UsersDone::Enabled => format!("{who}'s account is enabled."),
             UsersDone::Unlocked => format!("{who}'s sign-in lock is cleared; they have been told by mail."),
             UsersDone::TimeZone => "The firm's time zone is saved: pages show times on its clock.".to_owned(),
+            UsersDone::SignInPolicy => {
+                "The sign-in policy is saved: it applies from the next sign-in.".to_owned()
+            }
         }
     }
 }
@@ -296,10 +306,11 @@ async fn users_page(
     let query = UserListQuery { limit: Some(500), ..UserListQuery::default() };
     let loaded = async {
         let listed = app::users::list(ctx, query).await?;
-        Ok::<_, AppError>((listed, Dates::of(ctx).await?))
+        let policy = app::firm_settings::policy(ctx).await?;
+        Ok::<_, AppError>((listed, Dates::of(ctx).await?, policy))
     }
     .await;
-    let (listed, zone) = match loaded {
+    let (listed, zone, policy) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => return failure_page(error, signed_in(&ctx.actor, csrf)),
     };
@@ -330,6 +341,11 @@ async fn users_page(
         users,
         time_zone: zone.0.name().to_owned(),
         zones: FirmTimeZone::names(),
+        factors: SecondFactor::ALL.iter().map(|f| (f.as_str(), policy.allowed_factors.contains(f))).collect(),
+        strong_roles: FirmRole::ALL
+            .iter()
+            .map(|r| (r.as_str(), policy.strong_factor_roles.contains(r)))
+            .collect(),
     };
     render(&page, problem.map_or(StatusCode::OK, |p| p.status))
 }
@@ -384,6 +400,39 @@ pub async fn set_time_zone(
     let asked = TimeZoneSetting { time_zone: form.time_zone };
     match app::firm_settings::set_time_zone(&ctx, asked).await {
         Ok(_) => UsersDone::TimeZone.then(None),
+        Err(error) => users_page(&ctx, &csrf, None, Some(error)).await,
+    }
+}
+
+/// The sign-in policy as its form sends it: the factors allowed and the roles that must
+/// use a strong one, each a repeated field.
+pub async fn set_sign_in_policy(
+    ctx: Ctx,
+    csrf: Option<Extension<BrowserSession>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let form = fields(&body);
+    let asked = async {
+        let factors = checked(&form, "factors")
+            .iter()
+            .map(|f| {
+                SecondFactor::parse(f)
+                    .ok_or_else(|| AppError::invalid("allowed_factors", "email, totp or passkey"))
+            })
+            .collect::<Result<_, _>>()?;
+        let roles = checked(&form, "strong_roles")
+            .iter()
+            .map(|r| {
+                r.parse::<FirmRole>().map_err(|e| AppError::invalid("strong_factor_roles", e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        let policy =
+            app::firm_settings::SignInPolicy { allowed_factors: factors, strong_factor_roles: roles };
+        app::firm_settings::set_policy(&ctx, policy).await
+    }
+    .await;
+    match asked {
+        Ok(_) => UsersDone::SignInPolicy.then(None),
         Err(error) => users_page(&ctx, &csrf, None, Some(error)).await,
     }
 }

@@ -233,6 +233,15 @@ pub async fn matter(
             let mut page = matter_page(&ctx, &csrf, view);
             page.notice = match query.done.as_deref() {
                 Some("saved") => Some("The matter's details are saved."),
+                Some("note-added") => Some("The note is added."),
+                Some("note-deleted") => {
+                    Some("The note is deleted. It can be restored from Recently deleted.")
+                }
+                Some("document-deleted") => {
+                    Some("The document is deleted. It can be restored from Recently deleted.")
+                }
+                Some("member-added") => Some("The role is given."),
+                Some("member-removed") => Some("The role is taken away."),
                 Some("closed") => {
                     Some("The matter is closed. The firm's retention of closed matters runs from today.")
                 }
@@ -458,7 +467,7 @@ pub async fn add_note(
         app::notes::create(&ctx, on, note).await
     }
     .await;
-    done_or_failure(written, &format!("/matters/{}#notes", on.id()), &ctx.actor, &csrf)
+    done_or_failure(written, &format!("/matters/{}?done=note-added#notes", on.id()), &ctx.actor, &csrf)
 }
 
 #[derive(Template)]
@@ -522,7 +531,10 @@ pub async fn delete_document(
     _: Confirmed<DeleteDocument>,
 ) -> Response {
     let done = app::documents::delete(&ctx, on).await;
-    let to = done.as_ref().map(|matter| format!("/matters/{matter}#documents")).unwrap_or_default();
+    let to = done
+        .as_ref()
+        .map(|matter| format!("/matters/{matter}?done=document-deleted#documents"))
+        .unwrap_or_default();
     done_or_failure(done, &to, &ctx.actor, &csrf)
 }
 
@@ -535,7 +547,8 @@ pub async fn delete_note(
     _: Confirmed<DeleteNote>,
 ) -> Response {
     let done = app::notes::delete(&ctx, on).await;
-    let to = done.as_ref().map(|matter| format!("/matters/{matter}#notes")).unwrap_or_default();
+    let to =
+        done.as_ref().map(|matter| format!("/matters/{matter}?done=note-deleted#notes")).unwrap_or_default();
     done_or_failure(done, &to, &ctx.actor, &csrf)
 }
 
@@ -757,7 +770,7 @@ pub async fn add_member(
         app::matters::set_member(&ctx, &state.mailer, on, user, role).await
     }
     .await;
-    done_or_failure(done, &format!("/matters/{}#team", on.id()), &ctx.actor, &csrf)
+    done_or_failure(done, &format!("/matters/{}?done=member-added#team", on.id()), &ctx.actor, &csrf)
 }
 
 pub async fn remove_member(
@@ -768,5 +781,5 @@ pub async fn remove_member(
     _: Confirmed<RemoveMember>,
 ) -> Response {
     let done = app::matters::remove_member(&ctx, on, user).await;
-    done_or_failure(done, &format!("/matters/{}#team", on.id()), &ctx.actor, &csrf)
+    done_or_failure(done, &format!("/matters/{}?done=member-removed#team", on.id()), &ctx.actor, &csrf)
 }

@@ -297,7 +297,10 @@ both_backends!(forms_open_clients_matters_and_notes_with_their_csrf_token, |env:
     assert!(page(&h, "GET", &matter, Some(&cookie), None).await.html.contains("draft.txt"));
     let confirmed = [("_csrf", csrf.as_str()), ("subject", "draft.txt"), ("confirmed", "yes")];
     let deleted = page(&h, "POST", &delete_path, Some(&cookie), Some(encode(&confirmed))).await;
-    assert_eq!(deleted.headers["location"].to_str().unwrap(), format!("{matter}#documents"));
+    let after = deleted.headers["location"].to_str().unwrap().to_owned();
+    assert_eq!(after, format!("{matter}?done=document-deleted#documents"));
+    let said = page(&h, "GET", after.split('#').next().unwrap(), Some(&cookie), None).await.html;
+    assert!(said.contains("The document is deleted. It can be restored from Recently deleted."), "{said}");
     assert!(!page(&h, "GET", &matter, Some(&cookie), None).await.html.contains("draft.txt"));
 
     let search = |q: &'static str| encode(&[("_csrf", &csrf), ("q", q)]);
@@ -1147,7 +1150,10 @@ both_backends!(
             page(&h, "POST", &format!("/matters/{matter}/notes"), Some(&cookie), Some(note("statement")))
                 .await;
         assert_eq!(written.status, 303);
-        assert_eq!(written.headers["location"].to_str().unwrap(), format!("/matters/{matter}#notes"));
+        assert_eq!(
+            written.headers["location"].to_str().unwrap(),
+            format!("/matters/{matter}?done=note-added#notes")
+        );
     }
 );
 
@@ -1255,7 +1261,7 @@ both_backends!(
         // The header names the firm, and the person by name with their address beside it.
         assert!(first.contains(r#"<span class="firm-name">The Firm</span>"#), "{first}");
         assert!(first.contains(r#"Ada Admin <span class="address">ada@firm.example</span>"#), "{first}");
-        assert_eq!(first.matches("To do:").count(), 4, "{first}");
+        assert_eq!(first.matches("To do:").count(), 5, "{first}");
         assert!(first.contains(r#"<a href="/admin/users">Invite your team</a>"#), "{first}");
         assert!(first.contains("invite them"), "an administrator is told who opens matters: {first}");
 
@@ -1282,10 +1288,33 @@ both_backends!(
         let confirmed =
             h.call("POST", "/api/v1/me/totp/confirm", Some(&admin), Some(json!({ "code": code }))).await;
         assert_eq!(confirmed.status, 204, "{}", confirmed.body);
+        // The sign-in policy, chosen on the users page's form.
+        let users = page(&h, "GET", "/admin/users", Some(&desk), None).await.html;
+        assert!(users.contains(r#"<input type="checkbox" name="factors" value="email" checked>"#), "{users}");
+        let csrf = hidden(&users, "_csrf");
+        let policy = [
+            ("_csrf", csrf.as_str()),
+            ("factors", "totp"),
+            ("factors", "passkey"),
+            ("factors", "email"),
+            ("strong_roles", "admin"),
+            ("strong_roles", "auditor"),
+            ("strong_roles", "attorney"),
+        ];
+        let saved = page(&h, "POST", "/admin/sign-in-policy", Some(&desk), Some(encode(&policy))).await;
+        assert_eq!(saved.headers["location"], "/admin/users?done=sign-in-policy");
+        let set = h.call("GET", "/api/v1/firm/sign-in-policy", Some(&admin), None).await;
+        assert_eq!(set.body["strong_factor_roles"], json!(["admin", "attorney", "auditor"]), "{}", set.body);
+        let bad = [("_csrf", csrf.as_str()), ("factors", "carrier-pigeon")];
+        let refused = page(&h, "POST", "/admin/sign-in-policy", Some(&desk), Some(encode(&bad))).await;
+        assert_eq!(refused.status, 400, "{}", refused.html);
         let later = home(&h, &desk).await;
-        for step in
-            ["Invite your team", "Set the firm's time zone", "Enrol an authenticator app or a passkey"]
-        {
+        for step in [
+            "Invite your team",
+            "Set the firm's time zone",
+            "Choose how people sign in",
+            "Enrol an authenticator app or a passkey",
+        ] {
             assert!(later.contains(&format!("Done:</span> {step} <span")), "{step}: {later}");
         }
         assert_eq!(later.matches("To do:").count(), 1, "outgoing mail: {later}");

@@ -462,7 +462,11 @@ both_backends!(
         assert_eq!(h.call("DELETE", &path, Some(&pat), None).await.status, 403, "admins only");
         let reset = h.call("DELETE", &path, Some(&admin), None).await;
         assert_eq!(reset.status, 204, "{}", reset.body);
-        assert!(h.latest_mail(PAT).contains("removed the authenticator app and passkeys"));
+        let told = h.latest_mail(PAT);
+        assert!(told.contains("removed the authenticator app and passkeys"), "{told}");
+        // The mail greets the person by name and names the administrator by theirs.
+        let greeting = format!("Dear {},", person_named(PAT));
+        assert!(told.contains(&greeting) && told.contains("An administrator (Ada Admin)"), "{told}");
         assert_eq!(
             h.call("GET", "/api/v1/me", Some(&pat), None).await.status,
             401,

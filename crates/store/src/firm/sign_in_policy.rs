@@ -37,6 +37,12 @@ pub async fn get(tx: &mut FirmTx) -> Result<FactorPolicy, StoreError> {
     })
 }
 
+/// Whether an administrator has set the policy (rather than the firm running on the default).
+pub async fn chosen(tx: &mut FirmTx) -> Result<bool, StoreError> {
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sign_in_policy").fetch_one(tx.conn()).await?;
+    Ok(rows > 0)
+}
+
 pub async fn set(tx: &mut FirmTx, policy: &FactorPolicy) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO sign_in_policy (singleton, allowed_factors, strong_factor_roles) VALUES (1, $1, $2)
