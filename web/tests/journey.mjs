@@ -279,7 +279,7 @@ async function main() {
     await annPage.getByLabel("Note", { exact: true }).fill("Offer to settle below two million.");
     await annPage.getByLabel("Privileged", { exact: true }).check();
     await annPage.getByRole("button", { name: "Add note" }).click();
-    await annPage.getByText("Offer to settle below two million.").waitFor();
+    await annPage.locator(".items .body", { hasText: "Offer to settle below two million." }).waitFor();
     assert.match(await annPage.locator(".items li").first().innerText(), /Ann Archer · \d\d \w{3} \d{4} \d\d:\d\d/);
 
     // As the lead she gives her colleague Bob a viewer's role, then takes it back.
@@ -323,15 +323,22 @@ async function main() {
     await annPage.getByRole("button", { name: "Delete this strategy" }).click();
     await confirmStep(annPage, "Delete the note");
     await annPage.getByRole("heading", { name: "Notes" }).waitFor();
-    assert.equal(await annPage.getByText("Offer to settle below two million.").count(), 0);
+    assert.equal(await annPage.locator(".items .body", { hasText: "Offer to settle below two million." }).count(), 0);
     await annPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Recently deleted" }).click();
     await annPage.getByRole("heading", { name: "Recently deleted" }).waitFor();
     await checkAccessibility(annPage, "recently deleted");
     await annPage.getByRole("button", { name: /^Restore Note/ }).click();
     await annPage.getByText("Nothing was deleted recently.").waitFor();
     await annPage.goto(`${server.base}/matters/${matterId}`);
-    await annPage.getByText("Offer to settle below two million.").waitFor();
+    await annPage.locator(".items .body", { hasText: "Offer to settle below two million." }).waitFor();
     assert.match(await annPage.locator(".items li").first().innerText(), /Ann Archer · \d\d \w{3} \d{4} \d\d:\d\d/);
+    // She edits the note; the text it replaced stays readable among its earlier versions.
+    await annPage.locator("#notes ~ .items summary", { hasText: "Edit" }).first().click();
+    await annPage.getByLabel("Text of this strategy").fill("Offer to settle below 1.8 million.");
+    await annPage.getByRole("button", { name: "Save this strategy" }).click();
+    await annPage.getByText("The note is saved").waitFor();
+    await annPage.locator("summary", { hasText: "Earlier versions" }).first().click();
+    assert.match(await annPage.locator(".items li ol").first().innerText(), /Version 1, by Ann Archer[^]*Offer to settle below two million\./);
 
     // She sets up an authenticator app and signs in with it.
     await annPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Account" }).click();

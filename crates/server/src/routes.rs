@@ -64,6 +64,7 @@ pub fn route_table() -> RouteTable<AppState> {
             pages::delete_document,
         )
         .post("/notes/{id}/delete", after_asking(Matter(WriteContent), pages::DeleteNote), pages::delete_note)
+        .post("/notes/{id}/edit", Matter(WriteContent), pages::edit_note)
         .get("/deleted", SIGNED_IN, pages::deleted)
         .post("/matters/{id}/restore", Matter(Lifecycle), pages::restore_matter)
         .post("/notes/{id}/restore", Matter(WriteContent), pages::restore_note)

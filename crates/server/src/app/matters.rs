@@ -242,6 +242,13 @@ pub struct PageDocument {
     pub earlier: Vec<Version>,
 }
 
+/// A note on the matter page, with its earlier versions (newest first).
+#[derive(Debug, Clone)]
+pub struct PageNote {
+    pub note: Note,
+    pub earlier: Vec<notes::EarlierVersion>,
+}
+
 /// A member on the matter page, with its address.
 #[derive(Debug, Clone)]
 pub struct PageMember {
@@ -265,7 +272,7 @@ pub struct MatterPageView {
     pub matter: Matter,
     pub may: Capabilities,
     /// Documents and notes, for those who may read them.
-    pub content: Option<(Vec<PageDocument>, Vec<Note>)>,
+    pub content: Option<(Vec<PageDocument>, Vec<PageNote>)>,
     pub team: Option<PageTeam>,
     /// The matter's own audit trail (latest first), for those who may read its access history.
     pub trail: Option<Vec<StoredAuditEntry>>,
@@ -296,7 +303,16 @@ pub async fn page(ctx: &Ctx, on: On<View, MatterId>) -> Result<MatterPageView, A
                 earlier.reverse();
                 listed.push(PageDocument { document, earlier });
             }
-            Some((listed, notes::list(&mut tx, &read).await?))
+            let mut written = Vec::new();
+            for note in notes::list(&mut tx, &read).await? {
+                let earlier = if note.version > 1 {
+                    notes::history(&mut tx, &read, note.id).await?
+                } else {
+                    Vec::new()
+                };
+                written.push(PageNote { note, earlier });
+            }
+            Some((listed, written))
         }
         None => None,
     };

@@ -172,6 +172,8 @@ struct NoteRow {
     updated: String,
     /// Changed since it was written.
     edited: bool,
+    /// Its text before each edit, newest first: (version, written by, when, text).
+    earlier: Vec<(i64, String, String, String)>,
 }
 
 /// The team, for those who manage it: members with their roles, and who is walled off.
@@ -234,6 +236,9 @@ pub async fn matter(
             page.notice = match query.done.as_deref() {
                 Some("saved") => Some("The matter's details are saved."),
                 Some("note-added") => Some("The note is added."),
+                Some("note-edited") => {
+                    Some("The note is saved; the text it replaces is kept among its earlier versions.")
+                }
                 Some("note-deleted") => {
                     Some("The note is deleted. It can be restored from Recently deleted.")
                 }
@@ -295,14 +300,22 @@ fn matter_page(
             .collect(),
         notes: notes
             .into_iter()
-            .map(|n| NoteRow {
-                id: n.id.to_string(),
-                kind: n.kind,
-                privileged: n.privileged,
-                body: n.body,
-                author: name_of(n.author_id),
-                updated: dates.moment(n.updated_at),
-                edited: n.version > 1,
+            .map(|shown| {
+                let n = shown.note;
+                NoteRow {
+                    id: n.id.to_string(),
+                    kind: n.kind,
+                    privileged: n.privileged,
+                    body: n.body,
+                    author: name_of(n.author_id),
+                    updated: dates.moment(n.updated_at),
+                    edited: n.version > 1,
+                    earlier: shown
+                        .earlier
+                        .into_iter()
+                        .map(|v| (v.version, name_of(v.written_by), dates.moment(v.written_at), v.body))
+                        .collect(),
+                }
             })
             .collect(),
     });
@@ -730,6 +743,29 @@ pub async fn edit_matter(
     let changes = app::matters::MatterChanges { title: form.title, description: form.description };
     let done = app::matters::update(&ctx, on, changes).await;
     done_or_failure(done, &format!("/matters/{}?done=saved", on.id()), &ctx.actor, &csrf)
+}
+
+#[derive(Deserialize)]
+pub struct NoteEditForm {
+    body: String,
+    #[serde(default)]
+    privileged: bool,
+}
+
+/// Saves a note's new text and privilege; the text it replaces is kept as a version.
+pub async fn edit_note(
+    on: On<WriteContent, NoteId>,
+    ctx: Ctx,
+    csrf: Option<Extension<BrowserSession>>,
+    PageForm(form): PageForm<NoteEditForm>,
+) -> Response {
+    let changes = app::notes::NoteChanges { body: Some(form.body), privileged: Some(form.privileged) };
+    let done = app::notes::update(&ctx, on, changes).await;
+    let to = done
+        .as_ref()
+        .map(|note| format!("/matters/{}?done=note-edited#notes", note.matter_id))
+        .unwrap_or_default();
+    done_or_failure(done, &to, &ctx.actor, &csrf)
 }
 
 pub async fn close_matter(

@@ -594,6 +594,38 @@ both_backends!(a_lead_runs_the_matter_from_its_workspace, |env: TestEnv| async m
     assert!(shown.contains("Close the matter"), "{shown}");
 
     let csrf = hidden(&shown, "_csrf");
+    // A note is edited on the page; the text it replaced is kept, with who wrote it.
+    let note = h.call("GET", &format!("/api/v1/matters/{matter}/notes"), Some(&lead), None).await.body["items"][0]
+        ["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let edit = [("_csrf", csrf.as_str()), ("body", "Settle below 1.8 million."), ("privileged", "true")];
+    let edited = page(&h, "POST", &format!("/notes/{note}/edit"), Some(&cookie), Some(encode(&edit))).await;
+    assert_eq!(
+        edited.headers["location"].to_str().unwrap(),
+        format!("/matters/{matter}?done=note-edited#notes")
+    );
+    let history = page(&h, "GET", &format!("/matters/{matter}"), Some(&cookie), None).await.html;
+    for said in [
+        "Settle below 1.8 million.",
+        "(edited)",
+        "Earlier versions",
+        "Version 1, by Lead",
+        "Settle below two million.",
+    ] {
+        assert!(history.contains(said), "{said}: {history}");
+    }
+    let api = h.call("GET", &format!("/api/v1/notes/{note}"), Some(&lead), None).await;
+    assert_eq!(
+        (api.body["version"].as_i64(), api.body["privileged"].as_bool()),
+        (Some(2), Some(true)),
+        "{}",
+        api.body
+    );
+    let blank = [("_csrf", csrf.as_str()), ("body", "  ")];
+    let refused = page(&h, "POST", &format!("/notes/{note}/edit"), Some(&cookie), Some(encode(&blank))).await;
+    assert_eq!(refused.status, 400, "{}", refused.html);
     let closed = page(
         &h,
         "POST",

@@ -179,6 +179,53 @@ pub async fn get<A: ReadsContent>(
     row.map(|row| note_from(tx, &row)).transpose()
 }
 
+/// A note's text as it read before an edit: who wrote that text (the note's author for the
+/// first, else whoever made the edit before it) and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EarlierVersion {
+    pub version: i64,
+    pub body: String,
+    pub written_by: UserId,
+    pub written_at: OffsetDateTime,
+}
+
+/// A live note's earlier versions, newest first, opened.
+pub async fn history<A: ReadsContent>(
+    tx: &mut FirmTx,
+    access: &MatterAccess<A>,
+    note: Uuid,
+) -> Result<Vec<EarlierVersion>, StoreError> {
+    let sql = concat!(
+        "SELECT h.version, h.body_sealed,
+                CASE WHEN h.version = 1 THEN n.author_id
+                     ELSE (SELECT edited_by FROM note_versions p WHERE p.note_id = n.id AND p.version = h.version - 1)
+                END AS written_by,
+                CASE WHEN h.version = 1 THEN n.created_at
+                     ELSE (SELECT edited_at FROM note_versions p WHERE p.note_id = n.id AND p.version = h.version - 1)
+                END AS written_at, ",
+        matter_key_sql!("n.matter_id"),
+        " FROM note_versions h JOIN notes n ON n.id = h.note_id
+         WHERE n.id = $1 AND n.matter_id = $2 AND n.deleted_at IS NULL
+         ORDER BY h.version DESC"
+    );
+    let (id, matter) = (note.to_string(), access.matter().to_string());
+    let rows = sqlx::query(sql).bind(&id).bind(&matter).fetch_all(tx.conn()).await?;
+    rows.iter()
+        .map(|row| {
+            let key = tx.matter_key_in(&matter, row)?;
+            let sealed: Vec<u8> = row.try_get("body_sealed")?;
+            let written_by: String = row.try_get("written_by")?;
+            Ok(EarlierVersion {
+                version: row.try_get("version")?,
+                body: String::from_utf8_lossy(&tx.open_content(key.as_deref(), body_field(&id), &sealed)?)
+                    .into_owned(),
+                written_by: written_by.parse().map_err(|_| decode("written_by"))?,
+                written_at: from_unix_millis(row.try_get("written_at")?),
+            })
+        })
+        .collect()
+}
+
 /// A note as stored, for a search result opened later.
 pub struct SealedNote {
     pub id: Uuid,
