@@ -269,12 +269,23 @@ async function main() {
     const documentRow = annPage.locator("table.documents tbody tr").first();
     assert.match(await documentRow.innerText(), /exhibit-a\.bin\s+exhibit-a\.bin\s+1\s+195\.3 KiB\s+Ann Archer\s+\d\d \w{3} \d{4}\s+PRIVILEGED\s+not scanned/i);
     const revised = Buffer.from(original.map((b) => 255 - b));
-    const versionsOf = annPage.locator("summary", { hasText: "Versions and actions" }).first();
+    const versionsOf = annPage.locator("summary", { hasText: "Versions and actions for exhibit-a.bin" });
     await versionsOf.click();
     await annPage.getByLabel("New version of exhibit-a.bin").setInputFiles({ name: "exhibit-a-v2.bin", mimeType: "application/octet-stream", buffer: revised });
     await Promise.all([annPage.waitForEvent("load"), annPage.getByRole("button", { name: "Upload version of exhibit-a.bin" }).click()]);
     await versionsOf.click();
     await annPage.getByText("Earlier versions of exhibit-a.bin").waitFor();
+    // A photographed page is previewed in the browser, under a sandbox of its own.
+    const png = Buffer.from("89504e470d0a1a0a0000000d4948445200000001000000010806000000" + "1f15c4890000000d49444154789c6360f8cfc0f01f0005fe02fe0dd35a9e0000000049454e44ae426082", "hex");
+    await annPage.locator("summary", { hasText: "Upload a document" }).click();
+    await annPage.getByLabel("Add a document").setInputFiles({ name: "site-photo.png", mimeType: "image/png", buffer: png });
+    await annPage.getByLabel("Title (the file's name when left blank)").fill("Photograph of the site");
+    await Promise.all([annPage.waitForEvent("load"), annPage.getByRole("button", { name: "Upload", exact: true }).click()]);
+    const previewLink = annPage.getByRole("link", { name: "Preview Photograph of the site" });
+    const previewed = await annPage.goto(new URL(await previewLink.getAttribute("href"), server.base).href);
+    assert.equal(previewed.headers()["content-type"], "image/png");
+    assert.match(previewed.headers()["content-security-policy"], /sandbox/);
+    await annPage.goto(`${server.base}/matters/${matterId}`);
     await annPage.getByLabel("Kind").selectOption("strategy");
     await annPage.getByLabel("Note", { exact: true }).fill("Offer to settle below two million.");
     await annPage.getByLabel("Privileged", { exact: true }).check();
@@ -304,7 +315,7 @@ async function main() {
     const [download] = await Promise.all([annPage.waitForEvent("download"), annPage.getByRole("link", { name: "exhibit-a.bin" }).click()]);
     assert.equal(download.suggestedFilename(), "exhibit-a-v2.bin");
     assert.ok(readFileSync(await download.path()).equals(revised), "the download is byte-identical");
-    await annPage.locator("summary", { hasText: "Versions and actions" }).first().click();
+    await annPage.locator("summary", { hasText: "Versions and actions for exhibit-a.bin" }).click();
     const [first] = await Promise.all([annPage.waitForEvent("download"), annPage.getByRole("link", { name: "Version 1" }).click()]);
     assert.equal(first.suggestedFilename(), "exhibit-a.bin");
     assert.ok(readFileSync(await first.path()).equals(original), "the first version is kept, byte-identical");

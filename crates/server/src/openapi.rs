@@ -87,6 +87,7 @@ use crate::error::ErrorBody;
         crate::api::documents::get,
         crate::api::documents::delete,
         crate::api::documents::content,
+        crate::api::documents::preview,
         crate::api::documents::versions,
         crate::api::documents::add_version,
         matters::create,

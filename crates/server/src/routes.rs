@@ -229,6 +229,7 @@ pub fn route_table() -> RouteTable<AppState> {
         .get("/api/v1/documents/{id}", Matter(ReadContent), documents::get)
         .delete("/api/v1/documents/{id}", Matter(WriteContent), documents::delete)
         .get("/api/v1/documents/{id}/content", Matter(ReadContent), documents::content)
+        .get("/api/v1/documents/{id}/preview", Matter(ReadContent), documents::preview)
         .get("/api/v1/documents/{id}/versions", Matter(ReadContent), documents::versions)
         .post("/api/v1/documents/{id}/versions", Matter(WriteContent), documents::add_version)
         .post("/api/v1/documents/{id}/restore", Matter(WriteContent), deletion::restore_document)

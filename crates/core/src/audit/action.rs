@@ -259,6 +259,7 @@ audit_actions! {
     DocumentViewed = "document.viewed", "looked at a document's details", Documents, Info;
     DocumentVersionsListed = "document.versions_listed", "listed a document's versions", Documents, Info;
     DocumentDownloaded = "document.downloaded", "downloaded a document", Documents, Info;
+    DocumentPreviewed = "document.previewed", "looked at a document's preview", Documents, Info;
     DocumentIntegrityFailed = "document.integrity_failed", "asked for a document whose stored copy failed its integrity check", Documents, Warning;
     BlobsSwept = "blobs.swept", "removed stored files no longer in use", Documents, Info;
 

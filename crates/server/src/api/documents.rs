@@ -22,7 +22,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::app::access::On;
-use crate::app::documents::{self, DocumentList, DocumentView, Received, VersionList};
+use crate::app::documents::{self, DocumentList, DocumentView, Reading, Received, VersionList};
 use crate::app::{self, AppError, Ctx};
 use crate::error::{ApiError, ApiQuery};
 
@@ -441,10 +441,55 @@ pub async fn content(
     ApiQuery(query): ApiQuery<ContentQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let download = documents::download(&ctx, &state, on, query.version).await.map_err(download_error)?;
+    send(on, ctx, &state, query.version, &headers, Reading::Download).await
+}
+
+/// A raster image (PNG, JPEG, GIF, WebP) to show in the browser, inline, under a policy of
+/// its own: a sandbox, nothing loaded but itself, never framed. Anything else is refused
+/// (`409 not_previewable`); SVG and PDF are downloaded instead.
+#[utoipa::path(
+    get,
+    path = "/api/v1/documents/{id}/preview",
+    tag = "documents",
+    params(("id" = Uuid, Path, description = "The document"), ContentQuery),
+    security(("bearer" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The image", content_type = "image/*", body = Vec<u8>),
+        (status = 206, description = "The byte range asked for", content_type = "image/*", body = Vec<u8>),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 416, response = crate::openapi::RangeNotSatisfiable),
+        crate::openapi::SignedInErrors,
+    ),
+)]
+pub async fn preview(
+    on: On<ReadContent, DocumentId>,
+    ctx: Ctx,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ContentQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    send(on, ctx, &state, query.version, &headers, Reading::Preview).await
+}
+
+/// The policy a preview is shown under, in place of the pages' own.
+const PREVIEW_POLICY: &str = "default-src 'none'; img-src 'self'; sandbox; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// Streams a version of a document (or the byte range asked for), as an attachment or, for
+/// a preview, inline under [`PREVIEW_POLICY`].
+async fn send(
+    on: On<ReadContent, DocumentId>,
+    ctx: Ctx,
+    state: &AppState,
+    version: Option<i64>,
+    headers: &HeaderMap,
+    reading: Reading,
+) -> Result<Response, ApiError> {
+    let download = documents::download(&ctx, state, on, version, reading).await.map_err(download_error)?;
     let documents::Download { content, name, content_type, matter, document } = download;
     let size = content.size();
-    let (status, range) = match wanted(&headers, size) {
+    let (status, range) = match wanted(headers, size) {
         Wanted::Whole => (StatusCode::OK, 0..size),
         Wanted::Part(range) => (StatusCode::PARTIAL_CONTENT, range),
         Wanted::Unsatisfiable => {
@@ -482,7 +527,13 @@ pub async fn content(
     let mut response = Response::new(Body::from_stream(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_DISPOSITION, attachment(&name));
+    match reading {
+        Reading::Download => headers.insert(header::CONTENT_DISPOSITION, attachment(&name)),
+        Reading::Preview => {
+            headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PREVIEW_POLICY));
+            headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("inline"))
+        }
+    };
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(range.end - range.start));
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     headers.insert(

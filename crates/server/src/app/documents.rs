@@ -203,11 +203,20 @@ pub struct Download {
 /// Opens a version of a document (the current one without `version`) for download. An
 /// infected version is refused; a stored file that fails its integrity check is recorded
 /// and answered as [`StoreError::BlobIntegrity`].
+/// Why a document's content is read: to save it, or to show it in the browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    Download,
+    /// Only raster images (`document::previewable`); anything else is refused.
+    Preview,
+}
+
 pub async fn download(
     ctx: &Ctx,
     state: &AppState,
     on: On<ReadContent, DocumentId>,
     version: Option<i64>,
+    reading: Reading,
 ) -> Result<Download, AppError> {
     let (mut tx, access) = access::record(ctx, ctx.actor.begin().await?, on, documents::matter_of).await?;
     let readable =
@@ -218,14 +227,17 @@ pub async fn download(
             "this version was found infected and is quarantined",
         ));
     }
-    access::note_done(
-        &mut tx,
-        ctx,
-        &access,
-        AuditAction::DocumentDownloaded,
-        ("document", on.id().to_string()),
-    )
-    .await?;
+    if reading == Reading::Preview && !ringfence_core::document::previewable(&readable.version.content_type) {
+        return Err(AppError::conflict(
+            "not_previewable",
+            "only PNG, JPEG, GIF and WebP images are shown in the browser; download this file instead",
+        ));
+    }
+    let action = match reading {
+        Reading::Download => AuditAction::DocumentDownloaded,
+        Reading::Preview => AuditAction::DocumentPreviewed,
+    };
+    access::note_done(&mut tx, ctx, &access, action, ("document", on.id().to_string())).await?;
     tx.commit().await?;
     let matter = MatterId::from(access.matter());
     let content = match Content::open(&state.blobs, &ctx.actor.store, &readable).await {

@@ -52,7 +52,11 @@ pub async fn security_headers(
     for (name, value) in fixed {
         headers.insert(name, HeaderValue::from_static(value));
     }
-    if let Ok(value) = HeaderValue::from_str(&csp) {
+    // A response that brings a policy of its own (a document's preview: stricter, with a
+    // sandbox) keeps it; every other gets the pages' policy.
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY)
+        && let Ok(value) = HeaderValue::from_str(&csp)
+    {
         headers.insert(header::CONTENT_SECURITY_POLICY, value);
     }
     if !(is_static && headers.contains_key(header::CACHE_CONTROL)) {

@@ -158,6 +158,8 @@ struct DocumentRow {
     uploaded: String,
     /// The malware scan of the current version, in words.
     scan: &'static str,
+    /// A raster image the browser may show.
+    previewable: bool,
     /// Earlier versions, newest first: (number, name, size, date).
     earlier: Vec<(i64, String, String, String)>,
 }
@@ -291,6 +293,8 @@ fn matter_page(
                 uploaded_by: name_of(shown.document.current.uploaded_by),
                 uploaded: dates.day(shown.document.current.uploaded_at),
                 scan: scan_words(shown.document.current.scan),
+                previewable: ringfence_core::document::previewable(&shown.document.current.content_type)
+                    && shown.document.current.scan.downloadable(),
                 earlier: shown
                     .earlier
                     .into_iter()

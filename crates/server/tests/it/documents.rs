@@ -128,6 +128,50 @@ both_backends!(names_are_sanitized_and_types_sniffed_from_the_bytes, |env: TestE
     assert_eq!(not_multipart.status, 400);
 });
 
+// A raster image is shown inline under a policy of its own (a sandbox, nothing loaded but
+// itself); anything else — text, an SVG, a PDF — is refused a preview and stays a download.
+// A preview is on the record as such, and an outsider gets the matter's not-found.
+both_backends!(only_raster_images_are_previewed_and_in_a_sandbox, |env: TestEnv| async move {
+    let d = desk(env).await;
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+    let image = d.upload("scan.png", png).await;
+    assert_eq!(image.body["content_type"], "image/png", "{}", image.body);
+    let image = image.body["id"].as_str().unwrap().to_owned();
+    let (status, headers, bytes) = d.download(&format!("/api/v1/documents/{image}/preview"), None).await;
+    assert_eq!((status, bytes.as_slice()), (200, png.as_slice()));
+    assert_eq!(headers["content-type"], "image/png");
+    assert_eq!(headers["content-disposition"], "inline");
+    let policy = headers["content-security-policy"].to_str().unwrap();
+    for part in ["default-src 'none'", "sandbox", "frame-ancestors 'none'"] {
+        assert!(policy.contains(part), "{part}: {policy}");
+    }
+    assert!(!policy.contains("script-src"), "{policy}");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+
+    let svg = br#"<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>"#;
+    for (name, bytes) in [
+        ("drawing.svg", svg.as_slice()),
+        ("note.txt", b"plain words".as_slice()),
+        ("brief.pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj".as_slice()),
+        ("page.html", b"<html><script>alert(1)</script></html>".as_slice()),
+    ] {
+        let up = d.upload(name, bytes).await;
+        let id = up.body["id"].as_str().unwrap().to_owned();
+        let refused = d.h.call("GET", &format!("/api/v1/documents/{id}/preview"), Some(&d.lead), None).await;
+        assert_eq!((refused.status, refused.code()), (409, "not_previewable"), "{name}: {}", refused.body);
+    }
+    let outsider = d.h.call("GET", &format!("/api/v1/documents/{image}/preview"), Some(&d.other), None).await;
+    assert_eq!(outsider.status, 404);
+    let admin = d.h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let log = d.h.call("GET", "/api/v1/audit?action=document.previewed", Some(&admin), None).await;
+    let previews = log.body["items"].as_array().unwrap();
+    assert_eq!(previews.len(), 1, "one preview shown, the refused ones not: {}", log.body);
+    assert_eq!(previews[0]["resource"]["id"], image.as_str());
+    // The pages keep their own policy.
+    let page = d.h.respond("GET", "/sign-in", None, Body::empty(), &[]).await;
+    assert!(!page.headers()["content-security-policy"].to_str().unwrap().contains("sandbox"));
+});
+
 both_backends!(ranges_are_served_from_the_sealed_chunks, |env: TestEnv| async move {
     let d = desk(env).await;
     let bytes = sample(3 * CHUNK_LEN + 100, 3);
