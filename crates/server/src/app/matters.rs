@@ -500,20 +500,22 @@ async fn notify_leads(
     let mut leads = Vec::new();
     for member in members.iter().filter(|m| m.role == MatterRole::Lead && m.user_id != ctx.actor.user) {
         if let Some(lead) = users::get(&mut tx, member.user_id).await? {
-            leads.push(lead.email);
+            leads.push(lead);
         }
     }
     tx.commit().await?;
     for lead in leads {
         let body = format!(
-            "The firm administrator {} gave themselves a role on a matter you lead (id {matter}).\n\
-             This is recorded in the matter's audit trail.\n",
+            "Dear {},\n\nThe firm administrator {} ({}) gave themselves a role on a matter you lead \
+             (id {matter}).\nThis is recorded in the matter's audit trail.\n",
+            lead.display_name(),
+            ctx.actor.display_name(),
             ctx.actor.email
         );
         mailer
             .send(Mail {
-                to: lead.as_str(),
-                to_name: None,
+                to: lead.email.as_str(),
+                to_name: lead.name.as_deref(),
                 subject: "Ringfence: an administrator joined your matter",
                 body,
             })

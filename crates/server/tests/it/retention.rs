@@ -229,6 +229,44 @@ both_backends!(
     }
 );
 
+// A matter reopened after its notice is no longer closed: retention stops running on it, and
+// once closed again its window starts afresh and its leads are told afresh before deletion.
+both_backends!(a_reopened_matter_leaves_retention_until_it_is_closed_again, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    h.add_user(&admin, LEAD, &["attorney"], PASSWORD).await;
+    let lead = h.sign_in(LEAD, PASSWORD).await;
+    let policy = json!({ "window_days": 90, "auto_delete": true, "notice_days": 30 });
+    assert_eq!(set_policy(&h, &admin, policy).await.status, 200);
+    let (matter, number) = closed_matter(&h, &lead, "Closed, then reopened").await;
+    let mails_to_lead = || h.outbox().iter().filter(|m| m.contains(&number)).count();
+    h.clock.advance(Duration::days(61));
+    run_schedules(&h).await;
+    assert_eq!(mails_to_lead(), 1, "told of the coming deletion");
+    let lead = h.sign_in(LEAD, PASSWORD).await;
+    let reopened = h.call("POST", &format!("/api/v1/matters/{matter}/reopen"), Some(&lead), None).await;
+    assert_eq!(reopened.status, 200, "{}", reopened.body);
+    assert_eq!(reopened.body["status"], "open");
+    // Long past the old window: kept, as an open matter is.
+    h.clock.advance(Duration::days(60));
+    run_schedules(&h).await;
+    let lead = h.sign_in(LEAD, PASSWORD).await;
+    assert_eq!(h.call("GET", &format!("/api/v1/matters/{matter}"), Some(&lead), None).await.status, 200);
+    // Closed again: nothing before the new window's notice, then a fresh notice.
+    assert_eq!(
+        h.call("POST", &format!("/api/v1/matters/{matter}/close"), Some(&lead), None).await.status,
+        200
+    );
+    h.clock.advance(Duration::days(59));
+    run_schedules(&h).await;
+    assert_eq!(mails_to_lead(), 1, "no notice before the new window's");
+    h.clock.advance(Duration::days(2));
+    run_schedules(&h).await;
+    assert_eq!(mails_to_lead(), 2, "told afresh");
+    let lead = h.sign_in(LEAD, PASSWORD).await;
+    assert_eq!(h.call("GET", &format!("/api/v1/matters/{matter}"), Some(&lead), None).await.status, 200);
+});
+
 both_backends!(administrators_set_the_policy_and_dispose_through_the_page, |env: TestEnv| async move {
     use super::pages::{browser_sign_in, encode, hidden, page};
     let h = Harness::new(env).await;
