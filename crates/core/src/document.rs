@@ -89,8 +89,6 @@ fn shorten_keeping_extension(name: &str) -> String {
     if extension.is_empty() { stem } else { format!("{stem}.{extension}") }
 }
 
-/// The media type of a file, judged from its first bytes (up to [`SNIFF_LEN`]) and never
-/// from what the client claimed.
 /// The kinds of file a browser may show inline: raster images only. SVG is left out (it can
 /// carry script), and so are PDFs (a browser's PDF viewer runs outside the page's sandbox).
 pub const PREVIEWABLE: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
@@ -99,6 +97,8 @@ pub fn previewable(content_type: &str) -> bool {
     PREVIEWABLE.contains(&content_type)
 }
 
+/// The media type of a file, judged from its first bytes (up to [`SNIFF_LEN`]) and never
+/// from what the client claimed.
 pub fn sniff_content_type(head: &[u8]) -> &'static str {
     if let Some(kind) = infer::get(head) {
         // infer recognises Word files by the order of their parts, which not every writer

@@ -526,6 +526,9 @@ async fn send(
         futures_util::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(first)) }).chain(rest);
     let mut response = Response::new(Body::from_stream(body));
     *response.status_mut() = status;
+    if reading == Reading::Preview {
+        response.extensions_mut().insert(crate::middleware::security_headers::OwnPolicy);
+    }
     let headers = response.headers_mut();
     match reading {
         Reading::Download => headers.insert(header::CONTENT_DISPOSITION, attachment(&name)),

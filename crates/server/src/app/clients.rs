@@ -34,7 +34,8 @@ pub struct ClientInput {
     pub email: Option<String>,
     /// Digits, spaces and `+ - ( )`, 6 to 32 characters.
     pub phone: Option<String>,
-    /// A postal or street address: up to 10 lines, 500 characters in all.
+    /// A postal or street address: up to 10 lines, 500 characters in all. Left out of a
+    /// change, the stored one stays; empty, it is removed.
     pub address: Option<String>,
     /// The identity or registration number, sealed at rest; 1 to 64 characters.
     pub id_number: Option<String>,
@@ -121,7 +122,7 @@ fn validate(input: ClientInput) -> Result<Valid, AppError> {
         kind: input.kind,
         email,
         phone,
-        address: input.address.map(address).transpose()?,
+        address: input.address.filter(|a| !a.trim().is_empty()).map(address).transpose()?,
         id_number: input.id_number.map(|n| id_number(&n)).transpose()?,
     })
 }
@@ -261,15 +262,20 @@ async fn allowed<A: ClientDetails>(ctx: &Ctx, id: ClientId) -> Result<bool, AppE
     Ok(allowed)
 }
 
-/// Changes a client's details; blank optional fields are cleared.
+/// Changes a client's details; blank optional fields are cleared, and an address left out
+/// (a caller that predates it) is kept.
 pub async fn update(ctx: &Ctx, id: ClientId, input: ClientInput) -> Result<ClientView, AppError> {
-    let valid = validate(input)?;
+    let keep_address = input.address.is_none();
+    let mut valid = validate(input)?;
     let mut tx = ctx.actor.begin().await?;
     let Some(access) = access::check_client::<EditDetails>(&mut tx, ctx.actor.user, id.as_uuid()).await?
     else {
         tx.commit().await?;
         return Err(refuse(ctx, id).await?);
     };
+    if keep_address {
+        valid.address = clients::details(&mut tx, &access).await?.address;
+    }
     if !clients::update(&mut tx, &access, &valid.fields()).await? {
         return Err(AppError::NotFound);
     }

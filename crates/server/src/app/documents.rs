@@ -200,9 +200,6 @@ pub struct Download {
     pub document: DocumentId,
 }
 
-/// Opens a version of a document (the current one without `version`) for download. An
-/// infected version is refused; a stored file that fails its integrity check is recorded
-/// and answered as [`StoreError::BlobIntegrity`].
 /// Why a document's content is read: to save it, or to show it in the browser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reading {
@@ -211,6 +208,9 @@ pub enum Reading {
     Preview,
 }
 
+/// Opens a version of a document (the current one without `version`) for download. An
+/// infected version is refused; a stored file that fails its integrity check is recorded
+/// and answered as [`StoreError::BlobIntegrity`].
 pub async fn download(
     ctx: &Ctx,
     state: &AppState,

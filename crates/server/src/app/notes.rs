@@ -188,6 +188,10 @@ pub async fn update(
     let text = changes.body.as_deref().map(body_text).transpose()?;
     let (mut tx, access) = access::record(ctx, ctx.actor.begin().await?, on, notes::matter_of).await?;
     let note = on.id().as_uuid();
+    // The same text again (a page's form sends it with a change of privilege) is no edit:
+    // it makes no version.
+    let current = notes::get(&mut tx, &access, note).await?.ok_or(AppError::NotFound)?;
+    let text = text.filter(|text| *text != current.body);
     if !notes::update(&mut tx, &access, note, text, changes.privileged, ctx.now()).await? {
         return Err(AppError::NotFound);
     }

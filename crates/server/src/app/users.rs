@@ -173,19 +173,22 @@ pub async fn revoke_invitation(ctx: &Ctx, id: UserId) -> Result<(), AppError> {
     let (mut tx, _) = ending_invitations(ctx, id).await?;
     users::set_disabled(&mut tx, id, true).await?;
     ctx.record(&mut tx, AuditAction::UserInvitationRevoked, Some(("user", id.to_string()))).await?;
+    ctx.record(&mut tx, AuditAction::UserDisabled, Some(("user", id.to_string()))).await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Begins a change to the invitation of a user who has not accepted one yet: every link
-/// sent so far ends in it.
+/// sent so far ends in it. The links are ended first, which waits for an acceptance under
+/// way (it holds them) and stops any later one; only then is the user's state read, so an
+/// invitation accepted meanwhile is seen as accepted.
 async fn ending_invitations(ctx: &Ctx, id: UserId) -> Result<(FirmTx, User), AppError> {
     let mut tx = ctx.actor.begin().await?;
+    invitations::end_live(&mut tx, id, ctx.now()).await?;
     let user = users::get(&mut tx, id).await?.ok_or(AppError::NotFound)?;
     if user.status != UserStatus::Invited {
         return Err(not_invited(&user));
     }
-    invitations::end_live(&mut tx, id, ctx.now()).await?;
     Ok((tx, user))
 }
 
@@ -334,11 +337,14 @@ pub async fn update(ctx: &Ctx, id: UserId, changes: UserChanges) -> Result<UserV
         );
     }
     if let Some(disabled) = changes.disabled {
+        if disabled {
+            // A link already mailed must not bring a disabled account back. Its rows are
+            // locked before the user's, in the order accepting an invitation takes them.
+            invitations::end_live(&mut tx, id, ctx.now()).await?;
+        }
         users::set_disabled(&mut tx, id, disabled).await?;
         if disabled {
             sessions::revoke_all(&mut tx, id, None, ctx.now()).await?;
-            // A link already mailed must not bring a disabled account back.
-            invitations::end_live(&mut tx, id, ctx.now()).await?;
         }
         let was_disabled = user.status == UserStatus::Disabled;
         if disabled != was_disabled {

@@ -11,6 +11,11 @@ use http::header::{self, HeaderName, HeaderValue};
 use crate::HttpSettings;
 use std::sync::Arc;
 
+/// Marks a response whose own `Content-Security-Policy` (stricter than the pages': a
+/// document's preview) is kept; any other response's is replaced by the pages' policy.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnPolicy;
+
 /// The nonce of this response's CSP, for templates that emit `<script nonce=…>`.
 #[derive(Debug, Clone)]
 pub struct CspNonce(pub String);
@@ -52,11 +57,11 @@ pub async fn security_headers(
     for (name, value) in fixed {
         headers.insert(name, HeaderValue::from_static(value));
     }
-    // A response that brings a policy of its own (a document's preview: stricter, with a
-    // sandbox) keeps it; every other gets the pages' policy.
-    if !headers.contains_key(header::CONTENT_SECURITY_POLICY)
-        && let Ok(value) = HeaderValue::from_str(&csp)
-    {
+    // A response marked as bringing a policy of its own (a document's preview: stricter,
+    // with a sandbox) keeps it; every other gets the pages' policy, whatever it carried.
+    let own = response.extensions().get::<OwnPolicy>().is_some();
+    let headers = response.headers_mut();
+    if !own && let Ok(value) = HeaderValue::from_str(&csp) {
         headers.insert(header::CONTENT_SECURITY_POLICY, value);
     }
     if !(is_static && headers.contains_key(header::CACHE_CONTROL)) {

@@ -112,7 +112,7 @@ struct AuditPage {
 }
 
 /// What an entry's resource is, in words: people and clients by name, matters by number,
-/// a matter's records by the matter's number; an id only where nothing names it.
+/// a matter's records by their id and the matter's number; an id only where nothing names it.
 fn resource_words(entry: &app::audit::AuditEntryView, names: &app::audit::LogNames) -> String {
     let person = |id: &str| names.people.iter().find(|(p, _, _)| p == id).map(|(_, name, _)| name.clone());
     let matter = |id: &str| names.matters.iter().find(|(m, _)| m == id).map(|(_, number)| number.clone());
@@ -133,7 +133,8 @@ fn resource_words(entry: &app::audit::AuditEntryView, names: &app::audit::LogNam
     let on_matter = entry.matter.as_deref().and_then(matter);
     match (named, on_matter) {
         (Some(named), _) => named,
-        (None, Some(number)) if !kind.is_empty() => format!("{kind} on matter {number}"),
+        // The record's id stays, to tell one note or document from another.
+        (None, Some(number)) if !kind.is_empty() => format!("{kind} {id} on matter {number}"),
         (None, _) => format!("{kind} {id}").trim().to_owned(),
     }
 }

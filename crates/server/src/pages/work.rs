@@ -714,7 +714,8 @@ impl From<ClientForm> for ClientInput {
             kind: form.kind,
             email: given(form.email),
             phone: given(form.phone),
-            address: given(form.address),
+            // Sent even when blank: a blank address is removed, where a missing one is kept.
+            address: form.address,
             id_number: given(form.id_number),
         }
     }

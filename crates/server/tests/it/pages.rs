@@ -520,6 +520,19 @@ both_backends!(clients_and_the_matter_directory_have_their_pages, |env: TestEnv|
         assert!(detail.html.contains(shown), "{shown}: {}", detail.html);
     }
     assert!(detail.html.contains(&format!("href=\"/matters/{matter}\"")), "its matter, linked");
+    // A change over the API that leaves the address out (a caller older than it) keeps it;
+    // an empty one removes it.
+    let path = format!("/api/v1/clients/{client_id}");
+    let older = json!({ "name": "Ann Client", "kind": "person", "email": "ann@client.example" });
+    let kept = h.call("PATCH", &path, Some(&lead), Some(older)).await;
+    assert_eq!(kept.body["address"], "3 Quay Street\nPort Elizabeth", "{}", kept.body);
+    let cleared = json!({ "name": "Ann Client", "kind": "person", "address": " " });
+    assert_eq!(
+        h.call("PATCH", &path, Some(&lead), Some(cleared)).await.body["address"],
+        serde_json::Value::Null
+    );
+    let restored = json!({ "name": "Ann Client", "kind": "person", "id_number": "8001015009087", "address": "3 Quay Street\nPort Elizabeth" });
+    assert_eq!(h.call("PATCH", &path, Some(&lead), Some(restored)).await.status, 200);
     assert!(detail.html.contains(&format!("href=\"/matters/new?client={client_id}\"")), "{}", detail.html);
     let billing = browser_sign_in(&h, "bill@firm.example", "a long shared test passphrase").await;
     let names_only = page(&h, "GET", &format!("/clients/{client_id}"), Some(&billing), None).await;
@@ -620,6 +633,16 @@ both_backends!(a_lead_runs_the_matter_from_its_workspace, |env: TestEnv| async m
     assert_eq!(
         (api.body["version"].as_i64(), api.body["privileged"].as_bool()),
         (Some(2), Some(true)),
+        "{}",
+        api.body
+    );
+    // Only the privileged mark changed: no new version.
+    let same = [("_csrf", csrf.as_str()), ("body", "Settle below 1.8 million.")];
+    page(&h, "POST", &format!("/notes/{note}/edit"), Some(&cookie), Some(encode(&same))).await;
+    let api = h.call("GET", &format!("/api/v1/notes/{note}"), Some(&lead), None).await;
+    assert_eq!(
+        (api.body["version"].as_i64(), api.body["privileged"].as_bool()),
+        (Some(2), Some(false)),
         "{}",
         api.body
     );
