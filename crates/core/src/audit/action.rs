@@ -323,6 +323,7 @@ impl AuditAction {
             MatterCreated
                 | MatterChanged
                 | MatterClosed
+                | MatterReopened
                 | MatterDeleted
                 | MatterRestored
                 | MatterDisposed
@@ -421,8 +422,9 @@ mod tests {
     #[test]
     fn the_home_pages_activity_is_the_changes_to_matters() {
         let changes: Vec<&str> = AuditAction::matter_changes().map(AuditAction::name).collect();
-        assert_eq!(changes.len(), 24);
+        assert_eq!(changes.len(), 25);
         assert!(changes.contains(&"matter.created") && changes.contains(&"document.quarantined"));
+        assert!(changes.contains(&"matter.closed") && changes.contains(&"matter.reopened"));
         assert!(changes.contains(&"matter.disposed") && changes.contains(&"matter.legal_hold.placed"));
         assert!(!AuditAction::MatterViewed.is_matter_change());
         assert!(!AuditAction::NoteListed.is_matter_change());
