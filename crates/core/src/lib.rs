@@ -21,3 +21,4 @@ pub mod retention;
 pub mod search;
 pub mod throttle;
 pub mod user;
+pub mod words;

@@ -29,18 +29,22 @@ impl FirmTimeZone {
 
     /// Every zone of the built-in database a firm may pick, by name: the regional zones
     /// ("Africa/Johannesburg") and UTC, without the legacy aliases ("US/Eastern", "EST5EDT").
-    pub fn names() -> Vec<String> {
-        let mut names: Vec<String> = jiff::tz::db()
-            .available()
-            .map(|name| name.to_string())
-            .filter(|name| {
-                let region = name.split('/').next().unwrap_or_default();
-                name.contains('/') && REGIONS.contains(&region)
-            })
-            .collect();
-        names.push("UTC".to_owned());
-        names.sort();
-        names
+    /// Read from the database once per process: it is built into the binary.
+    pub fn names() -> &'static [String] {
+        static NAMES: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+            let mut names: Vec<String> = jiff::tz::db()
+                .available()
+                .map(|name| name.to_string())
+                .filter(|name| {
+                    let region = name.split('/').next().unwrap_or_default();
+                    name.contains('/') && REGIONS.contains(&region)
+                })
+                .collect();
+            names.push("UTC".to_owned());
+            names.sort();
+            names
+        });
+        &NAMES
     }
 
     pub fn utc() -> Self {

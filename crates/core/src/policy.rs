@@ -40,6 +40,7 @@ pub const DATA_SUBJECT_HANDLERS: AccessPolicy = AccessPolicy::FirmRole(&[FirmRol
 /// server enforces.
 pub fn firm_role_in_words(role: FirmRole) -> String {
     use crate::matter::{MatterAction as A, firm_role_allows};
+    use crate::words::capitalised;
     let holds = |policy: AccessPolicy| policy.firm_roles().contains(&role);
     let on_every_matter = |action| firm_role_allows(role, action);
     let powers: Vec<&str> = [
@@ -65,11 +66,6 @@ pub fn firm_role_in_words(role: FirmRole) -> String {
         "reads a matter's documents and notes only with a role on that matter"
     };
     format!("{powers}; {content}.")
-}
-
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 impl AccessPolicy {

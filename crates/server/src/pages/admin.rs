@@ -223,7 +223,7 @@ struct UsersPage {
     roles: Vec<RoleChoice>,
     users: Vec<UserRow>,
     time_zone: String,
-    zones: Vec<String>,
+    zones: &'static [String],
     /// The sign-in policy: each second factor and whether it is allowed; each role and
     /// whether it must use a strong one.
     factors: Vec<(&'static str, bool)>,

@@ -221,15 +221,10 @@ fn plain_words(field: &str, reason: &str) -> String {
     }
     // Fields people do not type (a link's token, a hidden id) are not named.
     if matches!(field, "token" | "challenge_id" | "_csrf" | "cursor") {
-        return capitalized(&reason);
+        return ringfence_core::words::capitalised(&reason);
     }
     let label = field.strip_suffix("_id").unwrap_or(field).replace('_', " ");
-    format!("{}: {reason}", capitalized(&label))
-}
-
-fn capitalized(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+    format!("{}: {reason}", ringfence_core::words::capitalised(&label))
 }
 
 /// A use case's failure as a page.
