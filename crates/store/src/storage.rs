@@ -105,6 +105,9 @@ pub struct FirmStore {
     /// When the last in-place restore of the firm began, as the control store said when
     /// this store was opened: a later one means the store must be opened anew.
     restored_at: Option<i64>,
+    /// Set when a restore in place has closed the firm: a request that held this store
+    /// from before then is told so, not that storage failed.
+    closed_for_restore: AtomicBool,
 }
 
 /// Where a firm's store lives: its own place, or a scratch place a backup is restored into
@@ -394,8 +397,16 @@ impl FirmStore {
             (Some(writer), Intent::Write) => (&writer.pool, Some(writer.wal.clone())),
             _ => (&self.pool, None),
         };
+        let closed = || self.closed_for_restore.load(Ordering::Acquire);
+        if closed() {
+            return Err(StoreError::FirmRestoring);
+        }
         let on_behalf_of = on_behalf_of.as_ref().map(|(user, reach)| (user.as_str(), *reach));
-        let tx = backend::begin_firm(pool, self.pg.as_ref(), as_owner, on_behalf_of, intent).await?;
+        let tx = match backend::begin_firm(pool, self.pg.as_ref(), as_owner, on_behalf_of, intent).await {
+            Ok(tx) => tx,
+            Err(_) if closed() => return Err(StoreError::FirmRestoring),
+            Err(err) => return Err(err),
+        };
         Ok(FirmTx::new(tx, self.id, self.keyring(), wal))
     }
 
@@ -918,6 +929,7 @@ impl Storage {
             writer,
             audit_queue: AuditQueue::default(),
             restored_at,
+            closed_for_restore: AtomicBool::new(false),
         }))
     }
 
@@ -938,6 +950,22 @@ impl Storage {
         if let Some(store) = self.firms.write().await.remove(&id) {
             store.close().await;
         }
+    }
+
+    /// Closes a firm about to be restored in place: new requests are refused at once
+    /// (its restore is marked in progress already), while those this server had begun
+    /// get `settle` to finish before the store's connections close under them.
+    pub(crate) async fn close_for_restore(&self, id: FirmId, settle: std::time::Duration) {
+        let open = self.firms.write().await.remove(&id);
+        if let Some(store) = &open {
+            store.closed_for_restore.store(true, Ordering::Release);
+        }
+        tokio::time::sleep(settle).await;
+        if let Some(store) = open {
+            store.close().await;
+        }
+        // One opened in the meantime, from before this server saw the restore begin.
+        self.forget_firm(id).await;
     }
 
     async fn provision_firm(&self, id: FirmId) -> Result<(), StoreError> {
@@ -1065,6 +1093,20 @@ mod tests {
         assert_eq!(admin.roles, BTreeSet::from([FirmRole::Admin]));
         invitations::create(&mut tx, created.admin, now).await.expect("the new table works");
         tx.commit().await.expect("commit");
+    });
+
+    both_backends!(a_request_holding_a_store_closed_for_a_restore_is_told_so, |env: TestEnv| async move {
+        let now = SystemClock.now();
+        let storage = Storage::open(&location(&env), env.data_dir(), None, now).await.expect("open");
+        let created = storage.create_firm(new_firm("held", "ada@held.example"), now).await.expect("firm");
+        let held = storage.firm(created.firm.id).await.expect("firm store");
+        storage.close_for_restore(created.firm.id, std::time::Duration::ZERO).await;
+        // The store this request held from before is closed under it: the answer says why,
+        // not that storage failed.
+        let refused = held.begin(&Principal::Anonymous).await.map(drop);
+        assert!(matches!(refused, Err(StoreError::FirmRestoring)), "{refused:?}");
+        let refused = held.begin_read(&Principal::Anonymous).await.map(drop);
+        assert!(matches!(refused, Err(StoreError::FirmRestoring)), "{refused:?}");
     });
 
     both_backends!(

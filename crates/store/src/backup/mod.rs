@@ -876,9 +876,7 @@ impl Storage {
         progress.stage("closing the firm");
         let addresses_taken = self.restore_control_rows(firm, &manifest, newest.as_ref()).await?;
         backups::start_restore(&mut *self.control.acquire().await?, firm, id, now).await?;
-        self.forget_firm(firm).await;
-        tokio::time::sleep(settle).await;
-        self.forget_firm(firm).await;
+        self.close_for_restore(firm, settle).await;
 
         // From here until the restore is finished the firm is closed: a restore that stops
         // now leaves it closed, and is run again.
