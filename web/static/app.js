@@ -151,6 +151,42 @@ function passkeyCheck() {
   }));
 }
 
+// Reset page: what the link asks for decides what the form shows (a code, a passkey or,
+// for a link an administrator sent to an account with neither, nothing more); a passkey
+// answers through the API.
+function resetPage() {
+  const form = document.querySelector("[data-reset]");
+  if (!form) return;
+  const token = form.querySelector("[name=token]").value;
+  const status = document.querySelector("[data-reset-status]");
+  const code = form.querySelector("[data-reset-code]");
+  const box = form.querySelector("[data-reset-passkey]");
+  postJson("/api/v1/auth/password-reset/factors", { token }).then(({ factors }) => {
+    const totp = factors.includes("totp");
+    const passkey = factors.includes("passkey");
+    code.hidden = !totp;
+    form.querySelector("#code").required = totp && !passkey;
+    form.querySelector("[data-reset-submit]").hidden = passkey && !totp;
+    if (passkey) {
+      box.hidden = false;
+      if (!passkeysWork()) box.querySelector("[data-status]").textContent = "This browser cannot use passkeys.";
+    }
+  }).catch((error) => {
+    status.textContent = error.message;
+    form.hidden = true;
+  });
+  box.querySelector("button").addEventListener("click", withPasskey(box, async () => {
+    const password = form.querySelector("#password");
+    if (!password.reportValidity()) throw new Error("Type the new password first.");
+    const { options } = await postJson("/api/v1/auth/password-reset/passkey-options", { token });
+    const credential = await askForPasskey(options);
+    await postJson("/api/v1/auth/password-reset/complete", { token, password: password.value, factor: "passkey", credential });
+    form.hidden = true;
+    status.textContent = "Your password is set, and every session of yours is signed out.";
+    document.querySelector("[data-reset-done]").hidden = false;
+  }));
+}
+
 // Account page: adding a passkey.
 function passkeyRegister() {
   const form = document.querySelector("[data-passkey-register]");
@@ -313,6 +349,7 @@ document.addEventListener("DOMContentLoaded", () => {
   restoreTypedText();
   idleTimeout();
   fillFromFragment();
+  resetPage();
   strengthMeter();
   uploads();
   passkeySignIn();

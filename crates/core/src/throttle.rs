@@ -42,6 +42,15 @@ pub const CODE_MAILS: ThrottleRule = ThrottleRule {
     max_delay: Duration::minutes(5),
 };
 
+/// Password reset requests per account: each may mail the owner, and asking is open to
+/// anyone who knows the address, so a stranger cannot flood the mailbox.
+pub const RESET_MAILS: ThrottleRule = ThrottleRule {
+    free_failures: 3,
+    lock_after: 30,
+    window: Duration::hours(1),
+    max_delay: Duration::minutes(15),
+};
+
 /// Passwordless sign-ins started per source address: each keeps a row in the shared
 /// control store until it is answered or expires, so anonymous callers are bounded.
 pub const PASSKEY_STARTS: ThrottleRule = ThrottleRule {

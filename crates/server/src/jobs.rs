@@ -10,7 +10,7 @@ use std::time::Duration as StdDuration;
 
 use ringfence_core::audit::{AuditActor, loggable};
 use ringfence_core::clock::Clock;
-use ringfence_core::ids::FirmId;
+use ringfence_core::ids::{FirmId, UserId};
 use ringfence_core::principal::{Principal, SystemTask};
 use ringfence_mail::Mailer;
 use ringfence_store::blob_sweep::SWEEP_GRACE;
@@ -23,6 +23,7 @@ use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use crate::app::backups::{self, BackupPlan};
+use crate::app::sign_in::recovery::{self, Mailing};
 use crate::app::{AppError, exports, retention};
 use crate::audit_shipping::{self, Sink};
 use crate::error::ErrorChain;
@@ -62,6 +63,10 @@ pub enum Job {
     BackUp,
     /// Proves one backup (a firm's, or the control store's when `None`) by restoring it.
     VerifyBackup { firm: Option<FirmId>, backup: Uuid },
+    /// Mails a user the password reset link they asked for (or word to ask an
+    /// administrator). An address nobody has queues one with no user, which does nothing:
+    /// asking costs the same either way.
+    RecoverAccount { firm: FirmId, user: Option<UserId> },
 }
 
 /// The work done on a schedule, once per deployment, with the time between runs.
@@ -100,13 +105,17 @@ impl Job {
             Job::ExpireExports => "export.expire",
             Job::BackUp => "backup.create",
             Job::VerifyBackup { .. } => "backup.verify",
+            Job::RecoverAccount { .. } => "account.recover",
         }
     }
 
     /// The firm the job works on.
     fn firm(self) -> Option<FirmId> {
         match self {
-            Job::FinishRotation(firm) | Job::ShredFirm(firm) | Job::BuildExport { firm, .. } => Some(firm),
+            Job::FinishRotation(firm)
+            | Job::ShredFirm(firm)
+            | Job::BuildExport { firm, .. }
+            | Job::RecoverAccount { firm, .. } => Some(firm),
             Job::VerifyBackup { firm, .. } => firm,
             Job::ShipAudit
             | Job::SignCheckpoints
@@ -147,6 +156,9 @@ impl Job {
             ("export.expire", None) => Job::ExpireExports,
             ("backup.create", None) => Job::BackUp,
             ("backup.verify", firm) => Job::VerifyBackup { firm, backup: payload_id(payload, "backup")? },
+            ("account.recover", Some(firm)) => {
+                Job::RecoverAccount { firm, user: payload_id(payload, "user") }
+            }
             _ => return None,
         };
         Some(job)
@@ -159,6 +171,10 @@ impl Job {
         }
         if let Job::VerifyBackup { backup, .. } = self {
             return format!("{}:{backup}", self.kind());
+        }
+        if let Job::RecoverAccount { firm, user } = self {
+            let user = user.map_or_else(|| "nobody".to_owned(), |user| user.to_string());
+            return format!("{}:{firm}:{user}", self.kind());
         }
         match self.firm() {
             Some(firm) => format!("{}:{firm}", self.kind()),
@@ -176,6 +192,9 @@ impl Job {
             }
             (Job::VerifyBackup { backup, .. }, _) => {
                 serde_json::json!({ "backup": backup.to_string() }).to_string()
+            }
+            (Job::RecoverAccount { user: Some(user), .. }, _) => {
+                serde_json::json!({ "user": user.to_string() }).to_string()
             }
             (_, Some(firm)) if self.firm_column().is_none() => {
                 serde_json::json!({ "firm": firm.to_string() }).to_string()
@@ -262,6 +281,9 @@ pub struct Worker {
     sinks: Mutex<Vec<Sink>>,
     /// Where and when backups are made; none configured, none are.
     backups: Option<Arc<BackupPlan>>,
+    /// The address mailed links point at; a worker without one leaves jobs that mail
+    /// links to one that has it.
+    public_url: Option<String>,
     /// This worker's name on the leases it holds.
     name: String,
 }
@@ -280,12 +302,26 @@ impl Worker {
             std::process::id(),
             uuid::Uuid::new_v4().simple()
         );
-        Self { storage, blobs, mailer, clock, sinks: Mutex::new(sinks), backups: None, name }
+        Self {
+            storage,
+            blobs,
+            mailer,
+            clock,
+            sinks: Mutex::new(sinks),
+            backups: None,
+            public_url: None,
+            name,
+        }
     }
 
     /// Backs up by `plan`: its schedule is put on the queue with the others.
     pub fn with_backups(self, plan: Arc<BackupPlan>) -> Self {
         Self { backups: Some(plan), ..self }
+    }
+
+    /// Mails links to the server at `url` (its public address).
+    pub fn with_public_url(self, url: &str) -> Self {
+        Self { public_url: Some(url.to_owned()), ..self }
     }
 
     /// Puts every schedule on the queue unless it is there already (put there by another
@@ -543,6 +579,15 @@ impl Worker {
             Job::BackUp => backups::back_up_all(storage, &self.blobs, &self.mailer, self.plan()?, now).await,
             Job::VerifyBackup { firm, backup } => {
                 backups::verify(storage, &self.mailer, self.plan()?, firm, backup, now).await
+            }
+            Job::RecoverAccount { user: None, .. } => Ok(()),
+            Job::RecoverAccount { firm, user: Some(user) } => {
+                let public_url = self
+                    .public_url
+                    .as_deref()
+                    .ok_or_else(|| "this server has no public address to link to".to_owned())?;
+                let mailing = Mailing { storage, mailer: &self.mailer, public_url, now };
+                recovery::mail_link(&mailing, firm, user).await.map_err(|e| ErrorChain(&e).to_string())
             }
         }
     }

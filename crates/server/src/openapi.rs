@@ -31,7 +31,7 @@ use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToResponse, ToSchema
 use crate::access::Effect;
 use crate::api::{
     audit, clients, data_subjects, deletion, exports, firm_settings, invitations, legal_holds, matters, me,
-    passkey_sign_in, passkeys, retention, sign_in, users,
+    passkey_sign_in, passkeys, recovery, retention, sign_in, users,
 };
 use crate::auth::cookie::{CSRF_HEADER, SESSION_COOKIE};
 use crate::error::ErrorBody;
@@ -63,6 +63,10 @@ use crate::error::ErrorBody;
         passkey_sign_in::second_factor_options,
         passkey_sign_in::start,
         passkey_sign_in::finish,
+        recovery::request,
+        recovery::factors,
+        recovery::passkey_options,
+        recovery::complete,
         sign_in::logout,
         firm_settings::get_policy,
         firm_settings::set_policy,
@@ -116,6 +120,7 @@ use crate::error::ErrorBody;
         users::reset_second_factor,
         users::resend_invitation,
         users::revoke_invitation,
+        users::send_password_reset,
         audit::list,
         audit::export_csv,
         audit::checkpoint,

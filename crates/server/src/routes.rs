@@ -18,7 +18,7 @@ use crate::access::{
 };
 use crate::api::{
     audit, clients, data_subjects, deletion, documents, exports, firm_settings, health, invitations,
-    legal_holds, matters, me, notes, passkey_sign_in, passkeys, retention, search, sign_in, users,
+    legal_holds, matters, me, notes, passkey_sign_in, passkeys, recovery, retention, search, sign_in, users,
 };
 use crate::auth::authenticate;
 use crate::auth::cookie::MAX_FORM_BYTES;
@@ -46,6 +46,10 @@ pub fn route_table() -> RouteTable<AppState> {
         .post("/home", only_reads(SIGNED_IN), pages::filter_home)
         .get("/invite", PUBLIC, pages::invite_page)
         .post("/invite", PUBLIC, pages::accept_invite)
+        .get("/forgot-password", PUBLIC, pages::forgot_password_page)
+        .post("/forgot-password", PUBLIC, pages::forgot_password)
+        .get("/reset", PUBLIC, pages::reset_page)
+        .post("/reset", PUBLIC, pages::reset_password)
         .get("/matters/new", MATTER_OPENERS, pages::new_matter_page)
         .post("/matters", MATTER_OPENERS, pages::create_matter)
         .get("/clients", SIGNED_IN, pages::clients)
@@ -151,6 +155,10 @@ pub fn route_table() -> RouteTable<AppState> {
         .post("/api/v1/auth/passkey-options", PUBLIC, passkey_sign_in::second_factor_options)
         .post("/api/v1/auth/passkey/start", PUBLIC, passkey_sign_in::start)
         .post("/api/v1/auth/passkey/finish", PUBLIC, passkey_sign_in::finish)
+        .post("/api/v1/auth/password-reset", PUBLIC, recovery::request)
+        .post("/api/v1/auth/password-reset/factors", PUBLIC, recovery::factors)
+        .post("/api/v1/auth/password-reset/passkey-options", PUBLIC, recovery::passkey_options)
+        .post("/api/v1/auth/password-reset/complete", PUBLIC, recovery::complete)
         .post("/api/v1/auth/logout", ends_sessions(SIGNED_IN), sign_in::logout)
         // One's own account
         .get("/api/v1/me", SIGNED_IN, me::me)
@@ -173,6 +181,7 @@ pub fn route_table() -> RouteTable<AppState> {
         .delete("/api/v1/users/{id}/second-factor", ADMIN, users::reset_second_factor)
         .post("/api/v1/users/{id}/invitation", ADMIN, users::resend_invitation)
         .delete("/api/v1/users/{id}/invitation", ADMIN, users::revoke_invitation)
+        .post("/api/v1/users/{id}/password-reset", ADMIN, users::send_password_reset)
         // The audit log
         .get("/api/v1/audit", AUDITORS, audit::list)
         .get("/api/v1/audit.csv", AUDITORS, audit::export_csv)

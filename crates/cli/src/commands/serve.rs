@@ -37,7 +37,8 @@ pub async fn run(settings: &Settings) -> CommandResult {
                 mailer.clone(),
                 clock.clone(),
                 audit_sinks(settings)?,
-            );
+            )
+            .with_public_url(&settings.public_url_for(serve.listen.port()));
             let worker = match backups {
                 Some(plan) => worker.with_backups(Arc::new(plan)),
                 None => {

@@ -168,10 +168,16 @@ audit_actions! {
     AuthAccountLocked = "auth.account.locked", "locked the account after repeated failed sign-ins", SignIn, Warning;
     AuthChallengeRefused = "auth.challenge.refused", "was refused a sign-in step that had ended or never began", SignIn, Warning;
     AuthInvitationRefused = "auth.invitation.refused", "was refused an invitation that is not valid", SignIn, Warning;
+    AuthRecoveryRequested = "auth.recovery.requested", "asked for a link to reset their password", SignIn, Notice;
+    AuthRecoveryLinkSent = "auth.recovery.link_sent", "was sent a link to reset their password", SignIn, Info;
+    AuthRecoveryReferred = "auth.recovery.referred", "was told to ask an administrator to reset their password, having no authenticator app or passkey", SignIn, Info;
+    AuthRecoveryRefused = "auth.recovery.refused", "was refused a password reset link that is not valid", SignIn, Warning;
+    AuthRecoveryFailed = "auth.recovery.failed", "gave a wrong second factor when resetting their password", SignIn, Warning;
 
     // A user's own account.
     UserInvitationAccepted = "user.invitation.accepted", "accepted an invitation", Account, Info;
     UserPasswordChanged = "user.password.changed", "changed their password", Account, Notice;
+    UserPasswordReset = "user.password.reset", "set a new password with a reset link", Account, Notice;
     UserPasswordCheckFailed = "user.password.check_failed", "gave a wrong current password", Account, Warning;
     UserTotpEnrolmentStarted = "user.totp.enrolment_started", "began setting up an authenticator app", Account, Info;
     UserTotpEnrolled = "user.totp.enrolled", "set up an authenticator app", Account, Notice;
@@ -190,6 +196,7 @@ audit_actions! {
     UserSecondFactorReset = "user.second_factor.reset", "reset a user's second factor", Users, Notice;
     UserInvitationResent = "user.invitation.resent", "sent a user a new invitation", Users, Notice;
     UserInvitationRevoked = "user.invitation.revoked", "withdrew a user's invitation", Users, Notice;
+    UserPasswordResetSent = "user.password.reset_sent", "sent a user a link to reset their password", Users, Notice;
 
     // Matters.
     MatterCreated = "matter.created", "opened the matter", Matters, Info;

@@ -13,6 +13,7 @@ pub mod me;
 pub mod notes;
 pub mod passkey_sign_in;
 pub mod passkeys;
+pub mod recovery;
 pub mod retention;
 pub mod search;
 pub mod sign_in;

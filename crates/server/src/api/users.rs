@@ -197,3 +197,30 @@ pub async fn revoke_invitation(PathId(id): PathId<UserId>, ctx: Ctx) -> Result<S
     users::revoke_invitation(&ctx, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Sends an active user a link to set a new password (see
+/// `app::users::send_password_reset`): how an account with no authenticator app or passkey
+/// gets back in. The link still asks for any such factor the account holds.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/password-reset",
+    operation_id = "send_user_password_reset",
+    tag = "users",
+    security(("bearer" = ["admin"]), ("session_cookie" = ["admin"], "csrf_token" = [])),
+    params(("id" = Uuid, Path, description = "The user")),
+    responses(
+        (status = 204, description = "The link is mailed; earlier links stop working"),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        crate::openapi::SignedInErrors,
+    ),
+)]
+pub async fn send_password_reset(
+    PathId(id): PathId<UserId>,
+    State(state): State<AppState>,
+    ctx: Ctx,
+) -> Result<StatusCode, ApiError> {
+    users::send_password_reset(&ctx, &state, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

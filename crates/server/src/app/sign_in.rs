@@ -14,6 +14,7 @@
 
 mod locked;
 pub mod passkey;
+pub mod recovery;
 
 use std::fmt;
 use std::sync::Arc;
@@ -505,43 +506,15 @@ async fn check_code(
             }
             _ => CodeOutcome::Wrong,
         },
-        SecondFactor::Totp => match totp::check(&mut tx, user.id, code()?, now).await? {
-            TotpOutcome::Accepted => CodeOutcome::Accepted,
-            TotpOutcome::Replayed => CodeOutcome::Replayed,
-            TotpOutcome::Wrong | TotpOutcome::NotEnrolled => CodeOutcome::Wrong,
-        },
+        SecondFactor::Totp => totp_outcome(&mut tx, user.id, code()?, now).await?,
         SecondFactor::Passkey => {
-            let credential = answer
-                .credential
-                .as_ref()
-                .ok_or_else(|| AppError::invalid("credential", "required for a passkey"))?;
-            let relying_party = RelyingParty::of(&state.settings)?;
             let offered = attempt.passkey_state.as_deref();
-            match offered.map(|ceremony| relying_party.finish_check(credential, ceremony)) {
-                Some(Ok(result)) => {
-                    passkey::record_use(&mut tx, user.id, &result, now).await?;
-                    CodeOutcome::Accepted
-                }
-                _ => CodeOutcome::PasskeyRefused,
-            }
+            passkey_outcome(state, &mut tx, user.id, answer.credential.as_ref(), offered, now).await?
         }
     };
     if outcome != CodeOutcome::Accepted {
         tx.commit().await?;
-        if outcome == CodeOutcome::Replayed {
-            warn_of_replay(state, &user.email).await?;
-        }
-        let left = MAX_CODE_ATTEMPTS - attempt.attempts;
-        return Err(match outcome {
-            CodeOutcome::Expired => {
-                AppError::unauthenticated("code_expired", "this code has expired; ask for a new one")
-            }
-            CodeOutcome::Replayed => {
-                AppError::unauthenticated("code_reused", "this code was already used; wait for the next one")
-            }
-            CodeOutcome::PasskeyRefused => ceremonies::refused(),
-            _ => AppError::unauthenticated("invalid_code", format!("wrong code; {left} attempt(s) left")),
-        });
+        return Err(refused_factor(state, &user.email, outcome, attempt.attempts).await?);
     }
     if !challenges::complete(&mut tx, challenge, now).await? {
         return Err(challenge_dead());
@@ -596,6 +569,65 @@ async fn open_session(
         expires_at: session.expires_at,
         user: UserView::from(user),
         must_enrol_strong_factor,
+    })
+}
+
+/// An authenticator code checked for `user` (and, when right, its step used up).
+async fn totp_outcome(
+    tx: &mut FirmTx,
+    user: UserId,
+    code: &str,
+    now: OffsetDateTime,
+) -> Result<CodeOutcome, AppError> {
+    Ok(match totp::check(tx, user, code, now).await? {
+        TotpOutcome::Accepted => CodeOutcome::Accepted,
+        TotpOutcome::Replayed => CodeOutcome::Replayed,
+        TotpOutcome::Wrong | TotpOutcome::NotEnrolled => CodeOutcome::Wrong,
+    })
+}
+
+/// A passkey's answer to the check `offered` (serialised) checked for `user`; a right
+/// one's use is noted.
+async fn passkey_outcome(
+    state: &AppState,
+    tx: &mut FirmTx,
+    user: UserId,
+    credential: Option<&PublicKeyCredential>,
+    offered: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<CodeOutcome, AppError> {
+    let credential = credential.ok_or_else(|| AppError::invalid("credential", "required for a passkey"))?;
+    let relying_party = RelyingParty::of(&state.settings)?;
+    match offered.map(|ceremony| relying_party.finish_check(credential, ceremony)) {
+        Some(Ok(result)) => {
+            passkey::record_use(tx, user, &result, now).await?;
+            Ok(CodeOutcome::Accepted)
+        }
+        _ => Ok(CodeOutcome::PasskeyRefused),
+    }
+}
+
+/// The refusal of a second factor that was not accepted, on the `attempts`-th attempt; a
+/// replayed authenticator code is also mailed to the owner.
+async fn refused_factor(
+    state: &AppState,
+    email: &Email,
+    outcome: CodeOutcome,
+    attempts: i64,
+) -> Result<AppError, AppError> {
+    if outcome == CodeOutcome::Replayed {
+        warn_of_replay(state, email).await?;
+    }
+    let left = MAX_CODE_ATTEMPTS - attempts;
+    Ok(match outcome {
+        CodeOutcome::Expired => {
+            AppError::unauthenticated("code_expired", "this code has expired; ask for a new one")
+        }
+        CodeOutcome::Replayed => {
+            AppError::unauthenticated("code_reused", "this code was already used; wait for the next one")
+        }
+        CodeOutcome::PasskeyRefused => ceremonies::refused(),
+        _ => AppError::unauthenticated("invalid_code", format!("wrong code; {left} attempt(s) left")),
     })
 }
 

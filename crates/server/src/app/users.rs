@@ -12,10 +12,13 @@ use ringfence_core::user::{Email, FirmRole};
 use ringfence_crypto::token;
 use ringfence_mail::Mail;
 use ringfence_store::firm::users::{self, NewUser, User, UserStatus};
-use ringfence_store::firm::{audit as audit_log, challenges, invitations, preferences, sessions};
+use ringfence_store::firm::{
+    audit as audit_log, challenges, invitations, password_resets, preferences, sessions,
+};
 use ringfence_store::{FirmTx, ThrottleKey};
 use serde::{Deserialize, Serialize};
 
+use super::sign_in::recovery;
 use super::{AppError, Ctx};
 use crate::{AppState, audit};
 
@@ -438,6 +441,52 @@ pub async fn reset_second_factor(ctx: &Ctx, state: &AppState, id: UserId) -> Res
             body,
         })
         .await?;
+    Ok(())
+}
+
+/// Sends an active user a link to set a new password: how an account with no
+/// authenticator app or passkey gets back in, since it cannot reset its own. The link still
+/// asks for any such factor the account holds, so an administrator cannot take over an
+/// account with one. Earlier links stop working; the password stays until the link is used.
+/// Not for one's own account (changed under Account), nor an invited or disabled user.
+pub async fn send_password_reset(ctx: &Ctx, state: &AppState, id: UserId) -> Result<(), AppError> {
+    if id == ctx.actor.user {
+        return Err(AppError::conflict("own_account", "change your own password on your account page"));
+    }
+    let now = ctx.now();
+    let mut tx = ctx.actor.begin().await?;
+    let user = users::get(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    let why = match user.status {
+        UserStatus::Active => None,
+        UserStatus::Invited => Some("has not accepted the invitation yet; send the invitation again instead"),
+        UserStatus::Disabled => Some("is disabled; enable the account first"),
+    };
+    if let Some(why) = why {
+        return Err(AppError::conflict("not_active", format!("{} {why}", user.display_name())));
+    }
+    let held = users::credentials_by_email(&mut tx, &user.email).await?.ok_or(AppError::NotFound)?.enrolled;
+    let token =
+        password_resets::create(&mut tx, id, Some(ctx.actor.user), now, password_resets::SENT_LIFETIME)
+            .await?;
+    let zone = preferences::time_zone(&mut tx).await?;
+    ctx.record(&mut tx, AuditAction::UserPasswordResetSent, Some(("user", id.to_string()))).await?;
+    tx.commit().await?;
+    let (firm, admin) = (ctx.actor.firm_name.as_str(), ctx.actor.display_name());
+    let body = format!(
+        "Dear {name},\n\n{admin}, an administrator of {firm}'s Ringfence, sent you this link to set a new password. It works once, until {expires}{asks}:\n\n{url}/reset#{link}\n\nThen sign in at {url} with {email}. If you did not ask for this, tell {admin}: your password stays as it is until the link is used.\n",
+        name = user.display_name(),
+        expires = zone.in_words(now + password_resets::SENT_LIFETIME),
+        asks = match recovery::factor_words(held.totp, held.passkey) {
+            "nothing more" => String::new(),
+            factor => format!(", and asks for {factor}"),
+        },
+        url = state.settings.public_url,
+        link = token::scoped(&ctx.actor.firm.simple(), &token).as_str(),
+        email = user.email,
+    );
+    let subject = format!("{admin} sent you a link to reset your Ringfence password");
+    let mail = Mail { to: user.email.as_str(), to_name: user.name.as_deref(), subject: &subject, body };
+    state.mailer.send(mail).await?;
     Ok(())
 }
 

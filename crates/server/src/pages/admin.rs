@@ -206,6 +206,8 @@ struct UserRow {
     name: String,
     status: String,
     roles: Vec<&'static str>,
+    /// The administrator looking at the page, who changes their own password elsewhere.
+    is_viewer: bool,
 }
 
 /// A firm role as the page offers it: its name and what it lets its holder do.
@@ -240,12 +242,13 @@ enum UsersDone {
     Disabled,
     Enabled,
     Unlocked,
+    PasswordResetSent,
     TimeZone,
     SignInPolicy,
 }
 
 impl UsersDone {
-    const ALL: [UsersDone; 9] = [
+    const ALL: [UsersDone; 10] = [
         UsersDone::Invited,
         UsersDone::InvitationResent,
         UsersDone::InvitationWithdrawn,
@@ -253,6 +256,7 @@ impl UsersDone {
         UsersDone::Disabled,
         UsersDone::Enabled,
         UsersDone::Unlocked,
+        UsersDone::PasswordResetSent,
         UsersDone::TimeZone,
         UsersDone::SignInPolicy,
     ];
@@ -266,6 +270,7 @@ impl UsersDone {
             UsersDone::Disabled => "disabled",
             UsersDone::Enabled => "enabled",
             UsersDone::Unlocked => "unlocked",
+            UsersDone::PasswordResetSent => "password-reset-sent",
             UsersDone::TimeZone => "time-zone",
             UsersDone::SignInPolicy => "sign-in-policy",
         }
@@ -290,6 +295,9 @@ impl UsersDone {
             UsersDone::Disabled => format!("{who}'s account is disabled: they are signed out everywhere."),
             UsersDone::Enabled => format!("{who}'s account is enabled."),
             UsersDone::Unlocked => format!("{who}'s sign-in lock is cleared; they have been told by mail."),
+            UsersDone::PasswordResetSent => format!(
+                "A link to set a new password is on its way to {who}; links sent before no longer work."
+            ),
             UsersDone::TimeZone => "The firm's time zone is saved: pages show times on its clock.".to_owned(),
             UsersDone::SignInPolicy => {
                 "The sign-in policy is saved: it applies from the next sign-in.".to_owned()
@@ -324,6 +332,7 @@ async fn users_page(
             name: u.name.clone().unwrap_or_else(|| u.email.clone()),
             status: u.status.to_owned(),
             roles: u.roles.iter().map(|r| r.as_str()).collect(),
+            is_viewer: u.id == ctx.actor.user.to_string(),
         })
         .collect();
     let notice = done.map(|(done, about)| {
@@ -452,7 +461,7 @@ async fn user_changed(
     }
 }
 
-/// Roles, enabling and unlocking; disabling and withdrawing an invitation ask first, on
+/// Roles, enabling, unlocking and sending a password reset link; disabling and withdrawing an invitation ask first, on
 /// routes of their own.
 pub async fn change_user(
     PathId(id): PathId<UserId>,
@@ -467,7 +476,13 @@ pub async fn change_user(
         "roles" => (change(Some(checked(&form, "roles")), None).await.map(drop), UsersDone::RolesSaved),
         "enable" => (change(None, Some(false)).await.map(drop), UsersDone::Enabled),
         "unlock" => (app::users::unlock(&ctx, &state, id).await, UsersDone::Unlocked),
-        _ => (Err(AppError::invalid("change", "roles, enable or unlock")), UsersDone::RolesSaved),
+        "password-reset" => {
+            (app::users::send_password_reset(&ctx, &state, id).await, UsersDone::PasswordResetSent)
+        }
+        _ => (
+            Err(AppError::invalid("change", "roles, enable, unlock or password-reset")),
+            UsersDone::RolesSaved,
+        ),
     };
     user_changed(done, what, id, &ctx, &csrf).await
 }

@@ -4,6 +4,7 @@ use ringfence_crypto::secret::SecretText;
 
 use super::*;
 use crate::app::PublicCtx;
+use crate::app::sign_in::recovery::ResetAnswer;
 use crate::app::sign_in::{ChallengeId, SecondFactorAnswer, SignInInput, SignedIn, Started};
 
 #[derive(Template)]
@@ -177,6 +178,105 @@ pub async fn accept_invite(
         Err(error) => {
             let Failure { status, message, .. } = failure(error);
             render(&InvitePage { signed_in: None, problem: Some(message), token: form.token }, status)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "forgot.html")]
+struct ForgotPage {
+    signed_in: Option<SignedInUser>,
+    problem: Option<String>,
+    email: String,
+    /// The address a link was asked for, once it was.
+    sent_to: Option<String>,
+    /// Mail is written to the data directory's outbox folder, not sent.
+    outbox: bool,
+}
+
+pub async fn forgot_password_page() -> Response {
+    let page =
+        ForgotPage { signed_in: None, problem: None, email: String::new(), sent_to: None, outbox: false };
+    render(&page, StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+pub struct ForgotForm {
+    email: String,
+}
+
+pub async fn forgot_password(
+    ctx: PublicCtx,
+    headers: HeaderMap,
+    PageForm(form): PageForm<ForgotForm>,
+) -> Response {
+    if !same_site(&headers) {
+        return failure_page(AppError::Forbidden("cross-site form"), None);
+    }
+    let (problem, sent_to, status) = match app::sign_in::recovery::request(&ctx, &form.email).await {
+        Ok(()) => (None, Some(form.email.trim().to_owned()), StatusCode::OK),
+        Err(error) => {
+            let Failure { status, message, .. } = failure(error);
+            (Some(message), None, status)
+        }
+    };
+    let outbox = ctx.state.mailer.is_outbox();
+    render(&ForgotPage { signed_in: None, problem, email: form.email, sent_to, outbox }, status)
+}
+
+#[derive(Template)]
+#[template(path = "reset.html")]
+struct ResetPage {
+    signed_in: Option<SignedInUser>,
+    problem: Option<String>,
+    token: String,
+}
+
+pub async fn reset_page() -> Response {
+    render(&ResetPage { signed_in: None, problem: None, token: String::new() }, StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+pub struct ResetForm {
+    token: String,
+    password: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// A reset link completed with an authenticator code, or with nothing more for a link an
+/// administrator sent to an account with no second factor (a passkey answers by the API).
+pub async fn reset_password(
+    ctx: PublicCtx,
+    headers: HeaderMap,
+    PageForm(form): PageForm<ResetForm>,
+) -> Response {
+    if !same_site(&headers) {
+        return failure_page(AppError::Forbidden("cross-site form"), None);
+    }
+    let secret = |text: &str| SecretText::new(zeroize::Zeroizing::new(text.to_owned()));
+    let code = form.code.trim();
+    let answer = ResetAnswer {
+        link: form.token.clone(),
+        password: secret(&form.password),
+        factor: (!code.is_empty()).then_some(SecondFactor::Totp),
+        code: (!code.is_empty()).then(|| secret(code)),
+        credential: None,
+    };
+    match app::sign_in::recovery::complete(&ctx, &answer).await {
+        Ok(()) => render(
+            &MessagePage {
+                signed_in: None,
+                heading: "Password set",
+                message: "Your new password is set, and every session of yours is signed out. Sign in with it and your second factor.",
+                link: "/sign-in",
+                link_text: "Sign in",
+            },
+            StatusCode::OK,
+        ),
+        Err(error) => {
+            let Failure { status, message, .. } = failure(error);
+            render(&ResetPage { signed_in: None, problem: Some(message), token: form.token }, status)
         }
     }
 }

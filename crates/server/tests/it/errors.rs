@@ -119,6 +119,10 @@ fn every_route_declares_an_access_policy() {
             "/sign-in/code",
             "/invite",
             "/invite",
+            "/forgot-password",
+            "/forgot-password",
+            "/reset",
+            "/reset",
             "/api/v1/openapi.json",
             "/api/v1/auth/login",
             "/api/v1/auth/verify",
@@ -126,7 +130,11 @@ fn every_route_declares_an_access_policy() {
             "/api/v1/auth/accept-invite",
             "/api/v1/auth/passkey-options",
             "/api/v1/auth/passkey/start",
-            "/api/v1/auth/passkey/finish"
+            "/api/v1/auth/passkey/finish",
+            "/api/v1/auth/password-reset",
+            "/api/v1/auth/password-reset/factors",
+            "/api/v1/auth/password-reset/passkey-options",
+            "/api/v1/auth/password-reset/complete"
         ]
     );
 }

@@ -25,6 +25,7 @@ mod passkeys;
 mod people;
 mod probes;
 mod proxies;
+mod recovery;
 mod retention;
 mod rotation;
 mod search;
@@ -91,7 +92,8 @@ pub async fn run_due_jobs(state: &AppState) -> Vec<Ran> {
         state.mailer.clone(),
         state.clock.clone(),
         Vec::new(),
-    );
+    )
+    .with_public_url(&state.settings.public_url);
     worker.run_due().await.expect("due jobs run")
 }
 

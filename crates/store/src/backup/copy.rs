@@ -51,7 +51,8 @@ pub struct RestoredCopy {
 /// What the copy drops of the backup: every way in that the original's people held.
 /// Tokens are scoped by firm id, so a session or invitation of the original would
 /// otherwise open the copy under the copy's id.
-const WAYS_IN: &[&str] = &["sessions", "login_challenges", "invitations", "passkey_registrations"];
+const WAYS_IN: &[&str] =
+    &["sessions", "login_challenges", "invitations", "password_resets", "passkey_registrations"];
 
 /// A copy being made: what every step of it needs.
 struct Copying<'a> {

@@ -22,6 +22,8 @@ pub enum ThrottleKey<'a> {
     SecondFactor(&'a str),
     /// Sign-in codes mailed to an account.
     CodeMails(&'a str),
+    /// Password reset requests for an account.
+    ResetMails(&'a str),
     /// Passwordless sign-ins started from a source, as for [`ThrottleKey::SourceIp`].
     PasskeyStarts(&'a str),
     /// Failed sign-ins with password and authenticator code together (while the password
@@ -41,6 +43,7 @@ impl ThrottleKey<'_> {
             ThrottleKey::SourceIp(ip) => format!("ip:{ip}"),
             ThrottleKey::SecondFactor(email) => format!("factor:{email}"),
             ThrottleKey::CodeMails(email) => format!("mails:{email}"),
+            ThrottleKey::ResetMails(email) => format!("reset-mails:{email}"),
             ThrottleKey::PasskeyStarts(ip) => format!("passkey-starts:{ip}"),
             ThrottleKey::PasswordAndCode { account, ip } => {
                 format!("password-and-code:{}:{account}:{ip}", account.len())

@@ -15,6 +15,7 @@ pub mod legal_holds;
 pub mod matters;
 pub mod notes;
 pub mod passkeys;
+pub mod password_resets;
 pub mod preferences;
 pub mod retention;
 pub mod search;

@@ -48,7 +48,7 @@ pub(super) async fn record_use(
 pub struct PasskeyCheckOptions {
     /// The WebAuthn `PublicKeyCredentialRequestOptions`, as JSON.
     #[schema(value_type = Object)]
-    options: Value,
+    pub(super) options: Value,
 }
 
 /// A passwordless sign-in begun: its ceremony and the options of the passkey check.

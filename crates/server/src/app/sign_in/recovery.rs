@@ -1,0 +1,365 @@
+//! Account recovery: a forgotten password is reset with a link mailed to the account's
+//! address, and — because a mailbox alone is one factor — the link works only with a
+//! second factor the account holds: its authenticator app or a passkey. An account with
+//! neither is reset by an administrator, who sends it a link that needs no second factor
+//! (see `app::users::send_password_reset`): the administrator vouches for the person.
+//!
+//! - Asking costs the same whether or not the address is an account's: the same reads, one
+//!   job queued, the same answer. The job does the rest (mints the link, mails it), so
+//!   nothing an asker can time depends on the address.
+//! - Asks are counted per address ([`throttle::RESET_MAILS`]), so a stranger cannot flood
+//!   a mailbox; second factors tried against a link are counted on the link (the sixth is
+//!   refused unchecked) and against the account, as a sign-in's are.
+//! - A new password ends every session and sign-in of the account, and is mailed about.
+
+use ringfence_core::audit::{AuditAction, Outcome};
+use ringfence_core::auth::SecondFactor;
+use ringfence_core::ids::{FirmId, UserId};
+use ringfence_core::principal::Principal;
+use ringfence_core::throttle;
+use ringfence_core::user::{Email, FirmRole};
+use ringfence_crypto::secret::SecretText;
+use ringfence_crypto::token::{self, SecretToken};
+use ringfence_mail::{Mail, Mailer};
+use ringfence_store::firm::password_resets::{self, Reset};
+use ringfence_store::firm::users::{self, UserStatus};
+use ringfence_store::firm::{audit as audit_log, challenges, passkeys, preferences, sessions};
+use ringfence_store::{FirmStore, Storage, ThrottleKey};
+use serde::Serialize;
+use std::sync::Arc;
+use time::OffsetDateTime;
+use webauthn_rs::prelude::PublicKeyCredential;
+
+use super::passkey::PasskeyCheckOptions;
+use super::{
+    AppError, CodeOutcome, PublicCtx, Refusal, passkey_outcome, record_step, refused_factor, totp_outcome,
+};
+use crate::auth::attempts::{self, Attempt, Guess, check_ip};
+use crate::auth::passkey::{self as ceremonies, RelyingParty};
+use crate::jobs::Job;
+use crate::{audit, passwords};
+
+fn invalid_link() -> AppError {
+    AppError::invalid("token", "this password reset link is invalid, used or expired; ask for a new one")
+}
+
+/// Asks for a password reset link for `email`. The answer is the same whether or not the
+/// address is an account's; a link is mailed only to an active account that holds an
+/// authenticator app or passkey, and an account without tells its owner to ask an
+/// administrator.
+pub async fn request(ctx: &PublicCtx, email: &str) -> Result<(), AppError> {
+    let PublicCtx { state, client, now } = ctx;
+    let now = *now;
+    let email = Email::parse(email).map_err(|e| AppError::invalid("email", e.to_string()))?;
+    check_ip(state, client, now).await?;
+    if let Err(refused) =
+        attempts::reserve(state, ThrottleKey::ResetMails(email.as_str()), &throttle::RESET_MAILS, now).await?
+    {
+        return Err(AppError::Throttled {
+            code: "too_many_resets",
+            reason: "password reset links were asked for this address too often; try again later".to_owned(),
+            retry_after: match refused {
+                AppError::Throttled { retry_after, .. } => retry_after,
+                _ => 1,
+            },
+        });
+    }
+    let (firm, user) = state.storage.sign_in_lookup(&email).await?;
+    let Some(firm) = firm else { return Ok(()) };
+    let store = state.storage.firm(firm).await?;
+    if let Some(user) = user {
+        // Written after the answer, like a wrong password's entry, so it costs nothing now.
+        let target = Some(("user", user.to_string()));
+        let entry = audit::record(
+            audit::user(user, &email),
+            AuditAction::AuthRecoveryRequested,
+            target,
+            Outcome::Success,
+            client,
+            now,
+        );
+        store.queue_audit(entry);
+    }
+    state.storage.enqueue_job(&Job::RecoverAccount { firm, user }.once_at(now), now).await?;
+    Ok(())
+}
+
+/// What mailing a reset link needs, in the background job that does it.
+pub struct Mailing<'a> {
+    pub storage: &'a Storage,
+    pub mailer: &'a Mailer,
+    pub public_url: &'a str,
+    pub now: OffsetDateTime,
+}
+
+/// The job queued by [`request`]: mails an active account a link (when it holds a factor
+/// the link can be completed with) or word to ask an administrator. Nothing for anyone else.
+pub async fn mail_link(m: &Mailing<'_>, firm: FirmId, user: UserId) -> Result<(), AppError> {
+    let store = m.storage.firm(firm).await?;
+    let mut tx = store.begin(&Principal::Anonymous).await?;
+    let Some(user) = users::get(&mut tx, user).await?.filter(|u| u.status == UserStatus::Active) else {
+        return Ok(());
+    };
+    let credentials = users::credentials_by_email(&mut tx, &user.email).await?.ok_or(AppError::NotFound)?;
+    let zone = preferences::time_zone(&mut tx).await?;
+    let firm = m.storage.firm_by_id(firm).await?;
+    let firm_name = firm.name.as_str();
+    let name = user.display_name();
+    let target = ("user", user.id.to_string());
+    let client = crate::client::Client::default();
+    let record = |action| {
+        audit::record(
+            audit::user(user.id, &user.email),
+            action,
+            Some(target.clone()),
+            Outcome::Success,
+            &client,
+            m.now,
+        )
+    };
+    let (subject, body) = if credentials.enrolled.totp || credentials.enrolled.passkey {
+        let token =
+            password_resets::create(&mut tx, user.id, None, m.now, password_resets::ASKED_LIFETIME).await?;
+        audit_log::append(&mut tx, &record(AuditAction::AuthRecoveryLinkSent)).await?;
+        let link = token::scoped(&firm.id.simple(), &token);
+        let body = format!(
+            "Dear {name},\n\nSomeone, we hope you, asked to reset the password of your account at {firm_name}'s Ringfence.\n\nSet a new password with this link. It works once, until {expires}, and asks for {factor}:\n\n{url}/reset#{link}\n\nIf you did not ask, ignore this message: your password stays as it is. Nobody can use the link without {factor}.\n",
+            expires = zone.in_words(m.now + password_resets::ASKED_LIFETIME),
+            factor = factor_words(credentials.enrolled.totp, credentials.enrolled.passkey),
+            url = m.public_url,
+            link = link.as_str(),
+        );
+        ("Reset your Ringfence password".to_owned(), body)
+    } else {
+        audit_log::append(&mut tx, &record(AuditAction::AuthRecoveryReferred)).await?;
+        let admins: Vec<String> = users::list(&mut tx)
+            .await?
+            .into_iter()
+            .filter(|u| {
+                u.status == UserStatus::Active && u.roles.contains(&FirmRole::Admin) && u.id != user.id
+            })
+            .map(|u| u.display_name())
+            .collect();
+        let ask =
+            if admins.is_empty() { "an administrator of your firm".to_owned() } else { admins.join(" or ") };
+        let body = format!(
+            "Dear {name},\n\nSomeone, we hope you, asked to reset the password of your account at {firm_name}'s Ringfence.\n\nYour account has no authenticator app or passkey, and a link in an email alone is not enough to prove it is you. Ask {ask} to send you a password reset link from the users page.\n\nIf you did not ask, ignore this message: your password stays as it is.\n"
+        );
+        ("Resetting your Ringfence password".to_owned(), body)
+    };
+    tx.commit().await?;
+    let mail = Mail { to: user.email.as_str(), to_name: user.name.as_deref(), subject: &subject, body };
+    m.mailer.send(mail).await?;
+    Ok(())
+}
+
+/// How a mail names the factors a link asks for.
+pub(crate) fn factor_words(totp: bool, passkey: bool) -> &'static str {
+    match (totp, passkey) {
+        (true, true) => "a code from your authenticator app or your passkey",
+        (true, false) => "a code from your authenticator app",
+        (false, true) => "your passkey",
+        (false, false) => "nothing more",
+    }
+}
+
+/// What a reset link asks for besides the new password: the second factors it can be
+/// completed with, none for a link an administrator sent to an account that holds none.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ResetFactors {
+    #[schema(value_type = Vec<crate::openapi::SecondFactorSchema>)]
+    pub factors: Vec<SecondFactor>,
+}
+
+/// A live link's firm store, reset and user; a dead one is refused, and on the record.
+async fn live(
+    ctx: &PublicCtx,
+    link: &str,
+) -> Result<(Arc<FirmStore>, SecretToken, Reset, users::User), AppError> {
+    let PublicCtx { state, client, now } = ctx;
+    check_ip(state, client, *now).await?;
+    let (firm_hex, secret) = token::parse_scoped(link).ok_or_else(invalid_link)?;
+    let firm: FirmId = firm_hex.parse().map_err(|_| invalid_link())?;
+    if !state.storage.firm_exists(firm).await? {
+        return Err(invalid_link());
+    }
+    let store = state.storage.firm(firm).await?;
+    let mut tx = store.begin(&Principal::Anonymous).await?;
+    let reset = password_resets::peek(&mut tx, &secret, *now).await?;
+    let user = match &reset {
+        Some(reset) => users::get(&mut tx, reset.user).await?,
+        None => None,
+    };
+    tx.commit().await?;
+    match (reset, user) {
+        (Some(reset), Some(user)) if user.status == UserStatus::Active => Ok((store, secret, reset, user)),
+        _ => {
+            audit::anonymous_refusal(&store, AuditAction::AuthRecoveryRefused, client, *now).await?;
+            Err(invalid_link())
+        }
+    }
+}
+
+/// The second factors `user` holds, which a link must be completed with.
+async fn held_factors(store: &FirmStore, user: &users::User) -> Result<Vec<SecondFactor>, AppError> {
+    let mut tx = store.begin(&Principal::Anonymous).await?;
+    let credentials = users::credentials_by_email(&mut tx, &user.email).await?.ok_or_else(invalid_link)?;
+    tx.commit().await?;
+    let mut factors = Vec::new();
+    if credentials.enrolled.totp {
+        factors.push(SecondFactor::Totp);
+    }
+    if credentials.enrolled.passkey {
+        factors.push(SecondFactor::Passkey);
+    }
+    Ok(factors)
+}
+
+/// What the link `link` asks for; a dead link is refused.
+pub async fn factors(ctx: &PublicCtx, link: &str) -> Result<ResetFactors, AppError> {
+    let (store, _, reset, user) = live(ctx, link).await?;
+    let factors = held_factors(&store, &user).await?;
+    if factors.is_empty() && reset.sent_by.is_none() {
+        return Err(needs_administrator());
+    }
+    Ok(ResetFactors { factors })
+}
+
+fn needs_administrator() -> AppError {
+    AppError::NotPermitted {
+        code: "second_factor_required",
+        reason: "your account no longer has an authenticator app or passkey; ask an administrator to send you a reset link",
+    }
+}
+
+/// The WebAuthn challenge for completing a link with a passkey. Asking again replaces the
+/// challenge; it does not count as an attempt.
+pub async fn passkey_options(ctx: &PublicCtx, link: &str) -> Result<PasskeyCheckOptions, AppError> {
+    let (store, secret, _, user) = live(ctx, link).await?;
+    let mut tx = store.begin(&Principal::Anonymous).await?;
+    let records = passkeys::records(&mut tx, user.id).await?;
+    if records.is_empty() {
+        return Err(AppError::invalid("factor", "no passkey is set up for this account"));
+    }
+    let registered = records.iter().map(|r| ceremonies::decode(&r.record)).collect::<Result<Vec<_>, _>>()?;
+    let ceremony = RelyingParty::of(&ctx.state.settings)?.start_check(&registered)?;
+    if !password_resets::set_passkey_state(&mut tx, &secret, &ceremony.state, ctx.now).await? {
+        return Err(invalid_link());
+    }
+    tx.commit().await?;
+    Ok(PasskeyCheckOptions { options: ceremony.options })
+}
+
+/// A link completed: its token, the new password and the second factor's answer.
+pub struct ResetAnswer {
+    pub link: String,
+    pub password: SecretText,
+    /// `None` only for a link that asks for no second factor.
+    pub factor: Option<SecondFactor>,
+    /// The authenticator code.
+    pub code: Option<SecretText>,
+    /// The passkey's answer to the challenge of [`passkey_options`].
+    pub credential: Option<PublicKeyCredential>,
+}
+
+/// Sets a new password with a link and the second factor it asks for, ends every session
+/// and sign-in of the account, and mails its owner. The password is judged before the
+/// factor is tried, so a weak one spends no attempt.
+pub async fn complete(ctx: &PublicCtx, answer: &ResetAnswer) -> Result<(), AppError> {
+    let PublicCtx { state, now, .. } = ctx;
+    let now = *now;
+    let (store, secret, reset, user) = live(ctx, &answer.link).await?;
+    let firm = state.storage.firm_by_id(store.id()).await?;
+    let known = passwords::KnownWords { email: &user.email, name: user.name.as_deref(), firm: &firm };
+    let password = passwords::strong(answer.password.expose(), &known)?;
+    let held = held_factors(&store, &user).await?;
+    let reserved = if held.is_empty() {
+        if reset.sent_by.is_none() {
+            return Err(needs_administrator());
+        }
+        None
+    } else {
+        let factor = answer.factor.filter(|f| held.contains(f)).ok_or_else(|| {
+            let (totp, passkey) = (held.contains(&SecondFactor::Totp), held.contains(&SecondFactor::Passkey));
+            AppError::invalid("factor", format!("this link needs {}", factor_words(totp, passkey)))
+        })?;
+        Some(check_factor(ctx, &store, &secret, &user, factor, answer).await?)
+    };
+    let hash = passwords::hash(state, &password).await?;
+    let mut tx = store.begin(&Principal::Anonymous).await?;
+    if password_resets::redeem(&mut tx, &secret, state.clock.now()).await? != Some(user.id) {
+        return Err(invalid_link());
+    }
+    // Checked again where the password is set: a user disabled meanwhile stays out.
+    if users::get(&mut tx, user.id).await?.is_none_or(|u| u.status != UserStatus::Active) {
+        return Err(invalid_link());
+    }
+    users::set_password_hash(&mut tx, user.id, &hash).await?;
+    challenges::end_all(&mut tx, user.id, now).await?;
+    sessions::revoke_all(&mut tx, user.id, None, now).await?;
+    let target = ("user", user.id.to_string());
+    record_step(ctx, &mut tx, (user.id, &user.email), AuditAction::UserPasswordReset, target).await?;
+    tx.commit().await?;
+    if let Some(reserved) = reserved {
+        reserved.release(state).await?;
+    }
+    // The owner proved who they are: earlier failures are not theirs to wait out.
+    for key in [ThrottleKey::Account(user.email.as_str()), ThrottleKey::SecondFactor(user.email.as_str())] {
+        state.storage.clear_sign_in_failures(key).await?;
+    }
+    let body = format!(
+        "Dear {},\n\nThe password of your account at {}'s Ringfence was just reset with a link mailed to you, and every session of yours was signed out.\n\nIf this was not you, tell your firm's administrator now.\n",
+        user.display_name(),
+        firm.name.as_str()
+    );
+    let mail = Mail {
+        to: user.email.as_str(),
+        to_name: user.name.as_deref(),
+        subject: "Your Ringfence password was reset",
+        body,
+    };
+    state.mailer.send(mail).await?;
+    Ok(())
+}
+
+/// Counts the attempt (on the link, then against the account) and checks the second
+/// factor; a refusal is on the record.
+async fn check_factor(
+    ctx: &PublicCtx,
+    store: &Arc<FirmStore>,
+    secret: &SecretToken,
+    user: &users::User,
+    factor: SecondFactor,
+    answer: &ResetAnswer,
+) -> Result<Attempt, AppError> {
+    let PublicCtx { state, client, now } = ctx;
+    let now = *now;
+    let mut tx = store.begin(&Principal::Anonymous).await?;
+    let counted = password_resets::count_attempt(&mut tx, secret, now).await?;
+    tx.commit().await?;
+    let Some(counted) = counted else { return Err(invalid_link()) };
+    let reserved = Attempt::reserve(state, Guess::SecondFactor, Some(&user.email), client, now).await?;
+    let mut tx = store.begin(&Principal::Anonymous).await?;
+    let outcome = match factor {
+        SecondFactor::Totp => {
+            let code =
+                answer.code.as_ref().ok_or_else(|| AppError::invalid("code", "required for this factor"))?;
+            totp_outcome(&mut tx, user.id, code.expose().trim(), now).await?
+        }
+        SecondFactor::Passkey => {
+            let offered = counted.passkey_state.as_deref();
+            passkey_outcome(state, &mut tx, user.id, answer.credential.as_ref(), offered, now).await?
+        }
+        SecondFactor::Email => {
+            return Err(AppError::invalid("factor", "an emailed code cannot reset a password"));
+        }
+    };
+    tx.commit().await?;
+    if outcome != CodeOutcome::Accepted {
+        let refusal = refused_factor(state, &user.email, outcome, counted.attempts).await?;
+        let refused = Refusal { user: user.id, email: &user.email, client, now };
+        refused.record(store, AuditAction::AuthRecoveryFailed, Outcome::Failure, reserved.locked()).await?;
+        return Err(refusal);
+    }
+    Ok(reserved)
+}
