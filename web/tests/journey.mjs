@@ -602,7 +602,35 @@ async function main() {
     await annPage.waitForURL(/\/sign-in$/);
     await annPage.goto(`${server.base}/home`);
     assert.match(annPage.url(), /\/sign-in$/);
-    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, team, download of both versions, search, a note deleted and restored, authenticator app, the matter exported as a ZIP and downloaded once, passkey as second factor and alone, typed text kept across a lost session and an idle timeout, not-found, audit log and CSV, users, directory, a legal hold placed and lifted, the retention policy, a backup made and shown verified, a data subject's request and its report, clients, sign-out; axe on every page)");
+
+    // She forgets her password: a link comes by mail, and her passkey proves it is her.
+    await annPage.getByRole("link", { name: "Forgot your password?" }).click();
+    await checkAccessibility(annPage, "forgot password");
+    await annPage.getByLabel("Email address").fill("ann@smith-jones.example");
+    await annPage.getByRole("button", { name: "Send the link" }).click();
+    await annPage.getByText("If ann@smith-jones.example is the address of an account here").waitFor();
+    await checkAccessibility(annPage, "forgot password, link asked for");
+    let resetLine;
+    for (let tries = 0; !resetLine; tries++) {
+      assert.ok(tries < 60, "the reset link is mailed within half a minute");
+      await annPage.waitForTimeout(500);
+      resetLine = latestMailTo("ann@smith-jones.example").split(/\r?\n/).find((l) => l.includes("/reset#"));
+    }
+    await annPage.goto(`${server.base}/reset#${resetLine.split("/reset#")[1].trim()}`);
+    await annPage.getByRole("button", { name: "Set password with my passkey" }).waitFor();
+    assert.equal(await annPage.getByLabel("Code from your authenticator app").isVisible(), true, "she has both factors");
+    await checkAccessibility(annPage, "reset password");
+    const newPassword = "otters juggle quietly beneath copper lanterns";
+    await annPage.getByLabel("New password", { exact: true }).fill(newPassword);
+    await annPage.getByRole("button", { name: "Set password with my passkey" }).click();
+    await annPage.getByText("Your password is set, and every session of yours is signed out.").waitFor();
+    await annPage.getByRole("link", { name: "Sign in with your new password" }).click();
+    await annPage.getByLabel("Email address").fill("ann@smith-jones.example");
+    await annPage.getByLabel("Password").fill(newPassword);
+    await annPage.getByRole("button", { name: "Continue" }).click();
+    await annPage.getByRole("button", { name: "Use your passkey" }).click();
+    await annPage.waitForURL(/\/home$/);
+    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, team, download of both versions, search, a note deleted and restored, authenticator app, the matter exported as a ZIP and downloaded once, passkey as second factor and alone, typed text kept across a lost session and an idle timeout, not-found, audit log and CSV, users, directory, a legal hold placed and lifted, the retention policy, a backup made and shown verified, a data subject's request and its report, clients, sign-out, a forgotten password reset with a mailed link and a passkey; axe on every page)");
   } catch (error) {
     // What each open page showed when a step failed, to tell why.
     for (const page of browser.contexts().flatMap((context) => context.pages())) {
