@@ -46,9 +46,27 @@ pub const CODE_MAILS: ThrottleRule = ThrottleRule {
 /// anyone who knows the address, so a stranger cannot flood the mailbox.
 pub const RESET_MAILS: ThrottleRule = ThrottleRule {
     free_failures: 3,
-    lock_after: 30,
+    lock_after: 3,
     window: Duration::hours(1),
     max_delay: Duration::minutes(15),
+};
+
+/// Password reset links asked for from one source address (of any accounts): someone
+/// going down a list of addresses is stopped without stopping an office's sign-ins.
+pub const RESET_ASKS: ThrottleRule = ThrottleRule {
+    free_failures: 10,
+    lock_after: 30,
+    window: Duration::hours(1),
+    max_delay: Duration::minutes(5),
+};
+
+/// Wrong second factors given to reset links of one account, all links together: whoever
+/// holds the mailbox may guess an authenticator code only a few times a day.
+pub const RESET_FACTORS: ThrottleRule = ThrottleRule {
+    free_failures: 5,
+    lock_after: 10,
+    window: Duration::hours(24),
+    max_delay: Duration::hours(1),
 };
 
 /// Passwordless sign-ins started per source address: each keeps a row in the shared

@@ -5,6 +5,7 @@
 //! [`Job`] names every kind of work; [`Worker`] claims due jobs and runs them. Recurring
 //! work is a job that, once done, waits for its next run instead of being deleted.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -63,10 +64,11 @@ pub enum Job {
     BackUp,
     /// Proves one backup (a firm's, or the control store's when `None`) by restoring it.
     VerifyBackup { firm: Option<FirmId>, backup: Uuid },
-    /// Mails a user the password reset link they asked for (or word to ask an
+    /// Mails a user the password reset link asked for from `from` (or word to ask an
     /// administrator). An address nobody has queues one with no user, which does nothing:
-    /// asking costs the same either way.
-    RecoverAccount { firm: FirmId, user: Option<UserId> },
+    /// asking costs the same either way. Never merged with another: each ask is on the
+    /// record, and the throttles bound how many there are.
+    RecoverAccount { firm: FirmId, user: Option<UserId>, from: Option<IpAddr> },
 }
 
 /// The work done on a schedule, once per deployment, with the time between runs.
@@ -156,9 +158,11 @@ impl Job {
             ("export.expire", None) => Job::ExpireExports,
             ("backup.create", None) => Job::BackUp,
             ("backup.verify", firm) => Job::VerifyBackup { firm, backup: payload_id(payload, "backup")? },
-            ("account.recover", Some(firm)) => {
-                Job::RecoverAccount { firm, user: payload_id(payload, "user") }
-            }
+            ("account.recover", Some(firm)) => Job::RecoverAccount {
+                firm,
+                user: payload_id(payload, "user"),
+                from: payload_id(payload, "from"),
+            },
             _ => return None,
         };
         Some(job)
@@ -171,10 +175,6 @@ impl Job {
         }
         if let Job::VerifyBackup { backup, .. } = self {
             return format!("{}:{backup}", self.kind());
-        }
-        if let Job::RecoverAccount { firm, user } = self {
-            let user = user.map_or_else(|| "nobody".to_owned(), |user| user.to_string());
-            return format!("{}:{firm}:{user}", self.kind());
         }
         match self.firm() {
             Some(firm) => format!("{}:{firm}", self.kind()),
@@ -193,9 +193,11 @@ impl Job {
             (Job::VerifyBackup { backup, .. }, _) => {
                 serde_json::json!({ "backup": backup.to_string() }).to_string()
             }
-            (Job::RecoverAccount { user: Some(user), .. }, _) => {
-                serde_json::json!({ "user": user.to_string() }).to_string()
-            }
+            (Job::RecoverAccount { user, from, .. }, _) => serde_json::json!({
+                "user": user.map(|user| user.to_string()),
+                "from": from.map(|from| from.to_string()),
+            })
+            .to_string(),
             (_, Some(firm)) if self.firm_column().is_none() => {
                 serde_json::json!({ "firm": firm.to_string() }).to_string()
             }
@@ -206,7 +208,7 @@ impl Job {
             firm: self.firm_column(),
             payload,
             run_at,
-            dedupe_key: Some(self.dedupe_key()),
+            dedupe_key: (!matches!(self, Job::RecoverAccount { .. })).then(|| self.dedupe_key()),
             max_attempts: MAX_ATTEMPTS,
             every: None,
         }
@@ -281,8 +283,8 @@ pub struct Worker {
     sinks: Mutex<Vec<Sink>>,
     /// Where and when backups are made; none configured, none are.
     backups: Option<Arc<BackupPlan>>,
-    /// The address mailed links point at; a worker without one leaves jobs that mail
-    /// links to one that has it.
+    /// The address mailed links point at; jobs that mail links fail on a worker without
+    /// one, to be retried (perhaps by one that has it).
     public_url: Option<String>,
     /// This worker's name on the leases it holds.
     name: String,
@@ -581,13 +583,13 @@ impl Worker {
                 backups::verify(storage, &self.mailer, self.plan()?, firm, backup, now).await
             }
             Job::RecoverAccount { user: None, .. } => Ok(()),
-            Job::RecoverAccount { firm, user: Some(user) } => {
+            Job::RecoverAccount { firm, user: Some(user), from } => {
                 let public_url = self
                     .public_url
                     .as_deref()
                     .ok_or_else(|| "this server has no public address to link to".to_owned())?;
                 let mailing = Mailing { storage, mailer: &self.mailer, public_url, now };
-                recovery::mail_link(&mailing, firm, user).await.map_err(|e| ErrorChain(&e).to_string())
+                recovery::mail_link(&mailing, firm, user, from).await.map_err(|e| ErrorChain(&e).to_string())
             }
         }
     }

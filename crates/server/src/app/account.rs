@@ -14,7 +14,9 @@ use ringfence_crypto::SecretText;
 use ringfence_crypto::otp::TotpSecret;
 use ringfence_crypto::password::Verdict;
 use ringfence_mail::Mail;
-use ringfence_store::firm::{audit as audit_log, challenges, passkeys, sessions, sign_in_policy, users};
+use ringfence_store::firm::{
+    audit as audit_log, challenges, passkeys, password_resets, sessions, sign_in_policy, users,
+};
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -238,6 +240,7 @@ pub async fn change_password(
     sessions::revoke_all(&mut tx, actor.user, Some(actor.session.as_uuid()), ctx.now()).await?;
     // A sign-in whose password step passed under the old password ends here too.
     challenges::end_all(&mut tx, actor.user, ctx.now()).await?;
+    password_resets::end_open(&mut tx, actor.user, ctx.now()).await?;
     ctx.record(&mut tx, AuditAction::UserPasswordChanged, Some(("user", actor.user.to_string()))).await?;
     tx.commit().await?;
     Ok(())

@@ -348,6 +348,7 @@ pub async fn update(ctx: &Ctx, id: UserId, changes: UserChanges) -> Result<UserV
         users::set_disabled(&mut tx, id, disabled).await?;
         if disabled {
             sessions::revoke_all(&mut tx, id, None, ctx.now()).await?;
+            password_resets::end_open(&mut tx, id, ctx.now()).await?;
         }
         let was_disabled = user.status == UserStatus::Disabled;
         if disabled != was_disabled {
@@ -374,12 +375,14 @@ pub async fn update(ctx: &Ctx, id: UserId, changes: UserChanges) -> Result<UserV
     Ok(UserView::from(&updated))
 }
 
-/// The account keys a sign-in lock can be on: password guesses, second-factor guesses.
-fn lock_keys(email: &Email) -> [ThrottleKey<'_>; 3] {
+/// The account keys a sign-in lock can be on: password guesses, second-factor guesses,
+/// codes mailed, and second factors given to reset links.
+fn lock_keys(email: &Email) -> [ThrottleKey<'_>; 4] {
     [
         ThrottleKey::Account(email.as_str()),
         ThrottleKey::SecondFactor(email.as_str()),
         ThrottleKey::CodeMails(email.as_str()),
+        ThrottleKey::ResetFactors(email.as_str()),
     ]
 }
 
@@ -420,6 +423,8 @@ pub async fn reset_second_factor(ctx: &Ctx, state: &AppState, id: UserId) -> Res
     let user = users::get(&mut tx, id).await?.ok_or(AppError::NotFound)?;
     users::clear_second_factors(&mut tx, id).await?;
     challenges::end_all(&mut tx, id, now).await?;
+    // A link sent while the account had an authenticator would need none from now on.
+    password_resets::end_open(&mut tx, id, now).await?;
     let keep = (id == ctx.actor.user).then_some(ctx.actor.session.as_uuid());
     sessions::revoke_all(&mut tx, id, keep, now).await?;
     ctx.record(&mut tx, AuditAction::UserSecondFactorReset, Some(("user", id.to_string()))).await?;

@@ -33,6 +33,9 @@ pub(crate) enum Guess {
     /// Password and authenticator code together, while the password step is throttled:
     /// counted per account and source address.
     PasswordAndCode,
+    /// A second factor given to a password reset link: counted per account, more strictly
+    /// (only the mailbox is needed to give one).
+    ResetFactor,
 }
 
 impl Guess {
@@ -43,6 +46,14 @@ impl Guess {
             Guess::PasswordAndCode => {
                 ThrottleKey::PasswordAndCode { account: email.as_str(), ip: ip.unwrap_or("") }
             }
+            Guess::ResetFactor => ThrottleKey::ResetFactors(email.as_str()),
+        }
+    }
+
+    fn rule(self) -> &'static ThrottleRule {
+        match self {
+            Guess::ResetFactor => &throttle::RESET_FACTORS,
+            Guess::Password | Guess::SecondFactor | Guess::PasswordAndCode => &throttle::ACCOUNT,
         }
     }
 }
@@ -110,7 +121,7 @@ impl Attempt {
         };
         let attempt = Self { guess, email: email.cloned(), ip, account: None };
         let Some(email) = email else { return Ok(attempt) };
-        match reserve(state, guess.key(email, client.ip.as_deref()), &throttle::ACCOUNT, now).await? {
+        match reserve(state, guess.key(email, client.ip.as_deref()), guess.rule(), now).await? {
             Ok(record) => Ok(Self { account: Some(record), ..attempt }),
             Err(refused) => {
                 attempt.release_ip(state).await?;
@@ -123,7 +134,7 @@ impl Attempt {
     /// attempts locks no account).
     pub(crate) fn locked(&self) -> bool {
         self.guess != Guess::PasswordAndCode
-            && self.account.is_some_and(|record| record.failures == throttle::ACCOUNT.lock_after)
+            && self.account.is_some_and(|record| record.failures == self.guess.rule().lock_after)
     }
 
     async fn release_ip(&self, state: &AppState) -> Result<(), AppError> {

@@ -51,6 +51,20 @@ fn next_code(h: &Harness, secret: &TotpSecret) -> String {
     secret.code_at(h.clock.now().unix_timestamp() as u64).unwrap()
 }
 
+/// An administrator sends Pat a link: its token.
+async fn send_reset(h: &Harness, admin: &str, pat_id: &str) -> String {
+    let sent = h.call("POST", &format!("/api/v1/users/{pat_id}/password-reset"), Some(admin), None).await;
+    assert_eq!(sent.status, 204, "{}", sent.body);
+    reset_token(h, PAT).unwrap()
+}
+
+/// Whether the link `token` is refused as no longer valid.
+async fn link_dead(h: &Harness, token: &str) -> bool {
+    let reply =
+        h.call("POST", "/api/v1/auth/password-reset/factors", None, Some(json!({ "token": token }))).await;
+    reply.status == 400 && field_of(&reply) == Some("token")
+}
+
 /// The field a 400 names, as the API's message begins with it (`token: …`).
 fn field_of(reply: &Reply) -> Option<&str> {
     reply.body["error"]["message"].as_str()?.split_once(':').map(|(field, _)| field)
@@ -330,17 +344,40 @@ both_backends!(a_link_dies_after_five_wrong_factors_an_hour_or_a_newer_request, 
     let with_code = |token: &str, code: &str| json!({ "token": token, "password": NEW_PASSWORD, "factor": "totp", "code": code });
 
     let token = fresh_link(&h).await;
+    // A code or passkey answer missing spends no attempt.
+    let bare = json!({ "token": token, "password": NEW_PASSWORD, "factor": "totp" });
+    assert_eq!(complete(&h, bare).await.status, 400);
+    for _ in 0..4 {
+        assert_eq!(complete(&h, with_code(&token, "000000")).await.status, 401);
+    }
+    let code = next_code(&h, &secret);
+    assert_eq!(complete(&h, with_code(&token, &code)).await.status, 204, "the fifth attempt may be right");
+
+    let token = fresh_link(&h).await;
     for _ in 0..5 {
+        // Past the account's free failures each wait doubles: the test waits them out.
+        h.clock.advance(Duration::seconds(20));
         assert_eq!(complete(&h, with_code(&token, "000000")).await.status, 401);
     }
     let code = next_code(&h, &secret);
     let spent = complete(&h, with_code(&token, &code)).await;
     assert_eq!((spent.status, field_of(&spent)), (400, Some("token")), "{}", spent.body);
 
+    // Ten wrong factors in a day, over any number of links, hold the account's links back.
+    h.clock.advance(Duration::minutes(61));
+    let token = fresh_link(&h).await;
+    h.clock.advance(Duration::seconds(20));
+    assert_eq!(complete(&h, with_code(&token, "000000")).await.status, 401);
+    let code = next_code(&h, &secret);
+    let held = complete(&h, with_code(&token, &code)).await;
+    assert_eq!((held.status, held.code()), (429, "throttled"), "{}", held.body);
+    h.clock.advance(Duration::hours(24));
+
     let token = fresh_link(&h).await;
     h.clock.advance(Duration::minutes(61));
     let code = next_code(&h, &secret);
     assert_eq!(complete(&h, with_code(&token, &code)).await.status, 400, "an hour is all a link lasts");
+    h.clock.advance(Duration::minutes(61));
 
     let older = fresh_link(&h).await;
     let newer = fresh_link(&h).await;
@@ -417,3 +454,65 @@ both_backends!(the_pages_ask_for_a_link_and_set_the_password_with_it, |env: Test
     let shown = page(&h, "GET", sent.headers["location"].to_str().unwrap(), Some(&cookie), None).await;
     assert!(shown.html.contains("A link to set a new password is on its way to Pat"), "{}", shown.html);
 });
+
+both_backends!(one_source_asking_about_many_addresses_is_held_back, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    for n in 0..10 {
+        assert_eq!(ask(&h, &format!("someone{n}@elsewhere.example")).await.status, 202);
+    }
+    let held = ask(&h, "someone-else@elsewhere.example").await;
+    assert_eq!((held.status, held.code()), (429, "too_many_resets"), "{}", held.body);
+    assert!(held.body.to_string().contains("from this address"), "{}", held.body);
+    h.clock.advance(Duration::seconds(2));
+    assert_eq!(ask(&h, "someone-else@elsewhere.example").await.status, 202);
+    let ran = run_due_jobs(&h.state).await;
+    assert_eq!(ran.len(), 11, "each ask is a job of its own, which finds nobody: {ran:?}");
+    assert!(h.outbox().is_empty(), "nobody was mailed");
+});
+
+both_backends!(
+    a_link_ends_when_the_account_is_disabled_its_factors_reset_or_its_password_changed,
+    |env: TestEnv| async move {
+        let h = Harness::new(env).await;
+        let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let pat = h.signed_in_user(&admin, PAT, &["attorney"]).await;
+        let pat_id = h.user_id(&admin, PAT).await;
+        enrol_totp(&h, &pat, PASSWORD).await;
+        // Sent while Pat had an authenticator; the reset of it must not make the link need none.
+        let token = send_reset(&h, &admin, &pat_id).await;
+        let reset =
+            h.call("DELETE", &format!("/api/v1/users/{pat_id}/second-factor"), Some(&admin), None).await;
+        assert_eq!(reset.status, 204, "{}", reset.body);
+        assert!(link_dead(&h, &token).await);
+        assert_eq!(complete(&h, json!({ "token": token, "password": NEW_PASSWORD })).await.status, 400);
+
+        // Disabled, then enabled again: the link sent before stays dead.
+        let token = send_reset(&h, &admin, &pat_id).await;
+        for disabled in [true, false] {
+            let changed = h
+                .call(
+                    "PATCH",
+                    &format!("/api/v1/users/{pat_id}"),
+                    Some(&admin),
+                    Some(json!({ "disabled": disabled })),
+                )
+                .await;
+            assert_eq!(changed.status, 200, "{}", changed.body);
+        }
+        assert!(link_dead(&h, &token).await);
+
+        // Pat changes the password: a link sent before is no longer needed.
+        let token = send_reset(&h, &admin, &pat_id).await;
+        let pat = h.sign_in(PAT, PASSWORD).await;
+        let changed = h
+            .call(
+                "POST",
+                "/api/v1/me/password",
+                Some(&pat),
+                Some(json!({ "current_password": PASSWORD, "new_password": NEW_PASSWORD })),
+            )
+            .await;
+        assert_eq!(changed.status, 204, "{}", changed.body);
+        assert!(link_dead(&h, &token).await);
+    }
+);

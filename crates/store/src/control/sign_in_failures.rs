@@ -24,6 +24,10 @@ pub enum ThrottleKey<'a> {
     CodeMails(&'a str),
     /// Password reset requests for an account.
     ResetMails(&'a str),
+    /// Password reset requests from a source, as for [`ThrottleKey::SourceIp`].
+    ResetAsks(&'a str),
+    /// Wrong second factors given to an account's reset links.
+    ResetFactors(&'a str),
     /// Passwordless sign-ins started from a source, as for [`ThrottleKey::SourceIp`].
     PasskeyStarts(&'a str),
     /// Failed sign-ins with password and authenticator code together (while the password
@@ -44,6 +48,8 @@ impl ThrottleKey<'_> {
             ThrottleKey::SecondFactor(email) => format!("factor:{email}"),
             ThrottleKey::CodeMails(email) => format!("mails:{email}"),
             ThrottleKey::ResetMails(email) => format!("reset-mails:{email}"),
+            ThrottleKey::ResetAsks(ip) => format!("reset-asks:{ip}"),
+            ThrottleKey::ResetFactors(email) => format!("reset-factors:{email}"),
             ThrottleKey::PasskeyStarts(ip) => format!("passkey-starts:{ip}"),
             ThrottleKey::PasswordAndCode { account, ip } => {
                 format!("password-and-code:{}:{account}:{ip}", account.len())

@@ -1,6 +1,7 @@
-//! Password resets: a random token is mailed once; only its SHA-256 is stored. A new reset
-//! ends the user's earlier ones, second factors tried against one are counted atomically
-//! before they are checked, and using one is single-use.
+//! Password resets: a random token is mailed once; only its SHA-256 is stored. One is open
+//! per user at a time (a new one ends the one before, and a unique index holds it), second
+//! factors tried against one are counted atomically before they are checked, and using one
+//! is single-use.
 
 use ringfence_core::auth::MAX_CODE_ATTEMPTS;
 use ringfence_core::clock::unix_millis;
@@ -28,6 +29,17 @@ pub struct Reset {
     pub passkey_state: Option<String>,
 }
 
+/// Takes the user's row for this transaction: whatever changes a user's links takes it
+/// first, then theirs, so two such changes wait for each other rather than deadlock (or
+/// both open a link).
+pub async fn lock_user(tx: &mut FirmTx, user: UserId) -> Result<(), StoreError> {
+    sqlx::query("UPDATE users SET status = status WHERE id = $1")
+        .bind(user.to_string())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
 /// Makes a reset for `user`, ending any earlier one, valid for `lifetime`.
 pub async fn create(
     tx: &mut FirmTx,
@@ -36,7 +48,8 @@ pub async fn create(
     now: OffsetDateTime,
     lifetime: Duration,
 ) -> Result<SecretToken, StoreError> {
-    end_live(tx, user, now).await?;
+    lock_user(tx, user).await?;
+    end_open(tx, user, now).await?;
     let token = SecretToken::generate()?;
     let TokenHash(hash) = token.hash();
     sqlx::query(
@@ -56,7 +69,7 @@ pub async fn create(
 /// The condition of a live reset: `$1` its token's hash, `$2` now, `$3` the attempts allowed.
 macro_rules! live {
     () => {
-        "token_hash = $1 AND used_at IS NULL AND expires_at > $2 AND attempts < $3"
+        "token_hash = $1 AND ended_at IS NULL AND expires_at > $2 AND attempts < $3"
     };
 }
 
@@ -131,28 +144,35 @@ pub async fn set_passkey_state(
     Ok(done.rows_affected() == 1)
 }
 
-/// Uses a reset: its user, if the token is live. A second use finds nothing.
+/// Uses a reset: its user, if the token is unused and unexpired (its attempts were counted
+/// before its factor was checked, so the last one allowed may still use it). A second use
+/// finds nothing.
 pub async fn redeem(
     tx: &mut FirmTx,
     token: &SecretToken,
     now: OffsetDateTime,
 ) -> Result<Option<UserId>, StoreError> {
-    let sql = concat!(
-        "UPDATE password_resets SET used_at = $2 WHERE ",
-        live!(),
-        " RETURNING user_id, sent_by, attempts, passkey_state"
-    );
-    Ok(live_reset(tx, sql, token, now).await?.map(|reset| reset.user))
+    let TokenHash(hash) = token.hash();
+    let user: Option<String> = sqlx::query_scalar(
+        "UPDATE password_resets SET ended_at = $2 WHERE token_hash = $1 AND ended_at IS NULL AND expires_at > $2
+         RETURNING user_id",
+    )
+    .bind(hash.to_vec())
+    .bind(unix_millis(now))
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(user.and_then(|u| u.parse().ok()))
 }
 
-/// Ends every live reset of a user, so that no link already sent still works.
-pub async fn end_live(tx: &mut FirmTx, user: UserId, now: OffsetDateTime) -> Result<u64, StoreError> {
-    let ended = sqlx::query(
-        "UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL AND expires_at > $2",
-    )
-    .bind(user.to_string())
-    .bind(unix_millis(now))
-    .execute(tx.conn())
-    .await?;
+/// Ends every open reset of a user, so that no link already sent still works: for a new
+/// link, and whenever the account changes in a way a link sent before must not outlive
+/// (disabled, its second factors reset, its password changed).
+pub async fn end_open(tx: &mut FirmTx, user: UserId, now: OffsetDateTime) -> Result<u64, StoreError> {
+    let ended =
+        sqlx::query("UPDATE password_resets SET ended_at = $2 WHERE user_id = $1 AND ended_at IS NULL")
+            .bind(user.to_string())
+            .bind(unix_millis(now))
+            .execute(tx.conn())
+            .await?;
     Ok(ended.rows_affected())
 }

@@ -26,6 +26,7 @@ use ringfence_store::firm::users::{self, UserStatus};
 use ringfence_store::firm::{audit as audit_log, challenges, passkeys, preferences, sessions};
 use ringfence_store::{FirmStore, Storage, ThrottleKey};
 use serde::Serialize;
+use std::net::IpAddr;
 use std::sync::Arc;
 use time::OffsetDateTime;
 use webauthn_rs::prelude::PublicKeyCredential;
@@ -36,8 +37,9 @@ use super::{
 };
 use crate::auth::attempts::{self, Attempt, Guess, check_ip};
 use crate::auth::passkey::{self as ceremonies, RelyingParty};
+use crate::client::Client;
 use crate::jobs::Job;
-use crate::{audit, passwords};
+use crate::{AppState, audit, passwords};
 
 fn invalid_link() -> AppError {
     AppError::invalid("token", "this password reset link is invalid, used or expired; ask for a new one")
@@ -46,42 +48,42 @@ fn invalid_link() -> AppError {
 /// Asks for a password reset link for `email`. The answer is the same whether or not the
 /// address is an account's; a link is mailed only to an active account that holds an
 /// authenticator app or passkey, and an account without tells its owner to ask an
-/// administrator.
+/// administrator. Asks are counted per source address and per address asked about.
 pub async fn request(ctx: &PublicCtx, email: &str) -> Result<(), AppError> {
     let PublicCtx { state, client, now } = ctx;
     let now = *now;
     let email = Email::parse(email).map_err(|e| AppError::invalid("email", e.to_string()))?;
     check_ip(state, client, now).await?;
-    if let Err(refused) =
-        attempts::reserve(state, ThrottleKey::ResetMails(email.as_str()), &throttle::RESET_MAILS, now).await?
-    {
-        return Err(AppError::Throttled {
+    if let Some(source) = &client.source {
+        counted_ask(ctx, ThrottleKey::ResetAsks(source), &throttle::RESET_ASKS, "from this address").await?;
+    }
+    counted_ask(ctx, ThrottleKey::ResetMails(email.as_str()), &throttle::RESET_MAILS, "for this account")
+        .await?;
+    let (firm, user) = state.storage.sign_in_lookup(&email).await?;
+    let Some(firm) = firm else { return Ok(()) };
+    let from = client.ip.as_deref().and_then(|ip| ip.parse().ok());
+    state.storage.enqueue_job(&Job::RecoverAccount { firm, user, from }.once_at(now), now).await?;
+    Ok(())
+}
+
+/// Counts one ask against `key`, or refuses it once `rule` allows no more.
+async fn counted_ask(
+    ctx: &PublicCtx,
+    key: ThrottleKey<'_>,
+    rule: &throttle::ThrottleRule,
+    whose: &str,
+) -> Result<(), AppError> {
+    match attempts::reserve(&ctx.state, key, rule, ctx.now).await? {
+        Ok(_) => Ok(()),
+        Err(refused) => Err(AppError::Throttled {
             code: "too_many_resets",
-            reason: "password reset links were asked for this address too often; try again later".to_owned(),
+            reason: format!("password reset links were asked for too often {whose}; try again later"),
             retry_after: match refused {
                 AppError::Throttled { retry_after, .. } => retry_after,
                 _ => 1,
             },
-        });
+        }),
     }
-    let (firm, user) = state.storage.sign_in_lookup(&email).await?;
-    let Some(firm) = firm else { return Ok(()) };
-    let store = state.storage.firm(firm).await?;
-    if let Some(user) = user {
-        // Written after the answer, like a wrong password's entry, so it costs nothing now.
-        let target = Some(("user", user.to_string()));
-        let entry = audit::record(
-            audit::user(user, &email),
-            AuditAction::AuthRecoveryRequested,
-            target,
-            Outcome::Success,
-            client,
-            now,
-        );
-        store.queue_audit(entry);
-    }
-    state.storage.enqueue_job(&Job::RecoverAccount { firm, user }.once_at(now), now).await?;
-    Ok(())
 }
 
 /// What mailing a reset link needs, in the background job that does it.
@@ -92,21 +94,20 @@ pub struct Mailing<'a> {
     pub now: OffsetDateTime,
 }
 
-/// The job queued by [`request`]: mails an active account a link (when it holds a factor
-/// the link can be completed with) or word to ask an administrator. Nothing for anyone else.
-pub async fn mail_link(m: &Mailing<'_>, firm: FirmId, user: UserId) -> Result<(), AppError> {
+/// The job queued by [`request`]: puts the ask on the record and mails an active account a
+/// link (when it holds a factor the link can be completed with) or word to ask an
+/// administrator. Nothing for anyone else.
+pub async fn mail_link(
+    m: &Mailing<'_>,
+    firm: FirmId,
+    user: UserId,
+    from: Option<IpAddr>,
+) -> Result<(), AppError> {
     let store = m.storage.firm(firm).await?;
     let mut tx = store.begin(&Principal::Anonymous).await?;
-    let Some(user) = users::get(&mut tx, user).await?.filter(|u| u.status == UserStatus::Active) else {
-        return Ok(());
-    };
-    let credentials = users::credentials_by_email(&mut tx, &user.email).await?.ok_or(AppError::NotFound)?;
-    let zone = preferences::time_zone(&mut tx).await?;
-    let firm = m.storage.firm_by_id(firm).await?;
-    let firm_name = firm.name.as_str();
-    let name = user.display_name();
+    let Some(user) = users::get(&mut tx, user).await? else { return Ok(()) };
     let target = ("user", user.id.to_string());
-    let client = crate::client::Client::default();
+    let client = Client { ip: from.map(|ip| ip.to_string()), ..Client::default() };
     let record = |action| {
         audit::record(
             audit::user(user.id, &user.email),
@@ -117,6 +118,16 @@ pub async fn mail_link(m: &Mailing<'_>, firm: FirmId, user: UserId) -> Result<()
             m.now,
         )
     };
+    audit_log::append(&mut tx, &record(AuditAction::AuthRecoveryRequested)).await?;
+    if user.status != UserStatus::Active {
+        tx.commit().await?;
+        return Ok(());
+    }
+    let credentials = users::credentials_by_email(&mut tx, &user.email).await?.ok_or(AppError::NotFound)?;
+    let zone = preferences::time_zone(&mut tx).await?;
+    let firm = m.storage.firm_by_id(firm).await?;
+    let firm_name = firm.name.as_str();
+    let name = user.display_name();
     let (subject, body) = if credentials.enrolled.totp || credentials.enrolled.passkey {
         let token =
             password_resets::create(&mut tx, user.id, None, m.now, password_resets::ASKED_LIFETIME).await?;
@@ -263,17 +274,19 @@ pub struct ResetAnswer {
 }
 
 /// Sets a new password with a link and the second factor it asks for, ends every session
-/// and sign-in of the account, and mails its owner. The password is judged before the
-/// factor is tried, so a weak one spends no attempt.
+/// and sign-in of the account, and mails its owner. The password is judged and the answer's
+/// form checked before anything is counted, so neither a weak password nor a missing code
+/// spends an attempt; the attempt is then counted against the account and on the link, and
+/// the factor is checked in the transaction that uses the link and sets the password.
 pub async fn complete(ctx: &PublicCtx, answer: &ResetAnswer) -> Result<(), AppError> {
-    let PublicCtx { state, now, .. } = ctx;
+    let PublicCtx { state, client, now } = ctx;
     let now = *now;
     let (store, secret, reset, user) = live(ctx, &answer.link).await?;
     let firm = state.storage.firm_by_id(store.id()).await?;
     let known = passwords::KnownWords { email: &user.email, name: user.name.as_deref(), firm: &firm };
     let password = passwords::strong(answer.password.expose(), &known)?;
     let held = held_factors(&store, &user).await?;
-    let reserved = if held.is_empty() {
+    let factor = if held.is_empty() {
         if reset.sent_by.is_none() {
             return Err(needs_administrator());
         }
@@ -283,10 +296,42 @@ pub async fn complete(ctx: &PublicCtx, answer: &ResetAnswer) -> Result<(), AppEr
             let (totp, passkey) = (held.contains(&SecondFactor::Totp), held.contains(&SecondFactor::Passkey));
             AppError::invalid("factor", format!("this link needs {}", factor_words(totp, passkey)))
         })?;
-        Some(check_factor(ctx, &store, &secret, &user, factor, answer).await?)
+        match factor {
+            SecondFactor::Totp if answer.code.is_none() => {
+                return Err(AppError::invalid("code", "required for this factor"));
+            }
+            SecondFactor::Passkey if answer.credential.is_none() => {
+                return Err(AppError::invalid("credential", "required for a passkey"));
+            }
+            _ => Some(factor),
+        }
+    };
+    let counted = match factor {
+        Some(_) => Some(count_attempt(ctx, &store, &secret, &user).await?),
+        None => None,
     };
     let hash = passwords::hash(state, &password).await?;
     let mut tx = store.begin(&Principal::Anonymous).await?;
+    password_resets::lock_user(&mut tx, user.id).await?;
+    if let (Some(factor), Some((reset, _))) = (factor, &counted) {
+        let outcome = match factor {
+            SecondFactor::Passkey => {
+                let offered = reset.passkey_state.as_deref();
+                passkey_outcome(state, &mut tx, user.id, answer.credential.as_ref(), offered, now).await?
+            }
+            _ => {
+                let code = answer.code.as_ref().map_or("", |code| code.expose().trim());
+                totp_outcome(&mut tx, user.id, code, now).await?
+            }
+        };
+        if outcome != CodeOutcome::Accepted {
+            tx.commit().await?;
+            let locked = counted.as_ref().is_some_and(|(_, reserved)| reserved.locked());
+            let refused = Refusal { user: user.id, email: &user.email, client, now };
+            refused.record(&store, AuditAction::AuthRecoveryFailed, Outcome::Failure, locked).await?;
+            return Err(refused_factor(state, &user.email, outcome, reset.attempts).await?);
+        }
+    }
     if password_resets::redeem(&mut tx, &secret, state.clock.now()).await? != Some(user.id) {
         return Err(invalid_link());
     }
@@ -300,10 +345,24 @@ pub async fn complete(ctx: &PublicCtx, answer: &ResetAnswer) -> Result<(), AppEr
     let target = ("user", user.id.to_string());
     record_step(ctx, &mut tx, (user.id, &user.email), AuditAction::UserPasswordReset, target).await?;
     tx.commit().await?;
+    // The password is set: what follows must not make it look as if it were not.
+    if let Err(error) = after_reset(state, &user, &firm, counted.map(|(_, reserved)| reserved)).await {
+        tracing::warn!(error = %crate::error::ErrorChain(&error), "a password was reset, but clearing its account's sign-in failures or mailing its owner failed");
+    }
+    Ok(())
+}
+
+/// Gives the attempt back, clears the account's sign-in failures (its owner proved who they
+/// are) and tells the owner.
+async fn after_reset(
+    state: &AppState,
+    user: &users::User,
+    firm: &ringfence_core::firm::Firm,
+    reserved: Option<Attempt>,
+) -> Result<(), AppError> {
     if let Some(reserved) = reserved {
         reserved.release(state).await?;
     }
-    // The owner proved who they are: earlier failures are not theirs to wait out.
     for key in [ThrottleKey::Account(user.email.as_str()), ThrottleKey::SecondFactor(user.email.as_str())] {
         state.storage.clear_sign_in_failures(key).await?;
     }
@@ -322,44 +381,33 @@ pub async fn complete(ctx: &PublicCtx, answer: &ResetAnswer) -> Result<(), AppEr
     Ok(())
 }
 
-/// Counts the attempt (on the link, then against the account) and checks the second
-/// factor; a refusal is on the record.
-async fn check_factor(
+/// Counts a second-factor attempt: against the account's reset factors (a throttled one is
+/// refused, and on the record), then on the link (committed before the factor is looked at;
+/// a link out of attempts is refused unchecked). The link as counted, and the reservation.
+async fn count_attempt(
     ctx: &PublicCtx,
     store: &Arc<FirmStore>,
     secret: &SecretToken,
     user: &users::User,
-    factor: SecondFactor,
-    answer: &ResetAnswer,
-) -> Result<Attempt, AppError> {
+) -> Result<(Reset, Attempt), AppError> {
     let PublicCtx { state, client, now } = ctx;
-    let now = *now;
-    let mut tx = store.begin(&Principal::Anonymous).await?;
-    let counted = password_resets::count_attempt(&mut tx, secret, now).await?;
-    tx.commit().await?;
-    let Some(counted) = counted else { return Err(invalid_link()) };
-    let reserved = Attempt::reserve(state, Guess::SecondFactor, Some(&user.email), client, now).await?;
-    let mut tx = store.begin(&Principal::Anonymous).await?;
-    let outcome = match factor {
-        SecondFactor::Totp => {
-            let code =
-                answer.code.as_ref().ok_or_else(|| AppError::invalid("code", "required for this factor"))?;
-            totp_outcome(&mut tx, user.id, code.expose().trim(), now).await?
-        }
-        SecondFactor::Passkey => {
-            let offered = counted.passkey_state.as_deref();
-            passkey_outcome(state, &mut tx, user.id, answer.credential.as_ref(), offered, now).await?
-        }
-        SecondFactor::Email => {
-            return Err(AppError::invalid("factor", "an emailed code cannot reset a password"));
+    let reserved = match Attempt::reserve(state, Guess::ResetFactor, Some(&user.email), client, *now).await {
+        Ok(reserved) => reserved,
+        Err(refused) => {
+            let throttled = Refusal { user: user.id, email: &user.email, client, now: *now };
+            throttled.record(store, AuditAction::AuthLoginThrottled, Outcome::Denied, false).await?;
+            return Err(refused);
         }
     };
+    let mut tx = store.begin(&Principal::Anonymous).await?;
+    let counted = password_resets::count_attempt(&mut tx, secret, *now).await?;
     tx.commit().await?;
-    if outcome != CodeOutcome::Accepted {
-        let refusal = refused_factor(state, &user.email, outcome, counted.attempts).await?;
-        let refused = Refusal { user: user.id, email: &user.email, client, now };
-        refused.record(store, AuditAction::AuthRecoveryFailed, Outcome::Failure, reserved.locked()).await?;
-        return Err(refusal);
+    match counted {
+        Some(reset) => Ok((reset, reserved)),
+        None => {
+            // Nothing was guessed: the link was spent already.
+            reserved.release(state).await?;
+            Err(invalid_link())
+        }
     }
-    Ok(reserved)
 }

@@ -8,10 +8,12 @@ CREATE TABLE password_resets (
     sent_by TEXT REFERENCES users(id),
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL,
-    used_at BIGINT,
+    -- when it was used, or ended by a newer link or a change to the account
+    ended_at BIGINT,
     -- wrong second factors so far; counted before each is checked
     attempts BIGINT NOT NULL DEFAULT 0,
     -- the passkey check offered for it, if one was asked for
     passkey_state TEXT
 );
-CREATE INDEX password_resets_by_user ON password_resets (user_id);
+-- One link open per user at a time: a new one ends the one before.
+CREATE UNIQUE INDEX password_resets_one_open ON password_resets (user_id) WHERE ended_at IS NULL;

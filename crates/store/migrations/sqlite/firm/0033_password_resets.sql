@@ -8,10 +8,12 @@ CREATE TABLE password_resets (
     sent_by TEXT REFERENCES users(id),
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL,
-    used_at INTEGER,
+    -- when it was used, or ended by a newer link or a change to the account
+    ended_at INTEGER,
     -- wrong second factors so far; counted before each is checked
     attempts INTEGER NOT NULL DEFAULT 0,
     -- the passkey check offered for it, if one was asked for
     passkey_state TEXT
 );
-CREATE INDEX password_resets_by_user ON password_resets (user_id);
+-- One link open per user at a time: a new one ends the one before.
+CREATE UNIQUE INDEX password_resets_one_open ON password_resets (user_id) WHERE ended_at IS NULL;
