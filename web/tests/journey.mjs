@@ -69,6 +69,28 @@ function latestCode(email) {
   return line.replace("Your Ringfence sign-in code is ", "").trim();
 }
 
+/** A PDF whose pages each show one line of `lines` in Helvetica, with a correct cross-reference table. */
+function pdfOfPages(lines) {
+  const objects = ["<< /Type /Catalog /Pages 2 0 R >>", `<< /Type /Pages /Kids [${lines.map((_, i) => `${3 + 2 * i} 0 R`).join(" ")}] /Count ${lines.length} >>`];
+  const font = 3 + 2 * lines.length;
+  lines.forEach((line, i) => {
+    const content = `BT /F1 24 Tf 72 700 Td (${line}) Tj ET`;
+    objects.push(`<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents ${4 + 2 * i} 0 R /Resources << /Font << /F1 ${font} 0 R >> >> >>`);
+    objects.push(`<< /Length ${content.length} >>\nstream\n${content}\nendstream`);
+  });
+  objects.push("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>");
+  let pdf = "%PDF-1.4\n";
+  const offsets = objects.map((object, i) => {
+    const at = pdf.length;
+    pdf += `${i + 1} 0 obj\n${object}\nendobj\n`;
+    return at;
+  });
+  const xref = pdf.length;
+  pdf += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${offsets.map((o) => `${String(o).padStart(10, "0")} 00000 n \n`).join("")}`;
+  pdf += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(pdf, "latin1");
+}
+
 /** RFC 6238: the 6-digit SHA-1 code of a base32 secret for the 30-second step of `unix`. */
 function totp(base32, unix) {
   const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -285,7 +307,20 @@ async function main() {
     const previewed = await annPage.goto(new URL(await previewLink.getAttribute("href"), server.base).href);
     assert.equal(previewed.headers()["content-type"], "image/png");
     assert.match(previewed.headers()["content-security-policy"], /sandbox/);
+    // A court order in PDF is previewed a page at a time, each page drawn on the server.
     await annPage.goto(`${server.base}/matters/${matterId}`);
+    await annPage.locator("summary", { hasText: "Upload a document" }).click();
+    await annPage.getByLabel("Add a document").setInputFiles({ name: "order.pdf", mimeType: "application/pdf", buffer: pdfOfPages(["Order of the court", "Costs reserved"]) });
+    await annPage.getByLabel("Title (the file's name when left blank)").fill("Court order");
+    await Promise.all([annPage.waitForEvent("load"), annPage.getByRole("button", { name: "Upload", exact: true }).click()]);
+    await annPage.getByRole("link", { name: "Preview Court order" }).click();
+    await annPage.getByText("Page 1 of 2").waitFor();
+    assert.ok(await annPage.getByRole("img", { name: "Page 1 of order.pdf" }).evaluate((img) => img.complete && img.naturalWidth === 1200));
+    await checkAccessibility(annPage, "PDF preview");
+    await annPage.getByRole("link", { name: "Next page" }).click();
+    await annPage.getByText("Page 2 of 2").waitFor();
+    await annPage.getByRole("link", { name: "Back to the matter" }).click();
+    await annPage.waitForURL(new RegExp(`/matters/${matterId}`));
     await annPage.getByLabel("Kind").selectOption("strategy");
     await annPage.getByLabel("Note", { exact: true }).fill("Offer to settle below two million.");
     await annPage.getByLabel("Privileged", { exact: true }).check();
@@ -630,7 +665,7 @@ async function main() {
     await annPage.getByRole("button", { name: "Continue" }).click();
     await annPage.getByRole("button", { name: "Use your passkey" }).click();
     await annPage.waitForURL(/\/home$/);
-    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, team, download of both versions, search, a note deleted and restored, authenticator app, the matter exported as a ZIP and downloaded once, passkey as second factor and alone, typed text kept across a lost session and an idle timeout, not-found, audit log and CSV, users, directory, a legal hold placed and lifted, the retention policy, a backup made and shown verified, a data subject's request and its report, clients, sign-out, a forgotten password reset with a mailed link and a passkey; axe on every page)");
+    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, team, download of both versions, search, a note deleted and restored, authenticator app, the matter exported as a ZIP and downloaded once, passkey as second factor and alone, typed text kept across a lost session and an idle timeout, not-found, audit log and CSV, users, directory, a legal hold placed and lifted, the retention policy, a backup made and shown verified, a data subject's request and its report, clients, sign-out, a forgotten password reset with a mailed link and a passkey, a PDF previewed a page at a time; axe on every page)");
   } catch (error) {
     // What each open page showed when a step failed, to tell why.
     for (const page of browser.contexts().flatMap((context) => context.pages())) {

@@ -110,6 +110,9 @@ pub enum Command {
         /// The file's sniffed content type
         #[arg(long)]
         content_type: String,
+        /// Draw this page of a PDF (from 1; 0 for the page count alone) as a PNG instead
+        #[arg(long)]
+        page: Option<u32>,
     },
     /// Look after the blob store
     Blobs {

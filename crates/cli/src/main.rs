@@ -19,8 +19,8 @@ use crate::cli::{
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The extractor's child reads no settings and starts no runtime: it parses one file.
-    if let Command::ExtractText { content_type } = &cli.command {
-        return ringfence_server::extractor::child(content_type);
+    if let Command::ExtractText { content_type, page } = &cli.command {
+        return ringfence_server::extractor::child(content_type, *page);
     }
     let settings = match config::Settings::resolve(&cli) {
         Ok(settings) => settings,

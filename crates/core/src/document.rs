@@ -89,12 +89,21 @@ fn shorten_keeping_extension(name: &str) -> String {
     if extension.is_empty() { stem } else { format!("{stem}.{extension}") }
 }
 
-/// The kinds of file a browser may show inline: raster images only. SVG is left out (it can
-/// carry script), and so are PDFs (a browser's PDF viewer runs outside the page's sandbox).
-pub const PREVIEWABLE: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+/// The kinds of file a browser may show inline as they are: raster images only. SVG is left
+/// out (it can carry script).
+pub const SHOWN_AS_THEY_ARE: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
 
+/// The kind of file previewed as its pages drawn to images on the server, never as itself:
+/// a browser's PDF viewer runs outside the page's sandbox.
+pub const DRAWN_AS_PAGES: &str = "application/pdf";
+
+pub fn shown_as_it_is(content_type: &str) -> bool {
+    SHOWN_AS_THEY_ARE.contains(&content_type)
+}
+
+/// Whether a file of this kind has a preview: as it is, or drawn as pages.
 pub fn previewable(content_type: &str) -> bool {
-    PREVIEWABLE.contains(&content_type)
+    shown_as_it_is(content_type) || content_type == DRAWN_AS_PAGES
 }
 
 /// The media type of a file, judged from its first bytes (up to [`SNIFF_LEN`]) and never

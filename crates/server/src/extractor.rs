@@ -6,7 +6,8 @@
 //! side before a byte is sent, in a process group of its own that is killed whole after a
 //! wall-clock deadline, and its output read only up to the text cap. (Root is exempt from
 //! the process limit: the server runs as an ordinary user.) Whatever happens to the child,
-//! the server answers; the document is just not indexed.
+//! the server answers; the document is just not indexed. A PDF's pages are drawn for
+//! previews the same way (see [`crate::pdf_pages`]).
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -16,6 +17,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ringfence_core::extract::{self, MAX_SOURCE, MAX_TEXT_BYTES, MAX_TEXT_CHARS};
+
+use crate::pdf_pages::{self, DrawnPage};
+
+/// The media type whose pages are drawn.
+const PDF: &str = "application/pdf";
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use zeroize::Zeroizing;
@@ -24,6 +30,8 @@ use zeroize::Zeroizing;
 pub const SUBCOMMAND: &str = "extract-text";
 /// The child's exit status for a file that has no readable text (not a failure).
 const NO_TEXT: u8 = 3;
+/// The most a drawn page may come to, count and PNG together.
+const MAX_PAGE_BYTES: usize = 32 * 1024 * 1024;
 
 /// What one extraction may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,12 +85,14 @@ pub enum ExtractError {
     Limits(#[source] std::io::Error),
     #[error("the extractor ran longer than {0:?} and was killed")]
     TimedOut(Duration),
-    #[error("the extractor wrote more than {MAX_TEXT_BYTES} bytes and was killed")]
+    #[error("the extractor wrote more than it may and was killed")]
     TooMuchOutput,
     #[error("the extractor failed ({0})")]
     Failed(ExitStatus),
     #[error("the exchange with the extractor failed")]
     Pipe(#[source] std::io::Error),
+    #[error("the extractor's answer was not in the form asked for")]
+    Malformed,
 }
 
 impl Extractor {
@@ -146,11 +156,38 @@ impl Extractor {
         content_type: &str,
         bytes: &[u8],
     ) -> Result<Option<String>, ExtractError> {
+        let out = self.child_in(slot, &["--content-type", content_type], bytes, MAX_TEXT_BYTES).await?;
+        Ok(out.map(|out| String::from_utf8_lossy(&out).chars().take(MAX_TEXT_CHARS).collect()))
+    }
+
+    /// Page `page` (from 1) of a PDF drawn as a PNG, with the number of pages (0 asks for
+    /// the number alone); `None` when the file cannot be read as a PDF.
+    pub async fn pdf_page(&self, bytes: &[u8], page: u32) -> Result<Option<DrawnPage>, ExtractError> {
+        let page = page.to_string();
+        let args = ["--content-type", PDF, "--page", page.as_str()];
+        let Some(out) = self.child_in(self.slot().await?, &args, bytes, MAX_PAGE_BYTES).await? else {
+            return Ok(None);
+        };
+        let (count, png) = out.split_first_chunk::<4>().ok_or(ExtractError::Malformed)?;
+        Ok(Some(DrawnPage {
+            pages: u32::from_be_bytes(*count),
+            png: (!png.is_empty()).then(|| png.to_vec()),
+        }))
+    }
+
+    /// Runs one child with `args` on `bytes` in `slot`: what it wrote (at most `cap`
+    /// bytes), or `None` when it said the file holds nothing for it.
+    async fn child_in(
+        &self,
+        slot: Slot,
+        args: &[&str],
+        bytes: &[u8],
+        cap: usize,
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, ExtractError> {
         let mut command = tokio::process::Command::new(&self.program);
         command
             .args(&self.args)
-            .arg("--content-type")
-            .arg(content_type)
+            .args(args)
             .env_clear()
             .current_dir("/")
             .stdin(Stdio::piped())
@@ -161,7 +198,7 @@ impl Extractor {
         let mut group = Group { child: command.spawn().map_err(ExtractError::Start)?, _slot: slot };
         // The child only waits for its input until now: the limits hold before it parses.
         confine(&group.child, &self.limits).map_err(ExtractError::Limits)?;
-        let outcome = tokio::time::timeout(self.limits.wall, exchange(&mut group.child, bytes)).await;
+        let outcome = tokio::time::timeout(self.limits.wall, exchange(&mut group.child, bytes, cap)).await;
         // On failure the whole group is killed as `group` is dropped.
         outcome.unwrap_or(Err(ExtractError::TimedOut(self.limits.wall)))
     }
@@ -195,8 +232,12 @@ fn kill_group(id: u32) {
 #[cfg(not(target_os = "linux"))]
 fn kill_group(_: u32) {}
 
-/// Sends the file, reads the text up to the cap, and waits for the child's verdict.
-async fn exchange(child: &mut tokio::process::Child, bytes: &[u8]) -> Result<Option<String>, ExtractError> {
+/// Sends the file, reads the answer up to `cap`, and waits for the child's verdict.
+async fn exchange(
+    child: &mut tokio::process::Child,
+    bytes: &[u8],
+    cap: usize,
+) -> Result<Option<Zeroizing<Vec<u8>>>, ExtractError> {
     let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
         return Err(ExtractError::Pipe(std::io::Error::other("the child's pipes are missing")));
     };
@@ -206,11 +247,11 @@ async fn exchange(child: &mut tokio::process::Child, bytes: &[u8]) -> Result<Opt
     };
     let collect = async move {
         let mut out = Zeroizing::new(Vec::new());
-        stdout.take(MAX_TEXT_BYTES as u64 + 1).read_to_end(&mut out).await.map(|_| out)
+        stdout.take(cap as u64 + 1).read_to_end(&mut out).await.map(|_| out)
     };
     let (fed, out) = tokio::join!(feed, collect);
     let out = out.map_err(ExtractError::Pipe)?;
-    if out.len() > MAX_TEXT_BYTES {
+    if out.len() > cap {
         return Err(ExtractError::TooMuchOutput);
     }
     let status = child.wait().await.map_err(ExtractError::Pipe)?;
@@ -221,7 +262,7 @@ async fn exchange(child: &mut tokio::process::Child, bytes: &[u8]) -> Result<Opt
         return Err(ExtractError::Failed(status));
     }
     fed.map_err(ExtractError::Pipe)?;
-    Ok(Some(String::from_utf8_lossy(&out).chars().take(MAX_TEXT_CHARS).collect()))
+    Ok(Some(out))
 }
 
 /// Sets the child's limits from this side, so they hold whatever the program does.
@@ -256,20 +297,29 @@ fn confine(_: &tokio::process::Child, _: &Limits) -> std::io::Result<()> {
     Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "child limits need Linux"))
 }
 
-/// The child's side: the file on standard input, its text on standard output. Exits with
-/// [`NO_TEXT`] for a file without readable text, and fails on anything unexpected.
-pub fn child(content_type: &str) -> ExitCode {
+/// The child's side: the file on standard input, its text on standard output — or, with
+/// `page`, a PDF's page count (four bytes, big-endian) and that page drawn as a PNG. Exits
+/// with [`NO_TEXT`] for a file without readable text (or pages), and fails on anything
+/// unexpected.
+pub fn child(content_type: &str, page: Option<u32>) -> ExitCode {
     let mut bytes = Zeroizing::new(Vec::new());
     let read = std::io::stdin().lock().take(MAX_SOURCE + 1).read_to_end(&mut bytes);
     if read.is_err() || bytes.len() as u64 > MAX_SOURCE {
         return ExitCode::FAILURE;
     }
-    let Some(text) = extract::text_of(content_type, &bytes).map(Zeroizing::new) else {
-        return ExitCode::from(NO_TEXT);
+    let answer = match page {
+        None => extract::text_of(content_type, &bytes).map(|text| Zeroizing::new(text.into_bytes())),
+        Some(_) if content_type != PDF => return ExitCode::FAILURE,
+        Some(page) => pdf_pages::draw(std::mem::take(&mut *bytes), page).map(|drawn| {
+            let mut answer = Zeroizing::new(drawn.pages.to_be_bytes().to_vec());
+            answer.extend(drawn.png.unwrap_or_default());
+            answer
+        }),
     };
+    let Some(answer) = answer else { return ExitCode::from(NO_TEXT) };
     drop(bytes);
     let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+    match out.write_all(&answer).and_then(|()| out.flush()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(_) => ExitCode::FAILURE,
     }

@@ -19,6 +19,7 @@ mod middleware;
 pub mod openapi;
 pub(crate) mod pages;
 mod passwords;
+pub mod pdf_pages;
 mod refusals;
 mod routes;
 pub mod serve;

@@ -73,6 +73,7 @@ pub fn route_table() -> RouteTable<AppState> {
         .post("/matters/{id}/restore", Matter(Lifecycle), pages::restore_matter)
         .post("/notes/{id}/restore", Matter(WriteContent), pages::restore_note)
         .post("/documents/{id}/restore", Matter(WriteContent), pages::restore_document)
+        .get("/documents/{id}/preview", Matter(ReadContent), pages::document_preview)
         .post("/documents/{id}/versions/{version}/restore", Matter(WriteContent), pages::restore_version)
         .post("/clients/{id}/restore", CLIENT_KEEPERS, pages::restore_client)
         .post("/matters/{id}/exports", takes_data_out(Matter(Export)), pages::request_matter_export)

@@ -12,7 +12,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use ringfence_core::document::sanitize_file_name;
 use ringfence_core::ids::{DocumentId, MatterId};
 use ringfence_store::StoreError;
@@ -441,21 +441,36 @@ pub async fn content(
     ApiQuery(query): ApiQuery<ContentQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    send(on, ctx, &state, query.version, &headers, Reading::Download).await
+    let opened = documents::download(&ctx, &state, on, query.version, Reading::Download)
+        .await
+        .map_err(download_error)?;
+    send(opened, ctx, &headers, Reading::Download).await
 }
 
-/// A raster image (PNG, JPEG, GIF, WebP) to show in the browser, inline, under a policy of
-/// its own: a sandbox, nothing loaded but itself, never framed. Anything else is refused
-/// (`409 not_previewable`); SVG and PDF are downloaded instead.
+/// Which version and, for a PDF, which page to preview.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PreviewQuery {
+    /// The version to read; the current one if left out.
+    version: Option<i64>,
+    /// A PDF's page, from 1 (the first if left out).
+    page: Option<u32>,
+}
+
+/// A document to show in the browser, inline, under a policy of its own: a sandbox, nothing
+/// loaded but itself, never framed. A raster image (PNG, JPEG, GIF, WebP) is sent as it is;
+/// a PDF's page is drawn as a PNG on the server (never handed to the browser's PDF viewer),
+/// with the number of pages in `X-Page-Count`. Anything else is refused (`409
+/// not_previewable`), as is a PDF that cannot be drawn; SVG and the rest are downloaded.
 #[utoipa::path(
     get,
     path = "/api/v1/documents/{id}/preview",
     tag = "documents",
-    params(("id" = Uuid, Path, description = "The document"), ContentQuery),
+    params(("id" = Uuid, Path, description = "The document"), PreviewQuery),
     security(("bearer" = []), ("session_cookie" = [])),
     responses(
-        (status = 200, description = "The image", content_type = "image/*", body = Vec<u8>),
-        (status = 206, description = "The byte range asked for", content_type = "image/*", body = Vec<u8>),
+        (status = 200, description = "The image, or the PDF's page as a PNG", content_type = "image/*", body = Vec<u8>),
+        (status = 206, description = "The byte range asked for, of an image", content_type = "image/*", body = Vec<u8>),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 404, response = crate::openapi::NotFound),
         (status = 409, response = crate::openapi::Conflict),
@@ -467,27 +482,39 @@ pub async fn preview(
     on: On<ReadContent, DocumentId>,
     ctx: Ctx,
     State(state): State<AppState>,
-    ApiQuery(query): ApiQuery<ContentQuery>,
+    ApiQuery(query): ApiQuery<PreviewQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    send(on, ctx, &state, query.version, &headers, Reading::Preview).await
+    let opened = documents::download(&ctx, &state, on, query.version, Reading::Preview)
+        .await
+        .map_err(download_error)?;
+    if ringfence_core::document::shown_as_it_is(&opened.content_type) {
+        return send(opened, ctx, &headers, Reading::Preview).await;
+    }
+    let drawn = documents::draw_page(&ctx, &state, opened, query.page.unwrap_or(1)).await?;
+    let png = drawn.png.unwrap_or_default();
+    let mut response = Response::new(Body::from(png));
+    response.extensions_mut().insert(crate::middleware::security_headers::OwnPolicy);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PREVIEW_POLICY));
+    headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("inline"));
+    headers.insert(HeaderName::from_static("x-page-count"), HeaderValue::from(drawn.pages));
+    Ok(response)
 }
 
 /// The policy a preview is shown under, in place of the pages' own.
 const PREVIEW_POLICY: &str = "default-src 'none'; img-src 'self'; sandbox; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
-/// Streams a version of a document (or the byte range asked for), as an attachment or, for
-/// a preview, inline under [`PREVIEW_POLICY`].
+/// Streams an opened version of a document (or the byte range asked for), as an attachment
+/// or, for a preview, inline under [`PREVIEW_POLICY`].
 async fn send(
-    on: On<ReadContent, DocumentId>,
+    opened: documents::Download,
     ctx: Ctx,
-    state: &AppState,
-    version: Option<i64>,
     headers: &HeaderMap,
     reading: Reading,
 ) -> Result<Response, ApiError> {
-    let download = documents::download(&ctx, state, on, version, reading).await.map_err(download_error)?;
-    let documents::Download { content, name, content_type, matter, document } = download;
+    let documents::Download { content, name, content_type, matter, document } = opened;
     let size = content.size();
     let (status, range) = match wanted(headers, size) {
         Wanted::Whole => (StatusCode::OK, 0..size),

@@ -23,6 +23,7 @@ use super::{AppError, Ctx};
 use crate::AppState;
 use crate::audit;
 use crate::malware::Verdict;
+use crate::pdf_pages::DrawnPage;
 
 const MAX_TITLE_CHARS: usize = 500;
 
@@ -204,7 +205,7 @@ pub struct Download {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reading {
     Download,
-    /// Only raster images (`document::previewable`); anything else is refused.
+    /// Only raster images and PDFs (`document::previewable`); anything else is refused.
     Preview,
 }
 
@@ -230,7 +231,7 @@ pub async fn download(
     if reading == Reading::Preview && !ringfence_core::document::previewable(&readable.version.content_type) {
         return Err(AppError::conflict(
             "not_previewable",
-            "only PNG, JPEG, GIF and WebP images are shown in the browser; download this file instead",
+            "only PDFs and PNG, JPEG, GIF and WebP images are shown in the browser; download this file instead",
         ));
     }
     let action = match reading {
@@ -255,6 +256,49 @@ pub async fn download(
         matter,
         document: on.id(),
     })
+}
+
+/// Page `page` (from 1) of a PDF opened for preview, drawn as a PNG in the extractor's
+/// child process (never here: the file is attacker-chosen), with the number of pages. A
+/// file that cannot be drawn is refused, to be downloaded instead; a page it does not have
+/// names how many it has.
+pub async fn draw_page(
+    ctx: &Ctx,
+    state: &AppState,
+    opened: Download,
+    page: u32,
+) -> Result<DrawnPage, AppError> {
+    let cannot =
+        |why: &str| AppError::conflict("not_previewable", format!("this PDF {why}; download it instead"));
+    if page == 0 {
+        return Err(AppError::invalid("page", "pages are numbered from 1"));
+    }
+    if opened.content_type != ringfence_core::document::DRAWN_AS_PAGES {
+        return Err(AppError::invalid("page", "only a PDF has pages"));
+    }
+    let size = opened.content.size();
+    if size > ringfence_core::extract::MAX_SOURCE {
+        return Err(cannot("is too large to draw"));
+    }
+    let bytes = match opened.content.read(0..size).await {
+        Ok(bytes) => zeroize::Zeroizing::new(bytes),
+        Err(StoreError::BlobIntegrity) => {
+            record_integrity_failure(ctx, opened.matter, opened.document).await;
+            return Err(StoreError::BlobIntegrity.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let drawn = state.settings.extractor.pdf_page(&bytes, page).await.map_err(|e| {
+        tracing::warn!(error = %crate::error::ErrorChain(&e), size, "a PDF page could not be drawn");
+        cannot("could not be drawn")
+    })?;
+    match drawn {
+        None => Err(cannot("cannot be read")),
+        Some(DrawnPage { pages, png: None }) => {
+            Err(AppError::invalid("page", format!("the document has {pages} page(s)")))
+        }
+        Some(drawn) => Ok(drawn),
+    }
 }
 
 /// Records that a stored file failed authentication, in a transaction of its own (the

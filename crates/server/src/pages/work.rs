@@ -1,7 +1,11 @@
 //! The daily work: my matters, a matter with its documents and notes, new clients and
 //! matters, and search.
 
+use base64::Engine;
+use ringfence_store::firm::access::ReadContent;
+
 use super::*;
+use crate::app::documents::Reading;
 
 struct MatterRow {
     id: String,
@@ -158,8 +162,8 @@ struct DocumentRow {
     uploaded: String,
     /// The malware scan of the current version, in words.
     scan: &'static str,
-    /// A raster image the browser may show.
-    previewable: bool,
+    /// Where its preview is: a raster image as it is, a PDF's pages drawn on the server.
+    preview: Option<String>,
     /// Earlier versions, newest first: (number, name, size, date).
     earlier: Vec<(i64, String, String, String)>,
 }
@@ -284,6 +288,7 @@ fn matter_page(
         documents: listed
             .into_iter()
             .map(|shown| DocumentRow {
+                preview: preview_of(&shown.document).filter(|_| shown.document.current.scan.downloadable()),
                 id: shown.document.id.to_string(),
                 title: shown.document.title,
                 name: shown.document.current.name,
@@ -293,8 +298,6 @@ fn matter_page(
                 uploaded_by: name_of(shown.document.current.uploaded_by),
                 uploaded: dates.day(shown.document.current.uploaded_at),
                 scan: scan_words(shown.document.current.scan),
-                previewable: ringfence_core::document::previewable(&shown.document.current.content_type)
-                    && shown.document.current.scan.downloadable(),
                 earlier: shown
                     .earlier
                     .into_iter()
@@ -823,4 +826,72 @@ pub async fn remove_member(
 ) -> Response {
     let done = app::matters::remove_member(&ctx, on, user).await;
     done_or_failure(done, &format!("/matters/{}?done=member-removed#team", on.id()), &ctx.actor, &csrf)
+}
+
+/// Where a document's preview is, if it has one: a raster image is shown as it is, under
+/// its own policy; a PDF on a page of its own, a page at a time, drawn on the server.
+fn preview_of(document: &ringfence_store::firm::documents::Document) -> Option<String> {
+    let kind = document.current.content_type.as_str();
+    if ringfence_core::document::shown_as_it_is(kind) {
+        Some(format!("/api/v1/documents/{}/preview", document.id))
+    } else if ringfence_core::document::previewable(kind) {
+        Some(format!("/documents/{}/preview", document.id))
+    } else {
+        None
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PreviewQuery {
+    page: Option<u32>,
+}
+
+#[derive(Template)]
+#[template(path = "document_preview.html")]
+struct DocumentPreviewPage {
+    signed_in: Option<SignedInUser>,
+    name: String,
+    matter: String,
+    document: String,
+    page: u32,
+    pages: u32,
+    /// The page drawn, as a `data:` URL (the pages' policy allows images so).
+    image: String,
+}
+
+/// A PDF's page drawn as an image, with the way to the pages before and after it.
+pub async fn document_preview(
+    on: On<ReadContent, DocumentId>,
+    ctx: Ctx,
+    State(state): State<AppState>,
+    csrf: Option<Extension<BrowserSession>>,
+    Query(query): Query<PreviewQuery>,
+) -> Response {
+    let page = query.page.unwrap_or(1);
+    let document = on.id().to_string();
+    let drawn = async {
+        let opened = app::documents::download(&ctx, &state, on, None, Reading::Preview).await?;
+        let (name, matter) = (opened.name.clone(), opened.matter.to_string());
+        let drawn = app::documents::draw_page(&ctx, &state, opened, page).await?;
+        Ok::<_, AppError>((name, matter, drawn))
+    }
+    .await;
+    match drawn {
+        Ok((name, matter, drawn)) => {
+            let png = drawn.png.unwrap_or_default();
+            let image =
+                format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png));
+            let shown = DocumentPreviewPage {
+                signed_in: signed_in(&ctx.actor, &csrf),
+                name,
+                matter,
+                document,
+                page,
+                pages: drawn.pages,
+                image,
+            };
+            render(&shown, StatusCode::OK)
+        }
+        Err(error) => failure_page(error, signed_in(&ctx.actor, &csrf)),
+    }
 }

@@ -11,6 +11,8 @@ use ringfence_server::HttpSettings;
 use ringfence_testkit::{TestEnv, both_backends};
 use serde_json::json;
 
+use super::extraction::pdf_sharing_one_stream;
+use super::pages::{browser_sign_in, page};
 use super::sign_in_harness::*;
 
 /// A firm with an attorney leading one matter, and another attorney with no role on it.
@@ -129,9 +131,10 @@ both_backends!(names_are_sanitized_and_types_sniffed_from_the_bytes, |env: TestE
 });
 
 // A raster image is shown inline under a policy of its own (a sandbox, nothing loaded but
-// itself); anything else — text, an SVG, a PDF — is refused a preview and stays a download.
-// A preview is on the record as such, and an outsider gets the matter's not-found.
-both_backends!(only_raster_images_are_previewed_and_in_a_sandbox, |env: TestEnv| async move {
+// itself); text, an SVG, HTML — and a PDF that cannot be drawn — are refused a preview and
+// stay downloads. A preview is on the record as such (a PDF's once read to be drawn), and
+// an outsider gets the matter's not-found.
+both_backends!(only_images_and_drawable_pdfs_are_previewed_and_in_a_sandbox, |env: TestEnv| async move {
     let d = desk(env).await;
     let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
     let image = d.upload("scan.png", png).await;
@@ -165,8 +168,8 @@ both_backends!(only_raster_images_are_previewed_and_in_a_sandbox, |env: TestEnv|
     let admin = d.h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let log = d.h.call("GET", "/api/v1/audit?action=document.previewed", Some(&admin), None).await;
     let previews = log.body["items"].as_array().unwrap();
-    assert_eq!(previews.len(), 1, "one preview shown, the refused ones not: {}", log.body);
-    assert_eq!(previews[0]["resource"]["id"], image.as_str());
+    assert_eq!(previews.len(), 2, "the image shown and the PDF read, the refused ones not: {}", log.body);
+    assert_eq!(previews[1]["resource"]["id"], image.as_str());
     // The pages keep their own policy.
     let page = d.h.respond("GET", "/sign-in", None, Body::empty(), &[]).await;
     assert!(!page.headers()["content-security-policy"].to_str().unwrap().contains("sandbox"));
@@ -714,4 +717,56 @@ both_backends!(an_unknown_note_kind_is_refused_naming_the_field, |env: TestEnv| 
         .await;
     assert_eq!(written.status, 201, "{}", written.body);
     assert_eq!(written.body["kind"], "strategy");
+});
+
+// A PDF is previewed a page at a time, each page drawn as a PNG by the extractor's child
+// (never handed to the browser's PDF viewer): on the API under the preview's own policy,
+// and on a page of its own with the way to the pages before and after.
+both_backends!(a_pdf_is_previewed_as_its_pages_drawn_on_the_server, |env: TestEnv| async move {
+    let d = desk(env).await;
+    let pdf = pdf_sharing_one_stream(3, "", 0);
+    let up = d.upload("brief.pdf", &pdf).await;
+    assert_eq!(up.body["content_type"], "application/pdf", "{}", up.body);
+    let id = up.body["id"].as_str().unwrap().to_owned();
+
+    let (status, headers, png) = d.download(&format!("/api/v1/documents/{id}/preview?page=2"), None).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&png));
+    assert_eq!(headers["content-type"], "image/png");
+    assert_eq!(headers["x-page-count"], "3");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+    let policy = headers["content-security-policy"].to_str().unwrap();
+    assert!(policy.contains("sandbox") && !policy.contains("script-src"), "{policy}");
+    let (_, _, first) = d.download(&format!("/api/v1/documents/{id}/preview"), None).await;
+    assert!(first.starts_with(b"\x89PNG"), "the first page when none is named");
+
+    for (asked, why) in [("4", "the document has 3 page(s)"), ("0", "numbered from 1"), ("x", ""), ("-1", "")]
+    {
+        let refused =
+            d.h.call("GET", &format!("/api/v1/documents/{id}/preview?page={asked}"), Some(&d.lead), None)
+                .await;
+        assert_eq!(refused.status, 400, "{asked}: {}", refused.body);
+        assert!(refused.body.to_string().contains(why), "{asked}: {}", refused.body);
+    }
+    let outsider = d.h.call("GET", &format!("/api/v1/documents/{id}/preview"), Some(&d.other), None).await;
+    assert_eq!(outsider.status, 404);
+
+    let cookie = browser_sign_in(&d.h, "lead@firm.example", "a long shared test passphrase").await;
+    let matter = page(&d.h, "GET", &format!("/matters/{}", d.matter), Some(&cookie), None).await;
+    assert!(matter.html.contains(&format!("href=\"/documents/{id}/preview\"")), "{}", matter.html);
+    let shown = page(&d.h, "GET", &format!("/documents/{id}/preview?page=2"), Some(&cookie), None).await;
+    assert_eq!(shown.status, 200, "{}", shown.html);
+    for part in [
+        "Page 2 of 3",
+        "data:image/png;base64,",
+        "?page=1\" rel=\"prev\"",
+        "?page=3\" rel=\"next\"",
+        "alt=\"Page 2 of brief.pdf\"",
+    ] {
+        assert!(shown.html.contains(part), "{part}: {}", shown.html);
+    }
+    let last = page(&d.h, "GET", &format!("/documents/{id}/preview?page=3"), Some(&cookie), None).await;
+    assert!(!last.html.contains("rel=\"next\""), "no page after the last");
+    let past = page(&d.h, "GET", &format!("/documents/{id}/preview?page=9"), Some(&cookie), None).await;
+    assert_eq!(past.status, 400);
+    assert!(past.html.contains("the document has 3 page(s)"), "{}", past.html);
 });
