@@ -151,6 +151,30 @@ function passkeyCheck() {
   }));
 }
 
+// Matter page: the section bar names the section in view (the one whose heading was last
+// scrolled past under the bar), for readers and for screen readers alike.
+function sectionInView() {
+  const links = Array.from(document.querySelectorAll("nav.sections a[href^='#']"));
+  const headings = links.map((link) => document.getElementById(link.hash.slice(1))).filter(Boolean);
+  if (headings.length !== links.length || !headings.length) return;
+  const mark = () => {
+    const bar = document.querySelector("nav.sections").getBoundingClientRect().bottom;
+    let current = 0;
+    headings.forEach((heading, i) => { if (heading.getBoundingClientRect().top <= bar + 8) current = i; });
+    // A section chosen from the bar near the page's end cannot scroll up to it: while its
+    // heading is on screen, it is the one in view.
+    const chosen = links.findIndex((link) => link.hash === location.hash);
+    if (chosen > current && headings[chosen].getBoundingClientRect().top < window.innerHeight) current = chosen;
+    links.forEach((link, i) => {
+      if (i === current) link.setAttribute("aria-current", "location");
+      else link.removeAttribute("aria-current");
+    });
+  };
+  mark();
+  document.addEventListener("scroll", mark, { passive: true });
+  window.addEventListener("hashchange", mark);
+}
+
 // Reset page: what the link asks for decides what the form shows (a code, a passkey or,
 // for a link an administrator sent to an account with neither, nothing more); a passkey
 // answers through the API.
@@ -350,6 +374,7 @@ document.addEventListener("DOMContentLoaded", () => {
   idleTimeout();
   fillFromFragment();
   resetPage();
+  sectionInView();
   strengthMeter();
   uploads();
   passkeySignIn();

@@ -328,6 +328,13 @@ async function main() {
     await annPage.locator(".items .body", { hasText: "Offer to settle below two million." }).waitFor();
     assert.match(await annPage.locator(".items li").first().innerText(), /Ann Archer · \d\d \w{3} \d{4} \d\d:\d\d/);
 
+    // The section bar stays in view as she reads on, naming the section she is in.
+    const sections = annPage.getByRole("navigation", { name: "Sections of this matter" });
+    await sections.getByRole("link", { name: "Notes" }).click();
+    await annPage.waitForFunction(() => document.querySelector("nav.sections a[aria-current]")?.textContent === "Notes");
+    assert.ok(await sections.isVisible(), "the bar is still on screen");
+    assert.equal(await sections.evaluate((nav) => Math.round(nav.getBoundingClientRect().top)), 0, "it sits at the top");
+
     // As the lead she gives her colleague Bob a viewer's role, then takes it back.
     await annPage.getByLabel("Colleague's email address").fill("bob@smith-jones.example");
     await annPage.getByLabel("Role", { exact: true }).selectOption("viewer");
