@@ -170,9 +170,10 @@ async fn alert(
                 the newest good backup is older than it should be.";
     // The operator is told why; the firm's administrators that it failed and that the
     // operator knows why (the error names the deployment's storage, not theirs to see).
-    let body = format!("The backup of {scope} at {now} UTC: {what}.\n\n{problem}\n\n{next}");
+    let when = ringfence_core::local_time::FirmTimeZone::utc().in_words(now);
+    let body = format!("The backup of {scope} on {when}: {what}.\n\n{problem}\n\n{next}");
     let admins_body = format!(
-        "The backup of your firm at {now} UTC: {what}. Your hosting operator has been told why.\n\n{next}"
+        "The backup of your firm on {when}: {what}. Your hosting operator has been told why.\n\n{next}"
     );
     if let Some(firm) = firm {
         let ctx = OperatorCtx { storage, principal: Principal::System(SystemTask::Backup), now };

@@ -325,7 +325,7 @@ async fn wall_target(
 pub async fn place_wall(ctx: &Ctx, mailer: &Mailer, id: ClientId, user: UserId) -> Result<(), AppError> {
     let (mut tx, summary, user) = wall_target(ctx, ctx.actor.begin().await?, id, user).await?;
     // Whom to tell, read before the wall stands: the unscreened members of each matter.
-    let mut colleagues: Vec<(Email, String)> = Vec::new();
+    let mut colleagues: Vec<(users::User, String)> = Vec::new();
     for matter in clients::matters_of(&mut tx, summary.id, ctx.actor.user).await? {
         let Some(team) =
             access::check::<ManageWalls>(&mut tx, ctx.actor.user, &ctx.actor.roles, matter).await?
@@ -338,7 +338,7 @@ pub async fn place_wall(ctx: &Ctx, mailer: &Mailer, id: ClientId, user: UserId) 
                 continue;
             }
             if let Some(colleague) = users::get(&mut tx, member.user_id).await? {
-                colleagues.push((colleague.email, number.clone()));
+                colleagues.push((colleague, number.clone()));
             }
         }
     }
@@ -353,7 +353,7 @@ pub async fn place_wall(ctx: &Ctx, mailer: &Mailer, id: ClientId, user: UserId) 
     )
     .await?;
     tx.commit().await?;
-    tell_of_wall(mailer, &colleagues, &user.email, Screened::Client).await
+    tell_of_wall(mailer, &colleagues, &user, Screened::Client).await
 }
 
 /// Lifts a wall on a client; it stays on record for access history.

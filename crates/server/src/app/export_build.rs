@@ -504,24 +504,28 @@ async fn tell(
         Some(number) => format!("A full export of matter {number}"),
         None => "A full export of the whole firm".to_owned(),
     };
-    let body = format!(
-        "{what} was built (export {}), asked for by user {}.\n\
-         It can be downloaded once, by the person who asked for it, until {} UTC; then it is removed.\n\
-         If nobody at the firm asked for it, tell your administrators at once.\n",
-        record.id,
-        record.requested_by,
-        expires_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-    );
-    let recipients = match store.export_recipients(record).await {
-        Ok(recipients) => recipients,
+    let notice = match store.export_notice(record).await {
+        Ok(notice) => notice,
         Err(e) => {
             tracing::warn!(export = %record.id, error = %crate::error::ErrorChain(&e), "could not find whom to tell of a built export");
             return;
         }
     };
-    for to in &recipients {
-        let mail =
-            Mail { to, to_name: None, subject: "Ringfence: a full export is ready", body: body.clone() };
+    let asker = match &notice.requester {
+        Some(requester) => format!("{} ({})", requester.display_name(), requester.email),
+        None => format!("user {}", record.requested_by),
+    };
+    let expires = notice.zone.in_words(expires_at);
+    for to in &notice.recipients {
+        let body = format!(
+            "Dear {},\n\n{what} was built (export {}), asked for by {asker}.\n\
+             It can be downloaded once, by the person who asked for it, until {expires}; then it is removed.\n\
+             If nobody at the firm asked for it, tell your administrators at once.\n",
+            to.display_name(),
+            record.id,
+        );
+        let subject = "Ringfence: a full export is ready";
+        let mail = Mail { to: to.email.as_str(), to_name: to.name.as_deref(), subject, body };
         if let Err(e) = mailer.send(mail).await {
             tracing::warn!(export = %record.id, error = %crate::error::ErrorChain(&e), "could not mail that an export is ready");
         }

@@ -6,7 +6,6 @@ use ringfence_core::audit::{Outcome, StoredAuditEntry};
 use ringfence_core::ids::{ClientId, MatterId, UserId};
 use ringfence_core::local_time::FirmTimeZone;
 use ringfence_core::matter::MatterRole;
-use ringfence_core::user::Email;
 use ringfence_mail::{Mail, Mailer};
 use ringfence_store::firm::access::{
     AccessHistory, Capabilities, Edit, Export, Lifecycle, ManageMembers, ManageWalls, MatterAccess,
@@ -555,7 +554,7 @@ pub async fn place_wall(
     for member in matters::unscreened_members(&mut tx, &access).await?.iter().filter(|m| m.user_id != user.id)
     {
         if let Some(colleague) = users::get(&mut tx, member.user_id).await? {
-            team.push(colleague.email);
+            team.push(colleague);
         }
     }
     let number = matters::number(&mut tx, &access).await?;
@@ -567,9 +566,9 @@ pub async fn place_wall(
     access::note_done(&mut tx, ctx, &access, AuditAction::MatterWallPlaced, ("user", user.id.to_string()))
         .await?;
     tx.commit().await?;
-    let notices: Vec<(Email, String)> =
+    let notices: Vec<(users::User, String)> =
         team.into_iter().map(|colleague| (colleague, number.clone())).collect();
-    tell_of_wall(mailer, &notices, &user.email, Screened::Matter).await
+    tell_of_wall(mailer, &notices, &user, Screened::Matter).await
 }
 
 /// What a new wall screens someone from.
@@ -584,8 +583,8 @@ pub(crate) enum Screened {
 /// on what.
 pub(crate) async fn tell_of_wall(
     mailer: &Mailer,
-    notices: &[(Email, String)],
-    screened: &Email,
+    notices: &[(users::User, String)],
+    screened: &users::User,
     from: Screened,
 ) -> Result<(), AppError> {
     let (reach, told) = match from {
@@ -597,25 +596,30 @@ pub(crate) async fn tell_of_wall(
             "a client of your firm and all its matters. You will not see them, and should not discuss them",
         ),
     };
+    let who = match &screened.name {
+        Some(name) => format!("{name} ({})", screened.email),
+        None => screened.email.to_string(),
+    };
     for (colleague, number) in notices {
         let body = format!(
-            "{screened} is now screened from matter {number}{reach} by an ethical wall. Do not discuss the \
-             matter with them or share its documents.\n"
+            "Dear {},\n\n{who} is now screened from matter {number}{reach} by an ethical wall. Do not \
+             discuss the matter with them or share its documents.\n",
+            colleague.display_name()
         );
         mailer
             .send(Mail {
-                to: colleague.as_str(),
-                to_name: None,
+                to: colleague.email.as_str(),
+                to_name: colleague.name.as_deref(),
                 subject: "Ringfence: an ethical wall on your matter",
                 body,
             })
             .await?;
     }
-    let body = format!("An ethical wall now screens you from {told}.\n");
+    let body = format!("Dear {},\n\nAn ethical wall now screens you from {told}.\n", screened.display_name());
     mailer
         .send(Mail {
-            to: screened.as_str(),
-            to_name: None,
+            to: screened.email.as_str(),
+            to_name: screened.name.as_deref(),
             subject: "Ringfence: an ethical wall applies to you",
             body,
         })

@@ -154,20 +154,21 @@ pub async fn apply(
     let store = storage.firm(firm).await?;
     for notice in store.retention_notices_due(now).await? {
         let ClosedMatter { id, number, closed_at, .. } = &notice.matter;
-        let body = format!(
-            "Matter {number} (id {id}), closed on {}, reaches the end of your firm's retention \
-             window soon and will then be deleted automatically.\n\
-             A deleted matter can be restored for the firm's grace period, then it is purged for good.\n\
-             If it must be kept, ask an administrator to place a legal hold or change the retention policy.\n",
-            closed_at.date()
-        );
         for to in &notice.recipients {
+            let body = format!(
+                "Dear {},\n\nMatter {number} (id {id}), closed on {}, reaches the end of your firm's \
+                 retention window soon and will then be deleted automatically.\n\
+                 A deleted matter can be restored for the firm's grace period, then it is purged for good.\n\
+                 If it must be kept, ask an administrator to place a legal hold or change the retention policy.\n",
+                to.display_name(),
+                closed_at.date()
+            );
             mailer
                 .send(Mail {
-                    to,
-                    to_name: None,
+                    to: to.email.as_str(),
+                    to_name: to.name.as_deref(),
                     subject: "Ringfence: a matter will be deleted at the end of its retention",
-                    body: body.clone(),
+                    body,
                 })
                 .await?;
         }

@@ -201,13 +201,14 @@ async fn challenge(ctx: &PublicCtx, input: &SignInInput) -> Result<Challenge, Ap
     record_step(ctx, &mut tx, user, AuditAction::AuthPasswordAccepted, target.clone()).await?;
     let code = if factors.contains(&SecondFactor::Email) {
         record_step(ctx, &mut tx, user, AuditAction::AuthCodeSent, target).await?;
-        Some(new_email_code(&store, &mut tx, challenge, now).await?)
+        let person = users::get(&mut tx, credentials.id).await?.ok_or_else(invalid_credentials)?;
+        Some((person, new_email_code(&store, &mut tx, challenge, now).await?))
     } else {
         None
     };
     tx.commit().await?;
-    if let Some(code) = code {
-        send_code(state, email, &code).await?;
+    if let Some((person, code)) = code {
+        send_code(state, firm, &person, &code).await?;
     }
     Ok(Challenge { challenge_id: ChallengeId { firm, challenge }.to_string(), factors })
 }
@@ -370,16 +371,27 @@ async fn new_email_code(
     Ok(code)
 }
 
-async fn send_code(state: &AppState, email: &Email, code: &EmailCode) -> Result<(), AppError> {
+async fn send_code(
+    state: &AppState,
+    firm: FirmId,
+    to: &users::User,
+    code: &EmailCode,
+) -> Result<(), AppError> {
+    let firm = state.storage.firm_name(firm).await?;
     let body = format!(
-        "Your Ringfence sign-in code is {}\n\nIt works once and expires in 10 minutes.\n\
-         If you did not try to sign in, someone knows your password: change it now.\n",
-        code.expose()
+        "Dear {},\n\nYour Ringfence sign-in code is {}\n\nIt signs you in to {}'s Ringfence; it works once and \
+         expires in 10 minutes.\nIf you did not try to sign in, someone knows your password: change it now.\n",
+        to.display_name(),
+        code.expose(),
+        firm.as_str()
     );
-    state
-        .mailer
-        .send(Mail { to: email.as_str(), to_name: None, subject: "Your Ringfence sign-in code", body })
-        .await?;
+    let mail = Mail {
+        to: to.email.as_str(),
+        to_name: to.name.as_deref(),
+        subject: "Your Ringfence sign-in code",
+        body,
+    };
+    state.mailer.send(mail).await?;
     Ok(())
 }
 
@@ -413,7 +425,7 @@ pub async fn resend_code(ctx: &PublicCtx, challenge: Option<ChallengeId>) -> Res
     let target = ("user", user.id.to_string());
     record_step(ctx, &mut tx, (user.id, &user.email), AuditAction::AuthCodeSent, target).await?;
     tx.commit().await?;
-    send_code(state, &user.email, &code).await?;
+    send_code(state, firm, &user, &code).await?;
     Ok(())
 }
 

@@ -178,7 +178,8 @@ pub(crate) async fn tell_admins(
         .into_iter()
         .filter(|user| user.status == UserStatus::Active && user.roles.contains(&FirmRole::Admin));
     for admin in admins {
-        let mail = Mail { to: admin.email.as_str(), to_name: None, subject, body: body.to_owned() };
+        let body = format!("Dear {},\n\n{body}", admin.display_name());
+        let mail = Mail { to: admin.email.as_str(), to_name: admin.name.as_deref(), subject, body };
         match mailer.send(mail).await {
             Ok(()) => notices.sent.push(admin.email),
             Err(e) => notices.failed.push((admin.email, crate::error::ErrorChain(&e).to_string())),

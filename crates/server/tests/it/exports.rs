@@ -204,7 +204,9 @@ both_backends!(a_matter_export_holds_every_byte_and_is_downloaded_once, |env: Te
     let seen = h.call("GET", &format!("{path}/{export}"), Some(&lead), None).await;
     assert_eq!(seen.body["status"], "ready", "{}", seen.body);
     let link = seen.body["download"].as_str().unwrap().to_owned();
-    assert!(h.latest_mail(ADMIN_EMAIL).contains("A full export of matter"), "the administrators are told");
+    let told = h.latest_mail(ADMIN_EMAIL);
+    assert!(told.contains("A full export of matter"), "the administrators are told: {told}");
+    assert!(told.contains("Dear Ada Admin,") && !told.contains("asked for by user "), "by name: {told}");
     // Stored sealed: no blob holds the document's bytes in the clear (the ZIP stores
     // documents uncompressed, so a plaintext ZIP would).
     assert!(!blobs_hold(&h, MARKER).await, "no plaintext at rest");

@@ -539,12 +539,14 @@ both_backends!(walls_and_admin_self_grants_are_told_and_recorded, |env: TestEnv|
     let c = cast(env).await;
     let (matter, _) = fixture(&c).await;
     assert!(c.h.latest_mail("walled@firm.example").contains("ethical wall"));
+    let notice = c.h.latest_mail("<walled@firm.example>");
+    assert!(notice.contains("Dear Walled,"), "people are greeted by name: {notice}");
     assert!(
         !c.h.latest_mail("walled@firm.example").contains(&matter),
         "the walled user is not told which matter"
     );
     let team_notice = c.h.latest_mail("member@firm.example");
-    assert!(team_notice.contains("walled@firm.example is now screened from matter FIRM-"), "{team_notice}");
+    assert!(team_notice.contains("walled@firm.example) is now screened from matter FIRM-"), "{team_notice}");
 
     let admin_id = c.h.call("GET", "/api/v1/me", Some(&c.admin), None).await.body["user"]["id"]
         .as_str()
@@ -1134,8 +1136,11 @@ both_backends!(a_wall_notice_goes_only_to_whom_it_concerns, |env: TestEnv| async
     let (matter, _) = fixture(&c).await;
     let mails_to = |who: &str| {
         let who = who.to_owned();
-        let to = format!("To: {who}");
-        c.h.outbox().iter().filter(|text| text.lines().any(|l| l.trim_end() == to)).count()
+        let address = format!("<{who}>");
+        c.h.outbox()
+            .iter()
+            .filter(|text| text.lines().any(|l| l.starts_with("To: ") && l.trim_end().ends_with(&address)))
+            .count()
     };
     let walled_before = mails_to("walled@firm.example");
     let member_before = mails_to("member@firm.example");
@@ -1234,7 +1239,7 @@ both_backends!(
         assert!(c.h.latest_mail("member@firm.example").contains("a client of your firm"));
         assert!(
             c.h.latest_mail("lead@firm.example")
-                .contains("member@firm.example is now screened from matter FIRM-"),
+                .contains("Member (member@firm.example) is now screened from matter FIRM-"),
             "the matter's team is told"
         );
         let opened =

@@ -199,6 +199,7 @@ both_backends!(
         let ran = run_schedules(&h).await;
         assert_eq!(mails_to_lead(), 1, "{ran:?}");
         assert!(h.latest_mail(LEAD).contains(&number));
+        assert!(h.latest_mail(LEAD).contains("Dear "), "the lead is greeted by name");
         h.clock.advance(Duration::days(1));
         run_schedules(&h).await;
         assert_eq!(mails_to_lead(), 1, "told once");

@@ -21,6 +21,8 @@ both_backends!(password_then_emailed_code_opens_a_session, |env: TestEnv| async 
     );
     let code = h.latest_code(ADMIN_EMAIL);
     assert_eq!(code.len(), 6);
+    let mail = h.latest_mail(ADMIN_EMAIL);
+    assert!(mail.contains("Dear Ada Admin,") && mail.contains("The Firm's Ringfence"), "{mail}");
     let verified = h.verify(&challenge, "email", &code).await;
     assert_eq!(verified.status, 200, "{}", verified.body);
     assert_eq!(verified.body["must_enrol_strong_factor"], true, "admins are asked to enrol TOTP");

@@ -140,6 +140,7 @@ both_backends!(a_terminated_firm_reads_and_exports_but_refuses_every_change, |en
     assert!(done.notices.failed.is_empty());
     let mail = h.latest_mail(ADMIN_EMAIL);
     assert!(mail.contains("Subject: Ringfence: your firm's service has ended"), "{mail}");
+    assert!(mail.contains("Dear Ada Admin,"), "{mail}");
     assert!(mail.contains(&done.shred_after.date().to_string()), "the mail says when: {mail}");
     assert!(!h.outbox().iter().any(|m| m.contains(LEAD) && m.contains("service has ended")));
 

@@ -976,11 +976,12 @@ impl FirmStore {
         tx.commit().await
     }
 
-    /// Whom to tell about an export: the firm's active administrators and its requester.
-    pub async fn export_recipients(&self, record: &ExportRecord) -> Result<Vec<String>, StoreError> {
+    /// Whom to tell about an export — the firm's active administrators and its requester —
+    /// with the requester (active or not) and the firm's clock.
+    pub async fn export_notice(&self, record: &ExportRecord) -> Result<ExportNotice, StoreError> {
         let mut tx = self.begin_read_as_owner().await?;
         let recipients: Vec<String> = sqlx::query_scalar(
-            "SELECT DISTINCT u.email FROM users u
+            "SELECT DISTINCT u.id, u.email FROM users u
              WHERE u.status = 'active'
                AND (u.id = $1 OR EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'admin'))
              ORDER BY u.email",
@@ -988,9 +989,20 @@ impl FirmStore {
         .bind(record.requested_by.to_string())
         .fetch_all(tx.conn())
         .await?;
+        let recipients = users::all_of(&mut tx, &recipients).await?;
+        let requester = users::get(&mut tx, record.requested_by).await?;
+        let zone = super::preferences::time_zone(&mut tx).await?;
         tx.commit().await?;
-        Ok(recipients)
+        Ok(ExportNotice { recipients, requester, zone })
     }
+}
+
+/// What telling of a built export needs.
+#[derive(Debug)]
+pub struct ExportNotice {
+    pub recipients: Vec<users::User>,
+    pub requester: Option<users::User>,
+    pub zone: ringfence_core::local_time::FirmTimeZone,
 }
 
 /// An entry the deployment writes about an export, naming its matter for a matter's.

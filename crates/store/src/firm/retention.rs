@@ -131,8 +131,8 @@ pub async fn forget_notice(tx: &mut FirmTx, matter: Uuid) -> Result<(), StoreErr
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoticeDue {
     pub matter: ClosedMatter,
-    /// The active leads' addresses; the firm's active administrators' when it has none.
-    pub recipients: Vec<String>,
+    /// The active leads; the firm's active administrators when it has none.
+    pub recipients: Vec<super::users::User>,
 }
 
 /// Live matters closed at or before `closed_by` whose leads have not been told yet.
@@ -148,7 +148,7 @@ pub(crate) async fn notices_due(
             continue;
         }
         let mut recipients: Vec<String> = sqlx::query_scalar(
-            "SELECT u.email FROM matter_members mm JOIN users u ON u.id = mm.user_id
+            "SELECT u.id FROM matter_members mm JOIN users u ON u.id = mm.user_id
              WHERE mm.matter_id = $1 AND mm.role = 'lead' AND u.status = 'active' ORDER BY u.email",
         )
         .bind(matter.id.to_string())
@@ -156,12 +156,13 @@ pub(crate) async fn notices_due(
         .await?;
         if recipients.is_empty() {
             recipients = sqlx::query_scalar(
-                "SELECT u.email FROM users u JOIN user_roles r ON r.user_id = u.id
+                "SELECT u.id FROM users u JOIN user_roles r ON r.user_id = u.id
                  WHERE r.role = 'admin' AND u.status = 'active' ORDER BY u.email",
             )
             .fetch_all(tx.conn())
             .await?;
         }
+        let recipients = super::users::all_of(tx, &recipients).await?;
         due.push(NoticeDue { matter, recipients });
     }
     Ok(due)

@@ -127,6 +127,16 @@ pub async fn get(tx: &mut FirmTx, id: UserId) -> Result<Option<User>, StoreError
     }))
 }
 
+/// The users with these ids, in the order given (an id no user has is left out).
+pub async fn all_of(tx: &mut FirmTx, ids: &[String]) -> Result<Vec<User>, StoreError> {
+    let mut found = Vec::with_capacity(ids.len());
+    for id in ids {
+        let id: UserId = id.parse().map_err(|_| corrupt("id"))?;
+        found.extend(get(tx, id).await?);
+    }
+    Ok(found)
+}
+
 /// What sign-in needs to know about a user.
 #[derive(Debug, Clone)]
 pub struct Credentials {
