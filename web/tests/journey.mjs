@@ -317,6 +317,7 @@ async function main() {
     await annPage.getByText("Page 1 of 2").waitFor();
     assert.ok(await annPage.getByRole("img", { name: "Page 1 of order.pdf" }).evaluate((img) => img.complete && img.naturalWidth === 1200));
     await checkAccessibility(annPage, "PDF preview");
+    await shoot(annPage, "pdf-preview");
     await annPage.getByRole("link", { name: "Next page" }).click();
     await annPage.getByText("Page 2 of 2").waitFor();
     await annPage.getByRole("link", { name: "Back to the matter" }).click();
@@ -662,6 +663,7 @@ async function main() {
     await annPage.getByRole("button", { name: "Set password with my passkey" }).waitFor();
     assert.equal(await annPage.getByLabel("Code from your authenticator app").isVisible(), true, "she has both factors");
     await checkAccessibility(annPage, "reset password");
+    await shoot(annPage, "reset-password");
     const newPassword = "otters juggle quietly beneath copper lanterns";
     await annPage.getByLabel("New password", { exact: true }).fill(newPassword);
     await annPage.getByRole("button", { name: "Set password with my passkey" }).click();

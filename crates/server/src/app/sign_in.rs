@@ -526,7 +526,7 @@ async fn check_code(
     };
     if outcome != CodeOutcome::Accepted {
         tx.commit().await?;
-        return Err(refused_factor(state, &user.email, outcome, attempt.attempts).await?);
+        return Err(refused_factor(state, user, outcome, attempt.attempts).await?);
     }
     if !challenges::complete(&mut tx, challenge, now).await? {
         return Err(challenge_dead());
@@ -623,12 +623,12 @@ async fn passkey_outcome(
 /// replayed authenticator code is also mailed to the owner.
 async fn refused_factor(
     state: &AppState,
-    email: &Email,
+    user: &users::User,
     outcome: CodeOutcome,
     attempts: i64,
 ) -> Result<AppError, AppError> {
     if outcome == CodeOutcome::Replayed {
-        warn_of_replay(state, email).await?;
+        warn_of_replay(state, user).await?;
     }
     let left = MAX_CODE_ATTEMPTS - attempts;
     Ok(match outcome {
@@ -652,17 +652,19 @@ enum CodeOutcome {
     PasskeyRefused,
 }
 
-async fn warn_of_replay(state: &AppState, email: &Email) -> Result<(), AppError> {
+async fn warn_of_replay(state: &AppState, user: &users::User) -> Result<(), AppError> {
     tracing::warn!("a TOTP code was replayed");
-    let body = "Someone just tried to sign in to Ringfence with an authenticator code of yours that \
-                had already been used.\n\nIf it was not you, your password and a recent code are known \
-                to someone else: change your password and tell your firm's administrator.\n"
-        .to_owned();
+    let body = format!(
+        "Dear {},\n\nSomeone just tried to sign in to Ringfence with an authenticator code of yours that \
+         had already been used.\n\nIf it was not you, your password and a recent code are known \
+         to someone else: change your password and tell your firm's administrator.\n",
+        user.display_name()
+    );
     state
         .mailer
         .send(Mail {
-            to: email.as_str(),
-            to_name: None,
+            to: user.email.as_str(),
+            to_name: user.name.as_deref(),
             subject: "Ringfence: a used sign-in code was tried again",
             body,
         })

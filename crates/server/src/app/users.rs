@@ -495,6 +495,15 @@ pub async fn send_password_reset(ctx: &Ctx, state: &AppState, id: UserId) -> Res
     Ok(())
 }
 
+/// The ids of the active users who sign in with emailed codes alone (no authenticator app,
+/// no passkey): whom a sign-in policy without emailed codes would keep out.
+pub async fn relying_on_emailed_codes(ctx: &Ctx) -> Result<Vec<String>, AppError> {
+    let mut tx = ctx.actor.begin_read().await?;
+    let ids = users::relying_on_emailed_codes(&mut tx).await?;
+    tx.commit().await?;
+    Ok(ids.iter().map(ToString::to_string).collect())
+}
+
 /// The firm user with this email address. An unknown address gives a user that does not
 /// exist: the matter check still comes first, so the answer tells nothing to someone who
 /// may not manage the matter.

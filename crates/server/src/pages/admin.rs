@@ -230,6 +230,8 @@ struct UsersPage {
     /// whether it must use a strong one.
     factors: Vec<(&'static str, bool)>,
     strong_roles: Vec<(&'static str, bool)>,
+    /// Who signs in with emailed codes alone, by name: kept out if they are turned off.
+    email_only: Vec<String>,
 }
 
 /// What a change on the users page did, to say at the top of the page after it.
@@ -316,10 +318,11 @@ async fn users_page(
     let loaded = async {
         let listed = app::users::list(ctx, query).await?;
         let policy = app::firm_settings::policy(ctx).await?;
-        Ok::<_, AppError>((listed, Dates::of(ctx).await?, policy))
+        let email_only = app::users::relying_on_emailed_codes(ctx).await?;
+        Ok::<_, AppError>((listed, Dates::of(ctx).await?, policy, email_only))
     }
     .await;
-    let (listed, zone, policy) = match loaded {
+    let (listed, zone, policy, email_only) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => return failure_page(error, signed_in(&ctx.actor, csrf)),
     };
@@ -335,6 +338,7 @@ async fn users_page(
             is_viewer: u.id == ctx.actor.user.to_string(),
         })
         .collect();
+    let email_only = users.iter().filter(|u| email_only.contains(&u.id)).map(|u| u.name.clone()).collect();
     let notice = done.map(|(done, about)| {
         let who = about.and_then(|id| users.iter().find(|u| u.id == id)).map(|u| u.name.as_str());
         done.notice(who.unwrap_or("the user"))
@@ -356,6 +360,7 @@ async fn users_page(
             .iter()
             .map(|r| (r.as_str(), policy.strong_factor_roles.contains(r)))
             .collect(),
+        email_only,
     };
     render(&page, problem.map_or(StatusCode::OK, |p| p.status))
 }

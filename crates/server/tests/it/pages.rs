@@ -1346,6 +1346,10 @@ both_backends!(
         // The sign-in policy, chosen on the users page's form.
         let users = page(&h, "GET", "/admin/users", Some(&desk), None).await.html;
         assert!(users.contains(r#"<input type="checkbox" name="factors" value="email" checked>"#), "{users}");
+        // Whom emailed codes alone let in is named beside the choice, the administrator no
+        // longer (she has an authenticator now).
+        assert!(users.contains("Lead signs in with emailed codes alone"), "{users}");
+        assert!(!users.contains("Ada Admin, Lead"), "{users}");
         let csrf = hidden(&users, "_csrf");
         let policy = [
             ("_csrf", csrf.as_str()),

@@ -224,6 +224,18 @@ pub async fn list(tx: &mut FirmTx) -> Result<Vec<User>, StoreError> {
     Ok(users)
 }
 
+/// The active users with neither an authenticator app nor a passkey: those who sign in with
+/// emailed codes alone.
+pub async fn relying_on_emailed_codes(tx: &mut FirmTx) -> Result<Vec<UserId>, StoreError> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM users WHERE status = 'active' AND totp_confirmed_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM passkeys WHERE passkeys.user_id = users.id)",
+    )
+    .fetch_all(tx.conn())
+    .await?;
+    ids.iter().map(|id| id.parse().map_err(|_| corrupt("id"))).collect()
+}
+
 /// Sets a new password hash (and activates an invited user).
 pub async fn set_password_hash(tx: &mut FirmTx, id: UserId, hash: &str) -> Result<(), StoreError> {
     sqlx::query(

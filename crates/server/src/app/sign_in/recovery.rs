@@ -329,7 +329,7 @@ pub async fn complete(ctx: &PublicCtx, answer: &ResetAnswer) -> Result<(), AppEr
             let locked = counted.as_ref().is_some_and(|(_, reserved)| reserved.locked());
             let refused = Refusal { user: user.id, email: &user.email, client, now };
             refused.record(&store, AuditAction::AuthRecoveryFailed, Outcome::Failure, locked).await?;
-            return Err(refused_factor(state, &user.email, outcome, reset.attempts).await?);
+            return Err(refused_factor(state, &user, outcome, reset.attempts).await?);
         }
     }
     if password_resets::redeem(&mut tx, &secret, state.clock.now()).await? != Some(user.id) {
