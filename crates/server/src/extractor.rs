@@ -162,17 +162,20 @@ impl Extractor {
 
     /// Page `page` (from 1) of a PDF drawn as a PNG, with the number of pages (0 asks for
     /// the number alone); `None` when the file cannot be read as a PDF.
-    pub async fn pdf_page(&self, bytes: &[u8], page: u32) -> Result<Option<DrawnPage>, ExtractError> {
+    pub async fn pdf_page(
+        &self,
+        slot: Slot,
+        bytes: &[u8],
+        page: u32,
+    ) -> Result<Option<DrawnPage>, ExtractError> {
         let page = page.to_string();
         let args = ["--content-type", PDF, "--page", page.as_str()];
-        let Some(out) = self.child_in(self.slot().await?, &args, bytes, MAX_PAGE_BYTES).await? else {
+        let Some(out) = self.child_in(slot, &args, bytes, MAX_PAGE_BYTES).await? else {
             return Ok(None);
         };
         let (count, png) = out.split_first_chunk::<4>().ok_or(ExtractError::Malformed)?;
-        Ok(Some(DrawnPage {
-            pages: u32::from_be_bytes(*count),
-            png: (!png.is_empty()).then(|| png.to_vec()),
-        }))
+        let png = (!png.is_empty()).then(|| Zeroizing::new(png.to_vec()));
+        Ok(Some(DrawnPage { pages: u32::from_be_bytes(*count), png }))
     }
 
     /// Runs one child with `args` on `bytes` in `slot`: what it wrote (at most `cap`
@@ -312,7 +315,7 @@ pub fn child(content_type: &str, page: Option<u32>) -> ExitCode {
         Some(_) if content_type != PDF => return ExitCode::FAILURE,
         Some(page) => pdf_pages::draw(std::mem::take(&mut *bytes), page).map(|drawn| {
             let mut answer = Zeroizing::new(drawn.pages.to_be_bytes().to_vec());
-            answer.extend(drawn.png.unwrap_or_default());
+            answer.extend(drawn.png.as_deref().map_or(&[][..], Vec::as_slice));
             answer
         }),
     };

@@ -9,18 +9,21 @@ use hayro::hayro_interpret::InterpreterSettings;
 use hayro::hayro_syntax::Pdf;
 use hayro::vello_cpu::color::palette::css::WHITE;
 use hayro::{PixmapSettings, RenderCache, RenderSettings, render};
+use zeroize::Zeroizing;
 
 /// Pixels across a drawn page: a reading column at twice a screen's density.
 const PAGE_WIDTH: f32 = 1200.0;
-/// The longest side a drawn page may have, whatever its shape.
-const MAX_SIDE: f32 = 4000.0;
+/// The longest side a drawn page may have, whatever its shape (a long strip of a page is
+/// drawn narrower): the PNG stays a few megabytes at most.
+const MAX_SIDE: f32 = 2400.0;
 
 /// A page drawn, and how many pages the file has.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DrawnPage {
     pub pages: u32,
     /// `None` when the page asked for is not one of the file's (0 asks for the count alone).
-    pub png: Option<Vec<u8>>,
+    /// A picture of a privileged page is as secret as its text: wiped when dropped.
+    pub png: Option<Zeroizing<Vec<u8>>>,
 }
 
 /// Page `page` (from 1) of a PDF as a PNG, and the number of pages; `None` when the file
@@ -44,7 +47,7 @@ pub fn draw(bytes: Vec<u8>, page: u32) -> Option<DrawnPage> {
         &RenderSettings::default(),
         &settings,
     );
-    Some(DrawnPage { pages: count, png: Some(drawn.into_png().ok()?) })
+    Some(DrawnPage { pages: count, png: Some(Zeroizing::new(drawn.into_png().ok()?)) })
 }
 
 #[cfg(test)]

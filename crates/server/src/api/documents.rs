@@ -450,6 +450,7 @@ pub async fn content(
 /// Which version and, for a PDF, which page to preview.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct PreviewQuery {
     /// The version to read; the current one if left out.
     version: Option<i64>,
@@ -485,14 +486,18 @@ pub async fn preview(
     ApiQuery(query): ApiQuery<PreviewQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let page = documents::page_asked(query.page)?;
     let opened = documents::download(&ctx, &state, on, query.version, Reading::Preview)
         .await
         .map_err(download_error)?;
     if ringfence_core::document::shown_as_it_is(&opened.content_type) {
+        if query.page.is_some() {
+            return Err(AppError::invalid("page", "only a PDF has pages").into());
+        }
         return send(opened, ctx, &headers, Reading::Preview).await;
     }
-    let drawn = documents::draw_page(&ctx, &state, opened, query.page.unwrap_or(1)).await?;
-    let png = drawn.png.unwrap_or_default();
+    let drawn = documents::draw_page(&ctx, &state, opened, page).await?;
+    let png = drawn.png.map(|png| Bytes::copy_from_slice(&png)).unwrap_or_default();
     let mut response = Response::new(Body::from(png));
     response.extensions_mut().insert(crate::middleware::security_headers::OwnPolicy);
     let headers = response.headers_mut();

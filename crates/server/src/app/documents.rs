@@ -258,10 +258,25 @@ pub async fn download(
     })
 }
 
-/// Page `page` (from 1) of a PDF opened for preview, drawn as a PNG in the extractor's
-/// child process (never here: the file is attacker-chosen), with the number of pages. A
-/// file that cannot be drawn is refused, to be downloaded instead; a page it does not have
-/// names how many it has.
+/// How long a preview waits for one of the extractor's slots before it is refused: drawing
+/// shares them with the text extraction of uploads, which must not queue behind previews.
+const PREVIEW_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The page of a PDF a preview asks for (the first when none is named), checked before the
+/// file is opened.
+pub fn page_asked(page: Option<u32>) -> Result<u32, AppError> {
+    match page {
+        Some(0) => Err(AppError::invalid("page", "pages are numbered from 1")),
+        page => Ok(page.unwrap_or(1)),
+    }
+}
+
+/// Page `page` (from 1, see [`page_asked`]) of a PDF opened for preview, drawn as a PNG in
+/// the extractor's child process (never here: the file is attacker-chosen), with the number
+/// of pages. The file is read only once a slot is free, so previews waiting their turn hold
+/// no plaintext; one that waits too long is refused, to be asked again. A file that cannot
+/// be drawn is refused, to be downloaded instead; a page it does not have names how many it
+/// has.
 pub async fn draw_page(
     ctx: &Ctx,
     state: &AppState,
@@ -270,9 +285,6 @@ pub async fn draw_page(
 ) -> Result<DrawnPage, AppError> {
     let cannot =
         |why: &str| AppError::conflict("not_previewable", format!("this PDF {why}; download it instead"));
-    if page == 0 {
-        return Err(AppError::invalid("page", "pages are numbered from 1"));
-    }
     if opened.content_type != ringfence_core::document::DRAWN_AS_PAGES {
         return Err(AppError::invalid("page", "only a PDF has pages"));
     }
@@ -280,6 +292,17 @@ pub async fn draw_page(
     if size > ringfence_core::extract::MAX_SOURCE {
         return Err(cannot("is too large to draw"));
     }
+    let extractor = &state.settings.extractor;
+    let slot = match tokio::time::timeout(PREVIEW_WAIT, extractor.slot()).await {
+        Ok(slot) => slot.map_err(AppError::internal)?,
+        Err(_) => {
+            return Err(AppError::Throttled {
+                code: "previews_busy",
+                reason: "the server is drawing other pages; try again in a few seconds".to_owned(),
+                retry_after: 5,
+            });
+        }
+    };
     let bytes = match opened.content.read(0..size).await {
         Ok(bytes) => zeroize::Zeroizing::new(bytes),
         Err(StoreError::BlobIntegrity) => {
@@ -288,7 +311,7 @@ pub async fn draw_page(
         }
         Err(e) => return Err(e.into()),
     };
-    let drawn = state.settings.extractor.pdf_page(&bytes, page).await.map_err(|e| {
+    let drawn = extractor.pdf_page(slot, &bytes, page).await.map_err(|e| {
         tracing::warn!(error = %crate::error::ErrorChain(&e), size, "a PDF page could not be drawn");
         cannot("could not be drawn")
     })?;

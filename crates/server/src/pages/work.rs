@@ -3,6 +3,7 @@
 
 use base64::Engine;
 use ringfence_store::firm::access::ReadContent;
+use zeroize::Zeroizing;
 
 use super::*;
 use crate::app::documents::Reading;
@@ -856,7 +857,7 @@ struct DocumentPreviewPage {
     page: u32,
     pages: u32,
     /// The page drawn, as a `data:` URL (the pages' policy allows images so).
-    image: String,
+    image: Zeroizing<String>,
 }
 
 /// A PDF's page drawn as an image, with the way to the pages before and after it.
@@ -870,6 +871,7 @@ pub async fn document_preview(
     let page = query.page.unwrap_or(1);
     let document = on.id().to_string();
     let drawn = async {
+        let page = app::documents::page_asked(query.page)?;
         let opened = app::documents::download(&ctx, &state, on, None, Reading::Preview).await?;
         let (name, matter) = (opened.name.clone(), opened.matter.to_string());
         let drawn = app::documents::draw_page(&ctx, &state, opened, page).await?;
@@ -879,8 +881,8 @@ pub async fn document_preview(
     match drawn {
         Ok((name, matter, drawn)) => {
             let png = drawn.png.unwrap_or_default();
-            let image =
-                format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png));
+            let encoded = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&*png));
+            let image = Zeroizing::new(format!("data:image/png;base64,{}", encoded.as_str()));
             let shown = DocumentPreviewPage {
                 signed_in: signed_in(&ctx.actor, &csrf),
                 name,

@@ -170,6 +170,12 @@ both_backends!(only_images_and_drawable_pdfs_are_previewed_and_in_a_sandbox, |en
     let previews = log.body["items"].as_array().unwrap();
     assert_eq!(previews.len(), 2, "the image shown and the PDF read, the refused ones not: {}", log.body);
     assert_eq!(previews[1]["resource"]["id"], image.as_str());
+    // An image has no pages, and a preview takes no other parameter.
+    for query in ["page=1", "page=0", "size=big"] {
+        let refused =
+            d.h.call("GET", &format!("/api/v1/documents/{image}/preview?{query}"), Some(&d.lead), None).await;
+        assert_eq!(refused.status, 400, "{query}: {}", refused.body);
+    }
     // The pages keep their own policy.
     let page = d.h.respond("GET", "/sign-in", None, Body::empty(), &[]).await;
     assert!(!page.headers()["content-security-policy"].to_str().unwrap().contains("sandbox"));
@@ -749,6 +755,22 @@ both_backends!(a_pdf_is_previewed_as_its_pages_drawn_on_the_server, |env: TestEn
     }
     let outsider = d.h.call("GET", &format!("/api/v1/documents/{id}/preview"), Some(&d.other), None).await;
     assert_eq!(outsider.status, 404);
+    let junk = d.h.call("GET", &format!("/api/v1/documents/{id}/preview?zoom=9"), Some(&d.lead), None).await;
+    assert_eq!(junk.status, 400, "{}", junk.body);
+
+    // While every drawing slot is taken (by uploads' text extraction, say), a preview waits a
+    // few seconds, holding no plaintext, then is told to come back.
+    let extractor = &d.h.state.settings.extractor;
+    let mut held = Vec::new();
+    while let Ok(Ok(slot)) =
+        tokio::time::timeout(std::time::Duration::from_millis(200), extractor.slot()).await
+    {
+        held.push(slot);
+    }
+    let busy = d.h.call("GET", &format!("/api/v1/documents/{id}/preview"), Some(&d.lead), None).await;
+    assert_eq!((busy.status, busy.code()), (429, "previews_busy"), "{}", busy.body);
+    assert!(busy.headers.contains_key("retry-after"));
+    drop(held);
 
     let cookie = browser_sign_in(&d.h, "lead@firm.example", "a long shared test passphrase").await;
     let matter = page(&d.h, "GET", &format!("/matters/{}", d.matter), Some(&cookie), None).await;
