@@ -44,6 +44,16 @@ pub struct Enrolment {
     pub passkey: bool,
 }
 
+impl Enrolment {
+    /// The strong factors set up, strongest first.
+    pub fn factors(self) -> Vec<SecondFactor> {
+        [(SecondFactor::Passkey, self.passkey), (SecondFactor::Totp, self.totp)]
+            .into_iter()
+            .filter_map(|(factor, set_up)| set_up.then_some(factor))
+            .collect()
+    }
+}
+
 /// How long an emailed code stays valid.
 pub const EMAIL_CODE_LIFETIME: Duration = Duration::minutes(10);
 /// Wrong codes a challenge survives; the next one kills it.
@@ -76,14 +86,8 @@ impl FactorPolicy {
 
     /// The factors this user may sign in with now, strongest first.
     pub fn factors_for(&self, roles: &BTreeSet<FirmRole>, enrolled: Enrolment) -> Vec<SecondFactor> {
-        let mut factors = Vec::new();
-        for (factor, set_up) in
-            [(SecondFactor::Passkey, enrolled.passkey), (SecondFactor::Totp, enrolled.totp)]
-        {
-            if set_up && self.allowed.contains(&factor) {
-                factors.push(factor);
-            }
-        }
+        let mut factors = enrolled.factors();
+        factors.retain(|factor| self.allowed.contains(factor));
         let email_barred = self.needs_strong_factor(roles) && !factors.is_empty();
         if self.allowed.contains(&SecondFactor::Email) && !email_barred {
             factors.push(SecondFactor::Email);

@@ -18,10 +18,9 @@ use std::time::Duration;
 
 use ringfence_core::extract::{self, MAX_SOURCE, MAX_TEXT_BYTES, MAX_TEXT_CHARS};
 
-use crate::pdf_pages::{self, DrawnPage};
+use ringfence_core::document::DRAWN_AS_PAGES as PDF;
 
-/// The media type whose pages are drawn.
-const PDF: &str = "application/pdf";
+use crate::pdf_pages::{self, DrawnPage};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use zeroize::Zeroizing;

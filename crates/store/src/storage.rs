@@ -956,16 +956,20 @@ impl Storage {
     /// (its restore is marked in progress already), while those this server had begun
     /// get `settle` to finish before the store's connections close under them.
     pub(crate) async fn close_for_restore(&self, id: FirmId, settle: std::time::Duration) {
-        let open = self.firms.write().await.remove(&id);
-        if let Some(store) = &open {
-            store.closed_for_restore.store(true, Ordering::Release);
-        }
+        let open = self.take_for_restore(id).await;
         tokio::time::sleep(settle).await;
-        if let Some(store) = open {
+        // And one opened in the meantime, from before this server saw the restore begin.
+        let opened_since = self.take_for_restore(id).await;
+        for store in [open, opened_since].into_iter().flatten() {
             store.close().await;
         }
-        // One opened in the meantime, from before this server saw the restore begin.
-        self.forget_firm(id).await;
+    }
+
+    /// Takes the firm's open store off the map, marked closed for a restore.
+    async fn take_for_restore(&self, id: FirmId) -> Option<Arc<FirmStore>> {
+        let store = self.firms.write().await.remove(&id)?;
+        store.closed_for_restore.store(true, Ordering::Release);
+        Some(store)
     }
 
     async fn provision_firm(&self, id: FirmId) -> Result<(), StoreError> {

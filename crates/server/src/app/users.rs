@@ -481,10 +481,8 @@ pub async fn send_password_reset(ctx: &Ctx, state: &AppState, id: UserId) -> Res
         "Dear {name},\n\n{admin}, an administrator of {firm}'s Ringfence, sent you this link to set a new password. It works once, until {expires}{asks}:\n\n{url}/reset#{link}\n\nThen sign in at {url} with {email}. If you did not ask for this, tell {admin}: your password stays as it is until the link is used.\n",
         name = user.display_name(),
         expires = zone.in_words(now + password_resets::SENT_LIFETIME),
-        asks = match recovery::factor_words(held.totp, held.passkey) {
-            "nothing more" => String::new(),
-            factor => format!(", and asks for {factor}"),
-        },
+        asks =
+            recovery::factor_words(held).map(|factor| format!(", and asks for {factor}")).unwrap_or_default(),
         url = state.settings.public_url,
         link = token::scoped(&ctx.actor.firm.simple(), &token).as_str(),
         email = user.email,

@@ -868,21 +868,20 @@ pub async fn document_preview(
     csrf: Option<Extension<BrowserSession>>,
     Query(query): Query<PreviewQuery>,
 ) -> Response {
-    let page = query.page.unwrap_or(1);
     let document = on.id().to_string();
     let drawn = async {
         let page = app::documents::page_asked(query.page)?;
         let opened = app::documents::download(&ctx, &state, on, None, Reading::Preview).await?;
         let (name, matter) = (opened.name.clone(), opened.matter.to_string());
         let drawn = app::documents::draw_page(&ctx, &state, opened, page).await?;
-        Ok::<_, AppError>((name, matter, drawn))
+        Ok::<_, AppError>((name, matter, page, drawn))
     }
     .await;
     match drawn {
-        Ok((name, matter, drawn)) => {
+        Ok((name, matter, page, drawn)) => {
             let png = drawn.png.unwrap_or_default();
-            let encoded = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&*png));
-            let image = Zeroizing::new(format!("data:image/png;base64,{}", encoded.as_str()));
+            let mut image = Zeroizing::new(String::from("data:image/png;base64,"));
+            base64::engine::general_purpose::STANDARD.encode_string(&*png, &mut image);
             let shown = DocumentPreviewPage {
                 signed_in: signed_in(&ctx.actor, &csrf),
                 name,

@@ -214,14 +214,7 @@ pub async fn names(tx: &mut FirmTx) -> Result<std::collections::HashMap<String, 
 pub async fn list(tx: &mut FirmTx) -> Result<Vec<User>, StoreError> {
     let ids: Vec<String> =
         sqlx::query_scalar("SELECT id FROM users ORDER BY email").fetch_all(tx.conn()).await?;
-    let mut users = Vec::with_capacity(ids.len());
-    for id in ids {
-        let id: UserId = id.parse().map_err(|_| corrupt("id"))?;
-        if let Some(user) = get(tx, id).await? {
-            users.push(user);
-        }
-    }
-    Ok(users)
+    all_of(tx, &ids).await
 }
 
 /// The active users with neither an authenticator app nor a passkey: those who sign in with

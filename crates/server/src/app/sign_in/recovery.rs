@@ -13,7 +13,7 @@
 //! - A new password ends every session and sign-in of the account, and is mailed about.
 
 use ringfence_core::audit::{AuditAction, Outcome};
-use ringfence_core::auth::SecondFactor;
+use ringfence_core::auth::{Enrolment, SecondFactor};
 use ringfence_core::ids::{FirmId, UserId};
 use ringfence_core::principal::Principal;
 use ringfence_core::throttle;
@@ -128,7 +128,7 @@ pub async fn mail_link(
     let firm = m.storage.firm_by_id(firm).await?;
     let firm_name = firm.name.as_str();
     let name = user.display_name();
-    let (subject, body) = if credentials.enrolled.totp || credentials.enrolled.passkey {
+    let (subject, body) = if let Some(factor) = factor_words(credentials.enrolled) {
         let token =
             password_resets::create(&mut tx, user.id, None, m.now, password_resets::ASKED_LIFETIME).await?;
         audit_log::append(&mut tx, &record(AuditAction::AuthRecoveryLinkSent)).await?;
@@ -136,7 +136,6 @@ pub async fn mail_link(
         let body = format!(
             "Dear {name},\n\nSomeone, we hope you, asked to reset the password of your account at {firm_name}'s Ringfence.\n\nSet a new password with this link. It works once, until {expires}, and asks for {factor}:\n\n{url}/reset#{link}\n\nIf you did not ask, ignore this message: your password stays as it is. Nobody can use the link without {factor}.\n",
             expires = zone.in_words(m.now + password_resets::ASKED_LIFETIME),
-            factor = factor_words(credentials.enrolled.totp, credentials.enrolled.passkey),
             url = m.public_url,
             link = link.as_str(),
         );
@@ -164,13 +163,13 @@ pub async fn mail_link(
     Ok(())
 }
 
-/// How a mail names the factors a link asks for.
-pub(crate) fn factor_words(totp: bool, passkey: bool) -> &'static str {
-    match (totp, passkey) {
-        (true, true) => "a code from your authenticator app or your passkey",
-        (true, false) => "a code from your authenticator app",
-        (false, true) => "your passkey",
-        (false, false) => "nothing more",
+/// How a mail or a refusal names the factors a link asks for; `None` when it asks for none.
+pub(crate) fn factor_words(enrolled: Enrolment) -> Option<&'static str> {
+    match (enrolled.totp, enrolled.passkey) {
+        (true, true) => Some("a code from your authenticator app or your passkey"),
+        (true, false) => Some("a code from your authenticator app"),
+        (false, true) => Some("your passkey"),
+        (false, false) => None,
     }
 }
 
@@ -211,36 +210,27 @@ async fn live(
     }
 }
 
-/// The second factors `user` holds, which a link must be completed with.
-async fn held_factors(store: &FirmStore, user: &users::User) -> Result<Vec<SecondFactor>, AppError> {
+/// The second factors a link must be completed with: those `user` holds. A link the user
+/// asked for while holding one is refused once they hold none (an administrator's may do
+/// without).
+async fn asked_factors(store: &FirmStore, user: &users::User, reset: &Reset) -> Result<Enrolment, AppError> {
     let mut tx = store.begin(&Principal::Anonymous).await?;
     let credentials = users::credentials_by_email(&mut tx, &user.email).await?.ok_or_else(invalid_link)?;
     tx.commit().await?;
-    let mut factors = Vec::new();
-    if credentials.enrolled.totp {
-        factors.push(SecondFactor::Totp);
+    let held = credentials.enrolled;
+    if factor_words(held).is_none() && reset.sent_by.is_none() {
+        return Err(AppError::NotPermitted {
+            code: "second_factor_required",
+            reason: "your account no longer has an authenticator app or passkey; ask an administrator to send you a reset link",
+        });
     }
-    if credentials.enrolled.passkey {
-        factors.push(SecondFactor::Passkey);
-    }
-    Ok(factors)
+    Ok(held)
 }
 
 /// What the link `link` asks for; a dead link is refused.
 pub async fn factors(ctx: &PublicCtx, link: &str) -> Result<ResetFactors, AppError> {
     let (store, _, reset, user) = live(ctx, link).await?;
-    let factors = held_factors(&store, &user).await?;
-    if factors.is_empty() && reset.sent_by.is_none() {
-        return Err(needs_administrator());
-    }
-    Ok(ResetFactors { factors })
-}
-
-fn needs_administrator() -> AppError {
-    AppError::NotPermitted {
-        code: "second_factor_required",
-        reason: "your account no longer has an authenticator app or passkey; ask an administrator to send you a reset link",
-    }
+    Ok(ResetFactors { factors: asked_factors(&store, &user, &reset).await?.factors() })
 }
 
 /// The WebAuthn challenge for completing a link with a passkey. Asking again replaces the
@@ -285,17 +275,12 @@ pub async fn complete(ctx: &PublicCtx, answer: &ResetAnswer) -> Result<(), AppEr
     let firm = state.storage.firm_by_id(store.id()).await?;
     let known = passwords::KnownWords { email: &user.email, name: user.name.as_deref(), firm: &firm };
     let password = passwords::strong(answer.password.expose(), &known)?;
-    let held = held_factors(&store, &user).await?;
-    let factor = if held.is_empty() {
-        if reset.sent_by.is_none() {
-            return Err(needs_administrator());
-        }
-        None
-    } else {
-        let factor = answer.factor.filter(|f| held.contains(f)).ok_or_else(|| {
-            let (totp, passkey) = (held.contains(&SecondFactor::Totp), held.contains(&SecondFactor::Passkey));
-            AppError::invalid("factor", format!("this link needs {}", factor_words(totp, passkey)))
-        })?;
+    let held = asked_factors(&store, &user, &reset).await?;
+    let factor = if let Some(needed) = factor_words(held) {
+        let factor = answer
+            .factor
+            .filter(|f| held.factors().contains(f))
+            .ok_or_else(|| AppError::invalid("factor", format!("this link needs {needed}")))?;
         match factor {
             SecondFactor::Totp if answer.code.is_none() => {
                 return Err(AppError::invalid("code", "required for this factor"));
@@ -305,6 +290,8 @@ pub async fn complete(ctx: &PublicCtx, answer: &ResetAnswer) -> Result<(), AppEr
             }
             _ => Some(factor),
         }
+    } else {
+        None
     };
     let counted = match factor {
         Some(_) => Some(count_attempt(ctx, &store, &secret, &user).await?),
