@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ringfence_core::firm::{FirmName, FirmSlug, ForceReason, RetentionDays};
 use ringfence_core::user::Email;
+use ringfence_core::user::person_name;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -92,6 +93,11 @@ pub enum Command {
     Firm {
         #[command(subcommand)]
         command: FirmCommand,
+    },
+    /// Create operator accounts, and read and check the operator log
+    Operator {
+        #[command(subcommand)]
+        command: OperatorCommand,
     },
     /// Check a firm's audit log
     Audit {
@@ -506,6 +512,33 @@ pub struct MailArgs {
     /// Sender of the mail, as for `serve` [default: "Ringfence <ringfence@localhost>"]
     #[arg(long, env = "RINGFENCE_MAIL_FROM", value_name = "ADDRESS")]
     pub mail_from: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Create an operator: the hosting provider's staff, who provision and watch firms on
+    /// the pages under /operator but cannot read their data. The password is read from
+    /// standard input; the authenticator app's secret is printed once
+    Create(OperatorCreateArgs),
+    /// Print the operator log's newest entries, newest first
+    Log {
+        /// How many entries
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+        limit: i64,
+    },
+    /// Check the operator log's hash chain from its first entry
+    Verify,
+}
+
+#[derive(Debug, Args)]
+pub struct OperatorCreateArgs {
+    /// The operator's email address: what they sign in with
+    #[arg(long, value_parser = |s: &str| Email::parse(s).map_err(|e| e.to_string()))]
+    pub email: Email,
+
+    /// The operator's name, as the operator log and firms' audit logs show it
+    #[arg(long, value_parser = |s: &str| person_name(s).map_err(|e| format!("a name of {e}")))]
+    pub name: String,
 }
 
 #[derive(Debug, Args)]

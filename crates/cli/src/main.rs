@@ -14,6 +14,7 @@ use ringfence_store::backup::NewCopy;
 
 use crate::cli::{
     AuditCommand, BackupCommand, BlobsCommand, Cli, Command, FirmCommand, JobsCommand, KeysCommand,
+    OperatorCommand,
 };
 
 fn main() -> ExitCode {
@@ -56,6 +57,15 @@ fn main() -> ExitCode {
             }
             Command::Firm { command: FirmCommand::Shred(args) } => {
                 commands::firm::shred(&settings, args).await
+            }
+            Command::Operator { command: OperatorCommand::Create(args) } => {
+                commands::operator::create(&settings, args).await
+            }
+            Command::Operator { command: OperatorCommand::Log { limit } } => {
+                commands::operator::log(&settings, limit).await
+            }
+            Command::Operator { command: OperatorCommand::Verify } => {
+                commands::operator::verify(&settings).await
             }
             Command::Audit {
                 command: AuditCommand::Verify { export: Some(export), passphrase_stdin, .. },

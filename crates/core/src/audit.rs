@@ -24,6 +24,8 @@ pub enum AuditActor {
     System,
     /// An operator at the command line.
     Cli,
+    /// An operator signed in to the operator pages, with the address it had at the time.
+    Operator { id: String, email: String },
 }
 
 impl AuditActor {
@@ -33,19 +35,20 @@ impl AuditActor {
             AuditActor::Anonymous => "anonymous",
             AuditActor::System => "system",
             AuditActor::Cli => "cli",
+            AuditActor::Operator { .. } => "operator",
         }
     }
 
     pub fn id(&self) -> Option<&str> {
         match self {
-            AuditActor::User { id, .. } => Some(id),
+            AuditActor::User { id, .. } | AuditActor::Operator { id, .. } => Some(id),
             _ => None,
         }
     }
 
     pub fn email(&self) -> Option<&str> {
         match self {
-            AuditActor::User { email, .. } => Some(email),
+            AuditActor::User { email, .. } | AuditActor::Operator { email, .. } => Some(email),
             _ => None,
         }
     }

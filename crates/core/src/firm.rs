@@ -100,6 +100,11 @@ impl FirmName {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FirmStanding {
     Active,
+    /// Suspended by the operator since then: nobody signs in, and every session is refused,
+    /// until it is resumed. Its data is untouched.
+    Suspended {
+        since: OffsetDateTime,
+    },
     Terminated(Termination),
 }
 

@@ -100,6 +100,10 @@ id_type!(
     /// A registered passkey.
     PasskeyId
 );
+id_type!(
+    /// An operator of the deployment: the hosting provider's staff, apart from every firm.
+    OperatorId
+);
 
 #[cfg(test)]
 mod tests {

@@ -19,6 +19,9 @@ pub enum AccessPolicy {
     /// cannot reach the matter's data without the proof the access check makes; a caller
     /// without it gets 404, as for a matter that does not exist.
     Matter(MatterAction),
+    /// A signed-in operator of the deployment: the operator pages and API. No firm user
+    /// passes, and an operator passes no other policy.
+    Operator,
 }
 
 /// Firm administrators only.
@@ -73,7 +76,10 @@ impl AccessPolicy {
     pub fn firm_roles(&self) -> &'static [FirmRole] {
         match self {
             AccessPolicy::FirmRole(roles) => roles,
-            AccessPolicy::Public | AccessPolicy::SignedIn | AccessPolicy::Matter(_) => &[],
+            AccessPolicy::Public
+            | AccessPolicy::SignedIn
+            | AccessPolicy::Matter(_)
+            | AccessPolicy::Operator => &[],
         }
     }
 
@@ -86,6 +92,7 @@ impl AccessPolicy {
                 format!("firm role: {}", names.join(" or "))
             }
             AccessPolicy::Matter(action) => format!("matter: {action:?}"),
+            AccessPolicy::Operator => "operator".to_owned(),
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use crate::audit::AuditActor;
-use crate::ids::{FirmId, SessionId, UserId};
+use crate::ids::{FirmId, OperatorId, SessionId, UserId};
 use crate::user::{Email, FirmRole};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +18,16 @@ pub enum Principal {
     /// The deployment's own work: scheduled tasks and the operator's command line. Reaches
     /// no matter through the ring-fence either.
     System(SystemTask),
+    /// An operator of the deployment, signed in to the operator pages. No firm's
+    /// transaction runs as one: a firm store refuses it.
+    Operator(Operator),
+}
+
+/// A signed-in operator, as its session resolved it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator {
+    pub id: OperatorId,
+    pub email: Email,
 }
 
 /// A signed-in firm user, as its session resolved it.
@@ -57,6 +67,9 @@ pub enum SystemTask {
     CommandLine,
     /// Filling a store with benchmark data.
     Benchmark,
+    /// Telling a firm's administrators what happened to their firm (its termination, a
+    /// failed backup), whoever did it: an operator reads no firm's users itself.
+    Notices,
 }
 
 impl FirmUser {
@@ -70,7 +83,7 @@ impl Principal {
     pub fn firm_user(&self) -> Option<&FirmUser> {
         match self {
             Principal::FirmUser(user) => Some(user),
-            Principal::Anonymous | Principal::System(_) => None,
+            Principal::Anonymous | Principal::System(_) | Principal::Operator(_) => None,
         }
     }
 
@@ -83,6 +96,9 @@ impl Principal {
             Principal::Anonymous => AuditActor::Anonymous,
             Principal::System(SystemTask::CommandLine) => AuditActor::Cli,
             Principal::System(_) => AuditActor::System,
+            Principal::Operator(operator) => {
+                AuditActor::Operator { id: operator.id.to_string(), email: operator.email.to_string() }
+            }
         }
     }
 }

@@ -129,6 +129,20 @@ mod tests {
 /// A password as typed: 12 to 256 characters. It never prints.
 pub struct Password(String);
 
+/// A person's name as shown to others: 1 to 200 characters once trimmed, no control
+/// characters.
+pub fn person_name(raw: &str) -> Result<String, PersonNameError> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(PersonNameError);
+    }
+    Ok(name.to_owned())
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("1 to 200 characters, no control characters")]
+pub struct PersonNameError;
+
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum PasswordError {
     #[error("a password has at least 12 characters")]

@@ -113,9 +113,35 @@ impl MasterKey {
         DataKey::from_slice(key.as_ref())
     }
 
+    /// Seals an operator's authenticator secret. Operators belong to no firm, so no firm
+    /// key can hold it; a master key rotation re-seals it with the firm keys.
+    pub fn seal_operator_secret(&self, operator_id: &str, secret: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let nonce: [u8; NONCE_LEN] = crate::random_array()?;
+        let mut sealed = Vec::with_capacity(NONCE_LEN + secret.len() + TAG_LEN);
+        sealed.extend_from_slice(&nonce);
+        sealed.extend_from_slice(secret);
+        self.cipher()?.seal_tail(nonce, &operator_aad(operator_id), &mut sealed, NONCE_LEN)?;
+        Ok(sealed)
+    }
+
+    /// Opens what [`Self::seal_operator_secret`] sealed for the same operator.
+    pub fn open_operator_secret(
+        &self,
+        operator_id: &str,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        let (nonce, rest) = sealed.split_at_checked(NONCE_LEN).ok_or(CryptoError::Malformed)?;
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| CryptoError::Malformed)?;
+        Ok(Zeroizing::new(self.cipher()?.open(nonce, &operator_aad(operator_id), rest)?))
+    }
+
     fn cipher(&self) -> Result<Gcm, CryptoError> {
         Gcm::new(self.key.expose())
     }
+}
+
+fn operator_aad(operator_id: &str) -> Vec<u8> {
+    aad::encode(&[b"ringfence.operator-secret.v1", operator_id.as_bytes()])
 }
 
 fn wrap_aad(firm_id: &str, version: KeyVersion) -> Vec<u8> {
@@ -125,6 +151,18 @@ fn wrap_aad(firm_id: &str, version: KeyVersion) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_operator_secret_opens_only_for_its_operator_under_the_same_key() {
+        let sealed = master().seal_operator_secret("op-1", b"twenty bytes secret!").unwrap();
+        assert_eq!(
+            master().open_operator_secret("op-1", &sealed).unwrap().as_slice(),
+            b"twenty bytes secret!"
+        );
+        assert!(master().open_operator_secret("op-2", &sealed).is_err());
+        assert!(MasterKey::generate().unwrap().open_operator_secret("op-1", &sealed).is_err());
+        assert!(master().open_operator_secret("op-1", &sealed[..8]).is_err());
+    }
 
     fn master() -> MasterKey {
         MasterKey::from_base64(&STANDARD.encode([7u8; 32])).unwrap_or_else(|e| unreachable!("{e}"))

@@ -21,6 +21,7 @@ use ringfence_store::firm::audit as audit_log;
 
 use crate::app::access::On;
 use crate::audit;
+use crate::auth::operator::OperatorActor;
 use crate::auth::{Actor, not_signed_in};
 use crate::client::Client;
 use crate::error::ApiError;
@@ -181,6 +182,7 @@ pub const AUDITORS: Guard = Guard(policy::AUDITORS);
 pub const CLIENT_KEEPERS: Guard = Guard(policy::CLIENT_KEEPERS);
 pub const MATTER_OPENERS: Guard = Guard(policy::MATTER_OPENERS);
 pub const DATA_SUBJECT_HANDLERS: Guard = Guard(policy::DATA_SUBJECT_HANDLERS);
+pub const OPERATOR: Guard = Guard(AccessPolicy::Operator);
 
 /// A route on one matter, or on a note or document of one, for the matter action `A`: its
 /// handler must take `On<A, _>` as its first argument, and only that reaches the data.
@@ -333,6 +335,16 @@ async fn enforce(policy: AccessPolicy, effect: Effect, mut request: Request, nex
     request.extensions_mut().insert(Declared(policy));
     let actor = request.extensions().get::<Actor>().cloned();
     match (policy, actor) {
+        // Only an operator's session resolves on the operator's paths (see `auth::operator`).
+        (AccessPolicy::Operator, _) => {
+            if request.extensions().get::<OperatorActor>().is_some() {
+                next.run(request).await
+            } else if request.uri().path().starts_with("/api/") {
+                not_signed_in().into_response()
+            } else {
+                axum::response::Redirect::to("/operator/sign-in").into_response()
+            }
+        }
         (AccessPolicy::Public, None) => next.run(request).await,
         (AccessPolicy::SignedIn | AccessPolicy::FirmRole(_) | AccessPolicy::Matter(_), None) => {
             // A page sends the browser to sign in; the API answers 401.
@@ -373,6 +385,11 @@ async fn let_in(actor: Actor, effect: Effect, request: Request, next: Next) -> R
     let answer = match actor.store.standing() {
         FirmStanding::Terminated(termination) if effect == Effect::Writes => {
             read_only(termination.shred_after, !request.uri().path().starts_with("/api/"))
+        }
+        // A suspended firm's sessions do not resolve; one suspended this very moment is
+        // refused here.
+        FirmStanding::Suspended { .. } => {
+            ApiError::from(ringfence_store::StoreError::FirmSuspended).into_response()
         }
         FirmStanding::Active | FirmStanding::Terminated(_) => next.run(request).await,
     };

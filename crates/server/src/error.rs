@@ -198,6 +198,14 @@ impl From<ringfence_store::StoreError> for ApiError {
                 "the firm is being restored from a backup; it opens again when the restore ends",
             )
             .with_retry_after(60),
+            StoreError::FirmSuspended => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "firm_suspended",
+                "the firm's service is suspended by its hosting provider: nobody can sign in until it is resumed",
+            ),
+            StoreError::OperatorExists => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", "email: an operator with this address exists")
+            }
             other if other.is_refused_value() => {
                 tracing::info!(error = %ErrorChain(&other), "a value was refused by the database");
                 ApiError::invalid(

@@ -13,8 +13,8 @@ use ringfence_store::firm::access::{
 
 use crate::AppState;
 use crate::access::{
-    ADMIN, AUDITORS, CLIENT_KEEPERS, DATA_SUBJECT_HANDLERS, MATTER_OPENERS, Matter, PUBLIC, RouteTable,
-    SIGNED_IN, after_asking, ends_sessions, only_reads, takes_data_out,
+    ADMIN, AUDITORS, CLIENT_KEEPERS, DATA_SUBJECT_HANDLERS, MATTER_OPENERS, Matter, OPERATOR, PUBLIC,
+    RouteTable, SIGNED_IN, after_asking, ends_sessions, only_reads, takes_data_out,
 };
 use crate::api::{
     audit, clients, data_subjects, deletion, documents, exports, firm_settings, health, invitations,
@@ -22,6 +22,7 @@ use crate::api::{
 };
 use crate::auth::authenticate;
 use crate::auth::cookie::MAX_FORM_BYTES;
+use crate::auth::operator::authenticate_operator;
 use crate::client::find_client_address;
 use crate::error::{method_not_allowed, unknown_route};
 use crate::middleware::request_context::request_context;
@@ -50,6 +51,17 @@ pub fn route_table() -> RouteTable<AppState> {
         .post("/forgot-password", PUBLIC, pages::forgot_password)
         .get("/reset", PUBLIC, pages::reset_page)
         .post("/reset", PUBLIC, pages::reset_password)
+        // The operator's pages: only an operator's session resolves under /operator
+        .get("/operator/sign-in", PUBLIC, pages::operator_sign_in_page)
+        .post("/operator/sign-in", PUBLIC, pages::operator_sign_in)
+        .post("/operator/sign-out", ends_sessions(OPERATOR), pages::operator_sign_out)
+        .get("/operator", OPERATOR, pages::operator_firms)
+        .get("/operator/log", OPERATOR, pages::operator_log)
+        .post("/operator/firms", OPERATOR, pages::operator_create_firm)
+        .post("/operator/firms/{id}/suspend", OPERATOR, pages::operator_suspend)
+        .post("/operator/firms/{id}/resume", OPERATOR, pages::operator_resume)
+        .post("/operator/firms/{id}/terminate", OPERATOR, pages::operator_terminate)
+        .post("/operator/firms/{id}/reinstate", OPERATOR, pages::operator_reinstate)
         .get("/matters/new", MATTER_OPENERS, pages::new_matter_page)
         .post("/matters", MATTER_OPENERS, pages::create_matter)
         .get("/clients", SIGNED_IN, pages::clients)
@@ -305,6 +317,7 @@ pub fn with_common_layers(table: RouteTable<AppState>, state: AppState) -> Route
         // posted from the page. Uploads stream and have their own limit.
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .layer(from_fn_with_state(state.clone(), authenticate))
+        .layer(from_fn_with_state(state.clone(), authenticate_operator))
         .layer(from_fn_with_state(state.settings.clone(), find_client_address))
         .layer(from_fn_with_state(state.settings.clone(), security_headers))
         .layer(from_fn(request_context))

@@ -221,9 +221,14 @@ impl Reach {
 }
 
 /// Whom row-level security shows matter rows to in a transaction run as `principal`: a
-/// firm user as far as its roles reach; anyone else, no one.
-pub(crate) fn on_behalf_of(principal: &Principal) -> Option<(String, Reach)> {
-    principal.firm_user().map(|user| (user.user.to_string(), Reach::of(user)))
+/// firm user as far as its roles reach; the deployment's own work, no one. An operator
+/// gets no transaction at all: the operator plane is apart from every firm's data.
+pub(crate) fn on_behalf_of(principal: &Principal) -> Result<Option<(String, Reach)>, StoreError> {
+    match principal {
+        Principal::Operator(_) => Err(StoreError::OperatorOutsideFirm),
+        Principal::FirmUser(user) => Ok(Some((user.user.to_string(), Reach::of(user)))),
+        Principal::Anonymous | Principal::System(_) => Ok(None),
+    }
 }
 
 /// What a transaction will do: reads never wait for a writer.

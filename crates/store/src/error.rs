@@ -47,6 +47,15 @@ pub enum StoreError {
     Shredded { slug: String, at: OffsetDateTime },
     #[error("no such firm")]
     UnknownFirmId,
+    #[error("an operator with that email address exists already")]
+    OperatorExists,
+    /// An operator principal asked for a firm transaction: operators reach no firm's data.
+    #[error("an operator cannot work in a firm's data")]
+    OperatorOutsideFirm,
+    #[error("the firm is suspended: nobody can sign in to it until the operator resumes it")]
+    FirmSuspended,
+    #[error("the firm is not suspended")]
+    NotSuspended,
     #[error("the firm is being restored from a backup: it is closed until the restore ends")]
     FirmRestoring,
     #[error(

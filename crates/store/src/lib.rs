@@ -22,6 +22,7 @@ mod jobs_tests;
 mod master_key;
 pub mod matter_keys;
 pub mod migrate;
+pub mod operators;
 pub mod purge;
 pub mod rotation;
 mod storage;

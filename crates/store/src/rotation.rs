@@ -288,6 +288,7 @@ impl Storage {
                 rewrapped.insert(firm.id);
             }
         }
+        self.reseal_operator_secrets(&mut tx, new).await?;
         firms::set_master_key_id(&mut tx, new.id()).await?;
         tx.commit().await?;
         Ok(rewrapped.len() as u64)

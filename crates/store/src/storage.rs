@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use ringfence_core::audit::{AuditAction, AuditActor, AuditRecord, Origin, Outcome};
+use ringfence_core::audit::{AuditAction, AuditRecord, Origin, Outcome};
 use ringfence_core::clock::unix_millis;
 use ringfence_core::firm::{Firm, FirmName, FirmSlug, FirmStanding};
 use ringfence_core::ids::{FirmId, UserId};
@@ -343,13 +343,13 @@ impl FirmStore {
     /// then shows a firm user only the matters and notes it may see (see
     /// [`backend::Reach`]), and anyone else none. There is no other way to begin one.
     pub async fn begin(&self, principal: &Principal) -> Result<FirmTx, StoreError> {
-        self.open(false, on_behalf_of(principal), Intent::Write).await
+        self.open(false, on_behalf_of(principal)?, Intent::Write).await
     }
 
     /// [`Self::begin`] for a transaction that only reads: it never waits for a writer (and
     /// on PostgreSQL any write in it is refused).
     pub async fn begin_read(&self, principal: &Principal) -> Result<FirmTx, StoreError> {
-        self.open(false, on_behalf_of(principal), Intent::Read).await
+        self.open(false, on_behalf_of(principal)?, Intent::Read).await
     }
 
     /// The matters and clients a wall screens `user` from. Read as the firm's owner role on
@@ -705,12 +705,23 @@ impl Storage {
         new: NewFirm<'_>,
         now: OffsetDateTime,
     ) -> Result<CreatedFirm, StoreError> {
-        self.create_firm_at(new, now, None).await
+        self.create_firm_by(new, &Principal::System(SystemTask::CommandLine), now).await
+    }
+
+    /// [`Self::create_firm`], the firm's log naming `by` (an operator) as its creator.
+    pub async fn create_firm_by(
+        &self,
+        new: NewFirm<'_>,
+        by: &Principal,
+        now: OffsetDateTime,
+    ) -> Result<CreatedFirm, StoreError> {
+        self.create_firm_at(new, by, now, None).await
     }
 
     async fn create_firm_at(
         &self,
         new: NewFirm<'_>,
+        by: &Principal,
         now: OffsetDateTime,
         schema_target: Option<i64>,
     ) -> Result<CreatedFirm, StoreError> {
@@ -750,7 +761,7 @@ impl Storage {
                 },
             )
             .await?;
-            // The firm's log starts with its own creation: firms are made at the command line.
+            // The firm's log starts with its own creation, by an operator or the command line.
             // (A store held at an older schema, as the upgrade test makes, has no log yet.)
             let audited = schema_target.is_none();
             for (action, resource) in [
@@ -760,7 +771,7 @@ impl Storage {
             ] {
                 let record = AuditRecord {
                     at: now,
-                    actor: AuditActor::Cli,
+                    actor: by.audit_actor(),
                     action,
                     resource_type: Some(resource.0),
                     resource_id: Some(resource.1),
@@ -1078,7 +1089,12 @@ mod tests {
         let location = location(&env);
         let storage = Storage::open(&location, env.data_dir(), None, now).await.expect("open");
         let created = storage
-            .create_firm_at(new_firm("upgrade", "ada@upgrade.example"), now, Some(1))
+            .create_firm_at(
+                new_firm("upgrade", "ada@upgrade.example"),
+                &Principal::System(SystemTask::CommandLine),
+                now,
+                Some(1),
+            )
             .await
             .expect("firm at v1");
         assert_eq!(firm_schema_version(&storage, created.firm.id).await, 1);

@@ -76,6 +76,8 @@ impl Storage {
             return Err(StoreError::AlreadyTerminated { since, shred_after });
         }
         terminations::insert(&mut control, id, now, shred_after).await?;
+        // Terminated, the firm's people sign in again: to read and take their data out.
+        firms::set_suspended(&mut control, id, None).await?;
         jobs::enqueue(&mut control, shred, now).await?;
         control.commit().await?;
         let termination = Termination { since: now, shred_after };
@@ -162,7 +164,7 @@ impl Storage {
     ) -> Result<Tombstone, StoreError> {
         let firm = self.firm_by_id(id).await?;
         match self.firm_standing(id).await? {
-            FirmStanding::Active => return Err(StoreError::NotTerminated),
+            FirmStanding::Active | FirmStanding::Suspended { .. } => return Err(StoreError::NotTerminated),
             FirmStanding::Terminated(Termination { shred_after, .. }) if shred_after > now => {
                 return Err(StoreError::RetentionRunning { until: shred_after });
             }

@@ -79,6 +79,7 @@ pub async fn list(settings: &Settings) -> CommandResult {
     for firm in firms {
         let standing = match storage.firm_standing(firm.id).await? {
             FirmStanding::Active => "active".to_owned(),
+            FirmStanding::Suspended { since } => format!("suspended since {}", since.format(&Rfc3339)?),
             FirmStanding::Terminated(termination) => {
                 format!("terminated, shredded after {}", termination.shred_after.format(&Rfc3339)?)
             }

@@ -5,6 +5,7 @@ pub mod firm;
 pub mod jobs;
 pub mod keys;
 pub mod migrate;
+pub mod operator;
 pub mod serve;
 
 use ringfence_core::clock::{Clock, SystemClock};

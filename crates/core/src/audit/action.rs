@@ -173,6 +173,10 @@ audit_actions! {
     AuthRecoveryReferred = "auth.recovery.referred", "was told to ask an administrator to reset their password, having no authenticator app or passkey", SignIn, Info;
     AuthRecoveryRefused = "auth.recovery.refused", "was refused a password reset link that is not valid", SignIn, Warning;
     AuthRecoveryFailed = "auth.recovery.failed", "gave a wrong second factor when resetting their password", SignIn, Warning;
+    // An operator's own (in the operator log).
+    OperatorSignedIn = "operator.signed_in", "signed in to the operator pages", SignIn, Info;
+    OperatorSignInFailed = "operator.sign_in.failed", "failed to sign in to the operator pages", SignIn, Warning;
+    OperatorSignedOut = "operator.signed_out", "signed out of the operator pages", SignIn, Info;
 
     // A user's own account.
     UserInvitationAccepted = "user.invitation.accepted", "accepted an invitation", Account, Info;
@@ -282,6 +286,10 @@ audit_actions! {
     FirmLegalHoldsViewed = "firm.legal_holds.viewed", "viewed the firm's legal holds and their reasons", Firm, Info;
     FirmTerminated = "firm.terminated", "terminated the firm: read-only until it is shredded", Firm, Notice;
     FirmReinstated = "firm.reinstated", "reinstated the terminated firm", Firm, Notice;
+    FirmSuspended = "firm.suspended", "suspended the firm: nobody can sign in, its data untouched", Firm, Notice;
+    FirmResumed = "firm.resumed", "resumed the suspended firm", Firm, Notice;
+    OperatorCreated = "operator.created", "created an operator account", Firm, Notice;
+    OperatorFirmsViewed = "operator.firms.viewed", "viewed the firms and their health", Firm, Info;
     FirmShredStarted = "firm.shred.started", "began destroying the firm's keys, data and files", Firm, Notice;
     FirmShredForced = "firm.shred.forced", "began destroying the firm's keys, data and files, overriding any legal hold for a recorded reason", Firm, Warning;
     FirmSubjectResponseDaysChanged = "firm.subject_response_days.changed", "changed how many days the firm takes to answer a data subject's request", Firm, Notice;

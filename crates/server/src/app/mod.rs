@@ -21,6 +21,7 @@ pub mod legal_holds;
 pub mod matters;
 pub mod notes;
 pub mod onboarding;
+pub mod operators;
 pub mod retention;
 pub mod search;
 pub mod sign_in;

@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use ringfence_core::audit::{AuditAction, AuditActor, AuditRecord, Outcome};
 use ringfence_core::auth::{EMAIL_CODE_LIFETIME, MAX_CODE_ATTEMPTS, SecondFactor};
+use ringfence_core::firm::FirmStanding;
 use ringfence_core::ids::{FirmId, UserId};
 use ringfence_core::principal::Principal;
 use ringfence_core::user::Email;
@@ -31,7 +32,7 @@ use ringfence_crypto::token::{self, SecretToken, TokenHash};
 use ringfence_mail::Mail;
 use ringfence_store::firm::users::{self, UserStatus};
 use ringfence_store::firm::{audit as audit_log, challenges, invitations, sessions, sign_in_policy};
-use ringfence_store::{FirmStore, FirmTx, ThrottleKey};
+use ringfence_store::{FirmStore, FirmTx, StoreError, ThrottleKey};
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -549,6 +550,10 @@ async fn open_session(
     must_enrol_strong_factor: bool,
 ) -> Result<SignedIn, AppError> {
     let PublicCtx { state, client, now } = ctx;
+    // Told only to someone who proved who they are: a stranger learns nothing of the firm.
+    if let FirmStanding::Suspended { .. } = state.storage.firm(firm).await?.standing() {
+        return Err(StoreError::FirmSuspended.into());
+    }
     let token = SecretToken::generate().map_err(AppError::internal)?;
     let TokenHash(hash) = token.hash();
     let session = sessions::create(

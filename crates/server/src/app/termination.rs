@@ -1,5 +1,5 @@
-//! The end of a firm's service, for the deployment's operator (at the command line today,
-//! through the operator API later): terminating a firm leaves it read-only — its people
+//! The end of a firm's service, for the deployment's operator (at the command line or on
+//! the operator pages): terminating a firm leaves it read-only — its people
 //! still sign in, read and export — until its retention ends and it is shredded; it can be
 //! reinstated until then. The shred runs as a job, and the operator can run it (or finish
 //! one that stopped) at once, giving a reason to override any legal hold. The rules are the
@@ -7,7 +7,7 @@
 //! shredded one answered as such, and its administrators told.
 
 use ringfence_core::firm::{Firm, FirmSlug, ForceReason, RetentionDays};
-use ringfence_core::principal::Principal;
+use ringfence_core::principal::{Principal, SystemTask};
 use ringfence_core::user::{Email, FirmRole};
 use ringfence_mail::{Mail, Mailer};
 use ringfence_store::backup::BackupTarget;
@@ -22,8 +22,8 @@ use crate::jobs::Job;
 /// The context of an operator's use case: the deployment's storage, who acts, and when.
 pub struct OperatorCtx<'a> {
     pub storage: &'a Storage,
-    /// The command line (`SystemTask::CommandLine`) until the operator API brings a
-    /// principal of its own.
+    /// An operator signed in to the operator pages, the command line
+    /// (`SystemTask::CommandLine`), or the deployment's own work.
     pub principal: Principal,
     pub now: OffsetDateTime,
 }
@@ -170,7 +170,7 @@ pub(crate) async fn tell_admins(
     body: &str,
 ) -> Result<Notices, AppError> {
     let store = ctx.storage.firm(firm.id).await?;
-    let mut tx = store.begin_read(&ctx.principal).await?;
+    let mut tx = store.begin_read(&Principal::System(SystemTask::Notices)).await?;
     let everyone = users::list(&mut tx).await?;
     tx.commit().await?;
     let mut notices = Notices::default();

@@ -70,11 +70,7 @@ fn parse_roles(roles: &[String]) -> Result<BTreeSet<FirmRole>, AppError> {
 }
 
 fn parse_name(name: &str) -> Result<String, AppError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(AppError::invalid("name", "1 to 200 characters, no control characters"));
-    }
-    Ok(name.to_owned())
+    ringfence_core::user::person_name(name).map_err(|e| AppError::invalid("name", e.to_string()))
 }
 
 /// A user to invite.

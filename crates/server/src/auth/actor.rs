@@ -3,6 +3,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::{HeaderMap, Method, StatusCode, header};
+use ringfence_core::firm::FirmStanding;
 use ringfence_core::ids::{FirmId, SessionId};
 use ringfence_core::principal::{FirmUser, Principal};
 use ringfence_crypto::token::{self, SecretToken, TokenHash};
@@ -94,6 +95,10 @@ fn credential(headers: &HeaderMap) -> Option<Credential<'_>> {
 /// CSRF token asked for, and a browser is told to drop its cookie. A cookie-carried live
 /// session on a state-changing request without its CSRF token is refused.
 pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    // The operator's paths are no firm's: a firm session is not even looked at there.
+    if super::operator::is_operator_path(request.uri().path()) {
+        return next.run(request).await;
+    }
     let Some(credential) = credential(request.headers()) else {
         return next.run(request).await;
     };
@@ -179,6 +184,10 @@ async fn resolve(
         Err(ringfence_store::StoreError::UnknownFirmId) => return Ok(None),
         opened => opened.map_err(ApiError::from)?,
     };
+    // A suspended firm's sessions are no sessions, on every server within seconds.
+    if let FirmStanding::Suspended { .. } = store.standing() {
+        return Ok(None);
+    }
     let now = state.clock.now();
     let TokenHash(hash) = token.hash();
     let mut tx = store.begin_read(&Principal::Anonymous).await.map_err(ApiError::from)?;

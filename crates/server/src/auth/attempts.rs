@@ -36,6 +36,8 @@ pub(crate) enum Guess {
     /// A second factor given to a password reset link: counted per account, more strictly
     /// (only the mailbox is needed to give one).
     ResetFactor,
+    /// An operator's password and authenticator code, given together.
+    Operator,
 }
 
 impl Guess {
@@ -47,13 +49,16 @@ impl Guess {
                 ThrottleKey::PasswordAndCode { account: email.as_str(), ip: ip.unwrap_or("") }
             }
             Guess::ResetFactor => ThrottleKey::ResetFactors(email.as_str()),
+            Guess::Operator => ThrottleKey::Operator(email.as_str()),
         }
     }
 
     fn rule(self) -> &'static ThrottleRule {
         match self {
             Guess::ResetFactor => &throttle::RESET_FACTORS,
-            Guess::Password | Guess::SecondFactor | Guess::PasswordAndCode => &throttle::ACCOUNT,
+            Guess::Password | Guess::SecondFactor | Guess::PasswordAndCode | Guess::Operator => {
+                &throttle::ACCOUNT
+            }
         }
     }
 }

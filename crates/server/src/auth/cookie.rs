@@ -50,26 +50,49 @@ pub async fn csrf_from_form(request: axum::extract::Request) -> (Option<String>,
     (token, axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes)))
 }
 
-pub fn set_session(value: &str, lifetime: Duration) -> Option<HeaderValue> {
+/// The operator's session cookie: apart from any firm's, so one browser may hold both.
+pub const OPERATOR_COOKIE: &str = "__Host-ringfence-operator";
+
+fn set_named(name: &str, value: &str, lifetime: Duration) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={}",
+        "{name}={value}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={}",
         lifetime.whole_seconds()
     ))
     .ok()
 }
 
+fn clear_named(name: &'static str) -> HeaderValue {
+    HeaderValue::from_str(&format!("{name}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+pub fn set_session(value: &str, lifetime: Duration) -> Option<HeaderValue> {
+    set_named(SESSION_COOKIE, value, lifetime)
+}
+
 pub fn clear_session() -> HeaderValue {
-    HeaderValue::from_static(
-        "__Host-ringfence-session=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0",
-    )
+    clear_named(SESSION_COOKIE)
+}
+
+pub fn set_operator_session(value: &str, lifetime: Duration) -> Option<HeaderValue> {
+    set_named(OPERATOR_COOKIE, value, lifetime)
+}
+
+pub fn clear_operator_session() -> HeaderValue {
+    clear_named(OPERATOR_COOKIE)
 }
 
 /// The session cookie's value in a `Cookie` header, if present.
 pub fn session_from(cookie_header: &str) -> Option<&str> {
+    named_from(cookie_header, SESSION_COOKIE)
+}
+
+/// The value of the cookie `name` in a `Cookie` header, if present.
+pub fn named_from<'a>(cookie_header: &'a str, name: &str) -> Option<&'a str> {
     cookie_header
         .split(';')
         .filter_map(|pair| pair.trim().split_once('='))
-        .find_map(|(name, value)| (name == SESSION_COOKIE).then_some(value))
+        .find_map(|(found, value)| (found == name).then_some(value))
 }
 
 /// `response`, clearing the browser's session cookie.

@@ -6,6 +6,7 @@
 mod actor;
 pub(crate) mod attempts;
 pub mod cookie;
+pub mod operator;
 pub(crate) mod passkey;
 pub mod totp;
 

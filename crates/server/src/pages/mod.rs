@@ -45,6 +45,7 @@ mod deleted;
 mod entry;
 mod exports;
 mod legal_holds;
+mod operator;
 mod retention;
 mod work;
 
@@ -61,6 +62,7 @@ pub(crate) use deleted::*;
 pub(crate) use entry::*;
 pub(crate) use exports::{firm_exports, request_firm_export, request_matter_export};
 pub(crate) use legal_holds::*;
+pub(crate) use operator::*;
 pub(crate) use retention::*;
 pub(crate) use work::*;
 
@@ -102,7 +104,7 @@ fn signed_in(actor: &Actor, session: &Option<Extension<BrowserSession>>) -> Opti
     let administers = actor.has_any_role(&[FirmRole::Admin]);
     let read_only_until = match actor.store.standing() {
         FirmStanding::Terminated(termination) => Some(termination.shred_after.date().to_string()),
-        FirmStanding::Active => None,
+        FirmStanding::Active | FirmStanding::Suspended { .. } => None,
     };
     let handles_subject_requests = actor.has_any_role(DATA_SUBJECT_HANDLERS.firm_roles());
     Some(SignedInUser {

@@ -123,6 +123,8 @@ fn every_route_declares_an_access_policy() {
             "/forgot-password",
             "/reset",
             "/reset",
+            "/operator/sign-in",
+            "/operator/sign-in",
             "/api/v1/openapi.json",
             "/api/v1/auth/login",
             "/api/v1/auth/verify",

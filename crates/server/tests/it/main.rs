@@ -20,6 +20,7 @@ mod jobs;
 mod legal_holds;
 mod matters;
 mod openapi;
+mod operators;
 mod pages;
 mod passkeys;
 mod people;

@@ -24,7 +24,17 @@ pub(super) async fn page(
     cookie: Option<&str>,
     form: Option<String>,
 ) -> Page {
-    let cookie_header = cookie.map(|c| format!("__Host-ringfence-session={c}"));
+    page_with_cookie(h, method, path, cookie.map(|c| format!("__Host-ringfence-session={c}")), form).await
+}
+
+/// [`page`], sending `cookie_header` as the request's `Cookie`.
+pub(super) async fn page_with_cookie(
+    h: &Harness,
+    method: &str,
+    path: &str,
+    cookie_header: Option<String>,
+    form: Option<String>,
+) -> Page {
     let mut headers: Vec<(&str, &str)> = Vec::new();
     if let Some(cookie) = &cookie_header {
         headers.push(("cookie", cookie));

@@ -1105,7 +1105,7 @@ fn failed_record(id: Uuid, firm: Option<FirmId>, now: OffsetDateTime, e: &StoreE
     }
 }
 
-async fn schema_version(conn: &mut sqlx::AnyConnection) -> Result<i64, StoreError> {
+pub(crate) async fn schema_version(conn: &mut sqlx::AnyConnection) -> Result<i64, StoreError> {
     let version: Option<i64> =
         sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations").fetch_one(conn).await?;
     Ok(version.unwrap_or(0))

@@ -1,7 +1,7 @@
 //! Firms, their wrapped keys and the email → firm directory.
 
 use ringfence_core::clock::{from_unix_millis, unix_millis};
-use ringfence_core::firm::{Firm, FirmName, FirmSlug, FirmStanding, Termination};
+use ringfence_core::firm::{Firm, FirmName, FirmSlug, FirmStanding};
 use ringfence_core::ids::{FirmId, UserId};
 use ringfence_core::user::Email;
 use ringfence_crypto::{KeyVersion, WrappedFirmKey};
@@ -153,7 +153,8 @@ pub(crate) async fn status(
     firm: FirmId,
 ) -> Result<(Option<KeyVersion>, FirmStanding), StoreError> {
     let row = sqlx::query(
-        "SELECT (SELECT MAX(version) FROM firm_keys WHERE firm_id = $1) AS latest, t.terminated_at, t.shred_after
+        "SELECT (SELECT MAX(version) FROM firm_keys WHERE firm_id = $1) AS latest, t.terminated_at, t.shred_after,
+                (SELECT suspended_at FROM firms WHERE id = $1) AS suspended_at
          FROM (SELECT 1 AS one) AS probe LEFT JOIN firm_terminations t ON t.firm_id = $1",
     )
     .bind(firm.to_string())
@@ -163,16 +164,22 @@ pub(crate) async fn status(
     let latest = latest
         .map(|v| u32::try_from(v).map(KeyVersion).map_err(|e| sqlx::Error::Decode(e.into())))
         .transpose()?;
-    let terminated_at: Option<i64> = row.try_get("terminated_at")?;
-    let shred_after: Option<i64> = row.try_get("shred_after")?;
-    let standing = match terminated_at.zip(shred_after) {
-        Some((since, shred_after)) => FirmStanding::Terminated(Termination {
-            since: from_unix_millis(since),
-            shred_after: from_unix_millis(shred_after),
-        }),
-        None => FirmStanding::Active,
-    };
+    let standing = super::terminations::standing_from(&row)?;
     Ok((latest, standing))
+}
+
+/// Marks the firm suspended since `since` (unix milliseconds), or not (`None`).
+pub(crate) async fn set_suspended(
+    conn: &mut AnyConnection,
+    id: FirmId,
+    since: Option<i64>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE firms SET suspended_at = $1 WHERE id = $2")
+        .bind(since)
+        .bind(id.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Replaces one wrapped key version (master key rotation).

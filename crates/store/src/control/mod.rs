@@ -5,6 +5,7 @@
 pub mod backups;
 pub mod firms;
 pub mod jobs;
+pub mod operators;
 pub mod passkey_sign_ins;
 pub mod purge_ledger;
 pub mod sign_in_failures;

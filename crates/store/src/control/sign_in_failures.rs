@@ -38,6 +38,8 @@ pub enum ThrottleKey<'a> {
     },
     /// Wrong passwords sent with an authenticator code to an account, from any address.
     PasswordsWithCode(&'a str),
+    /// Failed sign-ins of an operator account.
+    Operator(&'a str),
 }
 
 impl ThrottleKey<'_> {
@@ -55,6 +57,7 @@ impl ThrottleKey<'_> {
                 format!("password-and-code:{}:{account}:{ip}", account.len())
             }
             ThrottleKey::PasswordsWithCode(email) => format!("passwords-with-code:{email}"),
+            ThrottleKey::Operator(email) => format!("operator:{email}"),
         };
         ringfence_crypto::sha256(text.as_bytes()).to_vec()
     }

@@ -43,15 +43,27 @@ pub(crate) async fn insert(
     Ok(())
 }
 
-/// The firm's standing: terminated when a termination row names it.
+/// The firm's standing: terminated when a termination row names it, else suspended when
+/// its row says so.
 pub(crate) async fn standing(conn: &mut AnyConnection, firm: FirmId) -> Result<FirmStanding, StoreError> {
-    let row = sqlx::query("SELECT terminated_at, shred_after FROM firm_terminations WHERE firm_id = $1")
-        .bind(firm.to_string())
-        .fetch_optional(conn)
-        .await?;
-    Ok(match row {
-        Some(row) => FirmStanding::Terminated(termination_from(&row)?),
-        None => FirmStanding::Active,
+    let row = sqlx::query(
+        "SELECT t.terminated_at, t.shred_after, f.suspended_at
+         FROM firms f LEFT JOIN firm_terminations t ON t.firm_id = f.id WHERE f.id = $1",
+    )
+    .bind(firm.to_string())
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map_or(Ok(FirmStanding::Active), standing_from)
+}
+
+/// The standing a row of `terminated_at`, `shred_after` and `suspended_at` tells.
+pub(crate) fn standing_from(row: &AnyRow) -> Result<FirmStanding, StoreError> {
+    let terminated_at: Option<i64> = row.try_get("terminated_at")?;
+    let suspended_at: Option<i64> = row.try_get("suspended_at")?;
+    Ok(match (terminated_at, suspended_at) {
+        (Some(_), _) => FirmStanding::Terminated(termination_from(row)?),
+        (None, Some(since)) => FirmStanding::Suspended { since: from_unix_millis(since) },
+        (None, None) => FirmStanding::Active,
     })
 }
 

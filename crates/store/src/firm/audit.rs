@@ -68,26 +68,14 @@ pub async fn append(tx: &mut FirmTx, record: &AuditRecord) -> Result<i64, StoreE
     let checkpoint_at: i64 = head.try_get("checkpoint_at")?;
     let entry = record.at_seq(seq);
     let hash = audit_chain::link(&previous, &entry.canonical_bytes());
-    sqlx::query(
+    insert_entry(
+        tx.conn(),
         "INSERT INTO audit_log (seq, at, actor_kind, actor_id, actor_email, action, resource_type, resource_id,
                                 matter_id, outcome, ip, user_agent, request_id, hash)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        &entry,
+        &hash,
     )
-    .bind(seq)
-    .bind(at)
-    .bind(&entry.actor_kind)
-    .bind(&entry.actor_id)
-    .bind(&entry.actor_email)
-    .bind(&entry.action)
-    .bind(&entry.resource_type)
-    .bind(&entry.resource_id)
-    .bind(&entry.matter_id)
-    .bind(&entry.outcome)
-    .bind(&entry.ip)
-    .bind(&entry.user_agent)
-    .bind(&entry.request_id)
-    .bind(hash.to_vec())
-    .execute(tx.conn())
     .await?;
     let checkpoint_at = if checkpoint_due(seq, at, Some(checkpoint_at)) {
         sign_checkpoint(tx, seq, &hash, at).await?;
@@ -101,6 +89,34 @@ pub async fn append(tx: &mut FirmTx, record: &AuditRecord) -> Result<i64, StoreE
         .execute(tx.conn())
         .await?;
     Ok(seq)
+}
+
+/// Writes `entry` with its chain `hash` by `insert`, a statement taking the log's columns
+/// in their order: the firm's log and the operator log share the shape.
+pub(crate) async fn insert_entry(
+    conn: &mut sqlx::AnyConnection,
+    insert: &'static str,
+    entry: &StoredAuditEntry,
+    hash: &[u8; 32],
+) -> Result<(), StoreError> {
+    sqlx::query(insert)
+        .bind(entry.seq)
+        .bind(unix_millis(entry.at))
+        .bind(&entry.actor_kind)
+        .bind(&entry.actor_id)
+        .bind(&entry.actor_email)
+        .bind(&entry.action)
+        .bind(&entry.resource_type)
+        .bind(&entry.resource_id)
+        .bind(&entry.matter_id)
+        .bind(&entry.outcome)
+        .bind(&entry.ip)
+        .bind(&entry.user_agent)
+        .bind(&entry.request_id)
+        .bind(hash.to_vec())
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// The sequence number of the log's last entry (0 for an empty log).

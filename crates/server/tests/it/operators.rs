@@ -1,0 +1,382 @@
+//! The operator plane on both backends: operators sign in with a password and an
+//! authenticator code on their own pages with their own cookie; they see firms' health in
+//! counts only, create, suspend, resume, terminate and reinstate firms; every action is in
+//! the hash-chained operator log and, for a firm, the firm's log. An operator reaches no
+//! firm route and opens no firm transaction; a firm's people reach no operator route.
+
+use axum::body::Body;
+use ringfence_core::clock::Clock;
+use ringfence_core::firm::FirmStanding;
+use ringfence_core::ids::OperatorId;
+use ringfence_core::policy::AccessPolicy;
+use ringfence_core::principal::{Operator, Principal, SystemTask};
+use ringfence_core::user::Email;
+use ringfence_crypto::otp::TotpSecret;
+use ringfence_store::StoreError;
+use ringfence_store::control::operators::OperatorLogVerification;
+use ringfence_store::operators::NewOperator;
+use ringfence_testkit::{TestEnv, both_backends};
+use serde_json::Value;
+
+use super::pages::{Page, encode, hidden, page_with_cookie};
+use super::sign_in_harness::*;
+use super::termination::practice;
+
+const OPERATOR: &str = "olga@host.example";
+const OPERATOR_PASSWORD: &str = "an operator's long passphrase";
+
+/// Creates the operator, answering its authenticator secret.
+async fn operator(h: &Harness) -> TotpSecret {
+    let totp = TotpSecret::generate().unwrap();
+    let new = NewOperator {
+        email: &Email::parse(OPERATOR).unwrap(),
+        name: "Olga Operator",
+        password_hash: ringfence_crypto::password::hash(OPERATOR_PASSWORD).unwrap(),
+        totp: &totp,
+    };
+    h.state
+        .storage
+        .create_operator(new, &Principal::System(SystemTask::CommandLine), h.clock.now())
+        .await
+        .unwrap();
+    totp
+}
+
+fn code_now(h: &Harness, totp: &TotpSecret) -> String {
+    totp.code_at(u64::try_from(h.clock.now().unix_timestamp()).unwrap()).unwrap()
+}
+
+/// A browser request with the operator's cookie.
+async fn as_operator(
+    h: &Harness,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    form: Option<String>,
+) -> Page {
+    page_with_cookie(h, method, path, cookie.map(|c| format!("__Host-ringfence-operator={c}")), form).await
+}
+
+async fn operator_sign_in(h: &Harness, password: &str, code: &str) -> Page {
+    let form = encode(&[("email", OPERATOR), ("password", password), ("code", code)]);
+    as_operator(h, "POST", "/operator/sign-in", None, Some(form)).await
+}
+
+/// Signs the operator in through the pages: its cookie's value.
+async fn operator_cookie(h: &Harness, totp: &TotpSecret) -> String {
+    let done = operator_sign_in(h, OPERATOR_PASSWORD, &code_now(h, totp)).await;
+    assert_eq!(done.status, 303, "{}", done.html);
+    assert_eq!(done.headers["location"], "/operator");
+    let set = done.headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        set.starts_with("__Host-ringfence-operator=")
+            && set.contains("HttpOnly")
+            && set.contains("SameSite=Strict")
+    );
+    set.trim_start_matches("__Host-ringfence-operator=").split(';').next().unwrap().to_owned()
+}
+
+fn operator_log_actions(entries: &[ringfence_core::audit::StoredAuditEntry]) -> Vec<String> {
+    entries.iter().map(|e| e.action.clone()).collect()
+}
+
+async fn firm_entries(h: &Harness, token: &str, action: &str) -> Vec<Value> {
+    let listed = h.call("GET", &format!("/api/v1/audit?action={action}"), Some(token), None).await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    listed.body["items"].as_array().unwrap().clone()
+}
+
+both_backends!(an_operator_signs_in_with_password_and_code_only, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let totp = operator(&h).await;
+
+    // A wrong code, a wrong password, an unknown address: refused alike, on the record.
+    let wrong_code = operator_sign_in(&h, OPERATOR_PASSWORD, "000000").await;
+    assert_eq!(wrong_code.status, 401, "{}", wrong_code.html);
+    assert!(wrong_code.html.contains("address, password or authenticator code is wrong"));
+    let wrong_password = operator_sign_in(&h, "not the passphrase at all", &code_now(&h, &totp)).await;
+    assert_eq!(wrong_password.status, 401);
+    assert!(wrong_password.headers.get("set-cookie").is_none());
+
+    let cookie = operator_cookie(&h, &totp).await;
+    // The same code again is a replay: refused.
+    let replay = operator_sign_in(&h, OPERATOR_PASSWORD, &code_now(&h, &totp)).await;
+    assert_eq!(replay.status, 401, "a code is taken once");
+
+    let firms = as_operator(&h, "GET", "/operator", Some(&cookie), None).await;
+    assert_eq!(firms.status, 200, "{}", firms.html);
+    assert!(firms.html.contains("Olga Operator"));
+
+    // A firm user's emailed code is no way in: there is no such step for operators.
+    assert_eq!(
+        as_operator(&h, "GET", "/operator", None, None).await.headers["location"],
+        "/operator/sign-in"
+    );
+
+    // Signing out ends the session.
+    let csrf = hidden(&firms.html, "_csrf");
+    let out =
+        as_operator(&h, "POST", "/operator/sign-out", Some(&cookie), Some(encode(&[("_csrf", &csrf)]))).await;
+    assert_eq!(out.status, 303);
+    assert_eq!(as_operator(&h, "GET", "/operator", Some(&cookie), None).await.status, 303);
+
+    let log = h.state.storage.operator_log(100).await.unwrap();
+    let actions = operator_log_actions(&log);
+    assert_eq!(actions.iter().filter(|a| *a == "operator.sign_in.failed").count(), 3, "{actions:?}");
+    for action in ["operator.created", "operator.signed_in", "operator.firms.viewed", "operator.signed_out"] {
+        assert!(actions.iter().any(|a| a == action), "{action} in {actions:?}");
+    }
+    let signed_in = log.iter().find(|e| e.action == "operator.signed_in").unwrap();
+    assert_eq!(signed_in.actor_kind, "operator");
+    assert_eq!(signed_in.actor_email.as_deref(), Some(OPERATOR));
+    assert_eq!(
+        h.state.storage.verify_operator_log().await.unwrap(),
+        OperatorLogVerification::Intact { entries: log.len() as i64 }
+    );
+});
+
+both_backends!(an_operator_runs_firms_from_its_pages_without_reading_them, |env: TestEnv| async move {
+    let p = practice(env).await;
+    let h = &p.h;
+    let totp = operator(h).await;
+    let cookie = operator_cookie(h, &totp).await;
+    let firms = as_operator(h, "GET", "/operator", Some(&cookie), None).await;
+    assert_eq!(firms.status, 200);
+    // Counts and sizes: no client, matter, person or document named.
+    assert!(firms.html.contains("Reachable, schema"), "{}", firms.html);
+    for secret in ["Acme", "Widget", "deal.txt", "lead@firm.example", "ada@firm.example"] {
+        assert!(!firms.html.contains(secret), "{secret} shown to the operator");
+    }
+    let csrf = hidden(&firms.html, "_csrf");
+    let firm = h.firm.to_string();
+
+    // Without its CSRF token, or unconfirmed, nothing happens.
+    let forged = as_operator(
+        h,
+        "POST",
+        &format!("/operator/firms/{firm}/suspend"),
+        Some(&cookie),
+        Some(encode(&[("confirmed", "yes")])),
+    )
+    .await;
+    assert_eq!(forged.status, 403);
+    let unconfirmed = as_operator(
+        h,
+        "POST",
+        &format!("/operator/firms/{firm}/suspend"),
+        Some(&cookie),
+        Some(encode(&[("_csrf", &csrf)])),
+    )
+    .await;
+    assert_eq!(unconfirmed.status, 400, "{}", unconfirmed.html);
+    assert_eq!(h.state.storage.firm_standing(h.firm).await.unwrap(), FirmStanding::Active);
+
+    // Suspended: sessions refused, signing in refused, data untouched, administrators told.
+    let suspend = as_operator(
+        h,
+        "POST",
+        &format!("/operator/firms/{firm}/suspend"),
+        Some(&cookie),
+        Some(encode(&[("_csrf", &csrf), ("confirmed", "yes")])),
+    )
+    .await;
+    assert_eq!(suspend.status, 200, "{}", suspend.html);
+    assert!(h.latest_mail(ADMIN_EMAIL).contains("was suspended by your hosting provider"));
+    assert_eq!(h.call("GET", "/api/v1/me", Some(&p.lead), None).await.status, 401);
+    let login = h.login("lead@firm.example", "a long shared test passphrase").await;
+    if login.status == 200 {
+        let challenge = login.body["challenge_id"].as_str().unwrap().to_owned();
+        let refused = h.verify(&challenge, "email", &h.latest_code("lead@firm.example")).await;
+        assert_eq!(refused.status, 403, "{}", refused.body);
+        assert_eq!(refused.code(), "firm_suspended");
+    } else {
+        assert_eq!(login.status, 403, "{}", login.body);
+    }
+
+    // Resumed: in again, with what was there.
+    let resume = as_operator(
+        h,
+        "POST",
+        &format!("/operator/firms/{firm}/resume"),
+        Some(&cookie),
+        Some(encode(&[("_csrf", &csrf)])),
+    )
+    .await;
+    assert_eq!(resume.status, 200, "{}", resume.html);
+    let lead = h.sign_in("lead@firm.example", "a long shared test passphrase").await;
+    assert_eq!(h.call("GET", &format!("/api/v1/matters/{}", p.matter), Some(&lead), None).await.status, 200);
+    let again = as_operator(
+        h,
+        "POST",
+        &format!("/operator/firms/{firm}/resume"),
+        Some(&cookie),
+        Some(encode(&[("_csrf", &csrf)])),
+    )
+    .await;
+    assert_eq!(again.status, 409, "resuming a firm in service is refused");
+
+    // Terminated and reinstated from the pages, by the operator by name.
+    let terminate = as_operator(
+        h,
+        "POST",
+        &format!("/operator/firms/{firm}/terminate"),
+        Some(&cookie),
+        Some(encode(&[("_csrf", &csrf), ("confirmed", "yes"), ("retain_days", "30")])),
+    )
+    .await;
+    assert_eq!(terminate.status, 200, "{}", terminate.html);
+    assert!(matches!(h.state.storage.firm_standing(h.firm).await.unwrap(), FirmStanding::Terminated(_)));
+    let reinstate = as_operator(
+        h,
+        "POST",
+        &format!("/operator/firms/{firm}/reinstate"),
+        Some(&cookie),
+        Some(encode(&[("_csrf", &csrf)])),
+    )
+    .await;
+    assert_eq!(reinstate.status, 200, "{}", reinstate.html);
+    assert_eq!(h.state.storage.firm_standing(h.firm).await.unwrap(), FirmStanding::Active);
+
+    // The firm's log names the operator for each.
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    for action in ["firm.suspended", "firm.resumed", "firm.terminated", "firm.reinstated"] {
+        let found = firm_entries(h, &admin, action).await;
+        assert_eq!(found.len(), 1, "{action}: {found:?}");
+        assert_eq!(found[0]["actor"]["kind"], "operator", "{found:?}");
+        assert_eq!(found[0]["actor"]["email"], OPERATOR, "{found:?}");
+    }
+    let actions = operator_log_actions(&h.state.storage.operator_log(100).await.unwrap());
+    for action in ["firm.suspended", "firm.resumed", "firm.terminated", "firm.reinstated"] {
+        assert!(actions.iter().any(|a| a == action), "{action} in {actions:?}");
+    }
+    assert!(matches!(
+        h.state.storage.verify_operator_log().await.unwrap(),
+        OperatorLogVerification::Intact { .. }
+    ));
+    crate::run_due_jobs(&h.state).await;
+});
+
+both_backends!(
+    an_operator_creates_a_firm_whose_administrator_alone_gets_the_invitation,
+    |env: TestEnv| async move {
+        let h = Harness::new(env).await;
+        let totp = operator(&h).await;
+        let cookie = operator_cookie(&h, &totp).await;
+        let csrf = hidden(&as_operator(&h, "GET", "/operator", Some(&cookie), None).await.html, "_csrf");
+        let bad = encode(&[
+            ("_csrf", &csrf),
+            ("name", "New Firm"),
+            ("slug", "Bad Slug!"),
+            ("admin_email", "nina@new.example"),
+            ("admin_name", "Nina"),
+        ]);
+        let refused = as_operator(&h, "POST", "/operator/firms", Some(&cookie), Some(bad)).await;
+        assert_eq!(refused.status, 400, "{}", refused.html);
+        let form = encode(&[
+            ("_csrf", &csrf),
+            ("name", "New Firm"),
+            ("slug", "new-firm"),
+            ("admin_email", "nina@new.example"),
+            ("admin_name", "Nina Admin"),
+        ]);
+        let created = as_operator(&h, "POST", "/operator/firms", Some(&cookie), Some(form)).await;
+        assert_eq!(created.status, 200, "{}", created.html);
+        assert!(!created.html.contains("/invite#"), "the operator never sees the invitation");
+        let mail = h.latest_mail("nina@new.example");
+        assert!(mail.contains("Dear Nina Admin") && mail.contains("/invite#"), "{mail}");
+
+        let firm = h
+            .state
+            .storage
+            .firm_by_slug(&ringfence_core::firm::FirmSlug::parse("new-firm").unwrap())
+            .await
+            .unwrap();
+        let listed = as_operator(&h, "GET", "/operator", Some(&cookie), None).await;
+        assert!(listed.html.contains("new-firm"), "{}", listed.html);
+        let store = h.state.storage.firm(firm.id).await.unwrap();
+        let mut tx = store.begin_read(&Principal::System(SystemTask::CommandLine)).await.unwrap();
+        let first = ringfence_store::firm::audit::list(&mut tx, &Default::default(), None, 50).await.unwrap();
+        tx.commit().await.unwrap();
+        let created = first.iter().find(|e| e.action == "firm.created").unwrap();
+        assert_eq!(created.actor_kind, "operator");
+        assert_eq!(created.actor_email.as_deref(), Some(OPERATOR));
+    }
+);
+
+both_backends!(an_operator_principal_opens_no_firm_transaction, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let store = h.state.storage.firm(h.firm).await.unwrap();
+    let operator =
+        Principal::Operator(Operator { id: OperatorId::random(), email: Email::parse(OPERATOR).unwrap() });
+    assert!(matches!(store.begin(&operator).await, Err(StoreError::OperatorOutsideFirm)));
+    assert!(matches!(store.begin_read(&operator).await, Err(StoreError::OperatorOutsideFirm)));
+});
+
+/// A path of `spec` with every parameter filled in with a fresh id.
+fn concrete(path: &str) -> String {
+    path.split('/')
+        .map(|part| if part.starts_with('{') { uuid::Uuid::new_v4().to_string() } else { part.to_owned() })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+both_backends!(operators_and_firm_users_reach_none_of_each_others_routes, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let totp = operator(&h).await;
+    let cookie = operator_cookie(&h, &totp).await;
+    let firm_token = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let op_bearer = format!("op_{cookie}");
+    let firm_cookie = format!("__Host-ringfence-session={firm_token}");
+    let table = ringfence_server::route_table();
+    let mut checked = 0;
+    for spec in table.specs() {
+        let path = concrete(spec.path);
+        let method = spec.method.as_str();
+        let refused = |status: u16, location: Option<&http::HeaderValue>, to: &str| {
+            status == 401 || (status == 303 && location.is_some_and(|l| l == to))
+        };
+        match spec.policy {
+            AccessPolicy::Public => continue,
+            AccessPolicy::Operator => {
+                // A firm administrator's session, as a bearer token and as a cookie.
+                let bearer = h.respond(method, &path, Some(&firm_token), Body::empty(), &[]).await;
+                assert!(
+                    refused(bearer.status().as_u16(), bearer.headers().get("location"), "/operator/sign-in"),
+                    "{method} {path}: {}",
+                    bearer.status()
+                );
+                let browser =
+                    h.respond(method, &path, None, Body::empty(), &[("cookie", &firm_cookie)]).await;
+                assert!(
+                    refused(
+                        browser.status().as_u16(),
+                        browser.headers().get("location"),
+                        "/operator/sign-in"
+                    ),
+                    "{method} {path}: {}",
+                    browser.status()
+                );
+            }
+            _ => {
+                let bearer = h.respond(method, &path, Some(&op_bearer), Body::empty(), &[]).await;
+                assert!(
+                    refused(bearer.status().as_u16(), bearer.headers().get("location"), "/sign-in"),
+                    "{method} {path}: {}",
+                    bearer.status()
+                );
+                let op_cookie = format!("__Host-ringfence-operator={cookie}");
+                let browser = h.respond(method, &path, None, Body::empty(), &[("cookie", &op_cookie)]).await;
+                assert!(
+                    refused(browser.status().as_u16(), browser.headers().get("location"), "/sign-in"),
+                    "{method} {path}: {}",
+                    browser.status()
+                );
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked > 100, "{checked}");
+    // The operator's session is still good: it was refused, not ended.
+    assert_eq!(as_operator(&h, "GET", "/operator", Some(&cookie), None).await.status, 200);
+    assert_eq!(h.call("GET", "/api/v1/me", Some(&firm_token), None).await.status, 200);
+});

@@ -1,0 +1,60 @@
+-- The deployment's operators: the hosting provider's staff, apart from every firm's users.
+-- An operator signs in with a password and an authenticator code (never an emailed one);
+-- the authenticator's secret is sealed under a key derived from the master key.
+CREATE TABLE operators (
+    id TEXT PRIMARY KEY,
+    -- Lowercased, as firm users' addresses are.
+    email TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    totp_secret_sealed BYTEA NOT NULL,
+    -- The last authenticator time step accepted: a code is never taken twice.
+    totp_last_step BIGINT,
+    created_at BIGINT NOT NULL
+);
+
+-- Operators' sessions, found by a hash of their token (the token itself is never kept).
+CREATE TABLE operator_sessions (
+    token_hash BYTEA PRIMARY KEY,
+    operator_id TEXT NOT NULL REFERENCES operators(id),
+    created_at BIGINT NOT NULL,
+    last_seen_at BIGINT NOT NULL
+);
+CREATE INDEX operator_sessions_by_operator ON operator_sessions (operator_id);
+
+-- What operators did, hash-chained as a firm's audit log is (same fields and encoding).
+CREATE TABLE operator_audit_log (
+    seq BIGINT PRIMARY KEY,
+    at BIGINT NOT NULL,
+    actor_kind TEXT NOT NULL,
+    actor_id TEXT,
+    actor_email TEXT,
+    action TEXT NOT NULL,
+    resource_type TEXT,
+    resource_id TEXT,
+    matter_id TEXT,
+    outcome TEXT NOT NULL CHECK (outcome IN ('success', 'denied', 'failure')),
+    ip TEXT,
+    user_agent TEXT,
+    request_id TEXT,
+    hash BYTEA NOT NULL
+);
+-- The chain's head: one row, taken by every append, so concurrent writers queue instead
+-- of forking the chain.
+CREATE TABLE operator_audit_head (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    seq BIGINT NOT NULL,
+    hash BYTEA NOT NULL
+);
+CREATE FUNCTION operator_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only', TG_TABLE_NAME;
+END;
+$$;
+CREATE TRIGGER operator_audit_log_append_only BEFORE UPDATE OR DELETE ON operator_audit_log
+    FOR EACH ROW EXECUTE FUNCTION operator_audit_append_only();
+CREATE TRIGGER operator_audit_log_no_truncate BEFORE TRUNCATE ON operator_audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION operator_audit_append_only();
+
+-- A suspended firm: nobody signs in and every session is refused; its data is untouched.
+ALTER TABLE firms ADD COLUMN suspended_at BIGINT;

@@ -1,0 +1,331 @@
+//! The operator plane's storage: operator accounts and sessions, the operator log, and the
+//! firm states an operator sets (suspended, resumed). Every operator action is appended to
+//! the operator log in the control transaction that made it, so none happens unrecorded.
+
+use ringfence_core::audit::{AuditAction, AuditRecord, Origin, Outcome, StoredAuditEntry};
+use ringfence_core::auth::SessionLimits;
+use ringfence_core::clock::unix_millis;
+use ringfence_core::firm::FirmStanding;
+use ringfence_core::ids::{FirmId, OperatorId};
+use ringfence_core::principal::Principal;
+use ringfence_core::user::Email;
+use ringfence_crypto::otp::TotpSecret;
+use ringfence_crypto::{MasterKey, token::TokenHash};
+use time::OffsetDateTime;
+
+use crate::control::backups::{self, BackupRecord};
+use crate::control::operators::{self, OperatorAccount, OperatorLogVerification, OperatorSession};
+use crate::control::{firms, terminations};
+use crate::{Storage, StoreError, backend};
+
+/// An operator to create: the password already hashed.
+pub struct NewOperator<'a> {
+    pub email: &'a Email,
+    pub name: &'a str,
+    pub password_hash: String,
+    pub totp: &'a TotpSecret,
+}
+
+/// An operator as its sign-in checks it, the authenticator secret opened.
+pub struct OperatorSignIn {
+    pub id: OperatorId,
+    pub email: Email,
+    pub name: String,
+    pub password_hash: String,
+    pub totp: TotpSecret,
+}
+
+/// One entry for the operator log.
+pub fn operator_entry(
+    by: &Principal,
+    action: AuditAction,
+    resource: Option<(&'static str, String)>,
+    outcome: Outcome,
+    origin: Origin,
+    at: OffsetDateTime,
+) -> AuditRecord {
+    let (resource_type, resource_id) = resource.map_or((None, None), |(kind, id)| (Some(kind), Some(id)));
+    AuditRecord {
+        at,
+        actor: by.audit_actor(),
+        action,
+        resource_type,
+        resource_id,
+        matter_id: None,
+        outcome,
+        origin,
+    }
+}
+
+fn open_secret(master: &MasterKey, account: &OperatorAccount) -> Result<TotpSecret, StoreError> {
+    let opened = master.open_operator_secret(&account.id.to_string(), &account.totp_sealed)?;
+    TotpSecret::from_bytes(&opened).ok_or(StoreError::Crypto(ringfence_crypto::CryptoError::Malformed))
+}
+
+impl Storage {
+    /// Creates an operator, recorded in the operator log as done by `by`.
+    pub async fn create_operator(
+        &self,
+        new: NewOperator<'_>,
+        by: &Principal,
+        now: OffsetDateTime,
+    ) -> Result<OperatorId, StoreError> {
+        let id = OperatorId::random();
+        let totp_sealed = self.master.seal_operator_secret(&id.to_string(), new.totp.expose())?;
+        let account = OperatorAccount {
+            id,
+            email: new.email.clone(),
+            name: new.name.to_owned(),
+            password_hash: new.password_hash,
+            totp_sealed,
+        };
+        let mut tx = backend::begin_control(&self.control, self.backend()).await?;
+        operators::insert(&mut tx, &account, now).await?;
+        let resource = Some(("operator", id.to_string()));
+        let record = operator_entry(
+            by,
+            AuditAction::OperatorCreated,
+            resource,
+            Outcome::Success,
+            Origin::default(),
+            now,
+        );
+        operators::append(&mut tx, &record).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The operator with `email`, for its sign-in; `None` when there is none.
+    pub async fn operator_for_sign_in(&self, email: &Email) -> Result<Option<OperatorSignIn>, StoreError> {
+        let Some(account) = operators::by_email(&mut *self.control.acquire().await?, email).await? else {
+            return Ok(None);
+        };
+        let totp = open_secret(&self.master, &account)?;
+        Ok(Some(OperatorSignIn {
+            id: account.id,
+            email: account.email,
+            name: account.name,
+            password_hash: account.password_hash,
+            totp,
+        }))
+    }
+
+    /// Takes an authenticator time step for the operator: false when it was used already.
+    pub async fn take_operator_step(&self, id: OperatorId, step: u64) -> Result<bool, StoreError> {
+        operators::take_step(&mut *self.control.acquire().await?, id, step).await
+    }
+
+    /// Opens a session for the operator `by` names, with its sign-in recorded.
+    pub async fn open_operator_session(
+        &self,
+        by: &Principal,
+        operator: OperatorId,
+        token: &TokenHash,
+        origin: Origin,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = backend::begin_control(&self.control, self.backend()).await?;
+        operators::open_session(&mut tx, operator, &token.0, now).await?;
+        let record = operator_entry(by, AuditAction::OperatorSignedIn, None, Outcome::Success, origin, now);
+        operators::append(&mut tx, &record).await?;
+        Ok(tx.commit().await?)
+    }
+
+    /// The live operator session `token` names.
+    pub async fn operator_session(
+        &self,
+        token: &TokenHash,
+        now: OffsetDateTime,
+        limits: SessionLimits,
+    ) -> Result<Option<OperatorSession>, StoreError> {
+        operators::session(&mut *self.control.acquire().await?, &token.0, now, limits).await
+    }
+
+    pub async fn touch_operator_session(
+        &self,
+        token: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        operators::touch_session(&mut *self.control.acquire().await?, &token.0, now).await
+    }
+
+    /// Ends the session, recording the sign-out when there was one.
+    pub async fn end_operator_session(
+        &self,
+        by: &Principal,
+        token: &TokenHash,
+        origin: Origin,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = backend::begin_control(&self.control, self.backend()).await?;
+        if operators::end_session(&mut tx, &token.0).await? {
+            let record =
+                operator_entry(by, AuditAction::OperatorSignedOut, None, Outcome::Success, origin, now);
+            operators::append(&mut tx, &record).await?;
+        }
+        Ok(tx.commit().await?)
+    }
+
+    /// Appends one entry to the operator log on its own.
+    pub async fn append_operator_audit(&self, record: &AuditRecord) -> Result<i64, StoreError> {
+        let mut tx = backend::begin_control(&self.control, self.backend()).await?;
+        let seq = operators::append(&mut tx, record).await?;
+        tx.commit().await?;
+        Ok(seq)
+    }
+
+    /// The operator log's newest `limit` entries, newest first.
+    pub async fn operator_log(&self, limit: i64) -> Result<Vec<StoredAuditEntry>, StoreError> {
+        operators::latest(&mut *self.control.acquire().await?, limit).await
+    }
+
+    /// Replays the operator log's chain from its start.
+    pub async fn verify_operator_log(&self) -> Result<OperatorLogVerification, StoreError> {
+        let mut tx = backend::begin_control_snapshot(&self.control, self.backend()).await?;
+        let verified = operators::verify(&mut tx).await?;
+        tx.commit().await?;
+        Ok(verified)
+    }
+
+    /// Re-seals every operator's authenticator secret under `new`, in the master key
+    /// rotation's transaction.
+    pub(crate) async fn reseal_operator_secrets(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        new: &MasterKey,
+    ) -> Result<(), StoreError> {
+        for account in operators::all(tx).await? {
+            let secret = open_secret(&self.master, &account)?;
+            let sealed = new.seal_operator_secret(&account.id.to_string(), secret.expose())?;
+            operators::replace_sealed_secret(tx, account.id, &sealed).await?;
+        }
+        Ok(())
+    }
+
+    /// Suspends the firm: nobody signs in to it, and its sessions are refused on every
+    /// server within seconds, until it is resumed. Its data is untouched. Recorded in the
+    /// firm's log and the operator log.
+    pub async fn suspend_firm(
+        &self,
+        id: FirmId,
+        by: &Principal,
+        origin: Origin,
+        now: OffsetDateTime,
+    ) -> Result<OffsetDateTime, StoreError> {
+        let mut tx = backend::begin_control(&self.control, self.backend()).await?;
+        firms::by_id(&mut tx, id).await?.ok_or(StoreError::UnknownFirmId)?;
+        match terminations::standing(&mut tx, id).await? {
+            FirmStanding::Terminated(t) => {
+                return Err(StoreError::AlreadyTerminated { since: t.since, shred_after: t.shred_after });
+            }
+            FirmStanding::Suspended { since } => return Ok(since),
+            FirmStanding::Active => {}
+        }
+        firms::set_suspended(&mut tx, id, Some(unix_millis(now))).await?;
+        self.record_by_operator(tx, id, by, AuditAction::FirmSuspended, origin, now).await?;
+        self.firm(id).await?.set_standing(FirmStanding::Suspended { since: now });
+        Ok(now)
+    }
+
+    /// Resumes a suspended firm.
+    pub async fn resume_firm(
+        &self,
+        id: FirmId,
+        by: &Principal,
+        origin: Origin,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = backend::begin_control(&self.control, self.backend()).await?;
+        firms::by_id(&mut tx, id).await?.ok_or(StoreError::UnknownFirmId)?;
+        let FirmStanding::Suspended { .. } = terminations::standing(&mut tx, id).await? else {
+            return Err(StoreError::NotSuspended);
+        };
+        firms::set_suspended(&mut tx, id, None).await?;
+        self.record_by_operator(tx, id, by, AuditAction::FirmResumed, origin, now).await?;
+        self.firm(id).await?.set_standing(FirmStanding::Active);
+        Ok(())
+    }
+
+    /// Records `action` on the firm in the operator log (committing `tx`) and then the
+    /// firm's own log.
+    async fn record_by_operator(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        id: FirmId,
+        by: &Principal,
+        action: AuditAction,
+        origin: Origin,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let record =
+            operator_entry(by, action, Some(("firm", id.to_string())), Outcome::Success, origin, now);
+        operators::append(&mut tx, &record).await?;
+        tx.commit().await?;
+        self.firm(id).await?.append_audit(record).await?;
+        Ok(())
+    }
+}
+
+/// How a firm stands, as the operator sees it: counts and sizes only, never a name of a
+/// client, a matter or a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirmHealth {
+    /// Why the firm's store could not be read, when it could not.
+    pub unreachable: Option<String>,
+    pub schema_version: Option<i64>,
+    pub users: Option<i64>,
+    pub documents: Option<i64>,
+    /// The bytes of every stored document version.
+    pub stored_bytes: Option<i64>,
+    pub last_backup: Option<BackupRecord>,
+    /// Jobs of the firm that failed their last run, or failed for good.
+    pub failing_jobs: i64,
+}
+
+impl Storage {
+    /// The firm's health (see [`FirmHealth`]), read as the store's owner: an operator's
+    /// principal never opens a firm transaction, and the counts are all it is given.
+    pub async fn firm_health(&self, id: FirmId) -> Result<FirmHealth, StoreError> {
+        let mut control = self.control.acquire().await?;
+        let last_backup = backups::list(&mut control, Some(id), 1).await?.into_iter().next();
+        let failing_jobs: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE firm_id = $1 AND (state = 'dead' OR last_error IS NOT NULL)",
+        )
+        .bind(id.to_string())
+        .fetch_one(&mut *control)
+        .await?;
+        drop(control);
+        let counted = async {
+            let store = self.firm(id).await?;
+            let mut tx = store.begin_read_as_owner().await?;
+            let version = crate::backup::schema_version(tx.conn()).await?;
+            let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(tx.conn()).await?;
+            let (documents, bytes): (i64, i64) = sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM documents), (SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM document_versions)",
+            )
+            .fetch_one(tx.conn())
+            .await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>((version, users, documents, bytes))
+        };
+        let health = FirmHealth {
+            unreachable: None,
+            schema_version: None,
+            users: None,
+            documents: None,
+            stored_bytes: None,
+            last_backup,
+            failing_jobs,
+        };
+        Ok(match counted.await {
+            Ok((version, users, documents, bytes)) => FirmHealth {
+                schema_version: Some(version),
+                users: Some(users),
+                documents: Some(documents),
+                stored_bytes: Some(bytes),
+                ..health
+            },
+            Err(e) => FirmHealth { unreachable: Some(crate::storage::causes(&e)), ..health },
+        })
+    }
+}
