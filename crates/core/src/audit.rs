@@ -26,6 +26,9 @@ pub enum AuditActor {
     Cli,
     /// An operator signed in to the operator pages, with the address it had at the time.
     Operator { id: String, email: String },
+    /// An operator working in the firm under a support grant: the grant's id, and the
+    /// operator's address (the grant names the operator).
+    Support { grant: String, email: String },
 }
 
 impl AuditActor {
@@ -36,19 +39,23 @@ impl AuditActor {
             AuditActor::System => "system",
             AuditActor::Cli => "cli",
             AuditActor::Operator { .. } => "operator",
+            AuditActor::Support { .. } => "support",
         }
     }
 
     pub fn id(&self) -> Option<&str> {
         match self {
             AuditActor::User { id, .. } | AuditActor::Operator { id, .. } => Some(id),
+            AuditActor::Support { grant, .. } => Some(grant),
             _ => None,
         }
     }
 
     pub fn email(&self) -> Option<&str> {
         match self {
-            AuditActor::User { email, .. } | AuditActor::Operator { email, .. } => Some(email),
+            AuditActor::User { email, .. }
+            | AuditActor::Operator { email, .. }
+            | AuditActor::Support { email, .. } => Some(email),
             _ => None,
         }
     }

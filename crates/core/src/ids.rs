@@ -101,6 +101,10 @@ id_type!(
     PasskeyId
 );
 id_type!(
+    /// A support grant: one operator's time-limited, scoped access to one firm.
+    SupportGrantId
+);
+id_type!(
     /// An operator of the deployment: the hosting provider's staff, apart from every firm.
     OperatorId
 );

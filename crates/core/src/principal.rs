@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use crate::audit::AuditActor;
-use crate::ids::{FirmId, OperatorId, SessionId, UserId};
+use crate::ids::{FirmId, MatterId, OperatorId, SessionId, SupportGrantId, UserId};
 use crate::user::{Email, FirmRole};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +21,29 @@ pub enum Principal {
     /// An operator of the deployment, signed in to the operator pages. No firm's
     /// transaction runs as one: a firm store refuses it.
     Operator(Operator),
+    /// An operator working in one firm under a support grant its administrator approved:
+    /// reading only, and only within the grant's scope.
+    Support(Support),
+}
+
+/// An operator under a live support grant, as the grant resolved it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Support {
+    pub operator: Operator,
+    pub grant: SupportGrantId,
+    pub firm: FirmId,
+    pub scope: SupportScope,
+    /// When the grant ends by itself.
+    pub until: time::OffsetDateTime,
+}
+
+/// What a support grant opens to its operator, for reading. Sign-in secrets never.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SupportScope {
+    /// The firm's settings and its users.
+    Settings,
+    /// The matters named, their documents and notes.
+    Matters(BTreeSet<MatterId>),
 }
 
 /// A signed-in operator, as its session resolved it.
@@ -72,6 +95,13 @@ pub enum SystemTask {
     Notices,
 }
 
+impl Support {
+    /// How the firm's log names it: the grant's id, and the operator's address.
+    pub fn audit_actor(&self) -> AuditActor {
+        AuditActor::Support { grant: self.grant.to_string(), email: self.operator.email.to_string() }
+    }
+}
+
 impl FirmUser {
     pub fn has_any_role(&self, roles: &[FirmRole]) -> bool {
         roles.iter().any(|role| self.roles.contains(role))
@@ -83,7 +113,9 @@ impl Principal {
     pub fn firm_user(&self) -> Option<&FirmUser> {
         match self {
             Principal::FirmUser(user) => Some(user),
-            Principal::Anonymous | Principal::System(_) | Principal::Operator(_) => None,
+            Principal::Anonymous | Principal::System(_) | Principal::Operator(_) | Principal::Support(_) => {
+                None
+            }
         }
     }
 
@@ -99,6 +131,7 @@ impl Principal {
             Principal::Operator(operator) => {
                 AuditActor::Operator { id: operator.id.to_string(), email: operator.email.to_string() }
             }
+            Principal::Support(support) => support.audit_actor(),
         }
     }
 }

@@ -15,7 +15,9 @@ use axum::routing::{MethodFilter, on};
 use http::{Method, StatusCode};
 use ringfence_core::audit::{AuditAction, Outcome};
 use ringfence_core::firm::FirmStanding;
+use ringfence_core::matter::MatterAction;
 use ringfence_core::policy::{self, AccessPolicy};
+use ringfence_core::principal::SupportScope;
 use ringfence_store::firm::access::Action;
 use ringfence_store::firm::audit as audit_log;
 
@@ -359,6 +361,10 @@ async fn enforce(policy: AccessPolicy, effect: Effect, mut request: Request, nex
             let refusable = Refusable::of(&request, actor);
             refusable.answer(next.run(request).await).await
         }
+        // An operator under a support grant reads, within its scope, and nothing else.
+        (policy, Some(actor)) if actor.support.is_some() && !support_may(&actor, policy, &request) => {
+            deny(actor, refused(&request), "support access reads only, and only what its grant names").await
+        }
         // The matter check itself is in the handler, which needs its proof to reach the data.
         (AccessPolicy::SignedIn | AccessPolicy::Matter(_), Some(actor)) => {
             let_in(actor, effect, request, next).await
@@ -367,14 +373,34 @@ async fn enforce(policy: AccessPolicy, effect: Effect, mut request: Request, nex
             let_in(actor, effect, request, next).await
         }
         (AccessPolicy::FirmRole(_), Some(actor)) => {
-            let client = Client::read(request.extensions(), request.headers());
-            let route = request
-                .extensions()
-                .get::<MatchedPath>()
-                .map_or_else(|| request.uri().path().to_owned(), |p| p.as_str().to_owned());
-            let page = !request.uri().path().starts_with("/api/");
-            deny(actor, client, route, page).await
+            deny(actor, refused(&request), "your firm role does not allow this").await
         }
+    }
+}
+
+/// The administrator's pages an operator may read under a grant for the firm's settings
+/// and users: never the matters' directory, the audit log, holds, exports or data
+/// subjects, which name clients and matters.
+const SUPPORT_SETTINGS_ROUTES: &[&str] = &["/admin/users", "/admin/retention", "/admin/backups", "/account"];
+
+/// Whether an operator under a support grant may take this route: reading only (a GET),
+/// and within the grant's scope — a matter route for a grant of matters (the ring-fence
+/// then checks the matter is one the grant names), or one of the settings pages for a
+/// grant of settings.
+fn support_may(actor: &Actor, policy: AccessPolicy, request: &Request) -> bool {
+    let Some(support) = &actor.support else { return false };
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        return false;
+    }
+    let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+    match (&support.scope, policy) {
+        (SupportScope::Matters(_), AccessPolicy::Matter(MatterAction::View | MatterAction::ReadContent)) => {
+            true
+        }
+        (SupportScope::Settings, AccessPolicy::FirmRole(_) | AccessPolicy::SignedIn) => {
+            route.is_some_and(|route| SUPPORT_SETTINGS_ROUTES.contains(&route))
+        }
+        _ => false,
     }
 }
 
@@ -410,8 +436,20 @@ fn read_only(shred_after: time::OffsetDateTime, page: bool) -> Response {
     }
 }
 
-/// Refuses a signed-in caller whose firm role does not allow the route, on the record.
-async fn deny(actor: Actor, client: Client, route: String, page: bool) -> Response {
+/// What the record of a refused request names: the caller's address, the route, and
+/// whether it was a page.
+fn refused(request: &Request) -> (Client, String, bool) {
+    let client = Client::read(request.extensions(), request.headers());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| request.uri().path().to_owned(), |p| p.as_str().to_owned());
+    (client, route, !request.uri().path().starts_with("/api/"))
+}
+
+/// Refuses a signed-in caller the route's policy does not admit, on the record, saying
+/// `why` to an API caller.
+async fn deny(actor: Actor, (client, route, page): (Client, String, bool), why: &'static str) -> Response {
     let entry = audit::record(
         actor.audit_actor(),
         AuditAction::AccessDenied,
@@ -431,7 +469,7 @@ async fn deny(actor: Actor, client: Client, route: String, page: bool) -> Respon
             response.extensions_mut().insert(Recorded);
             response
         }
-        Ok(()) => ApiError::forbidden("your firm role does not allow this").recorded().into_response(),
+        Ok(()) => ApiError::forbidden(why).recorded().into_response(),
         Err(err) => ApiError::from(err).into_response(),
     }
 }

@@ -15,7 +15,10 @@ pub fn user(id: UserId, email: &Email) -> AuditActor {
 
 impl Actor {
     pub fn audit_actor(&self) -> AuditActor {
-        user(self.user, &self.email)
+        match &self.support {
+            Some(support) => support.audit_actor(),
+            None => user(self.user, &self.email),
+        }
     }
 }
 

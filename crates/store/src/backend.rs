@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use ringfence_core::ids::FirmId;
-use ringfence_core::principal::{FirmUser, Principal};
+use ringfence_core::principal::{FirmUser, Principal, SupportScope};
 use ringfence_core::user::FirmRole;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, AssertSqlSafe, Connection, Executor};
@@ -220,13 +220,41 @@ impl Reach {
     }
 }
 
+/// Whom row-level security shows matter rows to in a transaction: the user (or support
+/// operator) it runs for, how far that reaches, and the matters a support grant opens.
+#[derive(Debug, Clone)]
+pub(crate) struct OnBehalf {
+    pub user: String,
+    pub reach: Reach,
+    /// The ids of the matters a support grant lets the operator read, comma-separated.
+    pub support_matters: String,
+}
+
 /// Whom row-level security shows matter rows to in a transaction run as `principal`: a
-/// firm user as far as its roles reach; the deployment's own work, no one. An operator
-/// gets no transaction at all: the operator plane is apart from every firm's data.
-pub(crate) fn on_behalf_of(principal: &Principal) -> Result<Option<(String, Reach)>, StoreError> {
+/// firm user as far as its roles reach; an operator under a support grant, the matters it
+/// names; the deployment's own work, no one. An operator without a grant gets no
+/// transaction at all: the operator plane is apart from every firm's data.
+pub(crate) fn on_behalf_of(principal: &Principal) -> Result<Option<OnBehalf>, StoreError> {
     match principal {
         Principal::Operator(_) => Err(StoreError::OperatorOutsideFirm),
-        Principal::FirmUser(user) => Ok(Some((user.user.to_string(), Reach::of(user)))),
+        Principal::FirmUser(user) => Ok(Some(OnBehalf {
+            user: user.user.to_string(),
+            reach: Reach::of(user),
+            support_matters: String::new(),
+        })),
+        Principal::Support(support) => {
+            let matters = match &support.scope {
+                SupportScope::Settings => String::new(),
+                SupportScope::Matters(ids) => {
+                    ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+                }
+            };
+            Ok(Some(OnBehalf {
+                user: support.operator.id.to_string(),
+                reach: Reach::Own,
+                support_matters: matters,
+            }))
+        }
         Principal::Anonymous | Principal::System(_) => Ok(None),
     }
 }
@@ -258,14 +286,12 @@ pub(crate) async fn begin_firm(
     pool: &AnyPool,
     pg: Option<&PgFirmNames>,
     as_owner: bool,
-    on_behalf_of: Option<(&str, Reach)>,
+    on_behalf_of: Option<OnBehalf>,
     intent: Intent,
 ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
     let (pool, pg) = (pool.clone(), pg.cloned());
-    let on_behalf_of = on_behalf_of.map(|(user, reach)| (user.to_owned(), reach));
     finish_even_if_cancelled(async move {
-        let on_behalf_of = on_behalf_of.as_ref().map(|(user, reach)| (user.as_str(), *reach));
-        enter_firm(&pool, pg.as_ref(), as_owner, on_behalf_of, intent).await
+        enter_firm(&pool, pg.as_ref(), as_owner, on_behalf_of.as_ref(), intent).await
     })
     .await
 }
@@ -318,7 +344,7 @@ async fn enter_firm(
     pool: &AnyPool,
     pg: Option<&PgFirmNames>,
     as_owner: bool,
-    on_behalf_of: Option<(&str, Reach)>,
+    on_behalf_of: Option<&OnBehalf>,
     intent: Intent,
 ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
     match pg {
@@ -331,15 +357,18 @@ async fn enter_firm(
             let role = if as_owner { &names.owner_role } else { &names.runtime_role };
             sqlx::raw_sql(AssertSqlSafe(names.enter(role))).execute(&mut *tx).await?;
             // Row-level security reads these: without a user, no matter row is visible.
-            let (user, reach) = on_behalf_of.unwrap_or(("", Reach::Own));
+            let (user, reach, support) = on_behalf_of
+                .map_or(("", Reach::Own, ""), |o| (o.user.as_str(), o.reach, o.support_matters.as_str()));
             let on = |yes: bool| if yes { "on" } else { "off" };
             sqlx::query(
                 "SELECT set_config('ringfence.user_id', $1, true), set_config('ringfence.sees_all_matters', $2, true),
-                        set_config('ringfence.manages_all_matters', $3, true)",
+                        set_config('ringfence.manages_all_matters', $3, true),
+                        set_config('ringfence.support_matters', $4, true)",
             )
             .bind(user)
             .bind(on(reach != Reach::Own))
             .bind(on(reach == Reach::ManagesAll))
+            .bind(support)
                 .execute(&mut *tx)
                 .await?;
             Ok(tx)

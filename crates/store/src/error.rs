@@ -56,6 +56,14 @@ pub enum StoreError {
     FirmSuspended,
     #[error("the firm is not suspended")]
     NotSuspended,
+    #[error("no such support grant")]
+    UnknownGrant,
+    #[error("the support grant was decided or ended already")]
+    GrantNotWaiting,
+    #[error("the support grant is not in force: not approved yet, ended, or expired")]
+    GrantNotLive,
+    #[error("matters: the firm has no matter {0}")]
+    UnknownMatter(String),
     #[error("the firm is being restored from a backup: it is closed until the restore ends")]
     FirmRestoring,
     #[error(

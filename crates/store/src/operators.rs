@@ -6,8 +6,8 @@ use ringfence_core::audit::{AuditAction, AuditRecord, Origin, Outcome, StoredAud
 use ringfence_core::auth::SessionLimits;
 use ringfence_core::clock::unix_millis;
 use ringfence_core::firm::FirmStanding;
-use ringfence_core::ids::{FirmId, OperatorId};
-use ringfence_core::principal::Principal;
+use ringfence_core::ids::{FirmId, MatterId, OperatorId, SupportGrantId};
+use ringfence_core::principal::{Operator, Principal, SupportScope};
 use ringfence_core::user::Email;
 use ringfence_crypto::otp::TotpSecret;
 use ringfence_crypto::{MasterKey, token::TokenHash};
@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 
 use crate::control::backups::{self, BackupRecord};
 use crate::control::operators::{self, OperatorAccount, OperatorLogVerification, OperatorSession};
+use crate::control::support_grants::{self, NewGrant, SupportGrant};
 use crate::control::{firms, terminations};
 use crate::{Storage, StoreError, backend};
 
@@ -158,6 +159,10 @@ impl Storage {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let mut tx = backend::begin_control(&self.control, self.backend()).await?;
+        // The firms' pages it worked in under support grants close with it.
+        if let Principal::Operator(operator) = by {
+            support_grants::end_sessions_of(&mut tx, operator.id).await?;
+        }
         if operators::end_session(&mut tx, &token.0).await? {
             let record =
                 operator_entry(by, AuditAction::OperatorSignedOut, None, Outcome::Success, origin, now);
@@ -327,5 +332,193 @@ impl Storage {
             },
             Err(e) => FirmHealth { unreachable: Some(crate::storage::causes(&e)), ..health },
         })
+    }
+}
+
+/// A support grant to ask for: its reason, scope and length.
+pub struct GrantRequest<'a> {
+    pub firm: FirmId,
+    pub reason: &'a str,
+    pub scope: &'a SupportScope,
+    pub minutes: i64,
+}
+
+impl Storage {
+    /// Records an operator's request for support access to a firm, in both logs. Every
+    /// matter it names must be one of the firm's.
+    pub async fn request_support(
+        &self,
+        request: GrantRequest<'_>,
+        by: &Operator,
+        origin: Origin,
+        now: OffsetDateTime,
+    ) -> Result<SupportGrantId, StoreError> {
+        let firm = request.firm;
+        if let SupportScope::Matters(matters) = request.scope {
+            let store = self.firm(firm).await?;
+            let mut tx = store.begin_read_as_owner().await?;
+            for matter in matters {
+                let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM matters WHERE id = $1")
+                    .bind(matter.to_string())
+                    .fetch_one(tx.conn())
+                    .await?;
+                if found == 0 {
+                    return Err(StoreError::UnknownMatter(matter.to_string()));
+                }
+            }
+            tx.commit().await?;
+        }
+        let id = SupportGrantId::random();
+        let mut tx = backend::begin_control(&self.control, self.backend()).await?;
+        firms::by_id(&mut tx, firm).await?.ok_or(StoreError::UnknownFirmId)?;
+        let new = NewGrant {
+            id,
+            firm,
+            operator: by.id,
+            reason: request.reason,
+            scope: request.scope,
+            minutes: request.minutes,
+        };
+        support_grants::insert(&mut tx, &new, now).await?;
+        let principal = Principal::Operator(by.clone());
+        self.record_grant(tx, firm, &principal, AuditAction::SupportRequested, id, origin, now).await?;
+        Ok(id)
+    }
+
+    pub async fn support_grant(&self, id: SupportGrantId) -> Result<Option<SupportGrant>, StoreError> {
+        support_grants::get(&mut *self.control.acquire().await?, id).await
+    }
+
+    /// The firm's support grants, newest first.
+    pub async fn support_grants_of_firm(&self, firm: FirmId) -> Result<Vec<SupportGrant>, StoreError> {
+        support_grants::of_firm(&mut *self.control.acquire().await?, firm, 100).await
+    }
+
+    /// The grants an operator asked for, newest first.
+    pub async fn support_grants_of_operator(
+        &self,
+        operator: OperatorId,
+    ) -> Result<Vec<SupportGrant>, StoreError> {
+        support_grants::of_operator(&mut *self.control.acquire().await?, operator, 100).await
+    }
+
+    /// Approves or refuses a waiting grant of `firm`, by one of its administrators;
+    /// `GrantNotWaiting` when it was decided or ended meanwhile.
+    pub async fn decide_support(
+        &self,
+        firm: FirmId,
+        id: SupportGrantId,
+        approve: bool,
+        by: &Principal,
+        origin: Origin,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = backend::begin_control(&self.control, self.backend()).await?;
+        let grant = support_grants::get(&mut tx, id)
+            .await?
+            .filter(|g| g.firm == firm)
+            .ok_or(StoreError::UnknownGrant)?;
+        let decider = by.audit_actor().id().unwrap_or("").to_owned();
+        if !support_grants::decide(&mut tx, grant.id, approve, &decider, now).await? {
+            return Err(StoreError::GrantNotWaiting);
+        }
+        let action = if approve { AuditAction::SupportApproved } else { AuditAction::SupportRefused };
+        self.record_grant(tx, firm, by, action, id, origin, now).await
+    }
+
+    /// Ends a grant of `firm`, waiting or approved, by an administrator or its operator.
+    pub async fn end_support(
+        &self,
+        firm: FirmId,
+        id: SupportGrantId,
+        by: &Principal,
+        origin: Origin,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = backend::begin_control(&self.control, self.backend()).await?;
+        support_grants::get(&mut tx, id).await?.filter(|g| g.firm == firm).ok_or(StoreError::UnknownGrant)?;
+        let ender = by.audit_actor().id().unwrap_or("").to_owned();
+        if !support_grants::end(&mut tx, id, &ender, now).await? {
+            return Err(StoreError::GrantNotWaiting);
+        }
+        self.record_grant(tx, firm, by, AuditAction::SupportEnded, id, origin, now).await
+    }
+
+    /// Opens a session for `operator` to work in a firm's pages under its live grant `id`.
+    pub async fn enter_support(
+        &self,
+        id: SupportGrantId,
+        operator: &Operator,
+        token: &TokenHash,
+        origin: Origin,
+        now: OffsetDateTime,
+    ) -> Result<SupportGrant, StoreError> {
+        let mut tx = backend::begin_control(&self.control, self.backend()).await?;
+        let grant = support_grants::get(&mut tx, id)
+            .await?
+            .filter(|g| g.operator == operator.id)
+            .ok_or(StoreError::UnknownGrant)?;
+        if !grant.live_at(now) {
+            return Err(StoreError::GrantNotLive);
+        }
+        support_grants::open_session(&mut tx, id, &token.0, now).await?;
+        let by = Principal::Operator(operator.clone());
+        self.record_grant(tx, grant.firm, &by, AuditAction::SupportEntered, id, origin, now).await?;
+        Ok(grant)
+    }
+
+    /// The live grant a support session works under; `None` once it ended or expired.
+    pub async fn support_session(
+        &self,
+        token: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<SupportGrant>, StoreError> {
+        let grant = support_grants::by_session(&mut *self.control.acquire().await?, &token.0).await?;
+        Ok(grant.filter(|g| g.live_at(now)))
+    }
+
+    /// Records a grant's step in the operator log (committing `tx`) and the firm's log.
+    #[allow(clippy::too_many_arguments)]
+    async fn record_grant(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        firm: FirmId,
+        by: &Principal,
+        action: AuditAction,
+        grant: SupportGrantId,
+        origin: Origin,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let record = operator_entry(
+            by,
+            action,
+            Some(("support_grant", grant.to_string())),
+            Outcome::Success,
+            origin,
+            now,
+        );
+        operators::append(&mut tx, &record).await?;
+        tx.commit().await?;
+        self.firm(firm).await?.append_audit(record).await?;
+        Ok(())
+    }
+}
+
+impl crate::FirmStore {
+    /// For each matter, how many people walls screen from it and whether a legal hold
+    /// stands on it: read as the store's owner, so that no row security hides a wall from
+    /// the administrator about to approve an operator's reading of it.
+    pub async fn support_warnings(
+        &self,
+        matters: &[MatterId],
+    ) -> Result<Vec<(MatterId, i64, bool)>, StoreError> {
+        let mut tx = self.begin_read_as_owner().await?;
+        let mut warnings = Vec::with_capacity(matters.len());
+        for matter in matters {
+            let (walls, held) = crate::firm::access::support_warnings(&mut tx, matter.as_uuid()).await?;
+            warnings.push((*matter, walls, held));
+        }
+        tx.commit().await?;
+        Ok(warnings)
     }
 }

@@ -384,13 +384,18 @@ impl FirmStore {
     /// security as for an administrator, with no user), for the deployment's own work on
     /// matters as a whole: retention disposal. Nothing in it opens matter content.
     pub(crate) async fn begin_firm_wide(&self) -> Result<FirmTx, StoreError> {
-        self.open(false, Some((String::new(), backend::Reach::ManagesAll)), Intent::Write).await
+        let on_behalf = backend::OnBehalf {
+            user: String::new(),
+            reach: backend::Reach::ManagesAll,
+            support_matters: String::new(),
+        };
+        self.open(false, Some(on_behalf), Intent::Write).await
     }
 
     async fn open(
         &self,
         as_owner: bool,
-        on_behalf_of: Option<(String, backend::Reach)>,
+        on_behalf_of: Option<backend::OnBehalf>,
         intent: Intent,
     ) -> Result<FirmTx, StoreError> {
         let (pool, wal) = match (&self.writer, intent) {
@@ -401,7 +406,6 @@ impl FirmStore {
         if closed() {
             return Err(StoreError::FirmRestoring);
         }
-        let on_behalf_of = on_behalf_of.as_ref().map(|(user, reach)| (user.as_str(), *reach));
         let tx = match backend::begin_firm(pool, self.pg.as_ref(), as_owner, on_behalf_of, intent).await {
             Ok(tx) => tx,
             Err(_) if closed() => return Err(StoreError::FirmRestoring),

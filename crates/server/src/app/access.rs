@@ -12,6 +12,7 @@ use std::marker::PhantomData;
 
 use ringfence_core::audit::{AuditAction, AuditRecord, Outcome};
 use ringfence_core::ids::{DocumentId, MatterId, NoteId};
+use ringfence_core::principal::SupportScope;
 use ringfence_store::firm::access::{self, Action, MatterAccess, MatterStanding};
 use ringfence_store::firm::audit as audit_log;
 use ringfence_store::firm::{documents, notes};
@@ -102,13 +103,28 @@ pub async fn standing<A: Action>(
     on: On<A, MatterId>,
 ) -> Result<(FirmTx, MatterAccess<A>, MatterStanding), AppError> {
     let id = on.id().as_uuid();
-    if let Some(standing) = access::standing(&mut tx, ctx.actor.user, &ctx.actor.roles, id).await?
+    if let Some(standing) = standing_of(ctx, &mut tx, id).await?
         && let Some(proof) = standing.proof::<A>()
     {
         return Ok((tx, proof, standing));
     }
     tx.commit().await?;
     Err(refuse(ctx, Some(id), MatterId::KIND, id).await?)
+}
+
+/// The caller's standing on `matter`: a firm user's, from its roles, membership and walls;
+/// an operator's under a support grant, a viewer's on the matters the grant names and none
+/// on any other.
+async fn standing_of(ctx: &Ctx, tx: &mut FirmTx, matter: Uuid) -> Result<Option<MatterStanding>, StoreError> {
+    match &ctx.actor.support {
+        None => access::standing(tx, ctx.actor.user, &ctx.actor.roles, matter).await,
+        Some(support) => match &support.scope {
+            SupportScope::Matters(named) if named.contains(&MatterId::from(matter)) => {
+                access::support_standing(tx, ctx.actor.user, matter).await
+            }
+            SupportScope::Matters(_) | SupportScope::Settings => Ok(None),
+        },
+    }
 }
 
 /// Finds the matter a note or document belongs to with `matter_of`, then checks the
@@ -125,7 +141,7 @@ where
 {
     let record = on.id().uuid();
     if let Some(matter) = matter_of(&mut tx, record).await? {
-        if let Some(proof) = access::check::<A>(&mut tx, ctx.actor.user, &ctx.actor.roles, matter).await? {
+        if let Some(proof) = standing_of(ctx, &mut tx, matter).await?.and_then(|s| s.proof::<A>()) {
             return Ok((tx, proof));
         }
         tx.commit().await?;

@@ -25,6 +25,7 @@ pub mod operators;
 pub mod retention;
 pub mod search;
 pub mod sign_in;
+pub mod support;
 pub mod termination;
 pub mod users;
 

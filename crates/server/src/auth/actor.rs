@@ -5,7 +5,7 @@ use http::request::Parts;
 use http::{HeaderMap, Method, StatusCode, header};
 use ringfence_core::firm::FirmStanding;
 use ringfence_core::ids::{FirmId, SessionId};
-use ringfence_core::principal::{FirmUser, Principal};
+use ringfence_core::principal::{FirmUser, Principal, Support};
 use ringfence_crypto::token::{self, SecretToken, TokenHash};
 use ringfence_store::FirmStore;
 use ringfence_store::firm::sessions;
@@ -20,13 +20,16 @@ use crate::error::ApiError;
 /// and the time its request was authenticated. Reads as the [`FirmUser`] it is.
 #[derive(Debug, Clone)]
 pub struct Actor {
-    who: FirmUser,
+    pub(super) who: FirmUser,
     /// The user's name, when they gave one; and their firm's: what pages show them by.
     pub name: Option<String>,
     pub firm_name: ringfence_core::firm::FirmName,
     pub store: Arc<FirmStore>,
     /// When the request was authenticated: the time its audit entries carry.
     pub at: time::OffsetDateTime,
+    /// Set when the caller is an operator working under a support grant: then it reads
+    /// only, within the grant's scope (see `crate::access`), and every page says so.
+    pub support: Option<Support>,
 }
 
 impl std::ops::Deref for Actor {
@@ -45,7 +48,10 @@ impl Actor {
 
     /// Who acts, as transactions and the audit log name it.
     pub fn principal(&self) -> Principal {
-        Principal::FirmUser(self.who.clone())
+        match &self.support {
+            Some(support) => Principal::Support(support.clone()),
+            None => Principal::FirmUser(self.who.clone()),
+        }
     }
 
     /// A transaction in the caller's firm, run as the caller: PostgreSQL's row-level
@@ -100,7 +106,14 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         return next.run(request).await;
     }
     let Some(credential) = credential(request.headers()) else {
-        return next.run(request).await;
+        return match super::support::resolve(&state, request.headers()).await {
+            Ok(Some(actor)) => {
+                request.extensions_mut().insert(actor);
+                next.run(request).await
+            }
+            Ok(None) => next.run(request).await,
+            Err(err) => err.into_response(),
+        };
     };
     let (text, via_cookie) = match credential {
         Credential::Bearer(text) => (zeroize::Zeroizing::new(text.to_owned()), false),
@@ -209,7 +222,7 @@ async fn resolve(
             roles: user.roles,
             session: SessionId::from(session.id),
         };
-        let actor = Actor { who, name: user.name, firm_name, store: store.clone(), at: now };
+        let actor = Actor { who, name: user.name, firm_name, store: store.clone(), at: now, support: None };
         (actor, touch_due)
     }))
 }

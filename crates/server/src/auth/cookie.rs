@@ -53,7 +53,8 @@ pub async fn csrf_from_form(request: axum::extract::Request) -> (Option<String>,
 /// The operator's session cookie: apart from any firm's, so one browser may hold both.
 pub const OPERATOR_COOKIE: &str = "__Host-ringfence-operator";
 
-fn set_named(name: &str, value: &str, lifetime: Duration) -> Option<HeaderValue> {
+/// A session cookie `name` (one of the `__Host-` names above) holding `value`.
+pub fn set_named_session(name: &str, value: &str, lifetime: Duration) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!(
         "{name}={value}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={}",
         lifetime.whole_seconds()
@@ -67,7 +68,7 @@ fn clear_named(name: &'static str) -> HeaderValue {
 }
 
 pub fn set_session(value: &str, lifetime: Duration) -> Option<HeaderValue> {
-    set_named(SESSION_COOKIE, value, lifetime)
+    set_named_session(SESSION_COOKIE, value, lifetime)
 }
 
 pub fn clear_session() -> HeaderValue {
@@ -75,7 +76,7 @@ pub fn clear_session() -> HeaderValue {
 }
 
 pub fn set_operator_session(value: &str, lifetime: Duration) -> Option<HeaderValue> {
-    set_named(OPERATOR_COOKIE, value, lifetime)
+    set_named_session(OPERATOR_COOKIE, value, lifetime)
 }
 
 pub fn clear_operator_session() -> HeaderValue {

@@ -8,6 +8,7 @@ pub(crate) mod attempts;
 pub mod cookie;
 pub mod operator;
 pub(crate) mod passkey;
+pub mod support;
 pub mod totp;
 
 pub use actor::{Actor, authenticate, not_signed_in};

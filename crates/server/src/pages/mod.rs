@@ -47,6 +47,7 @@ mod exports;
 mod legal_holds;
 mod operator;
 mod retention;
+mod support;
 mod work;
 
 pub(crate) use account::*;
@@ -64,6 +65,7 @@ pub(crate) use exports::{firm_exports, request_firm_export, request_matter_expor
 pub(crate) use legal_holds::*;
 pub(crate) use operator::*;
 pub(crate) use retention::*;
+pub(crate) use support::{approve_support, end_support, refuse_support, support_grants};
 pub(crate) use work::*;
 
 /// A form's fields, repeated ones (checkboxes) included.
@@ -93,6 +95,8 @@ pub struct SignedInUser {
     /// The day a terminated firm's data is destroyed: until then every page says it is
     /// read-only.
     pub read_only_until: Option<String>,
+    /// For an operator under a support grant: what every page says of it.
+    pub support: Option<String>,
 }
 
 fn signed_in(actor: &Actor, session: &Option<Extension<BrowserSession>>) -> Option<SignedInUser> {
@@ -117,6 +121,14 @@ fn signed_in(actor: &Actor, session: &Option<Extension<BrowserSession>>) -> Opti
         handles_subject_requests,
         idle_seconds,
         read_only_until,
+        support: actor.support.as_ref().map(|support| {
+            format!(
+                "You are working as an operator of the hosting provider under support grant {}, reading only, \
+                 until {} (UTC). Everything you open is in the firm's audit log.",
+                support.grant,
+                FirmTimeZone::utc().in_words(support.until),
+            )
+        }),
     })
 }
 

@@ -8,7 +8,13 @@ use ringfence_store::control::backups::BackupState;
 
 use crate::app::PublicCtx;
 use crate::app::operators::{self, FirmOverview, NewFirmInput, OperatorRequest};
+use crate::app::support::{self, GrantInput};
 use crate::app::termination::Notices;
+use crate::auth::support::SUPPORT_COOKIE;
+use ringfence_core::ids::SupportGrantId;
+use ringfence_store::control::support_grants::GrantState;
+
+use super::support::grant_state;
 use crate::auth::operator::{OPERATOR_SESSION_LIMITS, OperatorActor};
 use crate::client::Client;
 use ringfence_core::ids::FirmId;
@@ -192,18 +198,102 @@ struct OperatorFirmsPage {
     operator: Option<SignedInOperator>,
     op_csrf: String,
     firms: Vec<FirmRow>,
+    grants: Vec<OperatorGrantRow>,
+    max_minutes: i64,
+}
+
+/// One of the operator's support grants, as a row.
+struct OperatorGrantRow {
+    id: String,
+    firm: String,
+    scope: String,
+    state: String,
+    live: bool,
+    endable: bool,
 }
 
 pub async fn operator_firms(req: OperatorRequest) -> Response {
-    match operators::firms(&req).await {
-        Ok(firms) => render(
-            &OperatorFirmsPage {
+    let loaded =
+        async { Ok::<_, AppError>((operators::firms(&req).await?, support::of_operator(&req).await?)) }.await;
+    match loaded {
+        Ok((firms, grants)) => {
+            let now = req.actor.at;
+            let name_of = |id| {
+                firms
+                    .iter()
+                    .find(|f| f.firm.id == id)
+                    .map_or_else(|| id.to_string(), |f| f.firm.name.as_str().to_owned())
+            };
+            let grants = grants
+                .iter()
+                .map(|g| OperatorGrantRow {
+                    id: g.id.to_string(),
+                    firm: name_of(g.firm),
+                    scope: support::scope_words(&g.scope),
+                    state: grant_state(g, now, utc),
+                    live: g.live_at(now),
+                    endable: g.state == GrantState::Requested || g.live_at(now),
+                })
+                .collect();
+            let page = OperatorFirmsPage {
                 operator: Some(shown(&req.actor)),
                 op_csrf: req.actor.csrf.clone(),
                 firms: firms.into_iter().map(firm_row).collect(),
-            },
-            StatusCode::OK,
+                grants,
+                max_minutes: support::MAX_GRANT_MINUTES,
+            };
+            render(&page, StatusCode::OK)
+        }
+        Err(error) => operator_failure(error, Some(shown(&req.actor))),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct GrantForm {
+    reason: String,
+    scope: String,
+    #[serde(default)]
+    matters: String,
+    minutes: String,
+}
+
+pub async fn operator_request_support(
+    req: OperatorRequest,
+    PathId(id): PathId<FirmId>,
+    PageForm(form): PageForm<GrantForm>,
+) -> Response {
+    let input =
+        GrantInput { reason: form.reason, scope: form.scope, matters: form.matters, minutes: form.minutes };
+    match support::request(&req, id, &input).await {
+        Ok(_) => done(
+            &req,
+            "Support access asked for",
+            "The firm's administrators were mailed. Nothing opens until one of them approves.".to_owned(),
         ),
+        Err(error) => operator_failure(error, Some(shown(&req.actor))),
+    }
+}
+
+pub async fn operator_enter_support(req: OperatorRequest, PathId(id): PathId<SupportGrantId>) -> Response {
+    match support::enter(&req, id).await {
+        Ok((token, first)) => {
+            let mut response = Redirect::to(&first).into_response();
+            if let Some(cookie) =
+                cookie::set_named_session(SUPPORT_COOKIE, &token.expose(), OPERATOR_SESSION_LIMITS.absolute)
+            {
+                response.headers_mut().insert(header::SET_COOKIE, cookie);
+            }
+            response
+        }
+        Err(error) => operator_failure(error, Some(shown(&req.actor))),
+    }
+}
+
+pub async fn operator_end_support(req: OperatorRequest, PathId(id): PathId<SupportGrantId>) -> Response {
+    match support::end_own(&req, id).await {
+        Ok(()) => {
+            done(&req, "Support access ended", "The grant is over; its pages are closed to you.".to_owned())
+        }
         Err(error) => operator_failure(error, Some(shown(&req.actor))),
     }
 }

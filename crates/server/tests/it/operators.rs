@@ -380,3 +380,179 @@ both_backends!(operators_and_firm_users_reach_none_of_each_others_routes, |env: 
     assert_eq!(as_operator(&h, "GET", "/operator", Some(&cookie), None).await.status, 200);
     assert_eq!(h.call("GET", "/api/v1/me", Some(&firm_token), None).await.status, 200);
 });
+
+/// A page request with the support cookie.
+async fn as_support(h: &Harness, method: &str, path: &str, cookie: &str) -> Page {
+    page_with_cookie(h, method, path, Some(format!("__Host-ringfence-support={cookie}")), Some(String::new()))
+        .await
+}
+
+/// A form posted to a firm page by a firm user's bearer token: its status, and where a
+/// redirect sends it.
+async fn firm_form(h: &Harness, token: &str, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    let answer = h.respond("POST", path, Some(token), Body::from(encode(fields)), &form).await;
+    let location =
+        answer.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default();
+    (answer.status().as_u16(), location)
+}
+
+/// Asks for a grant from the operator pages, and answers its id (the newest of the firm's).
+async fn ask(h: &Harness, cookie: &str, csrf: &str, scope: &str, matters: &str, minutes: &str) -> String {
+    let form = encode(&[
+        ("_csrf", csrf),
+        ("reason", "The firm reports a document that will not open"),
+        ("scope", scope),
+        ("matters", matters),
+        ("minutes", minutes),
+    ]);
+    let asked =
+        as_operator(h, "POST", &format!("/operator/firms/{}/support", h.firm), Some(cookie), Some(form))
+            .await;
+    assert_eq!(asked.status, 200, "{}", asked.html);
+    h.state.storage.support_grants_of_firm(h.firm).await.unwrap()[0].id.to_string()
+}
+
+/// Enters a live grant: the support cookie's value.
+async fn enter(h: &Harness, cookie: &str, csrf: &str, grant: &str) -> String {
+    let entered = as_operator(
+        h,
+        "POST",
+        &format!("/operator/grants/{grant}/enter"),
+        Some(cookie),
+        Some(encode(&[("_csrf", csrf)])),
+    )
+    .await;
+    assert_eq!(entered.status, 303, "{}", entered.html);
+    let set = entered.headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set.starts_with("__Host-ringfence-support=") && set.contains("HttpOnly"), "{set}");
+    set.trim_start_matches("__Host-ringfence-support=").split(';').next().unwrap().to_owned()
+}
+
+both_backends!(a_support_grant_opens_reading_within_its_scope_until_it_ends, |env: TestEnv| async move {
+    let p = practice(env).await;
+    let h = &p.h;
+    let totp = operator(h).await;
+    let cookie = operator_cookie(h, &totp).await;
+    let csrf = hidden(&as_operator(h, "GET", "/operator", Some(&cookie), None).await.html, "_csrf");
+
+    // Asked for with a reason, a scope and at most four hours; the administrators are told.
+    let form = encode(&[
+        ("_csrf", &csrf),
+        ("reason", "help"),
+        ("scope", "matters"),
+        ("matters", &p.matter),
+        ("minutes", "241"),
+    ]);
+    let too_long =
+        as_operator(h, "POST", &format!("/operator/firms/{}/support", h.firm), Some(&cookie), Some(form))
+            .await;
+    assert_eq!(too_long.status, 400, "{}", too_long.html);
+    let grant = ask(h, &cookie, &csrf, "matters", &p.matter, "30").await;
+    assert!(h.latest_mail(ADMIN_EMAIL).contains("asks for support access"), "{}", h.latest_mail(ADMIN_EMAIL));
+
+    // Nothing opens before an administrator approves.
+    let early = as_operator(
+        h,
+        "POST",
+        &format!("/operator/grants/{grant}/enter"),
+        Some(&cookie),
+        Some(encode(&[("_csrf", &csrf)])),
+    )
+    .await;
+    assert_eq!(early.status, 409, "{}", early.html);
+    // The approver sees the wall a matter is behind, and must say they know.
+    h.add_user(&p.admin, "clerk@firm.example", &["secretary"], "a long shared test passphrase").await;
+    let clerk = user_id(h, &p.admin, "clerk@firm.example").await;
+    let wall =
+        h.call("PUT", &format!("/api/v1/matters/{}/walls/{clerk}", p.matter), Some(&p.admin), None).await;
+    assert_eq!(wall.status, 204, "{}", wall.body);
+    let listed = h.respond("GET", "/admin/support", Some(&p.admin), Body::empty(), &[]).await;
+    let listed =
+        String::from_utf8(axum::body::to_bytes(listed.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
+    assert!(listed.contains("behind an ethical wall"), "{listed}");
+    assert_eq!(firm_form(h, &p.admin, &format!("/admin/support/{grant}/approve"), &[]).await.0, 400);
+    assert_eq!(
+        firm_form(h, &p.admin, &format!("/admin/support/{grant}/approve"), &[("confirmed", "yes")]).await,
+        (303, "/admin/support".to_owned())
+    );
+
+    // In force: the named matter is read, under a banner, and nothing else is.
+    let support = enter(h, &cookie, &csrf, &grant).await;
+    let matter = as_support(h, "GET", &format!("/matters/{}", p.matter), &support).await;
+    assert_eq!(matter.status, 200, "{}", matter.html);
+    assert!(
+        matter.html.contains("under support grant") && matter.html.contains("Acme v Widget"),
+        "{}",
+        matter.html
+    );
+    let file = page_with_cookie(
+        h,
+        "GET",
+        &format!("/api/v1/documents/{}/content", p.document),
+        Some(format!("__Host-ringfence-support={support}")),
+        None,
+    )
+    .await;
+    assert_eq!(file.status, 200);
+    let write = as_support(h, "POST", &format!("/matters/{}/notes", p.matter), &support).await;
+    assert_eq!(write.status, 403, "reading only");
+    for elsewhere in
+        ["/admin/users", "/audit", "/home", "/search", &format!("/matters/{}", uuid::Uuid::new_v4())]
+    {
+        let refused = as_support(h, "GET", elsewhere, &support).await;
+        assert!(matches!(refused.status, 403 | 404), "{elsewhere}: {}", refused.status);
+    }
+
+    // Its reads are in the firm's log as the grant's, and in the operator log.
+    let viewed = firm_entries(h, &p.admin, "matter.viewed").await;
+    assert!(
+        viewed.iter().any(|e| e["actor"]["kind"] == "support" && e["actor"]["id"] == grant.as_str()),
+        "{viewed:?}"
+    );
+    let actions = operator_log_actions(&h.state.storage.operator_log(100).await.unwrap());
+    for action in ["support.requested", "support.approved", "support.entered"] {
+        assert!(actions.iter().any(|a| a == action), "{action} in {actions:?}");
+    }
+
+    // It ends by itself.
+    h.clock.advance(time::Duration::minutes(31));
+    assert_eq!(as_support(h, "GET", &format!("/matters/{}", p.matter), &support).await.status, 303);
+
+    // A grant of settings reads the users page, not the matters' directory; an
+    // administrator ends it at once.
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let cookie = operator_cookie(h, &totp).await;
+    let csrf = hidden(&as_operator(h, "GET", "/operator", Some(&cookie), None).await.html, "_csrf");
+    let settings = ask(h, &cookie, &csrf, "settings", "", "60").await;
+    assert_eq!(
+        firm_form(h, &admin, &format!("/admin/support/{settings}/approve"), &[]).await,
+        (303, "/admin/support".to_owned())
+    );
+    let support = enter(h, &cookie, &csrf, &settings).await;
+    assert_eq!(as_support(h, "GET", "/admin/users", &support).await.status, 200);
+    for refused in
+        ["/admin/matters", "/admin/data-subjects", "/admin/legal-holds", &format!("/matters/{}", p.matter)]
+    {
+        let status = as_support(h, "GET", refused, &support).await.status;
+        assert!(matches!(status, 403 | 404), "{refused}: {status}");
+    }
+    assert_eq!(
+        firm_form(h, &admin, &format!("/admin/support/{settings}/end"), &[]).await,
+        (303, "/admin/support".to_owned())
+    );
+    assert_eq!(as_support(h, "GET", "/admin/users", &support).await.status, 303);
+    let ended = firm_entries(h, &admin, "support.ended").await;
+    assert_eq!(ended.len(), 1, "{ended:?}");
+    assert!(matches!(
+        h.state.storage.verify_operator_log().await.unwrap(),
+        OperatorLogVerification::Intact { .. }
+    ));
+    crate::run_due_jobs(&h.state).await;
+});
+
+async fn user_id(h: &Harness, token: &str, email: &str) -> String {
+    let users = h.call("GET", "/api/v1/users", Some(token), None).await;
+    let users = users.body["items"].as_array().or(users.body.as_array()).unwrap().clone();
+    users.iter().find(|u| u["email"] == email).unwrap()["id"].as_str().unwrap().to_owned()
+}

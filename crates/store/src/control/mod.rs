@@ -9,4 +9,5 @@ pub mod operators;
 pub mod passkey_sign_ins;
 pub mod purge_ledger;
 pub mod sign_in_failures;
+pub mod support_grants;
 pub mod terminations;

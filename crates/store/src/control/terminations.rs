@@ -187,9 +187,15 @@ pub(crate) async fn slug_retired(conn: &mut AnyConnection, slug: &FirmSlug) -> R
 }
 
 /// Removes the firm's rows from the control store: its jobs, its users' addresses in the
-/// directory, its keys and the firm itself. With the keys goes every way to read its data.
+/// directory, its keys, its support grants and the firm itself. With the keys goes every way to read its data.
 pub(crate) async fn erase_firm(conn: &mut AnyConnection, firm: FirmId) -> Result<(), StoreError> {
-    for table in ["jobs", "directory", "firm_keys", "firm_terminations"] {
+    sqlx::query(
+        "DELETE FROM support_sessions WHERE grant_id IN (SELECT id FROM support_grants WHERE firm_id = $1)",
+    )
+    .bind(firm.to_string())
+    .execute(&mut *conn)
+    .await?;
+    for table in ["jobs", "directory", "firm_keys", "firm_terminations", "support_grants"] {
         sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE firm_id = $1")))
             .bind(firm.to_string())
             .execute(&mut *conn)

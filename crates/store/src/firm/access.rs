@@ -185,6 +185,50 @@ pub async fn standing(
     Ok(Some(MatterStanding { matter, user, standing, deleted: deleted.is_some() }))
 }
 
+/// An operator's standing on `matter` under a support grant that names it: a viewer's,
+/// reading only, whatever walls screen the firm's people (the approver was told of them).
+/// `None` when there is no such matter.
+pub async fn support_standing(
+    tx: &mut FirmTx,
+    operator: UserId,
+    matter: Uuid,
+) -> Result<Option<MatterStanding>, StoreError> {
+    let deleted: Option<Option<i64>> = sqlx::query_scalar("SELECT deleted_at FROM matters WHERE id = $1")
+        .bind(matter.to_string())
+        .fetch_optional(tx.conn())
+        .await?;
+    Ok(deleted.map(|deleted| MatterStanding {
+        matter,
+        user: operator,
+        standing: Standing {
+            firm_roles: BTreeSet::new(),
+            matter_role: Some(MatterRole::Viewer),
+            walled: false,
+        },
+        deleted: deleted.is_some(),
+    }))
+}
+
+/// What an administrator must be told before letting an operator read a matter: how many
+/// people walls screen from it (on the matter or its client), and whether a legal hold
+/// stands on it or its client.
+pub(crate) async fn support_warnings(tx: &mut FirmTx, matter: Uuid) -> Result<(i64, bool), StoreError> {
+    let row = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM matter_walls WHERE matter_id = m.id)
+                + (SELECT COUNT(*) FROM client_walls WHERE client_id = m.client_id AND lifted_at IS NULL) AS walls,
+                (SELECT COUNT(*) FROM legal_holds h
+                 WHERE (h.matter_id = m.id OR h.client_id = m.client_id) AND h.lifted_at IS NULL) AS holds
+         FROM matters m WHERE m.id = $1",
+    )
+    .bind(matter.to_string())
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(match row {
+        Some(row) => (row.try_get("walls")?, row.try_get::<i64, _>("holds")? > 0),
+        None => (0, false),
+    })
+}
+
 /// Accesses that manage a matter's team: they may see its members and its number.
 pub trait ManagesTeam: Action {}
 impl ManagesTeam for ManageMembers {}

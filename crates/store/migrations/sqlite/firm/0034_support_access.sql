@@ -1,0 +1,2 @@
+-- PostgreSQL's row security learns of support grants here; SQLite has none.
+SELECT 1;
