@@ -379,9 +379,9 @@ async fn enforce(policy: AccessPolicy, effect: Effect, mut request: Request, nex
 }
 
 /// The administrator's pages an operator may read under a grant for the firm's settings
-/// and users: never the matters' directory, the audit log, holds, exports or data
-/// subjects, which name clients and matters.
-const SUPPORT_SETTINGS_ROUTES: &[&str] = &["/admin/users", "/admin/retention", "/admin/backups", "/account"];
+/// and users: never the matters' directory, the audit log, holds, retention, exports or
+/// data subjects, which name clients and matters, nor a user's own account page.
+const SUPPORT_SETTINGS_ROUTES: &[&str] = &["/admin/users", "/admin/backups"];
 
 /// Whether an operator under a support grant may take this route: reading only (a GET),
 /// and within the grant's scope — a matter route for a grant of matters (the ring-fence
@@ -407,6 +407,23 @@ fn support_may(actor: &Actor, policy: AccessPolicy, request: &Request) -> bool {
 /// Runs the handler for a signed-in caller its route's policy lets in, unless the route
 /// writes and the caller's firm is terminated (read-only); a refusal is on the record.
 async fn let_in(actor: Actor, effect: Effect, request: Request, next: Next) -> Response {
+    // Whatever an operator under a support grant opens is on the firm's record first,
+    // whether or not its page records reads of its own.
+    if actor.support.is_some() {
+        let client = Client::read(request.extensions(), request.headers());
+        let what = format!("{} {}", request.method(), request.uri().path());
+        let entry = audit::record(
+            actor.audit_actor(),
+            AuditAction::SupportRead,
+            Some(("route", what)),
+            Outcome::Success,
+            &client,
+            actor.at,
+        );
+        if let Err(err) = actor.store.append_audit(entry).await {
+            return ApiError::from(err).into_response();
+        }
+    }
     let refusable = Refusable::of(&request, actor.clone());
     let answer = match actor.store.standing() {
         FirmStanding::Terminated(termination) if effect == Effect::Writes => {

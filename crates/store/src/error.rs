@@ -56,8 +56,18 @@ pub enum StoreError {
     FirmSuspended,
     #[error("the firm is not suspended")]
     NotSuspended,
+    #[error("the firm is suspended already, since {}", day(.since))]
+    AlreadySuspended { since: OffsetDateTime },
+    #[error(
+        "the firm is suspended: resume it before terminating it, so that its people can take their data out"
+    )]
+    SuspendedNotTerminable,
     #[error("no such support grant")]
     UnknownGrant,
+    #[error("the firm is not in service (suspended or terminated): no support access is asked for")]
+    FirmNotInService,
+    #[error("three requests for support access to this firm already wait for its administrators")]
+    TooManyWaitingGrants,
     #[error("the support grant was decided or ended already")]
     GrantNotWaiting,
     #[error("the support grant is not in force: not approved yet, ended, or expired")]

@@ -27,13 +27,14 @@ pub struct NewOperator<'a> {
     pub totp: &'a TotpSecret,
 }
 
-/// An operator as its sign-in checks it, the authenticator secret opened.
+/// An operator as its sign-in checks it: the authenticator secret is opened (by
+/// [`Storage::operator_totp`]) only once the password is right.
 pub struct OperatorSignIn {
     pub id: OperatorId,
     pub email: Email,
     pub name: String,
     pub password_hash: String,
-    pub totp: TotpSecret,
+    totp_sealed: Vec<u8>,
 }
 
 /// One entry for the operator log.
@@ -56,11 +57,6 @@ pub fn operator_entry(
         outcome,
         origin,
     }
-}
-
-fn open_secret(master: &MasterKey, account: &OperatorAccount) -> Result<TotpSecret, StoreError> {
-    let opened = master.open_operator_secret(&account.id.to_string(), &account.totp_sealed)?;
-    TotpSecret::from_bytes(&opened).ok_or(StoreError::Crypto(ringfence_crypto::CryptoError::Malformed))
 }
 
 impl Storage {
@@ -101,14 +97,19 @@ impl Storage {
         let Some(account) = operators::by_email(&mut *self.control.acquire().await?, email).await? else {
             return Ok(None);
         };
-        let totp = open_secret(&self.master, &account)?;
         Ok(Some(OperatorSignIn {
             id: account.id,
             email: account.email,
             name: account.name,
             password_hash: account.password_hash,
-            totp,
+            totp_sealed: account.totp_sealed,
         }))
+    }
+
+    /// The operator's authenticator secret, opened.
+    pub fn operator_totp(&self, operator: &OperatorSignIn) -> Result<TotpSecret, StoreError> {
+        let opened = self.master.open_operator_secret(&operator.id.to_string(), &operator.totp_sealed)?;
+        TotpSecret::from_bytes(&opened).ok_or(StoreError::Crypto(ringfence_crypto::CryptoError::Malformed))
     }
 
     /// Takes an authenticator time step for the operator: false when it was used already.
@@ -200,8 +201,8 @@ impl Storage {
         new: &MasterKey,
     ) -> Result<(), StoreError> {
         for account in operators::all(tx).await? {
-            let secret = open_secret(&self.master, &account)?;
-            let sealed = new.seal_operator_secret(&account.id.to_string(), secret.expose())?;
+            let secret = self.master.open_operator_secret(&account.id.to_string(), &account.totp_sealed)?;
+            let sealed = new.seal_operator_secret(&account.id.to_string(), &secret)?;
             operators::replace_sealed_secret(tx, account.id, &sealed).await?;
         }
         Ok(())
@@ -219,14 +220,17 @@ impl Storage {
     ) -> Result<OffsetDateTime, StoreError> {
         let mut tx = backend::begin_control(&self.control, self.backend()).await?;
         firms::by_id(&mut tx, id).await?.ok_or(StoreError::UnknownFirmId)?;
+        // Held until the commit: a termination or resumption meanwhile waits its turn.
+        firms::hold(&mut tx, id).await?;
         match terminations::standing(&mut tx, id).await? {
             FirmStanding::Terminated(t) => {
                 return Err(StoreError::AlreadyTerminated { since: t.since, shred_after: t.shred_after });
             }
-            FirmStanding::Suspended { since } => return Ok(since),
+            FirmStanding::Suspended { since } => return Err(StoreError::AlreadySuspended { since }),
             FirmStanding::Active => {}
         }
         firms::set_suspended(&mut tx, id, Some(unix_millis(now))).await?;
+        support_grants::end_all_of_firm(&mut tx, id, "suspension", now).await?;
         self.record_by_operator(tx, id, by, AuditAction::FirmSuspended, origin, now).await?;
         self.firm(id).await?.set_standing(FirmStanding::Suspended { since: now });
         Ok(now)
@@ -242,6 +246,7 @@ impl Storage {
     ) -> Result<(), StoreError> {
         let mut tx = backend::begin_control(&self.control, self.backend()).await?;
         firms::by_id(&mut tx, id).await?.ok_or(StoreError::UnknownFirmId)?;
+        firms::hold(&mut tx, id).await?;
         let FirmStanding::Suspended { .. } = terminations::standing(&mut tx, id).await? else {
             return Err(StoreError::NotSuspended);
         };
@@ -275,8 +280,9 @@ impl Storage {
 /// client, a matter or a person.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FirmHealth {
-    /// Why the firm's store could not be read, when it could not.
-    pub unreachable: Option<String>,
+    /// The firm's store could not be read (the server's log says why: the error may name
+    /// paths and values, which the operator's page does not show).
+    pub unreachable: bool,
     pub schema_version: Option<i64>,
     pub users: Option<i64>,
     pub documents: Option<i64>,
@@ -314,7 +320,7 @@ impl Storage {
             Ok::<_, StoreError>((version, users, documents, bytes))
         };
         let health = FirmHealth {
-            unreachable: None,
+            unreachable: false,
             schema_version: None,
             users: None,
             documents: None,
@@ -330,10 +336,16 @@ impl Storage {
                 stored_bytes: Some(bytes),
                 ..health
             },
-            Err(e) => FirmHealth { unreachable: Some(crate::storage::causes(&e)), ..health },
+            Err(e) => {
+                tracing::warn!(firm = %id, error = %crate::storage::causes(&e), "a firm's store could not be read for its health");
+                FirmHealth { unreachable: true, ..health }
+            }
         })
     }
 }
+
+/// How many of one operator's requests to one firm may wait for a decision at once.
+const MAX_WAITING_GRANTS: i64 = 3;
 
 /// A support grant to ask for: its reason, scope and length.
 pub struct GrantRequest<'a> {
@@ -371,6 +383,15 @@ impl Storage {
         let id = SupportGrantId::random();
         let mut tx = backend::begin_control(&self.control, self.backend()).await?;
         firms::by_id(&mut tx, firm).await?.ok_or(StoreError::UnknownFirmId)?;
+        firms::hold(&mut tx, firm).await?;
+        // A suspended or terminated firm's grants ended with its service: none are asked for.
+        if terminations::standing(&mut tx, firm).await? != FirmStanding::Active {
+            return Err(StoreError::FirmNotInService);
+        }
+        // However often an operator asks, the firm's administrators are not flooded.
+        if support_grants::waiting(&mut tx, firm, by.id).await? >= MAX_WAITING_GRANTS {
+            return Err(StoreError::TooManyWaitingGrants);
+        }
         let new = NewGrant {
             id,
             firm,
@@ -449,7 +470,7 @@ impl Storage {
         &self,
         id: SupportGrantId,
         operator: &Operator,
-        token: &TokenHash,
+        (token, operator_session): (&TokenHash, &TokenHash),
         origin: Origin,
         now: OffsetDateTime,
     ) -> Result<SupportGrant, StoreError> {
@@ -461,20 +482,32 @@ impl Storage {
         if !grant.live_at(now) {
             return Err(StoreError::GrantNotLive);
         }
-        support_grants::open_session(&mut tx, id, &token.0, now).await?;
+        support_grants::open_session(&mut tx, id, &token.0, &operator_session.0, now).await?;
         let by = Principal::Operator(operator.clone());
         self.record_grant(tx, grant.firm, &by, AuditAction::SupportEntered, id, origin, now).await?;
         Ok(grant)
     }
 
-    /// The live grant a support session works under; `None` once it ended or expired.
+    /// The live grant a support session works under, within the operator's live session
+    /// (kept alive by the use, as any request of its own would); `None` once either ended,
+    /// expired or idled out under `limits`.
     pub async fn support_session(
         &self,
         token: &TokenHash,
         now: OffsetDateTime,
+        limits: SessionLimits,
     ) -> Result<Option<SupportGrant>, StoreError> {
-        let grant = support_grants::by_session(&mut *self.control.acquire().await?, &token.0).await?;
-        Ok(grant.filter(|g| g.live_at(now)))
+        let mut conn = self.control.acquire().await?;
+        let Some((grant, operator_session)) =
+            support_grants::by_session(&mut conn, &token.0, now, limits).await?
+        else {
+            return Ok(None);
+        };
+        if !grant.live_at(now) {
+            return Ok(None);
+        }
+        operators::touch_session(&mut conn, &operator_session, now).await?;
+        Ok(Some(grant))
     }
 
     /// Records a grant's step in the operator log (committing `tx`) and the firm's log.

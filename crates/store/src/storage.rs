@@ -806,6 +806,18 @@ impl Storage {
                 return Err(err);
             }
         };
+        crate::control::operators::append(
+            &mut control,
+            &crate::operators::operator_entry(
+                by,
+                AuditAction::FirmCreated,
+                Some(("firm", firm.id.to_string())),
+                Outcome::Success,
+                Origin::default(),
+                now,
+            ),
+        )
+        .await?;
         control.commit().await?;
         Ok(CreatedFirm { firm, admin, invitation })
     }

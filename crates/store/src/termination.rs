@@ -17,7 +17,8 @@
 //!    due, so a shred stopped anywhere runs again and finishes.
 //!
 //! A reinstatement and a shred meeting at the same moment are decided by the termination
-//! row: both delete it, and only one finds it.
+//! row: both delete it, and only one finds it. Each step is also in the operator log, in
+//! the control transaction that made it, whoever took it.
 
 use ringfence_core::audit::{AuditAction, AuditRecord, Origin, Outcome};
 use ringfence_core::firm::{FirmSlug, FirmStanding, ForceReason, Termination};
@@ -27,9 +28,9 @@ use time::OffsetDateTime;
 
 use crate::backup::BackupTarget;
 use crate::blobs::BlobStore;
-use crate::control::firms;
 use crate::control::jobs::{self, NewJob};
 use crate::control::terminations::{self, Tombstone};
+use crate::control::{firms, operators};
 use crate::firm::audit;
 use crate::{FirmStore, Storage, StoreError, backend};
 
@@ -70,15 +71,20 @@ impl Storage {
     ) -> Result<Termination, StoreError> {
         let mut control = backend::begin_control(&self.control, self.backend()).await?;
         firms::by_id(&mut control, id).await?.ok_or(StoreError::UnknownFirmId)?;
-        if let FirmStanding::Terminated(Termination { since, shred_after }) =
-            terminations::standing(&mut control, id).await?
-        {
-            return Err(StoreError::AlreadyTerminated { since, shred_after });
+        firms::hold(&mut control, id).await?;
+        match terminations::standing(&mut control, id).await? {
+            FirmStanding::Terminated(Termination { since, shred_after }) => {
+                return Err(StoreError::AlreadyTerminated { since, shred_after });
+            }
+            // Terminated, its people sign in to take their data out: a firm suspended (an
+            // incident, perhaps) is not opened to them by a termination on the way.
+            FirmStanding::Suspended { .. } => return Err(StoreError::SuspendedNotTerminable),
+            FirmStanding::Active => {}
         }
         terminations::insert(&mut control, id, now, shred_after).await?;
-        // Terminated, the firm's people sign in again: to read and take their data out.
-        firms::set_suspended(&mut control, id, None).await?;
+        crate::control::support_grants::end_all_of_firm(&mut control, id, "termination", now).await?;
         jobs::enqueue(&mut control, shred, now).await?;
+        operators::append(&mut control, &entry(by, AuditAction::FirmTerminated, id, now)).await?;
         control.commit().await?;
         let termination = Termination { since: now, shred_after };
         let record = entry(by, AuditAction::FirmTerminated, id, now);
@@ -97,8 +103,10 @@ impl Storage {
     ) -> Result<Termination, StoreError> {
         let mut control = backend::begin_control(&self.control, self.backend()).await?;
         firms::by_id(&mut control, id).await?.ok_or(StoreError::UnknownFirmId)?;
+        firms::hold(&mut control, id).await?;
         let ended = terminations::take(&mut control, id).await?.ok_or(StoreError::NotTerminated)?;
         jobs::cancel(&mut control, shred_job).await?;
+        operators::append(&mut control, &entry(by, AuditAction::FirmReinstated, id, now)).await?;
         control.commit().await?;
         self.record_standing(id, FirmStanding::Active, entry(by, AuditAction::FirmReinstated, id, now))
             .await?;
@@ -205,6 +213,9 @@ impl Storage {
         };
         terminations::insert_tombstone(&mut control, &tombstone).await?;
         terminations::erase_firm(&mut control, id).await?;
+        let shredding =
+            if force_reason.is_some() { AuditAction::FirmShredForced } else { AuditAction::FirmShredStarted };
+        operators::append(&mut control, &entry(by, shredding, id, now)).await?;
         control.commit().await?;
         Ok(tombstone)
     }

@@ -295,6 +295,7 @@ audit_actions! {
     SupportRefused = "support.refused", "refused an operator's support access", Firm, Notice;
     SupportEnded = "support.ended", "ended an operator's support access", Firm, Notice;
     SupportEntered = "support.entered", "began working in the firm under support access", Firm, Notice;
+    SupportRead = "support.read", "opened a page of the firm under support access", Firm, Notice;
     FirmShredStarted = "firm.shred.started", "began destroying the firm's keys, data and files", Firm, Notice;
     FirmShredForced = "firm.shred.forced", "began destroying the firm's keys, data and files, overriding any legal hold for a recorded reason", Firm, Warning;
     FirmSubjectResponseDaysChanged = "firm.subject_response_days.changed", "changed how many days the firm takes to answer a data subject's request", Firm, Notice;

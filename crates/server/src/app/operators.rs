@@ -36,20 +36,6 @@ impl OperatorRequest {
     fn termination_ctx(&self) -> OperatorCtx<'_> {
         OperatorCtx { storage: &self.state.storage, principal: self.actor.principal(), now: self.actor.at }
     }
-
-    async fn record(&self, action: AuditAction, firm: FirmId) -> Result<(), AppError> {
-        let resource = Some(("firm", firm.to_string()));
-        let entry = operator_entry(
-            &self.actor.principal(),
-            action,
-            resource,
-            Outcome::Success,
-            self.client.origin(),
-            self.actor.at,
-        );
-        self.state.storage.append_operator_audit(&entry).await?;
-        Ok(())
-    }
 }
 
 /// A session just opened: the token is the credential, shown to no one but its holder.
@@ -78,19 +64,27 @@ pub async fn sign_in(
     let verdict = passwords::verify(state, password, stored).await?;
     let unix = u64::try_from(now.unix_timestamp()).unwrap_or(0);
     let proven = match (&account, verdict) {
-        (Some(account), Verdict::Match { .. }) => {
-            match account.totp.matching_step(code.trim(), unix).map_err(AppError::internal)? {
+        (Some(account), Verdict::Match { .. }) => match state.storage.operator_totp(account) {
+            Ok(totp) => match totp.matching_step(code.trim(), unix).map_err(AppError::internal)? {
                 Some(step) => state.storage.take_operator_step(account.id, step).await?,
                 None => false,
+            },
+            // Refused as any failure (a master key rotated but not yet restarted with,
+            // a damaged row): the answer tells no one the account exists.
+            Err(e) => {
+                tracing::error!(error = %crate::error::ErrorChain(&e), "an operator's authenticator secret does not open");
+                false
             }
-        }
+        },
         _ => false,
     };
+    // A failure names the account it was against, when there is one (never a typed address).
+    let target = account.as_ref().map(|a| ("operator", a.id.to_string()));
     let Some(account) = account.filter(|_| proven) else {
         let entry = operator_entry(
             &ringfence_core::principal::Principal::Anonymous,
             AuditAction::OperatorSignInFailed,
-            None,
+            target,
             Outcome::Failure,
             client.origin(),
             *now,
@@ -172,7 +166,6 @@ pub async fn create_firm(req: &OperatorRequest, input: &NewFirmInput) -> Result<
         admin_password_hash: None,
     };
     let created = storage.create_firm_by(new, &req.actor.principal(), req.actor.at).await?;
-    req.record(AuditAction::FirmCreated, created.firm.id).await?;
     if let Some(invitation) = &created.invitation {
         mail_invitation(&req.state, &created.firm, &admin_email, &admin_name, invitation, req.actor.at)
             .await?;
@@ -217,6 +210,7 @@ fn refusal(error: ringfence_store::StoreError) -> AppError {
     let code = match &error {
         StoreError::AlreadyTerminated { .. } => "already_terminated",
         StoreError::NotSuspended => "not_suspended",
+        StoreError::AlreadySuspended { .. } => "already_suspended",
         _ => return error.into(),
     };
     AppError::conflict(code, error.to_string())
@@ -278,7 +272,6 @@ pub async fn terminate(req: &OperatorRequest, id: FirmId, retain_days: i64) -> R
         RetentionDays::parse(retain_days).map_err(|e| AppError::invalid("retain_days", e.to_string()))?;
     let firm = firm(req, id).await?;
     let done = termination::terminate(&req.termination_ctx(), &req.state.mailer, &firm.slug, retain).await?;
-    req.record(AuditAction::FirmTerminated, id).await?;
     Ok(done.notices)
 }
 
@@ -286,7 +279,6 @@ pub async fn terminate(req: &OperatorRequest, id: FirmId, retain_days: i64) -> R
 pub async fn reinstate(req: &OperatorRequest, id: FirmId) -> Result<Notices, AppError> {
     let firm = firm(req, id).await?;
     let done = termination::reinstate(&req.termination_ctx(), &req.state.mailer, &firm.slug).await?;
-    req.record(AuditAction::FirmReinstated, id).await?;
     Ok(done.notices)
 }
 

@@ -87,6 +87,8 @@ fn refusal(error: StoreError) -> AppError {
         StoreError::GrantNotWaiting | StoreError::GrantNotLive => {
             AppError::conflict("grant_not_open", error.to_string())
         }
+        StoreError::FirmNotInService => AppError::conflict("firm_not_in_service", error.to_string()),
+        StoreError::TooManyWaitingGrants => AppError::conflict("too_many_waiting", error.to_string()),
         other => other.into(),
     }
 }
@@ -139,7 +141,13 @@ pub async fn enter(req: &OperatorRequest, id: SupportGrantId) -> Result<(SecretT
     let grant = req
         .state
         .storage
-        .enter_support(id, &req.actor.operator, &token.hash(), req.client.origin(), req.actor.at)
+        .enter_support(
+            id,
+            &req.actor.operator,
+            (&token.hash(), &req.actor.session),
+            req.client.origin(),
+            req.actor.at,
+        )
         .await
         .map_err(refusal)?;
     let first = match &grant.scope {
@@ -186,6 +194,20 @@ pub async fn of_firm(ctx: &Ctx, state: &AppState) -> Result<Vec<GrantShown>, App
         shown.push(GrantShown { grant, warnings });
     }
     Ok(shown)
+}
+
+/// Whether a matter the firm's grant `id` names is behind a wall or under a legal hold,
+/// as the matters stand now.
+pub async fn warned(ctx: &Ctx, state: &AppState, id: SupportGrantId) -> Result<bool, AppError> {
+    let grant = state
+        .storage
+        .support_grant(id)
+        .await?
+        .filter(|g| g.firm == ctx.actor.firm)
+        .ok_or(AppError::NotFound)?;
+    let SupportScope::Matters(ids) = &grant.scope else { return Ok(false) };
+    let warnings = ctx.actor.store.support_warnings(&ids.iter().copied().collect::<Vec<_>>()).await?;
+    Ok(warnings.iter().any(|(_, walls, held)| *walls > 0 || *held))
 }
 
 /// Approves or refuses a waiting grant.

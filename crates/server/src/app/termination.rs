@@ -150,6 +150,7 @@ async fn find(ctx: &OperatorCtx<'_>, slug: &FirmSlug) -> Result<Firm, AppError> 
 fn refusal(error: StoreError) -> AppError {
     let code = match &error {
         StoreError::AlreadyTerminated { .. } => "already_terminated",
+        StoreError::SuspendedNotTerminable => "firm_suspended",
         StoreError::NotTerminated => "not_terminated",
         StoreError::RetentionRunning { .. } => "retention_running",
         StoreError::UnderLegalHold => "legal_hold",

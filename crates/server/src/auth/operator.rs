@@ -91,7 +91,14 @@ pub async fn authenticate_operator(
     };
     let Some(session) = session else {
         let mut response = next.run(request).await;
-        if via_cookie {
+        let signs_in = response
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.starts_with(cookie::OPERATOR_COOKIE));
+        // A stale cookie is dropped, unless this very answer sets a fresh one.
+        if via_cookie && !signs_in {
             response.headers_mut().append(header::SET_COOKIE, cookie::clear_operator_session());
         }
         return response;

@@ -1,7 +1,8 @@
 //! An operator in a firm's pages under a support grant: its own cookie, resolved on the
 //! firm's paths into an [`Actor`] that reads only, within the grant's scope, and names the
 //! grant and the operator in every audit entry. The grant is checked against the clock at
-//! every request, so it ends by itself; ended by an administrator, it ends at once.
+//! every request, so it ends by itself; ended by an administrator, it ends at once; and it
+//! lasts no longer than the operator's own session it was opened in.
 
 use std::collections::BTreeSet;
 
@@ -30,7 +31,10 @@ pub(super) async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Opt
     };
     let Some(token) = SecretToken::parse(text) else { return Ok(None) };
     let now = state.clock.now();
-    let Some(grant) = state.storage.support_session(&token.hash(), now).await? else { return Ok(None) };
+    let limits = super::operator::OPERATOR_SESSION_LIMITS;
+    let Some(grant) = state.storage.support_session(&token.hash(), now, limits).await? else {
+        return Ok(None);
+    };
     let store = state.storage.firm(grant.firm).await?;
     let email = Email::parse(&grant.operator_email).map_err(|_| ApiError::not_found())?;
     // Settings and users are the administrator's pages: the route guard lets the support

@@ -125,7 +125,7 @@ struct FirmRow {
     name: String,
     slug: String,
     state: String,
-    unreachable: Option<String>,
+    unreachable: bool,
     schema: String,
     users: String,
     documents: String,

@@ -108,12 +108,7 @@ pub async fn approve_support(
     // The form carries the confirmation whenever the page showed a warning; checked here
     // against what the matters are now, so a wall placed since is not passed over.
     let decided = async {
-        let warned = support::of_firm(&ctx, &state)
-            .await?
-            .into_iter()
-            .find(|g| g.grant.id == id)
-            .is_some_and(|g| g.warnings.iter().any(|(_, walls, held)| *walls > 0 || *held));
-        if warned && form.confirmed != "yes" {
+        if support::warned(&ctx, &state, id).await? && form.confirmed != "yes" {
             return Err(AppError::invalid(
                 "confirmed",
                 "a matter named is behind a wall or held: tick the box to say you know",

@@ -120,6 +120,17 @@ both_backends!(an_operator_signs_in_with_password_and_code_only, |env: TestEnv| 
     assert_eq!(out.status, 303);
     assert_eq!(as_operator(&h, "GET", "/operator", Some(&cookie), None).await.status, 303);
 
+    // Signing in again with the ended session's cookie still in the browser keeps the new one.
+    h.clock.advance(time::Duration::seconds(30));
+    let form =
+        encode(&[("email", OPERATOR), ("password", OPERATOR_PASSWORD), ("code", &code_now(&h, &totp))]);
+    let again = as_operator(&h, "POST", "/operator/sign-in", Some(&cookie), Some(form)).await;
+    assert_eq!(again.status, 303, "{}", again.html);
+    let set: Vec<_> =
+        again.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+    assert_eq!(set.len(), 1, "{set:?}");
+    assert!(!set[0].contains("Max-Age=0"), "{set:?}");
+
     let log = h.state.storage.operator_log(100).await.unwrap();
     let actions = operator_log_actions(&log);
     assert_eq!(actions.iter().filter(|a| *a == "operator.sign_in.failed").count(), 3, "{actions:?}");
@@ -182,6 +193,23 @@ both_backends!(an_operator_runs_firms_from_its_pages_without_reading_them, |env:
     .await;
     assert_eq!(suspend.status, 200, "{}", suspend.html);
     assert!(h.latest_mail(ADMIN_EMAIL).contains("was suspended by your hosting provider"));
+    let suspend_form = encode(&[("_csrf", &csrf), ("confirmed", "yes")]);
+    let twice =
+        as_operator(h, "POST", &format!("/operator/firms/{firm}/suspend"), Some(&cookie), Some(suspend_form))
+            .await;
+    assert_eq!(twice.status, 409, "suspending a suspended firm is refused");
+    // Terminating a suspended firm would open it to its people: resumed first.
+    let terminate_form = encode(&[("_csrf", &csrf), ("confirmed", "yes"), ("retain_days", "30")]);
+    let early = as_operator(
+        h,
+        "POST",
+        &format!("/operator/firms/{firm}/terminate"),
+        Some(&cookie),
+        Some(terminate_form),
+    )
+    .await;
+    assert_eq!(early.status, 409, "{}", early.html);
+    assert!(matches!(h.state.storage.firm_standing(h.firm).await.unwrap(), FirmStanding::Suspended { .. }));
     assert_eq!(h.call("GET", "/api/v1/me", Some(&p.lead), None).await.status, 401);
     let login = h.login("lead@firm.example", "a long shared test passphrase").await;
     if login.status == 200 {
@@ -531,12 +559,38 @@ both_backends!(a_support_grant_opens_reading_within_its_scope_until_it_ends, |en
     );
     let support = enter(h, &cookie, &csrf, &settings).await;
     assert_eq!(as_support(h, "GET", "/admin/users", &support).await.status, 200);
-    for refused in
-        ["/admin/matters", "/admin/data-subjects", "/admin/legal-holds", &format!("/matters/{}", p.matter)]
-    {
+    for refused in [
+        "/admin/matters",
+        "/admin/data-subjects",
+        "/admin/legal-holds",
+        "/admin/retention",
+        "/admin/support",
+        "/account",
+        "/api/v1/users",
+        "/api/v1/me",
+        &format!("/matters/{}", p.matter),
+    ] {
         let status = as_support(h, "GET", refused, &support).await.status;
         assert!(matches!(status, 403 | 404), "{refused}: {status}");
     }
+    // Each page it opened is on the firm's record as the grant's.
+    let reads = firm_entries(h, &admin, "support.read").await;
+    assert!(
+        reads
+            .iter()
+            .any(|e| e["actor"]["id"] == settings.as_str() && e["resource"]["id"] == "GET /admin/users"),
+        "{reads:?}"
+    );
+    // A cookie session's approval needs its CSRF token, as every form.
+    let forged = page_with_cookie(
+        h,
+        "POST",
+        &format!("/admin/support/{settings}/end"),
+        Some(format!("__Host-ringfence-session={admin}")),
+        Some(String::new()),
+    )
+    .await;
+    assert_eq!(forged.status, 403);
     assert_eq!(
         firm_form(h, &admin, &format!("/admin/support/{settings}/end"), &[]).await,
         (303, "/admin/support".to_owned())
@@ -544,6 +598,46 @@ both_backends!(a_support_grant_opens_reading_within_its_scope_until_it_ends, |en
     assert_eq!(as_support(h, "GET", "/admin/users", &support).await.status, 303);
     let ended = firm_entries(h, &admin, "support.ended").await;
     assert_eq!(ended.len(), 1, "{ended:?}");
+
+    // A grant ends with the operator's own session, and with the firm's service.
+    let again = ask(h, &cookie, &csrf, "settings", "", "60").await;
+    assert_eq!(
+        firm_form(h, &admin, &format!("/admin/support/{again}/approve"), &[]).await,
+        (303, "/admin/support".to_owned())
+    );
+    let support = enter(h, &cookie, &csrf, &again).await;
+    assert_eq!(as_support(h, "GET", "/admin/users", &support).await.status, 200);
+    let out =
+        as_operator(h, "POST", "/operator/sign-out", Some(&cookie), Some(encode(&[("_csrf", &csrf)]))).await;
+    assert_eq!(out.status, 303);
+    assert_eq!(
+        as_support(h, "GET", "/admin/users", &support).await.status,
+        303,
+        "signed out, the support session ended"
+    );
+    h.clock.advance(time::Duration::seconds(30));
+    let cookie = operator_cookie(h, &totp).await;
+    let csrf = hidden(&as_operator(h, "GET", "/operator", Some(&cookie), None).await.html, "_csrf");
+    let support = enter(h, &cookie, &csrf, &again).await;
+    let suspend = encode(&[("_csrf", &csrf), ("confirmed", "yes")]);
+    let suspended =
+        as_operator(h, "POST", &format!("/operator/firms/{}/suspend", h.firm), Some(&cookie), Some(suspend))
+            .await;
+    assert_eq!(suspended.status, 200, "{}", suspended.html);
+    assert_eq!(
+        as_support(h, "GET", "/admin/users", &support).await.status,
+        303,
+        "suspended, its grants ended"
+    );
+    let refused = as_operator(
+        h,
+        "POST",
+        &format!("/operator/firms/{}/support", h.firm),
+        Some(&cookie),
+        Some(encode(&[("_csrf", &csrf), ("reason", "r"), ("scope", "settings"), ("minutes", "5")])),
+    )
+    .await;
+    assert_eq!(refused.status, 409, "a suspended firm is asked for nothing: {}", refused.html);
     assert!(matches!(
         h.state.storage.verify_operator_log().await.unwrap(),
         OperatorLogVerification::Intact { .. }

@@ -18,8 +18,9 @@ use crate::StoreError;
 /// Where the operator log's chain starts: no firm has this id (theirs are UUIDs).
 const GENESIS: &str = "ringfence-operators";
 
-/// An operator as its sign-in needs it: the authenticator secret still sealed.
-#[derive(Debug, Clone)]
+/// An operator as its sign-in needs it: the authenticator secret still sealed. No
+/// `Debug`: it holds the password's hash.
+#[derive(Clone)]
 pub struct OperatorAccount {
     pub id: OperatorId,
     pub email: Email,

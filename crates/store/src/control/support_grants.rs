@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use ringfence_core::auth::SessionLimits;
 use ringfence_core::clock::{from_unix_millis, unix_millis};
 use ringfence_core::ids::{FirmId, MatterId, OperatorId, SupportGrantId};
 use ringfence_core::principal::SupportScope;
@@ -162,7 +163,8 @@ pub(crate) async fn get(
     row.as_ref().map(grant_from).transpose()
 }
 
-/// The firm's grants, newest first, at most `limit`.
+/// The firm's grants, those waiting or approved first (however many the others), then the
+/// newest first, at most `limit`.
 pub(crate) async fn of_firm(
     conn: &mut AnyConnection,
     firm: FirmId,
@@ -170,7 +172,9 @@ pub(crate) async fn of_firm(
 ) -> Result<Vec<SupportGrant>, StoreError> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM support_grants g JOIN operators o ON o.id = g.operator_id
-         WHERE g.firm_id = $1 ORDER BY g.requested_at DESC, g.id LIMIT $2"
+         WHERE g.firm_id = $1
+         ORDER BY CASE WHEN g.state IN ('requested', 'approved') THEN 0 ELSE 1 END, g.requested_at DESC, g.id
+         LIMIT $2"
     )))
     .bind(firm.to_string())
     .bind(limit)
@@ -246,31 +250,88 @@ pub(crate) async fn open_session(
     conn: &mut AnyConnection,
     grant: SupportGrantId,
     token_hash: &[u8; 32],
+    operator_session: &[u8; 32],
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO support_sessions (token_hash, grant_id, created_at) VALUES ($1, $2, $3)")
-        .bind(token_hash.to_vec())
-        .bind(grant.to_string())
-        .bind(unix_millis(now))
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO support_sessions (token_hash, grant_id, operator_session, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(token_hash.to_vec())
+    .bind(grant.to_string())
+    .bind(operator_session.to_vec())
+    .bind(unix_millis(now))
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
-/// The grant a support session's token works under, whatever its state: the caller checks
-/// it is live.
+/// The grant a support session's token works under, whatever its state (the caller checks
+/// it is live), and the operator's session it was opened in; `None` once that session is
+/// over (ended, idle or too old under `limits`).
 pub(crate) async fn by_session(
     conn: &mut AnyConnection,
     token_hash: &[u8; 32],
-) -> Result<Option<SupportGrant>, StoreError> {
+    now: OffsetDateTime,
+    limits: SessionLimits,
+) -> Result<Option<(SupportGrant, [u8; 32])>, StoreError> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM support_sessions s JOIN support_grants g ON g.id = s.grant_id
-         JOIN operators o ON o.id = g.operator_id WHERE s.token_hash = $1"
+        "SELECT {COLUMNS}, s.operator_session FROM support_sessions s JOIN support_grants g ON g.id = s.grant_id
+         JOIN operators o ON o.id = g.operator_id
+         JOIN operator_sessions os ON os.token_hash = s.operator_session AND os.operator_id = g.operator_id
+         WHERE s.token_hash = $1 AND os.created_at > $2 AND os.last_seen_at > $3"
     )))
     .bind(token_hash.to_vec())
+    .bind(unix_millis(now - limits.absolute))
+    .bind(unix_millis(now - limits.idle))
     .fetch_optional(conn)
     .await?;
-    row.as_ref().map(grant_from).transpose()
+    row.as_ref()
+        .map(|row| {
+            let session: Vec<u8> = row.try_get("operator_session")?;
+            Ok((grant_from(row)?, session.try_into().map_err(|_| corrupt("operator session"))?))
+        })
+        .transpose()
+}
+
+/// Ends every grant of the firm still waiting or in force, with their sessions: the firm
+/// was suspended or terminated.
+pub(crate) async fn end_all_of_firm(
+    conn: &mut AnyConnection,
+    firm: FirmId,
+    by: &str,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "DELETE FROM support_sessions WHERE grant_id IN (SELECT id FROM support_grants WHERE firm_id = $1)",
+    )
+    .bind(firm.to_string())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE support_grants SET state = 'ended', ended_by = $1, ended_at = $2
+         WHERE firm_id = $3 AND state IN ('requested', 'approved')",
+    )
+    .bind(by)
+    .bind(unix_millis(now))
+    .bind(firm.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// How many of the operator's requests to the firm wait for a decision.
+pub(crate) async fn waiting(
+    conn: &mut AnyConnection,
+    firm: FirmId,
+    operator: OperatorId,
+) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM support_grants WHERE firm_id = $1 AND operator_id = $2 AND state = 'requested'",
+    )
+    .bind(firm.to_string())
+    .bind(operator.to_string())
+    .fetch_one(conn)
+    .await?)
 }
 
 /// Ends every support session of the operator's (when it signs out).

@@ -23,9 +23,11 @@ CREATE TABLE support_grants (
 );
 CREATE INDEX support_grants_by_firm ON support_grants (firm_id, requested_at);
 
--- The browser sessions an operator works in a firm's pages with, each under one grant.
+-- The browser sessions an operator works in a firm's pages with, each under one grant and
+-- within the operator's own session: it ends with that session, or with the grant.
 CREATE TABLE support_sessions (
     token_hash BLOB PRIMARY KEY,
     grant_id TEXT NOT NULL REFERENCES support_grants(id),
+    operator_session BLOB NOT NULL,
     created_at INTEGER NOT NULL
 );
