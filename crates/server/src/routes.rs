@@ -65,6 +65,7 @@ pub fn route_table() -> RouteTable<AppState> {
         .post("/operator/firms/{id}/support", OPERATOR, pages::operator_request_support)
         .post("/operator/grants/{id}/enter", OPERATOR, pages::operator_enter_support)
         .post("/operator/grants/{id}/end", OPERATOR, pages::operator_end_support)
+        .post("/operator/grants/{id}/approve-emergency", OPERATOR, pages::operator_approve_emergency)
         .get("/matters/new", MATTER_OPENERS, pages::new_matter_page)
         .post("/matters", MATTER_OPENERS, pages::create_matter)
         .get("/clients", SIGNED_IN, pages::clients)
@@ -126,6 +127,7 @@ pub fn route_table() -> RouteTable<AppState> {
         .post("/admin/support/{id}/approve", ADMIN, pages::approve_support)
         .post("/admin/support/{id}/refuse", ADMIN, pages::refuse_support)
         .post("/admin/support/{id}/end", ADMIN, pages::end_support)
+        .post("/admin/support/{id}/acknowledge", ADMIN, pages::acknowledge_support)
         .post("/admin/retention", ADMIN, pages::set_retention)
         .post("/matters/{id}/dispose", after_asking(Matter(Dispose), pages::DisposeMatter), pages::dispose)
         .post("/admin/legal-holds/clients", ADMIN, pages::hold_client)
@@ -144,6 +146,7 @@ pub fn route_table() -> RouteTable<AppState> {
             pages::withdraw_invitation,
         )
         .post("/admin/time-zone", ADMIN, pages::set_time_zone)
+        .post("/admin/information-officer", ADMIN, pages::set_information_officer)
         .post("/admin/sign-in-policy", ADMIN, pages::set_sign_in_policy)
         .post("/account/sessions/{id}/end", ends_sessions(SIGNED_IN), pages::end_session)
         .post("/account/sessions/end-all", ends_sessions(SIGNED_IN), pages::end_all_sessions)

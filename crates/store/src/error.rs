@@ -64,6 +64,8 @@ pub enum StoreError {
     SuspendedNotTerminable,
     #[error("no such support grant")]
     UnknownGrant,
+    #[error("emergency access is approved by a second operator: not the one who asked")]
+    SameOperator,
     #[error("the firm is not in service (suspended or terminated): no support access is asked for")]
     FirmNotInService,
     #[error("three requests for support access to this firm already wait for its administrators")]

@@ -353,6 +353,8 @@ pub struct GrantRequest<'a> {
     pub reason: &'a str,
     pub scope: &'a SupportScope,
     pub minutes: i64,
+    /// For a security or infrastructure incident: a second operator approves, not the firm.
+    pub emergency: bool,
 }
 
 impl Storage {
@@ -399,6 +401,7 @@ impl Storage {
             reason: request.reason,
             scope: request.scope,
             minutes: request.minutes,
+            emergency: request.emergency,
         };
         support_grants::insert(&mut tx, &new, now).await?;
         let principal = Principal::Operator(by.clone());
@@ -434,17 +437,64 @@ impl Storage {
         origin: Origin,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
+        let action = if approve { AuditAction::SupportApproved } else { AuditAction::SupportRefused };
+        // An emergency grant is a second operator's to approve, never the firm's (which may
+        // end it).
+        let step = async |conn: &mut sqlx::AnyConnection, by: &str| {
+            support_grants::decide(conn, id, (approve, false), by, now).await
+        };
+        self.step_on_grant((firm, id), by, action, (origin, now), step).await
+    }
+
+    /// Emergency requests of every firm waiting for a second operator.
+    pub async fn waiting_emergencies(&self) -> Result<Vec<SupportGrant>, StoreError> {
+        support_grants::waiting_emergencies(&mut *self.control.acquire().await?).await
+    }
+
+    /// A second operator approves an emergency request: in force from `now`. The operator
+    /// who asked cannot be the one who approves.
+    pub async fn approve_emergency(
+        &self,
+        id: SupportGrantId,
+        by: &Operator,
+        origin: Origin,
+        now: OffsetDateTime,
+    ) -> Result<SupportGrant, StoreError> {
         let mut tx = backend::begin_control(&self.control, self.backend()).await?;
         let grant = support_grants::get(&mut tx, id)
             .await?
-            .filter(|g| g.firm == firm)
+            .filter(|g| g.emergency)
             .ok_or(StoreError::UnknownGrant)?;
-        let decider = by.audit_actor().id().unwrap_or("").to_owned();
-        if !support_grants::decide(&mut tx, grant.id, approve, &decider, now).await? {
+        if grant.operator == by.id {
+            return Err(StoreError::SameOperator);
+        }
+        if !support_grants::decide(&mut tx, id, (true, true), &by.id.to_string(), now).await? {
             return Err(StoreError::GrantNotWaiting);
         }
-        let action = if approve { AuditAction::SupportApproved } else { AuditAction::SupportRefused };
-        self.record_grant(tx, firm, by, action, id, origin, now).await
+        let principal = Principal::Operator(by.clone());
+        self.record_grant(tx, grant.firm, &principal, AuditAction::SupportEmergencyApproved, id, origin, now)
+            .await?;
+        self.support_grant(id).await?.ok_or(StoreError::UnknownGrant)
+    }
+
+    /// The firm's emergency grants no administrator has acknowledged yet.
+    pub async fn unacknowledged_emergencies(&self, firm: FirmId) -> Result<Vec<SupportGrant>, StoreError> {
+        support_grants::unacknowledged(&mut *self.control.acquire().await?, firm).await
+    }
+
+    /// An administrator of `firm` acknowledges its emergency grant `id`.
+    pub async fn acknowledge_emergency(
+        &self,
+        firm: FirmId,
+        id: SupportGrantId,
+        by: &Principal,
+        origin: Origin,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let step = async |conn: &mut sqlx::AnyConnection, by: &str| {
+            support_grants::acknowledge(conn, id, by, now).await
+        };
+        self.step_on_grant((firm, id), by, AuditAction::SupportAcknowledged, (origin, now), step).await
     }
 
     /// Ends a grant of `firm`, waiting or approved, by an administrator or its operator.
@@ -456,13 +506,9 @@ impl Storage {
         origin: Origin,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let mut tx = backend::begin_control(&self.control, self.backend()).await?;
-        support_grants::get(&mut tx, id).await?.filter(|g| g.firm == firm).ok_or(StoreError::UnknownGrant)?;
-        let ender = by.audit_actor().id().unwrap_or("").to_owned();
-        if !support_grants::end(&mut tx, id, &ender, now).await? {
-            return Err(StoreError::GrantNotWaiting);
-        }
-        self.record_grant(tx, firm, by, AuditAction::SupportEnded, id, origin, now).await
+        let step =
+            async |conn: &mut sqlx::AnyConnection, by: &str| support_grants::end(conn, id, by, now).await;
+        self.step_on_grant((firm, id), by, AuditAction::SupportEnded, (origin, now), step).await
     }
 
     /// Opens a session for `operator` to work in a firm's pages under its live grant `id`.
@@ -508,6 +554,26 @@ impl Storage {
         }
         operators::touch_session(&mut conn, &operator_session, now).await?;
         Ok(Some(grant))
+    }
+
+    /// Takes `step` on the firm's grant `id`, in one control transaction with its record in
+    /// both logs; `GrantNotWaiting` when the step found nothing to do (decided or ended
+    /// meanwhile).
+    async fn step_on_grant(
+        &self,
+        (firm, id): (FirmId, SupportGrantId),
+        by: &Principal,
+        action: AuditAction,
+        (origin, now): (Origin, OffsetDateTime),
+        step: impl AsyncFnOnce(&mut sqlx::AnyConnection, &str) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut tx = backend::begin_control(&self.control, self.backend()).await?;
+        support_grants::get(&mut tx, id).await?.filter(|g| g.firm == firm).ok_or(StoreError::UnknownGrant)?;
+        let by_id = by.audit_actor().id().unwrap_or("").to_owned();
+        if !step(&mut tx, &by_id).await? {
+            return Err(StoreError::GrantNotWaiting);
+        }
+        self.record_grant(tx, firm, by, action, id, origin, now).await
     }
 
     /// Records a grant's step in the operator log (committing `tx`) and the firm's log.

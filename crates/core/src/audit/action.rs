@@ -282,6 +282,7 @@ audit_actions! {
     FirmSignInPolicyChanged = "firm.sign_in_policy.changed", "changed the firm's sign-in policy", Firm, Notice;
     FirmAuditRetentionChanged = "firm.audit_retention.changed", "changed how long the audit log is kept", Firm, Notice;
     FirmTimeZoneChanged = "firm.time_zone.changed", "changed the firm's time zone", Firm, Info;
+    FirmInformationOfficerNamed = "firm.information_officer.named", "named the firm's Information Officer", Firm, Notice;
     FirmRetentionPolicyChanged = "firm.retention_policy.changed", "changed how long closed matters are kept", Firm, Notice;
     FirmLegalHoldsViewed = "firm.legal_holds.viewed", "viewed the firm's legal holds and their reasons", Firm, Info;
     FirmTerminated = "firm.terminated", "terminated the firm: read-only until it is shredded", Firm, Notice;
@@ -295,6 +296,8 @@ audit_actions! {
     SupportRefused = "support.refused", "refused an operator's support access", Firm, Notice;
     SupportEnded = "support.ended", "ended an operator's support access", Firm, Notice;
     SupportEntered = "support.entered", "began working in the firm under support access", Firm, Notice;
+    SupportEmergencyApproved = "support.emergency.approved", "approved an operator's emergency access to the firm, as the second operator", Firm, Warning;
+    SupportAcknowledged = "support.acknowledged", "acknowledged an operator's emergency access", Firm, Notice;
     SupportRead = "support.read", "opened a page of the firm under support access", Firm, Notice;
     FirmShredStarted = "firm.shred.started", "began destroying the firm's keys, data and files", Firm, Notice;
     FirmShredForced = "firm.shred.forced", "began destroying the firm's keys, data and files, overriding any legal hold for a recorded reason", Firm, Warning;

@@ -130,3 +130,37 @@ pub async fn set_time_zone(ctx: &Ctx, asked: TimeZoneSetting) -> Result<TimeZone
     tx.commit().await?;
     Ok(TimeZoneSetting { time_zone: zone.name().to_owned() })
 }
+
+/// Names the firm's Information Officer (an active user of the firm), or no one when
+/// `user` is blank.
+pub async fn set_information_officer(ctx: &Ctx, user: &str) -> Result<(), AppError> {
+    let chosen = match user.trim() {
+        "" => None,
+        raw => Some(
+            raw.parse::<ringfence_core::ids::UserId>()
+                .map_err(|_| AppError::invalid("user_id", "no such user"))?,
+        ),
+    };
+    let mut tx = ctx.actor.begin().await?;
+    if let Some(id) = chosen {
+        let active = ringfence_store::firm::users::get(&mut tx, id)
+            .await?
+            .is_some_and(|u| u.status == ringfence_store::firm::users::UserStatus::Active);
+        if !active {
+            return Err(AppError::invalid("user_id", "name one of the firm's active people"));
+        }
+    }
+    preferences::set_information_officer(&mut tx, chosen).await?;
+    let about = chosen.map(|id| ("user", id.to_string()));
+    ctx.record(&mut tx, AuditAction::FirmInformationOfficerNamed, about).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The firm's Information Officer, if one is named.
+pub async fn information_officer(ctx: &Ctx) -> Result<Option<ringfence_core::ids::UserId>, AppError> {
+    let mut tx = ctx.actor.begin_read().await?;
+    let officer = preferences::information_officer(&mut tx).await?;
+    tx.commit().await?;
+    Ok(officer)
+}

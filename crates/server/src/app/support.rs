@@ -32,6 +32,8 @@ pub struct GrantInput {
     /// Matter ids, separated by commas, spaces or lines.
     pub matters: String,
     pub minutes: String,
+    /// For a security or infrastructure incident: approved by a second operator.
+    pub emergency: bool,
 }
 
 fn parse(input: &GrantInput) -> Result<(String, SupportScope, i64), AppError> {
@@ -102,11 +104,15 @@ pub async fn request(
     let (reason, scope, minutes) = parse(input)?;
     let storage = &req.state.storage;
     let found = storage.firm_by_id(firm).await.map_err(|_| AppError::NotFound)?;
-    let asked = GrantRequest { firm, reason: &reason, scope: &scope, minutes };
+    let asked = GrantRequest { firm, reason: &reason, scope: &scope, minutes, emergency: input.emergency };
     let id = storage
         .request_support(asked, &req.actor.operator, req.client.origin(), req.actor.at)
         .await
         .map_err(refusal)?;
+    // An emergency is the operators' to approve: the firm is told when access begins.
+    if input.emergency {
+        return Ok(id);
+    }
     let body = format!(
         "{name} of your hosting provider asks for support access to {firm}: {scope}, for {minutes} minutes \
          from your approval.\n\nTheir reason: {reason}\n\nNothing is opened until one of the firm's \
@@ -127,6 +133,68 @@ pub async fn request(
     )
     .await?;
     Ok(id)
+}
+
+/// A second operator approves an emergency request; the firm's administrators are
+/// mailed at once, with the reason, and its audit log shows it until one acknowledges it.
+pub async fn approve_emergency(req: &OperatorRequest, id: SupportGrantId) -> Result<(), AppError> {
+    let storage = &req.state.storage;
+    let grant = storage
+        .approve_emergency(id, &req.actor.operator, req.client.origin(), req.actor.at)
+        .await
+        .map_err(|e| match e {
+        StoreError::SameOperator => AppError::conflict("same_operator", e.to_string()),
+        other => refusal(other),
+    })?;
+    let firm = storage.firm_by_id(grant.firm).await?;
+    let until = grant
+        .ends_at
+        .map(|t| ringfence_core::local_time::FirmTimeZone::utc().in_words(t))
+        .unwrap_or_default();
+    let body = format!(
+        "EMERGENCY ACCESS to {firm} began on {now} (UTC), for a security or infrastructure incident.\n\n\
+         {asker} <{email}> of your hosting provider asked for it, and a second operator, {second}, approved it: \
+         {scope}, until {until} (UTC).\n\nTheir reason: {reason}\n\nIt is shown at the top of the firm's \
+         audit log, {url}/audit, until an administrator acknowledges it; you can end it at once at \
+         {url}/admin/support. Everything they open is in the firm's audit log.\n",
+        firm = firm.name.as_str(),
+        now = ringfence_core::local_time::FirmTimeZone::utc().in_words(req.actor.at),
+        asker = grant.operator_name,
+        email = grant.operator_email,
+        second = req.actor.name,
+        scope = scope_words(&grant.scope),
+        reason = grant.reason,
+        url = req.state.settings.public_url,
+    );
+    let ctx = OperatorCtx { storage, principal: req.actor.principal(), now: req.actor.at };
+    termination::tell_admins(
+        &ctx,
+        &req.state.mailer,
+        &firm,
+        "Ringfence: EMERGENCY access to your firm",
+        &body,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Emergency requests of every firm waiting for a second operator.
+pub async fn waiting_emergencies(req: &OperatorRequest) -> Result<Vec<SupportGrant>, AppError> {
+    Ok(req.state.storage.waiting_emergencies().await?)
+}
+
+/// The firm's emergency grants no administrator has acknowledged yet.
+pub async fn unacknowledged(ctx: &Ctx, state: &AppState) -> Result<Vec<SupportGrant>, AppError> {
+    Ok(state.storage.unacknowledged_emergencies(ctx.actor.firm).await?)
+}
+
+/// An administrator acknowledges the firm's emergency grant.
+pub async fn acknowledge(ctx: &Ctx, state: &AppState, id: SupportGrantId) -> Result<(), AppError> {
+    state
+        .storage
+        .acknowledge_emergency(ctx.actor.firm, id, &ctx.actor.principal(), ctx.client.origin(), ctx.actor.at)
+        .await
+        .map_err(refusal)
 }
 
 /// The grants the operator asked for.

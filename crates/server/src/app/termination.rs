@@ -12,6 +12,7 @@ use ringfence_core::user::{Email, FirmRole};
 use ringfence_mail::{Mail, Mailer};
 use ringfence_store::backup::BackupTarget;
 use ringfence_store::blobs::BlobStore;
+use ringfence_store::firm::preferences;
 use ringfence_store::firm::users::{self, UserStatus};
 use ringfence_store::{Storage, StoreError, Tombstone};
 use time::OffsetDateTime;
@@ -161,8 +162,8 @@ fn refusal(error: StoreError) -> AppError {
     AppError::conflict(code, error.to_string())
 }
 
-/// Mails `body` to each of the firm's active administrators; one that cannot be reached
-/// does not keep the others from being told.
+/// Mails `body` to each of the firm's active administrators and its Information Officer;
+/// one that cannot be reached does not keep the others from being told.
 pub(crate) async fn tell_admins(
     ctx: &OperatorCtx<'_>,
     mailer: &Mailer,
@@ -173,11 +174,14 @@ pub(crate) async fn tell_admins(
     let store = ctx.storage.firm(firm.id).await?;
     let mut tx = store.begin_read(&Principal::System(SystemTask::Notices)).await?;
     let everyone = users::list(&mut tx).await?;
+    let officer = preferences::information_officer(&mut tx).await?;
     tx.commit().await?;
     let mut notices = Notices::default();
-    let admins = everyone
-        .into_iter()
-        .filter(|user| user.status == UserStatus::Active && user.roles.contains(&FirmRole::Admin));
+    // The administrators, and the Information Officer when the firm named one.
+    let admins = everyone.into_iter().filter(|user| {
+        user.status == UserStatus::Active
+            && (user.roles.contains(&FirmRole::Admin) || Some(user.id) == officer)
+    });
     for admin in admins {
         let body = format!("Dear {},\n\n{body}", admin.display_name());
         let mail = Mail { to: admin.email.as_str(), to_name: admin.name.as_deref(), subject, body };

@@ -99,6 +99,10 @@ struct AuditRow {
 #[template(path = "audit.html")]
 struct AuditPage {
     signed_in: Option<SignedInUser>,
+    /// Emergency access no administrator has acknowledged: shown above the log.
+    emergencies: Vec<super::support::EmergencyRow>,
+    /// Administrators acknowledge it; auditors see it.
+    acknowledges: bool,
     filter: AuditFilter,
     csv_query: String,
     problem: Option<String>,
@@ -141,16 +145,18 @@ fn resource_words(entry: &app::audit::AuditEntryView, names: &app::audit::LogNam
 
 pub async fn audit_log(
     ctx: Ctx,
+    State(state): State<AppState>,
     csrf: Option<Extension<BrowserSession>>,
     Query(filter): Query<AuditFilter>,
 ) -> Response {
     let loaded = async {
         let names = app::audit::names(&ctx).await?;
         let dates = Dates::of(&ctx).await?;
-        Ok::<_, AppError>((names, dates))
+        let emergencies = super::support::emergencies(&ctx, &state, &dates).await?;
+        Ok::<_, AppError>((names, dates, emergencies))
     }
     .await;
-    let (names, dates) = match loaded {
+    let (names, dates, emergencies) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => return failure_page(error, signed_in(&ctx.actor, &csrf)),
     };
@@ -188,6 +194,8 @@ pub async fn audit_log(
     let csv_query = filter.csv_query(&zone);
     let page = AuditPage {
         signed_in: signed_in(&ctx.actor, &csrf),
+        emergencies,
+        acknowledges: ctx.actor.has_any_role(&[FirmRole::Admin]),
         filter,
         csv_query,
         problem,
@@ -232,6 +240,8 @@ struct UsersPage {
     strong_roles: Vec<(&'static str, bool)>,
     /// Who signs in with emailed codes alone, by name: kept out if they are turned off.
     email_only: Vec<String>,
+    /// The id of the firm's Information Officer; blank when none is named.
+    officer: String,
 }
 
 /// What a change on the users page did, to say at the top of the page after it.
@@ -247,10 +257,11 @@ enum UsersDone {
     PasswordResetSent,
     TimeZone,
     SignInPolicy,
+    InformationOfficer,
 }
 
 impl UsersDone {
-    const ALL: [UsersDone; 10] = [
+    const ALL: [UsersDone; 11] = [
         UsersDone::Invited,
         UsersDone::InvitationResent,
         UsersDone::InvitationWithdrawn,
@@ -261,6 +272,7 @@ impl UsersDone {
         UsersDone::PasswordResetSent,
         UsersDone::TimeZone,
         UsersDone::SignInPolicy,
+        UsersDone::InformationOfficer,
     ];
 
     fn code(self) -> &'static str {
@@ -275,6 +287,7 @@ impl UsersDone {
             UsersDone::PasswordResetSent => "password-reset-sent",
             UsersDone::TimeZone => "time-zone",
             UsersDone::SignInPolicy => "sign-in-policy",
+            UsersDone::InformationOfficer => "information-officer",
         }
     }
 
@@ -304,6 +317,7 @@ impl UsersDone {
             UsersDone::SignInPolicy => {
                 "The sign-in policy is saved: it applies from the next sign-in.".to_owned()
             }
+            UsersDone::InformationOfficer => "The firm's Information Officer is saved.".to_owned(),
         }
     }
 }
@@ -319,10 +333,11 @@ async fn users_page(
         let listed = app::users::list(ctx, query).await?;
         let policy = app::firm_settings::policy(ctx).await?;
         let email_only = app::users::relying_on_emailed_codes(ctx).await?;
-        Ok::<_, AppError>((listed, Dates::of(ctx).await?, policy, email_only))
+        let officer = app::firm_settings::information_officer(ctx).await?;
+        Ok::<_, AppError>((listed, Dates::of(ctx).await?, policy, email_only, officer))
     }
     .await;
-    let (listed, zone, policy, email_only) = match loaded {
+    let (listed, zone, policy, email_only, officer) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => return failure_page(error, signed_in(&ctx.actor, csrf)),
     };
@@ -361,6 +376,7 @@ async fn users_page(
             .map(|r| (r.as_str(), policy.strong_factor_roles.contains(r)))
             .collect(),
         email_only,
+        officer: officer.map(|id| id.to_string()).unwrap_or_default(),
     };
     render(&page, problem.map_or(StatusCode::OK, |p| p.status))
 }
@@ -405,6 +421,23 @@ pub async fn invite_user(
 #[derive(Deserialize)]
 pub struct TimeZoneForm {
     time_zone: String,
+}
+
+#[derive(Deserialize)]
+pub struct OfficerForm {
+    #[serde(default)]
+    user_id: String,
+}
+
+pub async fn set_information_officer(
+    ctx: Ctx,
+    csrf: Option<Extension<BrowserSession>>,
+    PageForm(form): PageForm<OfficerForm>,
+) -> Response {
+    match app::firm_settings::set_information_officer(&ctx, &form.user_id).await {
+        Ok(()) => UsersDone::InformationOfficer.then(None),
+        Err(error) => users_page(&ctx, &csrf, None, Some(error)).await,
+    }
 }
 
 pub async fn set_time_zone(

@@ -65,7 +65,7 @@ pub(crate) use exports::{firm_exports, request_firm_export, request_matter_expor
 pub(crate) use legal_holds::*;
 pub(crate) use operator::*;
 pub(crate) use retention::*;
-pub(crate) use support::{approve_support, end_support, refuse_support, support_grants};
+pub(crate) use support::{acknowledge_support, approve_support, end_support, refuse_support, support_grants};
 pub(crate) use work::*;
 
 /// A form's fields, repeated ones (checkboxes) included.

@@ -12,7 +12,7 @@ use crate::app::support::{self, GrantInput};
 use crate::app::termination::Notices;
 use crate::auth::support::SUPPORT_COOKIE;
 use ringfence_core::ids::SupportGrantId;
-use ringfence_store::control::support_grants::GrantState;
+use ringfence_store::control::support_grants::{GrantState, SupportGrant};
 
 use super::support::grant_state;
 use crate::auth::operator::{OPERATOR_SESSION_LIMITS, OperatorActor};
@@ -199,6 +199,8 @@ struct OperatorFirmsPage {
     op_csrf: String,
     firms: Vec<FirmRow>,
     grants: Vec<OperatorGrantRow>,
+    /// Other operators' emergency requests, for this one to approve as the second.
+    emergencies: Vec<OperatorGrantRow>,
     max_minutes: i64,
 }
 
@@ -206,6 +208,10 @@ struct OperatorFirmsPage {
 struct OperatorGrantRow {
     id: String,
     firm: String,
+    /// Who asked, and why (for a second operator to weigh).
+    asker: String,
+    reason: String,
+    emergency: bool,
     scope: String,
     state: String,
     live: bool,
@@ -213,10 +219,15 @@ struct OperatorGrantRow {
 }
 
 pub async fn operator_firms(req: OperatorRequest) -> Response {
-    let loaded =
-        async { Ok::<_, AppError>((operators::firms(&req).await?, support::of_operator(&req).await?)) }.await;
+    let loaded = async {
+        let firms = operators::firms(&req).await?;
+        let mine = support::of_operator(&req).await?;
+        let emergencies = support::waiting_emergencies(&req).await?;
+        Ok::<_, AppError>((firms, mine, emergencies))
+    }
+    .await;
     match loaded {
-        Ok((firms, grants)) => {
+        Ok((firms, grants, emergencies)) => {
             let now = req.actor.at;
             let name_of = |id| {
                 firms
@@ -224,22 +235,26 @@ pub async fn operator_firms(req: OperatorRequest) -> Response {
                     .find(|f| f.firm.id == id)
                     .map_or_else(|| id.to_string(), |f| f.firm.name.as_str().to_owned())
             };
-            let grants = grants
-                .iter()
-                .map(|g| OperatorGrantRow {
-                    id: g.id.to_string(),
-                    firm: name_of(g.firm),
-                    scope: support::scope_words(&g.scope),
-                    state: grant_state(g, now, utc),
-                    live: g.live_at(now),
-                    endable: g.state == GrantState::Requested || g.live_at(now),
-                })
-                .collect();
+            let row = |g: &SupportGrant| OperatorGrantRow {
+                id: g.id.to_string(),
+                firm: name_of(g.firm),
+                asker: format!("{} <{}>", g.operator_name, g.operator_email),
+                reason: g.reason.clone(),
+                emergency: g.emergency,
+                scope: support::scope_words(&g.scope),
+                state: grant_state(g, now, utc),
+                live: g.live_at(now),
+                endable: g.state == GrantState::Requested || g.live_at(now),
+            };
+            let grants = grants.iter().map(row).collect();
+            let emergencies =
+                emergencies.iter().filter(|g| g.operator != req.actor.operator.id).map(row).collect();
             let page = OperatorFirmsPage {
                 operator: Some(shown(&req.actor)),
                 op_csrf: req.actor.csrf.clone(),
                 firms: firms.into_iter().map(firm_row).collect(),
                 grants,
+                emergencies,
                 max_minutes: support::MAX_GRANT_MINUTES,
             };
             render(&page, StatusCode::OK)
@@ -255,6 +270,8 @@ pub struct GrantForm {
     #[serde(default)]
     matters: String,
     minutes: String,
+    #[serde(default)]
+    emergency: String,
 }
 
 pub async fn operator_request_support(
@@ -262,9 +279,20 @@ pub async fn operator_request_support(
     PathId(id): PathId<FirmId>,
     PageForm(form): PageForm<GrantForm>,
 ) -> Response {
-    let input =
-        GrantInput { reason: form.reason, scope: form.scope, matters: form.matters, minutes: form.minutes };
+    let input = GrantInput {
+        reason: form.reason,
+        scope: form.scope,
+        matters: form.matters,
+        minutes: form.minutes,
+        emergency: form.emergency == "yes",
+    };
     match support::request(&req, id, &input).await {
+        Ok(_) if input.emergency => done(
+            &req,
+            "Emergency access asked for",
+            "Nothing opens until a second operator approves it; then the firm's administrators are mailed at once."
+                .to_owned(),
+        ),
         Ok(_) => done(
             &req,
             "Support access asked for",
@@ -285,6 +313,20 @@ pub async fn operator_enter_support(req: OperatorRequest, PathId(id): PathId<Sup
             }
             response
         }
+        Err(error) => operator_failure(error, Some(shown(&req.actor))),
+    }
+}
+
+pub async fn operator_approve_emergency(
+    req: OperatorRequest,
+    PathId(id): PathId<SupportGrantId>,
+) -> Response {
+    match support::approve_emergency(&req, id).await {
+        Ok(()) => done(
+            &req,
+            "Emergency access approved",
+            "It is in force now; the firm's administrators were mailed the reason.".to_owned(),
+        ),
         Err(error) => operator_failure(error, Some(shown(&req.actor))),
     }
 }

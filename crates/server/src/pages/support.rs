@@ -15,6 +15,8 @@ struct GrantMatter {
 
 /// A grant, as a row of the list.
 struct GrantRow {
+    /// Approved by a second operator, not by the firm: it can only be ended here.
+    emergency: bool,
     id: String,
     asked: String,
     operator: String,
@@ -71,6 +73,7 @@ pub async fn support_grants(
     let rows = grants
         .into_iter()
         .map(|GrantShown { grant, warnings }| GrantRow {
+            emergency: grant.emergency,
             id: grant.id.to_string(),
             asked: dates.moment(grant.requested_at),
             operator: format!("{} <{}>", grant.operator_name, grant.operator_email),
@@ -83,7 +86,7 @@ pub async fn support_grants(
                 .map(|(id, walls, held)| GrantMatter { id: id.to_string(), walls, held })
                 .collect(),
             state: grant_state(&grant, now, |t| dates.moment(t)),
-            waiting: grant.state == GrantState::Requested,
+            waiting: grant.state == GrantState::Requested && !grant.emergency,
             endable: grant.state == GrantState::Requested || grant.live_at(now),
         })
         .collect();
@@ -136,4 +139,41 @@ pub async fn end_support(
     PathId(id): PathId<SupportGrantId>,
 ) -> Response {
     done_or_failure(support::end(&ctx, &state, id).await, "/admin/support", &ctx.actor, &csrf)
+}
+
+pub async fn acknowledge_support(
+    ctx: Ctx,
+    State(state): State<AppState>,
+    csrf: Option<Extension<BrowserSession>>,
+    PathId(id): PathId<SupportGrantId>,
+) -> Response {
+    done_or_failure(support::acknowledge(&ctx, &state, id).await, "/audit", &ctx.actor, &csrf)
+}
+
+/// An emergency grant no administrator has acknowledged, as the audit page shows it.
+pub(super) struct EmergencyRow {
+    pub id: String,
+    pub operator: String,
+    pub reason: String,
+    pub scope: String,
+    pub began: String,
+}
+
+/// The firm's unacknowledged emergency grants, for the top of the audit log page.
+pub(super) async fn emergencies(
+    ctx: &Ctx,
+    state: &AppState,
+    dates: &Dates,
+) -> Result<Vec<EmergencyRow>, AppError> {
+    Ok(support::unacknowledged(ctx, state)
+        .await?
+        .into_iter()
+        .map(|g| EmergencyRow {
+            id: g.id.to_string(),
+            operator: format!("{} <{}>", g.operator_name, g.operator_email),
+            reason: g.reason,
+            scope: scope_words(&g.scope),
+            began: g.decided_at.map(|t| dates.moment(t)).unwrap_or_default(),
+        })
+        .collect())
 }

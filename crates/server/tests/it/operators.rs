@@ -27,10 +27,15 @@ const OPERATOR_PASSWORD: &str = "an operator's long passphrase";
 
 /// Creates the operator, answering its authenticator secret.
 async fn operator(h: &Harness) -> TotpSecret {
+    operator_named(h, OPERATOR, "Olga Operator").await
+}
+
+/// Creates an operator of that address and name, answering its authenticator secret.
+async fn operator_named(h: &Harness, email: &str, name: &str) -> TotpSecret {
     let totp = TotpSecret::generate().unwrap();
     let new = NewOperator {
-        email: &Email::parse(OPERATOR).unwrap(),
-        name: "Olga Operator",
+        email: &Email::parse(email).unwrap(),
+        name,
         password_hash: ringfence_crypto::password::hash(OPERATOR_PASSWORD).unwrap(),
         totp: &totp,
     };
@@ -60,6 +65,11 @@ async fn as_operator(
 async fn operator_sign_in(h: &Harness, password: &str, code: &str) -> Page {
     let form = encode(&[("email", OPERATOR), ("password", password), ("code", code)]);
     as_operator(h, "POST", "/operator/sign-in", None, Some(form)).await
+}
+
+/// Posts an operator form carrying nothing but its CSRF token.
+async fn operator_post(h: &Harness, cookie: &str, csrf: &str, path: &str) -> Page {
+    as_operator(h, "POST", path, Some(cookie), Some(encode(&[("_csrf", csrf)]))).await
 }
 
 /// Signs the operator in through the pages: its cookie's value.
@@ -115,8 +125,7 @@ both_backends!(an_operator_signs_in_with_password_and_code_only, |env: TestEnv| 
 
     // Signing out ends the session.
     let csrf = hidden(&firms.html, "_csrf");
-    let out =
-        as_operator(&h, "POST", "/operator/sign-out", Some(&cookie), Some(encode(&[("_csrf", &csrf)]))).await;
+    let out = operator_post(&h, &cookie, &csrf, "/operator/sign-out").await;
     assert_eq!(out.status, 303);
     assert_eq!(as_operator(&h, "GET", "/operator", Some(&cookie), None).await.status, 303);
 
@@ -171,14 +180,7 @@ both_backends!(an_operator_runs_firms_from_its_pages_without_reading_them, |env:
     )
     .await;
     assert_eq!(forged.status, 403);
-    let unconfirmed = as_operator(
-        h,
-        "POST",
-        &format!("/operator/firms/{firm}/suspend"),
-        Some(&cookie),
-        Some(encode(&[("_csrf", &csrf)])),
-    )
-    .await;
+    let unconfirmed = operator_post(h, &cookie, &csrf, &format!("/operator/firms/{firm}/suspend")).await;
     assert_eq!(unconfirmed.status, 400, "{}", unconfirmed.html);
     assert_eq!(h.state.storage.firm_standing(h.firm).await.unwrap(), FirmStanding::Active);
 
@@ -222,25 +224,11 @@ both_backends!(an_operator_runs_firms_from_its_pages_without_reading_them, |env:
     }
 
     // Resumed: in again, with what was there.
-    let resume = as_operator(
-        h,
-        "POST",
-        &format!("/operator/firms/{firm}/resume"),
-        Some(&cookie),
-        Some(encode(&[("_csrf", &csrf)])),
-    )
-    .await;
+    let resume = operator_post(h, &cookie, &csrf, &format!("/operator/firms/{firm}/resume")).await;
     assert_eq!(resume.status, 200, "{}", resume.html);
     let lead = h.sign_in("lead@firm.example", "a long shared test passphrase").await;
     assert_eq!(h.call("GET", &format!("/api/v1/matters/{}", p.matter), Some(&lead), None).await.status, 200);
-    let again = as_operator(
-        h,
-        "POST",
-        &format!("/operator/firms/{firm}/resume"),
-        Some(&cookie),
-        Some(encode(&[("_csrf", &csrf)])),
-    )
-    .await;
+    let again = operator_post(h, &cookie, &csrf, &format!("/operator/firms/{firm}/resume")).await;
     assert_eq!(again.status, 409, "resuming a firm in service is refused");
 
     // Terminated and reinstated from the pages, by the operator by name.
@@ -254,14 +242,7 @@ both_backends!(an_operator_runs_firms_from_its_pages_without_reading_them, |env:
     .await;
     assert_eq!(terminate.status, 200, "{}", terminate.html);
     assert!(matches!(h.state.storage.firm_standing(h.firm).await.unwrap(), FirmStanding::Terminated(_)));
-    let reinstate = as_operator(
-        h,
-        "POST",
-        &format!("/operator/firms/{firm}/reinstate"),
-        Some(&cookie),
-        Some(encode(&[("_csrf", &csrf)])),
-    )
-    .await;
+    let reinstate = operator_post(h, &cookie, &csrf, &format!("/operator/firms/{firm}/reinstate")).await;
     assert_eq!(reinstate.status, 200, "{}", reinstate.html);
     assert_eq!(h.state.storage.firm_standing(h.firm).await.unwrap(), FirmStanding::Active);
 
@@ -443,14 +424,7 @@ async fn ask(h: &Harness, cookie: &str, csrf: &str, scope: &str, matters: &str, 
 
 /// Enters a live grant: the support cookie's value.
 async fn enter(h: &Harness, cookie: &str, csrf: &str, grant: &str) -> String {
-    let entered = as_operator(
-        h,
-        "POST",
-        &format!("/operator/grants/{grant}/enter"),
-        Some(cookie),
-        Some(encode(&[("_csrf", csrf)])),
-    )
-    .await;
+    let entered = operator_post(h, cookie, csrf, &format!("/operator/grants/{grant}/enter")).await;
     assert_eq!(entered.status, 303, "{}", entered.html);
     let set = entered.headers["set-cookie"].to_str().unwrap().to_owned();
     assert!(set.starts_with("__Host-ringfence-support=") && set.contains("HttpOnly"), "{set}");
@@ -480,14 +454,7 @@ both_backends!(a_support_grant_opens_reading_within_its_scope_until_it_ends, |en
     assert!(h.latest_mail(ADMIN_EMAIL).contains("asks for support access"), "{}", h.latest_mail(ADMIN_EMAIL));
 
     // Nothing opens before an administrator approves.
-    let early = as_operator(
-        h,
-        "POST",
-        &format!("/operator/grants/{grant}/enter"),
-        Some(&cookie),
-        Some(encode(&[("_csrf", &csrf)])),
-    )
-    .await;
+    let early = operator_post(h, &cookie, &csrf, &format!("/operator/grants/{grant}/enter")).await;
     assert_eq!(early.status, 409, "{}", early.html);
     // The approver sees the wall a matter is behind, and must say they know.
     h.add_user(&p.admin, "clerk@firm.example", &["secretary"], "a long shared test passphrase").await;
@@ -607,8 +574,7 @@ both_backends!(a_support_grant_opens_reading_within_its_scope_until_it_ends, |en
     );
     let support = enter(h, &cookie, &csrf, &again).await;
     assert_eq!(as_support(h, "GET", "/admin/users", &support).await.status, 200);
-    let out =
-        as_operator(h, "POST", "/operator/sign-out", Some(&cookie), Some(encode(&[("_csrf", &csrf)]))).await;
+    let out = operator_post(h, &cookie, &csrf, "/operator/sign-out").await;
     assert_eq!(out.status, 303);
     assert_eq!(
         as_support(h, "GET", "/admin/users", &support).await.status,
@@ -650,3 +616,105 @@ async fn user_id(h: &Harness, token: &str, email: &str) -> String {
     let users = users.body["items"].as_array().or(users.body.as_array()).unwrap().clone();
     users.iter().find(|u| u["email"] == email).unwrap()["id"].as_str().unwrap().to_owned()
 }
+
+both_backends!(
+    emergency_access_needs_a_second_operator_and_is_shown_until_acknowledged,
+    |env: TestEnv| async move {
+        let p = practice(env).await;
+        let h = &p.h;
+        let first = operator(h).await;
+        let second = operator_named(h, "sam@host.example", "Sam Second").await;
+        let cookie = operator_cookie(h, &first).await;
+        let csrf = hidden(&as_operator(h, "GET", "/operator", Some(&cookie), None).await.html, "_csrf");
+        // The firm names its Information Officer, who is told beside the administrators.
+        let lead = user_id(h, &p.admin, "lead@firm.example").await;
+        assert_eq!(
+            firm_form(h, &p.admin, "/admin/information-officer", &[("user_id", &lead)]).await,
+            (303, "/admin/users?done=information-officer".to_owned())
+        );
+        assert_eq!(
+            firm_form(h, &p.admin, "/admin/information-officer", &[("user_id", "nobody")]).await.0,
+            400
+        );
+        let mails_before = h.outbox().len();
+        let form = encode(&[
+            ("_csrf", &csrf),
+            ("reason", "Intrusion suspected on the storage host: checking the firm's documents are intact"),
+            ("scope", "matters"),
+            ("matters", &p.matter),
+            ("minutes", "60"),
+            ("emergency", "yes"),
+        ]);
+        let asked =
+            as_operator(h, "POST", &format!("/operator/firms/{}/support", h.firm), Some(&cookie), Some(form))
+                .await;
+        assert_eq!(asked.status, 200, "{}", asked.html);
+        let grant = h.state.storage.support_grants_of_firm(h.firm).await.unwrap()[0].id.to_string();
+        assert_eq!(h.outbox().len(), mails_before, "the firm is told when access begins, not before");
+
+        // Neither the operator who asked nor the firm's administrator approves it.
+        let own =
+            operator_post(h, &cookie, &csrf, &format!("/operator/grants/{grant}/approve-emergency")).await;
+        assert_eq!(own.status, 409, "{}", own.html);
+        assert_eq!(
+            firm_form(h, &p.admin, &format!("/admin/support/{grant}/approve"), &[("confirmed", "yes")])
+                .await
+                .0,
+            409
+        );
+        let early = operator_post(h, &cookie, &csrf, &format!("/operator/grants/{grant}/enter")).await;
+        assert_eq!(early.status, 409);
+
+        // A second operator sees it, and approves it: the administrators are mailed the reason.
+        let form = encode(&[
+            ("email", "sam@host.example"),
+            ("password", OPERATOR_PASSWORD),
+            ("code", &code_now(h, &second)),
+        ]);
+        let signed = as_operator(h, "POST", "/operator/sign-in", None, Some(form)).await;
+        assert_eq!(signed.status, 303, "{}", signed.html);
+        let sam = signed.headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .trim_start_matches("__Host-ringfence-operator=")
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let page = as_operator(h, "GET", "/operator", Some(&sam), None).await;
+        assert!(page.html.contains("Intrusion suspected"), "{}", page.html);
+        let sam_csrf = hidden(&page.html, "_csrf");
+        let approved =
+            operator_post(h, &sam, &sam_csrf, &format!("/operator/grants/{grant}/approve-emergency")).await;
+        assert_eq!(approved.status, 200, "{}", approved.html);
+        let mail = h.latest_mail(ADMIN_EMAIL);
+        assert!(
+            mail.contains("EMERGENCY ACCESS")
+                && mail.contains("Intrusion suspected")
+                && mail.contains("Sam Second"),
+            "{mail}"
+        );
+        let officer = h.latest_mail("lead@firm.example");
+        assert!(officer.contains("EMERGENCY ACCESS") && officer.contains("Dear "), "{officer}");
+
+        // The operator who asked reads the matter; the audit page shows it until acknowledged.
+        let support = enter(h, &cookie, &csrf, &grant).await;
+        assert_eq!(as_support(h, "GET", &format!("/matters/{}", p.matter), &support).await.status, 200);
+        let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let audit = |token: String| async move {
+            let page = h.respond("GET", "/audit", Some(&token), Body::empty(), &[]).await;
+            String::from_utf8(axum::body::to_bytes(page.into_body(), 1 << 20).await.unwrap().to_vec())
+                .unwrap()
+        };
+        assert!(audit(admin.clone()).await.contains("Emergency access</strong> by Olga Operator"));
+        assert_eq!(
+            firm_form(h, &admin, &format!("/admin/support/{grant}/acknowledge"), &[]).await,
+            (303, "/audit".to_owned())
+        );
+        assert!(!audit(admin.clone()).await.contains("Emergency access</strong>"));
+        let approvals = firm_entries(h, &admin, "support.emergency.approved").await;
+        assert_eq!(approvals[0]["actor"]["email"], "sam@host.example", "{approvals:?}");
+        assert_eq!(firm_entries(h, &admin, "support.acknowledged").await.len(), 1);
+        crate::run_due_jobs(&h.state).await;
+    }
+);

@@ -60,6 +60,9 @@ pub struct SupportGrant {
     pub ends_at: Option<OffsetDateTime>,
     pub ended_by: Option<String>,
     pub ended_at: Option<OffsetDateTime>,
+    /// Emergency access: approved by a second operator, not by the firm.
+    pub emergency: bool,
+    pub acknowledged_at: Option<OffsetDateTime>,
 }
 
 impl SupportGrant {
@@ -75,7 +78,8 @@ fn corrupt(what: &'static str) -> StoreError {
 
 const COLUMNS: &str =
     "g.id, g.firm_id, g.operator_id, o.email, o.name, g.reason, g.scope, g.matters, g.minutes,
-     g.requested_at, g.state, g.decided_by, g.decided_at, g.ends_at, g.ended_by, g.ended_at";
+     g.requested_at, g.state, g.decided_by, g.decided_at, g.ends_at, g.ended_by, g.ended_at, g.emergency,
+     g.acknowledged_at";
 
 fn grant_from(row: &AnyRow) -> Result<SupportGrant, StoreError> {
     let matters: String = row.try_get("matters")?;
@@ -109,6 +113,8 @@ fn grant_from(row: &AnyRow) -> Result<SupportGrant, StoreError> {
         ends_at: at("ends_at")?,
         ended_by: row.try_get("ended_by")?,
         ended_at: at("ended_at")?,
+        emergency: row.try_get::<i64, _>("emergency")? != 0,
+        acknowledged_at: at("acknowledged_at")?,
     })
 }
 
@@ -120,6 +126,7 @@ pub struct NewGrant<'a> {
     pub reason: &'a str,
     pub scope: &'a SupportScope,
     pub minutes: i64,
+    pub emergency: bool,
 }
 
 pub(crate) async fn insert(
@@ -134,8 +141,9 @@ pub(crate) async fn insert(
         }
     };
     sqlx::query(
-        "INSERT INTO support_grants (id, firm_id, operator_id, reason, scope, matters, minutes, requested_at, state)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'requested')",
+        "INSERT INTO support_grants (id, firm_id, operator_id, reason, scope, matters, minutes, requested_at, state,
+                                     emergency)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'requested', $9)",
     )
     .bind(grant.id.to_string())
     .bind(grant.firm.to_string())
@@ -145,6 +153,7 @@ pub(crate) async fn insert(
     .bind(matters)
     .bind(grant.minutes)
     .bind(unix_millis(now))
+    .bind(i64::from(grant.emergency))
     .execute(conn)
     .await?;
     Ok(())
@@ -200,24 +209,26 @@ pub(crate) async fn of_operator(
     rows.iter().map(grant_from).collect()
 }
 
-/// Decides a requested grant: approved from `now` for its minutes, or refused. False when
-/// it was no longer waiting (decided or ended meanwhile).
+/// Decides a requested grant: approved from `now` for its minutes, or refused. An ordinary
+/// grant is decided by the firm, an emergency one (`emergency`) by a second operator only.
+/// False when it was no longer waiting (decided or ended meanwhile), or of the other kind.
 pub(crate) async fn decide(
     conn: &mut AnyConnection,
     id: SupportGrantId,
-    approve: bool,
+    (approve, emergency): (bool, bool),
     by: &str,
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
     let decided = sqlx::query(
         "UPDATE support_grants SET state = $1, decided_by = $2, decided_at = $3,
                 ends_at = CASE WHEN $1 = 'approved' THEN $3 + minutes * 60000 ELSE NULL END
-         WHERE id = $4 AND state = 'requested'",
+         WHERE id = $4 AND state = 'requested' AND emergency = $5",
     )
     .bind(if approve { GrantState::Approved.as_str() } else { GrantState::Refused.as_str() })
     .bind(by)
     .bind(unix_millis(now))
     .bind(id.to_string())
+    .bind(i64::from(emergency))
     .execute(conn)
     .await?;
     Ok(decided.rows_affected() == 1)
@@ -346,4 +357,51 @@ pub(crate) async fn end_sessions_of(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Pending emergency requests of every firm, newest first: for a second operator.
+pub(crate) async fn waiting_emergencies(conn: &mut AnyConnection) -> Result<Vec<SupportGrant>, StoreError> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM support_grants g JOIN operators o ON o.id = g.operator_id
+         WHERE g.emergency = 1 AND g.state = 'requested' ORDER BY g.requested_at DESC, g.id LIMIT 100"
+    )))
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(grant_from).collect()
+}
+
+/// The firm's emergency grants no administrator has acknowledged yet.
+pub(crate) async fn unacknowledged(
+    conn: &mut AnyConnection,
+    firm: FirmId,
+) -> Result<Vec<SupportGrant>, StoreError> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM support_grants g JOIN operators o ON o.id = g.operator_id
+         WHERE g.firm_id = $1 AND g.emergency = 1 AND g.decided_at IS NOT NULL AND g.acknowledged_at IS NULL
+         ORDER BY g.decided_at DESC, g.id"
+    )))
+    .bind(firm.to_string())
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(grant_from).collect()
+}
+
+/// Records an administrator's acknowledgement of an emergency grant; false when there was
+/// none to acknowledge.
+pub(crate) async fn acknowledge(
+    conn: &mut AnyConnection,
+    id: SupportGrantId,
+    by: &str,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE support_grants SET acknowledged_by = $1, acknowledged_at = $2
+         WHERE id = $3 AND emergency = 1 AND decided_at IS NOT NULL AND acknowledged_at IS NULL",
+    )
+    .bind(by)
+    .bind(unix_millis(now))
+    .bind(id.to_string())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

@@ -1,5 +1,6 @@
-//! The firm's preferences: its time zone.
+//! The firm's preferences: its time zone, and who its Information Officer is.
 
+use ringfence_core::ids::UserId;
 use ringfence_core::local_time::FirmTimeZone;
 
 use super::FirmTx;
@@ -39,5 +40,38 @@ pub async fn set_time_zone(tx: &mut FirmTx, zone: &FirmTimeZone) -> Result<(), S
     .bind(zone.name())
     .execute(tx.conn())
     .await?;
+    Ok(())
+}
+
+/// The firm's Information Officer, when an administrator named one.
+pub async fn information_officer(tx: &mut FirmTx) -> Result<Option<UserId>, StoreError> {
+    let id: Option<String> =
+        sqlx::query_scalar("SELECT user_id FROM information_officer WHERE singleton = 1")
+            .fetch_optional(tx.conn())
+            .await?;
+    id.map(|id| {
+        id.parse().map_err(|_| {
+            StoreError::Database(sqlx::Error::Decode("information_officer.user_id is malformed".into()))
+        })
+    })
+    .transpose()
+}
+
+/// Names the firm's Information Officer, or no one (`None`).
+pub async fn set_information_officer(tx: &mut FirmTx, user: Option<UserId>) -> Result<(), StoreError> {
+    match user {
+        Some(user) => {
+            sqlx::query(
+                "INSERT INTO information_officer (singleton, user_id) VALUES (1, $1)
+                 ON CONFLICT (singleton) DO UPDATE SET user_id = $1",
+            )
+            .bind(user.to_string())
+            .execute(tx.conn())
+            .await?;
+        }
+        None => {
+            sqlx::query("DELETE FROM information_officer").execute(tx.conn()).await?;
+        }
+    }
     Ok(())
 }

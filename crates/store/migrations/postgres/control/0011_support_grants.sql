@@ -19,7 +19,13 @@ CREATE TABLE support_grants (
     ends_at BIGINT,
     -- Who ended it early: a firm user's id, or the operator's.
     ended_by TEXT,
-    ended_at BIGINT
+    ended_at BIGINT,
+    -- Emergency access, for a security or infrastructure incident: approved by a second
+    -- operator (`decided_by`), not by the firm, which is told at once and sees it above its
+    -- audit log until an administrator acknowledges it.
+    emergency BIGINT NOT NULL DEFAULT 0,
+    acknowledged_by TEXT,
+    acknowledged_at BIGINT
 );
 CREATE INDEX support_grants_by_firm ON support_grants (firm_id, requested_at);
 
