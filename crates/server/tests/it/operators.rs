@@ -718,3 +718,73 @@ both_backends!(
         crate::run_due_jobs(&h.state).await;
     }
 );
+
+/// `spec`'s path with its ids filled in from the practice: the matter, note and document
+/// where a route names them, a fresh id elsewhere.
+fn practice_path(p: &super::termination::Practice, path: &str) -> String {
+    let id = if path.starts_with("/api/v1/notes/") || path.starts_with("/notes/") {
+        p.note.clone()
+    } else if path.starts_with("/api/v1/documents/") || path.starts_with("/documents/") {
+        p.document.clone()
+    } else {
+        p.matter.clone()
+    };
+    concrete(&path.replace("{id}", &id))
+}
+
+both_backends!(a_support_session_passes_exactly_the_routes_its_scope_opens, |env: TestEnv| async move {
+    let p = practice(env).await;
+    let h = &p.h;
+    let totp = operator(h).await;
+    let cookie = operator_cookie(h, &totp).await;
+    let csrf = hidden(&as_operator(h, "GET", "/operator", Some(&cookie), None).await.html, "_csrf");
+    let table = ringfence_server::route_table();
+    for scope in ["matters", "settings"] {
+        let grant = ask(h, &cookie, &csrf, scope, &p.matter, "60").await;
+        assert_eq!(
+            firm_form(h, &p.admin, &format!("/admin/support/{grant}/approve"), &[]).await,
+            (303, "/admin/support".to_owned())
+        );
+        let support = enter(h, &cookie, &csrf, &grant).await;
+        let (mut let_through, mut refused) = (0, 0);
+        for spec in table.specs() {
+            if matches!(spec.policy, AccessPolicy::Public | AccessPolicy::Operator) {
+                continue;
+            }
+            let path = practice_path(&p, spec.path);
+            let method = spec.method.as_str();
+            let opens = method == "GET"
+                && match scope {
+                    "matters" => matches!(
+                        spec.policy,
+                        AccessPolicy::Matter(
+                            ringfence_core::matter::MatterAction::View
+                                | ringfence_core::matter::MatterAction::ReadContent
+                        )
+                    ),
+                    _ => ["/admin/users", "/admin/backups"].contains(&spec.path),
+                };
+            let cookie = format!("__Host-ringfence-support={support}");
+            let answer = h.respond(method, &path, None, Body::empty(), &[("cookie", &cookie)]).await;
+            let status = answer.status().as_u16();
+            if opens {
+                assert!(
+                    status != 403 && status != 401 && status < 500,
+                    "{scope}: {method} {path} answered {status}"
+                );
+                let_through += 1;
+            } else {
+                assert_eq!(status, 403, "{scope}: {method} {path}");
+                refused += 1;
+            }
+        }
+        assert!(let_through >= 2 && refused > 100, "{scope}: {let_through} let through, {refused} refused");
+        // Refusals end nothing: the grant's own pages still open.
+        let first =
+            if scope == "matters" { format!("/matters/{}", p.matter) } else { "/admin/users".to_owned() };
+        assert_eq!(as_support(h, "GET", &first, &support).await.status, 200);
+        let ended = operator_post(h, &cookie, &csrf, &format!("/operator/grants/{grant}/end")).await;
+        assert_eq!(ended.status, 200, "{}", ended.html);
+    }
+    crate::run_due_jobs(&h.state).await;
+});

@@ -33,7 +33,7 @@ const DOCUMENT: &[u8] = b"the signed settlement, plain text";
 
 /// A firm in use: its administrator and an attorney leading a matter with a note and a
 /// document.
-pub(super) struct Practice {
+pub(crate) struct Practice {
     pub(super) h: Harness,
     pub(super) admin: String,
     pub(super) lead: String,
