@@ -31,9 +31,9 @@ use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToResponse, ToSchema
 use crate::access::Effect;
 use crate::api::{
     audit, clients, data_subjects, deletion, exports, firm_settings, invitations, legal_holds, matters, me,
-    passkey_sign_in, passkeys, recovery, retention, sign_in, users,
+    operator, passkey_sign_in, passkeys, recovery, retention, sign_in, users,
 };
-use crate::auth::cookie::{CSRF_HEADER, SESSION_COOKIE};
+use crate::auth::cookie::{CSRF_HEADER, OPERATOR_COOKIE, SESSION_COOKIE};
 use crate::error::ErrorBody;
 
 #[derive(OpenApi)]
@@ -45,6 +45,19 @@ use crate::error::ErrorBody;
     ),
     paths(
         openapi_json,
+        operator::sign_in,
+        operator::sign_out,
+        operator::firms,
+        operator::create_firm,
+        operator::suspend,
+        operator::resume,
+        operator::terminate,
+        operator::reinstate,
+        operator::request_support,
+        operator::grants,
+        operator::approve_emergency,
+        operator::end_grant,
+        operator::log,
         me::me,
         me::list_sessions,
         me::end_all_sessions,
@@ -190,6 +203,7 @@ use crate::error::ErrorBody;
         (name = "documents", description = "Documents on a matter, sealed, scanned and versioned"),
         (name = "search", description = "Finding words in what the caller may read"),
         (name = "notes", description = "Notes on a matter, for those who may read or write its content"),
+        (name = "operator", description = "The hosting provider's operators: firms' provisioning, states and health, and support access; apart from every firm's users and data"),
         (name = "users", description = "The firm's users, managed by its administrators"),
         (name = "sign-in", description = "Signing in and out"),
     ),
@@ -238,6 +252,23 @@ impl Modify for SecuritySchemes {
                  state (any method but GET, HEAD and OPTIONS) must also send the session's CSRF \
                  token (`csrf_token`), or they are refused with 403 `csrf`. Where a requirement \
                  lists firm roles, the caller must hold at least one of them (others get 403).",
+            ))),
+        );
+        let operator = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("op_ operator token")
+            .description(Some(
+                "An operator's session token, as `POST /api/v1/operator/sign-in` answers it (it begins \
+                 `op_`), sent as `Authorization: Bearer <token>`: for the operator's routes alone.",
+            ))
+            .build();
+        components.add_security_scheme("operator_bearer", SecurityScheme::Http(operator));
+        components.add_security_scheme(
+            "operator_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                OPERATOR_COOKIE,
+                "The operator pages' session cookie, resolved only on the operator's paths; \
+                 state-changing requests must also send its CSRF token (`csrf_token`).",
             ))),
         );
         components.add_security_scheme(

@@ -18,7 +18,8 @@ use crate::access::{
 };
 use crate::api::{
     audit, clients, data_subjects, deletion, documents, exports, firm_settings, health, invitations,
-    legal_holds, matters, me, notes, passkey_sign_in, passkeys, recovery, retention, search, sign_in, users,
+    legal_holds, matters, me, notes, operator, passkey_sign_in, passkeys, recovery, retention, search,
+    sign_in, users,
 };
 use crate::auth::authenticate;
 use crate::auth::cookie::MAX_FORM_BYTES;
@@ -66,6 +67,19 @@ pub fn route_table() -> RouteTable<AppState> {
         .post("/operator/grants/{id}/enter", OPERATOR, pages::operator_enter_support)
         .post("/operator/grants/{id}/end", OPERATOR, pages::operator_end_support)
         .post("/operator/grants/{id}/approve-emergency", OPERATOR, pages::operator_approve_emergency)
+        .post("/api/v1/operator/sign-in", PUBLIC, operator::sign_in)
+        .post("/api/v1/operator/sign-out", ends_sessions(OPERATOR), operator::sign_out)
+        .get("/api/v1/operator/firms", OPERATOR, operator::firms)
+        .post("/api/v1/operator/firms", OPERATOR, operator::create_firm)
+        .post("/api/v1/operator/firms/{id}/suspend", OPERATOR, operator::suspend)
+        .post("/api/v1/operator/firms/{id}/resume", OPERATOR, operator::resume)
+        .post("/api/v1/operator/firms/{id}/terminate", OPERATOR, operator::terminate)
+        .post("/api/v1/operator/firms/{id}/reinstate", OPERATOR, operator::reinstate)
+        .post("/api/v1/operator/firms/{id}/support", OPERATOR, operator::request_support)
+        .get("/api/v1/operator/grants", OPERATOR, operator::grants)
+        .post("/api/v1/operator/grants/{id}/approve-emergency", OPERATOR, operator::approve_emergency)
+        .post("/api/v1/operator/grants/{id}/end", OPERATOR, operator::end_grant)
+        .get("/api/v1/operator/log", OPERATOR, operator::log)
         .get("/matters/new", MATTER_OPENERS, pages::new_matter_page)
         .post("/matters", MATTER_OPENERS, pages::create_matter)
         .get("/clients", SIGNED_IN, pages::clients)

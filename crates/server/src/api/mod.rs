@@ -11,6 +11,7 @@ pub mod legal_holds;
 pub mod matters;
 pub mod me;
 pub mod notes;
+pub mod operator;
 pub mod passkey_sign_in;
 pub mod passkeys;
 pub mod recovery;

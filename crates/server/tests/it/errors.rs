@@ -125,6 +125,7 @@ fn every_route_declares_an_access_policy() {
             "/reset",
             "/operator/sign-in",
             "/operator/sign-in",
+            "/api/v1/operator/sign-in",
             "/api/v1/openapi.json",
             "/api/v1/auth/login",
             "/api/v1/auth/verify",

@@ -788,3 +788,62 @@ both_backends!(a_support_session_passes_exactly_the_routes_its_scope_opens, |env
     }
     crate::run_due_jobs(&h.state).await;
 });
+
+both_backends!(the_operator_api_runs_firms_with_an_op_token, |env: TestEnv| async move {
+    let h = Harness::new(env).await;
+    let totp = operator(&h).await;
+    let body = serde_json::json!({ "email": OPERATOR, "password": OPERATOR_PASSWORD, "code": "000000" });
+    let refused = h.call("POST", "/api/v1/operator/sign-in", None, Some(body)).await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    let body =
+        serde_json::json!({ "email": OPERATOR, "password": OPERATOR_PASSWORD, "code": code_now(&h, &totp) });
+    let signed = h.call("POST", "/api/v1/operator/sign-in", None, Some(body)).await;
+    assert_eq!(signed.status, 200, "{}", signed.body);
+    let token = signed.body["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("op_"));
+
+    let firms = h.call("GET", "/api/v1/operator/firms", Some(&token), None).await;
+    assert_eq!(firms.status, 200, "{}", firms.body);
+    assert_eq!(firms.body[0]["slug"], "firm");
+    assert_eq!(firms.body[0]["state"], "active");
+    assert_eq!(firms.body[0]["health"]["reachable"], true);
+    assert!(firms.body[0]["health"]["users"].as_i64().unwrap() >= 1);
+
+    let firm = h.firm;
+    let suspended =
+        h.call("POST", &format!("/api/v1/operator/firms/{firm}/suspend"), Some(&token), None).await;
+    assert_eq!(suspended.status, 200, "{}", suspended.body);
+    assert_eq!(suspended.body["mailed"], 1);
+    let again = h.call("POST", &format!("/api/v1/operator/firms/{firm}/suspend"), Some(&token), None).await;
+    assert_eq!(again.status, 409);
+    let resumed = h.call("POST", &format!("/api/v1/operator/firms/{firm}/resume"), Some(&token), None).await;
+    assert_eq!(resumed.status, 200, "{}", resumed.body);
+
+    let ask = serde_json::json!({ "reason": "the backups page shows a failure", "scope": "settings", "minutes": 30 });
+    let asked =
+        h.call("POST", &format!("/api/v1/operator/firms/{firm}/support"), Some(&token), Some(ask)).await;
+    assert_eq!(asked.status, 201, "{}", asked.body);
+    let odd = serde_json::json!({ "reason": "x", "scope": "everything", "minutes": 30 });
+    let odd =
+        h.call("POST", &format!("/api/v1/operator/firms/{firm}/support"), Some(&token), Some(odd)).await;
+    assert_eq!(odd.status, 400, "{}", odd.body);
+    let grants = h.call("GET", "/api/v1/operator/grants", Some(&token), None).await;
+    assert_eq!(grants.body[0]["state"], "requested", "{}", grants.body);
+    let id = grants.body[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        h.call("POST", &format!("/api/v1/operator/grants/{id}/end"), Some(&token), None).await.status,
+        204
+    );
+
+    let log = h.call("GET", "/api/v1/operator/log?limit=50", Some(&token), None).await;
+    let actions: Vec<_> =
+        log.body.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap().to_owned()).collect();
+    for action in
+        ["operator.signed_in", "firm.suspended", "firm.resumed", "support.requested", "support.ended"]
+    {
+        assert!(actions.iter().any(|a| a == action), "{action} in {actions:?}");
+    }
+    assert_eq!(h.call("GET", "/api/v1/operator/log?limit=0", Some(&token), None).await.status, 400);
+    assert_eq!(h.call("POST", "/api/v1/operator/sign-out", Some(&token), None).await.status, 204);
+    assert_eq!(h.call("GET", "/api/v1/operator/firms", Some(&token), None).await.status, 401);
+});
