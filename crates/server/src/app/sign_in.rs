@@ -266,6 +266,12 @@ async fn check_password(
     let stored = found.as_ref().and_then(|(_, _, hash)| hash.clone());
     let verdict = passwords::verify(state, password, stored).await?;
     match (&store, found, verdict) {
+        // Told only to someone who knows the password, before any code is mailed.
+        (Some(store), Some((_, UserStatus::Active, _)), Verdict::Match { .. })
+            if matches!(store.standing(), FirmStanding::Suspended { .. }) =>
+        {
+            Err(StoreError::FirmSuspended.into())
+        }
         (Some(store), Some((_, UserStatus::Active, _)), Verdict::Match { rehash }) => {
             Ok((Some(store.clone()), Some(PasswordAccepted { store: store.clone(), rehash })))
         }
