@@ -251,7 +251,9 @@ function keepTypedText() {
       event.preventDefault();
       let alive = true;
       try {
-        alive = (await fetch("/api/v1/me", { headers: { accept: "application/json" } })).status !== 401;
+        // The operator's pages name their own session's probe.
+        const probe = document.body.dataset.sessionProbe ?? "/api/v1/me";
+        alive = (await fetch(probe, { headers: { accept: "application/json" } })).status !== 401;
       } catch (_) { /* offline: let the browser try and say so */ }
       if (alive) {
         form.dataset.checked = "yes";

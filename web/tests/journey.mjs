@@ -674,7 +674,49 @@ async function main() {
     await annPage.getByRole("button", { name: "Continue" }).click();
     await annPage.getByRole("button", { name: "Use your passkey" }).click();
     await annPage.waitForURL(/\/home$/);
-    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, team, download of both versions, search, a note deleted and restored, authenticator app, the matter exported as a ZIP and downloaded once, passkey as second factor and alone, typed text kept across a lost session and an idle timeout, not-found, audit log and CSV, users, directory, a legal hold placed and lifted, the retention policy, a backup made and shown verified, a data subject's request and its report, clients, sign-out, a forgotten password reset with a mailed link and a passkey, a PDF previewed a page at a time; axe on every page)");
+    // The hosting provider's operator: apart from the firm, sees its health in counts, and
+    // reads its users only under a support grant an administrator approved.
+    const created = ringfence(
+      ["operator", "create", "--email", "olga@host.example", "--name", "Olga Operator"],
+      "an operator's long passphrase\n",
+    );
+    const operatorSecret = created.split(/\r?\n/).find((l) => /^ {2}[A-Z2-7]{16,}$/.test(l)).trim();
+    const operatorContext = await browser.newContext(desk);
+    const opPage = await operatorContext.newPage();
+    await opPage.goto(`${server.base}/operator/sign-in`);
+    await checkAccessibility(opPage, "operator sign-in");
+    await opPage.getByLabel("Email address").fill("olga@host.example");
+    await opPage.getByLabel("Password").fill("an operator's long passphrase");
+    await opPage.getByLabel("Code from your authenticator app").fill(totp(operatorSecret, Date.now() / 1000));
+    await opPage.getByRole("button", { name: "Sign in" }).click();
+    await opPage.waitForURL(/\/operator$/);
+    await opPage.getByRole("heading", { name: "Firms" }).waitFor();
+    assert.ok(!(await opPage.locator("#main").innerText()).includes("Widget"), "no matter is named to the operator");
+    await checkAccessibility(opPage, "operator firms");
+    await shoot(opPage, "operator-firms");
+    assert.equal((await opPage.goto(`${server.base}/home`)).url().endsWith("/sign-in"), true, "no firm page for an operator");
+    await opPage.goto(`${server.base}/operator`);
+    await opPage.getByText("Ask for support access").first().click();
+    await opPage.getByLabel("Why (the firm's administrators read this)").first().fill("The firm reports a user who cannot sign in");
+    await opPage.getByRole("button", { name: "Ask the firm" }).first().click();
+    await opPage.getByText("Nothing opens until one of them approves.").waitFor();
+    await adminPage.goto(`${server.base}/admin/support`);
+    await checkAccessibility(adminPage, "support access");
+    await shoot(adminPage, "support-access");
+    await adminPage.getByRole("button", { name: "Approve" }).first().click();
+    await adminPage.getByText("In force until").first().waitFor();
+    await opPage.goto(`${server.base}/operator`);
+    await opPage.getByRole("button", { name: "Open the firm's pages" }).first().click();
+    await opPage.waitForURL(/\/admin\/users$/);
+    await opPage.getByText("under support grant").waitFor();
+    await checkAccessibility(opPage, "users under support access");
+    assert.equal((await opPage.goto(`${server.base}/admin/matters`)).status(), 403, "the directory is not in a settings grant");
+    await adminPage.goto(`${server.base}/admin/support`);
+    await adminPage.getByRole("button", { name: "End access now" }).first().click();
+    await adminPage.getByText("Ended").first().waitFor();
+    await opPage.goto(`${server.base}/admin/users`);
+    assert.match(opPage.url(), /\/sign-in$/, "ended, the grant opens nothing");
+    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, team, download of both versions, search, a note deleted and restored, authenticator app, the matter exported as a ZIP and downloaded once, passkey as second factor and alone, typed text kept across a lost session and an idle timeout, not-found, audit log and CSV, users, directory, a legal hold placed and lifted, the retention policy, a backup made and shown verified, a data subject's request and its report, clients, sign-out, a forgotten password reset with a mailed link and a passkey, a PDF previewed a page at a time, an operator's firms page and a support grant approved, used and ended; axe on every page)");
   } catch (error) {
     // What each open page showed when a step failed, to tell why.
     for (const page of browser.contexts().flatMap((context) => context.pages())) {

@@ -178,7 +178,8 @@ fn firm_row(overview: FirmOverview) -> FirmRow {
         slug: firm.slug.to_string(),
         suspendable: standing == FirmStanding::Active,
         resumable: matches!(standing, FirmStanding::Suspended { .. }),
-        terminable: !matches!(standing, FirmStanding::Terminated(_)),
+        // A suspended firm is resumed before it is terminated (the store refuses otherwise).
+        terminable: standing == FirmStanding::Active,
         reinstatable: matches!(standing, FirmStanding::Terminated(_)),
         state,
         unreachable: health.unreachable,
