@@ -407,8 +407,8 @@ fn support_may(actor: &Actor, policy: AccessPolicy, request: &Request) -> bool {
 /// Runs the handler for a signed-in caller its route's policy lets in, unless the route
 /// writes and the caller's firm is terminated (read-only); a refusal is on the record.
 async fn let_in(actor: Actor, effect: Effect, request: Request, next: Next) -> Response {
-    // Whatever an operator under a support grant opens is on the firm's record first,
-    // whether or not its page records reads of its own.
+    // Whatever an operator under a support grant opens is on the firm's record and in the
+    // operator log first, whether or not its page records reads of its own.
     if actor.support.is_some() {
         let client = Client::read(request.extensions(), request.headers());
         let what = format!("{} {}", request.method(), request.uri().path());
@@ -420,7 +420,13 @@ async fn let_in(actor: Actor, effect: Effect, request: Request, next: Next) -> R
             &client,
             actor.at,
         );
-        if let Err(err) = actor.store.append_audit(entry).await {
+        let recorded = async {
+            if let Some(log) = &actor.operator_log {
+                log.0.append_operator_audit(&entry).await?;
+            }
+            actor.store.append_audit(entry).await
+        };
+        if let Err(err) = recorded.await {
             return ApiError::from(err).into_response();
         }
     }

@@ -30,6 +30,19 @@ pub struct Actor {
     /// Set when the caller is an operator working under a support grant: then it reads
     /// only, within the grant's scope (see `crate::access`), and every page says so.
     pub support: Option<Support>,
+    /// For a support caller, the deployment's storage: its reads go in the operator log
+    /// too.
+    pub operator_log: Option<OperatorLog>,
+}
+
+/// The deployment's storage, as a support caller's operator log.
+#[derive(Clone)]
+pub struct OperatorLog(pub Arc<ringfence_store::Storage>);
+
+impl std::fmt::Debug for OperatorLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OperatorLog")
+    }
 }
 
 impl std::ops::Deref for Actor {
@@ -222,7 +235,15 @@ async fn resolve(
             roles: user.roles,
             session: SessionId::from(session.id),
         };
-        let actor = Actor { who, name: user.name, firm_name, store: store.clone(), at: now, support: None };
+        let actor = Actor {
+            who,
+            name: user.name,
+            firm_name,
+            store: store.clone(),
+            at: now,
+            support: None,
+            operator_log: None,
+        };
         (actor, touch_due)
     }))
 }

@@ -66,5 +66,6 @@ pub(super) async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Opt
         store,
         at: now,
         support: Some(support),
+        operator_log: Some(super::actor::OperatorLog(state.storage.clone())),
     }))
 }

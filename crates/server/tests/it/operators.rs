@@ -504,7 +504,7 @@ both_backends!(a_support_grant_opens_reading_within_its_scope_until_it_ends, |en
         "{viewed:?}"
     );
     let actions = operator_log_actions(&h.state.storage.operator_log(100).await.unwrap());
-    for action in ["support.requested", "support.approved", "support.entered"] {
+    for action in ["support.requested", "support.approved", "support.entered", "support.read"] {
         assert!(actions.iter().any(|a| a == action), "{action} in {actions:?}");
     }
 
