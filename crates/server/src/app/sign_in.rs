@@ -714,6 +714,10 @@ pub async fn accept_invitation(ctx: &PublicCtx, invitation: &str, password: &str
         audit::anonymous_refusal(&store, AuditAction::AuthInvitationRefused, client, *now).await?;
         return Err(invalid_token());
     }
+    // A suspended firm's invitation waits for its resumption (told only to its holder).
+    if let FirmStanding::Suspended { .. } = store.standing() {
+        return Err(StoreError::FirmSuspended.into());
+    }
     let firm = state.storage.firm_by_id(firm).await?;
     let known = passwords::KnownWords { email: &user.email, name: user.name.as_deref(), firm: &firm };
     let password = passwords::strong(password, &known)?;

@@ -184,6 +184,31 @@ both_backends!(an_operator_runs_firms_from_its_pages_without_reading_them, |env:
     assert_eq!(unconfirmed.status, 400, "{}", unconfirmed.html);
     assert_eq!(h.state.storage.firm_standing(h.firm).await.unwrap(), FirmStanding::Active);
 
+    // An invitation and a reset link sent before the suspension, used during it.
+    let invited = h
+        .call(
+            "POST",
+            "/api/v1/users",
+            Some(&p.admin),
+            Some(serde_json::json!({ "email": "new@firm.example", "name": "New Person", "roles": ["secretary"] })),
+        )
+        .await;
+    assert_eq!(invited.status, 201, "{}", invited.body);
+    let invitation = h.invitation_token("new@firm.example");
+    let lead_id = user_id(h, &p.admin, "lead@firm.example").await;
+    let sent = h.call("POST", &format!("/api/v1/users/{lead_id}/password-reset"), Some(&p.admin), None).await;
+    assert!(sent.status < 300, "{}", sent.body);
+    let reset = h.latest_mail("lead@firm.example");
+    let reset = reset
+        .lines()
+        .find(|l| l.contains("/reset#"))
+        .unwrap()
+        .split("/reset#")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_owned();
+
     // Suspended: sessions refused, signing in refused, data untouched, administrators told.
     let suspend = as_operator(
         h,
@@ -220,6 +245,18 @@ both_backends!(an_operator_runs_firms_from_its_pages_without_reading_them, |env:
     assert_eq!(h.outbox().len(), mails, "no sign-in code is mailed for a suspended firm");
     let wrong = h.login("lead@firm.example", "not the password at all, no").await;
     assert_eq!(wrong.status, 401, "a wrong password learns nothing of the firm");
+    let accept = serde_json::json!({ "token": invitation, "password": "a long shared test passphrase" });
+    let accepted = h.call("POST", "/api/v1/auth/accept-invite", None, Some(accept)).await;
+    assert_eq!((accepted.status, accepted.code()), (403, "firm_suspended"), "{}", accepted.body);
+    let factors = h
+        .call(
+            "POST",
+            "/api/v1/auth/password-reset/factors",
+            None,
+            Some(serde_json::json!({ "token": reset })),
+        )
+        .await;
+    assert_eq!((factors.status, factors.code()), (403, "firm_suspended"), "{}", factors.body);
 
     // Resumed: in again, with what was there.
     let resume = operator_post(h, &cookie, &csrf, &format!("/operator/firms/{firm}/resume")).await;

@@ -202,6 +202,14 @@ async fn live(
     };
     tx.commit().await?;
     match (reset, user) {
+        // A suspended firm's people set no password until it is resumed (told only to the
+        // holder of a live link).
+        (Some(_), Some(user))
+            if user.status == UserStatus::Active
+                && matches!(store.standing(), ringfence_core::firm::FirmStanding::Suspended { .. }) =>
+        {
+            Err(ringfence_store::StoreError::FirmSuspended.into())
+        }
         (Some(reset), Some(user)) if user.status == UserStatus::Active => Ok((store, secret, reset, user)),
         _ => {
             audit::anonymous_refusal(&store, AuditAction::AuthRecoveryRefused, client, *now).await?;
