@@ -237,6 +237,22 @@ async function main() {
     await adminPage.getByText("The firm's time zone is saved: pages show times on its clock.").waitFor();
     await checkAccessibility(adminPage, "users");
     await shoot(adminPage, "users");
+    // The administrator plants decoys: an account, a matter it leads, a token to leave about.
+    // Nothing the firm does from here on touches them.
+    await adminPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Decoys" }).click();
+    await adminPage.locator("#decoy-name").fill("Pieter Naude");
+    await adminPage.locator("#decoy-email").fill("p.naude@smith-jones.example");
+    await adminPage.locator("#decoy-user-label").fill("in the staff list");
+    await adminPage.getByRole("button", { name: "Plant the user" }).click();
+    await adminPage.getByRole("button", { name: "Plant the matter" }).waitFor();
+    await adminPage.locator("#decoy-matter-label").fill("the board's dispute, for a curious insider");
+    await adminPage.getByRole("button", { name: "Plant the matter" }).click();
+    await adminPage.getByText(/3 notes, 2 documents/).waitFor();
+    await adminPage.locator("#decoy-token-label").fill("in deploy.sh on the file server");
+    await adminPage.getByRole("button", { name: "Plant a token" }).click();
+    const decoyToken = (await adminPage.locator("code.secret").innerText()).trim();
+    await checkAccessibility(adminPage, "decoys");
+    await shoot(adminPage, "decoys");
     const api = await playwrightRequest.newContext({ baseURL: server.base, ignoreHTTPSErrors: true });
     const invitationOf = (email) => latestMailTo(email).split(/\r?\n/).find((l) => l.includes("/invite#")).split("/invite#")[1].trim();
     for (const email of ["bob@smith-jones.example", "cy@smith-jones.example"]) {
@@ -614,7 +630,7 @@ async function main() {
     await cyPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit log" }).click();
     // People and matters are picked by name and number, not ids.
     await cyPage.getByLabel("Person").selectOption({ label: "Ann Archer (ann@smith-jones.example)" });
-    await cyPage.getByLabel("Matter").selectOption({ index: 1 });
+    await cyPage.getByLabel("Matter").selectOption(matterId);
     await cyPage.getByLabel("Action").fill("document.downloaded");
     await cyPage.getByRole("button", { name: "Filter" }).click();
     await cyPage.waitForURL(/action=document.downloaded/);
@@ -716,7 +732,27 @@ async function main() {
     await adminPage.getByText("Ended").first().waitFor();
     await opPage.goto(`${server.base}/admin/users`);
     assert.match(opPage.url(), /\/sign-in$/, "ended, the grant opens nothing");
-    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, team, download of both versions, search, a note deleted and restored, authenticator app, the matter exported as a ZIP and downloaded once, passkey as second factor and alone, typed text kept across a lost session and an idle timeout, not-found, audit log and CSV, users, directory, a legal hold placed and lifted, the retention policy, a backup made and shown verified, a data subject's request and its report, clients, sign-out, a forgotten password reset with a mailed link and a passkey, a PDF previewed a page at a time, an operator's firms page and a support grant approved, used and ended; axe on every page)");
+    // Everything above was the firm's ordinary work, and touched no decoy. The decoy token,
+    // tried against the API, raises an alert within the minute: the watcher reads the log in
+    // order, so once its incident is on the register, all of the journey was read before it.
+    const tried = await api.get("/api/v1/me", { headers: { authorization: `Bearer ${decoyToken}` } });
+    assert.equal(tried.status(), 401);
+    let alerted;
+    for (let tries = 0; !alerted; tries++) {
+      assert.ok(tries < 60, "the decoy's alert is mailed within a minute");
+      await adminPage.waitForTimeout(1000);
+      alerted = latestMailTo("ada@smith-jones.example").includes("Ringfence security alert: a decoy was touched");
+    }
+    await adminPage.goto(`${server.base}/admin/incidents`);
+    const register = adminPage.locator("tbody tr");
+    assert.equal(await register.count(), 1, "the firm's ordinary work raised no alert");
+    assert.match(await register.innerText(), /A decoy was touched: by anonymous/);
+    await checkAccessibility(adminPage, "incidents");
+    await shoot(adminPage, "incidents");
+    await register.getByRole("link").click();
+    await adminPage.getByText("in deploy.sh on the file server").waitFor();
+    await checkAccessibility(adminPage, "incident");
+    console.log("browser journey: passed (invitation, sign-in, client, matter, upload, new version, note, team, download of both versions, search, a note deleted and restored, authenticator app, the matter exported as a ZIP and downloaded once, passkey as second factor and alone, typed text kept across a lost session and an idle timeout, not-found, audit log and CSV, users, directory, a legal hold placed and lifted, the retention policy, a backup made and shown verified, a data subject's request and its report, clients, sign-out, a forgotten password reset with a mailed link and a passkey, a PDF previewed a page at a time, an operator's firms page and a support grant approved, used and ended, decoys planted and untouched by all of it, and the decoy token's alert mailed and on the register; axe on every page)");
   } catch (error) {
     // What each open page showed when a step failed, to tell why.
     for (const page of browser.contexts().flatMap((context) => context.pages())) {

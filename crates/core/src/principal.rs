@@ -93,6 +93,9 @@ pub enum SystemTask {
     /// Telling a firm's administrators what happened to their firm (its termination, a
     /// failed backup), whoever did it: an operator reads no firm's users itself.
     Notices,
+    /// Watching a firm's log for its decoys touched and access out of the ordinary, and
+    /// raising the alerts and incidents.
+    Watch,
 }
 
 impl Support {

@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use crate::app::backups::{self, BackupPlan};
 use crate::app::sign_in::recovery::{self, Mailing};
-use crate::app::{AppError, exports, retention};
+use crate::app::{AppError, exports, incidents, retention};
 use crate::audit_shipping::{self, Sink};
 use crate::error::ErrorChain;
 
@@ -69,6 +69,9 @@ pub enum Job {
     /// asking costs the same either way. Never merged with another: each ask is on the
     /// record, and the throttles bound how many there are.
     RecoverAccount { firm: FirmId, user: Option<UserId>, from: Option<IpAddr> },
+    /// Reads every firm's new audit entries for decoys touched, raises the alerts and
+    /// incidents, and mails them: often, so a touch is told within the minute.
+    Watch,
 }
 
 /// The work done on a schedule, once per deployment, with the time between runs.
@@ -82,6 +85,7 @@ pub const SCHEDULES: &[(Job, Duration)] = &[
     (Job::ApplyRetention, Duration::days(1)),
     (Job::PurgeDeleted, Duration::days(1)),
     (Job::ExpireExports, Duration::minutes(15)),
+    (Job::Watch, Duration::seconds(10)),
 ];
 
 /// Attempts before a job is given up: with the backoff, over an hour and a half of trouble.
@@ -108,6 +112,7 @@ impl Job {
             Job::BackUp => "backup.create",
             Job::VerifyBackup { .. } => "backup.verify",
             Job::RecoverAccount { .. } => "account.recover",
+            Job::Watch => "security.watch",
         }
     }
 
@@ -127,7 +132,7 @@ impl Job {
             | Job::SweepBlobs
             | Job::ApplyRetention
             | Job::PurgeDeleted => None,
-            Job::ExpireExports | Job::BackUp => None,
+            Job::ExpireExports | Job::BackUp | Job::Watch => None,
         }
     }
 
@@ -157,6 +162,7 @@ impl Job {
             ("export.build", Some(firm)) => Job::BuildExport { firm, export: payload_export(payload)? },
             ("export.expire", None) => Job::ExpireExports,
             ("backup.create", None) => Job::BackUp,
+            ("security.watch", None) => Job::Watch,
             ("backup.verify", firm) => Job::VerifyBackup { firm, backup: payload_id(payload, "backup")? },
             ("account.recover", Some(firm)) => Job::RecoverAccount {
                 firm,
@@ -581,6 +587,13 @@ impl Worker {
             Job::BackUp => backups::back_up_all(storage, &self.blobs, &self.mailer, self.plan()?, now).await,
             Job::VerifyBackup { firm, backup } => {
                 backups::verify(storage, &self.mailer, self.plan()?, firm, backup, now).await
+            }
+            Job::Watch => {
+                let (mailer, public_url) = (self.mailer.as_ref(), self.public_url.as_deref());
+                each_firm(storage, |firm| async move {
+                    incidents::watch(storage, mailer, public_url, firm, now).await.map(drop)
+                })
+                .await
             }
             Job::RecoverAccount { user: None, .. } => Ok(()),
             Job::RecoverAccount { firm, user: Some(user), from } => {

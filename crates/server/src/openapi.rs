@@ -31,7 +31,7 @@ use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToResponse, ToSchema
 use crate::access::Effect;
 use crate::api::{
     audit, clients, data_subjects, deletion, exports, firm_settings, invitations, legal_holds, matters, me,
-    operator, passkey_sign_in, passkeys, recovery, retention, sign_in, users,
+    operator, passkey_sign_in, passkeys, recovery, retention, security, sign_in, users,
 };
 use crate::auth::cookie::{CSRF_HEADER, OPERATOR_COOKIE, SESSION_COOKIE};
 use crate::error::ErrorBody;
@@ -169,6 +169,14 @@ use crate::error::ErrorBody;
         exports::list_firm,
         exports::get_firm,
         exports::download_firm,
+        security::list_decoys,
+        security::plant_user,
+        security::plant_matter,
+        security::plant_credential,
+        security::list_incidents,
+        security::get_incident,
+        security::alert_settings,
+        security::set_alert_settings,
     ),
     components(
         schemas(ErrorBody, FirmRoleSchema, SecondFactorSchema, crate::app::users::UserView, MatterRoleSchema),
@@ -202,6 +210,7 @@ use crate::error::ErrorBody;
         (name = "meta", description = "About the API itself"),
         (name = "documents", description = "Documents on a matter, sealed, scanned and versioned"),
         (name = "search", description = "Finding words in what the caller may read"),
+        (name = "security", description = "Breach detection: decoys, the alerts they raise, and the register of incidents; for administrators and audit officers"),
         (name = "notes", description = "Notes on a matter, for those who may read or write its content"),
         (name = "operator", description = "The hosting provider's operators: firms' provisioning, states and health, and support access; apart from every firm's users and data"),
         (name = "users", description = "The firm's users, managed by its administrators"),

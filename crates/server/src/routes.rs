@@ -19,7 +19,7 @@ use crate::access::{
 use crate::api::{
     audit, clients, data_subjects, deletion, documents, exports, firm_settings, health, invitations,
     legal_holds, matters, me, notes, operator, passkey_sign_in, passkeys, recovery, retention, search,
-    sign_in, users,
+    security, sign_in, users,
 };
 use crate::auth::authenticate;
 use crate::auth::cookie::MAX_FORM_BYTES;
@@ -138,6 +138,13 @@ pub fn route_table() -> RouteTable<AppState> {
         .get("/admin/retention", ADMIN, pages::retention)
         .get("/admin/backups", ADMIN, pages::backups)
         .get("/admin/support", ADMIN, pages::support_grants)
+        .get("/admin/decoys", AUDITORS, pages::decoys)
+        .post("/admin/decoys/users", AUDITORS, pages::plant_decoy_user)
+        .post("/admin/decoys/matters", AUDITORS, pages::plant_decoy_matter)
+        .post("/admin/decoys/credentials", AUDITORS, pages::plant_decoy_credential)
+        .get("/admin/incidents", AUDITORS, pages::incidents)
+        .post("/admin/incidents/alert-settings", ADMIN, pages::set_alert_settings)
+        .get("/admin/incidents/{id}", AUDITORS, pages::incident)
         .post("/admin/support/{id}/approve", ADMIN, pages::approve_support)
         .post("/admin/support/{id}/refuse", ADMIN, pages::refuse_support)
         .post("/admin/support/{id}/end", ADMIN, pages::end_support)
@@ -310,6 +317,14 @@ pub fn route_table() -> RouteTable<AppState> {
         .put("/api/v1/firm/retention-policy", ADMIN, retention::set_policy)
         .get("/api/v1/firm/disposals", ADMIN, retention::due)
         .get("/api/v1/firm/legal-holds", ADMIN, legal_holds::list)
+        .get("/api/v1/security/decoys", AUDITORS, security::list_decoys)
+        .post("/api/v1/security/decoys/users", AUDITORS, security::plant_user)
+        .post("/api/v1/security/decoys/matters", AUDITORS, security::plant_matter)
+        .post("/api/v1/security/decoys/credentials", AUDITORS, security::plant_credential)
+        .get("/api/v1/security/incidents", AUDITORS, security::list_incidents)
+        .get("/api/v1/security/incidents/{id}", AUDITORS, security::get_incident)
+        .get("/api/v1/security/alert-settings", AUDITORS, security::alert_settings)
+        .put("/api/v1/security/alert-settings", ADMIN, security::set_alert_settings)
         .get("/api/v1/firm/deletion-grace", ADMIN, deletion::get_grace)
         .put("/api/v1/firm/deletion-grace", ADMIN, deletion::set_grace)
         .get(

@@ -86,6 +86,11 @@ pub const SEALED: &[SealedColumn] = &[
     sealed!("data_subject_requests"."outcome_sealed" => "outcome"),
     sealed!("legal_holds"."reason_sealed" => "reason"),
     sealed!("legal_holds"."lift_reason_sealed" => "lift_reason"),
+    sealed!("decoys"."targets_sealed" => "targets"),
+    sealed!("decoys"."label_sealed" => "label"),
+    sealed!("decoys"."summary_sealed" => "summary"),
+    sealed!("incidents"."summary_sealed" => "summary"),
+    sealed!("security_alerts"."detail_sealed" => "detail"),
     // Each matter's key, under which its content is sealed.
     SealedColumn {
         table: "matter_keys",

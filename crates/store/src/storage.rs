@@ -352,6 +352,18 @@ impl FirmStore {
         self.open(false, on_behalf_of(principal)?, Intent::Read).await
     }
 
+    /// A transaction in which a decoy user's records are made as its own: row security
+    /// lets the lead of a matter write its content, and a decoy matter's lead is a decoy
+    /// user. Nobody signs in as one, so this is the only way anything acts for it.
+    pub async fn begin_as_decoy(&self, user: crate::firm::decoys::DecoyUser) -> Result<FirmTx, StoreError> {
+        let on_behalf = backend::OnBehalf {
+            user: user.id().to_string(),
+            reach: backend::Reach::Own,
+            support_matters: String::new(),
+        };
+        self.open(false, Some(on_behalf), Intent::Write).await
+    }
+
     /// The matters and clients a wall screens `user` from. Read as the firm's owner role on
     /// PostgreSQL, in a read-only transaction: row security hides a user's own walls from
     /// it, and they are needed to leave what they cover out of the audit log it reads.

@@ -37,10 +37,12 @@ pub enum AuditCategory {
     Exports,
     /// Requests refused by an access rule, whatever they were about.
     Refusals,
+    /// Breach detection and response: decoys, alerts and incidents.
+    Security,
 }
 
 impl AuditCategory {
-    pub const ALL: [AuditCategory; 14] = [
+    pub const ALL: [AuditCategory; 15] = [
         AuditCategory::SignIn,
         AuditCategory::Account,
         AuditCategory::Users,
@@ -55,6 +57,7 @@ impl AuditCategory {
         AuditCategory::AuditLog,
         AuditCategory::Exports,
         AuditCategory::Refusals,
+        AuditCategory::Security,
     ];
 
     /// The category as exports and filters spell it.
@@ -74,6 +77,7 @@ impl AuditCategory {
             AuditCategory::AuditLog => "audit_log",
             AuditCategory::Exports => "exports",
             AuditCategory::Refusals => "refusals",
+            AuditCategory::Security => "security",
         }
     }
 
@@ -160,6 +164,7 @@ audit_actions! {
     AuthCodeSent = "auth.code.sent", "was sent a sign-in code", SignIn, Info;
     AuthLogout = "auth.logout", "signed out", SignIn, Info;
     AuthLoginFailed = "auth.login.failed", "failed to sign in", SignIn, Warning;
+    AuthTokenRefused = "auth.token.refused", "presented a session token that is no session", SignIn, Warning;
     AuthLoginThrottled = "auth.login.throttled", "was held back from signing in after too many attempts", SignIn, Warning;
     AuthCodeFailed = "auth.code.failed", "gave a wrong sign-in code", SignIn, Warning;
     AuthTotpReplayed = "auth.totp.replayed", "gave an authenticator code that was already used", SignIn, Warning;
@@ -324,7 +329,18 @@ audit_actions! {
     ExportDownloaded = "export.downloaded", "downloaded a full export", Exports, Warning;
     ExportExpired = "export.expired", "had a full export removed unread after its day", Exports, Info;
 
-    // Refusals.
+    // Breach detection and response.
+    DecoyPlanted = "security.decoy.planted", "planted a decoy", Security, Notice;
+    DecoyRemoved = "security.decoy.removed", "removed a decoy", Security, Notice;
+    DecoysViewed = "security.decoys.viewed", "viewed the firm's decoys", Security, Info;
+    AlertRaised = "security.alert.raised", "raised a security alert", Security, Warning;
+    AlertMailed = "security.alert.mailed", "mailed a security alert to the administrators and the Information Officer", Security, Notice;
+    IncidentOpened = "security.incident.opened", "opened an incident", Security, Warning;
+    IncidentsViewed = "security.incidents.viewed", "viewed the firm's incidents", Security, Info;
+    IncidentViewed = "security.incident.viewed", "viewed an incident", Security, Info;
+    AlertSettingsChanged = "security.alert_settings.changed", "changed the firm's thresholds for security alerts", Security, Notice;
+    AlertSettingsViewed = "security.alert_settings.viewed", "viewed the firm's thresholds for security alerts", Security, Info;
+
     AccessDenied = "access.denied", "was refused something their firm role does not allow", Refusals, Warning;
     RequestRefused = "request.refused", "had a request refused", Refusals, Warning;
     MatterAccessDenied = "matter.access.denied", "was refused access to a matter", Refusals, Warning;

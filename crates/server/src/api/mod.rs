@@ -17,5 +17,6 @@ pub mod passkeys;
 pub mod recovery;
 pub mod retention;
 pub mod search;
+pub mod security;
 pub mod sign_in;
 pub mod users;

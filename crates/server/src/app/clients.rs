@@ -5,15 +5,17 @@
 //! matter. A wall on the client overrides both. Refusals are concealed, as for matters,
 //! and every read of a client record is recorded.
 
+use std::collections::BTreeSet;
+
 use ringfence_core::audit::AuditAction;
 use ringfence_core::audit::Outcome;
 use ringfence_core::ids::{ClientId, UserId};
-use ringfence_core::user::Email;
+use ringfence_core::user::{Email, FirmRole};
 use ringfence_mail::Mailer;
 use ringfence_store::FirmTx;
 use ringfence_store::firm::access::{self, ClientDetails, EditDetails, ManageWalls, ReadDetails};
 use ringfence_store::firm::clients::{self, Client as ClientRecord, ClientFields, ClientSummary};
-use ringfence_store::firm::{matters, users};
+use ringfence_store::firm::{decoys, matters, users};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -207,12 +209,20 @@ pub async fn create(ctx: &Ctx, input: ClientInput) -> Result<ClientView, AppErro
     Ok(created.into())
 }
 
-/// Every client's name and kind: no personal details in a list.
+/// Every client's name and kind: no personal details in a list. A decoy's client shows only
+/// to administrators (in their directory, where it looks like any other): everyone else's
+/// list is of the clients they might work for.
 pub async fn list(ctx: &Ctx) -> Result<ClientList, AppError> {
     let mut tx = ctx.actor.begin_read().await?;
     let all = clients::list(&mut tx).await?;
+    let hidden = if ctx.actor.roles.contains(&FirmRole::Admin) {
+        BTreeSet::new()
+    } else {
+        decoys::tripwire_set(&mut tx).await?
+    };
     tx.commit().await?;
-    Ok(ClientList { items: all.into_iter().map(Into::into).collect(), next_cursor: None })
+    let items = all.into_iter().filter(|c| !hidden.contains(&c.id.to_string())).map(Into::into).collect();
+    Ok(ClientList { items, next_cursor: None })
 }
 
 /// Records a refused use of a client's record, once the request holds no transaction (the

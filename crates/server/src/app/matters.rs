@@ -16,7 +16,7 @@ use ringfence_store::firm::exports::{self, ExportScope};
 use ringfence_store::firm::legal_holds::{self, StandingHold};
 use ringfence_store::firm::matters::{self, Matter};
 use ringfence_store::firm::notes::{self, Note};
-use ringfence_store::firm::{audit as audit_log, clients, preferences, users};
+use ringfence_store::firm::{audit as audit_log, clients, decoys, preferences, users};
 use ringfence_store::{FirmTx, Storage};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -496,8 +496,13 @@ async fn notify_leads(
     matter: MatterId,
 ) -> Result<(), AppError> {
     let mut tx = ctx.actor.begin().await?;
+    // A decoy leads a decoy matter, and is never mailed: nobody reads its mail.
+    let decoys = decoys::tripwire_set(&mut tx).await?;
     let mut leads = Vec::new();
     for member in members.iter().filter(|m| m.role == MatterRole::Lead && m.user_id != ctx.actor.user) {
+        if decoys.contains(&member.user_id.to_string()) {
+            continue;
+        }
         if let Some(lead) = users::get(&mut tx, member.user_id).await? {
             leads.push(lead);
         }

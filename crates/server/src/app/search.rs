@@ -17,7 +17,7 @@ use ringfence_store::firm::documents::SealedDocument;
 use ringfence_store::firm::matters::SealedMatter;
 use ringfence_store::firm::notes::SealedNote;
 use ringfence_store::firm::search::{self as index, Kind};
-use ringfence_store::firm::{Opener, SealedText, documents, matters, notes};
+use ringfence_store::firm::{Opener, SealedText, decoys, documents, matters, notes};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -172,10 +172,18 @@ pub async fn search(ctx: &Ctx, words: &str) -> Result<SearchResults, AppError> {
             });
         }
     }
+    // A search that finds a decoy's content names its matter, so the watcher sees the
+    // touch; nobody else's search ever finds one.
+    let decoy_found = if found.is_empty() {
+        None
+    } else {
+        let wires = decoys::tripwire_set(&mut tx).await?;
+        found.iter().map(|m| m.id.to_string()).find(|id| wires.contains(id))
+    };
     let opener = tx.opener();
     // The query itself is not recorded: it may be as sensitive as what it finds.
     tx.commit().await?;
-    let entry = audit::record(
+    let mut entry = audit::record(
         actor.audit_actor(),
         AuditAction::SearchPerformed,
         None,
@@ -183,6 +191,7 @@ pub async fn search(ctx: &Ctx, words: &str) -> Result<SearchResults, AppError> {
         &ctx.client,
         ctx.now(),
     );
+    entry.matter_id = decoy_found;
     actor.store.append_audit(entry).await?;
     let items = tokio::task::spawn_blocking(move || open_all(&opener, found, &terms))
         .await

@@ -12,9 +12,9 @@ use ringfence_core::user::{Email, FirmRole};
 use ringfence_mail::{Mail, Mailer};
 use ringfence_store::backup::BackupTarget;
 use ringfence_store::blobs::BlobStore;
-use ringfence_store::firm::preferences;
 use ringfence_store::firm::users::{self, UserStatus};
-use ringfence_store::{Storage, StoreError, Tombstone};
+use ringfence_store::firm::{decoys, preferences};
+use ringfence_store::{FirmStore, Storage, StoreError, Tombstone};
 use time::OffsetDateTime;
 
 use super::AppError;
@@ -171,16 +171,29 @@ pub(crate) async fn tell_admins(
     subject: &str,
     body: &str,
 ) -> Result<Notices, AppError> {
-    let store = ctx.storage.firm(firm.id).await?;
+    tell_admins_of(&*ctx.storage.firm(firm.id).await?, mailer, subject, body).await
+}
+
+/// Mails `body` to each of the firm's active administrators and its Information Officer
+/// (a decoy never: nobody reads its mail); one that cannot be reached does not keep the
+/// others from being told.
+pub(crate) async fn tell_admins_of(
+    store: &FirmStore,
+    mailer: &Mailer,
+    subject: &str,
+    body: &str,
+) -> Result<Notices, AppError> {
     let mut tx = store.begin_read(&Principal::System(SystemTask::Notices)).await?;
     let everyone = users::list(&mut tx).await?;
     let officer = preferences::information_officer(&mut tx).await?;
+    let decoys = decoys::tripwire_set(&mut tx).await?;
     tx.commit().await?;
     let mut notices = Notices::default();
     // The administrators, and the Information Officer when the firm named one.
     let admins = everyone.into_iter().filter(|user| {
         user.status == UserStatus::Active
             && (user.roles.contains(&FirmRole::Admin) || Some(user.id) == officer)
+            && !decoys.contains(&user.id.to_string())
     });
     for admin in admins {
         let body = format!("Dear {},\n\n{body}", admin.display_name());

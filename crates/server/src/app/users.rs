@@ -13,7 +13,7 @@ use ringfence_crypto::token;
 use ringfence_mail::Mail;
 use ringfence_store::firm::users::{self, NewUser, User, UserStatus};
 use ringfence_store::firm::{
-    audit as audit_log, challenges, invitations, password_resets, preferences, sessions,
+    audit as audit_log, challenges, decoys, invitations, password_resets, preferences, sessions,
 };
 use ringfence_store::{FirmTx, ThrottleKey};
 use serde::{Deserialize, Serialize};
@@ -69,7 +69,7 @@ fn parse_roles(roles: &[String]) -> Result<BTreeSet<FirmRole>, AppError> {
     Ok(parsed)
 }
 
-fn parse_name(name: &str) -> Result<String, AppError> {
+pub(crate) fn parse_name(name: &str) -> Result<String, AppError> {
     ringfence_core::user::person_name(name).map_err(|e| AppError::invalid("name", e.to_string()))
 }
 
@@ -464,6 +464,23 @@ pub async fn send_password_reset(ctx: &Ctx, state: &AppState, id: UserId) -> Res
     };
     if let Some(why) = why {
         return Err(AppError::conflict("not_active", format!("{} {why}", user.display_name())));
+    }
+    // A decoy is never to be signed in with: the attempt is refused, and on the record.
+    if decoys::tripwire_set(&mut tx).await?.contains(&id.to_string()) {
+        tx.commit().await?;
+        let entry = audit::record(
+            ctx.actor.audit_actor(),
+            AuditAction::RequestRefused,
+            Some(("user", id.to_string())),
+            Outcome::Denied,
+            &ctx.client,
+            now,
+        );
+        ctx.actor.store.append_audit(entry).await?;
+        return Err(AppError::conflict(
+            "decoy",
+            "this account is a decoy: nobody is ever to sign in with it",
+        ));
     }
     let held = users::credentials_by_email(&mut tx, &user.email).await?.ok_or(AppError::NotFound)?.enrolled;
     let token =

@@ -3,13 +3,14 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::{HeaderMap, Method, StatusCode, header};
+use ringfence_core::audit::{AuditAction, AuditActor, Outcome};
 use ringfence_core::firm::FirmStanding;
 use ringfence_core::ids::{FirmId, SessionId};
 use ringfence_core::principal::{FirmUser, Principal, Support};
 use ringfence_crypto::token::{self, SecretToken, TokenHash};
 use ringfence_store::FirmStore;
-use ringfence_store::firm::sessions;
 use ringfence_store::firm::users::{self, UserStatus};
+use ringfence_store::firm::{decoys, sessions};
 use std::sync::Arc;
 
 use super::cookie;
@@ -132,8 +133,9 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         Credential::Bearer(text) => (zeroize::Zeroizing::new(text.to_owned()), false),
         Credential::Cookie(text) => (zeroize::Zeroizing::new(text.to_owned()), true),
     };
+    let client = crate::client::Client::read(request.extensions(), request.headers());
     let resolved = match token::parse_scoped(&text) {
-        Some((firm_hex, token)) => match resolve(&state, firm_hex, &token).await {
+        Some((firm_hex, token)) => match resolve(&state, firm_hex, &token, &client).await {
             Ok(found) => found.map(|found| (found, cookie::csrf_token(&token))),
             Err(err) => return err.into_response(),
         },
@@ -195,11 +197,14 @@ fn is_safe(method: &Method) -> bool {
 }
 
 /// The live session `token` names, as an actor, and whether its last-seen time is due an
-/// update (made once the request has passed the CSRF check).
+/// update (made once the request has passed the CSRF check). A token that is none is
+/// refused alike whatever it is; one of the firm's decoys is also put on the record, after
+/// the answer like a wrong password, for the watcher to raise the alarm.
 async fn resolve(
     state: &AppState,
     firm_hex: &str,
     token: &SecretToken,
+    client: &crate::client::Client,
 ) -> Result<Option<(Actor, bool)>, ApiError> {
     let Ok(firm) = firm_hex.parse::<FirmId>() else { return Ok(None) };
     if !state.storage.firm_exists(firm).await.map_err(ApiError::from)? {
@@ -221,6 +226,16 @@ async fn resolve(
         .await
         .map_err(ApiError::from)?
     else {
+        if let Some(decoy) = decoys::credential(&mut tx, &hash).await.map_err(ApiError::from)? {
+            store.queue_audit(crate::audit::record(
+                AuditActor::Anonymous,
+                AuditAction::AuthTokenRefused,
+                Some(("credential", decoy.to_string())),
+                Outcome::Denied,
+                client,
+                now,
+            ));
+        }
         return Ok(None);
     };
     let user = users::get(&mut tx, session.user_id).await.map_err(ApiError::from)?;

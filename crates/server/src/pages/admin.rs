@@ -396,10 +396,6 @@ pub async fn users(
     users_page(&ctx, &csrf, done.map(|done| (done, query.user)), None).await
 }
 
-fn checked(fields: &[(String, String)], name: &str) -> Vec<String> {
-    fields.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()
-}
-
 pub async fn invite_user(
     State(state): State<AppState>,
     ctx: Ctx,

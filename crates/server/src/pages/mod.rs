@@ -47,6 +47,7 @@ mod exports;
 mod legal_holds;
 mod operator;
 mod retention;
+mod security;
 mod support;
 mod work;
 
@@ -65,6 +66,7 @@ pub(crate) use exports::{firm_exports, request_firm_export, request_matter_expor
 pub(crate) use legal_holds::*;
 pub(crate) use operator::*;
 pub(crate) use retention::*;
+pub(crate) use security::*;
 pub(crate) use support::{acknowledge_support, approve_support, end_support, refuse_support, support_grants};
 pub(crate) use work::*;
 
@@ -75,6 +77,11 @@ fn fields(body: &[u8]) -> Vec<(String, String)> {
 
 fn field(fields: &[(String, String)], name: &str) -> String {
     fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+}
+
+/// Every value of a repeated field (ticked checkboxes).
+fn checked(fields: &[(String, String)], name: &str) -> Vec<String> {
+    fields.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()
 }
 
 /// Who the page is for, as the layout shows it.

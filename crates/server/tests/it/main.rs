@@ -30,6 +30,7 @@ mod recovery;
 mod retention;
 mod rotation;
 mod search;
+mod security;
 mod serving;
 mod shipping;
 mod sign_in;

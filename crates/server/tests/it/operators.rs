@@ -751,6 +751,24 @@ both_backends!(
         assert_eq!(approvals[0]["actor"]["email"], "sam@host.example", "{approvals:?}");
         assert_eq!(firm_entries(h, &admin, "support.acknowledged").await.len(), 1);
         crate::run_due_jobs(&h.state).await;
+        // The watcher raises an alert of it, and an incident, whoever was told already.
+        let watched = ringfence_server::app::incidents::watch(
+            &h.state.storage,
+            &h.state.mailer,
+            None,
+            h.firm,
+            h.clock.now(),
+        )
+        .await
+        .unwrap();
+        assert!(watched >= 1);
+        let listed = h.call("GET", "/api/v1/security/incidents", Some(&admin), None).await;
+        let incident = listed.body["items"].as_array().unwrap()[0]["id"].as_str().unwrap().to_owned();
+        let read = h.call("GET", &format!("/api/v1/security/incidents/{incident}"), Some(&admin), None).await;
+        let alert = &read.body["alerts"][0];
+        assert_eq!(alert["kind"], "emergency_support", "{}", read.body);
+        assert_eq!(alert["actor_email"], "sam@host.example");
+        assert!(h.latest_mail(ADMIN_EMAIL).contains("emergency access by the hosting provider"));
     }
 );
 

@@ -23,7 +23,7 @@ use ringfence_crypto::token::{self, SecretToken};
 use ringfence_mail::{Mail, Mailer};
 use ringfence_store::firm::password_resets::{self, Reset};
 use ringfence_store::firm::users::{self, UserStatus};
-use ringfence_store::firm::{audit as audit_log, challenges, passkeys, preferences, sessions};
+use ringfence_store::firm::{audit as audit_log, challenges, decoys, passkeys, preferences, sessions};
 use ringfence_store::{FirmStore, Storage, ThrottleKey};
 use serde::Serialize;
 use std::net::IpAddr;
@@ -119,7 +119,9 @@ pub async fn mail_link(
         )
     };
     audit_log::append(&mut tx, &record(AuditAction::AuthRecoveryRequested)).await?;
-    if user.status != UserStatus::Active {
+    // A decoy is mailed nothing: the ask is on the record, and that raises the alarm.
+    let decoy = decoys::tripwire_set(&mut tx).await?.contains(&user.id.to_string());
+    if user.status != UserStatus::Active || decoy {
         tx.commit().await?;
         return Ok(());
     }
