@@ -68,6 +68,17 @@ impl FirmTimeZone {
         .unwrap_or_else(|| date.midnight().assume_utc())
     }
 
+    /// The instant a time on the firm's clock names (a time a daylight-saving change skips
+    /// or repeats is taken as the clock was before the change); `None` for one out of range.
+    pub fn at_local(&self, local: time::PrimitiveDateTime) -> Option<OffsetDateTime> {
+        let date =
+            jiff::civil::Date::new(local.year() as i16, local.month() as i8, local.day() as i8).ok()?;
+        let time =
+            jiff::civil::Time::new(local.hour() as i8, local.minute() as i8, local.second() as i8, 0).ok()?;
+        let zoned = date.to_datetime(time).to_zoned_datetime(self.zone.clone()).ok()?;
+        OffsetDateTime::from_unix_timestamp(zoned.timestamp().as_second()).ok()
+    }
+
     /// The same instant on the firm's clock (daylight saving included).
     pub fn local(&self, at: OffsetDateTime) -> OffsetDateTime {
         let offset = jiff::Timestamp::from_second(at.unix_timestamp())
@@ -102,6 +113,16 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
+
+    #[test]
+    fn a_time_on_the_firms_clock_names_its_instant() {
+        let joburg = FirmTimeZone::parse("Africa/Johannesburg").unwrap();
+        assert_eq!(joburg.at_local(datetime!(2026-12-03 14:05)), Some(datetime!(2026-12-03 12:05 UTC)));
+        let london = FirmTimeZone::parse("Europe/London").unwrap();
+        assert_eq!(london.at_local(datetime!(2026-07-01 09:00)), Some(datetime!(2026-07-01 08:00 UTC)));
+        // 01:30 on the morning the clocks go forward does not exist there: read as before it.
+        assert_eq!(london.at_local(datetime!(2026-03-29 01:30)), Some(datetime!(2026-03-29 01:30 UTC)));
+    }
 
     #[test]
     fn a_moment_in_words_is_on_the_firms_clock() {

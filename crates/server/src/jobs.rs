@@ -589,11 +589,22 @@ impl Worker {
                 backups::verify(storage, &self.mailer, self.plan()?, firm, backup, now).await
             }
             Job::Watch => {
+                // One firm's trouble (a restore under way, mail that reaches nobody) must not
+                // hold back the others' alerts: it is logged, and that firm's entries are
+                // read again next round from where it stopped, so nothing is lost.
                 let (mailer, public_url) = (self.mailer.as_ref(), self.public_url.as_deref());
-                each_firm(storage, |firm| async move {
-                    incidents::watch(storage, mailer, public_url, firm, now).await.map(drop)
-                })
-                .await
+                let firms = storage.list_firms().await.map_err(|e| ErrorChain(&e).to_string())?;
+                for firm in firms {
+                    match incidents::watch(storage, mailer, public_url, firm.id, now).await {
+                        Ok(_) => {}
+                        Err(e) if e.firm_gone() => {}
+                        Err(AppError::Store(StoreError::FirmRestoring)) => {}
+                        Err(e) => {
+                            tracing::error!(firm = %firm.id, error = %ErrorChain(&e), "could not watch a firm's log; will try again next round")
+                        }
+                    }
+                }
+                Ok(())
             }
             Job::RecoverAccount { user: None, .. } => Ok(()),
             Job::RecoverAccount { firm, user: Some(user), from } => {

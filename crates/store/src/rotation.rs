@@ -90,6 +90,9 @@ pub const SEALED: &[SealedColumn] = &[
     sealed!("decoys"."label_sealed" => "label"),
     sealed!("decoys"."summary_sealed" => "summary"),
     sealed!("incidents"."summary_sealed" => "summary"),
+    sealed!("incidents"."details_sealed" => "details"),
+    sealed!("incident_steps"."text_sealed" => "text"),
+    sealed!("incident_notifications"."detail_sealed" => "detail"),
     sealed!("security_alerts"."detail_sealed" => "detail"),
     // Each matter's key, under which its content is sealed.
     SealedColumn {

@@ -331,13 +331,17 @@ audit_actions! {
 
     // Breach detection and response.
     DecoyPlanted = "security.decoy.planted", "planted a decoy", Security, Notice;
-    DecoyRemoved = "security.decoy.removed", "removed a decoy", Security, Notice;
     DecoysViewed = "security.decoys.viewed", "viewed the firm's decoys", Security, Info;
     AlertRaised = "security.alert.raised", "raised a security alert", Security, Warning;
     AlertMailed = "security.alert.mailed", "mailed a security alert to the administrators and the Information Officer", Security, Notice;
     IncidentOpened = "security.incident.opened", "opened an incident", Security, Warning;
     IncidentsViewed = "security.incidents.viewed", "viewed the firm's incidents", Security, Info;
     IncidentViewed = "security.incident.viewed", "viewed an incident", Security, Info;
+    IncidentRecorded = "security.incident.recorded", "recorded what happened in an incident", Security, Notice;
+    IncidentStatusChanged = "security.incident.status_changed", "changed an incident's status", Security, Notice;
+    IncidentStepAdded = "security.incident.step_added", "recorded a step taken to contain or remedy an incident", Security, Notice;
+    IncidentNotificationRecorded = "security.incident.notification_recorded", "recorded a notification of an incident", Security, Notice;
+    IncidentExported = "security.incident.exported", "exported an incident's report", Security, Notice;
     AlertSettingsChanged = "security.alert_settings.changed", "changed the firm's thresholds for security alerts", Security, Notice;
     AlertSettingsViewed = "security.alert_settings.viewed", "viewed the firm's thresholds for security alerts", Security, Info;
 

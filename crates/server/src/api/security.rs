@@ -4,7 +4,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use http::{StatusCode, header};
 use uuid::Uuid;
 
 use crate::AppState;
@@ -12,7 +13,10 @@ use crate::app::Ctx;
 use crate::app::decoys::{
     self, DecoyList, DecoyView, NewDecoyCredential, NewDecoyMatter, NewDecoyUser, PlantedCredential,
 };
-use crate::app::incidents::{self, AlertSettingsInput, IncidentList, IncidentView};
+use crate::app::incidents::{
+    self, AlertSettingsInput, IncidentList, IncidentRecord, IncidentView, NewIncident, NewNotification,
+    NewStep,
+};
 use crate::edge::PathId;
 use crate::error::{ApiError, ApiJson};
 
@@ -123,7 +127,9 @@ pub async fn list_incidents(ctx: Ctx) -> Result<Json<IncidentList>, ApiError> {
     Ok(Json(incidents::list(&ctx).await?))
 }
 
-/// One incident with the alerts that raised it: who, from where, what was touched.
+/// One incident, all the register holds of it: its record, the clock to the regulator's
+/// 72-hour deadline, its alerts, steps and notifications, a timeline from the log of the
+/// actors involved, and drafts of the notifications POPIA s 22 requires.
 #[utoipa::path(
     get,
     path = "/api/v1/security/incidents/{id}",
@@ -140,6 +146,132 @@ pub async fn list_incidents(ctx: Ctx) -> Result<Json<IncidentList>, ApiError> {
 )]
 pub async fn get_incident(PathId(id): PathId<Uuid>, ctx: Ctx) -> Result<Json<IncidentView>, ApiError> {
     Ok(Json(incidents::get(&ctx, id).await?))
+}
+
+/// Opens an incident by hand: a breach found some other way than by an alert.
+#[utoipa::path(
+    post,
+    path = "/api/v1/security/incidents",
+    operation_id = "open_incident",
+    tag = "security",
+    security(("bearer" = ["auditor", "admin"]), ("session_cookie" = ["auditor", "admin"], "csrf_token" = [])),
+    request_body = NewIncident,
+    responses(
+        (status = 201, description = "The incident", body = IncidentView),
+        (status = 403, response = crate::openapi::Forbidden),
+        crate::openapi::JsonBodyErrors,
+        crate::openapi::SignedInErrors,
+    ),
+)]
+pub async fn open_incident(
+    ctx: Ctx,
+    ApiJson(body): ApiJson<NewIncident>,
+) -> Result<(StatusCode, Json<IncidentView>), ApiError> {
+    Ok((StatusCode::CREATED, Json(incidents::open(&ctx, body).await?)))
+}
+
+/// Records what the register holds of an incident, all at once. Confirming it starts the
+/// clock to the regulator's deadline.
+#[utoipa::path(
+    put,
+    path = "/api/v1/security/incidents/{id}",
+    operation_id = "record_incident",
+    tag = "security",
+    security(("bearer" = ["auditor", "admin"]), ("session_cookie" = ["auditor", "admin"], "csrf_token" = [])),
+    params(("id" = Uuid, Path, description = "The incident")),
+    request_body = IncidentRecord,
+    responses(
+        (status = 200, description = "The incident", body = IncidentView),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        crate::openapi::JsonBodyErrors,
+        crate::openapi::SignedInErrors,
+    ),
+)]
+pub async fn record_incident(
+    PathId(id): PathId<Uuid>,
+    ctx: Ctx,
+    ApiJson(body): ApiJson<IncidentRecord>,
+) -> Result<Json<IncidentView>, ApiError> {
+    Ok(Json(incidents::record(&ctx, id, body).await?))
+}
+
+/// Records a step taken to contain or remedy an incident.
+#[utoipa::path(
+    post,
+    path = "/api/v1/security/incidents/{id}/steps",
+    operation_id = "add_incident_step",
+    tag = "security",
+    security(("bearer" = ["auditor", "admin"]), ("session_cookie" = ["auditor", "admin"], "csrf_token" = [])),
+    params(("id" = Uuid, Path, description = "The incident")),
+    request_body = NewStep,
+    responses(
+        (status = 201, description = "The incident", body = IncidentView),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        crate::openapi::JsonBodyErrors,
+        crate::openapi::SignedInErrors,
+    ),
+)]
+pub async fn add_step(
+    PathId(id): PathId<Uuid>,
+    ctx: Ctx,
+    ApiJson(body): ApiJson<NewStep>,
+) -> Result<(StatusCode, Json<IncidentView>), ApiError> {
+    Ok((StatusCode::CREATED, Json(incidents::add_step(&ctx, id, body).await?)))
+}
+
+/// Records who was notified of an incident, and when: telling the regulator stops the clock.
+#[utoipa::path(
+    post,
+    path = "/api/v1/security/incidents/{id}/notifications",
+    operation_id = "add_incident_notification",
+    tag = "security",
+    security(("bearer" = ["auditor", "admin"]), ("session_cookie" = ["auditor", "admin"], "csrf_token" = [])),
+    params(("id" = Uuid, Path, description = "The incident")),
+    request_body = NewNotification,
+    responses(
+        (status = 201, description = "The incident", body = IncidentView),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        crate::openapi::JsonBodyErrors,
+        crate::openapi::SignedInErrors,
+    ),
+)]
+pub async fn add_notification(
+    PathId(id): PathId<Uuid>,
+    ctx: Ctx,
+    ApiJson(body): ApiJson<NewNotification>,
+) -> Result<(StatusCode, Json<IncidentView>), ApiError> {
+    Ok((StatusCode::CREATED, Json(incidents::add_notification(&ctx, id, body).await?)))
+}
+
+/// The register's report of an incident as Markdown, drafts included, to keep or send on.
+#[utoipa::path(
+    get,
+    path = "/api/v1/security/incidents/{id}/report.md",
+    operation_id = "incident_report",
+    tag = "security",
+    security(("bearer" = ["auditor", "admin"]), ("session_cookie" = ["auditor", "admin"])),
+    params(("id" = Uuid, Path, description = "The incident")),
+    responses(
+        (status = 200, description = "The report", content_type = "text/markdown", body = String),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        crate::openapi::SignedInErrors,
+    ),
+)]
+pub async fn report(PathId(id): PathId<Uuid>, ctx: Ctx) -> Result<Response, ApiError> {
+    let text = incidents::report(&ctx, id).await?;
+    let disposition = format!("attachment; filename=\"incident-{id}.md\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/markdown; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        text,
+    )
+        .into_response())
 }
 
 /// The firm's thresholds for alerts on access out of the ordinary: downloads, refusals and

@@ -362,8 +362,9 @@ pub async fn place_wall(ctx: &Ctx, mailer: &Mailer, id: ClientId, user: UserId) 
         Some(("client_wall", format!("{}#{}", summary.id, user.id))),
     )
     .await?;
+    let decoys = decoys::tripwire_set(&mut tx).await?;
     tx.commit().await?;
-    tell_of_wall(mailer, &colleagues, &user, Screened::Client).await
+    tell_of_wall(mailer, &colleagues, &user, Screened::Client, &decoys).await
 }
 
 /// Lifts a wall on a client; it stays on record for access history.

@@ -159,6 +159,10 @@ pub async fn plant_user(ctx: &Ctx, state: &AppState, input: NewDecoyUser) -> Res
     let hash = passwords::hash_raw(state, unknowable.expose().as_str()).await?;
     let roles = BTreeSet::from([role]);
     let (now, id) = (ctx.now(), Uuid::now_v7());
+    // Not made on the day it is planted, as far as its record says: see the matter's.
+    // Never before the firm itself was.
+    let firm = state.storage.firm_by_id(ctx.actor.firm).await?;
+    let joined = (now - time::Duration::days(i64::from(content::joined_days_ago()?))).max(firm.created_at);
     let summary = format!("User {name} <{email}>, {}", role.as_str());
     let view = state
         .storage
@@ -170,7 +174,7 @@ pub async fn plant_user(ctx: &Ctx, state: &AppState, input: NewDecoyUser) -> Res
                 roles: &roles,
                 status: UserStatus::Active,
                 password_hash: Some(&hash),
-                created_at: now,
+                created_at: joined,
             };
             users::insert(tx, new).await?;
             let targets = [user.as_uuid()];
@@ -252,10 +256,15 @@ pub async fn plant_matter(ctx: &Ctx, state: &AppState, input: NewDecoyMatter) ->
     }
     let scan = if state.settings.malware_scanner.is_some() { Scan::Clean } else { Scan::Unscanned };
     let (now, id) = (ctx.now(), Uuid::now_v7());
+    // Never before its lead joined, nor its firm was.
+    let earliest = (lead.created_at + time::Duration::days(7)).max(firm.created_at).min(now);
+    let opened = (now - time::Duration::days(i64::from(story.opened_days_ago))).max(earliest);
+    let mut written =
+        story.written_days_after.iter().map(|days| opened + time::Duration::days(i64::from(*days)));
     let mut tx = store.begin_as_decoy(decoy_lead).await?;
-    let client = clients::create(&mut tx, &story.client_fields(), lead.id, now).await?;
+    let client = clients::create(&mut tx, &story.client_fields(), lead.id, opened).await?;
     let (matter, number) =
-        matters::create(&mut tx, &prefix, &story.title, client, Some(&story.description), lead.id, now)
+        matters::create(&mut tx, &prefix, &story.title, client, Some(&story.description), lead.id, opened)
             .await?;
     let access = store_access::standing(&mut tx, lead.id, &lead.roles, matter)
         .await?
@@ -264,18 +273,19 @@ pub async fn plant_matter(ctx: &Ctx, state: &AppState, input: NewDecoyMatter) ->
             AppError::internal(std::io::Error::other("a decoy matter's lead cannot write to it"))
         })?;
     for (kind, privileged, body) in &story.notes {
-        notes::create(&mut tx, &access, kind, *privileged, body, now).await?;
+        notes::create(&mut tx, &access, kind, *privileged, body, written.next().unwrap_or(opened)).await?;
     }
     for (title, uploaded) in &uploads {
-        documents::create(&mut tx, &access, title, true, uploaded, scan, now).await?;
+        let at = written.next().unwrap_or(opened);
+        documents::create(&mut tx, &access, title, true, uploaded, scan, at).await?;
     }
     let summary = format!(
-        "Matter {number} \u{201c}{}\u{201d} for the client {}, led by {}: {} notes, {} documents",
+        "Matter {number} \u{201c}{}\u{201d} for the client {}, led by {}: {}, {}",
         story.title,
         story.client,
         lead.display_name(),
-        story.notes.len(),
-        story.documents.len()
+        counted(story.notes.len(), "note"),
+        counted(story.documents.len(), "document")
     );
     let targets = [matter, client];
     let planting = Planting {
@@ -293,6 +303,11 @@ pub async fn plant_matter(ctx: &Ctx, state: &AppState, input: NewDecoyMatter) ->
     let view = planted(&mut tx, id).await?;
     tx.commit().await?;
     Ok(view)
+}
+
+/// "1 note", "3 notes".
+fn counted(n: usize, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
 }
 
 /// The decoy users, as (id, name) for the form that plants a matter.

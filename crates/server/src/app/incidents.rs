@@ -17,7 +17,7 @@ use ringfence_store::firm::audit as audit_log;
 use ringfence_store::firm::incidents::{
     self, Alert, AlertSettings, Incident, Raising, Tripper, WorkingHours,
 };
-use ringfence_store::firm::preferences;
+use ringfence_store::firm::{decoys, preferences};
 use ringfence_store::{FirmStore, Storage};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -66,6 +66,13 @@ pub async fn watch(
     store.flush_audit().await?;
     let mut raised = 0;
     loop {
+        // A look first, that takes no lock: most rounds find nothing new.
+        let mut tx = store.begin_read(&WATCHING).await?;
+        let (read, head) = (incidents::position(&mut tx).await?, audit_log::last_seq(&mut tx).await?);
+        tx.commit().await?;
+        if head <= read {
+            break;
+        }
         let mut tx = store.begin(&WATCHING).await?;
         let from = incidents::watched(&mut tx).await?;
         let entries = audit_log::after(&mut tx, from, BATCH).await?;
@@ -140,8 +147,9 @@ async fn mail_alerts(
     now: OffsetDateTime,
 ) -> Result<(), AppError> {
     let mut tx = store.begin_read(&WATCHING).await?;
-    let waiting = incidents::unmailed(&mut tx).await?;
+    let waiting = incidents::untold(&mut tx).await?;
     let zone = preferences::time_zone(&mut tx).await?;
+    let decoys = if waiting.is_empty() { Default::default() } else { decoys::tripwire_set(&mut tx).await? };
     tx.commit().await?;
     let mut last_mailed: BTreeMap<Uuid, OffsetDateTime> = BTreeMap::new();
     for alert in waiting {
@@ -157,8 +165,9 @@ async fn mail_alerts(
             }
         };
         let mut tx_entries = Vec::new();
-        if alert.raised_at - quiet >= QUIET_AFTER_MAIL {
-            let (subject, body) = alert_mail(&alert, &zone.in_words(alert.raised_at), public_url);
+        let mails = alert.raised_at - quiet >= QUIET_AFTER_MAIL;
+        if mails {
+            let (subject, body) = alert_mail(&alert, &zone.in_words(alert.raised_at), public_url, &decoys);
             let notices = tell_admins_of(store, mailer, &subject, &body).await?;
             if notices.sent.is_empty() && !notices.failed.is_empty() {
                 // Nobody could be told: the alert stays unmailed, and the job is retried.
@@ -179,7 +188,7 @@ async fn mail_alerts(
             tx_entries.push(system_entry(AuditAction::AlertMailed, ("alert", alert.id.to_string()), now));
         }
         let mut tx = store.begin(&WATCHING).await?;
-        incidents::mark_mailed(&mut tx, alert.id, now).await?;
+        incidents::mark_told(&mut tx, alert.id, now, mails).await?;
         for entry in &tx_entries {
             audit_log::append(&mut tx, entry).await?;
         }
@@ -188,14 +197,28 @@ async fn mail_alerts(
     Ok(())
 }
 
-fn alert_mail(alert: &Alert, when: &str, public_url: Option<&str>) -> (String, String) {
+fn alert_mail(
+    alert: &Alert,
+    when: &str,
+    public_url: Option<&str>,
+    decoys: &std::collections::BTreeSet<String>,
+) -> (String, String) {
     let kind = AlertKind::parse(&alert.kind);
+    let decoy_account = alert.tripper.actor_id.as_ref().is_some_and(|id| decoys.contains(id));
     let who = match (&alert.tripper.actor_email, &alert.tripper.actor_id) {
+        // Someone trying a decoy's account is named by it in the log: the mail names neither.
+        _ if decoy_account => "someone using a decoy's account".to_owned(),
         (Some(email), _) => format!("{email} ({})", alert.tripper.actor_kind),
         (None, Some(id)) => format!("{} {id}", alert.tripper.actor_kind),
         (None, None) => alert.tripper.actor_kind.clone(),
     };
     let from = alert.tripper.ip.as_deref().unwrap_or("an unknown address");
+    // Which records are decoys is for administrators and audit officers alone, and mail
+    // crosses other hands: the incident's page says what was touched.
+    let detail = match kind {
+        AlertKind::Decoy => "one of the firm's decoys; what and how is on the incident's page".to_owned(),
+        _ => alert.detail.clone(),
+    };
     let link = public_url
         .map_or_else(String::new, |url| format!("\n\nReview it at {url}/admin/incidents/{}", alert.incident));
     let subject = format!("Ringfence security alert: {}", kind.headline());
@@ -203,7 +226,6 @@ fn alert_mail(alert: &Alert, when: &str, public_url: Option<&str>) -> (String, S
         "Ringfence raised a security alert: {headline}. {why}\n\nWhat: {detail}\nWho: {who}\nFrom: {from}\nWhen: {when}\n\nThe alert is on incident {incident}. Further alerts of this incident in the next {quiet} minutes are added to it without a mail of their own.{link}\n",
         headline = kind.headline(),
         why = kind.why(),
-        detail = alert.detail,
         incident = alert.incident,
         quiet = QUIET_AFTER_MAIL.whole_minutes(),
     );
@@ -228,6 +250,10 @@ pub struct AlertView {
     pub ip: Option<String>,
     /// What was touched, and how.
     pub detail: String,
+    /// When the administrators were told of it: by its own mail, or with an earlier mail of
+    /// its incident (then `mailed_at` is `null`).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub told_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub mailed_at: Option<OffsetDateTime>,
 }
@@ -244,6 +270,7 @@ impl From<Alert> for AlertView {
             actor_email: alert.tripper.actor_email,
             ip: alert.tripper.ip,
             detail: alert.detail,
+            told_at: alert.told_at,
             mailed_at: alert.mailed_at,
         }
     }
@@ -280,13 +307,6 @@ pub struct IncidentList {
     pub items: Vec<IncidentSummary>,
 }
 
-/// One incident with its alerts.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct IncidentView {
-    pub incident: IncidentSummary,
-    pub alerts: Vec<AlertView>,
-}
-
 /// The firm's incidents, the newest first; the reading is recorded.
 pub async fn list(ctx: &Ctx) -> Result<IncidentList, AppError> {
     let mut tx = ctx.actor.begin_read().await?;
@@ -295,15 +315,24 @@ pub async fn list(ctx: &Ctx) -> Result<IncidentList, AppError> {
     Ok(IncidentList { items })
 }
 
-/// One incident with its alerts; the reading is recorded.
-pub async fn get(ctx: &Ctx, id: Uuid) -> Result<IncidentView, AppError> {
+/// The register's report of an incident, as Markdown; the export is recorded.
+pub async fn report(ctx: &Ctx, id: Uuid) -> Result<String, AppError> {
+    let view = register::get(ctx, id).await?;
     let mut tx = ctx.actor.begin_read().await?;
-    let (incident, alerts) = incidents::get(&mut tx, id).await?.ok_or(AppError::NotFound)?;
-    ctx.record_read(tx, AuditAction::IncidentViewed, Some(("incident", id.to_string()))).await?;
-    Ok(IncidentView { incident: incident.into(), alerts: alerts.into_iter().map(AlertView::from).collect() })
+    let zone = preferences::time_zone(&mut tx).await?;
+    ctx.record_read(tx, AuditAction::IncidentExported, Some(("incident", id.to_string()))).await?;
+    Ok(report::markdown(ctx.actor.firm_name.as_str(), &view, &zone, ctx.now()))
 }
 
+mod register;
+mod report;
 mod rules;
+
+pub use register::{
+    CATEGORIES, Drafts, EntryView, IncidentDetails, IncidentRecord, IncidentView, NewIncident,
+    NewNotification, NewStep, NotificationClock, TimelineEntry, add_notification, add_step, get, open,
+    record,
+};
 
 /// When the firm works, in its own time zone.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]

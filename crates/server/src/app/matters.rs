@@ -1,6 +1,8 @@
 //! Matters: opening, reading, changing and closing them, their members and walls. Every use
 //! case on one matter takes the [`On`] its route was declared for.
 
+use std::collections::BTreeSet;
+
 use ringfence_core::audit::AuditAction;
 use ringfence_core::audit::{Outcome, StoredAuditEntry};
 use ringfence_core::ids::{ClientId, MatterId, UserId};
@@ -570,10 +572,11 @@ pub async fn place_wall(
     }
     access::note_done(&mut tx, ctx, &access, AuditAction::MatterWallPlaced, ("user", user.id.to_string()))
         .await?;
+    let decoys = decoys::tripwire_set(&mut tx).await?;
     tx.commit().await?;
     let notices: Vec<(users::User, String)> =
         team.into_iter().map(|colleague| (colleague, number.clone())).collect();
-    tell_of_wall(mailer, &notices, &user, Screened::Matter).await
+    tell_of_wall(mailer, &notices, &user, Screened::Matter, &decoys).await
 }
 
 /// What a new wall screens someone from.
@@ -585,13 +588,15 @@ pub(crate) enum Screened {
 
 /// Tells each matter's team (colleague, matter number) who is now screened, so that no one
 /// discusses the matter with them, and the screened user only that a wall exists, never
-/// on what.
+/// on what. A decoy (among `decoys`) is told nothing: nobody reads its mail.
 pub(crate) async fn tell_of_wall(
     mailer: &Mailer,
     notices: &[(users::User, String)],
     screened: &users::User,
     from: Screened,
+    decoys: &BTreeSet<String>,
 ) -> Result<(), AppError> {
+    let real = |user: &users::User| !decoys.contains(&user.id.to_string());
     let (reach, told) = match from {
         Screened::Matter => {
             ("", "a matter in your firm's Ringfence. You will not see it, and should not discuss it")
@@ -605,7 +610,7 @@ pub(crate) async fn tell_of_wall(
         Some(name) => format!("{name} ({})", screened.email),
         None => screened.email.to_string(),
     };
-    for (colleague, number) in notices {
+    for (colleague, number) in notices.iter().filter(|(colleague, _)| real(colleague)) {
         let body = format!(
             "Dear {},\n\n{who} is now screened from matter {number}{reach} by an ethical wall. Do not \
              discuss the matter with them or share its documents.\n",
@@ -619,6 +624,9 @@ pub(crate) async fn tell_of_wall(
                 body,
             })
             .await?;
+    }
+    if !real(screened) {
+        return Ok(());
     }
     let body = format!("Dear {},\n\nAn ethical wall now screens you from {told}.\n", screened.display_name());
     mailer

@@ -382,8 +382,31 @@ fn lock_keys(email: &Email) -> [ThrottleKey<'_>; 4] {
     ]
 }
 
+/// Refuses what would make a decoy an account someone can sign in with (a reset link, a
+/// lock cleared, its second factors reset): 409 `decoy`, and on the record, where the watcher
+/// finds the touch.
+async fn refuse_for_decoy(ctx: &Ctx, id: UserId) -> Result<(), AppError> {
+    let mut tx = ctx.actor.begin_read().await?;
+    let decoy = decoys::tripwire_set(&mut tx).await?.contains(&id.to_string());
+    tx.commit().await?;
+    if !decoy {
+        return Ok(());
+    }
+    let entry = audit::record(
+        ctx.actor.audit_actor(),
+        AuditAction::RequestRefused,
+        Some(("user", id.to_string())),
+        Outcome::Denied,
+        &ctx.client,
+        ctx.now(),
+    );
+    ctx.actor.store.append_audit(entry).await?;
+    Err(AppError::conflict("decoy", "this account is a decoy: nobody is ever to sign in with it"))
+}
+
 /// Clears a user's sign-in lock and failure counts; the user is told by mail.
 pub async fn unlock(ctx: &Ctx, state: &AppState, id: UserId) -> Result<(), AppError> {
+    refuse_for_decoy(ctx, id).await?;
     let user = load(ctx, id).await?;
     for key in lock_keys(&user.email) {
         state.storage.clear_sign_in_failures(key).await?;
@@ -414,6 +437,7 @@ pub async fn unlock(ctx: &Ctx, state: &AppState, id: UserId) -> Result<(), AppEr
 /// sessions end (the admin's own current session excepted), and the user is told by mail.
 /// The user then signs in with an emailed code, where the firm allows it, and sets up anew.
 pub async fn reset_second_factor(ctx: &Ctx, state: &AppState, id: UserId) -> Result<(), AppError> {
+    refuse_for_decoy(ctx, id).await?;
     let now = ctx.now();
     let mut tx = ctx.actor.begin().await?;
     let user = users::get(&mut tx, id).await?.ok_or(AppError::NotFound)?;
@@ -454,6 +478,7 @@ pub async fn send_password_reset(ctx: &Ctx, state: &AppState, id: UserId) -> Res
     if id == ctx.actor.user {
         return Err(AppError::conflict("own_account", "change your own password on your account page"));
     }
+    refuse_for_decoy(ctx, id).await?;
     let now = ctx.now();
     let mut tx = ctx.actor.begin().await?;
     let user = users::get(&mut tx, id).await?.ok_or(AppError::NotFound)?;
@@ -464,23 +489,6 @@ pub async fn send_password_reset(ctx: &Ctx, state: &AppState, id: UserId) -> Res
     };
     if let Some(why) = why {
         return Err(AppError::conflict("not_active", format!("{} {why}", user.display_name())));
-    }
-    // A decoy is never to be signed in with: the attempt is refused, and on the record.
-    if decoys::tripwire_set(&mut tx).await?.contains(&id.to_string()) {
-        tx.commit().await?;
-        let entry = audit::record(
-            ctx.actor.audit_actor(),
-            AuditAction::RequestRefused,
-            Some(("user", id.to_string())),
-            Outcome::Denied,
-            &ctx.client,
-            now,
-        );
-        ctx.actor.store.append_audit(entry).await?;
-        return Err(AppError::conflict(
-            "decoy",
-            "this account is a decoy: nobody is ever to sign in with it",
-        ));
     }
     let held = users::credentials_by_email(&mut tx, &user.email).await?.ok_or(AppError::NotFound)?.enrolled;
     let token =

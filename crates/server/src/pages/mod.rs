@@ -168,6 +168,20 @@ impl Dates {
     fn precise(&self, t: time::OffsetDateTime) -> String {
         self.show(t, format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"))
     }
+
+    /// As a `datetime-local` input holds it, on the firm's clock.
+    fn input(&self, t: time::OffsetDateTime) -> String {
+        self.show(t, format_description!("[year]-[month]-[day]T[hour]:[minute]"))
+    }
+
+    /// The moment a `datetime-local` input names on the firm's clock.
+    fn read_input(&self, field: &'static str, text: &str) -> Result<time::OffsetDateTime, AppError> {
+        let format = format_description!("[year]-[month]-[day]T[hour]:[minute]");
+        time::PrimitiveDateTime::parse(text.trim(), format)
+            .ok()
+            .and_then(|local| self.0.at_local(local))
+            .ok_or_else(|| AppError::invalid(field, "a date and time, as YYYY-MM-DDTHH:MM"))
+    }
 }
 
 fn render(template: &impl Template, status: StatusCode) -> Response {

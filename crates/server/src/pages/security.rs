@@ -3,7 +3,10 @@
 
 use super::*;
 use crate::app::decoys::{self, NewDecoyCredential, NewDecoyMatter, NewDecoyUser};
-use crate::app::incidents::{self, AlertSettingsInput, AlertView, WorkingHoursInput};
+use crate::app::incidents::{
+    self, AlertSettingsInput, AlertView, CATEGORIES, Drafts, EntryView, IncidentDetails, IncidentRecord,
+    NewIncident, NewNotification, NewStep, NotificationClock, WorkingHoursInput,
+};
 use uuid::Uuid;
 
 /// A decoy, as a row of the list.
@@ -263,44 +266,304 @@ impl AlertRow {
             (None, Some(id)) => format!("{} {id}", alert.actor_kind),
             (None, None) => alert.actor_kind.clone(),
         };
+        let mailed = match (alert.mailed_at, alert.told_at) {
+            (Some(at), _) => dates.moment(at),
+            (None, Some(_)) => "with an earlier mail".to_owned(),
+            (None, None) => "not yet".to_owned(),
+        };
         Self {
             raised: dates.moment(alert.raised_at),
             who,
             from: alert.ip.unwrap_or_else(|| "unknown".to_owned()),
             detail: alert.detail,
-            mailed: alert.mailed_at.map(|t| dates.moment(t)).unwrap_or_else(|| "not yet".to_owned()),
+            mailed,
             entry: alert.audit_seq,
         }
     }
+}
+
+/// A step or a notification, as a row.
+struct EntryRow {
+    at: String,
+    kind: String,
+    text: String,
+}
+
+/// An entry of the timeline, as a row.
+struct TimelineRow {
+    seq: i64,
+    at: String,
+    who: String,
+    did: String,
+    about: String,
+    outcome: String,
+    from: String,
 }
 
 #[derive(Template)]
 #[template(path = "incident.html")]
 struct IncidentPage {
     signed_in: Option<SignedInUser>,
+    problem: Option<String>,
+    id: String,
     opened: String,
     summary: String,
     status: &'static str,
+    statuses: Vec<(&'static str, bool)>,
+    discovered: String,
+    /// The stored time itself, to the millisecond: kept when the form leaves it as shown.
+    discovered_exact: String,
+    closed: Option<String>,
+    clock: String,
+    clock_overdue: bool,
+    details: IncidentDetails,
+    /// (code, words, ticked).
+    categories: Vec<(&'static str, &'static str, bool)>,
+    data_subjects: String,
+    records: String,
+    now: String,
     alerts: Vec<AlertRow>,
+    steps: Vec<EntryRow>,
+    notifications: Vec<EntryRow>,
+    timeline: Vec<TimelineRow>,
+    drafts: Drafts,
 }
 
-/// One incident with the alerts that raised it.
+/// The clock in words: where the regulator's notification stands.
+fn clock_words(clock: &NotificationClock, dates: &Dates) -> String {
+    let at = |t: Option<time::OffsetDateTime>| t.map(|t| dates.moment(t)).unwrap_or_default();
+    match clock.state {
+        "not_started" => "Not started: the 72 hours run from confirmation.".to_owned(),
+        "running" => {
+            let left = clock.minutes_left.unwrap_or(0);
+            format!(
+                "{} h {:02} min left to tell the regulator (by {}).",
+                left / 60,
+                left % 60,
+                at(clock.deadline)
+            )
+        }
+        "overdue" => {
+            let over = -clock.minutes_left.unwrap_or(0);
+            format!(
+                "Overdue by {} h {:02} min: the regulator was to be told by {}.",
+                over / 60,
+                over % 60,
+                at(clock.deadline)
+            )
+        }
+        "met" => format!("Met: the regulator was told on {}.", at(clock.regulator_notified_at)),
+        "late" => format!(
+            "Late: the regulator was told on {}, after the deadline of {}.",
+            at(clock.regulator_notified_at),
+            at(clock.deadline)
+        ),
+        _ => "Stopped: dismissed before the regulator was told.".to_owned(),
+    }
+}
+
+async fn incident_page(
+    ctx: &Ctx,
+    csrf: &Option<Extension<BrowserSession>>,
+    id: Uuid,
+    problem: Option<AppError>,
+) -> Response {
+    let loaded = async { Ok::<_, AppError>((incidents::get(ctx, id).await?, Dates::of(ctx).await?)) }.await;
+    let (shown, dates) = match loaded {
+        Ok(loaded) => loaded,
+        Err(error) => return failure_page(error, signed_in(&ctx.actor, csrf)),
+    };
+    let entry_rows = |entries: Vec<EntryView>| {
+        entries
+            .into_iter()
+            .map(|e| EntryRow { at: dates.moment(e.at), kind: e.kind.replace('_', " "), text: e.text })
+            .collect()
+    };
+    let status = shown.incident.status;
+    let problem = problem.map(Problem::from);
+    let page = IncidentPage {
+        signed_in: signed_in(&ctx.actor, csrf),
+        problem: problem.as_ref().map(|p| p.message.clone()),
+        id: id.to_string(),
+        opened: dates.moment(shown.incident.opened_at),
+        summary: shown.incident.summary,
+        status,
+        statuses: ["suspected", "confirmed", "contained", "closed", "dismissed"]
+            .into_iter()
+            .map(|s| (s, s == status))
+            .collect(),
+        discovered: dates.input(shown.discovered_at),
+        discovered_exact: shown
+            .discovered_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        closed: shown.closed_at.map(|t| dates.moment(t)),
+        clock: clock_words(&shown.clock, &dates),
+        clock_overdue: shown.clock.state == "overdue",
+        categories: CATEGORIES
+            .iter()
+            .map(|(code, words)| (*code, *words, shown.details.categories.iter().any(|c| c == code)))
+            .collect(),
+        data_subjects: shown.details.data_subjects.map(|n| n.to_string()).unwrap_or_default(),
+        records: shown.details.records.map(|n| n.to_string()).unwrap_or_default(),
+        details: shown.details,
+        now: dates.input(ctx.now()),
+        alerts: shown.alerts.into_iter().map(|a| AlertRow::of(a, &dates)).collect(),
+        steps: entry_rows(shown.steps),
+        notifications: entry_rows(shown.notifications),
+        timeline: shown
+            .timeline
+            .into_iter()
+            .map(|e| TimelineRow {
+                seq: e.seq,
+                at: dates.precise(e.at),
+                who: e.actor_email.unwrap_or(e.actor_kind),
+                did: e.words,
+                about: [e.resource_type, e.resource_id].into_iter().flatten().collect::<Vec<_>>().join(" "),
+                outcome: e.outcome,
+                from: e.ip.unwrap_or_default(),
+            })
+            .collect(),
+        drafts: shown.drafts,
+    };
+    render_with(&page, problem.as_ref())
+}
+
+/// One incident: its record and the forms that keep it, the clock, its alerts, steps,
+/// notifications, timeline and drafts.
 pub async fn incident(
     PathId(id): PathId<Uuid>,
     ctx: Ctx,
     csrf: Option<Extension<BrowserSession>>,
 ) -> Response {
-    let loaded = async { Ok::<_, AppError>((incidents::get(&ctx, id).await?, Dates::of(&ctx).await?)) }.await;
-    let (shown, dates) = match loaded {
-        Ok(loaded) => loaded,
-        Err(error) => return failure_page(error, signed_in(&ctx.actor, &csrf)),
-    };
-    let page = IncidentPage {
-        signed_in: signed_in(&ctx.actor, &csrf),
-        opened: dates.moment(shown.incident.opened_at),
-        summary: shown.incident.summary,
-        status: shown.incident.status,
-        alerts: shown.alerts.into_iter().map(|a| AlertRow::of(a, &dates)).collect(),
-    };
-    render(&page, StatusCode::OK)
+    incident_page(&ctx, &csrf, id, None).await
+}
+
+/// The discovery time the form gives: the stored one, to the millisecond, when the form left
+/// it as it showed it (the form shows minutes, and a repeated hour of a clock change once).
+fn discovered(dates: &Dates, form: &[(String, String)]) -> Result<time::OffsetDateTime, AppError> {
+    let given = field(form, "discovered_at");
+    let exact = time::OffsetDateTime::parse(
+        &field(form, "discovered_exact"),
+        &time::format_description::well_known::Rfc3339,
+    );
+    match exact {
+        Ok(exact) if dates.input(exact) == given.trim() => Ok(exact),
+        _ => dates.read_input("discovered_at", &given),
+    }
+}
+
+fn optional_count(field: &'static str, text: &str) -> Result<Option<i64>, AppError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|_| AppError::invalid(field, "a whole number, or empty while unknown"))
+}
+
+/// Records the incident from the form on its page.
+pub async fn record_incident(
+    PathId(id): PathId<Uuid>,
+    ctx: Ctx,
+    csrf: Option<Extension<BrowserSession>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let form = fields(&body);
+    let recorded = async {
+        let dates = Dates::of(&ctx).await?;
+        let record = IncidentRecord {
+            summary: field(&form, "summary"),
+            status: field(&form, "status"),
+            discovered_at: discovered(&dates, &form)?,
+            details: IncidentDetails {
+                what_happened: field(&form, "what_happened"),
+                categories: checked(&form, "categories"),
+                data_subjects: optional_count("data_subjects", &field(&form, "data_subjects"))?,
+                records: optional_count("records", &field(&form, "records"))?,
+                consequences: field(&form, "consequences"),
+                unauthorised_person: field(&form, "unauthorised_person"),
+                recommendations: field(&form, "recommendations"),
+            },
+        };
+        incidents::record(&ctx, id, record).await
+    }
+    .await;
+    match recorded {
+        Ok(_) => Redirect::to(&format!("/admin/incidents/{id}")).into_response(),
+        Err(error) => incident_page(&ctx, &csrf, id, Some(error)).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct EntryForm {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    at: String,
+    #[serde(default)]
+    text: String,
+}
+
+/// Adds a step, or a notification, from the forms on the incident's page.
+async fn add_entry(
+    ctx: &Ctx,
+    csrf: &Option<Extension<BrowserSession>>,
+    id: Uuid,
+    form: EntryForm,
+    step: bool,
+) -> Response {
+    let added = async {
+        let at = Dates::of(ctx).await?.read_input(if step { "taken_at" } else { "notified_at" }, &form.at)?;
+        if step {
+            incidents::add_step(ctx, id, NewStep { kind: form.kind, taken_at: at, text: form.text }).await
+        } else {
+            incidents::add_notification(
+                ctx,
+                id,
+                NewNotification { recipient: form.kind, notified_at: at, detail: form.text },
+            )
+            .await
+        }
+    }
+    .await;
+    match added {
+        Ok(_) => Redirect::to(&format!("/admin/incidents/{id}")).into_response(),
+        Err(error) => incident_page(ctx, csrf, id, Some(error)).await,
+    }
+}
+
+pub async fn add_incident_step(
+    PathId(id): PathId<Uuid>,
+    ctx: Ctx,
+    csrf: Option<Extension<BrowserSession>>,
+    PageForm(form): PageForm<EntryForm>,
+) -> Response {
+    add_entry(&ctx, &csrf, id, form, true).await
+}
+
+pub async fn add_incident_notification(
+    PathId(id): PathId<Uuid>,
+    ctx: Ctx,
+    csrf: Option<Extension<BrowserSession>>,
+    PageForm(form): PageForm<EntryForm>,
+) -> Response {
+    add_entry(&ctx, &csrf, id, form, false).await
+}
+
+#[derive(Deserialize)]
+pub struct NewIncidentForm {
+    #[serde(default)]
+    summary: String,
+}
+
+/// Opens an incident by hand from the register's page.
+pub async fn open_incident(
+    ctx: Ctx,
+    csrf: Option<Extension<BrowserSession>>,
+    PageForm(form): PageForm<NewIncidentForm>,
+) -> Response {
+    match incidents::open(&ctx, NewIncident { summary: form.summary, discovered_at: None }).await {
+        Ok(view) => Redirect::to(&format!("/admin/incidents/{}", view.incident.id)).into_response(),
+        Err(error) => incidents_page(&ctx, &csrf, Some(error)).await,
+    }
 }

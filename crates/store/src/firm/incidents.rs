@@ -14,20 +14,36 @@ use uuid::Uuid;
 use super::FirmTx;
 use crate::StoreError;
 
-/// The last log entry the watcher has read.
-pub async fn watched(tx: &mut FirmTx) -> Result<i64, StoreError> {
+/// The last log entry the watcher has read, without waiting for a watcher at work: for a
+/// look at whether there is anything new.
+pub async fn position(tx: &mut FirmTx) -> Result<i64, StoreError> {
     let seq: Option<i64> = sqlx::query_scalar("SELECT position FROM security_watch WHERE singleton = 1")
         .fetch_optional(tx.conn())
         .await?;
     Ok(seq.unwrap_or(0))
 }
 
-/// Moves the watcher's position on to `seq`, never back: a watcher that outlived its job's
-/// lease must not make another's alerts be raised twice.
+/// The last log entry the watcher has read, locked for the rest of `tx`: a second watcher
+/// (one that outlived its job's lease) waits, then reads on from where this one stopped, so
+/// no entry raises its alert twice.
+pub async fn watched(tx: &mut FirmTx) -> Result<i64, StoreError> {
+    sqlx::query(
+        "INSERT INTO security_watch (singleton, position) VALUES (1, 0) ON CONFLICT (singleton) DO NOTHING",
+    )
+    .execute(tx.conn())
+    .await?;
+    sqlx::query("UPDATE security_watch SET position = position WHERE singleton = 1")
+        .execute(tx.conn())
+        .await?;
+    Ok(sqlx::query_scalar("SELECT position FROM security_watch WHERE singleton = 1")
+        .fetch_one(tx.conn())
+        .await?)
+}
+
+/// Moves the watcher's position on to `seq`, never back.
 pub async fn set_watched(tx: &mut FirmTx, seq: i64) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO security_watch (singleton, position) VALUES (1, $1)
-         ON CONFLICT (singleton) DO UPDATE SET position = CASE WHEN security_watch.position < $1 THEN $1 ELSE security_watch.position END",
+        "UPDATE security_watch SET position = CASE WHEN position < $1 THEN $1 ELSE position END WHERE singleton = 1",
     )
     .bind(seq)
     .execute(tx.conn())
@@ -77,7 +93,7 @@ impl IncidentStatus {
     }
 }
 
-/// An incident, as listed.
+/// An incident, as the register keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Incident {
     pub id: Uuid,
@@ -86,6 +102,14 @@ pub struct Incident {
     pub opened_by: Option<UserId>,
     pub summary: String,
     pub status: IncidentStatus,
+    /// When the breach was discovered: when the incident was opened, until someone says.
+    pub discovered_at: OffsetDateTime,
+    /// When it was confirmed a breach: the notification clock runs from here.
+    pub confirmed_at: Option<OffsetDateTime>,
+    pub closed_at: Option<OffsetDateTime>,
+    /// What the register records of it, as its handlers wrote it (JSON, read by the
+    /// application); `None` until they do.
+    pub details: Option<String>,
 }
 
 /// Who tripped an alert, as the log entry that did named them.
@@ -110,6 +134,9 @@ pub struct Alert {
     /// What was found, in words.
     pub detail: String,
     pub incident: Uuid,
+    /// When the watcher told of it: by mail, or with an earlier mail of its incident.
+    pub told_at: Option<OffsetDateTime>,
+    /// When it was mailed; `None` for one told with an earlier mail.
     pub mailed_at: Option<OffsetDateTime>,
 }
 
@@ -145,8 +172,9 @@ pub async fn open(
     Ok(id)
 }
 
-/// The open incident an alert of `kind` raised for the same actor (the same user, or the
-/// same address for someone not signed in) since `since`, for a new such alert to join.
+/// The open incident an alert of `kind` raised for the same actor since `since`, for a new
+/// such alert to join. Everyone not signed in counts as one actor, whatever their address:
+/// changing address must not open incident after incident.
 pub async fn joinable(
     tx: &mut FirmTx,
     kind: &str,
@@ -156,14 +184,13 @@ pub async fn joinable(
     let id: Option<String> = sqlx::query_scalar(
         "SELECT i.id FROM incidents i JOIN security_alerts a ON a.incident_id = i.id
          WHERE a.kind = $1 AND a.raised_at >= $2 AND i.status IN ('suspected', 'confirmed', 'contained')
-           AND a.actor_kind = $3 AND COALESCE(a.actor_id, '') = $4 AND COALESCE(a.ip, '') = $5
+           AND a.actor_kind = $3 AND COALESCE(a.actor_id, '') = $4
          ORDER BY a.raised_at DESC LIMIT 1",
     )
     .bind(kind)
     .bind(unix_millis(since))
     .bind(&tripper.actor_kind)
     .bind(tripper.actor_id.as_deref().unwrap_or(""))
-    .bind(tripper.ip.as_deref().unwrap_or(""))
     .fetch_optional(tx.conn())
     .await?;
     id.map(|id| id.parse().map_err(|_| corrupt("incidents.id"))).transpose()
@@ -204,7 +231,7 @@ pub async fn raise(tx: &mut FirmTx, raising: &Raising<'_>) -> Result<Uuid, Store
     Ok(id)
 }
 
-const ALERT_COLUMNS: &str = "id, kind, raised_at, audit_seq, actor_kind, actor_id, actor_email, ip, detail_sealed, incident_id, mailed_at";
+const ALERT_COLUMNS: &str = "id, kind, raised_at, audit_seq, actor_kind, actor_id, actor_email, ip, detail_sealed, incident_id, told_at, mailed_at";
 
 fn alert_from(tx: &FirmTx, row: &AnyRow) -> Result<Alert, StoreError> {
     let id: String = row.try_get("id")?;
@@ -224,49 +251,77 @@ fn alert_from(tx: &FirmTx, row: &AnyRow) -> Result<Alert, StoreError> {
         },
         detail,
         incident: incident.parse().map_err(|_| corrupt("security_alerts.incident_id"))?,
+        told_at: row.try_get::<Option<i64>, _>("told_at")?.map(from_unix_millis),
         mailed_at: row.try_get::<Option<i64>, _>("mailed_at")?.map(from_unix_millis),
     })
 }
 
-/// The alerts nobody has been mailed yet, the oldest first.
-pub async fn unmailed(tx: &mut FirmTx) -> Result<Vec<Alert>, StoreError> {
+/// The alerts not told of yet, the oldest first.
+pub async fn untold(tx: &mut FirmTx) -> Result<Vec<Alert>, StoreError> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {ALERT_COLUMNS} FROM security_alerts WHERE mailed_at IS NULL ORDER BY raised_at, id"
+        "SELECT {ALERT_COLUMNS} FROM security_alerts WHERE told_at IS NULL ORDER BY raised_at, id"
     )))
     .fetch_all(tx.conn())
     .await?;
     rows.iter().map(|row| alert_from(tx, row)).collect()
 }
 
-pub async fn mark_mailed(tx: &mut FirmTx, alert: Uuid, at: OffsetDateTime) -> Result<(), StoreError> {
-    sqlx::query("UPDATE security_alerts SET mailed_at = $2 WHERE id = $1 AND mailed_at IS NULL")
+/// Marks an alert told of at `at`: mailed then, or (`mailed` false) with an earlier mail.
+pub async fn mark_told(
+    tx: &mut FirmTx,
+    alert: Uuid,
+    at: OffsetDateTime,
+    mailed: bool,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE security_alerts SET told_at = $2, mailed_at = $3 WHERE id = $1 AND told_at IS NULL")
         .bind(alert.to_string())
         .bind(unix_millis(at))
+        .bind(mailed.then(|| unix_millis(at)))
         .execute(tx.conn())
         .await?;
     Ok(())
+}
+
+const INCIDENT_COLUMNS: &str = "id, opened_at, opened_by, summary_sealed, status, discovered_at, confirmed_at, closed_at, details_sealed";
+
+fn details_field(id: &str) -> FieldRef<'_> {
+    FieldRef { table: "incidents", record: id, field: "details" }
 }
 
 fn incident_from(tx: &FirmTx, row: &AnyRow) -> Result<Incident, StoreError> {
     let id: String = row.try_get("id")?;
     let sealed: Vec<u8> = row.try_get("summary_sealed")?;
     let summary = String::from_utf8_lossy(&tx.open(summary_field(&id), &sealed)?).into_owned();
+    let details = row
+        .try_get::<Option<Vec<u8>>, _>("details_sealed")?
+        .map(|sealed| {
+            tx.open(details_field(&id), &sealed).map(|plain| String::from_utf8_lossy(&plain).into_owned())
+        })
+        .transpose()?;
     let status: String = row.try_get("status")?;
     let opened_by: Option<String> = row.try_get("opened_by")?;
+    let opened_at = from_unix_millis(row.try_get("opened_at")?);
+    let at = |column: &str| -> Result<Option<OffsetDateTime>, StoreError> {
+        Ok(row.try_get::<Option<i64>, _>(column)?.map(from_unix_millis))
+    };
     Ok(Incident {
         id: id.parse().map_err(|_| corrupt("incidents.id"))?,
-        opened_at: from_unix_millis(row.try_get("opened_at")?),
+        opened_at,
         opened_by: opened_by.map(|u| u.parse().map_err(|_| corrupt("incidents.opened_by"))).transpose()?,
         summary,
         status: IncidentStatus::parse(&status).ok_or_else(|| corrupt("incidents.status"))?,
+        discovered_at: at("discovered_at")?.unwrap_or(opened_at),
+        confirmed_at: at("confirmed_at")?,
+        closed_at: at("closed_at")?,
+        details,
     })
 }
 
 /// Every incident, the newest first.
 pub async fn list(tx: &mut FirmTx) -> Result<Vec<Incident>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT id, opened_at, opened_by, summary_sealed, status FROM incidents ORDER BY opened_at DESC, id DESC",
-    )
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {INCIDENT_COLUMNS} FROM incidents ORDER BY opened_at DESC, id DESC"
+    )))
     .fetch_all(tx.conn())
     .await?;
     rows.iter().map(|row| incident_from(tx, row)).collect()
@@ -276,7 +331,7 @@ pub async fn list(tx: &mut FirmTx) -> Result<Vec<Incident>, StoreError> {
 pub async fn get(tx: &mut FirmTx, id: Uuid) -> Result<Option<(Incident, Vec<Alert>)>, StoreError> {
     let key = id.to_string();
     let Some(row) =
-        sqlx::query("SELECT id, opened_at, opened_by, summary_sealed, status FROM incidents WHERE id = $1")
+        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1")))
             .bind(&key)
             .fetch_optional(tx.conn())
             .await?
@@ -494,4 +549,129 @@ pub async fn note_source(
     .execute(tx.conn())
     .await?;
     Ok(known > 0 && this == 0)
+}
+
+/// What the register records of an incident, as changed by its handlers.
+pub struct Recorded<'a> {
+    pub summary: &'a str,
+    pub status: IncidentStatus,
+    pub discovered_at: OffsetDateTime,
+    pub confirmed_at: Option<OffsetDateTime>,
+    pub closed_at: Option<OffsetDateTime>,
+    pub details: &'a str,
+}
+
+/// Records what the register holds of an incident; whether there is one.
+pub async fn record(tx: &mut FirmTx, id: Uuid, recorded: &Recorded<'_>) -> Result<bool, StoreError> {
+    let key = id.to_string();
+    let summary = tx.seal(summary_field(&key), recorded.summary.as_bytes())?;
+    let details = tx.seal(details_field(&key), recorded.details.as_bytes())?;
+    let done = sqlx::query(
+        "UPDATE incidents SET summary_sealed = $2, status = $3, discovered_at = $4, confirmed_at = $5, closed_at = $6,
+                              details_sealed = $7
+         WHERE id = $1",
+    )
+    .bind(&key)
+    .bind(summary)
+    .bind(recorded.status.as_str())
+    .bind(unix_millis(recorded.discovered_at))
+    .bind(recorded.confirmed_at.map(unix_millis))
+    .bind(recorded.closed_at.map(unix_millis))
+    .bind(details)
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A step taken to contain or remedy an incident, or a notification of it: what the
+/// register lists under an incident, each with its time and words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub id: Uuid,
+    /// The step's kind (`containment`, `remedial`), or whom was notified.
+    pub kind: String,
+    pub at: OffsetDateTime,
+    pub text: String,
+    pub recorded_by: UserId,
+    pub recorded_at: OffsetDateTime,
+}
+
+/// The steps of the register, or its notifications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listed {
+    Steps,
+    Notifications,
+}
+
+impl Listed {
+    /// (table, kind column, time column, sealed column, field).
+    fn columns(self) -> (&'static str, &'static str, &'static str, &'static str, &'static str) {
+        match self {
+            Listed::Steps => ("incident_steps", "kind", "taken_at", "text_sealed", "text"),
+            Listed::Notifications => {
+                ("incident_notifications", "recipient", "notified_at", "detail_sealed", "detail")
+            }
+        }
+    }
+}
+
+/// A step or a notification about to be added to an incident.
+pub struct Addition<'a> {
+    pub incident: Uuid,
+    pub kind: &'a str,
+    pub at: OffsetDateTime,
+    pub text: &'a str,
+    pub by: UserId,
+    pub now: OffsetDateTime,
+}
+
+/// Adds a step or a notification to an incident; its id.
+pub async fn add(tx: &mut FirmTx, listed: Listed, addition: &Addition<'_>) -> Result<Uuid, StoreError> {
+    let Addition { incident, kind, at, text, by, now } = *addition;
+    let (table, kind_column, at_column, sealed_column, field) = listed.columns();
+    let id = Uuid::now_v7();
+    let key = id.to_string();
+    let sealed = tx.seal(FieldRef { table, record: &key, field }, text.as_bytes())?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO {table} (id, incident_id, {kind_column}, {at_column}, {sealed_column}, recorded_by, recorded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    )))
+    .bind(&key)
+    .bind(incident.to_string())
+    .bind(kind)
+    .bind(unix_millis(at))
+    .bind(sealed)
+    .bind(by.to_string())
+    .bind(unix_millis(now))
+    .execute(tx.conn())
+    .await?;
+    Ok(id)
+}
+
+/// An incident's steps or notifications, in the order they happened.
+pub async fn entries(tx: &mut FirmTx, listed: Listed, incident: Uuid) -> Result<Vec<Entry>, StoreError> {
+    let (table, kind_column, at_column, sealed_column, field) = listed.columns();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT id, {kind_column} AS kind, {at_column} AS at, {sealed_column} AS sealed, recorded_by, recorded_at
+         FROM {table} WHERE incident_id = $1 ORDER BY {at_column}, id"
+    )))
+    .bind(incident.to_string())
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let id: String = row.try_get("id")?;
+            let sealed: Vec<u8> = row.try_get("sealed")?;
+            let text = tx.open(FieldRef { table, record: &id, field }, &sealed)?;
+            let by: String = row.try_get("recorded_by")?;
+            Ok(Entry {
+                id: id.parse().map_err(|_| corrupt("incident entry id"))?,
+                kind: row.try_get("kind")?,
+                at: from_unix_millis(row.try_get("at")?),
+                text: String::from_utf8_lossy(&text).into_owned(),
+                recorded_by: by.parse().map_err(|_| corrupt("incident entry recorded_by"))?,
+                recorded_at: from_unix_millis(row.try_get("recorded_at")?),
+            })
+        })
+        .collect()
 }

@@ -32,6 +32,8 @@ const NAMES: &[&str] = &[
     "Whitcombe",
     "Yardley",
 ];
+const FORMS: &[&str] =
+    &["(Pty) Ltd", "Ltd", "Inc.", "Holdings", "Group", "Trust", "& Partners", "SA (Pty) Ltd"];
 const TRADES: &[&str] = &[
     "Holdings",
     "Logistics",
@@ -61,16 +63,41 @@ struct Dice(Vec<u8>, usize);
 
 impl Dice {
     fn new() -> Result<Self, AppError> {
-        let mut bytes = vec![0; 64];
+        let mut bytes = vec![0; 128];
         getrandom::fill(&mut bytes).map_err(|e| AppError::internal(std::io::Error::other(e.to_string())))?;
         Ok(Self(bytes, 0))
     }
 
-    fn pick<'a, T>(&mut self, from: &'a [T]) -> &'a T {
-        let byte = self.0[self.1 % self.0.len()];
-        self.1 += 1;
-        &from[usize::from(byte) % from.len()]
+    fn roll(&mut self) -> u16 {
+        let (high, low) = (self.0[self.1 % self.0.len()], self.0[(self.1 + 1) % self.0.len()]);
+        self.1 += 2;
+        u16::from_be_bytes([high, low])
     }
+
+    fn pick<'a, T>(&mut self, from: &'a [T]) -> &'a T {
+        &from[usize::from(self.roll()) % from.len()]
+    }
+
+    /// A number from `low` to `high`, both included.
+    fn between(&mut self, low: u16, high: u16) -> u16 {
+        low + self.roll() % (high - low + 1)
+    }
+
+    /// `count` of `from`'s items, each once, in a random order.
+    fn some<T: Clone>(&mut self, from: &[T], count: usize) -> Vec<T> {
+        let mut left = from.to_vec();
+        let mut chosen = Vec::with_capacity(count);
+        while chosen.len() < count && !left.is_empty() {
+            let at = usize::from(self.roll()) % left.len();
+            chosen.push(left.swap_remove(at));
+        }
+        chosen
+    }
+}
+
+/// How many days ago a decoy user's record says it joined the firm.
+pub fn joined_days_ago() -> Result<u16, AppError> {
+    Ok(Dice::new()?.between(90, 900))
 }
 
 /// A decoy matter's content.
@@ -82,12 +109,17 @@ pub struct Story {
     pub notes: Vec<(&'static str, bool, String)>,
     /// (title, file name, text).
     pub documents: Vec<(String, String, String)>,
+    /// How many days ago the matter was opened: a decoy is not all made on the day it is
+    /// planted, which a copy of the database would show.
+    pub opened_days_ago: u16,
+    /// Days after its opening that each note and document was written, in their order.
+    pub written_days_after: Vec<u16>,
 }
 
 impl Story {
     pub fn invent() -> Result<Self, AppError> {
         let mut dice = Dice::new()?;
-        let client = format!("{} {} (Pty) Ltd", dice.pick(NAMES), dice.pick(TRADES));
+        let client = format!("{} {} {}", dice.pick(NAMES), dice.pick(TRADES), dice.pick(FORMS));
         let opponent = format!("{} {}", dice.pick(NAMES), dice.pick(TRADES));
         let (heading, topic) = *dice.pick(DISPUTES);
         let amount = *dice.pick(AMOUNTS);
@@ -120,6 +152,8 @@ impl Story {
                 ),
             ),
         ];
+        let notes_kept = usize::from(dice.between(2, 3));
+        let notes = dice.some(&notes, notes_kept);
         let documents = vec![
             (
                 format!("Opinion of {counsel} on prospects"),
@@ -136,7 +170,13 @@ impl Story {
                 ),
             ),
         ];
-        Ok(Self { client, title, description, notes, documents })
+        let documents_kept = usize::from(dice.between(1, 2));
+        let documents = dice.some(&documents, documents_kept);
+        let opened_days_ago = dice.between(30, 240);
+        let mut written_days_after: Vec<u16> =
+            (0..notes.len() + documents.len()).map(|_| dice.between(1, 25)).collect();
+        written_days_after.sort_unstable();
+        Ok(Self { client, title, description, notes, documents, opened_days_ago, written_days_after })
     }
 
     pub fn client_fields(&self) -> ClientFields<'_> {

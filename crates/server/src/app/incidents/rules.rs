@@ -33,10 +33,13 @@ pub enum AlertKind {
     OffHours,
     /// Two of the hosting provider's operators opened the firm to one of them.
     EmergencySupport,
+    /// Someone changed the firm's thresholds: a stolen administrator's account quietening
+    /// the watcher looks like this.
+    SettingsChanged,
 }
 
 impl AlertKind {
-    const ALL: [AlertKind; 7] = [
+    const ALL: [AlertKind; 8] = [
         AlertKind::Decoy,
         AlertKind::Downloads,
         AlertKind::Denials,
@@ -44,6 +47,7 @@ impl AlertKind {
         AlertKind::NewSource,
         AlertKind::OffHours,
         AlertKind::EmergencySupport,
+        AlertKind::SettingsChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +59,7 @@ impl AlertKind {
             AlertKind::NewSource => "new_source",
             AlertKind::OffHours => "off_hours",
             AlertKind::EmergencySupport => "emergency_support",
+            AlertKind::SettingsChanged => "settings_changed",
         }
     }
 
@@ -73,6 +78,7 @@ impl AlertKind {
             AlertKind::NewSource => "an administrator signed in from a new device or address",
             AlertKind::OffHours => "work outside the firm's working hours",
             AlertKind::EmergencySupport => "emergency access by the hosting provider",
+            AlertKind::SettingsChanged => "the firm's alert thresholds were changed",
         }
     }
 
@@ -97,6 +103,9 @@ impl AlertKind {
             AlertKind::OffHours => "The firm set working hours, and this happened outside them.",
             AlertKind::EmergencySupport => {
                 "Two of the hosting provider's operators opened the firm to one of them without an administrator's approval; every page they open is on the firm's log."
+            }
+            AlertKind::SettingsChanged => {
+                "Whoever quietens the alerts may mean to go unnoticed: check with the administrator that it was them."
             }
         }
     }
@@ -181,7 +190,18 @@ impl Watcher {
     /// Reads one entry. The deployment's own work, and the watcher's own records, are
     /// nobody's doing.
     pub async fn examine(&mut self, tx: &mut FirmTx, entry: &StoredAuditEntry) -> Result<(), AppError> {
-        if matches!(entry.actor_kind.as_str(), "system" | "cli") || entry.action.starts_with("security.") {
+        if matches!(entry.actor_kind.as_str(), "system" | "cli") {
+            return Ok(());
+        }
+        if entry.action == "security.alert_settings.changed" {
+            self.find(
+                AlertKind::SettingsChanged,
+                entry,
+                tripper_of(entry),
+                words_for(&entry.action).to_owned(),
+            );
+        }
+        if entry.action.starts_with("security.") {
             return Ok(());
         }
         // Reading the log about a decoy (an audit officer's filter) reads no data of it.
@@ -201,7 +221,9 @@ impl Watcher {
             )
             .await?;
         }
-        if entry.outcome == "denied" {
+        // A refused sign-in names the account tried, not whoever tried it: counted against
+        // the address below, never against the account's holder.
+        if entry.outcome == "denied" && !entry.action.starts_with("auth.") {
             self.count(
                 tx,
                 AlertKind::Denials,
@@ -215,15 +237,24 @@ impl Watcher {
         if entry.action == "auth.login.failed"
             && let (Some(ip), Some(account)) = (&entry.ip, &entry.actor_id)
         {
-            // Counted against the address, whichever account each attempt named.
+            // Counted, and alerted, against the address (an IPv6 address's /64, as the
+            // throttles count), whichever account each attempt named.
+            let source = ip.parse().map_or_else(|_| ip.clone(), crate::client::throttle_source);
             let tripper = Tripper {
                 actor_kind: "anonymous".to_owned(),
                 actor_id: None,
                 actor_email: None,
-                ip: Some(ip.clone()),
+                ip: Some(source.clone()),
             };
-            self.count(tx, AlertKind::FailingAccounts, entry, format!("ip:{ip}"), tripper, account.clone())
-                .await?;
+            self.count(
+                tx,
+                AlertKind::FailingAccounts,
+                entry,
+                format!("ip:{source}"),
+                tripper,
+                account.clone(),
+            )
+            .await?;
         }
         if entry.action == "auth.login.succeeded"
             && let Some(user) = &entry.actor_id
@@ -259,8 +290,12 @@ impl Watcher {
 
     /// The decoy `entry` touches, in words, if it touches one.
     fn decoy_touched(&self, entry: &StoredAuditEntry) -> Option<String> {
-        let named = [&entry.matter_id, &entry.resource_id, &entry.actor_id];
-        let hit = named.into_iter().flatten().find(|id| self.wires.contains(id.as_str()))?;
+        // A resource may name two records, or one and a detail, joined by `#` (a client
+        // and the user walled from it; a user and the role given).
+        let resource = entry.resource_id.iter().flat_map(|id| id.split('#'));
+        let named =
+            [entry.matter_id.as_deref(), entry.actor_id.as_deref()].into_iter().flatten().chain(resource);
+        let hit = named.into_iter().find(|id| self.wires.contains(*id))?;
         let decoy = self.decoys.iter().find(|d| {
             d.targets.iter().any(|t| t.to_string() == *hit)
                 || (d.kind == DecoyKind::Credential && d.id.to_string() == *hit)
@@ -298,6 +333,8 @@ impl Watcher {
         user: &str,
     ) -> Result<(), AppError> {
         let (ip, agent) = (entry.ip.as_deref().unwrap_or(""), entry.user_agent.as_deref().unwrap_or(""));
+        // The browser names itself: what it says goes into mail as printable text, shortened.
+        let shown: String = agent.chars().filter(|c| c.is_ascii_graphic() || *c == ' ').take(120).collect();
         let source = Sha256::digest(format!("{ip}\n{agent}").as_bytes());
         let source = source.iter().map(|b| format!("{b:02x}")).collect::<String>();
         let new = incidents::note_source(tx, user, &source, entry.at).await?;
@@ -314,7 +351,7 @@ impl Watcher {
             }
         };
         if admin {
-            let agent = if agent.is_empty() { "an unnamed browser" } else { agent };
+            let agent = if shown.is_empty() { "an unnamed browser" } else { &shown };
             let what = format!(
                 "signed in from {} with {agent}",
                 if ip.is_empty() { "an unknown address" } else { ip }
@@ -350,7 +387,8 @@ impl Watcher {
                 AlertKind::Decoy
                 | AlertKind::NewSource
                 | AlertKind::OffHours
-                | AlertKind::EmergencySupport => continue,
+                | AlertKind::EmergencySupport
+                | AlertKind::SettingsChanged => continue,
             };
             let window = Duration::minutes(minutes);
             let count = incidents::tallied(tx, kind.as_str(), &subject, at - window).await?;

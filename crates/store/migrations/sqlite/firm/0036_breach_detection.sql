@@ -39,8 +39,9 @@ CREATE TABLE incidents (
 CREATE INDEX incidents_by_opened ON incidents (opened_at, id);
 
 -- Alerts the watcher raised: what tripped it (the entry that did, its actor and address),
--- what was touched in words (sealed: it names decoys), the incident it opened or joined, and
--- when the administrators were mailed (NULL until they were).
+-- what was touched in words (sealed: it names decoys), the incident it opened or joined,
+-- when the watcher told of it (NULL until it did), and when it was mailed (NULL for one
+-- told with an earlier mail of its incident).
 CREATE TABLE security_alerts (
     id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -52,10 +53,12 @@ CREATE TABLE security_alerts (
     ip TEXT,
     detail_sealed BLOB NOT NULL,
     incident_id TEXT NOT NULL REFERENCES incidents(id),
+    told_at INTEGER,
     mailed_at INTEGER
 );
 CREATE INDEX security_alerts_by_incident ON security_alerts (incident_id, raised_at);
-CREATE INDEX security_alerts_unmailed ON security_alerts (raised_at) WHERE mailed_at IS NULL;
+CREATE INDEX security_alerts_untold ON security_alerts (raised_at) WHERE told_at IS NULL;
+CREATE INDEX security_alerts_by_kind ON security_alerts (kind, actor_kind, raised_at);
 
 -- The firm's thresholds for alerts on access out of the ordinary; none stored, the
 -- defaults hold. Working hours (days 1 = Monday to 7, minutes after local midnight) are
