@@ -279,8 +279,9 @@ both_backends!(every_decoy_trips_on_each_way_of_touching_it_and_ordinary_work_on
     assert_eq!(alerts.len(), 2, "{admin_incident}");
     let detail = alerts[1]["detail"].as_str().unwrap();
     assert!(detail.contains("matter.role.self_granted"), "{detail}");
-    // Now a reader of it, the administrator's search finds its content: that too is a touch.
-    let found = h.call("GET", "/api/v1/search?q=prospects", Some(&f.admin), None).await;
+    // Now a reader of it, the administrator's search finds it (every decoy matter's
+    // description begins "Confidential."): that too is a touch.
+    let found = h.call("GET", "/api/v1/search?q=confidential", Some(&f.admin), None).await;
     assert!(found.body.to_string().contains(&planted.matter), "{}", found.body);
     f.watch().await;
     let admin_incident = f.incident(admin_incident["incident"]["id"].as_str().unwrap()).await;
