@@ -157,9 +157,7 @@ async fn mail_alerts(
             Some(at) => *at,
             None => {
                 let mut tx = store.begin_read(&WATCHING).await?;
-                let mailed = incidents::get(&mut tx, alert.incident)
-                    .await?
-                    .and_then(|(_, alerts)| alerts.iter().filter_map(|a| a.mailed_at).max());
+                let mailed = incidents::last_mailed(&mut tx, alert.incident).await?;
                 tx.commit().await?;
                 mailed.unwrap_or(OffsetDateTime::UNIX_EPOCH)
             }
@@ -205,12 +203,12 @@ fn alert_mail(
 ) -> (String, String) {
     let kind = AlertKind::parse(&alert.kind);
     let decoy_account = alert.tripper.actor_id.as_ref().is_some_and(|id| decoys.contains(id));
-    let who = match (&alert.tripper.actor_email, &alert.tripper.actor_id) {
-        // Someone trying a decoy's account is named by it in the log: the mail names neither.
-        _ if decoy_account => "someone using a decoy's account".to_owned(),
-        (Some(email), _) => format!("{email} ({})", alert.tripper.actor_kind),
-        (None, Some(id)) => format!("{} {id}", alert.tripper.actor_kind),
-        (None, None) => alert.tripper.actor_kind.clone(),
+    let t = &alert.tripper;
+    // Someone trying a decoy's account is named by it in the log: the mail names neither.
+    let who = if decoy_account {
+        "someone using a decoy's account".to_owned()
+    } else {
+        who(&t.actor_kind, t.actor_id.as_deref(), t.actor_email.as_deref())
     };
     let from = alert.tripper.ip.as_deref().unwrap_or("an unknown address");
     // Which records are decoys is for administrators and audit officers alone, and mail
@@ -230,6 +228,15 @@ fn alert_mail(
         quiet = QUIET_AFTER_MAIL.whole_minutes(),
     );
     (subject, body)
+}
+
+/// Who an alert names, in words: the actor's address and kind, or its kind and id.
+fn who(kind: &str, id: Option<&str>, email: Option<&str>) -> String {
+    match (email, id) {
+        (Some(email), _) => format!("{email} ({kind})"),
+        (None, Some(id)) => format!("{kind} {id}"),
+        (None, None) => kind.to_owned(),
+    }
 }
 
 /// An alert, as the register shows it.
@@ -256,6 +263,13 @@ pub struct AlertView {
     pub told_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub mailed_at: Option<OffsetDateTime>,
+}
+
+impl AlertView {
+    /// Who it names, in words.
+    pub fn who(&self) -> String {
+        who(&self.actor_kind, self.actor_id.as_deref(), self.actor_email.as_deref())
+    }
 }
 
 impl From<Alert> for AlertView {

@@ -261,11 +261,7 @@ struct AlertRow {
 
 impl AlertRow {
     fn of(alert: AlertView, dates: &Dates) -> Self {
-        let who = match (&alert.actor_email, &alert.actor_id) {
-            (Some(email), _) => format!("{email} ({})", alert.actor_kind),
-            (None, Some(id)) => format!("{} {id}", alert.actor_kind),
-            (None, None) => alert.actor_kind.clone(),
-        };
+        let who = alert.who();
         let mailed = match (alert.mailed_at, alert.told_at) {
             (Some(at), _) => dates.moment(at),
             (None, Some(_)) => "with an earlier mail".to_owned(),

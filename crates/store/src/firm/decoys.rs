@@ -121,11 +121,7 @@ pub async fn list(tx: &mut FirmTx) -> Result<Vec<Decoy>, StoreError> {
             let sealed: Vec<u8> = row.try_get(column)?;
             Ok(String::from_utf8_lossy(&tx.open(field(&id, name), &sealed)?).into_owned())
         };
-        let targets = open("targets", "targets_sealed")?
-            .split(',')
-            .filter(|t| !t.is_empty())
-            .map(|t| t.parse().map_err(|_| corrupt("targets")))
-            .collect::<Result<_, _>>()?;
+        let targets = targets_of(open("targets", "targets_sealed")?.as_bytes())?;
         let (label, summary) = (open("label", "label_sealed")?, open("summary", "summary_sealed")?);
         let planted_by: String = row.try_get("planted_by")?;
         decoys.push(Decoy {
@@ -148,28 +144,39 @@ pub async fn tripwire_set(tx: &mut FirmTx) -> Result<BTreeSet<String>, StoreErro
     for row in rows {
         let id: String = row.try_get("id")?;
         let sealed: Vec<u8> = row.try_get("targets_sealed")?;
-        let targets = tx.open(field(&id, "targets"), &sealed)?;
-        wires.extend(
-            String::from_utf8_lossy(&targets).split(',').filter(|t| !t.is_empty()).map(str::to_owned),
-        );
-        if DecoyKind::parse(&row.try_get::<String, _>("kind")?)? == DecoyKind::Credential {
-            wires.insert(id);
-        }
+        let targets = targets_of(&tx.open(field(&id, "targets"), &sealed)?)?;
+        let kind = DecoyKind::parse(&row.try_get::<String, _>("kind")?)?;
+        let id = id.parse().map_err(|_| corrupt("id"))?;
+        wires.extend(wires_of(kind, id, &targets).map(|wire| wire.to_string()));
     }
     Ok(wires)
+}
+
+/// The ids whose mention names a decoy: the records it is, and a credential's own id (its
+/// use is recorded under it).
+fn wires_of(kind: DecoyKind, id: Uuid, targets: &[Uuid]) -> impl Iterator<Item = Uuid> + '_ {
+    targets.iter().copied().chain((kind == DecoyKind::Credential).then_some(id))
+}
+
+fn targets_of(opened: &[u8]) -> Result<Vec<Uuid>, StoreError> {
+    String::from_utf8_lossy(opened)
+        .split(',')
+        .filter(|t| !t.is_empty())
+        .map(|t| t.parse().map_err(|_| corrupt("targets")))
+        .collect()
+}
+
+impl Decoy {
+    /// The ids whose mention names this decoy (see [`tripwires`]).
+    pub fn wires(&self) -> impl Iterator<Item = Uuid> + '_ {
+        wires_of(self.kind, self.id, &self.targets)
+    }
 }
 
 /// The ids that name a decoy: every record a decoy is, and each credential's own id (its
 /// use is recorded under it).
 pub fn tripwires(decoys: &[Decoy]) -> BTreeSet<String> {
-    decoys
-        .iter()
-        .flat_map(|decoy| {
-            let own = (decoy.kind == DecoyKind::Credential).then_some(decoy.id);
-            decoy.targets.iter().copied().chain(own)
-        })
-        .map(|id| id.to_string())
-        .collect()
+    decoys.iter().flat_map(Decoy::wires).map(|id| id.to_string()).collect()
 }
 
 /// The decoy credential whose token hashes to `hash`, if one does.

@@ -266,6 +266,16 @@ pub async fn untold(tx: &mut FirmTx) -> Result<Vec<Alert>, StoreError> {
     rows.iter().map(|row| alert_from(tx, row)).collect()
 }
 
+/// When an alert of `incident` was last mailed, if one was.
+pub async fn last_mailed(tx: &mut FirmTx, incident: Uuid) -> Result<Option<OffsetDateTime>, StoreError> {
+    let at: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(mailed_at) FROM security_alerts WHERE incident_id = $1")
+            .bind(incident.to_string())
+            .fetch_one(tx.conn())
+            .await?;
+    Ok(at.map(from_unix_millis))
+}
+
 /// Marks an alert told of at `at`: mailed then, or (`mailed` false) with an earlier mail.
 pub async fn mark_told(
     tx: &mut FirmTx,

@@ -198,8 +198,7 @@ pub fn markdown(firm: &str, view: &IncidentView, zone: &FirmTimeZone, now: Offse
     } else {
         let _ = writeln!(out, "| Raised | Kind | Who | From | What |\n|---|---|---|---|---|");
         for a in &view.alerts {
-            let who =
-                a.actor_email.clone().or_else(|| a.actor_id.clone()).unwrap_or_else(|| a.actor_kind.clone());
+            let who = a.who();
             let from = a.ip.clone().unwrap_or_default();
             let _ = writeln!(
                 out,

@@ -8,7 +8,7 @@ use ringfence_core::audit::{StoredAuditEntry, words_for};
 use ringfence_core::local_time::FirmTimeZone;
 use ringfence_core::user::FirmRole;
 use ringfence_store::FirmTx;
-use ringfence_store::firm::decoys::{self, Decoy, DecoyKind};
+use ringfence_store::firm::decoys::{self, Decoy};
 use ringfence_store::firm::incidents::{self, AlertSettings, Tripper, WorkingHours};
 use ringfence_store::firm::{preferences, users};
 use sha2::{Digest, Sha256};
@@ -296,10 +296,7 @@ impl Watcher {
         let named =
             [entry.matter_id.as_deref(), entry.actor_id.as_deref()].into_iter().flatten().chain(resource);
         let hit = named.into_iter().find(|id| self.wires.contains(*id))?;
-        let decoy = self.decoys.iter().find(|d| {
-            d.targets.iter().any(|t| t.to_string() == *hit)
-                || (d.kind == DecoyKind::Credential && d.id.to_string() == *hit)
-        })?;
+        let decoy = self.decoys.iter().find(|d| d.wires().any(|wire| wire.to_string() == hit))?;
         Some(format!(
             "{} ({}): {} [{}, {}]",
             decoy.summary,
